@@ -1,0 +1,137 @@
+"""All of thinfile's settings, typed, with their defaults, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MODEL_NAME = "thinfile-scorer"
+EXPERIMENT_NAME = "thinfile"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScoreScale(Frozen):
+    """PD -> score: score = offset + factor * ln(odds of good), factor = pdo / ln 2."""
+
+    base_score: float = 650.0
+    base_odds: float = Field(20.0, gt=0, description="odds of good (good:bad) at base_score")
+    pdo: float = Field(50.0, gt=0, description="points to double the odds")
+    min_score: float = 350.0
+    max_score: float = 950.0
+    bands: tuple[tuple[str, float], ...] = (
+        ("poor", 350.0),
+        ("fair", 550.0),
+        ("good", 600.0),
+        ("very good", 650.0),
+        ("excellent", 700.0),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ScoreScale:
+        lows = [low for _, low in self.bands]
+        if lows != sorted(lows) or lows[0] > self.min_score:
+            raise ValueError("bands must be given by ascending lower bound, the first at or below min_score")
+        if self.min_score >= self.max_score:
+            raise ValueError("min_score must be below max_score")
+        return self
+
+
+class Cutoffs(Frozen):
+    """Decision rule on the score: approve at or above `approve`, refer down to `refer`, else decline."""
+
+    approve: float = 600.0
+    refer: float = 550.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Cutoffs:
+        if self.refer > self.approve:
+            raise ValueError(f"refer cut-off {self.refer} is above approve cut-off {self.approve}")
+        return self
+
+
+class GeneratorParams(Frozen):
+    """The synthetic world. Defaults come from the seed's figures (see DATACARD.md)."""
+
+    rural_share: float = Field(0.427, ge=0, le=1, description="590M rural of 1,383M (NBS 2016)")
+    rural_online_rate: float = Field(0.34, ge=0, le=1, description="201M rural internet users / 590M")
+    urban_online_rate: float = Field(0.67, ge=0, le=1, description="530M urban internet users / 793M")
+    rural_footprint_intensity: float = Field(
+        0.6, gt=0, le=1, description="activity of rural online users relative to urban ones"
+    )
+    rural_capacity_gap: float = Field(
+        0.15, description="true capacity gap (sd units) of rural people; 0 makes groups equally creditworthy"
+    )
+    urban_bureau_rate: float = Field(0.30, ge=0, le=1, description="share of urban people with a bureau record")
+    rural_bureau_rate: float = Field(0.09, ge=0, le=1, description="share of rural people with a bureau record")
+    money_market_rate_rural: float = Field(0.17, ge=0, le=1, description="100M rural Yu'E Bao users / 590M")
+    money_market_rate_urban: float = Field(0.13, ge=0, le=1, description="100M+ urban Yu'E Bao users / 793M")
+    female_share: float = Field(0.49, ge=0, le=1)
+    seller_rate: float = Field(0.03, ge=0, le=1, description="share of people running an online store")
+    target_default_rate: float = Field(0.08, gt=0, lt=1, description="realistic thin-file microloan default rate")
+    risk_spread: float = Field(1.55, gt=0, description="sd of the true log-odds; sets the oracle AUC")
+    label_noise: float = Field(0.005, ge=0, lt=0.5, description="share of outcomes recorded wrongly")
+    outlier_rate: float = Field(0.001, ge=0, lt=0.1, description="share of money amounts drawn from a far tail")
+    chunk_rows: int = Field(250_000, gt=0, description="rows per generated Parquet part")
+
+
+class TrainConfig(Frozen):
+    """Hyper-parameters of the champion and the split; defaults chosen in bench/train_shape."""
+
+    seed: int = 7
+    test_size: float = Field(0.2, gt=0, lt=1)
+    valid_size: float = Field(0.2, gt=0, lt=1)
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    max_depth: int = 5
+    max_rounds: int = 400
+    early_stopping_rounds: int = 30
+    min_child_samples: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_threads: int = 0
+    tune: bool = False
+    tune_trials: int = 20
+
+
+class FairnessLimits(Frozen):
+    disparate_impact_min: float = 0.8
+    equal_opportunity_max: float = 0.05
+    calibration_gap_max: float = 0.02
+
+
+class Settings(Frozen):
+    """Top-level settings; paths default to the repository layout, overridable by environment."""
+
+    scale: ScoreScale = ScoreScale()
+    cutoffs: Cutoffs = Cutoffs()
+    train: TrainConfig = TrainConfig()
+    fairness: FairnessLimits = FairnessLimits()
+    generator: GeneratorParams = GeneratorParams()
+
+
+def project_root() -> Path:
+    """The folder holding mlruns/ and data/: THINFILE_HOME, else the current directory."""
+    return Path(os.environ.get("THINFILE_HOME", ".")).resolve()
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the embedded store under mlruns/ (SQLite, no server)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    root = project_root() / "mlruns"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def default_data_dir() -> Path:
+    return project_root() / "data" / "synthetic"
