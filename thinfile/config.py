@@ -108,6 +108,44 @@ class FairnessLimits(Frozen):
     calibration_gap_max: float = 0.02
 
 
+class PipelineConfig(Frozen):
+    """How `thinfile train` runs around the champion fit: data checks, baselines, evaluation, tracking."""
+
+    max_reject_share: float = Field(
+        0.05, ge=0, le=1, description="fail when more than this share of rows breaks the schema; fewer are dropped"
+    )
+    min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
+    min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
+    baselines: bool = Field(True, description="also fit the bureau-only and all-inputs WoE scorecards")
+    register_champion: bool = Field(True, description="register the champion as MODEL_NAME with alias 'champion'")
+    eval_cutoffs: tuple[float, ...] | None = Field(
+        None, description="scores at which to report approval and bad rate; None: the band lower bounds"
+    )
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
+    timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
+    explain_timing_rows: int = Field(2_000, gt=0, description="rows used to time explanations")
+    plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
+
+
+class FairnessAudit(Frozen):
+    """How the fairness report is computed (the pass/fail limits are in FairnessLimits)."""
+
+    min_group_rows: int = Field(50, ge=1, description="smaller groups are listed but left out of the audit")
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
+    score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
+    proxy_rows: int = Field(60_000, ge=100, description="rows sampled to fit each proxy classifier")
+    proxy_rounds: int = Field(150, ge=1, description="boosting rounds of each proxy classifier")
+    proxy_top_features: int = Field(5, ge=1, description="features listed as carrying each proxy")
+    oracle_tolerance: float = Field(
+        0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
+    )
+    mitigate_attribute: str | None = Field(
+        None, description="protected attribute the challenger reweighs against (None: the schema's first)"
+    )
+    explain_rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
+    dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
+
+
 class Settings(Frozen):
     """Top-level settings; paths default to the repository layout, overridable by environment."""
 
@@ -115,7 +153,9 @@ class Settings(Frozen):
     cutoffs: Cutoffs = Cutoffs()
     train: TrainConfig = TrainConfig()
     fairness: FairnessLimits = FairnessLimits()
+    audit: FairnessAudit = FairnessAudit()
     generator: GeneratorParams = GeneratorParams()
+    pipeline: PipelineConfig = PipelineConfig()
 
 
 def project_root() -> Path:

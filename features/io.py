@@ -1,0 +1,45 @@
+"""Read and list tables: Parquet or CSV, one file or a folder of files (hive-partitioned included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+
+SUFFIXES = (".parquet", ".csv")
+
+
+class TableReadError(ValueError):
+    """The input cannot be read as a table; the message says what to do."""
+
+
+def list_parts(path: str | Path) -> list[Path]:
+    """Data files of a table: the file itself, or every .parquet/.csv below a folder, sorted."""
+    p = Path(path)
+    if p.is_file():
+        if p.suffix.lower() not in SUFFIXES:
+            raise TableReadError(f"{p}: unsupported file type {p.suffix!r}; give a .parquet or .csv file or a folder of them")
+        return [p]
+    if p.is_dir():
+        parts = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith((".", "_")))
+        if not parts:
+            raise TableReadError(f"{p}: no .parquet or .csv files found in this folder")
+        return parts
+    raise TableReadError(f"{p}: no such file or folder")
+
+
+def _dataset(path: Path) -> ds.Dataset:
+    fmt = "csv" if path.suffix.lower() == ".csv" or (path.is_dir() and all(f.suffix.lower() == ".csv" for f in list_parts(path))) else "parquet"
+    return ds.dataset(str(path), format=fmt, partitioning="hive" if path.is_dir() else None)
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The whole table in memory (for training-sized data; batch jobs stream parts instead)."""
+    p = Path(path)
+    list_parts(p)
+    try:
+        table = _dataset(p).to_table(columns=columns)
+    except Exception as err:  # pyarrow raises many kinds for a malformed file
+        raise TableReadError(f"{p}: cannot be read as a table ({type(err).__name__}: {err})") from None
+    return table.to_pandas()

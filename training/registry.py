@@ -1,0 +1,102 @@
+"""Hand-off through MLflow: log a Scorer as a pyfunc model, register it, and load it back by alias or version."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec
+from mlflow.types import Schema as MlflowSchema
+from mlflow.tracking import MlflowClient
+
+from thinfile.config import CHAMPION_ALIAS, MODEL_NAME, tracking_uri
+from thinfile.features.schema import FeatureType, Schema
+from thinfile.training.scorer import Scorer
+
+
+class ModelNotFoundError(LookupError):
+    """No registered model answers to the reference asked for."""
+
+
+class ScorerModel(mlflow.pyfunc.PythonModel):
+    """pyfunc face of a Scorer: predict() returns score, band, pd, decision, dimensions and reason codes."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.scorer = Scorer.load(context.artifacts["scorer"])
+
+    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.scorer.explain(model_input).to_frame()
+
+
+def input_signature(schema: Schema) -> MlflowSchema:
+    """MLflow input schema from the feature schema: categories as strings, every number as double."""
+    return MlflowSchema([
+        ColSpec("string" if f.type is FeatureType.category else "double", f.name, required=not f.nullable)
+        for f in schema.features
+    ])
+
+
+def model_input_example(schema: Schema, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """A few rows typed as the signature expects (numbers as float64, categories as str)."""
+    head = frame[schema.feature_names].head(rows)
+    return pd.DataFrame({
+        f.name: head[f.name].astype(object).where(head[f.name].notna(), None) if f.type is FeatureType.category
+        else pd.to_numeric(head[f.name].astype("Float64"), errors="coerce").astype("float64")
+        for f in schema.features
+    })
+
+
+def client() -> MlflowClient:
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient(tracking_uri())
+
+
+def log_scorer(
+    scorer: Scorer, example: pd.DataFrame, name: str = "model", register_as: str | None = MODEL_NAME,
+    alias: str | None = None,
+) -> mlflow.models.model.ModelInfo:
+    """Log the scorer to the active run (signature and input example included); register and alias it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = scorer.save(Path(tmp) / "scorer")
+        example = model_input_example(scorer.schema, example)
+        output = infer_signature(example, scorer.explain(example).to_frame()).outputs
+        signature = ModelSignature(inputs=input_signature(scorer.schema), outputs=output)
+        info = mlflow.pyfunc.log_model(
+            name=name, python_model=ScorerModel(), artifacts={"scorer": str(folder)},
+            signature=signature, input_example=example, registered_model_name=register_as,
+        )
+    if register_as and alias and info.registered_model_version is not None:
+        client().set_registered_model_alias(register_as, alias, str(info.registered_model_version))
+    return info
+
+
+def resolve(ref: str | int = CHAMPION_ALIAS, name: str = MODEL_NAME):
+    """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
+    c = client()
+    text = str(ref)
+    if text.startswith("models:/"):
+        body = text.removeprefix("models:/")
+        name, _, rest = body.partition("@") if "@" in body else (body.partition("/")[0], "", body.partition("/")[2])
+        text = rest
+    try:
+        if text.isdigit():
+            return c.get_model_version(name, text)
+        return c.get_model_version_by_alias(name, text)
+    except mlflow.exceptions.MlflowException as err:
+        raise ModelNotFoundError(
+            f"no model {name!r} answers to {ref!r} in the MLflow store {tracking_uri()} "
+            f"({err.message.splitlines()[0]}); train one with `thinfile train`, or pick another with --model"
+        ) from None
+
+
+def load_scorer(ref: str | int = CHAMPION_ALIAS, name: str = MODEL_NAME) -> Scorer:
+    """Load the registered scorer behind `ref`, with its name, version and run id in `scorer.meta`."""
+    version = resolve(ref, name)
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    scorer: Scorer = model.unwrap_python_model().scorer
+    scorer.meta = {**scorer.meta, "name": name, "version": str(version.version), "run_id": version.run_id,
+                   "aliases": list(getattr(version, "aliases", []) or [])}
+    return scorer

@@ -1,0 +1,112 @@
+"""Traditional baselines: binned, WoE-based logistic scorecards (optbinning), on bureau fields or on all inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+from optbinning import BinningProcess
+from sklearn.linear_model import LogisticRegression
+
+from thinfile.features.schema import Schema
+
+BUREAU_FAMILY = "bureau_scorecard"
+ALL_INPUTS_FAMILY = "all_inputs_scorecard"
+TREND = {1: "descending", -1: "ascending"}
+
+
+class ScorecardError(ValueError):
+    """A scorecard that cannot be built, with a message that says why."""
+
+
+@dataclass
+class WoeScorecard:
+    """Optimal binning -> weight of evidence -> logistic regression, over a named subset of schema features."""
+
+    schema: Schema
+    features: list[str]
+    family: str
+    binning: BinningProcess
+    model: LogisticRegression
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, schema: Schema, features: list[str], family: str, seed: int = 0) -> WoeScorecard:
+        unknown = sorted(set(features) - set(schema.feature_names))
+        if unknown:
+            raise ScorecardError(f"{family}: features not in schema {schema.name!r}: {', '.join(unknown)}")
+        if not features:
+            raise ScorecardError(f"{family}: no features to build a scorecard on")
+        features = [f for f in schema.feature_names if f in set(features)]
+        categorical = [f for f in features if schema.by_name[f].categories]
+        fit_params = {f: {"monotonic_trend": TREND[schema.by_name[f].monotone]}
+                      for f in features if schema.by_name[f].monotone in TREND}
+        binning = BinningProcess(features, categorical_variables=categorical or None,
+                                 binning_fit_params=fit_params or None)
+        x = _matrix(train, schema, features)
+        y = train[schema.target].to_numpy(dtype=np.int64)
+        woe = binning.fit_transform(x, y, metric="woe", metric_missing="empirical", metric_special="empirical")
+        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+        model.fit(woe.to_numpy(dtype=np.float64), y)
+        return cls(schema, features, family, binning, model)
+
+    def woe(self, frame: pd.DataFrame) -> np.ndarray:
+        x = _matrix(frame, self.schema, self.features)
+        out = self.binning.transform(x, metric="woe", metric_missing="empirical", metric_special="empirical")
+        return out.to_numpy(dtype=np.float64)
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """Log-odds of default."""
+        return self.woe(frame) @ self.model.coef_[0] + self.model.intercept_[0]
+
+    def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.margin(frame)))
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per-feature log-odds of default (n x features); with the intercept they sum to the margin."""
+        return self.woe(frame) * self.model.coef_[0]
+
+    def binning_table(self) -> pd.DataFrame:
+        return self.binning.summary()
+
+
+def _matrix(frame: pd.DataFrame, schema: Schema, features: list[str]) -> pd.DataFrame:
+    """The schema's model matrix (the one way to build it), restricted to `features`, as named columns."""
+    matrix = schema.to_matrix(frame)
+    idx = [schema.feature_names.index(f) for f in features]
+    return pd.DataFrame(matrix[:, idx], columns=features)
+
+
+def fit_bureau_scorecard(train: pd.DataFrame, schema: Schema, seed: int = 0) -> WoeScorecard:
+    """What a bank without alternative data does: the bureau-record (traditional) features only."""
+    if not schema.traditional_features:
+        raise ScorecardError(f"schema {schema.name!r} marks no feature 'traditional: true'; no bureau-only baseline")
+    return WoeScorecard.fit(train, schema, schema.traditional_features, BUREAU_FAMILY, seed)
+
+
+def fit_all_inputs_scorecard(train: pd.DataFrame, schema: Schema, seed: int = 0) -> WoeScorecard:
+    """The interpretable challenger: the same method on every model input."""
+    return WoeScorecard.fit(train, schema, schema.feature_names, ALL_INPUTS_FAMILY, seed)
+
+
+class ScorecardPyfunc(mlflow.pyfunc.PythonModel):
+    """MLflow pyfunc face of a WoeScorecard: predict returns a frame with one column, `pd`."""
+
+    def __init__(self, scorecard: WoeScorecard) -> None:
+        self.scorecard = scorecard
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 (MLflow's signature)
+        return pd.DataFrame({"pd": self.scorecard.predict_pd(pd.DataFrame(model_input))})
+
+
+def load_baseline(run_id: str, artifact_path: str = "model") -> WoeScorecard:
+    """The WoeScorecard logged by run `run_id` (e.g. the champion run's tag `thinfile.bureau_baseline_run`)."""
+    from thinfile.training.tracking import configure
+
+    configure()
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{artifact_path}")
+    wrapped = model.unwrap_python_model()
+    if not isinstance(wrapped, ScorecardPyfunc):
+        raise ScorecardError(f"run {run_id} did not log a WoE scorecard (found {type(wrapped).__name__})")
+    return wrapped.scorecard

@@ -1,0 +1,96 @@
+"""The scorer artefact: schema + LightGBM booster + Platt calibration + score scale, saved and reloaded exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from thinfile.config import Cutoffs, ScoreScale
+from thinfile.features.schema import Schema, parse_schema
+from thinfile.training.explain import Explanation, explain_contributions
+
+MODEL_FILE = "model.lgb"
+META_FILE = "scorer.json"
+
+
+@dataclass
+class Scorer:
+    """Scores applicants; every score decomposes exactly into per-feature points.
+
+    Calibration is Platt scaling on the booster's log-odds (margin' = a * margin + b), which keeps
+    the score linear in the TreeSHAP contributions.
+    """
+
+    schema: Schema
+    booster: lgb.Booster
+    scale: ScoreScale = field(default_factory=ScoreScale)
+    cutoffs: Cutoffs = field(default_factory=Cutoffs)
+    calibration: tuple[float, float] = (1.0, 0.0)
+    hints: dict[str, float] = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    num_threads: int = 0
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.schema.to_matrix(frame)
+
+    def _params(self) -> dict:
+        return {"num_threads": self.num_threads} if self.num_threads else {}
+
+    def margin(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds of default."""
+        a, b = self.calibration
+        return a * self.booster.predict(X, raw_score=True, **self._params()) + b
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias)."""
+        a, b = self.calibration
+        contrib = self.booster.predict(X, pred_contrib=True, **self._params())
+        contrib *= a
+        contrib[:, -1] += b
+        return contrib
+
+    def predict_pd(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
+        return 1.0 / (1.0 + np.exp(-self.margin(X)))
+
+    def explain(self, frame: pd.DataFrame | np.ndarray) -> Explanation:
+        """Score, band, decision, points, dimension sub-scores and reason codes for every row."""
+        X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
+        return explain_contributions(self.schema, X, self.contributions(X), self.scale, self.cutoffs, self.hints)
+
+    def save(self, directory: str | Path) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(d / MODEL_FILE))
+        payload = {
+            "schema": self.schema.model_dump(mode="json"),
+            "scale": self.scale.model_dump(mode="json"),
+            "cutoffs": self.cutoffs.model_dump(mode="json"),
+            "calibration": list(self.calibration),
+            "hints": self.hints,
+            "reference": self.reference,
+            "meta": self.meta,
+        }
+        (d / META_FILE).write_text(json.dumps(payload, indent=1, sort_keys=True))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Scorer:
+        d = Path(directory)
+        payload = json.loads((d / META_FILE).read_text())
+        return cls(
+            schema=parse_schema(payload["schema"], str(d / META_FILE)),
+            booster=lgb.Booster(model_file=str(d / MODEL_FILE)),
+            scale=ScoreScale.model_validate(payload["scale"]),
+            cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
+            calibration=tuple(payload["calibration"]),
+            hints=payload["hints"],
+            reference=payload["reference"],
+            meta=payload["meta"],
+        )

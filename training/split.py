@@ -1,0 +1,63 @@
+"""Train / validation / test split: seeded and stratified, or out-of-time when the schema names a date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from thinfile.config import TrainConfig
+from thinfile.features.schema import Schema
+
+
+class SplitError(ValueError):
+    """A table that cannot be split into usable train, validation and test parts."""
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    method: str
+
+    def sizes(self) -> dict[str, int]:
+        return {"train_rows": len(self.train), "valid_rows": len(self.valid), "test_rows": len(self.test)}
+
+
+def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
+    """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split."""
+    if config.test_size + config.valid_size >= 1:
+        raise SplitError(
+            f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on"
+        )
+    if schema.date_column:
+        return _out_of_time(frame, schema, config)
+    return _stratified(frame, schema, config)
+
+
+def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
+    y = frame[schema.target].to_numpy()
+    rest, test = train_test_split(
+        np.arange(len(frame)), test_size=config.test_size, stratify=y, random_state=config.seed
+    )
+    valid_share = config.valid_size / (1 - config.test_size)
+    train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
+    return Split(*(frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test)), method="stratified")
+
+
+def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
+    """Oldest rows train, the next validate, the newest test; ties keep table order."""
+    dates = pd.to_datetime(frame[schema.date_column], errors="coerce")
+    if dates.isna().any():
+        bad = int(dates.isna().sum())
+        raise SplitError(f"date column {schema.date_column!r} has {bad} missing or unreadable date(s)")
+    order = np.argsort(dates.to_numpy(), kind="stable")
+    n = len(frame)
+    n_test = int(round(n * config.test_size))
+    n_valid = int(round(n * config.valid_size))
+    cut_train, cut_valid = n - n_test - n_valid, n - n_test
+    parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
+    return Split(*(frame.iloc[i].reset_index(drop=True) for i in parts), method="out_of_time")
