@@ -22,7 +22,8 @@ from thinfile.features.schema import FeatureType, Schema
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 AGE_BAND_SHARES = (0.13, 0.22, 0.21, 0.21, 0.23)
 AGE_BAND_LIMITS = ((18, 25), (25, 35), (35, 45), (45, 55), (55, 75))
-AGE_ONLINE_LIFT = (1.35, 1.3, 1.05, 0.8, 0.55)
+_LIFT = (1.35, 1.3, 1.05, 0.8, 0.55)
+AGE_ONLINE_LIFT = tuple(x / sum(a * b for a, b in zip(AGE_BAND_SHARES, _LIFT)) for x in _LIFT)
 AGE_CAPACITY_SHIFT = (-0.45, -0.1, 0.15, 0.2, 0.0)
 SECTORS = ("agriculture", "manufacturing", "services", "public_sector", "self_employed", "student", "other")
 LATENTS = ("capacity", "conduct", "network")
@@ -424,10 +425,10 @@ def generate_chunk(
             codes = np.nan_to_num(raw, nan=-1).astype(np.int64)
             cols[f.name] = pd.Categorical.from_codes(codes, categories=list(f.categories))
         elif f.type is FeatureType.bool:
-            cols[f.name] = pd.array(np.where(np.isnan(raw), None, raw > 0.5), dtype="boolean")
+            cols[f.name] = pd.arrays.BooleanArray(raw > 0.5, np.isnan(raw))
         elif f.type is FeatureType.int:
-            cols[f.name] = pd.array(_clip_to_schema(np.floor(raw), f.min, f.max), dtype="Int64")
-            cols[f.name][np.isnan(raw)] = pd.NA
+            whole = np.nan_to_num(_clip_to_schema(np.floor(raw), f.min, f.max)).astype(np.int64)
+            cols[f.name] = pd.arrays.IntegerArray(whole, np.isnan(raw))
         else:
             cols[f.name] = _clip_to_schema(raw, f.min, f.max)
 

@@ -133,8 +133,8 @@ class FairnessAudit(Frozen):
     min_group_rows: int = Field(50, ge=1, description="smaller groups are listed but left out of the audit")
     calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
     score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
-    proxy_rows: int = Field(60_000, ge=100, description="rows sampled to fit each proxy classifier")
-    proxy_rounds: int = Field(150, ge=1, description="boosting rounds of each proxy classifier")
+    proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")
+    proxy_rounds: int = Field(80, ge=1, description="boosting rounds of each proxy classifier")
     proxy_top_features: int = Field(5, ge=1, description="features listed as carrying each proxy")
     oracle_tolerance: float = Field(
         0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
@@ -144,6 +144,63 @@ class FairnessAudit(Frozen):
     )
     explain_rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
     dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+class ServingSettings(Frozen):
+    """The HTTP scoring service; every field can be set by its THINFILE_* environment variable."""
+
+    host: str = Field("127.0.0.1", description="bind address (THINFILE_HOST); beyond loopback an API key is required")
+    port: int = Field(3000, ge=1, le=65535, description="THINFILE_PORT")
+    workers: int = Field(2, ge=1, le=64, description="worker processes (THINFILE_WORKERS)")
+    model: str = Field(CHAMPION_ALIAS, description="registry alias or version to serve (THINFILE_MODEL)")
+    schema_file: str | None = Field(None, description="schema YAML of the request contract (THINFILE_SCHEMA_FILE); "
+                                    "default the built-in synthetic schema")
+    api_key: str | None = Field(None, repr=False, description="THINFILE_API_KEY, or read from THINFILE_API_KEY_FILE")
+    audit_log: Path | None = Field(None, description="THINFILE_AUDIT_LOG; default $THINFILE_HOME/audit/decisions.jsonl")
+    approve_cutoff: float | None = Field(None, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)")
+    refer_cutoff: float | None = Field(None, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)")
+    max_batch_rows: int = Field(1000, ge=1, le=100_000, description="applicants per /score_batch request")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    batch_max_latency_ms: int = Field(10_000, ge=10, description="adaptive batching: longest a request may queue")
+    timeout_s: int = Field(30, ge=1, description="per-request timeout")
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+    def audit_path(self) -> Path:
+        return self.audit_log or project_root() / "audit" / "decisions.jsonl"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServingSettings:
+        """Defaults, then THINFILE_* variables, then explicit overrides (None means not given)."""
+        env = {name: os.environ.get(f"THINFILE_{name.upper()}") for name in cls.model_fields}
+        key_file = os.environ.get("THINFILE_API_KEY_FILE")
+        if not env["api_key"] and key_file:
+            path = Path(key_file)
+            if not path.is_file():
+                raise ValueError(f"THINFILE_API_KEY_FILE names {path}, which is not a readable file")
+            env["api_key"] = path.read_text().strip() or None
+        values = {k: v for k, v in env.items() if v not in (None, "")}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+class BatchSettings(Frozen):
+    """How `thinfile batch-score` runs: chunking, parallelism, output and the population report."""
+
+    chunk_rows: int = Field(100_000, gt=0, description="rows per output part; bounds memory per worker")
+    workers: int = Field(0, ge=0, description="scoring processes; 0: one per CPU core")
+    in_flight_per_worker: int = Field(2, ge=1, description="chunks read ahead per worker (memory bound)")
+    top_reasons: int = Field(4, ge=1, le=10, description="reason codes written per row")
+    psi_flag: float = Field(0.25, gt=0, description="PSI above which a feature or the score is flagged as shifted")
+    approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
+    manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")
+    spark_master: str = Field("local[*]", description="Spark master for --engine spark")
+    spark_arrow_batch_rows: int = Field(10_000, gt=0, description="rows per Arrow batch handed to mapInPandas")
 
 
 class Settings(Frozen):
@@ -156,6 +213,7 @@ class Settings(Frozen):
     audit: FairnessAudit = FairnessAudit()
     generator: GeneratorParams = GeneratorParams()
     pipeline: PipelineConfig = PipelineConfig()
+    batch: BatchSettings = BatchSettings()
 
 
 def project_root() -> Path:

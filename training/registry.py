@@ -56,7 +56,7 @@ def client() -> MlflowClient:
 
 def log_scorer(
     scorer: Scorer, example: pd.DataFrame, name: str = "model", register_as: str | None = MODEL_NAME,
-    alias: str | None = None,
+    alias: str | None = None, pip_requirements: list[str] | None = None,
 ) -> mlflow.models.model.ModelInfo:
     """Log the scorer to the active run (signature and input example included); register and alias it."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,6 +67,7 @@ def log_scorer(
         info = mlflow.pyfunc.log_model(
             name=name, python_model=ScorerModel(), artifacts={"scorer": str(folder)},
             signature=signature, input_example=example, registered_model_name=register_as,
+            pip_requirements=pip_requirements,
         )
     if register_as and alias and info.registered_model_version is not None:
         client().set_registered_model_alias(register_as, alias, str(info.registered_model_version))

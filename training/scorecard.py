@@ -96,7 +96,7 @@ class ScorecardPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, scorecard: WoeScorecard) -> None:
         self.scorecard = scorecard
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 (MLflow's signature)
+    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return pd.DataFrame({"pd": self.scorecard.predict_pd(pd.DataFrame(model_input))})
 
 

@@ -1,0 +1,227 @@
+"""Batch input: find the data files, check all of them before any output, then stream fixed-size chunks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from thinfile.features.io import TableReadError, list_parts
+from thinfile.features.schema import FeatureType, Schema
+from thinfile.features.validate import validate_table
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_SAMPLE_BYTES = 1 << 20
+_READ_BATCH_ROWS = 65_536
+_CSV_BLOCK_BYTES = 16 << 20
+
+
+class BatchInputError(ValueError):
+    """The input cannot be scored as it is; nothing has been written. The message says what to fix."""
+
+
+@dataclass(frozen=True)
+class InputPart:
+    """One data file of the input, checked: its format, row count, hive keys and fingerprint."""
+
+    path: Path
+    name: str
+    format: str
+    rows: int
+    fingerprint: str
+    columns: tuple[str, ...]
+    partition: dict[str, str | None] = field(default_factory=dict)
+    csv_as_text: bool = False
+
+    def chunks(self, chunk_rows: int) -> int:
+        return -(-self.rows // chunk_rows)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.name, "format": self.format, "rows": self.rows, "fingerprint": self.fingerprint,
+                "partition": self.partition, "columns": len(self.columns)}
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 over the size and the first and last MiB: cheap, and changes when the file is rewritten."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as fh:
+        digest.update(fh.read(_SAMPLE_BYTES))
+        if size > _SAMPLE_BYTES:
+            fh.seek(max(size - _SAMPLE_BYTES, _SAMPLE_BYTES))
+            digest.update(fh.read(_SAMPLE_BYTES))
+    return digest.hexdigest()[:32]
+
+
+def hive_keys(root: Path, path: Path) -> dict[str, str | None]:
+    """Partition keys from `key=value` folder names between the input folder and the file."""
+    if root.is_file():
+        return {}
+    keys: dict[str, str | None] = {}
+    for folder in path.relative_to(root).parts[:-1]:
+        key, eq, value = folder.partition("=")
+        if eq and key:
+            value = unquote(value)
+            keys[key] = None if value == HIVE_NULL else value
+    return keys
+
+
+def wanted_columns(schema: Schema) -> list[str]:
+    """Columns a batch job reads: id, model inputs and protected attributes (for the population report)."""
+    return [schema.id_column, *schema.feature_names, *schema.protected_names]
+
+
+def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa.DataType]:
+    types = {c: pa.string() for c in header}
+    if as_text:
+        return types
+    for f in schema.features:
+        if f.name in types and f.type is not FeatureType.category:
+            types[f.name] = pa.float64()
+    return types
+
+
+def _csv_header(path: Path) -> list[str]:
+    with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as reader:
+        return reader.schema.names
+
+
+def _csv_reader(path: Path, schema: Schema, header: list[str], as_text: bool) -> pacsv.CSVStreamingReader:
+    keep = [c for c in wanted_columns(schema) if c in header]
+    convert = pacsv.ConvertOptions(column_types=_csv_types(schema, header, as_text), include_columns=keep,
+                                   strings_can_be_null=True)
+    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+                          convert_options=convert)
+
+
+def _count_csv(path: Path, schema: Schema, header: list[str], as_text: bool) -> int:
+    rows = 0
+    with _csv_reader(path, schema, header, as_text) as reader:
+        for batch in reader:
+            rows += batch.num_rows
+    return rows
+
+
+def _inspect_csv(path: Path, schema: Schema) -> tuple[int, list[str], bool]:
+    """Parse the whole file once: row count and whether numbers need reading as text (a bad value somewhere)."""
+    header = _csv_header(path)
+    if len(set(header)) != len(header):
+        raise pa.ArrowInvalid(f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}")
+    try:
+        return _count_csv(path, schema, header, as_text=False), header, False
+    except pa.ArrowInvalid as err:
+        if "conversion error" not in str(err).lower():
+            raise
+    return _count_csv(path, schema, header, as_text=True), header, True
+
+
+def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
+    """Open one file, count its rows and check its columns; raise BatchInputError naming the file."""
+    name = str(path.relative_to(root)) if root.is_dir() else path.name
+    fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
+    partition = hive_keys(root, path)
+    as_text = False
+    try:
+        if fmt == "parquet":
+            meta = pq.ParquetFile(path)
+            rows, columns = meta.metadata.num_rows, meta.schema_arrow.names
+        else:
+            rows, columns, as_text = _inspect_csv(path, schema)
+    except (pa.ArrowException, OSError) as err:
+        kind = "Parquet" if fmt == "parquet" else "CSV"
+        raise BatchInputError(f"{name}: not a readable {kind} file ({err})") from None
+    columns = list(columns) + [k for k in partition if k not in columns]
+    report = validate_table(pd.DataFrame(columns=columns), schema)
+    if report.table_errors:
+        raise BatchInputError(f"{name}: {'; '.join(report.table_errors)}")
+    return InputPart(path=path, name=name, format=fmt, rows=int(rows), fingerprint=fingerprint(path),
+                     columns=tuple(columns), partition=partition, csv_as_text=as_text)
+
+
+def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
+    """Every data file of the input, checked; one error listing every bad file, before anything is written."""
+    root = Path(path)
+    try:
+        files = list_parts(root)
+    except TableReadError as err:
+        raise BatchInputError(str(err)) from None
+    parts, problems = [], []
+    for f in files:
+        try:
+            parts.append(inspect_part(root, f, schema))
+        except BatchInputError as err:
+            problems.append(str(err))
+    if problems:
+        raise BatchInputError("the job was stopped before writing anything:\n  " + "\n  ".join(problems))
+    return parts
+
+
+def _normalise(table: pa.Table, part: InputPart, schema: Schema) -> pa.Table:
+    """Numbers and booleans as float64 (validation then reads them without text parsing); hive keys added."""
+    numeric = {f.name for f in schema.features if f.type is not FeatureType.category}
+    for i, name in enumerate(table.column_names):
+        t = table.schema.field(i).type
+        if name in numeric and (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t)):
+            table = table.set_column(i, name, pc.cast(table.column(i), pa.float64()))
+    for key, value in part.partition.items():
+        if key not in table.column_names:
+            table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+    return table
+
+
+def _stream(part: InputPart, schema: Schema, pending: set[int], chunk_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(first row, batch) over the file; Parquet row groups with no pending chunk are not read."""
+    keep = [c for c in wanted_columns(schema) if c in part.columns and c not in part.partition]
+    if part.format == "csv":
+        start = 0
+        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text) as reader:
+            for batch in reader:
+                yield start, batch
+                start += batch.num_rows
+        return
+    pf = pq.ParquetFile(part.path)
+    start = 0
+    for rg in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(rg).num_rows
+        first, last = start // chunk_rows, (start + n - 1) // chunk_rows
+        if n and any(c in pending for c in range(first, last + 1)):
+            offset = start
+            for batch in pf.iter_batches(batch_size=_READ_BATCH_ROWS, row_groups=[rg], columns=keep):
+                yield offset, batch
+                offset += batch.num_rows
+        start += n
+
+
+def read_chunks(part: InputPart, schema: Schema, chunk_rows: int, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[tuple[int, pa.Table]]:
+    """(chunk index, rows [k*chunk_rows, (k+1)*chunk_rows)) of one file, skipping chunks in `skip`."""
+    pending = set(range(part.chunks(chunk_rows))) - set(skip)
+    if not pending:
+        return
+    buffer: list[pa.RecordBatch] = []
+    current = -1
+    try:
+        for start, batch in _stream(part, schema, pending, chunk_rows):
+            pos = 0
+            while pos < batch.num_rows:
+                k = (start + pos) // chunk_rows
+                take = min(batch.num_rows - pos, (k + 1) * chunk_rows - (start + pos))
+                if k != current:
+                    if buffer and current in pending:
+                        yield current, _normalise(pa.Table.from_batches(buffer), part, schema)
+                    buffer, current = [], k
+                if k in pending:
+                    buffer.append(batch.slice(pos, take))
+                pos += take
+        if buffer and current in pending:
+            yield current, _normalise(pa.Table.from_batches(buffer), part, schema)
+    except pa.ArrowException as err:
+        raise BatchInputError(f"{part.name}: reading failed mid-file ({err}); finished parts are kept, "
+                              "fix the file and run the same command again") from None

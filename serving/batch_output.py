@@ -1,0 +1,181 @@
+"""Batch output: one Parquet part per input chunk, each written atomically; a manifest; resume after a kill.
+
+A chunk is finished exactly when its scores part exists under its final name: the rejects part is
+renamed into place first and the scores part last, and the scores part carries the chunk's counts
+and population summary in its footer, so a rerun recovers everything from the files themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+SCORES = "scores"
+REJECTS = "rejects"
+FOOTER_KEY = b"thinfile.chunk"
+MANIFEST_VERSION = 1
+
+
+class BatchOutputError(ValueError):
+    """The output folder cannot take this job; nothing was written. The message says what to do."""
+
+
+def chunk_name(part_index: int, chunk: int) -> str:
+    return f"part-{part_index:05d}-{chunk:05d}"
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def scores(self) -> Path:
+        return self.root / SCORES
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / REJECTS
+
+    def scores_part(self, name: str) -> Path:
+        return self.scores / f"{name}.parquet"
+
+    def rejects_part(self, name: str) -> Path:
+        return self.rejects / f"{name}.parquet"
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path, footer: dict | None = None) -> None:
+    """Write to a hidden temporary name in the same folder, flush to disk, then rename into place."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if footer is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FOOTER_KEY: json.dumps(footer).encode()})
+    tmp = _tmp(path)
+    pq.write_table(table, tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_footer(path: Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta[FOOTER_KEY])
+
+
+def finished_chunks(layout: OutputLayout) -> dict[str, dict]:
+    """Chunk name -> footer (counts, population summary) of every committed scores part."""
+    if not layout.scores.is_dir():
+        return {}
+    return {p.stem: read_footer(p) for p in sorted(layout.scores.glob("part-*.parquet"))}
+
+
+def remove_temporaries(layout: OutputLayout) -> int:
+    """Delete half-written parts left by a killed run (hidden .tmp files); returns how many."""
+    removed = 0
+    for folder in (layout.root, layout.scores, layout.rejects):
+        if folder.is_dir():
+            for p in folder.glob(".*.tmp-*"):
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def job_identity(inputs: list[dict], model: dict, schema_fingerprint: str, chunk_rows: int, top_reasons: int) -> dict:
+    """What must match for a rerun to continue a job rather than start a different one."""
+    return {"inputs": [{k: i[k] for k in ("path", "rows", "fingerprint")} for i in inputs],
+            "model_fingerprint": model["fingerprint"], "schema_fingerprint": schema_fingerprint,
+            "chunk_rows": chunk_rows, "top_reasons": top_reasons}
+
+
+def _identity_of(manifest: dict) -> dict:
+    return job_identity(manifest["inputs"], manifest["model"], manifest["schema_fingerprint"],
+                        manifest["chunk_rows"], manifest["top_reasons"])
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    out = []
+    if old["inputs"] != new["inputs"]:
+        out.append("the input files differ (names, row counts or contents)")
+    for key, what in (("model_fingerprint", "the model"), ("schema_fingerprint", "the feature schema"),
+                      ("chunk_rows", "--chunk-rows"), ("top_reasons", "the number of reason codes")):
+        if old[key] != new[key]:
+            out.append(f"{what} differs ({old[key]} then, {new[key]} now)")
+    return out
+
+
+def open_output(root: str | Path, manifest: dict, input_root: Path, overwrite: bool = False) -> tuple[OutputLayout, bool]:
+    """Create or reopen the output folder; (layout, resuming). Refuses folders holding something else."""
+    layout = OutputLayout(Path(root).resolve())
+    source = input_root.resolve()
+    if layout.root == source or (source.is_dir() and source in layout.root.parents):
+        raise BatchOutputError(f"output folder {layout.root} is inside the input {source}; "
+                               "its parts would be read as input on the next run. Choose another folder")
+    resuming = False
+    if layout.manifest.is_file():
+        old = json.loads(layout.manifest.read_text())
+        diffs = _differences(_identity_of(old), _identity_of(manifest))
+        if diffs and not overwrite:
+            raise BatchOutputError(
+                f"{layout.root} holds another job ({'; '.join(diffs)}). Give a new output folder, or pass "
+                "--overwrite to discard it")
+        if diffs:
+            _discard(layout)
+        else:
+            resuming = True
+    elif layout.root.exists() and any(layout.root.iterdir()):
+        raise BatchOutputError(f"{layout.root} is not empty and holds no thinfile batch manifest; give a new or empty folder")
+    layout.scores.mkdir(parents=True, exist_ok=True)
+    layout.rejects.mkdir(parents=True, exist_ok=True)
+    if resuming:
+        old = json.loads(layout.manifest.read_text())
+        manifest = {**manifest, "started": old.get("started"), "runs": old.get("runs", 1) + 1}
+    write_json_atomic(layout.manifest, manifest)
+    return layout, resuming
+
+
+def _discard(layout: OutputLayout) -> None:
+    for folder in (layout.scores, layout.rejects):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                p.unlink()
+    layout.manifest.unlink(missing_ok=True)
+
+
+def new_manifest(engine: str, inputs: list[dict], model: dict, schema_fingerprint: str, chunk_rows: int,
+                 top_reasons: int) -> dict:
+    return {
+        "manifest_version": MANIFEST_VERSION, "engine": engine, "inputs": inputs, "model": model,
+        "schema_fingerprint": schema_fingerprint, "chunk_rows": chunk_rows, "top_reasons": top_reasons,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": 1, "complete": False,
+        "chunks": {}, "counts": {"rows_in": 0, "scored": 0, "rejected": 0},
+    }
+
+
+def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict], complete: bool = False) -> dict:
+    counts = {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
+    manifest = {**manifest, "chunks": {k: v["counts"] for k, v in sorted(chunks.items())}, "counts": counts,
+                "complete": complete}
+    if complete:
+        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_json_atomic(layout.manifest, manifest)
+    return manifest

@@ -1,0 +1,141 @@
+"""The service's request and response models, derived from the feature schema (never a second feature list)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any, Literal, Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
+
+PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and must not be sent"
+REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, hide_input_in_errors=True, frozen=True)
+
+
+def _field(f: Feature) -> tuple[Any, Any]:
+    """(annotation, FieldInfo) for one feature: strict type, schema range or categories, optional if nullable."""
+    extra: dict[str, Any] = {"dimension": f.dimension.value}
+    if f.unit:
+        extra["unit"] = f.unit
+    common: dict[str, Any] = {"title": f.display_name, "description": f.reason, "json_schema_extra": extra}
+    if f.type is FeatureType.category:
+        annotation: Any = Literal[tuple(f.categories)]  # type: ignore[valid-type]
+    elif f.type is FeatureType.bool:
+        annotation = StrictBool
+    else:
+        annotation = int if f.type is FeatureType.int else float
+        common.update(strict=True, ge=f.min, le=f.max)
+    if f.nullable:
+        return Optional[annotation], Field(None, **common)
+    return annotation, Field(..., **common)
+
+
+def _refuse_protected(cls: type[BaseModel], value: object) -> None:
+    raise PydanticCustomError("protected_attribute", PROTECTED_MESSAGE)
+
+
+@lru_cache(maxsize=8)
+def applicant_model(schema: Schema) -> type[BaseModel]:
+    """One applicant: every model input of the schema; protected attributes and unknown fields refused."""
+    fields: dict[str, Any] = {f.name: _field(f) for f in schema.features}
+    for name in schema.protected_names:
+        fields[name] = (SkipJsonSchema[Any], Field(None, exclude=True))
+    validators = {}
+    if schema.protected_names:
+        validators["refuse_protected"] = field_validator(*schema.protected_names, mode="before")(
+            classmethod(_refuse_protected)
+        )
+    return create_model(
+        "Applicant",
+        __config__=REQUEST_CONFIG,
+        __doc__=(
+            f"One applicant's model inputs ({schema.name} schema v{schema.version}). Missing optional fields "
+            "are normal for thin files; protected attributes and unknown fields are refused."
+        ),
+        __validators__=validators,
+        **fields,
+    )
+
+
+@lru_cache(maxsize=8)
+def batch_model(schema: Schema, max_rows: int) -> type[BaseModel]:
+    """A list of applicants, at least one and at most `max_rows`."""
+    applicant = applicant_model(schema)
+    return create_model(
+        "ApplicantBatch",
+        __config__=REQUEST_CONFIG,
+        __doc__=f"Up to {max_rows} applicants, scored together.",
+        applicants=(list[applicant], Field(..., min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
+    )
+
+
+class Reason(BaseModel):
+    """One thing that lowered the score, in the lender's words."""
+
+    code: str = Field(description="the feature behind the reason")
+    text: str
+    value: float | int | bool | str | None = Field(description="the applicant's value (null when missing)")
+    points_lost: float = Field(ge=0)
+    hint: str | None = Field(None, description="what would stop this costing points, when the applicant can act")
+
+
+Dimensions = create_model(
+    "Dimensions",
+    __doc__="Score points from each dimension of the score (relative to the base score).",
+    **{d: (float, ...) for d in DIMENSIONS},
+)
+
+
+class ModelRef(BaseModel):
+    """Which registered model answered."""
+
+    name: str
+    version: str
+    run_id: str | None = None
+
+
+class ScoreResponse(BaseModel):
+    """A scored applicant: score, band, probability of default, decision, reasons and dimensions."""
+
+    request_id: str
+    score: float = Field(description="350 (worst) to 950 (best)")
+    band: str
+    pd: float = Field(ge=0, le=1, description="probability of default in 12 months")
+    decision: Literal["approve", "refer", "decline"]
+    reasons: list[Reason] = Field(max_length=4, description="up to four, the largest loss of points first")
+    dimensions: Dimensions  # type: ignore[valid-type]
+    base_points: float = Field(description="score of an average applicant; base + dimensions = unclipped score")
+    model: ModelRef
+
+
+def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
+    """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
+    out = np.full((len(applicants), len(schema.features)), np.nan)
+    codes = {j: {c: float(k) for k, c in enumerate(f.categories)} for j, f in enumerate(schema.features)
+             if f.type is FeatureType.category}
+    names = schema.feature_names
+    for i, applicant in enumerate(applicants):
+        values = applicant.__dict__
+        for j, name in enumerate(names):
+            v = values[name]
+            if v is not None:
+                out[i, j] = codes[j][v] if j in codes else float(v)
+    return out
+
+
+def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
+    """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact."""
+    values = applicant.__dict__
+    present = {name: values[name] for name in schema.feature_names if values[name] is not None}
+    return json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def input_hash(schema: Schema, applicant: BaseModel) -> str:
+    """sha256 of the canonical input: ties a decision to its input without storing the input."""
+    return hashlib.sha256(canonical_input(schema, applicant)).hexdigest()

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thinfile.features.schema import DIMENSIONS, SchemaError, load_schema, parse_schema
+
+
+def builtin_data() -> dict:
+    return yaml.safe_load(load_schema().to_yaml())
+
+
+def test_builtin_schema_has_35_to_60_features_in_all_five_dimensions(schema):
+    assert 35 <= len(schema.features) <= 60
+    assert {f.dimension.value for f in schema.features} == set(DIMENSIONS)
+
+
+def test_protected_attributes_id_target_and_oracle_are_never_features(schema):
+    specials = {schema.id_column, schema.target, schema.oracle_column, *schema.protected_names}
+    assert specials.isdisjoint(schema.feature_names)
+    assert set(schema.protected_names) == {"residence", "gender", "age_band"}
+
+
+def test_schema_round_trips_through_yaml(schema):
+    assert parse_schema(yaml.safe_load(schema.to_yaml())) == schema
+
+
+def test_traditional_features_are_the_bureau_record(schema):
+    assert schema.traditional_features and all(n.startswith("bureau_") for n in schema.traditional_features)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["features"].append(dict(d["features"][0])), "feature names repeated: bureau_accounts_open"),
+        (lambda d: d["features"][0].update(dimension="luck"), "features.0.dimension"),
+        (lambda d: d["features"][0].update(monotone=2), "features.0.monotone"),
+        (lambda d: d["features"][0].update(min=10, max=1), "min 10.0 is above max 1.0"),
+        (lambda d: d["features"][0].pop("max"), "needs min and max"),
+        (lambda d: d["features"][0].update(name="residence"), "residence cannot be a feature"),
+        (lambda d: d["features"][0].update(colour="red"), "features.0.colour: Extra inputs are not permitted"),
+        (lambda d: d.pop("target"), "target: Field required"),
+        (lambda d: next(f for f in d["features"] if f["type"] == "category").update(monotone=1),
+         "a category feature must have monotone 0"),
+    ],
+)
+def test_bad_schema_is_refused_with_a_message_naming_the_problem(mutate, message):
+    data = builtin_data()
+    mutate(data)
+    with pytest.raises(SchemaError, match="is not valid") as err:
+        parse_schema(data, "lender.yaml")
+    assert message in str(err.value)
+
+
+def test_schema_file_that_is_not_yaml_is_refused(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("features: [unclosed")
+    with pytest.raises(SchemaError, match="is not valid YAML"):
+        load_schema(bad)
+
+
+def test_missing_schema_file_is_refused(tmp_path: Path):
+    with pytest.raises(SchemaError, match="does not exist"):
+        load_schema(tmp_path / "nope.yaml")

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from thinfile.features.validate import validate_table
+
+
+@pytest.fixture
+def sample(population):
+    return population.head(200).copy()
+
+
+def test_generated_population_is_valid_against_its_schema(population, schema):
+    report = validate_table(population, schema, require_target=True)
+    assert report.ok, report.errors.head()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("bureau_utilisation", 9.0, "is outside the valid range 0 to 1.5"),
+        ("bill_days_to_pay", np.inf, "is outside the valid range 0 to 90"),
+        ("occupation_sector", "astronaut", "is not one of: agriculture"),
+        ("phone_tenure_months", None, "is missing but required"),
+        ("bureau_delinquencies_24m", "abc", "is not a number"),
+        ("microloan_count_24m", 2.5, "must be a whole number"),
+        ("salary_inflow", "maybe", "is not true or false"),
+    ],
+)
+def test_validator_names_row_column_and_reason_of_each_kind_of_bad_value(sample, schema, column, value, reason):
+    bad = sample.astype({column: object})
+    bad.loc[7, column] = value
+    report = validate_table(bad, schema)
+    assert len(report.errors) == 1
+    error = report.errors.iloc[0]
+    assert (error["row"], error["id"], error["column"]) == (7, sample.loc[7, schema.id_column], column)
+    assert reason in error["reason"]
+    assert report.valid_mask.sum() == len(sample) - 1 and not report.valid_mask[7]
+
+
+def test_rejects_gather_every_reason_of_a_row(sample, schema):
+    bad = sample.astype({"occupation_sector": object})
+    bad.loc[3, "bureau_utilisation"] = -1.0
+    bad.loc[3, "occupation_sector"] = "pirate"
+    rejects = validate_table(bad, schema).rejects()
+    assert rejects["row"].tolist() == [3]
+    assert rejects.loc[0, "columns"] == "bureau_utilisation,occupation_sector"
+
+
+def test_missing_required_column_is_a_table_error(sample, schema):
+    report = validate_table(sample.drop(columns=["phone_tenure_months"]), schema)
+    assert report.table_errors == ["missing required column(s): phone_tenure_months"]
+    assert not report.ok
+
+
+def test_unknown_columns_are_reported(sample, schema):
+    report = validate_table(sample.assign(favourite_colour="red"), schema)
+    assert report.unknown_columns == ["favourite_colour"]

@@ -1,0 +1,45 @@
+"""The `thinfile` command: a thin layer over the library, one module per command group."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="thinfile",
+    help=(
+        "Alternative credit scoring for thin-file borrowers: generate a synthetic population, train "
+        "Zhima-style 350-950 scorers tracked in MLflow, explain every score with reason codes, audit "
+        "fairness across rural and urban borrowers, and serve or batch-score applicants."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`)."""
+
+
+COMMAND_MODULES = ("generate", "train", "fairness", "serve", "batch", "run")
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"thinfile.commands.{_name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"thinfile.commands.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""`thinfile train`, `thinfile promote`, `thinfile ui`: scorers trained, compared and promoted in MLflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from thinfile.commands.common import console, fail
+from thinfile.config import CHAMPION_ALIAS, MODEL_NAME, Settings, tracking_uri
+from thinfile.features.schema import SchemaError
+from thinfile.training.split import SplitError
+
+
+def train(
+    data: Path = typer.Option(None, "--data", "-d", help="Table to train on: a .parquet/.csv file or a folder of them. "
+                              "Default: data/synthetic/population/, or freshly generated rows if absent."),
+    schema: str = typer.Option(None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in synthetic schema."),
+    rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
+    seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs WoE scorecards."),
+    register_model: bool = typer.Option(True, "--register/--no-register", help=f"Register the champion as {MODEL_NAME!r} with alias 'champion'."),
+) -> None:
+    """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
+
+    Each model is one run in the 'thinfile' experiment with the same metric names (auc, ks, ece, oracle_gap,
+    auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
+    """
+    from thinfile.training.pipeline import TrainingDataError, train as run_training
+    from thinfile.training.scorecard import ScorecardError
+
+    base = Settings()
+    settings = base.model_copy(update={
+        "train": base.train.model_copy(update={"seed": seed}) if seed is not None else base.train,
+        "pipeline": base.pipeline.model_copy(update={"baselines": baselines, "register_champion": register_model}),
+    })
+    try:
+        with console.status("training") as status:
+            result = run_training(data, schema, settings, rows, progress=lambda m: (status.update(m), console.log(m)))
+    except (TrainingDataError, SchemaError, SplitError, ScorecardError) as err:
+        raise fail(str(err)) from None
+    table = Table(title=f"test metrics ({result.split['test_rows']:,} rows, {result.split_method} split)")
+    cols = ("auc", "oracle_gap", "ks", "ece", "auc_thin_file", "explain_rows_per_s")
+    table.add_column("model", no_wrap=True)
+    for c in ("AUC", "oracle gap", "KS", "ECE", "AUC thin", "expl/s"):
+        table.add_column(c, justify="right")
+    table.add_column("run")
+    for row in result.comparison(cols).itertuples():
+        table.add_row(row.model, *(_cell(getattr(row, c)) for c in cols), row.run_id[:8])
+    console.print(table)
+    if len(result.data.rejects):
+        console.print(f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
+                      "(rejects.csv in the champion run)[/]")
+    if result.registered_version:
+        console.print(f"[green]registered[/] {MODEL_NAME} version {result.registered_version} as '{CHAMPION_ALIAS}'")
+    console.print(f"MLflow store: {tracking_uri()}  (see it with `thinfile ui`)")
+
+
+def _cell(value: float) -> str:
+    if value != value:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def promote(
+    version: int = typer.Option(..., "--version", "-v", min=1, help=f"Registered version of {MODEL_NAME!r} to promote."),
+    alias: str = typer.Option(CHAMPION_ALIAS, "--alias", help="Alias to move (champion or challenger)."),
+) -> None:
+    """Point the 'champion' alias (or another) at a registered model version; serving follows the alias."""
+    from thinfile.training.tracking import PromotionError, promote as move_alias
+
+    try:
+        previous, new = move_alias(version, alias)
+    except PromotionError as err:
+        raise fail(str(err)) from None
+    was = f" (was version {previous})" if previous else ""
+    console.print(f"[green]{MODEL_NAME}@{alias}[/] -> version {new}{was}")
+
+
+def ui(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; loopback by default."),
+    port: int = typer.Option(5000, "--port", "-p", help="Port of the MLflow UI."),
+) -> None:
+    """Open the MLflow UI on the project's store (runs side by side, registered models and aliases)."""
+    from thinfile.training.tracking import artifact_root
+
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        raise fail(f"MLFLOW_TRACKING_URI points at a tracking server ({uri}); open it in a browser instead")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        cmd += ["--default-artifact-root", artifact_root().as_uri()]
+    console.print(f"MLflow UI on http://{host}:{port}  (store {uri}; Ctrl-C stops it)")
+    try:
+        raise typer.Exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("promote")(promote)
+    app.command("ui")(ui)

@@ -1,0 +1,162 @@
+"""Global explanations of a scorer, in score points: SHAP beeswarm, dependence plots, points by dimension and group."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from thinfile.config import Settings  # noqa: E402
+from thinfile.features.schema import DIMENSIONS  # noqa: E402
+from thinfile.training.fairness import group_labels  # noqa: E402
+
+ARTIFACT_DIR = "explanations"
+DIMENSION_LABELS = {
+    "credit_history": "credit history", "capacity": "capacity", "behaviour": "behaviour",
+    "identity": "identity", "connections": "connections",
+}
+
+
+def sample_rows(frame: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame.reset_index(drop=True)
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+
+
+def shap_explanation(scorer, frame: pd.DataFrame) -> tuple[shap.Explanation, np.ndarray]:
+    """The scorer's exact per-feature score points as a shap.Explanation (and the 5 dimension sub-scores)."""
+    ex = scorer.explain(frame)
+    names = scorer.schema.feature_names
+    values = shap.Explanation(
+        values=ex.points, base_values=np.full(len(ex), ex.base_points), data=ex.X, feature_names=names,
+    )
+    return values, ex.dimensions
+
+
+def top_features(points: np.ndarray, names: list[str], k: int) -> list[str]:
+    """Features with the largest mean absolute points, most important first."""
+    order = np.argsort(-np.abs(points).mean(axis=0), kind="stable")
+    return [names[j] for j in order[:k]]
+
+
+def beeswarm_figure(values: shap.Explanation, max_display: int = 15) -> Figure:
+    fig, ax = plt.subplots(figsize=(9, 0.42 * max_display + 1.8))
+    shap.plots.beeswarm(values, max_display=max_display, ax=ax, show=False, plot_size=None,
+                        color_bar_label="feature value (low to high)")
+    ax.set_xlabel("score points (positive raises the score)")
+    ax.set_title("What moves the score: points per feature, one dot per applicant")
+    fig.tight_layout()
+    return fig
+
+
+def dependence_figure(values: shap.Explanation, feature: str, label: str, unit: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    shap.plots.scatter(values[:, feature], ax=ax, show=False, hist=True, xmax="percentile(99.5)")
+    ax.set_ylabel("score points")
+    ax.set_xlabel(f"{label} ({unit})" if unit else label)
+    ax.set_title(f"Score points from {label.lower()}")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, group_name: str = "") -> Figure:
+    """Box plots of the five dimension sub-scores; one box per group when groups are given."""
+    labels = [DIMENSION_LABELS.get(d, d) for d in DIMENSIONS]
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    if groups is None:
+        ax.boxplot([dimensions[:, k] for k in range(len(DIMENSIONS))], tick_labels=labels, showfliers=False)
+        ax.set_title("Points by dimension across the population")
+    else:
+        names = sorted(set(groups))
+        width = 0.8 / len(names)
+        colours = plt.get_cmap("tab10")
+        for i, g in enumerate(names):
+            mask = groups == g
+            pos = np.arange(len(DIMENSIONS)) + (i - (len(names) - 1) / 2) * width
+            bp = ax.boxplot([dimensions[mask, k] for k in range(len(DIMENSIONS))], positions=pos, widths=width * 0.9,
+                            showfliers=False, patch_artist=True)
+            for box in bp["boxes"]:
+                box.set_facecolor(colours(i))
+                box.set_alpha(0.6)
+            ax.plot([], [], color=colours(i), linewidth=8, alpha=0.6, label=f"{g} (n={int(mask.sum())})")
+        ax.set_xticks(np.arange(len(DIMENSIONS)), labels)
+        ax.legend(title=group_name, loc="best")
+        ax.set_title(f"Points by dimension, split by {group_name}")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("score points (sum over the dimension's features)")
+    fig.tight_layout()
+    return fig
+
+
+def feature_points_by_group_figure(points: np.ndarray, names: list[str], groups: np.ndarray, group_name: str,
+                                   k: int = 15) -> Figure:
+    """Mean points per feature for each group: where one group gains or loses points the other does not."""
+    means = {g: points[groups == g].mean(axis=0) for g in sorted(set(groups))}
+    spread = np.max(list(means.values()), axis=0) - np.min(list(means.values()), axis=0)
+    order = np.argsort(-spread, kind="stable")[:k][::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(order) + 1.8))
+    height = 0.8 / len(means)
+    for i, (g, m) in enumerate(means.items()):
+        ax.barh(np.arange(len(order)) + (i - (len(means) - 1) / 2) * height, m[order], height=height, label=str(g))
+    ax.set_yticks(np.arange(len(order)), [names[j] for j in order])
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("mean score points")
+    ax.set_title(f"Features whose points differ most by {group_name}")
+    ax.legend(title=group_name)
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_global_explanations(scorer, frame: pd.DataFrame, out_dir: str | Path,
+                              settings: Settings | None = None) -> list[Path]:
+    """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
+    settings = settings or Settings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = sample_rows(frame, settings.audit.explain_rows, seed=settings.train.seed)
+    values, dimensions = shap_explanation(scorer, sample)
+    schema = scorer.schema
+    names = schema.feature_names
+    paths = [_save(beeswarm_figure(values, max_display=min(15, len(names))), out / "shap_beeswarm.png")]
+    for name in top_features(values.values, names, settings.audit.dependence_plots):
+        f = schema.by_name[name]
+        paths.append(_save(dependence_figure(values, name, f.display_name, f.unit), out / f"dependence_{name}.png"))
+    paths.append(_save(dimension_figure(dimensions), out / "points_by_dimension.png"))
+    for attr in schema.protected_names[:1]:
+        if attr not in sample.columns:
+            continue
+        groups = group_labels(sample, [attr])
+        paths.append(_save(dimension_figure(dimensions, groups, attr), out / f"points_by_dimension_by_{attr}.png"))
+        paths.append(_save(feature_points_by_group_figure(values.values, names, groups, attr),
+                           out / f"feature_points_by_{attr}.png"))
+    return paths
+
+
+def log_global_explanations(scorer, frame: pd.DataFrame, run_id: str | None,
+                            settings: Settings | None = None, out_dir: str | Path | None = None) -> list[Path]:
+    """Write the global explanations and log them to MLflow run `run_id` under `explanations/`."""
+    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="thinfile-explain-"))
+    paths = write_global_explanations(scorer, frame, out, settings)
+    if run_id:
+        from thinfile.training.registry import client
+
+        c = client()
+        for p in paths:
+            c.log_artifact(run_id, str(p), ARTIFACT_DIR)
+    return paths

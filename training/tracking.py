@@ -1,0 +1,196 @@
+"""MLflow bookkeeping: the experiment, one run per model (params, metrics, tags, figures, card), the alias."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, project_root, tracking_uri
+from thinfile.training.evaluate import Evaluation
+from thinfile.training.scorecard import ScorecardPyfunc, WoeScorecard
+
+TAG_PREFIX = "thinfile."
+BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"
+CARD_METRICS = ("auc", "gini", "ks", "brier", "log_loss", "ece", "psi_score", "oracle_auc", "oracle_gap",
+                "auc_thin_file", "auc_thick_file", "predict_rows_per_s", "explain_rows_per_s")
+
+
+class PromotionError(LookupError):
+    """A version that cannot be promoted, with a message that says why."""
+
+
+def configure() -> str:
+    """Point MLflow at the project's store (MLFLOW_TRACKING_URI, else the embedded one) and return its URI."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def artifact_root() -> Path:
+    return project_root() / "mlruns" / "artifacts"
+
+
+def experiment_id(name: str = EXPERIMENT_NAME) -> str:
+    """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed."""
+    configure()
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def git_commit() -> str:
+    """The commit of the code that trained (read-only `git rev-parse`); 'unknown' outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """Content hash of a table (column names and values, row order included)."""
+    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def rows_per_second(fn: Callable[[pd.DataFrame], object], frame: pd.DataFrame, rows: int) -> float:
+    """Throughput of `fn` on up to `rows` rows of `frame`, after a small warm-up call."""
+    sample = frame.head(rows)
+    fn(sample.head(min(len(sample), 50)))
+    start = time.perf_counter()
+    fn(sample)
+    return len(sample) / max(time.perf_counter() - start, 1e-9)
+
+
+def pip_requirements(*packages: str) -> list[str]:
+    """Pinned requirements of a logged model (skips MLflow's slow import-capturing inference)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for pkg in ("mlflow", "numpy", "pandas", "scikit-learn", "pydantic", "pyyaml", *packages):
+        try:
+            out.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            out.append(pkg)
+    return out
+
+
+def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
+    """Log a WoE scorecard as a pyfunc model whose predict returns `pd`, with signature and input example."""
+    example = example[scorecard.schema.feature_names].head(5)
+    output = pd.DataFrame({"pd": scorecard.predict_pd(example)})
+    return mlflow.pyfunc.log_model(
+        name=name, python_model=ScorecardPyfunc(scorecard),
+        signature=infer_signature(example, output), input_example=example,
+        pip_requirements=pip_requirements("optbinning"),
+    )
+
+
+def log_model_run(
+    *,
+    experiment: str,
+    run_name: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    evaluation: Evaluation,
+    figures: dict[str, Figure],
+    card: str,
+    log_model: Callable[[], object],
+    extra_tables: dict[str, pd.DataFrame] | None = None,
+) -> tuple[str, object]:
+    """One MLflow run for one model; returns (run id, whatever `log_model` returned)."""
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(evaluation.to_dict(), "evaluation.json")
+        for file, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{file}")
+        for file, table in (extra_tables or {}).items():
+            mlflow.log_text(table.to_csv(index=False), file)
+        mlflow.log_text(card, "model_card.md")
+        logged = log_model()
+    return run.info.run_id, logged
+
+
+def _param(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def set_run_tag(run_id: str, key: str, value: str) -> None:
+    MlflowClient(configure()).set_tag(run_id, key, value)
+
+
+def promote(version: int | str, alias: str = CHAMPION_ALIAS, name: str = MODEL_NAME) -> tuple[str | None, str]:
+    """Point `alias` at registered version `version`; returns (previous version or None, new version)."""
+    client = MlflowClient(configure())
+    try:
+        target = client.get_model_version(name, str(version))
+    except mlflow.exceptions.MlflowException:
+        known = _known_versions(client, name)
+        raise PromotionError(
+            f"model {name!r} has no version {version} in {tracking_uri()}"
+            + (f"; registered versions: {', '.join(known)}" if known else "; nothing is registered yet, run `thinfile train`")
+        ) from None
+    try:
+        previous = client.get_model_version_by_alias(name, alias).version
+    except mlflow.exceptions.MlflowException:
+        previous = None
+    client.set_registered_model_alias(name, alias, str(target.version))
+    return (str(previous) if previous is not None else None), str(target.version)
+
+
+def _known_versions(client: MlflowClient, name: str) -> list[str]:
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except mlflow.exceptions.MlflowException:
+        return []
+    return sorted((str(v.version) for v in versions), key=int)
+
+
+def model_card(
+    *,
+    title: str,
+    family: str,
+    role: str,
+    data: dict[str, object],
+    metrics: dict[str, float],
+    shape: dict[str, object] | None,
+    intended_use: str,
+    limits: list[str],
+) -> str:
+    """A short Markdown model card: data, intended use, metrics, trade-offs and limits."""
+    lines = [f"# {title}", "", f"Model family: `{family}`; role: {role}.", "", "## Data", ""]
+    lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in data.items()]
+    lines += ["", "## Intended use", "", intended_use, "", "## Test metrics", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(metrics[k])} |" for k in CARD_METRICS if k in metrics]
+    groups = sorted(k for k in metrics if k.startswith("auc_") and k not in CARD_METRICS)
+    if groups:
+        lines += ["", "AUC by group: " + ", ".join(f"{k.removeprefix('auc_')} {metrics[k]:.3f}" for k in groups) + "."]
+    if shape:
+        lines += ["", "## Tree shape and explanation cost", ""]
+        lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in shape.items()]
+    lines += ["", "## Limits", ""] + [f"- {x}" for x in limits]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float) -> str:
+    if not np.isfinite(value):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
