@@ -142,6 +142,10 @@ class FairnessAudit(Frozen):
     mitigate_attribute: str | None = Field(
         None, description="protected attribute the challenger reweighs against (None: the schema's first)"
     )
+    mitigation_rounds: int = Field(3, ge=1, description="reweigh-and-refit rounds of the mitigated challenger")
+    mitigation_step: float = Field(
+        6.0, ge=0, description="how strongly each round upweights repaid borrowers of less-approved groups"
+    )
     explain_rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
     dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
 

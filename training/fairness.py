@@ -484,7 +484,7 @@ def audit_attribute(
         oracle_di = float(odec.ratio()["approval_rate"])
         oracle_eo = float(odec.difference()["tpr_good"])
         findings.append(f"{name}: against a scorer that knew the true default probability, at the same cut-off the model "
-                        + "; ".join(f"approves {_pct(abs(r['shortfall_vs_oracle']))} "
+                        + "; ".join(f"approves {100 * abs(r['shortfall_vs_oracle']):.1f} percentage points "
                                     f"{'fewer' if r['shortfall_vs_oracle'] > 0 else 'more'} {g} applicants"
                                     for g, r in groups.iterrows()) + ".")
         for g, row in groups.iterrows():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -37,18 +36,24 @@ def configure() -> str:
     return uri
 
 
-def artifact_root() -> Path:
-    return project_root() / "mlruns" / "artifacts"
+def artifact_root(uri: str | None = None) -> Path | None:
+    """Artifacts of a local SQLite store live beside it (mlruns/artifacts); a server keeps its own (None)."""
+    uri = uri or tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+    if "://" not in uri:
+        return Path(uri) / "artifacts"
+    return None
 
 
 def experiment_id(name: str = EXPERIMENT_NAME) -> str:
     """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed."""
-    configure()
+    uri = configure()
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    root = artifact_root(uri)
+    return mlflow.create_experiment(name, artifact_location=root.resolve().as_uri() if root else None)
 
 
 def git_commit() -> str:

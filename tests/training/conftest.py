@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from thinfile.config import PipelineConfig, Settings, TrainConfig
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.pipeline import TrainResult, train_frame
 
 
@@ -89,6 +89,11 @@ def foreign_table(rows: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def quick() -> Settings:
     return fast_settings()
+
+
+@pytest.fixture(scope="session")
+def foreign_schema() -> Schema:
+    return parse_schema(FOREIGN_SCHEMA, "acme test schema")
 
 
 @pytest.fixture(scope="session")

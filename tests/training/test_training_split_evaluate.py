@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from thinfile.config import ScoreScale, TrainConfig
-from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.schema import Schema
 from thinfile.training.evaluate import calibration_table, evaluate, expected_calibration_error, metric_token
 from thinfile.training.split import SplitError, split_frame
 
@@ -27,8 +27,20 @@ def test_stratified_split_is_seeded_disjoint_and_keeps_the_default_rate(populati
     assert a.method == "stratified" and len(a.test) == pytest.approx(0.2 * len(population), abs=1)
 
 
-def test_out_of_time_split_trains_on_the_oldest_and_tests_on_the_newest(make_foreign_table) -> None:
-    from tests_training_schema import foreign_schema  # noqa: F401  (placeholder, replaced below)
+def test_out_of_time_split_trains_on_the_oldest_and_tests_on_the_newest(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(2_000, seed=1)
+    split = split_frame(table, foreign_schema, TrainConfig())
+    assert split.method == "out_of_time"
+    assert split.train["applied_on"].max() <= split.valid["applied_on"].min()
+    assert split.valid["applied_on"].max() <= split.test["applied_on"].min()
+    assert (len(split.train), len(split.valid), len(split.test)) == (1_200, 400, 400)
+
+
+def test_out_of_time_split_names_unreadable_dates(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(500, seed=1).astype({"applied_on": object})
+    table.loc[[3, 7], "applied_on"] = "not a date"
+    with pytest.raises(SplitError, match="2 missing or unreadable date"):
+        split_frame(table, foreign_schema, TrainConfig())
 
 
 def test_split_refuses_sizes_that_leave_nothing_to_train(population: pd.DataFrame, schema: Schema) -> None:

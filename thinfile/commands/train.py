@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,8 +91,9 @@ def ui(
     if uri.startswith(("http://", "https://")):
         raise fail(f"MLFLOW_TRACKING_URI points at a tracking server ({uri}); open it in a browser instead")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        cmd += ["--default-artifact-root", artifact_root().as_uri()]
+    root = artifact_root(uri)
+    if root is not None:
+        cmd += ["--default-artifact-root", root.resolve().as_uri()]
     console.print(f"MLflow UI on http://{host}:{port}  (store {uri}; Ctrl-C stops it)")
     try:
         raise typer.Exit(subprocess.call(cmd))

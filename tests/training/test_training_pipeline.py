@@ -1,0 +1,98 @@
+"""The whole pipeline on the shared population: honest metrics, three comparable runs, registry and aliases."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
+from thinfile.features.schema import Schema
+from thinfile.training.pipeline import TrainResult
+from thinfile.training.registry import load_scorer
+from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
+from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
+
+pytestmark = pytest.mark.slow
+SHARED = ("auc", "gini", "ks", "brier", "log_loss", "ece", "psi_score", "oracle_auc", "oracle_gap",
+          "auc_thin_file", "auc_residence_rural", "auc_residence_urban", "approval_rate_at_600",
+          "bad_rate_at_600", "predict_rows_per_s", "explain_rows_per_s")
+
+
+def _client() -> MlflowClient:
+    return MlflowClient(tracking_uri())
+
+
+def test_champion_is_close_to_the_oracle_and_calibrated(trained: TrainResult) -> None:
+    m = trained.champion.metrics
+    assert m["oracle_gap"] < 0.03
+    assert m["ece"] < 0.02
+    assert m["psi_score"] < 0.1
+
+
+def test_champion_beats_the_bureau_scorecard_on_thin_file_applicants(trained: TrainResult) -> None:
+    bureau = trained.baseline(BUREAU_FAMILY).metrics
+    assert trained.champion.metrics["auc_thin_file"] > bureau["auc_thin_file"] + 0.15
+    assert trained.champion.metrics["auc"] > bureau["auc"] + 0.1
+
+
+def test_every_model_is_a_run_with_the_same_metric_names(trained: TrainResult) -> None:
+    exp = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+    runs = {r.info.run_id: r for r in _client().search_runs([exp.experiment_id])}
+    families = set()
+    for model in trained.models:
+        run = runs[model.run_id]
+        assert set(SHARED) <= set(run.data.metrics), model.family
+        assert run.data.metrics["auc"] == pytest.approx(model.metrics["auc"])
+        tags = run.data.tags
+        assert tags["thinfile.data_hash"] == trained.data.data_hash
+        assert tags["thinfile.schema_fingerprint"] and tags["thinfile.git_commit"]
+        families.add(tags["thinfile.model_family"])
+        files = {a.path for a in _client().list_artifacts(model.run_id)}
+        assert {"evaluation.json", "model_card.md", "plots"} <= files
+        plots = {a.path for a in _client().list_artifacts(model.run_id, "plots")}
+        assert {f"plots/{p}" for p in ("roc.png", "ks.png", "calibration.png", "score_by_band.png",
+                                       "score_by_group.png")} <= plots
+    assert families == {"lightgbm", BUREAU_FAMILY, ALL_INPUTS_FAMILY}
+    assert exp.artifact_location.startswith("file://") and "mlruns/artifacts" in exp.artifact_location
+
+
+def test_model_card_states_data_metrics_and_the_tree_shape_trade(trained: TrainResult) -> None:
+    card = mlflow.artifacts.load_text(f"runs:/{trained.champion.run_id}/model_card.md")
+    for words in ("## Data", "## Intended use", "## Test metrics", "## Limits", "explain_rows_per_s",
+                  "Tree shape", trained.data.data_hash):
+        assert words in card
+
+
+def test_champion_is_registered_and_loads_back_identically(trained: TrainResult, population: pd.DataFrame) -> None:
+    version = _client().get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert version.run_id == trained.champion.run_id
+    loaded = load_scorer(CHAMPION_ALIAS)
+    rows = population.head(200)
+    np.testing.assert_array_equal(loaded.predict_pd(rows), trained.champion.model.predict_pd(rows))
+
+
+def test_champion_run_points_at_its_bureau_baseline_which_loads_back(trained: TrainResult, population: pd.DataFrame) -> None:
+    tag = _client().get_run(trained.champion.run_id).data.tags[BUREAU_BASELINE_TAG]
+    assert tag == trained.baseline(BUREAU_FAMILY).run_id
+    baseline = load_baseline(tag)
+    rows = population.head(300)
+    np.testing.assert_allclose(baseline.predict_pd(rows), trained.baseline(BUREAU_FAMILY).model.predict_pd(rows))
+    served = mlflow.pyfunc.load_model(f"runs:/{tag}/model").predict(rows[baseline.schema.feature_names])
+    np.testing.assert_allclose(served["pd"].to_numpy(), baseline.predict_pd(rows))
+
+
+def test_load_baseline_refuses_a_run_that_is_not_a_scorecard(trained: TrainResult) -> None:
+    with pytest.raises(ValueError, match="did not log a WoE scorecard"):
+        load_baseline(trained.champion.run_id)
+
+
+def test_promote_moves_the_alias_and_names_missing_versions(trained: TrainResult, schema: Schema) -> None:
+    current = trained.registered_version
+    previous, new = promote(current, alias="challenger")
+    assert new == current
+    assert _client().get_model_version_by_alias(MODEL_NAME, "challenger").version == current
+    with pytest.raises(PromotionError, match=r"no version 999.*registered versions: "):
+        promote(999)
