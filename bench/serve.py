@@ -133,19 +133,18 @@ def register_model(rows: int, seed: int) -> str:
     """Train a champion on generated rows and register it; returns the version."""
     import mlflow
 
-    from thinfile.config import CHAMPION_ALIAS, Settings, tracking_uri
+    from thinfile.config import CHAMPION_ALIAS, Settings
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
     from thinfile.training.champion import fit_champion
     from thinfile.training.registry import log_scorer
+    from thinfile.training.tracking import experiment_id
 
     schema = load_schema()
     frame = generate_frame(schema, rows=rows, seed=seed)
     cut = int(rows * 0.8)
     scorer = fit_champion(frame.iloc[:cut], frame.iloc[cut:], schema, settings=Settings())
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment("thinfile-bench")
-    with mlflow.start_run(run_name="bench-serve"):
+    with mlflow.start_run(experiment_id=experiment_id("thinfile-bench"), run_name="bench-serve"):
         info = log_scorer(scorer, frame, alias=CHAMPION_ALIAS)
     return str(info.registered_model_version)
 

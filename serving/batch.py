@@ -252,7 +252,7 @@ def finish_job(layout: OutputLayout, manifest: dict, chunks: dict[str, dict], sc
         if c.get("stats"):
             stats = merge_stats(stats, c["stats"])
     job = {"engine": engine, **counts, "seconds": round(seconds, 3)}
-    report = build_report(stats, scorer, settings.batch, fairness or settings.fairness, job)
+    report = build_report(stats, scorer, settings.batch, fairness or settings.fairness, job, tag.as_dict())
     write_report(report, scorer, layout.root)
     update_manifest(layout, {**manifest, "population_flag": report["stability"].get("flag", False)}, chunks, complete=True)
     return BatchResult(output=layout.root, engine=engine, chunks=len(chunks), chunks_skipped=skipped,

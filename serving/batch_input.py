@@ -167,6 +167,7 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
 def _normalise(table: pa.Table, part: InputPart, schema: Schema) -> pa.Table:
     """Numbers and booleans as float64 (validation then reads them without text parsing); hive keys added."""
     numeric = {f.name for f in schema.features if f.type is not FeatureType.category}
+    table = table.replace_schema_metadata(None)
     for i, name in enumerate(table.column_names):
         t = table.schema.field(i).type
         if name in numeric and (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t)):

@@ -133,7 +133,7 @@ def _fairness(stats: dict, limits: FairnessLimits) -> dict:
 
 
 def build_report(stats: dict | None, scorer: Scorer, settings: BatchSettings, fairness: FairnessLimits,
-                 job: dict | None = None) -> dict:
+                 job: dict | None = None, model: dict | None = None) -> dict:
     """The report from merged chunk summaries."""
     stats = stats or {}
     n = int(stats.get("rows", 0))
@@ -144,7 +144,7 @@ def build_report(stats: dict | None, scorer: Scorer, settings: BatchSettings, fa
     cut = stats.get("at_or_above", {"refer": 0, "approve": 0})
     return {
         "job": job or {},
-        "model": {k: scorer.meta.get(k) for k in ("name", "version", "run_id")},
+        "model": model or {k: scorer.meta.get(k) for k in ("name", "version")},
         "rows_scored": n,
         "score": {"mean": round(stats["score_sum"] / n, 4) if n else None,
                   "pd_mean": round(stats["pd_sum"] / n, 6) if n else None,

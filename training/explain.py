@@ -61,9 +61,9 @@ class Explanation:
         shown = f"{target:g}" if f.type is not FeatureType.int else f"{int(np.ceil(target)) if f.monotone > 0 else int(np.floor(target))}"
         unit = f" {f.unit}" if f.unit else ""
         if f.monotone > 0 and (np.isnan(v) or v < target):
-            return f"{f.display_name}: at least {shown}{unit} would stop this costing points"
+            return f"{f.display_name}: at least {shown}{unit} would typically stop this costing points"
         if f.monotone < 0 and (np.isnan(v) or v > target):
-            return f"{f.display_name}: at most {shown}{unit} would stop this costing points"
+            return f"{f.display_name}: at most {shown}{unit} would typically stop this costing points"
         return None
 
     def reasons(self, row: int) -> list[dict[str, object]]:

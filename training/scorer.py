@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
+import numba
 import numpy as np
 import pandas as pd
 
 from thinfile.config import Cutoffs, ScoreScale
 from thinfile.features.schema import Schema, parse_schema
+from thinfile.training import treeshap
 from thinfile.training.explain import Explanation, explain_contributions
+from thinfile.training.treeshap import TreeTables, build_tables
 
 MODEL_FILE = "model.lgb"
 META_FILE = "scorer.json"
@@ -35,6 +38,14 @@ class Scorer:
     reference: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     num_threads: int = 0
+    _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def tables(self) -> TreeTables:
+        """Per-leaf TreeSHAP tables of the booster, built once on first use."""
+        if self._tables is None:
+            self._tables = build_tables(self.booster)
+        return self._tables
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return self.schema.to_matrix(frame)
@@ -47,10 +58,19 @@ class Scorer:
         a, b = self.calibration
         return a * self.booster.predict(X, raw_score=True, **self._params()) + b
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias)."""
+    def contributions(self, X: np.ndarray, exact_engine: str = "tables") -> np.ndarray:
+        """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias).
+
+        `exact_engine="tables"` uses thinfile's precomputed TreeSHAP (same numbers, faster);
+        "lightgbm" uses `Booster.predict(pred_contrib=True)`.
+        """
         a, b = self.calibration
-        contrib = self.booster.predict(X, pred_contrib=True, **self._params())
+        if exact_engine == "lightgbm":
+            contrib = self.booster.predict(X, pred_contrib=True, **self._params())
+        else:
+            if self.num_threads:
+                numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
+            contrib = treeshap.contributions(self.tables, X)
         contrib *= a
         contrib[:, -1] += b
         return contrib

@@ -12,11 +12,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 
-from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, project_root, tracking_uri
+from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
 from thinfile.training.evaluate import Evaluation
+from thinfile.training.registry import input_signature, model_input_example
 from thinfile.training.scorecard import ScorecardPyfunc, WoeScorecard
 
 TAG_PREFIX = "thinfile."
@@ -97,11 +98,11 @@ def pip_requirements(*packages: str) -> list[str]:
 
 def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
     """Log a WoE scorecard as a pyfunc model whose predict returns `pd`, with signature and input example."""
-    example = example[scorecard.schema.feature_names].head(5)
-    output = pd.DataFrame({"pd": scorecard.predict_pd(example)})
+    example = model_input_example(scorecard.schema, example)
+    output = infer_signature(example, pd.DataFrame({"pd": scorecard.predict_pd(example)})).outputs
     return mlflow.pyfunc.log_model(
         name=name, python_model=ScorecardPyfunc(scorecard),
-        signature=infer_signature(example, output), input_example=example,
+        signature=ModelSignature(inputs=input_signature(scorecard.schema), outputs=output), input_example=example,
         pip_requirements=pip_requirements("optbinning"),
     )
 

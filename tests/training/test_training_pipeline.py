@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
 from thinfile.features.schema import Schema
+from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
 from thinfile.training.registry import load_scorer
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
@@ -80,8 +81,16 @@ def test_champion_run_points_at_its_bureau_baseline_which_loads_back(trained: Tr
     baseline = load_baseline(tag)
     rows = population.head(300)
     np.testing.assert_allclose(baseline.predict_pd(rows), trained.baseline(BUREAU_FAMILY).model.predict_pd(rows))
-    served = mlflow.pyfunc.load_model(f"runs:/{tag}/model").predict(rows[baseline.schema.feature_names])
+    clean = validate_table(rows, baseline.schema).clean[baseline.schema.feature_names]
+    served = mlflow.pyfunc.load_model(f"runs:/{tag}/model").predict(clean)
     np.testing.assert_allclose(served["pd"].to_numpy(), baseline.predict_pd(rows))
+
+
+def test_logged_signatures_follow_the_schema_not_the_example(trained: TrainResult, schema: Schema) -> None:
+    for model in trained.models:
+        inputs = mlflow.models.get_model_info(f"runs:/{model.run_id}/model").signature.inputs
+        required = {c.name for c in inputs.inputs if c.required}
+        assert required == {f.name for f in schema.features if not f.nullable}, model.family
 
 
 def test_load_baseline_refuses_a_run_that_is_not_a_scorecard(trained: TrainResult) -> None:
@@ -93,6 +102,6 @@ def test_promote_moves_the_alias_and_names_missing_versions(trained: TrainResult
     current = trained.registered_version
     previous, new = promote(current, alias="challenger")
     assert new == current
-    assert _client().get_model_version_by_alias(MODEL_NAME, "challenger").version == current
+    assert str(_client().get_model_version_by_alias(MODEL_NAME, "challenger").version) == current
     with pytest.raises(PromotionError, match=r"no version 999.*registered versions: "):
         promote(999)

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+from thinfile.config import ScoreScale, Settings, TrainConfig
+from thinfile.features.generator import generate_frame
+from thinfile.training import score as scoring
+from thinfile.training.champion import fit_champion
+from thinfile.training.scorer import Scorer
+
+
+@pytest.fixture(scope="module")
+def scorer(schema):
+    data = generate_frame(schema, rows=24_000, seed=31)
+    return fit_champion(data[:18_000], data[18_000:], schema, TrainConfig(max_rounds=120), Settings())
+
+
+@pytest.fixture(scope="module")
+def rows(schema):
+    return schema.to_matrix(generate_frame(schema, rows=3_000, seed=32))
+
+
+def test_base_plus_feature_points_equal_the_unclipped_score(scorer, rows):
+    e = scorer.explain(rows)
+    assert np.abs(e.base_points + e.points.sum(axis=1) - e.score_unclipped).max() < 1e-6
+
+
+def test_dimension_sub_scores_add_up_to_the_feature_points(scorer, rows):
+    e = scorer.explain(rows)
+    assert np.allclose(e.dimensions.sum(axis=1), e.points.sum(axis=1), atol=1e-9)
+    assert e.dimensions.shape == (len(rows), 5)
+
+
+def test_score_is_the_scale_applied_to_the_calibrated_pd(scorer, rows):
+    e = scorer.explain(rows)
+    assert np.allclose(e.score, scoring.pd_to_score(scorer.predict_pd(rows), scorer.scale), atol=1e-6)
+    assert e.score.min() >= 350 and e.score.max() <= 950
+
+
+def test_precomputed_treeshap_equals_lightgbm_pred_contrib(scorer, rows):
+    assert np.isnan(rows).mean() > 0.3
+    fast = scorer.contributions(rows)
+    reference = scorer.contributions(rows, exact_engine="lightgbm")
+    assert np.abs(fast - reference).max() < 1e-9
+
+
+def test_precomputed_treeshap_equals_pred_contrib_on_large_inputs_run_in_parallel(scorer, schema):
+    many = schema.to_matrix(generate_frame(schema, rows=12_000, seed=33))
+    assert np.abs(scorer.contributions(many) - scorer.contributions(many, exact_engine="lightgbm")).max() < 1e-9
+
+
+def test_reasons_are_the_features_that_lowered_the_score_most_in_order(scorer, rows):
+    e = scorer.explain(rows)
+    for i in range(200):
+        lost = [r["points_lost"] for r in e.reasons(i)]
+        assert lost == sorted(lost, reverse=True) and all(p > 0 for p in lost)
+        expected = np.sort(-e.points[i][e.points[i] < 0])[::-1][:4]
+        assert np.allclose(lost, expected, atol=1e-3)
+
+
+def test_reason_codes_are_stable_across_calls(scorer, rows):
+    first, again = scorer.explain(rows), scorer.explain(rows.copy())
+    assert np.array_equal(first.reason_index, again.reason_index)
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_a_monotone_feature_never_costs_more_points_for_a_better_value(scorer, schema, rows, direction):
+    for j, f in enumerate(schema.features):
+        if f.monotone != direction:
+            continue
+        present = rows[~np.isnan(rows[:, j])][:300]
+        lo, hi = np.quantile(present[:, j], [0.2, 0.8])
+        if lo == hi:
+            continue
+        worse, better = present.copy(), present.copy()
+        worse[:, j], better[:, j] = (lo, hi) if direction > 0 else (hi, lo)
+        gain = scorer.explain(better).points[:, j] - scorer.explain(worse).points[:, j]
+        assert gain.min() >= -1e-9, f.name
+
+
+def test_moving_to_the_hint_value_never_costs_more_and_recovers_most_of_the_loss(scorer, schema, rows):
+    e = scorer.explain(rows)
+    checked = 0
+    for name, target in scorer.hints.items():
+        j = schema.feature_names.index(name)
+        f = schema.features[j]
+        hinted = [i for i in range(len(rows)) if any(r["code"] == name and r["hint"] for r in e.reasons(i))]
+        if len(hinted) < 10:
+            continue
+        moved = rows[hinted].copy()
+        moved[:, j] = target
+        after = scorer.explain(moved).points[:, j]
+        before = e.points[hinted, j]
+        assert (after >= before - 1e-9).all(), name
+        recovered = (after - before) / -before
+        assert np.median(recovered) >= 0.5, name
+        checked += 1
+    assert checked >= 2
+
+
+def test_records_carry_text_value_points_and_hint(scorer, rows, schema):
+    record = scorer.explain(rows[:50]).records()
+    with_reasons = next(r for r in record if r["reasons"])
+    reason = with_reasons["reasons"][0]
+    assert set(reason) == {"code", "text", "value", "points_lost", "hint"}
+    assert reason["text"] == schema.by_name[reason["code"]].reason
+    assert set(with_reasons["dimensions"]) == {"credit_history", "capacity", "behaviour", "identity", "connections"}
+
+
+def test_saved_and_reloaded_scorer_gives_identical_scores(scorer, rows, tmp_path):
+    again = Scorer.load(scorer.save(tmp_path / "s"))
+    assert np.array_equal(again.explain(rows).score, scorer.explain(rows).score)
+
+
+def test_score_scale_anchors(rows):
+    scale = ScoreScale()
+    assert scoring.pd_to_score(1 / 21, scale) == pytest.approx(650)
+    assert scoring.pd_to_score(1 / 41, scale) == pytest.approx(650 + 50 * np.log2(40 / 20))
+    assert list(scoring.bands(np.array([350, 549.9, 550, 600, 650, 700, 950]), scale)) == [
+        "poor", "poor", "fair", "good", "very good", "excellent", "excellent"]

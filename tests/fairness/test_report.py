@@ -1,0 +1,96 @@
+"""The report on the synthetic population and on a lender's own (foreign) schema."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thinfile.config import Settings
+from thinfile.features.schema import Schema
+from thinfile.training.champion import fit_champion
+from thinfile.training.fairness import THIN_FILE, FairnessReport, fairness_report
+from thinfile.training.fairness_html import render_html
+from thinfile.training.scorecard import fit_bureau_scorecard
+from thinfile.training.scorer import Scorer
+from thinfile.training.split import Split, split_frame
+
+
+def test_every_protected_attribute_and_the_intersection_are_audited(report: FairnessReport, schema: Schema) -> None:
+    names = [a.name for a in report.attributes]
+    assert names == [*schema.protected_names, " & ".join(schema.protected_names[:2])]
+    assert {c.attribute for c in report.checks} == set(names)
+    assert len(report.checks) == 3 * len(names)
+
+
+def test_oracle_yardstick_on_synthetic_data(report: FairnessReport) -> None:
+    assert report.has_oracle
+    res = report.attribute("residence")
+    assert res.oracle_di_ratio is not None and 0 < res.oracle_di_ratio <= 1
+    assert {"oracle_approval_rate", "shortfall_vs_oracle"} <= set(res.groups.columns)
+    assert any("scorer that knew the true default probability" in f for f in res.findings)
+
+
+def test_inclusion_lift_over_the_bureau_only_scorecard(report: FairnessReport) -> None:
+    inc = report.inclusion
+    assert inc is not None
+    seg = inc.segments.set_index("segment")
+    # the bureau scorecard sees nothing of a thin file: one PD for all, so it approves all of them or none
+    assert seg.loc[THIN_FILE, "baseline_approval_rate"] in (0.0, 1.0)
+    assert seg.loc[THIN_FILE, "lift"] > 0.2
+    assert inc.model_bad_rate <= inc.target_bad_rate + 1e-12
+    assert inc.baseline_bad_rate <= inc.target_bad_rate + 1e-12
+
+
+def test_proxy_audit_finds_residence_in_the_inputs_but_not_gender(report: FairnessReport) -> None:
+    auc = {p.attribute: p.auc for p in report.proxies}
+    assert auc["residence"] > 0.7
+    assert auc["gender"] < 0.6
+    top = [f for p in report.proxies if p.attribute == "residence" for f, _ in p.top_features]
+    assert top and all(isinstance(f, str) for f in top)
+
+
+def test_json_is_strict_and_carries_the_headline_and_metrics(report: FairnessReport) -> None:
+    data = json.loads(report.to_json())
+    assert data["headline"] == report.headline and data["passed"] == report.passed
+    assert data["metrics"]["fair_di_ratio_residence"] == pytest.approx(report.attribute("residence").di_ratio)
+    for key in ("fair_eo_diff_residence", "fair_calib_gap_residence", "fair_inclusion_lift_thin_file", "fair_auc"):
+        assert key in data["metrics"]
+
+
+def test_scores_from_the_report_match_the_scorers_explanation(champion: Scorer, split: Split, fast: Settings,
+                                                              report: FairnessReport) -> None:
+    ex = champion.explain(split.test)
+    assert report.overall["approval_rate"] == pytest.approx(float((ex.decision == "approve").mean()))
+
+
+@pytest.fixture(scope="module")
+def foreign_report(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> FairnessReport:
+    parts = split_frame(foreign_table, foreign_schema, fast.train)
+    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast)
+    baseline = fit_bureau_scorecard(parts.train, foreign_schema)
+    return fairness_report(scorer, parts.test, baseline=baseline, settings=fast)
+
+
+def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
+    assert [a.name for a in foreign_report.attributes] == ["region", "sex", "region & sex"]
+    assert not foreign_report.has_oracle
+    assert any("oracle" in n for n in foreign_report.notes)
+    assert foreign_report.inclusion is not None
+    assert "fair_di_ratio_region" in foreign_report.metrics()
+    assert {p.attribute for p in foreign_report.proxies} == {"region", "sex"}
+    html = render_html(foreign_report)
+    assert "region &amp; sex" in html and "data:image/png;base64," in html
+    assert "<script" not in html
+
+
+def test_small_groups_are_left_out_and_named(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> None:
+    parts = split_frame(foreign_table, foreign_schema, fast.train)
+    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast)
+    test = parts.test.copy()
+    test.loc[test.index[:5], "region"] = np.nan
+    report = fairness_report(scorer, test, settings=fast)
+    assert "(missing)" in report.attribute("region").left_out
+    assert any("(missing)" in n for n in report.notes)

@@ -1,0 +1,78 @@
+"""End to end: train, fairness stage (reports + mitigated challenger in MLflow), then `thinfile fairness`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.config import CHALLENGER_ALIAS, MODEL_NAME, FairnessAudit, PipelineConfig, Settings
+from thinfile.features.generator import generate_frame
+from thinfile.features.schema import Schema
+from thinfile.training.fairness_audit import ARTIFACT_DIR, FairnessStage, fairness_stage
+from thinfile.training.pipeline import train_frame
+from thinfile.training.tracking import configure
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def table(schema: Schema):
+    return generate_frame(schema, rows=12_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def stage(table, schema: Schema, fairness_home: Path) -> FairnessStage:
+    settings = Settings(pipeline=PipelineConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
+                        audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1, explain_rows=800,
+                                            dependence_plots=1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(fairness_home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = train_frame(table, schema, settings, source="fairness e2e")
+        return fairness_stage(result, settings, out_dir=fairness_home / "reports")
+
+
+def test_stage_logs_reports_and_metrics_to_every_run(stage: FairnessStage) -> None:
+    assert {"champion", "challenger", "bureau_scorecard"} <= set(stage.reports)
+    client = mlflow.MlflowClient(configure())
+    for name, run_id in stage.run_ids.items():
+        files = {a.path for a in client.list_artifacts(run_id, ARTIFACT_DIR)}
+        assert files == {f"{ARTIFACT_DIR}/fairness_report.html", f"{ARTIFACT_DIR}/fairness_report.json"}, name
+        metrics = client.get_run(run_id).data.metrics
+        for key in ("fair_di_ratio_residence", "fair_eo_diff_residence", "fair_calib_gap_residence"):
+            assert key in metrics, (name, key)
+        assert stage.files[name].exists()
+
+
+def test_challenger_is_registered_under_its_alias(stage: FairnessStage) -> None:
+    client = mlflow.MlflowClient(configure())
+    version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
+    assert version.version == stage.challenger_version
+    assert version.run_id == stage.run_ids["challenger"]
+    assert client.get_run(version.run_id).data.tags["thinfile.role"] == "challenger"
+    summary = stage.summary()
+    assert list(summary["model"])[:1] == ["champion"] and summary["di_ratio"].notna().all()
+
+
+def test_cli_audits_a_registered_model(stage: FairnessStage, table, tmp_path: Path) -> None:
+    data = tmp_path / "table.parquet"
+    table.to_parquet(data, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["fairness", "--model", CHALLENGER_ALIAS, "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = next(out.glob("fairness_v*.html"))
+    summary = json.loads(next(out.glob("fairness_v*.json")).read_text())
+    assert summary["model"]["version"] == stage.challenger_version
+    assert summary["data"]["rows"] == len(table) * 0.2
+    assert "Fairness report" in html.read_text()
+
+
+def test_cli_says_what_is_wrong_for_an_unknown_model(stage: FairnessStage) -> None:
+    result = CliRunner().invoke(app, ["fairness", "--model", "999"])
+    assert result.exit_code == 2
+    assert "999" in result.output

@@ -1,0 +1,109 @@
+"""The request contract is the feature schema: same fields, ranges, categories; same matrix as the batch path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from thinfile.features.schema import FeatureType, Schema
+from thinfile.serving.contract import (
+    PROTECTED_MESSAGE, applicant_model, applicants_to_matrix, batch_model, canonical_input, input_hash,
+)
+
+
+def errors_by_field(model: type, body: dict) -> dict[str, str]:
+    with pytest.raises(ValidationError) as err:
+        model.model_validate(body)
+    return {".".join(map(str, e["loc"])): e["type"] for e in err.value.errors()}
+
+
+def test_fields_are_the_schemas_features_and_required_means_not_nullable(schema: Schema) -> None:
+    json_schema = applicant_model(schema).model_json_schema()
+    assert list(json_schema["properties"]) == schema.feature_names
+    assert sorted(json_schema["required"]) == sorted(f.name for f in schema.features if not f.nullable)
+    assert json_schema["additionalProperties"] is False
+
+
+def test_ranges_and_categories_come_from_the_schema(schema: Schema) -> None:
+    props = applicant_model(schema).model_json_schema()["properties"]
+    for f in schema.features:
+        spec = props[f.name]
+        spec = next(s for s in spec["anyOf"] if s.get("type") != "null") if "anyOf" in spec else spec
+        if f.type is FeatureType.category:
+            assert spec["enum"] == list(f.categories)
+        elif f.type is FeatureType.bool:
+            assert spec["type"] == "boolean"
+        else:
+            assert (spec["type"], spec["minimum"], spec["maximum"]) == (
+                "integer" if f.type is FeatureType.int else "number", f.min, f.max)
+
+
+def test_protected_attributes_are_refused_by_name_and_hidden_from_the_docs(schema: Schema, thin_body: dict) -> None:
+    model = applicant_model(schema)
+    body = {**thin_body, **{p: "x" for p in schema.protected_names}}
+    with pytest.raises(ValidationError) as err:
+        model.model_validate(body)
+    refused = {e["loc"][0]: e["msg"] for e in err.value.errors()}
+    assert refused == {p: PROTECTED_MESSAGE for p in schema.protected_names}
+    assert not set(schema.protected_names) & set(model.model_json_schema()["properties"])
+
+
+@pytest.mark.parametrize("field,value,kind", [
+    ("bureau_accounts_open", "3", "int_type"),
+    ("bureau_accounts_open", 2.5, "int_type"),
+    ("bureau_accounts_open", 31, "less_than_equal"),
+    ("microloan_ontime_share", -0.1, "greater_than_equal"),
+    ("microloan_ontime_share", True, "float_type"),
+    ("salary_inflow", "yes", "bool_type"),
+    ("occupation_sector", "astronaut", "literal_error"),
+    ("shoe_size", 42, "extra_forbidden"),
+    ("default_12m", 0, "extra_forbidden"),
+])
+def test_each_bad_value_is_named_with_why(schema: Schema, thin_body: dict, field: str, value: object, kind: str) -> None:
+    body = {**thin_body, field: value}
+    assert errors_by_field(applicant_model(schema), body) == {field: kind}
+
+
+def test_missing_required_field_is_named(schema: Schema, thin_body: dict) -> None:
+    required = next(f.name for f in schema.features if not f.nullable)
+    body = {k: v for k, v in thin_body.items() if k != required}
+    assert errors_by_field(applicant_model(schema), body) == {required: "missing"}
+
+
+def test_non_finite_numbers_are_refused(schema: Schema, thin_body: dict) -> None:
+    body = dict(thin_body)
+    raw = "{" + ",".join(f'"{k}":{str(v).lower()}' for k, v in body.items()) + ',"bureau_utilisation":NaN}'
+    with pytest.raises(ValidationError) as err:
+        applicant_model(schema).model_validate_json(raw)
+    assert [e["loc"] for e in err.value.errors()] == [("bureau_utilisation",)]
+
+
+def test_batch_is_bounded_and_names_the_row(schema: Schema, thin_body: dict) -> None:
+    batch = batch_model(schema, 3)
+    good = thin_body
+    assert errors_by_field(batch, {"applicants": []}) == {"applicants": "too_short"}
+    assert errors_by_field(batch, {"applicants": [good] * 4}) == {"applicants": "too_long"}
+    bad = {**good, "bureau_inquiries_6m": 99}
+    assert errors_by_field(batch, {"applicants": [good, bad]}) == {"applicants.1.bureau_inquiries_6m": "less_than_equal"}
+
+
+def test_matrix_equals_the_batch_paths_matrix(schema: Schema, population: pd.DataFrame, to_body) -> None:
+    rows = population.iloc[:300]
+    model = applicant_model(schema)
+    applicants = [model.model_validate(to_body(row)) for _, row in rows.iterrows()]
+    ours = applicants_to_matrix(schema, applicants)
+    np.testing.assert_array_equal(ours, schema.to_matrix(rows))
+
+
+def test_input_hash_ignores_key_order_and_explicit_nulls_but_not_values(schema: Schema, thin_body: dict) -> None:
+    model = applicant_model(schema)
+    body = {**thin_body, "bureau_utilisation": 0.25}
+    reordered = dict(reversed(list(body.items())))
+    with_nulls = {**body, "store_revenue_rmb": None}
+    changed = {**body, "bureau_utilisation": 0.26}
+    h = input_hash(schema, model.model_validate(body))
+    assert h == input_hash(schema, model.model_validate(reordered)) == input_hash(schema, model.model_validate(with_nulls))
+    assert h != input_hash(schema, model.model_validate(changed))
+    assert b"store_revenue_rmb" not in canonical_input(schema, model.model_validate(with_nulls))

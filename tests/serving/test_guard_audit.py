@@ -1,0 +1,130 @@
+"""The ASGI guard (key, loopback, JSON, size) and the audit log, without starting a server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from thinfile.config import ServingSettings
+from thinfile.serving.audit import AUDIT_FIELDS, AuditLog, AuditQuery, audit_record, query_audit, summarise
+from thinfile.serving.guard import Guard
+from thinfile.serving.service import ServiceStartError, bind_host, check_access
+
+KEY = "s3cret-key"
+
+
+async def echo(scope, receive, send) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps({"bytes": len(body)}).encode()})
+
+
+def call(app, method: str = "POST", path: str = "/score", server: str = "127.0.0.1", **kwargs) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{server}:3000") as client:
+            return await client.request(method, path, **kwargs)
+    return asyncio.run(go())
+
+
+def test_key_required_when_set_and_compared_exactly() -> None:
+    app = Guard(echo, api_key=KEY)
+    assert call(app, json={}).status_code == 401
+    assert call(app, json={}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert call(app, json={}, headers={"Authorization": f"Bearer {KEY}x"}).status_code == 401
+    assert call(app, json={}, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert call(app, json={}, headers={"X-API-Key": KEY}).status_code == 200
+    assert call(app, "GET", "/model").status_code == 401
+    assert call(app, "GET", "/readyz").status_code == 200
+
+
+def test_without_a_key_only_loopback_is_served() -> None:
+    app = Guard(echo, api_key=None)
+    assert call(app, json={}).status_code == 200
+    refused = call(app, json={}, server="10.1.2.3")
+    assert refused.status_code == 403 and "THINFILE_API_KEY" in refused.json()["error"]
+    assert call(app, "GET", "/livez", server="10.1.2.3").status_code == 200
+
+
+def test_non_json_bodies_get_415() -> None:
+    response = call(Guard(echo), content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415 and "application/json" in response.json()["error"]
+    assert call(Guard(echo), content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 200
+
+
+def test_bodies_beyond_the_bound_get_413_with_or_without_content_length() -> None:
+    app = Guard(echo, max_body_bytes=1024)
+    assert call(app, content=b"x" * 1024, headers={"Content-Type": "application/json"}).json() == {"bytes": 1024}
+    assert call(app, content=b"x" * 1025, headers={"Content-Type": "application/json"}).status_code == 413
+
+    async def chunks(n: int):
+        for _ in range(n):
+            yield b"x" * 512
+
+    assert call(app, content=chunks(3), headers={"Content-Type": "application/json"}).status_code == 413
+    assert call(app, content=chunks(2), headers={"Content-Type": "application/json"}).json() == {"bytes": 1024}
+
+
+def test_serving_beyond_loopback_without_a_key_refuses_to_start() -> None:
+    with pytest.raises(ServiceStartError, match="THINFILE_API_KEY"):
+        check_access(ServingSettings(), "0.0.0.0")
+    check_access(ServingSettings(), "127.0.0.1")
+    check_access(ServingSettings(api_key=KEY), "0.0.0.0")
+    assert bind_host(["bentoml", "serve", "x:Y", "--host", "10.0.0.1"]) == "10.0.0.1"
+    assert bind_host(["bentoml", "serve", "x:Y", "--host=::1"]) == "::1"
+
+
+def test_api_key_file_is_read_and_a_missing_one_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"{KEY}\n")
+    monkeypatch.setenv("THINFILE_API_KEY_FILE", str(key_file))
+    assert ServingSettings.from_env().api_key == KEY
+    assert KEY not in repr(ServingSettings.from_env())
+    monkeypatch.setenv("THINFILE_API_KEY_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match="THINFILE_API_KEY_FILE"):
+        ServingSettings.from_env()
+
+
+def record(i: int, decision: str, version: str = "3", when: datetime | None = None) -> dict:
+    return audit_record(f"r{i}", "thinfile-scorer", version, f"{i:064x}", 600.0 + i, decision,
+                        [{"code": "bureau_utilisation", "text": "t", "value": 0.93, "points_lost": 4.2, "hint": None}],
+                        time=when)
+
+
+def test_audit_holds_codes_and_points_never_values(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.append([record(1, "approve")])
+    (line,) = path.read_text().splitlines()
+    stored = json.loads(line)
+    assert tuple(stored) == AUDIT_FIELDS
+    assert stored["reasons"] == [{"code": "bureau_utilisation", "points_lost": 4.2}]
+    assert "0.93" not in line
+
+
+def test_audit_query_filters_and_skips_broken_lines(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with AuditLog(path) as log:
+        log.append([record(i, "approve" if i % 2 else "decline", version="1" if i < 3 else "2",
+                           when=t0 + timedelta(hours=i)) for i in range(6)])
+    with open(path, "a") as fh:
+        fh.write('{"request_id": "half-writ')
+    assert [r["request_id"] for r in query_audit(path, AuditQuery(decision="decline"))] == ["r0", "r2", "r4"]
+    assert [r["request_id"] for r in query_audit(path, AuditQuery(model_version="2"))] == ["r3", "r4", "r5"]
+    assert [r["request_id"] for r in query_audit(path, AuditQuery(since=t0 + timedelta(hours=4)))] == ["r4", "r5"]
+    assert [r["request_id"] for r in query_audit(path, AuditQuery(until=datetime(2026, 1, 1, 1)))] == ["r0"]
+    assert [r["request_id"] for r in query_audit(path, limit=2)] == ["r4", "r5"]
+    assert summarise(query_audit(path))["by_decision"] == {"decline": 3, "approve": 3}
+    with pytest.raises(FileNotFoundError, match="THINFILE_AUDIT_LOG"):
+        query_audit(tmp_path / "none.jsonl")

@@ -1,0 +1,180 @@
+"""The issue's acceptance points, against the real service started with `bentoml serve` (see conftest)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from thinfile.config import CHAMPION_ALIAS
+from thinfile.features.schema import DIMENSIONS, Schema
+from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
+from thinfile.serving.contract import applicant_model, canonical_input
+
+pytestmark = pytest.mark.slow
+
+ANSWER_FIELDS = {"request_id", "score", "band", "pd", "decision", "reasons", "dimensions", "base_points", "model"}
+
+
+def without_id(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "request_id"}
+
+
+def assert_same_scoring(answer: dict, library: dict) -> None:
+    assert answer["score"] == pytest.approx(library["score"], abs=1e-9)
+    assert answer["pd"] == pytest.approx(library["pd"], rel=1e-12)
+    assert (answer["band"], answer["decision"]) == (library["band"], library["decision"])
+    assert answer["reasons"] == library["reasons"]
+    assert answer["dimensions"] == pytest.approx(library["dimensions"], abs=1e-9)
+
+
+def test_good_applicant_gets_every_field_as_the_library_scores_it(served, schema: Schema, bodies: list[dict]) -> None:
+    with served.client() as client:
+        for body in bodies[:5]:
+            response = client.post("/score", json=body)
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert set(answer) == ANSWER_FIELDS
+            assert 350 <= answer["score"] <= 950 and 0 < answer["pd"] < 1
+            assert answer["decision"] in ("approve", "refer", "decline")
+            assert len(answer["reasons"]) <= 4 and set(answer["dimensions"]) == set(DIMENSIONS)
+            assert answer["model"] == {"name": served.scorer.meta["name"], "version": served.scorer.meta["version"],
+                                       "run_id": served.scorer.meta["run_id"]}
+            assert_same_scoring(answer, served.library(schema, body))
+
+
+def test_thin_file_with_every_optional_field_missing_is_scored(served, schema: Schema, thin_body: dict) -> None:
+    with served.client() as client:
+        response = client.post("/score", json=thin_body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert set(answer) == ANSWER_FIELDS
+    assert_same_scoring(answer, served.library(schema, thin_body))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("bureau_accounts_open", "three"),
+    ("bureau_accounts_open", 1.5),
+    ("bureau_utilisation", 7.0),
+    ("occupation_sector", "astronaut"),
+    ("salary_inflow", "sometimes"),
+    ("favourite_colour", "blue"),
+])
+def test_each_bad_input_gets_a_4xx_naming_the_field(served, thin_body: dict, field: str, value: object) -> None:
+    with served.client() as client:
+        response = client.post("/score", json={**thin_body, field: value})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert [d["loc"] for d in detail] == [[field]] and detail[0]["msg"]
+
+
+def test_missing_required_field_and_broken_json_get_400(served, thin_body: dict) -> None:
+    required = next(iter(thin_body))
+    with served.client() as client:
+        missing = client.post("/score", json={k: v for k, v in thin_body.items() if k != required})
+        broken = client.post("/score", content=b'{"phone_tenure_months": 4', headers={"Content-Type": "application/json"})
+        array = client.post("/score", json=[thin_body])
+        form = client.post("/score", data={"a": "b"})
+    assert missing.status_code == 400 and missing.json()["detail"][0]["loc"] == [required]
+    assert broken.status_code == 400 and broken.json()["detail"][0]["type"] == "json_invalid"
+    assert array.status_code == 400
+    assert form.status_code == 415
+
+
+def test_protected_attributes_are_refused(served, schema: Schema, thin_body: dict) -> None:
+    with served.client() as client:
+        for name in schema.protected_names:
+            response = client.post("/score", json={**thin_body, name: "rural"})
+            assert response.status_code == 400
+            assert response.json()["detail"] == [{"type": "protected_attribute", "loc": [name],
+                                                  "msg": pytest.approx(response.json()["detail"][0]["msg"])}]
+            assert "protected attribute" in response.json()["detail"][0]["msg"]
+
+
+def test_requests_without_the_key_get_401(served, thin_body: dict) -> None:
+    with served.client(key=None) as client:
+        assert client.post("/score", json=thin_body).status_code == 401
+        assert client.post("/score_batch", json={"applicants": [thin_body]}).status_code == 401
+        assert client.get("/model").status_code == 401
+        assert client.get("/readyz").status_code == 200
+    with served.client(key="not-the-key") as client:
+        assert client.post("/score", json=thin_body).status_code == 401
+
+
+def test_one_audit_record_per_decision_and_no_raw_inputs(served, schema: Schema, bodies: list[dict]) -> None:
+    with served.client() as client:
+        answers = [client.post("/score", json=b).json() for b in bodies[:6]]
+    text = served.audit_log.read_text()
+    model = applicant_model(schema)
+    for body, answer in zip(bodies[:6], answers):
+        (stored,) = query_audit(served.audit_log, AuditQuery(request_id=answer["request_id"]))
+        assert tuple(stored) == AUDIT_FIELDS
+        assert stored["input_sha256"] == hashlib.sha256(canonical_input(schema, model.model_validate(body))).hexdigest()
+        assert (stored["score"], stored["decision"], stored["model_version"]) == (
+            answer["score"], answer["decision"], answer["model"]["version"])
+        assert stored["reasons"] == [{"code": r["code"], "points_lost": r["points_lost"]} for r in answer["reasons"]]
+    for line in text.splitlines():
+        assert not set(json.loads(line)) & set(schema.feature_names)
+    for body in bodies[:6]:
+        for name in ("declared_income_rmb", "mobile_payment_volume_rmb", "money_market_balance_rmb"):
+            if name in body and body[name] >= 1:
+                assert json.dumps(body[name]) not in text
+
+
+def test_batch_equals_single_row_by_row(served, bodies: list[dict], thin_body: dict) -> None:
+    rows = [*bodies, thin_body]
+    with served.client() as client:
+        singles = [client.post("/score", json=b).json() for b in rows]
+        batch = client.post("/score_batch", json={"applicants": rows})
+    assert batch.status_code == 200, batch.text
+    assert [without_id(a) for a in batch.json()] == [without_id(a) for a in singles]
+    assert len({a["request_id"] for a in batch.json()}) == len(rows)
+
+
+def test_concurrent_batches_are_answered_each_in_order(served, bodies: list[dict]) -> None:
+    def post(k: int) -> tuple[int, list[dict]]:
+        part = bodies[k % 5: k % 5 + 3]
+        with served.client() as client:
+            return k, client.post("/score_batch", json={"applicants": part}).json()
+
+    with served.client() as client:
+        expected = {i: without_id(client.post("/score", json=b).json()) for i, b in enumerate(bodies[:8])}
+    with ThreadPoolExecutor(8) as pool:
+        for k, answers in pool.map(post, range(16)):
+            assert [without_id(a) for a in answers] == [expected[k % 5 + j] for j in range(3)]
+
+
+def test_batch_is_bounded(served, thin_body: dict) -> None:
+    with served.client() as client:
+        too_many = client.post("/score_batch", json={"applicants": [thin_body] * (served.max_batch_rows + 1)})
+        empty = client.post("/score_batch", json={"applicants": []})
+        bad_row = client.post("/score_batch", json={"applicants": [thin_body, {**thin_body, "gender": "f"}]})
+        huge = client.post("/score", content=b" " * (served.max_body_bytes + 1), headers={"Content-Type": "application/json"})
+    assert too_many.status_code == 400 and too_many.json()["detail"][0]["loc"] == ["applicants"]
+    assert empty.status_code == 400
+    assert bad_row.status_code == 400 and bad_row.json()["detail"][0]["loc"] == ["applicants", 1, "gender"]
+    assert huge.status_code == 413
+
+
+def test_model_endpoint_names_the_model_its_metrics_and_the_input_schema(served, schema: Schema) -> None:
+    with served.client() as client:
+        card = client.get("/model").json()
+    meta = served.scorer.meta
+    assert card["model"]["version"] == meta["version"] and card["model"]["run_id"] == meta["run_id"]
+    assert CHAMPION_ALIAS in card["model"]["aliases"]
+    assert card["metrics"]["auc"] == pytest.approx(0.77)
+    assert list(card["input_schema"]["properties"]) == schema.feature_names
+    assert card["cutoffs"] == served.scorer.cutoffs.model_dump()
+    assert card["schema"]["fingerprint"] == schema.fingerprint
+
+
+def test_bentoml_health_metrics_and_docs_are_served(served) -> None:
+    with served.client(key=None) as client:
+        assert client.get("/livez").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert "bentoml_service_request" in client.get("/metrics").text
+        assert {"/score", "/score_batch"} <= set(client.get("/docs.json").json()["paths"])
+        docs = client.get("/docs")
+        assert docs.status_code in (302, 307) and docs.headers["location"].endswith("/")

@@ -1,0 +1,109 @@
+"""Bring your own data: a lender's table with its own schema trains; data that breaks the schema fails clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.config import Settings
+from thinfile.features.schema import Schema
+from thinfile.training.pipeline import TrainingDataError, log_global_explanations_hook, prepare, train, train_frame
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_foreign_table_with_its_own_schema_trains_out_of_time(foreign_files: tuple[Path, Path], quick: Settings) -> None:
+    data, schema_file = foreign_files
+    result = train(data, schema_file, quick.model_copy(update={"pipeline": quick.pipeline.model_copy(
+        update={"register_champion": False})}))
+    assert result.split_method == "out_of_time"
+    assert {m.family for m in result.models} == {"lightgbm", "bureau_scorecard", "all_inputs_scorecard"}
+    champion = result.champion.metrics
+    assert champion["auc"] > 0.62
+    assert "oracle_auc" not in champion
+    assert {"auc_region_north", "auc_region_south", "auc_thin_file"} <= set(champion)
+    run = mlflow.get_run(result.champion.run_id)
+    assert run.data.tags["thinfile.schema_name"] == "acme-microloans"
+    assert result.registered_version is None
+
+
+def test_cli_trains_on_a_foreign_table(foreign_files: tuple[Path, Path]) -> None:
+    data, schema_file = foreign_files
+    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines",
+                                   "--no-register"])
+    assert out.exit_code == 0, out.output
+    assert "lightgbm" in out.output
+
+
+def test_data_that_does_not_match_the_schema_fails_with_the_missing_columns(
+    foreign_files: tuple[Path, Path], population: pd.DataFrame, tmp_path: Path,
+) -> None:
+    _, schema_file = foreign_files
+    wrong = tmp_path / "synthetic.parquet"
+    population.head(500).to_parquet(wrong, index=False)
+    with pytest.raises(TrainingDataError, match=r"does not match schema 'acme-microloans'") as err:
+        train(wrong, schema_file)
+    assert "missing required column(s): loan_ref, monthly_income" in str(err.value)
+    out = CliRunner().invoke(app, ["train", "--data", str(wrong), "--schema", str(schema_file)])
+    assert out.exit_code == 2
+    assert "missing required column(s)" in out.output and "Traceback" not in out.output
+
+
+def test_too_many_bad_values_fail_with_examples(make_foreign_table, foreign_schema: Schema) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"late_bills": object})
+    table.loc[table.index[:100], "late_bills"] = "many"
+    with pytest.raises(TrainingDataError, match=r"100 of 1,000 rows \(10.0%\) break schema") as err:
+        prepare(table, foreign_schema, Settings())
+    assert "late_bills: is not a number" in str(err.value)
+
+
+def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_schema: Schema) -> None:
+    table = make_foreign_table(1_000, seed=2)
+    table.loc[5, "monthly_income"] = -3.0
+    table.loc[9, "went_bad"] = 7
+    prepared = prepare(table, foreign_schema, Settings())
+    assert len(prepared.frame) == 998 and prepared.rows_read == 1_000
+    assert prepared.rejects["row"].tolist() == [5, 9]
+    assert "went_bad" in prepared.rejects.loc[1, "reason"]
+    assert set(prepared.frame["went_bad"].unique()) <= {0, 1}
+
+
+def test_a_table_with_one_outcome_class_is_refused(make_foreign_table, foreign_schema: Schema) -> None:
+    table = make_foreign_table(1_000, seed=2).assign(went_bad=0)
+    with pytest.raises(TrainingDataError, match="0 defaults and 1,000 repayments"):
+        prepare(table, foreign_schema, Settings())
+
+
+def test_same_data_config_and_seed_give_the_same_metrics_and_model_file(
+    population: pd.DataFrame, schema: Schema, quick: Settings, tmp_path: Path,
+) -> None:
+    settings = quick.model_copy(update={"pipeline": quick.pipeline.model_copy(update={"register_champion": False})})
+    small = population.head(8_000)
+    runs = [train_frame(small, schema, settings) for _ in range(2)]
+    timing = {"predict_rows_per_s", "explain_rows_per_s", "fit_seconds"}
+    for a, b in zip(runs[0].models, runs[1].models, strict=True):
+        assert {k: v for k, v in a.metrics.items() if k not in timing} == \
+               {k: v for k, v in b.metrics.items() if k not in timing}, a.family
+    files = [r.champion.model.save(tmp_path / f"run{i}") for i, r in enumerate(runs)]
+    for name in ("model.lgb", "scorer.json"):
+        assert (files[0] / name).read_bytes() == (files[1] / name).read_bytes()
+    bureau = [r.baseline("bureau_scorecard").model for r in runs]
+    np.testing.assert_array_equal(bureau[0].model.coef_, bureau[1].model.coef_)
+
+
+def test_global_explanation_hook_calls_the_module_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("thinfile.training.global_explain")
+    fake.log_global_explanations = lambda scorer, frame, run_id: calls.append(run_id)
+    monkeypatch.setitem(sys.modules, "thinfile.training.global_explain", fake)
+    assert log_global_explanations_hook(object(), pd.DataFrame(), "run-1") is True
+    assert calls == ["run-1"]
