@@ -118,6 +118,7 @@ class PipelineConfig(Frozen):
     min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
     baselines: bool = Field(True, description="also fit the bureau-only and all-inputs WoE scorecards")
     register_champion: bool = Field(True, description="register the champion as MODEL_NAME with alias 'champion'")
+    global_explanations: bool = Field(True, description="log the champion's global-explanation plots")
     eval_cutoffs: tuple[float, ...] | None = Field(
         None, description="scores at which to report approval and bad rate; None: the band lower bounds"
     )
@@ -204,7 +205,6 @@ class BatchSettings(Frozen):
     approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
     manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")
     spark_master: str = Field("local[*]", description="Spark master for --engine spark")
-    spark_arrow_batch_rows: int = Field(10_000, gt=0, description="rows per Arrow batch handed to mapInPandas")
 
 
 class Settings(Frozen):

@@ -58,11 +58,13 @@ class Explanation:
         if not f.actionable or target is None or f.monotone == 0:
             return None
         v = self.X[row, j]
+        if np.isnan(v):
+            return None
         shown = f"{target:g}" if f.type is not FeatureType.int else f"{int(np.ceil(target)) if f.monotone > 0 else int(np.floor(target))}"
         unit = f" {f.unit}" if f.unit else ""
-        if f.monotone > 0 and (np.isnan(v) or v < target):
+        if f.monotone > 0 and v < target:
             return f"{f.display_name}: at least {shown}{unit} would typically stop this costing points"
-        if f.monotone < 0 and (np.isnan(v) or v > target):
+        if f.monotone < 0 and v > target:
             return f"{f.display_name}: at most {shown}{unit} would typically stop this costing points"
         return None
 

@@ -368,7 +368,9 @@ def train_frame(
     champion, version = _log_champion(scorer, split, prepared, schema, settings, experiment, seconds, bureau_run)
     result.models.insert(0, champion)
     result.registered_version = version
-    result.global_explanations_logged = log_global_explanations_hook(scorer, split.test, champion.run_id)
+    if settings.pipeline.global_explanations:
+        say("logging global explanations of the champion")
+        result.global_explanations_logged = log_global_explanations_hook(scorer, split.test, champion.run_id)
     return result
 
 

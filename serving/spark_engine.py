@@ -1,0 +1,189 @@
+"""Spark engine of batch scoring: the same `score_frame` run inside `mapInPandas`, same output, rejects and counts.
+
+pyspark is an optional extra (`pip install 'thinfile[spark]'`). Spark reads the input (hive partitions
+included), each Arrow batch of at most `chunk_rows` rows is validated and scored by `score_frame`, and
+one pass yields scored rows, rejects and per-batch summaries; the pass is persisted so Spark scores
+every row once, then scores/ and rejects/ are written by Spark's job committer (all or nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+
+from thinfile.config import Settings
+from thinfile.features.validate import validate_table
+from thinfile.serving.batch_input import BatchInputError, inspect_input, wanted_columns
+from thinfile.serving.batch_output import new_manifest, open_output, update_manifest
+from thinfile.serving.batch_scoring import REJECT_COLUMNS, ModelTag, output_columns, score_frame
+from thinfile.training.scorer import Scorer
+
+SPARK_MISSING = ("the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' "
+                 "(and Java 17 on the machine)")
+SOURCE = "_thinfile_source"
+KIND = "_thinfile_kind"
+STATS = "_thinfile_stats"
+
+
+class SparkUnavailableError(RuntimeError):
+    """pyspark (or Java) is missing; the message says what to install."""
+
+
+def _pyspark():
+    try:
+        import pyspark  # noqa: F401
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailableError(SPARK_MISSING) from None
+    return SparkSession
+
+
+def spark_session(master: str | None = None, app_name: str = "thinfile-batch-score"):
+    """The active session (spark-submit, Databricks), else a new one on `master` using this Python."""
+    SparkSession = _pyspark()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (SparkSession.builder.appName(app_name)
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if master:
+        builder = builder.master(master)
+    try:
+        return builder.getOrCreate()
+    except Exception as err:  # py4j / JVM start-up failures come in many types
+        raise SparkUnavailableError(f"Spark could not start on master {master!r}: {err} (Java 17 must be on PATH "
+                                    "or JAVA_HOME)") from None
+
+
+def spark_path(path: str | Path) -> str:
+    """A path as Spark wants it: URIs unchanged, Databricks /dbfs/ mounts as dbfs:/, local files as file://."""
+    text = str(path)
+    if "://" in text or text.startswith("dbfs:"):
+        return text
+    p = Path(text).resolve()
+    if p.parts[:2] == ("/", "dbfs"):
+        return "dbfs:/" + "/".join(p.parts[2:])
+    return p.as_uri()
+
+
+def _union_ddl(schema, top: int) -> str:
+    cols = []
+    for c in output_columns(schema, top):
+        kind = "double" if c in ("score", "pd") or c.endswith("_points_lost") else "string"
+        cols.append(f"`{c}` {kind}")
+    cols += ["`columns` string", "`reason` string", "`source` string", "`row` bigint", f"`{STATS}` string", f"`{KIND}` string"]
+    return ", ".join(cols)
+
+
+_CACHE: dict[int, Scorer] = {}
+
+
+def _scorer_from(broadcast, threads: int) -> Scorer:
+    scorer = _CACHE.get(broadcast.id)
+    if scorer is None:
+        scorer = pickle.loads(broadcast.value)
+        scorer.num_threads = threads
+        _CACHE.clear()
+        _CACHE[broadcast.id] = scorer
+    return scorer
+
+
+def _score_partition(broadcast, tag: ModelTag, settings: Settings, root_uri: str, threads: int):
+    """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
+    def run(batches):
+        scorer = _scorer_from(broadcast, threads)
+        cols = output_columns(scorer.schema, settings.batch.top_reasons)
+        for frame in batches:
+            source = frame.pop(SOURCE) if SOURCE in frame else pd.Series([""] * len(frame))
+            names = source.astype(str).str.removeprefix(root_uri).str.lstrip("/")
+            result = score_frame(frame, scorer, tag, settings.batch, source="")
+            scores = result.scores.assign(**{KIND: "score"})
+            rejects = result.rejects.assign(source=names.iloc[result.rejects["row"].to_numpy()].to_numpy() if len(result.rejects) else [],
+                                            row=None, **{KIND: "reject"})
+            summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})], KIND: ["stats"]})
+            yield pd.concat([scores[cols + [KIND]], rejects[REJECT_COLUMNS + [KIND]], summary], ignore_index=True)
+    return run
+
+
+def _read(spark, path: str | Path, fmt: str):
+    uri = spark_path(path)
+    if fmt == "csv":
+        return spark.read.option("header", True).option("mode", "FAILFAST").option("recursiveFileLookup", False).csv(uri)
+    return spark.read.parquet(uri)
+
+
+def _format(parts: list) -> str:
+    formats = {p.format for p in parts}
+    if len(formats) > 1:
+        raise BatchInputError("the input folder mixes Parquet and CSV files; the Spark engine reads one format at a time")
+    return formats.pop()
+
+
+def spark_batch_score(
+    input: str | Path, output: str | Path, scorer: Scorer, *, master: str | None, chunk_rows: int, settings: Settings,
+    overwrite: bool = False, console: Console | None = None,
+):
+    """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from thinfile.serving.batch import BatchIntegrityError, finish_job
+
+    started = time.perf_counter()
+    tag = ModelTag.of(scorer)
+    schema = scorer.schema
+    parts = inspect_input(input, schema)
+    fmt = _format(parts)
+    spark = spark_session(master)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
+    manifest = new_manifest("spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows,
+                            settings.batch.top_reasons)
+    layout, _ = open_output(output, manifest, Path(input), overwrite)
+    frame = _read(spark, input, fmt)
+    missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
+    if missing:
+        raise BatchInputError(f"{input}: {'; '.join(missing)}")
+    keep = [c for c in wanted_columns(schema) if c in frame.columns]
+    frame = frame.select(*keep, F.input_file_name().alias(SOURCE))
+    root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
+    run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
+    scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.batch.top_reasons))
+    scored = scored.persist(StorageLevel.DISK_ONLY)
+    try:
+        if console is not None:
+            console.print(f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows")
+        cols = output_columns(schema, settings.batch.top_reasons)
+        scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(spark_path(layout.scores))
+        scored.filter(F.col(KIND) == "reject").select(*REJECT_COLUMNS).write.mode("overwrite").parquet(spark_path(layout.rejects))
+        summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
+        written = {"scored": spark.read.parquet(spark_path(layout.scores)).count(),
+                   "rejected": spark.read.parquet(spark_path(layout.rejects)).count()}
+    finally:
+        scored.unpersist()
+        broadcast.unpersist()
+    chunks = {f"spark-batch-{i:06d}": s for i, s in enumerate(summaries)}
+    counts = {k: sum(s["counts"][k] for s in summaries) for k in ("rows_in", "scored", "rejected")}
+    expected = sum(p.rows for p in parts)
+    problems = []
+    if counts["rows_in"] != expected:
+        problems.append(f"{expected} rows in the input but {counts['rows_in']} accounted for")
+    if counts["rows_in"] != counts["scored"] + counts["rejected"]:
+        problems.append(f"rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}")
+    if written != {"scored": counts["scored"], "rejected": counts["rejected"]}:
+        problems.append(f"written {written} differ from scored/rejected counts {counts}")
+    if problems:
+        update_manifest(layout, manifest, chunks)
+        raise BatchIntegrityError("counts do not reconcile:\n  " + "\n  ".join(problems))
+    return finish_job(layout, manifest, chunks, scorer, tag, settings, "spark", counts, 0, time.perf_counter() - started)
