@@ -51,8 +51,8 @@ def main() -> None:
           f"max_depth={scorer.booster.params.get('max_depth')}; rows: {n:,}")
     print(f"plain predict               {n / predict:>12,.0f} rows/s")
     print(f"raw pred_contrib (floor)    {n / floor:>12,.0f} rows/s")
-    print(f"Scorer.explain              {n / explain:>12,.0f} rows/s  = {floor / explain:.2f} of pred_contrib")
-    print(f"Scorer.explain + to_frame   {n / explain_frame:>12,.0f} rows/s  = {floor / explain_frame:.2f} of pred_contrib")
+    print(f"Scorer.explain              {n / explain:>12,.0f} rows/s  = {floor / explain:.2f}x the speed of pred_contrib")
+    print(f"Scorer.explain + to_frame   {n / explain_frame:>12,.0f} rows/s  = {floor / explain_frame:.2f}x the speed of pred_contrib")
     print(f"one row, explain + records  {single * 1e3:>12.3f} ms")
 
 

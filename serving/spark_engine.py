@@ -76,42 +76,51 @@ def spark_path(path: str | Path) -> str:
     return p.as_uri()
 
 
+_REJECT_ONLY = [c for c in REJECT_COLUMNS if c != "id"]
+
+
+def _union_columns(schema, top: int) -> list[str]:
+    """Scored rows, rejects (id in the id column) and summaries in one frame, told apart by KIND."""
+    return [*output_columns(schema, top), *_REJECT_ONLY, STATS, KIND]
+
+
 def _union_ddl(schema, top: int) -> str:
-    cols = []
-    for c in output_columns(schema, top):
-        kind = "double" if c in ("score", "pd") or c.endswith("_points_lost") else "string"
-        cols.append(f"`{c}` {kind}")
-    cols += ["`columns` string", "`reason` string", "`source` string", "`row` bigint", f"`{STATS}` string", f"`{KIND}` string"]
-    return ", ".join(cols)
+    def kind(c: str) -> str:
+        if c in ("score", "pd") or c.endswith("_points_lost"):
+            return "double"
+        return "bigint" if c == "row" else "string"
+    return ", ".join(f"`{c}` {kind(c)}" for c in _union_columns(schema, top))
 
 
-_CACHE: dict[int, Scorer] = {}
+_CACHE: dict[str, Scorer] = {}
 
 
-def _scorer_from(broadcast, threads: int) -> Scorer:
-    scorer = _CACHE.get(broadcast.id)
+def _scorer_from(broadcast, tag: ModelTag, threads: int) -> Scorer:
+    """The scorer, unpickled once per Python worker (workers are reused across tasks)."""
+    scorer = _CACHE.get(tag.fingerprint)
     if scorer is None:
         scorer = pickle.loads(broadcast.value)
         scorer.num_threads = threads
         _CACHE.clear()
-        _CACHE[broadcast.id] = scorer
+        _CACHE[tag.fingerprint] = scorer
     return scorer
 
 
 def _score_partition(broadcast, tag: ModelTag, settings: Settings, root_uri: str, threads: int):
     """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
     def run(batches):
-        scorer = _scorer_from(broadcast, threads)
+        scorer = _scorer_from(broadcast, tag, threads)
         cols = output_columns(scorer.schema, settings.batch.top_reasons)
+        union = _union_columns(scorer.schema, settings.batch.top_reasons)
         for frame in batches:
             source = frame.pop(SOURCE) if SOURCE in frame else pd.Series([""] * len(frame))
-            names = source.astype(str).str.removeprefix(root_uri).str.lstrip("/")
+            names = source.astype(str).str.removeprefix(root_uri).str.lstrip("/").to_numpy()
             result = score_frame(frame, scorer, tag, settings.batch, source="")
-            scores = result.scores.assign(**{KIND: "score"})
-            rejects = result.rejects.assign(source=names.iloc[result.rejects["row"].to_numpy()].to_numpy() if len(result.rejects) else [],
-                                            row=None, **{KIND: "reject"})
-            summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})], KIND: ["stats"]})
-            yield pd.concat([scores[cols + [KIND]], rejects[REJECT_COLUMNS + [KIND]], summary], ignore_index=True)
+            rejects = result.rejects.rename(columns={"id": scorer.schema.id_column})
+            rejects = rejects.assign(source=names[rejects["row"].to_numpy(dtype="int64")], row=None)
+            summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})]})
+            yield pd.concat([result.scores.assign(**{KIND: "score"}), rejects.assign(**{KIND: "reject"}),
+                             summary.assign(**{KIND: "stats"})], ignore_index=True).reindex(columns=union)
     return run
 
 
@@ -166,7 +175,7 @@ def spark_batch_score(
             console.print(f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows")
         cols = output_columns(schema, settings.batch.top_reasons)
         scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(spark_path(layout.scores))
-        scored.filter(F.col(KIND) == "reject").select(*REJECT_COLUMNS).write.mode("overwrite").parquet(spark_path(layout.rejects))
+        scored.filter(F.col(KIND) == "reject").select(F.col(schema.id_column).alias("id"), *_REJECT_ONLY).write.mode("overwrite").parquet(spark_path(layout.rejects))
         summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
         written = {"scored": spark.read.parquet(spark_path(layout.scores)).count(),
                    "rejected": spark.read.parquet(spark_path(layout.rejects)).count()}

@@ -16,6 +16,7 @@ from thinfile.training.scorer import Scorer
 from thinfile.training.stability import build_reference
 
 REFERENCE_ROWS = 50_000
+HINT_ROWS = 20_000  # rows explained to find break-even hint values (exact TreeSHAP is the costly part)
 
 
 def lgb_params(schema: Schema, config: TrainConfig) -> dict:
@@ -83,7 +84,7 @@ def fit_champion(
     calibration = platt_if_it_helps(booster.predict(Xv, raw_score=True), yv, config.seed)
     scorer = Scorer(schema=schema, booster=booster, scale=settings.scale, cutoffs=settings.cutoffs,
                     calibration=calibration, meta={"family": "lightgbm", "best_iteration": booster.best_iteration})
-    ref = Xv[: REFERENCE_ROWS]
+    ref = Xv[: HINT_ROWS]
     explanation = scorer.explain(ref)
     scorer.hints = break_even_values(schema, ref, explanation.points)
     train_sample = X[np.random.default_rng(config.seed).permutation(len(X))[:REFERENCE_ROWS]]

@@ -399,7 +399,8 @@ def proxy_audit(
     tr, te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=seed)
     binary = len(classes) == 2
     params = {"objective": "binary" if binary else "multiclass", "learning_rate": 0.15, "num_leaves": 15,
-              "min_data_in_leaf": 20, "verbosity": -1, "seed": seed, "deterministic": True, "force_row_wise": True}
+              "min_data_in_leaf": 20, "verbosity": -1, "seed": seed, "deterministic": True, "force_row_wise": True,
+              "num_threads": 1}
     if not binary:
         params["num_class"] = len(classes)
     data = lgb.Dataset(Xk[tr], y[tr], categorical_feature=categorical, free_raw_data=True)

@@ -199,7 +199,8 @@ def fairness_stage(result, settings: Settings | None = None, out_dir: str | Path
            champion.run_id, "Fairness report: champion")
     for m in result.models:
         if m.role == "baseline":
-            record(m.family, report_for_pd_model(m.model, split.test, schema, settings, base_model, m.family),
+            against = None if m.family == BUREAU_FAMILY else base_model
+            record(m.family, report_for_pd_model(m.model, split.test, schema, settings, against, m.family),
                    m.run_id, f"Fairness report: {m.family.replace('_', ' ')}")
     if challenger and schema.protected_names:
         model, rw = fit_reweighed(split.train, split.valid, schema, settings)

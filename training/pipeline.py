@@ -317,7 +317,8 @@ def _log_champion(scorer: Scorer, split: Split, prepared: PreparedData, schema: 
     return ModelResult(CHAMPION_FAMILY, "champion", run_id, scorer, ev, metrics), (str(version) if version else None)
 
 
-def log_global_explanations_hook(scorer: Scorer, frame: pd.DataFrame, run_id: str) -> bool:
+def log_global_explanations_hook(scorer: Scorer, frame: pd.DataFrame, run_id: str,
+                                 settings: Settings | None = None) -> bool:
     """Global-explanation plots for the champion run, when the fairness area's module is installed."""
     try:
         module = importlib.import_module(GLOBAL_EXPLAIN_MODULE)
@@ -325,7 +326,7 @@ def log_global_explanations_hook(scorer: Scorer, frame: pd.DataFrame, run_id: st
         if err.name == GLOBAL_EXPLAIN_MODULE:
             return False
         raise
-    module.log_global_explanations(scorer, frame, run_id)
+    module.log_global_explanations(scorer, frame, run_id, settings=settings)
     return True
 
 
@@ -335,6 +336,8 @@ def train_frame(
 ) -> TrainResult:
     """Check, split, fit champion and baselines, evaluate each the same way, log each as an MLflow run."""
     settings = settings or Settings()
+    if settings.train.tune:
+        raise ValueError("train.tune: a hyper-parameter search is not available yet; set tune to false")
     say = progress or (lambda _msg: None)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings, source)
@@ -370,7 +373,8 @@ def train_frame(
     result.registered_version = version
     if settings.pipeline.global_explanations:
         say("logging global explanations of the champion")
-        result.global_explanations_logged = log_global_explanations_hook(scorer, split.test, champion.run_id)
+        result.global_explanations_logged = log_global_explanations_hook(scorer, split.test, champion.run_id,
+                                                                       settings)
     return result
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thinfile.config import FairnessAudit, Settings
+from thinfile.config import FairnessAudit, Settings, TrainConfig
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.fairness import FairnessReport, fairness_report
@@ -32,8 +32,8 @@ def _private_store(fairness_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 @pytest.fixture(scope="session")
 def fast() -> Settings:
-    """Default limits and cut-offs; smaller proxy classifiers and fewer mitigation rounds (speed is not tested)."""
-    return Settings(audit=FairnessAudit(proxy_rows=8_000, proxy_rounds=30, mitigation_rounds=2, explain_rows=1_500,
+    """Default limits and cut-offs; fewer boosting rounds, smaller proxy classifiers (speed is not tested)."""
+    return Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150), audit=FairnessAudit(proxy_rows=8_000, proxy_rounds=30, mitigation_rounds=2, explain_rows=1_500,
                                         dependence_plots=2))
 
 

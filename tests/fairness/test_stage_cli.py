@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.config import CHALLENGER_ALIAS, MODEL_NAME, FairnessAudit, PipelineConfig, Settings
+from thinfile.config import CHALLENGER_ALIAS, MODEL_NAME, FairnessAudit, PipelineConfig, Settings, TrainConfig
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
 from thinfile.training.fairness_audit import ARTIFACT_DIR, FairnessStage, fairness_stage
@@ -22,12 +22,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def table(schema: Schema):
-    return generate_frame(schema, rows=12_000, seed=5)
+    return generate_frame(schema, rows=8_000, seed=5)
 
 
 @pytest.fixture(scope="module")
 def stage(table, schema: Schema, fairness_home: Path) -> FairnessStage:
-    settings = Settings(pipeline=PipelineConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
+    settings = Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150), pipeline=PipelineConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
                         audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1, explain_rows=800,
                                             dependence_plots=1))
     with pytest.MonkeyPatch.context() as mp:
@@ -52,7 +52,7 @@ def test_stage_logs_reports_and_metrics_to_every_run(stage: FairnessStage) -> No
 def test_challenger_is_registered_under_its_alias(stage: FairnessStage) -> None:
     client = mlflow.MlflowClient(configure())
     version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
-    assert version.version == stage.challenger_version
+    assert str(version.version) == stage.challenger_version
     assert version.run_id == stage.run_ids["challenger"]
     assert client.get_run(version.run_id).data.tags["thinfile.role"] == "challenger"
     summary = stage.summary()

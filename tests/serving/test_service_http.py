@@ -88,9 +88,9 @@ def test_protected_attributes_are_refused(served, schema: Schema, thin_body: dic
         for name in schema.protected_names:
             response = client.post("/score", json={**thin_body, name: "rural"})
             assert response.status_code == 400
-            assert response.json()["detail"] == [{"type": "protected_attribute", "loc": [name],
-                                                  "msg": pytest.approx(response.json()["detail"][0]["msg"])}]
-            assert "protected attribute" in response.json()["detail"][0]["msg"]
+            detail = response.json()["detail"]
+            assert [(d["type"], d["loc"]) for d in detail] == [("protected_attribute", [name])]
+            assert "protected attribute" in detail[0]["msg"]
 
 
 def test_requests_without_the_key_get_401(served, thin_body: dict) -> None:

@@ -104,7 +104,7 @@ def test_global_explanation_hook_calls_the_module_when_present(monkeypatch: pyte
 
     calls = []
     fake = types.ModuleType("thinfile.training.global_explain")
-    fake.log_global_explanations = lambda scorer, frame, run_id: calls.append(run_id)
+    fake.log_global_explanations = lambda scorer, frame, run_id, settings=None: calls.append(run_id)
     monkeypatch.setitem(sys.modules, "thinfile.training.global_explain", fake)
     assert log_global_explanations_hook(object(), pd.DataFrame(), "run-1") is True
     assert calls == ["run-1"]

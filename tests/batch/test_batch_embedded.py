@@ -1,0 +1,145 @@
+"""Embedded batch engine: nothing lost, bad input stopped before output, same scores as the library and the service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from thinfile.commands.batch import register
+from thinfile.features.schema import Schema
+from thinfile.serving.batch import batch_score
+from thinfile.serving.batch_input import BatchInputError
+from thinfile.serving.batch_output import BatchOutputError
+from thinfile.serving.contract import applicant_model, applicants_to_matrix
+from thinfile.training.scorer import Scorer
+
+PLANTED = {  # row -> (column, bad value, words expected in the reason)
+    7: ("return_rate", 3.5, "outside the valid range"),
+    100: ("phone_tenure_months", None, "missing but required"),
+    2500: ("device_tier", "gold-plated", "not one of"),
+    4999: ("bureau_inquiries_6m", 2.5, "whole number"),
+}
+
+
+def _planted(book: pd.DataFrame) -> pd.DataFrame:
+    bad = book.copy()
+    for col, _ in {c: 0 for c, _, _ in PLANTED.values()}.items():
+        bad[col] = bad[col].astype(object)
+    for row, (col, value, _) in PLANTED.items():
+        bad.at[row, col] = value
+    return bad
+
+
+def test_planted_bad_rows_reconcile_with_reasons(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores) -> None:
+    source = tmp_path / "book.csv"
+    _planted(book).to_csv(source, index=False)
+    result = batch_score(source, tmp_path / "out", scorer, chunk_rows=2_000, workers=1)
+
+    assert (result.rows_in, result.scored, result.rejected) == (len(book), len(book) - len(PLANTED), len(PLANTED))
+    scores = read_scores(tmp_path / "out", schema.id_column)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects").sort_values("row", ignore_index=True)
+    assert sorted(set(scores[schema.id_column]) | set(rejects["id"])) == sorted(book[schema.id_column])
+    assert not set(scores[schema.id_column]) & set(rejects["id"])
+    for (row, (col, _, words)), reject in zip(sorted(PLANTED.items()), rejects.itertuples()):
+        assert (reject.row, reject.id, reject.columns, reject.source) == (row, book.at[row, schema.id_column], col, "book.csv")
+        assert words in reject.reason
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["counts"] == {"rows_in": 6000, "scored": 5996, "rejected": 4}
+    assert "reconciled" in result.summary()
+
+
+def test_text_in_a_number_column_is_a_reject_not_a_crash(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path) -> None:
+    frame = book.head(500).astype({"declared_income_rmb": object})
+    frame.at[3, "declared_income_rmb"] = "about 5000"
+    frame.to_csv(tmp_path / "book.csv", index=False)
+    result = batch_score(tmp_path / "book.csv", tmp_path / "out", scorer, workers=1)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects")
+    assert result.rejected == 1 and rejects.loc[0, "columns"] == "declared_income_rmb"
+    assert "is not a number" in rejects.loc[0, "reason"]
+
+
+@pytest.mark.slow
+def test_scores_equal_the_library_and_the_service(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores) -> None:
+    book.to_parquet(tmp_path / "book.parquet")
+    batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, chunk_rows=1_500, workers=2)
+    scores = read_scores(tmp_path / "out", schema.id_column)
+    library = scorer.explain(book).to_frame()
+    library.insert(0, schema.id_column, book[schema.id_column])
+    library = library.sort_values(schema.id_column, ignore_index=True)
+    for col in ("score", "pd", "band", "decision", "reason_1_code", "reason_4_code", "reason_2_points_lost"):
+        pd.testing.assert_series_equal(scores[col], library[col], check_exact=True, check_names=False)
+
+    rows = book.head(200)
+    applicant = applicant_model(schema)
+    applicants = [applicant(**{f: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+                               for f, v in r.items() if f in schema.feature_names})
+                  for r in rows.to_dict(orient="records")]
+    service = scorer.explain(applicants_to_matrix(schema, applicants))
+    batch = scores.set_index(schema.id_column).loc[rows[schema.id_column]]
+    np.testing.assert_array_equal(batch["score"].to_numpy(), service.score)
+    assert list(batch["decision"]) == list(service.decision)
+
+
+def test_hive_partitioned_folder(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path) -> None:
+    table = pa.Table.from_pandas(book.head(3_000).astype({"residence": str}), preserve_index=False)
+    pq.write_to_dataset(table, tmp_path / "book", partition_cols=["residence"])
+    result = batch_score(tmp_path / "book", tmp_path / "out", scorer, chunk_rows=1_000, workers=1)
+    assert result.rows_in == 3_000 and result.chunks >= 3
+    groups = {g["group"]: g["rows"] for g in result.report["fairness"]["residence"]["groups"]}
+    assert groups == book.head(3_000)["residence"].astype(str).value_counts().to_dict()
+    assert (tmp_path / "out" / "population_report.html").read_text().count("<img") >= 2
+
+
+def test_missing_required_column_stops_before_any_output(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
+    (tmp_path / "book").mkdir()
+    book.head(100).to_parquet(tmp_path / "book" / "a.parquet")
+    book.head(100).drop(columns=["profile_completeness"]).to_parquet(tmp_path / "book" / "b.parquet")
+    with pytest.raises(BatchInputError, match=r"b\.parquet: missing required column\(s\): profile_completeness"):
+        batch_score(tmp_path / "book", tmp_path / "out", scorer, workers=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_file_stops_before_any_output(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
+    (tmp_path / "book").mkdir()
+    book.head(100).to_parquet(tmp_path / "book" / "a.parquet")
+    (tmp_path / "book" / "b.parquet").write_bytes(b"PAR1 this is not parquet")
+    book.head(50).to_csv(tmp_path / "book" / "c.csv", index=False)
+    with (tmp_path / "book" / "c.csv").open("a") as fh:
+        fh.write("A9,1,2\n")
+    with pytest.raises(BatchInputError) as err:
+        batch_score(tmp_path / "book", tmp_path / "out", scorer, workers=1)
+    assert "b.parquet: not a readable Parquet file" in str(err.value)
+    assert "c.csv: not a readable CSV file" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_of_another_job_is_not_overwritten(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
+    book.head(300).to_parquet(tmp_path / "a.parquet")
+    book.tail(300).to_parquet(tmp_path / "b.parquet")
+    batch_score(tmp_path / "a.parquet", tmp_path / "out", scorer, workers=1)
+    with pytest.raises(BatchOutputError, match="holds another job"):
+        batch_score(tmp_path / "b.parquet", tmp_path / "out", scorer, workers=1)
+    rerun = batch_score(tmp_path / "a.parquet", tmp_path / "out", scorer, workers=1)
+    assert rerun.chunks_skipped == rerun.chunks == 1 and rerun.rows_in == 300
+
+
+def test_cli_prints_reconciled_counts_and_fails_cleanly(book: pd.DataFrame, scorer_dir: Path, tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    book.head(400).to_parquet(tmp_path / "book.parquet")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"),
+                             "--model", str(scorer_dir), "--workers", "1", "--chunk-rows", "150"])
+    assert ok.exit_code == 0, ok.output
+    assert "rows in 400 = scored 400 + rejected 0" in ok.output
+    bad = runner.invoke(app, ["batch-score", str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--model", str(scorer_dir)])
+    assert bad.exit_code == 2 and "no such file or folder" in " ".join(bad.output.split())

@@ -1,0 +1,51 @@
+"""Spark engine on local[2]: the same scores, rejects and counts as the embedded engine (one Spark job, session-scoped)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from thinfile.features.schema import Schema
+from thinfile.serving.batch import batch_score
+from thinfile.serving.spark_engine import SPARK_MISSING, SparkUnavailableError, spark_session
+
+pytest.importorskip("pyspark")
+
+ROWS = 3_000
+
+
+@pytest.fixture(scope="session")
+def both_engines(book: pd.DataFrame, scorer_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("spark_batch")
+    rows = book.head(ROWS).astype({"return_rate": object})
+    rows.at[10, "return_rate"] = 9.0
+    (root / "book").mkdir()
+    rows.iloc[:1_700].to_parquet(root / "book" / "a.parquet")
+    rows.iloc[1_700:].to_parquet(root / "book" / "b.parquet")
+    embedded = batch_score(root / "book", root / "embedded", scorer_dir, chunk_rows=800, workers=1)
+    spark = batch_score(root / "book", root / "spark", scorer_dir, engine="spark", master="local[2]", chunk_rows=800)
+    yield root, embedded, spark
+    spark_session("local[2]").stop()
+
+
+@pytest.mark.slow
+def test_spark_gives_the_embedded_scores_rejects_and_counts(both_engines, schema: Schema, read_scores) -> None:
+    root, embedded, spark = both_engines
+    assert (spark.rows_in, spark.scored, spark.rejected) == (embedded.rows_in, embedded.scored, embedded.rejected) == (ROWS, ROWS - 1, 1)
+    pd.testing.assert_frame_equal(read_scores(root / "spark", schema.id_column), read_scores(root / "embedded", schema.id_column),
+                                  check_exact=True)
+    a, b = (pd.read_parquet(root / e / "rejects") for e in ("spark", "embedded"))
+    assert a[["id", "columns", "reason", "source"]].equals(b[["id", "columns", "reason", "source"]])
+    assert spark.report["stability"] == embedded.report["stability"]
+    assert spark.report["fairness"] == embedded.report["fairness"]
+
+
+def test_missing_pyspark_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(SparkUnavailableError) as err:
+        spark_session("local[1]")
+    assert str(err.value) == SPARK_MISSING and "pip install 'thinfile[spark]'" in SPARK_MISSING

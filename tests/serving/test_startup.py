@@ -1,0 +1,62 @@
+"""The service refuses to start, with a clear message, rather than serve the wrong thing or serve openly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.config import ServingSettings
+from thinfile.features.schema import Schema
+from thinfile.serving.service import ServiceStartError, load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_thinfile_serve_refuses_without_a_registered_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    result = runner.invoke(app, ["serve", "--port", "3999"])
+    assert result.exit_code != 0
+    assert "no model 'thinfile-scorer' answers to 'champion'" in " ".join(result.output.split())
+
+
+def test_thinfile_serve_refuses_to_bind_beyond_loopback_without_a_key() -> None:
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code != 0
+    assert "without an API key" in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_bentoml_serve_itself_exits_when_there_is_no_model(tmp_path: Path) -> None:
+    env = {"PATH": str(Path(sys.executable).parent), "THINFILE_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "true",
+           "HOME": str(tmp_path)}
+    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), "serve", "thinfile.serving.service:Thinfile",
+                           "--host", "127.0.0.1", "--port", "3998"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert "ServiceStartError: no model to serve" in done.stdout + done.stderr
+
+
+def test_cutoffs_can_be_overridden_and_a_foreign_schema_is_refused(registered, schema: Schema) -> None:
+    scorer = load_model(ServingSettings(approve_cutoff=700, refer_cutoff=640), schema)
+    assert (scorer.cutoffs.approve, scorer.cutoffs.refer) == (700, 640)
+    other = Schema.model_validate({**schema.model_dump(), "version": schema.version + 1})
+    with pytest.raises(ServiceStartError, match="THINFILE_SCHEMA_FILE"):
+        load_model(ServingSettings(), other)
+
+
+def test_thinfile_audit_lists_the_services_decisions(served, thin_body: dict) -> None:
+    with served.client() as client:
+        answer = client.post("/score", json=thin_body).json()
+    result = runner.invoke(app, ["audit", "--log", str(served.audit_log), "--request-id", answer["request_id"], "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.output.strip().splitlines()
+    assert json.loads(line)["decision"] == answer["decision"]
+    table = runner.invoke(app, ["audit", "--log", str(served.audit_log), "--limit", "3"])
+    assert table.exit_code == 0 and "matching decisions" in table.output
