@@ -199,7 +199,7 @@ class BatchSettings(Frozen):
 
     chunk_rows: int = Field(100_000, gt=0, description="rows per output part; bounds memory per worker")
     workers: int = Field(0, ge=0, description="scoring processes; 0: one per CPU core")
-    in_flight_per_worker: int = Field(2, ge=1, description="chunks read ahead per worker (memory bound)")
+    in_flight_per_worker: int = Field(1, ge=1, description="chunks read ahead per worker (memory bound)")
     top_reasons: int = Field(4, ge=1, le=10, description="reason codes written per row")
     psi_flag: float = Field(0.25, gt=0, description="PSI above which a feature or the score is flagged as shifted")
     approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")

@@ -93,7 +93,7 @@ class Explanation:
                 "decision": str(self.decision[i]),
                 "reasons": self.reasons(i),
                 "dimensions": {d: round(float(self.dimensions[i, k]), 4) for k, d in enumerate(DIMENSIONS)},
-                "base_points": round(self.base_points, 4),
+                "base_points": round(float(self.base_points), 4),
             }
             for i in range(len(self))
         ]

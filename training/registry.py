@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -49,6 +50,17 @@ def model_input_example(schema: Schema, frame: pd.DataFrame, rows: int = 5) -> p
     })
 
 
+def pinned_requirements(*packages: str) -> list[str]:
+    """Pinned requirements of a logged model (skips MLflow's slow import-capturing inference)."""
+    out = []
+    for pkg in ("mlflow", "numpy", "pandas", "scikit-learn", "pydantic", "pyyaml", *packages):
+        try:
+            out.append(f"{pkg}=={metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            out.append(pkg)
+    return out
+
+
 def client() -> MlflowClient:
     mlflow.set_tracking_uri(tracking_uri())
     return MlflowClient(tracking_uri())
@@ -67,7 +79,7 @@ def log_scorer(
         info = mlflow.pyfunc.log_model(
             name=name, python_model=ScorerModel(), artifacts={"scorer": str(folder)},
             signature=signature, input_example=example, registered_model_name=register_as,
-            pip_requirements=pip_requirements,
+            pip_requirements=pip_requirements or pinned_requirements("lightgbm", "numba", "pyarrow"),
         )
     if register_as and alias and info.registered_model_version is not None:
         client().set_registered_model_alias(register_as, alias, str(info.registered_model_version))

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import input_signature, model_input_example
+from thinfile.training.registry import input_signature, model_input_example, pinned_requirements
 from thinfile.training.scorecard import ScorecardPyfunc, WoeScorecard
 
 TAG_PREFIX = "thinfile."
@@ -84,16 +84,7 @@ def rows_per_second(fn: Callable[[pd.DataFrame], object], frame: pd.DataFrame, r
 
 
 def pip_requirements(*packages: str) -> list[str]:
-    """Pinned requirements of a logged model (skips MLflow's slow import-capturing inference)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for pkg in ("mlflow", "numpy", "pandas", "scikit-learn", "pydantic", "pyyaml", *packages):
-        try:
-            out.append(f"{pkg}=={version(pkg)}")
-        except PackageNotFoundError:
-            out.append(pkg)
-    return out
+    return pinned_requirements(*packages)
 
 
 def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:

@@ -178,3 +178,15 @@ def test_bentoml_health_metrics_and_docs_are_served(served) -> None:
         assert {"/score", "/score_batch"} <= set(client.get("/docs.json").json()["paths"])
         docs = client.get("/docs")
         assert docs.status_code in (302, 307) and docs.headers["location"].endswith("/")
+
+
+@pytest.mark.parametrize("value", [None, {}, [], "", "x" * 10_000, 10**30, -1, True, 0.5])
+def test_no_value_in_any_field_produces_a_5xx(served, schema: Schema, thin_body: dict, value: object) -> None:
+    with served.client() as client:
+        for name in [*schema.feature_names, *schema.protected_names, "unknown"]:
+            for path, body in (("/score", {**thin_body, name: value}),
+                               ("/score_batch", {"applicants": [{**thin_body, name: value}]})):
+                response = client.post(path, json=body)
+                assert response.status_code < 500, (path, name, value, response.text)
+                if response.status_code == 400:
+                    assert all(d["loc"] for d in response.json()["detail"])
