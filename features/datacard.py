@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,10 @@ def targets(params: GeneratorParams) -> list[Target]:
     ]
 
 
+def _missing(column: object) -> np.ndarray:
+    return np.asarray(pd.isna(column))
+
+
 @dataclass
 class Marginals:
     """Accumulates counts over chunks so a 10M-row population never sits in memory."""
@@ -61,25 +66,27 @@ class Marginals:
     def _add(self, key: str, value: float) -> None:
         self.sums[key] = self.sums.get(key, 0.0) + float(value)
 
-    def update(self, chunk: pd.DataFrame) -> None:
+    def update(self, chunk: pd.DataFrame | Mapping[str, object]) -> None:
+        """Count one chunk, given as a DataFrame or as the generator's column arrays."""
         s = self.schema
-        n = len(chunk)
+        y = np.asarray(chunk[s.target])
+        n = len(y)
         self.rows += n
-        rural = (chunk["residence"] == "rural").to_numpy()
-        online = chunk["mobile_payment_volume_rmb"].notna().to_numpy()
-        y = chunk[s.target].to_numpy()
-        thin = chunk[s.traditional_features].isna().all(axis=1).to_numpy()
+        rural = np.asarray(chunk["residence"] == "rural")
+        online = ~_missing(chunk["mobile_payment_volume_rmb"])
+        thin = np.logical_and.reduce([_missing(chunk[c]) for c in s.traditional_features])
         self._add("rural", rural.sum())
-        self._add("female", (chunk["gender"] == "female").sum())
+        self._add("female", np.asarray(chunk["gender"] == "female").sum())
         self._add("thin", thin.sum())
         self._add("online_rural", (online & rural).sum())
         self._add("online_urban", (online & ~rural).sum())
         self._add("default", y.sum())
-        self._add("true_pd", chunk[s.oracle_column].sum())
-        self._add("parcels_online", chunk.loc[online, "parcels_received_12m"].astype("float64").sum())
+        self._add("true_pd", np.asarray(chunk[s.oracle_column]).sum())
+        parcels = pd.array(chunk["parcels_received_12m"]).to_numpy(dtype=np.float64, na_value=np.nan)
+        self._add("parcels_online", np.nansum(parcels[online]))
         self._add("online", online.sum())
         for name in s.feature_names:
-            self.missing[name] = self.missing.get(name, 0) + int(chunk[name].isna().sum())
+            self.missing[name] = self.missing.get(name, 0) + int(_missing(chunk[name]).sum())
         for attr in s.protected_names + ["thin_file"]:
             if attr == "thin_file":
                 labels, codes = np.array(["with bureau record", "thin-file"]), thin.astype(np.int64)
@@ -95,7 +102,7 @@ class Marginals:
         taken = sum(len(a) for a in self._auc_y)
         if taken < ORACLE_AUC_ROWS:
             self._auc_y.append(y[: ORACLE_AUC_ROWS - taken])
-            self._auc_p.append(chunk[s.oracle_column].to_numpy()[: ORACLE_AUC_ROWS - taken])
+            self._auc_p.append(np.asarray(chunk[s.oracle_column])[: ORACLE_AUC_ROWS - taken])
 
     def merge(self, other: Marginals) -> Marginals:
         """Add another chunk's counts (chunks merged in order keep the oracle-AUC sample deterministic)."""

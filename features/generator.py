@@ -10,11 +10,12 @@ given drivers repays; only `rural_capacity_gap` (and age, through capacity) move
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from thinfile.config import GeneratorParams
 from thinfile.features.schema import FeatureType, Schema
@@ -49,6 +50,10 @@ class People:
     seller: np.ndarray
     utility_months: np.ndarray
     contacts: np.ndarray
+
+    def take(self, mask: np.ndarray) -> People:
+        """The people where `mask` holds."""
+        return People(int(mask.sum()), *(getattr(self, f.name)[mask] for f in fields(People)[1:]))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -118,6 +123,16 @@ def true_default_probability(people: People, params: GeneratorParams) -> np.ndar
 
 Formula = Callable[[np.random.Generator, People, GeneratorParams], np.ndarray]
 
+ONLY: dict[str, Callable[[People], np.ndarray]] = {
+    "has_bureau": lambda p: p.has_bureau,
+    "microloan": lambda p: p.microloan,
+    "microloan_online": lambda p: p.microloan & p.online,
+    "online": lambda p: p.online,
+    "saver": lambda p: p.saver,
+    "seller": lambda p: p.seller,
+}
+"""Who a sparse feature exists for; its formula runs on those people only, the rest are missing."""
+
 
 def _counts(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
     return rng.poisson(np.clip(mean, 0, 1e6)).astype(np.float64)
@@ -136,100 +151,97 @@ def _share(rng: np.random.Generator, trials: np.ndarray, p: np.ndarray) -> np.nd
 
 def _formulas() -> dict[str, Formula]:
     """How each feature arises from a person; keys must match the schema's feature names."""
-    f: dict[str, Formula] = {}
+    f: dict[str, tuple[Formula, str | None]] = {}
 
-    def reg(name: str) -> Callable[[Formula], Formula]:
+    def reg(name: str, only: str | None = None) -> Callable[[Formula], Formula]:
         def deco(fn: Formula) -> Formula:
-            f[name] = fn
+            f[name] = (fn, only)
             return fn
 
         return deco
 
-    def bureau(values: np.ndarray, p: People) -> np.ndarray:
-        return np.where(p.has_bureau, values, np.nan)
-
-    @reg("bureau_accounts_open")
+    @reg("bureau_accounts_open", only="has_bureau")
     def _(rng, p, g):
-        return bureau(_counts(rng, np.exp(0.9 + 0.3 * p.capacity)), p)
+        return _counts(rng, np.exp(0.9 + 0.3 * p.capacity))
 
-    @reg("bureau_oldest_account_months")
+    @reg("bureau_oldest_account_months", only="has_bureau")
     def _(rng, p, g):
         months = (p.age - 18) * 12 * rng.beta(2 + 0.5 * np.clip(p.conduct + 2, 0, 4), 3)
-        return bureau(np.floor(months), p)
+        return np.floor(months)
 
-    @reg("bureau_delinquencies_24m")
+    @reg("bureau_delinquencies_24m", only="has_bureau")
     def _(rng, p, g):
-        return bureau(_counts(rng, np.exp(-1.3 - 0.95 * p.conduct - 0.35 * p.capacity)), p)
+        return _counts(rng, np.exp(-1.3 - 0.95 * p.conduct - 0.35 * p.capacity))
 
-    @reg("bureau_utilisation")
+    @reg("bureau_utilisation", only="has_bureau")
     def _(rng, p, g):
-        return bureau(1.3 * _sigmoid(-0.4 - 0.7 * p.capacity - 0.45 * p.conduct + 0.6 * rng.standard_normal(p.n)), p)
+        return 1.3 * _sigmoid(-0.4 - 0.7 * p.capacity - 0.45 * p.conduct + 0.6 * rng.standard_normal(p.n))
 
-    @reg("bureau_inquiries_6m")
+    @reg("bureau_inquiries_6m", only="has_bureau")
     def _(rng, p, g):
-        return bureau(_counts(rng, np.exp(0.2 - 0.35 * p.capacity - 0.35 * p.conduct)), p)
+        return _counts(rng, np.exp(0.2 - 0.35 * p.capacity - 0.35 * p.conduct))
 
 
-    @reg("microloan_count_24m")
+    @reg("microloan_count_24m", only="microloan")
     def _(rng, p, g):
-        return np.where(p.microloan, 1 + _counts(rng, 2.5 * p.intensity), np.nan)
+        return 1 + _counts(rng, 2.5 * p.intensity)
 
-    @reg("microloan_ontime_share")
+    @reg("microloan_ontime_share", only="microloan")
     def _(rng, p, g):
         trials = 6 * (1 + _counts(rng, 2.5 * p.intensity))
         q = _sigmoid(3.2 + 1.3 * p.conduct + 0.35 * p.capacity)
-        return np.where(p.microloan, _share(rng, trials, q), np.nan)
+        return _share(rng, trials, q)
 
-    @reg("microloan_max_days_late")
+    @reg("microloan_max_days_late", only="microloan")
     def _(rng, p, g):
         late = rng.random(p.n) < _sigmoid(-1.0 - 1.1 * p.conduct - 0.3 * p.capacity)
         days = np.floor(rng.exponential(np.exp(2.3 - 0.6 * p.conduct)))
-        return np.where(p.microloan, np.where(late, 1 + days, 0), np.nan)
+        return np.where(late, 1 + days, 0)
 
-    @reg("microloan_months_since_first")
+    @reg("microloan_months_since_first", only="microloan")
     def _(rng, p, g):
         months = np.minimum((p.age - 18) * 12, 120) * rng.beta(1.5 + 0.3 * p.intensity, 2.5)
-        return np.where(p.microloan, np.floor(months), np.nan)
+        return np.floor(months)
 
-    @reg("bnpl_utilisation")
+    @reg("bnpl_utilisation", only="microloan_online")
     def _(rng, p, g):
         u = _sigmoid(-0.5 - 0.6 * p.capacity - 0.45 * p.conduct + 0.7 * rng.standard_normal(p.n))
-        return np.where(p.microloan & p.online, u, np.nan)
+        return u
 
-    @reg("mobile_payment_volume_rmb")
+    @reg("mobile_payment_volume_rmb", only="online")
     def _(rng, p, g):
         vol = _money(rng, 7.6 + 0.55 * p.capacity + 0.6 * np.log(p.intensity + 0.05), 0.45, g)
-        return np.where(p.online, vol, np.nan)
+        return vol
 
-    @reg("inflow_regularity")
+    @reg("inflow_regularity", only="online")
     def _(rng, p, g):
         r = _sigmoid(0.6 + 0.55 * p.capacity + 0.35 * p.conduct + 0.6 * rng.standard_normal(p.n))
-        return np.where(p.online, r, np.nan)
+        return r
 
 
-    @reg("money_market_balance_rmb")
+    @reg("money_market_balance_rmb", only="saver")
     def _(rng, p, g):
         bal = _money(rng, 7.0 + 0.9 * p.capacity + 0.3 * p.conduct, 0.9, g)
-        return np.where(p.saver, bal, np.nan)
+        return bal
 
-    @reg("money_market_months_active")
+    @reg("money_market_months_active", only="saver")
     def _(rng, p, g):
         months = np.minimum((p.age - 18) * 12, 120) * rng.beta(1.2 + 0.4 * np.clip(p.conduct + 2, 0, 4), 2.0)
-        return np.where(p.saver, np.floor(months), np.nan)
+        return np.floor(months)
 
 
-    @reg("store_revenue_rmb")
+    @reg("store_revenue_rmb", only="seller")
     def _(rng, p, g):
-        return np.where(p.seller, _money(rng, 9.0 + 0.8 * p.capacity, 1.0, g), np.nan)
+        return _money(rng, 9.0 + 0.8 * p.capacity, 1.0, g)
 
-    @reg("store_months_active")
+    @reg("store_months_active", only="seller")
     def _(rng, p, g):
-        return np.where(p.seller, np.floor(rng.gamma(2.0, 12.0 + 4 * np.clip(p.conduct + 2, 0, 4))), np.nan)
+        return np.floor(rng.gamma(2.0, 12.0 + 4 * np.clip(p.conduct + 2, 0, 4)))
 
-    @reg("salary_inflow")
+    @reg("salary_inflow", only="online")
     def _(rng, p, g):
         s = (rng.random(p.n) < _sigmoid(-0.2 + 0.8 * p.capacity - 0.8 * p.rural)).astype(np.float64)
-        return np.where(p.online, s, np.nan)
+        return s
 
     @reg("declared_income_rmb")
     def _(rng, p, g):
@@ -242,28 +254,28 @@ def _formulas() -> dict[str, Formula]:
         r = np.exp(0.2 + 0.7 * p.capacity + 0.35 * p.conduct + 0.6 * rng.standard_normal(p.n))
         return np.where(p.online | p.saver, r, np.nan)
 
-    @reg("low_balance_events_12m")
+    @reg("low_balance_events_12m", only="online")
     def _(rng, p, g):
         ev = _counts(rng, np.exp(0.9 - 0.7 * p.capacity - 0.4 * p.conduct))
-        return np.where(p.online, ev, np.nan)
+        return ev
 
     @reg("online_orders_12m")
     def _(rng, p, g):
         return np.where(p.online, _counts(rng, 45 * p.intensity * np.exp(0.2 * p.capacity)), 0.0)
 
-    @reg("return_rate")
+    @reg("return_rate", only="online")
     def _(rng, p, g):
         orders = 1 + _counts(rng, 45 * p.intensity)
         q = _sigmoid(-2.6 - 0.3 * p.conduct + 0.2 * rng.standard_normal(p.n))
-        return np.where(p.online, _share(rng, orders, q), np.nan)
+        return _share(rng, orders, q)
 
     @reg("parcels_received_12m")
     def _(rng, p, g):
         return _counts(rng, 40 * p.intensity * np.exp(0.15 * p.capacity))
 
-    @reg("avg_order_value_rmb")
+    @reg("avg_order_value_rmb", only="online")
     def _(rng, p, g):
-        return np.where(p.online, _money(rng, 4.4 + 0.35 * p.capacity - 0.2 * p.rural, 0.5, g), np.nan)
+        return _money(rng, 4.4 + 0.35 * p.capacity - 0.2 * p.rural, 0.5, g)
 
 
     @reg("utility_ontime_12m")
@@ -284,24 +296,24 @@ def _formulas() -> dict[str, Formula]:
         q = _sigmoid(2.6 + 1.2 * p.conduct + 0.3 * p.capacity)
         return np.where(renter & p.online, _share(rng, np.full(p.n, 12), q), np.nan)
 
-    @reg("spend_volatility")
+    @reg("spend_volatility", only="online")
     def _(rng, p, g):
         v = np.exp(-0.8 - 0.25 * p.conduct - 0.2 * p.capacity + 0.35 * rng.standard_normal(p.n))
-        return np.where(p.online, v, np.nan)
+        return v
 
-    @reg("high_risk_merchant_share")
+    @reg("high_risk_merchant_share", only="online")
     def _(rng, p, g):
         s = _sigmoid(-3.5 - 0.7 * p.conduct + 0.6 * rng.standard_normal(p.n))
-        return np.where(p.online, s, np.nan)
+        return s
 
-    @reg("autopay_enabled")
+    @reg("autopay_enabled", only="online")
     def _(rng, p, g):
         a = (rng.random(p.n) < _sigmoid(-0.4 + 0.5 * p.conduct + 0.3 * np.log(p.intensity))).astype(np.float64)
-        return np.where(p.online, a, np.nan)
+        return a
 
-    @reg("transfer_counterparties_12m")
+    @reg("transfer_counterparties_12m", only="online")
     def _(rng, p, g):
-        return np.where(p.online, _counts(rng, 14 * p.intensity), np.nan)
+        return _counts(rng, 14 * p.intensity)
 
     @reg("phone_bill_ontime_24m")
     def _(rng, p, g):
@@ -361,9 +373,9 @@ def _formulas() -> dict[str, Formula]:
     def _(rng, p, g):
         return _counts(rng, np.exp(-0.7 - 0.3 * p.conduct - 0.2 * p.capacity - 0.4 * p.rural + 0.3 * (p.age_band <= 1)))
 
-    @reg("device_changes_12m")
+    @reg("device_changes_12m", only="online")
     def _(rng, p, g):
-        return np.where(p.online, _counts(rng, np.exp(-1.0 - 0.35 * p.conduct + 0.2 * rng.standard_normal(p.n))), np.nan)
+        return _counts(rng, np.exp(-1.0 - 0.35 * p.conduct + 0.2 * rng.standard_normal(p.n)))
 
     @reg("device_tier")
     def _(rng, p, g):
@@ -395,7 +407,7 @@ def _formulas() -> dict[str, Formula]:
     return f
 
 
-FORMULAS: dict[str, Formula] = _formulas()
+FORMULAS: dict[str, tuple[Formula, str | None]] = _formulas()
 
 
 
@@ -405,11 +417,11 @@ def _clip_to_schema(values: np.ndarray, lo: float | None, hi: float | None) -> n
     return np.clip(values, lo, hi)
 
 
-def generate_chunk(
+def chunk_columns(
     schema: Schema, params: GeneratorParams, seed: np.random.SeedSequence, start_id: int, n: int,
     keep_latents: bool = False,
-) -> pd.DataFrame:
-    """One chunk of the population as a DataFrame, columns in schema order."""
+) -> dict[str, object]:
+    """One chunk of the population as typed column arrays (id, features in schema order, protected, oracle, label)."""
     missing = set(schema.feature_names) ^ set(FORMULAS)
     if missing:
         raise ValueError(f"schema and generator disagree on features: {sorted(missing)}")
@@ -418,9 +430,19 @@ def generate_chunk(
     label_rng = np.random.default_rng(label_seed)
     feature_rngs = [np.random.default_rng(s) for s in feature_seeds]
 
-    cols: dict[str, object] = {schema.id_column: [f"A{start_id + i:010d}" for i in range(n)]}
+    cols: dict[str, object] = {schema.id_column: np.char.add("A", np.char.zfill(np.arange(start_id, start_id + n).astype("U10"), 10)).astype(object)}
+    subsets: dict[str, tuple[np.ndarray, People]] = {}
     for f, rng in zip(schema.features, feature_rngs, strict=True):
-        raw = FORMULAS[f.name](rng, people, params).astype(np.float64)
+        formula, only = FORMULAS[f.name]
+        if only is None:
+            raw = formula(rng, people, params).astype(np.float64)
+        else:
+            if only not in subsets:
+                mask = ONLY[only](people)
+                subsets[only] = (mask, people.take(mask))
+            mask, some = subsets[only]
+            raw = np.full(n, np.nan)
+            raw[mask] = formula(rng, some, params)
         if f.type is FeatureType.category:
             codes = np.nan_to_num(raw, nan=-1).astype(np.int64)
             cols[f.name] = pd.Categorical.from_codes(codes, categories=list(f.categories))
@@ -444,7 +466,26 @@ def generate_chunk(
             cols[f"latent_{name}"] = getattr(people, name)
         cols["latent_online"] = people.online
         cols["latent_has_bureau"] = people.has_bureau
-    return pd.DataFrame(cols)
+    return cols
+
+
+def generate_chunk(
+    schema: Schema, params: GeneratorParams, seed: np.random.SeedSequence, start_id: int, n: int,
+    keep_latents: bool = False,
+) -> pd.DataFrame:
+    """One chunk of the population as a DataFrame, columns in schema order."""
+    return pd.DataFrame(chunk_columns(schema, params, seed, start_id, n, keep_latents))
+
+
+def arrow_schema(schema: Schema, params: GeneratorParams) -> pa.Schema:
+    """Arrow schema of generated chunks, with the pandas metadata that restores their dtypes on read."""
+    return pa.Schema.from_pandas(generate_chunk(schema, params, np.random.SeedSequence(0), 0, 8), preserve_index=False)
+
+
+def chunk_table(cols: dict[str, object], like: pa.Schema) -> pa.Table:
+    """Columns straight to an Arrow table (no DataFrame in between): what the Parquet writer takes."""
+    arrays = [pa.array(cols[f.name], type=f.type, from_pandas=True) for f in like]
+    return pa.Table.from_arrays(arrays, schema=like)
 
 
 def chunk_plan(rows: int, chunk_rows: int) -> list[tuple[int, int]]:

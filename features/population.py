@@ -15,7 +15,7 @@ from thinfile.config import GeneratorParams
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
 import numpy as np
 
-from thinfile.features.generator import chunk_plan, generate_chunk
+from thinfile.features.generator import arrow_schema, chunk_columns, chunk_plan, chunk_table
 from thinfile.features.schema import Schema
 
 PARTS_DIR = "population"
@@ -30,19 +30,19 @@ class GeneratedPopulation:
     all_within_tolerance: bool
 
 
-def write_part(frame, path: Path) -> None:
+def write_part(table: pa.Table, path: Path) -> None:
     """Write one Parquet part atomically (temporary name, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, compression="snappy")
+    pq.write_table(table, tmp, compression="snappy")
     os.replace(tmp, path)
 
 
-def _make_part(job: tuple[Schema, GeneratorParams, np.random.SeedSequence, int, int, Path]) -> Marginals:
-    schema, params, seed, start, n, path = job
-    chunk = generate_chunk(schema, params, seed, start, n)
-    write_part(chunk, path)
+def _make_part(job: tuple[Schema, GeneratorParams, np.random.SeedSequence, int, int, Path, pa.Schema]) -> Marginals:
+    schema, params, seed, start, n, path, like = job
+    cols = chunk_columns(schema, params, seed, start, n)
+    write_part(chunk_table(cols, like), path)
     marginals = Marginals(schema)
-    marginals.update(chunk)
+    marginals.update(cols)
     return marginals
 
 
@@ -58,7 +58,8 @@ def generate_population(
         stale.unlink()
     plan = chunk_plan(rows, params.chunk_rows)
     seeds = np.random.SeedSequence(seed).spawn(len(plan))
-    jobs = [(schema, params, s, start, n, parts / f"part-{i:05d}.parquet")
+    like = arrow_schema(schema, params)
+    jobs = [(schema, params, s, start, n, parts / f"part-{i:05d}.parquet", like)
             for i, ((start, n), s) in enumerate(zip(plan, seeds, strict=True))]
     marginals = Marginals(schema)
     workers = min(workers or os.cpu_count() or 1, len(jobs))
