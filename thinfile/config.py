@@ -88,8 +88,8 @@ class TrainConfig(Frozen):
     test_size: float = Field(0.2, gt=0, lt=1)
     valid_size: float = Field(0.2, gt=0, lt=1)
     learning_rate: float = 0.05
-    num_leaves: int = 15
-    max_depth: int = 5
+    num_leaves: int = 8
+    max_depth: int = 3
     max_rounds: int = 400
     early_stopping_rounds: int = 30
     min_child_samples: int = 100

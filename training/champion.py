@@ -11,12 +11,10 @@ from sklearn.metrics import log_loss
 from thinfile.config import Settings, TrainConfig
 from thinfile.features.schema import Schema
 from thinfile.training import score as scoring
-from thinfile.training.explain import break_even_values
 from thinfile.training.scorer import Scorer
 from thinfile.training.stability import build_reference
 
 REFERENCE_ROWS = 50_000
-HINT_ROWS = 20_000  # rows explained to find break-even hint values (exact TreeSHAP is the costly part)
 
 
 def lgb_params(schema: Schema, config: TrainConfig) -> dict:
@@ -84,9 +82,6 @@ def fit_champion(
     calibration = platt_if_it_helps(booster.predict(Xv, raw_score=True), yv, config.seed)
     scorer = Scorer(schema=schema, booster=booster, scale=settings.scale, cutoffs=settings.cutoffs,
                     calibration=calibration, meta={"family": "lightgbm", "best_iteration": booster.best_iteration})
-    ref = Xv[: HINT_ROWS]
-    explanation = scorer.explain(ref)
-    scorer.hints = break_even_values(schema, ref, explanation.points)
     train_sample = X[np.random.default_rng(config.seed).permutation(len(X))[:REFERENCE_ROWS]]
     scorer.reference = build_reference(schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), settings.scale))
     return scorer

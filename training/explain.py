@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from thinfile.config import Cutoffs, ScoreScale
-from thinfile.features.schema import DIMENSIONS, FeatureType, Schema
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
 from thinfile.training import score as scoring
 
 TOP_REASONS = 4
@@ -32,7 +33,8 @@ class Explanation:
     dimensions: np.ndarray
     reason_index: np.ndarray
     reason_points: np.ndarray
-    hints: dict[str, float]
+    hint_values: dict[int, np.ndarray]
+    feature_points: Callable[[np.ndarray], np.ndarray] | None
 
     def __len__(self) -> int:
         return len(self.score)
@@ -52,21 +54,39 @@ class Explanation:
         return float(v)
 
     def hint(self, row: int, j: int) -> str | None:
-        """What would help, from the model's break-even value for an actionable feature; None if nothing."""
+        """What would help: the nearest value of an actionable feature at which it stops costing points.
+
+        Found on the model itself: the feature's points are monotone in its value, so a binary search
+        over the model's own split values for that feature finds the break-even value for this row.
+        None when the feature is not actionable, its value is missing, or no value would help.
+        """
         f = self.schema.features[j]
-        target = self.hints.get(f.name)
-        if not f.actionable or target is None or f.monotone == 0:
-            return None
+        values = self.hint_values.get(j)
         v = self.X[row, j]
-        if np.isnan(v):
+        if not f.actionable or f.monotone == 0 or values is None or self.feature_points is None or np.isnan(v):
             return None
-        shown = f"{target:g}" if f.type is not FeatureType.int else f"{int(np.ceil(target)) if f.monotone > 0 else int(np.floor(target))}"
-        unit = f" {f.unit}" if f.unit else ""
-        if f.monotone > 0 and v < target:
-            return f"{f.display_name}: at least {shown}{unit} would typically stop this costing points"
-        if f.monotone < 0 and v > target:
-            return f"{f.display_name}: at most {shown}{unit} would typically stop this costing points"
-        return None
+        candidates = values[values > v] if f.monotone > 0 else values[values < v][::-1]
+        if candidates.size == 0:
+            return None
+
+        def points_at(c: float) -> float:
+            x = self.X[row].copy()
+            x[j] = c
+            return float(self.feature_points(x[None, :])[0, j])
+
+        lo, hi = 0, len(candidates) - 1
+        if points_at(candidates[hi]) < -_EPS:
+            gain = points_at(candidates[hi]) - self.points[row, j]
+            if gain < 1.0:
+                return None
+            return f"{f.display_name}: {_bound(f, candidates[hi])} would win back {gain:.0f} points"
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if points_at(candidates[mid]) >= -_EPS:
+                hi = mid
+            else:
+                lo = mid + 1
+        return f"{f.display_name}: {_bound(f, candidates[lo])} would stop this costing points"
 
     def reasons(self, row: int) -> list[dict[str, object]]:
         out = []
@@ -119,6 +139,37 @@ class Explanation:
         return pd.DataFrame(cols)
 
 
+def _bound(f: Feature, value: float) -> str:
+    shown = f"{int(value)}" if f.type in (FeatureType.int, FeatureType.bool) else f"{value:.6g}"
+    unit = f" {f.unit}" if f.unit else ""
+    return f"{'at least' if f.monotone > 0 else 'at most'} {shown}{unit}"
+
+
+def _round_to_digits(x: np.ndarray, direction: Callable[[np.ndarray], np.ndarray], digits: int = 4) -> np.ndarray:
+    """Round to `digits` significant digits in the given direction (so a shown value still crosses the split)."""
+    magnitude = np.floor(np.log10(np.maximum(np.abs(x), 1e-12)))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    return direction(x * scale) / scale
+
+
+def hint_values(schema: Schema, splits: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Per actionable monotone feature, the values that cross each of the model's splits on it, in range."""
+    out = {}
+    for j, f in enumerate(schema.features):
+        if not f.actionable or f.monotone == 0 or j not in splits:
+            continue
+        thr = splits[j]
+        whole = f.type in (FeatureType.int, FeatureType.bool)
+        if f.monotone > 0:
+            values = np.floor(thr) + 1 if whole else _round_to_digits(np.nextafter(thr, np.inf), np.ceil)
+        else:
+            values = np.floor(thr) if whole else _round_to_digits(thr, np.floor)
+        lo = f.min if f.min is not None else 0.0
+        hi = f.max if f.max is not None else 1.0
+        out[j] = np.unique(np.clip(values, lo, hi))
+    return out
+
+
 def dimension_matrix(schema: Schema) -> np.ndarray:
     """(features x 5) indicator of each feature's dimension."""
     m = np.zeros((len(schema.features), len(DIMENSIONS)))
@@ -138,7 +189,8 @@ def top_reasons(points: np.ndarray, top: int = TOP_REASONS) -> tuple[np.ndarray,
 
 def explain_contributions(
     schema: Schema, X: np.ndarray, contrib: np.ndarray, scale: ScoreScale, cutoffs: Cutoffs,
-    hints: dict[str, float] | None = None,
+    hint_values: dict[int, np.ndarray] | None = None,
+    contributions: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Explanation:
     """Turn log-odds contributions (n x p+1, last column the bias) into an Explanation."""
     fac = scoring.factor(scale)
@@ -154,28 +206,6 @@ def explain_contributions(
         pd=1.0 / (1.0 + np.exp(-margin)), band=scoring.bands(clipped, scale),
         decision=scoring.decisions(clipped, cutoffs), base_points=base, points=points,
         dimensions=points @ dimension_matrix(schema), reason_index=idx, reason_points=pts,
-        hints=hints or {},
+        hint_values=hint_values or {},
+        feature_points=(lambda rows: -fac * contributions(rows)[:, :-1]) if contributions else None,
     )
-
-
-def break_even_values(schema: Schema, X: np.ndarray, points: np.ndarray, bins: int = 50) -> dict[str, float]:
-    """Per actionable monotone feature, the value from which it typically stops costing points.
-
-    Measured on reference rows: values are cut into quantile bins and the first bin (from the bad
-    end) whose median points are >= 0 gives the break-even value.
-    """
-    out: dict[str, float] = {}
-    for j, f in enumerate(schema.features):
-        if not f.actionable or f.monotone == 0:
-            continue
-        present = ~np.isnan(X[:, j])
-        if present.sum() < 20:
-            continue
-        x, p = X[present, j], points[present, j]
-        order = np.argsort(x * f.monotone, kind="stable")
-        x, p = x[order], p[order]
-        for chunk_x, chunk_p in zip(np.array_split(x, bins), np.array_split(p, bins)):
-            if chunk_x.size and np.median(chunk_p) >= -_EPS:
-                out[f.name] = float(chunk_x[0])
-                break
-    return out

@@ -14,7 +14,7 @@ import pandas as pd
 from thinfile.config import Cutoffs, ScoreScale
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training import treeshap
-from thinfile.training.explain import Explanation, explain_contributions
+from thinfile.training.explain import Explanation, explain_contributions, hint_values
 from thinfile.training.treeshap import TreeTables, build_tables
 
 MODEL_FILE = "model.lgb"
@@ -34,11 +34,11 @@ class Scorer:
     scale: ScoreScale = field(default_factory=ScoreScale)
     cutoffs: Cutoffs = field(default_factory=Cutoffs)
     calibration: tuple[float, float] = (1.0, 0.0)
-    hints: dict[str, float] = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     num_threads: int = 0
     _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
+    _hint_values: dict[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tables(self) -> TreeTables:
@@ -82,7 +82,15 @@ class Scorer:
     def explain(self, frame: pd.DataFrame | np.ndarray) -> Explanation:
         """Score, band, decision, points, dimension sub-scores and reason codes for every row."""
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
-        return explain_contributions(self.schema, X, self.contributions(X), self.scale, self.cutoffs, self.hints)
+        return explain_contributions(self.schema, X, self.contributions(X), self.scale, self.cutoffs,
+                                     self.hint_values, self.contributions)
+
+    @property
+    def hint_values(self) -> dict[int, np.ndarray]:
+        """Candidate values for 'what would help' hints: those that cross the model's splits."""
+        if self._hint_values is None:
+            self._hint_values = hint_values(self.schema, treeshap.split_values(self.tables))
+        return self._hint_values
 
     def save(self, directory: str | Path) -> Path:
         d = Path(directory)
@@ -93,7 +101,6 @@ class Scorer:
             "scale": self.scale.model_dump(mode="json"),
             "cutoffs": self.cutoffs.model_dump(mode="json"),
             "calibration": list(self.calibration),
-            "hints": self.hints,
             "reference": self.reference,
             "meta": self.meta,
         }
@@ -110,7 +117,6 @@ class Scorer:
             scale=ScoreScale.model_validate(payload["scale"]),
             cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
             calibration=tuple(payload["calibration"]),
-            hints=payload["hints"],
             reference=payload["reference"],
             meta=payload["meta"],
         )

@@ -255,3 +255,12 @@ def _run(kernel, t: TreeTables, X: np.ndarray) -> np.ndarray:
                           t.node_is_cat, t.node_default_left, t.node_missing, t.node_cat_start, t.node_cat_len,
                           t.cat_values, t.leaf_path_start, t.leaf_path_len, t.path_node, t.path_left, t.path_slot,
                           t.leaf_feat_start, t.leaf_nfeat, t.leaf_feats, t.leaf_table_start, t.phi_table)
+
+
+def split_values(tables: TreeTables) -> dict[int, np.ndarray]:
+    """Sorted unique thresholds of the numerical splits on each feature."""
+    numeric = ~tables.node_is_cat
+    out = {}
+    for j in np.unique(tables.node_feature[numeric]):
+        out[int(j)] = np.unique(tables.node_threshold[numeric & (tables.node_feature == j)])
+    return out
