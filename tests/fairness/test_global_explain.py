@@ -12,7 +12,7 @@ from thinfile.config import Settings
 from thinfile.training.global_explain import log_global_explanations, shap_explanation, top_features
 from thinfile.training.scorer import Scorer
 from thinfile.training.split import Split
-from thinfile.training.tracking import configure
+from thinfile.training.tracking import experiment_id
 
 
 def test_shap_values_are_the_exact_score_points(champion: Scorer, split: Split) -> None:
@@ -28,8 +28,7 @@ def test_top_features_rank_by_mean_absolute_points() -> None:
 
 
 def test_plots_written_and_logged(champion: Scorer, split: Split, fast: Settings, tmp_path: Path) -> None:
-    configure()
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment_id()) as run:
         pass
     paths = log_global_explanations(champion, split.test, run.info.run_id, fast, out_dir=tmp_path)
     names = {p.name for p in paths}

@@ -1,0 +1,76 @@
+"""`thinfile run`: the main job, end to end on the embedded defaults."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import typer
+from rich.table import Table
+
+from thinfile.commands.common import console, row_progress
+from thinfile.config import CHALLENGER_ALIAS, CHAMPION_ALIAS, MODEL_NAME, Settings, default_data_dir, tracking_uri
+from thinfile.features.population import PARTS_DIR, generate_population
+from thinfile.features.schema import load_schema
+
+
+def _rows_on_disk() -> int:
+    parts = sorted((default_data_dir() / PARTS_DIR).glob("part-*.parquet"))
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+
+
+def run(
+    rows: int = typer.Option(200_000, "--rows", "-n", min=1000, help="Size of the default synthetic population."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the population."),
+    fairness: bool = typer.Option(True, "--fairness/--no-fairness", help="Write fairness reports and train the mitigated challenger."),
+) -> None:
+    """Generate the default population, train and register the champion and baselines, audit fairness.
+
+    Everything lands in the embedded defaults: data/synthetic/ (population + DATACARD.md), mlruns/
+    (MLflow store: runs, registered model thinfile-scorer@champion and @challenger) and reports/
+    (fairness reports). An existing population of the same size is reused.
+    """
+    from thinfile.training.fairness_audit import fairness_stage
+    from thinfile.training.pipeline import train
+
+    schema = load_schema()
+    settings = Settings()
+    out = default_data_dir()
+    if _rows_on_disk() != rows:
+        with row_progress("generating population", rows) as advance:
+            generated = generate_population(schema, out, rows, seed, settings.generator, on_chunk=advance)
+        console.print(f"population: {generated.parts_dir} · data card: {generated.datacard}")
+    else:
+        console.print(f"reusing the {rows:,}-row population in {out / PARTS_DIR}")
+
+    with console.status("training") as status:
+        result = train(out / PARTS_DIR, None, settings, progress=lambda m: (status.update(m), console.log(m)))
+    models = Table(title="test metrics")
+    for col in ("model", "AUC", "oracle gap", "ECE", "AUC thin-file", "run"):
+        models.add_column(col)
+    for r in result.comparison(("auc", "oracle_gap", "ece", "auc_thin_file")).itertuples():
+        models.add_row(r.model, f"{r.auc:.4f}", f"{r.oracle_gap:.4f}", f"{r.ece:.4f}", f"{r.auc_thin_file:.4f}", r.run_id[:8])
+    console.print(models)
+    console.print(f"registered {MODEL_NAME} version {result.registered_version} as '{CHAMPION_ALIAS}'")
+
+    if fairness:
+        with console.status("fairness audit and mitigated challenger"):
+            stage = fairness_stage(result, settings)
+        table = Table(title="fairness across residence (rural / urban)")
+        for col in ("model", "AUC", "DI ratio", "EO diff", "calib gap", "thin-file lift", "rural lift", "checks"):
+            table.add_column(col)
+        for r in stage.summary().itertuples(index=False):
+            r = r._asdict()
+            table.add_row(str(r["model"]), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
+                          *(f"{r[c]:+.1%}" for c in ("lift_thin_file", "lift_residence_worst")),
+                          "pass" if r["passed"] else "FAIL")
+        console.print(table)
+        for name, path in stage.files.items():
+            console.print(f"fairness report ({name}): {path}")
+        if stage.challenger_version:
+            console.print(f"registered {MODEL_NAME} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
+
+    console.print(f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "
+                  "serve the champion with `thinfile serve`")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
