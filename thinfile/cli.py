@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 
 import typer
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+class _DropKnownNoise(logging.Filter):
+    """MLflow's notes on logging a Python object as a model and re-checking its input example say
+    nothing a thinfile user can act on; everything else from MLflow still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return "CloudPickle" not in text and "Validating input example" not in text
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_DropKnownNoise())
 
 app = typer.Typer(
     name="thinfile",
