@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
-import numba
 import numpy as np
 import pandas as pd
 
@@ -39,12 +38,16 @@ class Scorer:
     num_threads: int = 0
     _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
     _hint_values: dict[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+    _tables_unsupported: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
-    def tables(self) -> TreeTables:
-        """Per-leaf TreeSHAP tables of the booster, built once on first use."""
-        if self._tables is None:
-            self._tables = build_tables(self.booster)
+    def tables(self) -> TreeTables | None:
+        """Per-leaf TreeSHAP tables of the booster, built once on first use; None if the trees are too big."""
+        if self._tables is None and not self._tables_unsupported:
+            try:
+                self._tables = build_tables(self.booster)
+            except treeshap.UnsupportedModel:
+                self._tables_unsupported = True
         return self._tables
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -65,12 +68,10 @@ class Scorer:
         "lightgbm" uses `Booster.predict(pred_contrib=True)`.
         """
         a, b = self.calibration
-        if exact_engine == "lightgbm":
+        if exact_engine == "lightgbm" or self.tables is None:
             contrib = self.booster.predict(X, pred_contrib=True, **self._params())
         else:
-            if self.num_threads:
-                numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
-            contrib = treeshap.contributions(self.tables, X)
+            contrib = treeshap.contributions(self.tables, X, self.num_threads)
         contrib *= a
         contrib[:, -1] += b
         return contrib
@@ -89,7 +90,8 @@ class Scorer:
     def hint_values(self) -> dict[int, np.ndarray]:
         """Candidate values for 'what would help' hints: those that cross the model's splits."""
         if self._hint_values is None:
-            self._hint_values = hint_values(self.schema, treeshap.split_values(self.tables))
+            splits = treeshap.split_values(self.tables) if self.tables is not None else {}
+            self._hint_values = hint_values(self.schema, splits)
         return self._hint_values
 
     def save(self, directory: str | Path) -> Path:

@@ -19,6 +19,11 @@ import numba
 import numpy as np
 
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+MAX_LEAVES = 64
+
+
+class UnsupportedModel(ValueError):
+    """A booster these tables cannot represent (use LightGBM's own pred_contrib instead)."""
 _ZERO = 1e-35
 
 
@@ -38,11 +43,8 @@ class TreeTables:
     node_cat_start: np.ndarray
     node_cat_len: np.ndarray
     cat_values: np.ndarray
-    leaf_path_start: np.ndarray
-    leaf_path_len: np.ndarray
-    path_node: np.ndarray
-    path_left: np.ndarray
-    path_slot: np.ndarray
+    slot_nodes: np.ndarray
+    slot_expect: np.ndarray
     leaf_feat_start: np.ndarray
     leaf_nfeat: np.ndarray
     leaf_feats: np.ndarray
@@ -87,10 +89,9 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     nodes: dict[str, list] = {k: [] for k in ("feature", "threshold", "is_cat", "default_left", "missing",
                                                 "cat_start", "cat_len")}
     cat_values: list[int] = []
-    leaves: dict[str, list] = {k: [] for k in ("path_start", "path_len", "feat_start", "nfeat", "table_start")}
-    path_node: list[int] = []
-    path_left: list[bool] = []
-    path_slot: list[int] = []
+    leaves: dict[str, list] = {k: [] for k in ("feat_start", "nfeat", "table_start")}
+    slot_nodes: list[int] = []
+    slot_expect: list[int] = []
     leaf_feats: list[int] = []
     tables: list[np.ndarray] = []
     tree_node_start, tree_leaf_start = [0], [0]
@@ -98,12 +99,14 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     table_size = 0
 
     for tree in dump["tree_info"]:
+        if tree["num_leaves"] > MAX_LEAVES:
+            raise UnsupportedModel(f"a tree has {tree['num_leaves']} leaves; precomputed TreeSHAP handles up to {MAX_LEAVES}")
         root = tree["tree_structure"]
         node_base = len(nodes["feature"])
         if "leaf_value" in root and "split_index" not in root:
             bias += float(root["leaf_value"])
             tree_node_start.append(node_base)
-            tree_leaf_start.append(len(leaves["path_start"]))
+            tree_leaf_start.append(len(leaves["nfeat"]))
             continue
         stack = [(root, [])]
         while stack:
@@ -133,17 +136,21 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
             else:
                 feats: list[int] = []
                 zero: list[float] = []
-                leaves["path_start"].append(len(path_node))
-                leaves["path_len"].append(len(path))
+                nodes_of: list[int] = []
+                expect_of: list[int] = []
                 for idx, left, feat, frac in path:
                     if feat not in feats:
                         feats.append(feat)
                         zero.append(1.0)
+                        nodes_of.append(0)
+                        expect_of.append(0)
                     slot = feats.index(feat)
                     zero[slot] *= frac
-                    path_node.append(idx)
-                    path_left.append(left)
-                    path_slot.append(slot)
+                    bit = 1 << (idx - node_base)
+                    nodes_of[slot] |= bit
+                    expect_of[slot] |= bit if left else 0
+                slot_nodes.extend(nodes_of)
+                slot_expect.extend(expect_of)
                 value = float(node["leaf_value"])
                 k = len(feats)
                 bias += value * float(np.prod(zero)) if k else value
@@ -155,7 +162,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
                 table_size += table.size
                 tables.append(table)
         tree_node_start.append(len(nodes["feature"]))
-        tree_leaf_start.append(len(leaves["path_start"]))
+        tree_leaf_start.append(len(leaves["nfeat"]))
 
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     return TreeTables(
@@ -165,8 +172,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         node_is_cat=np.asarray(nodes["is_cat"], dtype=np.bool_),
         node_default_left=np.asarray(nodes["default_left"], dtype=np.bool_), node_missing=i64(nodes["missing"]),
         node_cat_start=i64(nodes["cat_start"]), node_cat_len=i64(nodes["cat_len"]), cat_values=i64(cat_values),
-        leaf_path_start=i64(leaves["path_start"]), leaf_path_len=i64(leaves["path_len"]),
-        path_node=i64(path_node), path_left=np.asarray(path_left, dtype=np.bool_), path_slot=i64(path_slot),
+        slot_nodes=i64(slot_nodes), slot_expect=i64(slot_expect),
         leaf_feat_start=i64(leaves["feat_start"]), leaf_nfeat=i64(leaves["nfeat"]), leaf_feats=i64(leaf_feats),
         leaf_table_start=i64(leaves["table_start"]),
         phi_table=np.concatenate(tables) if tables else np.zeros(0),
@@ -198,62 +204,60 @@ def _goes_left(x: np.ndarray, node: int, feature: np.ndarray, threshold: np.ndar
 
 
 def _contributions_py(X, bias, tree_node_start, tree_leaf_start, feature, threshold, is_cat, default_left, missing,
-                   cat_start, cat_len, cat_values, leaf_path_start, leaf_path_len, path_node, path_left, path_slot,
-                   leaf_feat_start, leaf_nfeat, leaf_feats, leaf_table_start, phi_table):
+                      cat_start, cat_len, cat_values, slot_nodes, slot_expect, leaf_feat_start, leaf_nfeat, leaf_feats,
+                      leaf_table_start, phi_table):
     n, p = X.shape
     out = np.zeros((n, p + 1))
     n_trees = len(tree_node_start) - 1
-    max_nodes = 1
-    for t in range(n_trees):
-        max_nodes = max(max_nodes, tree_node_start[t + 1] - tree_node_start[t])
     for r in numba.prange(n):
         x = X[r]
         row = out[r]
         row[p] = bias
-        left = np.empty(max_nodes, dtype=np.bool_)
         for t in range(n_trees):
             base = tree_node_start[t]
+            went_left = 0
             for nd in range(base, tree_node_start[t + 1]):
-                left[nd - base] = _goes_left(x, nd, feature, threshold, is_cat, default_left, missing,
-                                             cat_start, cat_len, cat_values)
+                if _goes_left(x, nd, feature, threshold, is_cat, default_left, missing, cat_start, cat_len, cat_values):
+                    went_left |= 1 << (nd - base)
             for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
                 k = leaf_nfeat[leaf]
-                mask = (1 << k) - 1
-                for s in range(leaf_path_start[leaf], leaf_path_start[leaf] + leaf_path_len[leaf]):
-                    if left[path_node[s] - base] != path_left[s]:
-                        mask &= ~(1 << path_slot[s])
-                start = leaf_table_start[leaf] + mask * k
                 fs = leaf_feat_start[leaf]
+                mask = 0
+                for q in range(k):
+                    if ((went_left ^ slot_expect[fs + q]) & slot_nodes[fs + q]) == 0:
+                        mask |= 1 << q
+                start = leaf_table_start[leaf] + mask * k
                 for q in range(k):
                     row[leaf_feats[fs + q]] += phi_table[start + q]
     return out
 
 
-_serial = numba.njit(cache=True)(_contributions_py)
-_parallel = numba.njit(cache=True, parallel=True)(_contributions_py)
-_parallel_lock = threading.Lock()
+_kernel = numba.njit(cache=True, parallel=True)(_contributions_py)
+_kernel_lock = threading.Lock()
 PARALLEL_ROWS = 5_000
 
 
-def contributions(tables: TreeTables, X: np.ndarray) -> np.ndarray:
+def contributions(tables: TreeTables, X: np.ndarray, threads: int = 0) -> np.ndarray:
     """SHAP log-odds contributions (n x p+1, last column the bias), equal to LightGBM's pred_contrib.
 
-    Small inputs run serially (safe from any number of threads, as in the service); large ones use
-    numba's threads, one call at a time.
+    One kernel, compiled with numba's parallel lowering (much faster than its serial build even on
+    one thread); small inputs run on one thread, large ones on `threads` (0 = all). Calls are
+    serialised, since not every numba threading layer may be entered from several threads at once.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != tables.n_features:
         raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
-    if len(X) < PARALLEL_ROWS:
-        return _run(_serial, tables, X)
-    with _parallel_lock:
-        return _run(_parallel, tables, X)
+    most = numba.config.NUMBA_NUM_THREADS
+    use = 1 if len(X) < PARALLEL_ROWS else min(threads or most, most)
+    with _kernel_lock:
+        numba.set_num_threads(use)
+        return _run(_kernel, tables, X)
 
 
 def _run(kernel, t: TreeTables, X: np.ndarray) -> np.ndarray:
     return kernel(X, t.bias, t.tree_node_start, t.tree_leaf_start, t.node_feature, t.node_threshold,
                           t.node_is_cat, t.node_default_left, t.node_missing, t.node_cat_start, t.node_cat_len,
-                          t.cat_values, t.leaf_path_start, t.leaf_path_len, t.path_node, t.path_left, t.path_slot,
+                          t.cat_values, t.slot_nodes, t.slot_expect,
                           t.leaf_feat_start, t.leaf_nfeat, t.leaf_feats, t.leaf_table_start, t.phi_table)
 
 
