@@ -336,8 +336,6 @@ def train_frame(
 ) -> TrainResult:
     """Check, split, fit champion and baselines, evaluate each the same way, log each as an MLflow run."""
     settings = settings or Settings()
-    if settings.train.tune:
-        raise ValueError("train.tune: a hyper-parameter search is not available yet; set tune to false")
     say = progress or (lambda _msg: None)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings, source)
@@ -363,6 +361,14 @@ def train_frame(
             if family == BUREAU_FAMILY:
                 bureau_run = res.run_id
 
+    if settings.train.tune:
+        from thinfile.training.tuning import tune_config
+
+        say(f"searching hyper-parameters ({settings.train.tune_trials} trials on the validation split)")
+        tuned, loss = tune_config(split.train, split.valid, schema, settings.train)
+        settings = settings.model_copy(update={"train": tuned})
+        say(f"best of the search: validation log loss {loss:.5f} with {tuned.num_leaves} leaves, depth "
+            f"{tuned.max_depth}, learning rate {tuned.learning_rate:.3f}")
     say(f"fitting the champion on {len(split.train):,} rows")
     start = time.perf_counter()
     scorer = fit_champion(split.train, split.valid, schema, settings.train, settings)

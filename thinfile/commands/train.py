@@ -23,6 +23,8 @@ def train(
     seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs WoE scorecards."),
     register_model: bool = typer.Option(True, "--register/--no-register", help=f"Register the champion as {MODEL_NAME!r} with alias 'champion'."),
+    tune: bool = typer.Option(False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs thinfile[tune])."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Trials of the --tune search."),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
 
@@ -34,13 +36,14 @@ def train(
 
     base = Settings()
     settings = base.model_copy(update={
-        "train": base.train.model_copy(update={"seed": seed}) if seed is not None else base.train,
+        "train": base.train.model_copy(update={"tune": tune, "tune_trials": trials,
+                                               **({"seed": seed} if seed is not None else {})}),
         "pipeline": base.pipeline.model_copy(update={"baselines": baselines, "register_champion": register_model}),
     })
     try:
         with console.status("training") as status:
             result = run_training(data, schema, settings, rows, progress=lambda m: (status.update(m), console.log(m)))
-    except (TrainingDataError, SchemaError, SplitError, ScorecardError) as err:
+    except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError) as err:
         raise fail(str(err)) from None
     table = Table(title=f"test metrics ({result.split['test_rows']:,} rows, {result.split_method} split)")
     cols = ("auc", "oracle_gap", "ks", "ece", "auc_thin_file", "explain_rows_per_s")
