@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -65,8 +66,9 @@ def _describe(f: Feature, check: str) -> str:
     return f"fails check {check}"
 
 
+@lru_cache(maxsize=16)
 def _pandera_schema(schema: Schema) -> pa.DataFrameSchema:
-    """The schema's per-value rules as a pandera schema over already-coerced columns."""
+    """The schema's per-value rules as a pandera schema over already-coerced columns (built once per schema)."""
     columns = {}
     for f in schema.features:
         checks: list[pa.Check] = []
