@@ -20,7 +20,7 @@ def batch_score(
     engine: str = typer.Option("embedded", "--engine", "-e", help="embedded (this machine, every core) or spark."),
     master: str = typer.Option(None, "--master", help="Spark master for --engine spark (default local[*])."),
     chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per output part; bounds memory per "
-                                   "worker (default from settings: 100,000)."),
+                                   "worker (default from settings: 50,000)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Scoring processes of the embedded engine (default: one per core)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
 ) -> None:
