@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -152,27 +151,13 @@ def register_model(rows: int, seed: int) -> str:
 def request_bodies(n: int, seed: int) -> tuple[list[dict], list[dict]]:
     """n applicants as thinfile bodies (missing fields left out) and as full records (missing as null)."""
     from thinfile.features.generator import generate_frame
-    from thinfile.features.schema import FeatureType, load_schema
+    from thinfile.features.schema import load_schema
+    from thinfile.serving.contract import request_body
 
     schema = load_schema()
     frame = generate_frame(schema, rows=n, seed=seed)
-    full, thin = [], []
-    for _, row in frame.iterrows():
-        record: dict = {}
-        for f in schema.features:
-            v = row[f.name]
-            if pd.isna(v):
-                record[f.name] = None
-            elif f.type is FeatureType.category:
-                record[f.name] = str(v)
-            elif f.type is FeatureType.bool:
-                record[f.name] = bool(v)
-            elif f.type is FeatureType.int:
-                record[f.name] = int(v)
-            else:
-                record[f.name] = float(v)
-        full.append(record)
-        thin.append({k: v for k, v in record.items() if v is not None})
+    thin = [request_body(schema, row) for _, row in frame.iterrows()]
+    full = [{f.name: body.get(f.name) for f in schema.features} for body in thin]
     return thin, full
 
 

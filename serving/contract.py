@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal, Optional
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
@@ -127,6 +129,24 @@ def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndar
             if v is not None:
                 out[i, j] = codes[j][v] if j in codes else float(v)
     return out
+
+
+def request_body(schema: Schema, row: Mapping[str, object]) -> dict[str, object]:
+    """One table row as a /score request body: model inputs only, missing values left out, JSON types."""
+    body: dict[str, object] = {}
+    for f in schema.features:
+        v = row[f.name]
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            continue
+        if f.type is FeatureType.category:
+            body[f.name] = str(v)
+        elif f.type is FeatureType.bool:
+            body[f.name] = bool(v)
+        elif f.type is FeatureType.int:
+            body[f.name] = int(v)
+        else:
+            body[f.name] = float(v)
+    return body
 
 
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from thinfile.config import BatchSettings, FairnessLimits  # noqa: E402
-from thinfile.features.schema import FeatureType, Schema  # noqa: E402
+from thinfile.features.schema import FeatureType  # noqa: E402
 from thinfile.training.explain import Explanation  # noqa: E402
 from thinfile.training.plots import BAND_COLOURS  # noqa: E402
 from thinfile.training.scorer import Scorer  # noqa: E402

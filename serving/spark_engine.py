@@ -110,7 +110,6 @@ def _score_partition(broadcast, tag: ModelTag, settings: Settings, root_uri: str
     """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
     def run(batches):
         scorer = _scorer_from(broadcast, tag, threads)
-        cols = output_columns(scorer.schema, settings.batch.top_reasons)
         union = _union_columns(scorer.schema, settings.batch.top_reasons)
         for frame in batches:
             source = frame.pop(SOURCE) if SOURCE in frame else pd.Series([""] * len(frame))

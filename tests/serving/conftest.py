@@ -22,6 +22,7 @@ from thinfile.config import CHAMPION_ALIAS, TrainConfig
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.registry import load_scorer, log_scorer
+from thinfile.serving.contract import request_body
 from thinfile.training.scorer import Scorer
 from thinfile.training.tracking import experiment_id
 
@@ -128,20 +129,7 @@ def served(registered: Scorer, serving_home: Path) -> Served:
 
 def as_body(schema: Schema, row: pd.Series) -> dict:
     """One generated row as a request body: model inputs only, missing fields left out, JSON types."""
-    body: dict = {}
-    for f in schema.features:
-        v = row[f.name]
-        if pd.isna(v):
-            continue
-        if f.type is FeatureType.category:
-            body[f.name] = str(v)
-        elif f.type is FeatureType.bool:
-            body[f.name] = bool(v)
-        elif f.type is FeatureType.int:
-            body[f.name] = int(v)
-        else:
-            body[f.name] = float(v)
-    return body
+    return request_body(schema, row)
 
 
 @pytest.fixture(scope="session")
