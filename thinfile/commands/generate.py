@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
 from thinfile.config import GeneratorParams, default_data_dir
-from thinfile.features.population import generate_population
+from thinfile.features.population import GeneratedPopulation, generate_population
 from thinfile.features.schema import SchemaError, load_schema
 
 
@@ -31,12 +32,21 @@ def generate(
         raise fail(str(err)) from None
     overrides = {k: v for k, v in {"rural_capacity_gap": rural_capacity_gap,
                                    "rural_footprint_intensity": rural_footprint}.items() if v is not None}
-    params = GeneratorParams(**overrides)
+    try:
+        params = GeneratorParams(**overrides)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise fail(f"bad generator parameter: {problems}") from None
     out = out or default_data_dir()
     with row_progress("generating", rows) as advance:
         result = generate_population(schema, out, rows, seed, params, on_chunk=advance)
+    report_population(result)
+
+
+def report_population(result: GeneratedPopulation) -> None:
+    """Where the population went and its key marginals."""
     r = result.realised
-    console.print(f"[green]wrote[/] {rows:,} rows to {result.parts_dir}  (data card: {result.datacard})")
+    console.print(f"[green]wrote[/] {result.rows:,} rows to {result.parts_dir}  (data card: {result.datacard})")
     console.print(
         f"thin-file {r['thin_file_share']:.1%} · rural {r['rural_share']:.1%} · default rate {r['default_rate']:.2%} "
         f"· oracle AUC {r['oracle_auc']:.3f} · targets met: {'yes' if result.all_within_tolerance else 'NO (see data card)'}"

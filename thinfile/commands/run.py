@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import console, row_progress
+from thinfile.commands.generate import report_population
 from thinfile.config import CHALLENGER_ALIAS, CHAMPION_ALIAS, MODEL_NAME, Settings, default_data_dir, tracking_uri
 from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.schema import load_schema
@@ -37,7 +38,7 @@ def run(
     if _rows_on_disk() != rows:
         with row_progress("generating population", rows) as advance:
             generated = generate_population(schema, out, rows, seed, settings.generator, on_chunk=advance)
-        console.print(f"population: {generated.parts_dir} · data card: {generated.datacard}")
+        report_population(generated)
     else:
         console.print(f"reusing the {rows:,}-row population in {out / PARTS_DIR}")
 

@@ -1,0 +1,25 @@
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command():
+    out = runner.invoke(app, ["--help"]).output
+    for command in ("generate", "train", "promote", "ui", "fairness", "serve", "audit", "batch-score", "run"):
+        assert command in out
+
+
+def test_generate_writes_parts_and_data_card_and_prints_the_key_marginals(tmp_path):
+    result = runner.invoke(app, ["generate", "--rows", "3000", "--seed", "4", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "population" / "part-00000.parquet").exists()
+    assert (tmp_path / "DATACARD.md").exists()
+    assert "thin-file" in result.output and "oracle AUC" in result.output
+
+
+def test_generate_refuses_a_rural_footprint_out_of_range(tmp_path):
+    result = runner.invoke(app, ["generate", "--rows", "100", "--out", str(tmp_path), "--rural-footprint", "3"])
+    assert result.exit_code != 0
+    assert "rural_footprint_intensity" in result.output
