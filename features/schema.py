@@ -54,6 +54,7 @@ class Feature(BaseModel):
     dimension: Dimension
     monotone: Literal[-1, 0, 1] = 0
     reason: str = Field(min_length=3)
+    missing_reason: str | None = None
     actionable: bool = False
     traditional: bool = False
 
@@ -80,6 +81,12 @@ class Feature(BaseModel):
     @property
     def display_name(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+    @property
+    def reason_when_missing(self) -> str:
+        """Reason text when a missing value lowered the score (the lender has no record of it)."""
+        name = self.display_name
+        return self.missing_reason or f"No record of: {name[0].lower()}{name[1:]}"
 
 
 class Protected(BaseModel):

@@ -94,10 +94,11 @@ class Explanation:
             if j < 0:
                 break
             f = self.schema.features[j]
+            value = self.display_value(row, j)
             out.append({
                 "code": f.name,
-                "text": f.reason,
-                "value": self.display_value(row, j),
+                "text": f.reason if value is not None else f.reason_when_missing,
+                "value": value,
                 "points_lost": round(float(-pts), 4),
                 "hint": self.hint(row, j),
             })
@@ -131,10 +132,13 @@ class Explanation:
             cols[f"points_{d}"] = self.dimensions[:, k]
         names = np.array(self.schema.feature_names + [None], dtype=object)
         texts = np.array([f.reason for f in self.schema.features] + [None], dtype=object)
+        missing_texts = np.array([f.reason_when_missing for f in self.schema.features] + [None], dtype=object)
+        rows = np.arange(len(self))
         for k in range(min(top, self.reason_index.shape[1])):
             idx = self.reason_index[:, k]
+            missing = np.isnan(self.X[rows, np.maximum(idx, 0)]) & (idx >= 0)
             cols[f"reason_{k + 1}_code"] = names[idx]
-            cols[f"reason_{k + 1}_text"] = texts[idx]
+            cols[f"reason_{k + 1}_text"] = np.where(missing, missing_texts[idx], texts[idx])
             cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, -self.reason_points[:, k], np.nan)
         return pd.DataFrame(cols)
 

@@ -107,7 +107,20 @@ def test_records_carry_text_value_points_and_hint(scorer, rows, schema):
     with_reasons = next(r for r in record if r["reasons"])
     reason = with_reasons["reasons"][0]
     assert set(reason) == {"code", "text", "value", "points_lost", "hint"}
-    assert reason["text"] == schema.by_name[reason["code"]].reason
+    f = schema.by_name[reason["code"]]
+    assert reason["text"] == (f.reason if reason["value"] is not None else f.reason_when_missing)
+
+
+def test_a_missing_value_that_costs_points_is_explained_as_missing(scorer, rows, schema):
+    e = scorer.explain(rows)
+    table = e.to_frame()
+    for i in range(len(rows)):
+        for k, reason in enumerate(e.reasons(i)):
+            assert table.loc[i, f"reason_{k + 1}_text"] == reason["text"]
+            if reason["value"] is None:
+                assert reason["text"].startswith("No record of:")
+                return
+    raise AssertionError("no missing value among the reasons of 3,000 mostly thin-file rows")
     assert set(with_reasons["dimensions"]) == {"credit_history", "capacity", "behaviour", "identity", "connections"}
 
 
