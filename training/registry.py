@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -61,9 +62,23 @@ def pinned_requirements(*packages: str) -> list[str]:
     return out
 
 
+def use_store() -> str:
+    """Point MLflow's fluent API at thinfile's store and return its URI.
+
+    mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would then pin every later call in
+    this process to this store; unless the user set that variable, it is taken back out, so a changed
+    THINFILE_HOME keeps deciding.
+    """
+    uri = tracking_uri()
+    chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
+    mlflow.set_tracking_uri(uri)
+    if not chosen_by_user:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return uri
+
+
 def client() -> MlflowClient:
-    mlflow.set_tracking_uri(tracking_uri())
-    return MlflowClient(tracking_uri())
+    return MlflowClient(use_store())
 
 
 def log_scorer(

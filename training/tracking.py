@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import input_signature, model_input_example, pinned_requirements
+from thinfile.training.registry import input_signature, model_input_example, pinned_requirements, use_store
 from thinfile.training.scorecard import ScorecardPyfunc, WoeScorecard
 
 TAG_PREFIX = "thinfile."
@@ -32,9 +32,7 @@ class PromotionError(LookupError):
 
 def configure() -> str:
     """Point MLflow at the project's store (MLFLOW_TRACKING_URI, else the embedded one) and return its URI."""
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    return uri
+    return use_store()
 
 
 def artifact_root(uri: str | None = None) -> Path | None:
