@@ -124,7 +124,7 @@ class PipelineConfig(Frozen):
     )
     calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
     timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
-    explain_timing_rows: int = Field(2_000, gt=0, description="rows used to time explanations")
+    explain_timing_rows: int = Field(20_000, gt=0, description="rows used to time explanations (enough to use every core)")
     plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
 
 
