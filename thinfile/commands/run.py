@@ -13,9 +13,14 @@ from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.schema import load_schema
 
 
-def _rows_on_disk() -> int:
+def _same_population_on_disk(rows: int, seed: int) -> bool:
+    """True when data/synthetic already holds a population of this size and seed (its data card says so)."""
+    card = default_data_dir() / "DATACARD.md"
     parts = sorted((default_data_dir() / PARTS_DIR).glob("part-*.parquet"))
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    if not card.exists() or not parts:
+        return False
+    on_disk = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    return on_disk == rows and f"- seed: {seed}  " in card.read_text()
 
 
 def run(
@@ -27,7 +32,7 @@ def run(
 
     Everything lands in the embedded defaults: data/synthetic/ (population + DATACARD.md), mlruns/
     (MLflow store: runs, registered model thinfile-scorer@champion and @challenger) and reports/
-    (fairness reports). An existing population of the same size is reused.
+    (fairness reports). An existing population of the same size and seed is reused.
     """
     from thinfile.training.fairness_audit import fairness_stage
     from thinfile.training.pipeline import train
@@ -35,12 +40,12 @@ def run(
     schema = load_schema()
     settings = Settings()
     out = default_data_dir()
-    if _rows_on_disk() != rows:
+    if not _same_population_on_disk(rows, seed):
         with row_progress("generating population", rows) as advance:
             generated = generate_population(schema, out, rows, seed, settings.generator, on_chunk=advance)
         report_population(generated)
     else:
-        console.print(f"reusing the {rows:,}-row population in {out / PARTS_DIR}")
+        console.print(f"reusing the {rows:,}-row population (seed {seed}) in {out / PARTS_DIR}")
 
     with console.status("training") as status:
         result = train(out / PARTS_DIR, None, settings, progress=lambda m: (status.update(m), console.log(m)))
