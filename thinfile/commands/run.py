@@ -61,14 +61,17 @@ def run(
         with console.status("fairness audit and mitigated challenger"):
             stage = fairness_stage(result, settings)
         table = Table(title="fairness across residence (rural / urban)")
-        for col in ("model", "AUC", "DI ratio", "EO diff", "calib gap", "thin-file lift", "rural lift", "checks"):
-            table.add_column(col)
+        for col in ("model", "AUC", "DI", "EO", "calib", "lift thin", "lift rural", "checks"):
+            table.add_column(col, no_wrap=True)
         for r in stage.summary().itertuples(index=False):
             r = r._asdict()
-            table.add_row(str(r["model"]), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
+            table.add_row(str(r["model"]).replace("_scorecard", "").replace("_", "-"), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
                           *(f"{r[c]:+.1%}" for c in ("lift_thin_file", "lift_residence_worst")),
                           "pass" if r["passed"] else "FAIL")
         console.print(table)
+        console.print("DI: approval-rate ratio rural/urban (>= 0.8); EO: equal-opportunity difference (<= 0.05); "
+                      "calib: calibration gap (<= 0.02); lift: extra approvals vs the bureau-only scorecard at the "
+                      "same bad rate; checks: all limits on every attribute")
         for name, path in stage.files.items():
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
