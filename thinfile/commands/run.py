@@ -23,6 +23,14 @@ def _same_population_on_disk(rows: int, seed: int) -> bool:
     return on_disk == rows and f"- seed: {seed}  " in card.read_text()
 
 
+def _short(model: str) -> str:
+    return model.replace("_scorecard", "").replace("_", "-")
+
+
+def _points(share: float) -> str:
+    return "-" if share != share else f"{share * 100:+.1f} pts"
+
+
 def run(
     rows: int = typer.Option(200_000, "--rows", "-n", min=1000, help="Size of the default synthetic population."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the population."),
@@ -53,7 +61,7 @@ def run(
     for col in ("model", "AUC", "oracle gap", "ECE", "AUC thin-file", "run"):
         models.add_column(col)
     for r in result.comparison(("auc", "oracle_gap", "ece", "auc_thin_file")).itertuples():
-        models.add_row(r.model, f"{r.auc:.4f}", f"{r.oracle_gap:.4f}", f"{r.ece:.4f}", f"{r.auc_thin_file:.4f}", r.run_id[:8])
+        models.add_row("champion" if r.role == "champion" else _short(r.model), f"{r.auc:.4f}", f"{r.oracle_gap:.4f}", f"{r.ece:.4f}", f"{r.auc_thin_file:.4f}", r.run_id[:8])
     console.print(models)
     console.print(f"registered {MODEL_NAME} version {result.registered_version} as '{CHAMPION_ALIAS}'")
 
@@ -65,8 +73,8 @@ def run(
             table.add_column(col, no_wrap=True)
         for r in stage.summary().itertuples(index=False):
             r = r._asdict()
-            table.add_row(str(r["model"]).replace("_scorecard", "").replace("_", "-"), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
-                          *(f"{r[c]:+.1%}" for c in ("lift_thin_file", "lift_residence_worst")),
+            table.add_row(_short(str(r["model"])), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
+                          *(_points(r[c]) for c in ("lift_thin_file", "lift_residence_worst")),
                           "pass" if r["passed"] else "FAIL")
         console.print(table)
         console.print("DI: approval-rate ratio rural/urban (>= 0.8); EO: equal-opportunity difference (<= 0.05); "
