@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -35,7 +36,21 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["THINFILE_HOME"] = before
 
 
+@pytest.fixture(scope="session")
+def home_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A private THINFILE_HOME (MLflow store, data, reports) per test folder, made once per session."""
+    homes: dict[str, Path] = {}
+
+    def home(area: str) -> Path:
+        if area not in homes:
+            homes[area] = tmp_path_factory.mktemp(f"{area}_home")
+        return homes[area]
+
+    return home
+
+
 @pytest.fixture(autouse=True)
-def _store_follows_thinfile_home(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; drop it so each test's THINFILE_HOME decides."""
+def _area_store(request: pytest.FixtureRequest, home_for: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test talks to its folder's own store; MLFLOW_TRACKING_URI (which mlflow exports) never leaks in."""
+    monkeypatch.setenv("THINFILE_HOME", str(home_for(request.path.parent.name)))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

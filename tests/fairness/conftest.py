@@ -18,16 +18,8 @@ from thinfile.training.split import Split, split_frame
 
 
 @pytest.fixture(scope="session")
-def fairness_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fairness_home")
-
-
-@pytest.fixture(autouse=True)
-def _private_store(fairness_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every fairness test talks to its own store, never the repository's mlruns/."""
-    monkeypatch.setenv("THINFILE_HOME", str(fairness_home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return fairness_home
+def fairness_home(home_for) -> Path:
+    return home_for("fairness")
 
 
 @pytest.fixture(scope="session")

@@ -34,18 +34,14 @@ MAX_BODY_BYTES = 200_000
 
 
 @pytest.fixture(scope="session")
-def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("serving_home")
+def serving_home(home_for) -> Path:
+    return home_for("serving")
 
 
 @pytest.fixture(autouse=True)
-def _private_store(serving_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every serving test talks to its own store, never the repository's mlruns/."""
-    monkeypatch.setenv("THINFILE_HOME", str(serving_home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def _no_serving_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("THINFILE_API_KEY", "THINFILE_API_KEY_FILE", "THINFILE_MODEL", "THINFILE_AUDIT_LOG"):
         monkeypatch.delenv(name, raising=False)
-    return serving_home
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,8 @@ from thinfile.training.pipeline import TrainResult, train_frame
 
 
 @pytest.fixture(scope="session")
-def training_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("thinfile_home")
-
-
-@pytest.fixture(autouse=True)
-def _private_store(training_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every training test talks to its own store, never the repository's mlruns/."""
-    monkeypatch.setenv("THINFILE_HOME", str(training_home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return training_home
+def training_home(home_for) -> Path:
+    return home_for("training")
 
 
 def fast_settings(**pipeline: object) -> Settings:
