@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import bentoml
+import numpy as np
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel
 from starlette.applications import Starlette
@@ -120,6 +121,7 @@ class Thinfile:
         self.settings = ServingSettings.from_env()
         self.schema = SCHEMA
         self.scorer = load_model(self.settings, self.schema)
+        self.scorer.explain(np.full((1, len(self.schema.features)), np.nan))  # build TreeSHAP tables, JIT, before traffic
         meta = self.scorer.meta
         self.model = {"name": str(meta.get("name")), "version": str(meta.get("version")), "run_id": meta.get("run_id")}
         self.audit = AuditLog(self.settings.audit_path())
