@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import psutil
-
-from thinfile.config import Settings
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
 from thinfile.serving.batch import batch_score
 from thinfile.training.champion import fit_champion
+
+from thinfile.config import Settings
 
 
 def _peak_rss(stop: threading.Event, out: list[int]) -> None:
@@ -74,7 +74,7 @@ def main() -> None:
         print(f"         peak RSS parent + workers: {peak[0] / 2**30:.2f} GiB at chunk_rows={args.chunk_rows:,} "
               "(bounded by chunk size x read-ahead, not by input size)")
         if not args.no_spark:
-            from thinfile.serving.spark_engine import spark_session
+            from thinfile.serving.batch.spark import spark_session
 
             spark_session("local[2]")
             t = time.perf_counter()

@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from thinfile.config import Settings, TrainConfig
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
-from thinfile.training.champion import fit_champion
+from thinfile.training.champion import TrainConfig, fit_champion
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -34,7 +33,7 @@ def main() -> None:
     schema = load_schema()
     data = generate_frame(schema, rows=args.train_rows + args.rows, seed=21)
     cut = int(args.train_rows * 0.8)
-    scorer = fit_champion(data[:cut], data[cut:args.train_rows], schema, TrainConfig(), Settings())
+    scorer = fit_champion(data[:cut], data[cut:args.train_rows], schema, TrainConfig())
     scorer.num_threads = args.threads
     X = schema.to_matrix(data[args.train_rows:])
     n = len(X)

@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from thinfile.config import GeneratorParams
-from thinfile.features.generator import chunk_plan, generate_chunk
+from thinfile.features.generator import GeneratorParams, chunk_plan, generate_chunk
 from thinfile.features.population import generate_population
 from thinfile.features.schema import load_schema
 

@@ -131,20 +131,24 @@ def percentiles(ms: np.ndarray) -> tuple[float, float]:
 def register_model(rows: int, seed: int) -> str:
     """Train a champion on generated rows and register it; returns the version."""
     import mlflow
-
-    from thinfile.config import CHAMPION_ALIAS, Settings
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
     from thinfile.training.champion import fit_champion
-    from thinfile.training.registry import log_scorer
+    from thinfile.training.registry import (
+        CHAMPION_ALIAS,
+        log_scorer,
+        model_name_for,
+        set_alias,
+    )
     from thinfile.training.tracking import experiment_id
 
     schema = load_schema()
     frame = generate_frame(schema, rows=rows, seed=seed)
     cut = int(rows * 0.8)
-    scorer = fit_champion(frame.iloc[:cut], frame.iloc[cut:], schema, settings=Settings())
+    scorer = fit_champion(frame.iloc[:cut], frame.iloc[cut:], schema)
     with mlflow.start_run(experiment_id=experiment_id("thinfile-bench"), run_name="bench-serve"):
-        info = log_scorer(scorer, frame, alias=CHAMPION_ALIAS)
+        info = log_scorer(scorer, frame, register_as=model_name_for(schema))
+    set_alias(model_name_for(schema), CHAMPION_ALIAS, info.registered_model_version)
     return str(info.registered_model_version)
 
 
@@ -164,11 +168,16 @@ def request_bodies(n: int, seed: int) -> tuple[list[dict], list[dict]]:
 def in_process(version: str, bodies: list[dict], n: int) -> dict[str, tuple[float, float]]:
     """Per-row cost inside one process: the model's explanation alone, and the service's whole contract."""
     from thinfile.features.schema import load_schema
-    from thinfile.serving.contract import ScoreResponse, applicant_model, applicants_to_matrix, input_hash
-    from thinfile.training.registry import load_scorer
+    from thinfile.serving.contract import (
+        ScoreResponse,
+        applicant_model,
+        applicants_to_matrix,
+        input_hash,
+    )
+    from thinfile.training.registry import load_scorer, model_name_for
 
     schema = load_schema()
-    scorer = load_scorer(version)
+    scorer = load_scorer(version, model_name_for(schema))
     scorer.num_threads = 1
     applicant = applicant_model(schema)
     raw = [json.dumps(b).encode() for b in bodies]
@@ -214,11 +223,13 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="thinfile-bench-"))
     os.environ["THINFILE_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    from thinfile.config import MODEL_NAME, tracking_uri
-    from thinfile.training.registry import resolve
+    from thinfile.features.schema import load_schema
+    from thinfile.training.registry import model_name_for, resolve, tracking_uri
+
+    MODEL_NAME = model_name_for(load_schema())
 
     if args.home:
-        version = str(resolve("champion").version)
+        version = str(resolve("champion", MODEL_NAME).version)
     else:
         print(f"training a bench model on {args.rows:,} generated rows under {home} ...", flush=True)
         version = register_model(args.rows, args.seed)

@@ -26,14 +26,14 @@ def main() -> None:
     os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
-    from thinfile.config import PipelineConfig, Settings, TrainConfig
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
-    from thinfile.training.champion import lgb_params, train_booster
+    from thinfile.training.champion import TrainConfig, lgb_params, train_booster
     from thinfile.training.evaluate import evaluate
-    from thinfile.training.pipeline import train_frame
+    from thinfile.training.pipeline import PipelineConfig, train_frame
     from thinfile.training.scorecard import fit_bureau_scorecard
-    from thinfile.training.split import split_frame
+
+    from thinfile.config import Settings
 
     schema = load_schema()
     settings = Settings(train=TrainConfig(seed=args.seed), pipeline=PipelineConfig(baselines=False))
@@ -55,9 +55,8 @@ def main() -> None:
     phases.append(("(end)", time.perf_counter() - last[0]))
     champ = result.champion.metrics
 
-    split = split_frame(result.data.frame, schema, settings.train)
-    X, Xv = schema.to_matrix(split.train), schema.to_matrix(split.valid)
-    y, yv = split.train[schema.target].to_numpy(), split.valid[schema.target].to_numpy()
+    split = result.split
+    X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
     start = time.perf_counter()
     booster = train_booster(schema, X, y, Xv, yv, settings.train, params=lgb_params(schema, settings.train))
     floor = time.perf_counter() - start
@@ -65,7 +64,7 @@ def main() -> None:
     bureau = fit_bureau_scorecard(split.train, schema, settings.train.seed)
     bureau_ev = evaluate(bureau.predict_pd(split.test), split.test, schema, settings.scale)
 
-    print(f"\nsplit: {result.split}")
+    print(f"\nsplit: {split.sizes()}")
     print("pipeline phases (time until the next message):")
     for (message, _), (_, seconds) in zip([("(start)", 0.0), *phases[:-1]], phases, strict=True):
         print(f"  {seconds:8.1f}s  after: {message}")

@@ -15,12 +15,11 @@ import time
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
-
-from thinfile.config import Settings, TrainConfig
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
-from thinfile.training.champion import lgb_params, train_booster
-from thinfile.training.scorer import Scorer
+from thinfile.training.champion import TrainConfig, lgb_params, train_booster
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.split import split_frame
 
 SHAPES = [  # (label, num_leaves, max_depth, monotone)
@@ -74,7 +73,7 @@ def main() -> None:
         fit = time.perf_counter() - start
         auc = roc_auc_score(yt, booster.predict(Xt))
         reference = auc if reference is None else reference
-        scorer = Scorer(schema=schema, booster=booster, scale=Settings().scale)
+        scorer = Scorer(schema=schema, booster=booster, scale=ScoreScale())
         predict = rows_per_s(lambda: booster.predict(Xe), len(Xe))
         explain = rows_per_s(lambda: scorer.explain(Xe), len(Xe))
         print(f"{label:30} {booster.num_trees():>5} {auc:>7.4f} {reference - auc:>7.4f} {fit:>6.1f} "

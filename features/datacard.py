@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-
-from thinfile.config import GeneratorParams
+from thinfile.features.generator import GeneratorParams
 from thinfile.features.schema import Schema
 
 ORACLE_AUC_ROWS = 500_000

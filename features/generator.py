@@ -16,9 +16,36 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-from thinfile.config import GeneratorParams
+from scipy.special import expit
+from pydantic import Field
 from thinfile.features.schema import FeatureType, Schema
+from thinfile.features.settings import Section
+
+
+class GeneratorParams(Section):
+    """The synthetic world. Defaults come from the seed's figures (see DATACARD.md)."""
+
+    rural_share: float = Field(0.427, ge=0, le=1, description="590M rural of 1,383M (NBS 2016)")
+    rural_online_rate: float = Field(0.34, ge=0, le=1, description="201M rural internet users / 590M")
+    urban_online_rate: float = Field(0.67, ge=0, le=1, description="530M urban internet users / 793M")
+    rural_footprint_intensity: float = Field(
+        0.6, gt=0, le=1, description="activity of rural online users relative to urban ones"
+    )
+    rural_capacity_gap: float = Field(
+        0.15, description="true capacity gap (sd units) of rural people; 0 makes groups equally creditworthy"
+    )
+    urban_bureau_rate: float = Field(0.30, ge=0, le=1, description="share of urban people with a bureau record")
+    rural_bureau_rate: float = Field(0.09, ge=0, le=1, description="share of rural people with a bureau record")
+    money_market_rate_rural: float = Field(0.17, ge=0, le=1, description="100M rural Yu'E Bao users / 590M")
+    money_market_rate_urban: float = Field(0.13, ge=0, le=1, description="100M+ urban Yu'E Bao users / 793M")
+    female_share: float = Field(0.49, ge=0, le=1)
+    seller_rate: float = Field(0.03, ge=0, le=1, description="share of people running an online store")
+    target_default_rate: float = Field(0.08, gt=0, lt=1, description="realistic thin-file microloan default rate")
+    risk_spread: float = Field(1.55, gt=0, description="sd of the true log-odds; sets the oracle AUC")
+    label_noise: float = Field(0.005, ge=0, lt=0.5, description="share of outcomes recorded wrongly")
+    outlier_rate: float = Field(0.001, ge=0, lt=0.1, description="share of money amounts drawn from a far tail")
+    chunk_rows: int = Field(250_000, gt=0, description="rows per generated Parquet part")
+
 
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 AGE_BAND_SHARES = (0.13, 0.22, 0.21, 0.21, 0.23)
@@ -56,10 +83,6 @@ class People:
         return People(int(mask.sum()), *(getattr(self, f.name)[mask] for f in fields(People)[1:]))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 @lru_cache(maxsize=32)
 def _risk_intercept(params: GeneratorParams) -> float:
     """Log-odds intercept that gives the target default rate, solved on a fixed reference sample."""
@@ -68,7 +91,7 @@ def _risk_intercept(params: GeneratorParams) -> float:
     lo, hi = -12.0, 4.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        clean = _sigmoid(mid - params.risk_spread * drivers)
+        clean = expit(mid - params.risk_spread * drivers)
         rate = (clean * (1 - params.label_noise) + (1 - clean) * params.label_noise).mean()
         lo, hi = (mid, hi) if rate < params.target_default_rate else (lo, mid)
     return (lo + hi) / 2
@@ -117,7 +140,7 @@ def draw_people(rng: np.random.Generator, n: int, params: GeneratorParams) -> Pe
 def true_default_probability(people: People, params: GeneratorParams) -> np.ndarray:
     """The oracle: PD from the hidden drivers only, with recorded-outcome noise folded in."""
     logit = _risk_intercept(params) - params.risk_spread * _standard_drivers(people)
-    clean = _sigmoid(logit)
+    clean = expit(logit)
     return clean * (1 - params.label_noise) + (1 - clean) * params.label_noise
 
 
@@ -175,7 +198,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("bureau_utilisation", only="has_bureau")
     def _(rng, p, g):
-        return 1.3 * _sigmoid(-0.4 - 0.7 * p.capacity - 0.45 * p.conduct + 0.6 * rng.standard_normal(p.n))
+        return 1.3 * expit(-0.4 - 0.7 * p.capacity - 0.45 * p.conduct + 0.6 * rng.standard_normal(p.n))
 
     @reg("bureau_inquiries_6m", only="has_bureau")
     def _(rng, p, g):
@@ -189,12 +212,12 @@ def _formulas() -> dict[str, Formula]:
     @reg("microloan_ontime_share", only="microloan")
     def _(rng, p, g):
         trials = 6 * (1 + _counts(rng, 2.5 * p.intensity))
-        q = _sigmoid(3.2 + 1.3 * p.conduct + 0.35 * p.capacity)
+        q = expit(3.2 + 1.3 * p.conduct + 0.35 * p.capacity)
         return _share(rng, trials, q)
 
     @reg("microloan_max_days_late", only="microloan")
     def _(rng, p, g):
-        late = rng.random(p.n) < _sigmoid(-1.0 - 1.1 * p.conduct - 0.3 * p.capacity)
+        late = rng.random(p.n) < expit(-1.0 - 1.1 * p.conduct - 0.3 * p.capacity)
         days = np.floor(rng.exponential(np.exp(2.3 - 0.6 * p.conduct)))
         return np.where(late, 1 + days, 0)
 
@@ -205,7 +228,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("bnpl_utilisation", only="microloan_online")
     def _(rng, p, g):
-        u = _sigmoid(-0.5 - 0.6 * p.capacity - 0.45 * p.conduct + 0.7 * rng.standard_normal(p.n))
+        u = expit(-0.5 - 0.6 * p.capacity - 0.45 * p.conduct + 0.7 * rng.standard_normal(p.n))
         return u
 
     @reg("mobile_payment_volume_rmb", only="online")
@@ -215,7 +238,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("inflow_regularity", only="online")
     def _(rng, p, g):
-        r = _sigmoid(0.6 + 0.55 * p.capacity + 0.35 * p.conduct + 0.6 * rng.standard_normal(p.n))
+        r = expit(0.6 + 0.55 * p.capacity + 0.35 * p.conduct + 0.6 * rng.standard_normal(p.n))
         return r
 
 
@@ -240,7 +263,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("salary_inflow", only="online")
     def _(rng, p, g):
-        s = (rng.random(p.n) < _sigmoid(-0.2 + 0.8 * p.capacity - 0.8 * p.rural)).astype(np.float64)
+        s = (rng.random(p.n) < expit(-0.2 + 0.8 * p.capacity - 0.8 * p.rural)).astype(np.float64)
         return s
 
     @reg("declared_income_rmb")
@@ -266,7 +289,7 @@ def _formulas() -> dict[str, Formula]:
     @reg("return_rate", only="online")
     def _(rng, p, g):
         orders = 1 + _counts(rng, 45 * p.intensity)
-        q = _sigmoid(-2.6 - 0.3 * p.conduct + 0.2 * rng.standard_normal(p.n))
+        q = expit(-2.6 - 0.3 * p.conduct + 0.2 * rng.standard_normal(p.n))
         return _share(rng, orders, q)
 
     @reg("parcels_received_12m")
@@ -281,19 +304,19 @@ def _formulas() -> dict[str, Formula]:
     @reg("utility_ontime_12m")
     def _(rng, p, g):
         months = p.utility_months
-        q = _sigmoid(2.4 + 1.6 * p.conduct + 0.3 * p.capacity)
+        q = expit(2.4 + 1.6 * p.conduct + 0.3 * p.capacity)
         return np.where(months > 0, rng.binomial(months.astype(np.int64), q), np.nan)
 
     @reg("utility_late_12m")
     def _(rng, p, g):
         months = p.utility_months
-        q = _sigmoid(-2.4 - 1.0 * p.conduct - 0.3 * p.capacity)
+        q = expit(-2.4 - 1.0 * p.conduct - 0.3 * p.capacity)
         return np.where(months > 0, rng.binomial(months.astype(np.int64), q), np.nan)
 
     @reg("rent_ontime_share")
     def _(rng, p, g):
         renter = rng.random(p.n) < np.where(p.rural, 0.12, 0.38)
-        q = _sigmoid(2.6 + 1.2 * p.conduct + 0.3 * p.capacity)
+        q = expit(2.6 + 1.2 * p.conduct + 0.3 * p.capacity)
         return np.where(renter & p.online, _share(rng, np.full(p.n, 12), q), np.nan)
 
     @reg("spend_volatility", only="online")
@@ -303,12 +326,12 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("high_risk_merchant_share", only="online")
     def _(rng, p, g):
-        s = _sigmoid(-3.5 - 0.7 * p.conduct + 0.6 * rng.standard_normal(p.n))
+        s = expit(-3.5 - 0.7 * p.conduct + 0.6 * rng.standard_normal(p.n))
         return s
 
     @reg("autopay_enabled", only="online")
     def _(rng, p, g):
-        a = (rng.random(p.n) < _sigmoid(-0.4 + 0.5 * p.conduct + 0.3 * np.log(p.intensity))).astype(np.float64)
+        a = (rng.random(p.n) < expit(-0.4 + 0.5 * p.conduct + 0.3 * np.log(p.intensity))).astype(np.float64)
         return a
 
     @reg("transfer_counterparties_12m", only="online")
@@ -317,7 +340,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("phone_bill_ontime_24m")
     def _(rng, p, g):
-        q = _sigmoid(2.8 + 2.4 * p.conduct + 0.5 * p.capacity)
+        q = expit(2.8 + 2.4 * p.conduct + 0.5 * p.capacity)
         return np.where(rng.random(p.n) < 0.97, rng.binomial(24, q), np.nan)
 
     @reg("bill_days_to_pay")
@@ -345,7 +368,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("identity_verification_level")
     def _(rng, p, g):
-        lvl = 1 + (rng.random(p.n) < 0.55 + 0.3 * p.online) + (rng.random(p.n) < _sigmoid(-0.6 + 0.3 * p.conduct))
+        lvl = 1 + (rng.random(p.n) < 0.55 + 0.3 * p.online) + (rng.random(p.n) < expit(-0.6 + 0.3 * p.conduct))
         return np.where(rng.random(p.n) < 0.05, 0, lvl).astype(np.float64)
 
     @reg("education_level")
@@ -366,7 +389,7 @@ def _formulas() -> dict[str, Formula]:
 
     @reg("occupation_verified")
     def _(rng, p, g):
-        v = (rng.random(p.n) < _sigmoid(-0.3 + 0.4 * p.capacity + 0.3 * p.conduct)).astype(np.float64)
+        v = (rng.random(p.n) < expit(-0.3 + 0.4 * p.capacity + 0.3 * p.conduct)).astype(np.float64)
         return np.where(rng.random(p.n) < 0.9, v, np.nan)
 
     @reg("address_changes_24m")
@@ -401,7 +424,7 @@ def _formulas() -> dict[str, Formula]:
     @reg("contacts_default_share")
     def _(rng, p, g):
         k = np.maximum(p.contacts, 1)
-        q = _sigmoid(-2.6 - 0.8 * p.network)
+        q = expit(-2.6 - 0.8 * p.network)
         return np.where(p.contacts >= 3, _share(rng, k, q), np.nan)
 
     return f

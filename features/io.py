@@ -29,17 +29,20 @@ def list_parts(path: str | Path) -> list[Path]:
     raise TableReadError(f"{p}: no such file or folder")
 
 
-def _dataset(path: Path) -> ds.Dataset:
-    fmt = "csv" if path.suffix.lower() == ".csv" or (path.is_dir() and all(f.suffix.lower() == ".csv" for f in list_parts(path))) else "parquet"
-    return ds.dataset(str(path), format=fmt, partitioning="hive" if path.is_dir() else None)
+def _dataset(path: Path, parts: list[Path]) -> ds.Dataset:
+    """The table's data files only (a data card or README beside them is not read), hive keys included."""
+    fmt = "csv" if all(f.suffix.lower() == ".csv" for f in parts) else "parquet"
+    if path.is_dir():
+        return ds.dataset([str(f) for f in parts], format=fmt, partitioning="hive", partition_base_dir=str(path))
+    return ds.dataset(str(path), format=fmt)
 
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """The whole table in memory (for training-sized data; batch jobs stream parts instead)."""
     p = Path(path)
-    list_parts(p)
+    parts = list_parts(p)
     try:
-        table = _dataset(p).to_table(columns=columns)
+        table = _dataset(p, parts).to_table(columns=columns)
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         raise TableReadError(f"{p}: cannot be read as a table ({type(err).__name__}: {err})") from None
     return table.to_pandas()

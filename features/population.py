@@ -8,14 +8,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from thinfile.config import GeneratorParams
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
-import numpy as np
-
-from thinfile.features.generator import arrow_schema, chunk_columns, chunk_plan, chunk_table
+from thinfile.features.generator import (
+    GeneratorParams,
+    arrow_schema,
+    chunk_columns,
+    chunk_plan,
+    chunk_table,
+)
 from thinfile.features.schema import Schema
 
 PARTS_DIR = "population"

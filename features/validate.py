@@ -8,7 +8,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-
 from thinfile.features.schema import Feature, FeatureType, Schema
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]

@@ -10,11 +10,18 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    create_model,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
-
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
+from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
 
 PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and must not be sent"
 REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, hide_input_in_errors=True, frozen=True)
@@ -102,18 +109,26 @@ class ModelRef(BaseModel):
     run_id: str | None = None
 
 
-class ScoreResponse(BaseModel):
-    """A scored applicant: score, band, probability of default, decision, reasons and dimensions."""
+@lru_cache(maxsize=16)
+def response_model(top_reasons: int = DEFAULT_TOP_REASONS) -> type[BaseModel]:
+    """A scored applicant: score, band, probability of default, decision, up to `top_reasons` reasons, dimensions."""
+    return create_model(
+        "ScoreResponse",
+        __doc__="A scored applicant: score, band, probability of default, decision, reasons and dimensions.",
+        request_id=(str, ...),
+        score=(float, Field(description="350 (worst) to 950 (best)")),
+        band=(str, ...),
+        pd=(float, Field(ge=0, le=1, description="probability of default in 12 months")),
+        decision=(Literal["approve", "refer", "decline"], ...),
+        reasons=(list[Reason], Field(max_length=top_reasons,
+                                     description=f"up to {top_reasons}, the largest loss of points first")),
+        dimensions=(Dimensions, ...),
+        base_points=(float, Field(description="score of an average applicant; base + dimensions = unclipped score")),
+        model=(ModelRef, ...),
+    )
 
-    request_id: str
-    score: float = Field(description="350 (worst) to 950 (best)")
-    band: str
-    pd: float = Field(ge=0, le=1, description="probability of default in 12 months")
-    decision: Literal["approve", "refer", "decline"]
-    reasons: list[Reason] = Field(max_length=4, description="up to four, the largest loss of points first")
-    dimensions: Dimensions  # type: ignore[valid-type]
-    base_points: float = Field(description="score of an average applicant; base + dimensions = unclipped score")
-    model: ModelRef
+
+ScoreResponse = response_model(DEFAULT_TOP_REASONS)
 
 
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:

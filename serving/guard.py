@@ -7,6 +7,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from thinfile.serving.settings import is_loopback
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -16,10 +18,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs", "/docs.json", "/schema.json"})
 OPEN_PREFIXES = ("/static_content/",)
 JSON_TYPES = frozenset({b"", b"application/json"})
-
-
-def is_loopback(host: str | None) -> bool:
-    return bool(host) and (host == "::1" or host == "localhost" or host.startswith("127."))
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:

@@ -19,19 +19,30 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
-
-from thinfile.config import Cutoffs, ServingSettings
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.audit import AuditLog, audit_record
 from thinfile.serving.contract import (
-    ScoreResponse, applicant_model, applicants_to_matrix, batch_model, input_hash,
+    applicant_model,
+    applicants_to_matrix,
+    batch_model,
+    input_hash,
+    response_model,
 )
-from thinfile.serving.guard import Guard, is_loopback
+from thinfile.serving.guard import Guard
+from thinfile.serving.settings import ServingSettings, is_loopback
+from thinfile.training.registry import (
+    ModelNotFoundError,
+    client,
+    load_scorer,
+    model_name_for,
+)
+from thinfile.training.scorer.policy import Cutoffs
 
 SETTINGS = ServingSettings.from_env()
 SCHEMA = load_schema(SETTINGS.schema_file)
 Applicant = applicant_model(SCHEMA)
 ApplicantBatch = batch_model(SCHEMA, SETTINGS.max_batch_rows)
+ScoreResponse = response_model(SETTINGS.top_reasons)
 
 
 class ServiceStartError(RuntimeError):
@@ -60,10 +71,8 @@ def check_access(settings: ServingSettings, host: str) -> None:
 
 def load_model(settings: ServingSettings, schema: Schema):
     """The registered scorer behind settings.model, checked against the request contract's schema."""
-    from thinfile.training.registry import ModelNotFoundError, load_scorer
-
     try:
-        scorer = load_scorer(settings.model)
+        scorer = load_scorer(settings.model, settings.model_name or model_name_for(schema))
     except ModelNotFoundError as err:
         raise ServiceStartError(f"no model to serve: {err}") from None
     if scorer.schema.fingerprint != schema.fingerprint:
@@ -86,8 +95,6 @@ def run_metrics(run_id: str | None) -> dict[str, float]:
     """The metrics MLflow holds for the model's training run ({} when the run cannot be read)."""
     if not run_id:
         return {}
-    from thinfile.training.registry import client
-
     try:
         return dict(client().get_run(run_id).data.metrics)
     except Exception:  # noqa: BLE001 - metrics are informative; a missing run must not stop scoring
@@ -147,7 +154,7 @@ class Thinfile:
 
     def decide(self, applicants: list[BaseModel]) -> list[dict[str, Any]]:
         """Score with the library, then append one audit record per decision before answering."""
-        explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants))
+        explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants), self.settings.top_reasons)
         answers, audits = [], []
         for applicant, record in zip(applicants, explanation.records()):
             request_id = uuid.uuid4().hex

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema, load_schema
 

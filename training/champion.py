@@ -5,14 +5,39 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pydantic import Field
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-
-from thinfile.config import Settings, TrainConfig
 from thinfile.features.schema import Schema
-from thinfile.training import score as scoring
-from thinfile.training.scorer import Scorer
+from thinfile.features.settings import Section
+from thinfile.training.scorer import scale as scoring
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.stability import build_reference
+
+
+class TrainConfig(Section):
+    """Hyper-parameters of the champion and the split; defaults chosen in bench/train_shape."""
+
+    seed: int = 7
+    test_size: float = Field(0.2, gt=0, lt=1)
+    valid_size: float = Field(0.2, gt=0, lt=1)
+    learning_rate: float = 0.05
+    num_leaves: int = 8
+    max_depth: int = 3
+    max_rounds: int = 400
+    early_stopping_rounds: int = 30
+    min_child_samples: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_threads: int = 0
+    tune: bool = False
+    tune_trials: int = 20
+
 
 REFERENCE_ROWS = 50_000
 
@@ -58,10 +83,10 @@ def platt_if_it_helps(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[flo
     """Platt (a, b) fitted on one half of validation, kept only if it lowers log loss on the other half."""
     rng = np.random.default_rng(seed)
     half = rng.random(len(y)) < 0.5
-    raw = 1 / (1 + np.exp(-margin))
+    raw = expit(margin)
     fit = LogisticRegression(C=1e6).fit(margin[half, None], y[half])
     a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
-    calibrated = 1 / (1 + np.exp(-(a * margin[~half] + b)))
+    calibrated = expit(a * margin[~half] + b)
     if log_loss(y[~half], calibrated, labels=[0, 1]) >= log_loss(y[~half], raw[~half], labels=[0, 1]):
         return 1.0, 0.0
     full = LogisticRegression(C=1e6).fit(margin[:, None], y)
@@ -70,18 +95,26 @@ def platt_if_it_helps(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[flo
 
 def fit_champion(
     train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config: TrainConfig | None = None,
-    settings: Settings | None = None, weight: np.ndarray | None = None,
+    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, weight: np.ndarray | None = None,
 ) -> Scorer:
-    """Train, calibrate and package the champion scorer."""
-    settings = settings or Settings()
-    config = config or settings.train
-    X, Xv = schema.to_matrix(train), schema.to_matrix(valid)
+    """Train, calibrate and package the champion scorer from training and validation rows."""
     y, yv = train[schema.target].to_numpy(dtype=np.int64), valid[schema.target].to_numpy(dtype=np.int64)
+    return fit_scorer(schema, schema.to_matrix(train), y, schema.to_matrix(valid), yv, config, scale, cutoffs, weight)
+
+
+def fit_scorer(
+    schema: Schema, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, config: TrainConfig | None = None,
+    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, weight: np.ndarray | None = None,
+) -> Scorer:
+    """Train, calibrate and package the champion scorer from model matrices (built once by the Split)."""
+    config = config or TrainConfig()
+    scale = scale or ScoreScale()
+    cutoffs = cutoffs or Cutoffs()
     booster = train_booster(schema, X, y, Xv, yv, config, weight=weight)
     booster.free_dataset()
     calibration = platt_if_it_helps(booster.predict(Xv, raw_score=True), yv, config.seed)
-    scorer = Scorer(schema=schema, booster=booster, scale=settings.scale, cutoffs=settings.cutoffs,
+    scorer = Scorer(schema=schema, booster=booster, scale=scale, cutoffs=cutoffs,
                     calibration=calibration, meta={"family": "lightgbm", "best_iteration": booster.best_iteration})
     train_sample = X[np.random.default_rng(config.seed).permutation(len(X))[:REFERENCE_ROWS]]
-    scorer.reference = build_reference(schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), settings.scale))
+    scorer.reference = build_reference(schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale))
     return scorer

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
-
-from thinfile.config import ScoreScale
 from thinfile.features.schema import Schema
-from thinfile.training.score import pd_to_score
+from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.stability import bin_shares, psi
 
 EPS = 1e-12

@@ -14,12 +14,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from thinfile.config import Settings  # noqa: E402
+from pydantic import Field  # noqa: E402
 from thinfile.features.schema import DIMENSIONS  # noqa: E402
-from thinfile.training.fairness import group_labels  # noqa: E402
+from thinfile.features.settings import Section  # noqa: E402
+from thinfile.training.fairness.metrics import group_labels  # noqa: E402
 
 ARTIFACT_DIR = "explanations"
+
+
+class GlobalExplainConfig(Section):
+    """The champion's global explanation plots (SHAP beeswarm, dependence, points by dimension and group)."""
+
+    rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
+    dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
+    seed: int = 7
 DIMENSION_LABELS = {
     "credit_history": "credit history", "capacity": "capacity", "behaviour": "behaviour",
     "identity": "identity", "connections": "connections",
@@ -124,17 +132,17 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def write_global_explanations(scorer, frame: pd.DataFrame, out_dir: str | Path,
-                              settings: Settings | None = None) -> list[Path]:
+                              config: GlobalExplainConfig | None = None) -> list[Path]:
     """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
-    settings = settings or Settings()
+    config = config or GlobalExplainConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sample = sample_rows(frame, settings.audit.explain_rows, seed=settings.train.seed)
+    sample = sample_rows(frame, config.rows, seed=config.seed)
     values, dimensions = shap_explanation(scorer, sample)
     schema = scorer.schema
     names = schema.feature_names
     paths = [_save(beeswarm_figure(values, max_display=min(15, len(names))), out / "shap_beeswarm.png")]
-    for name in top_features(values.values, names, settings.audit.dependence_plots):
+    for name in top_features(values.values, names, config.dependence_plots):
         f = schema.by_name[name]
         paths.append(_save(dependence_figure(values, name, f.display_name, f.unit), out / f"dependence_{name}.png"))
     paths.append(_save(dimension_figure(dimensions), out / "points_by_dimension.png"))
@@ -149,10 +157,10 @@ def write_global_explanations(scorer, frame: pd.DataFrame, out_dir: str | Path,
 
 
 def log_global_explanations(scorer, frame: pd.DataFrame, run_id: str | None,
-                            settings: Settings | None = None, out_dir: str | Path | None = None) -> list[Path]:
+                            config: GlobalExplainConfig | None = None, out_dir: str | Path | None = None) -> list[Path]:
     """Write the global explanations and log them to MLflow run `run_id` under `explanations/`."""
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="thinfile-explain-"))
-    paths = write_global_explanations(scorer, frame, out, settings)
+    paths = write_global_explanations(scorer, frame, out, config)
     if run_id:
         from thinfile.training.registry import client
 

@@ -11,8 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
-
-from thinfile.config import ScoreScale  # noqa: E402
+from thinfile.training.scorer.scale import ScoreScale  # noqa: E402
 
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -10,13 +11,31 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
-from mlflow.tracking import MlflowClient
-
-from thinfile.config import CHAMPION_ALIAS, MODEL_NAME, tracking_uri
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.training.scorer import Scorer
+from thinfile.features.settings import project_root
+from thinfile.training.scorer.artefact import Scorer
+
+EXPERIMENT_NAME = "thinfile"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the embedded store under mlruns/ (SQLite, no server)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    root = project_root() / "mlruns"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def model_name_for(schema: Schema) -> str:
+    """The registered model name of a project: its schema's name (letters, digits, '-', '_' and '.')."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
 
 
 class ModelNotFoundError(LookupError):
@@ -82,26 +101,28 @@ def client() -> MlflowClient:
 
 
 def log_scorer(
-    scorer: Scorer, example: pd.DataFrame, name: str = "model", register_as: str | None = MODEL_NAME,
-    alias: str | None = None, pip_requirements: list[str] | None = None,
+    scorer: Scorer, example: pd.DataFrame, name: str = "model", register_as: str | None = None,
+    pip_requirements: list[str] | None = None,
 ) -> mlflow.models.model.ModelInfo:
-    """Log the scorer to the active run (signature and input example included); register and alias it."""
+    """Log the scorer to the active run (signature and input example included) and register it; no alias moves."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = scorer.save(Path(tmp) / "scorer")
         example = model_input_example(scorer.schema, example)
         output = infer_signature(example, scorer.explain(example).to_frame()).outputs
         signature = ModelSignature(inputs=input_signature(scorer.schema), outputs=output)
-        info = mlflow.pyfunc.log_model(
+        return mlflow.pyfunc.log_model(
             name=name, python_model=ScorerModel(), artifacts={"scorer": str(folder)},
             signature=signature, input_example=example, registered_model_name=register_as,
             pip_requirements=pip_requirements or pinned_requirements("lightgbm", "numba", "pyarrow"),
         )
-    if register_as and alias and info.registered_model_version is not None:
-        client().set_registered_model_alias(register_as, alias, str(info.registered_model_version))
-    return info
 
 
-def resolve(ref: str | int = CHAMPION_ALIAS, name: str = MODEL_NAME):
+def set_alias(name: str, alias: str, version: str | int) -> None:
+    """Point `name@alias` at `version` (done last, once everything of that version is logged)."""
+    client().set_registered_model_alias(name, alias, str(version))
+
+
+def resolve(ref: str | int, name: str):
     """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
     c = client()
     text = str(ref)
@@ -120,11 +141,11 @@ def resolve(ref: str | int = CHAMPION_ALIAS, name: str = MODEL_NAME):
         ) from None
 
 
-def load_scorer(ref: str | int = CHAMPION_ALIAS, name: str = MODEL_NAME) -> Scorer:
+def load_scorer(ref: str | int, name: str) -> Scorer:
     """Load the registered scorer behind `ref`, with its name, version and run id in `scorer.meta`."""
     version = resolve(ref, name)
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
     scorer: Scorer = model.unwrap_python_model().scorer
-    scorer.meta = {**scorer.meta, "name": name, "version": str(version.version), "run_id": version.run_id,
+    scorer.meta = {**scorer.meta, "name": version.name, "version": str(version.version), "run_id": version.run_id,
                    "aliases": list(getattr(version, "aliases", []) or [])}
     return scorer

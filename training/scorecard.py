@@ -7,10 +7,17 @@ from dataclasses import dataclass
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
 from optbinning import BinningProcess
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
-
 from thinfile.features.schema import Schema
+from thinfile.training.registry import (
+    input_signature,
+    model_input_example,
+    pinned_requirements,
+    use_store,
+)
 
 BUREAU_FAMILY = "bureau_scorecard"
 ALL_INPUTS_FAMILY = "all_inputs_scorecard"
@@ -51,19 +58,19 @@ class WoeScorecard:
         model.fit(woe.to_numpy(dtype=np.float64), y)
         return cls(schema, features, family, binning, model)
 
-    def woe(self, frame: pd.DataFrame) -> np.ndarray:
+    def woe(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         x = _matrix(frame, self.schema, self.features)
         out = self.binning.transform(x, metric="woe", metric_missing="empirical", metric_special="empirical")
         return out.to_numpy(dtype=np.float64)
 
-    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+    def margin(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Log-odds of default."""
         return self.woe(frame) @ self.model.coef_[0] + self.model.intercept_[0]
 
-    def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.margin(frame)))
+    def predict_pd(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return np.asarray(expit(self.margin(frame)))
 
-    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+    def contributions(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Per-feature log-odds of default (n x features); with the intercept they sum to the margin."""
         return self.woe(frame) * self.model.coef_[0]
 
@@ -71,9 +78,9 @@ class WoeScorecard:
         return self.binning.summary()
 
 
-def _matrix(frame: pd.DataFrame, schema: Schema, features: list[str]) -> pd.DataFrame:
-    """The schema's model matrix (the one way to build it), restricted to `features`, as named columns."""
-    matrix = schema.to_matrix(frame)
+def _matrix(frame: pd.DataFrame | np.ndarray, schema: Schema, features: list[str]) -> pd.DataFrame:
+    """The schema's model matrix (given, or built by `Schema.to_matrix`), restricted to `features`, named."""
+    matrix = frame if isinstance(frame, np.ndarray) else schema.to_matrix(frame)
     idx = [schema.feature_names.index(f) for f in features]
     return pd.DataFrame(matrix[:, idx], columns=features)
 
@@ -102,11 +109,20 @@ class ScorecardPyfunc(mlflow.pyfunc.PythonModel):
 
 def load_baseline(run_id: str, artifact_path: str = "model") -> WoeScorecard:
     """The WoeScorecard logged by run `run_id` (e.g. the champion run's tag `thinfile.bureau_baseline_run`)."""
-    from thinfile.training.tracking import configure
-
-    configure()
+    use_store()
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{artifact_path}")
     wrapped = model.unwrap_python_model()
     if not isinstance(wrapped, ScorecardPyfunc):
         raise ScorecardError(f"run {run_id} did not log a WoE scorecard (found {type(wrapped).__name__})")
     return wrapped.scorecard
+
+
+def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
+    """Log a WoE scorecard as a pyfunc model whose predict returns `pd`, with signature and input example."""
+    example = model_input_example(scorecard.schema, example)
+    output = infer_signature(example, pd.DataFrame({"pd": scorecard.predict_pd(example)})).outputs
+    return mlflow.pyfunc.log_model(
+        name=name, python_model=ScorecardPyfunc(scorecard),
+        signature=ModelSignature(inputs=input_signature(scorecard.schema), outputs=output), input_example=example,
+        pip_requirements=pinned_requirements("optbinning"),
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-
-from thinfile.config import TrainConfig
 from thinfile.features.schema import Schema
+from thinfile.training.champion import TrainConfig
 
 
 class SplitError(ValueError):
@@ -18,13 +18,31 @@ class SplitError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
+    """Train, validation and test rows of one table, made once and kept; model matrices built once each."""
+
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
     method: str
+    schema: Schema = field(repr=False)
 
     def sizes(self) -> dict[str, int]:
         return {"train_rows": len(self.train), "valid_rows": len(self.valid), "test_rows": len(self.test)}
+
+    @cached_property
+    def X_train(self) -> np.ndarray:
+        return self.schema.to_matrix(self.train)
+
+    @cached_property
+    def X_valid(self) -> np.ndarray:
+        return self.schema.to_matrix(self.valid)
+
+    @cached_property
+    def X_test(self) -> np.ndarray:
+        return self.schema.to_matrix(self.test)
+
+    def y(self, part: str) -> np.ndarray:
+        return getattr(self, part)[self.schema.target].to_numpy(dtype=np.int64)
 
 
 def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
@@ -45,7 +63,8 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     )
     valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
-    return Split(*(frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test)), method="stratified")
+    parts = (frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test))
+    return Split(*parts, method="stratified", schema=schema)
 
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
@@ -60,4 +79,4 @@ def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Sp
     n_valid = int(round(n * config.valid_size))
     cut_train, cut_valid = n - n_test - n_valid, n - n_test
     parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
-    return Split(*(frame.iloc[i].reset_index(drop=True) for i in parts), method="out_of_time")
+    return Split(*(frame.iloc[i].reset_index(drop=True) for i in parts), method="out_of_time", schema=schema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,13 +13,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
-
-from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
+from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import input_signature, model_input_example, pinned_requirements, use_store
-from thinfile.training.scorecard import ScorecardPyfunc, WoeScorecard
+from thinfile.training.registry import (
+    CHAMPION_ALIAS,
+    EXPERIMENT_NAME,
+    tracking_uri,
+    use_store,
+)
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"
@@ -72,28 +75,13 @@ def data_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def rows_per_second(fn: Callable[[pd.DataFrame], object], frame: pd.DataFrame, rows: int) -> float:
-    """Throughput of `fn` on up to `rows` rows of `frame`, after a small warm-up call."""
-    sample = frame.head(rows)
-    fn(sample.head(min(len(sample), 50)))
+def rows_per_second(fn: Callable[[np.ndarray], object], X: np.ndarray, rows: int) -> float:
+    """Throughput of `fn` on up to `rows` rows of the model matrix `X`, after a small warm-up call."""
+    sample = X[:rows]
+    fn(sample[:50])
     start = time.perf_counter()
     fn(sample)
     return len(sample) / max(time.perf_counter() - start, 1e-9)
-
-
-def pip_requirements(*packages: str) -> list[str]:
-    return pinned_requirements(*packages)
-
-
-def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
-    """Log a WoE scorecard as a pyfunc model whose predict returns `pd`, with signature and input example."""
-    example = model_input_example(scorecard.schema, example)
-    output = infer_signature(example, pd.DataFrame({"pd": scorecard.predict_pd(example)})).outputs
-    return mlflow.pyfunc.log_model(
-        name=name, python_model=ScorecardPyfunc(scorecard),
-        signature=ModelSignature(inputs=input_signature(scorecard.schema), outputs=output), input_example=example,
-        pip_requirements=pip_requirements("optbinning"),
-    )
 
 
 def log_model_run(
@@ -109,18 +97,23 @@ def log_model_run(
     log_model: Callable[[], object],
     extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[str, object]:
-    """One MLflow run for one model; returns (run id, whatever `log_model` returned)."""
+    """One MLflow run for one model; its files are written once and logged in one call. Returns (run id, logged)."""
     with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics(metrics)
-        mlflow.log_dict(evaluation.to_dict(), "evaluation.json")
-        for file, fig in figures.items():
-            mlflow.log_figure(fig, f"plots/{file}")
-        for file, table in (extra_tables or {}).items():
-            mlflow.log_text(table.to_csv(index=False), file)
-        mlflow.log_text(card, "model_card.md")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / "plots").mkdir()
+            (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()))
+            for file, fig in figures.items():
+                fig.savefig(folder / "plots" / file)
+            for file, table in (extra_tables or {}).items():
+                table.to_csv(folder / file, index=False)
+            (folder / "model_card.md").write_text(card)
+            mlflow.log_artifacts(str(folder))
         logged = log_model()
     return run.info.run_id, logged
+
 
 
 def _param(value: object) -> str:
@@ -132,7 +125,7 @@ def set_run_tag(run_id: str, key: str, value: str) -> None:
     MlflowClient(configure()).set_tag(run_id, key, value)
 
 
-def promote(version: int | str, alias: str = CHAMPION_ALIAS, name: str = MODEL_NAME) -> tuple[str | None, str]:
+def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple[str | None, str]:
     """Point `alias` at registered version `version`; returns (previous version or None, new version)."""
     client = MlflowClient(configure())
     try:

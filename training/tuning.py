@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from dataclasses import dataclass
 
-from thinfile.config import TrainConfig
-from thinfile.features.schema import Schema
-from thinfile.training.champion import train_booster
+from thinfile.training.champion import TrainConfig, train_booster
+from thinfile.training.split import Split
 
 MISSING_OPTUNA = "the hyper-parameter search needs optuna: pip install 'thinfile[tune]'"
 
 
-def tune_config(train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[TrainConfig, float]:
+@dataclass(frozen=True)
+class Tuned:
+    """The best config of a search, its validation log loss, and every trial's loss."""
+
+    config: TrainConfig
+    loss: float
+    trial_losses: list[float]
+
+
+def tune_config(split: Split, config: TrainConfig) -> Tuned:
     """Search tree shape, learning rate and regularisation; return the best config and its validation log loss.
 
     Trees stay within 64 leaves so thinfile's fast exact TreeSHAP keeps serving the reason codes.
@@ -22,8 +29,8 @@ def tune_config(train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config
     except ModuleNotFoundError:
         raise ModuleNotFoundError(MISSING_OPTUNA) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X, Xv = schema.to_matrix(train), schema.to_matrix(valid)
-    y, yv = train[schema.target].to_numpy(dtype=np.int64), valid[schema.target].to_numpy(dtype=np.int64)
+    schema = split.schema
+    X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
 
     def candidate(trial: optuna.Trial) -> TrainConfig:
         return config.model_copy(update={
@@ -40,4 +47,5 @@ def tune_config(train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=config.seed))
     study.optimize(objective, n_trials=config.tune_trials)
-    return config.model_copy(update=study.best_params), float(study.best_value)
+    losses = [float(trial.value) for trial in study.trials if trial.value is not None]
+    return Tuned(config.model_copy(update=study.best_params), float(study.best_value), losses)

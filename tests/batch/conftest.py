@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from thinfile.config import TrainConfig
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
-from thinfile.training.champion import fit_champion
-from thinfile.training.scorer import Scorer
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.scorer.artefact import Scorer
 
 BOOK_ROWS = 6_000
 

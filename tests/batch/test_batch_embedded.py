@@ -11,15 +11,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
+from thinfile.features.schema import Schema
+from thinfile.serving.batch import batch_score
+from thinfile.serving.batch.input import BatchInputError
+from thinfile.serving.batch.output import BatchOutputError
+from thinfile.serving.contract import applicant_model, applicants_to_matrix
+from thinfile.training.scorer.artefact import Scorer
 from typer.testing import CliRunner
 
 from thinfile.commands.batch import register
-from thinfile.features.schema import Schema
-from thinfile.serving.batch import batch_score
-from thinfile.serving.batch_input import BatchInputError
-from thinfile.serving.batch_output import BatchOutputError
-from thinfile.serving.contract import applicant_model, applicants_to_matrix
-from thinfile.training.scorer import Scorer
 
 PLANTED = {  # row -> (column, bad value, words expected in the reason)
     7: ("return_rate", 3.5, "outside the valid range"),

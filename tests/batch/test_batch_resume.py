@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
 

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
-from thinfile.serving.spark_engine import SPARK_MISSING, SparkUnavailableError, spark_session
+from thinfile.serving.batch.spark import (
+    SPARK_MISSING,
+    SparkUnavailableError,
+    spark_session,
+)
 
 pytest.importorskip("pyspark")
 

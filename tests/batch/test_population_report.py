@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
 from thinfile.serving.batch import batch_score
-from thinfile.training.scorer import Scorer
+from thinfile.training.scorer.artefact import Scorer
 
 
 def test_shifted_population_raises_the_psi_flag(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:

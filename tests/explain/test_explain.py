@@ -1,17 +1,18 @@
 import numpy as np
 import pytest
-
-from thinfile.config import ScoreScale, Settings, TrainConfig
 from thinfile.features.generator import generate_frame
-from thinfile.training import score as scoring
-from thinfile.training.champion import fit_champion
-from thinfile.training.scorer import Scorer
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.scorer import scale as scoring
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.scale import ScoreScale
+
+from thinfile.config import Settings
 
 
 @pytest.fixture(scope="module")
 def scorer(schema):
     data = generate_frame(schema, rows=24_000, seed=31)
-    return fit_champion(data[:18_000], data[18_000:], schema, TrainConfig(max_rounds=120), Settings())
+    return fit_champion(data[:18_000], data[18_000:], schema, TrainConfig(max_rounds=120))
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from thinfile.config import FairnessAudit, Settings, TrainConfig
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.training.champion import fit_champion
-from thinfile.training.fairness import FairnessReport, fairness_report
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.fairness.audit import (
+    FairnessAudit,
+    FairnessReport,
+    fairness_report,
+)
+from thinfile.training.global_explain import GlobalExplainConfig
 from thinfile.training.scorecard import WoeScorecard, fit_bureau_scorecard
-from thinfile.training.scorer import Scorer
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split, split_frame
+
+from thinfile.config import Settings
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +30,9 @@ def fairness_home(home_for) -> Path:
 @pytest.fixture(scope="session")
 def fast() -> Settings:
     """Default limits and cut-offs; fewer boosting rounds, smaller proxy classifiers (speed is not tested)."""
-    return Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150), audit=FairnessAudit(proxy_rows=8_000, proxy_rounds=30, mitigation_rounds=2, explain_rows=1_500,
-                                        dependence_plots=2))
+    return Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150),
+                    audit=FairnessAudit(proxy_rows=8_000, proxy_rounds=30, mitigation_rounds=2),
+                    explanations=GlobalExplainConfig(rows=1_500, dependence_plots=2))
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +42,7 @@ def split(population: pd.DataFrame, schema: Schema, fast: Settings) -> Split:
 
 @pytest.fixture(scope="session")
 def champion(split: Split, schema: Schema, fast: Settings) -> Scorer:
-    return fit_champion(split.train, split.valid, schema, fast.train, fast)
+    return fit_champion(split.train, split.valid, schema, fast.train, fast.scale, fast.cutoffs)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +53,7 @@ def bureau(split: Split, schema: Schema) -> WoeScorecard:
 @pytest.fixture(scope="session")
 def report(champion: Scorer, bureau: WoeScorecard, split: Split, fast: Settings) -> FairnessReport:
     """The champion's report on the held-out rows, with the bureau-only scorecard as inclusion baseline."""
-    return fairness_report(champion, split.test, baseline=bureau, settings=fast)
+    return fairness_report(champion, split.test, baseline=bureau, limits=fast.fairness, audit=fast.audit)
 
 
 FOREIGN_SCHEMA = {

@@ -7,12 +7,16 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import mlflow
 import numpy as np
-
-from thinfile.config import Settings
-from thinfile.training.global_explain import log_global_explanations, shap_explanation, top_features
-from thinfile.training.scorer import Scorer
+from thinfile.training.global_explain import (
+    log_global_explanations,
+    shap_explanation,
+    top_features,
+)
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split
 from thinfile.training.tracking import experiment_id
+
+from thinfile.config import Settings
 
 
 def test_shap_values_are_the_exact_score_points(champion: Scorer, split: Split) -> None:
@@ -30,11 +34,11 @@ def test_top_features_rank_by_mean_absolute_points() -> None:
 def test_plots_written_and_logged(champion: Scorer, split: Split, fast: Settings, tmp_path: Path) -> None:
     with mlflow.start_run(experiment_id=experiment_id()) as run:
         pass
-    paths = log_global_explanations(champion, split.test, run.info.run_id, fast, out_dir=tmp_path)
+    paths = log_global_explanations(champion, split.test, run.info.run_id, fast.explanations, out_dir=tmp_path)
     names = {p.name for p in paths}
     assert {"shap_beeswarm.png", "points_by_dimension.png", "points_by_dimension_by_residence.png",
             "feature_points_by_residence.png"} <= names
-    assert sum(n.startswith("dependence_") for n in names) == fast.audit.dependence_plots
+    assert sum(n.startswith("dependence_") for n in names) == fast.explanations.dependence_plots
     for p in paths:
         assert mpimg.imread(p)[..., :3].std() > 0.02
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "explanations")}

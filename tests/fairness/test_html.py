@@ -10,9 +10,8 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-
-from thinfile.training.fairness import FairnessReport
-from thinfile.training.fairness_audit import write_report
+from thinfile.training.fairness.audit import FairnessReport
+from thinfile.training.fairness_stage import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -15,17 +15,19 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.metrics import roc_auc_score
-
-from thinfile.config import Cutoffs, FairnessAudit, FairnessLimits, ScoreScale, Settings
 from thinfile.features.schema import parse_schema
-from thinfile.training.fairness import (
+from thinfile.training.fairness.audit import (
     ERR_MISSING_COLUMNS,
     ERR_NO_PROTECTED,
+    FairnessAudit,
     FairnessError,
+    FairnessLimits,
     approve_at_bad_rate,
     build_report,
     decision_frame,
 )
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale
 
 TINY = parse_schema({
     "name": "tiny", "id_column": "id", "target": "bad", "oracle_column": "true_pd",
@@ -49,8 +51,8 @@ def tiny_frame(oracle: np.ndarray | None = None) -> pd.DataFrame:
 
 def tiny_report(limits: FairnessLimits | None = None, oracle: np.ndarray | None = None):
     score = np.where(APPROVED, 650.0, 500.0)
-    settings = Settings(audit=FairnessAudit(min_group_rows=1), fairness=limits or FairnessLimits())
-    return build_report(tiny_frame(oracle), TINY, PD, score, scale=SCALE, cutoffs=CUT, settings=settings)
+    return build_report(tiny_frame(oracle), TINY, PD, score, scale=SCALE, cutoffs=CUT,
+                        limits=limits or FairnessLimits(), audit=FairnessAudit(min_group_rows=1))
 
 
 def test_decision_metrics_agree_with_fairlearn() -> None:

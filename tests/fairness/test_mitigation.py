@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from thinfile.config import FairnessAudit, Settings
 from thinfile.features.schema import Schema
-from thinfile.training.fairness import FairnessError
-from thinfile.training.mitigation import MITIGATED_FAMILY, fit_reweighed, reweighing_weights
+from thinfile.training.fairness.audit import FairnessAudit, FairnessError
+from thinfile.training.fairness.mitigation import (
+    MITIGATED_FAMILY,
+    fit_reweighed,
+    reweighing_weights,
+)
 from thinfile.training.split import Split
+
+from thinfile.config import Settings
 
 
 def test_reweighing_makes_group_and_outcome_independent() -> None:
@@ -27,7 +31,7 @@ def test_reweighing_makes_group_and_outcome_independent() -> None:
 def test_challenger_narrows_the_equal_opportunity_gap_and_scores_without_the_attribute(
     split: Split, schema: Schema, fast: Settings,
 ) -> None:
-    scorer, rw = fit_reweighed(split.train.head(10_000), split.valid, schema, fast)
+    scorer, rw = fit_reweighed(split.train.head(10_000), split.valid, schema, fast.train, audit=fast.audit)
     assert rw.attribute == "residence" and scorer.meta["family"] == MITIGATED_FAMILY
     assert len(rw.eo_gap_by_round) == fast.audit.mitigation_rounds
     assert rw.eo_gap_by_round[-1] < rw.eo_gap_by_round[0]
@@ -37,11 +41,10 @@ def test_challenger_narrows_the_equal_opportunity_gap_and_scores_without_the_att
 
 
 def test_unknown_mitigation_attribute_is_a_clear_error(split: Split, schema: Schema) -> None:
-    settings = Settings(audit=FairnessAudit(mitigate_attribute="religion"))
     with pytest.raises(FairnessError, match="'religion' is not a protected attribute"):
-        fit_reweighed(split.train, split.valid, schema, settings)
+        fit_reweighed(split.train, split.valid, schema, audit=FairnessAudit(mitigate_attribute="religion"))
 
 
 def test_training_rows_without_the_attribute_are_a_clear_error(split: Split, schema: Schema, fast: Settings) -> None:
     with pytest.raises(FairnessError, match="lack column"):
-        fit_reweighed(split.train.drop(columns=["residence"]), split.valid, schema, fast)
+        fit_reweighed(split.train.drop(columns=["residence"]), split.valid, schema, fast.train, audit=fast.audit)

@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from thinfile.config import Settings
 from thinfile.features.schema import Schema
 from thinfile.training.champion import fit_champion
-from thinfile.training.fairness import THIN_FILE, FairnessReport, fairness_report
-from thinfile.training.fairness_html import render_html
+from thinfile.training.fairness.audit import THIN_FILE, FairnessReport, fairness_report
+from thinfile.training.fairness.report import render_html
 from thinfile.training.scorecard import fit_bureau_scorecard
-from thinfile.training.scorer import Scorer
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split, split_frame
+
+from thinfile.config import Settings
 
 
 def test_every_protected_attribute_and_the_intersection_are_audited(report: FairnessReport, schema: Schema) -> None:
@@ -69,9 +69,9 @@ def test_scores_from_the_report_match_the_scorers_explanation(champion: Scorer, 
 @pytest.fixture(scope="module")
 def foreign_report(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> FairnessReport:
     parts = split_frame(foreign_table, foreign_schema, fast.train)
-    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast)
+    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs)
     baseline = fit_bureau_scorecard(parts.train, foreign_schema)
-    return fairness_report(scorer, parts.test, baseline=baseline, settings=fast)
+    return fairness_report(scorer, parts.test, baseline=baseline, limits=fast.fairness, audit=fast.audit)
 
 
 def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
@@ -88,9 +88,9 @@ def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
 
 def test_small_groups_are_left_out_and_named(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> None:
     parts = split_frame(foreign_table, foreign_schema, fast.train)
-    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast)
+    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs)
     test = parts.test.copy()
     test.loc[test.index[:5], "region"] = np.nan
-    report = fairness_report(scorer, test, settings=fast)
+    report = fairness_report(scorer, test, limits=fast.fairness, audit=fast.audit)
     assert "(missing)" in report.attribute("region").left_out
     assert any("(missing)" in n for n in report.notes)

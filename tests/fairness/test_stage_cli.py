@@ -7,15 +7,20 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from thinfile.features.generator import generate_frame
+from thinfile.features.schema import Schema
+from thinfile.training.champion import TrainConfig
+from thinfile.training.fairness.audit import FairnessAudit
+from thinfile.training.fairness_stage import ARTIFACT_DIR, FairnessStage, fairness_stage
+from thinfile.training.global_explain import GlobalExplainConfig
+from thinfile.training.pipeline import train_frame
+from thinfile.training.registry import CHALLENGER_ALIAS
+from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.tracking import configure
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.config import CHALLENGER_ALIAS, MODEL_NAME, FairnessAudit, PipelineConfig, Settings, TrainConfig
-from thinfile.features.generator import generate_frame
-from thinfile.features.schema import Schema
-from thinfile.training.fairness_audit import ARTIFACT_DIR, FairnessStage, fairness_stage
-from thinfile.training.pipeline import train_frame
-from thinfile.training.tracking import configure
+from thinfile.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -27,9 +32,10 @@ def table(schema: Schema):
 
 @pytest.fixture(scope="module")
 def stage(table, schema: Schema, fairness_home: Path) -> FairnessStage:
-    settings = Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150), pipeline=PipelineConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
-                        audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1, explain_rows=800,
-                                            dependence_plots=1))
+    settings = Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150),
+                        evaluation=EvaluationConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
+                        audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1),
+                        explanations=GlobalExplainConfig(rows=800, dependence_plots=1))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("THINFILE_HOME", str(fairness_home))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -51,7 +57,7 @@ def test_stage_logs_reports_and_metrics_to_every_run(stage: FairnessStage) -> No
 
 def test_challenger_is_registered_under_its_alias(stage: FairnessStage) -> None:
     client = mlflow.MlflowClient(configure())
-    version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
+    version = client.get_model_version_by_alias("thinfile-synthetic", CHALLENGER_ALIAS)
     assert str(version.version) == stage.challenger_version
     assert version.run_id == stage.run_ids["challenger"]
     assert client.get_run(version.run_id).data.tags["thinfile.role"] == "challenger"

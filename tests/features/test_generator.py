@@ -4,10 +4,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from thinfile.config import GeneratorParams
 from thinfile.features.datacard import check_targets
-from thinfile.features.generator import generate_frame
+from thinfile.features.generator import GeneratorParams, generate_frame
 from thinfile.features.population import generate_population
 
 SMALL = GeneratorParams(chunk_rows=20_000)

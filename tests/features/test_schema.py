@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from thinfile.features.schema import DIMENSIONS, SchemaError, load_schema, parse_schema
 
 

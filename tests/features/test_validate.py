@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from thinfile.features.validate import validate_table
 
 

@@ -17,13 +17,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-
-from thinfile.config import CHAMPION_ALIAS, TrainConfig
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.training.champion import fit_champion
-from thinfile.training.registry import load_scorer, log_scorer
 from thinfile.serving.contract import request_body
-from thinfile.training.scorer import Scorer
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.registry import CHAMPION_ALIAS, load_scorer, log_scorer, model_name_for, set_alias
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.tracking import experiment_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +38,8 @@ def serving_home(home_for) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_serving_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("THINFILE_API_KEY", "THINFILE_API_KEY_FILE", "THINFILE_MODEL", "THINFILE_AUDIT_LOG"):
+    for name in ("THINFILE_API_KEY", "THINFILE_API_KEY_FILE", "THINFILE_MODEL", "THINFILE_MODEL_NAME",
+                 "THINFILE_AUDIT_LOG", "THINFILE_TOP_REASONS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -54,8 +53,9 @@ def registered(population: pd.DataFrame, schema: Schema, serving_home: Path) -> 
         scorer = fit_champion(train, valid, schema, TrainConfig(max_rounds=80, num_threads=1))
         with mlflow.start_run(experiment_id=experiment_id()):
             mlflow.log_metric("auc", 0.77)
-            log_scorer(scorer, train, alias=CHAMPION_ALIAS)
-        loaded = load_scorer(CHAMPION_ALIAS)
+            info = log_scorer(scorer, train, register_as=model_name_for(schema))
+        set_alias(model_name_for(schema), CHAMPION_ALIAS, info.registered_model_version)
+        loaded = load_scorer(CHAMPION_ALIAS, model_name_for(schema))
         loaded.num_threads = 1
         return loaded
 

@@ -6,10 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
-
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import (
-    PROTECTED_MESSAGE, applicant_model, applicants_to_matrix, batch_model, canonical_input, input_hash,
+    PROTECTED_MESSAGE,
+    applicant_model,
+    applicants_to_matrix,
+    batch_model,
+    canonical_input,
+    input_hash,
 )
 
 

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from thinfile.config import ServingSettings
-from thinfile.serving.audit import AUDIT_FIELDS, AuditLog, AuditQuery, audit_record, query_audit, summarise
+from thinfile.serving.audit import (
+    AUDIT_FIELDS,
+    AuditLog,
+    AuditQuery,
+    audit_record,
+    query_audit,
+    summarise,
+)
 from thinfile.serving.guard import Guard
 from thinfile.serving.service import ServiceStartError, bind_host, check_access
+from thinfile.serving.settings import ServingSettings
 
 KEY = "s3cret-key"
 

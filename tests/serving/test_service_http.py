@@ -7,11 +7,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from thinfile.config import CHAMPION_ALIAS
 from thinfile.features.schema import DIMENSIONS, Schema
 from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
 from thinfile.serving.contract import applicant_model, canonical_input
+from thinfile.training.registry import CHAMPION_ALIAS
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from thinfile.features.schema import Schema
+from thinfile.serving.service import ServiceStartError, load_model
+from thinfile.serving.settings import ServingSettings
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.config import ServingSettings
-from thinfile.features.schema import Schema
-from thinfile.serving.service import ServiceStartError, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -23,7 +23,7 @@ def test_thinfile_serve_refuses_without_a_registered_model(tmp_path: Path, monke
     monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
     result = runner.invoke(app, ["serve", "--port", "3999"])
     assert result.exit_code != 0
-    assert "no model 'thinfile-scorer' answers to 'champion'" in " ".join(result.output.split())
+    assert "no model 'thinfile-synthetic' answers to 'champion'" in " ".join(result.output.split())
 
 
 def test_thinfile_serve_refuses_to_bind_beyond_loopback_without_a_key() -> None:

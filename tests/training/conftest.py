@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from thinfile.config import PipelineConfig, Settings, TrainConfig
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.training.pipeline import TrainResult, train_frame
+from thinfile.training.champion import TrainConfig
+from thinfile.training.pipeline import PipelineConfig, TrainResult, train_frame
+from thinfile.training.runlog import EvaluationConfig
+
+from thinfile.config import Settings
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +23,8 @@ def training_home(home_for) -> Path:
 
 def fast_settings(**pipeline: object) -> Settings:
     """Default settings with small timing samples (tests never assert speed)."""
-    return Settings(train=TrainConfig(), pipeline=PipelineConfig(timing_rows=2_000, explain_timing_rows=500,
-                                                                 plot_rows=5_000, **pipeline))
+    return Settings(train=TrainConfig(), pipeline=PipelineConfig(**pipeline),
+                    evaluation=EvaluationConfig(timing_rows=2_000, explain_timing_rows=500, plot_rows=5_000))
 
 
 @pytest.fixture(scope="session")

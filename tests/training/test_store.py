@@ -1,7 +1,6 @@
 import os
 
-from thinfile.config import tracking_uri
-from thinfile.training.registry import use_store
+from thinfile.training.registry import tracking_uri, use_store
 
 
 def test_the_store_follows_thinfile_home_after_mlflow_was_pointed_at_another(tmp_path, monkeypatch):

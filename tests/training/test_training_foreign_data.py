@@ -8,12 +8,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from thinfile.features.schema import Schema
+from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.pipeline import train, train_frame
 from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.config import Settings
-from thinfile.features.schema import Schema
-from thinfile.training.pipeline import TrainingDataError, log_global_explanations_hook, prepare, train, train_frame
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def test_too_many_bad_values_fail_with_examples(make_foreign_table, foreign_sche
     table = make_foreign_table(1_000, seed=2).astype({"late_bills": object})
     table.loc[table.index[:100], "late_bills"] = "many"
     with pytest.raises(TrainingDataError, match=r"100 of 1,000 rows \(10.0%\) break schema") as err:
-        prepare(table, foreign_schema, Settings())
+        prepare(table, foreign_schema)
     assert "late_bills: is not a number" in str(err.value)
 
 
@@ -67,17 +68,17 @@ def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_sche
     table = make_foreign_table(1_000, seed=2)
     table.loc[5, "monthly_income"] = -3.0
     table.loc[9, "went_bad"] = 7
-    prepared = prepare(table, foreign_schema, Settings())
+    prepared = prepare(table, foreign_schema)
     assert len(prepared.frame) == 998 and prepared.rows_read == 1_000
     assert prepared.rejects["row"].tolist() == [5, 9]
-    assert "went_bad" in prepared.rejects.loc[1, "reason"]
+    assert "went_bad: '7' is missing or not an outcome" in prepared.rejects.loc[1, "reason"]
     assert set(prepared.frame["went_bad"].unique()) <= {0, 1}
 
 
 def test_a_table_with_one_outcome_class_is_refused(make_foreign_table, foreign_schema: Schema) -> None:
     table = make_foreign_table(1_000, seed=2).assign(went_bad=0)
     with pytest.raises(TrainingDataError, match="0 defaults and 1,000 repayments"):
-        prepare(table, foreign_schema, Settings())
+        prepare(table, foreign_schema)
 
 
 def test_same_data_config_and_seed_give_the_same_metrics_and_model_file(
@@ -96,15 +97,3 @@ def test_same_data_config_and_seed_give_the_same_metrics_and_model_file(
         assert (files[0] / name).read_bytes() == (files[1] / name).read_bytes()
     bureau = [r.baseline("bureau_scorecard").model for r in runs]
     np.testing.assert_array_equal(bureau[0].model.coef_, bureau[1].model.coef_)
-
-
-def test_global_explanation_hook_calls_the_module_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    calls = []
-    fake = types.ModuleType("thinfile.training.global_explain")
-    fake.log_global_explanations = lambda scorer, frame, run_id, settings=None: calls.append(run_id)
-    monkeypatch.setitem(sys.modules, "thinfile.training.global_explain", fake)
-    assert log_global_explanations_hook(object(), pd.DataFrame(), "run-1") is True
-    assert calls == ["run-1"]

@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-
-from thinfile.config import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME, tracking_uri
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.registry import load_scorer
+from thinfile.training.registry import (
+    CHAMPION_ALIAS,
+    EXPERIMENT_NAME,
+    load_scorer,
+    tracking_uri,
+)
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
 
@@ -20,6 +23,9 @@ pytestmark = pytest.mark.slow
 SHARED = ("auc", "gini", "ks", "brier", "log_loss", "ece", "psi_score", "oracle_auc", "oracle_gap",
           "auc_thin_file", "auc_residence_rural", "auc_residence_urban", "approval_rate_at_600",
           "bad_rate_at_600", "predict_rows_per_s", "explain_rows_per_s")
+
+
+MODEL_NAME = "thinfile-synthetic"  # the built-in schema's name names its registered model
 
 
 def _client() -> MlflowClient:
@@ -70,7 +76,7 @@ def test_model_card_states_data_metrics_and_the_tree_shape_trade(trained: TrainR
 def test_champion_is_registered_and_loads_back_identically(trained: TrainResult, population: pd.DataFrame) -> None:
     version = _client().get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert version.run_id == trained.champion.run_id
-    loaded = load_scorer(CHAMPION_ALIAS)
+    loaded = load_scorer(CHAMPION_ALIAS, MODEL_NAME)
     rows = population.head(200)
     np.testing.assert_array_equal(loaded.predict_pd(rows), trained.champion.model.predict_pd(rows))
 
@@ -100,8 +106,8 @@ def test_load_baseline_refuses_a_run_that_is_not_a_scorecard(trained: TrainResul
 
 def test_promote_moves_the_alias_and_names_missing_versions(trained: TrainResult, schema: Schema) -> None:
     current = trained.registered_version
-    previous, new = promote(current, alias="challenger")
+    previous, new = promote(current, MODEL_NAME, alias="challenger")
     assert new == current
     assert str(_client().get_model_version_by_alias(MODEL_NAME, "challenger").version) == current
     with pytest.raises(PromotionError, match=r"no version 999.*registered versions: "):
-        promote(999)
+        promote(999, MODEL_NAME)

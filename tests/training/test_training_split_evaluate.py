@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-
-from thinfile.config import ScoreScale, TrainConfig
 from thinfile.features.schema import Schema
-from thinfile.training.evaluate import calibration_table, evaluate, expected_calibration_error, metric_token
+from thinfile.training.champion import TrainConfig
+from thinfile.training.evaluate import (
+    calibration_table,
+    evaluate,
+    expected_calibration_error,
+    metric_token,
+)
+from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.split import SplitError, split_frame
 
 

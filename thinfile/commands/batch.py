@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from thinfile.commands.common import console, fail
-from thinfile.config import CHAMPION_ALIAS, MODEL_NAME, Settings
+from thinfile.commands.common import console, fail, model_name
+from thinfile.config import Settings
+from thinfile.training.registry import CHAMPION_ALIAS
 
 
 def batch_score(
@@ -15,8 +16,10 @@ def batch_score(
                                  "(hive-partitioned folders such as region=north/ included)."),
     output: Path = typer.Argument(..., help="Folder for scores/ and rejects/ (Parquet parts), manifest.json and "
                                   "population_report.{json,html}. Rerunning into the same folder resumes the job."),
-    model: str = typer.Option(CHAMPION_ALIAS, "--model", "-m", help=f"Registry alias or version of {MODEL_NAME!r}, "
-                              "a models:/ URI, or a folder holding a saved scorer."),
+    model: str = typer.Option(CHAMPION_ALIAS, "--model", "-m", help="Registry alias or version, a models:/ URI, or a "
+                              "folder holding a saved scorer."),
+    name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
+    schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
     engine: str = typer.Option("embedded", "--engine", "-e", help="embedded (this machine, every core) or spark."),
     master: str = typer.Option(None, "--master", help="Spark master for --engine spark (default local[*])."),
     chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per output part; bounds memory per "
@@ -31,17 +34,25 @@ def batch_score(
     population report (score mix, approval at the cut-offs, PSI against training, approval by group)
     is written beside the output.
     """
-    from thinfile.serving.batch import BatchIntegrityError, batch_score as run
-    from thinfile.serving.batch_input import BatchInputError
-    from thinfile.serving.batch_output import BatchOutputError
-    from thinfile.serving.batch_scoring import BatchSchemaError
-    from thinfile.serving.spark_engine import SparkUnavailableError
+    from thinfile.features.schema import SchemaError, load_schema
+    from thinfile.serving.batch import (
+        BatchInputError,
+        BatchIntegrityError,
+        BatchOutputError,
+        BatchSchemaError,
+    )
+    from thinfile.serving.batch import batch_score as run
+    from thinfile.serving.batch.spark import SparkUnavailableError
     from thinfile.training.registry import ModelNotFoundError
 
+    settings = Settings()
     try:
-        result = run(input, output, model, engine=engine, master=master, chunk_rows=chunk_rows, workers=workers,
-                     settings=Settings(), overwrite=overwrite, progress=True, console=console)
-    except (BatchInputError, BatchOutputError, BatchSchemaError, ModelNotFoundError, SparkUnavailableError, ValueError) as err:
+        result = run(input, output, model, name=model_name(name, load_schema(schema)), engine=engine,
+                     master=master, chunk_rows=chunk_rows, workers=workers, settings=settings.batch,
+                     fairness=settings.fairness, groups=settings.audit, stability=settings.stability,
+                     overwrite=overwrite, progress=True, console=console)
+    except (BatchInputError, BatchOutputError, BatchSchemaError, ModelNotFoundError, SparkUnavailableError,
+            SchemaError, ValueError) as err:
         raise fail(str(err)) from None
     except BatchIntegrityError as err:
         raise fail(str(err), code=3) from None

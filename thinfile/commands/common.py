@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
+
+from thinfile.features.generator import GeneratorParams
+from thinfile.features.population import PARTS_DIR, generate_population
+from thinfile.features.schema import Schema, load_schema
+from thinfile.features.settings import default_data_dir
+from thinfile.training.registry import model_name_for
 
 console = Console(stderr=True)
 
@@ -33,3 +48,19 @@ def row_progress(description: str, total: int) -> Iterator[Callable[[int], None]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path:
+    """data/synthetic/population under THINFILE_HOME, generated first (with a progress bar) when absent."""
+    out = default_data_dir()
+    parts = out / PARTS_DIR
+    if not any(parts.glob("*.parquet")):
+        console.print(f"no table given and no population in {parts}: generating {rows:,} synthetic people (seed {seed})")
+        with row_progress("generating population", rows) as advance:
+            generate_population(load_schema(), out, rows, seed, generator, on_chunk=advance)
+    return parts
+
+
+def model_name(name: str | None, schema: Schema) -> str:
+    """--name if given, else the project's registered model name (from its schema's name)."""
+    return name or model_name_for(schema)

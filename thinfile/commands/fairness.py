@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, fail
-from thinfile.config import CHAMPION_ALIAS, Settings
+from thinfile.commands.common import console, default_population, fail, model_name
+from thinfile.config import Settings
+from thinfile.training.registry import CHAMPION_ALIAS
 
 
 def fairness(
@@ -23,6 +24,7 @@ def fairness(
     all_rows: bool = typer.Option(False, "--all-rows/--holdout", help="Audit every row, or (default) only the "
                                   "held-out test part of the split training makes of this table."),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
+    name: str = typer.Option(None, "--name", help="Registered model name. Default: from the schema's name."),
     log: bool = typer.Option(True, "--log/--no-log", help="Also log the report and fair_* metrics to the model's MLflow run."),
 ) -> None:
     """Audit a model's decisions across rural/urban, gender, age band and residence x gender.
@@ -33,29 +35,33 @@ def fairness(
     against the limits in thinfile.config.FairnessLimits is stated at the top.
     """
     from thinfile.features.schema import SchemaError, load_schema
+    from thinfile.training.data import TrainingDataError, load_training_table
     from thinfile.training.fairness import FairnessError
-    from thinfile.training.fairness_audit import audit_registered, holdout, load_frame
-    from thinfile.training.pipeline import TrainingDataError
+    from thinfile.training.fairness_stage import audit_scorer, holdout
     from thinfile.training.registry import ModelNotFoundError, load_scorer
     from thinfile.training.split import SplitError
 
     settings = Settings()
     ref: str | int = int(model) if model.isdigit() else model
     try:
+        spec = load_schema(schema)
         with console.status(f"loading model {model!r}"):
-            scorer = load_scorer(ref)
-        spec = load_schema(schema) if schema else scorer.schema
+            scorer = load_scorer(ref, model_name(name, spec))
+        if schema is None:
+            spec = scorer.schema
         if spec.fingerprint != scorer.schema.fingerprint:
             missing = [f for f in scorer.schema.feature_names if f not in spec.feature_names]
             if missing:
                 raise FairnessError(f"schema {spec.name!r} lacks the model's input(s) {', '.join(missing[:8])}")
+        if data is None:
+            data = default_population(rows, settings.train.seed, settings.generator)
         with console.status("reading the table"):
-            frame, source = load_frame(data, spec, settings, rows)
+            frame, source = load_training_table(data), str(data)
         if not all_rows:
             frame = holdout(frame, spec, settings)
             source += " (held-out test part)"
         with console.status(f"auditing {len(frame):,} rows"):
-            report, (html, js) = audit_registered(ref, frame, out, settings, log=log, source=source)
+            report, (html, js) = audit_scorer(scorer, frame, out, settings, log=log, source=source)
     except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError, SplitError) as err:
         raise fail(str(err)) from None
     colour = "green" if report.passed else "red"

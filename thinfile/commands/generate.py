@@ -8,9 +8,10 @@ import typer
 from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
-from thinfile.config import GeneratorParams, default_data_dir
+from thinfile.features.generator import GeneratorParams
 from thinfile.features.population import GeneratedPopulation, generate_population
 from thinfile.features.schema import SchemaError, load_schema
+from thinfile.features.settings import default_data_dir
 
 
 def generate(

@@ -8,9 +8,15 @@ from rich.table import Table
 
 from thinfile.commands.common import console, row_progress
 from thinfile.commands.generate import report_population
-from thinfile.config import CHALLENGER_ALIAS, CHAMPION_ALIAS, MODEL_NAME, Settings, default_data_dir, tracking_uri
+from thinfile.config import Settings
 from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.schema import load_schema
+from thinfile.features.settings import default_data_dir
+from thinfile.training.registry import (
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    tracking_uri,
+)
 
 
 def _same_population_on_disk(rows: int, seed: int) -> bool:
@@ -39,10 +45,10 @@ def run(
     """Generate the default population, train and register the champion and baselines, audit fairness.
 
     Everything lands in the embedded defaults: data/synthetic/ (population + DATACARD.md), mlruns/
-    (MLflow store: runs, registered model thinfile-scorer@champion and @challenger) and reports/
+    (MLflow store: runs, registered model thinfile-synthetic@champion and @challenger) and reports/
     (fairness reports). An existing population of the same size and seed is reused.
     """
-    from thinfile.training.fairness_audit import fairness_stage
+    from thinfile.training.fairness_stage import fairness_stage
     from thinfile.training.pipeline import train
 
     schema = load_schema()
@@ -63,7 +69,7 @@ def run(
     for r in result.comparison(("auc", "oracle_gap", "ece", "auc_thin_file")).itertuples():
         models.add_row("champion" if r.role == "champion" else _short(r.model), f"{r.auc:.4f}", f"{r.oracle_gap:.4f}", f"{r.ece:.4f}", f"{r.auc_thin_file:.4f}", r.run_id[:8])
     console.print(models)
-    console.print(f"registered {MODEL_NAME} version {result.registered_version} as '{CHAMPION_ALIAS}'")
+    console.print(f"registered {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'")
 
     if fairness:
         with console.status("fairness audit and mitigated challenger"):
@@ -83,7 +89,7 @@ def run(
         for name, path in stage.files.items():
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
-            console.print(f"registered {MODEL_NAME} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
+            console.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
 
     console.print(f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "
                   "serve the champion with `thinfile serve`")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from thinfile.commands.common import console, fail
-from thinfile.config import ServingSettings
+from thinfile.serving.settings import ServingSettings
 
 SERVICE = "thinfile.serving.service:Thinfile"
 
@@ -34,8 +34,9 @@ def serve(
     A thin wrapper over `bentoml serve`: it checks that the model exists and that access is safe, then hands
     over. Every decision is appended to the audit log; `thinfile audit` queries it.
     """
+    from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.service import ServiceStartError, check_access
-    from thinfile.training.registry import ModelNotFoundError, resolve
+    from thinfile.training.registry import ModelNotFoundError, model_name_for, resolve
 
     try:
         settings = ServingSettings.from_env(port=port, host=host, workers=workers, model=model, audit_log=audit_log)
@@ -43,10 +44,12 @@ def serve(
         raise fail(f"bad serving settings: {err}") from None
     try:
         check_access(settings, settings.host)
-        version = resolve(settings.model)
-    except (ServiceStartError, ModelNotFoundError) as err:
+        name = settings.model_name or model_name_for(load_schema(settings.schema_file))
+        version = resolve(settings.model, name)
+    except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
-    env = {**os.environ, "THINFILE_MODEL": str(version.version), "THINFILE_WORKERS": str(settings.workers),
+    env = {**os.environ, "THINFILE_MODEL": str(version.version), "THINFILE_MODEL_NAME": version.name,
+           "THINFILE_WORKERS": str(settings.workers),
            "THINFILE_AUDIT_LOG": str(settings.audit_path())}
     console.print(f"serving [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
                   f"with {settings.workers} worker(s); decisions audited to {settings.audit_path()}")

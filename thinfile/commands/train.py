@@ -9,21 +9,29 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, fail
-from thinfile.config import CHAMPION_ALIAS, MODEL_NAME, Settings, tracking_uri
-from thinfile.features.schema import SchemaError
+from thinfile.commands.common import console, default_population, fail, model_name
+from thinfile.config import Settings
+from thinfile.features.schema import SchemaError, load_schema
+from thinfile.training.registry import CHAMPION_ALIAS, tracking_uri
 from thinfile.training.split import SplitError
 
 
 def train(
-    data: Path = typer.Option(None, "--data", "-d", help="Table to train on: a .parquet/.csv file or a folder of them. "
-                              "Default: data/synthetic/population/, or freshly generated rows if absent."),
-    schema: str = typer.Option(None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in synthetic schema."),
+    data: Path = typer.Option(None, "--data", "-d", help="Table to train on: a .parquet/.csv file or a folder of them "
+                              "(the folder `thinfile generate --out` wrote is fine). Default: data/synthetic/population/, "
+                              "generated first if absent."),
+    schema: str = typer.Option(None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in "
+                               "synthetic schema."),
+    name: str = typer.Option(None, "--name", help="Registered model name. Default: the schema's name "
+                             "(one name, and one champion, per project)."),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
-    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs WoE scorecards."),
-    register_model: bool = typer.Option(True, "--register/--no-register", help=f"Register the champion as {MODEL_NAME!r} with alias 'champion'."),
-    tune: bool = typer.Option(False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs thinfile[tune])."),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs "
+                                   "WoE scorecards."),
+    register_model: bool = typer.Option(True, "--register/--no-register", help="Register the champion and point its "
+                                        "'champion' alias at it."),
+    tune: bool = typer.Option(False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs "
+                              "thinfile[tune])."),
     trials: int = typer.Option(20, "--trials", min=1, help="Trials of the --tune search."),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
@@ -31,21 +39,27 @@ def train(
     Each model is one run in the 'thinfile' experiment with the same metric names (auc, ks, ece, oracle_gap,
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
     """
-    from thinfile.training.pipeline import TrainingDataError, train as run_training
+    from thinfile.training.data import TrainingDataError
+    from thinfile.training.pipeline import train as run_training
     from thinfile.training.scorecard import ScorecardError
 
     base = Settings()
     settings = base.model_copy(update={
         "train": base.train.model_copy(update={"tune": tune, "tune_trials": trials,
                                                **({"seed": seed} if seed is not None else {})}),
-        "pipeline": base.pipeline.model_copy(update={"baselines": baselines, "register_champion": register_model}),
+        "pipeline": base.pipeline.model_copy(update={"baselines": baselines, "register_champion": register_model,
+                                                     "model_name": name}),
     })
     try:
+        if data is None:
+            if schema is not None and str(schema) != "synthetic":
+                raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
+            data = default_population(rows, settings.train.seed, base.generator)
         with console.status("training") as status:
-            result = run_training(data, schema, settings, rows, progress=lambda m: (status.update(m), console.log(m)))
+            result = run_training(data, schema, settings, progress=lambda m: (status.update(m), console.log(m)))
     except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError) as err:
         raise fail(str(err)) from None
-    table = Table(title=f"test metrics ({result.split['test_rows']:,} rows, {result.split_method} split)")
+    table = Table(title=f"test metrics ({len(result.split.test):,} rows, {result.split_method} split)")
     cols = ("auc", "oracle_gap", "ks", "ece", "auc_thin_file", "explain_rows_per_s")
     table.add_column("model", no_wrap=True)
     for c in ("AUC", "oracle gap", "KS", "ECE", "AUC thin", "expl/s"):
@@ -58,7 +72,8 @@ def train(
         console.print(f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
                       "(rejects.csv in the champion run)[/]")
     if result.registered_version:
-        console.print(f"[green]registered[/] {MODEL_NAME} version {result.registered_version} as '{CHAMPION_ALIAS}'")
+        console.print(f"[green]registered[/] {result.model_name} version {result.registered_version} as "
+                      f"'{CHAMPION_ALIAS}'")
     console.print(f"MLflow store: {tracking_uri()}  (see it with `thinfile ui`)")
 
 
@@ -69,18 +84,22 @@ def _cell(value: float) -> str:
 
 
 def promote(
-    version: int = typer.Option(..., "--version", "-v", min=1, help=f"Registered version of {MODEL_NAME!r} to promote."),
+    version: int = typer.Option(..., "--version", "-v", min=1, help="Registered version to promote."),
+    name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
+    schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
     alias: str = typer.Option(CHAMPION_ALIAS, "--alias", help="Alias to move (champion or challenger)."),
 ) -> None:
     """Point the 'champion' alias (or another) at a registered model version; serving follows the alias."""
-    from thinfile.training.tracking import PromotionError, promote as move_alias
+    from thinfile.training.tracking import PromotionError
+    from thinfile.training.tracking import promote as move_alias
 
     try:
-        previous, new = move_alias(version, alias)
-    except PromotionError as err:
+        model = model_name(name, load_schema(schema))
+        previous, new = move_alias(version, model, alias)
+    except (PromotionError, SchemaError) as err:
         raise fail(str(err)) from None
     was = f" (was version {previous})" if previous else ""
-    console.print(f"[green]{MODEL_NAME}@{alias}[/] -> version {new}{was}")
+    console.print(f"[green]{model}@{alias}[/] -> version {new}{was}")
 
 
 def ui(

@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
 from thinfile.features.io import TableReadError, list_parts
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import validate_table

@@ -1,33 +1,77 @@
-"""Fairness audit of a scorer on a table: one FairnessReport, built on fairlearn's MetricFrame.
-
-Conventions. Decision metrics use fairlearn's (y_true, y_pred) = (repaid, approved), so the true
-positive rate is the approval rate among good borrowers (equal opportunity) and the false positive
-rate the approval rate among bad ones. Threshold-free metrics use (defaulted, predicted PD).
-"""
+"""Fairness audit of a scorer on a table: one FairnessReport, built on fairlearn's MetricFrame (see metrics)."""
 
 from __future__ import annotations
 
 import json
 import math
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, count, false_positive_rate, mean_prediction, selection_rate, true_positive_rate
+from fairlearn.metrics import (
+    count,
+    mean_prediction,
+    selection_rate,
+    true_positive_rate,
+)
+from pydantic import Field
+from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
-
-from thinfile.config import Cutoffs, FairnessAudit, FairnessLimits, ScoreScale, Settings
 from thinfile.features.schema import Schema
+from thinfile.features.settings import Section
 from thinfile.training.evaluate import metric_token, thin_file_mask
-from thinfile.training.score import clip, margin_to_score, pd_to_score
+from thinfile.training.fairness.metrics import (
+    INTERSECTION_SEP,
+    MISSING_GROUP,
+    _metric_frame,
+    approve_at_bad_rate,
+    auc,
+    decision_frame,
+    default_rate,
+    default_rate_among_approved,
+    group_labels,
+    pd_bins,
+    risk_frame,
+)
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import (
+    ScoreScale,
+    clip,
+    margin_to_score,
+    pd_to_score,
+)
 
-MISSING_GROUP = "(missing)"
-INTERSECTION_SEP = " & "
+
+class FairnessLimits(Section):
+    disparate_impact_min: float = 0.8
+    equal_opportunity_max: float = 0.05
+    calibration_gap_max: float = 0.02
+
+
+class FairnessAudit(Section):
+    """How the fairness report is computed (the pass/fail limits are in FairnessLimits)."""
+
+    min_group_rows: int = Field(50, ge=1, description="smaller groups are listed but left out of the audit")
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
+    score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
+    proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")
+    proxy_rounds: int = Field(80, ge=1, description="boosting rounds of each proxy classifier")
+    proxy_top_features: int = Field(5, ge=1, description="features listed as carrying each proxy")
+    oracle_tolerance: float = Field(
+        0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
+    )
+    mitigate_attribute: str | None = Field(
+        None, description="protected attribute the challenger reweighs against (None: the schema's first)"
+    )
+    mitigation_rounds: int = Field(3, ge=1, description="reweigh-and-refit rounds of the mitigated challenger")
+    mitigation_step: float = Field(
+        6.0, ge=0, description="how strongly each round upweights repaid borrowers of less-approved groups"
+    )
+
+
 THIN_FILE = "thin-file"
 
 ERR_NO_PROTECTED = "schema {schema!r} declares no protected attributes; a fairness audit needs at least one"
@@ -49,78 +93,6 @@ class PdModel(Protocol):
 
 
 # ---------------------------------------------------------------- metric functions (fairlearn signature)
-
-
-def default_rate_among_approved(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-    """Share of approved applicants who defaulted (y_true = repaid, y_pred = approved)."""
-    approved = np.asarray(y_pred) == 1
-    w = np.ones(len(approved)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if not w[approved].sum() > 0:
-        return math.nan
-    return float(1.0 - np.average(np.asarray(y_true)[approved], weights=w[approved]))
-
-
-def rows(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-    """Number of rows (the sum of weights when rows were collapsed into weighted cells)."""
-    return float(len(y_true) if sample_weight is None else np.sum(sample_weight))
-
-
-def auc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """ROC AUC of predicted PD against defaults; NaN when a group has only one outcome."""
-    y = np.asarray(y_true)
-    return float(roc_auc_score(y, np.asarray(y_pred))) if len(np.unique(y)) == 2 else math.nan
-
-
-def default_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true))
-
-
-def calibration_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Observed minus predicted default rate (positive: the model under-states the group's risk)."""
-    return float(np.mean(y_true) - np.mean(y_pred))
-
-
-DECISION_METRICS: dict[str, Callable] = {
-    "rows": rows,
-    "approval_rate": selection_rate,
-    "default_rate_approved": default_rate_among_approved,
-    "tpr_good": true_positive_rate,
-    "fpr_bad": false_positive_rate,
-}
-RISK_METRICS: dict[str, Callable] = {
-    "auc": auc,
-    "default_rate": default_rate,
-    "pd_mean": mean_prediction,
-    "calibration_error": calibration_error,
-}
-
-
-def _metric_frame(metrics: dict[str, Callable], y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
-                  control: np.ndarray | None = None, weight: np.ndarray | None = None) -> MetricFrame:
-    params = {name: {"sample_weight": weight} for name in metrics} if weight is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups,
-                           control_features=control, sample_params=params)
-
-
-def decision_frame(
-    repaid: np.ndarray, approved: np.ndarray, groups: np.ndarray, metrics: dict[str, Callable] | None = None,
-) -> MetricFrame:
-    """Approval rate, default rate among approved, TPR among good and FPR among bad borrowers, by group.
-
-    Outcome and decision are both 0/1, so rows are first collapsed into (group, repaid, approved)
-    cells weighted by their counts: the same numbers as on the raw rows, at any table size.
-    """
-    cells = (pd.DataFrame({"g": groups, "y": np.asarray(repaid, dtype=np.int64), "a": np.asarray(approved, dtype=np.int64)})
-             .value_counts(sort=False).reset_index())
-    return _metric_frame(metrics or DECISION_METRICS, cells["y"].to_numpy(), cells["a"].to_numpy(),
-                         cells["g"].to_numpy(), weight=cells["count"].to_numpy(dtype=np.float64))
-
-
-def risk_frame(defaulted: np.ndarray, pd_: np.ndarray, groups: np.ndarray) -> MetricFrame:
-    """AUC, default rate, mean predicted PD and calibration error, by group."""
-    return _metric_frame(RISK_METRICS, defaulted, pd_, groups)
 
 
 # ---------------------------------------------------------------- report pieces
@@ -317,41 +289,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 # ---------------------------------------------------------------- building blocks
-
-
-def group_labels(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One string label per row: the group of one attribute, or 'a & b' for an intersection."""
-    parts = [frame[c].astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object) for c in columns]
-    out = parts[0].astype(str)
-    for p in parts[1:]:
-        out = np.char.add(np.char.add(out, INTERSECTION_SEP), p.astype(str))
-    return out.astype(object)
-
-
-def pd_bins(pd_: np.ndarray, bins: int) -> np.ndarray:
-    """Equal-count bin number (1..bins) of each row's predicted PD, over the whole table."""
-    order = np.argsort(pd_, kind="stable")
-    out = np.empty(len(pd_), dtype=np.int64)
-    for i, idx in enumerate(np.array_split(order, min(bins, len(pd_))), start=1):
-        out[idx] = i
-    return out
-
-
-def approve_at_bad_rate(pd_: np.ndarray, defaulted: np.ndarray, target: float) -> np.ndarray:
-    """Approve the lowest-PD applicants, as many as keep the bad rate among approved <= target.
-
-    The cut falls only between distinct PD values, so applicants a model cannot tell apart are
-    approved or declined together.
-    """
-    order = np.argsort(pd_, kind="stable")
-    p, y = pd_[order], defaulted[order]
-    rate = np.cumsum(y) / np.arange(1, len(y) + 1)
-    block_end = np.r_[p[1:] != p[:-1], True]
-    ok = np.flatnonzero(block_end & (rate <= target + 1e-12))
-    approved = np.zeros(len(pd_), dtype=bool)
-    if ok.size:
-        approved[order[: ok[-1] + 1]] = True
-    return approved
 
 
 def inclusion_lift(
@@ -559,13 +496,13 @@ def _check_table(frame: pd.DataFrame, schema: Schema) -> None:
 
 def build_report(
     frame: pd.DataFrame, schema: Schema, pd_model: np.ndarray, score: np.ndarray, *,
-    scale: ScoreScale, cutoffs: Cutoffs, settings: Settings | None = None,
+    scale: ScoreScale, cutoffs: Cutoffs, limits: FairnessLimits | None = None, audit: FairnessAudit | None = None,
     baseline_pd: np.ndarray | None = None, baseline_name: str = "bureau-only scorecard",
     model: dict[str, object] | None = None, data: dict[str, object] | None = None, seed: int = 0,
 ) -> FairnessReport:
     """Audit given PDs and scores of the rows of `frame` (which carries target and protected columns)."""
-    settings = settings or Settings()
-    audit, limits = settings.audit, settings.fairness
+    limits = limits or FairnessLimits()
+    audit = audit or FairnessAudit()
     _check_table(frame, schema)
     n = len(frame)
     for what, arr in (("pd", pd_model), ("score", score), ("baseline pd", baseline_pd)):
@@ -646,18 +583,19 @@ def build_report(
 
 
 def fairness_report(
-    scorer, frame: pd.DataFrame, *, baseline: PdModel | None = None, settings: Settings | None = None,
+    scorer, frame: pd.DataFrame, *, baseline: PdModel | None = None, limits: FairnessLimits | None = None,
+    audit: FairnessAudit | None = None,
     data: dict[str, object] | None = None,
 ) -> FairnessReport:
     """Score `frame` with `scorer` (a training.scorer.Scorer) and audit it; the baseline feeds the inclusion lift."""
     _check_table(frame, scorer.schema)
     margin = scorer.margin(scorer.matrix(frame))
-    pd_model = 1.0 / (1.0 + np.exp(-margin))
+    pd_model = expit(margin)
     score = clip(margin_to_score(margin, scorer.scale), scorer.scale)
     baseline_pd = baseline.predict_pd(frame) if baseline is not None else None
     meta = getattr(scorer, "meta", {}) or {}
     model = {k: meta[k] for k in ("name", "version", "run_id", "family", "aliases") if k in meta}
     return build_report(
         frame, scorer.schema, pd_model, score, scale=scorer.scale, cutoffs=scorer.cutoffs,
-        settings=settings, baseline_pd=baseline_pd, model=model, data=data,
+        limits=limits, audit=audit, baseline_pd=baseline_pd, model=model, data=data,
     )

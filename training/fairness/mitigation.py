@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from thinfile.config import Settings
 from thinfile.features.schema import Schema
-from thinfile.training.champion import fit_champion
-from thinfile.training.fairness import FairnessError, decision_frame, group_labels
-from thinfile.training.score import clip, margin_to_score
-from thinfile.training.scorer import Scorer
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.fairness.audit import FairnessAudit, FairnessError
+from thinfile.training.fairness.metrics import decision_frame, group_labels
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale, clip, margin_to_score
 
 MITIGATED_FAMILY = "lightgbm_reweighed"
 
@@ -34,8 +34,8 @@ class Reweighing:
     eo_gap_by_round: list[float] = field(default_factory=list)
 
 
-def mitigation_attribute(schema: Schema, settings: Settings) -> str:
-    name = settings.audit.mitigate_attribute or (schema.protected_names[0] if schema.protected_names else None)
+def mitigation_attribute(schema: Schema, audit: FairnessAudit) -> str:
+    name = audit.mitigate_attribute or (schema.protected_names[0] if schema.protected_names else None)
     if name is None:
         raise FairnessError(f"schema {schema.name!r} declares no protected attribute to mitigate against")
     if name not in schema.protected_names:
@@ -59,14 +59,15 @@ def _approved(scorer: Scorer, frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit_reweighed(
-    train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, settings: Settings | None = None,
+    train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config: TrainConfig | None = None,
+    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, audit: FairnessAudit | None = None,
     rounds: int | None = None, step: float | None = None,
 ) -> tuple[Scorer, Reweighing]:
     """Fit the challenger with `fit_champion` on reweighed rows; returns the scorer and what was done."""
-    settings = settings or Settings()
-    rounds = settings.audit.mitigation_rounds if rounds is None else rounds
-    step = settings.audit.mitigation_step if step is None else step
-    attr = mitigation_attribute(schema, settings)
+    audit = audit or FairnessAudit()
+    rounds = audit.mitigation_rounds if rounds is None else rounds
+    step = audit.mitigation_step if step is None else step
+    attr = mitigation_attribute(schema, audit)
     missing = [c for c in (attr, schema.target) if c not in train.columns or c not in valid.columns]
     if missing:
         raise FairnessError(f"the training rows lack column(s) {', '.join(missing)} needed to reweigh")
@@ -80,7 +81,7 @@ def fit_reweighed(
     for _ in range(max(rounds, 1)):
         extra = np.array([boost[g] for g in g_train]) ** (y == 0)
         weight = base * extra
-        scorer = fit_champion(train, valid, schema, settings.train, settings, weight=weight / weight.mean())
+        scorer = fit_champion(train, valid, schema, config, scale, cutoffs, weight=weight / weight.mean())
         tpr = decision_frame(1 - yv, _approved(scorer, valid), g_valid).by_group["tpr_good"]
         report.eo_gap_by_round.append(float(tpr.max() - tpr.min()))
         for g, rate in tpr.items():

@@ -16,14 +16,24 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
-
-from thinfile.config import Settings
 from thinfile.features.validate import validate_table
-from thinfile.serving.batch_input import BatchInputError, inspect_input, wanted_columns
-from thinfile.serving.batch_output import new_manifest, open_output, update_manifest
-from thinfile.serving.batch_scoring import REJECT_COLUMNS, ModelTag, output_columns, score_frame
-from thinfile.training.scorer import Scorer
+from thinfile.serving.batch.input import BatchInputError, inspect_input, wanted_columns
+from thinfile.serving.batch.job import (
+    BatchIntegrityError,
+    BatchJob,
+    BatchResult,
+    finish_job,
+    register_engine,
+)
+from thinfile.serving.batch.output import new_manifest, open_output, update_manifest
+from thinfile.serving.batch.scoring import (
+    REJECT_COLUMNS,
+    ModelTag,
+    output_columns,
+    score_frame,
+)
+from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.scorer.artefact import Scorer
 
 SPARK_MISSING = ("the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' "
                  "(and Java 17 on the machine)")
@@ -106,15 +116,15 @@ def _scorer_from(broadcast, tag: ModelTag, threads: int) -> Scorer:
     return scorer
 
 
-def _score_partition(broadcast, tag: ModelTag, settings: Settings, root_uri: str, threads: int):
+def _score_partition(broadcast, tag: ModelTag, settings: BatchSettings, root_uri: str, threads: int):
     """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
     def run(batches):
         scorer = _scorer_from(broadcast, tag, threads)
-        union = _union_columns(scorer.schema, settings.batch.top_reasons)
+        union = _union_columns(scorer.schema, settings.top_reasons)
         for frame in batches:
             source = frame.pop(SOURCE) if SOURCE in frame else pd.Series([""] * len(frame))
             names = source.astype(str).str.removeprefix(root_uri).str.lstrip("/").to_numpy()
-            result = score_frame(frame, scorer, tag, settings.batch, source="")
+            result = score_frame(frame, scorer, tag, settings, source="")
             rejects = result.rejects.rename(columns={"id": scorer.schema.id_column})
             rejects = rejects.assign(source=names[rejects["row"].to_numpy(dtype="int64")], row=None)
             summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})]})
@@ -137,26 +147,23 @@ def _format(parts: list) -> str:
     return formats.pop()
 
 
-def spark_batch_score(
-    input: str | Path, output: str | Path, scorer: Scorer, *, master: str | None, chunk_rows: int, settings: Settings,
-    overwrite: bool = False, console: Console | None = None,
-):
+@register_engine("spark")
+def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from thinfile.serving.batch import BatchIntegrityError, finish_job
-
+    input, output, scorer, chunk_rows, settings = job.input, job.output, job.scorer, job.chunk_rows, job.settings
     started = time.perf_counter()
     tag = ModelTag.of(scorer)
     schema = scorer.schema
     parts = inspect_input(input, schema)
     fmt = _format(parts)
-    spark = spark_session(master)
+    spark = spark_session(job.master)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
     manifest = new_manifest("spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows,
-                            settings.batch.top_reasons)
-    layout, _ = open_output(output, manifest, Path(input), overwrite)
+                            settings.top_reasons)
+    layout, _ = open_output(output, manifest, input, job.overwrite)
     frame = _read(spark, input, fmt)
     missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
     if missing:
@@ -167,12 +174,12 @@ def spark_batch_score(
     threads = int(spark.conf.get("spark.task.cpus", "1"))
     broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
     run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
-    scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.batch.top_reasons))
+    scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.top_reasons))
     scored = scored.persist(StorageLevel.DISK_ONLY)
     try:
-        if console is not None:
-            console.print(f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows")
-        cols = output_columns(schema, settings.batch.top_reasons)
+        if job.console is not None:
+            job.console.print(f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows")
+        cols = output_columns(schema, settings.top_reasons)
         scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(spark_path(layout.scores))
         scored.filter(F.col(KIND) == "reject").select(F.col(schema.id_column).alias("id"), *_REJECT_ONLY).write.mode("overwrite").parquet(spark_path(layout.rejects))
         summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
@@ -194,4 +201,4 @@ def spark_batch_score(
     if problems:
         update_manifest(layout, manifest, chunks)
         raise BatchIntegrityError("counts do not reconcile:\n  " + "\n  ".join(problems))
-    return finish_job(layout, manifest, chunks, scorer, tag, settings, "spark", counts, 0, time.perf_counter() - started)
+    return finish_job(job, layout, manifest, chunks, "spark", counts, 0, time.perf_counter() - started)

@@ -9,12 +9,18 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-
-from thinfile.config import Cutoffs, ScoreScale
+from scipy.special import expit
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.training import treeshap
-from thinfile.training.explain import Explanation, explain_contributions, hint_values
-from thinfile.training.treeshap import TreeTables, build_tables
+from thinfile.training.scorer import treeshap
+from thinfile.training.scorer.explain import (
+    DEFAULT_TOP_REASONS,
+    Explanation,
+    explain_contributions,
+    hint_values,
+)
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.scorer.treeshap import TreeTables, build_tables
 
 MODEL_FILE = "model.lgb"
 META_FILE = "scorer.json"
@@ -78,13 +84,13 @@ class Scorer:
 
     def predict_pd(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
-        return 1.0 / (1.0 + np.exp(-self.margin(X)))
+        return np.asarray(expit(self.margin(X)))
 
-    def explain(self, frame: pd.DataFrame | np.ndarray) -> Explanation:
-        """Score, band, decision, points, dimension sub-scores and reason codes for every row."""
+    def explain(self, frame: pd.DataFrame | np.ndarray, top_reasons: int = DEFAULT_TOP_REASONS) -> Explanation:
+        """Score, band, decision, points, dimension sub-scores and `top_reasons` reason codes for every row."""
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
         return explain_contributions(self.schema, X, self.contributions(X), self.scale, self.cutoffs,
-                                     self.hint_values, self.contributions)
+                                     self.hint_values, self.contributions, top_reasons)
 
     @property
     def hint_values(self) -> dict[int, np.ndarray]:

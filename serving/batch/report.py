@@ -20,13 +20,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-from thinfile.config import BatchSettings, FairnessLimits  # noqa: E402
 from thinfile.features.schema import FeatureType  # noqa: E402
-from thinfile.training.explain import Explanation  # noqa: E402
+from thinfile.serving.batch.settings import BatchSettings  # noqa: E402
+from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits  # noqa: E402
+from thinfile.training.fairness.metrics import MISSING_GROUP  # noqa: E402
 from thinfile.training.plots import BAND_COLOURS  # noqa: E402
-from thinfile.training.scorer import Scorer  # noqa: E402
-from thinfile.training.stability import PSI_WATCH, bin_shares, psi  # noqa: E402
+from thinfile.training.scorer.artefact import Scorer  # noqa: E402
+from thinfile.training.scorer.explain import Explanation  # noqa: E402
+from thinfile.training.stability import StabilityLimits, bin_shares, psi  # noqa: E402
 
 REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"
@@ -61,7 +62,7 @@ def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pd.DataFrame, 
         "psi_counts": {},
     }
     for attr in groups.columns:
-        values = groups[attr].astype(object).where(groups[attr].notna(), "(missing)").astype(str).to_numpy()
+        values = groups[attr].astype(object).where(groups[attr].notna(), MISSING_GROUP).astype(str).to_numpy()
         stats["groups"][attr] = {
             str(g): [int((values == g).sum()), int(((values == g) & approved).sum())] for g in np.unique(values)
         }
@@ -93,47 +94,62 @@ def merge_stats(a: dict | None, b: dict) -> dict:
     return out
 
 
-def _level(value: float, flag: float) -> str:
-    return "shift" if value > flag else "watch" if value > PSI_WATCH else "stable"
-
-
-def _stability(stats: dict, scorer: Scorer, settings: BatchSettings) -> dict:
+def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
     ref = scorer.reference
     if not ref or not stats.get("psi_counts"):
         return {"available": False, "note": NO_REFERENCE}
     values = {name: psi(ref["score"]["shares"] if name == "score" else ref["features"][name]["shares"], counts)
               for name, counts in stats["psi_counts"].items()}
     features = {k: v for k, v in values.items() if k != "score"}
-    shifted = sorted((k for k, v in values.items() if v > settings.psi_flag), key=lambda k: -values[k])
+    shifted = sorted((k for k, v in values.items() if v > limits.shift), key=lambda k: -values[k])
     return {
         "available": True,
         "reference_rows": ref.get("rows"),
-        "flag_above": settings.psi_flag,
-        "score": {"psi": round(values["score"], 6), "level": _level(values["score"], settings.psi_flag)},
-        "features": {k: {"psi": round(v, 6), "level": _level(v, settings.psi_flag)}
+        "watch_above": limits.watch,
+        "flag_above": limits.shift,
+        "score": {"psi": round(values["score"], 6), "level": limits.level(values["score"])},
+        "features": {k: {"psi": round(v, 6), "level": limits.level(v)}
                      for k, v in sorted(features.items(), key=lambda kv: -kv[1])},
         "shifted": shifted,
         "flag": bool(shifted),
     }
 
 
-def _fairness(stats: dict, limits: FairnessLimits) -> dict:
+def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: FairnessAudit) -> dict:
+    """Approval by group; only declared categories with at least `min_group_rows` rows count towards the ratio."""
+    declared = {p.name: set(p.categories) for p in scorer.schema.protected}
     out = {}
     for attr, groups in stats.get("groups", {}).items():
-        rates = {g: (ap / n if n else 0.0) for g, (n, ap) in groups.items()}
-        best = max(rates.values(), default=0.0)
-        rows = [{"group": g, "rows": groups[g][0], "approval_rate": round(r, 6),
-                 "disparate_impact": round(r / best, 6) if best > 0 else None} for g, r in sorted(rates.items())]
-        ratios = [r["disparate_impact"] for r in rows if r["disparate_impact"] is not None and r["group"] != "(missing)"]
-        worst = min(ratios, default=None)
-        out[attr] = {"groups": rows, "disparate_impact_ratio": worst,
+        allowed = declared.get(attr, set())
+        rows, left_out = [], []
+        for g, (n, approved) in sorted(groups.items()):
+            rate = approved / n if n else 0.0
+            if g not in allowed:
+                why = "missing" if g == MISSING_GROUP else "not a category the schema declares"
+            elif n < groups_rule.min_group_rows:
+                why = f"fewer than {groups_rule.min_group_rows} rows"
+            else:
+                why = ""
+            row = {"group": g, "rows": n, "approval_rate": round(rate, 6), "counted": not why, "why_not": why or None}
+            rows.append(row)
+            if why:
+                left_out.append(f"{g} ({n:,} rows: {why})")
+        counted = [r for r in rows if r["counted"]]
+        best = max((r["approval_rate"] for r in counted), default=0.0)
+        for r in rows:
+            r["disparate_impact"] = round(r["approval_rate"] / best, 6) if r["counted"] and best > 0 else None
+        ratios = [r["disparate_impact"] for r in counted if r["disparate_impact"] is not None]
+        complete = len(ratios) >= 2
+        worst = min(ratios) if complete else None
+        out[attr] = {"groups": rows, "disparate_impact_ratio": worst, "complete": complete, "left_out": left_out,
                      "flag": worst is not None and worst < limits.disparate_impact_min,
                      "four_fifths_limit": limits.disparate_impact_min}
     return out
 
 
 def build_report(stats: dict | None, scorer: Scorer, settings: BatchSettings, fairness: FairnessLimits,
-                 job: dict | None = None, model: dict | None = None) -> dict:
+                 groups_rule: FairnessAudit, stability: StabilityLimits, job: dict | None = None,
+                 model: dict | None = None) -> dict:
     """The report from merged chunk summaries."""
     stats = stats or {}
     n = int(stats.get("rows", 0))
@@ -156,8 +172,8 @@ def build_report(stats: dict | None, scorer: Scorer, settings: BatchSettings, fa
             {"cutoff": scorer.cutoffs.approve, "name": "approve", "rows_at_or_above": cut["approve"], "rate": share(cut["approve"])},
         ],
         "approval_curve": [{"cutoff": float(c), "rate": share(int(k))} for c, k in zip(grid, at_or_above)],
-        "stability": _stability(stats, scorer, settings),
-        "fairness": _fairness(stats, fairness),
+        "stability": _stability(stats, scorer, stability),
+        "fairness": _fairness(stats, scorer, fairness, groups_rule),
     }
 
 
@@ -192,7 +208,7 @@ def _figures(report: dict, scorer: Scorer) -> list[tuple[str, str]]:
         values = [stab["score"]["psi"], *(v["psi"] for v in stab["features"].values())]
         fig, ax = plt.subplots(figsize=(11, max(3.0, 0.18 * len(names))))
         ax.barh(names[::-1], values[::-1], color=["#c0392b" if v > stab["flag_above"] else "#7f8c8d" for v in values[::-1]])
-        ax.axvline(PSI_WATCH, linestyle=":", color="orange")
+        ax.axvline(stab["watch_above"], linestyle=":", color="orange")
         ax.axvline(stab["flag_above"], linestyle="--", color="red")
         ax.tick_params(axis="y", labelsize=7)
         ax.set(xlabel="PSI vs training reference", title="Population stability")

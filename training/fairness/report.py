@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from html import escape
+from pathlib import Path
 
 import matplotlib
 
@@ -14,8 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from thinfile.training.fairness import AttributeAudit, FairnessReport, InclusionLift, ProxyAudit  # noqa: E402
+from thinfile.training.fairness.audit import (  # noqa: E402
+    AttributeAudit,
+    FairnessReport,
+    InclusionLift,
+    ProxyAudit,
+)
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
@@ -275,3 +280,14 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
         "</body></html>",
     ]
     return "".join(parts)
+
+
+def write_report(report: FairnessReport, out_dir: str | Path, stem: str = "fairness_report",
+                 title: str = "thinfile fairness report") -> tuple[Path, Path]:
+    """Write `<stem>.html` and `<stem>.json` to `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    html, js = out / f"{stem}.html", out / f"{stem}.json"
+    html.write_text(render_html(report, title), encoding="utf-8")
+    js.write_text(report.to_json(), encoding="utf-8")
+    return html, js

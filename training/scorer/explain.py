@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
-
-from thinfile.config import Cutoffs, ScoreScale
+from pydantic import Field
+from scipy.special import expit
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
-from thinfile.training import score as scoring
+from thinfile.training.scorer import scale as scoring
+from thinfile.training.scorer.policy import Cutoffs, decisions
+from thinfile.training.scorer.scale import ScoreScale
 
-TOP_REASONS = 4
+DEFAULT_TOP_REASONS = 4
+TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
 _EPS = 1e-9
 
 
@@ -33,6 +37,7 @@ class Explanation:
     dimensions: np.ndarray
     reason_index: np.ndarray
     reason_points: np.ndarray
+    top: int
     hint_values: dict[int, np.ndarray]
     feature_points: Callable[[np.ndarray], np.ndarray] | None
 
@@ -119,8 +124,8 @@ class Explanation:
             for i in range(len(self))
         ]
 
-    def to_frame(self, top: int = TOP_REASONS) -> pd.DataFrame:
-        """Flat columns for tables: score, band, pd, decision, dimension points, top reason codes."""
+    def to_frame(self) -> pd.DataFrame:
+        """Flat columns for tables: score, band, pd, decision, dimension points, `top` reason codes (padded)."""
         cols: dict[str, object] = {
             "score": self.score,
             "score_unclipped": self.score_unclipped,
@@ -134,12 +139,13 @@ class Explanation:
         texts = np.array([f.reason for f in self.schema.features] + [None], dtype=object)
         missing_texts = np.array([f.reason_when_missing for f in self.schema.features] + [None], dtype=object)
         rows = np.arange(len(self))
-        for k in range(min(top, self.reason_index.shape[1])):
-            idx = self.reason_index[:, k]
+        for k in range(self.top):
+            idx = self.reason_index[:, k] if k < self.reason_index.shape[1] else np.full(len(self), -1)
             missing = np.isnan(self.X[rows, np.maximum(idx, 0)]) & (idx >= 0)
             cols[f"reason_{k + 1}_code"] = names[idx]
             cols[f"reason_{k + 1}_text"] = np.where(missing, missing_texts[idx], texts[idx])
-            cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, -self.reason_points[:, k], np.nan)
+            lost = -self.reason_points[:, k] if k < self.reason_points.shape[1] else np.zeros(len(self))
+            cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, lost, np.nan)
         return pd.DataFrame(cols)
 
 
@@ -182,7 +188,7 @@ def dimension_matrix(schema: Schema) -> np.ndarray:
     return m
 
 
-def top_reasons(points: np.ndarray, top: int = TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:
+def top_reasons(points: np.ndarray, top: int = DEFAULT_TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:
     """Indices and points of the (up to) `top` features that lowered each score most; -1 pads."""
     k = min(top, points.shape[1])
     order = np.argsort(points, axis=1, kind="stable")[:, :k]
@@ -195,6 +201,7 @@ def explain_contributions(
     schema: Schema, X: np.ndarray, contrib: np.ndarray, scale: ScoreScale, cutoffs: Cutoffs,
     hint_values: dict[int, np.ndarray] | None = None,
     contributions: Callable[[np.ndarray], np.ndarray] | None = None,
+    top: int = DEFAULT_TOP_REASONS,
 ) -> Explanation:
     """Turn log-odds contributions (n x p+1, last column the bias) into an Explanation."""
     fac = scoring.factor(scale)
@@ -204,12 +211,12 @@ def explain_contributions(
     base = scoring.offset(scale) - fac * float(bias[0]) if len(bias) else scoring.offset(scale)
     unclipped = scoring.offset(scale) - fac * margin
     clipped = scoring.clip(unclipped, scale)
-    idx, pts = top_reasons(points)
+    idx, pts = top_reasons(points, top)
     return Explanation(
         schema=schema, X=X, margin=margin, score_unclipped=unclipped, score=clipped,
-        pd=1.0 / (1.0 + np.exp(-margin)), band=scoring.bands(clipped, scale),
-        decision=scoring.decisions(clipped, cutoffs), base_points=base, points=points,
-        dimensions=points @ dimension_matrix(schema), reason_index=idx, reason_points=pts,
+        pd=expit(margin), band=scoring.bands(clipped, scale),
+        decision=decisions(clipped, cutoffs), base_points=base, points=points,
+        dimensions=points @ dimension_matrix(schema), reason_index=idx, reason_points=pts, top=top,
         hint_values=hint_values or {},
         feature_points=(lambda rows: -fac * contributions(rows)[:, :-1]) if contributions else None,
     )

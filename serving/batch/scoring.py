@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from thinfile.config import MODEL_NAME, BatchSettings
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
-from thinfile.serving.population_report import chunk_stats
-from thinfile.training.scorer import Scorer
+from thinfile.serving.batch.report import chunk_stats
+from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.registry import model_name_for
+from thinfile.training.scorer.artefact import Scorer
 
 REJECT_COLUMNS = ["id", "columns", "reason", "source", "row"]
 
@@ -37,7 +37,7 @@ class ModelTag:
         digest = hashlib.sha256(scorer.booster.model_to_string().encode())
         digest.update(repr((tuple(scorer.calibration), scorer.scale, scorer.cutoffs)).encode())
         fp = digest.hexdigest()[:16]
-        return cls(name=str(scorer.meta.get("name") or MODEL_NAME), version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
+        return cls(name=str(scorer.meta.get("name") or model_name_for(scorer.schema)), version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
                    fingerprint=fp)
 
     def as_dict(self) -> dict[str, str]:
@@ -89,8 +89,8 @@ def score_frame(
     if not valid.any():
         return ChunkResult(empty_scores(schema, settings.top_reasons), rejects, None)
     clean = report.clean.loc[valid].reset_index(drop=True)
-    explanation = scorer.explain(schema.to_matrix(clean))
-    flat = explanation.to_frame(settings.top_reasons)
+    explanation = scorer.explain(schema.to_matrix(clean), settings.top_reasons)
+    flat = explanation.to_frame()
     scores = pd.DataFrame({schema.id_column: clean[schema.id_column].astype(object)})
     for col in output_columns(schema, settings.top_reasons)[1:-2]:
         scores[col] = flat[col].to_numpy()

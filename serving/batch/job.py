@@ -1,0 +1,180 @@
+"""A batch job and its result, the engine registry (as pandera registers backends), and `batch_score`.
+
+An engine is a function `run(job) -> BatchResult` registered under a name with `@register_engine`. The
+built-in engines (embedded, spark) register themselves when their module is imported; `engine(name)`
+imports it on first use, so an optional engine's dependencies (pyspark) load only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from thinfile.features.jsonio import jsonable
+from thinfile.serving.batch.output import OutputLayout, update_manifest
+from thinfile.serving.batch.report import build_report, merge_stats, write_report
+from thinfile.serving.batch.scoring import ModelTag
+from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
+from thinfile.training.registry import load_scorer
+from thinfile.training.scorer.artefact import META_FILE, Scorer
+from thinfile.training.stability import StabilityLimits
+
+BUILTIN_ENGINES = {"embedded": "thinfile.serving.batch.embedded", "spark": "thinfile.serving.batch.spark"}
+
+
+class BatchIntegrityError(RuntimeError):
+    """Counts do not reconcile (rows in != scored + rejected, or a chunk is missing); the job is not marked complete."""
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Everything an engine needs: what to score, with which model, where to, and under which settings."""
+
+    input: Path
+    output: Path
+    scorer: Scorer
+    settings: BatchSettings = field(default_factory=BatchSettings)
+    fairness: FairnessLimits = field(default_factory=FairnessLimits)
+    groups: FairnessAudit = field(default_factory=FairnessAudit)
+    stability: StabilityLimits = field(default_factory=StabilityLimits)
+    chunk_rows: int = 50_000
+    workers: int = 0
+    master: str | None = None
+    overwrite: bool = False
+    progress: bool = False
+    console: Console | None = None
+
+    @property
+    def tag(self) -> ModelTag:
+        return ModelTag.of(self.scorer)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a finished job did; `rows_in == scored + rejected` has been checked."""
+
+    output: Path
+    engine: str
+    rows_in: int
+    scored: int
+    rejected: int
+    chunks: int
+    chunks_skipped: int
+    seconds: float
+    model: dict
+    report: dict = field(repr=False)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else float("nan")
+
+    def summary(self) -> str:
+        shifted = self.report.get("stability", {}).get("shifted") or []
+        lines = [
+            f"rows in {self.rows_in:,} = scored {self.scored:,} + rejected {self.rejected:,}  (reconciled)",
+            f"model {self.model['name']} version {self.model['version']}; engine {self.engine}; "
+            f"{self.chunks} parts ({self.chunks_skipped} already done); {self.seconds:.1f} s",
+            f"output {self.output / 'scores'}; rejects {self.output / 'rejects'}; "
+            f"report {self.output / 'population_report.html'}",
+        ]
+        if shifted:
+            lines.append(f"PSI above the flag for: {', '.join(shifted)}")
+        return "\n".join(lines)
+
+
+Engine = Callable[[BatchJob], BatchResult]
+_ENGINES: dict[str, Engine] = {}
+
+
+def register_engine(name: str) -> Callable[[Engine], Engine]:
+    """Register `run(job) -> BatchResult` as the engine called `name`."""
+    def register(run: Engine) -> Engine:
+        _ENGINES[name] = run
+        return run
+    return register
+
+
+def engine_names() -> list[str]:
+    return sorted(set(BUILTIN_ENGINES) | set(_ENGINES))
+
+
+def get_engine(name: str) -> Engine:
+    """The engine registered as `name`, importing a built-in engine's module on first use."""
+    if name not in _ENGINES and name in BUILTIN_ENGINES:
+        importlib.import_module(BUILTIN_ENGINES[name])
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        raise ValueError(f"engine must be one of {', '.join(engine_names())}, got {name!r}") from None
+
+
+def resolve_scorer(model: Scorer | str | int | Path, name: str) -> Scorer:
+    """A Scorer as given, a saved-scorer folder, or a registry alias / version / models:/ URI of model `name`."""
+    if isinstance(model, Scorer):
+        return model
+    if isinstance(model, (str, Path)) and (Path(model) / META_FILE).is_file():
+        return Scorer.load(model)
+    return load_scorer(model if isinstance(model, int) else str(model), name)
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def finish_job(job: BatchJob, layout: OutputLayout, manifest: dict, chunks: dict[str, dict], engine_name: str,
+               counts: dict[str, int], skipped: int, seconds: float) -> BatchResult:
+    """Population report beside the output, manifest marked complete, result returned."""
+    stats = None
+    for c in chunks.values():
+        if c.get("stats"):
+            stats = merge_stats(stats, c["stats"])
+    tag = job.tag
+    summary = {"engine": engine_name, **counts, "seconds": round(seconds, 3)}
+    report = jsonable(build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability,
+                                   summary, tag.as_dict()))
+    write_report(report, job.scorer, layout.root)
+    update_manifest(layout, {**manifest, "population_flag": report["stability"].get("flag", False)}, chunks,
+                    complete=True)
+    return BatchResult(output=layout.root, engine=engine_name, chunks=len(chunks), chunks_skipped=skipped,
+                       seconds=seconds, model=tag.as_dict(), report=report, **counts)
+
+
+def batch_score(
+    input: str | Path,
+    output: str | Path,
+    model: Scorer | str | int | Path,
+    *,
+    name: str = "",
+    engine: str = "embedded",
+    master: str | None = None,
+    chunk_rows: int | None = None,
+    workers: int | None = None,
+    settings: BatchSettings | None = None,
+    fairness: FairnessLimits | None = None,
+    groups: FairnessAudit | None = None,
+    stability: StabilityLimits | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    console: Console | None = None,
+) -> BatchResult:
+    """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*)."""
+    run = get_engine(engine)
+    settings = settings or BatchSettings()
+    chunk_rows = chunk_rows or settings.chunk_rows
+    if chunk_rows <= 0:
+        raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+    job = BatchJob(
+        input=Path(input), output=Path(output), scorer=resolve_scorer(model, name), settings=settings,
+        fairness=fairness or FairnessLimits(), groups=groups or FairnessAudit(), stability=stability or StabilityLimits(),
+        chunk_rows=chunk_rows, workers=workers or settings.workers or default_workers(),
+        master=master or settings.spark_master, overwrite=overwrite, progress=progress, console=console,
+    )
+    return run(job)

@@ -1,0 +1,21 @@
+"""Settings of batch jobs."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from thinfile.features.settings import Section
+from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
+
+
+class BatchSettings(Section):
+    """How `thinfile batch-score` runs: chunking, parallelism, output and the population report."""
+
+    chunk_rows: int = Field(
+        50_000, gt=0, description="rows per output part; bounds memory per worker (10M rows: 2.3 GiB peak)"
+    )
+    workers: int = Field(0, ge=0, description="scoring processes; 0: one per CPU core")
+    in_flight_per_worker: int = Field(1, ge=1, description="chunks read ahead per worker (memory bound)")
+    top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes written per row")
+    approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
+    manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")
+    spark_master: str = Field("local[*]", description="Spark master for --engine spark")

@@ -1,0 +1,129 @@
+"""The training table: read, checked against the schema, bad rows set aside with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from thinfile.features.io import TableReadError, read_table
+from thinfile.features.schema import Schema
+from thinfile.features.settings import Section
+from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.training import tracking
+
+TARGET_REASON = "is missing or not an outcome (0 = repaid, 1 = defaulted)"
+
+
+class DataChecks(Section):
+    """What a table must satisfy before anything is trained on it."""
+
+    max_reject_share: float = Field(
+        0.05, ge=0, le=1, description="fail when more than this share of rows breaks the schema; fewer are dropped"
+    )
+    min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
+    min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
+
+
+class TrainingDataError(ValueError):
+    """The table cannot be trained on as given; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Rows that conform to the schema (typed), the rows set aside and why, and the table's hash."""
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    data_hash: str
+    source: str
+
+
+def load_training_table(data: str | Path) -> pd.DataFrame:
+    """The whole table in memory; a folder written by `thinfile generate` is read from its population/ part."""
+    try:
+        return read_table(data)
+    except TableReadError as err:
+        raise TrainingDataError(str(err)) from None
+
+
+def prepare(frame: pd.DataFrame, schema: Schema, checks: DataChecks | None = None, source: str = "the table") -> PreparedData:
+    """Validate against the schema (target required); fail clearly on table errors or too many bad rows."""
+    checks = checks or DataChecks()
+    report = validate_table(frame, schema, require_target=True)
+    if report.table_errors:
+        lines = [f"{source} does not match schema {schema.name!r}:"] + [f"  - {e}" for e in report.table_errors]
+        if report.unknown_columns:
+            shown = ", ".join(report.unknown_columns[:12]) + (" ..." if len(report.unknown_columns) > 12 else "")
+            lines.append(f"  columns the schema does not name: {shown}")
+        lines.append("  give the schema file that describes this table with --schema, or rename the columns")
+        raise TrainingDataError("\n".join(lines))
+    clean = report.clean
+    target, target_bad = outcome(frame.reset_index(drop=True)[schema.target])
+    clean[schema.target] = target
+    rejects = _rejects(report, frame.reset_index(drop=True)[schema.target], clean, schema, target_bad)
+    if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
+        examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in rejects.head(5).itertuples())
+        raise TrainingDataError(
+            f"{source}: {len(rejects):,} of {len(clean):,} rows ({len(rejects) / len(clean):.1%}) break schema "
+            f"{schema.name!r}, more than the {checks.max_reject_share:.0%} allowed; for example:\n{examples}\n"
+            "  check that the schema file describes this table (types, ranges, categories), or fix the data"
+        )
+    keep = np.ones(len(clean), dtype=bool)
+    keep[rejects["row"].to_numpy(dtype=np.int64)] = False
+    kept = clean.loc[keep].reset_index(drop=True)
+    kept[schema.target] = kept[schema.target].astype(np.int8)
+    check_trainable(kept, schema, checks, source)
+    return PreparedData(kept, rejects, len(frame), tracking.data_hash(frame), source)
+
+
+def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The outcome as 0/1 floats, and a mask of rows whose outcome is missing or not 0/1."""
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        text = raw.astype(str).str.strip().str.lower()
+        mapped = text.map({"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0})
+        values = mapped.where(raw.notna())
+    else:
+        values = pd.to_numeric(raw.astype("float64") if raw.dtype == bool else raw, errors="coerce").astype(np.float64)
+    bad = ~values.isin([0.0, 1.0]).to_numpy()
+    return values, bad
+
+
+def _rejects(report: ValidationReport, raw_target: pd.Series, clean: pd.DataFrame, schema: Schema,
+             target_bad: np.ndarray) -> pd.DataFrame:
+    found = report.rejects()
+    if target_bad.any():
+        rows = np.flatnonzero(target_bad)
+        shown = raw_target.to_numpy()[rows]
+        extra = pd.DataFrame({
+            "row": rows, "id": clean[schema.id_column].to_numpy()[rows].astype(str), "columns": schema.target,
+            "reason": [f"{schema.target}: {_shown(v)} {TARGET_REASON}" for v in shown],
+        })
+        found = pd.concat([found, extra], ignore_index=True)
+        found = found.groupby("row", as_index=False, sort=True).agg({"id": "first", "columns": ",".join,
+                                                                     "reason": "; ".join})
+    return found.reset_index(drop=True)
+
+
+def _shown(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "(empty)"
+    text = str(value)
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+
+
+def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str) -> None:
+    counts = frame[schema.target].value_counts()
+    bads, goods = int(counts.get(1, 0)), int(counts.get(0, 0))
+    if len(frame) < checks.min_rows:
+        raise TrainingDataError(
+            f"{source}: {len(frame):,} usable rows; at least {checks.min_rows:,} are needed"
+        )
+    if min(bads, goods) < checks.min_class_rows:
+        raise TrainingDataError(
+            f"{source}: {bads:,} defaults and {goods:,} repayments in {schema.target!r}; at least "
+            f"{checks.min_class_rows} of each are needed to train and test"
+        )

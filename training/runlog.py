@@ -1,0 +1,168 @@
+"""One evaluate-and-log path for every model a training job produces: champion, baselines and challenger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from thinfile.features.schema import Schema
+from thinfile.features.settings import Section
+from thinfile.training import plots, tracking
+from thinfile.training.data import PreparedData
+from thinfile.training.evaluate import Evaluation, evaluate
+from thinfile.training.scorer.scale import ScoreScale, pd_to_score
+from thinfile.training.split import Split
+from thinfile.training.stability import StabilityLimits
+
+
+class EvaluationConfig(Section):
+    """How every model is evaluated on the test rows and what is logged beside its metrics."""
+
+    eval_cutoffs: tuple[float, ...] | None = Field(
+        None, description="scores at which to report approval and bad rate; None: the band lower bounds"
+    )
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
+    timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
+    explain_timing_rows: int = Field(
+        20_000, gt=0, description="rows used to time explanations (enough to use every core)"
+    )
+    plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
+    seed: int = Field(7, description="seed of the plotted sample")
+
+
+class PdModel(Protocol):
+    def predict_pd(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of one training job shares: its data, its one split, the experiment and the scale."""
+
+    prepared: PreparedData
+    split: Split
+    experiment: str
+    scale: ScoreScale
+    evaluation: EvaluationConfig
+    stability: StabilityLimits
+
+    @property
+    def schema(self) -> Schema:
+        return self.split.schema
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What differs between the models of one job: names, words, parameters and how the model is logged."""
+
+    family: str
+    role: str
+    title: str
+    intended_use: str
+    params: dict[str, object]
+    log_model: Callable[[], object]
+    explain: Callable[[np.ndarray], object]
+    fit_seconds: float
+    shape: Callable[[dict[str, float]], dict[str, object]] | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_name: str | None = None
+
+
+@dataclass
+class ModelResult:
+    family: str
+    role: str
+    run_id: str
+    model: PdModel
+    evaluation: Evaluation
+    metrics: dict[str, float]
+    logged: object = None
+
+    @property
+    def registered_version(self) -> str | None:
+        version = getattr(self.logged, "registered_model_version", None)
+        return str(version) if version is not None else None
+
+
+def limits_text(stability: StabilityLimits) -> list[str]:
+    return [
+        "Trained on the table named under Data; scores are only meaningful for applicants like those in it.",
+        "Protected attributes are not inputs, but other inputs may stand in for them: read the fairness report.",
+        "Synthetic default outcomes (the built-in population) are not evidence about any real population.",
+        f"Monitor PSI of the score and inputs; retrain when it passes {stability.shift:g}.",
+    ]
+
+
+def data_facts(ctx: RunContext) -> dict[str, object]:
+    prepared, split, schema = ctx.prepared, ctx.split, ctx.schema
+    return {
+        "source": prepared.source,
+        "rows_read": f"{prepared.rows_read:,}",
+        "rows_rejected": f"{len(prepared.rejects):,}",
+        "data_hash": prepared.data_hash,
+        "schema": f"{schema.name} v{schema.version} ({schema.fingerprint})",
+        "split": f"{split.method}: " + ", ".join(f"{k.removesuffix('_rows')} {v:,}" for k, v in split.sizes().items()),
+        "default_rate": f"{split.train[schema.target].mean():.2%} (train)",
+    }
+
+
+def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
+    return {
+        "thinfile.model_family": family,
+        "thinfile.role": role,
+        "thinfile.data_hash": ctx.prepared.data_hash,
+        "thinfile.data_source": ctx.prepared.source,
+        "thinfile.schema_name": ctx.schema.name,
+        "thinfile.schema_fingerprint": ctx.schema.fingerprint,
+        "thinfile.git_commit": tracking.git_commit(),
+        "thinfile.split_method": ctx.split.method,
+    }
+
+
+def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str) -> dict[str, object]:
+    test, schema = ctx.split.test, ctx.schema
+    rows = min(len(test), ctx.evaluation.plot_rows)
+    idx = np.sort(np.random.default_rng(ctx.evaluation.seed).permutation(len(test))[:rows])
+    sample = test.iloc[idx]
+    oracle = None
+    if schema.oracle_column and schema.oracle_column in sample.columns:
+        oracle = sample[schema.oracle_column].to_numpy(dtype=np.float64)
+    groups = {a: sample[a].astype(str).to_numpy() for a in schema.protected_names if a in sample.columns}
+    return plots.evaluation_figures(
+        sample[schema.target].to_numpy(), p[idx], pd_to_score(p[idx], ctx.scale), evaluation.calibration,
+        ctx.scale, groups, label, oracle,
+    )
+
+
+def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
+    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run."""
+    split, cfg = ctx.split, ctx.evaluation
+    p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(split.X_train)
+    ev = evaluate(p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs,
+                  bins=cfg.calibration_bins)
+    metrics = dict(ev.metrics)
+    metrics["predict_rows_per_s"] = tracking.rows_per_second(model.predict_pd, split.X_test, cfg.timing_rows)
+    metrics["explain_rows_per_s"] = tracking.rows_per_second(spec.explain, split.X_test, cfg.explain_timing_rows)
+    metrics["fit_seconds"] = spec.fit_seconds
+    metrics.update({k: float(v) for k, v in split.sizes().items()})
+    metrics.update(spec.metrics)
+    card = tracking.model_card(
+        title=spec.title, family=spec.family, role=spec.role, data=data_facts(ctx), metrics=metrics,
+        shape=spec.shape(metrics) if spec.shape else None, intended_use=spec.intended_use,
+        limits=limits_text(ctx.stability),
+    )
+    figures = _figures(ctx, p_test, ev, spec.family)
+    try:
+        run_id, logged = tracking.log_model_run(
+            experiment=ctx.experiment, run_name=spec.run_name or spec.family, params=spec.params, metrics=metrics,
+            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags}, evaluation=ev, figures=figures,
+            card=card, log_model=spec.log_model, extra_tables=spec.tables,
+        )
+    finally:
+        plots.close(figures)
+    return ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged)
