@@ -1,30 +1,40 @@
-# The README's two commands: `make run` (set up + main job) and `make test` (set up + tests).
+# The README's two commands: `make run` (set up + main job) and `make test` (set up + gates + tests + packaging).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ROWS ?= 200000
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test setup setup-dev browser clean
+.PHONY: run test setup setup-dev browser gates pytest package clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(PIP) -e .
 
 setup-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(PIP) -e '.[dev,spark,bench]'
 
-# Debian's chromium renders the fairness report in a headless test; installed when missing and we are root.
+# Debian's chromium renders the reports and the MLflow UI in headless tests; installed when missing and we are root.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the report screenshot test will be skipped"; }
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser tests will be skipped"; }
 
 run: setup
 	$(BIN)/thinfile run --rows $(ROWS)
 
-test: setup-dev browser
+gates: setup-dev
+	BIN=$(BIN) .ci/gates
+
+pytest: setup-dev browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 
+# the wheel in a fresh venv without the source tree: --help, a tiny `thinfile run`, and `bentoml build`
+package: setup-dev
+	PYTHON=$(PYTHON) .ci/wheel-smoke
+
+test: gates pytest package
+
 clean:
-	rm -rf $(VENV) mlruns/mlflow.db mlruns/artifacts data/synthetic/population data/synthetic/DATACARD.md
+	rm -rf $(VENV) build dist mlruns/mlflow.db mlruns/artifacts data/synthetic/population data/synthetic/DATACARD.md

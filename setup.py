@@ -1,8 +1,8 @@
 """Package discovery for the `thinfile` package, whose stage folders sit at the repository's top level.
 
 pyproject.toml holds the metadata; this only maps `thinfile.features|training|serving` onto features/,
-training/ and serving/ and finds every package below them (data folders such as schemas/ and templates/ included), so nothing
-needs listing.
+training/ and serving/ and finds every package below them (data folders such as schemas/ and templates/
+included), so nothing needs listing.
 """
 
 from setuptools import find_namespace_packages, setup

@@ -33,9 +33,9 @@ def main() -> None:
     schema = load_schema()
     data = generate_frame(schema, rows=args.train_rows + args.rows, seed=21)
     cut = int(args.train_rows * 0.8)
-    scorer = fit_champion(data[:cut], data[cut:args.train_rows], schema, TrainConfig())
+    scorer = fit_champion(data[:cut], data[cut : args.train_rows], schema, TrainConfig())
     scorer.num_threads = args.threads
-    X = schema.to_matrix(data[args.train_rows:])
+    X = schema.to_matrix(data[args.train_rows :])
     n = len(X)
     booster = scorer.booster
     kw = {"num_threads": args.threads} if args.threads else {}
@@ -46,12 +46,19 @@ def main() -> None:
     one = X[:1]
     single = best_of(lambda: [scorer.explain(one).records() for _ in range(200)]) / 200
     trees = booster.num_trees()
-    print(f"model: {trees} trees, num_leaves={scorer.booster.params.get('num_leaves')}, "
-          f"max_depth={scorer.booster.params.get('max_depth')}; rows: {n:,}")
+    print(
+        f"model: {trees} trees, num_leaves={scorer.booster.params.get('num_leaves')}, "
+        f"max_depth={scorer.booster.params.get('max_depth')}; rows: {n:,}"
+    )
     print(f"plain predict               {n / predict:>12,.0f} rows/s")
     print(f"raw pred_contrib (floor)    {n / floor:>12,.0f} rows/s")
-    print(f"Scorer.explain              {n / explain:>12,.0f} rows/s  = {floor / explain:.2f}x the speed of pred_contrib")
-    print(f"Scorer.explain + to_frame   {n / explain_frame:>12,.0f} rows/s  = {floor / explain_frame:.2f}x the speed of pred_contrib")
+    print(
+        f"Scorer.explain              {n / explain:>12,.0f} rows/s  = {floor / explain:.2f}x the speed of pred_contrib"
+    )
+    print(
+        f"Scorer.explain + to_frame   {n / explain_frame:>12,.0f} rows/s  = "
+        f"{floor / explain_frame:.2f}x the speed of pred_contrib"
+    )
     print(f"one row, explain + records  {single * 1e3:>12.3f} ms")
 
 

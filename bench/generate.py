@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from thinfile.features.generator import GeneratorParams, chunk_plan, generate_chunk
 from thinfile.features.population import generate_population
 from thinfile.features.schema import load_schema
@@ -25,8 +26,9 @@ from thinfile.features.schema import load_schema
 def floor_seconds(rows: int, out: Path) -> float:
     """Write random columns shaped like the population (one Parquet part per chunk), timing writes only."""
     schema = load_schema()
-    like = pa.Table.from_pandas(generate_chunk(schema, GeneratorParams(), np.random.SeedSequence(1), 0, 1000),
-                                preserve_index=False).schema
+    like = pa.Table.from_pandas(
+        generate_chunk(schema, GeneratorParams(), np.random.SeedSequence(1), 0, 1000), preserve_index=False
+    ).schema
     rng = np.random.default_rng(0)
     spent = 0.0
     for i, (_, n) in enumerate(chunk_plan(rows, GeneratorParams().chunk_rows)):
@@ -39,8 +41,9 @@ def floor_seconds(rows: int, out: Path) -> float:
             elif pa.types.is_boolean(field.type):
                 arrays.append(pa.array(rng.random(n) < 0.5))
             elif pa.types.is_dictionary(field.type):
-                arrays.append(pa.DictionaryArray.from_arrays(rng.integers(0, 5, n).astype(np.int8),
-                                                             pa.array(list("abcde"))))
+                arrays.append(
+                    pa.DictionaryArray.from_arrays(rng.integers(0, 5, n).astype(np.int8), pa.array(list("abcde")))
+                )
             else:
                 arrays.append(pa.array([f"A{j:010d}" for j in rng.integers(0, 10**9, n)]))
         table = pa.table(arrays, names=like.names)
@@ -55,8 +58,11 @@ def peak_memory_mib(rows: int, out: Path) -> tuple[float, float]:
     import psutil
 
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "thinfile.cli", "generate", "--rows", str(rows), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thinfile.cli", "generate", "--rows", str(rows), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     root = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -89,7 +95,10 @@ def main() -> None:
         print(f"generation time / floor time: {gen / floor:.2f}x  (target <= 3x)")
         if args.peak_rows:
             peak, secs = peak_memory_mib(args.peak_rows, Path(tmp) / "peak")
-            print(f"`thinfile generate --rows {args.peak_rows:,}`: {secs:.0f} s, peak RSS of the process tree {peak:,.0f} MiB (target < 2048)")
+            print(
+                f"`thinfile generate --rows {args.peak_rows:,}`: {secs:.0f} s, "
+                f"peak RSS of the process tree {peak:,.0f} MiB (target < 2048)"
+            )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ def free_port() -> int:
 
 
 def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, logs: Path) -> subprocess.Popen:
-    log = open(logs / f"{name}.log", "wb")
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -131,6 +131,7 @@ def percentiles(ms: np.ndarray) -> tuple[float, float]:
 def register_model(rows: int, seed: int) -> str:
     """Train a champion on generated rows and register it; returns the version."""
     import mlflow
+
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
     from thinfile.training.champion import fit_champion
@@ -210,8 +211,11 @@ def in_process(version: str, bodies: list[dict], n: int) -> dict[str, tuple[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", type=Path, help="THINFILE_HOME holding a registered champion (default: a fresh "
-                                                   "temporary one with a model trained here)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="THINFILE_HOME holding a registered champion (default: a fresh temporary one with a model trained here)",
+    )
     parser.add_argument("--rows", type=int, default=50_000, help="rows to train the bench model on")
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests per endpoint")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the throughput run")
@@ -237,23 +241,65 @@ def main() -> None:
 
     logs = home / "bench-logs"
     logs.mkdir(exist_ok=True)
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "MLFLOW_TRACKING_URI": tracking_uri(), "THINFILE_MODEL": version,
-           "THINFILE_WORKERS": str(args.workers), "NOOP_WORKERS": str(args.workers),
-           "THINFILE_AUDIT_LOG": str(home / "audit" / "bench.jsonl"), "BENTOML_DO_NOT_TRACK": "true",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_TRACKING_URI": tracking_uri(),
+        "THINFILE_MODEL": version,
+        "THINFILE_WORKERS": str(args.workers),
+        "NOOP_WORKERS": str(args.workers),
+        "THINFILE_AUDIT_LOG": str(home / "audit" / "bench.jsonl"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("THINFILE_API_KEY", None)
     env.pop("THINFILE_API_KEY_FILE", None)
     ports = {name: free_port() for name in ("thinfile", "noop", "mlflow")}
     bentoml = str(VENV_BIN / "bentoml")
     procs = {
-        "thinfile": start("thinfile", [bentoml, "serve", "thinfile.serving.service:Thinfile", "--host", "127.0.0.1",
-                                       "--port", str(ports["thinfile"])], env, ROOT, logs),
-        "noop": start("noop", [bentoml, "serve", "serve_noop:Noop", "--host", "127.0.0.1",
-                               "--port", str(ports["noop"])], env, ROOT / "bench", logs),
-        "mlflow": start("mlflow", [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/{MODEL_NAME}/{version}",
-                                   "-h", "127.0.0.1", "-p", str(ports["mlflow"]), "-w", str(args.workers),
-                                   "--env-manager", "local"], env, ROOT, logs),
+        "thinfile": start(
+            "thinfile",
+            [
+                bentoml,
+                "serve",
+                "thinfile.serving.service:Thinfile",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["thinfile"]),
+            ],
+            env,
+            ROOT,
+            logs,
+        ),
+        "noop": start(
+            "noop",
+            [bentoml, "serve", "serve_noop:Noop", "--host", "127.0.0.1", "--port", str(ports["noop"])],
+            env,
+            ROOT / "bench",
+            logs,
+        ),
+        "mlflow": start(
+            "mlflow",
+            [
+                str(VENV_BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                f"models:/{MODEL_NAME}/{version}",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(ports["mlflow"]),
+                "-w",
+                str(args.workers),
+                "--env-manager",
+                "local",
+            ],
+            env,
+            ROOT,
+            logs,
+        ),
     }
     try:
         for name, path in (("thinfile", "/readyz"), ("noop", "/readyz"), ("mlflow", "/ping")):
@@ -261,8 +307,12 @@ def main() -> None:
         targets = [
             Target("thinfile /score", ports["thinfile"], "/score", [json.dumps(b).encode() for b in thin]),
             Target("no-op BentoML", ports["noop"], "/score", [json.dumps(b).encode() for b in thin]),
-            Target("mlflow models serve", ports["mlflow"], "/invocations",
-                   [json.dumps({"dataframe_records": [b]}).encode() for b in full]),
+            Target(
+                "mlflow models serve",
+                ports["mlflow"],
+                "/invocations",
+                [json.dumps({"dataframe_records": [b]}).encode() for b in full],
+            ),
         ]
         results = {}
         for target in targets:
@@ -275,8 +325,10 @@ def main() -> None:
         for proc in procs.values():
             stop(proc)
 
-    print(f"\nbench/serve: model {MODEL_NAME} v{version}, {args.workers} workers each, {os.cpu_count()} cores, "
-          f"{args.requests} sequential requests, {args.clients} clients x {args.seconds:g}s")
+    print(
+        f"\nbench/serve: model {MODEL_NAME} v{version}, {args.workers} workers each, {os.cpu_count()} cores, "
+        f"{args.requests} sequential requests, {args.clients} clients x {args.seconds:g}s"
+    )
     print(f"{'endpoint':<24}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'non-200':>9}")
     for name, (p50, p99, rps, errors) in results.items():
         print(f"{name:<24}{p50:>9.2f}{p99:>9.2f}{rps:>9.0f}{errors:>9}")

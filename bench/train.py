@@ -26,14 +26,13 @@ def main() -> None:
     os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
+    from thinfile.config import Settings
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
     from thinfile.training.champion import TrainConfig, lgb_params, train_booster
     from thinfile.training.evaluate import evaluate
     from thinfile.training.pipeline import PipelineConfig, train_frame
     from thinfile.training.scorecard import fit_bureau_scorecard
-
-    from thinfile.config import Settings
 
     schema = load_schema()
     settings = Settings(train=TrainConfig(seed=args.seed), pipeline=PipelineConfig(baselines=False))
@@ -68,19 +67,27 @@ def main() -> None:
     print("pipeline phases (time until the next message):")
     for (message, _), (_, seconds) in zip([("(start)", 0.0), *phases[:-1]], phases, strict=True):
         print(f"  {seconds:8.1f}s  after: {message}")
-    print(f"\nchampion pipeline          {pipeline:8.1f} s  (champion fit alone {champ['fit_seconds']:.1f} s, "
-          f"{int(champ['best_iteration'])} trees)")
+    print(
+        f"\nchampion pipeline          {pipeline:8.1f} s  (champion fit alone {champ['fit_seconds']:.1f} s, "
+        f"{int(champ['best_iteration'])} trees)"
+    )
     print(f"plain lightgbm.train       {floor:8.1f} s  ({booster.num_trees()} trees, same params and arrays)")
     print(f"pipeline overhead          {(pipeline - floor) / pipeline:8.1%} of the total")
     print("\nacceptance figures (test split):")
     print(f"  champion AUC {champ['auc']:.4f}  oracle AUC {champ['oracle_auc']:.4f}  gap {champ['oracle_gap']:.4f}")
-    print(f"  champion ECE {champ['ece']:.4f}  Brier {champ['brier']:.4f}  KS {champ['ks']:.4f}  "
-          f"PSI(score) {champ['psi_score']:.4f}")
-    print(f"  thin-file AUC: champion {champ['auc_thin_file']:.4f}  bureau-only scorecard "
-          f"{bureau_ev.metrics.get('auc_thin_file', float('nan')):.4f}  oracle {champ['oracle_auc_thin_file']:.4f}")
+    print(
+        f"  champion ECE {champ['ece']:.4f}  Brier {champ['brier']:.4f}  KS {champ['ks']:.4f}  "
+        f"PSI(score) {champ['psi_score']:.4f}"
+    )
+    print(
+        f"  thin-file AUC: champion {champ['auc_thin_file']:.4f}  bureau-only scorecard "
+        f"{bureau_ev.metrics.get('auc_thin_file', float('nan')):.4f}  oracle {champ['oracle_auc_thin_file']:.4f}"
+    )
     print(f"  overall AUC bureau-only scorecard {bureau_ev.metrics['auc']:.4f}")
     print(f"  predict {champ['predict_rows_per_s']:,.0f} rows/s, explain {champ['explain_rows_per_s']:,.0f} rows/s")
-    print(f"  calibration: Platt slope {champ['calibration_slope']:.3f}, intercept {champ['calibration_intercept']:.3f}")
+    print(
+        f"  calibration: Platt slope {champ['calibration_slope']:.3f}, intercept {champ['calibration_intercept']:.3f}"
+    )
     assert np.isfinite(champ["auc"])
 
 

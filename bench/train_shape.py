@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
 from thinfile.training.champion import TrainConfig, lgb_params, train_booster
@@ -58,8 +59,10 @@ def main() -> None:
     y, yv, yt = (s[schema.target].to_numpy() for s in (split.train, split.valid, split.test))
     oracle = roc_auc_score(yt, split.test[schema.oracle_column])
     Xe = Xt[: args.explain_rows]
-    print(f"rows {args.rows:,} (train {len(X):,}, test {len(Xt):,}); oracle test AUC {oracle:.4f}; "
-          f"learning rate {base.learning_rate}, max rounds {base.max_rounds}")
+    print(
+        f"rows {args.rows:,} (train {len(X):,}, test {len(Xt):,}); oracle test AUC {oracle:.4f}; "
+        f"learning rate {base.learning_rate}, max rounds {base.max_rounds}"
+    )
     print(f"{'shape':30} {'trees':>5} {'AUC':>7} {'loss':>7} {'fit s':>6} {'predict/s':>11} {'explain/s':>10}")
     reference = None
     for label, leaves, depth, monotone in SHAPES:
@@ -74,13 +77,17 @@ def main() -> None:
         auc = roc_auc_score(yt, booster.predict(Xt))
         reference = auc if reference is None else reference
         scorer = Scorer(schema=schema, booster=booster, scale=ScoreScale())
-        predict = rows_per_s(lambda: booster.predict(Xe), len(Xe))
-        explain = rows_per_s(lambda: scorer.explain(Xe), len(Xe))
-        print(f"{label:30} {booster.num_trees():>5} {auc:>7.4f} {reference - auc:>7.4f} {fit:>6.1f} "
-              f"{predict:>11,.0f} {explain:>10,.0f}")
+        predict = rows_per_s(lambda b=booster: b.predict(Xe), len(Xe))
+        explain = rows_per_s(lambda s=scorer: s.explain(Xe), len(Xe))
+        print(
+            f"{label:30} {booster.num_trees():>5} {auc:>7.4f} {reference - auc:>7.4f} {fit:>6.1f} "
+            f"{predict:>11,.0f} {explain:>10,.0f}"
+        )
     default = base
-    print(f"\nTrainConfig default: num_leaves={default.num_leaves}, max_depth={default.max_depth}, "
-          f"learning_rate={default.learning_rate}, max_rounds={default.max_rounds}")
+    print(
+        f"\nTrainConfig default: num_leaves={default.num_leaves}, max_depth={default.max_depth}, "
+        f"learning_rate={default.learning_rate}, max_rounds={default.max_rounds}"
+    )
     assert np.isfinite(reference)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+
 from thinfile.features.generator import GeneratorParams
 from thinfile.features.schema import Schema
 
@@ -28,21 +30,56 @@ class Target:
 
 def targets(params: GeneratorParams) -> list[Target]:
     return [
-        Target("rural_share", "rural share", params.rural_share, 0.01,
-               "590M rural of 1,383M residents (China's statistics bureau, 2016)"),
-        Target("thin_file_share", "thin-file share (no bureau record)", 0.79, 0.02,
-               f"0.3 of 1.4 billion people have a credit record ({SEED_SOURCE})"),
-        Target("online_rural", "rural people with mobile-payment data", params.rural_online_rate, 0.03,
-               f"201M rural internet users of 590M rural people ({SEED_SOURCE}; NBS)"),
-        Target("online_urban", "urban people with mobile-payment data", params.urban_online_rate, 0.03,
-               f"731M internet users less 201M rural, of 793M urban people ({SEED_SOURCE}; NBS)"),
-        Target("default_rate", "default rate (default_12m)", params.target_default_rate, 0.006,
-               "realistic 5-12% serious delinquency for thin-file microloans (issue 2)"),
-        Target("oracle_auc", "oracle AUC of true_pd", 0.83, 0.03,
-               "best models on real lending data: Home Credit ~0.81, Give Me Some Credit ~0.87 (DOMAIN.md)"),
+        Target(
+            "rural_share",
+            "rural share",
+            params.rural_share,
+            0.01,
+            "590M rural of 1,383M residents (China's statistics bureau, 2016)",
+        ),
+        Target(
+            "thin_file_share",
+            "thin-file share (no bureau record)",
+            0.79,
+            0.02,
+            f"0.3 of 1.4 billion people have a credit record ({SEED_SOURCE})",
+        ),
+        Target(
+            "online_rural",
+            "rural people with mobile-payment data",
+            params.rural_online_rate,
+            0.03,
+            f"201M rural internet users of 590M rural people ({SEED_SOURCE}; NBS)",
+        ),
+        Target(
+            "online_urban",
+            "urban people with mobile-payment data",
+            params.urban_online_rate,
+            0.03,
+            f"731M internet users less 201M rural, of 793M urban people ({SEED_SOURCE}; NBS)",
+        ),
+        Target(
+            "default_rate",
+            "default rate (default_12m)",
+            params.target_default_rate,
+            0.006,
+            "realistic 5-12% serious delinquency for thin-file microloans (issue 2)",
+        ),
+        Target(
+            "oracle_auc",
+            "oracle AUC of true_pd",
+            0.83,
+            0.03,
+            "best models on real lending data: Home Credit ~0.81, Give Me Some Credit ~0.87 (DOMAIN.md)",
+        ),
         Target("female_share", "female share", params.female_share, 0.01, "about half the population"),
-        Target("mean_true_pd", "mean true_pd (calibration of the oracle)", params.target_default_rate, 0.006,
-               "true_pd is the probability each label was drawn with"),
+        Target(
+            "mean_true_pd",
+            "mean true_pd (calibration of the oracle)",
+            params.target_default_rate,
+            0.006,
+            "true_pd is the probability each label was drawn with",
+        ),
     ]
 
 
@@ -65,7 +102,7 @@ class Marginals:
     def _add(self, key: str, value: float) -> None:
         self.sums[key] = self.sums.get(key, 0.0) + float(value)
 
-    def update(self, chunk: pd.DataFrame | Mapping[str, object]) -> None:
+    def update(self, chunk: pd.DataFrame | Mapping[str, Any]) -> None:
         """Count one chunk, given as a DataFrame or as the generator's column arrays."""
         s = self.schema
         y = np.asarray(chunk[s.target])
@@ -80,7 +117,8 @@ class Marginals:
         self._add("online_rural", (online & rural).sum())
         self._add("online_urban", (online & ~rural).sum())
         self._add("default", y.sum())
-        self._add("true_pd", np.asarray(chunk[s.oracle_column]).sum())
+        oracle = str(s.oracle_column)
+        self._add("true_pd", np.asarray(chunk[oracle]).sum())
         parcels = pd.array(chunk["parcels_received_12m"]).to_numpy(dtype=np.float64, na_value=np.nan)
         self._add("parcels_online", np.nansum(parcels[online]))
         self._add("online", online.sum())
@@ -101,17 +139,17 @@ class Marginals:
         taken = sum(len(a) for a in self._auc_y)
         if taken < ORACLE_AUC_ROWS:
             self._auc_y.append(y[: ORACLE_AUC_ROWS - taken])
-            self._auc_p.append(np.asarray(chunk[s.oracle_column])[: ORACLE_AUC_ROWS - taken])
+            self._auc_p.append(np.asarray(chunk[oracle])[: ORACLE_AUC_ROWS - taken])
 
     def merge(self, other: Marginals) -> Marginals:
         """Add another chunk's counts (chunks merged in order keep the oracle-AUC sample deterministic)."""
         self.rows += other.rows
         for k, v in other.sums.items():
             self._add(k, v)
-        for k, v in other.missing.items():
-            self.missing[k] = self.missing.get(k, 0) + v
-        for k, (c, b) in other.groups.items():
-            acc = self.groups.setdefault(k, [0, 0])
+        for name, v in other.missing.items():
+            self.missing[name] = self.missing.get(name, 0) + v
+        for key, (c, b) in other.groups.items():
+            acc = self.groups.setdefault(key, [0, 0])
             acc[0] += c
             acc[1] += b
         room = ORACLE_AUC_ROWS - sum(len(a) for a in self._auc_y)
@@ -150,29 +188,44 @@ def check_targets(params: GeneratorParams, realised: dict[str, float]) -> list[t
 def render_datacard(params: GeneratorParams, seed: int, rows: int, marginals: Marginals, out: str) -> str:
     realised = marginals.realised()
     lines = [
-        "# Data card: thinfile synthetic thin-file population", "",
+        "# Data card: thinfile synthetic thin-file population",
+        "",
         f"- rows: {rows:,}  \n- seed: {seed}  \n- location: `{out}`  \n- schema: `{marginals.schema.name}` "
-        f"v{marginals.schema.version} (fingerprint `{marginals.schema.fingerprint}`)", "",
+        f"v{marginals.schema.version} (fingerprint `{marginals.schema.fingerprint}`)",
+        "",
         "Synthetic people, not real ones. Each row has a known true default probability `true_pd` (an oracle "
         "column, never a model input) and a label `default_12m` drawn from it. Residence, gender and age band are "
-        "protected attributes kept for fairness audits only.", "",
-        "## How the world works", "",
+        "protected attributes kept for fairness audits only.",
+        "",
+        "## How the world works",
+        "",
         "Three hidden drivers per person (capacity, conduct, network) set `true_pd`; nothing else does. Rural people "
         "are less often online and leave a thinner digital footprint (fewer orders, parcels, on-time payment records; "
         "more missing fields), which changes what is *observed*, not how a person with given drivers repays. Only "
-        f"`rural_capacity_gap` ({params.rural_capacity_gap}) makes rural people truly riskier, through capacity; set it "
+        f"`rural_capacity_gap` ({params.rural_capacity_gap}) makes rural people truly riskier, through capacity; "
+        "set it "
         "to 0 for equally creditworthy groups. A naive model that reads a thin footprint as risk is unfair to rural "
-        "people; a careful one need not be.", "",
-        "## Targets and where they come from", "",
-        "| quantity | target | realised | tolerance | within | source |", "|---|---|---|---|---|---|",
+        "people; a careful one need not be.",
+        "",
+        "## Targets and where they come from",
+        "",
+        "| quantity | target | realised | tolerance | within | source |",
+        "|---|---|---|---|---|---|",
     ]
     for t, value, ok in check_targets(params, realised):
-        lines.append(f"| {t.label} | {t.target:.3f} | {value:.3f} | ±{t.tolerance} | {'yes' if ok else 'NO'} | {t.source} |")
+        lines.append(
+            f"| {t.label} | {t.target:.3f} | {value:.3f} | ±{t.tolerance} | {'yes' if ok else 'NO'} | {t.source} |"
+        )
     lines += [
-        "", f"Mean parcels a year per person with mobile-payment data: {realised['parcels_per_online_person']:.1f} "
+        "",
+        f"Mean parcels a year per person with mobile-payment data: {realised['parcels_per_online_person']:.1f} "
         f"(seed: about 45 a year per internet user; rural users are less active). Oracle AUC is computed on the first "
-        f"{min(rows, ORACLE_AUC_ROWS):,} rows.", "",
-        "## Default rate by group", "", "| attribute | group | rows | default rate |", "|---|---|---|---|",
+        f"{min(rows, ORACLE_AUC_ROWS):,} rows.",
+        "",
+        "## Default rate by group",
+        "",
+        "| attribute | group | rows | default rate |",
+        "|---|---|---|---|",
     ]
     for r in marginals.default_rates().itertuples(index=False):
         lines.append(f"| {r.attribute} | {r.group} | {r.rows:,} | {r.default_rate:.4f} |")

@@ -16,8 +16,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.special import expit
 from pydantic import Field
+from scipy.special import expit
+
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.settings import Section
 
@@ -132,8 +133,22 @@ def draw_people(rng: np.random.Generator, n: int, params: GeneratorParams) -> Pe
     utility_months = np.where(pays_online, np.clip(np.round(12 * np.minimum(1, 0.4 + 0.6 * intensity)), 1, 12), 0)
     contacts = rng.poisson(4 + 10 * intensity * np.exp(0.2 * network)).astype(np.float64)
     return People(
-        n, rural, female, band, age, online, intensity, has_bureau, capacity, conduct, network,
-        microloan, saver, seller, utility_months.astype(np.float64), contacts,
+        n,
+        rural,
+        female,
+        band,
+        age,
+        online,
+        intensity,
+        has_bureau,
+        capacity,
+        conduct,
+        network,
+        microloan,
+        saver,
+        seller,
+        utility_months.astype(np.float64),
+        contacts,
     )
 
 
@@ -172,7 +187,7 @@ def _share(rng: np.random.Generator, trials: np.ndarray, p: np.ndarray) -> np.nd
     return rng.binomial(trials, np.clip(p, 0, 1)) / trials
 
 
-def _formulas() -> dict[str, Formula]:
+def _formulas() -> dict[str, tuple[Formula, str | None]]:
     """How each feature arises from a person; keys must match the schema's feature names."""
     f: dict[str, tuple[Formula, str | None]] = {}
 
@@ -203,7 +218,6 @@ def _formulas() -> dict[str, Formula]:
     @reg("bureau_inquiries_6m", only="has_bureau")
     def _(rng, p, g):
         return _counts(rng, np.exp(0.2 - 0.35 * p.capacity - 0.35 * p.conduct))
-
 
     @reg("microloan_count_24m", only="microloan")
     def _(rng, p, g):
@@ -241,7 +255,6 @@ def _formulas() -> dict[str, Formula]:
         r = expit(0.6 + 0.55 * p.capacity + 0.35 * p.conduct + 0.6 * rng.standard_normal(p.n))
         return r
 
-
     @reg("money_market_balance_rmb", only="saver")
     def _(rng, p, g):
         bal = _money(rng, 7.0 + 0.9 * p.capacity + 0.3 * p.conduct, 0.9, g)
@@ -251,7 +264,6 @@ def _formulas() -> dict[str, Formula]:
     def _(rng, p, g):
         months = np.minimum((p.age - 18) * 12, 120) * rng.beta(1.2 + 0.4 * np.clip(p.conduct + 2, 0, 4), 2.0)
         return np.floor(months)
-
 
     @reg("store_revenue_rmb", only="seller")
     def _(rng, p, g):
@@ -299,7 +311,6 @@ def _formulas() -> dict[str, Formula]:
     @reg("avg_order_value_rmb", only="online")
     def _(rng, p, g):
         return _money(rng, 4.4 + 0.35 * p.capacity - 0.2 * p.rural, 0.5, g)
-
 
     @reg("utility_ontime_12m")
     def _(rng, p, g):
@@ -410,7 +421,6 @@ def _formulas() -> dict[str, Formula]:
     def _(rng, p, g):
         return np.clip(rng.beta(2 + 1.5 * p.online + 0.4 * np.clip(p.conduct + 2, 0, 4), 1.8), 0, 1)
 
-
     @reg("verified_contacts")
     def _(rng, p, g):
         return p.contacts
@@ -433,7 +443,6 @@ def _formulas() -> dict[str, Formula]:
 FORMULAS: dict[str, tuple[Formula, str | None]] = _formulas()
 
 
-
 def _clip_to_schema(values: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
     if lo is None or hi is None:
         return values
@@ -441,7 +450,11 @@ def _clip_to_schema(values: np.ndarray, lo: float | None, hi: float | None) -> n
 
 
 def chunk_columns(
-    schema: Schema, params: GeneratorParams, seed: np.random.SeedSequence, start_id: int, n: int,
+    schema: Schema,
+    params: GeneratorParams,
+    seed: np.random.SeedSequence,
+    start_id: int,
+    n: int,
     keep_latents: bool = False,
 ) -> dict[str, object]:
     """One chunk of the population as typed column arrays (id, features in schema order, protected, oracle, label)."""
@@ -453,7 +466,11 @@ def chunk_columns(
     label_rng = np.random.default_rng(label_seed)
     feature_rngs = [np.random.default_rng(s) for s in feature_seeds]
 
-    cols: dict[str, object] = {schema.id_column: np.char.add("A", np.char.zfill(np.arange(start_id, start_id + n).astype("U10"), 10)).astype(object)}
+    cols: dict[str, object] = {
+        schema.id_column: np.char.add("A", np.char.zfill(np.arange(start_id, start_id + n).astype("U10"), 10)).astype(
+            object
+        )
+    }
     subsets: dict[str, tuple[np.ndarray, People]] = {}
     for f, rng in zip(schema.features, feature_rngs, strict=True):
         formula, only = FORMULAS[f.name]
@@ -468,7 +485,7 @@ def chunk_columns(
             raw[mask] = formula(rng, some, params)
         if f.type is FeatureType.category:
             codes = np.nan_to_num(raw, nan=-1).astype(np.int64)
-            cols[f.name] = pd.Categorical.from_codes(codes, categories=list(f.categories))
+            cols[f.name] = pd.Categorical.from_codes(codes, categories=list(f.levels))
         elif f.type is FeatureType.bool:
             cols[f.name] = pd.arrays.BooleanArray(raw > 0.5, np.isnan(raw))
         elif f.type is FeatureType.int:
@@ -493,7 +510,11 @@ def chunk_columns(
 
 
 def generate_chunk(
-    schema: Schema, params: GeneratorParams, seed: np.random.SeedSequence, start_id: int, n: int,
+    schema: Schema,
+    params: GeneratorParams,
+    seed: np.random.SeedSequence,
+    start_id: int,
+    n: int,
     keep_latents: bool = False,
 ) -> pd.DataFrame:
     """One chunk of the population as a DataFrame, columns in schema order."""
@@ -527,7 +548,10 @@ def iter_population(
 
 
 def generate_frame(
-    schema: Schema, params: GeneratorParams | None = None, rows: int = 10_000, seed: int = 0,
+    schema: Schema,
+    params: GeneratorParams | None = None,
+    rows: int = 10_000,
+    seed: int = 0,
     keep_latents: bool = False,
 ) -> pd.DataFrame:
     """A whole (small) population in memory; tests and examples use this."""

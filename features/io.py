@@ -19,10 +19,16 @@ def list_parts(path: str | Path) -> list[Path]:
     p = Path(path)
     if p.is_file():
         if p.suffix.lower() not in SUFFIXES:
-            raise TableReadError(f"{p}: unsupported file type {p.suffix!r}; give a .parquet or .csv file or a folder of them")
+            raise TableReadError(
+                f"{p}: unsupported file type {p.suffix!r}; give a .parquet or .csv file or a folder of them"
+            )
         return [p]
     if p.is_dir():
-        parts = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith((".", "_")))
+        parts = sorted(
+            f
+            for f in p.rglob("*")
+            if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith((".", "_"))
+        )
         if not parts:
             raise TableReadError(f"{p}: no .parquet or .csv files found in this folder")
         return parts

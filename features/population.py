@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
 from thinfile.features.generator import (
     GeneratorParams,
@@ -50,8 +51,14 @@ def _make_part(job: tuple[Schema, GeneratorParams, np.random.SeedSequence, int, 
 
 
 def generate_population(
-    schema: Schema, out: Path, rows: int, seed: int, params: GeneratorParams | None = None,
-    datacard: Path | None = None, on_chunk: Callable[[int], None] | None = None, workers: int | None = None,
+    schema: Schema,
+    out: Path,
+    rows: int,
+    seed: int,
+    params: GeneratorParams | None = None,
+    datacard: Path | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> GeneratedPopulation:
     """Generate `rows` people into `out/population/part-*.parquet` (parts in parallel) and write the data card."""
     params = params or GeneratorParams()
@@ -62,12 +69,14 @@ def generate_population(
     plan = chunk_plan(rows, params.chunk_rows)
     seeds = np.random.SeedSequence(seed).spawn(len(plan))
     like = arrow_schema(schema, params)
-    jobs = [(schema, params, s, start, n, parts / f"part-{i:05d}.parquet", like)
-            for i, ((start, n), s) in enumerate(zip(plan, seeds, strict=True))]
+    jobs = [
+        (schema, params, s, start, n, parts / f"part-{i:05d}.parquet", like)
+        for i, ((start, n), s) in enumerate(zip(plan, seeds, strict=True))
+    ]
     marginals = Marginals(schema)
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in (pool.map(_make_part, jobs) if workers > 1 else map(_make_part, jobs)):
+        for part in pool.map(_make_part, jobs) if workers > 1 else map(_make_part, jobs):
             marginals.merge(part)
             if on_chunk:
                 on_chunk(part.rows)

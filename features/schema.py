@@ -79,6 +79,11 @@ class Feature(BaseModel):
         return self
 
     @property
+    def levels(self) -> tuple[str, ...]:
+        """The declared categories of a category feature (empty for numbers)."""
+        return self.categories or ()
+
+    @property
     def display_name(self) -> str:
         return self.label or self.name.replace("_", " ")
 
@@ -175,7 +180,7 @@ class Schema(BaseModel):
         for j, f in enumerate(self.features):
             col = frame[f.name]
             if f.type is FeatureType.category:
-                codes = pd.Categorical(col, categories=list(f.categories)).codes.astype(np.float64)
+                codes = pd.Categorical(col, categories=list(f.levels)).codes.astype(np.float64)
                 codes[codes < 0] = np.nan
                 out[:, j] = codes
             else:

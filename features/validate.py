@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+
 from thinfile.features.schema import Feature, FeatureType, Schema
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
@@ -36,19 +37,28 @@ class ValidationReport:
     def rejects(self) -> pd.DataFrame:
         """One line per bad row: row position, id, the bad columns and every reason."""
         if self.errors.empty:
-            return pd.DataFrame({"row": pd.Series(dtype="int64"), "id": pd.Series(dtype="str"),
-                                 "columns": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+            return pd.DataFrame(
+                {
+                    "row": pd.Series(dtype="int64"),
+                    "id": pd.Series(dtype="str"),
+                    "columns": pd.Series(dtype="str"),
+                    "reason": pd.Series(dtype="str"),
+                }
+            )
         grouped = self.errors.groupby("row", sort=True)
-        return pd.DataFrame({
-            "row": grouped.size().index.to_numpy(dtype=np.int64),
-            "id": grouped["id"].first().astype(str).to_numpy(),
-            "columns": grouped["column"].agg(lambda c: ",".join(dict.fromkeys(c))).to_numpy(),
-            "reason": grouped.apply(lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"], g["reason"])),
-                                    include_groups=False).to_numpy(),
-        })
+        return pd.DataFrame(
+            {
+                "row": grouped.size().index.to_numpy(dtype=np.int64),
+                "id": grouped["id"].first().astype(str).to_numpy(),
+                "columns": grouped["column"].agg(lambda c: ",".join(dict.fromkeys(c))).to_numpy(),
+                "reason": grouped.apply(
+                    lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"], g["reason"])), include_groups=False
+                ).to_numpy(),
+            }
+        )
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
     return f"{value:g}"
 
 
@@ -58,7 +68,7 @@ def _describe(f: Feature, check: str) -> str:
     if check.startswith("in_range"):
         return f"is outside the valid range {_number(f.min)} to {_number(f.max)} {f.unit}".rstrip()
     if check.startswith("isin"):
-        allowed = f.categories if f.type is FeatureType.category else ("true", "false")
+        allowed = f.levels if f.type is FeatureType.category else ("true", "false")
         return f"is not one of: {', '.join(allowed)}"
     if check == "whole_number":
         return "must be a whole number"
@@ -72,7 +82,7 @@ def _pandera_schema(schema: Schema) -> pa.DataFrameSchema:
     for f in schema.features:
         checks: list[pa.Check] = []
         if f.type is FeatureType.category:
-            checks.append(pa.Check.isin(list(f.categories)))
+            checks.append(pa.Check.isin(list(f.levels)))
             columns[f.name] = pa.Column(object, checks, nullable=f.nullable, coerce=False)
             continue
         if f.type is FeatureType.bool:
@@ -133,10 +143,17 @@ def validate_table(
         if unreadable.any():
             rows = np.flatnonzero(unreadable)
             kind = "true or false" if f.type is FeatureType.bool else "a number"
-            problems.append(pd.DataFrame({
-                "row": rows, "id": ids[rows], "column": f.name,
-                "value": frame[f.name].to_numpy()[rows].astype(str), "reason": f"is not {kind}",
-            }))
+            problems.append(
+                pd.DataFrame(
+                    {
+                        "row": rows,
+                        "id": ids[rows],
+                        "column": f.name,
+                        "value": frame[f.name].to_numpy()[rows].astype(str),
+                        "reason": f"is not {kind}",
+                    }
+                )
+            )
     for extra in frame.columns:
         if extra not in clean and extra not in unknown:
             clean[extra] = frame[extra]
@@ -145,8 +162,11 @@ def validate_table(
     bad_ids = clean_frame[schema.id_column].isna() | frame[schema.id_column].isna()
     if bad_ids.any():
         rows = np.flatnonzero(bad_ids.to_numpy())
-        problems.append(pd.DataFrame({"row": rows, "id": "", "column": schema.id_column,
-                                      "value": "", "reason": "is missing but required"}))
+        problems.append(
+            pd.DataFrame(
+                {"row": rows, "id": "", "column": schema.id_column, "value": "", "reason": "is missing but required"}
+            )
+        )
     problems.append(_value_errors(clean_frame, schema, ids))
     errors = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame(columns=ERROR_COLUMNS)
     errors = errors.sort_values(["row", "column"], kind="stable", ignore_index=True)
@@ -160,11 +180,13 @@ def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.Da
         cases = err.failure_cases
         cases = cases[cases["index"].notna() & cases["column"].isin(schema.feature_names)]
         rows = cases["index"].to_numpy(dtype=np.int64)
-        return pd.DataFrame({
-            "row": rows,
-            "id": ids[rows],
-            "column": cases["column"].to_numpy(),
-            "value": cases["failure_case"].astype(str).to_numpy(),
-            "reason": [_describe(schema.by_name[c], str(k)) for c, k in zip(cases["column"], cases["check"])],
-        })
+        return pd.DataFrame(
+            {
+                "row": rows,
+                "id": ids[rows],
+                "column": cases["column"].to_numpy(),
+                "value": cases["failure_case"].astype(str).to_numpy(),
+                "reason": [_describe(schema.by_name[c], str(k)) for c, k in zip(cases["column"], cases["check"])],
+            }
+        )
     return pd.DataFrame(columns=ERROR_COLUMNS)

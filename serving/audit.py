@@ -6,20 +6,26 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 AUDIT_FIELDS = ("request_id", "time", "model", "model_version", "input_sha256", "score", "decision", "reasons")
 
 
 def audit_record(
-    request_id: str, model: str, model_version: str, input_sha256: str, score: float, decision: str,
-    reasons: list[dict], time: datetime | None = None,
+    request_id: str,
+    model: str,
+    model_version: str,
+    input_sha256: str,
+    score: float,
+    decision: str,
+    reasons: list[dict],
+    time: datetime | None = None,
 ) -> dict:
     """One decision: ids, hash of the input, score, decision and reason codes with points lost (no values)."""
     return {
         "request_id": request_id,
-        "time": (time or datetime.now(timezone.utc)).isoformat(timespec="microseconds"),
+        "time": (time or datetime.now(UTC)).isoformat(timespec="microseconds"),
         "model": model,
         "model_version": model_version,
         "input_sha256": input_sha256,
@@ -41,7 +47,7 @@ class AuditLog:
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         view = memoryview(data)
         while view:
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(self._fd, view) :]
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -85,7 +91,7 @@ class AuditQuery:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_audit(path: str | Path) -> Iterator[tuple[int, dict | None]]:

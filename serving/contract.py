@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
+
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
 
@@ -34,14 +35,14 @@ def _field(f: Feature) -> tuple[Any, Any]:
         extra["unit"] = f.unit
     common: dict[str, Any] = {"title": f.display_name, "description": f.reason, "json_schema_extra": extra}
     if f.type is FeatureType.category:
-        annotation: Any = Literal[tuple(f.categories)]  # type: ignore[valid-type]
+        annotation: Any = Literal.__getitem__(tuple(f.levels))
     elif f.type is FeatureType.bool:
         annotation = StrictBool
     else:
         annotation = int if f.type is FeatureType.int else float
         common.update(strict=True, ge=f.min, le=f.max)
     if f.nullable:
-        return Optional[annotation], Field(None, **common)
+        return annotation | None, Field(None, **common)
     return annotation, Field(..., **common)
 
 
@@ -54,8 +55,8 @@ def applicant_model(schema: Schema) -> type[BaseModel]:
     """One applicant: every model input of the schema; protected attributes and unknown fields refused."""
     fields: dict[str, Any] = {f.name: _field(f) for f in schema.features}
     for name in schema.protected_names:
-        fields[name] = (SkipJsonSchema[Any], Field(None, exclude=True))
-    validators = {}
+        fields[name] = (SkipJsonSchema.__class_getitem__(Any), Field(None, exclude=True))
+    validators: dict[str, Any] = {}
     if schema.protected_names:
         validators["refuse_protected"] = field_validator(*schema.protected_names, mode="before")(
             classmethod(_refuse_protected)
@@ -84,6 +85,9 @@ def batch_model(schema: Schema, max_rows: int) -> type[BaseModel]:
     )
 
 
+Decision = Literal["approve", "refer", "decline"]
+
+
 class Reason(BaseModel):
     """One thing that lowered the score, in the lender's words."""
 
@@ -94,7 +98,7 @@ class Reason(BaseModel):
     hint: str | None = Field(None, description="what would stop this costing points, when the applicant can act")
 
 
-Dimensions = create_model(
+Dimensions: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "Dimensions",
     __doc__="Score points from each dimension of the score (relative to the base score).",
     **{d: (float, ...) for d in DIMENSIONS},
@@ -119,9 +123,11 @@ def response_model(top_reasons: int = DEFAULT_TOP_REASONS) -> type[BaseModel]:
         score=(float, Field(description="350 (worst) to 950 (best)")),
         band=(str, ...),
         pd=(float, Field(ge=0, le=1, description="probability of default in 12 months")),
-        decision=(Literal["approve", "refer", "decline"], ...),
-        reasons=(list[Reason], Field(max_length=top_reasons,
-                                     description=f"up to {top_reasons}, the largest loss of points first")),
+        decision=(Decision, ...),
+        reasons=(
+            list[Reason],
+            Field(max_length=top_reasons, description=f"up to {top_reasons}, the largest loss of points first"),
+        ),
         dimensions=(Dimensions, ...),
         base_points=(float, Field(description="score of an average applicant; base + dimensions = unclipped score")),
         model=(ModelRef, ...),
@@ -134,8 +140,11 @@ ScoreResponse = response_model(DEFAULT_TOP_REASONS)
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
     """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
     out = np.full((len(applicants), len(schema.features)), np.nan)
-    codes = {j: {c: float(k) for k, c in enumerate(f.categories)} for j, f in enumerate(schema.features)
-             if f.type is FeatureType.category}
+    codes = {
+        j: {c: float(k) for k, c in enumerate(f.levels)}
+        for j, f in enumerate(schema.features)
+        if f.type is FeatureType.category
+    }
     names = schema.feature_names
     for i, applicant in enumerate(applicants):
         values = applicant.__dict__
@@ -146,7 +155,7 @@ def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndar
     return out
 
 
-def request_body(schema: Schema, row: Mapping[str, object]) -> dict[str, object]:
+def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
     """One table row as a /score request body: model inputs only, missing values left out, JSON types."""
     body: dict[str, object] = {}
     for f in schema.features:

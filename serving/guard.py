@@ -37,12 +37,21 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
     return None
 
 
-async def _reply(send: Send, status: int, error: str, extra: dict | None = None,
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _reply(
+    send: Send, status: int, error: str, extra: dict | None = None, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"error": error, **(extra or {})}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or []),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -64,22 +73,31 @@ class Guard:
             if self.key is None:
                 server = scope.get("server")
                 if server and not is_loopback(server[0]):
-                    await _reply(send, 403, "this service has no API key and answers on loopback only; "
-                                            "set THINFILE_API_KEY to serve beyond this machine")
+                    await _reply(
+                        send,
+                        403,
+                        "this service has no API key and answers on loopback only; "
+                        "set THINFILE_API_KEY to serve beyond this machine",
+                    )
                     return
             else:
                 given = presented_key(headers)
                 if given is None or not hmac.compare_digest(given, self.key):
-                    await _reply(send, 401, "missing or wrong API key: send it as 'Authorization: Bearer <key>' "
-                                            "or 'X-API-Key: <key>'", headers=[(b"www-authenticate", b"Bearer")])
+                    await _reply(
+                        send,
+                        401,
+                        "missing or wrong API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                        headers=[(b"www-authenticate", b"Bearer")],
+                    )
                     return
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         media = (_header(headers, b"content-type") or b"").split(b";")[0].strip().lower()
         if media not in JSON_TYPES:
-            await _reply(send, 415, f"the body must be JSON (Content-Type: application/json), got "
-                                    f"{media.decode('latin-1')!r}")
+            await _reply(
+                send, 415, f"the body must be JSON (Content-Type: application/json), got {media.decode('latin-1')!r}"
+            )
             return
         length = _header(headers, b"content-length")
         if length is not None:
@@ -113,8 +131,12 @@ class Guard:
                 return b"".join(chunks)
 
     async def _too_large(self, send: Send) -> None:
-        await _reply(send, 413, f"request body larger than {self.max_body} bytes; split the batch",
-                     {"max_body_bytes": self.max_body})
+        await _reply(
+            send,
+            413,
+            f"request body larger than {self.max_body} bytes; split the batch",
+            {"max_body_bytes": self.max_body},
+        )
 
 
 def _replay(body: bytes, downstream: Receive) -> Receive:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
+
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.audit import AuditLog, audit_record
 from thinfile.serving.contract import (
@@ -36,6 +37,7 @@ from thinfile.training.registry import (
     load_scorer,
     model_name_for,
 )
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 
 SETTINGS = ServingSettings.from_env()
@@ -69,7 +71,7 @@ def check_access(settings: ServingSettings, host: str) -> None:
         )
 
 
-def load_model(settings: ServingSettings, schema: Schema):
+def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
     """The registered scorer behind settings.model, checked against the request contract's schema."""
     try:
         scorer = load_scorer(settings.model, settings.model_name or model_name_for(schema))
@@ -97,7 +99,7 @@ def run_metrics(run_id: str | None) -> dict[str, float]:
         return {}
     try:
         return dict(client().get_run(run_id).data.metrics)
-    except Exception:  # noqa: BLE001 - metrics are informative; a missing run must not stop scoring
+    except Exception:
         return {}
 
 
@@ -128,19 +130,27 @@ class Thinfile:
         self.settings = ServingSettings.from_env()
         self.schema = SCHEMA
         self.scorer = load_model(self.settings, self.schema)
-        self.scorer.explain(np.full((1, len(self.schema.features)), np.nan))  # build TreeSHAP tables, JIT, before traffic
+        self.scorer.explain(
+            np.full((1, len(self.schema.features)), np.nan)
+        )  # build TreeSHAP tables, JIT, before traffic
         meta = self.scorer.meta
-        self.model = {"name": str(meta.get("name")), "version": str(meta.get("version")), "run_id": meta.get("run_id")}
+        self.model: dict[str, str] = {
+            "name": str(meta.get("name")),
+            "version": str(meta.get("version")),
+            "run_id": str(meta.get("run_id") or ""),
+        }
         self.audit = AuditLog(self.settings.audit_path())
         self.model_card = {
             "model": {**self.model, "aliases": meta.get("aliases", []), "family": meta.get("family")},
             "metrics": run_metrics(meta.get("run_id")),
-            "schema": {"name": self.schema.name, "version": self.schema.version,
-                       "fingerprint": self.schema.fingerprint},
+            "schema": {
+                "name": self.schema.name,
+                "version": self.schema.version,
+                "fingerprint": self.schema.fingerprint,
+            },
             "scale": self.scorer.scale.model_dump(mode="json"),
             "cutoffs": self.scorer.cutoffs.model_dump(mode="json"),
-            "limits": {"max_batch_rows": self.settings.max_batch_rows,
-                       "max_body_bytes": self.settings.max_body_bytes},
+            "limits": {"max_batch_rows": self.settings.max_batch_rows, "max_body_bytes": self.settings.max_body_bytes},
             "input_schema": Applicant.model_json_schema(),
         }
 
@@ -156,14 +166,23 @@ class Thinfile:
         """Score with the library, then append one audit record per decision before answering."""
         explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants), self.settings.top_reasons)
         answers, audits = [], []
-        for applicant, record in zip(applicants, explanation.records()):
+        records: list[dict[str, Any]] = explanation.records()
+        for applicant, record in zip(applicants, records):
             request_id = uuid.uuid4().hex
             record["request_id"] = request_id
             record["model"] = self.model
             answers.append(record)
-            audits.append(audit_record(request_id, self.model["name"], self.model["version"],
-                                       input_hash(self.schema, applicant), record["score"], record["decision"],
-                                       record["reasons"]))
+            audits.append(
+                audit_record(
+                    request_id,
+                    self.model["name"],
+                    self.model["version"],
+                    input_hash(self.schema, applicant),
+                    record["score"],
+                    record["decision"],
+                    record["reasons"],
+                )
+            )
         try:
             self.audit.append(audits)
         except OSError as err:
@@ -176,8 +195,11 @@ class Thinfile:
         return ScoreResponse.model_validate(self.decide([applicant])[0])
 
     @bentoml.api(
-        route="/score_batch", input_spec=ApplicantBatch, batchable=True,
-        max_batch_size=SETTINGS.max_batch_rows, max_latency_ms=SETTINGS.batch_max_latency_ms,
+        route="/score_batch",
+        input_spec=ApplicantBatch,
+        batchable=True,
+        max_batch_size=SETTINGS.max_batch_rows,
+        max_latency_ms=SETTINGS.batch_max_latency_ms,
     )
     def score_batch(self, applicants: list[Applicant]) -> list[ScoreResponse]:  # type: ignore[valid-type]
         """Score a list of applicants (concurrent requests are batched together); answers in the same order."""
@@ -188,4 +210,6 @@ class Thinfile:
         self.audit.close()
 
 
-Thinfile.add_asgi_middleware(Guard, api_key=SETTINGS.api_key, max_body_bytes=SETTINGS.max_body_bytes)
+Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
+    Guard, api_key=SETTINGS.api_key, max_body_bytes=SETTINGS.max_body_bytes
+)

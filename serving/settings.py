@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from thinfile.features.settings import project_root
 from thinfile.training.registry import CHAMPION_ALIAS
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
@@ -34,7 +35,9 @@ class ServingSettings(BaseSettings):
     api_key: str | None = Field(None, repr=False, description="THINFILE_API_KEY, or read from THINFILE_API_KEY_FILE")
     api_key_file: Path | None = Field(None, description="file holding the API key (THINFILE_API_KEY_FILE)")
     audit_log: Path | None = Field(None, description="THINFILE_AUDIT_LOG; default $THINFILE_HOME/audit/decisions.jsonl")
-    approve_cutoff: float | None = Field(None, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)")
+    approve_cutoff: float | None = Field(
+        None, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
+    )
     refer_cutoff: float | None = Field(None, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)")
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes per answer (THINFILE_TOP_REASONS)")
     max_batch_rows: int = Field(1000, ge=1, le=100_000, description="applicants per /score_batch request")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema, load_schema
 
@@ -49,7 +50,9 @@ def home_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 
 @pytest.fixture(autouse=True)
-def _area_store(request: pytest.FixtureRequest, home_for: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def _area_store(
+    request: pytest.FixtureRequest, home_for: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test talks to its folder's own store; MLFLOW_TRACKING_URI (which mlflow exports) never leaks in."""
     monkeypatch.setenv("THINFILE_HOME", str(home_for(request.path.parent.name)))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -36,7 +36,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`)."""

@@ -9,6 +9,7 @@ from pydantic import Field
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
+
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section
 from thinfile.training.scorer import scale as scoring
@@ -66,15 +67,24 @@ def lgb_params(schema: Schema, config: TrainConfig) -> dict:
 
 
 def train_booster(
-    schema: Schema, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, config: TrainConfig,
-    weight: np.ndarray | None = None, params: dict | None = None,
+    schema: Schema,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    config: TrainConfig,
+    weight: np.ndarray | None = None,
+    params: dict | None = None,
 ) -> lgb.Booster:
     """Early-stopped LightGBM on model matrices built by `Schema.to_matrix`."""
     cats = schema.categorical_indices
     train = lgb.Dataset(X, y, weight=weight, categorical_feature=cats, free_raw_data=True)
     valid = lgb.Dataset(Xv, yv, categorical_feature=cats, reference=train)
     return lgb.train(
-        params or lgb_params(schema, config), train, num_boost_round=config.max_rounds, valid_sets=[valid],
+        params or lgb_params(schema, config),
+        train,
+        num_boost_round=config.max_rounds,
+        valid_sets=[valid],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
 
@@ -94,8 +104,13 @@ def platt_if_it_helps(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[flo
 
 
 def fit_champion(
-    train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config: TrainConfig | None = None,
-    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, weight: np.ndarray | None = None,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    schema: Schema,
+    config: TrainConfig | None = None,
+    scale: ScoreScale | None = None,
+    cutoffs: Cutoffs | None = None,
+    weight: np.ndarray | None = None,
 ) -> Scorer:
     """Train, calibrate and package the champion scorer from training and validation rows."""
     y, yv = train[schema.target].to_numpy(dtype=np.int64), valid[schema.target].to_numpy(dtype=np.int64)
@@ -103,8 +118,15 @@ def fit_champion(
 
 
 def fit_scorer(
-    schema: Schema, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, config: TrainConfig | None = None,
-    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, weight: np.ndarray | None = None,
+    schema: Schema,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    config: TrainConfig | None = None,
+    scale: ScoreScale | None = None,
+    cutoffs: Cutoffs | None = None,
+    weight: np.ndarray | None = None,
 ) -> Scorer:
     """Train, calibrate and package the champion scorer from model matrices (built once by the Split)."""
     config = config or TrainConfig()
@@ -112,9 +134,17 @@ def fit_scorer(
     cutoffs = cutoffs or Cutoffs()
     booster = train_booster(schema, X, y, Xv, yv, config, weight=weight)
     booster.free_dataset()
-    calibration = platt_if_it_helps(booster.predict(Xv, raw_score=True), yv, config.seed)
-    scorer = Scorer(schema=schema, booster=booster, scale=scale, cutoffs=cutoffs,
-                    calibration=calibration, meta={"family": "lightgbm", "best_iteration": booster.best_iteration})
+    calibration = platt_if_it_helps(np.asarray(booster.predict(Xv, raw_score=True)), yv, config.seed)
+    scorer = Scorer(
+        schema=schema,
+        booster=booster,
+        scale=scale,
+        cutoffs=cutoffs,
+        calibration=calibration,
+        meta={"family": "lightgbm", "best_iteration": booster.best_iteration},
+    )
     train_sample = X[np.random.default_rng(config.seed).permutation(len(X))[:REFERENCE_ROWS]]
-    scorer.reference = build_reference(schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale))
+    scorer.reference = build_reference(
+        schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale)
+    )
     return scorer

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import Field
+
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section
@@ -50,7 +51,9 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
         raise TrainingDataError(str(err)) from None
 
 
-def prepare(frame: pd.DataFrame, schema: Schema, checks: DataChecks | None = None, source: str = "the table") -> PreparedData:
+def prepare(
+    frame: pd.DataFrame, schema: Schema, checks: DataChecks | None = None, source: str = "the table"
+) -> PreparedData:
     """Validate against the schema (target required); fail clearly on table errors or too many bad rows."""
     checks = checks or DataChecks()
     report = validate_table(frame, schema, require_target=True)
@@ -92,19 +95,25 @@ def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return values, bad
 
 
-def _rejects(report: ValidationReport, raw_target: pd.Series, clean: pd.DataFrame, schema: Schema,
-             target_bad: np.ndarray) -> pd.DataFrame:
+def _rejects(
+    report: ValidationReport, raw_target: pd.Series, clean: pd.DataFrame, schema: Schema, target_bad: np.ndarray
+) -> pd.DataFrame:
     found = report.rejects()
     if target_bad.any():
         rows = np.flatnonzero(target_bad)
         shown = raw_target.to_numpy()[rows]
-        extra = pd.DataFrame({
-            "row": rows, "id": clean[schema.id_column].to_numpy()[rows].astype(str), "columns": schema.target,
-            "reason": [f"{schema.target}: {_shown(v)} {TARGET_REASON}" for v in shown],
-        })
+        extra = pd.DataFrame(
+            {
+                "row": rows,
+                "id": clean[schema.id_column].to_numpy()[rows].astype(str),
+                "columns": schema.target,
+                "reason": [f"{schema.target}: {_shown(v)} {TARGET_REASON}" for v in shown],
+            }
+        )
         found = pd.concat([found, extra], ignore_index=True)
-        found = found.groupby("row", as_index=False, sort=True).agg({"id": "first", "columns": ",".join,
-                                                                     "reason": "; ".join})
+        found = found.groupby("row", as_index=False, sort=True).agg(
+            {"id": "first", "columns": ",".join, "reason": "; ".join}
+        )
     return found.reset_index(drop=True)
 
 
@@ -119,9 +128,7 @@ def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, sou
     counts = frame[schema.target].value_counts()
     bads, goods = int(counts.get(1, 0)), int(counts.get(0, 0))
     if len(frame) < checks.min_rows:
-        raise TrainingDataError(
-            f"{source}: {len(frame):,} usable rows; at least {checks.min_rows:,} are needed"
-        )
+        raise TrainingDataError(f"{source}: {len(frame):,} usable rows; at least {checks.min_rows:,} are needed")
     if min(bads, goods) < checks.min_class_rows:
         raise TrainingDataError(
             f"{source}: {bads:,} defaults and {goods:,} repayments in {schema.target!r}; at least "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
+
 from thinfile.features.schema import Schema
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.stability import bin_shares, psi
@@ -54,14 +55,16 @@ def calibration_table(y: np.ndarray, p: np.ndarray, score: np.ndarray, bins: int
     parts = np.array_split(order, min(bins, len(p)))
     rows = []
     for i, idx in enumerate(parts, start=1):
-        rows.append({
-            "bin": i,
-            "rows": int(len(idx)),
-            "pd_mean": float(p[idx].mean()),
-            "default_rate": float(y[idx].mean()),
-            "score_min": float(score[idx].min()),
-            "score_max": float(score[idx].max()),
-        })
+        rows.append(
+            {
+                "bin": i,
+                "rows": int(len(idx)),
+                "pd_mean": float(p[idx].mean()),
+                "default_rate": float(y[idx].mean()),
+                "score_min": float(score[idx].min()),
+                "score_max": float(score[idx].max()),
+            }
+        )
     table = pd.DataFrame(rows)
     table["gap"] = table["default_rate"] - table["pd_mean"]
     return table
@@ -78,11 +81,13 @@ def cutoff_table(y: np.ndarray, score: np.ndarray, cutoffs: Sequence[float]) -> 
     rows = []
     for c in cutoffs:
         approved = score >= c
-        rows.append({
-            "cutoff": float(c),
-            "approval_rate": float(approved.mean()),
-            "bad_rate": float(y[approved].mean()) if approved.any() else float("nan"),
-        })
+        rows.append(
+            {
+                "cutoff": float(c),
+                "approval_rate": float(approved.mean()),
+                "bad_rate": float(y[approved].mean()) if approved.any() else float("nan"),
+            }
+        )
     return pd.DataFrame(rows, columns=["cutoff", "approval_rate", "bad_rate"])
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
+
 from thinfile.features.schema import Schema
 from thinfile.features.settings import project_root
 from thinfile.training import tracking
@@ -60,18 +61,32 @@ def log_report(report: FairnessReport, run_id: str, title: str = "thinfile fairn
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in report.metrics().items()]
     for i in range(0, len(metrics), 500):
-        client.log_batch(run_id, metrics=metrics[i: i + 500])
+        client.log_batch(run_id, metrics=metrics[i : i + 500])
 
 
-def report_for_pd_model(model: PdModel, frame: pd.DataFrame, schema: Schema, settings: TrainingSettings,
-                        baseline: PdModel | None = None, name: str = "") -> FairnessReport:
+def report_for_pd_model(
+    model: PdModel,
+    frame: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings,
+    baseline: PdModel | None = None,
+    name: str = "",
+) -> FairnessReport:
     """Audit any model that only gives PDs (e.g. a WoE scorecard): scores from the PDs on the same scale."""
     X = schema.to_matrix(frame)
     p = model.predict_pd(X)
-    return build_report(frame, schema, p, pd_to_score(p, settings.scale), scale=settings.scale,
-                        cutoffs=settings.cutoffs, limits=settings.fairness, audit=settings.audit,
-                        baseline_pd=baseline.predict_pd(X) if baseline is not None else None,
-                        model={"family": name} if name else None)
+    return build_report(
+        frame,
+        schema,
+        p,
+        pd_to_score(p, settings.scale),
+        scale=settings.scale,
+        cutoffs=settings.cutoffs,
+        limits=settings.fairness,
+        audit=settings.audit,
+        baseline_pd=baseline.predict_pd(X) if baseline is not None else None,
+        model={"family": name} if name else None,
+    )
 
 
 def bureau_baseline(run_id: str | None) -> PdModel | None:
@@ -90,15 +105,26 @@ def holdout(frame: pd.DataFrame, schema: Schema, settings: TrainingSettings) -> 
 
 
 def audit_scorer(
-    scorer: Scorer, frame: pd.DataFrame, out_dir: str | Path | None = None, settings: TrainingSettings | None = None,
-    *, log: bool = True, source: str = "",
+    scorer: Scorer,
+    frame: pd.DataFrame,
+    out_dir: str | Path | None = None,
+    settings: TrainingSettings | None = None,
+    *,
+    log: bool = True,
+    source: str = "",
 ) -> tuple[FairnessReport, tuple[Path, Path]]:
     """Fairness report of a registered scorer on `frame`: written to `out_dir`, logged to the model's run."""
     settings = settings or TrainingSettings()
     run_id = str(scorer.meta.get("run_id") or "")
     baseline = bureau_baseline(run_id)
-    report = fairness_report(scorer, frame, baseline=baseline, limits=settings.fairness, audit=settings.audit,
-                             data={"source": source} if source else None)
+    report = fairness_report(
+        scorer,
+        frame,
+        baseline=baseline,
+        limits=settings.fairness,
+        audit=settings.audit,
+        data={"source": source} if source else None,
+    )
     label = f"{scorer.meta.get('name', 'model')} v{scorer.meta.get('version', '?')}"
     title = f"Fairness report: {label}"
     paths = write_report(report, out_dir or reports_dir(), f"fairness_v{scorer.meta.get('version', 'x')}", title)
@@ -121,36 +147,63 @@ class FairnessStage:
         rows = []
         for name, r in self.reports.items():
             m = r.metrics()
-            rows.append({"model": name, "auc": m.get("fair_auc", np.nan),
-                         "di_ratio": m.get(f"fair_di_ratio_{attribute}", np.nan),
-                         "eo_diff": m.get(f"fair_eo_diff_{attribute}", np.nan),
-                         "calib_gap": m.get(f"fair_calib_gap_{attribute}", np.nan),
-                         "lift_thin_file": m.get("fair_inclusion_lift_thin_file", np.nan),
-                         f"lift_{attribute}_worst": m.get(
-                             f"fair_inclusion_lift_{attribute}_{r.attribute(attribute).worst_group}", np.nan)
-                         if any(a.name == attribute for a in r.attributes) else np.nan,
-                         "passed": r.passed})
+            rows.append(
+                {
+                    "model": name,
+                    "auc": m.get("fair_auc", np.nan),
+                    "di_ratio": m.get(f"fair_di_ratio_{attribute}", np.nan),
+                    "eo_diff": m.get(f"fair_eo_diff_{attribute}", np.nan),
+                    "calib_gap": m.get(f"fair_calib_gap_{attribute}", np.nan),
+                    "lift_thin_file": m.get("fair_inclusion_lift_thin_file", np.nan),
+                    f"lift_{attribute}_worst": m.get(
+                        f"fair_inclusion_lift_{attribute}_{r.attribute(attribute).worst_group}", np.nan
+                    )
+                    if any(a.name == attribute for a in r.attributes)
+                    else np.nan,
+                    "passed": r.passed,
+                }
+            )
         return pd.DataFrame(rows)
 
 
-def _challenger_spec(scorer: Scorer, seconds: float, ctx: RunContext, settings: TrainingSettings, register_as: str | None,
-                     champion_run: str, bureau_run: str | None, rounds: list[float]) -> ModelSpec:
+def _challenger_spec(
+    scorer: Scorer,
+    seconds: float,
+    ctx: RunContext,
+    settings: TrainingSettings,
+    register_as: str | None,
+    champion_run: str,
+    bureau_run: str | None,
+    rounds: list[float],
+) -> ModelSpec:
     attr = scorer.meta.get("mitigation_attribute")
     tags = {"thinfile.champion_run": champion_run}
     if bureau_run:
         tags[tracking.BUREAU_BASELINE_TAG] = bureau_run
     return ModelSpec(
-        family=MITIGATED_FAMILY, role="challenger", run_name="challenger", fit_seconds=seconds,
+        family=MITIGATED_FAMILY,
+        role="challenger",
+        run_name="challenger",
+        fit_seconds=seconds,
         title="Challenger: champion LightGBM refitted on reweighed rows",
-        intended_use=(f"A fairness-mitigated alternative to the champion: training rows reweighed so that {attr} and "
-                      "the outcome are independent and repaid borrowers of less-approved groups count more. The "
-                      "protected attribute is not an input: scoring needs only the schema's model inputs."),
-        params={**scorer_params(settings.train, settings.scale, ctx.schema, MITIGATED_FAMILY),
-                "mitigation": "reweighing", "mitigation_attribute": attr,
-                "mitigation_rounds": settings.audit.mitigation_rounds,
-                "mitigation_step": settings.audit.mitigation_step},
-        log_model=lambda: log_scorer(scorer, ctx.split.test, register_as=register_as,
-                                     pip_requirements=pinned_requirements("lightgbm", "numba", "pyarrow")),
+        intended_use=(
+            f"A fairness-mitigated alternative to the champion: training rows reweighed so that {attr} and "
+            "the outcome are independent and repaid borrowers of less-approved groups count more. The "
+            "protected attribute is not an input: scoring needs only the schema's model inputs."
+        ),
+        params={
+            **scorer_params(settings.train, settings.scale, ctx.schema, MITIGATED_FAMILY),
+            "mitigation": "reweighing",
+            "mitigation_attribute": attr,
+            "mitigation_rounds": settings.audit.mitigation_rounds,
+            "mitigation_step": settings.audit.mitigation_step,
+        },
+        log_model=lambda: log_scorer(
+            scorer,
+            ctx.split.test,
+            register_as=register_as,
+            pip_requirements=pinned_requirements("lightgbm", "numba", "pyarrow"),
+        ),
         explain=scorer.explain,
         shape=champion_shape(scorer, settings.train),
         metrics={**scorer_metrics(scorer), **{f"mitigation_eo_gap_round_{i + 1}": v for i, v in enumerate(rounds)}},
@@ -158,8 +211,12 @@ def _challenger_spec(scorer: Scorer, seconds: float, ctx: RunContext, settings: 
     )
 
 
-def fairness_stage(result: TrainResult, settings: TrainingSettings | None = None, out_dir: str | Path | None = None,
-                   challenger: bool = True) -> FairnessStage:
+def fairness_stage(
+    result: TrainResult,
+    settings: TrainingSettings | None = None,
+    out_dir: str | Path | None = None,
+    challenger: bool = True,
+) -> FairnessStage:
     """After `pipeline.train_frame`: fairness reports for champion and baselines on the same test rows, and the
     mitigated challenger fitted on the same training rows.
 
@@ -183,27 +240,53 @@ def fairness_stage(result: TrainResult, settings: TrainingSettings | None = None
         stage.files[name] = write_report(report, out, f"fairness_{name}", title)[0]
         log_report(report, run_id, title)
 
-    record("champion", fairness_report(scorer, split.test, baseline=base_model, limits=settings.fairness,
-                                       audit=settings.audit), champion.run_id, "Fairness report: champion")
+    record(
+        "champion",
+        fairness_report(scorer, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit),
+        champion.run_id,
+        "Fairness report: champion",
+    )
     for m in result.models:
         if m.role == "baseline":
             against = None if m.family == BUREAU_FAMILY else base_model
-            record(m.family, report_for_pd_model(m.model, split.test, schema, settings, against, m.family),
-                   m.run_id, f"Fairness report: {m.family.replace('_', ' ')}")
+            record(
+                m.family,
+                report_for_pd_model(m.model, split.test, schema, settings, against, m.family),
+                m.run_id,
+                f"Fairness report: {m.family.replace('_', ' ')}",
+            )
     if challenger and schema.protected_names:
         start = time.perf_counter()
-        model, rw = fit_reweighed(split.train, split.valid, schema, settings.train, settings.scale, settings.cutoffs,
-                                  settings.audit)
+        model, rw = fit_reweighed(
+            split.train, split.valid, schema, settings.train, settings.scale, settings.cutoffs, settings.audit
+        )
         seconds = time.perf_counter() - start
-        ctx = RunContext(result.data, split, result.experiment_id, settings.scale,
-                         settings.evaluation.model_copy(update={"seed": settings.train.seed}), settings.stability)
+        ctx = RunContext(
+            result.data,
+            split,
+            result.experiment_id,
+            settings.scale,
+            settings.evaluation.model_copy(update={"seed": settings.train.seed}),
+            settings.stability,
+        )
         register = result.model_name if settings.pipeline.register_champion else None
-        spec = _challenger_spec(model, seconds, ctx, settings, register, champion.run_id,
-                                bureau.run_id if bureau else None, rw.eo_gap_by_round)
+        spec = _challenger_spec(
+            model,
+            seconds,
+            ctx,
+            settings,
+            register,
+            champion.run_id,
+            bureau.run_id if bureau else None,
+            rw.eo_gap_by_round,
+        )
         logged = evaluate_and_log(model, spec, ctx)
-        record("challenger", fairness_report(model, split.test, baseline=base_model, limits=settings.fairness,
-                                             audit=settings.audit), logged.run_id,
-               "Fairness report: mitigated challenger")
+        record(
+            "challenger",
+            fairness_report(model, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit),
+            logged.run_id,
+            "Fairness report: mitigated challenger",
+        )
         config = settings.explanations.model_copy(update={"seed": settings.train.seed})
         log_global_explanations(model, split.test, logged.run_id, config)
         stage.challenger_version = logged.registered_version

@@ -9,15 +9,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from pydantic import Field  # noqa: E402
-from thinfile.features.schema import DIMENSIONS  # noqa: E402
-from thinfile.features.settings import Section  # noqa: E402
-from thinfile.training.fairness.metrics import group_labels  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shap
+from matplotlib.figure import Figure
+from pydantic import Field
+
+from thinfile.features.schema import DIMENSIONS
+from thinfile.features.settings import Section
+from thinfile.training.fairness.metrics import group_labels
+from thinfile.training.scorer.artefact import Scorer
 
 ARTIFACT_DIR = "explanations"
 
@@ -28,9 +30,14 @@ class GlobalExplainConfig(Section):
     rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
     dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
     seed: int = 7
+
+
 DIMENSION_LABELS = {
-    "credit_history": "credit history", "capacity": "capacity", "behaviour": "behaviour",
-    "identity": "identity", "connections": "connections",
+    "credit_history": "credit history",
+    "capacity": "capacity",
+    "behaviour": "behaviour",
+    "identity": "identity",
+    "connections": "connections",
 }
 
 
@@ -40,12 +47,15 @@ def sample_rows(frame: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
     return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
 
 
-def shap_explanation(scorer, frame: pd.DataFrame) -> tuple[shap.Explanation, np.ndarray]:
+def shap_explanation(scorer: Scorer, frame: pd.DataFrame) -> tuple[shap.Explanation, np.ndarray]:
     """The scorer's exact per-feature score points as a shap.Explanation (and the 5 dimension sub-scores)."""
     ex = scorer.explain(frame)
     names = scorer.schema.feature_names
     values = shap.Explanation(
-        values=ex.points, base_values=np.full(len(ex), ex.base_points), data=ex.X, feature_names=names,
+        values=ex.points,
+        base_values=np.full(len(ex), ex.base_points),
+        data=ex.X,
+        feature_names=names,
     )
     return values, ex.dimensions
 
@@ -58,8 +68,14 @@ def top_features(points: np.ndarray, names: list[str], k: int) -> list[str]:
 
 def beeswarm_figure(values: shap.Explanation, max_display: int = 15) -> Figure:
     fig, ax = plt.subplots(figsize=(9, 0.42 * max_display + 1.8))
-    shap.plots.beeswarm(values, max_display=max_display, ax=ax, show=False, plot_size=None,
-                        color_bar_label="feature value (low to high)")
+    shap.plots.beeswarm(
+        values,
+        max_display=max_display,
+        ax=ax,
+        show=False,
+        plot_size=None,
+        color_bar_label="feature value (low to high)",
+    )
     ax.set_xlabel("score points (positive raises the score)")
     ax.set_title("What moves the score: points per feature, one dot per applicant")
     fig.tight_layout()
@@ -91,8 +107,13 @@ def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, g
         for i, g in enumerate(names):
             mask = groups == g
             pos = np.arange(len(DIMENSIONS)) + (i - (len(names) - 1) / 2) * width
-            bp = ax.boxplot([dimensions[mask, k] for k in range(len(DIMENSIONS))], positions=pos, widths=width * 0.9,
-                            showfliers=False, patch_artist=True)
+            bp = ax.boxplot(
+                [dimensions[mask, k] for k in range(len(DIMENSIONS))],
+                positions=pos,
+                widths=width * 0.9,
+                showfliers=False,
+                patch_artist=True,
+            )
             for box in bp["boxes"]:
                 box.set_facecolor(colours(i))
                 box.set_alpha(0.6)
@@ -106,8 +127,9 @@ def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, g
     return fig
 
 
-def feature_points_by_group_figure(points: np.ndarray, names: list[str], groups: np.ndarray, group_name: str,
-                                   k: int = 15) -> Figure:
+def feature_points_by_group_figure(
+    points: np.ndarray, names: list[str], groups: np.ndarray, group_name: str, k: int = 15
+) -> Figure:
     """Mean points per feature for each group: where one group gains or loses points the other does not."""
     means = {g: points[groups == g].mean(axis=0) for g in sorted(set(groups))}
     spread = np.max(list(means.values()), axis=0) - np.min(list(means.values()), axis=0)
@@ -131,8 +153,9 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def write_global_explanations(scorer, frame: pd.DataFrame, out_dir: str | Path,
-                              config: GlobalExplainConfig | None = None) -> list[Path]:
+def write_global_explanations(
+    scorer: Scorer, frame: pd.DataFrame, out_dir: str | Path, config: GlobalExplainConfig | None = None
+) -> list[Path]:
     """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
     config = config or GlobalExplainConfig()
     out = Path(out_dir)
@@ -151,13 +174,22 @@ def write_global_explanations(scorer, frame: pd.DataFrame, out_dir: str | Path,
             continue
         groups = group_labels(sample, [attr])
         paths.append(_save(dimension_figure(dimensions, groups, attr), out / f"points_by_dimension_by_{attr}.png"))
-        paths.append(_save(feature_points_by_group_figure(values.values, names, groups, attr),
-                           out / f"feature_points_by_{attr}.png"))
+        paths.append(
+            _save(
+                feature_points_by_group_figure(values.values, names, groups, attr),
+                out / f"feature_points_by_{attr}.png",
+            )
+        )
     return paths
 
 
-def log_global_explanations(scorer, frame: pd.DataFrame, run_id: str | None,
-                            config: GlobalExplainConfig | None = None, out_dir: str | Path | None = None) -> list[Path]:
+def log_global_explanations(
+    scorer: Scorer,
+    frame: pd.DataFrame,
+    run_id: str | None,
+    config: GlobalExplainConfig | None = None,
+    out_dir: str | Path | None = None,
+) -> list[Path]:
     """Write the global explanations and log them to MLflow run `run_id` under `explanations/`."""
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="thinfile-explain-"))
     paths = write_global_explanations(scorer, frame, out, config)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import Field
+
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import Section
 from thinfile.training import tracking
@@ -107,25 +108,47 @@ class TrainResult:
     def baseline(self, family: str) -> ModelResult | None:
         return next((m for m in self.models if m.family == family), None)
 
-    def comparison(self, metrics: tuple[str, ...] = ("auc", "oracle_gap", "ks", "ece", "brier", "auc_thin_file",
-                                                      "psi_score", "explain_rows_per_s")) -> pd.DataFrame:
+    def comparison(
+        self,
+        metrics: tuple[str, ...] = (
+            "auc",
+            "oracle_gap",
+            "ks",
+            "ece",
+            "brier",
+            "auc_thin_file",
+            "psi_score",
+            "explain_rows_per_s",
+        ),
+    ) -> pd.DataFrame:
         """One row per model, the same metric columns for each (what the MLflow UI compares)."""
-        rows = [{"model": m.family, "role": m.role, "run_id": m.run_id,
-                 **{k: m.metrics.get(k, np.nan) for k in metrics}} for m in self.models]
+        rows = [
+            {"model": m.family, "role": m.role, "run_id": m.run_id, **{k: m.metrics.get(k, np.nan) for k in metrics}}
+            for m in self.models
+        ]
         return pd.DataFrame(rows)
 
 
 def _scorecard_spec(sc: WoeScorecard, seconds: float, split: Split, seed: int) -> ModelSpec:
     bureau = sc.family == BUREAU_FAMILY
     return ModelSpec(
-        family=sc.family, role="baseline", fit_seconds=seconds,
+        family=sc.family,
+        role="baseline",
+        fit_seconds=seconds,
         title=f"Baseline: WoE logistic scorecard on {'bureau-record features only' if bureau else 'every model input'}",
-        intended_use=("A reference point, not for decisions: what a lender without alternative data would score."
-                      if bureau else
-                      "An interpretable challenger: one points table per input (optbinning bins, WoE, logistic)."),
-        params={"model_family": sc.family, "features": len(sc.features), "feature_list": ",".join(sc.features),
-                "binning": "optbinning BinningProcess (monotone trends from schema)",
-                "estimator": "LogisticRegression(C=1.0)", "seed": seed},
+        intended_use=(
+            "A reference point, not for decisions: what a lender without alternative data would score."
+            if bureau
+            else "An interpretable challenger: one points table per input (optbinning bins, WoE, logistic)."
+        ),
+        params={
+            "model_family": sc.family,
+            "features": len(sc.features),
+            "feature_list": ",".join(sc.features),
+            "binning": "optbinning BinningProcess (monotone trends from schema)",
+            "estimator": "LogisticRegression(C=1.0)",
+            "seed": seed,
+        },
         log_model=lambda: log_scorecard_model(sc, split.test),
         explain=sc.contributions,
         tables={"binning_table.csv": sc.binning_table()},
@@ -134,6 +157,7 @@ def _scorecard_spec(sc: WoeScorecard, seconds: float, split: Split, seed: int) -
 
 def champion_shape(scorer: Scorer, config: TrainConfig) -> Callable[[dict[str, float]], dict[str, object]]:
     """The model card's tree-shape section, once the timings are known."""
+
     def shape(metrics: dict[str, float]) -> dict[str, object]:
         return {
             "trees": int(metrics["best_iteration"]),
@@ -141,40 +165,66 @@ def champion_shape(scorer: Scorer, config: TrainConfig) -> Callable[[dict[str, f
             "max_depth": config.max_depth,
             "monotone_constraints": "from the schema (higher-is-better features can only raise the score)",
             "explanations": f"{metrics['explain_rows_per_s']:,.0f} rows/s (exact TreeSHAP) against "
-                            f"{metrics['predict_rows_per_s']:,.0f} rows/s for a plain prediction",
+            f"{metrics['predict_rows_per_s']:,.0f} rows/s for a plain prediction",
             "trade": "a shallow, small-leaf forest (chosen in bench/train_shape.py) gives up at most ~0.002 AUC "
-                     "against unconstrained LightGBM and makes per-applicant reason codes several times cheaper",
-            "calibration": ("Platt scaling on validation (kept because it lowered log loss)"
-                            if tuple(scorer.calibration) != (1.0, 0.0)
-                            else "none (Platt scaling did not lower validation log loss)"),
+            "against unconstrained LightGBM and makes per-applicant reason codes several times cheaper",
+            "calibration": (
+                "Platt scaling on validation (kept because it lowered log loss)"
+                if tuple(scorer.calibration) != (1.0, 0.0)
+                else "none (Platt scaling did not lower validation log loss)"
+            ),
         }
+
     return shape
 
 
 def scorer_metrics(scorer: Scorer) -> dict[str, float]:
     a, b = scorer.calibration
-    return {"best_iteration": float(scorer.booster.best_iteration or scorer.booster.num_trees()),
-            "calibration_slope": float(a), "calibration_intercept": float(b)}
+    return {
+        "best_iteration": float(scorer.booster.best_iteration or scorer.booster.num_trees()),
+        "calibration_slope": float(a),
+        "calibration_intercept": float(b),
+    }
 
 
 def scorer_params(config: TrainConfig, scale: ScoreScale, schema: Schema, family: str) -> dict[str, object]:
-    return {**{f"train.{k}": v for k, v in config.model_dump().items()}, "model_family": family,
-            "features": len(schema.feature_names), "scale.base_score": scale.base_score,
-            "scale.base_odds": scale.base_odds, "scale.pdo": scale.pdo}
+    return {
+        **{f"train.{k}": v for k, v in config.model_dump().items()},
+        "model_family": family,
+        "features": len(schema.feature_names),
+        "scale.base_score": scale.base_score,
+        "scale.base_odds": scale.base_odds,
+        "scale.pdo": scale.pdo,
+    }
 
 
-def _champion_spec(scorer: Scorer, seconds: float, ctx: RunContext, settings: TrainingSettings,
-                   register_as: str | None, bureau_run: str | None) -> ModelSpec:
+def _champion_spec(
+    scorer: Scorer,
+    seconds: float,
+    ctx: RunContext,
+    settings: TrainingSettings,
+    register_as: str | None,
+    bureau_run: str | None,
+) -> ModelSpec:
     cut = settings.cutoffs
     return ModelSpec(
-        family=CHAMPION_FAMILY, role="champion", run_name="champion", fit_seconds=seconds,
+        family=CHAMPION_FAMILY,
+        role="champion",
+        run_name="champion",
+        fit_seconds=seconds,
         title="Champion: monotone LightGBM scorer (350-950)",
-        intended_use=("Scores applicants, thin-file included, from the schema's model inputs; every score comes "
-                      "with points per feature and its reasons. Decisions at the configured cut-offs "
-                      f"(approve >= {cut.approve:g}, refer >= {cut.refer:g})."),
+        intended_use=(
+            "Scores applicants, thin-file included, from the schema's model inputs; every score comes "
+            "with points per feature and its reasons. Decisions at the configured cut-offs "
+            f"(approve >= {cut.approve:g}, refer >= {cut.refer:g})."
+        ),
         params=scorer_params(settings.train, settings.scale, ctx.schema, CHAMPION_FAMILY),
-        log_model=lambda: log_scorer(scorer, ctx.split.test, register_as=register_as,
-                                     pip_requirements=pinned_requirements("lightgbm", "numba", "pyarrow")),
+        log_model=lambda: log_scorer(
+            scorer,
+            ctx.split.test,
+            register_as=register_as,
+            pip_requirements=pinned_requirements("lightgbm", "numba", "pyarrow"),
+        ),
         explain=scorer.explain,
         shape=champion_shape(scorer, settings.train),
         metrics={**scorer_metrics(scorer), "rows_rejected": float(len(ctx.prepared.rejects))},
@@ -184,7 +234,11 @@ def _champion_spec(scorer: Scorer, seconds: float, ctx: RunContext, settings: Tr
 
 
 def train_frame(
-    frame: pd.DataFrame, schema: Schema, settings: TrainingSettings | None = None, *, source: str = "the table",
+    frame: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings | None = None,
+    *,
+    source: str = "the table",
     progress: Progress | None = None,
 ) -> TrainResult:
     """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last."""
@@ -193,8 +247,14 @@ def train_frame(
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     split = split_frame(prepared.frame, schema, settings.train)
-    ctx = RunContext(prepared, split, tracking.experiment_id(), settings.scale,
-                     settings.evaluation.model_copy(update={"seed": settings.train.seed}), settings.stability)
+    ctx = RunContext(
+        prepared,
+        split,
+        tracking.experiment_id(),
+        settings.scale,
+        settings.evaluation.model_copy(update={"seed": settings.train.seed}),
+        settings.stability,
+    )
     name = settings.model_name(schema)
     result = TrainResult(ctx.experiment, prepared, split, name)
 
@@ -223,12 +283,22 @@ def train_frame(
         found = tune_config(split, settings.train)
         settings = settings.model_copy(update={"train": found.config})
         tuned = found.config
-        say(f"best of the search: validation log loss {found.loss:.5f} with {tuned.num_leaves} leaves, depth "
-            f"{tuned.max_depth}, learning rate {tuned.learning_rate:.3f}")
+        say(
+            f"best of the search: validation log loss {found.loss:.5f} with {tuned.num_leaves} leaves, depth "
+            f"{tuned.max_depth}, learning rate {tuned.learning_rate:.3f}"
+        )
     say(f"fitting the champion on {len(split.train):,} rows")
     start = time.perf_counter()
-    scorer = fit_scorer(schema, split.X_train, split.y("train"), split.X_valid, split.y("valid"), settings.train,
-                        settings.scale, settings.cutoffs)
+    scorer = fit_scorer(
+        schema,
+        split.X_train,
+        split.y("train"),
+        split.X_valid,
+        split.y("valid"),
+        settings.train,
+        settings.scale,
+        settings.cutoffs,
+    )
     seconds = time.perf_counter() - start
     say("evaluating and logging the champion")
     register = name if settings.pipeline.register_champion else None
@@ -245,8 +315,13 @@ def train_frame(
     return result
 
 
-def train(data: str | Path, schema: str | Path | None = None, settings: TrainingSettings | None = None, *,
-          progress: Progress | None = None) -> TrainResult:
+def train(
+    data: str | Path,
+    schema: str | Path | None = None,
+    settings: TrainingSettings | None = None,
+    *,
+    progress: Progress | None = None,
+) -> TrainResult:
     """Train on `data` (a .parquet/.csv file or a folder of them) described by `schema` (None: built-in synthetic)."""
     say = progress or (lambda _msg: None)
     spec = load_schema(schema)

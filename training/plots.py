@@ -6,12 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
-from thinfile.training.scorer.scale import ScoreScale  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+from thinfile.training.scorer.scale import ScoreScale
 
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
 
@@ -66,8 +67,12 @@ def score_band_figure(score: np.ndarray, scale: ScoreScale, title: str) -> Figur
         high = lows[i + 1]
         inside = (score >= low) & ((score < high) if i < len(scale.bands) - 1 else (score <= high))
         bins = np.arange(low, high + 10, 10)
-        ax.hist(score[inside], bins=bins, color=BAND_COLOURS[i % len(BAND_COLOURS)],
-                label=f"{name} {inside.mean():.1%}")
+        ax.hist(
+            score[inside],
+            bins=bins.tolist(),
+            color=BAND_COLOURS[i % len(BAND_COLOURS)],
+            label=f"{name} {inside.mean():.1%}",
+        )
     ax.set(xlabel="score", ylabel="applicants", title=title, xlim=(scale.min_score, scale.max_score))
     ax.legend()
     fig.tight_layout()
@@ -81,7 +86,9 @@ def score_group_figure(score: np.ndarray, groups: dict[str, np.ndarray], scale: 
     bins = np.linspace(scale.min_score, scale.max_score, 61)
     for ax, (attr, values) in zip(axes[0], groups.items()):
         for group in sorted(set(values)):
-            ax.hist(score[values == group], bins=bins, density=True, histtype="step", linewidth=1.4, label=group)
+            ax.hist(
+                score[values == group], bins=bins.tolist(), density=True, histtype="step", linewidth=1.4, label=group
+            )
         ax.set(xlabel="score", title=attr)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("density")

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
+
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.settings import project_root
 from thinfile.training.scorer.artefact import Scorer
@@ -42,32 +45,39 @@ class ModelNotFoundError(LookupError):
     """No registered model answers to the reference asked for."""
 
 
-class ScorerModel(mlflow.pyfunc.PythonModel):
+class ScorerModel(PythonModel):
     """pyfunc face of a Scorer: predict() returns score, band, pd, decision, dimensions and reason codes."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.scorer = Scorer.load(context.artifacts["scorer"])
 
-    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, object] | None = None
+    ) -> pd.DataFrame:
         return self.scorer.explain(model_input).to_frame()
 
 
 def input_signature(schema: Schema) -> MlflowSchema:
     """MLflow input schema from the feature schema: categories as strings, every number as double."""
-    return MlflowSchema([
-        ColSpec("string" if f.type is FeatureType.category else "double", f.name, required=not f.nullable)
-        for f in schema.features
-    ])
+    return MlflowSchema(
+        [
+            ColSpec("string" if f.type is FeatureType.category else "double", f.name, required=not f.nullable)
+            for f in schema.features
+        ]
+    )
 
 
 def model_input_example(schema: Schema, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
     """A few rows typed as the signature expects (numbers as float64, categories as str)."""
     head = frame[schema.feature_names].head(rows)
-    return pd.DataFrame({
-        f.name: head[f.name].astype(object).where(head[f.name].notna(), None) if f.type is FeatureType.category
-        else pd.to_numeric(head[f.name].astype("Float64"), errors="coerce").astype("float64")
-        for f in schema.features
-    })
+    return pd.DataFrame(
+        {
+            f.name: head[f.name].astype(object).where(head[f.name].notna(), None)
+            if f.type is FeatureType.category
+            else pd.to_numeric(head[f.name].astype("Float64"), errors="coerce").astype("float64")
+            for f in schema.features
+        }
+    )
 
 
 def pinned_requirements(*packages: str) -> list[str]:
@@ -101,7 +111,10 @@ def client() -> MlflowClient:
 
 
 def log_scorer(
-    scorer: Scorer, example: pd.DataFrame, name: str = "model", register_as: str | None = None,
+    scorer: Scorer,
+    example: pd.DataFrame,
+    name: str = "model",
+    register_as: str | None = None,
     pip_requirements: list[str] | None = None,
 ) -> mlflow.models.model.ModelInfo:
     """Log the scorer to the active run (signature and input example included) and register it; no alias moves."""
@@ -111,8 +124,12 @@ def log_scorer(
         output = infer_signature(example, scorer.explain(example).to_frame()).outputs
         signature = ModelSignature(inputs=input_signature(scorer.schema), outputs=output)
         return mlflow.pyfunc.log_model(
-            name=name, python_model=ScorerModel(), artifacts={"scorer": str(folder)},
-            signature=signature, input_example=example, registered_model_name=register_as,
+            name=name,
+            python_model=ScorerModel(),
+            artifacts={"scorer": str(folder)},
+            signature=signature,
+            input_example=example,
+            registered_model_name=register_as,
             pip_requirements=pip_requirements or pinned_requirements("lightgbm", "numba", "pyarrow"),
         )
 
@@ -122,7 +139,7 @@ def set_alias(name: str, alias: str, version: str | int) -> None:
     client().set_registered_model_alias(name, alias, str(version))
 
 
-def resolve(ref: str | int, name: str):
+def resolve(ref: str | int, name: str) -> ModelVersion:
     """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
     c = client()
     text = str(ref)
@@ -146,6 +163,11 @@ def load_scorer(ref: str | int, name: str) -> Scorer:
     version = resolve(ref, name)
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
     scorer: Scorer = model.unwrap_python_model().scorer
-    scorer.meta = {**scorer.meta, "name": version.name, "version": str(version.version), "run_id": version.run_id,
-                   "aliases": list(getattr(version, "aliases", []) or [])}
+    scorer.meta = {
+        **scorer.meta,
+        "name": version.name,
+        "version": str(version.version),
+        "run_id": version.run_id,
+        "aliases": list(getattr(version, "aliases", []) or []),
+    }
     return scorer

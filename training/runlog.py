@@ -8,7 +8,9 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from pydantic import Field
+
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section
 from thinfile.training import plots, tracking
@@ -124,7 +126,7 @@ def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
     }
 
 
-def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str) -> dict[str, object]:
+def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str) -> dict[str, Figure]:
     test, schema = ctx.split.test, ctx.schema
     rows = min(len(test), ctx.evaluation.plot_rows)
     idx = np.sort(np.random.default_rng(ctx.evaluation.seed).permutation(len(test))[:rows])
@@ -134,8 +136,14 @@ def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str)
         oracle = sample[schema.oracle_column].to_numpy(dtype=np.float64)
     groups = {a: sample[a].astype(str).to_numpy() for a in schema.protected_names if a in sample.columns}
     return plots.evaluation_figures(
-        sample[schema.target].to_numpy(), p[idx], pd_to_score(p[idx], ctx.scale), evaluation.calibration,
-        ctx.scale, groups, label, oracle,
+        sample[schema.target].to_numpy(),
+        p[idx],
+        pd_to_score(p[idx], ctx.scale),
+        evaluation.calibration,
+        ctx.scale,
+        groups,
+        label,
+        oracle,
     )
 
 
@@ -143,8 +151,9 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
     """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run."""
     split, cfg = ctx.split, ctx.evaluation
     p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(split.X_train)
-    ev = evaluate(p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs,
-                  bins=cfg.calibration_bins)
+    ev = evaluate(
+        p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs, bins=cfg.calibration_bins
+    )
     metrics = dict(ev.metrics)
     metrics["predict_rows_per_s"] = tracking.rows_per_second(model.predict_pd, split.X_test, cfg.timing_rows)
     metrics["explain_rows_per_s"] = tracking.rows_per_second(spec.explain, split.X_test, cfg.explain_timing_rows)
@@ -152,16 +161,28 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
     metrics.update({k: float(v) for k, v in split.sizes().items()})
     metrics.update(spec.metrics)
     card = tracking.model_card(
-        title=spec.title, family=spec.family, role=spec.role, data=data_facts(ctx), metrics=metrics,
-        shape=spec.shape(metrics) if spec.shape else None, intended_use=spec.intended_use,
+        title=spec.title,
+        family=spec.family,
+        role=spec.role,
+        data=data_facts(ctx),
+        metrics=metrics,
+        shape=spec.shape(metrics) if spec.shape else None,
+        intended_use=spec.intended_use,
         limits=limits_text(ctx.stability),
     )
     figures = _figures(ctx, p_test, ev, spec.family)
     try:
         run_id, logged = tracking.log_model_run(
-            experiment=ctx.experiment, run_name=spec.run_name or spec.family, params=spec.params, metrics=metrics,
-            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags}, evaluation=ev, figures=figures,
-            card=card, log_model=spec.log_model, extra_tables=spec.tables,
+            experiment=ctx.experiment,
+            run_name=spec.run_name or spec.family,
+            params=spec.params,
+            metrics=metrics,
+            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
+            evaluation=ev,
+            figures=figures,
+            card=card,
+            log_model=spec.log_model,
+            extra_tables=spec.tables,
         )
     finally:
         plots.close(figures)

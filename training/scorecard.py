@@ -8,9 +8,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc import PythonModel, PythonModelContext
 from optbinning import BinningProcess
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
+
 from thinfile.features.schema import Schema
 from thinfile.training.registry import (
     input_signature,
@@ -47,10 +49,14 @@ class WoeScorecard:
             raise ScorecardError(f"{family}: no features to build a scorecard on")
         features = [f for f in schema.feature_names if f in set(features)]
         categorical = [f for f in features if schema.by_name[f].categories]
-        fit_params = {f: {"monotonic_trend": TREND[schema.by_name[f].monotone]}
-                      for f in features if schema.by_name[f].monotone in TREND}
-        binning = BinningProcess(features, categorical_variables=categorical or None,
-                                 binning_fit_params=fit_params or None)
+        fit_params = {
+            f: {"monotonic_trend": TREND[schema.by_name[f].monotone]}
+            for f in features
+            if schema.by_name[f].monotone in TREND
+        }
+        binning = BinningProcess(
+            features, categorical_variables=categorical or None, binning_fit_params=fit_params or None
+        )
         x = _matrix(train, schema, features)
         y = train[schema.target].to_numpy(dtype=np.int64)
         woe = binning.fit_transform(x, y, metric="woe", metric_missing="empirical", metric_special="empirical")
@@ -97,13 +103,15 @@ def fit_all_inputs_scorecard(train: pd.DataFrame, schema: Schema, seed: int = 0)
     return WoeScorecard.fit(train, schema, schema.feature_names, ALL_INPUTS_FAMILY, seed)
 
 
-class ScorecardPyfunc(mlflow.pyfunc.PythonModel):
+class ScorecardPyfunc(PythonModel):
     """MLflow pyfunc face of a WoeScorecard: predict returns a frame with one column, `pd`."""
 
     def __init__(self, scorecard: WoeScorecard) -> None:
         self.scorecard = scorecard
 
-    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, object] | None = None
+    ) -> pd.DataFrame:
         return pd.DataFrame({"pd": self.scorecard.predict_pd(pd.DataFrame(model_input))})
 
 
@@ -117,12 +125,16 @@ def load_baseline(run_id: str, artifact_path: str = "model") -> WoeScorecard:
     return wrapped.scorecard
 
 
-def log_scorecard_model(scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
+def log_scorecard_model(
+    scorecard: WoeScorecard, example: pd.DataFrame, name: str = "model"
+) -> mlflow.models.model.ModelInfo:
     """Log a WoE scorecard as a pyfunc model whose predict returns `pd`, with signature and input example."""
     example = model_input_example(scorecard.schema, example)
     output = infer_signature(example, pd.DataFrame({"pd": scorecard.predict_pd(example)})).outputs
     return mlflow.pyfunc.log_model(
-        name=name, python_model=ScorecardPyfunc(scorecard),
-        signature=ModelSignature(inputs=input_signature(scorecard.schema), outputs=output), input_example=example,
+        name=name,
+        python_model=ScorecardPyfunc(scorecard),
+        signature=ModelSignature(inputs=input_signature(scorecard.schema), outputs=output),
+        input_example=example,
         pip_requirements=pinned_requirements("optbinning"),
     )

@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig
 
@@ -48,9 +49,7 @@ class Split:
 def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split."""
     if config.test_size + config.valid_size >= 1:
-        raise SplitError(
-            f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on"
-        )
+        raise SplitError(f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on")
     if schema.date_column:
         return _out_of_time(frame, schema, config)
     return _stratified(frame, schema, config)
@@ -63,8 +62,8 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     )
     valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
-    parts = (frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test))
-    return Split(*parts, method="stratified", schema=schema)
+    tr, va, te = (frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test))
+    return Split(tr, va, te, method="stratified", schema=schema)
 
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
@@ -79,4 +78,5 @@ def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Sp
     n_valid = int(round(n * config.valid_size))
     cut_train, cut_valid = n - n_test - n_valid, n - n_test
     parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
-    return Split(*(frame.iloc[i].reset_index(drop=True) for i in parts), method="out_of_time", schema=schema)
+    tr, va, te = (frame.iloc[i].reset_index(drop=True) for i in parts)
+    return Split(tr, va, te, method="out_of_time", schema=schema)

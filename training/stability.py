@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from pydantic import Field
+
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.settings import Section
 
@@ -20,7 +23,7 @@ class StabilityLimits(Section):
         return "shift" if value > self.shift else "watch" if value > self.watch else "stable"
 
 
-def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
     """Population stability index of two bin-share vectors (floored to avoid log 0)."""
     e = np.clip(np.asarray(expected, dtype=np.float64), _FLOOR, None)
     a = np.clip(np.asarray(actual, dtype=np.float64), _FLOOR, None)
@@ -52,7 +55,7 @@ def build_reference(schema: Schema, X: np.ndarray, scores: np.ndarray, bins: int
     ref: dict = {"rows": int(len(X)), "features": {}}
     for j, f in enumerate(schema.features):
         if f.type is FeatureType.category:
-            ref["features"][f.name] = {"edges": None, "shares": bin_shares(X[:, j], [], len(f.categories))}
+            ref["features"][f.name] = {"edges": None, "shares": bin_shares(X[:, j], [], len(f.levels))}
         else:
             edges = _edges(X[:, j], bins)
             ref["features"][f.name] = {"edges": edges, "shares": bin_shares(X[:, j], edges)}
@@ -66,6 +69,6 @@ def population_psi(schema: Schema, reference: dict, X: np.ndarray, scores: np.nd
     out = {"score": psi(reference["score"]["shares"], bin_shares(scores, reference["score"]["edges"]))}
     for j, f in enumerate(schema.features):
         r = reference["features"][f.name]
-        levels = len(f.categories) if f.type is FeatureType.category else None
+        levels = len(f.levels) if f.type is FeatureType.category else None
         out[f.name] = psi(r["shares"], bin_shares(X[:, j], r["edges"] or [], levels))
     return out

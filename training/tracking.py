@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
+
 from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
 from thinfile.training.registry import (
@@ -25,8 +26,21 @@ from thinfile.training.registry import (
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"
-CARD_METRICS = ("auc", "gini", "ks", "brier", "log_loss", "ece", "psi_score", "oracle_auc", "oracle_gap",
-                "auc_thin_file", "auc_thick_file", "predict_rows_per_s", "explain_rows_per_s")
+CARD_METRICS = (
+    "auc",
+    "gini",
+    "ks",
+    "brier",
+    "log_loss",
+    "ece",
+    "psi_score",
+    "oracle_auc",
+    "oracle_gap",
+    "auc_thin_file",
+    "auc_thick_file",
+    "predict_rows_per_s",
+    "explain_rows_per_s",
+)
 
 
 class PromotionError(LookupError):
@@ -61,8 +75,13 @@ def experiment_id(name: str = EXPERIMENT_NAME) -> str:
 def git_commit() -> str:
     """The commit of the code that trained (read-only `git rev-parse`); 'unknown' outside a checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
@@ -115,7 +134,6 @@ def log_model_run(
     return run.info.run_id, logged
 
 
-
 def _param(value: object) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
@@ -134,7 +152,11 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
         known = _known_versions(client, name)
         raise PromotionError(
             f"model {name!r} has no version {version} in {tracking_uri()}"
-            + (f"; registered versions: {', '.join(known)}" if known else "; nothing is registered yet, run `thinfile train`")
+            + (
+                f"; registered versions: {', '.join(known)}"
+                if known
+                else "; nothing is registered yet, run `thinfile train`"
+            )
         ) from None
     try:
         previous = client.get_model_version_by_alias(name, alias).version

@@ -33,13 +33,15 @@ def tune_config(split: Split, config: TrainConfig) -> Tuned:
     X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
 
     def candidate(trial: optuna.Trial) -> TrainConfig:
-        return config.model_copy(update={
-            "num_leaves": trial.suggest_int("num_leaves", 4, 32),
-            "max_depth": trial.suggest_int("max_depth", 2, 6),
-            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-            "min_child_samples": trial.suggest_int("min_child_samples", 20, 500, log=True),
-            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
-        })
+        return config.model_copy(
+            update={
+                "num_leaves": trial.suggest_int("num_leaves", 4, 32),
+                "max_depth": trial.suggest_int("max_depth", 2, 6),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+                "min_child_samples": trial.suggest_int("min_child_samples", 20, 500, log=True),
+                "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+            }
+        )
 
     def objective(trial: optuna.Trial) -> float:
         booster = train_booster(schema, X, y, Xv, yv, candidate(trial))

@@ -26,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
 from thinfile.features.schema import Schema
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
@@ -56,9 +57,18 @@ class RowsPerSecond(ProgressColumn):
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
-    return Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-                    RowsPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("[bold]scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
 
 
 # ---------------------------------------------------------------- worker side
@@ -66,7 +76,9 @@ def _progress(console: Console | None, enabled: bool) -> Progress:
 _WORKER: dict = {}
 
 
-def _init_worker(scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int) -> None:
+def _init_worker(
+    scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
+) -> None:
     scorer = pickle.loads(scorer_bytes)
     scorer.num_threads = threads
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
@@ -87,7 +99,9 @@ def _score_task(name: str, source: str, first_row: int, table: pa.Table) -> tupl
 # ---------------------------------------------------------------- parent side
 
 
-def _pending_chunks(parts: list[InputPart], done: set[str], schema: Schema, chunk_rows: int) -> Iterator[tuple[str, str, int, pa.Table]]:
+def _pending_chunks(
+    parts: list[InputPart], done: set[str], schema: Schema, chunk_rows: int
+) -> Iterator[tuple[str, str, int, pa.Table]]:
     for i, part in enumerate(parts):
         skip = {k for k in range(part.chunks(chunk_rows)) if chunk_name(i, k) in done}
         for k, table in read_chunks(part, schema, chunk_rows, skip):
@@ -99,9 +113,13 @@ def _run_in_process(tasks: Iterator[tuple], on_done: Callable[[str, dict], None]
         on_done(*_score_task(*task))
 
 
-def _run_pool(tasks: Iterator[tuple], workers: int, in_flight: int, initargs: tuple, on_done: Callable[[str, dict], None]) -> None:
+def _run_pool(
+    tasks: Iterator[tuple], workers: int, in_flight: int, initargs: tuple, on_done: Callable[[str, dict], None]
+) -> None:
     running: set[Future] = set()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=initargs
+    ) as pool:
         try:
             for task in tasks:
                 while len(running) >= workers * in_flight:
@@ -131,7 +149,9 @@ def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) 
     for name, c in chunks.items():
         counts = c["counts"]
         if counts["rows_in"] != counts["scored"] + counts["rejected"]:
-            problems.append(f"{name}: rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}")
+            problems.append(
+                f"{name}: rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}"
+            )
     if problems:
         raise BatchIntegrityError("counts do not reconcile:\n  " + "\n  ".join(problems))
     return {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
@@ -143,8 +163,14 @@ def run_embedded(job: BatchJob) -> BatchResult:
     started = time.perf_counter()
     scorer, tag, chunk_rows = job.scorer, job.tag, job.chunk_rows
     parts = inspect_input(job.input, scorer.schema)
-    manifest = new_manifest("embedded", [p.as_dict() for p in parts], tag.as_dict(), scorer.schema.fingerprint,
-                            chunk_rows, job.settings.top_reasons)
+    manifest = new_manifest(
+        "embedded",
+        [p.as_dict() for p in parts],
+        tag.as_dict(),
+        scorer.schema.fingerprint,
+        chunk_rows,
+        job.settings.top_reasons,
+    )
     layout, _ = open_output(job.output, manifest, job.input, job.overwrite)
     remove_temporaries(layout)
     chunks = finished_chunks(layout)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from thinfile.features.io import TableReadError, list_parts
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import validate_table
@@ -44,8 +45,14 @@ class InputPart:
         return -(-self.rows // chunk_rows)
 
     def as_dict(self) -> dict[str, object]:
-        return {"path": self.name, "format": self.format, "rows": self.rows, "fingerprint": self.fingerprint,
-                "partition": self.partition, "columns": len(self.columns)}
+        return {
+            "path": self.name,
+            "format": self.format,
+            "rows": self.rows,
+            "fingerprint": self.fingerprint,
+            "partition": self.partition,
+            "columns": len(self.columns),
+        }
 
 
 def fingerprint(path: Path) -> str:
@@ -95,10 +102,10 @@ def _csv_header(path: Path) -> list[str]:
 
 def _csv_reader(path: Path, schema: Schema, header: list[str], as_text: bool) -> pacsv.CSVStreamingReader:
     keep = [c for c in wanted_columns(schema) if c in header]
-    convert = pacsv.ConvertOptions(column_types=_csv_types(schema, header, as_text), include_columns=keep,
-                                   strings_can_be_null=True)
-    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-                          convert_options=convert)
+    convert = pacsv.ConvertOptions(
+        column_types=_csv_types(schema, header, as_text), include_columns=keep, strings_can_be_null=True
+    )
+    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES), convert_options=convert)
 
 
 def _count_csv(path: Path, schema: Schema, header: list[str], as_text: bool) -> int:
@@ -113,7 +120,9 @@ def _inspect_csv(path: Path, schema: Schema) -> tuple[int, list[str], bool]:
     """Parse the whole file once: row count and whether numbers need reading as text (a bad value somewhere)."""
     header = _csv_header(path)
     if len(set(header)) != len(header):
-        raise pa.ArrowInvalid(f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}")
+        raise pa.ArrowInvalid(
+            f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}"
+        )
     try:
         return _count_csv(path, schema, header, as_text=False), header, False
     except pa.ArrowInvalid as err:
@@ -141,8 +150,16 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
     report = validate_table(pd.DataFrame(columns=columns), schema)
     if report.table_errors:
         raise BatchInputError(f"{name}: {'; '.join(report.table_errors)}")
-    return InputPart(path=path, name=name, format=fmt, rows=int(rows), fingerprint=fingerprint(path),
-                     columns=tuple(columns), partition=partition, csv_as_text=as_text)
+    return InputPart(
+        path=path,
+        name=name,
+        format=fmt,
+        rows=int(rows),
+        fingerprint=fingerprint(path),
+        columns=tuple(columns),
+        partition=partition,
+        csv_as_text=as_text,
+    )
 
 
 def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
@@ -177,7 +194,9 @@ def _normalise(table: pa.Table, part: InputPart, schema: Schema) -> pa.Table:
     return table
 
 
-def _stream(part: InputPart, schema: Schema, pending: set[int], chunk_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _stream(
+    part: InputPart, schema: Schema, pending: set[int], chunk_rows: int
+) -> Iterator[tuple[int, pa.RecordBatch]]:
     """(first row, batch) over the file; Parquet row groups with no pending chunk are not read."""
     keep = [c for c in wanted_columns(schema) if c in part.columns and c not in part.partition]
     if part.format == "csv":
@@ -200,7 +219,9 @@ def _stream(part: InputPart, schema: Schema, pending: set[int], chunk_rows: int)
         start += n
 
 
-def read_chunks(part: InputPart, schema: Schema, chunk_rows: int, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[tuple[int, pa.Table]]:
+def read_chunks(
+    part: InputPart, schema: Schema, chunk_rows: int, skip: set[int] | frozenset[int] = frozenset()
+) -> Iterator[tuple[int, pa.Table]]:
     """(chunk index, rows [k*chunk_rows, (k+1)*chunk_rows)) of one file, skipping chunks in `skip`."""
     pending = set(range(part.chunks(chunk_rows))) - set(skip)
     if not pending:
@@ -223,5 +244,7 @@ def read_chunks(part: InputPart, schema: Schema, chunk_rows: int, skip: set[int]
         if buffer and current in pending:
             yield current, _normalise(pa.Table.from_batches(buffer), part, schema)
     except pa.ArrowException as err:
-        raise BatchInputError(f"{part.name}: reading failed mid-file ({err}); finished parts are kept, "
-                              "fix the file and run the same command again") from None
+        raise BatchInputError(
+            f"{part.name}: reading failed mid-file ({err}); finished parts are kept, "
+            "fix the file and run the same command again"
+        ) from None

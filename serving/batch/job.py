@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+
 from thinfile.features.jsonio import jsonable
 from thinfile.serving.batch.output import OutputLayout, update_manifest
 from thinfile.serving.batch.report import build_report, merge_stats, write_report
@@ -93,9 +94,11 @@ _ENGINES: dict[str, Engine] = {}
 
 def register_engine(name: str) -> Callable[[Engine], Engine]:
     """Register `run(job) -> BatchResult` as the engine called `name`."""
+
     def register(run: Engine) -> Engine:
         _ENGINES[name] = run
         return run
+
     return register
 
 
@@ -129,8 +132,16 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def finish_job(job: BatchJob, layout: OutputLayout, manifest: dict, chunks: dict[str, dict], engine_name: str,
-               counts: dict[str, int], skipped: int, seconds: float) -> BatchResult:
+def finish_job(
+    job: BatchJob,
+    layout: OutputLayout,
+    manifest: dict,
+    chunks: dict[str, dict],
+    engine_name: str,
+    counts: dict[str, int],
+    skipped: int,
+    seconds: float,
+) -> BatchResult:
     """Population report beside the output, manifest marked complete, result returned."""
     stats = None
     for c in chunks.values():
@@ -138,13 +149,23 @@ def finish_job(job: BatchJob, layout: OutputLayout, manifest: dict, chunks: dict
             stats = merge_stats(stats, c["stats"])
     tag = job.tag
     summary = {"engine": engine_name, **counts, "seconds": round(seconds, 3)}
-    report = jsonable(build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability,
-                                   summary, tag.as_dict()))
+    report = jsonable(
+        build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability, summary, tag.as_dict())
+    )
     write_report(report, job.scorer, layout.root)
-    update_manifest(layout, {**manifest, "population_flag": report["stability"].get("flag", False)}, chunks,
-                    complete=True)
-    return BatchResult(output=layout.root, engine=engine_name, chunks=len(chunks), chunks_skipped=skipped,
-                       seconds=seconds, model=tag.as_dict(), report=report, **counts)
+    update_manifest(
+        layout, {**manifest, "population_flag": report["stability"].get("flag", False)}, chunks, complete=True
+    )
+    return BatchResult(
+        output=layout.root,
+        engine=engine_name,
+        chunks=len(chunks),
+        chunks_skipped=skipped,
+        seconds=seconds,
+        model=tag.as_dict(),
+        report=report,
+        **counts,
+    )
 
 
 def batch_score(
@@ -172,9 +193,18 @@ def batch_score(
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     job = BatchJob(
-        input=Path(input), output=Path(output), scorer=resolve_scorer(model, name), settings=settings,
-        fairness=fairness or FairnessLimits(), groups=groups or FairnessAudit(), stability=stability or StabilityLimits(),
-        chunk_rows=chunk_rows, workers=workers or settings.workers or default_workers(),
-        master=master or settings.spark_master, overwrite=overwrite, progress=progress, console=console,
+        input=Path(input),
+        output=Path(output),
+        scorer=resolve_scorer(model, name),
+        settings=settings,
+        fairness=fairness or FairnessLimits(),
+        groups=groups or FairnessAudit(),
+        stability=stability or StabilityLimits(),
+        chunk_rows=chunk_rows,
+        workers=workers or settings.workers or default_workers(),
+        master=master or settings.spark_master,
+        overwrite=overwrite,
+        progress=progress,
+        console=console,
     )
     return run(job)

@@ -69,7 +69,9 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path, footer: dict | None = 
     """Write to a hidden temporary name in the same folder, flush to disk, then rename into place."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if footer is not None:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FOOTER_KEY: json.dumps(footer).encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), FOOTER_KEY: json.dumps(footer).encode()}
+        )
     tmp = _tmp(path)
     pq.write_table(table, tmp)
     with tmp.open("rb") as fh:
@@ -102,34 +104,51 @@ def remove_temporaries(layout: OutputLayout) -> int:
 
 def job_identity(inputs: list[dict], model: dict, schema_fingerprint: str, chunk_rows: int, top_reasons: int) -> dict:
     """What must match for a rerun to continue a job rather than start a different one."""
-    return {"inputs": [{k: i[k] for k in ("path", "rows", "fingerprint")} for i in inputs],
-            "model_fingerprint": model["fingerprint"], "schema_fingerprint": schema_fingerprint,
-            "chunk_rows": chunk_rows, "top_reasons": top_reasons}
+    return {
+        "inputs": [{k: i[k] for k in ("path", "rows", "fingerprint")} for i in inputs],
+        "model_fingerprint": model["fingerprint"],
+        "schema_fingerprint": schema_fingerprint,
+        "chunk_rows": chunk_rows,
+        "top_reasons": top_reasons,
+    }
 
 
 def _identity_of(manifest: dict) -> dict:
-    return job_identity(manifest["inputs"], manifest["model"], manifest["schema_fingerprint"],
-                        manifest["chunk_rows"], manifest["top_reasons"])
+    return job_identity(
+        manifest["inputs"],
+        manifest["model"],
+        manifest["schema_fingerprint"],
+        manifest["chunk_rows"],
+        manifest["top_reasons"],
+    )
 
 
 def _differences(old: dict, new: dict) -> list[str]:
     out = []
     if old["inputs"] != new["inputs"]:
         out.append("the input files differ (names, row counts or contents)")
-    for key, what in (("model_fingerprint", "the model"), ("schema_fingerprint", "the feature schema"),
-                      ("chunk_rows", "--chunk-rows"), ("top_reasons", "the number of reason codes")):
+    for key, what in (
+        ("model_fingerprint", "the model"),
+        ("schema_fingerprint", "the feature schema"),
+        ("chunk_rows", "--chunk-rows"),
+        ("top_reasons", "the number of reason codes"),
+    ):
         if old[key] != new[key]:
             out.append(f"{what} differs ({old[key]} then, {new[key]} now)")
     return out
 
 
-def open_output(root: str | Path, manifest: dict, input_root: Path, overwrite: bool = False) -> tuple[OutputLayout, bool]:
+def open_output(
+    root: str | Path, manifest: dict, input_root: Path, overwrite: bool = False
+) -> tuple[OutputLayout, bool]:
     """Create or reopen the output folder; (layout, resuming). Refuses folders holding something else."""
     layout = OutputLayout(Path(root).resolve())
     source = input_root.resolve()
     if layout.root == source or (source.is_dir() and source in layout.root.parents):
-        raise BatchOutputError(f"output folder {layout.root} is inside the input {source}; "
-                               "its parts would be read as input on the next run. Choose another folder")
+        raise BatchOutputError(
+            f"output folder {layout.root} is inside the input {source}; "
+            "its parts would be read as input on the next run. Choose another folder"
+        )
     resuming = False
     if layout.manifest.is_file():
         old = json.loads(layout.manifest.read_text())
@@ -137,13 +156,16 @@ def open_output(root: str | Path, manifest: dict, input_root: Path, overwrite: b
         if diffs and not overwrite:
             raise BatchOutputError(
                 f"{layout.root} holds another job ({'; '.join(diffs)}). Give a new output folder, or pass "
-                "--overwrite to discard it")
+                "--overwrite to discard it"
+            )
         if diffs:
             _discard(layout)
         else:
             resuming = True
     elif layout.root.exists() and any(layout.root.iterdir()):
-        raise BatchOutputError(f"{layout.root} is not empty and holds no thinfile batch manifest; give a new or empty folder")
+        raise BatchOutputError(
+            f"{layout.root} is not empty and holds no thinfile batch manifest; give a new or empty folder"
+        )
     layout.scores.mkdir(parents=True, exist_ok=True)
     layout.rejects.mkdir(parents=True, exist_ok=True)
     if resuming:
@@ -161,20 +183,33 @@ def _discard(layout: OutputLayout) -> None:
     layout.manifest.unlink(missing_ok=True)
 
 
-def new_manifest(engine: str, inputs: list[dict], model: dict, schema_fingerprint: str, chunk_rows: int,
-                 top_reasons: int) -> dict:
+def new_manifest(
+    engine: str, inputs: list[dict], model: dict, schema_fingerprint: str, chunk_rows: int, top_reasons: int
+) -> dict:
     return {
-        "manifest_version": MANIFEST_VERSION, "engine": engine, "inputs": inputs, "model": model,
-        "schema_fingerprint": schema_fingerprint, "chunk_rows": chunk_rows, "top_reasons": top_reasons,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": 1, "complete": False,
-        "chunks": {}, "counts": {"rows_in": 0, "scored": 0, "rejected": 0},
+        "manifest_version": MANIFEST_VERSION,
+        "engine": engine,
+        "inputs": inputs,
+        "model": model,
+        "schema_fingerprint": schema_fingerprint,
+        "chunk_rows": chunk_rows,
+        "top_reasons": top_reasons,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "runs": 1,
+        "complete": False,
+        "chunks": {},
+        "counts": {"rows_in": 0, "scored": 0, "rejected": 0},
     }
 
 
 def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict], complete: bool = False) -> dict:
     counts = {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
-    manifest = {**manifest, "chunks": {k: v["counts"] for k, v in sorted(chunks.items())}, "counts": counts,
-                "complete": complete}
+    manifest = {
+        **manifest,
+        "chunks": {k: v["counts"] for k, v in sorted(chunks.items())},
+        "counts": counts,
+        "complete": complete,
+    }
     if complete:
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_json_atomic(layout.manifest, manifest)

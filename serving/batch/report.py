@@ -17,17 +17,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from thinfile.features.schema import FeatureType  # noqa: E402
-from thinfile.serving.batch.settings import BatchSettings  # noqa: E402
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits  # noqa: E402
-from thinfile.training.fairness.metrics import MISSING_GROUP  # noqa: E402
-from thinfile.training.plots import BAND_COLOURS  # noqa: E402
-from thinfile.training.scorer.artefact import Scorer  # noqa: E402
-from thinfile.training.scorer.explain import Explanation  # noqa: E402
-from thinfile.training.stability import StabilityLimits, bin_shares, psi  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from thinfile.features.schema import FeatureType
+from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
+from thinfile.training.fairness.metrics import MISSING_GROUP
+from thinfile.training.plots import BAND_COLOURS
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.explain import Explanation
+from thinfile.training.stability import StabilityLimits, bin_shares, psi
 
 REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"
@@ -56,8 +57,10 @@ def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pd.DataFrame, 
         "score_hist": hist.tolist(),
         "bands": {name: int((explanation.band == name).sum()) for name, _ in scorer.scale.bands},
         "decisions": {d: int((explanation.decision == d).sum()) for d in ("approve", "refer", "decline")},
-        "at_or_above": {"refer": int((score >= scorer.cutoffs.refer).sum()),
-                        "approve": int((score >= scorer.cutoffs.approve).sum())},
+        "at_or_above": {
+            "refer": int((score >= scorer.cutoffs.refer).sum()),
+            "approve": int((score >= scorer.cutoffs.approve).sum()),
+        },
         "groups": {},
         "psi_counts": {},
     }
@@ -72,7 +75,7 @@ def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pd.DataFrame, 
         for j, f in enumerate(schema.features):
             r = ref["features"].get(f.name)
             if r is not None:
-                levels = len(f.categories) if f.type is FeatureType.category else None
+                levels = len(f.levels) if f.type is FeatureType.category else None
                 stats["psi_counts"][f.name] = _counts(explanation.X[:, j], r["edges"], levels)
     return stats
 
@@ -98,8 +101,10 @@ def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
     ref = scorer.reference
     if not ref or not stats.get("psi_counts"):
         return {"available": False, "note": NO_REFERENCE}
-    values = {name: psi(ref["score"]["shares"] if name == "score" else ref["features"][name]["shares"], counts)
-              for name, counts in stats["psi_counts"].items()}
+    values = {
+        name: psi(ref["score"]["shares"] if name == "score" else ref["features"][name]["shares"], counts)
+        for name, counts in stats["psi_counts"].items()
+    }
     features = {k: v for k, v in values.items() if k != "score"}
     shifted = sorted((k for k, v in values.items() if v > limits.shift), key=lambda k: -values[k])
     return {
@@ -108,8 +113,10 @@ def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
         "watch_above": limits.watch,
         "flag_above": limits.shift,
         "score": {"psi": round(values["score"], 6), "level": limits.level(values["score"])},
-        "features": {k: {"psi": round(v, 6), "level": limits.level(v)}
-                     for k, v in sorted(features.items(), key=lambda kv: -kv[1])},
+        "features": {
+            k: {"psi": round(v, 6), "level": limits.level(v)}
+            for k, v in sorted(features.items(), key=lambda kv: -kv[1])
+        },
         "shifted": shifted,
         "flag": bool(shifted),
     }
@@ -141,35 +148,62 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
         ratios = [r["disparate_impact"] for r in counted if r["disparate_impact"] is not None]
         complete = len(ratios) >= 2
         worst = min(ratios) if complete else None
-        out[attr] = {"groups": rows, "disparate_impact_ratio": worst, "complete": complete, "left_out": left_out,
-                     "flag": worst is not None and worst < limits.disparate_impact_min,
-                     "four_fifths_limit": limits.disparate_impact_min}
+        out[attr] = {
+            "groups": rows,
+            "disparate_impact_ratio": worst,
+            "complete": complete,
+            "left_out": left_out,
+            "flag": worst is not None and worst < limits.disparate_impact_min,
+            "four_fifths_limit": limits.disparate_impact_min,
+        }
     return out
 
 
-def build_report(stats: dict | None, scorer: Scorer, settings: BatchSettings, fairness: FairnessLimits,
-                 groups_rule: FairnessAudit, stability: StabilityLimits, job: dict | None = None,
-                 model: dict | None = None) -> dict:
+def build_report(
+    stats: dict | None,
+    scorer: Scorer,
+    settings: BatchSettings,
+    fairness: FairnessLimits,
+    groups_rule: FairnessAudit,
+    stability: StabilityLimits,
+    job: dict | None = None,
+    model: dict | None = None,
+) -> dict:
     """The report from merged chunk summaries."""
     stats = stats or {}
     n = int(stats.get("rows", 0))
     grid = score_grid(scorer, settings.approval_grid_step)
     hist = np.asarray(stats.get("score_hist", np.zeros(len(grid))), dtype=np.int64)
     at_or_above = hist[::-1].cumsum()[::-1]
-    share = (lambda k: round(k / n, 6) if n else None)
+
+    def share(k: int) -> float | None:
+        return round(k / n, 6) if n else None
+
     cut = stats.get("at_or_above", {"refer": 0, "approve": 0})
     return {
         "job": job or {},
         "model": model or {k: scorer.meta.get(k) for k in ("name", "version")},
         "rows_scored": n,
-        "score": {"mean": round(stats["score_sum"] / n, 4) if n else None,
-                  "pd_mean": round(stats["pd_sum"] / n, 6) if n else None,
-                  "histogram": {"lower_edges": grid.tolist(), "counts": hist.tolist()}},
+        "score": {
+            "mean": round(stats["score_sum"] / n, 4) if n else None,
+            "pd_mean": round(stats["pd_sum"] / n, 6) if n else None,
+            "histogram": {"lower_edges": grid.tolist(), "counts": hist.tolist()},
+        },
         "bands": [{"band": b, "rows": c, "share": share(c)} for b, c in stats.get("bands", {}).items()],
         "decisions": {d: {"rows": c, "share": share(c)} for d, c in stats.get("decisions", {}).items()},
         "approval_at_cutoffs": [
-            {"cutoff": scorer.cutoffs.refer, "name": "refer", "rows_at_or_above": cut["refer"], "rate": share(cut["refer"])},
-            {"cutoff": scorer.cutoffs.approve, "name": "approve", "rows_at_or_above": cut["approve"], "rate": share(cut["approve"])},
+            {
+                "cutoff": scorer.cutoffs.refer,
+                "name": "refer",
+                "rows_at_or_above": cut["refer"],
+                "rate": share(cut["refer"]),
+            },
+            {
+                "cutoff": scorer.cutoffs.approve,
+                "name": "approve",
+                "rows_at_or_above": cut["approve"],
+                "rate": share(cut["approve"]),
+            },
         ],
         "approval_curve": [{"cutoff": float(c), "rate": share(int(k))} for c, k in zip(grid, at_or_above)],
         "stability": _stability(stats, scorer, stability),
@@ -207,7 +241,9 @@ def _figures(report: dict, scorer: Scorer) -> list[tuple[str, str]]:
         names = ["score", *stab["features"]]
         values = [stab["score"]["psi"], *(v["psi"] for v in stab["features"].values())]
         fig, ax = plt.subplots(figsize=(11, max(3.0, 0.18 * len(names))))
-        ax.barh(names[::-1], values[::-1], color=["#c0392b" if v > stab["flag_above"] else "#7f8c8d" for v in values[::-1]])
+        ax.barh(
+            names[::-1], values[::-1], color=["#c0392b" if v > stab["flag_above"] else "#7f8c8d" for v in values[::-1]]
+        )
         ax.axvline(stab["watch_above"], linestyle=":", color="orange")
         ax.axvline(stab["flag_above"], linestyle="--", color="red")
         ax.tick_params(axis="y", labelsize=7)
@@ -248,8 +284,11 @@ def render_html(report: dict, scorer: Scorer) -> str:
         f"mean score {report['score']['mean']}.</p>",
     ]
     if stab["available"]:
-        verdict = (f"<span class='flag'>Shift: {', '.join(stab['shifted'])} (PSI &gt; {stab['flag_above']})</span>"
-                   if stab["flag"] else "No feature or score shifted beyond the flag.")
+        verdict = (
+            f"<span class='flag'>Shift: {', '.join(stab['shifted'])} (PSI &gt; {stab['flag_above']})</span>"
+            if stab["flag"]
+            else "No feature or score shifted beyond the flag."
+        )
         lines.append(f"<p>Stability: score PSI {stab['score']['psi']:.4f} ({stab['score']['level']}). {verdict}</p>")
     else:
         lines.append(f"<p>{html.escape(stab['note'])}</p>")
@@ -258,7 +297,9 @@ def render_html(report: dict, scorer: Scorer) -> str:
     lines.append("<h2>Approval at the cut-offs</h2>" + _table(report["approval_at_cutoffs"]))
     for attr, fair in report["fairness"].items():
         flag = " <span class='flag'>below the four-fifths rule</span>" if fair["flag"] else ""
-        lines.append(f"<h2>Approval by {html.escape(attr)}: disparate impact ratio {fair['disparate_impact_ratio']}{flag}</h2>")
+        lines.append(
+            f"<h2>Approval by {html.escape(attr)}: disparate impact ratio {fair['disparate_impact_ratio']}{flag}</h2>"
+        )
         lines.append(_table(fair["groups"]))
     for title, png in _figures(report, scorer):
         lines.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{png}' style='max-width:100%'>")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.serving.batch.report import chunk_stats
@@ -37,8 +38,11 @@ class ModelTag:
         digest = hashlib.sha256(scorer.booster.model_to_string().encode())
         digest.update(repr((tuple(scorer.calibration), scorer.scale, scorer.cutoffs)).encode())
         fp = digest.hexdigest()[:16]
-        return cls(name=str(scorer.meta.get("name") or model_name_for(scorer.schema)), version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
-                   fingerprint=fp)
+        return cls(
+            name=str(scorer.meta.get("name") or model_name_for(scorer.schema)),
+            version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
+            fingerprint=fp,
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version, "fingerprint": self.fingerprint}
@@ -72,7 +76,13 @@ def empty_rejects() -> pd.DataFrame:
 
 
 def score_frame(
-    frame: pd.DataFrame, scorer: Scorer, tag: ModelTag, settings: BatchSettings, *, source: str = "", first_row: int = 0,
+    frame: pd.DataFrame,
+    scorer: Scorer,
+    tag: ModelTag,
+    settings: BatchSettings,
+    *,
+    source: str = "",
+    first_row: int = 0,
 ) -> ChunkResult:
     """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary."""
     schema = scorer.schema
@@ -80,11 +90,20 @@ def score_frame(
     if report.table_errors:
         raise BatchSchemaError(f"{source or 'input'}: {'; '.join(report.table_errors)}")
     rejects = report.rejects()
-    rejects = pd.DataFrame({
-        "id": rejects["id"].astype(object), "columns": rejects["columns"].astype(object),
-        "reason": rejects["reason"].astype(object), "source": source,
-        "row": (rejects["row"].to_numpy(dtype=np.int64) + first_row),
-    }, columns=REJECT_COLUMNS) if len(rejects) else empty_rejects()
+    rejects = (
+        pd.DataFrame(
+            {
+                "id": rejects["id"].astype(object),
+                "columns": rejects["columns"].astype(object),
+                "reason": rejects["reason"].astype(object),
+                "source": source,
+                "row": (rejects["row"].to_numpy(dtype=np.int64) + first_row),
+            },
+            columns=REJECT_COLUMNS,
+        )
+        if len(rejects)
+        else empty_rejects()
+    )
     valid = report.valid_mask
     if not valid.any():
         return ChunkResult(empty_scores(schema, settings.top_reasons), rejects, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+
 from thinfile.features.settings import Section
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
 

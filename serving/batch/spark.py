@@ -13,9 +13,13 @@ import os
 import pickle
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.serving.batch.input import BatchInputError, inspect_input, wanted_columns
 from thinfile.serving.batch.job import (
@@ -35,8 +39,9 @@ from thinfile.serving.batch.scoring import (
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.scorer.artefact import Scorer
 
-SPARK_MISSING = ("the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' "
-                 "(and Java 17 on the machine)")
+SPARK_MISSING = (
+    "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
+)
 SOURCE = "_thinfile_source"
 KIND = "_thinfile_kind"
 STATS = "_thinfile_stats"
@@ -46,7 +51,7 @@ class SparkUnavailableError(RuntimeError):
     """pyspark (or Java) is missing; the message says what to install."""
 
 
-def _pyspark():
+def _pyspark() -> Any:
     try:
         import pyspark  # noqa: F401
         from pyspark.sql import SparkSession
@@ -55,7 +60,7 @@ def _pyspark():
     return SparkSession
 
 
-def spark_session(master: str | None = None, app_name: str = "thinfile-batch-score"):
+def spark_session(master: str | None = None, app_name: str = "thinfile-batch-score") -> Any:
     """The active session (spark-submit, Databricks), else a new one on `master` using this Python."""
     SparkSession = _pyspark()
     active = SparkSession.getActiveSession()
@@ -63,16 +68,19 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (SparkSession.builder.appName(app_name)
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.ui.showConsoleProgress", "false"))
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
     if master:
         builder = builder.master(master)
     try:
         return builder.getOrCreate()
     except Exception as err:  # py4j / JVM start-up failures come in many types
-        raise SparkUnavailableError(f"Spark could not start on master {master!r}: {err} (Java 17 must be on PATH "
-                                    "or JAVA_HOME)") from None
+        raise SparkUnavailableError(
+            f"Spark could not start on master {master!r}: {err} (Java 17 must be on PATH or JAVA_HOME)"
+        ) from None
 
 
 def spark_path(path: str | Path) -> str:
@@ -89,23 +97,24 @@ def spark_path(path: str | Path) -> str:
 _REJECT_ONLY = [c for c in REJECT_COLUMNS if c != "id"]
 
 
-def _union_columns(schema, top: int) -> list[str]:
+def _union_columns(schema: Schema, top: int) -> list[str]:
     """Scored rows, rejects (id in the id column) and summaries in one frame, told apart by KIND."""
     return [*output_columns(schema, top), *_REJECT_ONLY, STATS, KIND]
 
 
-def _union_ddl(schema, top: int) -> str:
+def _union_ddl(schema: Schema, top: int) -> str:
     def kind(c: str) -> str:
         if c in ("score", "pd") or c.endswith("_points_lost"):
             return "double"
         return "bigint" if c == "row" else "string"
+
     return ", ".join(f"`{c}` {kind(c)}" for c in _union_columns(schema, top))
 
 
 _CACHE: dict[str, Scorer] = {}
 
 
-def _scorer_from(broadcast, tag: ModelTag, threads: int) -> Scorer:
+def _scorer_from(broadcast: Any, tag: ModelTag, threads: int) -> Scorer:
     """The scorer, unpickled once per Python worker (workers are reused across tasks)."""
     scorer = _CACHE.get(tag.fingerprint)
     if scorer is None:
@@ -116,9 +125,12 @@ def _scorer_from(broadcast, tag: ModelTag, threads: int) -> Scorer:
     return scorer
 
 
-def _score_partition(broadcast, tag: ModelTag, settings: BatchSettings, root_uri: str, threads: int):
+def _score_partition(
+    broadcast: Any, tag: ModelTag, settings: BatchSettings, root_uri: str, threads: int
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
-    def run(batches):
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         scorer = _scorer_from(broadcast, tag, threads)
         union = _union_columns(scorer.schema, settings.top_reasons)
         for frame in batches:
@@ -128,22 +140,33 @@ def _score_partition(broadcast, tag: ModelTag, settings: BatchSettings, root_uri
             rejects = result.rejects.rename(columns={"id": scorer.schema.id_column})
             rejects = rejects.assign(source=names[rejects["row"].to_numpy(dtype="int64")], row=None)
             summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})]})
-            yield pd.concat([result.scores.assign(**{KIND: "score"}), rejects.assign(**{KIND: "reject"}),
-                             summary.assign(**{KIND: "stats"})], ignore_index=True).reindex(columns=union)
+            yield pd.concat(
+                [
+                    result.scores.assign(**{KIND: "score"}),
+                    rejects.assign(**{KIND: "reject"}),
+                    summary.assign(**{KIND: "stats"}),
+                ],
+                ignore_index=True,
+            ).reindex(columns=union)
+
     return run
 
 
-def _read(spark, path: str | Path, fmt: str):
+def _read(spark: Any, path: str | Path, fmt: str) -> Any:
     uri = spark_path(path)
     if fmt == "csv":
-        return spark.read.option("header", True).option("mode", "FAILFAST").option("recursiveFileLookup", False).csv(uri)
+        return (
+            spark.read.option("header", True).option("mode", "FAILFAST").option("recursiveFileLookup", False).csv(uri)
+        )
     return spark.read.parquet(uri)
 
 
 def _format(parts: list) -> str:
     formats = {p.format for p in parts}
     if len(formats) > 1:
-        raise BatchInputError("the input folder mixes Parquet and CSV files; the Spark engine reads one format at a time")
+        raise BatchInputError(
+            "the input folder mixes Parquet and CSV files; the Spark engine reads one format at a time"
+        )
     return formats.pop()
 
 
@@ -161,8 +184,9 @@ def run_spark(job: BatchJob) -> BatchResult:
     fmt = _format(parts)
     spark = spark_session(job.master)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    manifest = new_manifest("spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows,
-                            settings.top_reasons)
+    manifest = new_manifest(
+        "spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows, settings.top_reasons
+    )
     layout, _ = open_output(output, manifest, input, job.overwrite)
     frame = _read(spark, input, fmt)
     missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
@@ -178,13 +202,19 @@ def run_spark(job: BatchJob) -> BatchResult:
     scored = scored.persist(StorageLevel.DISK_ONLY)
     try:
         if job.console is not None:
-            job.console.print(f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows")
+            job.console.print(
+                f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows"
+            )
         cols = output_columns(schema, settings.top_reasons)
         scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(spark_path(layout.scores))
-        scored.filter(F.col(KIND) == "reject").select(F.col(schema.id_column).alias("id"), *_REJECT_ONLY).write.mode("overwrite").parquet(spark_path(layout.rejects))
+        scored.filter(F.col(KIND) == "reject").select(F.col(schema.id_column).alias("id"), *_REJECT_ONLY).write.mode(
+            "overwrite"
+        ).parquet(spark_path(layout.rejects))
         summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
-        written = {"scored": spark.read.parquet(spark_path(layout.scores)).count(),
-                   "rejected": spark.read.parquet(spark_path(layout.rejects)).count()}
+        written = {
+            "scored": spark.read.parquet(spark_path(layout.scores)).count(),
+            "rejected": spark.read.parquet(spark_path(layout.rejects)).count(),
+        }
     finally:
         scored.unpersist()
         broadcast.unpersist()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig, fit_champion

@@ -11,15 +11,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
+from typer.testing import CliRunner
+
+from thinfile.commands.batch import register
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
 from thinfile.serving.batch.input import BatchInputError
 from thinfile.serving.batch.output import BatchOutputError
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
 from thinfile.training.scorer.artefact import Scorer
-from typer.testing import CliRunner
-
-from thinfile.commands.batch import register
 
 PLANTED = {  # row -> (column, bad value, words expected in the reason)
     7: ("return_rate", 3.5, "outside the valid range"),
@@ -38,7 +38,9 @@ def _planted(book: pd.DataFrame) -> pd.DataFrame:
     return bad
 
 
-def test_planted_bad_rows_reconcile_with_reasons(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores) -> None:
+def test_planted_bad_rows_reconcile_with_reasons(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores
+) -> None:
     source = tmp_path / "book.csv"
     _planted(book).to_csv(source, index=False)
     result = batch_score(source, tmp_path / "out", scorer, chunk_rows=2_000, workers=1)
@@ -49,14 +51,21 @@ def test_planted_bad_rows_reconcile_with_reasons(book: pd.DataFrame, scorer: Sco
     assert sorted(set(scores[schema.id_column]) | set(rejects["id"])) == sorted(book[schema.id_column])
     assert not set(scores[schema.id_column]) & set(rejects["id"])
     for (row, (col, _, words)), reject in zip(sorted(PLANTED.items()), rejects.itertuples()):
-        assert (reject.row, reject.id, reject.columns, reject.source) == (row, book.at[row, schema.id_column], col, "book.csv")
+        assert (reject.row, reject.id, reject.columns, reject.source) == (
+            row,
+            book.at[row, schema.id_column],
+            col,
+            "book.csv",
+        )
         assert words in reject.reason
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["counts"] == {"rows_in": 6000, "scored": 5996, "rejected": 4}
     assert "reconciled" in result.summary()
 
 
-def test_text_in_a_number_column_is_a_reject_not_a_crash(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path) -> None:
+def test_text_in_a_number_column_is_a_reject_not_a_crash(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
     frame = book.head(500).astype({"declared_income_rmb": object})
     frame.at[3, "declared_income_rmb"] = "about 5000"
     frame.to_csv(tmp_path / "book.csv", index=False)
@@ -67,7 +76,9 @@ def test_text_in_a_number_column_is_a_reject_not_a_crash(book: pd.DataFrame, sco
 
 
 @pytest.mark.slow
-def test_scores_equal_the_library_and_the_service(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores) -> None:
+def test_scores_equal_the_library_and_the_service(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores
+) -> None:
     book.to_parquet(tmp_path / "book.parquet")
     batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, chunk_rows=1_500, workers=2)
     scores = read_scores(tmp_path / "out", schema.id_column)
@@ -79,9 +90,16 @@ def test_scores_equal_the_library_and_the_service(book: pd.DataFrame, scorer: Sc
 
     rows = book.head(200)
     applicant = applicant_model(schema)
-    applicants = [applicant(**{f: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
-                               for f, v in r.items() if f in schema.feature_names})
-                  for r in rows.to_dict(orient="records")]
+    applicants = [
+        applicant(
+            **{
+                f: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+                for f, v in r.items()
+                if f in schema.feature_names
+            }
+        )
+        for r in rows.to_dict(orient="records")
+    ]
     service = scorer.explain(applicants_to_matrix(schema, applicants))
     batch = scores.set_index(schema.id_column).loc[rows[schema.id_column]]
     np.testing.assert_array_equal(batch["score"].to_numpy(), service.score)
@@ -137,9 +155,23 @@ def test_cli_prints_reconciled_counts_and_fails_cleanly(book: pd.DataFrame, scor
     app.command("noop")(lambda: None)
     book.head(400).to_parquet(tmp_path / "book.parquet")
     runner = CliRunner()
-    ok = runner.invoke(app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"),
-                             "--model", str(scorer_dir), "--workers", "1", "--chunk-rows", "150"])
+    ok = runner.invoke(
+        app,
+        [
+            "batch-score",
+            str(tmp_path / "book.parquet"),
+            str(tmp_path / "out"),
+            "--model",
+            str(scorer_dir),
+            "--workers",
+            "1",
+            "--chunk-rows",
+            "150",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "rows in 400 = scored 400 + rejected 0" in ok.output
-    bad = runner.invoke(app, ["batch-score", str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--model", str(scorer_dir)])
+    bad = runner.invoke(
+        app, ["batch-score", str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--model", str(scorer_dir)]
+    )
     assert bad.exit_code == 2 and "no such file or folder" in " ".join(bad.output.split())

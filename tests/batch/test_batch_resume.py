@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
 
@@ -22,7 +23,7 @@ batch_score({source!r}, {out!r}, {model!r}, chunk_rows=250, workers=2)
 
 
 def _kill_when_parts_appear(cmd: list[str], scores: Path, env: dict, at_least: int = 3, timeout: float = 120) -> int:
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -38,13 +39,17 @@ def _kill_when_parts_appear(cmd: list[str], scores: Path, env: dict, at_least: i
 
 
 @pytest.mark.slow
-def test_sigkill_then_rerun_equals_uninterrupted_run(book: pd.DataFrame, scorer_dir: Path, schema: Schema,
-                                                     tmp_path: Path, read_scores) -> None:
+def test_sigkill_then_rerun_equals_uninterrupted_run(
+    book: pd.DataFrame, scorer_dir: Path, schema: Schema, tmp_path: Path, read_scores
+) -> None:
     source = tmp_path / "book.parquet"
     book.to_parquet(source, row_group_size=1_000)
     out = tmp_path / "killed"
-    code = _kill_when_parts_appear([sys.executable, "-c", JOB.format(source=str(source), out=str(out), model=str(scorer_dir))],
-                                   out / "scores", dict(os.environ))
+    code = _kill_when_parts_appear(
+        [sys.executable, "-c", JOB.format(source=str(source), out=str(out), model=str(scorer_dir))],
+        out / "scores",
+        dict(os.environ),
+    )
     assert code == -signal.SIGKILL
     done_before = len(list((out / "scores").glob("part-*.parquet")))
     manifest = json.loads((out / "manifest.json").read_text())

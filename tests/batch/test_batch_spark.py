@@ -1,4 +1,4 @@
-"""Spark engine on local[2]: the same scores, rejects and counts as the embedded engine (one Spark job, session-scoped)."""
+"""Spark engine on local[2]: the same scores, rejects and counts as the embedded engine (one session-scoped job)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
 from thinfile.serving.batch.spark import (
@@ -37,9 +38,16 @@ def both_engines(book: pd.DataFrame, scorer_dir: Path, tmp_path_factory: pytest.
 @pytest.mark.slow
 def test_spark_gives_the_embedded_scores_rejects_and_counts(both_engines, schema: Schema, read_scores) -> None:
     root, embedded, spark = both_engines
-    assert (spark.rows_in, spark.scored, spark.rejected) == (embedded.rows_in, embedded.scored, embedded.rejected) == (ROWS, ROWS - 1, 1)
-    pd.testing.assert_frame_equal(read_scores(root / "spark", schema.id_column), read_scores(root / "embedded", schema.id_column),
-                                  check_exact=True)
+    assert (
+        (spark.rows_in, spark.scored, spark.rejected)
+        == (embedded.rows_in, embedded.scored, embedded.rejected)
+        == (ROWS, ROWS - 1, 1)
+    )
+    pd.testing.assert_frame_equal(
+        read_scores(root / "spark", schema.id_column),
+        read_scores(root / "embedded", schema.id_column),
+        check_exact=True,
+    )
     a, b = (pd.read_parquet(root / e / "rejects") for e in ("spark", "embedded"))
     assert a[["id", "columns", "reason", "source"]].equals(b[["id", "columns", "reason", "source"]])
     assert spark.report["stability"] == embedded.report["stability"]

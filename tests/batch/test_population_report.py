@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
 from thinfile.serving.batch import batch_score
 from thinfile.training.scorer.artefact import Scorer
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import mlflow
 import numpy as np
+
+from thinfile.config import Settings
 from thinfile.training.global_explain import (
     log_global_explanations,
     shap_explanation,
@@ -15,8 +17,6 @@ from thinfile.training.global_explain import (
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split
 from thinfile.training.tracking import experiment_id
-
-from thinfile.config import Settings
 
 
 def test_shap_values_are_the_exact_score_points(champion: Scorer, split: Split) -> None:
@@ -36,8 +36,12 @@ def test_plots_written_and_logged(champion: Scorer, split: Split, fast: Settings
         pass
     paths = log_global_explanations(champion, split.test, run.info.run_id, fast.explanations, out_dir=tmp_path)
     names = {p.name for p in paths}
-    assert {"shap_beeswarm.png", "points_by_dimension.png", "points_by_dimension_by_residence.png",
-            "feature_points_by_residence.png"} <= names
+    assert {
+        "shap_beeswarm.png",
+        "points_by_dimension.png",
+        "points_by_dimension_by_residence.png",
+        "feature_points_by_residence.png",
+    } <= names
     assert sum(n.startswith("dependence_") for n in names) == fast.explanations.dependence_plots
     for p in paths:
         assert mpimg.imread(p)[..., :3].std() > 0.02

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+
 from thinfile.training.fairness.audit import FairnessReport
 from thinfile.training.fairness_stage import write_report
 
@@ -36,8 +37,16 @@ def test_html_needs_no_other_file(html_file: Path) -> None:
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install -y chromium)")
 def test_html_renders_in_headless_chromium(html_file: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           f"--screenshot={shot}", "--window-size=1200,1600", html_file.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        f"--screenshot={shot}",
+        "--window-size=1200,1600",
+        html_file.as_uri(),
+    ]
     subprocess.run(cmd, capture_output=True, timeout=120, check=False, cwd=tmp_path)
     assert shot.exists() and shot.stat().st_size > 10_000
     pixels = mpimg.imread(shot)[..., :3]

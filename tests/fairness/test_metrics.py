@@ -15,6 +15,7 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.metrics import roc_auc_score
+
 from thinfile.features.schema import parse_schema
 from thinfile.training.fairness.audit import (
     ERR_MISSING_COLUMNS,
@@ -29,37 +30,64 @@ from thinfile.training.fairness.audit import (
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale
 
-TINY = parse_schema({
-    "name": "tiny", "id_column": "id", "target": "bad", "oracle_column": "true_pd",
-    "protected": [{"name": "g", "categories": ["a", "b"]}, {"name": "h", "categories": ["u", "v"]}],
-    "features": [{"name": "x", "type": "float", "min": 0, "max": 1, "dimension": "capacity", "reason": "x is low"}],
-})
+TINY = parse_schema(
+    {
+        "name": "tiny",
+        "id_column": "id",
+        "target": "bad",
+        "oracle_column": "true_pd",
+        "protected": [{"name": "g", "categories": ["a", "b"]}, {"name": "h", "categories": ["u", "v"]}],
+        "features": [{"name": "x", "type": "float", "min": 0, "max": 1, "dimension": "capacity", "reason": "x is low"}],
+    }
+)
 CUT = Cutoffs(approve=600, refer=550)
 SCALE = ScoreScale()
 #                a  a  a  a  a  a  a  a  a  a  b  b  b  b  b  b  b  b  b  b
 BAD = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
 APPROVED = np.array([1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1], dtype=bool)
-PD = np.array([.02, .03, .05, .04, .2, .06, .07, .3, .4, .05, .03, .06, .15, .2, .08, .25, .35, .5, .18, .04])
+PD = np.array(
+    [0.02, 0.03, 0.05, 0.04, 0.2, 0.06, 0.07, 0.3, 0.4, 0.05, 0.03, 0.06, 0.15, 0.2, 0.08, 0.25, 0.35, 0.5, 0.18, 0.04]
+)
 G = np.array(["a"] * 10 + ["b"] * 10)
 H = np.array(["u", "v"] * 10)
 
 
 def tiny_frame(oracle: np.ndarray | None = None) -> pd.DataFrame:
-    return pd.DataFrame({"id": range(20), "x": np.linspace(0, 1, 20), "g": G, "h": H, "bad": BAD,
-                         "true_pd": PD if oracle is None else oracle})
+    return pd.DataFrame(
+        {
+            "id": range(20),
+            "x": np.linspace(0, 1, 20),
+            "g": G,
+            "h": H,
+            "bad": BAD,
+            "true_pd": PD if oracle is None else oracle,
+        }
+    )
 
 
 def tiny_report(limits: FairnessLimits | None = None, oracle: np.ndarray | None = None):
     score = np.where(APPROVED, 650.0, 500.0)
-    return build_report(tiny_frame(oracle), TINY, PD, score, scale=SCALE, cutoffs=CUT,
-                        limits=limits or FairnessLimits(), audit=FairnessAudit(min_group_rows=1))
+    return build_report(
+        tiny_frame(oracle),
+        TINY,
+        PD,
+        score,
+        scale=SCALE,
+        cutoffs=CUT,
+        limits=limits or FairnessLimits(),
+        audit=FairnessAudit(min_group_rows=1),
+    )
 
 
 def test_decision_metrics_agree_with_fairlearn() -> None:
     a = tiny_report().attribute("g")
     good, approved = 1 - BAD, APPROVED.astype(int)
-    direct = MetricFrame(metrics={"sel": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
-                         y_true=good, y_pred=approved, sensitive_features=G)
+    direct = MetricFrame(
+        metrics={"sel": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=good,
+        y_pred=approved,
+        sensitive_features=G,
+    )
     assert a.groups["approval_rate"].to_dict() == pytest.approx(direct.by_group["sel"].to_dict())
     assert a.groups["tpr_good"].to_dict() == pytest.approx(direct.by_group["tpr"].to_dict())
     assert a.groups["fpr_bad"].to_dict() == pytest.approx(direct.by_group["fpr"].to_dict())
@@ -82,10 +110,10 @@ def test_hand_counted_values() -> None:
 def test_threshold_free_metrics_agree_with_sklearn() -> None:
     a = tiny_report().attribute("g")
     for g in ("a", "b"):
-        m = G == g
+        m = g == G
         assert a.groups.loc[g, "auc"] == pytest.approx(roc_auc_score(BAD[m], PD[m]))
         assert a.groups.loc[g, "calibration_error"] == pytest.approx(BAD[m].mean() - PD[m].mean())
-    errors = [BAD[G == g].mean() - PD[G == g].mean() for g in ("a", "b")]
+    errors = [BAD[g == G].mean() - PD[g == G].mean() for g in ("a", "b")]
     assert a.calibration_gap == pytest.approx(max(errors) - min(errors))
     cal = a.calibration
     assert cal["rows"].sum() == 20
@@ -108,8 +136,12 @@ def test_collapsed_cells_give_the_raw_row_numbers() -> None:
     good = (rng.random(n) < 0.9).astype(int)
     approved = (rng.random(n) < np.where(groups == "p", 0.5, 0.7)).astype(int)
     fast = decision_frame(good, approved, groups).by_group
-    raw = MetricFrame(metrics={"approval_rate": selection_rate, "tpr_good": true_positive_rate,
-                               "fpr_bad": false_positive_rate}, y_true=good, y_pred=approved, sensitive_features=groups)
+    raw = MetricFrame(
+        metrics={"approval_rate": selection_rate, "tpr_good": true_positive_rate, "fpr_bad": false_positive_rate},
+        y_true=good,
+        y_pred=approved,
+        sensitive_features=groups,
+    )
     for col in ("approval_rate", "tpr_good", "fpr_bad"):
         np.testing.assert_allclose(fast[col].to_numpy(), raw.by_group[col].to_numpy(), rtol=1e-12)
     assert fast["rows"].sum() == n

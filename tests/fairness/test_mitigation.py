@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from thinfile.config import Settings
 from thinfile.features.schema import Schema
 from thinfile.training.fairness.audit import FairnessAudit, FairnessError
 from thinfile.training.fairness.mitigation import (
@@ -12,8 +14,6 @@ from thinfile.training.fairness.mitigation import (
     reweighing_weights,
 )
 from thinfile.training.split import Split
-
-from thinfile.config import Settings
 
 
 def test_reweighing_makes_group_and_outcome_independent() -> None:
@@ -29,7 +29,9 @@ def test_reweighing_makes_group_and_outcome_independent() -> None:
 
 @pytest.mark.slow
 def test_challenger_narrows_the_equal_opportunity_gap_and_scores_without_the_attribute(
-    split: Split, schema: Schema, fast: Settings,
+    split: Split,
+    schema: Schema,
+    fast: Settings,
 ) -> None:
     scorer, rw = fit_reweighed(split.train.head(10_000), split.valid, schema, fast.train, audit=fast.audit)
     assert rw.attribute == "residence" and scorer.meta["family"] == MITIGATED_FAMILY

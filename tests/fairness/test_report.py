@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
+from thinfile.config import Settings
 from thinfile.features.schema import Schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.fairness.audit import THIN_FILE, FairnessReport, fairness_report
@@ -14,8 +16,6 @@ from thinfile.training.fairness.report import render_html
 from thinfile.training.scorecard import fit_bureau_scorecard
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split, split_frame
-
-from thinfile.config import Settings
 
 
 def test_every_protected_attribute_and_the_intersection_are_audited(report: FairnessReport, schema: Schema) -> None:
@@ -60,8 +60,9 @@ def test_json_is_strict_and_carries_the_headline_and_metrics(report: FairnessRep
         assert key in data["metrics"]
 
 
-def test_scores_from_the_report_match_the_scorers_explanation(champion: Scorer, split: Split, fast: Settings,
-                                                              report: FairnessReport) -> None:
+def test_scores_from_the_report_match_the_scorers_explanation(
+    champion: Scorer, split: Split, fast: Settings, report: FairnessReport
+) -> None:
     ex = champion.explain(split.test)
     assert report.overall["approval_rate"] == pytest.approx(float((ex.decision == "approve").mean()))
 
@@ -86,7 +87,9 @@ def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
     assert "<script" not in html
 
 
-def test_small_groups_are_left_out_and_named(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> None:
+def test_small_groups_are_left_out_and_named(
+    foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings
+) -> None:
     parts = split_frame(foreign_table, foreign_schema, fast.train)
     scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs)
     test = parts.test.copy()

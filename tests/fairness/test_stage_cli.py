@@ -7,6 +7,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.config import Settings
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig
@@ -17,10 +21,6 @@ from thinfile.training.pipeline import train_frame
 from thinfile.training.registry import CHALLENGER_ALIAS
 from thinfile.training.runlog import EvaluationConfig
 from thinfile.training.tracking import configure
-from typer.testing import CliRunner
-
-from thinfile.cli import app
-from thinfile.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,12 @@ def table(schema: Schema):
 
 @pytest.fixture(scope="module")
 def stage(table, schema: Schema, fairness_home: Path) -> FairnessStage:
-    settings = Settings(train=TrainConfig(learning_rate=0.1, max_rounds=150),
-                        evaluation=EvaluationConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
-                        audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1),
-                        explanations=GlobalExplainConfig(rows=800, dependence_plots=1))
+    settings = Settings(
+        train=TrainConfig(learning_rate=0.1, max_rounds=150),
+        evaluation=EvaluationConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
+        audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1),
+        explanations=GlobalExplainConfig(rows=800, dependence_plots=1),
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("THINFILE_HOME", str(fairness_home))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)

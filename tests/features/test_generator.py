@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from thinfile.features.datacard import check_targets
 from thinfile.features.generator import GeneratorParams, generate_frame
 from thinfile.features.population import generate_population
@@ -40,8 +41,12 @@ def test_realised_marginals_land_within_the_data_cards_tolerances(generated):
 
 def test_data_card_states_parameters_marginals_and_sources(generated):
     card = generated.datacard.read_text()
-    for heading in ("## Targets and where they come from", "## Default rate by group",
-                    "## Missing values by feature", "## Generator parameters"):
+    for heading in (
+        "## Targets and where they come from",
+        "## Default rate by group",
+        "## Missing values by feature",
+        "## Generator parameters",
+    ):
         assert heading in card
     assert "AliResearch" in card and "rural_capacity_gap" in card
 
@@ -56,7 +61,10 @@ def test_rural_people_leave_a_thinner_digital_footprint(people, schema):
     present = people[schema.feature_names].notna().sum(axis=1)
     assert present[rural].mean() < present[~rural].mean() - 2
     assert people.loc[rural, "parcels_received_12m"].mean() < 0.8 * people.loc[~rural, "parcels_received_12m"].mean()
-    assert people.loc[rural, "bureau_accounts_open"].isna().mean() > people.loc[~rural, "bureau_accounts_open"].isna().mean()
+    assert (
+        people.loc[rural, "bureau_accounts_open"].isna().mean()
+        > people.loc[~rural, "bureau_accounts_open"].isna().mean()
+    )
 
 
 def test_within_strata_of_the_true_drivers_rural_and_urban_default_alike(people):
@@ -90,7 +98,8 @@ def test_true_pd_depends_on_the_hidden_drivers_alone(people):
     clean = (people["true_pd"] - noise) / (1 - 2 * noise)
     logit = np.log(clean / (1 - clean))
     X = people[["latent_capacity", "latent_conduct", "latent_network"]].assign(
-        rural=(people["residence"] == "rural").astype(float), female=(people["gender"] == "female").astype(float))
+        rural=(people["residence"] == "rural").astype(float), female=(people["gender"] == "female").astype(float)
+    )
     fit = LinearRegression().fit(X, logit)
     assert fit.score(X, logit) > 0.99
     assert abs(fit.coef_[3]) < 0.01 and abs(fit.coef_[4]) < 0.01

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from thinfile.features.schema import DIMENSIONS, SchemaError, load_schema, parse_schema
 
 
@@ -39,8 +40,10 @@ def test_traditional_features_are_the_bureau_record(schema):
         (lambda d: d["features"][0].update(name="residence"), "residence cannot be a feature"),
         (lambda d: d["features"][0].update(colour="red"), "features.0.colour: Extra inputs are not permitted"),
         (lambda d: d.pop("target"), "target: Field required"),
-        (lambda d: next(f for f in d["features"] if f["type"] == "category").update(monotone=1),
-         "a category feature must have monotone 0"),
+        (
+            lambda d: next(f for f in d["features"] if f["type"] == "category").update(monotone=1),
+            "a category feature must have monotone 0",
+        ),
     ],
 )
 def test_bad_schema_is_refused_with_a_message_naming_the_problem(mutate, message):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from thinfile.features.validate import validate_table
 
 

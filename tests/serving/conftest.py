@@ -17,6 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import request_body
 from thinfile.training.champion import TrainConfig, fit_champion
@@ -38,8 +39,14 @@ def serving_home(home_for) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_serving_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("THINFILE_API_KEY", "THINFILE_API_KEY_FILE", "THINFILE_MODEL", "THINFILE_MODEL_NAME",
-                 "THINFILE_AUDIT_LOG", "THINFILE_TOP_REASONS"):
+    for name in (
+        "THINFILE_API_KEY",
+        "THINFILE_API_KEY_FILE",
+        "THINFILE_MODEL",
+        "THINFILE_MODEL_NAME",
+        "THINFILE_AUDIT_LOG",
+        "THINFILE_TOP_REASONS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -92,18 +99,31 @@ def served(registered: Scorer, serving_home: Path) -> Served:
     """`bentoml serve` of the real service on a free loopback port, with an API key and small bounds."""
     port = free_port()
     audit_log = serving_home / "audit" / "test.jsonl"
-    env = serve_env(serving_home, THINFILE_API_KEY=API_KEY, THINFILE_WORKERS="1", THINFILE_AUDIT_LOG=str(audit_log),
-                    THINFILE_MAX_BATCH_ROWS=str(MAX_BATCH_ROWS), THINFILE_MAX_BODY_BYTES=str(MAX_BODY_BYTES))
-    log = open(serving_home / "service.log", "wb")
-    proc = subprocess.Popen([BENTOML, "serve", "thinfile.serving.service:Thinfile", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    env = serve_env(
+        serving_home,
+        THINFILE_API_KEY=API_KEY,
+        THINFILE_WORKERS="1",
+        THINFILE_AUDIT_LOG=str(audit_log),
+        THINFILE_MAX_BATCH_ROWS=str(MAX_BATCH_ROWS),
+        THINFILE_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+    )
+    with open(serving_home / "service.log", "wb") as log:
+        proc = subprocess.Popen(
+            [BENTOML, "serve", "thinfile.serving.service:Thinfile", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"service exited ({proc.returncode}):\n{(serving_home / 'service.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"service exited ({proc.returncode}):\n{(serving_home / 'service.log').read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
+
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import (
     PROTECTED_MESSAGE,
@@ -41,7 +42,10 @@ def test_ranges_and_categories_come_from_the_schema(schema: Schema) -> None:
             assert spec["type"] == "boolean"
         else:
             assert (spec["type"], spec["minimum"], spec["maximum"]) == (
-                "integer" if f.type is FeatureType.int else "number", f.min, f.max)
+                "integer" if f.type is FeatureType.int else "number",
+                f.min,
+                f.max,
+            )
 
 
 def test_protected_attributes_are_refused_by_name_and_hidden_from_the_docs(schema: Schema, thin_body: dict) -> None:
@@ -54,18 +58,23 @@ def test_protected_attributes_are_refused_by_name_and_hidden_from_the_docs(schem
     assert not set(schema.protected_names) & set(model.model_json_schema()["properties"])
 
 
-@pytest.mark.parametrize("field,value,kind", [
-    ("bureau_accounts_open", "3", "int_type"),
-    ("bureau_accounts_open", 2.5, "int_type"),
-    ("bureau_accounts_open", 31, "less_than_equal"),
-    ("microloan_ontime_share", -0.1, "greater_than_equal"),
-    ("microloan_ontime_share", True, "float_type"),
-    ("salary_inflow", "yes", "bool_type"),
-    ("occupation_sector", "astronaut", "literal_error"),
-    ("shoe_size", 42, "extra_forbidden"),
-    ("default_12m", 0, "extra_forbidden"),
-])
-def test_each_bad_value_is_named_with_why(schema: Schema, thin_body: dict, field: str, value: object, kind: str) -> None:
+@pytest.mark.parametrize(
+    "field,value,kind",
+    [
+        ("bureau_accounts_open", "3", "int_type"),
+        ("bureau_accounts_open", 2.5, "int_type"),
+        ("bureau_accounts_open", 31, "less_than_equal"),
+        ("microloan_ontime_share", -0.1, "greater_than_equal"),
+        ("microloan_ontime_share", True, "float_type"),
+        ("salary_inflow", "yes", "bool_type"),
+        ("occupation_sector", "astronaut", "literal_error"),
+        ("shoe_size", 42, "extra_forbidden"),
+        ("default_12m", 0, "extra_forbidden"),
+    ],
+)
+def test_each_bad_value_is_named_with_why(
+    schema: Schema, thin_body: dict, field: str, value: object, kind: str
+) -> None:
     body = {**thin_body, field: value}
     assert errors_by_field(applicant_model(schema), body) == {field: kind}
 
@@ -90,7 +99,9 @@ def test_batch_is_bounded_and_names_the_row(schema: Schema, thin_body: dict) -> 
     assert errors_by_field(batch, {"applicants": []}) == {"applicants": "too_short"}
     assert errors_by_field(batch, {"applicants": [good] * 4}) == {"applicants": "too_long"}
     bad = {**good, "bureau_inquiries_6m": 99}
-    assert errors_by_field(batch, {"applicants": [good, bad]}) == {"applicants.1.bureau_inquiries_6m": "less_than_equal"}
+    assert errors_by_field(batch, {"applicants": [good, bad]}) == {
+        "applicants.1.bureau_inquiries_6m": "less_than_equal"
+    }
 
 
 def test_matrix_equals_the_batch_paths_matrix(schema: Schema, population: pd.DataFrame, to_body) -> None:
@@ -108,6 +119,8 @@ def test_input_hash_ignores_key_order_and_explicit_nulls_but_not_values(schema: 
     with_nulls = {**body, "store_revenue_rmb": None}
     changed = {**body, "bureau_utilisation": 0.26}
     h = input_hash(schema, model.model_validate(body))
-    assert h == input_hash(schema, model.model_validate(reordered)) == input_hash(schema, model.model_validate(with_nulls))
+    assert (
+        h == input_hash(schema, model.model_validate(reordered)) == input_hash(schema, model.model_validate(with_nulls))
+    )
     assert h != input_hash(schema, model.model_validate(changed))
     assert b"store_revenue_rmb" not in canonical_input(schema, model.model_validate(with_nulls))

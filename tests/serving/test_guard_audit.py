@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+
 from thinfile.serving.audit import (
     AUDIT_FIELDS,
     AuditLog,
@@ -40,6 +41,7 @@ def call(app, method: str = "POST", path: str = "/score", server: str = "127.0.0
         transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 5000))
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{server}:3000") as client:
             return await client.request(method, path, **kwargs)
+
     return asyncio.run(go())
 
 
@@ -65,7 +67,9 @@ def test_without_a_key_only_loopback_is_served() -> None:
 def test_non_json_bodies_get_415() -> None:
     response = call(Guard(echo), content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415 and "application/json" in response.json()["error"]
-    assert call(Guard(echo), content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 200
+    assert (
+        call(Guard(echo), content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 200
+    )
 
 
 def test_bodies_beyond_the_bound_get_413_with_or_without_content_length() -> None:
@@ -102,9 +106,16 @@ def test_api_key_file_is_read_and_a_missing_one_is_an_error(tmp_path: Path, monk
 
 
 def record(i: int, decision: str, version: str = "3", when: datetime | None = None) -> dict:
-    return audit_record(f"r{i}", "thinfile-scorer", version, f"{i:064x}", 600.0 + i, decision,
-                        [{"code": "bureau_utilisation", "text": "t", "value": 0.93, "points_lost": 4.2, "hint": None}],
-                        time=when)
+    return audit_record(
+        f"r{i}",
+        "thinfile-scorer",
+        version,
+        f"{i:064x}",
+        600.0 + i,
+        decision,
+        [{"code": "bureau_utilisation", "text": "t", "value": 0.93, "points_lost": 4.2, "hint": None}],
+        time=when,
+    )
 
 
 def test_audit_holds_codes_and_points_never_values(tmp_path: Path) -> None:
@@ -120,10 +131,16 @@ def test_audit_holds_codes_and_points_never_values(tmp_path: Path) -> None:
 
 def test_audit_query_filters_and_skips_broken_lines(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     with AuditLog(path) as log:
-        log.append([record(i, "approve" if i % 2 else "decline", version="1" if i < 3 else "2",
-                           when=t0 + timedelta(hours=i)) for i in range(6)])
+        log.append(
+            [
+                record(
+                    i, "approve" if i % 2 else "decline", version="1" if i < 3 else "2", when=t0 + timedelta(hours=i)
+                )
+                for i in range(6)
+            ]
+        )
     with open(path, "a") as fh:
         fh.write('{"request_id": "half-writ')
     assert [r["request_id"] for r in query_audit(path, AuditQuery(decision="decline"))] == ["r0", "r2", "r4"]

@@ -7,6 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from thinfile.features.schema import DIMENSIONS, Schema
 from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
 from thinfile.serving.contract import applicant_model, canonical_input
@@ -39,8 +40,11 @@ def test_good_applicant_gets_every_field_as_the_library_scores_it(served, schema
             assert 350 <= answer["score"] <= 950 and 0 < answer["pd"] < 1
             assert answer["decision"] in ("approve", "refer", "decline")
             assert len(answer["reasons"]) <= 4 and set(answer["dimensions"]) == set(DIMENSIONS)
-            assert answer["model"] == {"name": served.scorer.meta["name"], "version": served.scorer.meta["version"],
-                                       "run_id": served.scorer.meta["run_id"]}
+            assert answer["model"] == {
+                "name": served.scorer.meta["name"],
+                "version": served.scorer.meta["version"],
+                "run_id": served.scorer.meta["run_id"],
+            }
             assert_same_scoring(answer, served.library(schema, body))
 
 
@@ -53,14 +57,17 @@ def test_thin_file_with_every_optional_field_missing_is_scored(served, schema: S
     assert_same_scoring(answer, served.library(schema, thin_body))
 
 
-@pytest.mark.parametrize("field,value", [
-    ("bureau_accounts_open", "three"),
-    ("bureau_accounts_open", 1.5),
-    ("bureau_utilisation", 7.0),
-    ("occupation_sector", "astronaut"),
-    ("salary_inflow", "sometimes"),
-    ("favourite_colour", "blue"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("bureau_accounts_open", "three"),
+        ("bureau_accounts_open", 1.5),
+        ("bureau_utilisation", 7.0),
+        ("occupation_sector", "astronaut"),
+        ("salary_inflow", "sometimes"),
+        ("favourite_colour", "blue"),
+    ],
+)
 def test_each_bad_input_gets_a_4xx_naming_the_field(served, thin_body: dict, field: str, value: object) -> None:
     with served.client() as client:
         response = client.post("/score", json={**thin_body, field: value})
@@ -73,7 +80,9 @@ def test_missing_required_field_and_broken_json_get_400(served, thin_body: dict)
     required = next(iter(thin_body))
     with served.client() as client:
         missing = client.post("/score", json={k: v for k, v in thin_body.items() if k != required})
-        broken = client.post("/score", content=b'{"phone_tenure_months": 4', headers={"Content-Type": "application/json"})
+        broken = client.post(
+            "/score", content=b'{"phone_tenure_months": 4', headers={"Content-Type": "application/json"}
+        )
         array = client.post("/score", json=[thin_body])
         form = client.post("/score", data={"a": "b"})
     assert missing.status_code == 400 and missing.json()["detail"][0]["loc"] == [required]
@@ -112,7 +121,10 @@ def test_one_audit_record_per_decision_and_no_raw_inputs(served, schema: Schema,
         assert tuple(stored) == AUDIT_FIELDS
         assert stored["input_sha256"] == hashlib.sha256(canonical_input(schema, model.model_validate(body))).hexdigest()
         assert (stored["score"], stored["decision"], stored["model_version"]) == (
-            answer["score"], answer["decision"], answer["model"]["version"])
+            answer["score"],
+            answer["decision"],
+            answer["model"]["version"],
+        )
         assert stored["reasons"] == [{"code": r["code"], "points_lost": r["points_lost"]} for r in answer["reasons"]]
     for line in text.splitlines():
         assert not set(json.loads(line)) & set(schema.feature_names)
@@ -134,7 +146,7 @@ def test_batch_equals_single_row_by_row(served, bodies: list[dict], thin_body: d
 
 def test_concurrent_batches_are_answered_each_in_order(served, bodies: list[dict]) -> None:
     def post(k: int) -> tuple[int, list[dict]]:
-        part = bodies[k % 5: k % 5 + 3]
+        part = bodies[k % 5 : k % 5 + 3]
         with served.client() as client:
             return k, client.post("/score_batch", json={"applicants": part}).json()
 
@@ -150,7 +162,9 @@ def test_batch_is_bounded(served, thin_body: dict) -> None:
         too_many = client.post("/score_batch", json={"applicants": [thin_body] * (served.max_batch_rows + 1)})
         empty = client.post("/score_batch", json={"applicants": []})
         bad_row = client.post("/score_batch", json={"applicants": [thin_body, {**thin_body, "gender": "f"}]})
-        huge = client.post("/score", content=b" " * (served.max_body_bytes + 1), headers={"Content-Type": "application/json"})
+        huge = client.post(
+            "/score", content=b" " * (served.max_body_bytes + 1), headers={"Content-Type": "application/json"}
+        )
     assert too_many.status_code == 400 and too_many.json()["detail"][0]["loc"] == ["applicants"]
     assert empty.status_code == 400
     assert bad_row.status_code == 400 and bad_row.json()["detail"][0]["loc"] == ["applicants", 1, "gender"]
@@ -183,8 +197,10 @@ def test_bentoml_health_metrics_and_docs_are_served(served) -> None:
 def test_no_value_in_any_field_produces_a_5xx(served, schema: Schema, thin_body: dict, value: object) -> None:
     with served.client() as client:
         for name in [*schema.feature_names, *schema.protected_names, "unknown"]:
-            for path, body in (("/score", {**thin_body, name: value}),
-                               ("/score_batch", {"applicants": [{**thin_body, name: value}]})):
+            for path, body in (
+                ("/score", {**thin_body, name: value}),
+                ("/score_batch", {"applicants": [{**thin_body, name: value}]}),
+            ):
                 response = client.post(path, json=body)
                 assert response.status_code < 500, (path, name, value, response.text)
                 if response.status_code == 400:

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from thinfile.features.schema import Schema
-from thinfile.serving.service import ServiceStartError, load_model
-from thinfile.serving.settings import ServingSettings
 from typer.testing import CliRunner
 
 from thinfile.cli import app
+from thinfile.features.schema import Schema
+from thinfile.serving.service import ServiceStartError, load_model
+from thinfile.serving.settings import ServingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -34,11 +34,28 @@ def test_thinfile_serve_refuses_to_bind_beyond_loopback_without_a_key() -> None:
 
 @pytest.mark.slow
 def test_bentoml_serve_itself_exits_when_there_is_no_model(tmp_path: Path) -> None:
-    env = {"PATH": str(Path(sys.executable).parent), "THINFILE_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "true",
-           "HOME": str(tmp_path)}
-    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), "serve", "thinfile.serving.service:Thinfile",
-                           "--host", "127.0.0.1", "--port", "3998"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "THINFILE_HOME": str(tmp_path),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "bentoml"),
+            "serve",
+            "thinfile.serving.service:Thinfile",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "3998",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "ServiceStartError: no model to serve" in done.stdout + done.stderr
 
@@ -54,7 +71,9 @@ def test_cutoffs_can_be_overridden_and_a_foreign_schema_is_refused(registered, s
 def test_thinfile_audit_lists_the_services_decisions(served, thin_body: dict) -> None:
     with served.client() as client:
         answer = client.post("/score", json=thin_body).json()
-    result = runner.invoke(app, ["audit", "--log", str(served.audit_log), "--request-id", answer["request_id"], "--json"])
+    result = runner.invoke(
+        app, ["audit", "--log", str(served.audit_log), "--request-id", answer["request_id"], "--json"]
+    )
     assert result.exit_code == 0, result.output
     (line,) = result.output.strip().splitlines()
     assert json.loads(line)["decision"] == answer["decision"]

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from thinfile.config import Settings
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.champion import TrainConfig
 from thinfile.training.pipeline import PipelineConfig, TrainResult, train_frame
 from thinfile.training.runlog import EvaluationConfig
-
-from thinfile.config import Settings
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,11 @@ def training_home(home_for) -> Path:
 
 def fast_settings(**pipeline: object) -> Settings:
     """Default settings with small timing samples (tests never assert speed)."""
-    return Settings(train=TrainConfig(), pipeline=PipelineConfig(**pipeline),
-                    evaluation=EvaluationConfig(timing_rows=2_000, explain_timing_rows=500, plot_rows=5_000))
+    return Settings(
+        train=TrainConfig(),
+        pipeline=PipelineConfig(**pipeline),
+        evaluation=EvaluationConfig(timing_rows=2_000, explain_timing_rows=500, plot_rows=5_000),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +47,41 @@ FOREIGN_SCHEMA = {
     "date_column": "applied_on",
     "protected": [{"name": "region", "categories": ["north", "south"]}],
     "features": [
-        {"name": "monthly_income", "type": "float", "min": 0, "max": 1e6, "dimension": "capacity",
-         "monotone": 1, "reason": "Low income"},
-        {"name": "late_bills", "type": "int", "min": 0, "max": 50, "dimension": "behaviour",
-         "monotone": -1, "reason": "Late bills"},
-        {"name": "bank_defaults", "type": "int", "min": 0, "max": 20, "dimension": "credit_history",
-         "monotone": -1, "reason": "Defaults on the bank record", "traditional": True},
-        {"name": "wallet_tier", "type": "category", "categories": ["bronze", "silver", "gold"],
-         "dimension": "identity", "reason": "Wallet tier"},
+        {
+            "name": "monthly_income",
+            "type": "float",
+            "min": 0,
+            "max": 1e6,
+            "dimension": "capacity",
+            "monotone": 1,
+            "reason": "Low income",
+        },
+        {
+            "name": "late_bills",
+            "type": "int",
+            "min": 0,
+            "max": 50,
+            "dimension": "behaviour",
+            "monotone": -1,
+            "reason": "Late bills",
+        },
+        {
+            "name": "bank_defaults",
+            "type": "int",
+            "min": 0,
+            "max": 20,
+            "dimension": "credit_history",
+            "monotone": -1,
+            "reason": "Defaults on the bank record",
+            "traditional": True,
+        },
+        {
+            "name": "wallet_tier",
+            "type": "category",
+            "categories": ["bronze", "silver", "gold"],
+            "dimension": "identity",
+            "reason": "Wallet tier",
+        },
         {"name": "kyc_done", "type": "bool", "dimension": "identity", "monotone": 1, "reason": "Identity not checked"},
     ],
 }
@@ -67,17 +97,19 @@ def foreign_table(rows: int, seed: int) -> pd.DataFrame:
     tier = rng.choice(["bronze", "silver", "gold"], rows)
     kyc = rng.random(rows) < 0.7
     logit = -2.5 - 0.8 * (np.log(income) - 8) + 0.35 * late + 0.6 * np.clip(defaults, 0, None) - 0.4 * kyc
-    return pd.DataFrame({
-        "loan_ref": [f"L{i:06d}" for i in range(rows)],
-        "applied_on": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
-        "monthly_income": income,
-        "late_bills": late,
-        "bank_defaults": pd.Series(np.where(has_record, defaults, 0), dtype="Int64").mask(~has_record),
-        "wallet_tier": tier,
-        "kyc_done": kyc,
-        "region": rng.choice(["north", "south"], rows),
-        "went_bad": (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "loan_ref": [f"L{i:06d}" for i in range(rows)],
+            "applied_on": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
+            "monthly_income": income,
+            "late_bills": late,
+            "bank_defaults": pd.Series(np.where(has_record, defaults, 0), dtype="Int64").mask(~has_record),
+            "wallet_tier": tier,
+            "kyc_done": kyc,
+            "region": rng.choice(["north", "south"], rows),
+            "went_bad": (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int),
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,21 +8,26 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from thinfile.features.schema import Schema
-from thinfile.training.data import TrainingDataError, prepare
-from thinfile.training.pipeline import train, train_frame
 from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.config import Settings
+from thinfile.features.schema import Schema
+from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.pipeline import train, train_frame
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_foreign_table_with_its_own_schema_trains_out_of_time(foreign_files: tuple[Path, Path], quick: Settings) -> None:
+def test_a_foreign_table_with_its_own_schema_trains_out_of_time(
+    foreign_files: tuple[Path, Path], quick: Settings
+) -> None:
     data, schema_file = foreign_files
-    result = train(data, schema_file, quick.model_copy(update={"pipeline": quick.pipeline.model_copy(
-        update={"register_champion": False})}))
+    result = train(
+        data,
+        schema_file,
+        quick.model_copy(update={"pipeline": quick.pipeline.model_copy(update={"register_champion": False})}),
+    )
     assert result.split_method == "out_of_time"
     assert {m.family for m in result.models} == {"lightgbm", "bureau_scorecard", "all_inputs_scorecard"}
     champion = result.champion.metrics
@@ -36,14 +41,17 @@ def test_a_foreign_table_with_its_own_schema_trains_out_of_time(foreign_files: t
 
 def test_cli_trains_on_a_foreign_table(foreign_files: tuple[Path, Path]) -> None:
     data, schema_file = foreign_files
-    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines",
-                                   "--no-register"])
+    out = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register"]
+    )
     assert out.exit_code == 0, out.output
     assert "lightgbm" in out.output
 
 
 def test_data_that_does_not_match_the_schema_fails_with_the_missing_columns(
-    foreign_files: tuple[Path, Path], population: pd.DataFrame, tmp_path: Path,
+    foreign_files: tuple[Path, Path],
+    population: pd.DataFrame,
+    tmp_path: Path,
 ) -> None:
     _, schema_file = foreign_files
     wrong = tmp_path / "synthetic.parquet"
@@ -82,16 +90,23 @@ def test_a_table_with_one_outcome_class_is_refused(make_foreign_table, foreign_s
 
 
 def test_same_data_config_and_seed_give_the_same_metrics_and_model_file(
-    population: pd.DataFrame, schema: Schema, quick: Settings, tmp_path: Path,
+    population: pd.DataFrame,
+    schema: Schema,
+    quick: Settings,
+    tmp_path: Path,
 ) -> None:
-    settings = quick.model_copy(update={"pipeline": quick.pipeline.model_copy(
-        update={"register_champion": False, "global_explanations": False})})
+    settings = quick.model_copy(
+        update={
+            "pipeline": quick.pipeline.model_copy(update={"register_champion": False, "global_explanations": False})
+        }
+    )
     small = population.head(6_000)
     runs = [train_frame(small, schema, settings) for _ in range(2)]
     timing = {"predict_rows_per_s", "explain_rows_per_s", "fit_seconds"}
     for a, b in zip(runs[0].models, runs[1].models, strict=True):
-        assert {k: v for k, v in a.metrics.items() if k not in timing} == \
-               {k: v for k, v in b.metrics.items() if k not in timing}, a.family
+        assert {k: v for k, v in a.metrics.items() if k not in timing} == {
+            k: v for k, v in b.metrics.items() if k not in timing
+        }, a.family
     files = [r.champion.model.save(tmp_path / f"run{i}") for i, r in enumerate(runs)]
     for name in ("model.lgb", "scorer.json"):
         assert (files[0] / name).read_bytes() == (files[1] / name).read_bytes()

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
@@ -20,9 +21,24 @@ from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_b
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
 
 pytestmark = pytest.mark.slow
-SHARED = ("auc", "gini", "ks", "brier", "log_loss", "ece", "psi_score", "oracle_auc", "oracle_gap",
-          "auc_thin_file", "auc_residence_rural", "auc_residence_urban", "approval_rate_at_600",
-          "bad_rate_at_600", "predict_rows_per_s", "explain_rows_per_s")
+SHARED = (
+    "auc",
+    "gini",
+    "ks",
+    "brier",
+    "log_loss",
+    "ece",
+    "psi_score",
+    "oracle_auc",
+    "oracle_gap",
+    "auc_thin_file",
+    "auc_residence_rural",
+    "auc_residence_urban",
+    "approval_rate_at_600",
+    "bad_rate_at_600",
+    "predict_rows_per_s",
+    "explain_rows_per_s",
+)
 
 
 MODEL_NAME = "thinfile-synthetic"  # the built-in schema's name names its registered model
@@ -60,16 +76,24 @@ def test_every_model_is_a_run_with_the_same_metric_names(trained: TrainResult) -
         files = {a.path for a in _client().list_artifacts(model.run_id)}
         assert {"evaluation.json", "model_card.md", "plots"} <= files
         plots = {a.path for a in _client().list_artifacts(model.run_id, "plots")}
-        assert {f"plots/{p}" for p in ("roc.png", "ks.png", "calibration.png", "score_by_band.png",
-                                       "score_by_group.png")} <= plots
+        assert {
+            f"plots/{p}" for p in ("roc.png", "ks.png", "calibration.png", "score_by_band.png", "score_by_group.png")
+        } <= plots
     assert families == {"lightgbm", BUREAU_FAMILY, ALL_INPUTS_FAMILY}
     assert exp.artifact_location.startswith("file://") and "mlruns/artifacts" in exp.artifact_location
 
 
 def test_model_card_states_data_metrics_and_the_tree_shape_trade(trained: TrainResult) -> None:
     card = mlflow.artifacts.load_text(f"runs:/{trained.champion.run_id}/model_card.md")
-    for words in ("## Data", "## Intended use", "## Test metrics", "## Limits", "explain_rows_per_s",
-                  "Tree shape", trained.data.data_hash):
+    for words in (
+        "## Data",
+        "## Intended use",
+        "## Test metrics",
+        "## Limits",
+        "explain_rows_per_s",
+        "Tree shape",
+        trained.data.data_hash,
+    ):
         assert words in card
 
 
@@ -81,7 +105,9 @@ def test_champion_is_registered_and_loads_back_identically(trained: TrainResult,
     np.testing.assert_array_equal(loaded.predict_pd(rows), trained.champion.model.predict_pd(rows))
 
 
-def test_champion_run_points_at_its_bureau_baseline_which_loads_back(trained: TrainResult, population: pd.DataFrame) -> None:
+def test_champion_run_points_at_its_bureau_baseline_which_loads_back(
+    trained: TrainResult, population: pd.DataFrame
+) -> None:
     tag = _client().get_run(trained.champion.run_id).data.tags[BUREAU_BASELINE_TAG]
     assert tag == trained.baseline(BUREAU_FAMILY).run_id
     baseline = load_baseline(tag)

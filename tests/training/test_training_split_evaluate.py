@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig
 from thinfile.training.evaluate import (
@@ -18,7 +19,9 @@ from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.split import SplitError, split_frame
 
 
-def test_stratified_split_is_seeded_disjoint_and_keeps_the_default_rate(population: pd.DataFrame, schema: Schema) -> None:
+def test_stratified_split_is_seeded_disjoint_and_keeps_the_default_rate(
+    population: pd.DataFrame, schema: Schema
+) -> None:
     a = split_frame(population, schema, TrainConfig(seed=3))
     b = split_frame(population, schema, TrainConfig(seed=3))
     c = split_frame(population, schema, TrainConfig(seed=4))

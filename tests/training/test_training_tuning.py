@@ -1,12 +1,12 @@
 import pytest
 from sklearn.metrics import log_loss
+
+from thinfile.config import Settings
 from thinfile.training.champion import TrainConfig, train_booster
 from thinfile.training.pipeline import PipelineConfig
 from thinfile.training.runlog import EvaluationConfig
 from thinfile.training.split import split_frame
 from thinfile.training.tuning import tune_config
-
-from thinfile.config import Settings
 
 
 def test_search_returns_the_best_of_its_trials_and_that_config_reproduces_its_loss(population, schema):
@@ -24,9 +24,11 @@ def test_search_returns_the_best_of_its_trials_and_that_config_reproduces_its_lo
 def test_train_with_tune_logs_the_searched_parameters(population, schema):
     from thinfile.training.pipeline import train_frame
 
-    settings = Settings(train=TrainConfig(tune=True, tune_trials=2, max_rounds=40),
-                        pipeline=PipelineConfig(baselines=False, global_explanations=False),
-                        evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=2_000))
+    settings = Settings(
+        train=TrainConfig(tune=True, tune_trials=2, max_rounds=40),
+        pipeline=PipelineConfig(baselines=False, global_explanations=False),
+        evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=2_000),
+    )
     messages = []
     result = train_frame(population, schema, settings, progress=messages.append)
     assert any(m.startswith("best of the search") for m in messages)

@@ -12,19 +12,35 @@ from thinfile.training.registry import CHAMPION_ALIAS
 
 
 def batch_score(
-    input: Path = typer.Argument(..., help="Applicants to score: a .parquet or .csv file, or a folder of them "
-                                 "(hive-partitioned folders such as region=north/ included)."),
-    output: Path = typer.Argument(..., help="Folder for scores/ and rejects/ (Parquet parts), manifest.json and "
-                                  "population_report.{json,html}. Rerunning into the same folder resumes the job."),
-    model: str = typer.Option(CHAMPION_ALIAS, "--model", "-m", help="Registry alias or version, a models:/ URI, or a "
-                              "folder holding a saved scorer."),
+    input: Path = typer.Argument(
+        ...,
+        help="Applicants to score: a .parquet or .csv file, or a folder of them "
+        "(hive-partitioned folders such as region=north/ included).",
+    ),
+    output: Path = typer.Argument(
+        ...,
+        help="Folder for scores/ and rejects/ (Parquet parts), manifest.json and "
+        "population_report.{json,html}. Rerunning into the same folder resumes the job.",
+    ),
+    model: str = typer.Option(
+        CHAMPION_ALIAS,
+        "--model",
+        "-m",
+        help="Registry alias or version, a models:/ URI, or a folder holding a saved scorer.",
+    ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
     schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
     engine: str = typer.Option("embedded", "--engine", "-e", help="embedded (this machine, every core) or spark."),
     master: str = typer.Option(None, "--master", help="Spark master for --engine spark (default local[*])."),
-    chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per output part; bounds memory per "
-                                   "worker (default from settings: 50,000)."),
-    workers: int = typer.Option(None, "--workers", min=1, help="Scoring processes of the embedded engine (default: one per core)."),
+    chunk_rows: int = typer.Option(
+        None,
+        "--chunk-rows",
+        min=1,
+        help="Rows per output part; bounds memory per worker (default from settings: 50,000).",
+    ),
+    workers: int = typer.Option(
+        None, "--workers", min=1, help="Scoring processes of the embedded engine (default: one per core)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
 ) -> None:
     """Score every row of INPUT with the model; bad rows go to rejects with their reasons; nothing is lost.
@@ -47,12 +63,32 @@ def batch_score(
 
     settings = Settings()
     try:
-        result = run(input, output, model, name=model_name(name, load_schema(schema)), engine=engine,
-                     master=master, chunk_rows=chunk_rows, workers=workers, settings=settings.batch,
-                     fairness=settings.fairness, groups=settings.audit, stability=settings.stability,
-                     overwrite=overwrite, progress=True, console=console)
-    except (BatchInputError, BatchOutputError, BatchSchemaError, ModelNotFoundError, SparkUnavailableError,
-            SchemaError, ValueError) as err:
+        result = run(
+            input,
+            output,
+            model,
+            name=model_name(name, load_schema(schema)),
+            engine=engine,
+            master=master,
+            chunk_rows=chunk_rows,
+            workers=workers,
+            settings=settings.batch,
+            fairness=settings.fairness,
+            groups=settings.audit,
+            stability=settings.stability,
+            overwrite=overwrite,
+            progress=True,
+            console=console,
+        )
+    except (
+        BatchInputError,
+        BatchOutputError,
+        BatchSchemaError,
+        ModelNotFoundError,
+        SparkUnavailableError,
+        SchemaError,
+        ValueError,
+    ) as err:
         raise fail(str(err)) from None
     except BatchIntegrityError as err:
         raise fail(str(err), code=3) from None

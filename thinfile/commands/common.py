@@ -18,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.status import Status
 from rich.text import Text
 
 from thinfile.features.generator import GeneratorParams
@@ -43,8 +44,14 @@ class RowsPerSecond(ProgressColumn):
 @contextmanager
 def row_progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """A rich progress bar counting rows, with rows/s; yields advance(n)."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RowsPerSecond(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
@@ -55,7 +62,9 @@ def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path
     out = default_data_dir()
     parts = out / PARTS_DIR
     if not any(parts.glob("*.parquet")):
-        console.print(f"no table given and no population in {parts}: generating {rows:,} synthetic people (seed {seed})")
+        console.print(
+            f"no table given and no population in {parts}: generating {rows:,} synthetic people (seed {seed})"
+        )
         with row_progress("generating population", rows) as advance:
             generate_population(load_schema(), out, rows, seed, generator, on_chunk=advance)
     return parts
@@ -64,3 +73,13 @@ def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path
 def model_name(name: str | None, schema: Schema) -> str:
     """--name if given, else the project's registered model name (from its schema's name)."""
     return name or model_name_for(schema)
+
+
+def say(status: Status) -> Callable[[str], None]:
+    """A progress callback: the message replaces the spinner's text and is logged with its time."""
+
+    def progress(message: str) -> None:
+        status.update(message)
+        console.log(message)
+
+    return progress

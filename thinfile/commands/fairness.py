@@ -13,19 +13,39 @@ from thinfile.training.registry import CHAMPION_ALIAS
 
 
 def fairness(
-    model: str = typer.Option(CHAMPION_ALIAS, "--model", "-m",
-                              help="Registered model to audit: an alias (champion, challenger) or a version number."),
-    data: Path = typer.Option(None, "--data", "-d", help="Table to audit (.parquet/.csv file or folder). Default: the "
-                              "table `thinfile train` used by default (data/synthetic/population/, else the seeded "
-                              "synthetic rows it generates)."),
-    schema: str = typer.Option(None, "--schema", help="Schema file (YAML) describing the table. Default: the model's own schema."),
-    out: Path = typer.Option(None, "--out", "-o", help="Folder for fairness_vN.html and .json. Default: reports/ "
-                             "under THINFILE_HOME (or the current folder)."),
-    all_rows: bool = typer.Option(False, "--all-rows/--holdout", help="Audit every row, or (default) only the "
-                                  "held-out test part of the split training makes of this table."),
+    model: str = typer.Option(
+        CHAMPION_ALIAS,
+        "--model",
+        "-m",
+        help="Registered model to audit: an alias (champion, challenger) or a version number.",
+    ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="Table to audit (.parquet/.csv file or folder). Default: the "
+        "table `thinfile train` used by default (data/synthetic/population/, else the seeded "
+        "synthetic rows it generates).",
+    ),
+    schema: str = typer.Option(
+        None, "--schema", help="Schema file (YAML) describing the table. Default: the model's own schema."
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Folder for fairness_vN.html and .json. Default: reports/ under THINFILE_HOME (or the current folder).",
+    ),
+    all_rows: bool = typer.Option(
+        False,
+        "--all-rows/--holdout",
+        help="Audit every row, or (default) only the held-out test part of the split training makes of this table.",
+    ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from the schema's name."),
-    log: bool = typer.Option(True, "--log/--no-log", help="Also log the report and fair_* metrics to the model's MLflow run."),
+    log: bool = typer.Option(
+        True, "--log/--no-log", help="Also log the report and fair_* metrics to the model's MLflow run."
+    ),
 ) -> None:
     """Audit a model's decisions across rural/urban, gender, age band and residence x gender.
 
@@ -73,15 +93,19 @@ def fairness(
         table.add_column(col, justify="left" if col == "attribute" else "right")
     for a in report.attributes:
         oracle = f"{a.oracle_di_ratio:.3f}" if a.oracle_di_ratio is not None else "-"
-        table.add_row(a.name, f"{a.di_ratio:.3f}", f"{a.eo_diff:.3f}", f"{a.eod_diff:.3f}", f"{a.calibration_gap:.3f}", oracle)
+        table.add_row(
+            a.name, f"{a.di_ratio:.3f}", f"{a.eo_diff:.3f}", f"{a.eod_diff:.3f}", f"{a.calibration_gap:.3f}", oracle
+        )
     console.print(table)
     if report.inclusion is not None:
         seg = report.inclusion.segments.set_index("segment")
         if "thin-file" in seg.index:
             r = seg.loc["thin-file"]
-            console.print(f"inclusion: at a {report.inclusion.target_bad_rate:.1%} bad rate among approved, this model "
-                          f"approves {r.model_approval_rate:.1%} of thin-file applicants, the bureau-only scorecard "
-                          f"{r.baseline_approval_rate:.1%}")
+            console.print(
+                f"inclusion: at a {report.inclusion.target_bad_rate:.1%} bad rate among approved, this model "
+                f"approves {r.model_approval_rate:.1%} of thin-file applicants, the bureau-only scorecard "
+                f"{r.baseline_approval_rate:.1%}"
+            )
     console.print(f"report: {html}\njson:   {js}")
     if log:
         console.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")

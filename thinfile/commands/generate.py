@@ -17,22 +17,30 @@ from thinfile.features.settings import default_data_dir
 def generate(
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="How many people to generate."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed: the same seed and rows give the same bytes."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: data/synthetic under THINFILE_HOME or the current folder)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Output folder (default: data/synthetic under THINFILE_HOME or the current folder)."
+    ),
     rural_capacity_gap: float = typer.Option(
-        None, help="True capacity gap of rural people in sd units (0 = equally creditworthy)."),
+        None, help="True capacity gap of rural people in sd units (0 = equally creditworthy)."
+    ),
     rural_footprint: float = typer.Option(
-        None, help="Digital activity of rural online users relative to urban (0-1]; lower = thinner footprint."),
+        None, help="Digital activity of rural online users relative to urban (0-1]; lower = thinner footprint."
+    ),
 ) -> None:
     """Generate synthetic thin-file borrowers with a known true default probability.
 
-    Writes OUT/population/part-NNNNN.parquet (one part per 250,000 rows, bounded memory) and OUT/DATACARD.md with parameters, realised marginals and the seed facts each target comes from.
+    Writes OUT/population/part-NNNNN.parquet (one part per 250,000 rows, bounded memory) and OUT/DATACARD.md
+    with parameters, realised marginals and the seed facts each target comes from.
     """
     try:
         schema = load_schema()
     except SchemaError as err:
         raise fail(str(err)) from None
-    overrides = {k: v for k, v in {"rural_capacity_gap": rural_capacity_gap,
-                                   "rural_footprint_intensity": rural_footprint}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"rural_capacity_gap": rural_capacity_gap, "rural_footprint_intensity": rural_footprint}.items()
+        if v is not None
+    }
     try:
         params = GeneratorParams(**overrides)
     except ValidationError as err:
@@ -50,7 +58,8 @@ def report_population(result: GeneratedPopulation) -> None:
     console.print(f"[green]wrote[/] {result.rows:,} rows to {result.parts_dir}  (data card: {result.datacard})")
     console.print(
         f"thin-file {r['thin_file_share']:.1%} · rural {r['rural_share']:.1%} · default rate {r['default_rate']:.2%} "
-        f"· oracle AUC {r['oracle_auc']:.3f} · targets met: {'yes' if result.all_within_tolerance else 'NO (see data card)'}"
+        f"· oracle AUC {r['oracle_auc']:.3f} · targets met: "
+        f"{'yes' if result.all_within_tolerance else 'NO (see data card)'}"
     )
 
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, row_progress
+from thinfile.commands.common import console, row_progress, say
 from thinfile.commands.generate import report_population
 from thinfile.config import Settings
 from thinfile.features.population import PARTS_DIR, generate_population
@@ -40,7 +40,9 @@ def _points(share: float) -> str:
 def run(
     rows: int = typer.Option(200_000, "--rows", "-n", min=1000, help="Size of the default synthetic population."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the population."),
-    fairness: bool = typer.Option(True, "--fairness/--no-fairness", help="Write fairness reports and train the mitigated challenger."),
+    fairness: bool = typer.Option(
+        True, "--fairness/--no-fairness", help="Write fairness reports and train the mitigated challenger."
+    ),
 ) -> None:
     """Generate the default population, train and register the champion and baselines, audit fairness.
 
@@ -62,12 +64,19 @@ def run(
         console.print(f"reusing the {rows:,}-row population (seed {seed}) in {out / PARTS_DIR}")
 
     with console.status("training") as status:
-        result = train(out / PARTS_DIR, None, settings, progress=lambda m: (status.update(m), console.log(m)))
+        result = train(out / PARTS_DIR, None, settings, progress=say(status))
     models = Table(title="test metrics")
     for col in ("model", "AUC", "oracle gap", "ECE", "AUC thin-file", "run"):
         models.add_column(col)
     for r in result.comparison(("auc", "oracle_gap", "ece", "auc_thin_file")).itertuples():
-        models.add_row("champion" if r.role == "champion" else _short(r.model), f"{r.auc:.4f}", f"{r.oracle_gap:.4f}", f"{r.ece:.4f}", f"{r.auc_thin_file:.4f}", r.run_id[:8])
+        models.add_row(
+            "champion" if r.role == "champion" else _short(r.model),
+            f"{r.auc:.4f}",
+            f"{r.oracle_gap:.4f}",
+            f"{r.ece:.4f}",
+            f"{r.auc_thin_file:.4f}",
+            r.run_id[:8],
+        )
     console.print(models)
     console.print(f"registered {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'")
 
@@ -79,20 +88,27 @@ def run(
             table.add_column(col, no_wrap=True)
         for r in stage.summary().itertuples(index=False):
             r = r._asdict()
-            table.add_row(_short(str(r["model"])), *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
-                          *(_points(r[c]) for c in ("lift_thin_file", "lift_residence_worst")),
-                          "pass" if r["passed"] else "FAIL")
+            table.add_row(
+                _short(str(r["model"])),
+                *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
+                *(_points(r[c]) for c in ("lift_thin_file", "lift_residence_worst")),
+                "pass" if r["passed"] else "FAIL",
+            )
         console.print(table)
-        console.print("DI: approval-rate ratio rural/urban (>= 0.8); EO: equal-opportunity difference (<= 0.05); "
-                      "calib: calibration gap (<= 0.02); lift: extra approvals vs the bureau-only scorecard at the "
-                      "same bad rate; checks: all limits on every attribute")
+        console.print(
+            "DI: approval-rate ratio rural/urban (>= 0.8); EO: equal-opportunity difference (<= 0.05); "
+            "calib: calibration gap (<= 0.02); lift: extra approvals vs the bureau-only scorecard at the "
+            "same bad rate; checks: all limits on every attribute"
+        )
         for name, path in stage.files.items():
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
             console.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
 
-    console.print(f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "
-                  "serve the champion with `thinfile serve`")
+    console.print(
+        f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "
+        "serve the champion with `thinfile serve`"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -21,13 +21,23 @@ SERVICE = "thinfile.serving.service:Thinfile"
 
 def serve(
     port: int = typer.Option(None, "--port", "-p", help="Port to listen on (default 3000, or THINFILE_PORT)."),
-    host: str = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1). Anything beyond loopback "
-                             "needs an API key (THINFILE_API_KEY or THINFILE_API_KEY_FILE)."),
-    workers: int = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default 2, or THINFILE_WORKERS)."),
-    model: str = typer.Option(None, "--model", "-m", help="Registry alias or version to serve (default 'champion', "
-                              "or THINFILE_MODEL)."),
-    audit_log: Path = typer.Option(None, "--audit-log", help="Where decisions are appended (default "
-                                   "$THINFILE_HOME/audit/decisions.jsonl, or THINFILE_AUDIT_LOG)."),
+    host: str = typer.Option(
+        None,
+        "--host",
+        help="Address to bind (default 127.0.0.1). Anything beyond loopback "
+        "needs an API key (THINFILE_API_KEY or THINFILE_API_KEY_FILE).",
+    ),
+    workers: int = typer.Option(
+        None, "--workers", "-w", min=1, help="Worker processes (default 2, or THINFILE_WORKERS)."
+    ),
+    model: str = typer.Option(
+        None, "--model", "-m", help="Registry alias or version to serve (default 'champion', or THINFILE_MODEL)."
+    ),
+    audit_log: Path = typer.Option(
+        None,
+        "--audit-log",
+        help="Where decisions are appended (default $THINFILE_HOME/audit/decisions.jsonl, or THINFILE_AUDIT_LOG).",
+    ),
 ) -> None:
     """Serve the registered scorer over HTTP: POST /score, POST /score_batch, GET /model, /docs, /metrics.
 
@@ -48,14 +58,27 @@ def serve(
         version = resolve(settings.model, name)
     except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
-    env = {**os.environ, "THINFILE_MODEL": str(version.version), "THINFILE_MODEL_NAME": version.name,
-           "THINFILE_WORKERS": str(settings.workers),
-           "THINFILE_AUDIT_LOG": str(settings.audit_path())}
-    console.print(f"serving [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
-                  f"with {settings.workers} worker(s); decisions audited to {settings.audit_path()}")
+    env = {
+        **os.environ,
+        "THINFILE_MODEL": str(version.version),
+        "THINFILE_MODEL_NAME": version.name,
+        "THINFILE_WORKERS": str(settings.workers),
+        "THINFILE_AUDIT_LOG": str(settings.audit_path()),
+    }
+    console.print(
+        f"serving [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
+        f"with {settings.workers} worker(s); decisions audited to {settings.audit_path()}"
+    )
     bentoml = Path(sys.executable).parent / "bentoml"
-    cmd = [str(bentoml) if bentoml.exists() else "bentoml", "serve", SERVICE,
-           "--host", settings.host, "--port", str(settings.port)]
+    cmd = [
+        str(bentoml) if bentoml.exists() else "bentoml",
+        "serve",
+        SERVICE,
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+    ]
     try:
         code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
@@ -80,8 +103,14 @@ def audit(
     if decision and decision not in ("approve", "refer", "decline"):
         raise fail(f"--decision must be approve, refer or decline, got {decision!r}")
     path = log or ServingSettings.from_env().audit_path()
-    query = AuditQuery(request_id=request_id, input_sha256=input_sha256, decision=decision,
-                       model_version=model_version, since=since, until=until)
+    query = AuditQuery(
+        request_id=request_id,
+        input_sha256=input_sha256,
+        decision=decision,
+        model_version=model_version,
+        since=since,
+        until=until,
+    )
     try:
         records = query_audit(path, query)
     except FileNotFoundError as err:
@@ -95,8 +124,14 @@ def audit(
     for column in ("time", "request id", "model", "score", "decision", "reason codes"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for r in shown:
-        table.add_row(r["time"][:23], r["request_id"], f"v{r['model_version']}", f"{r['score']:.1f}", r["decision"],
-                      ", ".join(x["code"] for x in r["reasons"]))
+        table.add_row(
+            r["time"][:23],
+            r["request_id"],
+            f"v{r['model_version']}",
+            f"{r['score']:.1f}",
+            r["decision"],
+            ", ".join(x["code"] for x in r["reasons"]),
+        )
     console.print(table)
     summary = summarise(records)
     console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")

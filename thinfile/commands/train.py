@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, model_name
+from thinfile.commands.common import console, default_population, fail, model_name, say
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.training.registry import CHAMPION_ALIAS, tracking_uri
@@ -17,21 +17,33 @@ from thinfile.training.split import SplitError
 
 
 def train(
-    data: Path = typer.Option(None, "--data", "-d", help="Table to train on: a .parquet/.csv file or a folder of them "
-                              "(the folder `thinfile generate --out` wrote is fine). Default: data/synthetic/population/, "
-                              "generated first if absent."),
-    schema: str = typer.Option(None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in "
-                               "synthetic schema."),
-    name: str = typer.Option(None, "--name", help="Registered model name. Default: the schema's name "
-                             "(one name, and one champion, per project)."),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="Table to train on: a .parquet/.csv file or a folder of them "
+        "(the folder `thinfile generate --out` wrote is fine). Default: data/synthetic/population/, "
+        "generated first if absent.",
+    ),
+    schema: str = typer.Option(
+        None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in synthetic schema."
+    ),
+    name: str = typer.Option(
+        None,
+        "--name",
+        help="Registered model name. Default: the schema's name (one name, and one champion, per project).",
+    ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
-    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs "
-                                   "WoE scorecards."),
-    register_model: bool = typer.Option(True, "--register/--no-register", help="Register the champion and point its "
-                                        "'champion' alias at it."),
-    tune: bool = typer.Option(False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs "
-                              "thinfile[tune])."),
+    baselines: bool = typer.Option(
+        True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs WoE scorecards."
+    ),
+    register_model: bool = typer.Option(
+        True, "--register/--no-register", help="Register the champion and point its 'champion' alias at it."
+    ),
+    tune: bool = typer.Option(
+        False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs thinfile[tune])."
+    ),
     trials: int = typer.Option(20, "--trials", min=1, help="Trials of the --tune search."),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
@@ -44,19 +56,23 @@ def train(
     from thinfile.training.scorecard import ScorecardError
 
     base = Settings()
-    settings = base.model_copy(update={
-        "train": base.train.model_copy(update={"tune": tune, "tune_trials": trials,
-                                               **({"seed": seed} if seed is not None else {})}),
-        "pipeline": base.pipeline.model_copy(update={"baselines": baselines, "register_champion": register_model,
-                                                     "model_name": name}),
-    })
+    settings = base.model_copy(
+        update={
+            "train": base.train.model_copy(
+                update={"tune": tune, "tune_trials": trials, **({"seed": seed} if seed is not None else {})}
+            ),
+            "pipeline": base.pipeline.model_copy(
+                update={"baselines": baselines, "register_champion": register_model, "model_name": name}
+            ),
+        }
+    )
     try:
         if data is None:
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
             data = default_population(rows, settings.train.seed, base.generator)
         with console.status("training") as status:
-            result = run_training(data, schema, settings, progress=lambda m: (status.update(m), console.log(m)))
+            result = run_training(data, schema, settings, progress=say(status))
     except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError) as err:
         raise fail(str(err)) from None
     table = Table(title=f"test metrics ({len(result.split.test):,} rows, {result.split_method} split)")
@@ -69,11 +85,14 @@ def train(
         table.add_row(row.model, *(_cell(getattr(row, c)) for c in cols), row.run_id[:8])
     console.print(table)
     if len(result.data.rejects):
-        console.print(f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
-                      "(rejects.csv in the champion run)[/]")
+        console.print(
+            f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
+            "(rejects.csv in the champion run)[/]"
+        )
     if result.registered_version:
-        console.print(f"[green]registered[/] {result.model_name} version {result.registered_version} as "
-                      f"'{CHAMPION_ALIAS}'")
+        console.print(
+            f"[green]registered[/] {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'"
+        )
     console.print(f"MLflow store: {tracking_uri()}  (see it with `thinfile ui`)")
 
 

@@ -20,6 +20,7 @@ from pydantic import Field
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section
 from thinfile.training.evaluate import metric_token, thin_file_mask
@@ -36,6 +37,7 @@ from thinfile.training.fairness.metrics import (
     pd_bins,
     risk_frame,
 )
+from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import (
     ScoreScale,
@@ -160,8 +162,12 @@ class ProxyAudit:
     top_features: list[tuple[str, float]]
 
     def to_dict(self) -> dict[str, object]:
-        return {"attribute": self.attribute, "auc": self.auc, "rows": self.rows,
-                "top_features": [{"feature": f, "share": s} for f, s in self.top_features]}
+        return {
+            "attribute": self.attribute,
+            "auc": self.auc,
+            "rows": self.rows,
+            "top_features": [{"feature": f, "share": s} for f, s in self.top_features],
+        }
 
 
 @dataclass(frozen=True)
@@ -179,9 +185,13 @@ class InclusionLift:
         return float(row["lift"])
 
     def to_dict(self) -> dict[str, object]:
-        return {"baseline": self.baseline, "target_bad_rate": self.target_bad_rate,
-                "model_bad_rate": self.model_bad_rate, "baseline_bad_rate": self.baseline_bad_rate,
-                "segments": _records(self.segments)}
+        return {
+            "baseline": self.baseline,
+            "target_bad_rate": self.target_bad_rate,
+            "model_bad_rate": self.model_bad_rate,
+            "baseline_bad_rate": self.baseline_bad_rate,
+            "segments": _records(self.segments),
+        }
 
 
 @dataclass(frozen=True)
@@ -218,9 +228,11 @@ class FairnessReport:
     def headline(self) -> str:
         assessed = [c for c in self.checks if c.passed is not None]
         if self.passed:
-            return (f"PASS: all {len(assessed)} checks are within the limits (disparate impact ratio >= "
-                    f"{self.limits.disparate_impact_min:g}, equal opportunity difference <= "
-                    f"{self.limits.equal_opportunity_max:g}, calibration gap <= {self.limits.calibration_gap_max:g}).")
+            return (
+                f"PASS: all {len(assessed)} checks are within the limits (disparate impact ratio >= "
+                f"{self.limits.disparate_impact_min:g}, equal opportunity difference <= "
+                f"{self.limits.equal_opportunity_max:g}, calibration gap <= {self.limits.calibration_gap_max:g})."
+            )
         return f"FAIL: {len(self.failures)} of {len(assessed)} checks are outside the limits."
 
     def metrics(self) -> dict[str, float]:
@@ -292,8 +304,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def inclusion_lift(
-    pd_model: np.ndarray, pd_baseline: np.ndarray, defaulted: np.ndarray, target_bad_rate: float,
-    segments: dict[str, np.ndarray], baseline: str,
+    pd_model: np.ndarray,
+    pd_baseline: np.ndarray,
+    defaulted: np.ndarray,
+    target_bad_rate: float,
+    segments: dict[str, np.ndarray],
+    baseline: str,
 ) -> InclusionLift:
     """At the same bad rate among approved, how many more of each segment the model approves.
 
@@ -308,20 +324,30 @@ def inclusion_lift(
         if n == 0:
             continue
         m_rate, b_rate = float(model_ok[mask].mean()), float(base_ok[mask].mean())
-        out.append({
-            "segment": name, "rows": n,
-            "model_approved": int(model_ok[mask].sum()), "baseline_approved": int(base_ok[mask].sum()),
-            "model_approval_rate": m_rate, "baseline_approval_rate": b_rate,
-            "lift": m_rate - b_rate,
-            "ratio": m_rate / b_rate if b_rate > 0 else math.nan,
-        })
+        out.append(
+            {
+                "segment": name,
+                "rows": n,
+                "model_approved": int(model_ok[mask].sum()),
+                "baseline_approved": int(base_ok[mask].sum()),
+                "model_approval_rate": m_rate,
+                "baseline_approval_rate": b_rate,
+                "lift": m_rate - b_rate,
+                "ratio": m_rate / b_rate if b_rate > 0 else math.nan,
+            }
+        )
     bad = lambda ok: float(defaulted[ok].mean()) if ok.any() else math.nan  # noqa: E731
     return InclusionLift(baseline, float(target_bad_rate), bad(model_ok), bad(base_ok), pd.DataFrame(out))
 
 
 def proxy_audit(
-    X: np.ndarray, labels: np.ndarray, attribute: str, feature_names: list[str], categorical: list[int],
-    audit: FairnessAudit, seed: int = 0,
+    X: np.ndarray,
+    labels: np.ndarray,
+    attribute: str,
+    feature_names: list[str],
+    categorical: list[int],
+    audit: FairnessAudit,
+    seed: int = 0,
 ) -> ProxyAudit | None:
     """Fit a small LightGBM to predict the attribute from the model inputs; held-out AUC and gain shares."""
     keep = labels != MISSING_GROUP
@@ -335,9 +361,17 @@ def proxy_audit(
         Xk, y = Xk[take], y[take]
     tr, te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=seed)
     binary = len(classes) == 2
-    params = {"objective": "binary" if binary else "multiclass", "learning_rate": 0.15, "num_leaves": 15,
-              "min_data_in_leaf": 20, "verbosity": -1, "seed": seed, "deterministic": True, "force_row_wise": True,
-              "num_threads": 1}
+    params = {
+        "objective": "binary" if binary else "multiclass",
+        "learning_rate": 0.15,
+        "num_leaves": 15,
+        "min_data_in_leaf": 20,
+        "verbosity": -1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 1,
+    }
     if not binary:
         params["num_class"] = len(classes)
     data = lgb.Dataset(Xk[tr], y[tr], categorical_feature=categorical, free_raw_data=True)
@@ -360,8 +394,15 @@ def _pct(x: float) -> str:
 
 
 def audit_attribute(
-    name: str, labels: np.ndarray, defaulted: np.ndarray, pd_: np.ndarray, score: np.ndarray,
-    cutoffs: Cutoffs, scale: ScoreScale, audit: FairnessAudit, oracle_score: np.ndarray | None = None,
+    name: str,
+    labels: np.ndarray,
+    defaulted: np.ndarray,
+    pd_: np.ndarray,
+    score: np.ndarray,
+    cutoffs: Cutoffs,
+    scale: ScoreScale,
+    audit: FairnessAudit,
+    oracle_score: np.ndarray | None = None,
 ) -> AttributeAudit | None:
     """Decision and threshold-free metrics for one attribute's groups; None if fewer than two groups are big enough."""
     sizes = pd.Series(labels).value_counts()
@@ -391,8 +432,9 @@ def audit_attribute(
     calibration_gap = float(risk.difference()["calibration_error"])
 
     bins = pd_bins(pd_, audit.calibration_bins)
-    calib = _metric_frame({"rows": count, "pd_mean": mean_prediction, "default_rate": default_rate},
-                          defaulted, pd_, labels, control=bins).by_group
+    calib = _metric_frame(
+        {"rows": count, "pd_mean": mean_prediction, "default_rate": default_rate}, defaulted, pd_, labels, control=bins
+    ).by_group
     calib = calib.reset_index()
     calib.columns = ["bin", "group", "rows", "pd_mean", "default_rate"]
     calib = calib[calib["rows"] > 0].reset_index(drop=True)
@@ -405,26 +447,37 @@ def audit_attribute(
 
     findings: list[str] = []
     ref_rate, worst_rate = groups.loc[reference, "approval_rate"], groups.loc[worst, "approval_rate"]
-    line = (f"{name}: {worst} applicants are approved at {_pct(worst_rate)} against {_pct(ref_rate)} for "
-            f"{reference} (disparate impact ratio {di_ratio:.2f})")
+    line = (
+        f"{name}: {worst} applicants are approved at {_pct(worst_rate)} against {_pct(ref_rate)} for "
+        f"{reference} (disparate impact ratio {di_ratio:.2f})"
+    )
     findings.append(line + (", below the four-fifths line." if di_ratio < 0.8 else "."))
     findings.append(_calibration_sentence(name, groups, calibration_gap))
 
     oracle_di = oracle_eo = None
     if oracle_score is not None:
         oracle_score = oracle_score[keep]
-        odec = decision_frame(repaid, oracle_score >= cutoffs.approve, labels,
-                              {"approval_rate": selection_rate, "tpr_good": true_positive_rate})
+        odec = decision_frame(
+            repaid,
+            oracle_score >= cutoffs.approve,
+            labels,
+            {"approval_rate": selection_rate, "tpr_good": true_positive_rate},
+        )
         groups["oracle_approval_rate"] = odec.by_group["approval_rate"]
         groups["oracle_tpr_good"] = odec.by_group["tpr_good"]
         groups["oracle_di_ratio"] = groups["oracle_approval_rate"] / groups["oracle_approval_rate"].max()
         groups["shortfall_vs_oracle"] = groups["oracle_approval_rate"] - groups["approval_rate"]
         oracle_di = float(odec.ratio()["approval_rate"])
         oracle_eo = float(odec.difference()["tpr_good"])
-        findings.append(f"{name}: against a scorer that knew the true default probability, at the same cut-off the model "
-                        + "; ".join(f"approves {100 * abs(r['shortfall_vs_oracle']):.1f} percentage points "
-                                    f"{'fewer' if r['shortfall_vs_oracle'] > 0 else 'more'} {g} applicants"
-                                    for g, r in groups.iterrows()) + ".")
+        findings.append(
+            f"{name}: against a scorer that knew the true default probability, at the same cut-off the model "
+            + "; ".join(
+                f"approves {100 * abs(r['shortfall_vs_oracle']):.1f} percentage points "
+                f"{'fewer' if r['shortfall_vs_oracle'] > 0 else 'more'} {g} applicants"
+                for g, r in groups.iterrows()
+            )
+            + "."
+        )
         for g, row in groups.iterrows():
             if row["shortfall_vs_oracle"] > audit.oracle_tolerance:
                 findings.append(
@@ -434,18 +487,33 @@ def audit_attribute(
                     f"penalising a thin footprint, not risk."
                 )
         if di_ratio < oracle_di - audit.oracle_tolerance:
-            findings.append(f"{name}: the model's disparate impact ratio {di_ratio:.2f} is below the oracle's "
-                            f"{oracle_di:.2f}: relative to {reference} applicants, {worst} applicants are approved less "
-                            f"often than their true risk warrants.")
+            findings.append(
+                f"{name}: the model's disparate impact ratio {di_ratio:.2f} is below the oracle's "
+                f"{oracle_di:.2f}: relative to {reference} applicants, {worst} applicants are approved less "
+                f"often than their true risk warrants."
+            )
         elif di_ratio < 0.8:
-            findings.append(f"{name}: even the oracle approves {worst} applicants less often (ratio {oracle_di:.2f}); "
-                            f"the gap reflects true risk at this cut-off, not the model.")
+            findings.append(
+                f"{name}: even the oracle approves {worst} applicants less often (ratio {oracle_di:.2f}); "
+                f"the gap reflects true risk at this cut-off, not the model."
+            )
 
     return AttributeAudit(
-        name=name, groups=groups, reference_group=reference, worst_group=worst, di_ratio=di_ratio,
-        eo_diff=eo_diff, eod_diff=eod_diff, calibration_gap=calibration_gap, calibration=calib,
-        score_edges=edges.tolist(), score_hist=hist, oracle_di_ratio=oracle_di, oracle_eo_diff=oracle_eo,
-        left_out=small, findings=findings,
+        name=name,
+        groups=groups,
+        reference_group=reference,
+        worst_group=worst,
+        di_ratio=di_ratio,
+        eo_diff=eo_diff,
+        eod_diff=eod_diff,
+        calibration_gap=calibration_gap,
+        calibration=calib,
+        score_edges=edges.tolist(),
+        score_hist=hist,
+        oracle_di_ratio=oracle_di,
+        oracle_eo_diff=oracle_eo,
+        left_out=small,
+        findings=findings,
     )
 
 
@@ -454,25 +522,50 @@ def _calibration_sentence(name: str, groups: pd.DataFrame, gap: float) -> str:
     for g, row in groups.sort_values("calibration_error").iterrows():
         err = row["calibration_error"]
         verb = "over-states" if err < 0 else "under-states"
-        parts.append(f"{verb} the risk of {g} applicants (observed default {_pct(row['default_rate'])}, "
-                     f"predicted {_pct(row['pd_mean'])})")
+        parts.append(
+            f"{verb} the risk of {g} applicants (observed default {_pct(row['default_rate'])}, "
+            f"predicted {_pct(row['pd_mean'])})"
+        )
     return f"{name}: the model " + "; ".join(parts) + f" - a calibration gap of {gap:.3f}."
 
 
 def checks_for(a: AttributeAudit, limits: FairnessLimits) -> list[Check]:
     """The three pass/fail lines for one attribute, each stated as a sentence."""
+
     def check(metric: str, value: float, limit: float, ok: bool, words: str) -> Check:
         if not np.isfinite(value):
             return Check(a.name, metric, value, limit, None, f"{words} for {a.name} could not be computed.")
         verdict = "within" if ok else "outside"
-        return Check(a.name, metric, value, limit, bool(ok), f"{words} for {a.name} is {value:.3f}, {verdict} the limit {limit:g}")
+        return Check(
+            a.name,
+            metric,
+            value,
+            limit,
+            bool(ok),
+            f"{words} for {a.name} is {value:.3f}, {verdict} the limit {limit:g}",
+        )
 
-    di = check("disparate_impact_ratio", a.di_ratio, limits.disparate_impact_min, a.di_ratio >= limits.disparate_impact_min,
-               f"Disparate impact ratio ({a.worst_group} vs {a.reference_group})")
-    eo = check("equal_opportunity_difference", a.eo_diff, limits.equal_opportunity_max,
-               a.eo_diff <= limits.equal_opportunity_max, "Equal opportunity difference (approval rate among good borrowers)")
-    cg = check("calibration_gap", a.calibration_gap, limits.calibration_gap_max,
-               a.calibration_gap <= limits.calibration_gap_max, "Calibration gap (observed minus predicted default)")
+    di = check(
+        "disparate_impact_ratio",
+        a.di_ratio,
+        limits.disparate_impact_min,
+        a.di_ratio >= limits.disparate_impact_min,
+        f"Disparate impact ratio ({a.worst_group} vs {a.reference_group})",
+    )
+    eo = check(
+        "equal_opportunity_difference",
+        a.eo_diff,
+        limits.equal_opportunity_max,
+        a.eo_diff <= limits.equal_opportunity_max,
+        "Equal opportunity difference (approval rate among good borrowers)",
+    )
+    cg = check(
+        "calibration_gap",
+        a.calibration_gap,
+        limits.calibration_gap_max,
+        a.calibration_gap <= limits.calibration_gap_max,
+        "Calibration gap (observed minus predicted default)",
+    )
     return [di, eo, cg]
 
 
@@ -495,10 +588,20 @@ def _check_table(frame: pd.DataFrame, schema: Schema) -> None:
 
 
 def build_report(
-    frame: pd.DataFrame, schema: Schema, pd_model: np.ndarray, score: np.ndarray, *,
-    scale: ScoreScale, cutoffs: Cutoffs, limits: FairnessLimits | None = None, audit: FairnessAudit | None = None,
-    baseline_pd: np.ndarray | None = None, baseline_name: str = "bureau-only scorecard",
-    model: dict[str, object] | None = None, data: dict[str, object] | None = None, seed: int = 0,
+    frame: pd.DataFrame,
+    schema: Schema,
+    pd_model: np.ndarray,
+    score: np.ndarray,
+    *,
+    scale: ScoreScale,
+    cutoffs: Cutoffs,
+    limits: FairnessLimits | None = None,
+    audit: FairnessAudit | None = None,
+    baseline_pd: np.ndarray | None = None,
+    baseline_name: str = "bureau-only scorecard",
+    model: dict[str, object] | None = None,
+    data: dict[str, object] | None = None,
+    seed: int = 0,
 ) -> FairnessReport:
     """Audit given PDs and scores of the rows of `frame` (which carries target and protected columns)."""
     limits = limits or FairnessLimits()
@@ -519,12 +622,16 @@ def build_report(
     oracle_score = pd_to_score(oracle_pd, scale) if oracle_pd is not None else None
 
     approved = score >= cutoffs.approve
-    overall = {"rows": float(n), "default_rate": float(defaulted.mean()), "approval_rate": float(approved.mean()),
-               "default_rate_approved": default_rate_among_approved(1 - defaulted, approved.astype(int)),
-               "auc": auc(defaulted, pd_model)}
+    overall = {
+        "rows": float(n),
+        "default_rate": float(defaulted.mean()),
+        "approval_rate": float(approved.mean()),
+        "default_rate_approved": default_rate_among_approved(1 - defaulted, approved.astype(int)),
+        "auc": auc(defaulted, pd_model),
+    }
     if oracle_pd is not None:
         overall["oracle_auc"] = auc(defaulted, oracle_pd)
-        overall["oracle_approval_rate"] = float((oracle_score >= cutoffs.approve).mean())
+        overall["oracle_approval_rate"] = float(np.mean(np.asarray(oracle_score) >= cutoffs.approve))
 
     notes: list[str] = []
     columns = [[p] for p in schema.protected_names]
@@ -533,8 +640,9 @@ def build_report(
     attributes: list[AttributeAudit] = []
     for cols in columns:
         name = INTERSECTION_SEP.join(cols)
-        a = audit_attribute(name, group_labels(frame, cols), defaulted, pd_model, score, cutoffs, scale, audit,
-                            oracle_score)
+        a = audit_attribute(
+            name, group_labels(frame, cols), defaulted, pd_model, score, cutoffs, scale, audit, oracle_score
+        )
         if a is None:
             notes.append(f"{name}: fewer than two groups with at least {audit.min_group_rows} rows; not audited.")
             continue
@@ -546,8 +654,9 @@ def build_report(
     X = schema.to_matrix(frame)
     proxies = []
     for attr in schema.protected_names:
-        p = proxy_audit(X, group_labels(frame, [attr]), attr, schema.feature_names, schema.categorical_indices,
-                        audit, seed)
+        p = proxy_audit(
+            X, group_labels(frame, [attr]), attr, schema.feature_names, schema.categorical_indices, audit, seed
+        )
         if p is None:
             notes.append(f"proxy audit of {attr}: too few rows per group to fit a classifier.")
         else:
@@ -565,8 +674,9 @@ def build_report(
             for g in sorted(set(labels)):
                 segments[f"{attr}={g}"] = labels == g
         if np.isfinite(target):
-            inclusion = inclusion_lift(pd_model, np.asarray(baseline_pd, dtype=np.float64), defaulted, target,
-                                       segments, baseline_name)
+            inclusion = inclusion_lift(
+                pd_model, np.asarray(baseline_pd, dtype=np.float64), defaulted, target, segments, baseline_name
+            )
         else:
             notes.append("inclusion lift: the model approves nobody at its cut-off, so there is no bad rate to match.")
     else:
@@ -575,15 +685,26 @@ def build_report(
         notes.append("oracle yardstick: the table has no oracle (true PD) column.")
 
     return FairnessReport(
-        model=model or {}, data={"rows": n, "schema": schema.name, "schema_fingerprint": schema.fingerprint,
-                                 **(data or {})},
-        cutoffs=cutoffs, limits=limits, overall=overall, attributes=attributes, checks=checks, proxies=proxies,
-        inclusion=inclusion, has_oracle=oracle_pd is not None, notes=notes,
+        model=model or {},
+        data={"rows": n, "schema": schema.name, "schema_fingerprint": schema.fingerprint, **(data or {})},
+        cutoffs=cutoffs,
+        limits=limits,
+        overall=overall,
+        attributes=attributes,
+        checks=checks,
+        proxies=proxies,
+        inclusion=inclusion,
+        has_oracle=oracle_pd is not None,
+        notes=notes,
     )
 
 
 def fairness_report(
-    scorer, frame: pd.DataFrame, *, baseline: PdModel | None = None, limits: FairnessLimits | None = None,
+    scorer: Scorer,
+    frame: pd.DataFrame,
+    *,
+    baseline: PdModel | None = None,
+    limits: FairnessLimits | None = None,
     audit: FairnessAudit | None = None,
     data: dict[str, object] | None = None,
 ) -> FairnessReport:
@@ -596,6 +717,15 @@ def fairness_report(
     meta = getattr(scorer, "meta", {}) or {}
     model = {k: meta[k] for k in ("name", "version", "run_id", "family", "aliases") if k in meta}
     return build_report(
-        frame, scorer.schema, pd_model, score, scale=scorer.scale, cutoffs=scorer.cutoffs,
-        limits=limits, audit=audit, baseline_pd=baseline_pd, model=model, data=data,
+        frame,
+        scorer.schema,
+        pd_model,
+        score,
+        scale=scorer.scale,
+        cutoffs=scorer.cutoffs,
+        limits=limits,
+        audit=audit,
+        baseline_pd=baseline_pd,
+        model=model,
+        data=data,
     )

@@ -26,7 +26,9 @@ MISSING_GROUP = "(missing)"
 INTERSECTION_SEP = " & "
 
 
-def default_rate_among_approved(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+def default_rate_among_approved(
+    y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
     """Share of approved applicants who defaulted (y_true = repaid, y_pred = approved)."""
     approved = np.asarray(y_pred) == 1
     w = np.ones(len(approved)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -70,27 +72,50 @@ RISK_METRICS: dict[str, Callable] = {
 }
 
 
-def _metric_frame(metrics: dict[str, Callable], y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
-                  control: np.ndarray | None = None, weight: np.ndarray | None = None) -> MetricFrame:
+def _metric_frame(
+    metrics: dict[str, Callable],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    control: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+) -> MetricFrame:
     params = {name: {"sample_weight": weight} for name in metrics} if weight is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups,
-                           control_features=control, sample_params=params)
+        return MetricFrame(
+            metrics=metrics,
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=groups,
+            control_features=control,
+            sample_params=params,
+        )
 
 
 def decision_frame(
-    repaid: np.ndarray, approved: np.ndarray, groups: np.ndarray, metrics: dict[str, Callable] | None = None,
+    repaid: np.ndarray,
+    approved: np.ndarray,
+    groups: np.ndarray,
+    metrics: dict[str, Callable] | None = None,
 ) -> MetricFrame:
     """Approval rate, default rate among approved, TPR among good and FPR among bad borrowers, by group.
 
     Outcome and decision are both 0/1, so rows are first collapsed into (group, repaid, approved)
     cells weighted by their counts: the same numbers as on the raw rows, at any table size.
     """
-    cells = (pd.DataFrame({"g": groups, "y": np.asarray(repaid, dtype=np.int64), "a": np.asarray(approved, dtype=np.int64)})
-             .value_counts(sort=False).reset_index())
-    return _metric_frame(metrics or DECISION_METRICS, cells["y"].to_numpy(), cells["a"].to_numpy(),
-                         cells["g"].to_numpy(), weight=cells["count"].to_numpy(dtype=np.float64))
+    cells = (
+        pd.DataFrame({"g": groups, "y": np.asarray(repaid, dtype=np.int64), "a": np.asarray(approved, dtype=np.int64)})
+        .value_counts(sort=False)
+        .reset_index()
+    )
+    return _metric_frame(
+        metrics or DECISION_METRICS,
+        cells["y"].to_numpy(),
+        cells["a"].to_numpy(),
+        cells["g"].to_numpy(),
+        weight=cells["count"].to_numpy(dtype=np.float64),
+    )
 
 
 def risk_frame(defaulted: np.ndarray, pd_: np.ndarray, groups: np.ndarray) -> MetricFrame:

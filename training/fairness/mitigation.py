@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.fairness.audit import FairnessAudit, FairnessError
@@ -39,8 +40,10 @@ def mitigation_attribute(schema: Schema, audit: FairnessAudit) -> str:
     if name is None:
         raise FairnessError(f"schema {schema.name!r} declares no protected attribute to mitigate against")
     if name not in schema.protected_names:
-        raise FairnessError(f"mitigate_attribute {name!r} is not a protected attribute of schema {schema.name!r} "
-                            f"(it has: {', '.join(schema.protected_names)})")
+        raise FairnessError(
+            f"mitigate_attribute {name!r} is not a protected attribute of schema {schema.name!r} "
+            f"(it has: {', '.join(schema.protected_names)})"
+        )
     return name
 
 
@@ -59,9 +62,15 @@ def _approved(scorer: Scorer, frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit_reweighed(
-    train: pd.DataFrame, valid: pd.DataFrame, schema: Schema, config: TrainConfig | None = None,
-    scale: ScoreScale | None = None, cutoffs: Cutoffs | None = None, audit: FairnessAudit | None = None,
-    rounds: int | None = None, step: float | None = None,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    schema: Schema,
+    config: TrainConfig | None = None,
+    scale: ScoreScale | None = None,
+    cutoffs: Cutoffs | None = None,
+    audit: FairnessAudit | None = None,
+    rounds: int | None = None,
+    step: float | None = None,
 ) -> tuple[Scorer, Reweighing]:
     """Fit the challenger with `fit_champion` on reweighed rows; returns the scorer and what was done."""
     audit = audit or FairnessAudit()
@@ -89,8 +98,15 @@ def fit_reweighed(
                 boost[str(g)] *= float(np.exp(step * (tpr.max() - rate)))
     assert scorer is not None
     cells = pd.DataFrame({"g": g_train, "y": y, "w": base * np.array([boost[g] for g in g_train]) ** (y == 0)})
-    report.multipliers = {f"{g} / {'defaulted' if k else 'repaid'}": float(w)
-                          for (g, k), w in cells.groupby(["g", "y"])["w"].mean().items()}
-    scorer.meta = {**scorer.meta, "family": MITIGATED_FAMILY, "mitigation": "reweighing",
-                   "mitigation_attribute": attr, "mitigation_rounds": len(report.eo_gap_by_round)}
+    report.multipliers = {
+        f"{g} / {'defaulted' if k else 'repaid'}": float(w)
+        for (g, k), w in cells.groupby(["g", "y"])["w"].mean().items()
+    }
+    scorer.meta = {
+        **scorer.meta,
+        "family": MITIGATED_FAMILY,
+        "mitigation": "reweighing",
+        "mitigation_attribute": attr,
+        "mitigation_rounds": len(report.eo_gap_by_round),
+    }
     return scorer, report

@@ -6,16 +6,18 @@ import base64
 import io
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from thinfile.training.fairness.audit import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from thinfile.training.fairness.audit import (
     AttributeAudit,
     FairnessReport,
     InclusionLift,
@@ -47,7 +49,7 @@ def _img(fig: Figure, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="{figure_to_data_uri(fig)}">'
 
 
-def _fmt(v: object, kind: str = "num") -> str:
+def _fmt(v: Any, kind: str = "num") -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return '<span class="muted">n/a</span>'
     if isinstance(v, (bool, np.bool_)):
@@ -79,18 +81,43 @@ def _table(frame: pd.DataFrame, kinds: dict[str, str], headers: dict[str, str]) 
 
 
 GROUP_COLUMNS = {
-    "group": "text", "rows": "int", "share": "pct", "approval_rate": "pct", "oracle_approval_rate": "pct",
-    "di_ratio": "num", "default_rate_approved": "pct", "tpr_good": "pct", "oracle_tpr_good": "pct",
-    "fpr_bad": "pct", "approve_or_refer_rate": "pct", "auc": "num", "default_rate": "pct", "pd_mean": "pct",
-    "calibration_error": "pct", "score_p10": "num", "score_p50": "num", "score_p90": "num",
+    "group": "text",
+    "rows": "int",
+    "share": "pct",
+    "approval_rate": "pct",
+    "oracle_approval_rate": "pct",
+    "di_ratio": "num",
+    "default_rate_approved": "pct",
+    "tpr_good": "pct",
+    "oracle_tpr_good": "pct",
+    "fpr_bad": "pct",
+    "approve_or_refer_rate": "pct",
+    "auc": "num",
+    "default_rate": "pct",
+    "pd_mean": "pct",
+    "calibration_error": "pct",
+    "score_p10": "num",
+    "score_p50": "num",
+    "score_p90": "num",
 }
 GROUP_HEADERS = {
-    "rows": "applicants", "share": "share", "approval_rate": "approved", "oracle_approval_rate": "oracle approves",
-    "di_ratio": "DI ratio", "default_rate_approved": "default among approved", "tpr_good": "approved | repaid (TPR)",
-    "oracle_tpr_good": "oracle TPR", "fpr_bad": "approved | defaulted (FPR)",
-    "approve_or_refer_rate": "approved or referred", "auc": "AUC", "default_rate": "observed default",
-    "pd_mean": "predicted PD", "calibration_error": "observed - predicted", "score_p10": "score p10",
-    "score_p50": "median score", "score_p90": "score p90",
+    "rows": "applicants",
+    "share": "share",
+    "approval_rate": "approved",
+    "oracle_approval_rate": "oracle approves",
+    "di_ratio": "DI ratio",
+    "default_rate_approved": "default among approved",
+    "tpr_good": "approved | repaid (TPR)",
+    "oracle_tpr_good": "oracle TPR",
+    "fpr_bad": "approved | defaulted (FPR)",
+    "approve_or_refer_rate": "approved or referred",
+    "auc": "AUC",
+    "default_rate": "observed default",
+    "pd_mean": "predicted PD",
+    "calibration_error": "observed - predicted",
+    "score_p10": "score p10",
+    "score_p50": "median score",
+    "score_p90": "score p90",
 }
 
 
@@ -124,8 +151,11 @@ def attribute_figure(a: AttributeAudit, approve: float, refer: float) -> Figure:
     for name in names:
         c = cal[cal["group"].astype(str) == name]
         ax.plot(c["pd_mean"], c["default_rate"], marker="o", markersize=3, label=name)
-    ax.set(xlabel="predicted PD (mean in decile)", ylabel="observed default rate",
-           title=f"Calibration by decile (gap {a.calibration_gap:.3f})")
+    ax.set(
+        xlabel="predicted PD (mean in decile)",
+        ylabel="observed default rate",
+        title=f"Calibration by decile (gap {a.calibration_gap:.3f})",
+    )
     ax.legend(fontsize=8)
 
     ax = axes[1, 1]
@@ -149,8 +179,11 @@ def inclusion_figure(inc: InclusionLift) -> Figure:
     ax.barh(y + 0.2, seg["model_approval_rate"], 0.4, label="this model", color="#2e86c1")
     ax.barh(y - 0.2, seg["baseline_approval_rate"], 0.4, label=inc.baseline, color="#aab7b8")
     ax.set_yticks(y, seg["segment"])
-    ax.set(xlabel="approval rate", xlim=(0, 1),
-           title=f"Approvals at the same bad rate among approved ({100 * inc.target_bad_rate:.1f}%)")
+    ax.set(
+        xlabel="approval rate",
+        xlim=(0, 1),
+        title=f"Approvals at the same bad rate among approved ({100 * inc.target_bad_rate:.1f}%)",
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -162,8 +195,11 @@ def proxy_figure(proxies: list[ProxyAudit]) -> Figure:
     ax.barh(y, [p.auc for p in proxies], color="#8e44ad")
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=0.8)
     ax.set_yticks(y, [p.attribute for p in proxies])
-    ax.set(xlim=(0.4, 1), xlabel="held-out AUC of predicting the attribute from the model inputs",
-           title="Proxy audit (0.5 = the inputs say nothing about it)")
+    ax.set(
+        xlim=(0.4, 1),
+        xlabel="held-out AUC of predicting the attribute from the model inputs",
+        title="Proxy audit (0.5 = the inputs say nothing about it)",
+    )
     fig.tight_layout()
     return fig
 
@@ -178,13 +214,17 @@ def _section_attribute(a: AttributeAudit, report: FairnessReport) -> str:
     left = f'<p class="muted">Left out (too few rows): {escape(", ".join(a.left_out))}</p>' if a.left_out else ""
     oracle = ""
     if a.oracle_di_ratio is not None:
-        oracle = (f"<p>Oracle yardstick: disparate impact ratio {a.oracle_di_ratio:.3f}, equal opportunity difference "
-                  f"{a.oracle_eo_diff:.3f} (model: {a.di_ratio:.3f} and {a.eo_diff:.3f}).</p>")
+        oracle = (
+            f"<p>Oracle yardstick: disparate impact ratio {a.oracle_di_ratio:.3f}, equal opportunity difference "
+            f"{a.oracle_eo_diff:.3f} (model: {a.di_ratio:.3f} and {a.eo_diff:.3f}).</p>"
+        )
     return (
         f"<h2>{escape(a.name)}</h2><ul>{marks}</ul>"
         f"<p>Equalised odds difference {a.eod_diff:.3f}; most-approved group: {escape(a.reference_group)}.</p>{oracle}"
         f"<ul>{findings}</ul>{left}"
-        + "<div class='wide'>" + _table(a.groups.reset_index(), GROUP_COLUMNS, GROUP_HEADERS) + "</div>"
+        + "<div class='wide'>"
+        + _table(a.groups.reset_index(), GROUP_COLUMNS, GROUP_HEADERS)
+        + "</div>"
         + _img(attribute_figure(a, report.cutoffs.approve, report.cutoffs.refer), f"plots for {a.name}")
     )
 
@@ -196,16 +236,34 @@ def _section_inclusion(report: FairnessReport) -> str:
     seg = inc.segments.set_index("segment")
     words = []
     for name in seg.index:
-        if name == "all" or name.startswith("thin") or name in (f"{report.attributes[0].name}={report.attributes[0].worst_group}",):
+        if (
+            name == "all"
+            or name.startswith("thin")
+            or name in (f"{report.attributes[0].name}={report.attributes[0].worst_group}",)
+        ):
             r = seg.loc[name]
             words.append(
                 f"<li><b>{escape(name)}</b>: this model approves {_fmt(r['model_approval_rate'], 'pct')}, the "
                 f"{escape(inc.baseline)} {_fmt(r['baseline_approval_rate'], 'pct')}: "
-                f"{1000 * r['lift']:+.0f} approvals per 1,000 applicants.</li>")
-    table = _table(inc.segments, {"segment": "text", "rows": "int", "model_approval_rate": "pct",
-                                  "baseline_approval_rate": "pct", "lift": "pct", "ratio": "num"},
-                   {"model_approval_rate": "model approves", "baseline_approval_rate": "baseline approves",
-                    "lift": "lift (points)", "ratio": "model / baseline"})
+                f"{1000 * r['lift']:+.0f} approvals per 1,000 applicants.</li>"
+            )
+    table = _table(
+        inc.segments,
+        {
+            "segment": "text",
+            "rows": "int",
+            "model_approval_rate": "pct",
+            "baseline_approval_rate": "pct",
+            "lift": "pct",
+            "ratio": "num",
+        },
+        {
+            "model_approval_rate": "model approves",
+            "baseline_approval_rate": "baseline approves",
+            "lift": "lift (points)",
+            "ratio": "model / baseline",
+        },
+    )
     return (
         "<h2>Inclusion lift</h2>"
         f"<p>Both models are held to the same bad rate among approved applicants, "
@@ -221,14 +279,17 @@ def _section_proxies(proxies: list[ProxyAudit]) -> str:
         return ""
     rows = "".join(
         f'<tr><td class="l">{escape(p.attribute)}</td><td>{p.auc:.3f}</td><td>{p.rows:,}</td><td class="l">'
-        + ", ".join(f"{escape(f)} ({100 * s:.0f}%)" for f, s in p.top_features) + "</td></tr>"
+        + ", ".join(f"{escape(f)} ({100 * s:.0f}%)" for f, s in p.top_features)
+        + "</td></tr>"
         for p in proxies
     )
     return (
         "<h2>Proxy audit</h2><p>A small gradient-boosted classifier tries to predict each protected attribute from the "
-        "model inputs; its held-out AUC says how much the inputs reveal, and the gain shares say which inputs carry it. "
+        "model inputs; its held-out AUC says how much the inputs reveal, and the gain shares say which inputs "
+        "carry it. "
         "A strong proxy is not unfair by itself: the metrics above say whether the decisions are.</p>"
-        f'<table><tr><th class="l">attribute</th><th>AUC</th><th>rows</th><th class="l">features carrying it (gain share)</th></tr>{rows}</table>'
+        '<table><tr><th class="l">attribute</th><th>AUC</th><th>rows</th>'
+        f'<th class="l">features carrying it (gain share)</th></tr>{rows}</table>'
         + _img(proxy_figure(proxies), "proxy audit")
     )
 
@@ -241,15 +302,33 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
     verdict_cls = "pass" if report.passed else "fail"
     fails = "".join(f"<li>{escape(c.sentence)}.</li>" for c in report.failures)
     o = report.overall
-    overall = (f"<p>{int(o['rows']):,} applicants; observed default rate {_fmt(o['default_rate'], 'pct')}; "
-               f"approved at score &ge; {report.cutoffs.approve:g}: {_fmt(o['approval_rate'], 'pct')}, of whom "
-               f"{_fmt(o['default_rate_approved'], 'pct')} defaulted; AUC {_fmt(o['auc'])}"
-               + (f"; oracle AUC {_fmt(o['oracle_auc'])}, oracle approves {_fmt(o['oracle_approval_rate'], 'pct')}"
-                  if "oracle_auc" in o else "") + ".</p>")
-    checks = _table(pd.DataFrame([{"attribute": c.attribute, "check": c.metric.replace("_", " "), "value": c.value,
-                                   "limit": c.limit, "result": {True: "pass", False: "FAIL", None: "n/a"}[c.passed]}
-                                  for c in report.checks]),
-                    {"attribute": "text", "check": "text", "value": "num", "limit": "num", "result": "text"}, {})
+    overall = (
+        f"<p>{int(o['rows']):,} applicants; observed default rate {_fmt(o['default_rate'], 'pct')}; "
+        f"approved at score &ge; {report.cutoffs.approve:g}: {_fmt(o['approval_rate'], 'pct')}, of whom "
+        f"{_fmt(o['default_rate_approved'], 'pct')} defaulted; AUC {_fmt(o['auc'])}"
+        + (
+            f"; oracle AUC {_fmt(o['oracle_auc'])}, oracle approves {_fmt(o['oracle_approval_rate'], 'pct')}"
+            if "oracle_auc" in o
+            else ""
+        )
+        + ".</p>"
+    )
+    checks = _table(
+        pd.DataFrame(
+            [
+                {
+                    "attribute": c.attribute,
+                    "check": c.metric.replace("_", " "),
+                    "value": c.value,
+                    "limit": c.limit,
+                    "result": {True: "pass", False: "FAIL", None: "n/a"}[c.passed],
+                }
+                for c in report.checks
+            ]
+        ),
+        {"attribute": "text", "check": "text", "value": "num", "limit": "num", "result": "text"},
+        {},
+    )
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
@@ -282,8 +361,9 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
     return "".join(parts)
 
 
-def write_report(report: FairnessReport, out_dir: str | Path, stem: str = "fairness_report",
-                 title: str = "thinfile fairness report") -> tuple[Path, Path]:
+def write_report(
+    report: FairnessReport, out_dir: str | Path, stem: str = "fairness_report", title: str = "thinfile fairness report"
+) -> tuple[Path, Path]:
     """Write `<stem>.html` and `<stem>.json` to `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
@@ -65,7 +66,8 @@ class Scorer:
     def margin(self, X: np.ndarray) -> np.ndarray:
         """Calibrated log-odds of default."""
         a, b = self.calibration
-        return a * self.booster.predict(X, raw_score=True, **self._params()) + b
+        raw = np.asarray(self.booster.predict(X, raw_score=True, **self._params()), dtype=np.float64)
+        return a * raw + b
 
     def contributions(self, X: np.ndarray, exact_engine: str = "tables") -> np.ndarray:
         """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias).
@@ -75,7 +77,7 @@ class Scorer:
         """
         a, b = self.calibration
         if exact_engine == "lightgbm" or self.tables is None:
-            contrib = self.booster.predict(X, pred_contrib=True, **self._params())
+            contrib = np.asarray(self.booster.predict(X, pred_contrib=True, **self._params()), dtype=np.float64)
         else:
             contrib = treeshap.contributions(self.tables, X, self.num_threads)
         contrib *= a
@@ -89,8 +91,16 @@ class Scorer:
     def explain(self, frame: pd.DataFrame | np.ndarray, top_reasons: int = DEFAULT_TOP_REASONS) -> Explanation:
         """Score, band, decision, points, dimension sub-scores and `top_reasons` reason codes for every row."""
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
-        return explain_contributions(self.schema, X, self.contributions(X), self.scale, self.cutoffs,
-                                     self.hint_values, self.contributions, top_reasons)
+        return explain_contributions(
+            self.schema,
+            X,
+            self.contributions(X),
+            self.scale,
+            self.cutoffs,
+            self.hint_values,
+            self.contributions,
+            top_reasons,
+        )
 
     @property
     def hint_values(self) -> dict[int, np.ndarray]:

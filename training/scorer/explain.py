@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
+import pandas
 from pydantic import Field
 from scipy.special import expit
+
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.policy import Cutoffs, decisions
@@ -51,7 +52,7 @@ class Explanation:
             return None
         f = self.schema.features[j]
         if f.type is FeatureType.category:
-            return f.categories[int(v)]
+            return f.levels[int(v)]
         if f.type is FeatureType.bool:
             return bool(v)
         if f.type is FeatureType.int:
@@ -74,10 +75,12 @@ class Explanation:
         if candidates.size == 0:
             return None
 
+        feature_points = self.feature_points
+
         def points_at(c: float) -> float:
             x = self.X[row].copy()
             x[j] = c
-            return float(self.feature_points(x[None, :])[0, j])
+            return float(feature_points(x[None, :])[0, j])
 
         lo, hi = 0, len(candidates) - 1
         if points_at(candidates[hi]) < -_EPS:
@@ -100,16 +103,18 @@ class Explanation:
                 break
             f = self.schema.features[j]
             value = self.display_value(row, j)
-            out.append({
-                "code": f.name,
-                "text": f.reason if value is not None else f.reason_when_missing,
-                "value": value,
-                "points_lost": round(float(-pts), 4),
-                "hint": self.hint(row, j),
-            })
+            out.append(
+                {
+                    "code": f.name,
+                    "text": f.reason if value is not None else f.reason_when_missing,
+                    "value": value,
+                    "points_lost": round(float(-pts), 4),
+                    "hint": self.hint(row, j),
+                }
+            )
         return out
 
-    def records(self) -> list[dict[str, object]]:
+    def records(self) -> list[dict[str, Any]]:
         """One plain dict per row (the service's answer body, without model and request ids)."""
         return [
             {
@@ -124,7 +129,7 @@ class Explanation:
             for i in range(len(self))
         ]
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> pandas.DataFrame:
         """Flat columns for tables: score, band, pd, decision, dimension points, `top` reason codes (padded)."""
         cols: dict[str, object] = {
             "score": self.score,
@@ -146,7 +151,7 @@ class Explanation:
             cols[f"reason_{k + 1}_text"] = np.where(missing, missing_texts[idx], texts[idx])
             lost = -self.reason_points[:, k] if k < self.reason_points.shape[1] else np.zeros(len(self))
             cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, lost, np.nan)
-        return pd.DataFrame(cols)
+        return pandas.DataFrame(cols)
 
 
 def _bound(f: Feature, value: float) -> str:
@@ -198,7 +203,11 @@ def top_reasons(points: np.ndarray, top: int = DEFAULT_TOP_REASONS) -> tuple[np.
 
 
 def explain_contributions(
-    schema: Schema, X: np.ndarray, contrib: np.ndarray, scale: ScoreScale, cutoffs: Cutoffs,
+    schema: Schema,
+    X: np.ndarray,
+    contrib: np.ndarray,
+    scale: ScoreScale,
+    cutoffs: Cutoffs,
     hint_values: dict[int, np.ndarray] | None = None,
     contributions: Callable[[np.ndarray], np.ndarray] | None = None,
     top: int = DEFAULT_TOP_REASONS,
@@ -213,10 +222,20 @@ def explain_contributions(
     clipped = scoring.clip(unclipped, scale)
     idx, pts = top_reasons(points, top)
     return Explanation(
-        schema=schema, X=X, margin=margin, score_unclipped=unclipped, score=clipped,
-        pd=expit(margin), band=scoring.bands(clipped, scale),
-        decision=decisions(clipped, cutoffs), base_points=base, points=points,
-        dimensions=points @ dimension_matrix(schema), reason_index=idx, reason_points=pts, top=top,
+        schema=schema,
+        X=X,
+        margin=margin,
+        score_unclipped=unclipped,
+        score=clipped,
+        pd=expit(margin),
+        band=scoring.bands(clipped, scale),
+        decision=decisions(clipped, cutoffs),
+        base_points=base,
+        points=points,
+        dimensions=points @ dimension_matrix(schema),
+        reason_index=idx,
+        reason_points=pts,
+        top=top,
         hint_values=hint_values or {},
         feature_points=(lambda rows: -fac * contributions(rows)[:, :-1]) if contributions else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import model_validator
+
 from thinfile.features.settings import Section
 
 

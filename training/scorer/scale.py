@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 from scipy.special import expit, logit
+
 from thinfile.features.settings import Section
 
 

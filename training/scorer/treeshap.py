@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from math import factorial
+from typing import Any
 
 import lightgbm as lgb
 import numba
@@ -24,6 +25,8 @@ MAX_LEAVES = 64
 
 class UnsupportedModel(ValueError):
     """A booster these tables cannot represent (use LightGBM's own pred_contrib instead)."""
+
+
 _ZERO = 1e-35
 
 
@@ -86,8 +89,9 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     """Read the booster's trees (splits, counts, leaf values) and tabulate every leaf's SHAP shares."""
     dump = booster.dump_model()
     n_features = len(dump["feature_names"])
-    nodes: dict[str, list] = {k: [] for k in ("feature", "threshold", "is_cat", "default_left", "missing",
-                                                "cat_start", "cat_len")}
+    nodes: dict[str, list] = {
+        k: [] for k in ("feature", "threshold", "is_cat", "default_left", "missing", "cat_start", "cat_len")
+    }
     cat_values: list[int] = []
     leaves: dict[str, list] = {k: [] for k in ("feat_start", "nfeat", "table_start")}
     slot_nodes: list[int] = []
@@ -100,7 +104,9 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
 
     for tree in dump["tree_info"]:
         if tree["num_leaves"] > MAX_LEAVES:
-            raise UnsupportedModel(f"a tree has {tree['num_leaves']} leaves; precomputed TreeSHAP handles up to {MAX_LEAVES}")
+            raise UnsupportedModel(
+                f"a tree has {tree['num_leaves']} leaves; precomputed TreeSHAP handles up to {MAX_LEAVES}"
+            )
         root = tree["tree_structure"]
         node_base = len(nodes["feature"])
         if "leaf_value" in root and "split_index" not in root:
@@ -108,7 +114,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
             tree_node_start.append(node_base)
             tree_leaf_start.append(len(leaves["nfeat"]))
             continue
-        stack = [(root, [])]
+        stack: list[tuple[dict[str, Any], list[tuple[int, bool, int, float]]]] = [(root, [])]
         while stack:
             node, path = stack.pop()
             if "split_index" in node:
@@ -166,23 +172,41 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
 
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     return TreeTables(
-        n_features=n_features, bias=bias,
-        tree_node_start=i64(tree_node_start), tree_leaf_start=i64(tree_leaf_start),
-        node_feature=i64(nodes["feature"]), node_threshold=np.asarray(nodes["threshold"], dtype=np.float64),
+        n_features=n_features,
+        bias=bias,
+        tree_node_start=i64(tree_node_start),
+        tree_leaf_start=i64(tree_leaf_start),
+        node_feature=i64(nodes["feature"]),
+        node_threshold=np.asarray(nodes["threshold"], dtype=np.float64),
         node_is_cat=np.asarray(nodes["is_cat"], dtype=np.bool_),
-        node_default_left=np.asarray(nodes["default_left"], dtype=np.bool_), node_missing=i64(nodes["missing"]),
-        node_cat_start=i64(nodes["cat_start"]), node_cat_len=i64(nodes["cat_len"]), cat_values=i64(cat_values),
-        slot_nodes=i64(slot_nodes), slot_expect=i64(slot_expect),
-        leaf_feat_start=i64(leaves["feat_start"]), leaf_nfeat=i64(leaves["nfeat"]), leaf_feats=i64(leaf_feats),
+        node_default_left=np.asarray(nodes["default_left"], dtype=np.bool_),
+        node_missing=i64(nodes["missing"]),
+        node_cat_start=i64(nodes["cat_start"]),
+        node_cat_len=i64(nodes["cat_len"]),
+        cat_values=i64(cat_values),
+        slot_nodes=i64(slot_nodes),
+        slot_expect=i64(slot_expect),
+        leaf_feat_start=i64(leaves["feat_start"]),
+        leaf_nfeat=i64(leaves["nfeat"]),
+        leaf_feats=i64(leaf_feats),
         leaf_table_start=i64(leaves["table_start"]),
         phi_table=np.concatenate(tables) if tables else np.zeros(0),
     )
 
 
 @numba.njit(cache=True, inline="always")
-def _goes_left(x: np.ndarray, node: int, feature: np.ndarray, threshold: np.ndarray, is_cat: np.ndarray,
-               default_left: np.ndarray, missing: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
-               cat_values: np.ndarray) -> bool:
+def _goes_left(
+    x: np.ndarray,
+    node: int,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    is_cat: np.ndarray,
+    default_left: np.ndarray,
+    missing: np.ndarray,
+    cat_start: np.ndarray,
+    cat_len: np.ndarray,
+    cat_values: np.ndarray,
+) -> bool:
     v = x[feature[node]]
     if is_cat[node]:
         if np.isnan(v):
@@ -192,7 +216,7 @@ def _goes_left(x: np.ndarray, node: int, feature: np.ndarray, threshold: np.ndar
         iv = int(v)
         if iv < 0:
             return False
-        for c in range(cat_start[node], cat_start[node] + cat_len[node]):
+        for c in range(cat_start[node], cat_start[node] + cat_len[node]):  # noqa: SIM110 (numba)
             if cat_values[c] == iv:
                 return True
         return False
@@ -203,9 +227,27 @@ def _goes_left(x: np.ndarray, node: int, feature: np.ndarray, threshold: np.ndar
     return v <= threshold[node]
 
 
-def _contributions_py(X, bias, tree_node_start, tree_leaf_start, feature, threshold, is_cat, default_left, missing,
-                      cat_start, cat_len, cat_values, slot_nodes, slot_expect, leaf_feat_start, leaf_nfeat, leaf_feats,
-                      leaf_table_start, phi_table):
+def _contributions_py(
+    X,
+    bias,
+    tree_node_start,
+    tree_leaf_start,
+    feature,
+    threshold,
+    is_cat,
+    default_left,
+    missing,
+    cat_start,
+    cat_len,
+    cat_values,
+    slot_nodes,
+    slot_expect,
+    leaf_feat_start,
+    leaf_nfeat,
+    leaf_feats,
+    leaf_table_start,
+    phi_table,
+):
     n, p = X.shape
     out = np.zeros((n, p + 1))
     n_trees = len(tree_node_start) - 1
@@ -247,7 +289,7 @@ def contributions(tables: TreeTables, X: np.ndarray, threads: int = 0) -> np.nda
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != tables.n_features:
         raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
-    most = numba.config.NUMBA_NUM_THREADS
+    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     use = 1 if len(X) < PARALLEL_ROWS else min(threads or most, most)
     with _kernel_lock:
         numba.set_num_threads(use)
@@ -255,10 +297,27 @@ def contributions(tables: TreeTables, X: np.ndarray, threads: int = 0) -> np.nda
 
 
 def _run(kernel, t: TreeTables, X: np.ndarray) -> np.ndarray:
-    return kernel(X, t.bias, t.tree_node_start, t.tree_leaf_start, t.node_feature, t.node_threshold,
-                          t.node_is_cat, t.node_default_left, t.node_missing, t.node_cat_start, t.node_cat_len,
-                          t.cat_values, t.slot_nodes, t.slot_expect,
-                          t.leaf_feat_start, t.leaf_nfeat, t.leaf_feats, t.leaf_table_start, t.phi_table)
+    return kernel(
+        X,
+        t.bias,
+        t.tree_node_start,
+        t.tree_leaf_start,
+        t.node_feature,
+        t.node_threshold,
+        t.node_is_cat,
+        t.node_default_left,
+        t.node_missing,
+        t.node_cat_start,
+        t.node_cat_len,
+        t.cat_values,
+        t.slot_nodes,
+        t.slot_expect,
+        t.leaf_feat_start,
+        t.leaf_nfeat,
+        t.leaf_feats,
+        t.leaf_table_start,
+        t.phi_table,
+    )
 
 
 def split_values(tables: TreeTables) -> dict[int, np.ndarray]:
