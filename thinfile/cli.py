@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import pkgutil
 
 import typer
+
+from thinfile import commands
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -41,16 +44,16 @@ def _root() -> None:
     """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`)."""
 
 
-COMMAND_MODULES = ("generate", "train", "fairness", "serve", "batch", "run")
+def _register_commands(typer_app: typer.Typer) -> None:
+    """Every module of thinfile.commands that defines `register(app)` adds its commands (nothing is listed)."""
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(typer_app)
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"thinfile.commands.{_name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"thinfile.commands.{_name}":
-            raise
-        continue
-    _module.register(app)
+
+_register_commands(app)
 
 
 def main() -> None:
