@@ -15,7 +15,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections")
+# the five Zhima dimensions, and `other` for an input that fits none of them (a lender is never forced to mislabel)
+DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections", "other")
 BUILTIN_SCHEMA = "synthetic"
 
 
@@ -36,6 +37,7 @@ class Dimension(str, Enum):
     behaviour = "behaviour"
     identity = "identity"
     connections = "connections"
+    other = "other"
 
 
 class Feature(BaseModel):
@@ -104,7 +106,7 @@ class Protected(BaseModel):
 
 
 class Schema(BaseModel):
-    """A table's contract: id, target, optional oracle and date, protected attributes, features."""
+    """A table's contract: id, target, optional oracle, date and booked flag, protected attributes, features."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,6 +117,9 @@ class Schema(BaseModel):
     target: str
     oracle_column: str | None = None
     date_column: str | None = None
+    booked_column: str | None = Field(
+        None, description="1 where an earlier policy booked the applicant (outcome known), 0 where it rejected them"
+    )
     protected: tuple[Protected, ...] = ()
     features: tuple[Feature, ...] = Field(min_length=1)
 
@@ -124,17 +129,17 @@ class Schema(BaseModel):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"feature names repeated: {', '.join(repeated)}")
-        special = [self.id_column, self.target, self.oracle_column, self.date_column]
+        special = [self.id_column, self.target, self.oracle_column, self.date_column, self.booked_column]
         special += [p.name for p in self.protected]
         clash = sorted({s for s in special if s and s in names})
         if clash:
             raise ValueError(
-                f"{', '.join(clash)} cannot be a feature: id, target, oracle, date and protected "
+                f"{', '.join(clash)} cannot be a feature: id, target, oracle, date, booked and protected "
                 "columns are never model inputs"
             )
         specials = [s for s in special if s]
         if len(set(specials)) != len(specials):
-            raise ValueError("id, target, oracle, date and protected columns must all differ")
+            raise ValueError("id, target, oracle, date, booked and protected columns must all differ")
         return self
 
     @cached_property

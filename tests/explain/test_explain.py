@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from thinfile.features.generator import generate_frame
+from thinfile.features.schema import DIMENSIONS
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.artefact import Scorer
@@ -27,7 +28,7 @@ def test_base_plus_feature_points_equal_the_unclipped_score(scorer, rows):
 def test_dimension_sub_scores_add_up_to_the_feature_points(scorer, rows):
     e = scorer.explain(rows)
     assert np.allclose(e.dimensions.sum(axis=1), e.points.sum(axis=1), atol=1e-9)
-    assert e.dimensions.shape == (len(rows), 5)
+    assert e.dimensions.shape == (len(rows), len(DIMENSIONS))
 
 
 def test_score_is_the_scale_applied_to_the_calibrated_pd(scorer, rows):
