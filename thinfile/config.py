@@ -6,8 +6,9 @@ from thinfile.features.generator import GeneratorParams
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.pipeline import TrainingSettings
+from thinfile.training.promotion import PromotionGate
 
-__all__ = ["BatchSettings", "GeneratorParams", "ServingSettings", "Settings", "TrainingSettings"]
+__all__ = ["BatchSettings", "GeneratorParams", "PromotionGate", "ServingSettings", "Settings", "TrainingSettings"]
 
 
 class Settings(TrainingSettings):
@@ -16,3 +17,4 @@ class Settings(TrainingSettings):
 
     generator: GeneratorParams = GeneratorParams()
     batch: BatchSettings = BatchSettings()
+    promotion: PromotionGate = PromotionGate()

@@ -29,9 +29,11 @@ from thinfile.training.pipeline import (
     TrainingSettings,
     TrainResult,
     champion_shape,
+    policy_cutoffs,
     scorer_metrics,
     scorer_params,
 )
+from thinfile.training.promotion import VERDICT_TAG, report_verdict
 from thinfile.training.registry import (
     CHALLENGER_ALIAS,
     log_scorer,
@@ -41,6 +43,7 @@ from thinfile.training.registry import (
 from thinfile.training.runlog import ModelSpec, RunContext, evaluate_and_log
 from thinfile.training.scorecard import BUREAU_FAMILY, load_baseline
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import pd_to_score
 from thinfile.training.split import split_frame
 
@@ -62,6 +65,7 @@ def log_report(report: FairnessReport, run_id: str, title: str = "thinfile fairn
     metrics = [Metric(k, v, now, 0) for k, v in report.metrics().items()]
     for i in range(0, len(metrics), 500):
         client.log_batch(run_id, metrics=metrics[i : i + 500])
+    client.set_tag(run_id, VERDICT_TAG, report_verdict(report))
 
 
 def report_for_pd_model(
@@ -71,6 +75,7 @@ def report_for_pd_model(
     settings: TrainingSettings,
     baseline: PdModel | None = None,
     name: str = "",
+    cutoffs: Cutoffs | None = None,
 ) -> FairnessReport:
     """Audit any model that only gives PDs (e.g. a WoE scorecard): scores from the PDs on the same scale."""
     X = schema.to_matrix(frame)
@@ -81,7 +86,7 @@ def report_for_pd_model(
         p,
         pd_to_score(p, settings.scale),
         scale=settings.scale,
-        cutoffs=settings.cutoffs,
+        cutoffs=cutoffs or settings.cutoffs,
         limits=settings.fairness,
         audit=settings.audit,
         baseline_pd=baseline.predict_pd(X) if baseline is not None else None,
@@ -251,15 +256,25 @@ def fairness_stage(
             against = None if m.family == BUREAU_FAMILY else base_model
             record(
                 m.family,
-                report_for_pd_model(m.model, split.test, schema, settings, against, m.family),
+                report_for_pd_model(
+                    m.model,
+                    split.test,
+                    schema,
+                    settings,
+                    against,
+                    m.family,
+                    policy_cutoffs(m.model, split, settings.policy, settings.scale),
+                ),
                 m.run_id,
                 f"Fairness report: {m.family.replace('_', ' ')}",
             )
     if challenger and schema.protected_names:
         start = time.perf_counter()
         model, rw = fit_reweighed(
-            split.train, split.valid, schema, settings.train, settings.scale, settings.cutoffs, settings.audit
+            split.train, split.valid, schema, settings.train, settings.scale, scorer.cutoffs, settings.audit
         )
+        model.cutoffs = policy_cutoffs(model, split, settings.policy, settings.scale)
+        model.meta["policy"] = settings.policy.model_dump(mode="json")
         seconds = time.perf_counter() - start
         ctx = RunContext(
             result.data,

@@ -37,6 +37,7 @@ from thinfile.training.runlog import (
     EvaluationConfig,
     ModelResult,
     ModelSpec,
+    PdModel,
     RunContext,
     evaluate_and_log,
 )
@@ -49,8 +50,8 @@ from thinfile.training.scorecard import (
     log_scorecard_model,
 )
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.scorer.policy import Cutoffs
-from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, resolve_cutoffs
+from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.split import Split, split_frame
 from thinfile.training.stability import StabilityLimits
 
@@ -71,7 +72,7 @@ class TrainingSettings(Section):
     """What `thinfile train` and the fairness stage read: every section of the training job."""
 
     scale: ScoreScale = ScoreScale()
-    cutoffs: Cutoffs = Cutoffs()
+    policy: LendingPolicy = LendingPolicy()
     train: TrainConfig = TrainConfig()
     checks: DataChecks = DataChecks()
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -83,6 +84,11 @@ class TrainingSettings(Section):
 
     def model_name(self, schema: Schema) -> str:
         return self.pipeline.model_name or model_name_for(schema)
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        """The policy's cut-offs when it states them as scores (a policy by rates is resolved per model)."""
+        return self.policy.score_cutoffs()
 
 
 @dataclass
@@ -206,7 +212,7 @@ def _champion_spec(
     register_as: str | None,
     bureau_run: str | None,
 ) -> ModelSpec:
-    cut = settings.cutoffs
+    cut = scorer.cutoffs
     return ModelSpec(
         family=CHAMPION_FAMILY,
         role="champion",
@@ -215,10 +221,15 @@ def _champion_spec(
         title="Champion: monotone LightGBM scorer (350-950)",
         intended_use=(
             "Scores applicants, thin-file included, from the schema's model inputs; every score comes "
-            "with points per feature and its reasons. Decisions at the configured cut-offs "
-            f"(approve >= {cut.approve:g}, refer >= {cut.refer:g})."
+            "with points per feature and its reasons. Decisions at the project's cut-offs "
+            f"(approve >= {cut.approve:g}, refer >= {cut.refer:g}; policy: {settings.policy.describe()})."
         ),
-        params=scorer_params(settings.train, settings.scale, ctx.schema, CHAMPION_FAMILY),
+        params={
+            **scorer_params(settings.train, settings.scale, ctx.schema, CHAMPION_FAMILY),
+            "policy": settings.policy.describe(),
+            "cutoff.approve": cut.approve,
+            "cutoff.refer": cut.refer,
+        },
         log_model=lambda: log_scorer(
             scorer,
             ctx.split.test,
@@ -231,6 +242,13 @@ def _champion_spec(
         tags={tracking.BUREAU_BASELINE_TAG: bureau_run} if bureau_run else {},
         tables={"rejects.csv": ctx.prepared.rejects} if len(ctx.prepared.rejects) else {},
     )
+
+
+def policy_cutoffs(model: PdModel, split: Split, policy: LendingPolicy, scale: ScoreScale) -> Cutoffs:
+    """The policy's cut-offs for this model, set on the validation rows (scores, and outcomes for a bad-rate rule)."""
+    if policy.fixed:
+        return policy.score_cutoffs()
+    return resolve_cutoffs(policy, pd_to_score(model.predict_pd(split.X_valid), scale), split.y("valid"))
 
 
 def train_frame(
@@ -297,9 +315,12 @@ def train_frame(
         split.y("valid"),
         settings.train,
         settings.scale,
-        settings.cutoffs,
     )
+    scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale)
+    scorer.meta["policy"] = settings.policy.model_dump(mode="json")
     seconds = time.perf_counter() - start
+    cut = scorer.cutoffs
+    say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})")
     say("evaluating and logging the champion")
     register = name if settings.pipeline.register_champion else None
     champion = evaluate_and_log(scorer, _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), ctx)

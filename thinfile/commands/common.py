@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,6 +28,7 @@ from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import default_data_dir
 from thinfile.training.registry import model_name_for
+from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 
 console = Console(stderr=True)
 
@@ -83,3 +86,34 @@ def say(status: Status) -> Callable[[str], None]:
         console.log(message)
 
     return progress
+
+
+POLICY_HELP = {
+    "cutoff": "Approve at or above this score (refer 50 points below).",
+    "approval_rate": "Approve this share of applicants (e.g. 0.35): the cut-off is set on the validation rows.",
+    "bad_rate": "Approve as many as keep the bad rate among approved at or below this (e.g. 0.05).",
+    "policy": "A lending policy file (YAML: approve/refer rules by score, approval_rate or bad_rate; refer_gap).",
+}
+
+
+def lending_policy(
+    cutoff: float | None, approval_rate: float | None, bad_rate: float | None, policy_file: Path | None
+) -> LendingPolicy | None:
+    """The policy the options state (at most one of them), or None for the settings' default."""
+    given = [x for x in (cutoff, approval_rate, bad_rate, policy_file) if x is not None]
+    if len(given) > 1:
+        raise fail("give at most one of --cutoff, --approval-rate, --bad-rate and --policy")
+    try:
+        if cutoff is not None:
+            return LendingPolicy(approve=CutoffRule(by="score", value=cutoff))
+        if approval_rate is not None:
+            return LendingPolicy(approve=CutoffRule(by="approval_rate", value=approval_rate))
+        if bad_rate is not None:
+            return LendingPolicy(approve=CutoffRule(by="bad_rate", value=bad_rate))
+        if policy_file is not None:
+            if not policy_file.is_file():
+                raise fail(f"policy file {policy_file} does not exist")
+            return LendingPolicy.model_validate(yaml.safe_load(policy_file.read_text()) or {})
+    except (ValidationError, yaml.YAMLError) as err:
+        raise fail(f"bad lending policy: {err}") from None
+    return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, row_progress, say
+from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say
 from thinfile.commands.generate import report_population
 from thinfile.config import Settings
 from thinfile.features.population import PARTS_DIR, generate_population
@@ -43,6 +45,16 @@ def run(
     fairness: bool = typer.Option(
         True, "--fairness/--no-fairness", help="Write fairness reports and train the mitigated challenger."
     ),
+    promote: bool = typer.Option(
+        True,
+        "--promote/--no-promote",
+        help="End with the promotion gate: champion = the model that passes every "
+        "fairness check at the smallest AUC cost (see `thinfile promote --auto`).",
+    ),
+    cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
+    approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
+    bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
+    policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
 ) -> None:
     """Generate the default population, train and register the champion and baselines, audit fairness.
 
@@ -50,11 +62,15 @@ def run(
     (MLflow store: runs, registered model thinfile-synthetic@champion and @challenger) and reports/
     (fairness reports). An existing population of the same size and seed is reused.
     """
+    from thinfile.training import promotion
     from thinfile.training.fairness_stage import fairness_stage
     from thinfile.training.pipeline import train
 
     schema = load_schema()
     settings = Settings()
+    chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
+    if chosen is not None:
+        settings = settings.model_copy(update={"policy": chosen})
     out = default_data_dir()
     if not _same_population_on_disk(rows, seed):
         with row_progress("generating population", rows) as advance:
@@ -104,6 +120,14 @@ def run(
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
             console.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
+        if promote and result.registered_version and stage.challenger_version:
+            candidates = [
+                promotion.report_candidate(result.registered_version, "champion", stage.reports["champion"]),
+                promotion.report_candidate(stage.challenger_version, "challenger", stage.reports["challenger"]),
+            ]
+            decision = promotion.choose(candidates, settings.promotion)
+            promotion.apply(result.model_name, decision, CHAMPION_ALIAS)
+            console.print(f"[bold]promotion:[/] {decision.reason}")
 
     console.print(
         f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, model_name, say
+from thinfile.commands.common import POLICY_HELP, console, default_population, fail, lending_policy, model_name, say
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.training.registry import CHAMPION_ALIAS, tracking_uri
@@ -43,6 +43,10 @@ def train(
         False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs thinfile[tune])."
     ),
     trials: int = typer.Option(20, "--trials", min=1, help="Trials of the --tune search."),
+    cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
+    approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
+    bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
+    policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
 
@@ -52,8 +56,12 @@ def train(
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.scorecard import ScorecardError
+    from thinfile.training.scorer.policy import PolicyError
 
     base = Settings()
+    chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
+    if chosen is not None:
+        base = base.model_copy(update={"policy": chosen})
     settings = base.model_copy(
         update={
             "train": base.train.model_copy(
@@ -71,7 +79,7 @@ def train(
             data = default_population(rows, settings.train.seed, base.generator)
         with console.status("training") as status:
             result = run_training(data, schema, settings, progress=say(status))
-    except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError) as err:
+    except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError, PolicyError) as err:
         raise fail(str(err)) from None
     table = Table(title=f"test metrics ({len(result.split.test):,} rows, {result.split_method} split)")
     cols = ("auc", "oracle_gap", "ks", "ece", "auc_thin_file", "explain_rows_per_s")
@@ -101,17 +109,45 @@ def _cell(value: float) -> str:
 
 
 def promote(
-    version: int = typer.Option(..., "--version", "-v", min=1, help="Registered version to promote."),
+    version: int = typer.Option(None, "--version", "-v", min=1, help="Registered version to promote."),
+    auto: bool = typer.Option(
+        False,
+        "--auto",
+        help="Choose between the champion and the challenger: the model "
+        "that passes every fairness check at the smallest AUC cost (within --max-auc-cost).",
+    ),
+    max_auc_cost: float = typer.Option(
+        None,
+        "--max-auc-cost",
+        min=0,
+        max=1,
+        help="With --auto: the most AUC to give up for a model that passes every fairness check (default 0.005).",
+    ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
     schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
     alias: str = typer.Option(CHAMPION_ALIAS, "--alias", help="Alias to move (champion or challenger)."),
 ) -> None:
-    """Point the 'champion' alias (or another) at a registered model version; serving follows the alias."""
+    """Point the 'champion' alias (or another) at a registered version; serving follows the alias.
+
+    With --auto, the promotion gate decides between the versions behind 'champion' and 'challenger' and
+    writes its one-line reason into the chosen version's registry description.
+    """
+    from thinfile.training import promotion
     from thinfile.training.tracking import PromotionError
     from thinfile.training.tracking import promote as move_alias
 
+    if (version is None) == (not auto):
+        raise fail("give either --version N or --auto")
     try:
         model = model_name(name, load_schema(schema))
+        if auto:
+            gate = Settings().promotion
+            if max_auc_cost is not None:
+                gate = gate.model_copy(update={"max_auc_cost": max_auc_cost})
+            decision = promotion.choose(promotion.aliased_candidates(model), gate)
+            promotion.apply(model, decision, alias)
+            console.print(decision.reason)
+            return
         previous, new = move_alias(version, model, alias)
     except (PromotionError, SchemaError) as err:
         raise fail(str(err)) from None

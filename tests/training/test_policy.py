@@ -1,0 +1,92 @@
+"""A lending policy per project: cut-offs by score, approval rate or bad rate, set on held-out rows."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from thinfile.config import Settings
+from thinfile.features.schema import Schema
+from thinfile.training.pipeline import PipelineConfig, train_frame
+from thinfile.training.registry import CHAMPION_ALIAS, load_scorer
+from thinfile.training.scorer.policy import (
+    CutoffRule,
+    Cutoffs,
+    LendingPolicy,
+    PolicyError,
+    decisions,
+    resolve_cutoffs,
+)
+from thinfile.training.scorer.scale import pd_to_score
+
+RNG = np.random.default_rng(3)
+SCORE = np.round(RNG.normal(620, 60, 5_000), 1)
+BAD = (RNG.random(5_000) < 1 / (1 + np.exp((SCORE - 560) / 40))).astype(int)
+
+
+def test_a_score_policy_is_its_own_cut_offs() -> None:
+    cut = resolve_cutoffs(LendingPolicy(approve=CutoffRule(by="score", value=640), refer_gap=30), SCORE)
+    assert cut == Cutoffs(approve=640, refer=610)
+
+
+def test_an_approval_rate_policy_approves_that_share_of_the_rows() -> None:
+    cut = resolve_cutoffs(LendingPolicy(approve=CutoffRule(by="approval_rate", value=0.35)), SCORE)
+    approved = (cut.approve <= SCORE).mean()
+    assert approved <= 0.35
+    next_up = np.max(SCORE[cut.approve > SCORE])
+    assert (next_up <= SCORE).mean() > 0.35  # one more distinct score would pass the target
+
+
+def test_a_bad_rate_policy_approves_the_most_rows_that_keep_the_bad_rate() -> None:
+    cut = resolve_cutoffs(LendingPolicy(approve=CutoffRule(by="bad_rate", value=0.05)), SCORE, BAD)
+    approved = cut.approve <= SCORE
+    assert BAD[approved].mean() <= 0.05
+    lower = np.unique(SCORE[cut.approve > SCORE])
+    assert all(BAD[s <= SCORE].mean() > 0.05 for s in lower)  # approving any more rows breaks the target
+
+
+def test_a_bad_rate_no_cut_off_can_reach_is_a_clear_error() -> None:
+    with pytest.raises(PolicyError, match="no cut-off keeps the bad rate among approved at or below 0.0%"):
+        resolve_cutoffs(LendingPolicy(approve=CutoffRule(by="bad_rate", value=1e-6)), SCORE, np.ones_like(BAD))
+
+
+def test_a_refer_rule_above_the_approve_rule_is_refused() -> None:
+    policy = LendingPolicy(
+        approve=CutoffRule(by="approval_rate", value=0.2), refer=CutoffRule(by="approval_rate", value=0.1)
+    )
+    with pytest.raises(PolicyError, match="lands above the approve cut-off"):
+        resolve_cutoffs(policy, SCORE)
+
+
+def test_rates_outside_zero_and_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        CutoffRule(by="approval_rate", value=35)
+
+
+def test_decisions_follow_the_cut_offs() -> None:
+    got = decisions(np.array([700.0, 600.0, 599.9, 550.0, 549.9]), Cutoffs(approve=600, refer=550))
+    assert list(got) == ["approve", "approve", "refer", "refer", "decline"]
+
+
+@pytest.mark.slow
+def test_the_cut_offs_a_policy_sets_are_kept_with_the_model_and_used_where_it_is_loaded(
+    population: pd.DataFrame, schema: Schema, quick: Settings
+) -> None:
+    policy = LendingPolicy(approve=CutoffRule(by="approval_rate", value=0.3))
+    settings = quick.model_copy(
+        update={
+            "policy": policy,
+            "pipeline": PipelineConfig(baselines=False, global_explanations=False, model_name="policy-test"),
+        }
+    )
+    result = train_frame(population.head(8_000), schema, settings)
+    scorer = result.champion.model
+    valid_scores = pd_to_score(scorer.predict_pd(result.split.X_valid), scorer.scale)
+    assert (valid_scores >= scorer.cutoffs.approve).mean() == pytest.approx(0.3, abs=0.01)
+    params = mlflow.get_run(result.champion.run_id).data.params
+    assert float(params["cutoff.approve"]) == scorer.cutoffs.approve and "approval rate 30.0%" in params["policy"]
+    loaded = load_scorer(CHAMPION_ALIAS, "policy-test")
+    assert loaded.cutoffs == scorer.cutoffs
+    assert loaded.meta["policy"]["approve"] == {"by": "approval_rate", "value": 0.3}

@@ -1,0 +1,93 @@
+"""Promotion gates: the champion is the model that passes every fairness check at the smallest AUC cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mlflow
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.features.schema import Schema
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.pipeline import TrainResult
+from thinfile.training.promotion import VERDICT_TAG, Candidate, PromotionGate, apply, choose
+from thinfile.training.registry import CHALLENGER_ALIAS, CHAMPION_ALIAS, log_scorer, model_name_for, set_alias
+from thinfile.training.tracking import experiment_id
+
+GATE = PromotionGate(max_auc_cost=0.005)
+
+
+def test_a_passing_challenger_within_the_tolerance_replaces_a_failing_champion() -> None:
+    champion = Candidate("4", "champion", 0.816, "fail", 2)
+    challenger = Candidate("5", "challenger", 0.815, "pass")
+    decision = choose([champion, challenger], GATE)
+    assert decision.chosen == challenger
+    assert "v5 (challenger) passes every fairness check at 0.0010 AUC below v4 (champion)" in decision.reason
+    assert "fails 2 fairness check(s)" in decision.reason
+
+
+def test_a_passing_model_that_costs_more_than_the_tolerance_is_not_promoted() -> None:
+    decision = choose([Candidate("4", "champion", 0.82, "fail"), Candidate("5", "challenger", 0.80, "pass")], GATE)
+    assert decision.chosen is None
+    assert "give up 0.0200 AUC" in decision.reason and "more than the 0.005 allowed" in decision.reason
+
+
+def test_an_incomplete_audit_never_qualifies() -> None:
+    decision = choose(
+        [Candidate("4", "champion", 0.82, "incomplete"), Candidate("5", "challenger", 0.82, "fail")], GATE
+    )
+    assert decision.chosen is None
+    assert "incomplete fairness audit" in decision.reason
+
+
+def test_when_both_pass_the_better_auc_wins() -> None:
+    decision = choose([Candidate("4", "champion", 0.80, "pass"), Candidate("5", "challenger", 0.81, "pass")], GATE)
+    assert decision.chosen is not None and decision.chosen.version == "5"
+
+
+@pytest.fixture(scope="module")
+def two_versions(
+    trained: TrainResult, population: pd.DataFrame, schema: Schema, training_home
+) -> Iterator[tuple[str, str]]:
+    """The trained champion (tagged failing) and a second registered version (tagged passing) as challenger;
+    the champion alias is given back afterwards (other training tests read it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(training_home))
+        name = model_name_for(schema)
+        client = mlflow.MlflowClient()
+        client.set_tag(trained.champion.run_id, VERDICT_TAG, "fail")
+        other = fit_champion(population.iloc[:6_000], population.iloc[6_000:9_000], schema, TrainConfig(max_rounds=40))
+        with mlflow.start_run(experiment_id=experiment_id()) as run:
+            mlflow.log_metric("auc", trained.champion.metrics["auc"] - 0.001)
+            mlflow.set_tag(VERDICT_TAG, "pass")
+            info = log_scorer(other, population.head(100), register_as=name)
+        version = str(info.registered_model_version)
+        assert run.info.run_id
+        set_alias(name, CHAMPION_ALIAS, str(trained.registered_version))
+        set_alias(name, CHALLENGER_ALIAS, version)
+        yield str(trained.registered_version), version
+        set_alias(name, CHAMPION_ALIAS, str(trained.registered_version))
+        client.delete_tag(trained.champion.run_id, VERDICT_TAG)
+
+
+def test_promote_auto_moves_the_champion_and_writes_why_in_the_registry(
+    two_versions: tuple[str, str], schema: Schema
+) -> None:
+    old, new = two_versions
+    out = CliRunner().invoke(app, ["promote", "--auto"])
+    assert out.exit_code == 0, out.output
+    assert f"v{new} (challenger) passes every fairness check" in " ".join(out.output.split())
+    name = model_name_for(schema)
+    client = mlflow.MlflowClient()
+    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == new
+    assert "promoted to champion" in client.get_model_version(name, new).description
+
+
+def test_apply_without_a_choice_moves_nothing(two_versions: tuple[str, str], schema: Schema) -> None:
+    name = model_name_for(schema)
+    before = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS).version
+    apply(name, choose([Candidate("1", "champion", 0.8, "fail")], GATE))
+    assert mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS).version == before
