@@ -1,0 +1,794 @@
+"""A first schema from a lender's own table, and a check of a table against a schema, in words.
+
+`infer_schema` reads the columns (types, ranges widened by a margin, categories, integer-coded categories,
+missing values), guesses id, target, dimension and `traditional` from the names, and writes a commented
+YAML file with every decision only the lender can make marked TODO. `check_table` says what in a table
+does not match a schema: table errors, rows the schema rejects (by column and reason), category values the
+schema does not declare (model inputs and protected attributes), and the target's values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import Field
+
+from thinfile.features.schema import Dimension, FeatureType, Schema, parse_schema
+from thinfile.features.settings import Section
+from thinfile.features.validate import ValidationReport, validate_table
+
+TODO = "TODO"
+
+
+class InferSettings(Section):
+    """How `thinfile schema infer` reads a table's columns."""
+
+    max_text_levels: int = Field(
+        50, ge=2, description="text columns with more distinct values are left out (free text or identifiers)"
+    )
+    max_code_levels: int = Field(
+        10,
+        ge=2,
+        description="whole numbers with at most this many distinct values become integer-coded categories, "
+        "unless the name says they count or measure something",
+    )
+    range_margin: float = Field(
+        0.5, ge=0, description="share of the observed span added beyond each end of a number's valid range"
+    )
+    shown_levels: int = Field(6, ge=1, description="category values listed with their counts in the comments")
+
+
+class InferError(ValueError):
+    """The table cannot be described without the user's help; the message says what to give."""
+
+
+# Words in column names, matched against the name's words (a word starting with the stem; stems of three
+# letters or fewer must match a whole word). First matching dimension wins; the order is deliberate.
+DIMENSION_WORDS: dict[Dimension, tuple[str, ...]] = {
+    Dimension.connections: ("guarantor", "debtors", "coapplicant", "co_applicant", "contact", "referral", "social"),
+    Dimension.credit_history: (
+        "credit_history",
+        "bureau",
+        "delinq",
+        "overdue",
+        "past_due",
+        "arrear",
+        "inquir",
+        "enquir",
+        "late",
+        "default",
+        "credits",
+        "loan",
+        "repay",
+        "pay",
+        "paid",
+        "bnpl",
+        "microloan",
+    ),
+    Dimension.capacity: (
+        "income",
+        "salary",
+        "wage",
+        "earning",
+        "saving",
+        "balance",
+        "bal",
+        "deposit",
+        "asset",
+        "property",
+        "wealth",
+        "amount",
+        "amt",
+        "limit",
+        "bill",
+        "installment",
+        "instalment",
+        "debt",
+        "expense",
+        "housing",
+        "job",
+        "employ",
+        "occupation",
+        "checking",
+        "account",
+    ),
+    Dimension.behaviour: ("purpose", "spend", "purchase", "shop", "transaction", "utility", "rent", "transfer"),
+    Dimension.identity: (
+        "age",
+        "education",
+        "marriage",
+        "marital",
+        "residence",
+        "address",
+        "phone",
+        "telephone",
+        "email",
+        "tenure",
+        "foreign",
+        "kyc",
+        "verified",
+        "dependent",
+        "liable",
+        "household",
+        "sex",
+        "gender",
+    ),
+}
+TRADITIONAL_WORDS = (
+    "bureau",
+    "credit_history",
+    "delinq",
+    "overdue",
+    "past_due",
+    "arrear",
+    "inquir",
+    "enquir",
+    "pay_status",
+    "repayment_status",
+)
+# A protected characteristic in most lending law (ECOA / Reg B, the EU and UK equality acts).
+PROTECTED_WORDS = (
+    "sex",
+    "gender",
+    "age",
+    "race",
+    "ethnic",
+    "religion",
+    "marital",
+    "marriage",
+    "nationality",
+    "foreign",
+    "citizen",
+    "disab",
+    "pregnan",
+    "residence_area",
+    "rural",
+)
+COUNT_WORDS = (
+    "number",
+    "num",
+    "count",
+    "cnt",
+    "n",
+    "months",
+    "month",
+    "days",
+    "day",
+    "years",
+    "year",
+    "age",
+    "amount",
+    "amt",
+    "duration",
+    "rate",
+    "percent",
+    "percentage",
+    "pct",
+    "times",
+    "since",
+    "dependents",
+    "liable",
+    "people",
+    "size",
+    "score",
+)
+ID_WORDS = ("id", "ids", "key", "ref", "reference", "uuid", "guid", "no")
+TARGET_WORDS = (
+    "default",
+    "defaulted",
+    "bad",
+    "is_bad",
+    "bad_flag",
+    "went_bad",
+    "target",
+    "label",
+    "y",
+    "outcome",
+    "creditability",
+    "delinquent",
+    "charged_off",
+    "class",
+    "default_payment_next_month",
+)
+DATE_WORDS = ("date", "dt", "time", "timestamp", "at", "on", "applied", "opened", "month")
+
+
+def words(name: str) -> list[str]:
+    """The words of a column name: split on anything not a letter, on camelCase, lower case, digits dropped."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    return [w for w in (re.sub(r"\d+", "", p).lower() for p in re.split(r"[^A-Za-z0-9]+", spaced)) if w]
+
+
+def _matches(name: str, stems: Sequence[str]) -> str | None:
+    """The first stem the name says: a phrase (stem with '_') in the joined words, else a word starting with it."""
+    ws = words(name)
+    joined = "_".join(ws)
+    for stem in stems:
+        if "_" in stem:
+            if stem in joined or stem.replace("_", "") in ws:
+                return stem
+        elif any(w == stem or (len(stem) > 3 and w.startswith(stem)) for w in ws):
+            return stem
+    return None
+
+
+def guess_dimension(name: str) -> Dimension | None:
+    """The Zhima dimension the column's name suggests, or None."""
+    for dimension, stems in DIMENSION_WORDS.items():
+        if _matches(name, stems):
+            return dimension
+    return None
+
+
+def is_traditional(name: str) -> bool:
+    """True when the name says the value comes from a credit bureau record or repayment history."""
+    return _matches(name, TRADITIONAL_WORDS) is not None
+
+
+def protected_hint(name: str) -> str | None:
+    """The protected characteristic the column's name suggests (sex, age, ...), or None."""
+    return _matches(name, PROTECTED_WORDS)
+
+
+def label_of(name: str) -> str:
+    text = " ".join(re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").split())
+    if text.isupper():
+        text = text.lower()
+    return text[:1].upper() + text[1:]
+
+
+def nice_ceil(x: float) -> float:
+    """x rounded up to two significant digits (108 -> 110, 0.372 -> 0.38, -15.3 -> -15)."""
+    if x == 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(abs(x))) - 1)
+    return math.ceil(round(x / step, 9)) * step
+
+
+def nice_floor(x: float) -> float:
+    return -nice_ceil(-x)
+
+
+def _tidy(x: float, whole: bool) -> float | int:
+    return int(round(x)) if whole else float(f"{x:.12g}")
+
+
+# ---------------------------------------------------------------- what one column is
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as infer read it: its role in the schema, the schema entry, and notes for the YAML."""
+
+    name: str
+    role: str  # feature | id | target | date | protected | left_out
+    entry: dict[str, object] = field(default_factory=dict)
+    seen: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def _is_whole(values: pd.Series) -> bool:
+    return bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1.0) == 0))
+
+
+def _numbers(raw: pd.Series) -> pd.Series | None:
+    """The column as float numbers when every present value reads as one, else None."""
+    if pd.api.types.is_bool_dtype(raw):
+        return None
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype(np.float64)
+    present = raw.dropna()
+    if present.empty:
+        return None
+    num = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    if num.isna().any():
+        return None
+    return pd.to_numeric(raw.astype(object).where(raw.notna(), None), errors="coerce").astype(np.float64)
+
+
+def _code_label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def levels_of(raw: pd.Series) -> tuple[list[str], pd.Series]:
+    """Category labels in natural order (numbers by value, text alphabetically) and each label's count."""
+    present = raw.dropna()
+    num = _numbers(present) if len(present) else None
+    if num is not None:
+        labels = num.map(_code_label)
+        order = sorted(labels.unique(), key=lambda s: float(s))
+    else:
+        labels = present.astype(str)
+        order = sorted(labels.unique())
+    counts = labels.value_counts()
+    return order, counts.reindex(order)
+
+
+def _shown_counts(counts: pd.Series, shown: int) -> str:
+    top = counts.sort_values(ascending=False, kind="stable")
+    text = ", ".join(f"{k} ({v:,})" for k, v in top.head(shown).items())
+    return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
+
+
+def _missing(raw: pd.Series) -> str:
+    n = int(raw.isna().sum())
+    return "never missing" if n == 0 else f"missing in {n:,} rows ({n / len(raw):.1%})"
+
+
+def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
+    """A model input: its type, range or categories, nullability, guessed dimension and `traditional`."""
+    present = raw.dropna()
+    if present.empty:
+        return Column(name, "left_out", notes=("every value is missing",))
+    if present.astype(str).nunique() == 1:
+        return Column(name, "left_out", notes=(f"one value only ({present.astype(str).iloc[0]!r}): carries nothing",))
+    notes: list[str] = []
+    entry: dict[str, object] = {"name": name, "label": label_of(name)}
+    num = _numbers(raw)
+    distinct = present.nunique()
+    if pd.api.types.is_bool_dtype(raw) or (num is not None and set(num.dropna().unique()) <= {0.0, 1.0}):
+        entry["type"] = FeatureType.bool.value
+        share = float(pd.Series(present.astype(bool)).mean())
+        seen = f"true in {share:.1%} of rows, {_missing(raw)}"
+    elif num is not None and not (
+        _is_whole(num.dropna()) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
+    ):
+        values = num.dropna()
+        whole = _is_whole(values)
+        lo, hi = float(values.min()), float(values.max())
+        entry["type"] = (FeatureType.int if whole else FeatureType.float).value
+        seen = f"seen {lo:,.6g} to {hi:,.6g} (median {float(values.median()):,.6g}), {_missing(raw)}"
+        if not whole and lo >= 0 and hi <= 1:
+            low, high = 0.0, 1.0
+            notes.append("looks like a share: valid range 0 to 1")
+        else:
+            margin = settings.range_margin * (hi - lo)
+            low = 0.0 if lo >= 0 else nice_floor(lo - margin)
+            high = nice_ceil(hi + margin)
+            if whole:
+                low, high = math.floor(low), math.ceil(high)
+        entry["min"], entry["max"] = _tidy(low, whole), _tidy(high, whole)
+    else:
+        order, counts = levels_of(raw)
+        if num is None and distinct > settings.max_text_levels:
+            return Column(
+                name,
+                "left_out",
+                notes=(f"{distinct:,} distinct text values: free text or an identifier, not a category",),
+            )
+        entry["type"] = FeatureType.category.value
+        entry["categories"] = order
+        seen = f"{len(order)} values: {_shown_counts(counts, settings.shown_levels)}; {_missing(raw)}"
+        if num is not None:
+            notes.append(
+                f"integer-coded: read as a category of {len(order)} codes; if the numbers count or order "
+                "something, make it `type: int` with min and max"
+            )
+    entry["nullable"] = bool(raw.isna().any())
+    dimension = guess_dimension(name)
+    entry["dimension"] = (dimension or Dimension.other).value
+    if dimension is None:
+        notes.append(f"{TODO}: no dimension guessed from the name ('other' until you choose one)")
+    entry["monotone"] = 0
+    entry["reason"] = f"{TODO}: {entry['label']}"
+    entry["actionable"] = False
+    entry["traditional"] = is_traditional(name)
+    hint = protected_hint(name)
+    if hint:
+        notes.append(
+            f"{TODO}: the name suggests a protected attribute ({hint}); protected attributes are never model "
+            "inputs: delete this feature, or declare the column with --protected"
+        )
+    return Column(name, "feature", entry, seen, tuple(notes))
+
+
+def _protected(name: str, raw: pd.Series, settings: InferSettings) -> Column:
+    order, counts = levels_of(raw)
+    limit = settings.max_code_levels if _numbers(raw.dropna()) is not None else settings.max_text_levels
+    if len(order) > limit:
+        raise InferError(
+            f"protected attribute {name!r} has {len(order):,} distinct values; an audit compares groups: add a "
+            f"column of groups (for example age bands) and name that with --protected"
+        )
+    if len(order) < 2:
+        raise InferError(f"protected attribute {name!r} has {len(order)} distinct value(s); an audit needs two groups")
+    seen = f"groups: {_shown_counts(counts, settings.shown_levels)}; {_missing(raw)}"
+    return Column(name, "protected", {"name": name, "categories": order}, seen, ("from --protected",))
+
+
+# ---------------------------------------------------------------- id, target, date
+
+
+def _unique_id(raw: pd.Series) -> bool:
+    return bool(raw.notna().all() and raw.astype(str).is_unique)
+
+
+def _guess_id(frame: pd.DataFrame, taken: set[str]) -> str:
+    found = [c for c in frame.columns if c not in taken and _matches(str(c), ID_WORDS) and _unique_id(frame[c])]
+    if not found:
+        raise InferError(
+            "no column looks like an applicant id (named like id, ..._id or ref, with a different value in every "
+            "row): name it with --id, or add one (the row number will do)"
+        )
+    return str(found[0])
+
+
+def _guess_target(frame: pd.DataFrame, taken: set[str]) -> str:
+    found = [
+        c
+        for c in frame.columns
+        if c not in taken and _matches(str(c), TARGET_WORDS) and frame[c].dropna().astype(str).nunique() == 2
+    ]
+    if len(found) != 1:
+        which = f"several columns could be it ({', '.join(map(str, found))})" if found else "no column looks like it"
+        raise InferError(
+            f"cannot tell which column is the outcome: {which}; name it with --target (1 = defaulted, 0 = repaid)"
+        )
+    return str(found[0])
+
+
+def _target(name: str, raw: pd.Series, how: str) -> Column:
+    values = raw.dropna()
+    num = _numbers(values)
+    labels = sorted(values.astype(str).unique()) if num is None else sorted(num.map(_code_label).unique())
+    notes = [how]
+    if labels == ["0", "1"] or (pd.api.types.is_bool_dtype(raw) and len(labels) == 2):
+        ones = int((num if num is not None else values.astype(float)).sum())
+        seen = f"{ones:,} of {len(values):,} rows are 1 (defaulted): {ones / len(values):.1%}"
+    else:
+        seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
+        notes.append(
+            f"{TODO}: thinfile reads the outcome as 1 = defaulted, 0 = repaid; recode this column "
+            "(for example bad -> 1, good -> 0) before training"
+        )
+    if raw.isna().any():
+        notes.append(f"{int(raw.isna().sum()):,} rows have no outcome: training leaves them out")
+    return Column(name, "target", seen=seen, notes=tuple(notes))
+
+
+def _is_date(name: str, raw: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return True
+    if raw.dtype != object or _matches(name, DATE_WORDS) is None:
+        return False
+    present = raw.dropna().astype(str)
+    parsed = pd.to_datetime(present, errors="coerce", format="ISO8601")
+    return bool(len(present)) and bool(parsed.notna().all())
+
+
+# ---------------------------------------------------------------- the schema
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """A schema read from a table, with what infer noticed about each column (rendered as YAML comments)."""
+
+    schema: Schema
+    columns: tuple[Column, ...]
+    source: str
+    rows: int
+
+    @property
+    def todo(self) -> list[str]:
+        """Notes the user must act on, one per column, for the header and the console."""
+        return [f"{c.name}: {n.removeprefix(TODO + ': ')}" for c in self.columns for n in c.notes if n.startswith(TODO)]
+
+    def to_yaml(self) -> str:
+        """The schema as commented YAML, valid as written (load_schema reads it), ready to edit."""
+        return render_yaml(self)
+
+
+def _note(column: Column | None) -> str:
+    if column is None:
+        return ""
+    parts = [*column.notes, column.seen] if column.seen else list(column.notes)
+    return "  # " + "; ".join(p.removeprefix(TODO + ": ").rstrip(".") for p in parts if p) if parts else ""
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    target: str | None = None,
+    id_column: str | None = None,
+    protected: Sequence[str] = (),
+    source: str = "the table",
+    settings: InferSettings | None = None,
+) -> Inferred:
+    """A valid schema for `frame`, every guess noted; raises InferError when a role cannot be told apart."""
+    settings = settings or InferSettings()
+    frame = frame.rename(columns=str)
+    named = [c for c in (target, id_column, *protected) if c is not None]
+    absent = [c for c in named if c not in frame.columns]
+    if absent:
+        shown = ", ".join(list(frame.columns)[:20]) + (" ..." if len(frame.columns) > 20 else "")
+        raise InferError(f"{source} has no column {', '.join(map(repr, absent))}; its columns are: {shown}")
+    if len(set(named)) != len(named):
+        raise InferError("--target, --id and --protected must name different columns")
+    if frame.empty:
+        raise InferError(f"{source} has no rows to read")
+    bad = [c for c in frame.columns if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c)]
+    if bad:
+        raise InferError(
+            f"column name(s) {', '.join(map(repr, bad[:8]))} cannot be schema names (letters, digits and '_', "
+            "not starting with a digit): rename them in the table first"
+        )
+
+    taken = set(named)
+    id_how = "from --id"
+    if id_column is None:
+        id_column = _guess_id(frame, taken)
+        id_how = f"{TODO}: guessed (a different value in every row): check it, or name the id with --id"
+    elif not _unique_id(frame[id_column]):
+        raise InferError(f"--id {id_column!r} is missing or repeated in some rows; an id must name one row")
+    taken.add(id_column)
+    target_how = "from --target"
+    if target is None:
+        target = _guess_target(frame, taken)
+        target_how = f"{TODO}: guessed from the name: check it, or name the outcome with --target"
+    taken.add(target)
+
+    columns: dict[str, Column] = {
+        id_column: Column(id_column, "id", notes=(id_how,)),
+        target: _target(target, frame[target], target_how),
+    }
+    for p in protected:
+        columns[p] = _protected(p, frame[p], settings)
+    date_column = None
+    for c in frame.columns:
+        if c in columns:
+            continue
+        if _is_date(c, frame[c]):
+            if date_column is None:
+                date_column = c
+                columns[c] = Column(
+                    c, "date", notes=("guessed: dates; training splits out of time (oldest train, newest test)",)
+                )
+            else:
+                columns[c] = Column(c, "left_out", notes=(f"dates, and {date_column!r} is already the date column",))
+            continue
+        columns[c] = _feature(c, frame[c], settings)
+
+    features = [c.entry for c in columns.values() if c.role == "feature"]
+    if not features:
+        raise InferError(f"{source}: no column is left to be a model input")
+    data = {
+        "name": name,
+        "version": 1,
+        "description": f"{TODO}: what this table is (inferred from {source}, {len(frame):,} rows)",
+        "id_column": id_column,
+        "target": target,
+        "date_column": date_column,
+        "protected": [columns[p].entry for p in protected],
+        "features": features,
+    }
+    schema = parse_schema(data, f"inferred from {source}")
+    ordered = tuple(columns[c] for c in frame.columns)
+    return Inferred(schema, ordered, source, len(frame))
+
+
+def _scalar(value: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
+    return text.removesuffix("\n...\n").strip()
+
+
+HEADER = """\
+# thinfile schema for {source}, written by `thinfile schema infer` from {rows:,} rows and {cols} columns.
+#
+# Read it and edit it before training: what only you can decide is marked TODO.
+#   reason       what a declined applicant reads when this input lowered the score (placeholders say TODO)
+#   monotone     +1 higher is more creditworthy, -1 less creditworthy, 0 no constraint (infer leaves 0)
+#   dimension    credit_history | capacity | behaviour | identity | connections | other (guessed from the name)
+#   traditional  true when a lender without alternative data has it, e.g. the bureau record (guessed from the name)
+#   min / max    valid range: the values seen, widened by {margin:.0%} of their span and rounded (0 when none is
+#                negative); a value outside is rejected when scoring
+#   nullable     may the value be missing (true where this table has missing values)
+#   categories   the allowed values; integer codes are written as text ("1", "2", ...)
+# Protected attributes are kept for the fairness audit only, never model inputs. Full reference: docs/schema.md.
+# Check a table against this file:  thinfile schema check TABLE --schema THIS_FILE
+"""
+
+
+def render_yaml(inferred: Inferred, settings: InferSettings | None = None) -> str:
+    settings = settings or InferSettings()
+    s = inferred.schema
+    by_role: dict[str, list[Column]] = {}
+    for c in inferred.columns:
+        by_role.setdefault(c.role, []).append(c)
+    first = {c.role: c for c in reversed(inferred.columns)}
+    out = [
+        HEADER.format(
+            source=inferred.source, rows=inferred.rows, cols=len(inferred.columns), margin=settings.range_margin
+        )
+    ]
+    if inferred.todo:
+        out.append("# To look at first:")
+        out += [f"#   - {t}" for t in inferred.todo]
+        out.append("")
+    out += [
+        f"name: {_scalar(s.name)}",
+        f"version: {s.version}",
+        f"description: {_scalar(s.description)}",
+        f"id_column: {_scalar(s.id_column)}{_note(first.get('id'))}",
+        f"target: {_scalar(s.target)}{_note(first.get('target'))}",
+    ]
+    date_note = (
+        _note(first.get("date"))
+        if s.date_column
+        else "  # no date column found: training splits at random; name one for an out-of-time split"
+    )
+    out.append(f"date_column: {_scalar(s.date_column)}{date_note}")
+    if s.protected:
+        out.append("protected:")
+        for p, col in zip(s.protected, by_role["protected"]):
+            out.append(f"  - name: {_scalar(p.name)}{_note(col)}")
+            out.append(f"    categories: {_scalar(list(p.categories))}")
+    else:
+        out.append("protected: []  # none given: name them with --protected (the fairness audit needs at least one)")
+    out += ["", "features:"]
+    for entry, col in zip((c.entry for c in by_role["feature"]), by_role["feature"]):
+        if col.seen:
+            out.append(f"  # {col.seen}")
+        out += [f"  # {n}" for n in col.notes]
+        out.append(f"  - name: {_scalar(entry['name'])}")
+        out += [f"    {k}: {_scalar(v)}" for k, v in entry.items() if k != "name"]
+    left = by_role.get("left_out", [])
+    if left:
+        out += ["", "# Left out (not model inputs):"]
+        out += [f"#   - {c.name}: {'; '.join(c.notes)}" for c in left]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- checking a table
+
+
+@dataclass(frozen=True)
+class CategoryGap:
+    """Values a table holds for a category column that its schema does not declare, and declared values unseen."""
+
+    column: str
+    kind: str  # feature | protected
+    undeclared: dict[str, int]
+    unseen: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """What `check_table` found: problems make the table not match; notes are for information."""
+
+    rows: int
+    report: ValidationReport
+    problems: list[str]
+    notes: list[str]
+    gaps: list[CategoryGap]
+    not_checked: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def headline(self, schema: Schema) -> str:
+        what = f"{self.rows:,} rows against schema {schema.name!r}"
+        if self.ok:
+            skipped = f" ({len(self.not_checked)} check(s) could not run: see above)" if self.not_checked else ""
+            return f"{'PASS' if not self.not_checked else 'PASS with checks missing'}: {what} match{skipped}"
+        return f"FAIL: {what}: {len(self.problems)} problem(s)"
+
+
+def _as_labels(raw: pd.Series) -> pd.Series:
+    """Values as the schema's category labels: whole numbers as '1', text as written."""
+    present = raw.dropna()
+    num = _numbers(present) if len(present) else None
+    return num.map(_code_label) if num is not None else present.astype(str)
+
+
+def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]:
+    """For each declared category column (features and protected): values not declared, and declared ones unseen.
+
+    Model inputs are counted as validation read them (its `clean` columns); protected attributes as the
+    fairness audit reads them (whole numbers as "1").
+    """
+    declared = [(f.name, "feature", f.levels) for f in schema.features if f.type is FeatureType.category]
+    declared += [(p.name, "protected", p.categories) for p in schema.protected]
+    gaps = []
+    for name, kind, levels in declared:
+        if name not in report.clean.columns:
+            continue
+        column = report.clean[name]
+        counts = column.dropna().astype(str).value_counts() if kind == "feature" else _as_labels(column).value_counts()
+        undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in levels}
+        unseen = tuple(level for level in levels if level not in counts.index)
+        if undeclared or unseen:
+            gaps.append(CategoryGap(name, kind, undeclared, unseen))
+    return gaps
+
+
+def _values(counts: dict[str, int], shown: int = 5) -> str:
+    top = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{k!r} ({v:,} row{'s' if v != 1 else ''})" for k, v in top[:shown])
+    return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
+
+
+def check_table(
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    for_training: bool = True,
+    target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
+) -> TableCheck:
+    """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
+
+    `for_training` also requires the target and the protected columns (a table to score needs neither);
+    `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader).
+    """
+    report = validate_table(frame, schema)
+    problems = [f"table: {e}" for e in report.table_errors]
+    notes: list[str] = []
+    not_checked: list[str] = []
+    if not report.table_errors and not report.errors.empty:
+        bad_rows = report.errors["row"].nunique()
+        problems.append(f"{bad_rows:,} of {len(frame):,} rows ({bad_rows / len(frame):.1%}) break the schema")
+    gaps = category_gaps(report, schema) if not report.table_errors else []
+    for g in gaps:
+        if g.undeclared:
+            where = "protected attribute" if g.kind == "protected" else "category"
+            problems.append(f"{where} {g.column}: values the schema does not declare: {_values(g.undeclared)}")
+        if g.unseen:
+            notes.append(f"{g.column}: declared values never seen in this table: {', '.join(g.unseen)}")
+    needed = [schema.target, *schema.protected_names] if for_training else []
+    for c in needed:
+        if c not in frame.columns:
+            role = "target" if c == schema.target else "protected attribute"
+            problems.append(f"table: no {role} column {c!r} (needed to train and to audit fairness)")
+    if schema.target in frame.columns:
+        if target_reader is None:
+            not_checked.append("target values (no target reader given)")
+        else:
+            values, bad = target_reader(frame[schema.target])
+            if bad.any():
+                shown = frame[schema.target][bad].astype(str).value_counts()
+                problems.append(
+                    f"target {schema.target}: {int(bad.sum()):,} rows are not 0 (repaid) or 1 (defaulted): "
+                    f"{_values({str(k): int(v) for k, v in shown.items()})}"
+                )
+            else:
+                notes.append(
+                    f"target {schema.target}: {int(values.sum()):,} of {len(values):,} rows defaulted "
+                    f"({float(values.mean()):.1%})"
+                )
+    if report.unknown_columns:
+        notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
+    todo = [f.name for f in schema.features if f.reason.startswith(TODO)]
+    if todo:
+        notes.append(
+            f"{len(todo)} reason text(s) still say {TODO} (applicants would read them): {', '.join(todo[:8])}"
+            + (" ..." if len(todo) > 8 else "")
+        )
+    return TableCheck(len(frame), report, problems, notes, gaps, not_checked)
+
+
+def error_summary(report: ValidationReport, shown: int = 3) -> pd.DataFrame:
+    """Row errors grouped by column and reason: how many rows, and a few examples (row, id, value)."""
+    if report.errors.empty:
+        return pd.DataFrame(columns=["column", "reason", "rows", "examples"])
+    e = report.errors
+    grouped = e.groupby(["column", "reason"], sort=False)
+    return pd.DataFrame(
+        {
+            "rows": grouped.size(),
+            "examples": grouped.apply(
+                lambda g: "; ".join(_example(r, i, v) for r, i, v in g[["row", "id", "value"]].head(shown).values),
+                include_groups=False,
+            ),
+        }
+    ).reset_index()
+
+
+def _example(row: int, id_: object, value: object) -> str:
+    return f"row {row} (id {id_}): {value}"

@@ -1,0 +1,204 @@
+"""`infer_schema` and `check_table`: a first schema from a table, and a table checked against a schema."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from thinfile.features.infer import InferError, check_table, infer_schema, nice_ceil
+from thinfile.features.schema import load_schema, parse_schema
+from thinfile.features.validate import validate_table
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def lender_table(rows: int = 400, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(8, 0.5, rows)
+    return pd.DataFrame(
+        {
+            "loan_id": [f"L{i:05d}" for i in range(rows)],
+            "monthly_income": income.round(2),
+            "bureau_delinquencies_24m": rng.poisson(0.4, rows),
+            "late_payments_count": rng.integers(0, 6, rows),
+            "education_code": rng.integers(1, 5, rows),
+            "region": rng.choice(["north", "south", "east"], rows),
+            "balance_change": rng.normal(0, 1_000, rows).round(2),
+            "has_phone": rng.integers(0, 2, rows),
+            "wallet_tier": pd.Series(rng.choice(["gold", "silver", None], rows), dtype=object),
+            "favourite_colour_shade": rng.normal(size=rows),
+            "note": [f"free text {i}" for i in range(rows)],
+            "sex": rng.choice(["female", "male"], rows),
+            "bad": rng.integers(0, 2, rows),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return lender_table()
+
+
+@pytest.fixture(scope="module")
+def inferred(table):
+    return infer_schema(table, name="acme", target="bad", protected=["sex"], source="acme.csv")
+
+
+def test_few_distinct_integers_become_a_category_labelled_as_text(inferred, table):
+    f = inferred.schema.by_name["education_code"]
+    assert f.type.value == "category"
+    assert f.categories == tuple(str(v) for v in sorted(table["education_code"].unique()))
+
+
+def test_whole_numbers_whose_name_says_count_stay_numbers(inferred):
+    assert inferred.schema.by_name["late_payments_count"].type.value == "int"
+
+
+def test_range_starts_at_zero_for_non_negative_numbers_and_ends_past_the_largest_value_with_a_margin(inferred, table):
+    f = inferred.schema.by_name["monthly_income"]
+    seen = table["monthly_income"]
+    assert f.min == 0
+    assert f.max >= seen.max() + 0.5 * (seen.max() - seen.min())
+    assert f.max < seen.max() + 0.6 * (seen.max() - seen.min())
+
+
+def test_negative_values_widen_the_lower_bound_by_the_same_margin(inferred, table):
+    f = inferred.schema.by_name["balance_change"]
+    seen = table["balance_change"]
+    assert f.min <= seen.min() - 0.5 * (seen.max() - seen.min()) < 0
+
+
+def test_limits_are_rounded_to_two_significant_digits():
+    assert [nice_ceil(x) for x in (108, 0.372, -15.3, 18_424 * 1.0)] == [110, 0.38, -15, 19_000]
+
+
+def test_only_columns_with_missing_values_are_nullable(inferred):
+    nullable = {f.name for f in inferred.schema.features if f.nullable}
+    assert nullable == {"wallet_tier"}
+
+
+def test_zero_one_numbers_become_bool(inferred):
+    assert inferred.schema.by_name["has_phone"].type.value == "bool"
+
+
+def test_bureau_and_delinquency_names_are_marked_traditional(inferred):
+    assert inferred.schema.traditional_features == ["bureau_delinquencies_24m"]
+
+
+def test_dimension_is_guessed_from_the_name_else_other(inferred):
+    dims = inferred.schema.dimension_of
+    assert dims["bureau_delinquencies_24m"] == "credit_history"
+    assert dims["monthly_income"] == "capacity"
+    assert dims["education_code"] == "identity"
+    assert dims["favourite_colour_shade"] == "other"
+
+
+def test_every_feature_has_monotone_zero_and_a_reason_marked_todo(inferred):
+    assert {f.monotone for f in inferred.schema.features} == {0}
+    assert all(f.reason.startswith("TODO") for f in inferred.schema.features)
+
+
+def test_protected_attributes_are_declared_with_their_groups_and_never_inputs(inferred):
+    assert inferred.schema.protected_names == ["sex"]
+    assert inferred.schema.protected[0].categories == ("female", "male")
+    assert "sex" not in inferred.schema.feature_names
+
+
+def test_a_feature_whose_name_suggests_a_protected_attribute_is_flagged_todo():
+    frame = lender_table().assign(age_in_years=np.arange(400) % 50 + 20)
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    assert any(t.startswith("age_in_years: the name suggests a protected attribute") for t in found.todo)
+
+
+def test_free_text_and_identifiers_are_left_out_with_the_reason(inferred):
+    left = {c.name: c.notes[0] for c in inferred.columns if c.role == "left_out"}
+    assert set(left) == {"note"} and "free text" in left["note"]
+
+
+def test_id_and_target_are_guessed_from_names_and_marked_to_check(table):
+    found = infer_schema(table.drop(columns=["sex"]), name="acme")
+    assert (found.schema.id_column, found.schema.target) == ("loan_id", "bad")
+    assert {t.split(":")[0] for t in found.todo} >= {"loan_id", "bad"}
+
+
+def test_a_table_without_an_id_is_refused_with_what_to_do(table):
+    with pytest.raises(InferError, match="name it with --id, or add one"):
+        infer_schema(table.drop(columns=["loan_id"]), name="acme", target="bad")
+
+
+def test_a_numeric_protected_attribute_with_many_values_asks_for_groups(table):
+    with pytest.raises(InferError, match="add a column of groups"):
+        infer_schema(table, name="acme", target="bad", protected=["monthly_income"])
+
+
+def test_a_target_that_is_not_zero_one_gets_a_recode_note(table):
+    frame = table.assign(bad=np.where(table["bad"] == 1, "bad", "good"))
+    found = infer_schema(frame, name="acme", target="bad")
+    assert any(t.startswith("bad: thinfile reads the outcome as 1 = defaulted") for t in found.todo)
+
+
+def test_the_commented_yaml_parses_back_to_the_same_schema(inferred):
+    text = inferred.to_yaml()
+    assert text.lstrip().startswith("#") and "TODO" in text
+    assert parse_schema(yaml.safe_load(text)) == inferred.schema
+
+
+@pytest.mark.parametrize(
+    ("csv", "target", "protected"),
+    [("german_credit.csv", "default", ["sex", "age_band"]), ("uci_credit_card.csv", "default", ["MARRIAGE"])],
+)
+def test_round_trip_infer_load_validate_on_a_real_table_rejects_nothing(tmp_path, csv, target, protected):
+    frame = pd.read_csv(DATA / csv)
+    path = tmp_path / "schema.yaml"
+    path.write_text(infer_schema(frame, name="real", target=target, protected=protected).to_yaml())
+    report = validate_table(frame, load_schema(path), require_target=True)
+    assert report.table_errors == [] and report.errors.empty
+
+
+def test_round_trip_keeps_integer_codes_with_missing_values():
+    frame = pd.DataFrame({"id": range(90), "tier": [1.0, 2.0, np.nan] * 30, "bad": [0, 1, 1] * 30})
+    schema = infer_schema(frame, name="t", target="bad").schema
+    assert validate_table(frame, schema).errors.empty
+
+
+def test_check_passes_a_table_that_matches(inferred, table):
+    assert check_table(table, inferred.schema, target_reader=_outcome).ok
+
+
+def test_check_lists_undeclared_category_values_with_their_counts(inferred, table):
+    frame = table.assign(region=table["region"].replace({"east": "west"}))
+    result = check_table(frame, inferred.schema, target_reader=_outcome)
+    gap = next(g for g in result.gaps if g.column == "region")
+    assert gap.undeclared == {"west": int((table["region"] == "east").sum())} and gap.unseen == ("east",)
+    assert not result.ok
+
+
+def test_check_lists_undeclared_values_of_a_protected_attribute(inferred, table):
+    frame = table.assign(sex=table["sex"].where(table.index % 10 != 0, "unknown"))
+    result = check_table(frame, inferred.schema, target_reader=_outcome)
+    expected = "protected attribute sex: values the schema does not declare: 'unknown'"
+    assert any(p.startswith(expected) for p in result.problems)
+
+
+def test_check_refuses_a_target_that_is_not_zero_one(inferred, table):
+    frame = table.assign(bad=table["bad"].replace({1: 2}))
+    result = check_table(frame, inferred.schema, target_reader=_outcome)
+    assert any(p.startswith("target bad:") and "'2'" in p for p in result.problems)
+
+
+def test_check_of_a_table_to_score_needs_neither_target_nor_protected(inferred, table):
+    assert check_table(table.drop(columns=["bad", "sex"]), inferred.schema, for_training=False).ok
+
+
+def test_check_counts_rows_out_of_range(inferred, table):
+    f = inferred.schema.by_name["monthly_income"]
+    frame = table.assign(monthly_income=np.where(table.index < 7, f.max * 2, table["monthly_income"]))
+    result = check_table(frame, inferred.schema, target_reader=_outcome)
+    assert "7 of 400 rows (1.8%) break the schema" in result.problems
+
+
+def _outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    values = pd.to_numeric(raw, errors="coerce")
+    return values, ~values.isin([0, 1]).to_numpy()

@@ -1,0 +1,81 @@
+"""`thinfile schema infer` and `thinfile schema check` from the command line: output, exit codes, messages."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.features.schema import load_schema
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+GERMAN = DATA / "german_credit.csv"
+runner = CliRunner()
+
+
+def infer_to(tmp_path: Path, *args: str) -> Path:
+    result = runner.invoke(app, ["schema", "infer", str(GERMAN), *args])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "german.yaml"
+    path.write_text(result.stdout)
+    return path
+
+
+def test_infer_writes_a_loadable_schema_to_standard_output(tmp_path):
+    schema = load_schema(infer_to(tmp_path, "--target", "default", "--protected", "sex,age_band"))
+    assert schema.target == "default" and schema.protected_names == ["sex", "age_band"]
+    assert set(schema.feature_names) == set(pd.read_csv(GERMAN, nrows=1).columns) - {"id", "default", "sex", "age_band"}
+
+
+def test_protected_may_be_repeated_instead_of_comma_separated(tmp_path):
+    schema = load_schema(infer_to(tmp_path, "--protected", "sex", "--protected", "age_band"))
+    assert schema.protected_names == ["sex", "age_band"]
+
+
+def test_infer_names_a_missing_column_in_one_line_and_exits_2():
+    result = runner.invoke(app, ["schema", "infer", str(GERMAN), "--target", "bad_flag"])
+    assert result.exit_code == 2
+    assert "has no column 'bad_flag'" in result.output and "Traceback" not in result.output
+
+
+def test_infer_refuses_to_overwrite_an_existing_out_file(tmp_path):
+    out = tmp_path / "taken.yaml"
+    out.write_text("keep me")
+    result = runner.invoke(app, ["schema", "infer", str(GERMAN), "--out", str(out)])
+    assert result.exit_code == 2 and out.read_text() == "keep me"
+
+
+def test_check_passes_the_table_the_schema_was_inferred_from(tmp_path):
+    path = infer_to(tmp_path, "--protected", "sex,age_band")
+    result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "PASS: 1,000 rows" in result.output
+
+
+def test_check_fails_with_exit_1_and_names_what_does_not_match(tmp_path):
+    data = yaml.safe_load(infer_to(tmp_path, "--protected", "sex,age_band").read_text())
+    purpose = next(f for f in data["features"] if f["name"] == "purpose")
+    purpose["categories"] = [c for c in purpose["categories"] if c != "business"]
+    data["protected"][0]["categories"] = ["female", "man"]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(edited)])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "category purpose: values the schema does not declare: 'business' (97 rows)" in text
+    assert "protected attribute sex: values the schema does not declare: 'male' (690 rows)" in text
+    assert "FAIL" in text
+
+
+def test_check_writes_the_rejected_rows_when_asked(tmp_path):
+    data = yaml.safe_load(infer_to(tmp_path).read_text())
+    amount = next(f for f in data["features"] if f["name"] == "credit_amount")
+    amount["max"] = 10_000
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(data, sort_keys=False))
+    rejects = tmp_path / "rejects.csv"
+    result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(edited), "--rejects", str(rejects)])
+    assert result.exit_code == 1
+    expected = pd.read_csv(GERMAN).query("credit_amount > 10000")["id"].astype(str).tolist()
+    assert pd.read_csv(rejects, dtype={"id": str})["id"].tolist() == expected

@@ -1,0 +1,147 @@
+"""`thinfile schema infer` (a first schema from a table) and `thinfile schema check` (a table against a schema)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from thinfile.commands.common import console, fail
+from thinfile.features.infer import InferError, InferSettings, check_table, error_summary, infer_schema
+from thinfile.features.io import TableReadError, read_table
+from thinfile.features.schema import SchemaError, load_schema
+
+schema_app = typer.Typer(
+    name="schema",
+    help="Describe a lender's own table: infer a first schema to edit, then check tables against it.",
+    no_args_is_help=True,
+)
+
+TABLE_HELP = "The table: a .parquet/.csv file or a folder of them."
+EXIT_MISMATCH = 1
+
+
+def _columns(values: list[str] | None) -> list[str]:
+    """Repeated options and comma-separated lists alike: --protected sex --protected age_band, or sex,age_band."""
+    return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
+
+
+def _name_of(table: Path) -> str:
+    stem = table.stem if table.is_file() else table.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "my-table"
+
+
+@schema_app.command("infer")
+def infer(
+    table: Path = typer.Argument(..., help=TABLE_HELP),
+    target: str = typer.Option(
+        None, "--target", "-t", help="The outcome column (1 = defaulted, 0 = repaid). Default: guessed from names."
+    ),
+    id_column: str = typer.Option(None, "--id", help="The applicant id column. Default: guessed (unique per row)."),
+    protected: list[str] = typer.Option(
+        None,
+        "--protected",
+        "-p",
+        help="A protected attribute kept for the fairness audit, never a model input (repeat, or comma-separate).",
+    ),
+    name: str = typer.Option(None, "--name", help="Schema name (names the registered model). Default: the file name."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the YAML here instead of to standard output."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+) -> None:
+    """Write a first schema for TABLE to edit: types, ranges, categories, missing values, guessed roles.
+
+    The YAML goes to standard output (`thinfile schema infer loans.csv --target bad > loans.yaml`); what
+    needs your decision is marked TODO in it and listed here. Then `thinfile schema check` the table.
+    """
+    if out is not None and out.exists() and not force:
+        raise fail(f"{out} exists: give another --out, or --force to overwrite it")
+    try:
+        with console.status(f"reading {table}"):
+            frame = read_table(table)
+        inferred = infer_schema(
+            frame,
+            name=name or _name_of(table),
+            target=target,
+            id_column=id_column,
+            protected=_columns(protected),
+            source=table.name,
+            settings=InferSettings(),
+        )
+    except (TableReadError, InferError, SchemaError) as err:
+        raise fail(str(err)) from None
+    text = inferred.to_yaml()
+    s = inferred.schema
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+    console.print(
+        f"[green]schema {s.name!r}[/]: {len(s.features)} model inputs, id {s.id_column!r}, target {s.target!r}, "
+        f"protected: {', '.join(s.protected_names) or 'none'}" + (f"; written to {out}" if out is not None else "")
+    )
+    left = [c.name for c in inferred.columns if c.role == "left_out"]
+    if left:
+        console.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
+    if inferred.todo:
+        console.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
+        for t in inferred.todo:
+            console.print(f"  - {t}")
+    console.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
+
+
+@schema_app.command("check")
+def check(
+    table: Path = typer.Argument(..., help=TABLE_HELP),
+    schema: Path = typer.Option(..., "--schema", "-s", help="The schema file (YAML) the table should match."),
+    scoring: bool = typer.Option(
+        False, "--scoring", help="A table to score: the target and protected columns are not required."
+    ),
+    rejects: Path = typer.Option(None, "--rejects", help="Also write every rejected row and its reasons (CSV)."),
+) -> None:
+    """Check TABLE against a schema without training: exit 0 when it matches, 1 when it does not, 2 on bad usage.
+
+    Checks the columns, every value (type, range, declared categories, missing values), the protected
+    attributes' values against their declared categories, and the target (0/1).
+    """
+    from thinfile.training.data import outcome
+
+    try:
+        spec = load_schema(schema)
+        with console.status(f"reading {table}"):
+            frame = read_table(table)
+    except (TableReadError, SchemaError) as err:
+        raise fail(str(err)) from None
+    with console.status(f"checking {len(frame):,} rows"):
+        result = check_table(frame, spec, for_training=not scoring, target_reader=outcome)
+    console.print(
+        f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
+        f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
+        f"{len(frame):,} rows, {len(frame.columns)} columns"
+    )
+    summary = error_summary(result.report)
+    if len(summary):
+        grid = Table(title="rows that break the schema (left out of training, rejected when scoring)")
+        for col, justify in (("column", "left"), ("reason", "left"), ("rows", "right"), ("examples", "left")):
+            grid.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in summary.itertuples():
+            grid.add_row(str(r.column), str(r.reason), f"{r.rows:,}", str(r.examples))
+        console.print(grid)
+    for p in result.problems:
+        console.print(f"[red]  - {p}[/]")
+    for n in result.notes:
+        console.print(f"  · {n}")
+    for n in result.not_checked:
+        console.print(f"[yellow]  not checked: {n}[/]")
+    if rejects is not None and not result.report.errors.empty:
+        result.report.rejects().to_csv(rejects, index=False)
+        console.print(f"rejected rows written to {rejects}")
+    colour = "green" if result.ok else "red"
+    console.print(f"[bold {colour}]{result.headline(spec)}[/]")
+    if not result.ok:
+        raise typer.Exit(EXIT_MISMATCH)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(schema_app, name="schema")
