@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
 from thinfile.features.generator import GeneratorParams
+from thinfile.features.history import BureauEraPolicy, GeneratedHistory, HistorySettings, generate_history
 from thinfile.features.population import GeneratedPopulation, generate_population
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.features.settings import default_data_dir
@@ -26,11 +27,29 @@ def generate(
     rural_footprint: float = typer.Option(
         None, help="Digital activity of rural online users relative to urban (0-1]; lower = thinner footprint."
     ),
+    history: bool = typer.Option(
+        False,
+        "--history",
+        help="Write a lending history instead: through-the-door applicants with application months, a historical "
+        "policy's decision `booked`, outcomes only for booked rows, true_pd for all (default out: "
+        "data/synthetic-history).",
+    ),
+    explore_share: float = typer.Option(
+        0.0, "--explore-share", help="With --history: share of would-be rejects approved at random (0-1)."
+    ),
+    book_share: float = typer.Option(
+        None, "--book-share", help="With --history: share of applicants the bureau-era policy books (default 0.35)."
+    ),
+    months: int = typer.Option(None, "--months", help="With --history: months the applications span (default 12)."),
+    start_month: str = typer.Option(
+        None, "--start-month", help="With --history: first month, YYYY-MM (default 2016-01)."
+    ),
 ) -> None:
     """Generate synthetic thin-file borrowers with a known true default probability.
 
     Writes OUT/population/part-NNNNN.parquet (one part per 250,000 rows, bounded memory) and OUT/DATACARD.md
-    with parameters, realised marginals and the seed facts each target comes from.
+    with parameters, realised marginals and the seed facts each target comes from. With --history, also
+    OUT/schema.yaml (the schema naming the booked column) and the history's section in the data card.
     """
     try:
         schema = load_schema()
@@ -46,10 +65,45 @@ def generate(
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise fail(f"bad generator parameter: {problems}") from None
-    out = out or default_data_dir()
-    with row_progress("generating", rows) as advance:
-        result = generate_population(schema, out, rows, seed, params, on_chunk=advance)
-    report_population(result)
+    if not history:
+        if explore_share or book_share is not None or months is not None or start_month is not None:
+            raise fail("--explore-share, --book-share, --months and --start-month need --history")
+        out = out or default_data_dir()
+        with row_progress("generating", rows) as advance:
+            result = generate_population(schema, out, rows, seed, params, on_chunk=advance)
+        report_population(result)
+        return
+    try:
+        policy = BureauEraPolicy(**({"book_share": book_share} if book_share is not None else {}))
+        history_settings = HistorySettings(
+            policy=policy,
+            explore_share=explore_share,
+            **({"months": months} if months is not None else {}),
+            **({"start_month": start_month} if start_month is not None else {}),
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise fail(f"bad history parameter: {problems}") from None
+    out = out or default_data_dir().parent / "synthetic-history"
+    console.print("setting the bureau-era policy's cut-off on a reference sample")
+    with row_progress("generating history", rows) as advance:
+        found = generate_history(schema, out, rows, seed, params, history_settings, on_chunk=advance)
+    report_history(found)
+
+
+def report_history(result: GeneratedHistory) -> None:
+    """Where the history went, its booked shares, and how to train on it."""
+    s = result.summary
+    console.print(f"[green]wrote[/] {result.rows:,} applicants to {result.parts_dir}  (data card: {result.datacard})")
+    console.print(
+        f"booked {s['booked_share']:.1%} (explored {s['explored_share']:.1%}) · thin-file booked "
+        f"{s['booked_share_thin_file']:.1%} · rural booked {s['booked_share_rural']:.1%} · expected bad rate booked "
+        f"{s['expected_bad_rate_booked']:.2%} vs {s['expected_bad_rate_ttd']:.2%} through the door"
+    )
+    console.print(
+        f"train on it: thinfile train --data {result.parts_dir.parent} --schema {result.schema_file} "
+        "--reject-inference parcel"
+    )
 
 
 def report_population(result: GeneratedPopulation) -> None:
