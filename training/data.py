@@ -54,7 +54,8 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
 def prepare(
     frame: pd.DataFrame, schema: Schema, checks: DataChecks | None = None, source: str = "the table"
 ) -> PreparedData:
-    """Validate against the schema (target required); fail clearly on table errors or too many bad rows."""
+    """Validate against the schema (target required; for a booked column's rejects, may be empty); fail clearly on
+    table errors or too many bad rows."""
     checks = checks or DataChecks()
     report = validate_table(frame, schema, require_target=True)
     if report.table_errors:
@@ -67,6 +68,10 @@ def prepare(
     clean = report.clean
     target, target_bad = outcome(frame.reset_index(drop=True)[schema.target])
     clean[schema.target] = target
+    if schema.booked_column:
+        booked = booked_flags(frame.reset_index(drop=True), schema, source)
+        clean[schema.booked_column] = booked
+        target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, frame.reset_index(drop=True)[schema.target], clean, schema, target_bad)
     if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in rejects.head(5).itertuples())
@@ -78,9 +83,27 @@ def prepare(
     keep = np.ones(len(clean), dtype=bool)
     keep[rejects["row"].to_numpy(dtype=np.int64)] = False
     kept = clean.loc[keep].reset_index(drop=True)
-    kept[schema.target] = kept[schema.target].astype(np.int8)
+    kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
     check_trainable(kept, schema, checks, source)
     return PreparedData(kept, rejects, len(frame), tracking.data_hash(frame), source)
+
+
+def booked_flags(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray:
+    """The schema's booked column as booleans; every row must say booked (1) or rejected (0)."""
+    column = str(schema.booked_column)
+    if column not in frame.columns:
+        raise TrainingDataError(
+            f"{source}: schema {schema.name!r} names booked column {column!r}, which the table does not have; "
+            "add it (1 = booked, 0 = rejected) or remove booked_column from the schema"
+        )
+    values, bad = outcome(frame[column])
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise TrainingDataError(
+            f"{source}: {len(rows):,} rows have no readable {column!r} (rows {', '.join(map(str, rows[:5]))}"
+            f"{' ...' if len(rows) > 5 else ''}); every applicant must be marked booked (1) or rejected (0)"
+        )
+    return values.to_numpy() == 1.0
 
 
 def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:

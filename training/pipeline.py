@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from thinfile.training.global_explain import (
     GlobalExplainConfig,
     log_global_explanations,
 )
+from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
 from thinfile.training.registry import (
     CHAMPION_ALIAS,
     log_scorer,
@@ -33,6 +34,7 @@ from thinfile.training.registry import (
     pinned_requirements,
     set_alias,
 )
+from thinfile.training.reject_inference import Inferred, RejectInference, booked_split, check_method, infer
 from thinfile.training.runlog import (
     EvaluationConfig,
     ModelResult,
@@ -81,6 +83,7 @@ class TrainingSettings(Section):
     audit: FairnessAudit = FairnessAudit()
     stability: StabilityLimits = StabilityLimits()
     explanations: GlobalExplainConfig = GlobalExplainConfig()
+    reject_inference: RejectInference = RejectInference()
 
     def model_name(self, schema: Schema) -> str:
         return self.pipeline.model_name or model_name_for(schema)
@@ -102,6 +105,7 @@ class TrainResult:
     models: list[ModelResult] = field(default_factory=list)
     registered_version: str | None = None
     global_explanations_logged: bool = False
+    through_the_door: Split | None = None  # every applicant's split when the schema names a booked column
 
     @property
     def split_method(self) -> str:
@@ -251,6 +255,26 @@ def policy_cutoffs(model: PdModel, split: Split, policy: LendingPolicy, scale: S
     return resolve_cutoffs(policy, pd_to_score(model.predict_pd(split.X_valid), scale), split.y("valid"))
 
 
+def lending_truth(ttd: Split) -> TruthSet | None:
+    """The TTD test rows seen from the synthetic truth, when the table has the oracle column (else None)."""
+    oracle = ttd.schema.oracle_column
+    return TruthSet.from_frame(ttd.test, ttd.schema) if oracle and oracle in ttd.test.columns else None
+
+
+def with_lending(
+    spec: ModelSpec, model: PdModel, ttd: Split, truth: TruthSet | None, inferred: Inferred | None = None
+) -> ModelSpec:
+    """The spec plus the reject-inference method (parameters, cost) and, on synthetic data, the truth on TTD rows."""
+    params, metrics, tags = dict(spec.params), dict(spec.metrics), dict(spec.tags)
+    if inferred is not None:
+        params.update(inferred.params)
+        metrics.update({"reject_inference_seconds": inferred.seconds, **inferred.metrics})
+        tags["thinfile.reject_inference"] = inferred.method
+    if truth is not None:
+        metrics.update(truth_metrics(model.predict_pd(ttd.X_test), truth))
+    return replace(spec, params=params, metrics=metrics, tags=tags)
+
+
 def train_frame(
     frame: pd.DataFrame,
     schema: Schema,
@@ -264,7 +288,13 @@ def train_frame(
     say = progress or (lambda _msg: None)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
+    check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
+    ttd, truth = split, None
+    if schema.booked_column:
+        split = booked_split(ttd)
+        truth = lending_truth(ttd)
+        say(f"{len(split.train):,} of {len(ttd.train):,} training applicants were booked (outcomes known)")
     ctx = RunContext(
         prepared,
         split,
@@ -274,7 +304,7 @@ def train_frame(
         settings.stability,
     )
     name = settings.model_name(schema)
-    result = TrainResult(ctx.experiment, prepared, split, name)
+    result = TrainResult(ctx.experiment, prepared, split, name, through_the_door=ttd if schema.booked_column else None)
 
     bureau_run = None
     if settings.pipeline.baselines:
@@ -289,7 +319,8 @@ def train_frame(
             sc = fit(split.train, schema, settings.train.seed)
             seconds = time.perf_counter() - start
             say(f"evaluating and logging the {family.replace('_', ' ')}")
-            res = evaluate_and_log(sc, _scorecard_spec(sc, seconds, split, settings.train.seed), ctx)
+            spec = with_lending(_scorecard_spec(sc, seconds, split, settings.train.seed), sc, ttd, truth)
+            res = evaluate_and_log(sc, spec, ctx)
             result.models.append(res)
             if family == BUREAU_FAMILY:
                 bureau_run = res.run_id
@@ -305,17 +336,16 @@ def train_frame(
             f"best of the search: validation log loss {found.loss:.5f} with {tuned.num_leaves} leaves, depth "
             f"{tuned.max_depth}, learning rate {tuned.learning_rate:.3f}"
         )
-    say(f"fitting the champion on {len(split.train):,} rows")
+    inferred = None
+    X, y, weight, Xv, yv = split.X_train, split.y("train"), None, split.X_valid, split.y("valid")
+    if schema.booked_column:
+        say(f"reject inference: {settings.reject_inference.method}")
+        inferred = infer(settings.reject_inference, ttd, settings.train)
+        X, y, weight = inferred.train.X, inferred.train.y, inferred.train.weight
+        Xv, yv = inferred.valid.X, inferred.valid.y
+    say(f"fitting the champion on {len(y):,} rows")
     start = time.perf_counter()
-    scorer = fit_scorer(
-        schema,
-        split.X_train,
-        split.y("train"),
-        split.X_valid,
-        split.y("valid"),
-        settings.train,
-        settings.scale,
-    )
+    scorer = fit_scorer(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
     scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale)
     scorer.meta["policy"] = settings.policy.model_dump(mode="json")
     seconds = time.perf_counter() - start
@@ -323,7 +353,10 @@ def train_frame(
     say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})")
     say("evaluating and logging the champion")
     register = name if settings.pipeline.register_champion else None
-    champion = evaluate_and_log(scorer, _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), ctx)
+    spec = with_lending(
+        _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
+    )
+    champion = evaluate_and_log(scorer, spec, ctx)
     result.models.insert(0, champion)
     if settings.pipeline.global_explanations:
         say("logging global explanations of the champion")

@@ -56,7 +56,7 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
 
 
 def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
-    y = frame[schema.target].to_numpy()
+    y = frame[schema.target].astype("float64").fillna(-1).to_numpy()  # rejects without an outcome: their own stratum
     rest, test = train_test_split(
         np.arange(len(frame)), test_size=config.test_size, stratify=y, random_state=config.seed
     )

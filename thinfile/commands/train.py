@@ -47,6 +47,13 @@ def train(
     approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
     bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
+    reject_inference: str = typer.Option(
+        "none",
+        "--reject-inference",
+        help="For a table with a booked column (schema `booked_column`, rejects without outcomes): train on booked "
+        "loans plus what this method infers about rejects: none | reweight | augment | parcel | fuzzy "
+        "(docs/lending-loop.md).",
+    ),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
 
@@ -55,10 +62,16 @@ def train(
     """
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
+    from thinfile.training.reject_inference import METHODS, RejectInferenceError
     from thinfile.training.scorecard import ScorecardError
     from thinfile.training.scorer.policy import PolicyError
 
+    if reject_inference not in METHODS:
+        raise fail(f"--reject-inference must be one of {', '.join(METHODS)}; got {reject_inference!r}")
     base = Settings()
+    base = base.model_copy(
+        update={"reject_inference": base.reject_inference.model_copy(update={"method": reject_inference})}
+    )
     chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
     if chosen is not None:
         base = base.model_copy(update={"policy": chosen})
@@ -79,7 +92,15 @@ def train(
             data = default_population(rows, settings.train.seed, base.generator)
         with console.status("training") as status:
             result = run_training(data, schema, settings, progress=say(status))
-    except (TrainingDataError, SchemaError, SplitError, ScorecardError, ModuleNotFoundError, PolicyError) as err:
+    except (
+        TrainingDataError,
+        SchemaError,
+        SplitError,
+        ScorecardError,
+        ModuleNotFoundError,
+        PolicyError,
+        RejectInferenceError,
+    ) as err:
         raise fail(str(err)) from None
     table = Table(title=f"test metrics ({len(result.split.test):,} rows, {result.split_method} split)")
     cols = ("auc", "oracle_gap", "ks", "ece", "auc_thin_file", "explain_rows_per_s")
@@ -90,6 +111,15 @@ def train(
     for row in result.comparison(cols).itertuples():
         table.add_row(row.model, *(_cell(getattr(row, c)) for c in cols), row.run_id[:8])
     console.print(table)
+    truth = result.champion.metrics
+    if "truth_auc" in truth:
+        console.print(
+            f"champion against the truth on through-the-door test applicants (true_pd): AUC {truth['truth_auc']:.4f}, "
+            f"rejects {truth.get('truth_auc_rejects', float('nan')):.4f}; approving as many as the history did, "
+            f"expected bad rate {truth['policy_bad_rate_at_hist_approval']:.2%}; at the history's bad rate it "
+            f"approves {truth['policy_approval_at_hist_bad_rate']:.1%} of applicants, thin-file "
+            f"{truth.get('policy_approval_thin_file_at_hist_bad_rate', float('nan')):.1%}"
+        )
     if len(result.data.rejects):
         console.print(
             f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
