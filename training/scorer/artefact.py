@@ -21,7 +21,7 @@ from thinfile.training.scorer.explain import (
 )
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale
-from thinfile.training.scorer.treeshap import TreeTables, build_tables
+from thinfile.training.scorer.treeshap import ExplainEngineConfig, TreeTables, build_tables
 
 MODEL_FILE = "model.lgb"
 META_FILE = "scorer.json"
@@ -43,19 +43,28 @@ class Scorer:
     reference: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     num_threads: int = 0
+    engine: ExplainEngineConfig = field(default_factory=ExplainEngineConfig, compare=False)
     _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
     _hint_values: dict[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
-    _tables_unsupported: bool = field(default=False, init=False, repr=False, compare=False)
+    _tables_unsupported: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def tables(self) -> TreeTables | None:
-        """Per-leaf TreeSHAP tables of the booster, built once on first use; None if the trees are too big."""
+        """TreeSHAP tables of the booster within `engine`'s budget, built once; None if LightGBM explains it all."""
         if self._tables is None and not self._tables_unsupported:
             try:
-                self._tables = build_tables(self.booster)
-            except treeshap.UnsupportedModel:
-                self._tables_unsupported = True
+                self._tables = build_tables(self.booster, self.engine)
+            except treeshap.UnsupportedModel as err:
+                self._tables_unsupported = str(err)
         return self._tables
+
+    @property
+    def explain_engine(self) -> str:
+        """One line on what computes the exact explanations (thinfile's tables, LightGBM's pred_contrib, or both)."""
+        tables = self.tables
+        if tables is None:
+            return f"all trees explained by LightGBM's pred_contrib ({self._tables_unsupported})"
+        return tables.note
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return self.schema.to_matrix(frame)
@@ -72,14 +81,15 @@ class Scorer:
     def contributions(self, X: np.ndarray, exact_engine: str = "tables") -> np.ndarray:
         """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias).
 
-        `exact_engine="tables"` uses thinfile's precomputed TreeSHAP (same numbers, faster);
-        "lightgbm" uses `Booster.predict(pred_contrib=True)`.
+        `exact_engine="tables"` uses thinfile's precomputed TreeSHAP (same numbers, faster; trees over
+        the table budget go to LightGBM), "lightgbm" uses `Booster.predict(pred_contrib=True)` alone.
         """
         a, b = self.calibration
-        if exact_engine == "lightgbm" or self.tables is None:
+        tables = self.tables if exact_engine == "tables" else None
+        if tables is None:
             contrib = np.asarray(self.booster.predict(X, pred_contrib=True, **self._params()), dtype=np.float64)
         else:
-            contrib = treeshap.contributions(self.tables, X, self.num_threads)
+            contrib = treeshap.contributions(tables, X, self.num_threads, self.booster, self.engine)
         contrib *= a
         contrib[:, -1] += b
         return contrib

@@ -1,16 +1,30 @@
-"""Exact path-dependent TreeSHAP for LightGBM, precomputed per leaf (the FastTreeSHAP "v2" idea).
+"""Exact path-dependent TreeSHAP for LightGBM boosters, precomputed into tables (the FastTreeSHAP "v2" idea).
 
-For a leaf whose path splits on the unique features P (|P| <= depth), the leaf's share of every
-feature's SHAP value depends only on which of those features the row agrees with: a mask of
-2^|P| patterns. Tabulating phi per (leaf, mask) once turns explaining a row into: decide each split,
-build each leaf's mask, add its table row. Split decisions follow LightGBM's own rules (missing
-types None / Zero / NaN, default direction, categorical sets), so rows full of missing values give
-the same numbers as `Booster.predict(pred_contrib=True)`; tests compare the two.
+For a leaf whose path splits on the distinct features P (k = |P|), the leaf's share of every feature's
+SHAP value depends only on which of those features the row agrees with: 2^k patterns, so the leaf's
+shares fit a 2^k x k table. A tree with few splits goes one step further: its whole contribution
+depends only on the row's decision at each of its N splits, so one 2^N-row table indexed by those
+decisions replaces its leaves' tables (the champion's depth-3 trees have N = 7: 128 rows). Explaining
+a row is then one pass of split decisions per tree plus one table row added.
+
+Split decisions follow LightGBM 4.7's `Tree::NumericalDecision` / `CategoricalDecision` and its dense
+row reader, so the numbers equal `Booster.predict(pred_contrib=True)`:
+- |x| <= kZeroThreshold (the float 1e-35f, held in a double) is read as 0.0 before any split;
+- numerical: NaN is read as 0.0 unless the missing type is NaN; missing type Zero sends 0.0 (and so
+  NaN) the default way, missing type NaN sends NaN the default way; otherwise `x <= threshold` goes left;
+- categorical: NaN, values <= -1 and values outside int32 go right whatever the missing type (the
+  x86 cast of NaN is INT_MIN, LightGBM's "NaN is always in the right"); otherwise the truncated
+  integer goes left iff it is in the split's category set.
+
+Tables are bounded by `ExplainEngineConfig`: a tree whose tables would pass the budget (per leaf, or
+the model's total) is left out and explained by LightGBM's own `pred_contrib` over that tree alone;
+the sum of per-tree contributions is the model's, so the result stays exact. No build can hang.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from math import factorial
 from typing import Any
@@ -18,34 +32,66 @@ from typing import Any
 import lightgbm as lgb
 import numba
 import numpy as np
+from pydantic import Field
+
+from thinfile.features.settings import Section
+
+ZERO_THRESHOLD = float(np.float32(1e-35))
+"""LightGBM's kZeroThreshold: `const double kZeroThreshold = 1e-35f`, i.e. 1.0000000180025095e-35."""
 
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+
+CONSTANT, PATTERN, LEAVES, LIGHTGBM = 0, 1, 2, 3
+"""How each tree is explained: a constant (bias only), one pattern table, per-leaf tables, LightGBM."""
+
 MAX_LEAVES = 64
+"""The per-leaf kernel keeps a tree's split decisions in one 64-bit word: larger trees go to LightGBM."""
+
+
+class ExplainEngineConfig(Section):
+    """Budget of the precomputed TreeSHAP tables and how the kernel runs; past it, LightGBM explains.
+
+    Table entries are float64 (8 bytes). A leaf with k distinct features on its path needs 2^k * k
+    entries (building them costs ~k^2 operations each); a tree with N splits kept as one pattern table
+    needs 2^N * (distinct features of the tree).
+    """
+
+    max_leaf_entries: int = Field(2**12 * 12, ge=1, description="table entries of one leaf (2^k*k; k <= 12)")
+    max_total_entries: int = Field(8_000_000, ge=0, description="table entries of the whole model (64 MB)")
+    max_pattern_splits: int = Field(10, ge=0, le=20, description="trees with at most this many splits get one table")
+    max_lightgbm_runs: int = Field(
+        16, ge=0, description="more separate runs of over-budget trees than this: LightGBM explains the whole model"
+    )
+    parallel_rows: int = Field(5_000, ge=1, description="inputs with fewer rows run on one thread")
+    block_rows: int = Field(256, ge=1, description="rows a kernel task explains tree by tree")
 
 
 class UnsupportedModel(ValueError):
     """A booster these tables cannot represent (use LightGBM's own pred_contrib instead)."""
 
 
-_ZERO = 1e-35
-
-
 @dataclass(frozen=True)
 class TreeTables:
-    """Flattened trees and per-leaf SHAP tables, ready for the numba kernel."""
+    """Flattened trees (every tree's splits) and the SHAP tables of the trees within the budget."""
 
     n_features: int
+    n_trees: int
     bias: float
+    tree_kind: np.ndarray
     tree_node_start: np.ndarray
-    tree_leaf_start: np.ndarray
     node_feature: np.ndarray
     node_threshold: np.ndarray
     node_is_cat: np.ndarray
-    node_default_left: np.ndarray
-    node_missing: np.ndarray
+    node_zero_left: np.ndarray
+    node_nan_left: np.ndarray
     node_cat_start: np.ndarray
     node_cat_len: np.ndarray
-    cat_values: np.ndarray
+    cat_bits: np.ndarray
+    tree_feat_start: np.ndarray
+    tree_nfeat: np.ndarray
+    tree_feats: np.ndarray
+    tree_table_start: np.ndarray
+    tree_leaf_start: np.ndarray
     slot_nodes: np.ndarray
     slot_expect: np.ndarray
     leaf_feat_start: np.ndarray
@@ -53,30 +99,59 @@ class TreeTables:
     leaf_feats: np.ndarray
     leaf_table_start: np.ndarray
     phi_table: np.ndarray
+    lightgbm_runs: tuple[tuple[int, int], ...]
+    """(first tree, number of trees) runs left to LightGBM's pred_contrib."""
+    whole_model_by_lightgbm: bool
+
+    @property
+    def lightgbm_trees(self) -> int:
+        """Trees explained by LightGBM's pred_contrib rather than by tables."""
+        return self.n_trees if self.whole_model_by_lightgbm else sum(count for _, count in self.lightgbm_runs)
+
+    @property
+    def table_entries(self) -> int:
+        return int(self.phi_table.size)
+
+    @property
+    def note(self) -> str:
+        """One line on which engine explains which trees (for the model card)."""
+        over = sum(count for _, count in self.lightgbm_runs)
+        if not over:
+            return f"all {self.n_trees} trees explained by thinfile's precomputed TreeSHAP tables"
+        if self.whole_model_by_lightgbm:
+            return (
+                f"all {self.n_trees} trees explained by LightGBM's pred_contrib ({over} over the table budget, "
+                f"in {len(self.lightgbm_runs)} separate runs)"
+            )
+        return f"{over} of {self.n_trees} trees explained by LightGBM's pred_contrib (over the table budget)"
 
 
 @numba.njit(cache=True)
-def _leaf_table(value: float, zero: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
-    """phi (2^k x k) of one leaf: row m is the pattern where feature q agrees iff bit q of m is set."""
+def _leaf_table(value: float, zero: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """phi (2^k x k) of one leaf: row m is the pattern where the row agrees with feature q iff bit q of m is set.
+
+    phi_i = value * (o_i - z_i) * sum_s w_s * e_s, with e_s the t^s coefficient of prod_{j != i} (z_j + o_j t).
+    """
+    k = zero.size
     out = np.zeros((1 << k, k))
+    poly = np.empty(k + 1)
     for m in range(1 << k):
         for i in range(k):
-            o_i = 1.0 if (m >> i) & 1 else 0.0
-            total = 0.0
-            for s in range(1 << k):
-                if (s >> i) & 1:
+            poly[:] = 0.0
+            poly[0] = 1.0
+            deg = 0
+            for j in range(k):
+                if j == i:
                     continue
-                size = 0
-                prod = 1.0
-                for j in range(k):
-                    if j == i:
-                        continue
-                    if (s >> j) & 1:
-                        size += 1
-                        prod *= 1.0 if (m >> j) & 1 else 0.0
-                    else:
-                        prod *= zero[j]
-                total += weights[size] * prod
+                o = 1.0 if (m >> j) & 1 else 0.0
+                deg += 1
+                for s in range(deg, 0, -1):
+                    poly[s] = poly[s] * zero[j] + poly[s - 1] * o
+                poly[0] *= zero[j]
+            total = 0.0
+            for s in range(k):
+                total += weights[s] * poly[s]
+            o_i = 1.0 if (m >> i) & 1 else 0.0
             out[m, i] = value * (o_i - zero[i]) * total
     return out
 
@@ -85,231 +160,462 @@ def _weights(k: int) -> np.ndarray:
     return np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)] if k else [0.0])
 
 
-def build_tables(booster: lgb.Booster) -> TreeTables:
-    """Read the booster's trees (splits, counts, leaf values) and tabulate every leaf's SHAP shares."""
-    dump = booster.dump_model()
-    n_features = len(dump["feature_names"])
-    nodes: dict[str, list] = {
-        k: [] for k in ("feature", "threshold", "is_cat", "default_left", "missing", "cat_start", "cat_len")
-    }
-    cat_values: list[int] = []
-    leaves: dict[str, list] = {k: [] for k in ("feat_start", "nfeat", "table_start")}
-    slot_nodes: list[int] = []
-    slot_expect: list[int] = []
-    leaf_feats: list[int] = []
-    tables: list[np.ndarray] = []
-    tree_node_start, tree_leaf_start = [0], [0]
-    bias = 0.0
-    table_size = 0
+@dataclass
+class _Leaf:
+    value: float
+    count: float
+    feats: list[int]
+    zero: list[float]
+    nodes: list[int]
+    expect: list[int]
 
-    for tree in dump["tree_info"]:
-        if tree["num_leaves"] > MAX_LEAVES:
-            raise UnsupportedModel(
-                f"a tree has {tree['num_leaves']} leaves; precomputed TreeSHAP handles up to {MAX_LEAVES}"
-            )
-        root = tree["tree_structure"]
-        node_base = len(nodes["feature"])
-        if "leaf_value" in root and "split_index" not in root:
-            bias += float(root["leaf_value"])
-            tree_node_start.append(node_base)
-            tree_leaf_start.append(len(leaves["nfeat"]))
+
+@dataclass
+class _Tree:
+    """One tree of the model text: its splits (by split index) and its leaves with their paths."""
+
+    feature: list[int]
+    threshold: list[float]
+    is_cat: list[bool]
+    zero_left: list[bool]
+    nan_left: list[bool]
+    cat_words: list[list[int]]
+    leaves: list[_Leaf]
+    root_count: float
+
+
+def _model_trees(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The model text's header and its trees as key -> value-string maps (LightGBM's exact numbers, inf kept)."""
+    head, _, rest = text.partition("\nTree=")
+    body = ("Tree=" + rest).split("end of trees")[0] if rest else ""
+    header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+    header["average_output"] = "1" if "average_output" in head.splitlines() else "0"
+    trees = [
+        dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        for block in body.split("\n\n")
+        if block.strip().startswith("Tree=")
+    ]
+    return header, trees
+
+
+def _read_tree(fields: dict[str, str]) -> _Tree:
+    def values(key: str, kind: type = float) -> list[Any]:
+        return [kind(v) for v in fields.get(key, "").split()]
+
+    num_leaves = int(fields["num_leaves"])
+    leaf_value, leaf_count = values("leaf_value"), values("leaf_count")
+    if fields.get("is_linear", "0") != "0":
+        raise UnsupportedModel("linear trees have no TreeSHAP in LightGBM or here")
+    if num_leaves == 1:
+        return _Tree([], [], [], [], [], [], [_Leaf(leaf_value[0], 1.0, [], [], [], [])], 1.0)
+    n = num_leaves - 1
+    feature, threshold = values("split_feature", int), values("threshold")
+    decision, counts = values("decision_type", int), values("internal_count")
+    left_child, right_child = values("left_child", int), values("right_child", int)
+    bounds, words = values("cat_boundaries", int), values("cat_threshold", int)
+    tree = _Tree(feature, [0.0] * n, [False] * n, [False] * n, [False] * n, [[] for _ in range(n)], [], counts[0])
+    for i in range(n):
+        missing, default_left = (decision[i] >> 2) & 3, bool(decision[i] & 2)
+        if decision[i] & 1:
+            tree.is_cat[i] = True
+            c = int(threshold[i])
+            tree.cat_words[i] = words[bounds[c] : bounds[c + 1]]
+        else:
+            tree.threshold[i] = threshold[i]
+            tree.zero_left[i] = default_left if missing == 1 else threshold[i] >= 0.0
+            tree.nan_left[i] = default_left if missing in (1, 2) else threshold[i] >= 0.0
+
+    def count(node: int) -> float:
+        return counts[node] if node >= 0 else leaf_count[~node]
+
+    stack: list[tuple[int, list[tuple[int, bool, float]]]] = [(0, [])]
+    while stack:
+        node, path = stack.pop()
+        if node < 0:
+            tree.leaves.append(_leaf(leaf_value[~node], leaf_count[~node], path, feature))
             continue
-        stack: list[tuple[dict[str, Any], list[tuple[int, bool, int, float]]]] = [(root, [])]
-        while stack:
-            node, path = stack.pop()
-            if "split_index" in node:
-                idx = node_base + node["split_index"]
-                while len(nodes["feature"]) <= idx:
-                    for v in nodes.values():
-                        v.append(0)
-                nodes["feature"][idx] = node["split_feature"]
-                nodes["default_left"][idx] = bool(node["default_left"])
-                nodes["missing"][idx] = _MISSING[node["missing_type"]]
-                if node["decision_type"] == "==":
-                    cats = [int(c) for c in str(node["threshold"]).split("||")]
-                    nodes["is_cat"][idx] = True
-                    nodes["cat_start"][idx] = len(cat_values)
-                    nodes["cat_len"][idx] = len(cats)
-                    nodes["threshold"][idx] = 0.0
-                    cat_values.extend(cats)
-                else:
-                    nodes["is_cat"][idx] = False
-                    nodes["threshold"][idx] = float(node["threshold"])
-                total = float(node["internal_count"])
-                for child, left in ((node["left_child"], True), (node["right_child"], False)):
-                    count = child.get("internal_count", child.get("leaf_count", 0))
-                    stack.append((child, path + [(idx, left, node["split_feature"], count / total if total else 0.0)]))
-            else:
-                feats: list[int] = []
-                zero: list[float] = []
-                nodes_of: list[int] = []
-                expect_of: list[int] = []
-                for idx, left, feat, frac in path:
-                    if feat not in feats:
-                        feats.append(feat)
-                        zero.append(1.0)
-                        nodes_of.append(0)
-                        expect_of.append(0)
-                    slot = feats.index(feat)
-                    zero[slot] *= frac
-                    bit = 1 << (idx - node_base)
-                    nodes_of[slot] |= bit
-                    expect_of[slot] |= bit if left else 0
-                slot_nodes.extend(nodes_of)
-                slot_expect.extend(expect_of)
-                value = float(node["leaf_value"])
-                k = len(feats)
-                bias += value * float(np.prod(zero)) if k else value
-                leaves["feat_start"].append(len(leaf_feats))
-                leaves["nfeat"].append(k)
-                leaf_feats.extend(feats)
-                table = _leaf_table(value, np.array(zero, dtype=np.float64), k, _weights(k)).ravel()
-                leaves["table_start"].append(table_size)
-                table_size += table.size
-                tables.append(table)
-        tree_node_start.append(len(nodes["feature"]))
-        tree_leaf_start.append(len(leaves["nfeat"]))
+        total = count(node)
+        for child, left in ((left_child[node], True), (right_child[node], False)):
+            stack.append((child, [*path, (node, left, count(child) / total if total else 0.0)]))
+    return tree
 
-    i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+
+def _leaf(value: float, count: float, path: list[tuple[int, bool, float]], feature: list[int]) -> _Leaf:
+    leaf = _Leaf(value, count, [], [], [], [])
+    for i, left, frac in path:
+        feat = feature[i]
+        if feat not in leaf.feats:
+            leaf.feats.append(feat)
+            leaf.zero.append(1.0)
+            leaf.nodes.append(0)
+            leaf.expect.append(0)
+        q = leaf.feats.index(feat)
+        leaf.zero[q] *= frac
+        leaf.nodes[q] |= 1 << i
+        leaf.expect[q] |= (1 << i) if left else 0
+    return leaf
+
+
+def _expected_value(tree: _Tree) -> float:
+    """LightGBM's Tree::ExpectedValue: leaf values weighted by their share of the root's count."""
+    if not tree.root_count:
+        return 0.0
+    return float(sum(leaf.value * leaf.count / tree.root_count for leaf in tree.leaves))
+
+
+def _pattern_table(tree: _Tree, feats: list[int]) -> np.ndarray:
+    """(2^N x |feats|) contributions of a tree with N splits, row = bits of the splits that went left."""
+    n = len(tree.feature)
+    patterns = np.arange(1 << n, dtype=np.int64)
+    table = np.zeros((1 << n, len(feats)))
+    slot = {f: s for s, f in enumerate(feats)}
+    for leaf in tree.leaves:
+        phi = _leaf_table(leaf.value, np.array(leaf.zero), _weights(len(leaf.feats)))
+        mask = np.zeros(1 << n, dtype=np.int64)
+        for q in range(len(leaf.feats)):
+            mask |= (((patterns ^ leaf.expect[q]) & leaf.nodes[q]) == 0).astype(np.int64) << q
+        for q, f in enumerate(leaf.feats):
+            table[:, slot[f]] += phi[mask, q]
+    return table
+
+
+class _Builder:
+    """Accumulates the flat arrays of TreeTables tree by tree."""
+
+    def __init__(self) -> None:
+        self.a: defaultdict[str, list[Any]] = defaultdict(list)
+        self.tables: list[np.ndarray] = []
+        self.entries = 0
+        self.bias = 0.0
+
+    def add_nodes(self, tree: _Tree) -> None:
+        a = self.a
+        a["node_start"].append(len(a["feature"]))
+        a["feature"] += tree.feature
+        a["threshold"] += tree.threshold
+        a["is_cat"] += tree.is_cat
+        a["zero_left"] += tree.zero_left
+        a["nan_left"] += tree.nan_left
+        for words in tree.cat_words:
+            a["cat_start"].append(len(a["cat_bits"]))
+            a["cat_len"].append(len(words))
+            a["cat_bits"] += words
+
+    def add_table(self, table: np.ndarray) -> int:
+        start = self.entries
+        self.tables.append(table.ravel())
+        self.entries += table.size
+        return start
+
+    def add_tree(self, tree: _Tree, kind: int, feats: list[int]) -> None:
+        a = self.a
+        a["kind"].append(kind)
+        a["feat_start"].append(len(a["feats"]))
+        a["nfeat"].append(len(feats) if kind == PATTERN else 0)
+        if kind == PATTERN:
+            a["feats"] += feats
+        a["table_start"].append(self.add_table(_pattern_table(tree, feats)) if kind == PATTERN else 0)
+        a["leaf_start"].append(len(a["leaf_nfeat"]))
+        if kind == LEAVES:
+            for leaf in tree.leaves:
+                a["leaf_feat_start"].append(len(a["leaf_feats"]))
+                a["leaf_nfeat"].append(len(leaf.feats))
+                a["leaf_feats"] += leaf.feats
+                a["slot_nodes"] += leaf.nodes
+                a["slot_expect"] += leaf.expect
+                phi = _leaf_table(leaf.value, np.array(leaf.zero), _weights(len(leaf.feats)))
+                a["leaf_table_start"].append(self.add_table(phi))
+        if kind in (PATTERN, LEAVES):
+            self.bias += _expected_value(tree)
+        elif kind == CONSTANT:
+            self.bias += tree.leaves[0].value
+
+
+def _table_entries(tree: _Tree, config: ExplainEngineConfig) -> tuple[int, int] | None:
+    """(kind, stored entries) of a tree's tables, or None when a leaf is over the per-leaf budget."""
+    if len(tree.leaves) > MAX_LEAVES:
+        return None
+    per_leaf = [(1 << len(leaf.feats)) * len(leaf.feats) for leaf in tree.leaves]
+    if max(per_leaf) > config.max_leaf_entries:
+        return None
+    n = len(tree.feature)
+    if n <= config.max_pattern_splits:
+        return PATTERN, (1 << n) * len(set(tree.feature))
+    return LEAVES, sum(per_leaf)
+
+
+def build_tables(booster: lgb.Booster, config: ExplainEngineConfig | None = None) -> TreeTables:
+    """Read the booster's trees and tabulate the SHAP shares of every tree within the budget."""
+    config = config or ExplainEngineConfig()
+    header, trees = _model_trees(booster.model_to_string())
+    if header.get("num_tree_per_iteration", "1") != "1":
+        raise UnsupportedModel("a multiclass booster (several trees per iteration) has no per-row single score")
+    if header["average_output"] == "1":
+        raise UnsupportedModel("a random-forest booster averages its trees; explain it with pred_contrib")
+    build = _Builder()
+    lightgbm_trees: list[int] = []
+    for t, fields in enumerate(trees):
+        tree = _read_tree(fields)
+        build.add_nodes(tree)
+        if not tree.feature:
+            build.add_tree(tree, CONSTANT, [])
+            continue
+        sized = _table_entries(tree, config)
+        if sized is None or build.entries + sized[1] > config.max_total_entries:
+            build.add_tree(tree, LIGHTGBM, [])
+            lightgbm_trees.append(t)
+            continue
+        build.add_tree(tree, sized[0], sorted(set(tree.feature)))
+    runs = _runs(lightgbm_trees)
+    a = build.a
+    a["node_start"].append(len(a["feature"]))
+    a["leaf_start"].append(len(a["leaf_nfeat"]))
+    i64 = lambda key: np.asarray(a[key], dtype=np.int64)  # noqa: E731
+    boolean = lambda key: np.asarray(a[key], dtype=np.bool_)  # noqa: E731
     return TreeTables(
-        n_features=n_features,
-        bias=bias,
-        tree_node_start=i64(tree_node_start),
-        tree_leaf_start=i64(tree_leaf_start),
-        node_feature=i64(nodes["feature"]),
-        node_threshold=np.asarray(nodes["threshold"], dtype=np.float64),
-        node_is_cat=np.asarray(nodes["is_cat"], dtype=np.bool_),
-        node_default_left=np.asarray(nodes["default_left"], dtype=np.bool_),
-        node_missing=i64(nodes["missing"]),
-        node_cat_start=i64(nodes["cat_start"]),
-        node_cat_len=i64(nodes["cat_len"]),
-        cat_values=i64(cat_values),
-        slot_nodes=i64(slot_nodes),
-        slot_expect=i64(slot_expect),
-        leaf_feat_start=i64(leaves["feat_start"]),
-        leaf_nfeat=i64(leaves["nfeat"]),
-        leaf_feats=i64(leaf_feats),
-        leaf_table_start=i64(leaves["table_start"]),
-        phi_table=np.concatenate(tables) if tables else np.zeros(0),
+        n_features=int(header["max_feature_idx"]) + 1,
+        n_trees=len(trees),
+        bias=build.bias,
+        tree_kind=i64("kind"),
+        tree_node_start=i64("node_start"),
+        node_feature=i64("feature"),
+        node_threshold=np.asarray(a["threshold"], dtype=np.float64),
+        node_is_cat=boolean("is_cat"),
+        node_zero_left=boolean("zero_left"),
+        node_nan_left=boolean("nan_left"),
+        node_cat_start=i64("cat_start"),
+        node_cat_len=i64("cat_len"),
+        cat_bits=np.asarray(a["cat_bits"], dtype=np.uint32),
+        tree_feat_start=i64("feat_start"),
+        tree_nfeat=i64("nfeat"),
+        tree_feats=i64("feats"),
+        tree_table_start=i64("table_start"),
+        tree_leaf_start=i64("leaf_start"),
+        slot_nodes=i64("slot_nodes"),
+        slot_expect=i64("slot_expect"),
+        leaf_feat_start=i64("leaf_feat_start"),
+        leaf_nfeat=i64("leaf_nfeat"),
+        leaf_feats=i64("leaf_feats"),
+        leaf_table_start=i64("leaf_table_start"),
+        phi_table=np.concatenate(build.tables) if build.tables else np.zeros(0),
+        lightgbm_runs=runs,
+        whole_model_by_lightgbm=len(runs) > config.max_lightgbm_runs,
     )
 
 
+def _runs(trees: list[int]) -> tuple[tuple[int, int], ...]:
+    runs: list[list[int]] = []
+    for t in trees:
+        if runs and runs[-1][0] + runs[-1][1] == t:
+            runs[-1][1] += 1
+        else:
+            runs.append([t, 1])
+    return tuple((s, c) for s, c in runs)
+
+
 @numba.njit(cache=True, inline="always")
-def _goes_left(
-    x: np.ndarray,
-    node: int,
+def _categorical_left(v: float, words: np.ndarray, start: int, length: int) -> bool:
+    """LightGBM's CategoricalDecision: NaN, v <= -1 and v beyond int32 go right; else int(v) in the set."""
+    if not (v > -1.0 and v < 2147483648.0):
+        return False
+    iv = int(v)
+    w = iv >> 5
+    if w >= length:
+        return False
+    return (words[start + w] >> np.uint32(iv & 31)) & np.uint32(1) != 0
+
+
+@numba.njit(cache=True, inline="always")
+def _decide(
+    cols: np.ndarray,
+    lo: int,
+    hi: int,
+    bits: np.ndarray,
     feature: np.ndarray,
     threshold: np.ndarray,
     is_cat: np.ndarray,
-    default_left: np.ndarray,
-    missing: np.ndarray,
+    zero_left: np.ndarray,
+    nan_left: np.ndarray,
     cat_start: np.ndarray,
     cat_len: np.ndarray,
-    cat_values: np.ndarray,
-) -> bool:
-    v = x[feature[node]]
-    if is_cat[node]:
-        if np.isnan(v):
-            if missing[node] == 2:
-                return False
-            v = 0.0
-        iv = int(v)
-        if iv < 0:
-            return False
-        for c in range(cat_start[node], cat_start[node] + cat_len[node]):  # noqa: SIM110 (numba)
-            if cat_values[c] == iv:
-                return True
-        return False
-    if np.isnan(v) and missing[node] != 2:
-        v = 0.0
-    if (missing[node] == 1 and abs(v) <= 1e-35) or (missing[node] == 2 and np.isnan(v)):
-        return default_left[node]
-    return v <= threshold[node]
+    cat_bits: np.ndarray,
+) -> None:
+    """bits[i] = the splits lo..hi-1 (bit nd - lo) that send row i of the block left."""
+    bits[:] = 0
+    for nd in range(lo, hi):
+        col = cols[feature[nd]]
+        bit = 1 << (nd - lo)
+        if is_cat[nd]:
+            for i in range(bits.size):
+                if _categorical_left(col[i], cat_bits, cat_start[nd], cat_len[nd]):
+                    bits[i] |= bit
+        else:
+            thr = threshold[nd]
+            zero = zero_left[nd]
+            nan = nan_left[nd]
+            for i in range(bits.size):
+                v = col[i]
+                left = v <= thr
+                if v == 0.0:
+                    left = zero
+                if v != v:
+                    left = nan
+                bits[i] |= bit if left else 0
 
 
-def _contributions_py(
-    X,
-    bias,
-    tree_node_start,
-    tree_leaf_start,
-    feature,
-    threshold,
-    is_cat,
-    default_left,
-    missing,
-    cat_start,
-    cat_len,
-    cat_values,
-    slot_nodes,
-    slot_expect,
-    leaf_feat_start,
-    leaf_nfeat,
-    leaf_feats,
-    leaf_table_start,
-    phi_table,
-):
+def _kernel_py(
+    X: np.ndarray,
+    out: np.ndarray,
+    bias: float,
+    block: int,
+    tree_kind: np.ndarray,
+    tree_node_start: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    is_cat: np.ndarray,
+    zero_left: np.ndarray,
+    nan_left: np.ndarray,
+    cat_start: np.ndarray,
+    cat_len: np.ndarray,
+    cat_bits: np.ndarray,
+    tree_feat_start: np.ndarray,
+    tree_nfeat: np.ndarray,
+    tree_feats: np.ndarray,
+    tree_table_start: np.ndarray,
+    tree_leaf_start: np.ndarray,
+    slot_nodes: np.ndarray,
+    slot_expect: np.ndarray,
+    leaf_feat_start: np.ndarray,
+    leaf_nfeat: np.ndarray,
+    leaf_feats: np.ndarray,
+    leaf_table_start: np.ndarray,
+    phi_table: np.ndarray,
+) -> None:
+    """out = contributions of the table trees, a block of rows at a time, tree by tree over the block.
+
+    The block is held feature-major (one contiguous column per feature, tiny values read as 0.0) and
+    its sums feature-major too, so each split decision and each table column is a tight loop over rows.
+    """
     n, p = X.shape
-    out = np.zeros((n, p + 1))
-    n_trees = len(tree_node_start) - 1
-    for r in numba.prange(n):
-        x = X[r]
-        row = out[r]
-        row[p] = bias
-        for t in range(n_trees):
-            base = tree_node_start[t]
-            went_left = 0
-            for nd in range(base, tree_node_start[t + 1]):
-                if _goes_left(x, nd, feature, threshold, is_cat, default_left, missing, cat_start, cat_len, cat_values):
-                    went_left |= 1 << (nd - base)
-            for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
-                k = leaf_nfeat[leaf]
-                fs = leaf_feat_start[leaf]
-                mask = 0
+    n_blocks = (n + block - 1) // block
+    for b in numba.prange(n_blocks):
+        r0 = b * block
+        m = min(n, r0 + block) - r0
+        cols = np.empty((p, m))
+        for i in range(m):
+            for j in range(p):
+                v = X[r0 + i, j]
+                cols[j, i] = 0.0 if abs(v) <= ZERO_THRESHOLD else v
+        acc = np.zeros((p + 1, m))
+        acc[p, :] = bias
+        bits = np.empty(m, dtype=np.int64)
+        for t in range(tree_kind.size):
+            kind = tree_kind[t]
+            if kind != PATTERN and kind != LEAVES:
+                continue
+            _decide(
+                cols,
+                tree_node_start[t],
+                tree_node_start[t + 1],
+                bits,
+                feature,
+                threshold,
+                is_cat,
+                zero_left,
+                nan_left,
+                cat_start,
+                cat_len,
+                cat_bits,
+            )
+            if kind == PATTERN:
+                k = tree_nfeat[t]
+                fs = tree_feat_start[t]
+                start = tree_table_start[t]
+                for i in range(m):
+                    bits[i] = start + bits[i] * k
                 for q in range(k):
-                    if ((went_left ^ slot_expect[fs + q]) & slot_nodes[fs + q]) == 0:
-                        mask |= 1 << q
-                start = leaf_table_start[leaf] + mask * k
-                for q in range(k):
-                    row[leaf_feats[fs + q]] += phi_table[start + q]
-    return out
+                    a = acc[tree_feats[fs + q]]
+                    for i in range(m):
+                        a[i] += phi_table[bits[i] + q]
+            else:
+                for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                    k = leaf_nfeat[leaf]
+                    fs = leaf_feat_start[leaf]
+                    start = leaf_table_start[leaf]
+                    for i in range(m):
+                        mask = 0
+                        for q in range(k):
+                            if ((bits[i] ^ slot_expect[fs + q]) & slot_nodes[fs + q]) == 0:
+                                mask |= 1 << q
+                        row = start + mask * k
+                        for q in range(k):
+                            acc[leaf_feats[fs + q], i] += phi_table[row + q]
+        for i in range(m):
+            for j in range(p + 1):
+                out[r0 + i, j] = acc[j, i]
 
 
-_kernel = numba.njit(cache=True, parallel=True)(_contributions_py)
+_kernel = numba.njit(cache=True, parallel=True)(_kernel_py)
 _kernel_lock = threading.Lock()
-PARALLEL_ROWS = 5_000
 
 
-def contributions(tables: TreeTables, X: np.ndarray, threads: int = 0) -> np.ndarray:
+def contributions(
+    tables: TreeTables,
+    X: np.ndarray,
+    threads: int = 0,
+    booster: lgb.Booster | None = None,
+    config: ExplainEngineConfig | None = None,
+) -> np.ndarray:
     """SHAP log-odds contributions (n x p+1, last column the bias), equal to LightGBM's pred_contrib.
 
-    One kernel, compiled with numba's parallel lowering (much faster than its serial build even on
-    one thread); small inputs run on one thread, large ones on `threads` (0 = all). Calls are
-    serialised, since not every numba threading layer may be entered from several threads at once.
+    Trees over the table budget are explained by `booster.predict(pred_contrib=True)` over their runs
+    (the booster the tables were built from is then required). Inputs under `parallel_rows` run on one
+    thread, larger ones on `threads` (0 = all); calls are serialised, since not every numba threading
+    layer may be entered from several threads at once.
     """
+    config = config or ExplainEngineConfig()
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != tables.n_features:
         raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
-    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-    use = 1 if len(X) < PARALLEL_ROWS else min(threads or most, most)
+    if tables.lightgbm_runs and booster is None:
+        raise ValueError(f"{tables.note}: pass the booster the tables were built from")
+    kw: dict[str, Any] = {"num_threads": threads} if threads else {}
+    if tables.whole_model_by_lightgbm:
+        assert booster is not None
+        return np.asarray(booster.predict(X, pred_contrib=True, num_iteration=tables.n_trees, **kw), dtype=np.float64)
+    out = np.empty((len(X), tables.n_features + 1))
+    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
     with _kernel_lock:
         numba.set_num_threads(use)
-        return _run(_kernel, tables, X)
+        _run(tables, X, out, config.block_rows)
+    for start, count in tables.lightgbm_runs:
+        assert booster is not None
+        out += booster.predict(X, pred_contrib=True, start_iteration=start, num_iteration=count, **kw)
+    return out
 
 
-def _run(kernel, t: TreeTables, X: np.ndarray) -> np.ndarray:
-    return kernel(
+def _run(t: TreeTables, X: np.ndarray, out: np.ndarray, block: int) -> None:
+    _kernel(
         X,
+        out,
         t.bias,
+        block,
+        t.tree_kind,
         t.tree_node_start,
-        t.tree_leaf_start,
         t.node_feature,
         t.node_threshold,
         t.node_is_cat,
-        t.node_default_left,
-        t.node_missing,
+        t.node_zero_left,
+        t.node_nan_left,
         t.node_cat_start,
         t.node_cat_len,
-        t.cat_values,
+        t.cat_bits,
+        t.tree_feat_start,
+        t.tree_nfeat,
+        t.tree_feats,
+        t.tree_table_start,
+        t.tree_leaf_start,
         t.slot_nodes,
         t.slot_expect,
         t.leaf_feat_start,
