@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,3 +60,30 @@ def _area_store(
     """Each test talks to its folder's own store; MLFLOW_TRACKING_URI (which mlflow exports) never leaks in."""
     monkeypatch.setenv("THINFILE_HOME", str(home_for(request.path.parent.name)))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def screenshot() -> Callable[..., np.ndarray]:
+    """Render a report in headless Chromium (a real browser) and return the screenshot's RGB pixels."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium)")
+
+    def shoot(html: Path, png: Path, width: int = 1200, height: int = 1600) -> np.ndarray:
+        cmd = [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            html.as_uri(),
+        ]
+        subprocess.run(cmd, capture_output=True, timeout=120, check=False, cwd=png.parent)
+        assert png.exists() and png.stat().st_size > 10_000, "chromium wrote no screenshot"
+        return np.asarray(mpimg.imread(png))[..., :3]
+
+    return shoot

@@ -6,26 +6,32 @@ turned into the report at the end, so the report never needs the scored rows in 
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from thinfile.features import jsonio
 from thinfile.features.schema import FeatureType
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
 from thinfile.training.fairness.metrics import MISSING_GROUP
-from thinfile.training.plots import BAND_COLOURS
+from thinfile.training.reporting import (
+    BAND_COLOURS,
+    PALETTE,
+    Column,
+    Image,
+    Verdict,
+    image,
+    new_figure,
+    render,
+    table,
+)
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.explain import Explanation
 from thinfile.training.stability import StabilityLimits, bin_shares, psi
@@ -211,110 +217,176 @@ def build_report(
     }
 
 
-def _png(fig: plt.Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+def _png(fig: Figure, alt: str) -> Image:
+    return image(fig, alt, dpi=90)
 
 
-def _figures(report: dict, scorer: Scorer) -> list[tuple[str, str]]:
+def _figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
     figs = []
     hist = report["score"]["histogram"]
     lows = [low for _, low in scorer.scale.bands]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig = new_figure(11, 3.6, 1, 2)
+    ax, ax2 = fig.axes
     edges = np.asarray(hist["lower_edges"])
     colours = [BAND_COLOURS[max(np.searchsorted(lows, e, side="right") - 1, 0) % len(BAND_COLOURS)] for e in edges]
     width = edges[1] - edges[0] if len(edges) > 1 else 10
     ax.bar(edges, hist["counts"], width=width, align="edge", color=colours)
     ax.set(xlabel="score", ylabel="rows", title="Score distribution (coloured by band)")
     curve = report["approval_curve"]
-    ax2.plot([c["cutoff"] for c in curve], [c["rate"] or 0 for c in curve])
+    ax2.plot([c["cutoff"] for c in curve], [c["rate"] or 0 for c in curve], color=PALETTE["model"])
     for c in report["approval_at_cutoffs"]:
         ax2.axvline(c["cutoff"], linestyle=":", color="grey")
         ax2.annotate(f"{c['name']} {c['cutoff']:g}: {(c['rate'] or 0):.1%}", (c["cutoff"], c["rate"] or 0), fontsize=8)
     ax2.set(xlabel="cut-off score", ylabel="share at or above", title="Approval rate by cut-off")
-    fig.tight_layout()
-    figs.append(("Scores and approval", _png(fig)))
+    figs.append(("Scores and approval", _png(fig, "score distribution and approval rate by cut-off")))
     stab = report["stability"]
     if stab["available"]:
         names = ["score", *stab["features"]]
         values = [stab["score"]["psi"], *(v["psi"] for v in stab["features"].values())]
-        fig, ax = plt.subplots(figsize=(11, max(3.0, 0.18 * len(names))))
-        ax.barh(
-            names[::-1], values[::-1], color=["#c0392b" if v > stab["flag_above"] else "#7f8c8d" for v in values[::-1]]
-        )
-        ax.axvline(stab["watch_above"], linestyle=":", color="orange")
-        ax.axvline(stab["flag_above"], linestyle="--", color="red")
+        fig = new_figure(11, max(3.0, 0.18 * len(names)))
+        ax = fig.subplots()
+        colour = [PALETTE["flag"] if v > stab["flag_above"] else PALETTE["muted"] for v in values[::-1]]
+        ax.barh(names[::-1], values[::-1], color=colour)
+        ax.axvline(stab["watch_above"], linestyle=":", color="orange", label=f"watch > {stab['watch_above']:g}")
+        ax.axvline(stab["flag_above"], linestyle="--", color="red", label=f"shift > {stab['flag_above']:g}")
         ax.tick_params(axis="y", labelsize=7)
         ax.set(xlabel="PSI vs training reference", title="Population stability")
-        fig.tight_layout()
-        figs.append(("Stability", _png(fig)))
+        ax.legend(loc="lower right", fontsize=8)
+        figs.append(("Stability", _png(fig, "population stability index per feature")))
     if report["fairness"]:
         attrs = list(report["fairness"])
-        fig, axes = plt.subplots(1, len(attrs), figsize=(4 * len(attrs), 3.2), squeeze=False)
-        for ax, attr in zip(axes[0], attrs):
-            rows = report["fairness"][attr]["groups"]
-            ax.bar([r["group"] for r in rows], [r["approval_rate"] for r in rows], color="#2980b9")
-            ax.set(title=f"{attr}: DI {report['fairness'][attr]['disparate_impact_ratio']}", ylabel="approval rate")
+        fig = new_figure(4 * len(attrs), 3.2, 1, len(attrs))
+        for ax, attr in zip(fig.axes, attrs, strict=True):
+            fair = report["fairness"][attr]
+            rows = fair["groups"]
+            counted = [bool(r.get("counted", True)) for r in rows]
+            bars = ax.bar([r["group"] for r in rows], [r["approval_rate"] or 0 for r in rows], color=PALETTE["model"])
+            for bar, ok in zip(bars, counted, strict=True):
+                if not ok:
+                    bar.set(hatch="//", alpha=0.45)
+            ratio = fair.get("disparate_impact_ratio")
+            ax.set(title=f"{attr}: DI {'n/a' if ratio is None else f'{ratio:.3f}'}", ylabel="approval rate")
             ax.tick_params(axis="x", labelsize=8)
-        fig.tight_layout()
-        figs.append(("Approval by group", _png(fig)))
+        figs.append(("Approval by group (hatched: not counted)", _png(fig, "approval rate by protected group")))
     return figs
 
 
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return ""
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def _limit(fair: dict) -> float | None:
+    value = fair.get("disparate_impact_min", fair.get("four_fifths_limit"))
+    return None if value is None else float(value)
+
+
+def _below(limit: float | None) -> Callable[[Mapping[str, Any]], bool]:
+    def flag(row: Mapping[str, Any]) -> bool:
+        ratio = row.get("disparate_impact")
+        return limit is not None and ratio is not None and ratio < limit
+
+    return flag
+
+
+def _table(rows: list[dict], columns: list[Column]) -> Any:
+    return table(rows, columns) if rows else None
+
+
+def _banner(report: dict) -> Verdict:
+    """Red when the book shifted or a group is under the disparate-impact limit; amber when something is unmeasured."""
+    stab, fairness = report["stability"], report["fairness"]
+    bad, gaps = [], []
+    if stab["available"] and stab["flag"]:
+        bad.append(f"Shift: {', '.join(stab['shifted'])} (PSI > {stab['flag_above']:g})")
+    if not stab["available"]:
+        gaps.append("stability not measured")
+    for attr, fair in fairness.items():
+        ratio, limit = fair.get("disparate_impact_ratio"), _limit(fair)
+        if fair.get("flag"):
+            bad.append(f"{attr}: disparate impact ratio {ratio:.3f} below {limit:g}")
+        if not fair.get("complete", True) or fair.get("left_out"):
+            gaps.append(f"{attr}: not every group counted")
+    if bad:
+        return Verdict("fail", "; ".join(bad) + (f". Also: {'; '.join(gaps)}." if gaps else "."))
+    if gaps:
+        return Verdict("incomplete", "No shift or disparate impact found, but " + "; ".join(gaps) + ".")
+    note = "No feature or score shifted beyond the flag"
+    return Verdict("pass", note + (", and every group is within the disparate-impact limit." if fairness else "."))
 
 
 def render_html(report: dict, scorer: Scorer) -> str:
-    model = report["model"]
-    stab = report["stability"]
-    lines = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>thinfile population report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}.flag{color:#c0392b;font-weight:bold}</style>",
-        "</head><body>",
-        f"<h1>Population report</h1><p>Model {html.escape(str(model.get('name')))} version "
-        f"{html.escape(str(model.get('version')))}; {report['rows_scored']:,} rows scored; "
-        f"mean score {report['score']['mean']}.</p>",
+    """The population report as one self-contained page (templates/population.html.j2)."""
+    model, stab = report["model"], report["stability"]
+    mean = report["score"]["mean"]
+    meta = [
+        f"model {model.get('name')} version {model.get('version')}; {report['rows_scored']:,} rows scored; "
+        f"mean score {'n/a' if mean is None else f'{mean:.1f}'}",
     ]
+    stability = None
     if stab["available"]:
-        verdict = (
-            f"<span class='flag'>Shift: {', '.join(stab['shifted'])} (PSI &gt; {stab['flag_above']})</span>"
-            if stab["flag"]
-            else "No feature or score shifted beyond the flag."
-        )
-        lines.append(f"<p>Stability: score PSI {stab['score']['psi']:.4f} ({stab['score']['level']}). {verdict}</p>")
-    else:
-        lines.append(f"<p>{html.escape(stab['note'])}</p>")
-    lines.append("<h2>Bands and decisions</h2>" + _table(report["bands"]))
-    lines.append(_table([{"decision": d, **v} for d, v in report["decisions"].items()]))
-    lines.append("<h2>Approval at the cut-offs</h2>" + _table(report["approval_at_cutoffs"]))
+        stability = {
+            "line": f"Score PSI {stab['score']['psi']:.4f} ({stab['score']['level']}) against "
+            f"{stab.get('reference_rows') or 'the'} training rows; watch above {stab['watch_above']:g}, "
+            f"shift above {stab['flag_above']:g}.",
+            "table": _table(
+                [{"feature": k, **v} for k, v in stab["features"].items() if v["level"] != "stable"],
+                [Column("feature", "feature", "text"), Column("psi", "PSI", "num"), Column("level", "level", "text")],
+            ),
+        }
+    fairness = []
     for attr, fair in report["fairness"].items():
-        flag = " <span class='flag'>below the four-fifths rule</span>" if fair["flag"] else ""
-        lines.append(
-            f"<h2>Approval by {html.escape(attr)}: disparate impact ratio {fair['disparate_impact_ratio']}{flag}</h2>"
+        limit = _limit(fair)
+        columns = [
+            Column("group", "group", "text"),
+            Column("rows", "rows", "int"),
+            Column("approval_rate", "approved", "pct_ci"),
+            Column("disparate_impact", "DI ratio", "num", _below(limit)),
+            Column("counted", "counted", "yesno"),
+            Column("why_not", "why not", "text"),
+        ]
+        ratio = fair.get("disparate_impact_ratio")
+        fairness.append(
+            {
+                "attribute": attr,
+                "ratio": "n/a" if ratio is None else f"{ratio:.3f}",
+                "limit": "" if limit is None else f"{limit:g}",
+                "flag": bool(fair.get("flag")),
+                "left_out": fair.get("left_out", []),
+                "table": table(fair["groups"], columns),
+            }
         )
-        lines.append(_table(fair["groups"]))
-    for title, png in _figures(report, scorer):
-        lines.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{png}' style='max-width:100%'>")
-    lines.append("</body></html>")
-    return "\n".join(lines)
+    pct = Column("share", "share", "pct")
+    return render(
+        "population.html.j2",
+        title="thinfile population report",
+        meta=meta,
+        verdict=_banner(report),
+        job=report.get("job") or {},
+        stability=stability,
+        stability_note=None if stab["available"] else stab["note"],
+        bands=_table(report["bands"], [Column("band", "band", "text"), Column("rows", "rows", "int"), pct]),
+        decisions=_table(
+            [{"decision": d, **v} for d, v in report["decisions"].items()],
+            [Column("decision", "decision", "text"), Column("rows", "rows", "int"), pct],
+        ),
+        cutoffs=_table(
+            report["approval_at_cutoffs"],
+            [
+                Column("name", "cut-off", "text"),
+                Column("cutoff", "score", "g"),
+                Column("rows_at_or_above", "rows at or above", "int"),
+                Column("rate", "share at or above", "pct"),
+            ],
+        ),
+        fairness=fairness,
+        figures=_figures(report, scorer),
+    )
 
 
 def write_report(report: dict, scorer: Scorer, folder: str | Path) -> tuple[Path, Path]:
-    """population_report.json and .html in `folder`, each written atomically."""
+    """population_report.json (strict: NaN as null) and .html in `folder`, each written atomically."""
     folder = Path(folder)
     paths = []
-    for name, text in ((REPORT_JSON, json.dumps(report, indent=1)), (REPORT_HTML, render_html(report, scorer))):
+    for name, text in ((REPORT_JSON, jsonio.dumps(report, indent=1)), (REPORT_HTML, render_html(report, scorer))):
         path = folder / name
         tmp = folder / f".{name}.tmp-{os.getpid()}"
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         paths.append(path)
     return paths[0], paths[1]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from thinfile.serving.batch import batch_score
 from thinfile.training.scorer.artefact import Scorer
@@ -44,3 +46,34 @@ def test_approval_by_group_and_disparate_impact(book: pd.DataFrame, scorer: Scor
     without = rows.drop(columns=["residence", "gender", "age_band"])
     without.to_parquet(tmp_path / "plain.parquet")
     assert batch_score(tmp_path / "plain.parquet", tmp_path / "plain", scorer, workers=1).report["fairness"] == {}
+
+
+@pytest.fixture(scope="module")
+def shifted_html(book: pd.DataFrame, scorer: Scorer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML population report of a small book whose phone tenure shifted (a red banner)."""
+    folder = tmp_path_factory.mktemp("population_html")
+    rows = book.head(1_500).copy()
+    rows["phone_tenure_months"] = (rows["phone_tenure_months"] // 6).astype("Int64")
+    rows.to_parquet(folder / "book.parquet")
+    batch_score(folder / "book.parquet", folder / "out", scorer, workers=1)
+    return folder / "out" / "population_report.html"
+
+
+def test_population_report_is_one_self_contained_page(shifted_html: Path) -> None:
+    text = shifted_html.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    srcs = re.findall(r'src="([^"]+)"', text)
+    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "<script" not in text and "href=" not in text
+    banner = re.search(r'<div class="verdict (\w+)">([^<]*)</div>', text)
+    assert banner is not None and banner.group(1) == "fail" and "Shift: " in banner.group(2)
+    assert text.index("Shift: ") < text.index("<h2>Stability</h2>") < text.index("Approval by residence")
+
+
+@pytest.mark.slow
+def test_population_report_renders_in_headless_chromium(shifted_html: Path, screenshot, tmp_path: Path) -> None:
+    pixels = screenshot(shifted_html, tmp_path / "population.png")
+    assert (pixels < 0.95).any(axis=2).mean() > 0.02, "screenshot nearly blank"
+    top = pixels[: pixels.shape[0] // 5]
+    reddish = (top[..., 0] - top[..., 2] > 0.08) & (top[..., 0] > 0.9)
+    assert reddish.mean() > 0.01, "no red shift banner near the top"
