@@ -10,8 +10,12 @@ import pkgutil
 import typer
 
 from thinfile import commands
+from thinfile.commands.common import guarded
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# a tracking server that stops answering costs seconds, not MLflow's default of minutes of retries
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
 class _DropKnownNoise(logging.Filter):
@@ -40,17 +44,27 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
-    """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`)."""
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of one line."),
+) -> None:
+    """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`).
+
+    Exit codes: 0 done; 1 a check failed (e.g. a fairness limit); 2 bad input, usage, or an expected fault
+    (the one-line message says what to do); 3 counts did not reconcile; 130 interrupted.
+    """
 
 
 def _register_commands(typer_app: typer.Typer) -> None:
-    """Every module of thinfile.commands that defines `register(app)` adds its commands (nothing is listed)."""
+    """Every module of thinfile.commands that defines `register(app)` adds its commands (nothing is listed);
+    each command runs behind `guarded`, so an expected fault is one line and a non-zero exit."""
     for info in pkgutil.iter_modules(commands.__path__):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(typer_app)
+    for command in typer_app.registered_commands:
+        if command.callback is not None:
+            command.callback = guarded(command.callback)
 
 
 _register_commands(app)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import urllib.error
+import urllib.request
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import pandas as pd
@@ -16,14 +20,25 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
+from pydantic import Field
 
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.settings import project_root
+from thinfile.features.settings import Section, project_root
 from thinfile.training.scorer.artefact import Scorer
 
 EXPERIMENT_NAME = "thinfile"
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
+
+
+class StoreError(RuntimeError):
+    """The MLflow store cannot be used as configured; the message says why and what to do."""
+
+
+class StoreChecks(Section):
+    """How long thinfile waits for a tracking server before saying it does not answer."""
+
+    server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's /health")
 
 
 def tracking_uri() -> str:
@@ -91,19 +106,63 @@ def pinned_requirements(*packages: str) -> list[str]:
     return out
 
 
-def use_store() -> str:
+def use_store(create: bool = False) -> str:
     """Point MLflow's fluent API at thinfile's store and return its URI.
 
     mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would then pin every later call in
     this process to this store; unless the user set that variable, it is taken back out, so a changed
-    THINFILE_HOME keeps deciding.
+    THINFILE_HOME keeps deciding. A store the user named is checked first (`check_store`); `create`
+    allows a new SQLite database file in an existing folder (training writes one).
     """
     uri = tracking_uri()
     chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
+    if chosen_by_user:
+        check_store(uri, create=create)
     mlflow.set_tracking_uri(uri)
     if not chosen_by_user:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     return uri
+
+
+def check_store(uri: str, create: bool = False, checks: StoreChecks | None = None) -> None:
+    """Fail fast, in words, on a store that cannot work: a server that does not answer, a SQLite path whose
+    folder does not exist (nothing is created), a database that is not there when only reading, a file store."""
+    checks = checks or StoreChecks()
+    scheme = urlparse(uri).scheme
+    if scheme in ("http", "https"):
+        _server_answers(uri, checks.server_timeout_s)
+    elif scheme == "sqlite":
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise StoreError(
+                f"MLFLOW_TRACKING_URI names a SQLite store in {path.parent}, which does not exist (nothing was "
+                "created); check the path, or unset MLFLOW_TRACKING_URI to use the embedded store"
+            )
+        if not create and not path.is_file():
+            raise StoreError(
+                f"there is no MLflow store at {path} (MLFLOW_TRACKING_URI); check the path, or train a model "
+                "there first with `thinfile train`"
+            )
+    elif scheme in ("file", ""):
+        raise StoreError(
+            f"MLFLOW_TRACKING_URI names a file store ({uri}); thinfile registers models, which needs a database: "
+            "use sqlite:///<folder>/mlflow.db or a tracking server, or unset it for the embedded store"
+        )
+
+
+@lru_cache(maxsize=8)
+def _server_answers(uri: str, timeout_s: float) -> bool:
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, even if not with 200
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise StoreError(
+            f"the MLflow tracking server {uri} does not answer ({reason}); start it or fix MLFLOW_TRACKING_URI, "
+            "or unset it to use the embedded store under THINFILE_HOME/mlruns"
+        ) from None
 
 
 def client() -> MlflowClient:
@@ -161,8 +220,15 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
 def load_scorer(ref: str | int, name: str) -> Scorer:
     """Load the registered scorer behind `ref`, with its name, version and run id in `scorer.meta`."""
     version = resolve(ref, name)
-    model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
-    scorer: Scorer = model.unwrap_python_model().scorer
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+        scorer: Scorer = model.unwrap_python_model().scorer
+    except (mlflow.exceptions.MlflowException, OSError, ValueError, KeyError) as err:
+        first = str(getattr(err, "message", err)).splitlines()[0] if str(err) else type(err).__name__
+        raise StoreError(
+            f"the files of model {version.name} version {version.version} cannot be read from the store ({first}); "
+            "its artifact folder was moved, deleted or damaged: restore it, or train again"
+        ) from None
     scorer.meta = {
         **scorer.meta,
         "name": version.name,

@@ -64,7 +64,7 @@ def artifact_root(uri: str | None = None) -> Path | None:
 
 def experiment_id(name: str = EXPERIMENT_NAME) -> str:
     """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed."""
-    uri = configure()
+    uri = use_store(create=True)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
 import yaml
 from pydantic import ValidationError
@@ -35,7 +39,7 @@ console = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error in plain words and return the Exit to raise."""
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -117,3 +121,49 @@ def lending_policy(
     except (ValidationError, yaml.YAMLError) as err:
         raise fail(f"bad lending policy: {err}") from None
     return None
+
+
+HINTS = {
+    errno.ENOSPC: "free some disk space and run the same command again",
+    errno.EDQUOT: "free some disk space and run the same command again",
+    errno.EACCES: "check the folder's permissions",
+    errno.EPERM: "check the folder's permissions",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.ENOENT: "check the path",
+}
+
+
+def expected_fault(err: BaseException) -> str | None:
+    """One line for a fault the user can act on (thinfile's own errors, the operating system's), else None."""
+    if type(err).__module__.startswith("thinfile."):
+        return str(err) or type(err).__name__
+    if isinstance(err, OSError) and err.errno is not None:
+        where = f": {err.filename}" if err.filename else ""
+        hint = HINTS.get(err.errno)
+        return f"{err.strerror or type(err).__name__}{where}" + (f"; {hint}" if hint else "")
+    return None
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command; an expected fault becomes one line and exit code 2 (the traceback only with --debug)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted", code=130) from None
+        except Exception as err:
+            message = expected_fault(err)
+            if message is None or _debugging():
+                raise
+            raise fail(message) from None
+
+    return run
+
+
+def _debugging() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))

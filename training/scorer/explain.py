@@ -173,7 +173,7 @@ def hint_values(schema: Schema, splits: dict[int, np.ndarray]) -> dict[int, np.n
     for j, f in enumerate(schema.features):
         if not f.actionable or f.monotone == 0 or j not in splits:
             continue
-        thr = splits[j]
+        thr = splits[j][np.isfinite(splits[j])]
         whole = f.type in (FeatureType.int, FeatureType.bool)
         if f.monotone > 0:
             values = np.floor(thr) + 1 if whole else _round_to_digits(np.nextafter(thr, np.inf), np.ceil)

@@ -1,0 +1,107 @@
+"""A store that cannot work fails fast, in one line, and an interrupted train never moves the champion alias."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.features.schema import Schema
+from thinfile.training import pipeline
+from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
+from thinfile.training.registry import CHAMPION_ALIAS, model_name_for
+from thinfile.training.runlog import EvaluationConfig
+
+runner = CliRunner()
+QUICK = TrainingSettings(
+    pipeline=PipelineConfig(baselines=False, global_explanations=False),
+    evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=2_000),
+)
+
+
+def one_line_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "Traceback" not in output
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    return lines[0]
+
+
+def test_an_unreachable_tracking_server_is_named_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    start = time.monotonic()
+    out = runner.invoke(app, ["promote", "--auto"])
+    assert time.monotonic() - start < 30
+    assert out.exit_code == 2
+    assert "tracking server http://127.0.0.1:9 does not answer" in one_line_error(out.output)
+
+
+def test_a_sqlite_path_typo_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "mlrns" / "nested"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}/mlflow.db")
+    out = runner.invoke(app, ["promote", "--version", "1"])
+    assert out.exit_code == 2
+    assert f"SQLite store in {missing}, which does not exist" in one_line_error(out.output)
+    assert not (tmp_path / "mlrns").exists()
+
+
+def test_reading_a_store_that_is_not_there_does_not_make_an_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    out = runner.invoke(app, ["promote", "--auto"])
+    assert out.exit_code == 2
+    assert "there is no MLflow store at" in one_line_error(out.output)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_file_store_is_refused_with_what_to_use_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    out = runner.invoke(app, ["promote", "--auto"])
+    assert out.exit_code == 2
+    assert "use sqlite:///<folder>/mlflow.db" in one_line_error(out.output)
+
+
+@pytest.fixture(scope="module")
+def trained_here(population: pd.DataFrame, schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A champion registered in a store of this module's own."""
+    home = tmp_path_factory.mktemp("store-faults")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        train_frame(population.head(6_000), schema, QUICK)
+    return home
+
+
+def test_missing_model_files_are_one_line_not_an_mlflow_traceback(
+    trained_here: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.rmtree(trained_here / "mlruns" / "artifacts")  # the registry still names the version; its files are gone
+    monkeypatch.setenv("THINFILE_HOME", str(trained_here))
+    out = runner.invoke(app, ["fairness", "--no-log", "--out", str(tmp_path / "reports")])
+    assert out.exit_code == 2
+    assert "cannot be read from the store" in one_line_error(out.output)
+
+
+def test_an_interrupted_train_leaves_the_champion_alias_where_it_was(
+    trained_here: Path, population: pd.DataFrame, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(trained_here))
+    name = model_name_for(schema)
+    before = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS).version
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "log_global_explanations", killed)
+    explaining = QUICK.model_copy(update={"pipeline": PipelineConfig(baselines=False, global_explanations=True)})
+    with pytest.raises(KeyboardInterrupt):
+        train_frame(population.iloc[6_000:12_000], schema, explaining)
+    client = mlflow.MlflowClient()
+    assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == before
+    assert len(client.search_model_versions(f"name='{name}'")) == 2  # registered, but not promoted
