@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -15,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationError,
     create_model,
     field_validator,
 )
@@ -183,3 +188,215 @@ def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
 def input_hash(schema: Schema, applicant: BaseModel) -> str:
     """sha256 of the canonical input: ties a decision to its input without storing the input."""
     return hashlib.sha256(canonical_input(schema, applicant)).hexdigest()
+
+
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+NAME_CHARS = 40
+
+
+class OversizedNumber:
+    """A JSON integer too long to convert: the field holding it gets the error, not the whole body."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | OversizedNumber:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_INT_DIGITS else OversizedNumber(digits)
+
+
+def _refuse_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a body becomes objects: a parse makes no cycles, and collections
+    triggered by tens of thousands of new containers would cost ten times the parse itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates and other unencodable characters escaped, safe for UTF-8 logs."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class BadRequest(ValueError):
+    """A request refused before scoring: a one-line summary and a few entries, each naming a field (never a value)."""
+
+    def __init__(self, summary: str, detail: list[dict[str, Any]]) -> None:
+        summary = printable(summary)
+        super().__init__(summary)
+        self.summary = summary
+        self.detail = detail
+
+    def body(self) -> bytes:
+        return json.dumps({"error": self.summary, "detail": self.detail}).encode()
+
+
+def shown_name(name: object) -> str:
+    """A client-sent name fit for a message or a log line: at most NAME_CHARS characters, escaped."""
+    text = str(name)
+    return repr(text if len(text) <= NAME_CHARS else text[:NAME_CHARS] + "...")
+
+
+def _json_refusal(err: Exception) -> BadRequest:
+    if isinstance(err, json.JSONDecodeError):
+        where = f"line {err.lineno} column {err.colno}"
+        return BadRequest(f"the body is not valid JSON ({err.msg} at {where})", [_entry("json_invalid", [], err.msg)])
+    if isinstance(err, UnicodeDecodeError):
+        return BadRequest("the body is not UTF-8 text", [_entry("json_invalid", [], "not UTF-8")])
+    if isinstance(err, RecursionError):
+        return BadRequest("the body nests too deeply", [_entry("json_invalid", [], "nested too deeply")])
+    return BadRequest(f"the body is not valid JSON ({err})", [_entry("json_invalid", [], str(err))])
+
+
+def _entry(kind: str, loc: list[str | int], msg: str) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "msg": msg}
+
+
+class RequestReader:
+    """Reads /score and /score_batch bodies at a cost bounded by the body's size, with at most `max_errors` errors.
+
+    JSON is parsed once (integers longer than Python converts become an error on their field); unknown fields are
+    counted with set operations and reported as one entry ("330,000 unknown fields, first: ..."); a batch is checked
+    row by row and checking stops once `max_errors` problems are found. Messages name fields, never values.
+    """
+
+    def __init__(self, schema: Schema, max_rows: int, max_errors: int = 5) -> None:
+        self.model = applicant_model(schema)
+        self.order = (*schema.feature_names, *schema.protected_names)
+        self.allowed = frozenset(self.order)
+        self.max_rows = max_rows
+        self.max_errors = max_errors
+        self.max_items = max_rows * (len(self.allowed) + 1) + 1
+
+    def applicant(self, body: bytes) -> BaseModel:
+        """One applicant from a /score body, or BadRequest."""
+        with _no_collection():
+            return self._applicant(body)
+
+    def batch(self, body: bytes) -> list[BaseModel]:
+        """The applicants of a /score_batch body, or BadRequest."""
+        with _no_collection():
+            return self._batch(body)
+
+    def _applicant(self, body: bytes) -> BaseModel:
+        data = self._json(body)
+        if not isinstance(data, dict):
+            raise BadRequest(
+                "the body must be a JSON object of one applicant's fields",
+                [_entry("model_type", [], "expected a JSON object of the applicant's fields")],
+            )
+        problems: list[dict[str, Any]] = []
+        applicant = self._row(data, [], problems)
+        if applicant is None:
+            raise self._refusal(problems, "the applicant")
+        return applicant
+
+    def _batch(self, body: bytes) -> list[BaseModel]:
+        items = max(body.count(b":"), body.count(b","))
+        if items > self.max_items:
+            raise BadRequest(
+                f"the body holds about {items:,} fields or values; a batch of at most {self.max_rows:,} applicants "
+                f"holds at most {self.max_items:,}",
+                [_entry("too_many_fields", [], f"at most {self.max_items:,} fields or values in one request")],
+            )
+        data = self._json(body)
+        if not isinstance(data, dict) or "applicants" not in data:
+            raise BadRequest(
+                'the body must be a JSON object {"applicants": [...]}',
+                [_entry("model_type" if not isinstance(data, dict) else "missing", ["applicants"], "Field required")],
+            )
+        problems: list[dict[str, Any]] = []
+        extra = list(itertools.islice((k for k in data if k != "applicants"), 3))
+        if extra:
+            problems.append(self._unknown(len(data) - 1, extra, []))
+        rows = data["applicants"]
+        if not isinstance(rows, list):
+            problems.append(_entry("list_type", ["applicants"], "Input should be a valid list"))
+            raise self._refusal(problems, "the batch")
+        if not 1 <= len(rows) <= self.max_rows:
+            problems.append(
+                _entry(
+                    "too_short" if not rows else "too_long",
+                    ["applicants"],
+                    f"between 1 and {self.max_rows:,} applicants, got {len(rows):,}",
+                )
+            )
+            raise self._refusal(problems, "the batch")
+        out = []
+        for i, row in enumerate(rows):
+            if len(problems) >= self.max_errors:
+                raise self._refusal(problems, "the batch", stopped_at=i)
+            if not isinstance(row, dict):
+                problems.append(_entry("model_type", ["applicants", i], "expected a JSON object of applicant fields"))
+                continue
+            applicant = self._row(row, ["applicants", i], problems)
+            if applicant is not None:
+                out.append(applicant)
+        if problems:
+            raise self._refusal(problems, "the batch")
+        return out
+
+    @staticmethod
+    def _json(body: bytes) -> object:
+        try:
+            return json.loads(body or b"null", parse_constant=_refuse_constant)
+        except RecursionError:
+            raise _json_refusal(RecursionError()) from None
+        except ValueError as err:
+            if "integer string conversion" not in str(err):
+                raise _json_refusal(err) from None
+        try:  # an integer too long to read: parse again, making it a value that its field refuses by name
+            return json.loads(body, parse_int=_parse_int, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as err:
+            raise _json_refusal(err) from None
+
+    def _row(self, data: dict, loc: list[str | int], problems: list[dict[str, Any]]) -> BaseModel | None:
+        """Validate one applicant's fields; None (and entries appended to `problems`) when they are not valid."""
+        unknown = len(data) - len(data.keys() & self.allowed)
+        if unknown:
+            first = list(itertools.islice((k for k in data if k not in self.allowed), 3))
+            problems.append(self._unknown(unknown, first, loc))
+            data = {k: data[k] for k in self.order if k in data}
+        try:
+            applicant = self.model.model_validate(data)
+        except ValidationError as err:
+            for e in err.errors(include_url=False, include_context=False):
+                msg = e["msg"]
+                if isinstance(e.get("input"), OversizedNumber):
+                    msg = f"a number of {e['input'].digits:,} digits; at most {MAX_INT_DIGITS:,} are read"
+                problems.append(_entry(e["type"], [*loc, *e["loc"]], msg))
+            return None
+        return None if unknown else applicant
+
+    @staticmethod
+    def _unknown(count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
+        names = ", ".join(shown_name(k) for k in first)
+        msg = (
+            f"unknown field {names}"
+            if count == 1
+            else f"{count:,} unknown fields, first: {names}{', ...' if count > len(first) else ''}"
+        )
+        return _entry("extra_forbidden", [*loc, str(first[0])[:NAME_CHARS]], msg)
+
+    def _refusal(self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None) -> BadRequest:
+        shown = problems[: self.max_errors]
+        summary = f"{len(problems):,} problem{'s' if len(problems) != 1 else ''} with {what}"
+        if stopped_at is not None:
+            summary += f"; checking stopped at applicant {stopped_at} after the first {len(shown)}"
+        elif len(problems) > len(shown):
+            summary += f"; the first {len(shown)} are listed"
+        first = shown[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        return BadRequest(f"{summary} (first: {where}: {first['msg']})", shown)

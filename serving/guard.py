@@ -1,12 +1,16 @@
-"""ASGI middleware in front of the service: API key, loopback-only without a key, JSON only, bounded bodies."""
+"""ASGI middleware in front of the service: API key, loopback-only without a key, JSON only, bounded bodies, and
+the scoring routes' bodies read and checked here, so that a refused request costs no more than reading it."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
+from thinfile.serving.contract import BadRequest, printable
 from thinfile.serving.settings import is_loopback
 
 Scope = MutableMapping[str, Any]
@@ -18,6 +22,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs", "/docs.json", "/schema.json"})
 OPEN_PREFIXES = ("/static_content/",)
 JSON_TYPES = frozenset({b"", b"application/json"})
+PARSED = "thinfile.parsed"
+"""Key in the request's `scope["state"]` under which the Guard leaves what a route's reader made of the body."""
+
+log = logging.getLogger("thinfile.serving")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A scoring route: its own body bound, and the reader that turns a body into the endpoint's input."""
+
+    max_body_bytes: int
+    read: Callable[[bytes], object]
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -37,10 +53,7 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
     return None
 
 
-async def _reply(
-    send: Send, status: int, error: str, extra: dict | None = None, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    body = json.dumps({"error": error, **(extra or {})}).encode()
+async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -55,13 +68,35 @@ async def _reply(
     await send({"type": "http.response.body", "body": body})
 
 
-class Guard:
-    """Refuses a request before the service sees it: 401 without the key, 413 too large, 415 not JSON."""
+async def refuse(
+    scope: Scope,
+    send: Send,
+    status: int,
+    error: str,
+    extra: dict | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes | None = None,
+) -> None:
+    """Answer `status` with {"error": ...} and log it as one INFO line (no traceback, no request content)."""
+    log.info("%s %s -> %d: %s", scope.get("method", "-"), printable(scope.get("path", "-")), status, error)
+    await _send_json(send, status, body or json.dumps({"error": error, **(extra or {})}).encode(), headers)
 
-    def __init__(self, app: ASGIApp, api_key: str | None = None, max_body_bytes: int = 4 * 1024 * 1024) -> None:
+
+class Guard:
+    """Refuses a request before the service sees it: 401 without the key, 413 too large, 415 not JSON, and 400 for
+    a scoring body its route's reader refuses (at most a few errors, each naming a field)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None = None,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        routes: Mapping[str, Route] | None = None,
+    ) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body_bytes
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +108,8 @@ class Guard:
             if self.key is None:
                 server = scope.get("server")
                 if server and not is_loopback(server[0]):
-                    await _reply(
+                    await refuse(
+                        scope,
                         send,
                         403,
                         "this service has no API key and answers on loopback only; "
@@ -83,7 +119,8 @@ class Guard:
             else:
                 given = presented_key(headers)
                 if given is None or not hmac.compare_digest(given, self.key):
-                    await _reply(
+                    await refuse(
+                        scope,
                         send,
                         401,
                         "missing or wrong API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
@@ -95,27 +132,41 @@ class Guard:
             return
         media = (_header(headers, b"content-type") or b"").split(b";")[0].strip().lower()
         if media not in JSON_TYPES:
-            await _reply(
-                send, 415, f"the body must be JSON (Content-Type: application/json), got {media.decode('latin-1')!r}"
+            await refuse(
+                scope,
+                send,
+                415,
+                f"the body must be JSON (Content-Type: application/json), got {media.decode('latin-1')[:40]!r}",
             )
             return
+        route = self.routes.get(path)
+        limit = route.max_body_bytes if route else self.max_body
         length = _header(headers, b"content-length")
         if length is not None:
             if not length.isdigit():
-                await _reply(send, 400, "Content-Length is not a number")
+                await refuse(scope, send, 400, "Content-Length is not a number")
                 return
-            if int(length) > self.max_body:
-                await self._too_large(send)
+            if int(length) > limit:
+                await self._too_large(scope, send, limit)
                 return
-            await self.app(scope, receive, send)
-            return
-        body = await self._read_bounded(receive)
+            if route is None:
+                await self.app(scope, receive, send)
+                return
+        body = await self._read_bounded(receive, limit)
         if body is None:
-            await self._too_large(send)
+            await self._too_large(scope, send, limit)
             return
+        if route is not None:
+            try:
+                parsed = route.read(body)
+            except BadRequest as err:
+                await refuse(scope, send, 400, err.summary, body=err.body())
+                return
+            scope.setdefault("state", {})[PARSED] = parsed
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read_bounded(self, receive: Receive) -> bytes | None:
+    @staticmethod
+    async def _read_bounded(receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -124,18 +175,20 @@ class Guard:
                 return b"".join(chunks)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _too_large(self, send: Send) -> None:
-        await _reply(
+    @staticmethod
+    async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+        await refuse(
+            scope,
             send,
             413,
-            f"request body larger than {self.max_body} bytes; split the batch",
-            {"max_body_bytes": self.max_body},
+            f"request body larger than {limit:,} bytes; send fewer applicants per request",
+            {"max_body_bytes": limit},
         )
 
 

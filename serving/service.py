@@ -6,6 +6,7 @@ Run with `thinfile serve` (or `bentoml serve thinfile.serving.service:Thinfile`)
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -13,23 +14,24 @@ from typing import Any
 
 import bentoml
 import numpy as np
-from bentoml.exceptions import ServiceUnavailable
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.audit import AuditLog, audit_record
 from thinfile.serving.contract import (
+    RequestReader,
     applicant_model,
     applicants_to_matrix,
     batch_model,
     input_hash,
     response_model,
 )
-from thinfile.serving.guard import Guard
+from thinfile.serving.guard import PARSED, Guard
+from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.settings import ServingSettings, is_loopback
 from thinfile.training.registry import (
     ModelNotFoundError,
@@ -45,6 +47,40 @@ SCHEMA = load_schema(SETTINGS.schema_file)
 Applicant = applicant_model(SCHEMA)
 ApplicantBatch = batch_model(SCHEMA, SETTINGS.max_batch_rows)
 ScoreResponse = response_model(SETTINGS.top_reasons)
+READER = RequestReader(SCHEMA, SETTINGS.max_batch_rows, SETTINGS.max_errors)
+AUDIT_UNAVAILABLE = "decision not given: the audit log cannot be written"
+
+
+class ReadByGuard:
+    """Input-spec mixin: the endpoint's input is what the Guard's reader made of the body (no second parse)."""
+
+    @classmethod
+    async def from_http_request(cls, request: Request, serde: object) -> object:
+        try:
+            parsed = request.scope["state"][PARSED]
+        except KeyError:
+            raise RuntimeError("a scoring request reached the endpoint without the Guard reading it") from None
+        return cls.wrap(parsed)
+
+    @classmethod
+    def wrap(cls, parsed: Any) -> object:
+        return parsed
+
+
+class ApplicantInput(ReadByGuard, Applicant, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
+    __root_input__ = True
+
+
+class BatchInput(ReadByGuard, ApplicantBatch, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
+    model_config = ConfigDict(title="ApplicantBatch")
+
+    @classmethod
+    def wrap(cls, parsed: Any) -> object:
+        return ApplicantBatch.model_construct(applicants=parsed)
+
+
+log = logging.getLogger("thinfile.serving")
+log.setLevel(logging.INFO)  # refused requests are one INFO line each; BentoML's root logger only passes WARNING
 
 
 class ServiceStartError(RuntimeError):
@@ -150,7 +186,12 @@ class Thinfile:
             },
             "scale": self.scorer.scale.model_dump(mode="json"),
             "cutoffs": self.scorer.cutoffs.model_dump(mode="json"),
-            "limits": {"max_batch_rows": self.settings.max_batch_rows, "max_body_bytes": self.settings.max_body_bytes},
+            "limits": {
+                "max_batch_rows": self.settings.max_batch_rows,
+                "max_body_bytes": self.settings.max_batch_body_bytes,
+                "max_row_bytes": self.settings.max_row_bytes,
+                "max_errors": self.settings.max_errors,
+            },
             "input_schema": Applicant.model_json_schema(),
         }
 
@@ -162,8 +203,8 @@ class Thinfile:
         scorer = load_model(settings, SCHEMA)
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])
 
-    def decide(self, applicants: list[BaseModel]) -> list[dict[str, Any]]:
-        """Score with the library, then append one audit record per decision before answering."""
+    def decide(self, applicants: list[BaseModel]) -> list[dict[str, Any]] | Response:
+        """Score with the library, then append one audit record per decision before answering (503 if it cannot)."""
         explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants), self.settings.top_reasons)
         answers, audits = [], []
         records: list[dict[str, Any]] = explanation.records()
@@ -186,24 +227,24 @@ class Thinfile:
         try:
             self.audit.append(audits)
         except OSError as err:
-            raise ServiceUnavailable(f"decision not given: the audit log cannot be written ({err})") from None
+            log.warning("%s (%s); answering 503", AUDIT_UNAVAILABLE, err.strerror or err)
+            return JSONResponse(
+                {"error": f"{AUDIT_UNAVAILABLE} ({err.strerror or err}); no decision was made, retry later"},
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
         return answers
 
-    @bentoml.api(route="/score")
+    @bentoml.api(route="/score", input_spec=ApplicantInput)
     async def score(self, applicant: Applicant, /) -> ScoreResponse:  # type: ignore[valid-type]
         """Score one applicant: score, band, pd, decision, up to four reasons, five dimension sub-scores."""
-        return ScoreResponse.model_validate(self.decide([applicant])[0])
+        answers = self.decide([applicant])
+        return answers if isinstance(answers, Response) else ScoreResponse.model_validate(answers[0])
 
-    @bentoml.api(
-        route="/score_batch",
-        input_spec=ApplicantBatch,
-        batchable=True,
-        max_batch_size=SETTINGS.max_batch_rows,
-        max_latency_ms=SETTINGS.batch_max_latency_ms,
-    )
+    @bentoml.api(route="/score_batch", input_spec=BatchInput)
     def score_batch(self, applicants: list[Applicant]) -> list[ScoreResponse]:  # type: ignore[valid-type]
-        """Score a list of applicants (concurrent requests are batched together); answers in the same order."""
-        return self.decide(applicants)
+        """Score a list of applicants; answers in the same order."""
+        return self.decide(applicants)  # type: ignore[return-value]
 
     @bentoml.on_shutdown
     def close_audit(self) -> None:
@@ -211,5 +252,11 @@ class Thinfile:
 
 
 Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
-    Guard, api_key=SETTINGS.api_key, max_body_bytes=SETTINGS.max_body_bytes
+    Guard,
+    api_key=SETTINGS.api_key,
+    max_body_bytes=SETTINGS.max_body_bytes,
+    routes={
+        "/score": GuardedRoute(SETTINGS.max_row_bytes, READER.applicant),
+        "/score_batch": GuardedRoute(SETTINGS.max_batch_body_bytes, READER.batch),
+    },
 )

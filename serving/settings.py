@@ -41,7 +41,13 @@ class ServingSettings(BaseSettings):
     refer_cutoff: float | None = Field(None, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)")
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes per answer (THINFILE_TOP_REASONS)")
     max_batch_rows: int = Field(1000, ge=1, le=100_000, description="applicants per /score_batch request")
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="largest request body accepted (1,000 full applicants are ~1.1 MB)"
+    )
+    max_row_bytes: int = Field(
+        16 * 1024, ge=1024, description="largest /score body (one full applicant is ~1.1 KB); bounds /score_batch too"
+    )
+    max_errors: int = Field(5, ge=1, le=100, description="validation errors listed in one 400 answer")
     batch_max_latency_ms: int = Field(10_000, ge=10, description="adaptive batching: longest a request may queue")
     timeout_s: int = Field(30, ge=1, description="per-request timeout")
 
@@ -56,6 +62,11 @@ class ServingSettings(BaseSettings):
     @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
+
+    @property
+    def max_batch_body_bytes(self) -> int:
+        """The /score_batch body bound: max_body_bytes, or max_batch_rows full rows if that is less."""
+        return min(self.max_body_bytes, self.max_batch_rows * self.max_row_bytes)
 
     def audit_path(self) -> Path:
         return self.audit_log or project_root() / "audit" / "decisions.jsonl"

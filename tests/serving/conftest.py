@@ -20,6 +20,7 @@ import pytest
 
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import request_body
+from thinfile.serving.settings import ServingSettings
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.registry import CHAMPION_ALIAS, load_scorer, log_scorer, model_name_for, set_alias
 from thinfile.training.scorer.artefact import Scorer
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENTOML = str(Path(sys.executable).parent / "bentoml")
 API_KEY = "test-key-0123456789"
 MAX_BATCH_ROWS = 50
-MAX_BODY_BYTES = 200_000
+MAX_ROW_BYTES = ServingSettings().max_row_bytes
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +79,9 @@ class Served:
     url: str
     audit_log: Path
     scorer: Scorer
+    log: Path
     max_batch_rows: int = MAX_BATCH_ROWS
-    max_body_bytes: int = MAX_BODY_BYTES
+    max_row_bytes: int = MAX_ROW_BYTES
 
     def library(self, schema: Schema, body: dict) -> dict:
         return library_answer(self.scorer, schema, body)
@@ -105,7 +107,6 @@ def served(registered: Scorer, serving_home: Path) -> Served:
         THINFILE_WORKERS="1",
         THINFILE_AUDIT_LOG=str(audit_log),
         THINFILE_MAX_BATCH_ROWS=str(MAX_BATCH_ROWS),
-        THINFILE_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
     )
     with open(serving_home / "service.log", "wb") as log:
         proc = subprocess.Popen(
@@ -132,7 +133,7 @@ def served(registered: Scorer, serving_home: Path) -> Served:
             if time.time() > deadline:
                 raise RuntimeError("service not ready after 120 s")
             time.sleep(0.3)
-        yield Served(url=url, audit_log=audit_log, scorer=registered)
+        yield Served(url=url, audit_log=audit_log, scorer=registered, log=serving_home / "service.log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

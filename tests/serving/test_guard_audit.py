@@ -18,7 +18,8 @@ from thinfile.serving.audit import (
     query_audit,
     summarise,
 )
-from thinfile.serving.guard import Guard
+from thinfile.serving.contract import BadRequest
+from thinfile.serving.guard import PARSED, Guard, Route
 from thinfile.serving.service import ServiceStartError, bind_host, check_access
 from thinfile.serving.settings import ServingSettings
 
@@ -83,6 +84,39 @@ def test_bodies_beyond_the_bound_get_413_with_or_without_content_length() -> Non
 
     assert call(app, content=chunks(3), headers={"Content-Type": "application/json"}).status_code == 413
     assert call(app, content=chunks(2), headers={"Content-Type": "application/json"}).json() == {"bytes": 1024}
+
+
+def strict_reader(body: bytes) -> dict:
+    data = json.loads(body)
+    if "bad" in data:
+        raise BadRequest("1 problem with the applicant (first: bad: unknown field 'bad')", [{"loc": ["bad"]}])
+    return data
+
+
+async def parsed_echo(scope, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(scope["state"][PARSED]).encode()})
+
+
+def test_a_scoring_route_gets_what_its_reader_made_of_the_body() -> None:
+    app = Guard(parsed_echo, routes={"/score": Route(1024, strict_reader)})
+    assert call(app, json={"a": 1}).json() == {"a": 1}
+
+
+def test_a_body_the_reader_refuses_is_answered_400_without_reaching_the_service(caplog) -> None:
+    app = Guard(parsed_echo, routes={"/score": Route(1024, strict_reader)})
+    with caplog.at_level("INFO", logger="thinfile.serving"):
+        refused = call(app, json={"bad": "applicant-secret"})
+    assert refused.status_code == 400 and refused.json()["detail"] == [{"loc": ["bad"]}]
+    (record,) = caplog.records
+    assert record.levelname == "INFO" and record.exc_info is None and "applicant-secret" not in record.getMessage()
+
+
+def test_each_scoring_route_has_its_own_body_bound() -> None:
+    app = Guard(echo, max_body_bytes=4096, routes={"/score": Route(1024, strict_reader)})
+    body = json.dumps({"a": "x" * 2000}).encode()
+    assert call(app, content=body, headers={"Content-Type": "application/json"}).status_code == 413
+    assert call(app, path="/other", content=body, headers={"Content-Type": "application/json"}).status_code == 200
 
 
 def test_serving_beyond_loopback_without_a_key_refuses_to_start() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -163,7 +164,7 @@ def test_batch_is_bounded(served, thin_body: dict) -> None:
         empty = client.post("/score_batch", json={"applicants": []})
         bad_row = client.post("/score_batch", json={"applicants": [thin_body, {**thin_body, "gender": "f"}]})
         huge = client.post(
-            "/score", content=b" " * (served.max_body_bytes + 1), headers={"Content-Type": "application/json"}
+            "/score", content=b" " * (served.max_row_bytes + 1), headers={"Content-Type": "application/json"}
         )
     assert too_many.status_code == 400 and too_many.json()["detail"][0]["loc"] == ["applicants"]
     assert empty.status_code == 400
@@ -205,3 +206,58 @@ def test_no_value_in_any_field_produces_a_5xx(served, schema: Schema, thin_body:
                 assert response.status_code < 500, (path, name, value, response.text)
                 if response.status_code == 400:
                     assert all(d["loc"] for d in response.json()["detail"])
+
+
+def logged_during(served, action) -> str:
+    """What the service wrote to its log while `action()` ran."""
+    before = served.log.stat().st_size
+    action()
+    time.sleep(0.3)
+    with open(served.log, "rb") as fh:
+        fh.seek(before)
+        return fh.read().decode("utf-8", "replace")
+
+
+def test_330000_unknown_keys_cost_a_short_answer_and_one_log_line(served) -> None:
+    body = json.dumps({f"{i:x}": 0 for i in range(330_000)}).encode()
+    answers = {}
+
+    def post() -> None:
+        with served.client() as client:
+            for path in ("/score", "/score_batch"):
+                answers[path] = client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    text = logged_during(served, post)
+    assert {path: r.status_code for path, r in answers.items()} == {"/score": 413, "/score_batch": 413}
+    assert all(len(r.content) < 300 for r in answers.values())
+    assert "Traceback" not in text and len(text) < 2_000
+
+
+def test_a_bad_body_within_bounds_gets_a_few_errors_and_one_info_line_without_values(served, thin_body: dict) -> None:
+    secret = "applicant-secret-8513"
+    unknown = {f"k{i}": 0 for i in range(1_200)}
+    answers = []
+
+    def post() -> None:
+        with served.client() as client:
+            answers.append(client.post("/score", json={**thin_body, **unknown, "occupation_sector": secret}))
+
+    text = logged_during(served, post)
+    (answer,) = answers
+    assert answer.status_code == 400 and len(answer.content) < 1_000
+    assert [d["loc"] for d in answer.json()["detail"]] == [["k0"], ["occupation_sector"]]
+    assert "1,200 unknown fields, first: 'k0', 'k1', 'k2'" in answer.json()["detail"][0]["msg"]
+    (line,) = [x for x in text.splitlines() if "/score -> 400" in x]
+    assert "[INFO]" in line and "Traceback" not in text and secret not in text
+
+
+def test_long_integers_and_lone_surrogates_get_errors_naming_the_field(served, schema: Schema, thin_body: dict) -> None:
+    category = next(f.name for f in schema.features if f.levels)
+    long_int = json.dumps({**thin_body, "bureau_accounts_open": 7}).replace(": 7", ": " + "9" * 5000)
+    surrogate = json.dumps({**thin_body, category: "\ud800"})
+    with served.client() as client:
+        for raw, field in ((long_int, "bureau_accounts_open"), (surrogate, category)):
+            for path, content in (("/score", raw), ("/score_batch", '{"applicants": [' + raw + "]}")):
+                response = client.post(path, content=content, headers={"Content-Type": "application/json"})
+                assert response.status_code == 400, response.text
+                assert response.json()["detail"][0]["loc"][-1] == field

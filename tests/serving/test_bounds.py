@@ -1,0 +1,152 @@
+"""Bounded cost per request: the reader of /score and /score_batch bodies, without a server.
+
+Its verdicts are checked against pydantic's own validation of the same body (the independent side); its bounds
+against the body (sizes, counts, what it names).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from thinfile.features.schema import FeatureType, Schema
+from thinfile.serving import contract
+from thinfile.serving.contract import BadRequest, RequestReader, applicant_model
+
+MAX_ERRORS = 5
+
+
+@pytest.fixture(scope="module")
+def reader(schema: Schema) -> RequestReader:
+    return RequestReader(schema, max_rows=1000, max_errors=MAX_ERRORS)
+
+
+def refusal(read, body: bytes) -> BadRequest:
+    with pytest.raises(BadRequest) as err:
+        read(body)
+    return err.value
+
+
+def test_330000_unknown_fields_are_one_error_naming_the_first_three(reader: RequestReader, thin_body: dict) -> None:
+    unknown = {f"{i:x}": 0 for i in range(330_000)}
+    body = json.dumps({**thin_body, **unknown}).encode()
+    err = refusal(reader.applicant, body)
+    assert err.detail == [
+        {"type": "extra_forbidden", "loc": ["0"], "msg": "330,000 unknown fields, first: '0', '1', '2', ..."}
+    ]
+    assert len(err.body()) < 300 < len(body) // 10_000
+
+
+def test_one_unknown_field_is_named_alone(reader: RequestReader, thin_body: dict) -> None:
+    err = refusal(reader.applicant, json.dumps({**thin_body, "favourite_colour": "blue"}).encode())
+    assert err.detail == [
+        {"type": "extra_forbidden", "loc": ["favourite_colour"], "msg": "unknown field 'favourite_colour'"}
+    ]
+
+
+def test_a_batch_lists_at_most_max_errors_and_stops_checking(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    bad_row = {name: [] for name in schema.feature_names}
+    err = refusal(reader.batch, json.dumps({"applicants": [thin_body, *[bad_row] * 999]}).encode())
+    assert len(err.detail) == MAX_ERRORS
+    assert all(d["loc"][:2] == ["applicants", 1] for d in err.detail)
+    assert "checking stopped at applicant 2" in err.summary
+    assert len(err.body()) < 2_000
+
+
+def test_a_body_with_more_fields_than_a_full_batch_is_refused_before_it_is_parsed(
+    reader: RequestReader, thin_body: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_parsing(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the body was parsed")
+
+    body = json.dumps({"applicants": [{**thin_body, **{f"{i:x}": 0 for i in range(60_000)}}]}).encode()
+    monkeypatch.setattr(contract.json, "loads", no_parsing)
+    err = refusal(reader.batch, body)
+    assert err.detail[0]["type"] == "too_many_fields" and "60,0" in err.summary
+
+
+def test_too_many_and_too_few_rows_name_the_list(reader: RequestReader, thin_body: dict) -> None:
+    for rows in ([], [thin_body] * 1001):
+        err = refusal(reader.batch, json.dumps({"applicants": rows}).encode())
+        assert [d["loc"] for d in err.detail] == [["applicants"]]
+
+
+def test_an_integer_too_long_to_read_is_an_error_on_its_field(reader: RequestReader, thin_body: dict) -> None:
+    body = json.dumps({**thin_body, "bureau_accounts_open": 7}).encode().replace(b": 7", b": " + b"9" * 5000)
+    err = refusal(reader.applicant, body)
+    assert [d["loc"] for d in err.detail] == [["bureau_accounts_open"]]
+    assert "5,000 digits" in err.detail[0]["msg"]
+    batch = b'{"applicants": [' + json.dumps(thin_body).encode() + b", " + body + b"]}"
+    assert [d["loc"] for d in refusal(reader.batch, batch).detail] == [["applicants", 1, "bureau_accounts_open"]]
+
+
+def test_a_lone_surrogate_is_an_error_on_its_field(reader: RequestReader, schema: Schema, thin_body: dict) -> None:
+    category = next(f.name for f in schema.features if f.type is FeatureType.category)
+    as_value = refusal(reader.applicant, json.dumps({**thin_body, category: "\ud800"}).encode())
+    assert [d["loc"] for d in as_value.detail] == [[category]]
+    as_key = refusal(reader.applicant, json.dumps({**thin_body, "\udc00": 1}).encode())
+    assert [d["loc"] for d in as_key.detail] == [["\udc00"]]
+    as_key.summary.encode("utf-8")  # fit for a UTF-8 log line
+    json.loads(as_key.body())
+
+
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        (b"[" * 100_000, "nests too deeply"),
+        (b'{"a": NaN}', "not valid JSON"),
+        (b'{"phone_tenure_months": 4', "not valid JSON"),
+        (b'{"\xff": 1}', "not UTF-8"),
+        (b"[1, 2]", "JSON object"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_one_error(reader: RequestReader, body: bytes, words: str) -> None:
+    err = refusal(reader.applicant, body)
+    assert len(err.detail) == 1 and words in err.summary
+
+
+def test_errors_name_fields_never_values(reader: RequestReader, thin_body: dict) -> None:
+    secret = "applicant-secret-8513"
+    body = {**thin_body, "occupation_sector": secret, "bureau_utilisation": 8513.25, secret: 1}
+    err = refusal(reader.applicant, json.dumps(body).encode())
+    assert b"8513" not in err.body().replace(secret.encode(), b"") and "8513.25" not in err.summary
+    assert {tuple(d["loc"]) for d in err.detail} == {("occupation_sector",), ("bureau_utilisation",), (secret,)}
+
+
+def _value(schema: Schema):
+    """Hypothesis: a JSON value that is sometimes right for a feature and often not."""
+    anything = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+        st.lists(st.integers(), max_size=2),
+    )
+    return anything | st.sampled_from([c for f in schema.features for c in f.levels])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_the_reader_agrees_with_pydantic_on_every_body(schema: Schema, thin_body: dict, data: st.DataObject) -> None:
+    reader = RequestReader(schema, max_rows=1000, max_errors=100)
+    names = [*schema.feature_names, *schema.protected_names, "unknown_a", "unknown_b"]
+    changes = data.draw(st.dictionaries(st.sampled_from(names), _value(schema), max_size=4))
+    dropped = data.draw(st.sets(st.sampled_from(list(thin_body)), max_size=2))
+    body = json.dumps({**{k: v for k, v in thin_body.items() if k not in dropped}, **changes}).encode()
+    try:
+        expected = applicant_model(schema).model_validate_json(body)
+    except ValidationError as err:
+        with pytest.raises(BadRequest) as ours:
+            reader.applicant(body)
+        unknown = [e["loc"] for e in err.errors() if e["type"] == "extra_forbidden"]  # one entry names the first
+        expected = {e["loc"] for e in err.errors() if e["type"] != "extra_forbidden"} | set(unknown[:1])
+        assert {tuple(d["loc"]) for d in ours.value.detail} == expected
+    else:
+        assert reader.applicant(body) == expected
