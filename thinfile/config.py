@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from thinfile.features.generator import GeneratorParams
+from thinfile.features.history import HistorySettings
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
+from thinfile.training.loop import LoopSettings
 from thinfile.training.pipeline import TrainingSettings
 from thinfile.training.promotion import PromotionGate
 
@@ -18,3 +20,5 @@ class Settings(TrainingSettings):
     generator: GeneratorParams = GeneratorParams()
     batch: BatchSettings = BatchSettings()
     promotion: PromotionGate = PromotionGate()
+    history: HistorySettings = HistorySettings()
+    loop: LoopSettings = LoopSettings()

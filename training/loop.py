@@ -1,0 +1,514 @@
+"""The lending loop, measured: floor, reject-inference methods and ceiling; exploration; policy generations.
+
+One synthetic world, one through-the-door (TTD) population, one bureau-era history:
+
+1. **Comparison.** Each method trains the champion through `train_frame` (one MLflow run each, the
+   same scorer artefact, the truth on TTD test rows in its metrics): `none` is the floor (booked loans
+   only), `ceiling` has every applicant's outcome. Every method is judged by where it lands between.
+2. **Exploration.** The same applicants under the same policy, plus a share of would-be rejects
+   approved at random; the booked-only champion of each share, measured on the same TTD test rows at
+   the share-0 history's bad rate.
+3. **Generations.** The champion trained on generation g's booked loans (with its method) becomes
+   generation g+1's policy, booking the same share of new applicants; per generation, who gets booked
+   (thin-file, rural) and the gap to that generation's ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from pydantic import Field
+
+from thinfile.features.generator import GeneratorParams, generate_frame
+from thinfile.features.history import (
+    HistorySettings,
+    HistoryTally,
+    Policy,
+    bureau_era_policy,
+    history_schema,
+    observed,
+    with_history,
+)
+from thinfile.features.schema import Schema
+from thinfile.features.settings import Section
+from thinfile.training import tracking
+from thinfile.training.champion import fit_scorer
+from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics
+from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
+from thinfile.training.reject_inference import METHODS, Inferred, infer
+from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.split import Split, split_frame
+
+FLOOR, CEILING = "none", "ceiling"
+LOOP_TAG = "thinfile.loop"
+ROLE_TAG = "thinfile.loop_role"
+Progress = Callable[[str], None]
+
+
+class LoopSettings(Section):
+    """What `thinfile loop` runs: the world's size, the methods, the exploration sweep and the generations."""
+
+    rows: int = Field(200_000, ge=2_000, description="through-the-door applicants per generation")
+    seed: int = Field(0, description="seed of the world (generation g draws new applicants with seed + g - 1)")
+    methods: tuple[str, ...] = Field(METHODS, description="reject-inference methods compared (none is the floor)")
+    explore_shares: tuple[float, ...] = Field(
+        (0.01, 0.02, 0.05, 0.10), description="shares of would-be rejects approved at random, swept against 0"
+    )
+    generations: int = Field(3, ge=0, le=8, description="policy generations to simulate (0: none)")
+    log_runs: bool = Field(True, description="log each method's champion as an MLflow run (the comparison)")
+    closed_share_target: float = Field(0.5, ge=0, le=1, description="share of the floor-to-ceiling gap to close")
+    gap_target: float = Field(0.02, ge=0, description="AUC a bureau-era book should cost a booked-only model")
+
+
+@dataclass
+class MethodRun:
+    """One method's champion on the generation-1 history: its truth metrics, cost and MLflow run."""
+
+    method: str
+    role: str
+    metrics: dict[str, float]
+    seconds_inference: float
+    seconds_fit: float
+    run_id: str | None = None
+    scorer: Scorer | None = field(default=None, repr=False)
+
+    def row(self) -> dict[str, object]:
+        return {
+            "method": self.method,
+            "role": self.role,
+            "run_id": self.run_id,
+            "seconds_inference": self.seconds_inference,
+            "seconds_fit": self.seconds_fit,
+            **self.metrics,
+        }
+
+
+@dataclass
+class LoopResult:
+    """Everything one loop measured; `to_dict` is the JSON report."""
+
+    loop_id: str
+    settings: LoopSettings
+    history: HistorySettings
+    policy: dict[str, object]
+    book: dict[str, float]
+    runs: list[MethodRun]
+    exploration: list[dict[str, float]]
+    generations: list[dict[str, object]]
+    seconds: dict[str, float]
+    summary_run_id: str | None = None
+
+    def run(self, method: str) -> MethodRun:
+        return next(r for r in self.runs if r.method == method)
+
+    def comparison(self) -> pd.DataFrame:
+        return pd.DataFrame([r.row() for r in self.runs])
+
+    def headline(self) -> dict[str, object]:
+        """Floor, ceiling, the gap, the best method and exploration share, and the share of the gap each closes."""
+        floor, ceiling = self.run(FLOOR).metrics, self.run(CEILING).metrics
+        gap = ceiling["truth_auc"] - floor["truth_auc"]
+        out: dict[str, object] = {
+            "floor_auc": floor["truth_auc"],
+            "ceiling_auc": ceiling["truth_auc"],
+            "gap_auc": gap,
+            "gap_auc_rejects": ceiling.get("truth_auc_rejects", np.nan) - floor.get("truth_auc_rejects", np.nan),
+            "gap_target": self.settings.gap_target,
+            "gap_target_met": bool(gap >= self.settings.gap_target),
+        }
+        methods = [r for r in self.runs if r.role == "method"]
+        if methods:
+            best = max(methods, key=lambda r: r.metrics["truth_auc"])
+            out.update(
+                best_method=best.method,
+                best_method_auc=best.metrics["truth_auc"],
+                best_method_closed=closed_share(best.metrics["truth_auc"], floor["truth_auc"], ceiling["truth_auc"]),
+                best_method_thin_lift=best.metrics["policy_approval_thin_file_at_hist_bad_rate"]
+                - floor["policy_approval_thin_file_at_hist_bad_rate"],
+            )
+        explored = [e for e in self.exploration if e["explore_share"] > 0]
+        if explored:
+            best_e = max(explored, key=lambda e: e["truth_auc"])
+            out.update(
+                best_explore_share=best_e["explore_share"],
+                best_explore_auc=best_e["truth_auc"],
+                best_explore_closed=closed_share(best_e["truth_auc"], floor["truth_auc"], ceiling["truth_auc"]),
+                best_explore_thin_lift=best_e["policy_approval_thin_file_at_hist_bad_rate"]
+                - floor["policy_approval_thin_file_at_hist_bad_rate"],
+            )
+        target = self.settings.closed_share_target
+        closes = [out.get("best_method_closed", np.nan), out.get("best_explore_closed", np.nan)]
+        out["closed_target"] = target
+        out["closed_target_met"] = bool(any(np.isfinite(c) and c >= target for c in closes))  # type: ignore[arg-type]
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "loop_id": self.loop_id,
+            "settings": self.settings.model_dump(mode="json"),
+            "history_settings": self.history.model_dump(mode="json"),
+            "policy": self.policy,
+            "book": self.book,
+            "headline": self.headline(),
+            "methods": [r.row() for r in self.runs],
+            "exploration": self.exploration,
+            "generations": self.generations,
+            "seconds": self.seconds,
+            "summary_run_id": self.summary_run_id,
+        }
+
+
+def closed_share(value: float, floor: float, ceiling: float, min_gap: float = 1e-3) -> float:
+    """Share of the floor-to-ceiling gap a result closes (NaN when there is no gap worth closing)."""
+    gap = ceiling - floor
+    return float((value - floor) / gap) if gap >= min_gap else float("nan")
+
+
+@dataclass(frozen=True)
+class ScorerPolicy:
+    """A champion used as the next generation's policy: approve when its PD is at or below the cut-off."""
+
+    scorer: Scorer
+    cutoff_pd: float
+    name: str
+
+    def approves(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.scorer.predict_pd(self.scorer.schema.to_matrix(frame)) <= self.cutoff_pd
+
+    def describe(self) -> dict[str, object]:
+        return {"policy": self.name, "cutoff_pd": round(self.cutoff_pd, 6)}
+
+
+def scorer_policy(scorer: Scorer, applicants: pd.DataFrame, book_share: float, name: str) -> ScorerPolicy:
+    """The champion cut where it would have booked `book_share` of the applicants it was trained among."""
+    pd_ = scorer.predict_pd(scorer.schema.to_matrix(applicants))
+    return ScorerPolicy(scorer, float(np.quantile(pd_, book_share)), name)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    scorer: Scorer
+    inferred: Inferred
+    split: Split
+    seconds_fit: float
+
+
+def fit_on_history(
+    frame: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings,
+    method: str,
+    kgb_pd: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Fitted:
+    """The champion of one method on one history, without logging (the exploration sweep and generations)."""
+    ttd = split_frame(frame, schema, settings.train)
+    config = settings.reject_inference.model_copy(update={"method": method})
+    inferred = infer(config, ttd, settings.train, kgb_pd)
+    start = time.perf_counter()
+    s = inferred.train
+    scorer = fit_scorer(
+        schema, s.X, s.y, inferred.valid.X, inferred.valid.y, settings.train, settings.scale, weight=s.weight
+    )
+    return Fitted(scorer, inferred, ttd, time.perf_counter() - start)
+
+
+def _loop_settings(settings: TrainingSettings) -> TrainingSettings:
+    """The training job of each comparison run: champion only, not registered, small timing samples."""
+    return settings.model_copy(
+        update={
+            "pipeline": PipelineConfig(baselines=False, register_champion=False, global_explanations=False),
+            "evaluation": EvaluationConfig(timing_rows=2_000, explain_timing_rows=2_000, plot_rows=20_000),
+        }
+    )
+
+
+def compare_methods(
+    full: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings,
+    loop: LoopSettings,
+    loop_id: str,
+    say: Progress,
+) -> list[MethodRun]:
+    """Floor, each method and the ceiling on one history; through `train_frame` (logged) or without logging."""
+    seen = observed(full, schema)
+    methods = [FLOOR, *[m for m in loop.methods if m != FLOOR], CEILING]
+    runs: list[MethodRun] = []
+    job = _loop_settings(settings)
+    kgb: Callable[[np.ndarray], np.ndarray] | None = None
+    history = TruthSet.from_frame(split_frame(seen, schema, settings.train).test, schema).history()
+    for method in methods:
+        role = "floor" if method == FLOOR else "ceiling" if method == CEILING else "method"
+        say(f"comparison: {method} ({role})")
+        frame = full if method == CEILING else seen
+        if loop.log_runs:
+            chosen = job.model_copy(
+                update={"reject_inference": job.reject_inference.model_copy(update={"method": method})}
+            )
+            result = train_frame(frame, schema, chosen, source=f"lending loop {loop_id[:8]} ({method})")
+            champion = result.champion
+            metrics = dict(champion.metrics)
+            MlflowClient().set_tag(champion.run_id, "mlflow.runName", f"loop {loop_id[:8]}: {method}")
+            for key, value in ((LOOP_TAG, loop_id), (ROLE_TAG, role)):
+                MlflowClient().set_tag(champion.run_id, key, value)
+            model = champion.model
+            assert isinstance(model, Scorer)
+            runs.append(
+                MethodRun(
+                    method,
+                    role,
+                    metrics,
+                    metrics.get("reject_inference_seconds", 0.0),
+                    metrics.get("fit_seconds", np.nan),
+                    champion.run_id,
+                    model,
+                )
+            )
+        else:
+            fitted = fit_on_history(frame, schema, settings, method, kgb if method not in (FLOOR, CEILING) else None)
+            truth = TruthSet.from_frame(fitted.split.test, schema)
+            metrics = {**fitted.inferred.metrics, **truth_metrics(fitted.scorer.predict_pd(fitted.split.X_test), truth)}
+            runs.append(
+                MethodRun(method, role, metrics, fitted.inferred.seconds, fitted.seconds_fit, None, fitted.scorer)
+            )
+            if method == FLOOR:
+                kgb = fitted.scorer.predict_pd
+        runs[-1].metrics.update(history)
+    return runs
+
+
+def explore(
+    people: pd.DataFrame,
+    schema: Schema,
+    policy: Policy,
+    settings: TrainingSettings,
+    history: HistorySettings,
+    loop: LoopSettings,
+    reference: TruthSet,
+    say: Progress,
+) -> list[dict[str, float]]:
+    """The booked-only champion of each exploration share, on the same applicants, at the share-0 bad rate."""
+    out = []
+    for share in sorted({0.0, *loop.explore_shares}):
+        say(f"exploration: {share:.0%} of would-be rejects approved at random")
+        full = with_history(
+            people, schema, policy, share, loop.seed, start_month=history.start_month, months=history.months
+        )
+        fitted = fit_on_history(observed(full, schema), schema, settings, FLOOR)
+        truth = TruthSet.from_frame(
+            fitted.split.test,
+            schema,
+            target_bad_rate=reference.target_bad_rate,
+            approval_rate=reference.approval_rate,
+        )
+        explored = full["explored"].to_numpy(dtype=bool)
+        booked = full["booked"].to_numpy(dtype=bool)
+        true_pd = full[str(schema.oracle_column)].to_numpy(dtype=np.float64)
+        out.append(
+            {
+                "explore_share": share,
+                "explored_share_ttd": float(explored.mean()),
+                "booked_share": float(booked.mean()),
+                "book_expected_bad_rate": float(true_pd[booked].mean()),
+                "explored_expected_bad_rate": float(true_pd[explored].mean()) if explored.any() else float("nan"),
+                "extra_expected_defaults_per_1000": float(1000 * true_pd[explored].sum() / len(full)),
+                "seconds": fitted.inferred.seconds + fitted.seconds_fit,
+                **truth_metrics(fitted.scorer.predict_pd(fitted.split.X_test), truth),
+            }
+        )
+    return out
+
+
+def _book_row(full: pd.DataFrame, schema: Schema) -> dict[str, float]:
+    tally = HistoryTally()
+    tally.update(full, schema)
+    return tally.summary()
+
+
+def run_generations(
+    first: pd.DataFrame,
+    first_policy: Policy,
+    champions: dict[str, Scorer],
+    first_ceiling: dict[str, float],
+    schema: Schema,
+    params: GeneratorParams,
+    settings: TrainingSettings,
+    history: HistorySettings,
+    loop: LoopSettings,
+    say: Progress,
+) -> list[dict[str, object]]:
+    """Generation 1 is the comparison; each later generation's policy is the previous generation's champion."""
+    rows: list[dict[str, object]] = []
+    book = _book_row(first, schema)
+    for method, scorer in champions.items():
+        rows.append(
+            _generation_row(
+                1, method, first_policy.describe()["policy"], book, first, schema, settings, scorer, first_ceiling
+            )
+        )
+    previous_people = first
+    for g in range(2, loop.generations + 1):
+        say(f"generation {g}: new applicants, each method's previous champion as the policy")
+        people = generate_frame(schema, params, rows=loop.rows, seed=loop.seed + g - 1)
+        start = np.datetime64(history.start_month, "M") + 12 * (g - 1)
+        month = str(start)
+        ceiling_frame = with_history(
+            people, schema, first_policy, 0.0, loop.seed + g - 1, start_month=month, months=history.months
+        )
+        ceiling = fit_on_history(ceiling_frame, schema, settings, CEILING)
+        ceiling_truth = TruthSet.from_frame(ceiling.split.test, schema)
+        ceiling_metrics = truth_metrics(ceiling.scorer.predict_pd(ceiling.split.X_test), ceiling_truth)
+        next_champions: dict[str, Scorer] = {}
+        for method, scorer in champions.items():
+            policy = scorer_policy(
+                scorer, previous_people, history.policy.book_share, f"generation {g - 1} champion ({method})"
+            )
+            full = with_history(
+                people,
+                schema,
+                policy,
+                history.explore_share,
+                loop.seed + g - 1,
+                start_month=month,
+                months=history.months,
+            )
+            fitted = fit_on_history(observed(full, schema), schema, settings, method)
+            next_champions[method] = fitted.scorer
+            rows.append(
+                _generation_row(
+                    g,
+                    method,
+                    policy.name,
+                    _book_row(full, schema),
+                    full,
+                    schema,
+                    settings,
+                    fitted.scorer,
+                    ceiling_metrics,
+                )
+            )
+        champions = next_champions
+        previous_people = people
+    return rows
+
+
+def _generation_row(
+    g: int,
+    method: str,
+    policy_name: object,
+    book: dict[str, float],
+    full: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings,
+    scorer: Scorer,
+    ceiling: dict[str, float],
+) -> dict[str, object]:
+    ttd = split_frame(full, schema, settings.train)
+    truth = TruthSet.from_frame(ttd.test, schema)
+    m = truth_metrics(scorer.predict_pd(ttd.X_test), truth)
+    return {
+        "generation": g,
+        "method": method,
+        "policy": str(policy_name),
+        "booked_share": book["booked_share"],
+        "booked_share_thin_file": book["booked_share_thin_file"],
+        f"booked_share_{FOCUS_GROUP}": book[f"booked_share_{FOCUS_GROUP}"],
+        "book_expected_bad_rate": book["expected_bad_rate_booked"],
+        "truth_auc": m["truth_auc"],
+        "truth_auc_rejects": m.get("truth_auc_rejects", float("nan")),
+        "ceiling_auc": ceiling["truth_auc"],
+        "gap_to_ceiling": ceiling["truth_auc"] - m["truth_auc"],
+        "truth_calibration_gap_rejects": m.get("truth_calibration_gap_rejects", float("nan")),
+    }
+
+
+def run_loop(
+    schema: Schema,
+    params: GeneratorParams | None = None,
+    history: HistorySettings | None = None,
+    loop: LoopSettings | None = None,
+    settings: TrainingSettings | None = None,
+    *,
+    progress: Progress | None = None,
+) -> LoopResult:
+    """The whole loop on one synthetic world: comparison, exploration sweep, generations; logged to MLflow."""
+    params = params or GeneratorParams()
+    history = (history or HistorySettings()).model_copy(update={"explore_share": 0.0})
+    loop = loop or LoopSettings()
+    settings = settings or TrainingSettings()
+    say = progress or (lambda _msg: None)
+    unknown = sorted(set(loop.methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown reject-inference method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    loop_id = uuid.uuid4().hex
+    hist = history_schema(schema)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    say(f"generating {loop.rows:,} through-the-door applicants and the bureau-era history")
+    policy = bureau_era_policy(schema, params, history.policy)
+    people = generate_frame(schema, params, rows=loop.rows, seed=loop.seed)
+    full = with_history(people, hist, policy, 0.0, loop.seed, start_month=history.start_month, months=history.months)
+    seconds["generate"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    runs = compare_methods(full, hist, settings, loop, loop_id, say)
+    seconds["comparison"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    reference = TruthSet.from_frame(split_frame(full, hist, settings.train).test, hist)
+    exploration = explore(people, hist, policy, settings, history, loop, reference, say) if loop.explore_shares else []
+    seconds["exploration"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    generations: list[dict[str, object]] = []
+    if loop.generations >= 1:
+        champions = {r.method: r.scorer for r in runs if r.role != "ceiling" and r.scorer is not None}
+        generations = run_generations(
+            full, policy, champions, runs[-1].metrics, hist, params, settings, history, loop, say
+        )
+    seconds["generations"] = time.perf_counter() - clock
+    return LoopResult(
+        loop_id, loop, history, policy.describe(), _book_row(full, hist), runs, exploration, generations, seconds
+    )
+
+
+def log_summary(result: LoopResult, files: dict[str, str]) -> str:
+    """One MLflow run for the loop: headline metrics, the sweep and generations as steps, the report files."""
+    experiment = tracking.experiment_id()
+    head = result.headline()
+    with mlflow.start_run(experiment_id=experiment, run_name=f"lending loop {result.loop_id[:8]}") as run:
+        mlflow.set_tags({LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop"})
+        mlflow.log_params(
+            {
+                "rows": result.settings.rows,
+                "seed": result.settings.seed,
+                "methods": ",".join(result.settings.methods),
+                "explore_shares": ",".join(f"{s:g}" for s in result.settings.explore_shares),
+                "generations": result.settings.generations,
+                **{f"policy.{k}": v for k, v in result.policy.items()},
+            }
+        )
+        mlflow.log_metrics({k: float(v) for k, v in head.items() if isinstance(v, (int, float)) and np.isfinite(v)})
+        mlflow.log_metrics({f"seconds_{k}": v for k, v in result.seconds.items()})
+        for e in result.exploration:
+            step = int(round(e["explore_share"] * 1000))
+            for key in ("truth_auc", "policy_approval_thin_file_at_hist_bad_rate", "extra_expected_defaults_per_1000"):
+                if np.isfinite(e.get(key, np.nan)):
+                    mlflow.log_metric(f"explore_{key}", e[key], step=step)
+        for row in result.generations:
+            for key in ("booked_share_thin_file", f"booked_share_{FOCUS_GROUP}", "gap_to_ceiling"):
+                value = float(row[key])  # type: ignore[arg-type]
+                if np.isfinite(value):
+                    mlflow.log_metric(f"gen_{key}_{row['method']}", value, step=int(row["generation"]))  # type: ignore[call-overload]
+        for path in files.values():
+            mlflow.log_artifact(path)
+        return run.info.run_id
