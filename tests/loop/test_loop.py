@@ -1,0 +1,101 @@
+"""The whole loop at a small size: runs in MLflow, the report as HTML and strict JSON, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.features.history import HistorySettings
+from thinfile.training import tracking
+from thinfile.training.champion import TrainConfig
+from thinfile.training.lending_loop.report import write_report
+from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, LoopSettings, closed_share, log_summary, run_loop
+from thinfile.training.pipeline import TrainingSettings
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def loop_result(schema) -> LoopResult:
+    return run_loop(
+        schema,
+        history=HistorySettings(policy={"reference_rows": 20_000}),
+        loop=LoopSettings(rows=8_000, seed=2, methods=("none", "parcel"), explore_shares=(0.1,), generations=2),
+        settings=TrainingSettings(train=TrainConfig(max_rounds=60)),
+    )
+
+
+def test_closed_share_is_where_a_result_lands_between_floor_and_ceiling():
+    assert closed_share(0.79, 0.78, 0.80) == pytest.approx(0.5)
+    assert closed_share(0.78, 0.78, 0.7805) != closed_share(0.78, 0.78, 0.7805)  # NaN: no gap worth closing
+
+
+@pytest.mark.slow
+def test_every_method_and_both_references_are_runs_tagged_with_the_loop(loop_result):
+    client = MlflowClient()
+    roles = {r.method: r.role for r in loop_result.runs}
+    assert roles == {"none": "floor", "parcel": "method", "ceiling": "ceiling"}
+    for r in loop_result.runs:
+        run = client.get_run(r.run_id)
+        assert run.data.tags[LOOP_TAG] == loop_result.loop_id
+        assert run.data.tags[ROLE_TAG] == r.role
+        assert run.info.run_name.endswith(r.method)
+        assert "truth_auc_rural_rejects" in run.data.metrics and "fair_di_ratio" in run.data.metrics
+
+
+@pytest.mark.slow
+def test_the_exploration_sweep_holds_every_share_to_the_share_0_bad_rate(loop_result):
+    shares = [e["explore_share"] for e in loop_result.exploration]
+    assert shares == [0.0, 0.1]
+    assert loop_result.exploration[1]["explored_share_ttd"] > 0
+    assert loop_result.exploration[0]["extra_expected_defaults_per_1000"] == 0
+
+
+@pytest.mark.slow
+def test_each_generation_books_the_same_share_with_the_previous_champion(loop_result):
+    rows = loop_result.generations
+    assert {(r["generation"], r["method"]) for r in rows} == {(g, m) for g in (1, 2) for m in ("none", "parcel")}
+    for r in rows:
+        assert abs(r["booked_share"] - 0.35) < 0.03
+        assert r["gap_to_ceiling"] == pytest.approx(r["ceiling_auc"] - r["truth_auc"])
+    assert {r["policy"] for r in rows if r["generation"] == 2} == {
+        "generation 1 champion (none)",
+        "generation 1 champion (parcel)",
+    }
+
+
+@pytest.mark.slow
+def test_the_report_is_html_and_strict_json_and_a_summary_run(loop_result, tmp_path):
+    files = write_report(loop_result.to_dict(), tmp_path)
+    text = Path(files["json"]).read_text()
+    report = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert report["headline"]["floor_auc"] == loop_result.run("none").metrics["truth_auc"]
+    html = Path(files["html"]).read_text()
+    assert "What exploration buys" in html and "Several turns of the loop" in html and "data:image/png" in html
+    run_id = log_summary(loop_result, files)
+    run = MlflowClient().get_run(run_id)
+    assert run.data.tags[LOOP_TAG] == loop_result.loop_id
+    history = MlflowClient().get_metric_history(run_id, "explore_truth_auc")
+    assert sorted(m.step for m in history) == [0, 100]
+    assert tracking.experiment_id() == run.info.experiment_id
+
+
+@pytest.mark.slow
+def test_loop_cli_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    args = ["loop", "-n", "4000", "--methods", "none,fuzzy", "--explore-shares", "", "-g", "1", "--no-log-runs"]
+    result = runner.invoke(app, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "lending-loop.html").exists() and (out / "lending-loop.json").exists()
+    assert "gap floor -> ceiling" in result.output
+
+
+def test_loop_cli_refuses_an_unknown_method(tmp_path):
+    result = runner.invoke(app, ["loop", "-n", "4000", "--methods", "none,magic", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown reject-inference method(s) magic" in result.output
