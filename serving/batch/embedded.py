@@ -7,10 +7,17 @@ after a crash resumes from the parts already committed.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import pickle
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 import pyarrow as pa
@@ -30,9 +37,11 @@ from rich.text import Text
 from thinfile.features.schema import Schema
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
+    RESUME,
     BatchIntegrityError,
     BatchJob,
     BatchResult,
+    BatchStoppedError,
     finish_job,
     register_engine,
 )
@@ -74,11 +83,37 @@ def _progress(console: Console | None, enabled: bool) -> Progress:
 # ---------------------------------------------------------------- worker side
 
 _WORKER: dict = {}
+_PR_SET_PDEATHSIG = 1
+WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
+
+
+def _watch_parent(parent: int, every_s: float = 1.0) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="thinfile-parent-watch", daemon=True).start()
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when `parent` ends, even by SIGKILL: the kernel's parent-death signal, else a watchdog."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if not armed:
+        _watch_parent(parent)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _init_worker(
-    scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
+    parent: int, scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
 ) -> None:
+    if parent:
+        die_with_parent(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     scorer = pickle.loads(scorer_bytes)
     scorer.num_threads = threads
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
@@ -89,7 +124,13 @@ def _score_task(name: str, source: str, first_row: int, table: pa.Table) -> tupl
     w = _WORKER
     result = score_frame(table.to_pandas(), w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
     layout: OutputLayout = w["layout"]
-    footer = {"counts": result.counts, "source": source, "first_row": first_row, "stats": result.stats}
+    footer = {
+        "counts": result.counts,
+        "source": source,
+        "first_row": first_row,
+        "stats": result.stats,
+        "rejected_by_column": result.rejected_by_column,
+    }
     if len(result.rejects):
         write_parquet_atomic(result.rejects, layout.rejects_part(name))
     write_parquet_atomic(result.scores, layout.scores_part(name), footer)
@@ -129,6 +170,8 @@ def _run_pool(
                 running.add(pool.submit(_score_task, *task))
             for f in wait(running).done:
                 on_done(*f.result())
+        except BrokenProcessPool:
+            raise BatchStoppedError(WORKER_DIED) from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -153,7 +196,7 @@ def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) 
                 f"{name}: rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}"
             )
     if problems:
-        raise BatchIntegrityError("counts do not reconcile:\n  " + "\n  ".join(problems))
+        raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
     return {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
 
 
@@ -171,14 +214,23 @@ def run_embedded(job: BatchJob) -> BatchResult:
         chunk_rows,
         job.settings.top_reasons,
     )
-    layout, _ = open_output(job.output, manifest, job.input, job.overwrite)
-    remove_temporaries(layout)
-    chunks = finished_chunks(layout)
-    skipped = len(chunks)
-    manifest = update_manifest(layout, manifest, chunks)
+    with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
+        remove_temporaries(layout)
+        chunks = finished_chunks(layout)
+        skipped = len(chunks)
+        manifest = update_manifest(layout, manifest, chunks)
+        _score_pending(job, parts, layout, manifest, chunks)
+        counts = reconcile(parts, chunks, chunk_rows)
+        return finish_job(job, layout, manifest, chunks, "embedded", counts, skipped, time.perf_counter() - started)
+
+
+def _score_pending(
+    job: BatchJob, parts: list[InputPart], layout: OutputLayout, manifest: dict, chunks: dict[str, dict]
+) -> None:
+    """Score every chunk not yet in `chunks`, adding each footer as its parts are committed."""
+    scorer, tag = job.scorer, job.tag
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
-
     with _progress(job.console, job.progress) as bar:
         task = bar.add_task("score", total=total, completed=sum(c["counts"]["rows_in"] for c in chunks.values()))
 
@@ -189,16 +241,14 @@ def run_embedded(job: BatchJob) -> BatchResult:
                 update_manifest(layout, manifest, chunks)
                 last_write[0] = time.monotonic()
 
-        tasks = _pending_chunks(parts, set(chunks), scorer.schema, chunk_rows)
+        tasks = _pending_chunks(parts, set(chunks), scorer.schema, job.chunk_rows)
         try:
             if job.workers == 1:
-                _init_worker(pickle.dumps(scorer), tag, job.settings, layout, scorer.num_threads)
+                _init_worker(0, pickle.dumps(scorer), tag, job.settings, layout, scorer.num_threads)
                 _run_in_process(tasks, on_done)
             else:
-                initargs = (pickle.dumps(scorer), tag, job.settings, layout, 1)
+                initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
                 _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
-            update_manifest(layout, manifest, chunks)
-
-    counts = reconcile(parts, chunks, chunk_rows)
-    return finish_job(job, layout, manifest, chunks, "embedded", counts, skipped, time.perf_counter() - started)
+            with contextlib.suppress(OSError):  # the parts' footers, not the manifest, are the record
+                update_manifest(layout, manifest, chunks)

@@ -22,10 +22,11 @@ HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _SAMPLE_BYTES = 1 << 20
 _READ_BATCH_ROWS = 65_536
 _CSV_BLOCK_BYTES = 16 << 20
+_SHOWN_PROBLEMS = 3
 
 
 class BatchInputError(ValueError):
-    """The input cannot be scored as it is; nothing has been written. The message says what to fix."""
+    """The input cannot be scored as it is. The message says what to fix, and whether finished parts were kept."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
             rows, columns, as_text = _inspect_csv(path, schema)
     except (pa.ArrowException, OSError) as err:
         kind = "Parquet" if fmt == "parquet" else "CSV"
-        raise BatchInputError(f"{name}: not a readable {kind} file ({err})") from None
+        raise BatchInputError(f"{name}: not a readable {kind} file ({' '.join(str(err).split())})") from None
     columns = list(columns) + [k for k in partition if k not in columns]
     report = validate_table(pd.DataFrame(columns=columns), schema)
     if report.table_errors:
@@ -176,7 +177,11 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
         except BatchInputError as err:
             problems.append(str(err))
     if problems:
-        raise BatchInputError("the job was stopped before writing anything:\n  " + "\n  ".join(problems))
+        shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+        more = f"; and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+        raise BatchInputError(
+            f"{len(problems)} of {len(files)} input files cannot be scored, nothing was written: {shown}{more}"
+        )
     return parts
 
 
@@ -227,24 +232,31 @@ def read_chunks(
     if not pending:
         return
     buffer: list[pa.RecordBatch] = []
-    current = -1
+    row = 0
     try:
         for start, batch in _stream(part, schema, pending, chunk_rows):
             pos = 0
             while pos < batch.num_rows:
-                k = (start + pos) // chunk_rows
-                take = min(batch.num_rows - pos, (k + 1) * chunk_rows - (start + pos))
-                if k != current:
-                    if buffer and current in pending:
-                        yield current, _normalise(pa.Table.from_batches(buffer), part, schema)
-                    buffer, current = [], k
+                at = start + pos
+                k = at // chunk_rows
+                end = min((k + 1) * chunk_rows, part.rows)
+                take = min(batch.num_rows - pos, end - at)
                 if k in pending:
                     buffer.append(batch.slice(pos, take))
+                    if at + take == end:
+                        yield k, _normalise(pa.Table.from_batches(buffer), part, schema)
+                        buffer = []
                 pos += take
-        if buffer and current in pending:
-            yield current, _normalise(pa.Table.from_batches(buffer), part, schema)
-    except pa.ArrowException as err:
-        raise BatchInputError(
-            f"{part.name}: reading failed mid-file ({err}); finished parts are kept, "
-            "fix the file and run the same command again"
-        ) from None
+            row = start + batch.num_rows
+    except (pa.ArrowException, OSError) as err:
+        raise BatchInputError(damaged(part.name, row, err)) from None
+
+
+def damaged(name: str, row: int, err: BaseException) -> str:
+    """One line for a file that could not be read part-way, saying what to do."""
+    reason = " ".join(str(err).split()) or type(err).__name__
+    return (
+        f"{name} is damaged or could not be read after row {row:,} ({reason}); finished parts are kept: "
+        "if the read error was passing, rerun the same command to resume; if the file is replaced, "
+        "rerun with --overwrite"
+    )

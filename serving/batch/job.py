@@ -7,8 +7,11 @@ imports it on first use, so an optional engine's dependencies (pyspark) load onl
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
-from thinfile.serving.batch.output import OutputLayout, update_manifest
+from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, update_manifest
 from thinfile.serving.batch.report import build_report, merge_stats, write_report
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
@@ -28,8 +31,46 @@ from thinfile.training.stability import StabilityLimits
 BUILTIN_ENGINES = {"embedded": "thinfile.serving.batch.embedded", "spark": "thinfile.serving.batch.spark"}
 
 
+RESUME = "finished parts are kept, rerun the same command to resume"
+
+
 class BatchIntegrityError(RuntimeError):
     """Counts do not reconcile (rows in != scored + rejected, or a chunk is missing); the job is not marked complete."""
+
+
+class BatchStoppedError(RuntimeError):
+    """The job stopped part-way (disk full, a worker died, an I/O error); finished parts are kept, a rerun resumes."""
+
+
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _parts_written(output: Path) -> int:
+    try:
+        return sum(1 for _ in (output / SCORES).glob("part-*.parquet"))
+    except OSError:
+        return 0
+
+
+def output_failure(err: OSError, output: Path) -> BatchOutputError | BatchStoppedError:
+    """One line for an operating-system error met while writing the job's output, saying what to do."""
+    output = output.resolve()
+    parts = _parts_written(output)
+    kept = f"{parts:,} finished parts are kept, rerun the same command to resume" if parts else "rerun the same command"
+    if err.errno in _READ_ONLY:
+        return BatchOutputError(
+            f"cannot write to {output} ({err.strerror or 'permission denied'}); make it writable or give another "
+            f"output folder" + (f" ({parts:,} finished parts are kept there)" if parts else "")
+        )
+    if err.errno in _FULL:
+        try:
+            free = f", {shutil.disk_usage(output if output.exists() else output.parent).free / 2**20:,.1f} MiB free"
+        except OSError:
+            free = ""
+        return BatchStoppedError(f"no space left on the disk holding {output}{free}; free some space; {kept}")
+    where = f" ({err.filename})" if err.filename else ""
+    return BatchStoppedError(f"writing the output failed: {err.strerror or err}{where}; {kept}")
 
 
 @dataclass(frozen=True)
@@ -148,7 +189,15 @@ def finish_job(
         if c.get("stats"):
             stats = merge_stats(stats, c["stats"])
     tag = job.tag
-    summary = {"engine": engine_name, **counts, "seconds": round(seconds, 3)}
+    by_column: Counter[str] = Counter()
+    for c in chunks.values():
+        by_column.update(c.get("rejected_by_column") or {})
+    summary = {
+        "engine": engine_name,
+        **counts,
+        "seconds": round(seconds, 3),
+        "rejected_by_column": dict(by_column.most_common()),
+    }
     report = jsonable(
         build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability, summary, tag.as_dict())
     )
@@ -207,4 +256,7 @@ def batch_score(
         progress=progress,
         console=console,
     )
-    return run(job)
+    try:
+        return run(job)
+    except OSError as err:
+        raise output_failure(err, job.output) from err

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +23,18 @@ import pyarrow.parquet as pq
 MANIFEST = "manifest.json"
 SCORES = "scores"
 REJECTS = "rejects"
+LOCK = ".thinfile-batch.lock"
 FOOTER_KEY = b"thinfile.chunk"
 MANIFEST_VERSION = 1
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (Windows)
+    fcntl = None  # type: ignore[assignment]
+
 
 class BatchOutputError(ValueError):
-    """The output folder cannot take this job; nothing was written. The message says what to do."""
+    """The output folder cannot take this job (another job's, busy, not writable). The message says what to do."""
 
 
 def chunk_name(part_index: int, chunk: int) -> str:
@@ -39,6 +48,10 @@ class OutputLayout:
     @property
     def manifest(self) -> Path:
         return self.root / MANIFEST
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK
 
     @property
     def scores(self) -> Path:
@@ -138,10 +151,7 @@ def _differences(old: dict, new: dict) -> list[str]:
     return out
 
 
-def open_output(
-    root: str | Path, manifest: dict, input_root: Path, overwrite: bool = False
-) -> tuple[OutputLayout, bool]:
-    """Create or reopen the output folder; (layout, resuming). Refuses folders holding something else."""
+def _layout(root: str | Path, input_root: Path) -> OutputLayout:
     layout = OutputLayout(Path(root).resolve())
     source = input_root.resolve()
     if layout.root == source or (source.is_dir() and source in layout.root.parents):
@@ -149,30 +159,68 @@ def open_output(
             f"output folder {layout.root} is inside the input {source}; "
             "its parts would be read as input on the next run. Choose another folder"
         )
-    resuming = False
-    if layout.manifest.is_file():
-        old = json.loads(layout.manifest.read_text())
-        diffs = _differences(_identity_of(old), _identity_of(manifest))
-        if diffs and not overwrite:
-            raise BatchOutputError(
-                f"{layout.root} holds another job ({'; '.join(diffs)}). Give a new output folder, or pass "
-                "--overwrite to discard it"
-            )
-        if diffs:
-            _discard(layout)
-        else:
-            resuming = True
-    elif layout.root.exists() and any(layout.root.iterdir()):
+    if layout.root.exists() and not layout.manifest.is_file() and any(p.name != LOCK for p in layout.root.iterdir()):
         raise BatchOutputError(
             f"{layout.root} is not empty and holds no thinfile batch manifest; give a new or empty folder"
         )
-    layout.scores.mkdir(parents=True, exist_ok=True)
-    layout.rejects.mkdir(parents=True, exist_ok=True)
-    if resuming:
-        old = json.loads(layout.manifest.read_text())
-        manifest = {**manifest, "started": old.get("started"), "runs": old.get("runs", 1) + 1}
-    write_json_atomic(layout.manifest, manifest)
-    return layout, resuming
+    return layout
+
+
+@contextmanager
+def _exclusive(layout: OutputLayout) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder (released when the process ends, even by SIGKILL)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "another process"
+            raise BatchOutputError(
+                f"another batch job ({holder}) is writing to {layout.root}; wait for it to finish, "
+                "or give another output folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@contextmanager
+def open_output(
+    root: str | Path, manifest: dict, input_root: Path, overwrite: bool = False
+) -> Iterator[tuple[OutputLayout, dict]]:
+    """Create or reopen the output folder and hold it for this job; yields (layout, manifest as written).
+
+    Refuses a folder holding something else, a different job (unless `overwrite`), or a job still
+    running in another process (exclusive lock). Resuming keeps `started` and counts `runs`.
+    """
+    layout = _layout(root, input_root)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(layout):
+        if layout.manifest.is_file():
+            old = json.loads(layout.manifest.read_text())
+            diffs = _differences(_identity_of(old), _identity_of(manifest))
+            if diffs and not overwrite:
+                raise BatchOutputError(
+                    f"{layout.root} holds another job ({'; '.join(diffs)}). Give a new output folder, or pass "
+                    "--overwrite to discard it"
+                )
+            if diffs:
+                _discard(layout)
+            else:
+                manifest = {**manifest, "started": old.get("started"), "runs": old.get("runs", 1) + 1}
+        layout.scores.mkdir(parents=True, exist_ok=True)
+        layout.rejects.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(layout.manifest, manifest)
+        yield layout, manifest
 
 
 def _discard(layout: OutputLayout) -> None:
@@ -194,7 +242,7 @@ def new_manifest(
         "schema_fingerprint": schema_fingerprint,
         "chunk_rows": chunk_rows,
         "top_reasons": top_reasons,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": _now(),
         "runs": 1,
         "complete": False,
         "chunks": {},
@@ -211,6 +259,6 @@ def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict
         "complete": complete,
     }
     if complete:
-        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest["finished"] = _now()
     write_json_atomic(layout.manifest, manifest)
     return manifest

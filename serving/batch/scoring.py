@@ -59,6 +59,13 @@ class ChunkResult:
         n_scored, n_rejected = len(self.scores), len(self.rejects)
         return {"rows_in": n_scored + n_rejected, "scored": n_scored, "rejected": n_rejected}
 
+    @property
+    def rejected_by_column(self) -> dict[str, int]:
+        """Rejected rows per column named in their reasons (a row with two bad columns counts for both)."""
+        if not len(self.rejects):
+            return {}
+        return self.rejects["columns"].str.split(",").explode().value_counts().astype(int).to_dict()
+
 
 def output_columns(schema: Schema, top: int) -> list[str]:
     reasons = [f"reason_{k}_{what}" for k in range(1, top + 1) for what in ("code", "text", "points_lost")]

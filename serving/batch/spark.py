@@ -139,7 +139,19 @@ def _score_partition(
             result = score_frame(frame, scorer, tag, settings, source="")
             rejects = result.rejects.rename(columns={"id": scorer.schema.id_column})
             rejects = rejects.assign(source=names[rejects["row"].to_numpy(dtype="int64")], row=None)
-            summary = pd.DataFrame({STATS: [json.dumps({"counts": result.counts, "stats": result.stats})]})
+            summary = pd.DataFrame(
+                {
+                    STATS: [
+                        json.dumps(
+                            {
+                                "counts": result.counts,
+                                "stats": result.stats,
+                                "rejected_by_column": result.rejected_by_column,
+                            }
+                        )
+                    ]
+                }
+            )
             yield pd.concat(
                 [
                     result.scores.assign(**{KIND: "score"}),
@@ -187,48 +199,50 @@ def run_spark(job: BatchJob) -> BatchResult:
     manifest = new_manifest(
         "spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows, settings.top_reasons
     )
-    layout, _ = open_output(output, manifest, input, job.overwrite)
-    frame = _read(spark, input, fmt)
-    missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
-    if missing:
-        raise BatchInputError(f"{input}: {'; '.join(missing)}")
-    keep = [c for c in wanted_columns(schema) if c in frame.columns]
-    frame = frame.select(*keep, F.input_file_name().alias(SOURCE))
-    root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
-    threads = int(spark.conf.get("spark.task.cpus", "1"))
-    broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
-    run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
-    scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.top_reasons))
-    scored = scored.persist(StorageLevel.DISK_ONLY)
-    try:
-        if job.console is not None:
-            job.console.print(
-                f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows"
+    with open_output(output, manifest, input, job.overwrite) as (layout, manifest):
+        frame = _read(spark, input, fmt)
+        missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
+        if missing:
+            raise BatchInputError(f"{input}: {'; '.join(missing)}")
+        keep = [c for c in wanted_columns(schema) if c in frame.columns]
+        frame = frame.select(*keep, F.input_file_name().alias(SOURCE))
+        root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
+        threads = int(spark.conf.get("spark.task.cpus", "1"))
+        broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
+        run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
+        scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.top_reasons))
+        scored = scored.persist(StorageLevel.DISK_ONLY)
+        try:
+            if job.console is not None:
+                job.console.print(
+                    f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows"
+                )
+            cols = output_columns(schema, settings.top_reasons)
+            scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(
+                spark_path(layout.scores)
             )
-        cols = output_columns(schema, settings.top_reasons)
-        scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(spark_path(layout.scores))
-        scored.filter(F.col(KIND) == "reject").select(F.col(schema.id_column).alias("id"), *_REJECT_ONLY).write.mode(
-            "overwrite"
-        ).parquet(spark_path(layout.rejects))
-        summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
-        written = {
-            "scored": spark.read.parquet(spark_path(layout.scores)).count(),
-            "rejected": spark.read.parquet(spark_path(layout.rejects)).count(),
-        }
-    finally:
-        scored.unpersist()
-        broadcast.unpersist()
-    chunks = {f"spark-batch-{i:06d}": s for i, s in enumerate(summaries)}
-    counts = {k: sum(s["counts"][k] for s in summaries) for k in ("rows_in", "scored", "rejected")}
-    expected = sum(p.rows for p in parts)
-    problems = []
-    if counts["rows_in"] != expected:
-        problems.append(f"{expected} rows in the input but {counts['rows_in']} accounted for")
-    if counts["rows_in"] != counts["scored"] + counts["rejected"]:
-        problems.append(f"rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}")
-    if written != {"scored": counts["scored"], "rejected": counts["rejected"]}:
-        problems.append(f"written {written} differ from scored/rejected counts {counts}")
-    if problems:
-        update_manifest(layout, manifest, chunks)
-        raise BatchIntegrityError("counts do not reconcile:\n  " + "\n  ".join(problems))
-    return finish_job(job, layout, manifest, chunks, "spark", counts, 0, time.perf_counter() - started)
+            scored.filter(F.col(KIND) == "reject").select(
+                F.col(schema.id_column).alias("id"), *_REJECT_ONLY
+            ).write.mode("overwrite").parquet(spark_path(layout.rejects))
+            summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
+            written = {
+                "scored": spark.read.parquet(spark_path(layout.scores)).count(),
+                "rejected": spark.read.parquet(spark_path(layout.rejects)).count(),
+            }
+        finally:
+            scored.unpersist()
+            broadcast.unpersist()
+        chunks = {f"spark-batch-{i:06d}": s for i, s in enumerate(summaries)}
+        counts = {k: sum(s["counts"][k] for s in summaries) for k in ("rows_in", "scored", "rejected")}
+        expected = sum(p.rows for p in parts)
+        problems = []
+        if counts["rows_in"] != expected:
+            problems.append(f"{expected} rows in the input but {counts['rows_in']} accounted for")
+        if counts["rows_in"] != counts["scored"] + counts["rejected"]:
+            problems.append(f"rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}")
+        if written != {"scored": counts["scored"], "rejected": counts["rejected"]}:
+            problems.append(f"written {written} differ from scored/rejected counts {counts}")
+        if problems:
+            update_manifest(layout, manifest, chunks)
+            raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
+        return finish_job(job, layout, manifest, chunks, "spark", counts, 0, time.perf_counter() - started)

@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
+import click
 import typer
 
 from thinfile.commands.common import console, fail, model_name
 from thinfile.config import Settings
 from thinfile.training.registry import CHAMPION_ALIAS
+
+EXIT_NOTHING_SCORED = 1
+EXIT_FAILED = 2
+EXIT_UNRECONCILED = 3
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+STOPPED = "finished parts are kept, rerun the same command to resume"
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: stop like Ctrl-C (finished parts kept), not mid-write without a word."""
+
+
+@contextmanager
+def _sigterm_stops_the_job() -> Iterator[None]:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _most_rejected(report: dict) -> str:
+    by_column = report.get("job", {}).get("rejected_by_column") or {}
+    top = sorted(by_column.items(), key=lambda kv: -kv[1])[:3]
+    return ", ".join(f"{column} ({rows:,} rows)" for column, rows in top)
 
 
 def batch_score(
@@ -42,13 +84,19 @@ def batch_score(
         None, "--workers", min=1, help="Scoring processes of the embedded engine (default: one per core)."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),
 ) -> None:
     """Score every row of INPUT with the model; bad rows go to rejects with their reasons; nothing is lost.
 
-    Each output part is written atomically, so a job that was killed resumes where it stopped when the
-    same command is run again. At the end rows in = scored + rejected is checked and printed, and a
-    population report (score mix, approval at the cut-offs, PSI against training, approval by group)
-    is written beside the output.
+    Each output part is written atomically, so a job that was stopped (Ctrl-C, SIGTERM, SIGKILL, a full
+    disk, a dead worker) resumes where it stopped when the same command is run again. Only one job at a
+    time can write to an OUTPUT folder. At the end rows in = scored + rejected is checked and printed,
+    and a population report (score mix, approval at the cut-offs, PSI against training, approval by
+    group, duplicate ids) is written beside the output.
+
+    Exit codes: 0 scored; 1 every row was rejected (nothing scored); 2 the job could not run or stopped
+    part-way (the one-line message says what to do); 3 counts did not reconcile; 130 interrupted;
+    143 terminated (SIGTERM).
     """
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.batch import (
@@ -56,45 +104,64 @@ def batch_score(
         BatchIntegrityError,
         BatchOutputError,
         BatchSchemaError,
+        BatchStoppedError,
     )
     from thinfile.serving.batch import batch_score as run
     from thinfile.serving.batch.spark import SparkUnavailableError
     from thinfile.training.registry import ModelNotFoundError
 
+    context = click.get_current_context(silent=True)
+    if debug and context is not None:
+        context.find_root().params["debug"] = True  # the CLI's error guard shows tracebacks too
+    debug = debug or bool(context and context.find_root().params.get("debug"))
     settings = Settings()
     try:
-        result = run(
-            input,
-            output,
-            model,
-            name=model_name(name, load_schema(schema)),
-            engine=engine,
-            master=master,
-            chunk_rows=chunk_rows,
-            workers=workers,
-            settings=settings.batch,
-            fairness=settings.fairness,
-            groups=settings.audit,
-            stability=settings.stability,
-            overwrite=overwrite,
-            progress=True,
-            console=console,
-        )
+        with _sigterm_stops_the_job():
+            result = run(
+                input,
+                output,
+                model,
+                name=model_name(name, load_schema(schema)),
+                engine=engine,
+                master=master,
+                chunk_rows=chunk_rows,
+                workers=workers,
+                settings=settings.batch,
+                fairness=settings.fairness,
+                groups=settings.audit,
+                stability=settings.stability,
+                overwrite=overwrite,
+                progress=True,
+                console=console,
+            )
     except (
         BatchInputError,
         BatchOutputError,
         BatchSchemaError,
+        BatchStoppedError,
         ModelNotFoundError,
         SparkUnavailableError,
         SchemaError,
         ValueError,
     ) as err:
-        raise fail(str(err)) from None
+        if debug:
+            raise
+        raise fail(one_line(err), code=EXIT_FAILED) from None
     except BatchIntegrityError as err:
-        raise fail(str(err), code=3) from None
+        if debug:
+            raise
+        raise fail(one_line(err), code=EXIT_UNRECONCILED) from None
     except KeyboardInterrupt:
-        raise fail("interrupted; finished parts are kept, run the same command again to resume", code=130) from None
-    console.print(result.summary())
+        raise fail(f"interrupted; {STOPPED}", code=EXIT_INTERRUPTED) from None
+    except Terminated:
+        raise fail(f"stopped by SIGTERM; {STOPPED}", code=EXIT_TERMINATED) from None
+    console.print(result.summary(), soft_wrap=True, highlight=False)
+    if result.rows_in and not result.scored:
+        raise fail(
+            f"no row could be scored: all {result.rows_in:,} rows were rejected, most often for "
+            f"{_most_rejected(result.report)}; the reasons are in {result.output / 'rejects'}",
+            code=EXIT_NOTHING_SCORED,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,291 @@
+"""`thinfile batch-score` under faults: killed parents and workers, damaged input, read-only and full disks, a
+second job on the same folder. Each ends in one line naming the cause and what to do, no traceback, a non-zero
+exit, no process left behind, and a rerun that resumes.
+
+The command runs as a real subprocess (`python -m thinfile.cli`), as an operator would run it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from thinfile.commands.batch import register
+from thinfile.features.generator import generate_frame
+from thinfile.features.schema import Schema
+from thinfile.serving.batch import BatchOutputError, batch_score
+from thinfile.training.champion import TrainConfig, fit_champion
+
+BOOK_ROWS = 6_000
+RESUME = "rerun the same command to resume"
+
+
+@pytest.fixture(scope="module")
+def scorer_dir(population: pd.DataFrame, schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scorer = fit_champion(
+        population.iloc[:6_000], population.iloc[6_000:9_000], schema, TrainConfig(max_rounds=30, num_threads=1)
+    )
+    return scorer.save(tmp_path_factory.mktemp("faults_model") / "scorer")
+
+
+@pytest.fixture(scope="module")
+def book_file(schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 applicants in one Parquet file of 500-row row groups (read-only for the tests)."""
+    path = tmp_path_factory.mktemp("faults_book") / "book.parquet"
+    generate_frame(schema, rows=BOOK_ROWS, seed=31).to_parquet(path, row_group_size=500)
+    return path
+
+
+def command(source: Path, out: Path, model: Path, *, workers: int = 1, chunk_rows: int = 100) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "thinfile.cli",
+        "batch-score",
+        str(source),
+        str(out),
+        "--model",
+        str(model),
+        "--workers",
+        str(workers),
+        "--chunk-rows",
+        str(chunk_rows),
+    ]
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@contextmanager
+def started(cmd: list[str], log: Path) -> Iterator[subprocess.Popen]:
+    """The command running in its own session; whatever is left of the session is killed afterwards."""
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            for p in _session(proc.pid):
+                p.kill()
+
+
+def _session(sid: int) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == sid:
+                out.append(p)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return out
+
+
+def wait_for_parts(out: Path, proc: subprocess.Popen, at_least: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list((out / "scores").glob("part-*.parquet"))) >= at_least:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended ({proc.returncode}) before writing {at_least} parts")
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {at_least} parts after {timeout} s")
+
+
+def workers_of(pid: int) -> list[psutil.Process]:
+    """The scoring processes of a job (multiprocessing's resource tracker excluded)."""
+    return [c for c in psutil.Process(pid).children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def the_error(stderr: str) -> str:
+    """The one line a failed command ends with; asserts there is no traceback and nothing after it."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], stderr
+    return errors[0]
+
+
+def manifest_of(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+# ---------------------------------------------------------------- processes
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_parent_is_killed(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with started(command(book_file, out, scorer_dir, workers=2, chunk_rows=50), tmp_path / "err.log") as proc:
+        wait_for_parts(out, proc, at_least=2)
+        workers = workers_of(proc.pid)
+        assert len(workers) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == []
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_job_and_its_workers_in_one_line(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with started(command(book_file, out, scorer_dir, workers=2, chunk_rows=50), tmp_path / "err.log") as proc:
+        wait_for_parts(out, proc, at_least=2)
+        workers = workers_of(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+    assert code == 128 + signal.SIGTERM and alive == []
+    assert RESUME in the_error((tmp_path / "err.log").read_text())
+    assert not manifest_of(out)["complete"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_ends_in_one_line_and_the_rerun_resumes(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cmd = command(book_file, out, scorer_dir, workers=2, chunk_rows=50)
+    with started(cmd, tmp_path / "err.log") as proc:
+        wait_for_parts(out, proc, at_least=2)
+        workers_of(proc.pid)[0].kill()
+        code = proc.wait(60)
+    line = the_error((tmp_path / "err.log").read_text())
+    assert code == 2 and "a worker died" in line and RESUME in line
+
+    rerun = run(cmd)
+    assert rerun.returncode == 0, rerun.stderr
+    assert manifest_of(out)["complete"] and manifest_of(out)["counts"]["rows_in"] == BOOK_ROWS
+
+
+# ---------------------------------------------------------------- input
+
+
+def test_a_parquet_file_damaged_mid_file_ends_in_one_line(
+    book_file: Path, scorer_dir: Path, schema: Schema, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "book.parquet"
+    data = bytearray(book_file.read_bytes())
+    page = pq.ParquetFile(book_file).metadata.row_group(4).column(3).data_page_offset
+    data[page : page + 64] = b"\xff" * 64
+    damaged.write_bytes(bytes(data))
+
+    result = run(command(damaged, tmp_path / "out", scorer_dir, chunk_rows=500))
+
+    line = the_error(result.stderr)
+    assert result.returncode == 2 and "book.parquet" in line and "damaged" in line
+    assert len(list((tmp_path / "out" / "scores").glob("part-*.parquet"))) == 4
+
+
+# ---------------------------------------------------------------- output
+
+
+@contextmanager
+def tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs mounted at `where` (needs root; the test is skipped otherwise)."""
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_read_only_output_folder_ends_in_one_line(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+            result = run(command(book_file, ro / "out", scorer_dir))
+    else:
+        (tmp_path / "ro").mkdir(mode=0o500)
+        result = run(command(book_file, tmp_path / "ro" / "out", scorer_dir))
+
+    line = the_error(result.stderr)
+    assert result.returncode == 2 and "cannot write to" in line and "another output folder" in line
+
+
+@pytest.mark.slow
+def test_a_full_disk_ends_in_one_line_and_the_rerun_after_freeing_space_resumes(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    with tmpfs(tmp_path / "small", "size=256k") as disk:
+        cmd = command(book_file, disk / "out", scorer_dir, chunk_rows=200)
+        full = run(cmd)
+        line = the_error(full.stderr)
+        assert full.returncode == 2 and "no space left" in line and RESUME in line
+        kept = len(list((disk / "out" / "scores").glob("part-*.parquet")))
+        assert 0 < kept < BOOK_ROWS // 200
+
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        rerun = run(cmd)
+        assert rerun.returncode == 0, rerun.stderr
+        manifest = manifest_of(disk / "out")
+        assert manifest["complete"] and manifest["counts"]["rows_in"] == BOOK_ROWS and manifest["runs"] == 2
+
+
+def test_an_injected_enospc_ends_in_one_line(
+    book_file: Path, scorer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write, calls = pq.write_table, [0]
+
+    def write_until_full(*args: object, **kwargs: object) -> None:
+        calls[0] += 1
+        if calls[0] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", write_until_full)
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    args = [str(book_file), str(tmp_path / "out"), "--model", str(scorer_dir), "--workers", "1"]
+    result = CliRunner().invoke(app, ["batch-score", *args, "--chunk-rows", "1000"])
+
+    assert result.exit_code == 2, result.output
+    assert "no space left" in the_error(result.output) and RESUME in result.output
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+@pytest.mark.slow
+def test_a_second_job_on_the_same_output_folder_is_refused(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with started(command(book_file, out, scorer_dir, chunk_rows=100), tmp_path / "err.log") as first:
+        wait_for_parts(out, first, at_least=1)
+        first.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(BatchOutputError, match=r"another batch job \(pid \d+"):
+                batch_score(book_file, out, scorer_dir, chunk_rows=100, workers=1)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        assert first.wait(120) == 0, (tmp_path / "err.log").read_text()
+    manifest = manifest_of(out)
+    assert manifest["complete"] and manifest["counts"]["rows_in"] == BOOK_ROWS and manifest["runs"] == 1
