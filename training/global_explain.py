@@ -5,20 +5,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shap
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from pydantic import Field
 
 from thinfile.features.schema import DIMENSIONS
 from thinfile.features.settings import Section
 from thinfile.training.fairness.metrics import group_labels
+from thinfile.training.reporting import new_figure, save_png
 from thinfile.training.scorer.artefact import Scorer
 
 ARTIFACT_DIR = "explanations"
@@ -67,7 +64,9 @@ def top_features(points: np.ndarray, names: list[str], k: int) -> list[str]:
 
 
 def beeswarm_figure(values: shap.Explanation, max_display: int = 15) -> Figure:
-    fig, ax = plt.subplots(figsize=(9, 0.42 * max_display + 1.8))
+    """shap's beeswarm drawn on our own Figure's axes (shap.plots.beeswarm with ax= touches no pyplot state)."""
+    fig = new_figure(9, 0.42 * max_display + 1.8)
+    ax = fig.subplots()
     shap.plots.beeswarm(
         values,
         max_display=max_display,
@@ -78,32 +77,54 @@ def beeswarm_figure(values: shap.Explanation, max_display: int = 15) -> Figure:
     )
     ax.set_xlabel("score points (positive raises the score)")
     ax.set_title("What moves the score: points per feature, one dot per applicant")
-    fig.tight_layout()
     return fig
 
 
 def dependence_figure(values: shap.Explanation, feature: str, label: str, unit: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    shap.plots.scatter(values[:, feature], ax=ax, show=False, hist=True, xmax="percentile(99.5)")
+    """Score points against the feature's value, one dot per applicant, with the value's distribution behind.
+
+    Drawn directly rather than with shap.plots.scatter, which registers the figure with pyplot (plt.sca)
+    and so would keep every figure alive.
+    """
+    column = values[:, feature]
+    x = np.asarray(column.data, dtype=np.float64)
+    y = np.asarray(column.values, dtype=np.float64)
+    known = np.isfinite(x)
+    fig = new_figure(6.5, 4.5)
+    ax = fig.subplots()
+    if known.any():
+        hi = float(np.quantile(x[known], 0.995))
+        shown = known & (x <= hi)
+        behind = ax.twinx()
+        behind.hist(x[shown], bins=40, color="#cccccc", alpha=0.6)
+        behind.set_yticks([])
+        ax.set_zorder(behind.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.scatter(x[shown], y[shown], s=8, alpha=0.6, linewidth=0, color="#1e88e5", rasterized=True)
+    if (~known).any():
+        ax.scatter(
+            np.full((~known).sum(), ax.get_xlim()[0]), y[~known], marker="|", s=40, color="#ff0d57", label="missing"
+        )
+        ax.legend(loc="best", fontsize=8)
     ax.set_ylabel("score points")
     ax.set_xlabel(f"{label} ({unit})" if unit else label)
     ax.set_title(f"Score points from {label.lower()}")
     ax.axhline(0, color="grey", linewidth=0.8)
-    fig.tight_layout()
     return fig
 
 
 def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, group_name: str = "") -> Figure:
     """Box plots of the five dimension sub-scores; one box per group when groups are given."""
     labels = [DIMENSION_LABELS.get(d, d) for d in DIMENSIONS]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig = new_figure(9, 4.8)
+    ax = fig.subplots()
     if groups is None:
         ax.boxplot([dimensions[:, k] for k in range(len(DIMENSIONS))], tick_labels=labels, showfliers=False)
         ax.set_title("Points by dimension across the population")
     else:
         names = sorted(set(groups))
         width = 0.8 / len(names)
-        colours = plt.get_cmap("tab10")
+        colours = colormaps["tab10"]
         for i, g in enumerate(names):
             mask = groups == g
             pos = np.arange(len(DIMENSIONS)) + (i - (len(names) - 1) / 2) * width
@@ -123,7 +144,6 @@ def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, g
         ax.set_title(f"Points by dimension, split by {group_name}")
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_ylabel("score points (sum over the dimension's features)")
-    fig.tight_layout()
     return fig
 
 
@@ -134,7 +154,8 @@ def feature_points_by_group_figure(
     means = {g: points[groups == g].mean(axis=0) for g in sorted(set(groups))}
     spread = np.max(list(means.values()), axis=0) - np.min(list(means.values()), axis=0)
     order = np.argsort(-spread, kind="stable")[:k][::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.38 * len(order) + 1.8))
+    fig = new_figure(9, 0.38 * len(order) + 1.8)
+    ax = fig.subplots()
     height = 0.8 / len(means)
     for i, (g, m) in enumerate(means.items()):
         ax.barh(np.arange(len(order)) + (i - (len(means) - 1) / 2) * height, m[order], height=height, label=str(g))
@@ -143,14 +164,7 @@ def feature_points_by_group_figure(
     ax.set_xlabel("mean score points")
     ax.set_title(f"Features whose points differ most by {group_name}")
     ax.legend(title=group_name)
-    fig.tight_layout()
     return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def write_global_explanations(
@@ -164,18 +178,18 @@ def write_global_explanations(
     values, dimensions = shap_explanation(scorer, sample)
     schema = scorer.schema
     names = schema.feature_names
-    paths = [_save(beeswarm_figure(values, max_display=min(15, len(names))), out / "shap_beeswarm.png")]
+    paths = [save_png(beeswarm_figure(values, max_display=min(15, len(names))), out / "shap_beeswarm.png")]
     for name in top_features(values.values, names, config.dependence_plots):
         f = schema.by_name[name]
-        paths.append(_save(dependence_figure(values, name, f.display_name, f.unit), out / f"dependence_{name}.png"))
-    paths.append(_save(dimension_figure(dimensions), out / "points_by_dimension.png"))
+        paths.append(save_png(dependence_figure(values, name, f.display_name, f.unit), out / f"dependence_{name}.png"))
+    paths.append(save_png(dimension_figure(dimensions), out / "points_by_dimension.png"))
     for attr in schema.protected_names[:1]:
         if attr not in sample.columns:
             continue
         groups = group_labels(sample, [attr])
-        paths.append(_save(dimension_figure(dimensions, groups, attr), out / f"points_by_dimension_by_{attr}.png"))
+        paths.append(save_png(dimension_figure(dimensions, groups, attr), out / f"points_by_dimension_by_{attr}.png"))
         paths.append(
-            _save(
+            save_png(
                 feature_points_by_group_figure(values.values, names, groups, attr),
                 out / f"feature_points_by_{attr}.png",
             )

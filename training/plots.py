@@ -1,24 +1,19 @@
-"""Evaluation figures (matplotlib, Agg): ROC, KS, calibration, score distribution by band and by group."""
+"""Evaluation figures: ROC, KS, calibration, score distribution by band and by group (Figure objects, no pyplot)."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
+from thinfile.training.reporting import BAND_COLOURS, new_figure
 from thinfile.training.scorer.scale import ScoreScale
-
-BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
 
 
 def roc_figure(y: np.ndarray, p: np.ndarray, title: str, oracle: np.ndarray | None = None) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = new_figure(5, 5)
+    ax = fig.subplots()
     fpr, tpr, _ = roc_curve(y, p)
     ax.plot(fpr, tpr, label="model")
     if oracle is not None:
@@ -27,7 +22,6 @@ def roc_figure(y: np.ndarray, p: np.ndarray, title: str, oracle: np.ndarray | No
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     ax.set(xlabel="false positive rate (goods flagged)", ylabel="true positive rate (bads flagged)", title=title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
     return fig
 
 
@@ -39,30 +33,31 @@ def ks_figure(y: np.ndarray, score: np.ndarray, title: str) -> Figure:
     cum_good = np.searchsorted(goods, grid, side="right") / max(len(goods), 1)
     gap = cum_bad - cum_good
     at = int(np.argmax(gap))
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
     ax.plot(grid, cum_bad, label="bads")
     ax.plot(grid, cum_good, label="goods")
     ax.vlines(grid[at], cum_good[at], cum_bad[at], colors="black", linestyles=":", label=f"KS {gap[at]:.3f}")
     ax.set(xlabel="score", ylabel="cumulative share", title=title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
     return fig
 
 
 def calibration_figure(table: pd.DataFrame, title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = new_figure(5, 5)
+    ax = fig.subplots()
     top = float(max(table["pd_mean"].max(), table["default_rate"].max())) * 1.05
     ax.plot([0, top], [0, top], color="grey", linewidth=0.8)
     ax.plot(table["pd_mean"], table["default_rate"], marker="o")
     ax.set(xlabel="mean predicted PD", ylabel="observed default rate", title=title, xlim=(0, top), ylim=(0, top))
-    fig.tight_layout()
     return fig
 
 
 def score_band_figure(score: np.ndarray, scale: ScoreScale, title: str) -> Figure:
     """Histogram of scores, coloured by band, with each band's share."""
     lows = [low for _, low in scale.bands] + [scale.max_score]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = new_figure(7, 4)
+    ax = fig.subplots()
     for i, (name, low) in enumerate(scale.bands):
         high = lows[i + 1]
         inside = (score >= low) & ((score < high) if i < len(scale.bands) - 1 else (score <= high))
@@ -75,14 +70,14 @@ def score_band_figure(score: np.ndarray, scale: ScoreScale, title: str) -> Figur
         )
     ax.set(xlabel="score", ylabel="applicants", title=title, xlim=(scale.min_score, scale.max_score))
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
 def score_group_figure(score: np.ndarray, groups: dict[str, np.ndarray], scale: ScoreScale, title: str) -> Figure:
     """Score density per group, one panel per protected attribute."""
     n = max(len(groups), 1)
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4), squeeze=False)
+    fig = new_figure(5 * n, 4)
+    axes = fig.subplots(1, n, squeeze=False)
     bins = np.linspace(scale.min_score, scale.max_score, 61)
     for ax, (attr, values) in zip(axes[0], groups.items()):
         for group in sorted(set(values)):
@@ -93,7 +88,6 @@ def score_group_figure(score: np.ndarray, groups: dict[str, np.ndarray], scale: 
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("density")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -118,5 +112,6 @@ def evaluation_figures(
 
 
 def close(figures: dict[str, Figure]) -> None:
+    """Free the figures' drawing now (they are plain Figure objects: pyplot holds none of them)."""
     for fig in figures.values():
-        plt.close(fig)
+        fig.clear()

@@ -1,14 +1,17 @@
-"""Global explanations: PNGs written from the scorer's exact points, and logged to a run."""
+"""Global explanations: SHAP values in score points equal LightGBM's own pred_contrib scaled by hand; PNGs logged."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 
 from thinfile.config import Settings
+from thinfile.features.schema import DIMENSIONS
 from thinfile.training.global_explain import (
     log_global_explanations,
     shap_explanation,
@@ -19,11 +22,38 @@ from thinfile.training.split import Split
 from thinfile.training.tracking import experiment_id
 
 
-def test_shap_values_are_the_exact_score_points(champion: Scorer, split: Split) -> None:
-    values, dims = shap_explanation(champion, split.test.head(300))
-    ex = champion.explain(split.test.head(300))
-    np.testing.assert_allclose(values.values.sum(axis=1) + values.base_values, ex.score_unclipped, atol=1e-6)
-    np.testing.assert_allclose(dims.sum(axis=1), values.values.sum(axis=1), atol=1e-6)
+def _lightgbm_points(scorer: Scorer, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature score points and base score by hand from LightGBM's own TreeSHAP (pred_contrib)."""
+    contrib = scorer.booster.predict(X, pred_contrib=True)
+    a, b = scorer.calibration
+    points_per_logit = scorer.scale.pdo / math.log(2)
+    even_odds_score = scorer.scale.base_score - points_per_logit * math.log(scorer.scale.base_odds)
+    return -points_per_logit * a * contrib[:, :-1], even_odds_score - points_per_logit * (a * contrib[:, -1] + b)
+
+
+def test_shap_values_are_lightgbm_contributions_in_score_points(champion: Scorer, split: Split) -> None:
+    rows = split.test.head(300)
+    X = champion.schema.to_matrix(rows)
+    points, base = _lightgbm_points(champion, X)
+
+    values, _ = shap_explanation(champion, rows)
+
+    np.testing.assert_allclose(values.values, points, atol=1e-6)
+    np.testing.assert_allclose(values.base_values, base, atol=1e-6)
+    np.testing.assert_array_equal(values.data, X)
+    assert values.feature_names == champion.schema.feature_names
+
+
+def test_dimension_subscores_sum_the_points_of_their_features(champion: Scorer, split: Split) -> None:
+    rows = split.test.head(300)
+    points, _ = _lightgbm_points(champion, champion.schema.to_matrix(rows))
+
+    _, dims = shap_explanation(champion, rows)
+
+    dimension_of = champion.schema.dimension_of
+    for k, dim in enumerate(DIMENSIONS):
+        cols = [j for j, name in enumerate(champion.schema.feature_names) if dimension_of[name] == dim]
+        np.testing.assert_allclose(dims[:, k], points[:, cols].sum(axis=1), atol=1e-6)
 
 
 def test_top_features_rank_by_mean_absolute_points() -> None:
@@ -31,10 +61,14 @@ def test_top_features_rank_by_mean_absolute_points() -> None:
     assert top_features(points, ["a", "b", "c"], 2) == ["b", "a"]
 
 
-def test_plots_written_and_logged(champion: Scorer, split: Split, fast: Settings, tmp_path: Path) -> None:
+def test_plots_written_and_logged_without_pyplot_figures(
+    champion: Scorer, split: Split, fast: Settings, tmp_path: Path
+) -> None:
+    open_before = plt.get_fignums()
     with mlflow.start_run(experiment_id=experiment_id()) as run:
         pass
     paths = log_global_explanations(champion, split.test, run.info.run_id, fast.explanations, out_dir=tmp_path)
+    assert plt.get_fignums() == open_before
     names = {p.name for p in paths}
     assert {
         "shap_beeswarm.png",
