@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,9 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.schema import Schema
 from thinfile.features.settings import project_root
 from thinfile.training import tracking
-from thinfile.training.data import prepare
+from thinfile.training.data import TrainingDataError, prepare
 from thinfile.training.fairness.audit import (
+    FairnessError,
     FairnessReport,
     PdModel,
     build_report,
@@ -45,7 +48,7 @@ from thinfile.training.scorecard import BUREAU_FAMILY, load_baseline
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import pd_to_score
-from thinfile.training.split import split_frame
+from thinfile.training.split import SplitError, split_frame
 
 ARTIFACT_DIR = "fairness"
 
@@ -103,10 +106,16 @@ def bureau_baseline(run_id: str | None) -> PdModel | None:
     return load_baseline(base_run) if base_run else None
 
 
-def holdout(frame: pd.DataFrame, schema: Schema, settings: TrainingSettings) -> pd.DataFrame:
+def holdout(frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, source: str = "the table") -> pd.DataFrame:
     """The test part of the split `thinfile train` makes of this table (same checks, same seed)."""
-    prepared = prepare(frame, schema, settings.checks)
-    return split_frame(prepared.frame, schema, settings.train).test
+    try:
+        prepared = prepare(frame, schema, settings.checks, source=source)
+        return split_frame(prepared.frame, schema, settings.train).test
+    except (TrainingDataError, SplitError) as err:
+        raise FairnessError(
+            f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
+            f"{source} instead with --all-rows, or give the table the model was trained on"
+        ) from None
 
 
 def audit_scorer(
@@ -145,7 +154,12 @@ class FairnessStage:
     reports: dict[str, FairnessReport] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
     challenger_version: str | None = None
+
+    def verdict(self, name: str) -> str:
+        """pass / fail / incomplete for model `name`; incomplete when its audit could not run at all."""
+        return self.reports[name].verdict if name in self.reports else "incomplete"
 
     def summary(self, attribute: str = "residence") -> pd.DataFrame:
         """One row per model: AUC and the fairness figures on `attribute`, and the thin-file inclusion lift."""
@@ -166,8 +180,10 @@ class FairnessStage:
                     if any(a.name == attribute for a in r.attributes)
                     else np.nan,
                     "passed": r.passed,
+                    "verdict": r.verdict,
                 }
             )
+        rows += [{"model": name, "passed": False, "verdict": "incomplete"} for name in self.errors]
         return pd.DataFrame(rows)
 
 
@@ -239,15 +255,23 @@ def fairness_stage(
     base_model = bureau.model if bureau is not None else None
     stage = FairnessStage()
 
-    def record(name: str, report: FairnessReport, run_id: str, title: str) -> None:
-        stage.reports[name] = report
+    def record(name: str, make: Callable[[], FairnessReport], run_id: str, title: str) -> None:
         stage.run_ids[name] = run_id
+        try:
+            report = make()
+        except FairnessError as err:
+            stage.errors[name] = str(err)
+            MlflowClient(tracking.configure()).set_tag(run_id, VERDICT_TAG, "incomplete")
+            return
+        stage.reports[name] = report
         stage.files[name] = write_report(report, out, f"fairness_{name}", title)[0]
         log_report(report, run_id, title)
 
     record(
         "champion",
-        fairness_report(scorer, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit),
+        lambda: fairness_report(
+            scorer, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit
+        ),
         champion.run_id,
         "Fairness report: champion",
     )
@@ -256,7 +280,8 @@ def fairness_stage(
             against = None if m.family == BUREAU_FAMILY else base_model
             record(
                 m.family,
-                report_for_pd_model(
+                partial(
+                    report_for_pd_model,
                     m.model,
                     split.test,
                     schema,
@@ -298,7 +323,9 @@ def fairness_stage(
         logged = evaluate_and_log(model, spec, ctx)
         record(
             "challenger",
-            fairness_report(model, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit),
+            lambda: fairness_report(
+                model, split.test, baseline=base_model, limits=settings.fairness, audit=settings.audit
+            ),
             logged.run_id,
             "Fairness report: mitigated challenger",
         )

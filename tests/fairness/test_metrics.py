@@ -1,6 +1,10 @@
-"""The report's numbers are fairlearn's: checked against fairlearn and scikit-learn called directly."""
+"""The report's numbers are fairlearn's and scipy's (checked against them called directly, or by hand); the verdict
+never claims more than was checked."""
 
 from __future__ import annotations
+
+import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,14 +22,23 @@ from sklearn.metrics import roc_auc_score
 
 from thinfile.features.schema import parse_schema
 from thinfile.training.fairness.audit import (
+    BASELINE_CANNOT_REACH,
     ERR_MISSING_COLUMNS,
     ERR_NO_PROTECTED,
     FairnessAudit,
     FairnessError,
     FairnessLimits,
-    approve_at_bad_rate,
     build_report,
+    versus_limit,
+)
+from thinfile.training.fairness.metrics import (
+    MISSING_GROUP,
+    WHY_MISSING,
+    WHY_UNDECLARED,
+    approve_at_bad_rate,
     decision_frame,
+    disparate_impact,
+    wilson_interval,
 )
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale
@@ -65,18 +78,37 @@ def tiny_frame(oracle: np.ndarray | None = None) -> pd.DataFrame:
     )
 
 
-def tiny_report(limits: FairnessLimits | None = None, oracle: np.ndarray | None = None):
+LENIENT = FairnessLimits(disparate_impact_min=0.1, equal_opportunity_max=1, calibration_gap_max=1)
+
+
+def tiny_report(
+    limits: FairnessLimits | None = None,
+    oracle: np.ndarray | None = None,
+    frame: pd.DataFrame | None = None,
+    min_group_rows: int = 1,
+    **kwargs: object,
+):
     score = np.where(APPROVED, 650.0, 500.0)
     return build_report(
-        tiny_frame(oracle),
+        tiny_frame(oracle) if frame is None else frame,
         TINY,
         PD,
         score,
         scale=SCALE,
         cutoffs=CUT,
         limits=limits or FairnessLimits(),
-        audit=FairnessAudit(min_group_rows=1),
+        audit=FairnessAudit(min_group_rows=min_group_rows),
+        **kwargs,  # type: ignore[arg-type]
     )
+
+
+def strict_json(text: str) -> dict:
+    """Parse JSON refusing NaN and Infinity (Python's json accepts them by default)."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def test_decision_metrics_agree_with_fairlearn() -> None:
@@ -104,7 +136,7 @@ def test_hand_counted_values() -> None:
     assert a.groups.loc["b", "default_rate_approved"] == pytest.approx(1 / 4)
     assert a.di_ratio == pytest.approx(4 / 7)
     assert a.reference_group == "a" and a.worst_group == "b"
-    assert bool(a.groups.loc["b", "four_fifths_flag"]) and not bool(a.groups.loc["a", "four_fifths_flag"])
+    assert bool(a.groups.loc["b", "below_di_limit"]) and not bool(a.groups.loc["a", "below_di_limit"])
 
 
 def test_threshold_free_metrics_agree_with_sklearn() -> None:
@@ -148,10 +180,10 @@ def test_collapsed_cells_give_the_raw_row_numbers() -> None:
 
 
 def test_limits_decide_pass_and_fail_and_the_headline_says_so() -> None:
-    lenient = tiny_report(FairnessLimits(disparate_impact_min=0.1, equal_opportunity_max=1, calibration_gap_max=1))
-    assert lenient.passed and lenient.headline.startswith("PASS")
+    lenient = tiny_report(LENIENT)
+    assert lenient.verdict == "pass" and lenient.passed and lenient.headline.startswith("PASS")
     strict = tiny_report(FairnessLimits(disparate_impact_min=0.8))
-    assert not strict.passed and strict.headline.startswith("FAIL")
+    assert strict.verdict == "fail" and not strict.passed and strict.headline.startswith("FAIL")
     failed = {(c.attribute, c.metric) for c in strict.failures}
     assert ("g", "disparate_impact_ratio") in failed
     assert all("outside the limit" in c.sentence for c in strict.failures)
@@ -183,10 +215,157 @@ def test_approve_at_bad_rate_meets_the_target_and_never_splits_ties() -> None:
 def test_clear_errors_for_tables_that_cannot_be_audited() -> None:
     with pytest.raises(FairnessError) as err:
         build_report(tiny_frame().drop(columns=["h"]), TINY, PD, np.full(20, 650.0), scale=SCALE, cutoffs=CUT)
-    assert str(err.value) == ERR_MISSING_COLUMNS.format(columns="h")
+    assert str(err.value) == ERR_MISSING_COLUMNS.format(table="the table", columns="h")
     bare = parse_schema({**TINY.model_dump(mode="json"), "protected": []})
     with pytest.raises(FairnessError) as err:
         build_report(tiny_frame(), bare, PD, np.full(20, 650.0), scale=SCALE, cutoffs=CUT)
     assert str(err.value) == ERR_NO_PROTECTED.format(schema="tiny")
     with pytest.raises(FairnessError, match="pd has 3 values for 20 rows"):
         build_report(tiny_frame(), TINY, PD[:3], np.full(20, 650.0), scale=SCALE, cutoffs=CUT)
+
+
+def test_errors_name_the_table_they_are_about() -> None:
+    with pytest.raises(FairnessError, match=r"^table loans\.csv lacks column\(s\) h: .*--schema"):
+        build_report(
+            tiny_frame().drop(columns=["h"]),
+            TINY,
+            PD,
+            np.full(20, 650.0),
+            scale=SCALE,
+            cutoffs=CUT,
+            data={"source": "loans.csv"},
+        )
+    bad_target = tiny_frame().assign(bad=[2] + list(BAD[1:]))
+    with pytest.raises(FairnessError, match=r"^table loans\.csv: target column 'bad' must hold 0/1 .* found 2\."):
+        build_report(bad_target, TINY, PD, np.full(20, 650.0), scale=SCALE, cutoffs=CUT, data={"source": "loans.csv"})
+
+
+def test_wilson_interval_matches_the_formula_by_hand() -> None:
+    low, high = wilson_interval(np.array([7, 0, 3]), np.array([10, 5, 0]), 0.95)
+    z = 1.959963984540054
+    for k, n, lo, hi in ((7, 10, low[0], high[0]), (0, 5, low[1], high[1])):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert (lo, hi) == (pytest.approx(centre - half), pytest.approx(centre + half))
+    assert np.isnan(low[2]) and np.isnan(high[2])
+
+
+def test_every_group_rate_carries_its_confidence_interval() -> None:
+    a = tiny_report().attribute("g")
+    low, high = wilson_interval(np.array([7, 4]), np.array([10, 10]), 0.95)
+    np.testing.assert_allclose(a.groups["approval_rate_low"], low)
+    np.testing.assert_allclose(a.groups["approval_rate_high"], high)
+    for rate in ("default_rate_approved", "tpr_good", "fpr_bad", "default_rate", "approve_or_refer_rate"):
+        inside = (a.groups[f"{rate}_low"] <= a.groups[rate]) & (a.groups[rate] <= a.groups[f"{rate}_high"])
+        assert inside.all(), rate
+
+
+def test_disparate_impact_counts_only_declared_groups_with_enough_rows() -> None:
+    di = disparate_impact(
+        {"a": 100, "b": 80, "c": 10, MISSING_GROUP: 30, "zz": 40},
+        {"a": 60, "b": 36, "c": 1, MISSING_GROUP: 3, "zz": 4},
+        min_rows=50,
+        categories=["a", "b", "c", "d"],
+    )
+    assert di.ratio == pytest.approx((36 / 80) / (60 / 100))
+    assert (di.reference, di.worst) == ("a", "b")
+    assert di.counted == ["a", "b"]
+    why = di.groups["why_not"].to_dict()
+    assert why[MISSING_GROUP] == WHY_MISSING and why["zz"] == WHY_UNDECLARED
+    assert why["d"] == "no rows" and why["c"].startswith("10 rows")
+    assert sorted(di.unchecked.index) == ["c", "d"]
+    assert di.below(0.8) == ["b"] and di.below(0.7) == []
+
+
+def test_disparate_impact_needs_two_counted_groups() -> None:
+    di = disparate_impact({"a": 100, "b": 10}, {"a": 50, "b": 9}, min_rows=50)
+    assert di.ratio is None and di.counted == ["a"]
+
+
+def test_a_small_group_makes_the_verdict_incomplete_never_pass() -> None:
+    report = tiny_report(LENIENT, min_group_rows=6)
+    inter = report.attribute("g & h")
+    assert inter.checked_groups == []
+    assert {(u.attribute, u.group, u.rows) for u in report.unchecked} == {
+        ("g & h", "a & u", 5),
+        ("g & h", "a & v", 5),
+        ("g & h", "b & u", 5),
+        ("g & h", "b & v", 5),
+    }
+    assert report.verdict == "incomplete" and not report.passed
+    assert report.headline.startswith("INCOMPLETE") and "4 group(s) could not be checked" in report.headline
+    assert [c.passed for c in report.checks if c.attribute == "g"] == [True, True, True]
+    assert all(c.passed is None for c in report.checks if c.attribute == "g & h")
+    assert strict_json(report.to_json())["verdict"] == "incomplete"
+
+
+def test_a_failed_check_makes_the_verdict_fail_even_when_incomplete() -> None:
+    report = tiny_report(FairnessLimits(), min_group_rows=6)
+    assert report.verdict == "fail" and report.unchecked
+    assert "also incomplete" in report.headline
+
+
+def test_no_check_that_can_run_is_an_error_not_a_pass() -> None:
+    with pytest.raises(FairnessError, match=r"^table tiny\.parquet: no fairness check could run on its 20 rows") as err:
+        tiny_report(LENIENT, min_group_rows=11, data={"source": "tiny.parquet"})
+    assert "--min-group-rows (now 11)" in str(err.value)
+    assert "g: only" not in str(err.value) and "g: no group has at least 11 rows" in str(err.value)
+
+
+def test_values_outside_the_declared_categories_are_listed_not_audited() -> None:
+    frame = tiny_frame()
+    frame.loc[[0, 1, 10], "g"] = "c"
+    report = tiny_report(LENIENT, frame=frame)
+    g = report.attribute("g")
+    assert list(g.groups.index) == ["a", "b"]
+    assert g.groups["rows"].to_dict() == {"a": 8, "b": 9}
+    (u,) = [u for u in report.unchecked if u.attribute == "g"]
+    assert (u.group, u.rows) == ("c", 3) and u.reason.startswith(WHY_UNDECLARED)
+    assert report.verdict == "incomplete"
+    assert "g & h" not in {x.attribute for x in report.unchecked}
+
+
+def test_missing_values_belong_to_no_group_and_say_so() -> None:
+    frame = tiny_frame()
+    frame.loc[[0, 1], "g"] = np.nan
+    report = tiny_report(LENIENT, frame=frame)
+    g = report.attribute("g")
+    assert MISSING_GROUP not in g.groups.index and g.groups["rows"].sum() == 18
+    assert any(line.startswith("g: 2 of 20 rows have no value") for line in report.coverage)
+    assert report.attribute("g & h").groups["rows"].sum() == 18
+    assert report.verdict == "pass"
+
+
+def test_integer_coded_protected_values_match_their_declared_categories() -> None:
+    coded = parse_schema(
+        {
+            **TINY.model_dump(mode="json"),
+            "protected": [{"name": "g", "categories": ["1", "2"]}, {"name": "h", "categories": ["u", "v"]}],
+        }
+    )
+    frame = tiny_frame().assign(g=np.where(G == "a", 1.0, 2.0))
+    frame.loc[0, "g"] = np.nan
+    score = np.where(APPROVED, 650.0, 500.0)
+    report = build_report(frame, coded, PD, score, scale=SCALE, cutoffs=CUT, audit=FairnessAudit(min_group_rows=1))
+    assert report.attribute("g").groups["rows"].to_dict() == {"1": 9, "2": 10}
+    assert not [u for u in report.unchecked if u.attribute == "g"]
+
+
+def test_baseline_that_cannot_reach_the_bad_rate_is_said_not_crashed() -> None:
+    flat = np.full(20, 0.3)
+    report = tiny_report(baseline_pd=flat)
+    inc = report.inclusion
+    assert inc is not None and not inc.baseline_reaches
+    assert inc.baseline_note is not None and inc.baseline_note.startswith(BASELINE_CANNOT_REACH)
+    assert "35.0%" in inc.baseline_note
+    data = strict_json(report.to_json())
+    segments = data["inclusion"]["segments"]
+    assert all(s["lift"] is None and s["baseline_approval_rate"] is None for s in segments)
+    assert data["inclusion"]["baseline_reaches_target"] is False
+    assert any(BASELINE_CANNOT_REACH in n for n in data["notes"])
+
+
+def test_a_value_next_to_its_limit_is_printed_apart_from_it() -> None:
+    assert versus_limit(0.79996, 0.8) == "0.79996"
+    assert versus_limit(0.812, 0.8) == "0.812"

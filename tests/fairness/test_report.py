@@ -52,9 +52,10 @@ def test_proxy_audit_finds_residence_in_the_inputs_but_not_gender(report: Fairne
     assert top and all(isinstance(f, str) for f in top)
 
 
-def test_json_is_strict_and_carries_the_headline_and_metrics(report: FairnessReport) -> None:
-    data = json.loads(report.to_json())
-    assert data["headline"] == report.headline and data["passed"] == report.passed
+def test_json_is_strict_and_carries_the_verdict_headline_and_metrics(report: FairnessReport) -> None:
+    data = json.loads(report.to_json(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["verdict"] == report.verdict and data["passed"] == (report.verdict == "pass")
+    assert data["headline"] == report.headline
     assert data["metrics"]["fair_di_ratio_residence"] == pytest.approx(report.attribute("residence").di_ratio)
     for key in ("fair_eo_diff_residence", "fair_calib_gap_residence", "fair_inclusion_lift_thin_file", "fair_auc"):
         assert key in data["metrics"]
@@ -87,13 +88,18 @@ def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
     assert "<script" not in html
 
 
-def test_small_groups_are_left_out_and_named(
+def test_rows_without_a_value_are_in_no_group_and_counted_at_the_top(
     foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings
 ) -> None:
     parts = split_frame(foreign_table, foreign_schema, fast.train)
     scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs)
     test = parts.test.copy()
     test.loc[test.index[:5], "region"] = np.nan
-    report = fairness_report(scorer, test, limits=fast.fairness, audit=fast.audit)
-    assert "(missing)" in report.attribute("region").left_out
-    assert any("(missing)" in n for n in report.notes)
+    test.loc[test.index[5:9], "sex"] = "x"
+    report = fairness_report(scorer, test, limits=fast.fairness, audit=fast.audit, data={"source": "acme.parquet"})
+    region = report.attribute("region")
+    assert list(region.groups.index) == ["north", "south"] and region.unassigned_rows == 5
+    assert any(line.startswith(f"region: 5 of {len(test):,} rows have no value") for line in report.coverage)
+    assert [(u.attribute, u.group, u.rows) for u in report.unchecked] == [("sex", "x", 4)]
+    assert report.verdict in ("incomplete", "fail") and not report.passed
+    assert report.attribute("region & sex").groups["rows"].sum() == len(test) - 9

@@ -67,17 +67,40 @@ def test_challenger_is_registered_under_its_alias(stage: FairnessStage) -> None:
     assert list(summary["model"])[:1] == ["champion"] and summary["di_ratio"].notna().all()
 
 
-def test_cli_audits_a_registered_model(stage: FairnessStage, table, tmp_path: Path) -> None:
+def test_cli_audits_a_registered_model_and_exits_with_its_verdict(stage: FairnessStage, table, tmp_path: Path) -> None:
     data = tmp_path / "table.parquet"
     table.to_parquet(data, index=False)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["fairness", "--model", CHALLENGER_ALIAS, "--data", str(data), "--out", str(out)])
-    assert result.exit_code == 0, result.output
     html = next(out.glob("fairness_v*.html"))
     summary = json.loads(next(out.glob("fairness_v*.json")).read_text())
+    assert result.exit_code == {"pass": 0, "fail": 1, "incomplete": 2}[summary["verdict"]], result.output
+    assert summary["verdict"].upper() in result.output
     assert summary["model"]["version"] == stage.challenger_version
     assert summary["data"]["rows"] == len(table) * 0.2
     assert "Fairness report" in html.read_text()
+
+
+def test_cli_groups_under_min_group_rows_make_it_incomplete(stage: FairnessStage, table, tmp_path: Path) -> None:
+    data = tmp_path / "table.parquet"
+    table.to_parquet(data, index=False)
+    args = ["fairness", "--data", str(data), "--out", str(tmp_path / "out"), "--no-log", "--min-group-rows", "700"]
+    result = CliRunner().invoke(app, args)
+    summary = json.loads(next((tmp_path / "out").glob("fairness_v*.json")).read_text())
+    small = [u for u in summary["unchecked"] if u["rows"] < 700]
+    assert small and summary["min_group_rows"] == 700
+    assert summary["verdict"] in ("incomplete", "fail") and result.exit_code in (1, 2)
+    assert result.exit_code == {"fail": 1, "incomplete": 2}[summary["verdict"]]
+    assert "not checked" in result.output and f"{small[0]['rows']} rows, fewer than the 700" in result.output
+
+
+def test_cli_refuses_a_table_too_small_to_hold_out_and_says_what_to_do(stage: FairnessStage, table, tmp_path):
+    data = tmp_path / "tiny.parquet"
+    table.head(150).to_parquet(data, index=False)
+    result = CliRunner().invoke(app, ["fairness", "--data", str(data), "--no-log"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"table {data}" in text and "--all-rows" in text and "<frame>" not in text
 
 
 def test_cli_says_what_is_wrong_for_an_unknown_model(stage: FairnessStage) -> None:

@@ -11,6 +11,13 @@ from thinfile.commands.common import console, default_population, fail, model_na
 from thinfile.config import Settings
 from thinfile.training.registry import CHAMPION_ALIAS
 
+EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
 
 def fairness(
     model: str = typer.Option(
@@ -41,27 +48,41 @@ def fairness(
         "--all-rows/--holdout",
         help="Audit every row, or (default) only the held-out test part of the split training makes of this table.",
     ),
+    min_group_rows: int = typer.Option(
+        None,
+        "--min-group-rows",
+        min=1,
+        help="Fewest rows a group needs to be checked (default: FairnessAudit.min_group_rows, 50). Smaller groups "
+        "are listed at the top with their size and confidence intervals, and the verdict is 'incomplete'.",
+    ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from the schema's name."),
     log: bool = typer.Option(
         True, "--log/--no-log", help="Also log the report and fair_* metrics to the model's MLflow run."
     ),
 ) -> None:
-    """Audit a model's decisions across rural/urban, gender, age band and residence x gender.
+    """Audit a model's decisions across every protected attribute of the schema and the first two crossed.
 
-    Approval and default rates, TPR/FPR, disparate impact (four-fifths rule), equal opportunity and
-    equalised odds, AUC and calibration per group, score distributions, a proxy audit, the inclusion
-    lift over the bureau-only scorecard and, on synthetic data, the oracle yardstick; pass/fail
-    against the limits in thinfile.config.FairnessLimits is stated at the top.
+    Approval and default rates with Wilson confidence intervals, TPR/FPR, disparate impact (four-fifths
+    rule), equal opportunity and equalised odds, AUC and calibration per group, score distributions, a
+    proxy audit, the inclusion lift over the bureau-only scorecard and, on synthetic data, the oracle
+    yardstick. The verdict against thinfile.config.FairnessLimits is stated at the top: PASS only when
+    every check ran on every declared group; groups too small to check make it INCOMPLETE.
+
+    Exit codes: 0 pass, 1 fail (a check is outside its limit), 2 incomplete (a group or check could not
+    be checked) or a usage error (bad model, table or schema).
     """
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.training.data import TrainingDataError, load_training_table
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_scorer, holdout
     from thinfile.training.registry import ModelNotFoundError, load_scorer
-    from thinfile.training.split import SplitError
 
     settings = Settings()
+    if min_group_rows is not None:
+        settings = settings.model_copy(
+            update={"audit": settings.audit.model_copy(update={"min_group_rows": min_group_rows})}
+        )
     ref: str | int = int(model) if model.isdigit() else model
     try:
         spec = load_schema(schema)
@@ -78,37 +99,52 @@ def fairness(
         with console.status("reading the table"):
             frame, source = load_training_table(data), str(data)
         if not all_rows:
-            frame = holdout(frame, spec, settings)
+            frame = holdout(frame, spec, settings, source=f"table {source}")
             source += " (held-out test part)"
         with console.status(f"auditing {len(frame):,} rows"):
             report, (html, js) = audit_scorer(scorer, frame, out, settings, log=log, source=source)
-    except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError, SplitError) as err:
+    except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError) as err:
         raise fail(str(err)) from None
-    colour = "green" if report.passed else "red"
-    console.print(f"[bold {colour}]{report.headline}[/]")
-    for c in report.failures:
+    style = VERDICT_STYLE[report.verdict]
+    console.print(f"[{style}]{report.headline}[/]")
+    if report.unchecked:
+        console.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
+        for u in report.unchecked:
+            console.print(f"  - {u.sentence}")
+    for line in report.coverage:
+        console.print(f"  {line}")
+    for c in [*report.failures, *report.not_run]:
         console.print(f"  - {c.sentence}")
     table = Table(title=f"{len(frame):,} rows")
-    for col in ("attribute", "DI ratio", "EO diff", "EOdds diff", "calib gap", "oracle DI"):
+    for col in ("attribute", "groups checked", "DI ratio", "EO diff", "EOdds diff", "calib gap", "oracle DI"):
         table.add_column(col, justify="left" if col == "attribute" else "right")
     for a in report.attributes:
-        oracle = f"{a.oracle_di_ratio:.3f}" if a.oracle_di_ratio is not None else "-"
         table.add_row(
-            a.name, f"{a.di_ratio:.3f}", f"{a.eo_diff:.3f}", f"{a.eod_diff:.3f}", f"{a.calibration_gap:.3f}", oracle
+            a.name,
+            f"{len(a.checked_groups)} of {len(a.checked_groups) + len(a.unchecked)}",
+            _figure(a.di_ratio),
+            _figure(a.eo_diff),
+            _figure(a.eod_diff),
+            _figure(a.calibration_gap),
+            _figure(a.oracle_di_ratio),
         )
     console.print(table)
-    if report.inclusion is not None:
-        seg = report.inclusion.segments.set_index("segment")
-        if "thin-file" in seg.index:
+    inc = report.inclusion
+    if inc is not None:
+        seg = inc.segments.set_index("segment")
+        if not inc.baseline_reaches:
+            console.print(f"inclusion: {inc.baseline_note}")
+        elif "thin-file" in seg.index:
             r = seg.loc["thin-file"]
             console.print(
-                f"inclusion: at a {report.inclusion.target_bad_rate:.1%} bad rate among approved, this model "
-                f"approves {r.model_approval_rate:.1%} of thin-file applicants, the bureau-only scorecard "
+                f"inclusion: at a {inc.target_bad_rate:.1%} bad rate among approved, this model "
+                f"approves {r.model_approval_rate:.1%} of thin-file applicants, the {inc.baseline} "
                 f"{r.baseline_approval_rate:.1%}"
             )
     console.print(f"report: {html}\njson:   {js}")
     if log:
         console.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")
+    raise typer.Exit(EXIT_CODES[report.verdict])
 
 
 def register(app: typer.Typer) -> None:

@@ -35,6 +35,9 @@ def _short(model: str) -> str:
     return model.replace("_scorecard", "").replace("_", "-")
 
 
+VERDICT_CELL = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "incomplete": "[yellow]incomplete[/]"}
+
+
 def _points(share: float) -> str:
     return "-" if share != share else f"{share * 100:+.1f} pts"
 
@@ -100,22 +103,27 @@ def run(
         with console.status("fairness audit and mitigated challenger"):
             stage = fairness_stage(result, settings)
         table = Table(title="fairness across residence (rural / urban)")
-        for col in ("model", "AUC", "DI", "EO", "calib", "lift thin", "lift rural", "checks"):
+        for col in ("model", "AUC", "DI", "EO", "calib", "lift thin", "lift rural", "verdict"):
             table.add_column(col, no_wrap=True)
         for r in stage.summary().itertuples(index=False):
             r = r._asdict()
             table.add_row(
                 _short(str(r["model"])),
-                *(f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
-                *(_points(r[c]) for c in ("lift_thin_file", "lift_residence_worst")),
-                "pass" if r["passed"] else "FAIL",
+                *("-" if r.get(c) != r.get(c) else f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
+                *(_points(r.get(c, float("nan"))) for c in ("lift_thin_file", "lift_residence_worst")),
+                VERDICT_CELL[str(r["verdict"])],
             )
         console.print(table)
+        limits = settings.fairness
         console.print(
-            "DI: approval-rate ratio rural/urban (>= 0.8); EO: equal-opportunity difference (<= 0.05); "
-            "calib: calibration gap (<= 0.02); lift: extra approvals vs the bureau-only scorecard at the "
-            "same bad rate; checks: all limits on every attribute"
+            f"DI: approval-rate ratio rural/urban (>= {limits.disparate_impact_min:g}); EO: equal-opportunity "
+            f"difference (<= {limits.equal_opportunity_max:g}); calib: calibration gap (<= "
+            f"{limits.calibration_gap_max:g}); lift: extra approvals vs the bureau-only scorecard at the same bad "
+            "rate; verdict: pass = every check on every attribute within its limits, FAIL = one is outside, "
+            "incomplete = a group or check could not be checked (see its report)"
         )
+        for name, error in stage.errors.items():
+            console.print(f"[yellow]fairness audit of {name} could not run:[/] {error}")
         for name, path in stage.files.items():
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -21,21 +20,26 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from thinfile.features import jsonio
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section
 from thinfile.training.evaluate import metric_token, thin_file_mask
 from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
     MISSING_GROUP,
+    WHY_UNDECLARED,
     _metric_frame,
     approve_at_bad_rate,
     auc,
     decision_frame,
     default_rate,
     default_rate_among_approved,
+    disparate_impact,
     group_labels,
+    intersection_categories,
     pd_bins,
     risk_frame,
+    wilson_interval,
 )
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
@@ -46,17 +50,34 @@ from thinfile.training.scorer.scale import (
     pd_to_score,
 )
 
+VERDICTS = ("pass", "fail", "incomplete")
+Verdict = Literal["pass", "fail", "incomplete"]
+
 
 class FairnessLimits(Section):
-    disparate_impact_min: float = 0.8
-    equal_opportunity_max: float = 0.05
-    calibration_gap_max: float = 0.02
+    """Pass/fail limits of the fairness checks (the four-fifths rule and its companions)."""
+
+    disparate_impact_min: float = Field(
+        0.8, gt=0, le=1, description="lowest approval-rate ratio to the most-approved group (four-fifths rule)"
+    )
+    equal_opportunity_max: float = Field(
+        0.05, ge=0, le=1, description="largest gap in approval rate among borrowers who repaid"
+    )
+    calibration_gap_max: float = Field(
+        0.02, ge=0, le=1, description="largest gap between groups in observed minus predicted default rate"
+    )
 
 
 class FairnessAudit(Section):
     """How the fairness report is computed (the pass/fail limits are in FairnessLimits)."""
 
-    min_group_rows: int = Field(50, ge=1, description="smaller groups are listed but left out of the audit")
+    min_group_rows: int = Field(
+        50,
+        ge=1,
+        description="a group with fewer rows is shown with its uncertainty but not checked: the verdict is then "
+        "'incomplete', never 'pass'",
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="level of the Wilson interval on every group rate")
     calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
     score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
     proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")
@@ -75,15 +96,38 @@ class FairnessAudit(Section):
 
 
 THIN_FILE = "thin-file"
+BASELINE_CANNOT_REACH = "baseline cannot reach this bad rate"
 
-ERR_NO_PROTECTED = "schema {schema!r} declares no protected attributes; a fairness audit needs at least one"
-ERR_MISSING_COLUMNS = (
-    "the table lacks column(s) {columns}: the fairness audit needs the target and every protected "
-    "attribute beside the model inputs"
+ERR_NO_PROTECTED = (
+    "schema {schema!r} declares no protected attributes; a fairness audit needs at least one: add a "
+    "'protected:' list (column name and its categories) to the schema file"
 )
-ERR_TARGET = "target column {column!r} must hold 0/1 outcomes with no gaps; found {found}"
+ERR_MISSING_COLUMNS = (
+    "{table} lacks column(s) {columns}: the fairness audit needs the target and every protected "
+    "attribute beside the model inputs; add them to the table or give the schema that describes it (--schema)"
+)
+ERR_TARGET = (
+    "{table}: target column {column!r} must hold 0/1 outcomes (1 = defaulted) with no gaps; found {found}. "
+    "Recode it, or drop the rows without an outcome"
+)
 ERR_LENGTH = "{what} has {got} values for {rows} rows"
-ERR_EMPTY = "the table has no rows to audit"
+ERR_EMPTY = "{table} has no rows to audit"
+ERR_NO_CHECKS = (
+    "{table}: no fairness check could run on its {rows:,} rows ({why}). Audit more rows (a larger table, or "
+    "--all-rows to use every row rather than the held-out part) or lower --min-group-rows (now {min_rows:,}) "
+    "and read each group's confidence interval"
+)
+
+NULL_VALUES = {
+    "auc": "the group has only repaid or only defaulted rows",
+    "default_rate_approved": "nobody in the group is approved",
+    "tpr_good / fpr_bad": "the group has no repaid (no defaulted) rows",
+    "di_ratio": "the group is not counted (see why_not), or nobody in any counted group is approved",
+    "*_low / *_high": "a Wilson interval needs at least one row",
+    "checks[].value": "the check could not run; its sentence says why",
+    "inclusion.segments[].baseline_*": BASELINE_CANNOT_REACH,
+    "inclusion.segments[].ratio": "the baseline approves nobody in the segment",
+}
 
 
 class FairnessError(ValueError):
@@ -94,22 +138,33 @@ class PdModel(Protocol):
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray: ...
 
 
-# ---------------------------------------------------------------- metric functions (fairlearn signature)
-
-
 # ---------------------------------------------------------------- report pieces
 
 
 @dataclass(frozen=True)
 class Check:
-    """One pass/fail line against a configured limit."""
+    """One pass/fail line against a configured limit; `passed` is None when it could not run."""
 
     attribute: str
     metric: str
-    value: float
+    value: float | None
     limit: float
     passed: bool | None
     sentence: str
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """A group the audit could not check: too few rows, none at all, or a value the schema does not declare."""
+
+    attribute: str
+    group: str
+    rows: int
+    reason: str
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.attribute} = {self.group}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -118,19 +173,25 @@ class AttributeAudit:
 
     name: str
     groups: pd.DataFrame
-    reference_group: str
-    worst_group: str
-    di_ratio: float
-    eo_diff: float
-    eod_diff: float
-    calibration_gap: float
+    reference_group: str | None
+    worst_group: str | None
+    di_ratio: float | None
+    eo_diff: float | None
+    eod_diff: float | None
+    calibration_gap: float | None
     calibration: pd.DataFrame
     score_edges: list[float]
     score_hist: dict[str, list[int]]
     oracle_di_ratio: float | None = None
     oracle_eo_diff: float | None = None
-    left_out: list[str] = field(default_factory=list)
+    unchecked: list[Unchecked] = field(default_factory=list)
+    unassigned_rows: int = 0
+    why_not: dict[str, str] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
+
+    @property
+    def checked_groups(self) -> list[str]:
+        return [str(g) for g in self.groups.index[self.groups["counted"]]] if len(self.groups) else []
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -144,10 +205,12 @@ class AttributeAudit:
             "oracle_di_ratio": self.oracle_di_ratio,
             "oracle_eo_diff": self.oracle_eo_diff,
             "groups": _records(self.groups.reset_index()),
+            "unchecked": [u.__dict__ for u in self.unchecked],
+            "rows_in_no_group": self.unassigned_rows,
+            "not_computed": self.why_not,
             "calibration": _records(self.calibration),
             "score_edges": self.score_edges,
             "score_hist": self.score_hist,
-            "left_out": self.left_out,
             "findings": self.findings,
         }
 
@@ -172,17 +235,26 @@ class ProxyAudit:
 
 @dataclass(frozen=True)
 class InclusionLift:
-    """Approvals of the model vs a baseline when both are held to the same bad rate among approved."""
+    """Approvals of the model vs a baseline when both are held to the same bad rate among approved.
+
+    When even the baseline's lowest-PD applicants default more often than the target, the baseline
+    cannot reach it: its approvals and the lift are None and `baseline_note` says so.
+    """
 
     baseline: str
     target_bad_rate: float
-    model_bad_rate: float
-    baseline_bad_rate: float
+    model_bad_rate: float | None
+    baseline_bad_rate: float | None
     segments: pd.DataFrame
+    baseline_note: str | None = None
 
-    def lift(self, segment: str) -> float:
-        row = self.segments.set_index("segment").loc[segment]
-        return float(row["lift"])
+    @property
+    def baseline_reaches(self) -> bool:
+        return self.baseline_note is None
+
+    def lift(self, segment: str) -> float | None:
+        value = self.segments.set_index("segment").loc[segment, "lift"]
+        return None if value is None or pd.isna(value) else float(value)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -190,33 +262,59 @@ class InclusionLift:
             "target_bad_rate": self.target_bad_rate,
             "model_bad_rate": self.model_bad_rate,
             "baseline_bad_rate": self.baseline_bad_rate,
+            "baseline_reaches_target": self.baseline_reaches,
+            "baseline_note": self.baseline_note,
             "segments": _records(self.segments),
         }
 
 
 @dataclass(frozen=True)
 class FairnessReport:
-    """The whole audit of one model on one table; `.to_json()` and `fairness_html.render_html` view it."""
+    """The whole audit of one model on one table; `.to_json()` and `report.render_html` view it.
+
+    `verdict` is "pass" only when every check ran on every declared group and all are within the
+    limits; "fail" when any check is outside them; otherwise "incomplete".
+    """
 
     model: dict[str, object]
     data: dict[str, object]
     cutoffs: Cutoffs
     limits: FairnessLimits
+    audit: FairnessAudit
     overall: dict[str, float]
     attributes: list[AttributeAudit]
     checks: list[Check]
     proxies: list[ProxyAudit]
     inclusion: InclusionLift | None
     has_oracle: bool
+    coverage: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
-    def passed(self) -> bool:
-        return all(c.passed is not False for c in self.checks)
+    def unchecked(self) -> list[Unchecked]:
+        """Every group the audit could not check, across attributes (the verdict is then never 'pass')."""
+        return [u for a in self.attributes for u in a.unchecked]
 
     @property
     def failures(self) -> list[Check]:
         return [c for c in self.checks if c.passed is False]
+
+    @property
+    def not_run(self) -> list[Check]:
+        return [c for c in self.checks if c.passed is None]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.failures:
+            return "fail"
+        if self.not_run or self.unchecked:
+            return "incomplete"
+        return "pass"
+
+    @property
+    def passed(self) -> bool:
+        """True only when the verdict is 'pass'."""
+        return self.verdict == "pass"
 
     def attribute(self, name: str) -> AttributeAudit:
         for a in self.attributes:
@@ -226,18 +324,34 @@ class FairnessReport:
 
     @property
     def headline(self) -> str:
-        assessed = [c for c in self.checks if c.passed is not None]
-        if self.passed:
+        ran = [c for c in self.checks if c.passed is not None]
+        gaps = []
+        if self.unchecked:
+            gaps.append(f"{len(self.unchecked)} group(s) could not be checked (each listed with its size)")
+        if self.not_run:
+            gaps.append(f"{len(self.not_run)} check(s) could not run")
+        if self.verdict == "fail":
+            also = f" The audit is also incomplete: {' and '.join(gaps)}." if gaps else ""
+            return f"FAIL: {len(self.failures)} of {len(ran)} checks are outside the limits.{also}"
+        if self.verdict == "incomplete":
             return (
-                f"PASS: all {len(assessed)} checks are within the limits (disparate impact ratio >= "
-                f"{self.limits.disparate_impact_min:g}, equal opportunity difference <= "
-                f"{self.limits.equal_opportunity_max:g}, calibration gap <= {self.limits.calibration_gap_max:g})."
+                f"INCOMPLETE: the {len(ran)} checks that ran are within the limits, but {' and '.join(gaps)}; "
+                "this is not a pass."
             )
-        return f"FAIL: {len(self.failures)} of {len(assessed)} checks are outside the limits."
+        return (
+            f"PASS: all {len(ran)} checks on every declared group are within the limits (disparate impact ratio >= "
+            f"{self.limits.disparate_impact_min:g}, equal opportunity difference <= "
+            f"{self.limits.equal_opportunity_max:g}, calibration gap <= {self.limits.calibration_gap_max:g})."
+        )
 
     def metrics(self) -> dict[str, float]:
-        """Flat, MLflow-ready summary: fair_di_ratio_residence, fair_eo_diff_residence, ..."""
-        m: dict[str, float] = {"fair_pass": float(self.passed), "fair_failed_checks": float(len(self.failures))}
+        """Flat, MLflow-ready summary: fair_di_ratio_residence, fair_eo_diff_residence, ... (finite values only)."""
+        m: dict[str, float | None] = {
+            "fair_pass": float(self.passed),
+            "fair_incomplete": float(self.verdict == "incomplete"),
+            "fair_failed_checks": float(len(self.failures)),
+            "fair_unchecked_groups": float(len(self.unchecked)),
+        }
         for key in ("auc", "approval_rate", "default_rate_approved"):
             if key in self.overall:
                 m[f"fair_{key}"] = self.overall[key]
@@ -247,8 +361,7 @@ class FairnessReport:
             m[f"fair_eo_diff_{t}"] = a.eo_diff
             m[f"fair_eod_diff_{t}"] = a.eod_diff
             m[f"fair_calib_gap_{t}"] = a.calibration_gap
-            if a.oracle_di_ratio is not None:
-                m[f"fair_oracle_di_ratio_{t}"] = a.oracle_di_ratio
+            m[f"fair_oracle_di_ratio_{t}"] = a.oracle_di_ratio
             for group, row in a.groups.iterrows():
                 g = metric_token(str(group).replace(INTERSECTION_SEP, "_"))
                 m[f"fair_approval_rate_{t}_{g}"] = row["approval_rate"]
@@ -257,17 +370,22 @@ class FairnessReport:
             m[f"fair_proxy_auc_{metric_token(p.attribute)}"] = p.auc
         if self.inclusion is not None:
             for row in self.inclusion.segments.itertuples():
-                m[f"fair_inclusion_lift_{metric_token(row.segment.replace('-', '_'))}"] = row.lift
+                m[f"fair_inclusion_lift_{metric_token(str(row.segment).replace('-', '_'))}"] = row.lift
         return {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "verdict": self.verdict,
             "headline": self.headline,
             "passed": self.passed,
+            "unchecked": [u.__dict__ for u in self.unchecked],
+            "coverage": self.coverage,
             "model": self.model,
             "data": self.data,
             "cutoffs": self.cutoffs.model_dump(),
             "limits": self.limits.model_dump(),
+            "min_group_rows": self.audit.min_group_rows,
+            "confidence": self.audit.confidence,
             "overall": self.overall,
             "checks": [c.__dict__ for c in self.checks],
             "attributes": [a.to_dict() for a in self.attributes],
@@ -275,32 +393,28 @@ class FairnessReport:
             "inclusion": self.inclusion.to_dict() if self.inclusion is not None else None,
             "has_oracle": self.has_oracle,
             "notes": self.notes,
+            "null_values": NULL_VALUES,
             "metrics": self.metrics(),
         }
 
     def to_json(self, indent: int = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default, allow_nan=False)
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"cannot write {type(o).__name__} to JSON")
-
-
-def _clean(v: object) -> object:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+        """Strict JSON: every NaN is null, and `null_values` says what a null means where one can occur."""
+        return jsonio.dumps(self.to_dict(), indent=indent)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 # ---------------------------------------------------------------- building blocks
+
+
+def lowest_bad_rate(pd_: np.ndarray, defaulted: np.ndarray) -> float:
+    """The lowest bad rate among approved that approving the lowest-PD applicants can give (ties kept together)."""
+    order = np.argsort(pd_, kind="stable")
+    p, y = pd_[order], defaulted[order]
+    rate = np.cumsum(y) / np.arange(1, len(y) + 1)
+    return float(rate[np.r_[p[1:] != p[:-1], True]].min()) if len(y) else math.nan
 
 
 def inclusion_lift(
@@ -314,10 +428,19 @@ def inclusion_lift(
     """At the same bad rate among approved, how many more of each segment the model approves.
 
     `lift` is the difference in approval rate (model minus baseline, a share of the segment);
-    `ratio` is model over baseline approvals (NaN when the baseline approves none of the segment).
+    `ratio` is model over baseline approvals (None when the baseline approves none of the segment).
+    When the baseline cannot reach the target at all, its columns and the lift are None.
     """
     model_ok = approve_at_bad_rate(pd_model, defaulted, target_bad_rate)
     base_ok = approve_at_bad_rate(pd_baseline, defaulted, target_bad_rate)
+    reaches = bool(base_ok.any())
+    note = None
+    if not reaches:
+        note = (
+            f"{BASELINE_CANNOT_REACH}: even the {baseline}'s lowest-PD applicants default at "
+            f"{100 * lowest_bad_rate(pd_baseline, defaulted):.1f}%, above the target "
+            f"{100 * target_bad_rate:.1f}%, so it would approve nobody"
+        )
     out = []
     for name, mask in segments.items():
         n = int(mask.sum())
@@ -329,15 +452,20 @@ def inclusion_lift(
                 "segment": name,
                 "rows": n,
                 "model_approved": int(model_ok[mask].sum()),
-                "baseline_approved": int(base_ok[mask].sum()),
+                "baseline_approved": int(base_ok[mask].sum()) if reaches else None,
                 "model_approval_rate": m_rate,
-                "baseline_approval_rate": b_rate,
-                "lift": m_rate - b_rate,
-                "ratio": m_rate / b_rate if b_rate > 0 else math.nan,
+                "baseline_approval_rate": b_rate if reaches else None,
+                "lift": m_rate - b_rate if reaches else None,
+                "ratio": m_rate / b_rate if reaches and b_rate > 0 else None,
             }
         )
-    bad = lambda ok: float(defaulted[ok].mean()) if ok.any() else math.nan  # noqa: E731
-    return InclusionLift(baseline, float(target_bad_rate), bad(model_ok), bad(base_ok), pd.DataFrame(out))
+
+    def bad(ok: np.ndarray) -> float | None:
+        return float(defaulted[ok].mean()) if ok.any() else None
+
+    return InclusionLift(
+        baseline, float(target_bad_rate), bad(model_ok), bad(base_ok), pd.DataFrame(out, dtype=object), note
+    )
 
 
 def proxy_audit(
@@ -349,7 +477,10 @@ def proxy_audit(
     audit: FairnessAudit,
     seed: int = 0,
 ) -> ProxyAudit | None:
-    """Fit a small LightGBM to predict the attribute from the model inputs; held-out AUC and gain shares."""
+    """Fit a small LightGBM to predict the attribute from the model inputs; held-out AUC and gain shares.
+
+    Rows whose label is MISSING_GROUP (no value, or one the schema does not declare) are left out.
+    """
     keep = labels != MISSING_GROUP
     classes, y = np.unique(labels[keep], return_inverse=True)
     Xk = X[keep]
@@ -393,6 +524,50 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _counts(labels: np.ndarray, defaulted: np.ndarray, approved: np.ndarray, referred: np.ndarray) -> pd.DataFrame:
+    """Per group: rows, approvals, outcomes and their crossings (the numerators and denominators of every rate)."""
+    frame = pd.DataFrame(
+        {
+            "group": labels,
+            "rows": 1,
+            "approved": approved.astype(np.int64),
+            "defaulted": defaulted,
+            "repaid": 1 - defaulted,
+            "approved_defaulted": approved & (defaulted == 1),
+            "approved_repaid": approved & (defaulted == 0),
+            "referred_or_approved": referred.astype(np.int64),
+        }
+    )
+    return frame.groupby("group", sort=False).sum()
+
+
+CI_OF = {
+    "approval_rate": ("approved", "rows"),
+    "default_rate_approved": ("approved_defaulted", "approved"),
+    "tpr_good": ("approved_repaid", "repaid"),
+    "fpr_bad": ("approved_defaulted", "defaulted"),
+    "default_rate": ("defaulted", "rows"),
+    "approve_or_refer_rate": ("referred_or_approved", "rows"),
+}
+
+
+def _spread(values: pd.Series, counted: list[str], what: str, min_rows: int) -> tuple[float | None, str | None]:
+    """max - min over the counted groups, or None and why it cannot be computed."""
+    if len(counted) < 2:
+        return None, _too_few(counted, min_rows)
+    v = values.loc[counted]
+    undefined = [str(g) for g in v.index[v.isna()]]
+    if undefined:
+        return None, f"not defined for {', '.join(undefined)} ({what})"
+    return float(v.max() - v.min()), None
+
+
+def _too_few(counted: list[str], min_rows: int) -> str:
+    if not counted:
+        return f"no group has at least {min_rows:,} rows"
+    return f"only one group ({counted[0]}) has at least {min_rows:,} rows"
+
+
 def audit_attribute(
     name: str,
     labels: np.ndarray,
@@ -402,38 +577,91 @@ def audit_attribute(
     cutoffs: Cutoffs,
     scale: ScoreScale,
     audit: FairnessAudit,
+    limits: FairnessLimits,
+    categories: list[str],
     oracle_score: np.ndarray | None = None,
-) -> AttributeAudit | None:
-    """Decision and threshold-free metrics for one attribute's groups; None if fewer than two groups are big enough."""
-    sizes = pd.Series(labels).value_counts()
-    small = sorted(str(g) for g in sizes.index[sizes < audit.min_group_rows])
-    keep = ~np.isin(labels, small)
-    if (sizes >= audit.min_group_rows).sum() < 2:
-        return None
-    labels, defaulted, pd_, score = labels[keep], defaulted[keep], pd_[keep], score[keep]
-    repaid = 1 - defaulted
-    approved = score >= cutoffs.approve
+) -> AttributeAudit:
+    """Decision and threshold-free metrics for one attribute's declared groups, with a Wilson interval on each rate.
 
-    dec = decision_frame(repaid, approved, labels)
-    risk = risk_frame(defaulted, pd_, labels)
-    refer = decision_frame(repaid, score >= cutoffs.refer, labels, {"approve_or_refer_rate": selection_rate})
-    groups = pd.concat([dec.by_group, risk.by_group, refer.by_group], axis=1)
+    Rows with no value (or, for an intersection, a part the schema does not declare) belong to no
+    group. A value outside `categories` is listed as unchecked, not audited as a group. Groups under
+    `audit.min_group_rows` rows are shown but not checked; the checks compare the counted groups only.
+    """
+    approved = score >= cutoffs.approve
+    counts = _counts(labels, defaulted, approved, score >= cutoffs.refer)
+    di = disparate_impact(
+        counts["rows"].to_dict(), counts["approved"].to_dict(), min_rows=audit.min_group_rows, categories=categories
+    )
+    unchecked = [Unchecked(name, str(g), int(r["rows"]), str(r["why_not"])) for g, r in di.unchecked.iterrows()] + [
+        Unchecked(
+            name,
+            str(g),
+            int(r["rows"]),
+            f"{WHY_UNDECLARED} (declared: {', '.join(categories)}); add it to the schema's categories or fix the data",
+        )
+        for g, r in di.groups.iterrows()
+        if r["why_not"] == WHY_UNDECLARED
+    ]
+    shown = [g for g in categories if di.groups.loc[g, "rows"] > 0]
+    inside = np.isin(labels, shown)
+    unassigned = int((~inside).sum())
+    counted = di.counted
+
+    lab, dft, p, sc = labels[inside], defaulted[inside], pd_[inside], score[inside]
+    if len(shown) == 0:
+        return AttributeAudit(
+            name=name,
+            groups=di.groups.iloc[0:0],
+            reference_group=None,
+            worst_group=None,
+            di_ratio=None,
+            eo_diff=None,
+            eod_diff=None,
+            calibration_gap=None,
+            calibration=pd.DataFrame(columns=["bin", "group", "rows", "pd_mean", "default_rate"]),
+            score_edges=[],
+            score_hist={},
+            unchecked=unchecked,
+            unassigned_rows=unassigned,
+            why_not={m: "no row holds a declared group" for m in CHECK_METRICS},
+        )
+    repaid, ok = 1 - dft, approved[inside]
+    dec = decision_frame(repaid, ok, lab)
+    risk = risk_frame(dft, p, lab)
+    refer = decision_frame(repaid, sc >= cutoffs.refer, lab, {"approve_or_refer_rate": selection_rate})
+    groups = pd.concat([dec.by_group, risk.by_group, refer.by_group], axis=1).reindex(shown)
     groups.index.name = "group"
     groups["rows"] = groups["rows"].astype(int)
     groups["share"] = groups["rows"] / groups["rows"].sum()
-    groups["di_ratio"] = groups["approval_rate"] / groups["approval_rate"].max()
-    groups["four_fifths_flag"] = groups["di_ratio"] < 0.8
-    reference = str(groups["approval_rate"].idxmax())
-    worst = str(groups["approval_rate"].idxmin())
+    groups["di_ratio"] = di.groups.loc[shown, "di_ratio"]
+    groups["below_di_limit"] = groups["di_ratio"] < limits.disparate_impact_min
+    groups["counted"] = di.groups.loc[shown, "counted"].astype(bool)
+    groups["why_not"] = di.groups.loc[shown, "why_not"]
+    c = counts.loc[shown]
+    for rate, (k, n) in CI_OF.items():
+        groups[f"{rate}_low"], groups[f"{rate}_high"] = wilson_interval(
+            c[k].to_numpy(), c[n].to_numpy(), audit.confidence
+        )
 
-    di_ratio = float(dec.ratio()["approval_rate"])
-    eo_diff = float(dec.difference()["tpr_good"])
-    eod_diff = float(dec.difference()[["tpr_good", "fpr_bad"]].max())
-    calibration_gap = float(risk.difference()["calibration_error"])
+    why: dict[str, str] = {}
+    di_ratio = di.ratio
+    if di_ratio is None:
+        why["disparate_impact_ratio"] = (
+            _too_few(counted, audit.min_group_rows)
+            if len(counted) < 2
+            else ("no applicant of a counted group is approved")
+        )
+    eo_diff, eo_why = _spread(groups["tpr_good"], counted, "no repaid borrowers", audit.min_group_rows)
+    fpr_diff, _ = _spread(groups["fpr_bad"], counted, "no defaulted borrowers", audit.min_group_rows)
+    eod_diff = max(eo_diff, fpr_diff) if eo_diff is not None and fpr_diff is not None else None
+    calibration_gap, cg_why = _spread(groups["calibration_error"], counted, "no rows", audit.min_group_rows)
+    for metric, w in (("equal_opportunity_difference", eo_why), ("calibration_gap", cg_why)):
+        if w:
+            why[metric] = w
 
-    bins = pd_bins(pd_, audit.calibration_bins)
+    bins = pd_bins(p, audit.calibration_bins)
     calib = _metric_frame(
-        {"rows": count, "pd_mean": mean_prediction, "default_rate": default_rate}, defaulted, pd_, labels, control=bins
+        {"rows": count, "pd_mean": mean_prediction, "default_rate": default_rate}, dft, p, lab, control=bins
     ).by_group
     calib = calib.reset_index()
     calib.columns = ["bin", "group", "rows", "pd_mean", "default_rate"]
@@ -441,62 +669,37 @@ def audit_attribute(
     calib["rows"] = calib["rows"].astype(int)
 
     edges = np.linspace(scale.min_score, scale.max_score, audit.score_bins + 1)
-    hist = {str(g): np.histogram(score[labels == g], edges)[0].astype(int).tolist() for g in groups.index}
+    hist = {str(g): np.histogram(sc[lab == g], edges)[0].astype(int).tolist() for g in groups.index}
     for q in (0.1, 0.5, 0.9):
-        groups[f"score_p{int(q * 100)}"] = [float(np.quantile(score[labels == g], q)) for g in groups.index]
+        groups[f"score_p{int(q * 100)}"] = [float(np.quantile(sc[lab == g], q)) for g in groups.index]
 
+    reference, worst = di.reference, di.worst
     findings: list[str] = []
-    ref_rate, worst_rate = groups.loc[reference, "approval_rate"], groups.loc[worst, "approval_rate"]
-    line = (
-        f"{name}: {worst} applicants are approved at {_pct(worst_rate)} against {_pct(ref_rate)} for "
-        f"{reference} (disparate impact ratio {di_ratio:.2f})"
-    )
-    findings.append(line + (", below the four-fifths line." if di_ratio < 0.8 else "."))
-    findings.append(_calibration_sentence(name, groups, calibration_gap))
+    if di_ratio is not None and reference is not None and worst is not None:
+        ref_rate, worst_rate = groups.loc[reference, "approval_rate"], groups.loc[worst, "approval_rate"]
+        line = (
+            f"{name}: {worst} applicants are approved at {_pct(worst_rate)} against {_pct(ref_rate)} for "
+            f"{reference} (disparate impact ratio {di_ratio:.2f})"
+        )
+        below = di_ratio < limits.disparate_impact_min
+        findings.append(line + (f", below the limit {limits.disparate_impact_min:g}." if below else "."))
+    if len(counted) >= 2:
+        findings.append(_calibration_sentence(name, groups.loc[counted], calibration_gap))
 
     oracle_di = oracle_eo = None
     if oracle_score is not None:
-        oracle_score = oracle_score[keep]
-        odec = decision_frame(
-            repaid,
-            oracle_score >= cutoffs.approve,
-            labels,
-            {"approval_rate": selection_rate, "tpr_good": true_positive_rate},
-        )
+        o_ok = oracle_score[inside] >= cutoffs.approve
+        odec = decision_frame(repaid, o_ok, lab, {"approval_rate": selection_rate, "tpr_good": true_positive_rate})
         groups["oracle_approval_rate"] = odec.by_group["approval_rate"]
         groups["oracle_tpr_good"] = odec.by_group["tpr_good"]
-        groups["oracle_di_ratio"] = groups["oracle_approval_rate"] / groups["oracle_approval_rate"].max()
+        groups["oracle_di_ratio"] = groups["oracle_approval_rate"] / groups.loc[counted, "oracle_approval_rate"].max()
         groups["shortfall_vs_oracle"] = groups["oracle_approval_rate"] - groups["approval_rate"]
-        oracle_di = float(odec.ratio()["approval_rate"])
-        oracle_eo = float(odec.difference()["tpr_good"])
-        findings.append(
-            f"{name}: against a scorer that knew the true default probability, at the same cut-off the model "
-            + "; ".join(
-                f"approves {100 * abs(r['shortfall_vs_oracle']):.1f} percentage points "
-                f"{'fewer' if r['shortfall_vs_oracle'] > 0 else 'more'} {g} applicants"
-                for g, r in groups.iterrows()
-            )
-            + "."
-        )
-        for g, row in groups.iterrows():
-            if row["shortfall_vs_oracle"] > audit.oracle_tolerance:
-                findings.append(
-                    f"The model approves {_pct(row['approval_rate'])} of {g} applicants; a scorer that knew each "
-                    f"applicant's true default probability would approve {_pct(row['oracle_approval_rate'])} at the "
-                    f"same cut-off. The model approves fewer {g} applicants than their risk warrants: it is "
-                    f"penalising a thin footprint, not risk."
-                )
-        if di_ratio < oracle_di - audit.oracle_tolerance:
-            findings.append(
-                f"{name}: the model's disparate impact ratio {di_ratio:.2f} is below the oracle's "
-                f"{oracle_di:.2f}: relative to {reference} applicants, {worst} applicants are approved less "
-                f"often than their true risk warrants."
-            )
-        elif di_ratio < 0.8:
-            findings.append(
-                f"{name}: even the oracle approves {worst} applicants less often (ratio {oracle_di:.2f}); "
-                f"the gap reflects true risk at this cut-off, not the model."
-            )
+        o_counts = pd.Series(o_ok.astype(np.int64)).groupby(lab).sum()
+        oracle_di = disparate_impact(
+            counts.loc[counted, "rows"].to_dict(), o_counts.loc[counted].to_dict(), min_rows=1
+        ).ratio
+        oracle_eo, _ = _spread(groups["oracle_tpr_good"], counted, "no repaid borrowers", audit.min_group_rows)
+        findings.extend(_oracle_findings(name, groups.loc[counted], audit, limits, di_ratio, oracle_di, worst))
 
     return AttributeAudit(
         name=name,
@@ -512,12 +715,59 @@ def audit_attribute(
         score_hist=hist,
         oracle_di_ratio=oracle_di,
         oracle_eo_diff=oracle_eo,
-        left_out=small,
+        unchecked=unchecked,
+        unassigned_rows=unassigned,
+        why_not=why,
         findings=findings,
     )
 
 
-def _calibration_sentence(name: str, groups: pd.DataFrame, gap: float) -> str:
+def _oracle_findings(
+    name: str,
+    groups: pd.DataFrame,
+    audit: FairnessAudit,
+    limits: FairnessLimits,
+    di_ratio: float | None,
+    oracle_di: float | None,
+    worst: str | None,
+) -> list[str]:
+    if groups.empty:
+        return []
+    out = [
+        f"{name}: against a scorer that knew the true default probability, at the same cut-off the model "
+        + "; ".join(
+            f"approves {100 * abs(r['shortfall_vs_oracle']):.1f} percentage points "
+            f"{'fewer' if r['shortfall_vs_oracle'] > 0 else 'more'} {g} applicants"
+            for g, r in groups.iterrows()
+        )
+        + "."
+    ]
+    for g, row in groups.iterrows():
+        if row["shortfall_vs_oracle"] > audit.oracle_tolerance:
+            out.append(
+                f"The model approves {_pct(row['approval_rate'])} of {g} applicants; a scorer that knew each "
+                f"applicant's true default probability would approve {_pct(row['oracle_approval_rate'])} at the "
+                f"same cut-off. The model approves fewer {g} applicants than their risk warrants: it is "
+                f"penalising a thin footprint, not risk."
+            )
+    if di_ratio is None or oracle_di is None:
+        return out
+    reference = str(groups["approval_rate"].idxmax())
+    if di_ratio < oracle_di - audit.oracle_tolerance:
+        out.append(
+            f"{name}: the model's disparate impact ratio {di_ratio:.2f} is below the oracle's "
+            f"{oracle_di:.2f}: relative to {reference} applicants, {worst} applicants are approved less "
+            f"often than their true risk warrants."
+        )
+    elif di_ratio < limits.disparate_impact_min:
+        out.append(
+            f"{name}: even the oracle approves {worst} applicants less often (ratio {oracle_di:.2f}); "
+            f"the gap reflects true risk at this cut-off, not the model."
+        )
+    return out
+
+
+def _calibration_sentence(name: str, groups: pd.DataFrame, gap: float | None) -> str:
     parts = []
     for g, row in groups.sort_values("calibration_error").iterrows():
         err = row["calibration_error"]
@@ -526,15 +776,29 @@ def _calibration_sentence(name: str, groups: pd.DataFrame, gap: float) -> str:
             f"{verb} the risk of {g} applicants (observed default {_pct(row['default_rate'])}, "
             f"predicted {_pct(row['pd_mean'])})"
         )
-    return f"{name}: the model " + "; ".join(parts) + f" - a calibration gap of {gap:.3f}."
+    tail = f" - a calibration gap of {gap:.3f}." if gap is not None else "."
+    return f"{name}: the model " + "; ".join(parts) + tail
+
+
+CHECK_METRICS = ("disparate_impact_ratio", "equal_opportunity_difference", "calibration_gap")
+
+
+def versus_limit(value: float, limit: float) -> str:
+    """`value` with 3 decimals, or as many more (up to 6) as it takes not to print the same as `limit`."""
+    for digits in range(3, 7):
+        if f"{value:.{digits}f}" != f"{limit:.{digits}f}":
+            break
+    return f"{value:.{digits}f}"
 
 
 def checks_for(a: AttributeAudit, limits: FairnessLimits) -> list[Check]:
-    """The three pass/fail lines for one attribute, each stated as a sentence."""
+    """The three pass/fail lines for one attribute, each stated as a sentence (or why it could not run)."""
 
-    def check(metric: str, value: float, limit: float, ok: bool, words: str) -> Check:
-        if not np.isfinite(value):
-            return Check(a.name, metric, value, limit, None, f"{words} for {a.name} could not be computed.")
+    def check(metric: str, value: float | None, limit: float, higher_is_better: bool, words: str) -> Check:
+        if value is None or not np.isfinite(value):
+            why = a.why_not.get(metric, "the value is undefined")
+            return Check(a.name, metric, None, limit, None, f"{words} for {a.name} could not be checked: {why}")
+        ok = value >= limit if higher_is_better else value <= limit
         verdict = "within" if ok else "outside"
         return Check(
             a.name,
@@ -542,49 +806,60 @@ def checks_for(a: AttributeAudit, limits: FairnessLimits) -> list[Check]:
             value,
             limit,
             bool(ok),
-            f"{words} for {a.name} is {value:.3f}, {verdict} the limit {limit:g}",
+            f"{words} for {a.name} is {versus_limit(value, limit)}, {verdict} the limit {limit:g}",
         )
 
-    di = check(
-        "disparate_impact_ratio",
-        a.di_ratio,
-        limits.disparate_impact_min,
-        a.di_ratio >= limits.disparate_impact_min,
-        f"Disparate impact ratio ({a.worst_group} vs {a.reference_group})",
-    )
-    eo = check(
-        "equal_opportunity_difference",
-        a.eo_diff,
-        limits.equal_opportunity_max,
-        a.eo_diff <= limits.equal_opportunity_max,
-        "Equal opportunity difference (approval rate among good borrowers)",
-    )
-    cg = check(
-        "calibration_gap",
-        a.calibration_gap,
-        limits.calibration_gap_max,
-        a.calibration_gap <= limits.calibration_gap_max,
-        "Calibration gap (observed minus predicted default)",
-    )
-    return [di, eo, cg]
+    pair = f" ({a.worst_group} vs {a.reference_group})" if a.worst_group is not None else ""
+    return [
+        check("disparate_impact_ratio", a.di_ratio, limits.disparate_impact_min, True, f"Disparate impact ratio{pair}"),
+        check(
+            "equal_opportunity_difference",
+            a.eo_diff,
+            limits.equal_opportunity_max,
+            False,
+            "Equal opportunity difference (approval rate among good borrowers)",
+        ),
+        check(
+            "calibration_gap",
+            a.calibration_gap,
+            limits.calibration_gap_max,
+            False,
+            "Calibration gap (observed minus predicted default)",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- the whole report
 
 
-def _check_table(frame: pd.DataFrame, schema: Schema) -> None:
+def table_name(data: dict[str, object] | None) -> str:
+    source = (data or {}).get("source")
+    return f"table {source}" if source else "the table"
+
+
+def _check_table(frame: pd.DataFrame, schema: Schema, table: str) -> None:
     if not schema.protected:
         raise FairnessError(ERR_NO_PROTECTED.format(schema=schema.name))
     if len(frame) == 0:
-        raise FairnessError(ERR_EMPTY)
+        raise FairnessError(ERR_EMPTY.format(table=table))
     needed = [schema.target, *schema.protected_names, *schema.feature_names]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
-        raise FairnessError(ERR_MISSING_COLUMNS.format(columns=", ".join(absent)))
+        raise FairnessError(ERR_MISSING_COLUMNS.format(table=table, columns=", ".join(absent)))
     y = pd.to_numeric(frame[schema.target], errors="coerce")
-    found = sorted({str(v) for v in frame[schema.target][~y.isin([0, 1])].unique()})[:5]
+    found = sorted({repr(v) if isinstance(v, str) else str(v) for v in frame[schema.target][~y.isin([0, 1])].unique()})
     if found:
-        raise FairnessError(ERR_TARGET.format(column=schema.target, found=", ".join(found)))
+        raise FairnessError(ERR_TARGET.format(table=table, column=schema.target, found=", ".join(found[:5])))
+
+
+def _coverage(a: AttributeAudit, rows: int, intersection: bool) -> list[str]:
+    if not a.unassigned_rows:
+        return []
+    what = "no value (or a value the schema does not declare) in one of its parts" if intersection else "no value"
+    return [
+        f"{a.name}: {a.unassigned_rows:,} of {rows:,} rows have {what}; they belong to no {a.name} group "
+        "and are not in its checks."
+    ]
 
 
 def build_report(
@@ -603,15 +878,19 @@ def build_report(
     data: dict[str, object] | None = None,
     seed: int = 0,
 ) -> FairnessReport:
-    """Audit given PDs and scores of the rows of `frame` (which carries target and protected columns)."""
+    """Audit given PDs and scores of the rows of `frame` (which carries target and protected columns).
+
+    Raises FairnessError when the table cannot be audited or not a single check could run.
+    """
     limits = limits or FairnessLimits()
     audit = audit or FairnessAudit()
-    _check_table(frame, schema)
+    table = table_name(data)
+    _check_table(frame, schema, table)
     n = len(frame)
     for what, arr in (("pd", pd_model), ("score", score), ("baseline pd", baseline_pd)):
         if arr is not None and len(arr) != n:
             raise FairnessError(ERR_LENGTH.format(what=what, got=len(arr), rows=n))
-    defaulted = frame[schema.target].to_numpy(dtype=np.int64)
+    defaulted = pd.to_numeric(frame[schema.target]).to_numpy(dtype=np.int64)
     pd_model = np.asarray(pd_model, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
     oracle_pd = None
@@ -622,6 +901,7 @@ def build_report(
     oracle_score = pd_to_score(oracle_pd, scale) if oracle_pd is not None else None
 
     approved = score >= cutoffs.approve
+    notes: list[str] = []
     overall = {
         "rows": float(n),
         "default_rate": float(defaulted.mean()),
@@ -629,34 +909,45 @@ def build_report(
         "default_rate_approved": default_rate_among_approved(1 - defaulted, approved.astype(int)),
         "auc": auc(defaulted, pd_model),
     }
+    if not approved.any():
+        notes.append(f"nobody is approved at score >= {cutoffs.approve:g}: the default rate among approved is null.")
     if oracle_pd is not None:
         overall["oracle_auc"] = auc(defaulted, oracle_pd)
         overall["oracle_approval_rate"] = float(np.mean(np.asarray(oracle_score) >= cutoffs.approve))
 
-    notes: list[str] = []
+    declared = {p.name: list(p.categories) for p in schema.protected}
     columns = [[p] for p in schema.protected_names]
     if len(schema.protected_names) >= 2:
         columns.append(schema.protected_names[:2])
     attributes: list[AttributeAudit] = []
+    coverage: list[str] = []
     for cols in columns:
-        name = INTERSECTION_SEP.join(cols)
         a = audit_attribute(
-            name, group_labels(frame, cols), defaulted, pd_model, score, cutoffs, scale, audit, oracle_score
+            INTERSECTION_SEP.join(cols),
+            group_labels(frame, cols, declared),
+            defaulted,
+            pd_model,
+            score,
+            cutoffs,
+            scale,
+            audit,
+            limits,
+            intersection_categories([declared[c] for c in cols]),
+            oracle_score,
         )
-        if a is None:
-            notes.append(f"{name}: fewer than two groups with at least {audit.min_group_rows} rows; not audited.")
-            continue
-        if a.left_out:
-            notes.append(f"{name}: groups under {audit.min_group_rows} rows left out: {', '.join(a.left_out)}.")
         attributes.append(a)
+        coverage.extend(_coverage(a, n, len(cols) > 1))
     checks = [c for a in attributes for c in checks_for(a, limits)]
+    if not any(c.passed is not None for c in checks):
+        why = "; ".join(f"{a.name}: {next(iter(a.why_not.values()), 'not computed')}" for a in attributes)
+        raise FairnessError(ERR_NO_CHECKS.format(table=table, rows=n, why=why, min_rows=audit.min_group_rows))
 
     X = schema.to_matrix(frame)
     proxies = []
     for attr in schema.protected_names:
-        p = proxy_audit(
-            X, group_labels(frame, [attr]), attr, schema.feature_names, schema.categorical_indices, audit, seed
-        )
+        labels = group_labels(frame, [attr])
+        labels = np.where(np.isin(labels, declared[attr]), labels, MISSING_GROUP)
+        p = proxy_audit(X, labels, attr, schema.feature_names, schema.categorical_indices, audit, seed)
         if p is None:
             notes.append(f"proxy audit of {attr}: too few rows per group to fit a classifier.")
         else:
@@ -671,12 +962,14 @@ def build_report(
             segments[THIN_FILE] = thin
         for attr in schema.protected_names:
             labels = group_labels(frame, [attr])
-            for g in sorted(set(labels)):
+            for g in declared[attr]:
                 segments[f"{attr}={g}"] = labels == g
         if np.isfinite(target):
             inclusion = inclusion_lift(
                 pd_model, np.asarray(baseline_pd, dtype=np.float64), defaulted, target, segments, baseline_name
             )
+            if inclusion.baseline_note:
+                notes.append(f"inclusion lift: {inclusion.baseline_note}.")
         else:
             notes.append("inclusion lift: the model approves nobody at its cut-off, so there is no bad rate to match.")
     else:
@@ -689,12 +982,14 @@ def build_report(
         data={"rows": n, "schema": schema.name, "schema_fingerprint": schema.fingerprint, **(data or {})},
         cutoffs=cutoffs,
         limits=limits,
+        audit=audit,
         overall=overall,
         attributes=attributes,
         checks=checks,
         proxies=proxies,
         inclusion=inclusion,
         has_oracle=oracle_pd is not None,
+        coverage=coverage,
         notes=notes,
     )
 
@@ -709,7 +1004,7 @@ def fairness_report(
     data: dict[str, object] | None = None,
 ) -> FairnessReport:
     """Score `frame` with `scorer` (a training.scorer.Scorer) and audit it; the baseline feeds the inclusion lift."""
-    _check_table(frame, scorer.schema)
+    _check_table(frame, scorer.schema, table_name(data))
     margin = scorer.margin(scorer.matrix(frame))
     pd_model = expit(margin)
     score = clip(margin_to_score(margin, scorer.scale), scorer.scale)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,16 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
 MISSING_GROUP = "(missing)"
 INTERSECTION_SEP = " & "
+
+WHY_MISSING = "no value: not a group"
+WHY_UNDECLARED = "not a category the schema declares"
+WHY_EMPTY = "no rows"
+WHY_SMALL = "{rows:,} rows, fewer than the {min_rows:,} needed to check it"
 
 
 def default_rate_among_approved(
@@ -123,13 +130,139 @@ def risk_frame(defaulted: np.ndarray, pd_: np.ndarray, groups: np.ndarray) -> Me
     return _metric_frame(RISK_METRICS, defaulted, pd_, groups)
 
 
-def group_labels(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One string label per row: the group of one attribute, or 'a & b' for an intersection."""
-    parts = [frame[c].astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object) for c in columns]
-    out = parts[0].astype(str)
+def protected_values(column: pd.Series) -> np.ndarray:
+    """A protected column as strings (integer-coded floats as "1", not "1.0"); missing values as MISSING_GROUP."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        known = np.isfinite(values)
+        if np.array_equal(values[known], np.round(values[known])):
+            column = pd.Series(np.where(known, values, 0).astype(np.int64), index=column.index).where(known)
+            column = column.astype("Int64")
+    return column.astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object).astype(str)
+
+
+def group_labels(
+    frame: pd.DataFrame, columns: list[str], categories: Mapping[str, Collection[str]] | None = None
+) -> np.ndarray:
+    """One string label per row: the group of one attribute, or 'a & b' for an intersection.
+
+    A row missing any part of an intersection (or, given `categories`, holding a value a part does not
+    declare) belongs to no intersection group: its label is MISSING_GROUP.
+    """
+    parts = [protected_values(frame[c]) for c in columns]
+    if len(parts) == 1:
+        return parts[0].astype(object)
+    out = parts[0].astype(object)
+    unknown = np.zeros(len(frame), dtype=bool)
+    for column, p in zip(columns, parts, strict=True):
+        unknown |= p == MISSING_GROUP
+        if categories is not None and column in categories:
+            unknown |= ~np.isin(p, list(categories[column]))
     for p in parts[1:]:
-        out = np.char.add(np.char.add(out, INTERSECTION_SEP), p.astype(str))
-    return out.astype(object)
+        out = np.char.add(np.char.add(out.astype(str), INTERSECTION_SEP), p.astype(str)).astype(object)
+    out[unknown] = MISSING_GROUP
+    return out
+
+
+def intersection_categories(categories: list[Collection[str]]) -> list[str]:
+    """Every declared combination, in declaration order: ['a & u', 'a & v', 'b & u', ...]."""
+    out = [""]
+    for i, cats in enumerate(categories):
+        out = [f"{o}{INTERSECTION_SEP if i else ''}{c}" for o in out for c in cats]
+    return out
+
+
+def wilson_interval(successes: np.ndarray, trials: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of each rate successes/trials (scipy's binomtest); NaN where there are no trials."""
+    k = np.rint(np.asarray(successes, dtype=np.float64)).astype(np.int64)
+    n = np.rint(np.asarray(trials, dtype=np.float64)).astype(np.int64)
+    low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    for i in np.flatnonzero(n > 0):
+        ci = binomtest(int(k[i]), int(n[i])).proportion_ci(confidence, method="wilson")
+        low[i], high[i] = ci.low, ci.high
+    return low, high
+
+
+@dataclass(frozen=True)
+class DisparateImpact:
+    """Approval rate per group over the most-approved counted group's (the four-fifths rule's ratio).
+
+    `groups` has one row per group (rows, approved, approval_rate, di_ratio, counted, why_not); only
+    counted groups (declared, with a value, at least `min_rows` rows) enter the ratio.
+    """
+
+    groups: pd.DataFrame
+    ratio: float | None
+    reference: str | None
+    worst: str | None
+    min_rows: int
+
+    @property
+    def counted(self) -> list[str]:
+        return [str(g) for g in self.groups.index[self.groups["counted"]]]
+
+    @property
+    def unchecked(self) -> pd.DataFrame:
+        """Declared groups left out of the ratio: too few rows or none (not missing or undeclared values)."""
+        why = self.groups["why_not"].astype(str)
+        return self.groups[~self.groups["counted"] & ~why.isin([WHY_MISSING, WHY_UNDECLARED])]
+
+    def below(self, limit: float) -> list[str]:
+        """Counted groups whose ratio is under `limit` (FairnessLimits.disparate_impact_min)."""
+        r = self.groups["di_ratio"]
+        return [str(g) for g in self.groups.index[self.groups["counted"] & (r < limit)]]
+
+
+def disparate_impact(
+    rows: Mapping[str, float],
+    approved: Mapping[str, float],
+    *,
+    min_rows: int,
+    categories: Collection[str] | None = None,
+) -> DisparateImpact:
+    """The one disparate-impact computation, shared by the fairness audit and the batch population report.
+
+    `rows` and `approved` count applicants and approvals per group label. MISSING_GROUP is not a group,
+    a value outside `categories` (when given) is not audited as one, and a group under `min_rows` rows
+    (or a declared category with none) is listed but not counted. The ratio is the lowest counted
+    approval rate over the highest; None when fewer than two groups count or none was approved.
+    """
+    names = list(dict.fromkeys([*(categories or []), *rows]))
+    declared = set(categories) if categories is not None else None
+    records = []
+    for g in names:
+        n, a = float(rows.get(g, 0)), float(approved.get(g, 0))
+        if g == MISSING_GROUP:
+            why = WHY_MISSING
+        elif declared is not None and g not in declared:
+            why = WHY_UNDECLARED
+        elif n == 0:
+            why = WHY_EMPTY
+        elif n < min_rows:
+            why = WHY_SMALL.format(rows=int(n), min_rows=min_rows)
+        else:
+            why = ""
+        records.append(
+            {
+                "group": g,
+                "rows": int(n),
+                "approved": int(a),
+                "approval_rate": a / n if n else math.nan,
+                "counted": not why,
+                "why_not": why or None,
+            }
+        )
+    groups = pd.DataFrame.from_records(
+        records, columns=["group", "rows", "approved", "approval_rate", "counted", "why_not"]
+    )
+    groups = groups.set_index("group")
+    counted = groups[groups["counted"]]
+    best = float(counted["approval_rate"].max()) if len(counted) else math.nan
+    groups["di_ratio"] = np.where(groups["counted"] & (best > 0), groups["approval_rate"] / best, math.nan)
+    if len(counted) < 2 or not best > 0:
+        return DisparateImpact(groups, None, None, None, min_rows)
+    rates = counted["approval_rate"]
+    return DisparateImpact(groups, float(rates.min() / best), str(rates.idxmax()), str(rates.idxmin()), min_rows)
 
 
 def pd_bins(pd_: np.ndarray, bins: int) -> np.ndarray:
