@@ -180,20 +180,83 @@ class Schema(BaseModel):
         return hashlib.sha256(payload).hexdigest()[:16]
 
     def to_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """Model matrix in schema order: numbers as float64, categories as codes, missing as NaN."""
-        out = np.empty((len(frame), len(self.features)), dtype=np.float64)
-        for j, f in enumerate(self.features):
-            col = frame[f.name]
-            if f.type is FeatureType.category:
-                codes = pd.Categorical(col, categories=list(f.levels)).codes.astype(np.float64)
-                codes[codes < 0] = np.nan
-                out[:, j] = codes
-            else:
-                out[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        return out
+        """Model matrix in schema order, read as validation reads it: numbers (and text booleans) as float64,
+        categories as level codes (3, 3.0 and "3" alike for a level "3"), missing or unreadable as NaN."""
+        columns = [
+            category_codes(f, frame[f.name]) if f.type is FeatureType.category else feature_numbers(f, frame[f.name])
+            for f in self.features
+        ]
+        return _row_major(columns, len(frame))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+TRUE_TEXT = frozenset({"true", "yes", "1", "1.0", "t", "y"})
+FALSE_TEXT = frozenset({"false", "no", "0", "0.0", "f", "n"})
+_HASHED_ALIKE = frozenset({"string", "empty", "integer", "floating", "boolean"})
+_BLOCK_ROWS = 4096
+
+
+def category_text(value: object, levels: tuple[str, ...]) -> str:
+    """A present value as category text: text as given; integers, and floats that are whole numbers, as
+    integers ("3" for 3 and 3.0) unless the float's own text is a declared level."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = str(value)
+        if text not in levels and np.isfinite(value) and float(value).is_integer():
+            return str(int(value))
+        return text
+    return str(value)
+
+
+def category_factors(f: Feature, raw: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A category column as codes (-1 where missing) into the texts of its distinct values."""
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in _HASHED_ALIKE:
+        # mixed kinds (say 1, True and "1") may hash alike, so read each value before grouping
+        present = raw.notna().to_numpy()
+        text = np.full(len(raw), None, dtype=object)
+        text[present] = [category_text(v, f.levels) for v in raw.to_numpy()[present]]
+        codes, uniques = pd.factorize(text)
+    else:
+        codes, uniques = pd.factorize(raw)
+    return np.asarray(codes, dtype=np.int64), [category_text(v, f.levels) for v in uniques]
+
+
+def category_codes(f: Feature, raw: pd.Series) -> np.ndarray:
+    """Level codes as float64; missing values and values outside the declared levels as NaN."""
+    codes, texts = category_factors(f, raw)
+    position = {level: float(k) for k, level in enumerate(f.levels)}
+    return np.array([position.get(t, np.nan) for t in texts] + [np.nan])[codes]
+
+
+def feature_numbers(f: Feature, raw: pd.Series) -> np.ndarray:
+    """A number or bool column as float64, NaN where missing or unreadable; text booleans ("yes", "f") read."""
+    if f.type is FeatureType.bool and raw.dtype == object:
+        codes, uniques = pd.factorize(raw)
+        words = [str(u).strip().lower() for u in uniques]
+        lookup = [1.0 if w in TRUE_TEXT else 0.0 if w in FALSE_TEXT else np.nan for w in words]
+        return np.array([*lookup, np.nan])[codes]
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "biuf":
+        return raw.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _row_major(columns: list[np.ndarray], rows: int) -> np.ndarray:
+    """Columns interleaved into one C-ordered matrix, a cache-sized block of rows at a time."""
+    out = np.empty((rows, len(columns)), dtype=np.float64)
+    for start in range(0, rows, _BLOCK_ROWS):
+        block = out[start : start + _BLOCK_ROWS]
+        for j, col in enumerate(columns):
+            block[:, j] = col[start : start + _BLOCK_ROWS]
+    return out
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
