@@ -60,6 +60,9 @@ class RejectInference(Section):
     )
     reject_weight: float = Field(1.0, gt=0, description="augment, parcel, fuzzy: weight of each inferred reject row")
     max_weight: float = Field(20.0, ge=1, description="reweight: largest 1 / P(booked | inputs) used as a weight")
+    selection_rounds: int = Field(
+        100, ge=10, description="reweight: most boosting rounds (learning rate 0.1) of the booking-probability model"
+    )
     seed: int = Field(0, description="parcel: seed of the random labels")
 
     def params(self) -> dict[str, object]:
@@ -67,7 +70,7 @@ class RejectInference(Section):
         used = {
             "none": (),
             "ceiling": (),
-            "reweight": ("max_weight",),
+            "reweight": ("max_weight", "selection_rounds"),
             "augment": ("risk_factor", "reject_weight"),
             "parcel": ("risk_factor", "reject_weight", "seed"),
             "fuzzy": ("reject_weight",),
@@ -196,9 +199,10 @@ def infer(
         sample = Sample(ttd.X_train, _labels(ttd.train, schema, np.ones(len(is_b), dtype=bool), "ceiling"))
         valid = Sample(ttd.X_valid, _labels(ttd.valid, schema, np.ones(len(is_bv), dtype=bool), "ceiling"))
     elif method == "reweight":
-        params = {k: v for k, v in lgb_params(schema, train).items() if not k.startswith("monotone")}
+        quick = train.model_copy(update={"max_rounds": config.selection_rounds, "learning_rate": 0.1})
+        params = {k: v for k, v in lgb_params(schema, quick).items() if not k.startswith("monotone")}
         selection = train_booster(
-            schema, ttd.X_train, is_b.astype(np.int64), ttd.X_valid, is_bv.astype(np.int64), train, params=params
+            schema, ttd.X_train, is_b.astype(np.int64), ttd.X_valid, is_bv.astype(np.int64), quick, params=params
         )
         p_booked = np.asarray(selection.predict(booked.X, num_iteration=selection.best_iteration))
         sample = reweight(booked, p_booked, config.max_weight)
