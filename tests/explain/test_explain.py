@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from thinfile.features.generator import generate_frame
-from thinfile.features.schema import DIMENSIONS
+from thinfile.features.schema import DIMENSIONS, Dimension
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.artefact import Scorer
@@ -20,9 +20,19 @@ def rows(schema):
     return schema.to_matrix(generate_frame(schema, rows=3_000, seed=32))
 
 
-def test_base_plus_feature_points_equal_the_unclipped_score(scorer, rows):
+def lightgbm_points(scorer, X):
+    """Each feature's points by hand from LightGBM's own pred_contrib: -(PDO / ln 2) x calibrated log-odds."""
+    slope, _ = scorer.calibration
+    return -scorer.scale.pdo / np.log(2) * slope * scorer.booster.predict(X, pred_contrib=True)[:, :-1]
+
+
+def test_base_plus_feature_points_equal_the_score_of_the_boosters_own_prediction(scorer, rows):
+    slope, intercept = scorer.calibration
+    margin = slope * scorer.booster.predict(rows, raw_score=True) + intercept
+    s = scorer.scale
+    by_hand = s.base_score + s.pdo / np.log(2) * (-margin - np.log(s.base_odds))
     e = scorer.explain(rows)
-    assert np.abs(e.base_points + e.points.sum(axis=1) - e.score_unclipped).max() < 1e-6
+    assert np.abs(e.base_points + e.points.sum(axis=1) - by_hand).max() < 1e-6
 
 
 def test_dimension_sub_scores_add_up_to_the_feature_points(scorer, rows):
@@ -58,9 +68,13 @@ def test_reasons_are_the_features_that_lowered_the_score_most_in_order(scorer, r
         assert np.allclose(lost, expected, atol=1e-3)
 
 
-def test_reason_codes_are_stable_across_calls(scorer, rows):
-    first, again = scorer.explain(rows), scorer.explain(rows.copy())
-    assert np.array_equal(first.reason_index, again.reason_index)
+def test_reason_codes_are_the_features_lightgbm_says_cost_the_most_points(scorer, rows):
+    e = scorer.explain(rows)
+    points = lightgbm_points(scorer, rows)
+    most_lost = np.sort(np.minimum(points, 0.0), axis=1)[:, : e.reason_index.shape[1]]
+    given = np.where(e.reason_index >= 0, np.take_along_axis(points, np.maximum(e.reason_index, 0), axis=1), 0.0)
+    assert (e.reason_index >= 0).sum() > len(rows)
+    assert np.abs(given - most_lost).max() < 1e-6
 
 
 @pytest.mark.parametrize("direction", [1, -1])
@@ -124,6 +138,16 @@ def test_a_missing_value_that_costs_points_is_explained_as_missing(scorer, rows,
                 assert reason["text"].startswith("No record of:")
                 return
     raise AssertionError("no missing value among the reasons of 3,000 mostly thin-file rows")
+
+
+def test_records_carry_every_dimensions_points_summed_from_lightgbm_contributions(scorer, rows, schema):
+    records = scorer.explain(rows[:50]).records()
+    points = lightgbm_points(scorer, rows[:50])
+    for i, record in enumerate(records):
+        by_hand = {
+            d.value: sum(points[i, j] for j, f in enumerate(schema.features) if f.dimension is d) for d in Dimension
+        }
+        assert record["dimensions"] == pytest.approx(by_hand, abs=1e-4)
 
 
 def test_saved_and_reloaded_scorer_gives_identical_scores(scorer, rows, tmp_path):
