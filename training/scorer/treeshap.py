@@ -555,8 +555,9 @@ def _kernel_py(
                 out[r0 + i, j] = acc[j, i]
 
 
-_kernel = numba.njit(cache=True, parallel=True)(_kernel_py)
-_kernel_lock = threading.Lock()
+_parallel_kernel = numba.njit(cache=True, parallel=True)(_kernel_py)
+_serial_kernel = numba.njit(cache=True)(_kernel_py)
+_parallel_lock = threading.Lock()
 
 
 def contributions(
@@ -569,9 +570,10 @@ def contributions(
     """SHAP log-odds contributions (n x p+1, last column the bias), equal to LightGBM's pred_contrib.
 
     Trees over the table budget are explained by `booster.predict(pred_contrib=True)` over their runs
-    (the booster the tables were built from is then required). Inputs under `parallel_rows` run on one
-    thread, larger ones on `threads` (0 = all); calls are serialised, since not every numba threading
-    layer may be entered from several threads at once.
+    (the booster the tables were built from is then required). Inputs under `parallel_rows` run on the
+    calling thread (a serial build: no thread pool, safe from many threads at once), larger ones on
+    `threads` (0 = all); parallel calls are serialised, since not every numba threading layer may be
+    entered from several threads at once.
     """
     config = config or ExplainEngineConfig()
     X = np.ascontiguousarray(X, dtype=np.float64)
@@ -586,17 +588,20 @@ def contributions(
     out = np.empty((len(X), tables.n_features + 1))
     most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
-    with _kernel_lock:
-        numba.set_num_threads(use)
-        _run(tables, X, out, config.block_rows)
+    if use == 1:
+        _run(_serial_kernel, tables, X, out, config.block_rows)
+    else:
+        with _parallel_lock:
+            numba.set_num_threads(use)
+            _run(_parallel_kernel, tables, X, out, config.block_rows)
     for start, count in tables.lightgbm_runs:
         assert booster is not None
         out += booster.predict(X, pred_contrib=True, start_iteration=start, num_iteration=count, **kw)
     return out
 
 
-def _run(t: TreeTables, X: np.ndarray, out: np.ndarray, block: int) -> None:
-    _kernel(
+def _run(kernel: Any, t: TreeTables, X: np.ndarray, out: np.ndarray, block: int) -> None:
+    kernel(
         X,
         out,
         t.bias,
