@@ -176,6 +176,7 @@ def champion_shape(scorer: Scorer, config: TrainConfig) -> Callable[[dict[str, f
             "monotone_constraints": "from the schema (higher-is-better features can only raise the score)",
             "explanations": f"{metrics['explain_rows_per_s']:,.0f} rows/s (exact TreeSHAP) against "
             f"{metrics['predict_rows_per_s']:,.0f} rows/s for a plain prediction",
+            "explanation_engine": scorer.explain_engine,
             "trade": "a shallow, small-leaf forest (chosen in bench/train_shape.py) gives up at most ~0.002 AUC "
             "against unconstrained LightGBM and makes per-applicant reason codes several times cheaper",
             "calibration": (
