@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.dataset import Dataset
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
 from pydantic import Field
 
 from thinfile.features.schema import Schema
@@ -16,6 +23,7 @@ from thinfile.features.settings import Section
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
+from thinfile.training.registry import input_signature
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.split import Split
 from thinfile.training.stability import StabilityLimits
@@ -126,6 +134,25 @@ def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
     }
 
 
+def datasets(ctx: RunContext) -> list[tuple[Dataset, str, dict[str, str]]]:
+    """The job's training and test rows as MLflow datasets: the table's source, a digest of the rows each part
+    holds (table hash, split method, seed, part), and the schema's model inputs; metadata only, no copy."""
+    source = ctx.prepared.source
+    uri = Path(source).resolve().as_uri() if Path(source).exists() else f"thinfile:{source}"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        resolved = resolve_dataset_source(uri) if uri.startswith("file:") else CodeDatasetSource({"source": source})
+    schema = input_signature(ctx.schema)
+    out = []
+    for part, context in (("train", "training"), ("test", "testing")):
+        rows = len(getattr(ctx.split, part))
+        key = f"{ctx.prepared.data_hash}:{ctx.split.method}:{ctx.evaluation.seed}:{part}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        name = f"{ctx.schema.name}-{part}"
+        out.append((MetaDataset(resolved, name=name, digest=digest, schema=schema), context, {"rows": str(rows)}))
+    return out
+
+
 def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str) -> dict[str, Figure]:
     test, schema = ctx.split.test, ctx.schema
     rows = min(len(test), ctx.evaluation.plot_rows)
@@ -183,6 +210,7 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
             card=card,
             log_model=spec.log_model,
             extra_tables=spec.tables,
+            datasets=datasets(ctx),
         )
     finally:
         plots.close(figures)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.data.dataset import Dataset
 from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
@@ -43,6 +46,20 @@ CARD_METRICS = (
 )
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_NOTE = """thinfile: one run per model of each training job (champion, bureau-only and all-inputs
+scorecards, mitigated challenger), all with the same metric names.
+
+Compare them: tick the runs of one job (same `thinfile.data_hash` tag) and press **Compare**, or open the
+link `thinfile ui` prints. The figures that matter: `auc`, `ks`, `ece`, `oracle_gap` (synthetic data only),
+`fair_pass` (every fairness check passed) and `explain_rows_per_s`. Each run's Artifacts hold its model card,
+plots, evaluation table and fairness report; its Datasets the train and test rows it saw.
+"""
+# MLflow 3 opens an experiment without a kind as a GenAI one (traces, token usage); these runs are models
+EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: "custom_model_development", "mlflow.note.content": EXPERIMENT_NOTE}
+COMPARE_METRICS = ("auc", "ks", "ece", "oracle_gap", "fair_pass", "explain_rows_per_s")
+
+
 class PromotionError(LookupError):
     """A version that cannot be promoted, with a message that says why."""
 
@@ -67,9 +84,14 @@ def experiment_id(name: str = EXPERIMENT_NAME) -> str:
     uri = use_store(create=True)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]:
+            for key, value in EXPERIMENT_TAGS.items():
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
     root = artifact_root(uri)
-    return mlflow.create_experiment(name, artifact_location=root.resolve().as_uri() if root else None)
+    return mlflow.create_experiment(
+        name, artifact_location=root.resolve().as_uri() if root else None, tags=EXPERIMENT_TAGS
+    )
 
 
 def git_commit() -> str:
@@ -115,11 +137,17 @@ def log_model_run(
     card: str,
     log_model: Callable[[], object],
     extra_tables: dict[str, pd.DataFrame] | None = None,
+    datasets: list[tuple[Dataset, str, dict[str, str]]] | None = None,
 ) -> tuple[str, object]:
-    """One MLflow run for one model; its files are written once and logged in one call. Returns (run id, logged)."""
+    """One MLflow run for one model; its files are written once and logged in one call. Returns (run id, logged).
+
+    `datasets` are (dataset, context, tags) logged as the run's inputs (the runs table's Dataset column).
+    """
     with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics(metrics)
+        for dataset, context, dataset_tags in datasets or []:
+            mlflow.log_input(dataset, context=context, tags=dataset_tags)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             (folder / "plots").mkdir()
@@ -204,3 +232,24 @@ def _fmt(value: float) -> str:
     if not np.isfinite(value):
         return str(value)
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def ui_links(base_url: str, experiment: str | None = None) -> dict[str, str]:
+    """Links into the MLflow UI: the experiment's runs (model-training view) and a comparison of the newest job's
+    runs (every run sharing the newest run's data hash); {} when the experiment does not exist yet."""
+    base = base_url.rstrip("/")
+    client = MlflowClient(configure())
+    exp = client.get_experiment_by_name(EXPERIMENT_NAME) if experiment is None else client.get_experiment(experiment)
+    if exp is None:
+        return {}
+    view = "workflowType=machine_learning"
+    links = {"runs": f"{base}/#/experiments/{exp.experiment_id}?{view}"}
+    newest = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+    if newest:
+        data_hash = newest[0].data.tags.get("thinfile.data_hash", "")
+        job = client.search_runs([exp.experiment_id], f"tags.`thinfile.data_hash` = '{data_hash}'", max_results=20)
+        ids = json.dumps([r.info.run_id for r in job])
+        links["compare"] = (
+            f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(json.dumps([exp.experiment_id]))}&{view}"
+        )
+    return links
