@@ -35,7 +35,7 @@ from rich.progress import (
 from rich.text import Text
 
 from thinfile.features.schema import Schema
-from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
+from thinfile.serving.batch.input import InputPart, inspect_input, normalise, read_chunks
 from thinfile.serving.batch.job import (
     RESUME,
     BatchIntegrityError,
@@ -55,7 +55,7 @@ from thinfile.serving.batch.output import (
     update_manifest,
     write_parquet_atomic,
 )
-from thinfile.serving.batch.scoring import ModelTag, score_frame
+from thinfile.serving.batch.scoring import ModelTag, score_table
 from thinfile.serving.batch.settings import BatchSettings
 
 
@@ -114,15 +114,32 @@ def _init_worker(
     if parent:
         die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        pa.set_cpu_count(max(threads, 1))
+        pa.set_io_thread_count(max(threads, 1))
     scorer = pickle.loads(scorer_bytes)
     scorer.num_threads = threads
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
 
 
-def _score_task(name: str, source: str, first_row: int, table: pa.Table) -> tuple[str, dict]:
+def pack(table: pa.Table) -> bytes:
+    """A chunk as Arrow IPC bytes: one copy to send to a worker (pickling the table copies whole parent buffers)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def unpack(chunk: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(chunk)).read_all()
+
+
+def _score_task(
+    name: str, source: str, first_row: int, partition: dict[str, str | None], chunk: pa.Table | bytes
+) -> tuple[str, dict]:
     """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last."""
     w = _WORKER
-    result = score_frame(table.to_pandas(), w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
+    table = normalise(unpack(chunk) if isinstance(chunk, bytes) else chunk, partition, w["scorer"].schema)
+    result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
     layout: OutputLayout = w["layout"]
     footer = {
         "counts": result.counts,
@@ -131,7 +148,7 @@ def _score_task(name: str, source: str, first_row: int, table: pa.Table) -> tupl
         "stats": result.stats,
         "rejected_by_column": result.rejected_by_column,
     }
-    if len(result.rejects):
+    if result.rejects.num_rows:
         write_parquet_atomic(result.rejects, layout.rejects_part(name))
     write_parquet_atomic(result.scores, layout.scores_part(name), footer)
     return name, footer
@@ -142,11 +159,11 @@ def _score_task(name: str, source: str, first_row: int, table: pa.Table) -> tupl
 
 def _pending_chunks(
     parts: list[InputPart], done: set[str], schema: Schema, chunk_rows: int
-) -> Iterator[tuple[str, str, int, pa.Table]]:
+) -> Iterator[tuple[str, str, int, dict[str, str | None], pa.Table]]:
     for i, part in enumerate(parts):
         skip = {k for k in range(part.chunks(chunk_rows)) if chunk_name(i, k) in done}
         for k, table in read_chunks(part, schema, chunk_rows, skip):
-            yield chunk_name(i, k), part.name, k * chunk_rows, table
+            yield chunk_name(i, k), part.name, k * chunk_rows, part.partition, table
 
 
 def _run_in_process(tasks: Iterator[tuple], on_done: Callable[[str, dict], None]) -> None:
@@ -167,7 +184,8 @@ def _run_pool(
                     finished, running = wait(running, return_when=FIRST_COMPLETED)
                     for f in finished:
                         on_done(*f.result())
-                running.add(pool.submit(_score_task, *task))
+                name, source, first_row, partition, table = task
+                running.add(pool.submit(_score_task, name, source, first_row, partition, pack(table)))
             for f in wait(running).done:
                 on_done(*f.result())
         except BrokenProcessPool:
@@ -221,7 +239,7 @@ def run_embedded(job: BatchJob) -> BatchResult:
         manifest = update_manifest(layout, manifest, chunks)
         _score_pending(job, parts, layout, manifest, chunks)
         counts = reconcile(parts, chunks, chunk_rows)
-        return finish_job(job, layout, manifest, chunks, "embedded", counts, skipped, time.perf_counter() - started)
+        return finish_job(job, layout, manifest, chunks, "embedded", counts, skipped, started)
 
 
 def _score_pending(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +21,8 @@ from thinfile.features.validate import validate_table
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _SAMPLE_BYTES = 1 << 20
-_READ_BATCH_ROWS = 65_536
+_READ_BATCH_ROWS_MIN = 8_192
+_READ_BATCH_ROWS_MAX = 1 << 20
 _CSV_BLOCK_BYTES = 16 << 20
 _SHOWN_PROBLEMS = 3
 
@@ -185,18 +187,29 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
     return parts
 
 
-def _normalise(table: pa.Table, part: InputPart, schema: Schema) -> pa.Table:
+def normalise(table: pa.Table, partition: dict[str, str | None], schema: Schema) -> pa.Table:
     """Numbers and booleans as float64 (validation then reads them without text parsing); hive keys added."""
     numeric = {f.name for f in schema.features if f.type is not FeatureType.category}
     table = table.replace_schema_metadata(None)
     for i, name in enumerate(table.column_names):
         t = table.schema.field(i).type
-        if name in numeric and (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t)):
+        if (
+            name in numeric
+            and t != pa.float64()
+            and (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t))
+        ):
             table = table.set_column(i, name, pc.cast(table.column(i), pa.float64()))
-    for key, value in part.partition.items():
+    for key, value in partition.items():
         if key not in table.column_names:
-            table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+            table = table.append_column(key, constant_text(value, table.num_rows))
     return table
+
+
+def constant_text(value: str | None, rows: int) -> pa.Array:
+    """`rows` copies of one text (or nulls), built in Arrow, not from a Python list."""
+    if value is None:
+        return pa.nulls(rows, pa.string())
+    return pa.DictionaryArray.from_arrays(np.zeros(rows, np.int32), pa.array([value])).dictionary_decode()
 
 
 def _stream(
@@ -218,7 +231,13 @@ def _stream(
         first, last = start // chunk_rows, (start + n - 1) // chunk_rows
         if n and any(c in pending for c in range(first, last + 1)):
             offset = start
-            for batch in pf.iter_batches(batch_size=_READ_BATCH_ROWS, row_groups=[rg], columns=keep):
+            batches = pf.iter_batches(
+                batch_size=max(min(chunk_rows, _READ_BATCH_ROWS_MAX), _READ_BATCH_ROWS_MIN),
+                row_groups=[rg],
+                columns=keep,
+                use_threads=False,
+            )
+            for batch in batches:
                 yield offset, batch
                 offset += batch.num_rows
         start += n
@@ -227,7 +246,10 @@ def _stream(
 def read_chunks(
     part: InputPart, schema: Schema, chunk_rows: int, skip: set[int] | frozenset[int] = frozenset()
 ) -> Iterator[tuple[int, pa.Table]]:
-    """(chunk index, rows [k*chunk_rows, (k+1)*chunk_rows)) of one file, skipping chunks in `skip`."""
+    """(chunk index, rows [k*chunk_rows, (k+1)*chunk_rows)) of one file as read, skipping chunks in `skip`.
+
+    Tables come as the file holds them (see `normalise`); a chunk is yielded as soon as its last row is read.
+    """
     pending = set(range(part.chunks(chunk_rows))) - set(skip)
     if not pending:
         return
@@ -244,7 +266,7 @@ def read_chunks(
                 if k in pending:
                     buffer.append(batch.slice(pos, take))
                     if at + take == end:
-                        yield k, _normalise(pa.Table.from_batches(buffer), part, schema)
+                        yield k, pa.Table.from_batches(buffer)
                         buffer = []
                 pos += take
             row = start + batch.num_rows

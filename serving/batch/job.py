@@ -11,6 +11,7 @@ import errno
 import importlib
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
-from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, update_manifest
+from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, duplicate_ids, update_manifest
 from thinfile.serving.batch.report import build_report, merge_stats, write_report
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
@@ -110,6 +111,7 @@ class BatchResult:
     seconds: float
     model: dict
     report: dict = field(repr=False)
+    duplicate_ids: dict = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
@@ -126,6 +128,12 @@ class BatchResult:
         ]
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
+        if self.duplicate_ids.get("ids"):
+            d = self.duplicate_ids
+            lines.append(
+                f"duplicate ids: {d['ids']:,} ids appear more than once ({d['rows']:,} rows), first "
+                f"{', '.join(map(str, d['first']))}; each row was scored (or rejected) on its own"
+            )
         return "\n".join(lines)
 
 
@@ -181,9 +189,12 @@ def finish_job(
     engine_name: str,
     counts: dict[str, int],
     skipped: int,
-    seconds: float,
+    started: float,
 ) -> BatchResult:
-    """Population report beside the output, manifest marked complete, result returned."""
+    """Duplicate ids counted, population report beside the output, manifest marked complete, result returned.
+
+    `started` is the job's `time.perf_counter()` at its start: the result's seconds include all of this.
+    """
     stats = None
     for c in chunks.values():
         if c.get("stats"):
@@ -192,27 +203,33 @@ def finish_job(
     by_column: Counter[str] = Counter()
     for c in chunks.values():
         by_column.update(c.get("rejected_by_column") or {})
+    duplicates = duplicate_ids(layout, job.scorer.schema.id_column, job.settings.duplicates_shown)
     summary = {
         "engine": engine_name,
         **counts,
-        "seconds": round(seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
         "rejected_by_column": dict(by_column.most_common()),
+        "duplicate_ids": duplicates,
     }
     report = jsonable(
         build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability, summary, tag.as_dict())
     )
     write_report(report, job.scorer, layout.root)
     update_manifest(
-        layout, {**manifest, "population_flag": report["stability"].get("flag", False)}, chunks, complete=True
+        layout,
+        {**manifest, "population_flag": report["stability"].get("flag", False), "duplicate_ids": duplicates},
+        chunks,
+        complete=True,
     )
     return BatchResult(
         output=layout.root,
         engine=engine_name,
         chunks=len(chunks),
         chunks_skipped=skipped,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
         model=tag.as_dict(),
         report=report,
+        duplicate_ids=duplicates,
         **counts,
     )
 

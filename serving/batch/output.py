@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
@@ -78,15 +79,18 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: Path, footer: dict | None = None) -> None:
-    """Write to a hidden temporary name in the same folder, flush to disk, then rename into place."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    if footer is not None:
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), FOOTER_KEY: json.dumps(footer).encode()}
-        )
+def write_parquet_atomic(table: pa.Table, path: Path, footer: dict | None = None) -> None:
+    """Write to a hidden temporary name in the same folder, flush to disk, then rename into place.
+
+    Dictionary columns are stored as they are (no re-hashing) and read back as plain text: the file
+    carries no Arrow schema, only the Parquet one and the chunk's footer.
+    """
     tmp = _tmp(path)
-    pq.write_table(table, tmp)
+    dictionary = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    with pq.ParquetWriter(tmp, table.schema, store_schema=False, use_dictionary=dictionary or True) as writer:
+        writer.write_table(table)
+        if footer is not None:
+            writer.add_key_value_metadata({FOOTER_KEY: json.dumps(footer)})
     with tmp.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -262,3 +266,25 @@ def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict
         manifest["finished"] = _now()
     write_json_atomic(layout.manifest, manifest)
     return manifest
+
+
+def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[str, object]:
+    """Ids that appear more than once in the job's output (scores and rejects): how many, their rows, the first few.
+
+    Reads only the id column of every part; rows without an id (rejected for it) are not counted.
+    """
+    columns = []
+    for folder, column in ((layout.scores, id_column), (layout.rejects, "id")):
+        if folder.is_dir() and any(folder.glob("*.parquet")):
+            ids = ds.dataset(folder, format="parquet").to_table(columns=[column]).column(column)
+            columns.extend(ids.cast(pa.string()).chunks)
+    ids = pa.chunked_array(columns, pa.string())
+    ids = ids.filter(pc.invert(pc.or_kleene(pc.is_null(ids), pc.equal(ids, ""))))
+    counts = pa.table({"id": ids}).group_by("id").aggregate([("id", "count")])
+    repeated = counts.filter(pc.greater(counts.column("id_count"), 1))
+    first = pc.sort_indices(repeated.column("id"))[:shown]
+    return {
+        "ids": repeated.num_rows,
+        "rows": int(pc.sum(repeated.column("id_count")).as_py() or 0),
+        "first": repeated.column("id").take(first).to_pylist(),
+    }

@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from matplotlib.figure import Figure
 
 from thinfile.features import jsonio
 from thinfile.features.schema import FeatureType
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
-from thinfile.training.fairness.metrics import MISSING_GROUP
+from thinfile.training.fairness.metrics import MISSING_GROUP, disparate_impact, protected_values
 from thinfile.training.reporting import (
     BAND_COLOURS,
     PALETTE,
@@ -50,8 +52,34 @@ def score_grid(scorer: Scorer, step: float) -> np.ndarray:
     return np.arange(scorer.scale.min_score, scorer.scale.max_score + step, step)
 
 
-def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pd.DataFrame, settings: BatchSettings) -> dict:
-    """Additive summary of one scored chunk (counts only; JSON-ready)."""
+def _label_counts(labels: np.ndarray, names: list[str]) -> dict[str, int]:
+    codes, found = pd.factorize(labels)
+    counts = dict(zip(found, np.bincount(codes, minlength=len(found)).tolist(), strict=True))
+    return {name: int(counts.get(name, 0)) for name in names}
+
+
+def group_counts(column: pa.ChunkedArray | pa.Array, approved: np.ndarray) -> dict[str, list[int]]:
+    """[rows, approved] per group label of a protected column (labels as `protected_values` writes them)."""
+    encoded = pc.dictionary_encode(column) if not pa.types.is_dictionary(column.type) else column
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks else pa.array([], encoded.type)
+    dictionary = encoded.dictionary
+    labels = protected_values(pd.Series(dictionary.to_pandas())) if len(dictionary) else np.array([], dtype=object)
+    labels = np.append(labels.astype(object), MISSING_GROUP)
+    index = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
+    rows = np.bincount(index, minlength=len(labels))
+    yes = np.bincount(index, weights=approved, minlength=len(labels))
+    out: dict[str, list[int]] = {}
+    for label, n, a in zip(labels, rows, yes, strict=True):
+        if n:
+            total = out.setdefault(str(label), [0, 0])
+            total[0] += int(n)
+            total[1] += int(a)
+    return out
+
+
+def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pa.Table, settings: BatchSettings) -> dict:
+    """Additive summary of one scored chunk (counts only; JSON-ready); `groups`: the rows' protected attributes."""
     score, schema = explanation.score, scorer.schema
     grid = score_grid(scorer, settings.approval_grid_step)
     hist = np.bincount(np.clip(np.searchsorted(grid, score, side="right") - 1, 0, len(grid) - 1), minlength=len(grid))
@@ -61,28 +89,24 @@ def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pd.DataFrame, 
         "score_sum": float(score.sum()),
         "pd_sum": float(explanation.pd.sum()),
         "score_hist": hist.tolist(),
-        "bands": {name: int((explanation.band == name).sum()) for name, _ in scorer.scale.bands},
-        "decisions": {d: int((explanation.decision == d).sum()) for d in ("approve", "refer", "decline")},
+        "bands": _label_counts(explanation.band, [name for name, _ in scorer.scale.bands]),
+        "decisions": _label_counts(explanation.decision, ["approve", "refer", "decline"]),
         "at_or_above": {
             "refer": int((score >= scorer.cutoffs.refer).sum()),
             "approve": int((score >= scorer.cutoffs.approve).sum()),
         },
-        "groups": {},
+        "groups": {attr: group_counts(groups.column(attr), approved) for attr in groups.column_names},
         "psi_counts": {},
     }
-    for attr in groups.columns:
-        values = groups[attr].astype(object).where(groups[attr].notna(), MISSING_GROUP).astype(str).to_numpy()
-        stats["groups"][attr] = {
-            str(g): [int((values == g).sum()), int(((values == g) & approved).sum())] for g in np.unique(values)
-        }
     ref = scorer.reference
     if ref:
         stats["psi_counts"]["score"] = _counts(score, ref["score"]["edges"], None)
+        columns = np.ascontiguousarray(explanation.X.T)
         for j, f in enumerate(schema.features):
             r = ref["features"].get(f.name)
             if r is not None:
                 levels = len(f.levels) if f.type is FeatureType.category else None
-                stats["psi_counts"][f.name] = _counts(explanation.X[:, j], r["edges"], levels)
+                stats["psi_counts"][f.name] = _counts(columns[j], r["edges"], levels)
     return stats
 
 
@@ -129,38 +153,47 @@ def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
 
 
 def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: FairnessAudit) -> dict:
-    """Approval by group; only declared categories with at least `min_group_rows` rows count towards the ratio."""
-    declared = {p.name: set(p.categories) for p in scorer.schema.protected}
+    """Approval by group and the disparate impact ratio, by the fairness audit's own rule (`disparate_impact`).
+
+    Missing values and values outside the schema's categories are not groups; a declared group under
+    `min_group_rows` rows is listed but not counted, and makes the attribute incomplete.
+    """
+    declared = {p.name: list(p.categories) for p in scorer.schema.protected}
     out = {}
     for attr, groups in stats.get("groups", {}).items():
-        allowed = declared.get(attr, set())
+        di = disparate_impact(
+            {g: n for g, (n, _) in groups.items()},
+            {g: a for g, (_, a) in groups.items()},
+            min_rows=groups_rule.min_group_rows,
+            categories=declared.get(attr),
+        )
         rows, left_out = [], []
-        for g, (n, approved) in sorted(groups.items()):
-            rate = approved / n if n else 0.0
-            if g not in allowed:
-                why = "missing" if g == MISSING_GROUP else "not a category the schema declares"
-            elif n < groups_rule.min_group_rows:
-                why = f"fewer than {groups_rule.min_group_rows} rows"
-            else:
-                why = ""
-            row = {"group": g, "rows": n, "approval_rate": round(rate, 6), "counted": not why, "why_not": why or None}
-            rows.append(row)
-            if why:
-                left_out.append(f"{g} ({n:,} rows: {why})")
-        counted = [r for r in rows if r["counted"]]
-        best = max((r["approval_rate"] for r in counted), default=0.0)
-        for r in rows:
-            r["disparate_impact"] = round(r["approval_rate"] / best, 6) if r["counted"] and best > 0 else None
-        ratios = [r["disparate_impact"] for r in counted if r["disparate_impact"] is not None]
-        complete = len(ratios) >= 2
-        worst = min(ratios) if complete else None
+        for g, r in di.groups.iterrows():
+            rate, ratio = float(r["approval_rate"]), float(r["di_ratio"])
+            rows.append(
+                {
+                    "group": str(g),
+                    "rows": int(r["rows"]),
+                    "approval_rate": round(rate, 6) if np.isfinite(rate) else None,
+                    "counted": bool(r["counted"]),
+                    "why_not": r["why_not"],
+                    "disparate_impact": round(ratio, 6) if np.isfinite(ratio) else None,
+                }
+            )
+            if not r["counted"]:
+                left_out.append(f"{g} ({int(r['rows']):,} rows: {r['why_not']})")
+        worst = None if di.ratio is None else round(di.ratio, 6)
         out[attr] = {
             "groups": rows,
             "disparate_impact_ratio": worst,
-            "complete": complete,
+            "reference_group": di.reference,
+            "worst_group": di.worst,
+            "complete": worst is not None and di.unchecked.empty,
+            "unchecked": [str(g) for g in di.unchecked.index],
             "left_out": left_out,
             "flag": worst is not None and worst < limits.disparate_impact_min,
             "four_fifths_limit": limits.disparate_impact_min,
+            "min_group_rows": groups_rule.min_group_rows,
         }
     return out
 

@@ -1,24 +1,32 @@
 """The one scoring function of batch jobs: validate a chunk, score the good rows, set the bad ones aside.
 
-Both engines (embedded process pool and Spark `mapInPandas`) call `score_frame`, so they cannot differ.
+Arrow in, Arrow out: both engines (the embedded process pool and Spark's `mapInArrow`) call `score_table`
+on one chunk. Validation is `validate_table`, the matrix is `Schema.to_matrix`, the scores are
+`Scorer.explain`, as everywhere else; the output columns are then built from the explanation's arrays
+(reason codes and texts taken from the schema's names by index), never row by row.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from thinfile.features.schema import Schema
-from thinfile.features.validate import validate_table
+from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.serving.batch.report import chunk_stats
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.fairness.metrics import protected_values
 from thinfile.training.registry import model_name_for
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.explain import Explanation
 
 REJECT_COLUMNS = ["id", "columns", "reason", "source", "row"]
+REJECTS_SCHEMA = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in REJECT_COLUMNS])
 
 
 class BatchSchemaError(ValueError):
@@ -50,21 +58,17 @@ class ModelTag:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    scores: pd.DataFrame
-    rejects: pd.DataFrame
+    """Scored rows and rejects of one chunk (Arrow tables), and its additive summary."""
+
+    scores: pa.Table
+    rejects: pa.Table
     stats: dict | None
+    rejected_by_column: dict[str, int] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
-        n_scored, n_rejected = len(self.scores), len(self.rejects)
+        n_scored, n_rejected = self.scores.num_rows, self.rejects.num_rows
         return {"rows_in": n_scored + n_rejected, "scored": n_scored, "rejected": n_rejected}
-
-    @property
-    def rejected_by_column(self) -> dict[str, int]:
-        """Rejected rows per column named in their reasons (a row with two bad columns counts for both)."""
-        if not len(self.rejects):
-            return {}
-        return self.rejects["columns"].str.split(",").explode().value_counts().astype(int).to_dict()
 
 
 def output_columns(schema: Schema, top: int) -> list[str]:
@@ -72,14 +76,135 @@ def output_columns(schema: Schema, top: int) -> list[str]:
     return [schema.id_column, "score", "band", "pd", "decision", *reasons, "model_name", "model_version"]
 
 
-def empty_scores(schema: Schema, top: int) -> pd.DataFrame:
-    cols = output_columns(schema, top)
-    floats = {"score", "pd"} | {c for c in cols if c.endswith("_points_lost")}
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c in floats else "object") for c in cols})
+def scores_schema(schema: Schema, top: int) -> pa.Schema:
+    """Arrow types of the scores parts: numbers as float64, everything else as text."""
+    floats = {"score", "pd"}
+    return pa.schema(
+        [
+            (c, pa.float64() if c in floats or c.endswith("_points_lost") else pa.string())
+            for c in output_columns(schema, top)
+        ]
+    )
 
 
-def empty_rejects() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECT_COLUMNS})
+def _text(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def _labels(values: np.ndarray) -> pa.DictionaryArray:
+    """A column of a few distinct labels (band, decision) as a dictionary array: hashed once, never row by row."""
+    codes, names = pd.factorize(values)
+    return pa.DictionaryArray.from_arrays(codes.astype(np.int32), _text(np.asarray(names, dtype=object)))
+
+
+def _repeat(text: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([text], pa.string()))
+
+
+def _reason_columns(explanation: Explanation, top: int) -> dict[str, pa.Array]:
+    """reason_k_{code,text,points_lost} for k = 1..top: indices into the schema's names and texts; null pads."""
+    features = explanation.schema.features
+    p, n = len(features), len(explanation)
+    codes = pa.array([f.name for f in features], pa.string())
+    texts = pa.array([f.reason for f in features] + [f.reason_when_missing for f in features], pa.string())
+    k_have = min(top, explanation.reason_index.shape[1])
+    index = np.full((n, top), -1, dtype=np.int32)
+    index[:, :k_have] = explanation.reason_index[:, :k_have]
+    lost = np.zeros((n, top))
+    lost[:, :k_have] = -explanation.reason_points[:, :k_have]
+    none = index < 0
+    safe = np.where(none, 0, index)
+    missing = np.take_along_axis(np.isnan(explanation.X), safe, axis=1) & ~none
+    text_index = (safe + p * missing).astype(np.int32)
+    out: dict[str, pa.Array] = {}
+    for k in range(top):
+        out[f"reason_{k + 1}_code"] = pa.DictionaryArray.from_arrays(pa.array(safe[:, k], mask=none[:, k]), codes)
+        out[f"reason_{k + 1}_text"] = pa.DictionaryArray.from_arrays(pa.array(text_index[:, k], mask=none[:, k]), texts)
+        out[f"reason_{k + 1}_points_lost"] = pa.array(lost[:, k], pa.float64(), mask=none[:, k])
+    return out
+
+
+def _ids(table: pa.Table | None, report: ValidationReport, id_column: str, valid: np.ndarray) -> pa.Array:
+    """The valid rows' ids as text: straight from Arrow when the input holds text, else as validation read them."""
+    column = table.column(id_column) if table is not None else None
+    if column is not None and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column.filter(pa.array(valid)).combine_chunks().cast(pa.string())
+    return _text(report.clean[id_column].to_numpy(dtype=object)[valid])
+
+
+def scores_table(explanation: Explanation, ids: pa.Array, tag: ModelTag, schema: Schema, top: int) -> pa.Table:
+    """The scores part of a chunk, column by column from the explanation's arrays.
+
+    Text columns other than the id are dictionary arrays (a few distinct values each), which the Parquet
+    writer stores as they are; `plain` turns them into ordinary text where a reader needs that.
+    """
+    n = len(explanation)
+    columns: dict[str, pa.Array] = {
+        schema.id_column: ids,
+        "score": pa.array(explanation.score, pa.float64()),
+        "band": _labels(explanation.band),
+        "pd": pa.array(explanation.pd, pa.float64()),
+        "decision": _labels(explanation.decision),
+        **_reason_columns(explanation, top),
+        "model_name": _repeat(tag.name, n),
+        "model_version": _repeat(tag.version, n),
+    }
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded to their value type (what readers of the Parquet parts see)."""
+    columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def rejects_table(report: ValidationReport, source: str | np.ndarray, first_row: int) -> pa.Table:
+    """One row per rejected input row: id, the bad columns, every reason, source file and row number."""
+    rejects = report.rejects()
+    if not len(rejects):
+        return REJECTS_SCHEMA.empty_table()
+    rows = rejects["row"].to_numpy(dtype=np.int64)
+    names = np.full(len(rows), source, dtype=object) if isinstance(source, str) else source[rows]
+    return pa.Table.from_arrays(
+        [
+            _text(rejects["id"].to_numpy(dtype=object)),
+            _text(rejects["columns"].to_numpy(dtype=object)),
+            _text(rejects["reason"].to_numpy(dtype=object)),
+            _text(names),
+            pa.array(rows + first_row, pa.int64()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+
+
+def rejected_by_column(rejects: pa.Table) -> dict[str, int]:
+    """Rejected rows per column named in their reasons (a row with two bad columns counts for both)."""
+    if not rejects.num_rows:
+        return {}
+    named = pc.list_flatten(pc.split_pattern(rejects.column("columns"), ","))
+    counts = pc.value_counts(named)
+    return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(split_blocks=True, self_destruct=False)
+
+
+def score_table(
+    table: pa.Table,
+    scorer: Scorer,
+    tag: ModelTag,
+    settings: BatchSettings,
+    *,
+    source: str | np.ndarray = "",
+    first_row: int = 0,
+) -> ChunkResult:
+    """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary.
+
+    `source` names the input file of every row (one name, or one per row); `first_row` is the chunk's
+    first row number in that file.
+    """
+    return _score(_frame(table), table, scorer, tag, settings, source, first_row)
 
 
 def score_frame(
@@ -88,39 +213,45 @@ def score_frame(
     tag: ModelTag,
     settings: BatchSettings,
     *,
-    source: str = "",
+    source: str | np.ndarray = "",
     first_row: int = 0,
 ) -> ChunkResult:
-    """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary."""
-    schema = scorer.schema
+    """`score_table` for a pandas frame."""
+    return _score(frame, None, scorer, tag, settings, source, first_row)
+
+
+def _score(
+    frame: pd.DataFrame,
+    table: pa.Table | None,
+    scorer: Scorer,
+    tag: ModelTag,
+    settings: BatchSettings,
+    source: str | np.ndarray,
+    first_row: int,
+) -> ChunkResult:
+    schema, top = scorer.schema, settings.top_reasons
     report = validate_table(frame, schema)
     if report.table_errors:
-        raise BatchSchemaError(f"{source or 'input'}: {'; '.join(report.table_errors)}")
-    rejects = report.rejects()
-    rejects = (
-        pd.DataFrame(
-            {
-                "id": rejects["id"].astype(object),
-                "columns": rejects["columns"].astype(object),
-                "reason": rejects["reason"].astype(object),
-                "source": source,
-                "row": (rejects["row"].to_numpy(dtype=np.int64) + first_row),
-            },
-            columns=REJECT_COLUMNS,
-        )
-        if len(rejects)
-        else empty_rejects()
-    )
+        where = source if isinstance(source, str) and source else "input"
+        raise BatchSchemaError(f"{where}: {'; '.join(report.table_errors)}")
+    rejects = rejects_table(report, source, first_row)
+    by_column = rejected_by_column(rejects)
     valid = report.valid_mask
     if not valid.any():
-        return ChunkResult(empty_scores(schema, settings.top_reasons), rejects, None)
-    clean = report.clean.loc[valid].reset_index(drop=True)
-    explanation = scorer.explain(schema.to_matrix(clean), settings.top_reasons)
-    flat = explanation.to_frame()
-    scores = pd.DataFrame({schema.id_column: clean[schema.id_column].astype(object)})
-    for col in output_columns(schema, settings.top_reasons)[1:-2]:
-        scores[col] = flat[col].to_numpy()
-    scores["model_name"] = tag.name
-    scores["model_version"] = tag.version
-    groups = clean[[c for c in schema.protected_names if c in clean.columns]]
-    return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings))
+        return ChunkResult(scores_schema(schema, top).empty_table(), rejects, None, by_column)
+    X = schema.to_matrix(report.clean)
+    everyone = bool(valid.all())
+    explanation = scorer.explain(X if everyone else X[valid], top)
+    scores = scores_table(explanation, _ids(table, report, schema.id_column, valid), tag, schema, top)
+    groups = _groups(table, report.clean, schema, None if everyone else valid)
+    return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
+
+
+def _groups(table: pa.Table | None, clean: pd.DataFrame, schema: Schema, valid: np.ndarray | None) -> pa.Table:
+    """The protected attributes of the scored rows, as Arrow columns (from the input table when there is one)."""
+    names = [c for c in schema.protected_names if c in clean.columns]
+    if table is None:
+        rows = clean[names] if valid is None else clean.loc[valid, names]
+        return pa.table({c: pa.array(protected_values(rows[c]), pa.string()) for c in names})
+    picked = table.select(names)
+    return picked if valid is None else picked.filter(pa.array(valid))

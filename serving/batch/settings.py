@@ -18,5 +18,6 @@ class BatchSettings(Section):
     in_flight_per_worker: int = Field(1, ge=1, description="chunks read ahead per worker (memory bound)")
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes written per row")
     approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
+    duplicates_shown: int = Field(5, ge=0, le=100, description="duplicate ids named in the summary and report")
     manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")
     spark_master: str = Field("local[*]", description="Spark master for --engine spark")

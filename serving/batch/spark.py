@@ -16,12 +16,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
-from thinfile.serving.batch.input import BatchInputError, inspect_input, wanted_columns
+from thinfile.serving.batch.input import BatchInputError, constant_text, inspect_input, normalise, wanted_columns
 from thinfile.serving.batch.job import (
     BatchIntegrityError,
     BatchJob,
@@ -32,9 +36,11 @@ from thinfile.serving.batch.job import (
 from thinfile.serving.batch.output import new_manifest, open_output, update_manifest
 from thinfile.serving.batch.scoring import (
     REJECT_COLUMNS,
+    REJECTS_SCHEMA,
     ModelTag,
     output_columns,
-    score_frame,
+    score_table,
+    scores_schema,
 )
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.scorer.artefact import Scorer
@@ -98,17 +104,23 @@ _REJECT_ONLY = [c for c in REJECT_COLUMNS if c != "id"]
 
 
 def _union_columns(schema: Schema, top: int) -> list[str]:
-    """Scored rows, rejects (id in the id column) and summaries in one frame, told apart by KIND."""
+    """Scored rows, rejects (id in the id column) and summaries in one table, told apart by KIND."""
     return [*output_columns(schema, top), *_REJECT_ONLY, STATS, KIND]
 
 
-def _union_ddl(schema: Schema, top: int) -> str:
-    def kind(c: str) -> str:
-        if c in ("score", "pd") or c.endswith("_points_lost"):
-            return "double"
-        return "bigint" if c == "row" else "string"
+def _union_schema(schema: Schema, top: int) -> pa.Schema:
+    scores = scores_schema(schema, top)
+    fields = [scores.field(c) for c in scores.names]
+    fields += [REJECTS_SCHEMA.field(c) for c in _REJECT_ONLY] + [
+        pa.field(STATS, pa.string()),
+        pa.field(KIND, pa.string()),
+    ]
+    return pa.schema(fields)
 
-    return ", ".join(f"`{c}` {kind(c)}" for c in _union_columns(schema, top))
+
+def _union_ddl(schema: Schema, top: int) -> str:
+    kinds = {pa.float64(): "double", pa.int64(): "bigint", pa.string(): "string"}
+    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in _union_schema(schema, top))
 
 
 _CACHE: dict[str, Scorer] = {}
@@ -125,41 +137,52 @@ def _scorer_from(broadcast: Any, tag: ModelTag, threads: int) -> Scorer:
     return scorer
 
 
+def _file_names(column: pa.ChunkedArray | pa.Array, root_uri: str) -> np.ndarray:
+    """Each row's input file relative to the input folder (as the embedded engine names it)."""
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    names = [unquote(str(v)).removeprefix(unquote(root_uri)).lstrip("/") for v in encoded.dictionary.to_pylist()]
+    return np.asarray(names + [""], dtype=object)[encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)]
+
+
+def _as_union(table: pa.Table, kind: str, union: pa.Schema) -> pa.Table:
+    n = table.num_rows
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type) for f in union
+    ]
+    columns[union.get_field_index(KIND)] = constant_text(kind, n)
+    return pa.Table.from_arrays(columns, schema=union)
+
+
 def _score_partition(
     broadcast: Any, tag: ModelTag, settings: BatchSettings, root_uri: str, threads: int
-) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The mapInPandas function: each pandas batch -> scored rows, rejects and one summary row."""
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The mapInArrow function: each Arrow batch -> scored rows, rejects and one summary row (one union table)."""
 
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         scorer = _scorer_from(broadcast, tag, threads)
-        union = _union_columns(scorer.schema, settings.top_reasons)
-        for frame in batches:
-            source = frame.pop(SOURCE) if SOURCE in frame else pd.Series([""] * len(frame))
-            names = source.astype(str).str.removeprefix(root_uri).str.lstrip("/").to_numpy()
-            result = score_frame(frame, scorer, tag, settings, source="")
-            rejects = result.rejects.rename(columns={"id": scorer.schema.id_column})
-            rejects = rejects.assign(source=names[rejects["row"].to_numpy(dtype="int64")], row=None)
-            summary = pd.DataFrame(
-                {
-                    STATS: [
-                        json.dumps(
-                            {
-                                "counts": result.counts,
-                                "stats": result.stats,
-                                "rejected_by_column": result.rejected_by_column,
-                            }
-                        )
-                    ]
-                }
+        schema = scorer.schema
+        union = _union_schema(schema, settings.top_reasons)
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            names = _file_names(table.column(SOURCE), root_uri)
+            table = normalise(table.drop_columns([SOURCE]), {}, schema)
+            result = score_table(table, scorer, tag, settings, source=names)
+            rejects = result.rejects.rename_columns(
+                [schema.id_column if c == "id" else c for c in result.rejects.column_names]
             )
-            yield pd.concat(
+            rejects = rejects.set_column(
+                rejects.schema.get_field_index("row"), "row", pa.nulls(rejects.num_rows, pa.int64())
+            )
+            summary = {"counts": result.counts, "stats": result.stats, "rejected_by_column": result.rejected_by_column}
+            yield from pa.concat_tables(
                 [
-                    result.scores.assign(**{KIND: "score"}),
-                    rejects.assign(**{KIND: "reject"}),
-                    summary.assign(**{KIND: "stats"}),
-                ],
-                ignore_index=True,
-            ).reindex(columns=union)
+                    _as_union(result.scores, "score", union),
+                    _as_union(rejects, "reject", union),
+                    _as_union(pa.table({STATS: [json.dumps(summary)]}), "stats", union),
+                ]
+            ).to_batches()
 
     return run
 
@@ -210,7 +233,7 @@ def run_spark(job: BatchJob) -> BatchResult:
         threads = int(spark.conf.get("spark.task.cpus", "1"))
         broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
         run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
-        scored = frame.mapInPandas(run, schema=_union_ddl(schema, settings.top_reasons))
+        scored = frame.mapInArrow(run, schema=_union_ddl(schema, settings.top_reasons))
         scored = scored.persist(StorageLevel.DISK_ONLY)
         try:
             if job.console is not None:
@@ -245,4 +268,4 @@ def run_spark(job: BatchJob) -> BatchResult:
         if problems:
             update_manifest(layout, manifest, chunks)
             raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
-        return finish_job(job, layout, manifest, chunks, "spark", counts, 0, time.perf_counter() - started)
+        return finish_job(job, layout, manifest, chunks, "spark", counts, 0, started)

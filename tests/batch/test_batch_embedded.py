@@ -106,6 +106,48 @@ def test_scores_equal_the_library_and_the_service(
     assert list(batch["decision"]) == list(service.decision)
 
 
+def test_duplicate_ids_are_scored_and_reported(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    rows = book.head(600).astype({"return_rate": object})
+    ids = rows[schema.id_column].to_numpy().copy()
+    ids[[10, 250, 590]] = ids[0]  # four rows, across three parts
+    ids[41] = ids[40]
+    rows[schema.id_column] = ids
+    rows.at[250, "return_rate"] = 7.0  # one of the repeats is rejected
+    rows.to_parquet(tmp_path / "book.parquet")
+
+    result = batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, chunk_rows=200, workers=1)
+
+    counts = rows[schema.id_column].value_counts()
+    repeated = counts[counts > 1]
+    assert (result.scored, result.rejected) == (599, 1)
+    assert result.duplicate_ids == {"ids": 2, "rows": int(repeated.sum()), "first": sorted(repeated.index)}
+    assert f"duplicate ids: 2 ids appear more than once ({repeated.sum()} rows)" in result.summary()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["duplicate_ids"] == result.duplicate_ids
+
+
+def test_a_job_with_every_row_rejected_exits_non_zero(book: pd.DataFrame, scorer_dir: Path, tmp_path: Path) -> None:
+    rows = book.head(300).copy()
+    rows["return_rate"] = 9.0
+    rows.to_parquet(tmp_path / "book.parquet")
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    args = ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "--model", str(scorer_dir)]
+
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "rows in 300 = scored 0 + rejected 300" in said
+    assert "no row could be scored: all 300 rows were rejected, most often for return_rate (300 rows)" in said
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["counts"] == {"rows_in": 300, "scored": 0, "rejected": 300}
+    assert len(pd.read_parquet(tmp_path / "out" / "rejects")) == 300
+
+
 def test_hive_partitioned_folder(book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path) -> None:
     table = pa.Table.from_pandas(book.head(3_000).astype({"residence": str}), preserve_index=False)
     pq.write_to_dataset(table, tmp_path / "book", partition_cols=["residence"])

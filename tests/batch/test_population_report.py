@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
+from thinfile.training.fairness.audit import FairnessAudit
 from thinfile.training.scorer.artefact import Scorer
 
 
@@ -46,6 +48,52 @@ def test_approval_by_group_and_disparate_impact(book: pd.DataFrame, scorer: Scor
     without = rows.drop(columns=["residence", "gender", "age_band"])
     without.to_parquet(tmp_path / "plain.parquet")
     assert batch_score(tmp_path / "plain.parquet", tmp_path / "plain", scorer, workers=1).report["fairness"] == {}
+
+
+def _approval_by(rows: pd.DataFrame, out: Path, schema: Schema, column: str) -> pd.Series:
+    """Approval rate per value of `column`, by hand from the written scores joined to the input on id."""
+    scores = pd.read_parquet(out / "scores")[[schema.id_column, "decision"]]
+    joined = rows[[schema.id_column, column]].merge(scores, on=schema.id_column, validate="one_to_one")
+    return (joined["decision"] == "approve").groupby(joined[column].astype(str)).mean()
+
+
+def test_a_value_outside_the_declared_categories_is_not_a_group(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    rows = book.head(2_000).astype({"residence": object})
+    approved = scorer.explain(rows).decision == "approve"
+    rows.at[int(approved.argmax()), "residence"] = "suburban"
+    rows.to_parquet(tmp_path / "book.parquet")
+
+    fair = batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1).report["fairness"]["residence"]
+
+    rates = _approval_by(rows, tmp_path / "out", schema, "residence")
+    declared = rates[["urban", "rural"]]
+    by_hand = declared.min() / declared.max()
+    assert rates["suburban"] == 1.0 and rates.min() / rates.max() < by_hand  # counted, the one row would move it
+    assert fair["disparate_impact_ratio"] == pytest.approx(by_hand, abs=1e-6)
+    assert fair["flag"] == (by_hand < 0.8) and fair["complete"]
+    suburban = next(g for g in fair["groups"] if g["group"] == "suburban")
+    assert (suburban["rows"], suburban["counted"]) == (1, False) and "not a category" in suburban["why_not"]
+
+
+def test_a_declared_group_under_min_group_rows_is_listed_but_not_counted(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    rows = book.head(1_000).astype({"gender": object})
+    rows["gender"] = "male"
+    rows.loc[rows.index[:20], "gender"] = "female"
+    rows.to_parquet(tmp_path / "book.parquet")
+
+    report = batch_score(
+        tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1, groups=FairnessAudit(min_group_rows=50)
+    ).report
+    fair = report["fairness"]["gender"]
+
+    female = next(g for g in fair["groups"] if g["group"] == "female")
+    assert (female["rows"], female["counted"]) == (20, False) and "fewer than the 50" in female["why_not"]
+    assert fair["disparate_impact_ratio"] is None and not fair["flag"] and not fair["complete"]
+    assert fair["unchecked"] == ["female"]
 
 
 @pytest.fixture(scope="module")
