@@ -47,9 +47,10 @@ def _missing(v: object) -> bool:
 
 
 def format_value(v: Any, kind: str = "num", digits: int | None = None) -> str:
-    """One value as text: pct 12.3%, num 0.123, g 600 (shortest), int 1,234, yesno; None and NaN as 'n/a'."""
+    """One value as text: pct 12.3%, num 0.123, g 600 (shortest), int 1,234, yesno; a missing number is 'n/a',
+    missing text is blank."""
     if _missing(v):
-        return NA
+        return "" if kind == "text" else NA
     if kind == "text":
         return str(v)
     if kind == "g":
