@@ -94,7 +94,9 @@ def test_cli_groups_under_min_group_rows_make_it_incomplete(stage: FairnessStage
     assert "not checked" in result.output and f"{small[0]['rows']} rows, fewer than the 700" in result.output
 
 
-def test_cli_refuses_a_table_too_small_to_hold_out_and_says_what_to_do(stage: FairnessStage, table, tmp_path):
+def test_cli_refuses_a_table_too_small_to_hold_out_and_says_what_to_do(
+    stage: FairnessStage, table, tmp_path: Path
+) -> None:
     data = tmp_path / "tiny.parquet"
     table.head(150).to_parquet(data, index=False)
     result = CliRunner().invoke(app, ["fairness", "--data", str(data), "--no-log"])
