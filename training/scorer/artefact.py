@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -78,12 +79,14 @@ class Scorer:
         raw = np.asarray(self.booster.predict(X, raw_score=True, **self._params()), dtype=np.float64)
         return a * raw + b
 
-    def contributions(self, X: np.ndarray, exact_engine: str = "tables") -> np.ndarray:
+    def contributions(self, X: np.ndarray, exact_engine: Literal["tables", "lightgbm"] = "tables") -> np.ndarray:
         """Calibrated TreeSHAP log-odds contributions (n x p+1, last column the bias).
 
         `exact_engine="tables"` uses thinfile's precomputed TreeSHAP (same numbers, faster; trees over
         the table budget go to LightGBM), "lightgbm" uses `Booster.predict(pred_contrib=True)` alone.
         """
+        if exact_engine not in ("tables", "lightgbm"):
+            raise ValueError(f"exact_engine is 'tables' or 'lightgbm', got {exact_engine!r}")
         a, b = self.calibration
         tables = self.tables if exact_engine == "tables" else None
         if tables is None:
