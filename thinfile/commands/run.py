@@ -39,7 +39,7 @@ VERDICT_CELL = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "incomple
 
 
 def _points(share: float) -> str:
-    return "-" if share != share else f"{share * 100:+.1f} pts"
+    return "-" if share != share else f"{share * 100:+.1f}"
 
 
 def run(
@@ -103,7 +103,7 @@ def run(
         with console.status("fairness audit and mitigated challenger"):
             stage = fairness_stage(result, settings)
         table = Table(title="fairness across residence (rural / urban)")
-        for col in ("model", "AUC", "DI", "EO", "calib", "lift thin", "lift rural", "verdict"):
+        for col in ("model", "AUC", "DI", "EO", "calib", "+thin", "+rural", "verdict"):
             table.add_column(col, no_wrap=True)
         for r in stage.summary().itertuples(index=False):
             r = r._asdict()
@@ -118,9 +118,10 @@ def run(
         console.print(
             f"DI: approval-rate ratio rural/urban (>= {limits.disparate_impact_min:g}); EO: equal-opportunity "
             f"difference (<= {limits.equal_opportunity_max:g}); calib: calibration gap (<= "
-            f"{limits.calibration_gap_max:g}); lift: extra approvals vs the bureau-only scorecard at the same bad "
-            "rate; verdict: pass = every check on every attribute within its limits, FAIL = one is outside, "
-            "incomplete = a group or check could not be checked (see its report)"
+            f"{limits.calibration_gap_max:g}); +thin / +rural: extra approvals per 100 thin-file / rural "
+            "applicants vs the bureau-only scorecard at the same bad rate; verdict: pass = every check on every "
+            "attribute within its limits, FAIL = one is outside, incomplete = a group or check could not be "
+            "checked (see its report)"
         )
         for name, error in stage.errors.items():
             console.print(f"[yellow]fairness audit of {name} could not run:[/] {error}")
