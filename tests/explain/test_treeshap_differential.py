@@ -196,6 +196,9 @@ def test_over_budget_trees_in_many_runs_send_the_whole_model_to_pred_contrib(dee
     tables = treeshap.build_tables(deep_booster, config)
     assert tables.whole_model_by_lightgbm and tables.table_entries == 0
     assert tables.note.startswith("all 12 trees explained by LightGBM's pred_contrib")
+    X = np.random.default_rng(7).standard_normal((50, 12))
+    ours = treeshap.contributions(tables, X, booster=deep_booster, config=config)
+    np.testing.assert_allclose(ours, deep_booster.predict(X, pred_contrib=True), rtol=0, atol=1e-12)
 
 
 def test_contributions_refuse_to_leave_out_over_budget_trees_without_the_booster(deep_booster) -> None:
