@@ -85,7 +85,8 @@ class BureauEraPolicy(Section):
 class Policy(Protocol):
     """A lending decision over a through-the-door table: who it approves, and a description for the data card."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def approves(self, frame: pd.DataFrame) -> np.ndarray: ...
 
@@ -407,7 +408,7 @@ def generate_history(
     """Write a TTD population with its lending history as Parquet parts, the history schema and the data card."""
     params = params or GeneratorParams()
     settings = settings or HistorySettings()
-    policy = policy or bureau_era_policy(schema, params, settings.policy)
+    chosen: Policy = policy or bureau_era_policy(schema, params, settings.policy)
     hist = history_schema(schema)
     parts = out / PARTS_DIR
     parts.mkdir(parents=True, exist_ok=True)
@@ -416,7 +417,7 @@ def generate_history(
     plan = chunk_plan(rows, params.chunk_rows)
     seeds = np.random.SeedSequence(seed).spawn(len(plan))
     jobs = [
-        (schema, hist, params, settings, policy, s, seed, start, n, parts / f"part-{i:05d}.parquet")
+        (schema, hist, params, settings, chosen, s, seed, start, n, parts / f"part-{i:05d}.parquet")
         for i, ((start, n), s) in enumerate(zip(plan, seeds, strict=True))
     ]
     marginals, tally = Marginals(schema), HistoryTally()
@@ -432,7 +433,7 @@ def generate_history(
     summary = tally.summary()
     card = out / "DATACARD.md"
     text = render_datacard(params, seed, rows, marginals, str(parts))
-    card.write_text(text + render_history_section(summary, policy, settings, SCHEMA_FILE, str(out)))
+    card.write_text(text + render_history_section(summary, chosen, settings, SCHEMA_FILE, str(out)))
     realised = marginals.realised()
     within = all(ok for _, _, ok in check_targets(params, realised))
     return GeneratedHistory(parts, card, schema_file, rows, realised, summary, within)

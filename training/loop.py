@@ -145,9 +145,9 @@ class LoopResult:
                 - floor["policy_approval_thin_file_at_hist_bad_rate"],
             )
         target = self.settings.closed_share_target
-        closes = [out.get("best_method_closed", np.nan), out.get("best_explore_closed", np.nan)]
+        closes = [float(out.get(k, np.nan)) for k in ("best_method_closed", "best_explore_closed")]  # type: ignore[arg-type]
         out["closed_target"] = target
-        out["closed_target_met"] = bool(any(np.isfinite(c) and c >= target for c in closes))  # type: ignore[arg-type]
+        out["closed_target_met"] = any(np.isfinite(c) and c >= target for c in closes)
         return out
 
     def to_dict(self) -> dict[str, object]:

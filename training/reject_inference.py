@@ -151,8 +151,10 @@ def booked_mask(frame_part: object, schema: Schema) -> np.ndarray:
 def booked_split(ttd: Split) -> Split:
     """The rows a lender can evaluate on: the booked rows of each part of a through-the-door split."""
     schema = ttd.schema
-    parts = [p.loc[booked_mask(p, schema)].reset_index(drop=True) for p in (ttd.train, ttd.valid, ttd.test)]
-    return Split(*parts, method=f"{ttd.method}, booked rows", schema=schema)
+    train, valid, test = (
+        p.loc[booked_mask(p, schema)].reset_index(drop=True) for p in (ttd.train, ttd.valid, ttd.test)
+    )
+    return Split(train, valid, test, method=f"{ttd.method}, booked rows", schema=schema)
 
 
 def check_method(config: RejectInference, schema: Schema) -> None:
