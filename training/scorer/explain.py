@@ -193,10 +193,24 @@ def dimension_matrix(schema: Schema) -> np.ndarray:
     return m
 
 
+def _smallest(points: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k smallest values per row, in the order a stable argsort gives (ties: lower index)."""
+    n, p = points.shape
+    if k == 0 or 4 * k >= p:
+        return np.argsort(points, axis=1, kind="stable")[:, :k]
+    part = np.sort(np.argpartition(points, k - 1, axis=1)[:, :k], axis=1)
+    values = np.take_along_axis(points, part, axis=1)
+    order = np.take_along_axis(part, np.argsort(values, axis=1, kind="stable"), axis=1)
+    tied = (points <= values.max(axis=1)[:, None]).sum(axis=1) > k  # a tie across the k-th place
+    if tied.any():
+        order[tied] = np.argsort(points[tied], axis=1, kind="stable")[:, :k]
+    return order
+
+
 def top_reasons(points: np.ndarray, top: int = DEFAULT_TOP_REASONS) -> tuple[np.ndarray, np.ndarray]:
     """Indices and points of the (up to) `top` features that lowered each score most; -1 pads."""
     k = min(top, points.shape[1])
-    order = np.argsort(points, axis=1, kind="stable")[:, :k]
+    order = _smallest(points, k)
     chosen = np.take_along_axis(points, order, axis=1)
     lowered = chosen < -_EPS
     return np.where(lowered, order, -1), np.where(lowered, chosen, 0.0)
