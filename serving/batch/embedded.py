@@ -8,12 +8,8 @@ after a crash resumes from the parts already committed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pickle
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -35,7 +31,7 @@ from rich.progress import (
 from rich.text import Text
 
 from thinfile.features.schema import Schema
-from thinfile.serving.batch.input import InputPart, inspect_input, normalise, read_chunks
+from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
     RESUME,
     BatchIntegrityError,
@@ -53,10 +49,10 @@ from thinfile.serving.batch.output import (
     open_output,
     remove_temporaries,
     update_manifest,
-    write_parquet_atomic,
 )
-from thinfile.serving.batch.scoring import ModelTag, score_table
-from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.worker import init_worker, pack, score_task
+
+WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
 
 
 class RowsPerSecond(ProgressColumn):
@@ -80,80 +76,6 @@ def _progress(console: Console | None, enabled: bool) -> Progress:
     )
 
 
-# ---------------------------------------------------------------- worker side
-
-_WORKER: dict = {}
-_PR_SET_PDEATHSIG = 1
-WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
-
-
-def _watch_parent(parent: int, every_s: float = 1.0) -> None:
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="thinfile-parent-watch", daemon=True).start()
-
-
-def die_with_parent(parent: int) -> None:
-    """End this process when `parent` ends, even by SIGKILL: the kernel's parent-death signal, else a watchdog."""
-    armed = False
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-    if not armed:
-        _watch_parent(parent)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _init_worker(
-    parent: int, scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
-) -> None:
-    if parent:
-        die_with_parent(parent)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        pa.set_cpu_count(max(threads, 1))
-        pa.set_io_thread_count(max(threads, 1))
-    scorer = pickle.loads(scorer_bytes)
-    scorer.num_threads = threads
-    _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
-
-
-def pack(table: pa.Table) -> bytes:
-    """A chunk as Arrow IPC bytes: one copy to send to a worker (pickling the table copies whole parent buffers)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def unpack(chunk: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(chunk)).read_all()
-
-
-def _score_task(
-    name: str, source: str, first_row: int, partition: dict[str, str | None], chunk: pa.Table | bytes
-) -> tuple[str, dict]:
-    """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last."""
-    w = _WORKER
-    table = normalise(unpack(chunk) if isinstance(chunk, bytes) else chunk, partition, w["scorer"].schema)
-    result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
-    layout: OutputLayout = w["layout"]
-    footer = {
-        "counts": result.counts,
-        "source": source,
-        "first_row": first_row,
-        "stats": result.stats,
-        "rejected_by_column": result.rejected_by_column,
-    }
-    if result.rejects.num_rows:
-        write_parquet_atomic(result.rejects, layout.rejects_part(name))
-    write_parquet_atomic(result.scores, layout.scores_part(name), footer)
-    return name, footer
-
-
 # ---------------------------------------------------------------- parent side
 
 
@@ -168,7 +90,7 @@ def _pending_chunks(
 
 def _run_in_process(tasks: Iterator[tuple], on_done: Callable[[str, dict], None]) -> None:
     for task in tasks:
-        on_done(*_score_task(*task))
+        on_done(*score_task(*task))
 
 
 def _run_pool(
@@ -176,7 +98,7 @@ def _run_pool(
 ) -> None:
     running: set[Future] = set()
     with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=initargs
+        workers, mp_context=get_context("spawn"), initializer=init_worker, initargs=initargs
     ) as pool:
         try:
             for task in tasks:
@@ -185,7 +107,7 @@ def _run_pool(
                     for f in finished:
                         on_done(*f.result())
                 name, source, first_row, partition, table = task
-                running.add(pool.submit(_score_task, name, source, first_row, partition, pack(table)))
+                running.add(pool.submit(score_task, name, source, first_row, partition, pack(table)))
             for f in wait(running).done:
                 on_done(*f.result())
         except BrokenProcessPool:
@@ -262,7 +184,7 @@ def _score_pending(
         tasks = _pending_chunks(parts, set(chunks), scorer.schema, job.chunk_rows)
         try:
             if job.workers == 1:
-                _init_worker(0, pickle.dumps(scorer), tag, job.settings, layout, scorer.num_threads)
+                init_worker(0, pickle.dumps(scorer), tag, job.settings, layout, scorer.num_threads)
                 _run_in_process(tasks, on_done)
             else:
                 initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)

@@ -15,17 +15,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
 from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, duplicate_ids, update_manifest
-from thinfile.serving.batch.report import build_report, merge_stats, write_report
+from thinfile.serving.batch.report import build_report, write_report
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.stats import merge_stats
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
-from thinfile.training.registry import load_scorer
+from thinfile.training.registry import load_scorer, model_name_for
 from thinfile.training.scorer.artefact import META_FILE, Scorer
 from thinfile.training.stability import StabilityLimits
 
@@ -92,9 +94,9 @@ class BatchJob:
     progress: bool = False
     console: Console | None = None
 
-    @property
+    @cached_property
     def tag(self) -> ModelTag:
-        return ModelTag.of(self.scorer)
+        return model_tag(self.scorer)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,16 @@ def register_engine(name: str) -> Callable[[Engine], Engine]:
         return run
 
     return register
+
+
+def model_tag(scorer: Scorer) -> ModelTag:
+    """The model's name (its registered name, else the project's), version (else local-<hash>) and fingerprint."""
+    fp = ModelTag.fingerprint_of(scorer)
+    return ModelTag(
+        name=str(scorer.meta.get("name") or model_name_for(scorer.schema)),
+        version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
+        fingerprint=fp,
+    )
 
 
 def engine_names() -> list[str]:

@@ -1,7 +1,7 @@
 """Population report of a batch job: score and band mix, approval at the cut-offs, PSI vs training, group approval.
 
-Chunks are summarised into additive counts (`chunk_stats`), summed (`merge_stats`) by any engine, and
-turned into the report at the end, so the report never needs the scored rows in memory.
+Chunks are summarised into additive counts (`stats.chunk_stats`), summed (`stats.merge_stats`) by any
+engine, and turned into the report at the end, so the report never needs the scored rows in memory.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from matplotlib.figure import Figure
 
 from thinfile.features import jsonio
-from thinfile.features.schema import FeatureType
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.stats import score_grid
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
-from thinfile.training.fairness.metrics import MISSING_GROUP, disparate_impact, protected_values
+from thinfile.training.fairness.metrics import disparate_impact, protected_values
 from thinfile.training.reporting import (
     BAND_COLOURS,
     PALETTE,
@@ -35,96 +33,27 @@ from thinfile.training.reporting import (
     table,
 )
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.scorer.explain import Explanation
-from thinfile.training.stability import StabilityLimits, bin_shares, psi
+from thinfile.training.stability import StabilityLimits, psi
 
 REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"
 NO_REFERENCE = "the model carries no training reference, so stability (PSI) cannot be measured"
 
 
-def _counts(values: np.ndarray, edges: list[float] | None, levels: int | None) -> list[int]:
-    shares = np.asarray(bin_shares(values, edges or [], levels))
-    return np.rint(shares * len(values)).astype(np.int64).tolist()
+def group_rows(raw: dict[str, list[int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows and approvals per group label, from counts per protected value as chunks kept them (JSON keys).
 
-
-def score_grid(scorer: Scorer, step: float) -> np.ndarray:
-    return np.arange(scorer.scale.min_score, scorer.scale.max_score + step, step)
-
-
-def _label_counts(labels: np.ndarray, names: list[str]) -> dict[str, int]:
-    codes, found = pd.factorize(labels)
-    counts = dict(zip(found, np.bincount(codes, minlength=len(found)).tolist(), strict=True))
-    return {name: int(counts.get(name, 0)) for name in names}
-
-
-def group_counts(column: pa.ChunkedArray | pa.Array, approved: np.ndarray) -> dict[str, list[int]]:
-    """[rows, approved] per group label of a protected column (labels as `protected_values` writes them)."""
-    encoded = pc.dictionary_encode(column) if not pa.types.is_dictionary(column.type) else column
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks else pa.array([], encoded.type)
-    dictionary = encoded.dictionary
-    labels = protected_values(pd.Series(dictionary.to_pandas())) if len(dictionary) else np.array([], dtype=object)
-    labels = np.append(labels.astype(object), MISSING_GROUP)
-    index = encoded.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
-    rows = np.bincount(index, minlength=len(labels))
-    yes = np.bincount(index, weights=approved, minlength=len(labels))
-    out: dict[str, list[int]] = {}
-    for label, n, a in zip(labels, rows, yes, strict=True):
-        if n:
-            total = out.setdefault(str(label), [0, 0])
-            total[0] += int(n)
-            total[1] += int(a)
-    return out
-
-
-def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pa.Table, settings: BatchSettings) -> dict:
-    """Additive summary of one scored chunk (counts only; JSON-ready); `groups`: the rows' protected attributes."""
-    score, schema = explanation.score, scorer.schema
-    grid = score_grid(scorer, settings.approval_grid_step)
-    hist = np.bincount(np.clip(np.searchsorted(grid, score, side="right") - 1, 0, len(grid) - 1), minlength=len(grid))
-    approved = explanation.decision == "approve"
-    stats: dict = {
-        "rows": int(len(score)),
-        "score_sum": float(score.sum()),
-        "pd_sum": float(explanation.pd.sum()),
-        "score_hist": hist.tolist(),
-        "bands": _label_counts(explanation.band, [name for name, _ in scorer.scale.bands]),
-        "decisions": _label_counts(explanation.decision, ["approve", "refer", "decline"]),
-        "at_or_above": {
-            "refer": int((score >= scorer.cutoffs.refer).sum()),
-            "approve": int((score >= scorer.cutoffs.approve).sum()),
-        },
-        "groups": {attr: group_counts(groups.column(attr), approved) for attr in groups.column_names},
-        "psi_counts": {},
-    }
-    ref = scorer.reference
-    if ref:
-        stats["psi_counts"]["score"] = _counts(score, ref["score"]["edges"], None)
-        columns = np.ascontiguousarray(explanation.X.T)
-        for j, f in enumerate(schema.features):
-            r = ref["features"].get(f.name)
-            if r is not None:
-                levels = len(f.levels) if f.type is FeatureType.category else None
-                stats["psi_counts"][f.name] = _counts(columns[j], r["edges"], levels)
-    return stats
-
-
-def merge_stats(a: dict | None, b: dict) -> dict:
-    """Sum two summaries key by key (numbers add, lists add element-wise, dicts merge)."""
-    if a is None:
-        return json.loads(json.dumps(b))
-    out = dict(a)
-    for key, value in b.items():
-        if key not in out:
-            out[key] = json.loads(json.dumps(value))
-        elif isinstance(value, dict):
-            out[key] = merge_stats(out[key], value)
-        elif isinstance(value, list):
-            out[key] = [x + y for x, y in zip(out[key], value, strict=True)]
-        else:
-            out[key] = out[key] + value
-    return out
+    Labels come from `protected_values` over the book's distinct values at once, as the fairness audit
+    labels a column (integer-coded 1.0 as "1", missing as MISSING_GROUP).
+    """
+    keys = list(raw)
+    labels: list[str] = protected_values(pd.Series([json.loads(k) for k in keys])).tolist() if keys else []
+    rows: dict[str, int] = {}
+    approved: dict[str, int] = {}
+    for key, label in zip(keys, labels, strict=True):
+        rows[str(label)] = rows.get(str(label), 0) + raw[key][0]
+        approved[str(label)] = approved.get(str(label), 0) + raw[key][1]
+    return rows, approved
 
 
 def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
@@ -160,10 +89,11 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
     """
     declared = {p.name: list(p.categories) for p in scorer.schema.protected}
     out = {}
-    for attr, groups in stats.get("groups", {}).items():
+    for attr, raw in stats.get("groups", {}).items():
+        rows_by_group, approved_by_group = group_rows(raw)
         di = disparate_impact(
-            {g: n for g, (n, _) in groups.items()},
-            {g: a for g, (_, a) in groups.items()},
+            rows_by_group,
+            approved_by_group,
             min_rows=groups_rule.min_group_rows,
             categories=declared.get(attr),
         )

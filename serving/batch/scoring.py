@@ -18,10 +18,8 @@ import pyarrow.compute as pc
 
 from thinfile.features.schema import Schema
 from thinfile.features.validate import ValidationReport, validate_table
-from thinfile.serving.batch.report import chunk_stats
 from thinfile.serving.batch.settings import BatchSettings
-from thinfile.training.fairness.metrics import protected_values
-from thinfile.training.registry import model_name_for
+from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.explain import Explanation
 
@@ -41,16 +39,12 @@ class ModelTag:
     version: str
     fingerprint: str
 
-    @classmethod
-    def of(cls, scorer: Scorer) -> ModelTag:
+    @staticmethod
+    def fingerprint_of(scorer: Scorer) -> str:
+        """sha256 of the booster and everything that turns its output into a decision."""
         digest = hashlib.sha256(scorer.booster.model_to_string().encode())
         digest.update(repr((tuple(scorer.calibration), scorer.scale, scorer.cutoffs)).encode())
-        fp = digest.hexdigest()[:16]
-        return cls(
-            name=str(scorer.meta.get("name") or model_name_for(scorer.schema)),
-            version=str(scorer.meta.get("version") or f"local-{fp[:8]}"),
-            fingerprint=fp,
-        )
+        return digest.hexdigest()[:16]
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version, "fingerprint": self.fingerprint}
@@ -252,6 +246,6 @@ def _groups(table: pa.Table | None, clean: pd.DataFrame, schema: Schema, valid: 
     names = [c for c in schema.protected_names if c in clean.columns]
     if table is None:
         rows = clean[names] if valid is None else clean.loc[valid, names]
-        return pa.table({c: pa.array(protected_values(rows[c]), pa.string()) for c in names})
+        return pa.Table.from_pandas(rows.astype(object).where(rows.notna(), None), preserve_index=False)
     picked = table.select(names)
     return picked if valid is None else picked.filter(pa.array(valid))

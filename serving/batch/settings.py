@@ -15,7 +15,9 @@ class BatchSettings(Section):
         50_000, gt=0, description="rows per output part; bounds memory per worker (10M rows: 2.3 GiB peak)"
     )
     workers: int = Field(0, ge=0, description="scoring processes; 0: one per CPU core")
-    in_flight_per_worker: int = Field(1, ge=1, description="chunks read ahead per worker (memory bound)")
+    in_flight_per_worker: int = Field(
+        2, ge=1, description="chunks handed to each worker at once: one scoring, one waiting (memory bound)"
+    )
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes written per row")
     approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
     duplicates_shown: int = Field(5, ge=0, le=100, description="duplicate ids named in the summary and report")

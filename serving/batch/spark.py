@@ -213,7 +213,7 @@ def run_spark(job: BatchJob) -> BatchResult:
 
     input, output, scorer, chunk_rows, settings = job.input, job.output, job.scorer, job.chunk_rows, job.settings
     started = time.perf_counter()
-    tag = ModelTag.of(scorer)
+    tag = job.tag
     schema = scorer.schema
     parts = inspect_input(input, schema)
     fmt = _format(parts)
