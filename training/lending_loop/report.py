@@ -166,7 +166,7 @@ def exploration_figure(exploration: Sequence[Mapping[str, Any]], methods: Sequen
             )
         ax.set_xlabel("would-be rejects approved at random (%)")
         ax.set_title(label, fontsize=10)
-    ax_thin.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    ax_thin.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.1f}%")
     ax_auc.legend(fontsize=7)
     return fig
 
