@@ -114,13 +114,22 @@ def verdict(head: Mapping[str, Any]) -> tuple[Verdict, list[str]]:
             f"{head['best_explore_auc']:.4f}), closing {_pct(head['best_explore_closed'])} of the gap; thin-file "
             f"approvals {head['best_explore_thin_lift'] * 100:+.1f} points vs the floor."
         )
-    met = head["closed_target_met"]
-    text = (
-        f"A method or an exploration share closes at least {head['closed_target']:.0%} of the floor-to-ceiling gap."
-        if met
-        else f"No method and no exploration share closes {head['closed_target']:.0%} of the floor-to-ceiling gap."
-    )
-    return Verdict("pass" if met else "info", text), lines
+    target = head["closed_target"]
+    parts = [
+        f"Floor-to-ceiling gap {head['gap_auc']:.4f} AUC ({'meets' if head['gap_target_met'] else 'below'} "
+        f"the {head['gap_target']:g} expected of a bureau-era book)."
+    ]
+    for who, key in (("reject-inference method", "best_method"), ("exploration share", "best_explore")):
+        if f"{key}_closed" not in head:
+            continue
+        closed = head[f"{key}_closed"]
+        best = head["best_method"] if key == "best_method" else f"{head['best_explore_share']:.0%}"
+        if np.isfinite(closed) and closed >= target:
+            parts.append(f"The best {who} ({best}) closes {closed:.0%} of it.")
+        else:
+            parts.append(f"No {who} closes {target:.0%} of it (best: {best}, {_pct(closed)}).")
+    met = head["closed_target_met"] and head["gap_target_met"]
+    return Verdict("pass" if met else "info", " ".join(parts)), lines
 
 
 def _pct(v: float) -> str:
