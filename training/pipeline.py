@@ -56,6 +56,7 @@ from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, resolve_cuto
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.split import Split, split_frame
 from thinfile.training.stability import StabilityLimits
+from thinfile.training.tuning import choose_config
 
 CHAMPION_FAMILY = "lightgbm"
 Progress = Callable[[str], None]
@@ -326,17 +327,9 @@ def train_frame(
             if family == BUREAU_FAMILY:
                 bureau_run = res.run_id
 
-    if settings.train.tune:
-        from thinfile.training.tuning import tune_config
-
-        say(f"searching hyper-parameters ({settings.train.tune_trials} trials on the validation split)")
-        found = tune_config(split, settings.train)
-        settings = settings.model_copy(update={"train": found.config})
-        tuned = found.config
-        say(
-            f"best of the search: validation log loss {found.loss:.5f} with {tuned.num_leaves} leaves, depth "
-            f"{tuned.max_depth}, learning rate {tuned.learning_rate:.3f}"
-        )
+    chosen = choose_config(split, settings.train, say)
+    settings = settings.model_copy(update={"train": chosen.config})
+    say(chosen.summary())
     inferred = None
     X, y, weight, Xv, yv = split.X_train, split.y("train"), None, split.X_valid, split.y("valid")
     if schema.booked_column:
@@ -357,6 +350,7 @@ def train_frame(
     spec = with_lending(
         _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
     )
+    spec = replace(spec, params={**spec.params, **chosen.params()})
     champion = evaluate_and_log(scorer, spec, ctx)
     result.models.insert(0, champion)
     if settings.pipeline.global_explanations:

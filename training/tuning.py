@@ -1,53 +1,151 @@
-"""An optional small hyper-parameter search for the champion (optuna, TPE), scored on validation log loss."""
+"""A short search for the champion's hyper-parameters (optuna TPE), each trial scored by cross-validation.
+
+`choose_config` is what training runs: the table-fitted defaults (TrainConfig.fitted_to), then, on small
+tables or on request, a search that starts from them. Every trial is scored by stratified k-fold
+cross-validation (LightGBM's `cv`, early-stopped) on the training and validation rows together, so a small
+table's choice does not hang on one noisy validation part; the test part is never seen. The first trial is
+the fitted defaults, so the search can only keep or improve their cross-validated log loss.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from thinfile.training.champion import TrainConfig, train_booster
+import lightgbm as lgb
+import numpy as np
+import optuna
+from sklearn.model_selection import StratifiedKFold
+
+from thinfile.features.schema import Schema
+from thinfile.training.champion import MAX_LEAVES, TrainConfig, lgb_params
 from thinfile.training.split import Split
 
-MISSING_OPTUNA = "the hyper-parameter search needs optuna: pip install 'thinfile[tune]'"
+CV_PATIENCE = 20  # rounds without improvement of the folds' mean loss (a smooth curve) before a trial stops
 
 
 @dataclass(frozen=True)
 class Tuned:
-    """The best config of a search, its validation log loss, and every trial's loss."""
+    """The best config of a search, its cross-validated log loss, and every trial's loss (the first: the start)."""
 
     config: TrainConfig
     loss: float
     trial_losses: list[float]
+    seconds: float = 0.0
+
+    @property
+    def start_loss(self) -> float:
+        return self.trial_losses[0]
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The champion's hyper-parameters and how they were chosen, in one line and as run parameters."""
+
+    config: TrainConfig
+    how: str
+    tuned: Tuned | None = None
+    fitted: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        c = self.config
+        shape = (
+            f"{c.num_leaves} leaves, depth {c.max_depth}, min_child_samples {c.min_child_samples}, "
+            f"learning rate {c.learning_rate:.3f}, early stopping {c.early_stopping_rounds}"
+        )
+        if self.tuned is None:
+            return f"hyper-parameters ({self.how}): {shape}"
+        t = self.tuned
+        return (
+            f"hyper-parameters ({self.how}, {t.seconds:.0f} s): {shape}; cross-validated log loss "
+            f"{t.loss:.4f} against {t.start_loss:.4f} for the table-fitted defaults"
+        )
+
+    def params(self) -> dict[str, object]:
+        out: dict[str, object] = {"train.chosen_by": self.how}
+        if self.tuned is not None:
+            out |= {"train.search_cv_logloss": round(self.tuned.loss, 6)}
+            out |= {"train.search_start_cv_logloss": round(self.tuned.start_loss, 6)}
+        return out
+
+
+def cv_logloss(schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig) -> float:
+    """Mean out-of-fold log loss of early-stopped LightGBM with `config`, over stratified folds."""
+    folds = StratifiedKFold(n_splits=config.tune_folds, shuffle=True, random_state=config.seed)
+    data = lgb.Dataset(X, y, categorical_feature=schema.categorical_indices, free_raw_data=False)
+    result = lgb.cv(
+        lgb_params(schema, config),
+        data,
+        num_boost_round=config.max_rounds,
+        folds=list(folds.split(X, y)),
+        callbacks=[lgb.early_stopping(min(config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
+    )
+    losses: list[float] = result["valid binary_logloss-mean"]  # type: ignore[assignment]
+    return float(min(losses))
+
+
+def _space(trial: optuna.Trial, config: TrainConfig, rows: int) -> dict[str, float | int]:
+    depth = trial.suggest_int("max_depth", 2, 6)
+    return {
+        "max_depth": depth,
+        "num_leaves": trial.suggest_int("num_leaves", 2, min(MAX_LEAVES, 2**depth)),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, max(10, min(300, rows // 20)), log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+    }
+
+
+def _start(config: TrainConfig, rows: int) -> dict[str, float | int]:
+    """The config's own values as the first trial, moved into the searched ranges where they lie outside."""
+    depth = int(np.clip(config.max_depth if config.max_depth > 0 else 6, 2, 6))
+    return {
+        "max_depth": depth,
+        "num_leaves": int(np.clip(config.num_leaves, 2, min(MAX_LEAVES, 2**depth))),
+        "min_child_samples": int(np.clip(config.min_child_samples, 5, max(10, min(300, rows // 20)))),
+        "learning_rate": float(np.clip(config.learning_rate, 0.02, 0.2)),
+        "lambda_l2": float(np.clip(config.lambda_l2, 1e-3, 30.0)),
+        "feature_fraction": float(np.clip(config.feature_fraction, 0.5, 1.0)),
+    }
 
 
 def tune_config(split: Split, config: TrainConfig) -> Tuned:
-    """Search tree shape, learning rate and regularisation; return the best config and its validation log loss.
+    """Search tree shape, leaf size, learning rate and regularisation by cross-validated log loss.
 
     Trees stay within 64 leaves so thinfile's fast exact TreeSHAP keeps serving the reason codes.
     """
-    try:
-        import optuna
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(MISSING_OPTUNA) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     schema = split.schema
-    X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
-
-    def candidate(trial: optuna.Trial) -> TrainConfig:
-        return config.model_copy(
-            update={
-                "num_leaves": trial.suggest_int("num_leaves", 4, 32),
-                "max_depth": trial.suggest_int("max_depth", 2, 6),
-                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-                "min_child_samples": trial.suggest_int("min_child_samples", 20, 500, log=True),
-                "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
-            }
-        )
+    X = np.vstack([split.X_train, split.X_valid])
+    y = np.concatenate([split.y("train"), split.y("valid")])
+    start = time.perf_counter()
 
     def objective(trial: optuna.Trial) -> float:
-        booster = train_booster(schema, X, y, Xv, yv, candidate(trial))
-        return float(booster.best_score["valid_0"]["binary_logloss"])
+        return cv_logloss(schema, X, y, config.model_copy(update=_space(trial, config, len(y))))
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=config.seed))
+    study.enqueue_trial(_start(config, len(y)))
     study.optimize(objective, n_trials=config.tune_trials)
     losses = [float(trial.value) for trial in study.trials if trial.value is not None]
-    return Tuned(config.model_copy(update=study.best_params), float(study.best_value), losses)
+    best = config.model_copy(update=study.best_params)
+    return Tuned(best, float(study.best_value), losses, time.perf_counter() - start)
+
+
+def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], None] | None = None) -> Chosen:
+    """The champion's config for this split: table-fitted defaults, then the search where it applies."""
+    y, yv = split.y("train"), split.y("valid")
+    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()))
+    changed = {k: getattr(fitted, k) for k in fitted.model_fields_set - config.model_fields_set}
+    rows = len(split.train) + len(split.valid) + len(split.test)
+    base = "table-fitted defaults" if changed else "configured values"
+    if not fitted.searches(rows):
+        return Chosen(fitted, base, fitted=changed)
+    if progress is not None:
+        progress(
+            f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {fitted.tune_folds}-fold "
+            f"cross-validation on {len(split.train) + len(split.valid):,} rows"
+        )
+    tuned = tune_config(split, fitted)
+    how = f"cross-validated search: {len(tuned.trial_losses)} trials x {fitted.tune_folds} folds from the {base}"
+    return Chosen(tuned.config, how, tuned, changed)

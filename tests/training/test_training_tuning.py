@@ -1,35 +1,123 @@
+"""Defaults fitted to the table, and the short cross-validated search that starts from them."""
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
 import pytest
-from sklearn.metrics import log_loss
+from mlflow.tracking import MlflowClient
+from sklearn.model_selection import StratifiedKFold
 
 from thinfile.config import Settings
-from thinfile.training.champion import TrainConfig, train_booster
-from thinfile.training.pipeline import PipelineConfig
+from thinfile.features.schema import load_schema
+from thinfile.training.champion import TrainConfig, lgb_params
+from thinfile.training.data import prepare
+from thinfile.training.pipeline import PipelineConfig, train_frame
+from thinfile.training.registry import tracking_uri
 from thinfile.training.runlog import EvaluationConfig
 from thinfile.training.split import split_frame
-from thinfile.training.tuning import tune_config
+from thinfile.training.tuning import CV_PATIENCE, choose_config, tune_config
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def test_search_returns_the_best_of_its_trials_and_that_config_reproduces_its_loss(population, schema):
-    config = TrainConfig(tune=True, tune_trials=3, max_rounds=60)
-    split = split_frame(population, schema, config)
+@pytest.fixture(scope="module")
+def german():
+    schema = load_schema(DATA / "german_credit.yaml")
+    return prepare(pd.read_csv(DATA / "german_credit.csv"), schema).frame, schema
+
+
+def test_fitted_defaults_at_the_synthetic_scale_are_the_fixed_defaults():
+    fixed = TrainConfig()
+    fitted = fixed.fitted_to(rows=120_000, events=9_750, valid_events=3_250)
+    got = [fitted.min_child_samples, fitted.num_leaves, fitted.max_depth, fitted.early_stopping_rounds]
+    assert got == [fixed.min_child_samples, fixed.num_leaves, fixed.max_depth, fixed.early_stopping_rounds]
+    assert fitted.num_threads == 0
+
+
+def test_fitted_defaults_on_a_600_row_table_follow_the_documented_rule():
+    fitted = TrainConfig().fitted_to(rows=600, events=180, valid_events=60)
+    # 0.1% of 600 -> floor 10; 180 / 40 = 4.5 -> 4 leaves, depth 2; 30 * sqrt(1000 / 60) = 122 -> cap 100
+    assert (fitted.min_child_samples, fitted.num_leaves, fitted.max_depth) == (10, 4, 2)
+    assert (fitted.early_stopping_rounds, fitted.num_threads) == (100, 1)
+
+
+def test_values_set_explicitly_are_not_fitted():
+    fitted = TrainConfig(min_child_samples=50, num_leaves=16).fitted_to(rows=600, events=180, valid_events=60)
+    assert (fitted.min_child_samples, fitted.num_leaves, fitted.max_depth) == (50, 16, 3)
+
+
+def test_fit_to_table_false_keeps_the_fixed_defaults():
+    config = TrainConfig(fit_to_table=False)
+    assert config.fitted_to(rows=600, events=180, valid_events=60) == config
+
+
+@pytest.mark.parametrize(
+    ("config", "rows", "searches"),
+    [(TrainConfig(), 49_999, True), (TrainConfig(), 50_000, False), (TrainConfig(tune=False), 500, False)]
+    + [(TrainConfig(tune=True), 1_000_000, True)],
+)
+def test_the_search_runs_by_default_only_under_50000_rows(config, rows, searches):
+    assert config.searches(rows) is searches
+
+
+def test_the_search_keeps_its_best_trial_which_lightgbm_cv_reproduces(german):
+    frame, schema = german
+    config = TrainConfig(tune_trials=4).fitted_to(600, 180, 60)
+    split = split_frame(frame, schema, config)
     tuned = tune_config(split, config)
-    assert len(tuned.trial_losses) == 3 and tuned.loss == min(tuned.trial_losses)
-    assert 4 <= tuned.config.num_leaves <= 32 and 2 <= tuned.config.max_depth <= 6
-    assert tuned.config.seed == config.seed and tuned.config.max_rounds == 60
-    booster = train_booster(schema, split.X_train, split.y("train"), split.X_valid, split.y("valid"), tuned.config)
-    refit = booster.predict(split.X_valid, num_iteration=booster.best_iteration)
-    assert log_loss(split.y("valid"), refit) == pytest.approx(tuned.loss, rel=1e-9)
-
-
-def test_train_with_tune_logs_the_searched_parameters(population, schema):
-    from thinfile.training.pipeline import train_frame
-
-    settings = Settings(
-        train=TrainConfig(tune=True, tune_trials=2, max_rounds=40),
-        pipeline=PipelineConfig(baselines=False, global_explanations=False),
-        evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=2_000),
+    assert len(tuned.trial_losses) == 4 and tuned.loss == min(tuned.trial_losses)
+    X = np.vstack([split.X_train, split.X_valid])
+    y = np.concatenate([split.y("train"), split.y("valid")])
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=config.seed).split(X, y))
+    again = lgb.cv(
+        lgb_params(schema, tuned.config),
+        lgb.Dataset(X, y, categorical_feature=schema.categorical_indices),
+        num_boost_round=tuned.config.max_rounds,
+        folds=folds,
+        callbacks=[lgb.early_stopping(min(tuned.config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
     )
-    messages = []
-    result = train_frame(population, schema, settings, progress=messages.append)
-    assert any(m.startswith("best of the search") for m in messages)
-    assert result.champion.metrics["auc"] > 0.7
+    assert min(again["valid binary_logloss-mean"]) == pytest.approx(tuned.loss, rel=1e-9)
+
+
+def test_the_first_trial_is_the_fitted_defaults_so_the_search_never_ends_worse(german):
+    frame, schema = german
+    config = TrainConfig(tune_trials=3)
+    split = split_frame(frame, schema, config)
+    chosen = choose_config(split, config)
+    assert chosen.tuned is not None
+    assert chosen.tuned.loss <= chosen.tuned.start_loss
+    assert chosen.config.num_leaves <= 64 and chosen.config.max_depth <= 6
+
+
+def test_no_tune_keeps_the_fitted_defaults_and_says_so(german):
+    frame, schema = german
+    split = split_frame(frame, schema, TrainConfig())
+    chosen = choose_config(split, TrainConfig(tune=False))
+    assert chosen.tuned is None and chosen.how == "table-fitted defaults"
+    assert chosen.fitted["min_child_samples"] == 10
+
+
+@pytest.mark.slow
+def test_train_logs_how_the_hyper_parameters_were_chosen(german):
+    frame, schema = german
+    settings = Settings(
+        train=TrainConfig(tune_trials=3),
+        pipeline=PipelineConfig(baselines=False, global_explanations=False, register_champion=False),
+        evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=1_000),
+    )
+    messages: list[str] = []
+    result = train_frame(frame, schema, settings, progress=messages.append)
+    assert any(m.startswith("searching hyper-parameters: 3 trials") for m in messages)
+    params = MlflowClient(tracking_uri()).get_run(result.champion.run_id).data.params
+    assert params["train.chosen_by"].startswith("cross-validated search: 3 trials x 5 folds")
+    assert float(params["train.search_cv_logloss"]) <= float(params["train.search_start_cv_logloss"])
+    assert int(params["train.num_threads"]) == 1
+
+
+def test_the_search_has_fewer_trials_on_larger_tables():
+    # 200,000 / 18,000 = 11 trials; 200,000 / 600 = 333 -> at most 20; 200,000 / 40,000 = 5 -> at least 8
+    trials = [TrainConfig().fitted_to(rows=n, events=n // 10, valid_events=n // 30).tune_trials for n in (18_000, 600)]
+    assert trials + [TrainConfig().fitted_to(rows=40_000, events=4_000, valid_events=1_300).tune_trials] == [11, 20, 8]
+    assert TrainConfig(tune_trials=3).fitted_to(rows=600, events=60, valid_events=20).tune_trials == 3

@@ -40,9 +40,13 @@ def train(
         True, "--register/--no-register", help="Register the champion and point its 'champion' alias at it."
     ),
     tune: bool = typer.Option(
-        False, "--tune", help="Search the champion's hyper-parameters first (optuna; needs thinfile[tune])."
+        None,
+        "--tune/--no-tune",
+        help="Search the champion's hyper-parameters first (cross-validated, optuna). "
+        "Default: on tables under 50,000 rows.",
+        show_default=False,
     ),
-    trials: int = typer.Option(20, "--trials", min=1, help="Trials of the --tune search."),
+    trials: int = typer.Option(None, "--trials", min=1, help="Trials of the search (default 20)."),
     cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
     approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
     bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
@@ -78,7 +82,7 @@ def train(
     settings = base.model_copy(
         update={
             "train": base.train.model_copy(
-                update={"tune": tune, "tune_trials": trials, **({"seed": seed} if seed is not None else {})}
+                update={k: v for k, v in {"tune": tune, "tune_trials": trials, "seed": seed}.items() if v is not None}
             ),
             "pipeline": base.pipeline.model_copy(
                 update={"baselines": baselines, "register_champion": register_model, "model_name": name}
