@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import hmac
 import itertools
 import json
 import sys
@@ -185,9 +186,15 @@ def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     return json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
-def input_hash(schema: Schema, applicant: BaseModel) -> str:
-    """sha256 of the canonical input: ties a decision to its input without storing the input."""
-    return hashlib.sha256(canonical_input(schema, applicant)).hexdigest()
+def input_hmac(key: bytes, schema: Schema, applicant: BaseModel) -> str:
+    """HMAC-SHA256 of the canonical input under the operator's audit key: ties a decision to its input without
+    storing it, and cannot be reversed by trying inputs without the key (a plain hash of a sparse applicant can)."""
+    return hmac.new(key, canonical_input(schema, applicant), hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for an audit key, so records say which key hashed them (not the key itself)."""
+    return hmac.new(key, b"thinfile audit key id", hashlib.sha256).hexdigest()[:12]
 
 
 MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300

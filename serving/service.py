@@ -1,17 +1,22 @@
 """The BentoML service: one registered scorer, loaded once, answering /score, /score_batch and GET /model.
 
 Run with `thinfile serve` (or `bentoml serve thinfile.serving.service:Thinfile`). Scoring is the library's
-`Scorer.explain`; this module only validates, encodes, audits and answers.
+`Scorer.explain`; this module only reads, audits and answers. Each worker loads the model in the background:
+until it is loaded /readyz answers 503 and the scoring routes answer 503 "still loading", /livez answers 200.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import secrets
 import sys
+import threading
 import uuid
 from typing import Any
 
+import anyio
 import bentoml
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -21,17 +26,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from thinfile.features.schema import Schema, load_schema
-from thinfile.serving.audit import AuditLog, audit_record
+from thinfile.serving.audit import AuditLog, GroupCommit, audit_record, encode, repair
 from thinfile.serving.contract import (
     RequestReader,
     applicant_model,
     applicants_to_matrix,
     batch_model,
-    input_hash,
+    input_hmac,
+    key_id,
     response_model,
 )
 from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
+from thinfile.serving.processes import die_with_server, mark_server
 from thinfile.serving.settings import ServingSettings, is_loopback
 from thinfile.training.registry import (
     ModelNotFoundError,
@@ -42,6 +49,8 @@ from thinfile.training.registry import (
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 
+die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
+
 SETTINGS = ServingSettings.from_env()
 SCHEMA = load_schema(SETTINGS.schema_file)
 Applicant = applicant_model(SCHEMA)
@@ -49,35 +58,11 @@ ApplicantBatch = batch_model(SCHEMA, SETTINGS.max_batch_rows)
 ScoreResponse = response_model(SETTINGS.top_reasons)
 READER = RequestReader(SCHEMA, SETTINGS.max_batch_rows, SETTINGS.max_errors)
 AUDIT_UNAVAILABLE = "decision not given: the audit log cannot be written"
-
-
-class ReadByGuard:
-    """Input-spec mixin: the endpoint's input is what the Guard's reader made of the body (no second parse)."""
-
-    @classmethod
-    async def from_http_request(cls, request: Request, serde: object) -> object:
-        try:
-            parsed = request.scope["state"][PARSED]
-        except KeyError:
-            raise RuntimeError("a scoring request reached the endpoint without the Guard reading it") from None
-        return cls.wrap(parsed)
-
-    @classmethod
-    def wrap(cls, parsed: Any) -> object:
-        return parsed
-
-
-class ApplicantInput(ReadByGuard, Applicant, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
-    __root_input__ = True
-
-
-class BatchInput(ReadByGuard, ApplicantBatch, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
-    model_config = ConfigDict(title="ApplicantBatch")
-
-    @classmethod
-    def wrap(cls, parsed: Any) -> object:
-        return ApplicantBatch.model_construct(applicants=parsed)
-
+LOADING = "the model is still loading; retry in a few seconds"
+GENERATED_KEY_NOTE = (
+    "THINFILE_AUDIT_KEY is not set: the audit log's input hashes use a random key for this run only, so they "
+    "cannot be matched to inputs once it stops; set THINFILE_AUDIT_KEY (or THINFILE_AUDIT_KEY_FILE) to keep them"
+)
 
 log = logging.getLogger("thinfile.serving")
 log.setLevel(logging.INFO)  # refused requests are one INFO line each; BentoML's root logger only passes WARNING
@@ -99,12 +84,27 @@ def bind_host(argv: list[str] | None = None) -> str:
 
 
 def check_access(settings: ServingSettings, host: str) -> None:
-    """Refuse to serve beyond loopback without an API key."""
-    if settings.api_key is None and not is_loopback(host):
+    """Refuse to serve beyond loopback without an API key, or without a secret key for the audit log's hashes."""
+    if is_loopback(host):
+        return
+    if settings.api_key is None:
         raise ServiceStartError(
             f"refusing to listen on {host} without an API key: set THINFILE_API_KEY (or THINFILE_API_KEY_FILE) "
             "or bind to 127.0.0.1"
         )
+    if settings.audit_key is None:
+        raise ServiceStartError(
+            f"refusing to listen on {host} without an audit key: set THINFILE_AUDIT_KEY (or "
+            "THINFILE_AUDIT_KEY_FILE) to a secret of at least 16 characters, e.g. `openssl rand -hex 32`"
+        )
+
+
+def audit_key(settings: ServingSettings) -> bytes:
+    """The operator's audit key, or (on loopback only; check_access refuses otherwise) a random one for this run."""
+    if settings.audit_key is not None:
+        return settings.audit_key.get_secret_value().encode()
+    log.warning(GENERATED_KEY_NOTE)
+    return secrets.token_hex(32).encode()
 
 
 def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
@@ -139,9 +139,55 @@ def run_metrics(run_id: str | None) -> dict[str, float]:
         return {}
 
 
-async def model_info(request: Request) -> JSONResponse:
+class Decider:
+    """The service's contract in one process: matrix, explanation, answers and their audit lines, as bytes."""
+
+    def __init__(self, scorer: Scorer, schema: Schema, settings: ServingSettings, key: bytes) -> None:
+        self.scorer = scorer
+        self.schema = schema
+        self.top = settings.top_reasons
+        self.key = key
+        self.key_id = key_id(key)
+        meta = scorer.meta
+        self.model = {
+            "name": str(meta.get("name")),
+            "version": str(meta.get("version")),
+            "run_id": str(meta.get("run_id") or ""),
+        }
+
+    def decide(self, applicants: list[BaseModel]) -> tuple[list[dict[str, Any]], bytes]:
+        """The answers (in order) and the audit lines to append before giving any of them."""
+        explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants), self.top)
+        answers = explanation.records()
+        audits = []
+        for applicant, answer in zip(applicants, answers):
+            request_id = uuid.uuid4().hex
+            audits.append(
+                audit_record(
+                    request_id,
+                    self.model["name"],
+                    self.model["version"],
+                    input_hmac(self.key, self.schema, applicant),
+                    self.key_id,
+                    answer["score"],
+                    answer["decision"],
+                    answer["reasons"],
+                )
+            )
+            answer["request_id"] = request_id
+            answer["model"] = self.model
+        return answers, encode(audits)
+
+
+def json_response(content: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(content, allow_nan=False).encode(), status, headers, media_type="application/json")
+
+
+async def model_info(request: Request) -> Response:
     """GET /model: the loaded model's identity, metrics, cut-offs, limits and input schema."""
     service = bentoml.get_current_service()
+    if not service.ready:
+        return json_response({"error": LOADING}, 503, {"Retry-After": "5"})
     return JSONResponse(service.model_card)
 
 
@@ -150,6 +196,34 @@ async def docs(request: Request) -> RedirectResponse:
 
 
 extra_routes = Starlette(routes=[Route("/model", model_info, methods=["GET"]), Route("/docs", docs, methods=["GET"])])
+
+
+class ReadByGuard:
+    """Input-spec mixin: the endpoint's input is what the Guard's reader made of the body (no second parse)."""
+
+    @classmethod
+    async def from_http_request(cls, request: Request, serde: object) -> object:
+        try:
+            parsed = request.scope["state"][PARSED]
+        except KeyError:
+            raise RuntimeError("a scoring request reached the endpoint without the Guard reading it") from None
+        return cls.wrap(parsed)
+
+    @classmethod
+    def wrap(cls, parsed: Any) -> object:
+        return parsed
+
+
+class ApplicantInput(ReadByGuard, Applicant, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
+    __root_input__ = True
+
+
+class BatchInput(ReadByGuard, ApplicantBatch, bentoml.IODescriptor):  # type: ignore[misc,valid-type]
+    model_config = ConfigDict(title="ApplicantBatch")
+
+    @classmethod
+    def wrap(cls, parsed: Any) -> object:
+        return ApplicantBatch.model_construct(applicants=parsed)
 
 
 @bentoml.service(
@@ -165,86 +239,92 @@ class Thinfile:
     def __init__(self) -> None:
         self.settings = ServingSettings.from_env()
         self.schema = SCHEMA
-        self.scorer = load_model(self.settings, self.schema)
-        self.scorer.explain(
-            np.full((1, len(self.schema.features)), np.nan)
-        )  # build TreeSHAP tables, JIT, before traffic
-        meta = self.scorer.meta
-        self.model: dict[str, str] = {
-            "name": str(meta.get("name")),
-            "version": str(meta.get("version")),
-            "run_id": str(meta.get("run_id") or ""),
-        }
-        self.audit = AuditLog(self.settings.audit_path())
-        self.model_card = {
-            "model": {**self.model, "aliases": meta.get("aliases", []), "family": meta.get("family")},
-            "metrics": run_metrics(meta.get("run_id")),
-            "schema": {
-                "name": self.schema.name,
-                "version": self.schema.version,
-                "fingerprint": self.schema.fingerprint,
-            },
-            "scale": self.scorer.scale.model_dump(mode="json"),
-            "cutoffs": self.scorer.cutoffs.model_dump(mode="json"),
-            "limits": {
-                "max_batch_rows": self.settings.max_batch_rows,
-                "max_body_bytes": self.settings.max_batch_body_bytes,
-                "max_row_bytes": self.settings.max_row_bytes,
-                "max_errors": self.settings.max_errors,
-            },
-            "input_schema": Applicant.model_json_schema(),
-        }
+        self.ready = False
+        self.failed: str | None = None
+        self.audit = AuditLog(self.settings.audit_path(), self.settings.audit_rotate, self.settings.audit_max_bytes)
+        self.commit = GroupCommit(self.audit)
+        threading.Thread(target=self._load, name="thinfile-load-model", daemon=True).start()
+
+    def _load(self) -> None:
+        """Load and warm the model off the event loop, so that probes are answered while it loads."""
+        try:
+            scorer = load_model(self.settings, self.schema)
+            scorer.explain(np.full((1, len(self.schema.features)), np.nan))  # TreeSHAP tables and JIT before traffic
+            self.decider = Decider(scorer, self.schema, self.settings, audit_key(self.settings))
+            meta = scorer.meta
+            self.model_card = {
+                "model": {**self.decider.model, "aliases": meta.get("aliases", []), "family": meta.get("family")},
+                "metrics": run_metrics(meta.get("run_id")),
+                "schema": {
+                    "name": self.schema.name,
+                    "version": self.schema.version,
+                    "fingerprint": self.schema.fingerprint,
+                },
+                "scale": scorer.scale.model_dump(mode="json"),
+                "cutoffs": scorer.cutoffs.model_dump(mode="json"),
+                "limits": {
+                    "max_batch_rows": self.settings.max_batch_rows,
+                    "max_body_bytes": self.settings.max_batch_body_bytes,
+                    "max_row_bytes": self.settings.max_row_bytes,
+                    "max_errors": self.settings.max_errors,
+                },
+                "input_schema": Applicant.model_json_schema(),
+            }
+            self.ready = True
+            log.info("model %s version %s loaded; ready", self.decider.model["name"], self.decider.model["version"])
+        except Exception as err:
+            self.failed = f"{type(err).__name__}: {err}"
+            log.error("the model could not be loaded, so this worker reports itself dead: %s", self.failed)
+
+    def __is_ready__(self) -> bool:
+        return self.ready
+
+    def __is_alive__(self) -> bool:
+        return self.failed is None
 
     @bentoml.on_deployment
     def check_before_workers() -> None:
-        """Runs once in `bentoml serve` before any worker: refuse to start rather than crash-loop workers."""
+        """Runs once in `bentoml serve` before any worker: refuse to start rather than crash-loop workers; repair a
+        torn audit tail; pin the model version; make one audit key for every worker of this run if none is set."""
+        mark_server()
         settings = ServingSettings.from_env()
         check_access(settings, bind_host())
         scorer = load_model(settings, SCHEMA)
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])
+        moved = repair(settings.audit_path())
+        if moved:
+            log.warning("moved a torn last audit record (%d bytes) to %s.torn", moved, settings.audit_path())
+        if settings.audit_key is None:
+            os.environ["THINFILE_AUDIT_KEY"] = audit_key(settings).decode()
 
-    def decide(self, applicants: list[BaseModel]) -> list[dict[str, Any]] | Response:
-        """Score with the library, then append one audit record per decision before answering (503 if it cannot)."""
-        explanation = self.scorer.explain(applicants_to_matrix(self.schema, applicants), self.settings.top_reasons)
-        answers, audits = [], []
-        records: list[dict[str, Any]] = explanation.records()
-        for applicant, record in zip(applicants, records):
-            request_id = uuid.uuid4().hex
-            record["request_id"] = request_id
-            record["model"] = self.model
-            answers.append(record)
-            audits.append(
-                audit_record(
-                    request_id,
-                    self.model["name"],
-                    self.model["version"],
-                    input_hash(self.schema, applicant),
-                    record["score"],
-                    record["decision"],
-                    record["reasons"],
-                )
-            )
+    async def _answer(self, applicants: list[BaseModel], one: bool) -> Response:
+        if not self.ready:
+            return json_response({"error": LOADING}, 503, {"Retry-After": "5"})
+        if one:
+            answers, audit = self.decider.decide(applicants)
+        else:
+            answers, audit = await anyio.to_thread.run_sync(self.decider.decide, applicants)
         try:
-            self.audit.append(audits)
+            await self.commit.append(audit)
         except OSError as err:
-            log.warning("%s (%s); answering 503", AUDIT_UNAVAILABLE, err.strerror or err)
-            return JSONResponse(
-                {"error": f"{AUDIT_UNAVAILABLE} ({err.strerror or err}); no decision was made, retry later"},
-                status_code=503,
-                headers={"Retry-After": "30"},
+            reason = err.strerror or str(err)
+            log.warning("%s (%s); answered 503", AUDIT_UNAVAILABLE, reason)
+            return json_response(
+                {"error": f"{AUDIT_UNAVAILABLE} ({reason}); no decision was made, retry later"},
+                503,
+                {"Retry-After": "30"},
             )
-        return answers
+        return json_response(answers[0] if one else answers)
 
     @bentoml.api(route="/score", input_spec=ApplicantInput)
     async def score(self, applicant: Applicant, /) -> ScoreResponse:  # type: ignore[valid-type]
-        """Score one applicant: score, band, pd, decision, up to four reasons, five dimension sub-scores."""
-        answers = self.decide([applicant])
-        return answers if isinstance(answers, Response) else ScoreResponse.model_validate(answers[0])
+        """Score one applicant: score, band, pd, decision, up to four reasons, dimension sub-scores."""
+        return await self._answer([applicant], one=True)
 
     @bentoml.api(route="/score_batch", input_spec=BatchInput)
-    def score_batch(self, applicants: list[Applicant]) -> list[ScoreResponse]:  # type: ignore[valid-type]
-        """Score a list of applicants; answers in the same order."""
-        return self.decide(applicants)  # type: ignore[return-value]
+    async def score_batch(self, applicants: list[Applicant]) -> list[ScoreResponse]:  # type: ignore[valid-type]
+        """Score a list of applicants; answers in the same order, all given or none (one audit append)."""
+        return await self._answer(applicants, one=False)  # type: ignore[return-value]
 
     @bentoml.on_shutdown
     def close_audit(self) -> None:

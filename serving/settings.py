@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thinfile.features.settings import project_root
 from thinfile.training.registry import CHAMPION_ALIAS
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
+
+MIN_AUDIT_KEY_CHARS = 16
+
+
+def _read_key(path: Path, variable: str) -> str | None:
+    if not path.is_file():
+        raise ValueError(f"{variable} names {path}, which is not a readable file")
+    return path.read_text().strip() or None
 
 
 def is_loopback(host: str | None) -> bool:
@@ -35,6 +44,16 @@ class ServingSettings(BaseSettings):
     api_key: str | None = Field(None, repr=False, description="THINFILE_API_KEY, or read from THINFILE_API_KEY_FILE")
     api_key_file: Path | None = Field(None, description="file holding the API key (THINFILE_API_KEY_FILE)")
     audit_log: Path | None = Field(None, description="THINFILE_AUDIT_LOG; default $THINFILE_HOME/audit/decisions.jsonl")
+    audit_key: SecretStr | None = Field(
+        None, description="secret key of the audit log's input HMAC (THINFILE_AUDIT_KEY), or THINFILE_AUDIT_KEY_FILE"
+    )
+    audit_key_file: Path | None = Field(None, description="file holding the audit key (THINFILE_AUDIT_KEY_FILE)")
+    audit_rotate: Literal["day", "size", "never"] = Field(
+        "day", description="start a new audit file each UTC day, or past audit_max_bytes (THINFILE_AUDIT_ROTATE)"
+    )
+    audit_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=4096, description="audit file size that starts a new one when rotating by size"
+    )
     approve_cutoff: float | None = Field(
         None, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
     )
@@ -52,11 +71,16 @@ class ServingSettings(BaseSettings):
     timeout_s: int = Field(30, ge=1, description="per-request timeout")
 
     @model_validator(mode="after")
-    def _key_from_file(self) -> ServingSettings:
+    def _keys_from_files(self) -> ServingSettings:
         if self.api_key is None and self.api_key_file is not None:
-            if not self.api_key_file.is_file():
-                raise ValueError(f"THINFILE_API_KEY_FILE names {self.api_key_file}, which is not a readable file")
-            object.__setattr__(self, "api_key", self.api_key_file.read_text().strip() or None)
+            object.__setattr__(self, "api_key", _read_key(self.api_key_file, "THINFILE_API_KEY_FILE"))
+        if self.audit_key is None and self.audit_key_file is not None:
+            key = _read_key(self.audit_key_file, "THINFILE_AUDIT_KEY_FILE")
+            object.__setattr__(self, "audit_key", SecretStr(key) if key else None)
+        if self.audit_key is not None and len(self.audit_key.get_secret_value()) < MIN_AUDIT_KEY_CHARS:
+            raise ValueError(
+                f"the audit key must have at least {MIN_AUDIT_KEY_CHARS} characters (e.g. `openssl rand -hex 32`)"
+            )
         return self
 
     @property

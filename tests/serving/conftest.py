@@ -29,6 +29,7 @@ from thinfile.training.tracking import experiment_id
 ROOT = Path(__file__).resolve().parents[2]
 BENTOML = str(Path(sys.executable).parent / "bentoml")
 API_KEY = "test-key-0123456789"
+AUDIT_KEY = "audit-key-0123456789abcdef"
 MAX_BATCH_ROWS = 50
 MAX_ROW_BYTES = ServingSettings().max_row_bytes
 
@@ -46,6 +47,8 @@ def _no_serving_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
         "THINFILE_MODEL",
         "THINFILE_MODEL_NAME",
         "THINFILE_AUDIT_LOG",
+        "THINFILE_AUDIT_KEY",
+        "THINFILE_AUDIT_KEY_FILE",
         "THINFILE_TOP_REASONS",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -82,6 +85,7 @@ class Served:
     log: Path
     max_batch_rows: int = MAX_BATCH_ROWS
     max_row_bytes: int = MAX_ROW_BYTES
+    audit_key: str = AUDIT_KEY
 
     def library(self, schema: Schema, body: dict) -> dict:
         return library_answer(self.scorer, schema, body)
@@ -104,6 +108,7 @@ def served(registered: Scorer, serving_home: Path) -> Served:
     env = serve_env(
         serving_home,
         THINFILE_API_KEY=API_KEY,
+        THINFILE_AUDIT_KEY=AUDIT_KEY,
         THINFILE_WORKERS="1",
         THINFILE_AUDIT_LOG=str(audit_log),
         THINFILE_MAX_BATCH_ROWS=str(MAX_BATCH_ROWS),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +18,8 @@ from thinfile.serving.contract import (
     applicants_to_matrix,
     batch_model,
     canonical_input,
-    input_hash,
+    input_hmac,
+    key_id,
 )
 
 
@@ -112,15 +117,26 @@ def test_matrix_equals_the_batch_paths_matrix(schema: Schema, population: pd.Dat
     np.testing.assert_array_equal(ours, schema.to_matrix(rows))
 
 
-def test_input_hash_ignores_key_order_and_explicit_nulls_but_not_values(schema: Schema, thin_body: dict) -> None:
+def test_input_hmac_ignores_key_order_and_explicit_nulls_but_not_values(schema: Schema, thin_body: dict) -> None:
     model = applicant_model(schema)
+    key = b"k" * 32
     body = {**thin_body, "bureau_utilisation": 0.25}
     reordered = dict(reversed(list(body.items())))
     with_nulls = {**body, "store_revenue_rmb": None}
     changed = {**body, "bureau_utilisation": 0.26}
-    h = input_hash(schema, model.model_validate(body))
-    assert (
-        h == input_hash(schema, model.model_validate(reordered)) == input_hash(schema, model.model_validate(with_nulls))
-    )
-    assert h != input_hash(schema, model.model_validate(changed))
+    h = input_hmac(key, schema, model.model_validate(body))
+    assert h == input_hmac(key, schema, model.model_validate(reordered))
+    assert h == input_hmac(key, schema, model.model_validate(with_nulls))
+    assert h != input_hmac(key, schema, model.model_validate(changed))
     assert b"store_revenue_rmb" not in canonical_input(schema, model.model_validate(with_nulls))
+
+
+def test_input_hmac_is_hmac_sha256_of_the_canonical_input_and_depends_on_the_key(
+    schema: Schema, thin_body: dict
+) -> None:
+    applicant = applicant_model(schema).model_validate(thin_body)
+    canonical = json.dumps(thin_body, sort_keys=True, separators=(",", ":")).encode()
+    assert input_hmac(b"a" * 32, schema, applicant) == hmac.new(b"a" * 32, canonical, hashlib.sha256).hexdigest()
+    assert input_hmac(b"a" * 32, schema, applicant) != hashlib.sha256(canonical).hexdigest()
+    assert input_hmac(b"b" * 32, schema, applicant) != input_hmac(b"a" * 32, schema, applicant)
+    assert key_id(b"a" * 32) != key_id(b"b" * 32) and len(key_id(b"a" * 32)) == 12

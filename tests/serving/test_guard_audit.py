@@ -24,6 +24,7 @@ from thinfile.serving.service import ServiceStartError, bind_host, check_access
 from thinfile.serving.settings import ServingSettings
 
 KEY = "s3cret-key"
+AUDIT_KEY = "audit-secret-0123456789"
 
 
 async def echo(scope, receive, send) -> None:
@@ -123,7 +124,9 @@ def test_serving_beyond_loopback_without_a_key_refuses_to_start() -> None:
     with pytest.raises(ServiceStartError, match="THINFILE_API_KEY"):
         check_access(ServingSettings(), "0.0.0.0")
     check_access(ServingSettings(), "127.0.0.1")
-    check_access(ServingSettings(api_key=KEY), "0.0.0.0")
+    with pytest.raises(ServiceStartError, match="THINFILE_AUDIT_KEY"):
+        check_access(ServingSettings(api_key=KEY), "0.0.0.0")
+    check_access(ServingSettings(api_key=KEY, audit_key=AUDIT_KEY), "0.0.0.0")
     assert bind_host(["bentoml", "serve", "x:Y", "--host", "10.0.0.1"]) == "10.0.0.1"
     assert bind_host(["bentoml", "serve", "x:Y", "--host=::1"]) == "::1"
 
@@ -145,6 +148,7 @@ def record(i: int, decision: str, version: str = "3", when: datetime | None = No
         "thinfile-scorer",
         version,
         f"{i:064x}",
+        "0123456789ab",
         600.0 + i,
         decision,
         [{"code": "bureau_utilisation", "text": "t", "value": 0.93, "points_lost": 4.2, "hint": None}],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -120,7 +121,8 @@ def test_one_audit_record_per_decision_and_no_raw_inputs(served, schema: Schema,
     for body, answer in zip(bodies[:6], answers):
         (stored,) = query_audit(served.audit_log, AuditQuery(request_id=answer["request_id"]))
         assert tuple(stored) == AUDIT_FIELDS
-        assert stored["input_sha256"] == hashlib.sha256(canonical_input(schema, model.model_validate(body))).hexdigest()
+        canonical = canonical_input(schema, model.model_validate(body))
+        assert stored["input_hmac"] == hmac.new(served.audit_key.encode(), canonical, hashlib.sha256).hexdigest()
         assert (stored["score"], stored["decision"], stored["model_version"]) == (
             answer["score"],
             answer["decision"],

@@ -1,10 +1,11 @@
-"""`thinfile serve` (the HTTP scoring service, over `bentoml serve`) and `thinfile audit` (query its decisions)."""
+"""`thinfile serve` (the HTTP scoring service, over `bentoml serve`) and `thinfile audit` (its decisions)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import subprocess
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,10 +14,21 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail
+from thinfile.commands.common import console, fail, guarded
 from thinfile.serving.settings import ServingSettings
 
 SERVICE = "thinfile.serving.service:Thinfile"
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on host:port (so `bentoml serve` would die on 'Address in use')."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            return err.errno == errno.EADDRINUSE
+    return False
 
 
 def serve(
@@ -24,8 +36,8 @@ def serve(
     host: str = typer.Option(
         None,
         "--host",
-        help="Address to bind (default 127.0.0.1). Anything beyond loopback "
-        "needs an API key (THINFILE_API_KEY or THINFILE_API_KEY_FILE).",
+        help="Address to bind (default 127.0.0.1). Anything beyond loopback needs an API key (THINFILE_API_KEY or "
+        "THINFILE_API_KEY_FILE) and an audit key (THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE).",
     ),
     workers: int = typer.Option(
         None, "--workers", "-w", min=1, help="Worker processes (default 2, or THINFILE_WORKERS)."
@@ -41,10 +53,12 @@ def serve(
 ) -> None:
     """Serve the registered scorer over HTTP: POST /score, POST /score_batch, GET /model, /docs, /metrics.
 
-    A thin wrapper over `bentoml serve`: it checks that the model exists and that access is safe, then hands
-    over. Every decision is appended to the audit log; `thinfile audit` queries it.
+    Checks that the model exists and that access is safe, then becomes `bentoml serve` (same process id), so
+    SIGTERM or Ctrl-C stops the server and its workers, and they stop too if whatever started this command dies.
+    Every decision is appended to the audit log before it is answered; `thinfile audit` reads it.
     """
     from thinfile.features.schema import SchemaError, load_schema
+    from thinfile.serving.processes import exec_server
     from thinfile.serving.service import ServiceStartError, check_access
     from thinfile.training.registry import ModelNotFoundError, model_name_for, resolve
 
@@ -58,6 +72,11 @@ def serve(
         version = resolve(settings.model, name)
     except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
+    if port_in_use(settings.host, settings.port):
+        raise fail(
+            f"port {settings.port} on {settings.host} is already in use (another `thinfile serve`?); stop it or "
+            "choose another --port"
+        )
     env = {
         **os.environ,
         "THINFILE_MODEL": str(version.version),
@@ -79,16 +98,32 @@ def serve(
         "--port",
         str(settings.port),
     ]
-    try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    exec_server(cmd, env)
 
 
+audit_app = typer.Typer(
+    name="audit",
+    help="The service's audit log: query decisions (`thinfile audit`), or check the log (`thinfile audit verify`).",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+
+def _log_path(log: Path | None) -> Path:
+    return log or ServingSettings.from_env().audit_path()
+
+
+@audit_app.callback()
 def audit(
+    ctx: typer.Context,
     request_id: str = typer.Option(None, "--request-id", help="Only this decision."),
-    input_sha256: str = typer.Option(None, "--input-sha256", help="Only decisions on this input (its sha256)."),
+    input_file: Path = typer.Option(
+        None,
+        "--input",
+        help="Only decisions on the applicant in this JSON file (a /score body), matched by its HMAC under "
+        "THINFILE_AUDIT_KEY: the key the service ran with.",
+    ),
+    input_hmac: str = typer.Option(None, "--input-hmac", help="Only decisions on the input with this HMAC."),
     decision: str = typer.Option(None, "--decision", help="approve, refer or decline."),
     model_version: str = typer.Option(None, "--model-version", help="Only decisions of this model version."),
     since: datetime = typer.Option(None, "--since", help="From this time (ISO, UTC if no zone)."),
@@ -98,14 +133,33 @@ def audit(
     log: Path = typer.Option(None, "--log", help="Audit log to read (default as `thinfile serve` writes it)."),
 ) -> None:
     """Query the service's audit log: who was decided what, by which model version, and why (reason codes)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    guarded(_query)(request_id, input_file, input_hmac, decision, model_version, since, until, limit, as_json, log)
+
+
+def _query(
+    request_id: str | None,
+    input_file: Path | None,
+    input_hmac: str | None,
+    decision: str | None,
+    model_version: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+    log: Path | None,
+) -> None:
     from thinfile.serving.audit import AuditQuery, query_audit, summarise
 
     if decision and decision not in ("approve", "refer", "decline"):
         raise fail(f"--decision must be approve, refer or decline, got {decision!r}")
-    path = log or ServingSettings.from_env().audit_path()
+    if input_file is not None:
+        input_hmac = _hmac_of(input_file)
+    path = _log_path(log)
     query = AuditQuery(
         request_id=request_id,
-        input_sha256=input_sha256,
+        input_hmac=input_hmac,
         decision=decision,
         model_version=model_version,
         since=since,
@@ -137,6 +191,55 @@ def audit(
     console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")
 
 
+def _hmac_of(input_file: Path) -> str:
+    """The audit HMAC of the applicant in a JSON file, under the configured audit key."""
+    from thinfile.features.schema import load_schema
+    from thinfile.serving.contract import BadRequest, RequestReader, input_hmac
+
+    settings = ServingSettings.from_env()
+    if settings.audit_key is None:
+        raise fail("--input needs the audit key the service ran with: set THINFILE_AUDIT_KEY (or _FILE)")
+    if not input_file.is_file():
+        raise fail(f"--input {input_file} is not a file")
+    schema = load_schema(settings.schema_file)
+    try:
+        applicant = RequestReader(schema, 1).applicant(input_file.read_bytes())
+    except BadRequest as err:
+        raise fail(f"{input_file} is not a valid applicant: {err.summary}") from None
+    return input_hmac(settings.audit_key.get_secret_value().encode(), schema, applicant)
+
+
+@audit_app.command("verify")
+def verify(
+    log: Path = typer.Option(None, "--log", help="Audit log to check (default as `thinfile serve` writes it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check the audit log and its rotated files: records, torn lines, repeated request ids. Exit 1 if any."""
+    from thinfile.serving.audit import verify as verify_log
+
+    path = _log_path(log)
+    report = guarded(verify_log)(path)
+    if not report.files:
+        raise fail(f"no audit log at {path} (nor rotated files beside it)")
+    if as_json:
+        typer.echo(json.dumps({**report.__dict__, "ok": report.ok}))
+    else:
+        verdict = "[green]PASS[/]" if report.ok else "[bold red]FAIL[/]"
+        console.print(
+            f"{verdict} {report.records:,} records in {len(report.files)} file(s) from {report.first} to "
+            f"{report.last}; {len(report.torn)} torn line(s); {report.duplicates} repeated request id(s)"
+        )
+        for file, line in report.torn[:10]:
+            console.print(f"  torn: {file} line {line}")
+        for rid in report.duplicate_ids:
+            console.print(f"  repeated request id: {rid}")
+        if report.quarantined_bytes:
+            console.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
+        console.print(f"  key ids: {report.key_ids}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
-    app.command("audit")(audit)
+    app.add_typer(audit_app)

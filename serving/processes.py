@@ -1,0 +1,141 @@
+"""Servers that stop with whoever started them: a parent-death signal, exec, and a process group that is forwarded
+SIGTERM/SIGINT and emptied on the way out."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from types import FrameType
+
+PR_SET_PDEATHSIG = 1
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+SERVER_PID = "THINFILE_SERVER_PID"
+"""Environment variable a server sets to its process id, so that its workers know which parent to die with."""
+
+
+def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> bool:
+    """Linux: have the kernel send `sig` to this process when its parent exits (prctl PR_SET_PDEATHSIG), and send
+    it now if the parent is already gone (not `parent`, when given: the process that started this one).
+    Elsewhere nothing (False)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    expected = os.getppid() if parent is None else parent
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != expected:
+        os.kill(os.getpid(), sig)
+    return True
+
+
+def die_with_server() -> None:
+    """In a worker of a server that set SERVER_PID: die with that server, even if it died before this call."""
+    server = os.environ.get(SERVER_PID, "")
+    if server.isdigit() and int(server) != os.getpid():
+        die_with_parent(parent=int(server))
+
+
+def mark_server() -> None:
+    """In a server, before it starts workers: die with whatever started it; tell the workers whom to die with."""
+    die_with_parent()
+    os.environ[SERVER_PID] = str(os.getpid())
+
+
+def exec_server(cmd: Sequence[str], env: Mapping[str, str]) -> None:
+    """Become the server (no wrapper left to orphan it); it keeps the parent-death signal across exec."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    die_with_parent()
+    os.execvpe(cmd[0], list(cmd), dict(env))
+
+
+WATCHDOG = """
+import os, signal, sys, time
+group, parent, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+
+def stop(*_):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            sys.exit(0)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                os.killpg(group, 0)
+            except (ProcessLookupError, PermissionError):
+                sys.exit(0)
+            time.sleep(0.1)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+if os.getppid() != parent:
+    stop()
+while True:
+    signal.pause()
+"""
+"""A process that outlives nothing: when the command that started it exits or is SIGKILLed (its parent-death
+signal), it stops the server's process group, SIGTERM then SIGKILL after the grace period."""
+
+
+def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float = 20.0) -> int:
+    """Run a server that starts its own workers, in a process group of its own: SIGTERM, SIGINT and SIGHUP to this
+    process go to the whole group; whatever is left of the group when the server exits, or `grace_s` after a signal,
+    is killed; and a watchdog empties the group if this process dies, even by SIGKILL. The server's exit code (0
+    when it stopped because it was asked to)."""
+    proc = subprocess.Popen(list(cmd), env=dict(env), start_new_session=True, preexec_fn=die_with_parent)
+    group = proc.pid
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, str(group), str(os.getpid()), str(grace_s)], preexec_fn=die_with_parent
+    )
+    deadline: list[float] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if not deadline:
+            deadline.append(time.monotonic() + grace_s)
+        _signal_group(group, signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    _signal_group(group, signal.SIGKILL)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _empty_group(group, grace_s=2.0)
+        watchdog.terminate()
+        watchdog.wait()
+    return 0 if deadline and code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
+
+
+def _signal_group(group: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
+
+
+def _empty_group(group: int, grace_s: float) -> None:
+    """SIGTERM what is left of the group, then SIGKILL it if anything remains after `grace_s`."""
+    _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    _signal_group(group, signal.SIGKILL)

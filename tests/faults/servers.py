@@ -1,0 +1,92 @@
+"""Helpers of the service fault tests: ports, environments, process trees counted with psutil."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
+    return {
+        **env,
+        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        "THINFILE_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "OMP_NUM_THREADS": "1",
+        **extra,
+    }
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes of the list still running (zombies count as gone)."""
+    out = []
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` s for every process to exit; those still running."""
+    deadline = time.monotonic() + timeout
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive(processes)
+
+
+@dataclass
+class Server:
+    """A server started by a test: its process, port, log and every process seen in its tree."""
+
+    proc: subprocess.Popen
+    port: int
+    log: Path
+    seen: list[psutil.Process] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tree(self) -> list[psutil.Process]:
+        """The server's process and its descendants now (remembered for the clean-up)."""
+        try:
+            root = psutil.Process(self.proc.pid)
+            found = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            found = []
+        self.seen.extend(p for p in found if p not in self.seen)
+        return found
+
+    def wait_for(self, path: str, status: int = 200, timeout: float = 180, procs: int = 1) -> None:
+        """Wait until GET `path` answers `status` and the tree holds at least `procs` processes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the server exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == status and len(self.tree()) >= procs:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"{path} did not answer {status} within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
