@@ -66,13 +66,15 @@ def prepare(
         lines.append("  give the schema file that describes this table with --schema, or rename the columns")
         raise TrainingDataError("\n".join(lines))
     clean = report.clean
-    target, target_bad = outcome(frame.reset_index(drop=True)[schema.target])
+    positional = frame.copy(deep=False)  # rows by position, without copying the table
+    positional.index = pd.RangeIndex(len(frame))
+    target, target_bad = outcome(positional[schema.target])
     clean[schema.target] = target
     if schema.booked_column:
-        booked = booked_flags(frame.reset_index(drop=True), schema, source)
+        booked = booked_flags(positional, schema, source)
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
-    rejects = _rejects(report, frame.reset_index(drop=True)[schema.target], clean, schema, target_bad)
+    rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
     if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in rejects.head(5).itertuples())
         raise TrainingDataError(
@@ -82,7 +84,8 @@ def prepare(
         )
     keep = np.ones(len(clean), dtype=bool)
     keep[rejects["row"].to_numpy(dtype=np.int64)] = False
-    kept = clean.loc[keep].reset_index(drop=True)
+    kept = clean if keep.all() else clean.take(np.flatnonzero(keep))
+    kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
     check_trainable(kept, schema, checks, source)
     return PreparedData(kept, rejects, len(frame), tracking.data_hash(frame), source)

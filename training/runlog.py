@@ -41,6 +41,9 @@ class EvaluationConfig(Section):
         20_000, gt=0, description="rows used to time explanations (enough to use every core)"
     )
     plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
+    psi_rows: int = Field(
+        50_000, gt=0, description="training rows drawn (seeded) whose scores are the reference of the score's PSI"
+    )
     seed: int = Field(7, description="seed of the plotted sample")
 
 
@@ -174,10 +177,17 @@ def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str)
     )
 
 
+def _sample(X: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """Up to `rows` rows of `X`, drawn without replacement (seeded), in their original order."""
+    if len(X) <= rows:
+        return X
+    return X[np.sort(np.random.default_rng(seed).choice(len(X), rows, replace=False))]
+
+
 def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
     """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run."""
     split, cfg = ctx.split, ctx.evaluation
-    p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(split.X_train)
+    p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(_sample(split.X_train, cfg.psi_rows, cfg.seed))
     ev = evaluate(
         p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs, bins=cfg.calibration_bins
     )

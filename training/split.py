@@ -46,6 +46,13 @@ class Split:
         return getattr(self, part)[self.schema.target].to_numpy(dtype=np.int64)
 
 
+def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at `positions`, numbered from 0 (one copy: `reset_index` would copy them again)."""
+    part = frame.take(positions)
+    part.index = pd.RangeIndex(len(part))
+    return part
+
+
 def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split."""
     if config.test_size + config.valid_size >= 1:
@@ -62,7 +69,7 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     )
     valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
-    tr, va, te = (frame.iloc[np.sort(i)].reset_index(drop=True) for i in (train, valid, test))
+    tr, va, te = (_rows(frame, np.sort(i)) for i in (train, valid, test))
     return Split(tr, va, te, method="stratified", schema=schema)
 
 
@@ -78,5 +85,5 @@ def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Sp
     n_valid = int(round(n * config.valid_size))
     cut_train, cut_valid = n - n_test - n_valid, n - n_test
     parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
-    tr, va, te = (frame.iloc[i].reset_index(drop=True) for i in parts)
+    tr, va, te = (_rows(frame, i) for i in parts)
     return Split(tr, va, te, method="out_of_time", schema=schema)
