@@ -143,6 +143,36 @@ def response_model(top_reasons: int = DEFAULT_TOP_REASONS) -> type[BaseModel]:
 ScoreResponse = response_model(DEFAULT_TOP_REASONS)
 
 
+class ModelCard(BaseModel):
+    """GET /model: which model answers, how it scored in training, its scale, cut-offs, the limits and the input."""
+
+    model: dict[str, Any] = Field(description="name, version, run id, aliases, family")
+    metrics: dict[str, float | None] = Field(description="the training run's metrics in MLflow")
+    schema_: dict[str, Any] = Field(alias="schema", description="name, version and fingerprint of the feature schema")
+    scale: dict[str, Any]
+    cutoffs: dict[str, Any]
+    limits: dict[str, int]
+    input_schema: dict[str, Any] = Field(description="JSON schema of a /score body")
+
+
+def model_card_path() -> dict[str, Any]:
+    """The OpenAPI path item of GET /model."""
+    return {
+        "get": {
+            "tags": ["Service APIs"],
+            "description": ModelCard.__doc__,
+            "operationId": "thinfile__model",
+            "responses": {
+                "200": {
+                    "description": "the model card",
+                    "content": {"application/json": {"schema": ModelCard.model_json_schema(by_alias=True)}},
+                },
+                "503": {"description": "the model is still loading"},
+            },
+        }
+    }
+
+
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
     """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
     out = np.full((len(applicants), len(schema.features)), np.nan)

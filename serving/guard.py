@@ -28,6 +28,73 @@ PARSED = "thinfile.parsed"
 log = logging.getLogger("thinfile.serving")
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Error",
+    "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "what went wrong and what to do"}},
+}
+BAD_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "BadRequest",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "how many problems, and the first one"},
+        "detail": {
+            "type": "array",
+            "description": "at most a few problems (THINFILE_MAX_ERRORS), each naming a field, never its value",
+            "items": {
+                "type": "object",
+                "required": ["type", "loc", "msg"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _response(description: str, schema: dict[str, Any] | None = ERROR_SCHEMA) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+GUARD_RESPONSES = {
+    "401": _response("missing or wrong API key (when the service has one)"),
+    "403": _response("no API key is set and the request came from beyond loopback"),
+}
+SCORING_RESPONSES = {
+    "400": _response("the body is not a valid request: a few problems, each naming a field", BAD_REQUEST_SCHEMA),
+    **GUARD_RESPONSES,
+    "413": _response("the body is larger than the route's bound"),
+    "415": _response("the body is not JSON"),
+    "503": _response("the model is still loading, or the audit log cannot be written: no decision was made"),
+}
+
+
+def document(spec: dict[str, Any], extra_paths: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document with the answers the Guard and the service really give (BentoML's generic document
+    says a 400 carries a string `detail` and knows no 401, 403, 413, 415 or 503)."""
+    paths = spec.setdefault("paths", {})
+    paths.update(extra_paths or {})
+    for path, item in paths.items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            if method == "post" and path in ("/score", "/score_batch"):
+                responses.update(SCORING_RESPONSES)
+                if "requestBody" in operation:
+                    operation["requestBody"]["required"] = True
+            elif path not in OPEN_PATHS:
+                responses.update(GUARD_RESPONSES)
+            if path in ("/readyz", "/livez"):
+                responses["503"] = _response("not ready: the model is loading (or failed to load)", None)
+    return spec
+
+
 @dataclass(frozen=True)
 class Route:
     """A scoring route: its own body bound, and the reader that turns a body into the endpoint's input."""
@@ -92,11 +159,13 @@ class Guard:
         api_key: str | None = None,
         max_body_bytes: int = 4 * 1024 * 1024,
         routes: Mapping[str, Route] | None = None,
+        extra_paths: Mapping[str, Any] | None = None,
     ) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body_bytes
         self.routes = dict(routes or {})
+        self.extra_paths = dict(extra_paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +197,7 @@ class Guard:
                     )
                     return
         if scope["method"] != "POST":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _documented(send, self.extra_paths) if path == "/docs.json" else send)
             return
         media = (_header(headers, b"content-type") or b"").split(b";")[0].strip().lower()
         if media not in JSON_TYPES:
@@ -204,3 +273,29 @@ def _replay(body: bytes, downstream: Receive) -> Receive:
         return await downstream()
 
     return receive
+
+
+def _documented(send: Send, extra_paths: Mapping[str, Any]) -> Send:
+    """A send() that passes the OpenAPI document on with `document` applied (other answers untouched)."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def patched(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(chunks)
+        if start["status"] == 200:
+            body = json.dumps(document(json.loads(body), extra_paths)).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return patched

@@ -22,9 +22,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from thinfile.features import jsonio
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.audit import AuditLog, GroupCommit, audit_record, encode, repair
 from thinfile.serving.contract import (
@@ -34,6 +35,7 @@ from thinfile.serving.contract import (
     batch_model,
     input_hmac,
     key_id,
+    model_card_path,
     response_model,
 )
 from thinfile.serving.guard import PARSED, Guard
@@ -188,7 +190,7 @@ async def model_info(request: Request) -> Response:
     service = bentoml.get_current_service()
     if not service.ready:
         return json_response({"error": LOADING}, 503, {"Retry-After": "5"})
-    return JSONResponse(service.model_card)
+    return Response(jsonio.dumps(service.model_card, indent=None).encode(), media_type="application/json")
 
 
 async def docs(request: Request) -> RedirectResponse:
@@ -339,4 +341,5 @@ Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
         "/score": GuardedRoute(SETTINGS.max_row_bytes, READER.applicant),
         "/score_batch": GuardedRoute(SETTINGS.max_batch_body_bytes, READER.batch),
     },
+    extra_paths={"/model": model_card_path()},
 )

@@ -189,3 +189,20 @@ def test_audit_query_filters_and_skips_broken_lines(tmp_path: Path) -> None:
     assert summarise(query_audit(path))["by_decision"] == {"decline": 3, "approve": 3}
     with pytest.raises(FileNotFoundError, match="THINFILE_AUDIT_LOG"):
         query_audit(tmp_path / "none.jsonl")
+
+
+def test_the_openapi_document_states_the_answers_the_guard_gives() -> None:
+    spec = {"paths": {"/score": {"post": {"requestBody": {}, "responses": {"200": {}}}}, "/readyz": {"get": {}}}}
+
+    async def openapi(scope, receive, send) -> None:
+        body = json.dumps(spec).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    served = call(Guard(openapi, api_key=KEY, extra_paths={"/model": {"get": {}}}), "GET", "/docs.json").json()
+    score = served["paths"]["/score"]["post"]
+    assert set(score["responses"]) == {"200", "400", "401", "403", "413", "415", "503"}
+    assert score["requestBody"]["required"] is True
+    assert score["responses"]["400"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "array"
+    assert set(served["paths"]["/model"]["get"]["responses"]) == {"401", "403"}
+    assert "503" in served["paths"]["/readyz"]["get"]["responses"]
