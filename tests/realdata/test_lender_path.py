@@ -1,0 +1,166 @@
+"""A lender's path from a raw table to a served model, on real public credit tables (German credit, UCI sample).
+
+Each step runs once per table through the command line (conftest.py); each test checks one thing about it
+against an independent side: scikit-learn and plain LightGBM for the AUC, MLflow for what was logged, the
+library for batch scores, HTTP for the service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA, RealTable, Step, cli, strict_json
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from thinfile.config import Settings
+from thinfile.features.schema import DIMENSIONS, Schema, load_schema
+from thinfile.features.validate import validate_table
+from thinfile.serving.contract import request_body
+from thinfile.training.data import prepare
+from thinfile.training.registry import CHAMPION_ALIAS, load_scorer, model_name_for, tracking_uri
+from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.split import Split, split_frame
+
+pytestmark = pytest.mark.slow
+AUC_BOUND = 0.005  # issue 9: no lower than plain LGBMClassifier() on the same split, less this
+EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}  # docs/fairness.md
+WAITING = {  # a step that fails in another area on one table: xfailed (strict) until that area is fixed
+    ("batch-score", "uci_credit_card"): "waiting for serving/batch/report.py: the population report's 'approval by "
+    "group' figure has no axes for a single protected attribute (new_figure(…, 1, 1) makes none; zip strict fails)",
+}
+
+
+def waiting_for(request: pytest.FixtureRequest, step: str, table: RealTable) -> None:
+    reason = WAITING.get((step, table.stem))
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.fixture(scope="module")
+def champion(trained: Step, committed: Schema, home: Path) -> Scorer:
+    assert trained.exit_code == 0, trained.output
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        return load_scorer(CHAMPION_ALIAS, model_name_for(committed))
+
+
+@pytest.fixture(scope="module")
+def run(champion: Scorer, home: Path):  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        return MlflowClient(tracking_uri()).get_run(str(champion.meta["run_id"]))
+
+
+@pytest.fixture(scope="module")
+def split(frame: pd.DataFrame, committed: Schema) -> Split:
+    """The split `thinfile train` made: the same checked rows and the default seed."""
+    return split_frame(prepare(frame, committed).frame, committed, Settings().train)
+
+
+def test_the_committed_schema_keeps_what_infer_read_of_every_column_it_uses(inferred: Schema, committed: Schema):
+    assert (committed.id_column, committed.target) == (inferred.id_column, inferred.target)
+    assert committed.protected == inferred.protected
+    for f in committed.features:
+        g = inferred.by_name[f.name]
+        assert (f.type, f.categories, f.min, f.max, f.nullable) == (g.type, g.categories, g.min, g.max, g.nullable)
+
+
+def test_schema_check_passes_the_table(table: RealTable, home: Path):
+    step = cli(home, "schema", "check", str(table.csv), "--schema", str(table.schema_file))
+    assert step.exit_code == 0, step.output
+    assert "PASS" in step.output
+
+
+def test_train_registers_the_champion_under_the_schemas_name(trained: Step, committed: Schema):
+    assert trained.exit_code == 0, trained.output
+    assert f"registered {model_name_for(committed)} version 1 as 'champion'" in " ".join(trained.output.split())
+
+
+def test_the_champion_run_says_how_its_hyper_parameters_were_chosen(run):  # type: ignore[no-untyped-def]
+    params = run.data.params
+    assert params["train.chosen_by"].startswith("cross-validated search")
+    assert int(params["train.num_leaves"]) <= 64
+
+
+def test_the_logged_test_auc_is_the_champions_auc_on_the_test_rows(run, champion: Scorer, split: Split):  # type: ignore[no-untyped-def]
+    auc = roc_auc_score(split.y("test"), champion.predict_pd(split.X_test))
+    assert run.data.metrics["auc"] == pytest.approx(auc, abs=1e-9)
+
+
+def test_champion_auc_is_no_lower_than_plain_lightgbm_on_the_same_split_less_the_bound(
+    champion: Scorer, split: Split, table: RealTable
+):
+    plain = lgb.LGBMClassifier(verbosity=-1, n_jobs=1)
+    plain.fit(split.X_train, split.y("train"), categorical_feature=split.schema.categorical_indices or "auto")
+    reference = roc_auc_score(split.y("test"), plain.predict_proba(split.X_test)[:, 1])
+    auc = roc_auc_score(split.y("test"), champion.predict_pd(split.X_test))
+    assert auc >= reference - AUC_BOUND
+    assert auc >= table.auc_floor
+
+
+def test_fairness_writes_strict_json_and_its_verdict_is_the_exit_code(audited: tuple[Step, Path]):
+    step, out = audited
+    reports = sorted(out.glob("fairness_v*.json"))
+    assert len(reports) == 1, step.output
+    verdict = strict_json(reports[0])["verdict"]
+    assert step.exit_code == EXIT_CODES[verdict], step.output
+    assert reports[0].with_suffix(".html").is_file()
+
+
+def test_batch_scores_or_rejects_every_row(
+    batch: tuple[Step, Path], frame: pd.DataFrame, committed: Schema, table: RealTable, request: pytest.FixtureRequest
+):
+    waiting_for(request, "batch-score", table)
+    step, out = batch
+    assert step.exit_code == 0, step.output
+    scores = pd.read_parquet(out / "scores")
+    parts = sorted((out / "rejects").glob("*.parquet"))
+    rejects = pd.concat([pd.read_parquet(p) for p in parts]) if parts else pd.DataFrame({"id": []})
+    ids = pd.concat([scores[committed.id_column].astype(str), rejects["id"].astype(str)])
+    assert sorted(ids) == sorted(frame[committed.id_column].astype(str))
+
+
+def test_batch_scores_equal_the_librarys(
+    batch: tuple[Step, Path], frame: pd.DataFrame, champion: Scorer, table: RealTable, request: pytest.FixtureRequest
+):
+    waiting_for(request, "batch-score", table)
+    assert batch[0].exit_code == 0, batch[0].output
+    schema = champion.schema
+    scores = pd.read_parquet(batch[1] / "scores").set_index(schema.id_column)
+    report = validate_table(frame, schema)
+    clean = report.clean.loc[report.valid_mask]
+    library = pd.Series(champion.explain(clean).score, index=clean[schema.id_column].astype(str))
+    assert np.allclose(scores.loc[library.index, "score"].to_numpy(), library.to_numpy(), atol=1e-6)
+
+
+def test_the_service_scores_one_applicant_as_the_library_does(
+    served: str, frame: pd.DataFrame, champion: Scorer, committed: Schema
+):
+    row = frame.iloc[[-1]].to_dict("records")[0]  # as a client reads one CSV row: whole numbers stay ints
+    answer = httpx.post(f"{served}/score", json=request_body(committed, row), timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    library = champion.explain(validate_table(frame.iloc[[-1]], committed).clean)
+    assert body["score"] == pytest.approx(float(library.score[0]), abs=0.01)
+    assert body["decision"] == str(library.decision[0])
+    assert set(body["dimensions"]) == set(DIMENSIONS)
+    texts = {f.reason for f in committed.features} | {f.reason_when_missing for f in committed.features}
+    assert {r["text"] for r in body["reasons"]} <= texts
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="waiting for serving/contract.request_body to write category values as validation reads them "
+    "(category_text): a row of an all-number table carries EDUCATION as 2.0 and the body says '2.0'",
+)
+def test_a_request_body_from_a_row_of_an_all_number_table_keeps_integer_codes():
+    uci = load_schema(DATA / "uci_credit_card.yaml")
+    row = pd.read_csv(DATA / "uci_credit_card.csv").iloc[-1]
+    assert request_body(uci, row)["EDUCATION"] in uci.by_name["EDUCATION"].levels
