@@ -42,10 +42,11 @@ from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer
 from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics
 from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
-from thinfile.training.reject_inference import METHODS, Inferred, infer
+from thinfile.training.reject_inference import METHODS, Inferred, booked_split, infer
 from thinfile.training.runlog import EvaluationConfig
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.split import Split, split_frame
+from thinfile.training.tuning import choose_config
 
 FLOOR, CEILING = "none", "ceiling"
 LOOP_TAG = "thinfile.loop"
@@ -210,19 +211,23 @@ def fit_on_history(
 ) -> Fitted:
     """The champion of one method on one history, without logging (the exploration sweep and generations)."""
     ttd = split_frame(frame, schema, settings.train)
+    train = choose_config(booked_split(ttd), no_search(settings).train).config
     config = settings.reject_inference.model_copy(update={"method": method})
-    inferred = infer(config, ttd, settings.train, kgb_pd)
+    inferred = infer(config, ttd, train, kgb_pd)
     start = time.perf_counter()
     s = inferred.train
-    scorer = fit_scorer(
-        schema, s.X, s.y, inferred.valid.X, inferred.valid.y, settings.train, settings.scale, weight=s.weight
-    )
+    scorer = fit_scorer(schema, s.X, s.y, inferred.valid.X, inferred.valid.y, train, settings.scale, weight=s.weight)
     return Fitted(scorer, inferred, ttd, time.perf_counter() - start)
 
 
+def no_search(settings: TrainingSettings) -> TrainingSettings:
+    """Table-fitted defaults without the hyper-parameter search: every method is compared on the same footing."""
+    return settings.model_copy(update={"train": settings.train.model_copy(update={"tune": False})})
+
+
 def _loop_settings(settings: TrainingSettings) -> TrainingSettings:
-    """The training job of each comparison run: champion only, not registered, small timing samples."""
-    return settings.model_copy(
+    """The training job of each comparison run: champion only, no search, not registered, small timing samples."""
+    return no_search(settings).model_copy(
         update={
             "pipeline": PipelineConfig(baselines=False, register_champion=False, global_explanations=False),
             "evaluation": EvaluationConfig(timing_rows=2_000, explain_timing_rows=2_000, plot_rows=20_000),
