@@ -1,17 +1,26 @@
 """Training on 1M rows: the champion pipeline against plain `lightgbm.train` on the same arrays (the floor).
 
-Usage: python bench/train.py [--rows 1000000] [--seed 7]
-The pipeline (validation, split, champion fit with calibration and reference, evaluation, plots, MLflow
-logging and registration; baselines off) runs in a throw-away THINFILE_HOME; then, in the same process,
-`lightgbm.train` is timed with the champion's parameters on the same train/validation matrices with the
-same early stopping. Overhead = (pipeline - floor) / pipeline. Also prints the acceptance figures
+Usage: python bench/train.py [--rows 1000000] [--repeats 3] [--seed 7] [--profile]
+
+Each repeat runs the pipeline (validation, split, champion fit with calibration and reference, evaluation,
+plots, MLflow logging and registration, global explanations; baselines off) and then, in the same process,
+`lightgbm.train` with the champion's parameters on the same train/validation matrices with the same early
+stopping. Overhead = (pipeline - floor) / pipeline, from the medians. A warm-up run on a small table comes
+first (MLflow store and experiment created, imports done, the explainer's numba kernels compiled or loaded
+from their disk cache); it is reported on its own line, not in the medians. Also prints the acceptance figures
 (AUC vs oracle, ECE, thin-file AUC against the bureau-only scorecard fitted on the same split).
+With --profile, one more pipeline run under cProfile prints where its time goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import gc
+import io
 import os
+import pstats
+import statistics
 import tempfile
 import time
 
@@ -21,7 +30,10 @@ import numpy as np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warmup-rows", type=int, default=60_000)
+    parser.add_argument("--profile", action="store_true", help="one more pipeline run under cProfile")
     args = parser.parse_args()
     os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -29,50 +41,75 @@ def main() -> None:
     from thinfile.config import Settings
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
-    from thinfile.training.champion import TrainConfig, lgb_params, train_booster
+    from thinfile.training.champion import TrainConfig, train_booster
     from thinfile.training.evaluate import evaluate
     from thinfile.training.pipeline import PipelineConfig, train_frame
     from thinfile.training.scorecard import fit_bureau_scorecard
+    from thinfile.training.tuning import choose_config
 
     schema = load_schema()
     settings = Settings(train=TrainConfig(seed=args.seed), pipeline=PipelineConfig(baselines=False))
     start = time.perf_counter()
     frame = generate_frame(schema, rows=args.rows, seed=args.seed)
-    print(f"generated {len(frame):,} rows in {time.perf_counter() - start:.1f}s")
-
-    phases: list[tuple[str, float]] = []
-    last = [time.perf_counter()]
-
-    def progress(message: str) -> None:
-        now = time.perf_counter()
-        phases.append((message, now - last[0]))
-        last[0] = now
+    print(f"generated {len(frame):,} rows in {time.perf_counter() - start:.1f}s; cores {os.cpu_count()}")
 
     start = time.perf_counter()
-    result = train_frame(frame, schema, settings, source=f"bench {args.rows:,} rows", progress=progress)
-    pipeline = time.perf_counter() - start
-    phases.append(("(end)", time.perf_counter() - last[0]))
+    train_frame(frame.head(args.warmup_rows), schema, settings, source="bench warm-up")
+    warmup = time.perf_counter() - start
+
+    def pipeline_run() -> tuple[float, list[tuple[str, float]], object]:
+        phases: list[tuple[str, float]] = []
+        last = [time.perf_counter(), "(start)"]
+
+        def progress(message: str) -> None:
+            now = time.perf_counter()
+            phases.append((str(last[1]), now - float(last[0])))
+            last[:] = [now, message]
+
+        begin = time.perf_counter()
+        result = train_frame(frame, schema, settings, source=f"bench {args.rows:,} rows", progress=progress)
+        end = time.perf_counter()
+        phases.append((str(last[1]), end - float(last[0])))
+        return end - begin, phases, result
+
+    load_before = os.getloadavg()
+    pipelines, floors, all_phases = [], [], []
+    result = None
+    for _ in range(args.repeats):
+        result = None
+        gc.collect()
+        seconds, phases, result = pipeline_run()
+        pipelines.append(seconds)
+        all_phases.append(phases)
+        split = result.split
+        config = choose_config(split, settings.train).config
+        X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
+        start = time.perf_counter()
+        booster = train_booster(schema, X, y, Xv, yv, config)
+        floors.append(time.perf_counter() - start)
+    load_after = os.getloadavg()
+    assert result is not None
     champ = result.champion.metrics
-
     split = result.split
-    X, Xv, y, yv = split.X_train, split.X_valid, split.y("train"), split.y("valid")
-    start = time.perf_counter()
-    booster = train_booster(schema, X, y, Xv, yv, settings.train, params=lgb_params(schema, settings.train))
-    floor = time.perf_counter() - start
+
+    pipeline, floor = statistics.median(pipelines), statistics.median(floors)
+    print(f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min)")
+    print(f"warm-up on {args.warmup_rows:,} rows (store, imports, JIT): {warmup:.1f}s, not counted below")
+    print(f"split: {split.sizes()}; median of {args.repeats}")
+    print("\npipeline phases (median seconds; each phase runs until the next message):")
+    for k, (message, _) in enumerate(all_phases[0]):
+        seconds = statistics.median(p[k][1] for p in all_phases if len(p) > k)
+        print(f"  {seconds:8.2f}s  {message}")
+    print(f"\nchampion pipeline   {pipeline:8.1f} s  runs {', '.join(f'{s:.1f}' for s in pipelines)}")
+    print(
+        f"plain lightgbm.train{floor:8.1f} s  runs {', '.join(f'{s:.1f}' for s in floors)}  "
+        f"({booster.num_trees()} trees; champion {int(champ['best_iteration'])}, same params and arrays)"
+    )
+    overhead = (pipeline - floor) / pipeline
+    print(f"pipeline overhead   {overhead:8.1%} of the pipeline ({pipeline / floor:.2f}x the floor)")
 
     bureau = fit_bureau_scorecard(split.train, schema, settings.train.seed)
     bureau_ev = evaluate(bureau.predict_pd(split.test), split.test, schema, settings.scale)
-
-    print(f"\nsplit: {split.sizes()}")
-    print("pipeline phases (time until the next message):")
-    for (message, _), (_, seconds) in zip([("(start)", 0.0), *phases[:-1]], phases, strict=True):
-        print(f"  {seconds:8.1f}s  after: {message}")
-    print(
-        f"\nchampion pipeline          {pipeline:8.1f} s  (champion fit alone {champ['fit_seconds']:.1f} s, "
-        f"{int(champ['best_iteration'])} trees)"
-    )
-    print(f"plain lightgbm.train       {floor:8.1f} s  ({booster.num_trees()} trees, same params and arrays)")
-    print(f"pipeline overhead          {(pipeline - floor) / pipeline:8.1%} of the total")
     print("\nacceptance figures (test split):")
     print(f"  champion AUC {champ['auc']:.4f}  oracle AUC {champ['oracle_auc']:.4f}  gap {champ['oracle_gap']:.4f}")
     print(
@@ -89,6 +126,19 @@ def main() -> None:
         f"  calibration: Platt slope {champ['calibration_slope']:.3f}, intercept {champ['calibration_intercept']:.3f}"
     )
     assert np.isfinite(champ["auc"])
+
+    if args.profile:
+        result = None
+        gc.collect()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        pipeline_run()
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(r"thinfile|features/|training/|lightgbm/engine|lightgbm/basic.py.*(predict|update)", 40)
+        print("\nprofile of one more pipeline run (cumulative seconds, under cProfile):")
+        print(out.getvalue())
 
 
 if __name__ == "__main__":

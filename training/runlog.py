@@ -160,7 +160,8 @@ def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str)
     test, schema = ctx.split.test, ctx.schema
     rows = min(len(test), ctx.evaluation.plot_rows)
     idx = np.sort(np.random.default_rng(ctx.evaluation.seed).permutation(len(test))[:rows])
-    sample = test.iloc[idx]
+    wanted = [schema.target, schema.oracle_column, *schema.protected_names]
+    sample = test[[c for c in dict.fromkeys(wanted) if c and c in test.columns]].iloc[idx]
     oracle = None
     if schema.oracle_column and schema.oracle_column in sample.columns:
         oracle = sample[schema.oracle_column].to_numpy(dtype=np.float64)
