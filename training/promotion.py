@@ -1,28 +1,40 @@
 """Promotion gates: the champion alias goes to the model that passes every fairness check at the smallest AUC cost.
 
 Among the candidates (by default the versions behind a project's `champion` and `challenger` aliases), the
-best AUC sets the reference; a candidate qualifies when its fairness verdict is "pass" and it gives up at
+best AUC sets the reference; a candidate qualifies when it passes every fairness check and gives up at
 most `max_auc_cost` AUC against that reference; the qualifying candidate with the highest AUC becomes the
 champion. When none qualifies nothing moves. Either way the reason is one line, printed and written into
 the registry's version description.
+
+On data with an oracle (the synthetic world's true default probability) a check that the oracle itself
+fails, and that the model fails by no more than the oracle does (within `oracle_tolerance`), does not block:
+the gap is true risk, not the model, and no model can close it. The report still says FAIL for it; the
+reason line names it. Without an oracle every failed check blocks. An incomplete audit never qualifies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import mlflow
 from pydantic import Field
 
 from thinfile.features.settings import Section
 from thinfile.training.registry import CHALLENGER_ALIAS, CHAMPION_ALIAS, ModelNotFoundError, client, resolve
 
 VERDICT_TAG = "thinfile.fairness_verdict"
+REPORT_ARTIFACT = "fairness/fairness_report.json"
 
 
 class PromotionGate(Section):
     """How much AUC a lender gives up for a model that passes every fairness check."""
 
     max_auc_cost: float = Field(0.005, ge=0, le=1, description="largest AUC given up against the best candidate")
+    oracle_tolerance: float = Field(
+        0.01, ge=0, description="how much worse than the oracle a model may be on a check the oracle also fails"
+    )
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,14 @@ class Candidate:
     auc: float
     verdict: str
     failed_checks: int = 0
+    true_risk_checks: tuple[str, ...] = ()
+
+    @property
+    def qualifies(self) -> bool:
+        """Every check passed, or every failed one is failed by the true risk too."""
+        if self.verdict == "pass":
+            return True
+        return self.verdict == "fail" and 0 < self.failed_checks == len(self.true_risk_checks)
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,8 @@ def _label(c: Candidate) -> str:
 def _state(c: Candidate) -> str:
     if c.verdict == "pass":
         return "passes every fairness check"
+    if c.qualifies:
+        return "fails only checks the true risk fails too (" + ", ".join(c.true_risk_checks) + ")"
     if c.verdict == "fail":
         return f"fails {c.failed_checks} fairness check(s)" if c.failed_checks else "fails a fairness check"
     if c.verdict == "incomplete":
@@ -63,9 +85,9 @@ def choose(candidates: list[Candidate], gate: PromotionGate) -> Promotion:
     if not candidates:
         return Promotion(None, "no candidate versions to choose from")
     best = max(candidates, key=lambda c: c.auc)
-    qualifying = [c for c in candidates if c.verdict == "pass" and best.auc - c.auc <= gate.max_auc_cost + 1e-12]
+    qualifying = [c for c in candidates if c.qualifies and best.auc - c.auc <= gate.max_auc_cost + 1e-12]
     if not qualifying:
-        passing = [c for c in candidates if c.verdict == "pass"]
+        passing = [c for c in candidates if c.qualifies]
         if passing:
             top = max(passing, key=lambda c: c.auc)
             return Promotion(
@@ -95,13 +117,13 @@ def choose(candidates: list[Candidate], gate: PromotionGate) -> Promotion:
     return Promotion(
         chosen,
         (
-            f"{_label(chosen)} passes every fairness check at {best.auc - chosen.auc:.4f} AUC below {_label(best)} "
+            f"{_label(chosen)} {_state(chosen)} at {best.auc - chosen.auc:.4f} AUC below {_label(best)} "
             f"(AUC {best.auc:.4f}, {_state(best)}), within the {gate.max_auc_cost:g} allowed"
         ),
     )
 
 
-def report_verdict(report: object) -> str:
+def report_verdict(report: Any) -> str:
     """A fairness report's verdict: pass, fail or incomplete."""
     verdict = getattr(report, "verdict", None)
     if verdict is not None:
@@ -109,36 +131,62 @@ def report_verdict(report: object) -> str:
     return "pass" if getattr(report, "passed", False) else "fail"
 
 
-def report_candidate(version: str, role: str, report: object) -> Candidate:
+def true_risk_checks(report: Mapping[str, Any], tolerance: float) -> tuple[str, ...]:
+    """The failed checks that the oracle fails too, by at least as much (within `tolerance`), from a report's JSON."""
+    oracle = {a["name"]: a for a in report.get("attributes", [])}
+    keys = {"disparate_impact_ratio": "oracle_di_ratio", "equal_opportunity_difference": "oracle_eo_diff"}
+    found = []
+    for check in report.get("checks", []):
+        key = keys.get(check.get("metric", ""))
+        truth = oracle.get(check.get("attribute"), {}).get(key) if key else None
+        if check.get("passed") is not False or truth is None or check.get("value") is None:
+            continue
+        value, limit = float(check["value"]), float(check["limit"])
+        if key == "oracle_di_ratio" and truth < limit and value >= truth - tolerance:
+            found.append(f"{check['attribute']} disparate impact: true risk {truth:.3f}")
+        elif key == "oracle_eo_diff" and truth > limit and value <= truth + tolerance:
+            found.append(f"{check['attribute']} equal opportunity: true risk {truth:.3f}")
+    return tuple(found)
+
+
+def report_candidate(version: str, role: str, report: Any, gate: PromotionGate | None = None) -> Candidate:
     """A candidate from a fairness report made in this process (its AUC is on the same test rows)."""
-    overall = getattr(report, "overall", {})
-    failures = getattr(report, "failures", [])
-    return Candidate(version, role, float(overall.get("auc", float("nan"))), report_verdict(report), len(failures))
+    return _candidate(version, role, report.to_dict(), gate or PromotionGate())
 
 
-def registered_candidate(name: str, ref: str | int, role: str) -> Candidate:
-    """A candidate read from the registry: the version's run metric `auc` and its fairness verdict."""
-    version = resolve(ref, name)
-    run = client().get_run(str(version.run_id))
-    metrics, tags = run.data.metrics, run.data.tags
-    verdict = tags.get(VERDICT_TAG)
-    if verdict is None:
-        verdict = "not audited" if "fair_pass" not in metrics else ("pass" if metrics["fair_pass"] == 1 else "fail")
+def _candidate(version: str, role: str, report: Mapping[str, Any], gate: PromotionGate) -> Candidate:
+    failed = [c for c in report.get("checks", []) if c.get("passed") is False]
+    verdict = str(report.get("verdict") or ("pass" if report.get("passed") else "fail"))
+    auc = report.get("overall", {}).get("auc")
     return Candidate(
-        str(version.version),
+        version,
         role,
-        float(metrics.get("auc", float("nan"))),
+        float("nan") if auc is None else float(auc),
         verdict,
-        int(metrics.get("fair_failed_checks", 0)),
+        len(failed),
+        true_risk_checks(report, gate.oracle_tolerance),
     )
 
 
-def aliased_candidates(name: str, aliases: tuple[str, ...] = (CHAMPION_ALIAS, CHALLENGER_ALIAS)) -> list[Candidate]:
+def registered_candidate(name: str, ref: str | int, role: str, gate: PromotionGate | None = None) -> Candidate:
+    """A candidate read from the registry: its run's fairness report (JSON artifact), else its test AUC alone."""
+    version = resolve(ref, name)
+    try:
+        report = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{REPORT_ARTIFACT}")
+    except (mlflow.exceptions.MlflowException, OSError, ValueError):
+        metrics = client().get_run(str(version.run_id)).data.metrics
+        return Candidate(str(version.version), role, float(metrics.get("auc", float("nan"))), "not audited")
+    return _candidate(str(version.version), role, report, gate or PromotionGate())
+
+
+def aliased_candidates(
+    name: str, gate: PromotionGate | None = None, aliases: tuple[str, ...] = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
+) -> list[Candidate]:
     """The versions behind `aliases` (each version once)."""
     found: dict[str, Candidate] = {}
     for alias in aliases:
         try:
-            c = registered_candidate(name, alias, alias)
+            c = registered_candidate(name, alias, alias, gate)
         except ModelNotFoundError:
             continue
         found.setdefault(c.version, c)

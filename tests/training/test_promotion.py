@@ -13,7 +13,14 @@ from thinfile.cli import app
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.promotion import VERDICT_TAG, Candidate, PromotionGate, apply, choose
+from thinfile.training.promotion import (
+    REPORT_ARTIFACT,
+    Candidate,
+    PromotionGate,
+    apply,
+    choose,
+    true_risk_checks,
+)
 from thinfile.training.registry import CHALLENGER_ALIAS, CHAMPION_ALIAS, log_scorer, model_name_for, set_alias
 from thinfile.training.tracking import experiment_id
 
@@ -48,6 +55,40 @@ def test_when_both_pass_the_better_auc_wins() -> None:
     assert decision.chosen is not None and decision.chosen.version == "5"
 
 
+def report_json(verdict: str, auc: float, eo: float, oracle_eo: float | None) -> dict[str, object]:
+    """The parts of a fairness report's JSON the gate reads."""
+    return {
+        "verdict": verdict,
+        "overall": {"auc": auc},
+        "checks": [
+            {
+                "attribute": "age_band",
+                "metric": "equal_opportunity_difference",
+                "value": eo,
+                "limit": 0.05,
+                "passed": eo <= 0.05,
+            }
+        ],
+        "attributes": [{"name": "age_band", "oracle_eo_diff": oracle_eo}],
+    }
+
+
+def test_a_check_the_true_risk_fails_too_does_not_block() -> None:
+    report = report_json("fail", 0.815, eo=0.116, oracle_eo=0.120)
+    assert true_risk_checks(report, 0.01) == ("age_band equal opportunity: true risk 0.120",)
+    c = Candidate("5", "challenger", 0.815, "fail", 1, true_risk_checks(report, 0.01))
+    decision = choose([Candidate("4", "champion", 0.816, "fail", 3), c], GATE)
+    assert decision.chosen == c and "fails only checks the true risk fails too" in decision.reason
+
+
+def test_a_model_worse_than_the_true_risk_on_a_failed_check_is_blocked() -> None:
+    assert true_risk_checks(report_json("fail", 0.8, eo=0.15, oracle_eo=0.12), 0.01) == ()
+
+
+def test_without_an_oracle_every_failed_check_blocks() -> None:
+    assert true_risk_checks(report_json("fail", 0.8, eo=0.06, oracle_eo=None), 0.01) == ()
+
+
 @pytest.fixture(scope="module")
 def two_versions(
     trained: TrainResult, population: pd.DataFrame, schema: Schema, training_home
@@ -58,11 +99,11 @@ def two_versions(
         mp.setenv("THINFILE_HOME", str(training_home))
         name = model_name_for(schema)
         client = mlflow.MlflowClient()
-        client.set_tag(trained.champion.run_id, VERDICT_TAG, "fail")
+        auc = trained.champion.metrics["auc"]
+        client.log_dict(trained.champion.run_id, report_json("fail", auc, eo=0.06, oracle_eo=0.02), REPORT_ARTIFACT)
         other = fit_champion(population.iloc[:6_000], population.iloc[6_000:9_000], schema, TrainConfig(max_rounds=40))
         with mlflow.start_run(experiment_id=experiment_id()) as run:
-            mlflow.log_metric("auc", trained.champion.metrics["auc"] - 0.001)
-            mlflow.set_tag(VERDICT_TAG, "pass")
+            mlflow.log_dict(report_json("pass", auc - 0.001, eo=0.01, oracle_eo=0.02), REPORT_ARTIFACT)
             info = log_scorer(other, population.head(100), register_as=name)
         version = str(info.registered_model_version)
         assert run.info.run_id
@@ -70,7 +111,6 @@ def two_versions(
         set_alias(name, CHALLENGER_ALIAS, version)
         yield str(trained.registered_version), version
         set_alias(name, CHAMPION_ALIAS, str(trained.registered_version))
-        client.delete_tag(trained.champion.run_id, VERDICT_TAG)
 
 
 def test_promote_auto_moves_the_champion_and_writes_why_in_the_registry(

@@ -129,10 +129,12 @@ def run(
             console.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
             console.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
-        if promote and result.registered_version and stage.challenger_version:
+        audited = {"champion", "challenger"} <= set(stage.reports)
+        if promote and audited and result.registered_version and stage.challenger_version:
+            gate = settings.promotion
             candidates = [
-                promotion.report_candidate(result.registered_version, "champion", stage.reports["champion"]),
-                promotion.report_candidate(stage.challenger_version, "challenger", stage.reports["challenger"]),
+                promotion.report_candidate(result.registered_version, "champion", stage.reports["champion"], gate),
+                promotion.report_candidate(stage.challenger_version, "challenger", stage.reports["challenger"], gate),
             ]
             decision = promotion.choose(candidates, settings.promotion)
             promotion.apply(result.model_name, decision, CHAMPION_ALIAS)

@@ -178,7 +178,7 @@ def promote(
             gate = Settings().promotion
             if max_auc_cost is not None:
                 gate = gate.model_copy(update={"max_auc_cost": max_auc_cost})
-            decision = promotion.choose(promotion.aliased_candidates(model), gate)
+            decision = promotion.choose(promotion.aliased_candidates(model, gate), gate)
             promotion.apply(model, decision, alias)
             console.print(decision.reason)
             return
