@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, from_json
 
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
@@ -173,22 +173,28 @@ def model_card_path() -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=8)
+def _codes(schema: Schema) -> tuple[tuple[str, dict[str, float] | None], ...]:
+    """Per feature, in matrix order: its name, and for a category feature the code of each level."""
+    return tuple(
+        (f.name, {c: float(k) for k, c in enumerate(f.levels)} if f.type is FeatureType.category else None)
+        for f in schema.features
+    )
+
+
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
     """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
-    out = np.full((len(applicants), len(schema.features)), np.nan)
-    codes = {
-        j: {c: float(k) for k, c in enumerate(f.levels)}
-        for j, f in enumerate(schema.features)
-        if f.type is FeatureType.category
-    }
-    names = schema.feature_names
-    for i, applicant in enumerate(applicants):
+    codes = _codes(schema)
+    nan = float("nan")
+    rows = []
+    for applicant in applicants:
         values = applicant.__dict__
-        for j, name in enumerate(names):
+        row = []
+        for name, levels in codes:
             v = values[name]
-            if v is not None:
-                out[i, j] = codes[j][v] if j in codes else float(v)
-    return out
+            row.append(nan if v is None else levels[v] if levels is not None else float(v))
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(applicants), len(codes))
 
 
 def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
@@ -388,13 +394,20 @@ class RequestReader:
     @staticmethod
     def _json(body: bytes) -> object:
         try:
-            return json.loads(body or b"null", parse_constant=_refuse_constant)
+            return from_json(body or b"null", allow_inf_nan=False, cache_strings="keys")
+        except ValueError as err:
+            if "recursion limit" in str(err):
+                raise _json_refusal(RecursionError()) from None
+        # what the fast parser refuses as a whole (lone surrogates, integers too long, numbers out of range) Python's
+        # parser reads, so that the field holding it gets the error; truly broken JSON gets Python's line and column
+        try:
+            return json.loads(body, parse_constant=_refuse_constant)
         except RecursionError:
             raise _json_refusal(RecursionError()) from None
         except ValueError as err:
             if "integer string conversion" not in str(err):
                 raise _json_refusal(err) from None
-        try:  # an integer too long to read: parse again, making it a value that its field refuses by name
+        try:
             return json.loads(body, parse_int=_parse_int, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as err:
             raise _json_refusal(err) from None
