@@ -147,17 +147,19 @@ def train_booster(
 
 
 def platt_if_it_helps(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
-    """Platt (a, b) fitted on one half of validation, kept only if it lowers log loss on the other half."""
+    """Platt (a, b) fitted on one half of validation, kept only if it lowers log loss on the other half and keeps
+    the ranking (a positive slope: a score never turns upside down on a small or odd validation set)."""
     rng = np.random.default_rng(seed)
     half = rng.random(len(y)) < 0.5
     raw = expit(margin)
     fit = LogisticRegression(C=1e6).fit(margin[half, None], y[half])
     a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
     calibrated = expit(a * margin[~half] + b)
-    if log_loss(y[~half], calibrated, labels=[0, 1]) >= log_loss(y[~half], raw[~half], labels=[0, 1]):
+    if a <= 0 or log_loss(y[~half], calibrated, labels=[0, 1]) >= log_loss(y[~half], raw[~half], labels=[0, 1]):
         return 1.0, 0.0
     full = LogisticRegression(C=1e6).fit(margin[:, None], y)
-    return float(full.coef_[0, 0]), float(full.intercept_[0])
+    a, b = float(full.coef_[0, 0]), float(full.intercept_[0])
+    return (a, b) if a > 0 else (1.0, 0.0)
 
 
 def fit_champion(

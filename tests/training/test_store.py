@@ -13,5 +13,5 @@ def test_the_store_follows_thinfile_home_after_mlflow_was_pointed_at_another(tmp
 
 def test_a_tracking_uri_set_by_the_user_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/team.db")
-    assert use_store() == f"sqlite:///{tmp_path}/team.db"
+    assert use_store(create=True) == f"sqlite:///{tmp_path}/team.db"
     assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path}/team.db"

@@ -93,3 +93,15 @@ def test_group_names_become_valid_metric_names() -> None:
     assert metric_token("55+") == "55plus"
     assert metric_token("18-24") == "18_24"
     assert metric_token("very good") == "very_good"
+
+
+def test_platt_never_turns_the_ranking_upside_down() -> None:
+    import numpy as np
+
+    from thinfile.training.champion import platt_if_it_helps
+
+    rng = np.random.default_rng(0)
+    margin = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(margin))).astype(int)  # outcomes run against the margin
+    a, _ = platt_if_it_helps(margin, y, seed=1)
+    assert a > 0
