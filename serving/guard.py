@@ -76,11 +76,44 @@ SCORING_RESPONSES = {
 }
 
 
-def document(spec: dict[str, Any], extra_paths: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The OpenAPI document with the answers the Guard and the service really give (BentoML's generic document
-    says a 400 carries a string `detail` and knows no 401, 403, 413, 415 or 503)."""
+def nullable_for_openapi_3_0(node: Any) -> Any:
+    """JSON Schema's `anyOf: [X, {"type": "null"}]` (what pydantic writes) as OpenAPI 3.0's `X, nullable: true`
+    (BentoML states 3.0, where a "null" type does not exist, so tools read the field as never null)."""
+    if isinstance(node, list):
+        return [nullable_for_openapi_3_0(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: nullable_for_openapi_3_0(v) for k, v in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        others = [o for o in options if o != {"type": "null"}]
+        if len(others) == 1 and "$ref" not in others[0]:
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**others[0], **rest, "nullable": True}
+        node["anyOf"] = others
+        node["nullable"] = True
+    return node
+
+
+def document(
+    spec: dict[str, Any],
+    extra_paths: Mapping[str, Any] | None = None,
+    request_schemas: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document with what the service really takes and answers, in OpenAPI 3.0's words: the request
+    bodies as the reader checks them (BentoML's flattened copy drops `null` from optional fields), and the answers
+    of the Guard and the service (BentoML's says a 400 carries a string `detail`, knows no 401, 403, 413, 415, 503).
+    `request_schemas` are JSON schemas whose references point at #/components/schemas, with their `$defs`."""
+    spec = json.loads(json.dumps(spec))
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     paths = spec.setdefault("paths", {})
     paths.update(extra_paths or {})
+    for path, body in (request_schemas or {}).items():
+        body = dict(body)
+        schemas.update(body.pop("$defs", {}))
+        operation = paths.get(path, {}).get("post")
+        if operation is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     for path, item in paths.items():
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})
@@ -92,6 +125,8 @@ def document(spec: dict[str, Any], extra_paths: Mapping[str, Any] | None = None)
                 responses.update(GUARD_RESPONSES)
             if path in ("/readyz", "/livez"):
                 responses["503"] = _response("not ready: the model is loading (or failed to load)", None)
+    if str(spec.get("openapi", "3.0")).startswith("3.0"):
+        spec = nullable_for_openapi_3_0(spec)
     return spec
 
 
@@ -160,12 +195,14 @@ class Guard:
         max_body_bytes: int = 4 * 1024 * 1024,
         routes: Mapping[str, Route] | None = None,
         extra_paths: Mapping[str, Any] | None = None,
+        request_schemas: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body_bytes
         self.routes = dict(routes or {})
         self.extra_paths = dict(extra_paths or {})
+        self.request_schemas = dict(request_schemas or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,7 +234,9 @@ class Guard:
                     )
                     return
         if scope["method"] != "POST":
-            await self.app(scope, receive, _documented(send, self.extra_paths) if path == "/docs.json" else send)
+            if path == "/docs.json":
+                send = _documented(send, self.extra_paths, self.request_schemas)
+            await self.app(scope, receive, send)
             return
         media = (_header(headers, b"content-type") or b"").split(b";")[0].strip().lower()
         if media not in JSON_TYPES:
@@ -275,7 +314,7 @@ def _replay(body: bytes, downstream: Receive) -> Receive:
     return receive
 
 
-def _documented(send: Send, extra_paths: Mapping[str, Any]) -> Send:
+def _documented(send: Send, extra_paths: Mapping[str, Any], request_schemas: Mapping[str, dict[str, Any]]) -> Send:
     """A send() that passes the OpenAPI document on with `document` applied (other answers untouched)."""
     start: Message | None = None
     chunks: list[bytes] = []
@@ -293,7 +332,7 @@ def _documented(send: Send, extra_paths: Mapping[str, Any]) -> Send:
             return
         body = b"".join(chunks)
         if start["status"] == 200:
-            body = json.dumps(document(json.loads(body), extra_paths)).encode()
+            body = json.dumps(document(json.loads(body), extra_paths, request_schemas)).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

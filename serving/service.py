@@ -342,4 +342,8 @@ Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
         "/score_batch": GuardedRoute(SETTINGS.max_batch_body_bytes, READER.batch),
     },
     extra_paths={"/model": model_card_path()},
+    request_schemas={
+        path: model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for path, model in (("/score", Applicant), ("/score_batch", ApplicantBatch))
+    },
 )

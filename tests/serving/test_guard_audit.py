@@ -19,7 +19,7 @@ from thinfile.serving.audit import (
     summarise,
 )
 from thinfile.serving.contract import BadRequest
-from thinfile.serving.guard import PARSED, Guard, Route
+from thinfile.serving.guard import PARSED, Guard, Route, nullable_for_openapi_3_0
 from thinfile.serving.service import ServiceStartError, bind_host, check_access
 from thinfile.serving.settings import ServingSettings
 
@@ -206,3 +206,12 @@ def test_the_openapi_document_states_the_answers_the_guard_gives() -> None:
     assert score["responses"]["400"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "array"
     assert set(served["paths"]["/model"]["get"]["responses"]) == {"401", "403"}
     assert "503" in served["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_nullable_fields_are_written_as_openapi_3_0_says() -> None:
+    field = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}], "default": None, "title": "T"}
+    assert nullable_for_openapi_3_0({"properties": {"x": field}}) == {
+        "properties": {"x": {"type": "integer", "minimum": 0, "default": None, "title": "T", "nullable": True}}
+    }
+    ref = {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]}
+    assert nullable_for_openapi_3_0(ref) == {"anyOf": [{"$ref": "#/components/schemas/A"}], "nullable": True}
