@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,34 @@ def test_thinfile_audit_lists_the_services_decisions(served, thin_body: dict) ->
     assert json.loads(line)["decision"] == answer["decision"]
     table = runner.invoke(app, ["audit", "--log", str(served.audit_log), "--limit", "3"])
     assert table.exit_code == 0 and "matching decisions" in table.output
+
+
+def test_serve_and_ui_say_in_one_line_when_their_port_is_taken(registered, serving_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(serving_home))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args in (["serve", "--port", port], ["ui", "--port", port]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2, result.output
+            assert f"port {port} on 127.0.0.1 is already in use" in " ".join(result.output.split())
+            assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "variable,value,words",
+    [
+        ("THINFILE_WORKERS", "0", "THINFILE_WORKERS: Input should be greater than or equal to 1"),
+        ("THINFILE_AUDIT_KEY", "short-secret", "the audit key must have at least 16 characters"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    for args in (["serve"], ["audit", "verify"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert words in text and "short-secret" not in text and "Traceback" not in text

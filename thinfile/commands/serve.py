@@ -20,6 +20,18 @@ from thinfile.serving.settings import ServingSettings
 SERVICE = "thinfile.serving.service:Thinfile"
 
 
+def serving_settings(**overrides: object) -> ServingSettings:
+    """The service's settings, or one line naming each bad THINFILE_* variable (never its value)."""
+    try:
+        return ServingSettings.from_env(**overrides)
+    except ValidationError as err:
+        problems = [
+            f"THINFILE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in err.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise fail(f"bad serving settings: {'; '.join(problems)}") from None
+
+
 def port_in_use(host: str, port: int) -> bool:
     """True when something already listens on host:port (so `bentoml serve` would die on 'Address in use')."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -57,15 +69,12 @@ def serve(
     SIGTERM or Ctrl-C stops the server and its workers, and they stop too if whatever started this command dies.
     Every decision is appended to the audit log before it is answered; `thinfile audit` reads it.
     """
+    settings = serving_settings(port=port, host=host, workers=workers, model=model, audit_log=audit_log)
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.processes import exec_server
     from thinfile.serving.service import ServiceStartError, check_access
     from thinfile.training.registry import ModelNotFoundError, model_name_for, resolve
 
-    try:
-        settings = ServingSettings.from_env(port=port, host=host, workers=workers, model=model, audit_log=audit_log)
-    except (ValidationError, ValueError) as err:
-        raise fail(f"bad serving settings: {err}") from None
     try:
         check_access(settings, settings.host)
         name = settings.model_name or model_name_for(load_schema(settings.schema_file))
@@ -110,7 +119,7 @@ audit_app = typer.Typer(
 
 
 def _log_path(log: Path | None) -> Path:
-    return log or ServingSettings.from_env().audit_path()
+    return log or serving_settings().audit_path()
 
 
 @audit_app.callback()
@@ -196,7 +205,7 @@ def _hmac_of(input_file: Path) -> str:
     from thinfile.features.schema import load_schema
     from thinfile.serving.contract import BadRequest, RequestReader, input_hmac
 
-    settings = ServingSettings.from_env()
+    settings = serving_settings()
     if settings.audit_key is None:
         raise fail("--input needs the audit key the service ran with: set THINFILE_AUDIT_KEY (or _FILE)")
     if not input_file.is_file():
