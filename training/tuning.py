@@ -85,47 +85,79 @@ def cv_logloss(schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig
     return float(min(losses))
 
 
-def _space(trial: optuna.Trial, config: TrainConfig, rows: int) -> dict[str, float | int]:
-    depth = trial.suggest_int("max_depth", 2, 6)
-    return {
-        "max_depth": depth,
-        "num_leaves": trial.suggest_int("num_leaves", 2, min(MAX_LEAVES, 2**depth)),
-        "min_child_samples": trial.suggest_int("min_child_samples", 5, max(10, min(300, rows // 20)), log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
-        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
-    }
+SEARCHED = ("max_depth", "num_leaves", "min_child_samples", "learning_rate", "lambda_l2", "feature_fraction")
 
 
-def _start(config: TrainConfig, rows: int) -> dict[str, float | int]:
-    """The config's own values as the first trial, moved into the searched ranges where they lie outside."""
-    depth = int(np.clip(config.max_depth if config.max_depth > 0 else 6, 2, 6))
-    return {
-        "max_depth": depth,
-        "num_leaves": int(np.clip(config.num_leaves, 2, min(MAX_LEAVES, 2**depth))),
-        "min_child_samples": int(np.clip(config.min_child_samples, 5, max(10, min(300, rows // 20)))),
-        "learning_rate": float(np.clip(config.learning_rate, 0.02, 0.2)),
-        "lambda_l2": float(np.clip(config.lambda_l2, 1e-3, 30.0)),
-        "feature_fraction": float(np.clip(config.feature_fraction, 0.5, 1.0)),
-    }
+@dataclass(frozen=True)
+class Space:
+    """The searched ranges for a table of `rows` rows; values set explicitly in the config are kept, not searched."""
+
+    config: TrainConfig
+    rows: int
+    keep: frozenset[str] = frozenset()
+
+    @property
+    def searched(self) -> list[str]:
+        return [k for k in SEARCHED if k not in self.keep]
+
+    def ranges(self, depth: int) -> dict[str, tuple[float, float, bool]]:
+        """(low, high, log scale) of each parameter; the leaves' range follows the tree's depth."""
+        return {
+            "max_depth": (2, 6, False),
+            "num_leaves": (2, min(MAX_LEAVES, 2**depth), False),
+            "min_child_samples": (5, max(10, min(300, self.rows // 20)), True),
+            "learning_rate": (0.02, 0.2, True),
+            "lambda_l2": (1e-3, 30.0, True),
+            "feature_fraction": (0.5, 1.0, False),
+        }
+
+    def _depth(self) -> int:
+        return int(np.clip(self.config.max_depth if self.config.max_depth > 0 else 6, 2, 6))
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, float | int]:
+        values: dict[str, float | int] = {}
+        depth = self._depth()
+        for name in SEARCHED:
+            if name in self.keep:
+                continue
+            low, high, log = self.ranges(depth)[name]
+            if isinstance(getattr(self.config, name), int):
+                values[name] = trial.suggest_int(name, int(low), int(high), log=log)
+            else:
+                values[name] = trial.suggest_float(name, low, high, log=log)
+            if name == "max_depth":
+                depth = int(values[name])
+        return values
+
+    def start(self) -> dict[str, float | int]:
+        """The config's own values as the first trial, moved into the ranges where they lie outside."""
+        values: dict[str, float | int] = {}
+        depth = self._depth()
+        for name in self.searched:
+            low, high, _ = self.ranges(depth)[name]
+            value = depth if name == "max_depth" else getattr(self.config, name)
+            values[name] = type(value)(np.clip(value, low, high))
+        return values
 
 
-def tune_config(split: Split, config: TrainConfig) -> Tuned:
+def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozenset()) -> Tuned:
     """Search tree shape, leaf size, learning rate and regularisation by cross-validated log loss.
 
-    Trees stay within 64 leaves so thinfile's fast exact TreeSHAP keeps serving the reason codes.
+    Parameters named in `keep` (set explicitly by the user) keep the config's value. Trees stay within 64 leaves
+    so thinfile's fast exact TreeSHAP keeps serving the reason codes.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     schema = split.schema
     X = np.vstack([split.X_train, split.X_valid])
     y = np.concatenate([split.y("train"), split.y("valid")])
+    space = Space(config, len(y), keep)
     start = time.perf_counter()
 
     def objective(trial: optuna.Trial) -> float:
-        return cv_logloss(schema, X, y, config.model_copy(update=_space(trial, config, len(y))))
+        return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)))
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=config.seed))
-    study.enqueue_trial(_start(config, len(y)))
+    study.enqueue_trial(space.start())
     study.optimize(objective, n_trials=config.tune_trials)
     losses = [float(trial.value) for trial in study.trials if trial.value is not None]
     best = config.model_copy(update=study.best_params)
@@ -139,13 +171,16 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     changed = {k: getattr(fitted, k) for k in fitted.model_fields_set - config.model_fields_set}
     rows = len(split.train) + len(split.valid) + len(split.test)
     base = "table-fitted defaults" if changed else "configured values"
-    if not fitted.searches(rows):
+    keep = frozenset(config.model_fields_set & set(SEARCHED))
+    if not fitted.searches(rows) or keep == set(SEARCHED):
         return Chosen(fitted, base, fitted=changed)
     if progress is not None:
         progress(
             f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {fitted.tune_folds}-fold "
             f"cross-validation on {len(split.train) + len(split.valid):,} rows"
         )
-    tuned = tune_config(split, fitted)
+    tuned = tune_config(split, fitted, keep)
     how = f"cross-validated search: {len(tuned.trial_losses)} trials x {fitted.tune_folds} folds from the {base}"
+    if keep:
+        how += f" (kept as set: {', '.join(sorted(keep))})"
     return Chosen(tuned.config, how, tuned, changed)

@@ -22,9 +22,9 @@ def training_home(home_for) -> Path:
 
 
 def fast_settings(**pipeline: object) -> Settings:
-    """Default settings with small timing samples (tests never assert speed)."""
+    """Default settings with small timing samples and no hyper-parameter search (tests never assert speed)."""
     return Settings(
-        train=TrainConfig(),
+        train=TrainConfig(tune=False),  # the search has its own tests (test_training_tuning, tests/realdata)
         pipeline=PipelineConfig(**pipeline),
         evaluation=EvaluationConfig(timing_rows=2_000, explain_timing_rows=500, plot_rows=5_000),
     )

@@ -121,3 +121,11 @@ def test_the_search_has_fewer_trials_on_larger_tables():
     trials = [TrainConfig().fitted_to(rows=n, events=n // 10, valid_events=n // 30).tune_trials for n in (18_000, 600)]
     assert trials + [TrainConfig().fitted_to(rows=40_000, events=4_000, valid_events=1_300).tune_trials] == [11, 20, 8]
     assert TrainConfig(tune_trials=3).fitted_to(rows=600, events=60, valid_events=20).tune_trials == 3
+
+
+def test_the_search_keeps_values_set_explicitly(german):
+    frame, schema = german
+    config = TrainConfig(learning_rate=0.1, max_depth=3, tune_trials=3)
+    chosen = choose_config(split_frame(frame, schema, config), config)
+    assert (chosen.config.learning_rate, chosen.config.max_depth) == (0.1, 3)
+    assert chosen.how.endswith("(kept as set: learning_rate, max_depth)")
