@@ -473,6 +473,7 @@ class Inferred:
     columns: tuple[Column, ...]
     source: str
     rows: int
+    settings: InferSettings = field(default_factory=InferSettings)
 
     @property
     def todo(self) -> list[str]:
@@ -570,7 +571,7 @@ def infer_schema(
     }
     schema = parse_schema(data, f"inferred from {source}")
     ordered = tuple(columns[c] for c in frame.columns)
-    return Inferred(schema, ordered, source, len(frame))
+    return Inferred(schema, ordered, source, len(frame), settings)
 
 
 def _scalar(value: object) -> str:
@@ -595,8 +596,8 @@ HEADER = """\
 """
 
 
-def render_yaml(inferred: Inferred, settings: InferSettings | None = None) -> str:
-    settings = settings or InferSettings()
+def render_yaml(inferred: Inferred) -> str:
+    settings = inferred.settings
     s = inferred.schema
     by_role: dict[str, list[Column]] = {}
     for c in inferred.columns:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from thinfile.features.generator import GeneratorParams
 from thinfile.features.history import HistorySettings
+from thinfile.features.infer import InferSettings
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.loop import LoopSettings
@@ -22,3 +23,4 @@ class Settings(TrainingSettings):
     promotion: PromotionGate = PromotionGate()
     history: HistorySettings = HistorySettings()
     loop: LoopSettings = LoopSettings()
+    infer: InferSettings = InferSettings()

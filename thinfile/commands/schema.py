@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import console, fail
-from thinfile.features.infer import InferError, InferSettings, check_table, error_summary, infer_schema
+from thinfile.config import Settings
+from thinfile.features.infer import InferError, check_table, error_summary, infer_schema
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
 
@@ -67,7 +68,7 @@ def infer(
             id_column=id_column,
             protected=_columns(protected),
             source=table.name,
-            settings=InferSettings(),
+            settings=Settings().infer,
         )
     except (TableReadError, InferError, SchemaError) as err:
         raise fail(str(err)) from None
