@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -596,6 +597,11 @@ HEADER = """\
 """
 
 
+def _comment(text: str, first: str, rest: str, width: int = 116) -> list[str]:
+    """A YAML comment wrapped to `width` columns (never inside a word)."""
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False)
+
+
 def render_yaml(inferred: Inferred) -> str:
     settings = inferred.settings
     s = inferred.schema
@@ -610,7 +616,7 @@ def render_yaml(inferred: Inferred) -> str:
     ]
     if inferred.todo:
         out.append("# To look at first:")
-        out += [f"#   - {t}" for t in inferred.todo]
+        out += [line for t in inferred.todo for line in _comment(t, "#   - ", "#     ")]
         out.append("")
     out += [
         f"name: {_scalar(s.name)}",
@@ -635,14 +641,14 @@ def render_yaml(inferred: Inferred) -> str:
     out += ["", "features:"]
     for entry, col in zip((c.entry for c in by_role["feature"]), by_role["feature"]):
         if col.seen:
-            out.append(f"  # {col.seen}")
-        out += [f"  # {n}" for n in col.notes]
+            out += _comment(col.seen, "  # ", "  #   ")
+        out += [line for n in col.notes for line in _comment(n, "  # ", "  #   ")]
         out.append(f"  - name: {_scalar(entry['name'])}")
         out += [f"    {k}: {_scalar(v)}" for k, v in entry.items() if k != "name"]
     left = by_role.get("left_out", [])
     if left:
         out += ["", "# Left out (not model inputs):"]
-        out += [f"#   - {c.name}: {'; '.join(c.notes)}" for c in left]
+        out += [line for c in left for line in _comment(f"{c.name}: {'; '.join(c.notes)}", "#   - ", "#     ")]
     return "\n".join(out) + "\n"
 
 
