@@ -760,9 +760,10 @@ def check_table(
             values, bad = target_reader(frame[schema.target])
             if bad.any():
                 shown = frame[schema.target][bad].astype(str).value_counts()
+                n = int(bad.sum())
                 problems.append(
-                    f"target {schema.target}: {int(bad.sum()):,} rows are not 0 (repaid) or 1 (defaulted): "
-                    f"{_values({str(k): int(v) for k, v in shown.items()})}"
+                    f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
+                    f"(defaulted): {_values({str(k): int(v) for k, v in shown.items()})}"
                 )
             else:
                 notes.append(
