@@ -146,13 +146,14 @@ def datasets(ctx: RunContext) -> list[tuple[Dataset, str, dict[str, str]]]:
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
         resolved = resolve_dataset_source(uri) if uri.startswith("file:") else CodeDatasetSource({"source": source})
     schema = input_signature(ctx.schema)
-    out = []
+    out: list[tuple[Dataset, str, dict[str, str]]] = []
     for part, context in (("train", "training"), ("test", "testing")):
         rows = len(getattr(ctx.split, part))
         key = f"{ctx.prepared.data_hash}:{ctx.split.method}:{ctx.evaluation.seed}:{part}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         name = f"{ctx.schema.name}-{part}"
-        out.append((MetaDataset(resolved, name=name, digest=digest, schema=schema), context, {"rows": str(rows)}))
+        dataset = MetaDataset(resolved, name=name, digest=digest, schema=schema)  # type: ignore[abstract]
+        out.append((dataset, context, {"rows": str(rows)}))
     return out
 
 
