@@ -245,6 +245,8 @@ def fairness_stage(
     (default reports/ under THINFILE_HOME).
     """
     settings = settings or TrainingSettings()
+    if result.train_config is not None:  # the challenger is fitted with the champion's hyper-parameters
+        settings = settings.model_copy(update={"train": result.train_config})
     out = Path(out_dir) if out_dir is not None else reports_dir()
     champion = result.champion
     scorer = champion.model

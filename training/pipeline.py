@@ -107,6 +107,7 @@ class TrainResult:
     registered_version: str | None = None
     global_explanations_logged: bool = False
     through_the_door: Split | None = None  # every applicant's split when the schema names a booked column
+    train_config: TrainConfig | None = None  # the champion's hyper-parameters as chosen for this table
 
     @property
     def split_method(self) -> str:
@@ -329,6 +330,7 @@ def train_frame(
 
     chosen = choose_config(split, settings.train, say)
     settings = settings.model_copy(update={"train": chosen.config})
+    result.train_config = chosen.config
     say(chosen.summary())
     inferred = None
     X, y, weight, Xv, yv = split.X_train, split.y("train"), None, split.X_valid, split.y("valid")

@@ -13,6 +13,7 @@ from thinfile.config import Settings
 from thinfile.features.schema import load_schema
 from thinfile.training.champion import TrainConfig, lgb_params
 from thinfile.training.data import prepare
+from thinfile.training.fairness_stage import fairness_stage
 from thinfile.training.pipeline import PipelineConfig, train_frame
 from thinfile.training.registry import tracking_uri
 from thinfile.training.runlog import EvaluationConfig
@@ -99,8 +100,9 @@ def test_no_tune_keeps_the_fitted_defaults_and_says_so(german):
     assert chosen.fitted["min_child_samples"] == 10
 
 
-@pytest.mark.slow
-def test_train_logs_how_the_hyper_parameters_were_chosen(german):
+@pytest.fixture(scope="module")
+def trained_german(german, training_home):
+    """German credit trained once (3 trials), in the training area's store."""
     frame, schema = german
     settings = Settings(
         train=TrainConfig(tune_trials=3),
@@ -108,12 +110,31 @@ def test_train_logs_how_the_hyper_parameters_were_chosen(german):
         evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=1_000),
     )
     messages: list[str] = []
-    result = train_frame(frame, schema, settings, progress=messages.append)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(training_home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        return train_frame(frame, schema, settings, progress=messages.append), settings, messages
+
+
+@pytest.mark.slow
+def test_train_logs_how_the_hyper_parameters_were_chosen(trained_german):
+    result, _, messages = trained_german
     assert any(m.startswith("searching hyper-parameters: 3 trials") for m in messages)
     params = MlflowClient(tracking_uri()).get_run(result.champion.run_id).data.params
     assert params["train.chosen_by"].startswith("cross-validated search: 3 trials x 5 folds")
     assert float(params["train.search_cv_logloss"]) <= float(params["train.search_start_cv_logloss"])
     assert int(params["train.num_threads"]) == 1
+
+
+@pytest.mark.slow
+def test_the_fairness_challenger_is_fitted_with_the_champions_chosen_hyper_parameters(trained_german, tmp_path):
+    result, settings, _ = trained_german
+    stage = fairness_stage(result, settings, out_dir=tmp_path)
+    client = MlflowClient(tracking_uri())
+    champion = client.get_run(result.champion.run_id).data.params
+    challenger = client.get_run(stage.run_ids["challenger"]).data.params
+    shape = ("train.num_leaves", "train.max_depth", "train.min_child_samples", "train.learning_rate")
+    assert {k: challenger[k] for k in shape} == {k: champion[k] for k in shape}
 
 
 def test_the_search_has_fewer_trials_on_larger_tables():
