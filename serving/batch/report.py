@@ -218,8 +218,8 @@ def _figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
         figs.append(("Stability", _png(fig, "population stability index per feature")))
     if report["fairness"]:
         attrs = list(report["fairness"])
-        fig = new_figure(4 * len(attrs), 3.2, 1, len(attrs))
-        for ax, attr in zip(fig.axes, attrs, strict=True):
+        fig = new_figure(4 * len(attrs), 3.2)
+        for ax, attr in zip(fig.subplots(1, len(attrs), squeeze=False)[0], attrs, strict=True):
             fair = report["fairness"][attr]
             rows = fair["groups"]
             counted = [bool(r.get("counted", True)) for r in rows]

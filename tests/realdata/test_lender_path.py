@@ -30,10 +30,7 @@ from thinfile.training.split import Split, split_frame
 pytestmark = pytest.mark.slow
 AUC_BOUND = 0.005  # issue 9: no lower than plain LGBMClassifier() on the same split, less this
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}  # docs/fairness.md
-WAITING = {  # a step that fails in another area on one table: xfailed (strict) until that area is fixed
-    ("batch-score", "uci_credit_card"): "waiting for serving/batch/report.py: the population report's 'approval by "
-    "group' figure has no axes for a single protected attribute (new_figure(…, 1, 1) makes none; zip strict fails)",
-}
+WAITING: dict[tuple[str, str], str] = {}  # (step, table) failing in another area: xfailed (strict) until fixed
 
 
 def waiting_for(request: pytest.FixtureRequest, step: str, table: RealTable) -> None:
