@@ -33,7 +33,7 @@ def table(schema: Schema):
 @pytest.fixture(scope="module")
 def stage(table, schema: Schema, fairness_home: Path) -> FairnessStage:
     settings = Settings(
-        train=TrainConfig(learning_rate=0.1, max_rounds=150),
+        train=TrainConfig(learning_rate=0.1, max_rounds=150, tune=False),
         evaluation=EvaluationConfig(timing_rows=1_000, explain_timing_rows=200, plot_rows=3_000),
         audit=FairnessAudit(proxy_rows=4_000, proxy_rounds=20, mitigation_rounds=1),
         explanations=GlobalExplainConfig(rows=800, dependence_plots=1),

@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.features.schema import Schema
 from thinfile.training import pipeline
+from thinfile.training.champion import TrainConfig
 from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
 from thinfile.training.registry import CHAMPION_ALIAS, model_name_for
 from thinfile.training.runlog import EvaluationConfig
 
 runner = CliRunner()
 QUICK = TrainingSettings(
+    train=TrainConfig(tune=False),
     pipeline=PipelineConfig(baselines=False, global_explanations=False),
     evaluation=EvaluationConfig(timing_rows=500, explain_timing_rows=200, plot_rows=2_000),
 )
