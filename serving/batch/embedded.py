@@ -8,6 +8,7 @@ after a crash resumes from the parts already committed.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import pickle
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 
 import pyarrow as pa
 from rich.console import Console
@@ -31,6 +33,7 @@ from rich.progress import (
 from rich.text import Text
 
 from thinfile.features.schema import Schema
+from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
     RESUME,
@@ -93,28 +96,41 @@ def _run_in_process(tasks: Iterator[tuple], on_done: Callable[[str, dict], None]
         on_done(*score_task(*task))
 
 
+def worker_context() -> BaseContext:
+    """Workers forked from a fork server that has imported only the scoring side (not the caller's __main__,
+    which for the CLI is every command); spawned where there is no fork server (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return get_context("spawn")
+    context = get_context("forkserver")
+    context.set_forkserver_preload([worker.__name__])
+    return context
+
+
 def _run_pool(
     tasks: Iterator[tuple], workers: int, in_flight: int, initargs: tuple, on_done: Callable[[str, dict], None]
 ) -> None:
+    """Chunks to a pool of spawned workers, at most `in_flight` each; results handed to `on_done` as they come."""
     running: set[Future] = set()
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=init_worker, initargs=initargs
-    ) as pool:
-        try:
-            for task in tasks:
-                while len(running) >= workers * in_flight:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        on_done(*f.result())
-                name, source, first_row, partition, table = task
-                running.add(pool.submit(score_task, name, source, first_row, partition, pack(table)))
-            for f in wait(running).done:
+    pool = ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=init_worker, initargs=initargs)
+    try:
+        for task in tasks:
+            while len(running) >= workers * in_flight:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    on_done(*f.result())
+            name, source, first_row, partition, table = task
+            running.add(pool.submit(score_task, name, source, first_row, partition, pack(table)))
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
                 on_done(*f.result())
-        except BrokenProcessPool:
-            raise BatchStoppedError(WORKER_DIED) from None
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    except (BrokenProcessPool, EOFError, ConnectionError):  # a worker, or the fork server, was killed
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise BatchStoppedError(WORKER_DIED) from None
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=False)  # idle workers exit while the report is written
 
 
 def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) -> dict[str, int]:
@@ -182,13 +198,18 @@ def _score_pending(
                 last_write[0] = time.monotonic()
 
         tasks = _pending_chunks(parts, set(chunks), scorer.schema, job.chunk_rows)
+        # the scorer reaches workers through a file: in initargs it would make each spawn wait for the
+        # previous worker to finish importing before the next could start
+        scorer_file = layout.root / f".scorer.tmp-{os.getpid()}"
         try:
             if job.workers == 1:
-                init_worker(0, pickle.dumps(scorer), tag, job.settings, layout, scorer.num_threads)
+                init_worker(0, scorer, tag, job.settings, layout, scorer.num_threads)
                 _run_in_process(tasks, on_done)
             else:
-                initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
+                scorer_file.write_bytes(pickle.dumps(scorer))
+                initargs = (os.getpid(), scorer_file, tag, job.settings, layout, 1)
                 _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
+            scorer_file.unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # the parts' footers, not the manifest, are the record
                 update_manifest(layout, manifest, chunks)

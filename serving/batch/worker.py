@@ -9,10 +9,12 @@ from __future__ import annotations
 import ctypes
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -20,41 +22,64 @@ from thinfile.serving.batch.input import normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
 from thinfile.serving.batch.scoring import ModelTag, score_table
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.training.scorer.artefact import Scorer
 
 _WORKER: dict = {}
 _PR_SET_PDEATHSIG = 1
 
 
-def _watch_parent(parent: int, every_s: float = 1.0) -> None:
-    def watch() -> None:
-        while os.getppid() == parent:
+def _watch(job: int, every_s: float = 0.5) -> None:
+    """A thread that ends this process as soon as the job's process is gone (a pidfd where there is one)."""
+
+    def by_pidfd(fd: int) -> None:
+        select.select([fd], [], [])
+        os._exit(1)
+
+    def by_polling() -> None:
+        while True:
+            try:
+                os.kill(job, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
             time.sleep(every_s)
+
+    try:
+        fd = os.pidfd_open(job)
+    except ProcessLookupError:
         os._exit(1)
+    except (AttributeError, OSError):
+        thread = threading.Thread(target=by_polling, name="thinfile-job-watch", daemon=True)
+    else:
+        thread = threading.Thread(target=by_pidfd, args=(fd,), name="thinfile-job-watch", daemon=True)
+    thread.start()
 
-    threading.Thread(target=watch, name="thinfile-parent-watch", daemon=True).start()
 
+def die_with_parent(job: int) -> None:
+    """End this process when the job's process ends, even by SIGKILL.
 
-def die_with_parent(parent: int) -> None:
-    """End this process when `parent` ends, even by SIGKILL: the kernel's parent-death signal, else a watchdog."""
-    armed = False
+    Workers are forked by multiprocessing's fork server, which outlives the job while any worker holds
+    its pipe: so each worker watches the job's process itself, and also takes the kernel's parent-death
+    signal (Linux) in case the fork server goes first.
+    """
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-    if not armed:
-        _watch_parent(parent)
-    if os.getppid() != parent:
-        os._exit(1)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _watch(job)
 
 
 def init_worker(
-    parent: int, scorer_bytes: bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
+    parent: int, scorer: Scorer | Path, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
 ) -> None:
+    """Set up a scoring process (`parent` 0: scoring in the parent itself); `scorer` or the file it was pickled to."""
     if parent:
         die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pa.set_cpu_count(max(threads, 1))
         pa.set_io_thread_count(max(threads, 1))
-    scorer = pickle.loads(scorer_bytes)
+    if isinstance(scorer, Path):
+        scorer = pickle.loads(scorer.read_bytes())
+    assert isinstance(scorer, Scorer)
     scorer.num_threads = threads
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
 
