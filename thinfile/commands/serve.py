@@ -33,9 +33,11 @@ def serving_settings(**overrides: object) -> ServingSettings:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """True when something already listens on host:port (so `bentoml serve` would die on 'Address in use')."""
+    """True when something already listens on host:port (so the server would die on 'Address already in use');
+    connections of a server that just stopped (TIME_WAIT) do not count, as servers bind with SO_REUSEADDR."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as err:
