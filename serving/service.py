@@ -61,6 +61,7 @@ ScoreResponse = response_model(SETTINGS.top_reasons)
 READER = RequestReader(SCHEMA, SETTINGS.max_batch_rows, SETTINGS.max_errors)
 AUDIT_UNAVAILABLE = "decision not given: the audit log cannot be written"
 LOADING = "the model is still loading; retry in a few seconds"
+LOAD_FAILED = "this worker could not load the model (see the server log); it reports itself dead to be restarted"
 GENERATED_KEY_NOTE = (
     "THINFILE_AUDIT_KEY is not set: the audit log's input hashes use a random key for this run only, so they "
     "cannot be matched to inputs once it stops; set THINFILE_AUDIT_KEY (or THINFILE_AUDIT_KEY_FILE) to keep them"
@@ -142,7 +143,7 @@ def run_metrics(run_id: str | None) -> dict[str, float]:
 
 
 class Decider:
-    """The service's contract in one process: matrix, explanation, answers and their audit lines, as bytes."""
+    """The service's contract in one process: matrix, explanation, the answers, and their audit lines."""
 
     def __init__(self, scorer: Scorer, schema: Schema, settings: ServingSettings, key: bytes) -> None:
         self.scorer = scorer
@@ -189,7 +190,7 @@ async def model_info(request: Request) -> Response:
     """GET /model: the loaded model's identity, metrics, cut-offs, limits and input schema."""
     service = bentoml.get_current_service()
     if not service.ready:
-        return json_response({"error": LOADING}, 503, {"Retry-After": "5"})
+        return service.not_ready()
     return Response(jsonio.dumps(service.model_card, indent=None).encode(), media_type="application/json")
 
 
@@ -299,9 +300,12 @@ class Thinfile:
         if settings.audit_key is None:
             os.environ["THINFILE_AUDIT_KEY"] = audit_key(settings).decode()
 
+    def not_ready(self) -> Response:
+        return json_response({"error": LOAD_FAILED if self.failed else LOADING}, 503, {"Retry-After": "5"})
+
     async def _answer(self, applicants: list[BaseModel], one: bool) -> Response:
         if not self.ready:
-            return json_response({"error": LOADING}, 503, {"Retry-After": "5"})
+            return self.not_ready()
         if one:
             answers, audit = self.decider.decide(applicants)
         else:
