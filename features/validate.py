@@ -26,6 +26,7 @@ from thinfile.features.schema import (
 )
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
+_MAX_INSERTS = 40  # text columns added one by one to the numbers' frame; above this pandas would fragment it
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _missing_ids(rows: np.ndarray, schema: Schema) -> pd.DataFrame:
 def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The id column as text (an object array of str), and where it is missing."""
     if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=False) == "string":
-        return raw.to_numpy(), np.zeros(len(raw), dtype=bool)
+        return raw.to_numpy(copy=True), np.zeros(len(raw), dtype=bool)
     text = raw.astype(str).to_numpy()
     return text, raw.isna().to_numpy() | pd.isna(text)
 
@@ -235,14 +236,8 @@ def validate_table(
             failing |= bad
             failing_columns.append(f.name)
 
-    clean = pd.DataFrame(block.T, columns=[f.name for f in numeric], index=pd.RangeIndex(rows), copy=False)
-    clean.insert(0, schema.id_column, ids)
-    for j, f in enumerate(schema.features):
-        if f.name in texts:
-            clean.insert(1 + j, f.name, texts[f.name])
-    for extra in frame.columns:
-        if extra not in clean.columns and extra not in unknown:
-            clean.insert(len(clean.columns), extra, frame[extra].reset_index(drop=True))
+    extras = [c for c in frame.columns if c not in unknown and c != schema.id_column and c not in schema.by_name]
+    clean = _clean_frame(schema, ids, block, slot, texts, [frame[c].reset_index(drop=True) for c in extras])
 
     if bad_ids.any():
         problems.append(_missing_ids(np.flatnonzero(bad_ids), schema))
@@ -252,6 +247,32 @@ def validate_table(
     )
     problems.append(_value_errors(part, schema, ids, tuple(failing_columns)))
     return ValidationReport(clean, _sorted_errors(problems), [], unknown)
+
+
+def _clean_frame(
+    schema: Schema,
+    ids: np.ndarray,
+    block: np.ndarray,
+    slot: dict[str, int],
+    texts: dict[str, np.ndarray],
+    extras: list[pd.Series],
+) -> pd.DataFrame:
+    """id, features in schema order, then the other known columns; the numbers stay one block (no copy)."""
+    rows = len(ids)
+    if len(texts) + len(extras) < _MAX_INSERTS:
+        numbers = [f.name for f in schema.features if f.name in slot]
+        clean = pd.DataFrame(block.T, columns=numbers, index=pd.RangeIndex(rows), copy=False)
+        clean.insert(0, schema.id_column, ids)
+        for j, f in enumerate(schema.features):
+            if f.name in texts:
+                clean.insert(1 + j, f.name, texts[f.name])
+        for extra in extras:
+            clean.insert(len(clean.columns), str(extra.name), extra)
+        return clean
+    columns: dict[str, object] = {schema.id_column: ids}  # many text columns: let pandas gather them (one copy)
+    columns.update({f.name: block[slot[f.name]] if f.name in slot else texts[f.name] for f in schema.features})
+    columns.update({str(extra.name): extra for extra in extras})
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows))
 
 
 def _no_errors() -> pd.DataFrame:

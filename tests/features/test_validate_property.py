@@ -202,3 +202,27 @@ def test_fast_validation_agrees_with_the_reference_on_a_generated_population_wit
     fast = validate_table(table, schema, require_target=True)
     assert len(fast.rejects()) > 100
     assert_same_report(fast, reference_validate_table(table, schema, require_target=True))
+
+
+def test_fast_validation_agrees_with_the_reference_on_a_schema_of_many_text_columns() -> None:
+    names = [f"c{k}" for k in range(45)]
+    many = parse_schema(
+        {
+            "name": "many-texts",
+            "id_column": "id",
+            "target": "bad",
+            "features": [
+                {"name": n, "type": "category", "categories": ["a", "b"], "dimension": "other", "reason": f"text {n}"}
+                for n in names
+            ]
+            + [{"name": "x", "type": "float", "min": 0, "max": 1, "dimension": "other", "reason": "number x"}],
+        }
+    )
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({n: rng.choice(["a", "b", "c", None], 200) for n in names})
+    table.insert(0, "id", [f"r{i}" for i in range(200)])
+    table["x"] = rng.uniform(-0.1, 1.1, 200)
+    table["bad"] = rng.integers(0, 2, 200)
+    fast = validate_table(table, many)
+    assert fast.clean.columns.tolist() == ["id", *names, "x", "bad"]
+    assert_same_report(fast, reference_validate_table(table, many))
