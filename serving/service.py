@@ -102,6 +102,19 @@ def check_access(settings: ServingSettings, host: str) -> None:
         )
 
 
+def check_audit_log(settings: ServingSettings) -> None:
+    """Refuse to start when the audit log cannot be opened for appending (every decision would be a 503)."""
+    path = settings.audit_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+    except OSError as err:
+        raise ServiceStartError(
+            f"cannot write the audit log {path} ({err.strerror or err}); set THINFILE_AUDIT_LOG (or --audit-log) to "
+            "a writable file"
+        ) from None
+
+
 def audit_key(settings: ServingSettings) -> bytes:
     """The operator's audit key, or (on loopback only; check_access refuses otherwise) a random one for this run."""
     if settings.audit_key is not None:
@@ -292,6 +305,7 @@ class Thinfile:
         mark_server()
         settings = ServingSettings.from_env()
         check_access(settings, bind_host())
+        check_audit_log(settings)
         scorer = load_model(settings, SCHEMA)
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])
         moved = repair(settings.audit_path())

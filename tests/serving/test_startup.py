@@ -111,3 +111,12 @@ def test_a_bad_setting_is_one_line_naming_it_without_its_value(
         assert result.exit_code == 2, result.output
         text = " ".join(result.output.split())
         assert words in text and "short-secret" not in text and "Traceback" not in text
+
+
+def test_serve_refuses_in_one_line_an_audit_log_it_cannot_write(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the audit folder should be")
+    result = runner.invoke(app, ["serve", "--audit-log", str(blocked / "decisions.jsonl")])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"cannot write the audit log {blocked / 'decisions.jsonl'}" in text and "Traceback" not in text

@@ -74,11 +74,12 @@ def serve(
     settings = serving_settings(port=port, host=host, workers=workers, model=model, audit_log=audit_log)
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.processes import exec_server
-    from thinfile.serving.service import ServiceStartError, check_access
+    from thinfile.serving.service import ServiceStartError, check_access, check_audit_log
     from thinfile.training.registry import ModelNotFoundError, model_name_for, resolve
 
     try:
         check_access(settings, settings.host)
+        check_audit_log(settings)
         name = settings.model_name or model_name_for(load_schema(settings.schema_file))
         version = resolve(settings.model, name)
     except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
