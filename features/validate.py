@@ -1,9 +1,9 @@
 """Check any table against a schema: table-level problems, and per-row, per-column errors in words.
 
 `validate_table` checks whole columns at a time with numpy (ranges, whole numbers, categories, missing
-values) and hands only the rows that failed, in the columns that failed, to pandera, which words each
-failure. `reference_validate_table` runs pandera over the whole table, as thinfile first did; it is kept
-as the reference the fast path is tested against.
+values) and words only the values that fail, as pandera words its failure cases. `reference_validate_table`
+runs pandera over the whole table, as thinfile first did; it is kept as the reference the fast path is
+tested against (tests/features/test_validate_property.py), so the rules and their words cannot drift apart.
 """
 
 from __future__ import annotations
@@ -120,13 +120,6 @@ def _pandera_schema(schema: Schema) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False)
 
 
-@lru_cache(maxsize=256)
-def _pandera_columns(schema: Schema, names: tuple[str, ...]) -> pa.DataFrameSchema:
-    """The pandera rules of some of the schema's columns only."""
-    full = _pandera_schema(schema)
-    return pa.DataFrameSchema({n: full.columns[n] for n in names}, strict=False)
-
-
 def _table_problems(
     frame: pd.DataFrame, schema: Schema, require_target: bool, require_features: bool
 ) -> tuple[list[str], list[str]]:
@@ -172,24 +165,64 @@ def _whole_typed(raw: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype)
 
 
-def _number_failures(f: Feature, v: np.ndarray, whole: bool) -> np.ndarray | None:
-    """Rows of `v` that break a rule of `f` (range, whole number, true/false, required); None when none do."""
+def _number_failures(f: Feature, v: np.ndarray, whole: bool) -> list[tuple[str, np.ndarray]]:
+    """(check, rows) for each rule of `f` that values in `v` break, in the order pandera lists its checks."""
     if not len(v):
-        return None
+        return []
+    found = []
+    if not f.nullable:
+        missing = np.isnan(v)
+        if missing.any():
+            found.append(("not_nullable", np.flatnonzero(missing)))
     lo, hi = (0.0, 1.0) if f.type is FeatureType.bool else (f.min, f.max)
-    bad = None
+    outside = None
     if not (np.fmin.reduce(v) >= lo and np.fmax.reduce(v) <= hi):  # also when every value is missing
-        bad = (v < lo) | (v > hi)
+        outside = (v < lo) | (v > hi)
+    broken = None
     if f.type is not FeatureType.float and not whole:
         with np.errstate(invalid="ignore"):
             fraction = v - np.floor(v)  # NaN for missing and infinite values
         if np.fmax.reduce(fraction) > 0:
-            bad = fraction > 0 if bad is None else bad | (fraction > 0)
-    if not f.nullable:
-        missing = np.isnan(v)
-        if missing.any():
-            bad = missing if bad is None else bad | missing
-    return bad if bad is not None and bad.any() else None
+            broken = fraction > 0
+    if f.type is FeatureType.bool:  # one rule, isin(0, 1)
+        either = broken if outside is None else outside if broken is None else outside | broken
+        if either is not None and either.any():
+            found.append(("isin", np.flatnonzero(either)))
+        return found
+    if outside is not None and outside.any():
+        found.append(("in_range", np.flatnonzero(outside)))
+    if broken is not None and broken.any():
+        found.append(("whole_number", np.flatnonzero(broken)))
+    return found
+
+
+def _category_failures(f: Feature, codes: np.ndarray, allowed: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(check, rows) for a missing required category and for values outside the declared levels."""
+    found = []
+    if not f.nullable and (codes < 0).any():
+        found.append(("not_nullable", np.flatnonzero(codes < 0)))
+    unknown = ~allowed[codes] & (codes >= 0)
+    if unknown.any():
+        found.append(("isin", np.flatnonzero(unknown)))
+    return found
+
+
+def _worded(
+    f: Feature, failures: list[tuple[str, np.ndarray]], values: np.ndarray, ids: np.ndarray
+) -> list[pd.DataFrame]:
+    """One error per failed rule and row, worded as pandera's failure cases are (missing values shown as "")."""
+    return [
+        pd.DataFrame(
+            {
+                "row": rows,
+                "id": ids[rows],
+                "column": f.name,
+                "value": "" if check == "not_nullable" else values[rows].astype(str).astype(object),
+                "reason": _describe(f, check),
+            }
+        )
+        for check, rows in failures
+    ]
 
 
 def validate_table(
@@ -207,22 +240,21 @@ def validate_table(
     block = np.empty((len(numeric), rows), dtype=np.float64)
     slot = {f.name: i for i, f in enumerate(numeric)}
     texts: dict[str, np.ndarray] = {}
-    failing = np.zeros(rows, dtype=bool)
-    failing_columns: list[str] = []
     problems: list[pd.DataFrame] = []
+    rule_errors: list[pd.DataFrame] = []
     for f in schema.features:
-        bad: np.ndarray | None
         if f.name not in frame.columns:
             if f.type is FeatureType.category:
                 texts[f.name] = np.full(rows, np.nan)
             else:
                 block[slot[f.name]] = np.nan
-            bad = None if f.nullable or not rows else np.ones(rows, dtype=bool)
+            if not f.nullable and rows:
+                rule_errors += _worded(f, [("not_nullable", np.arange(rows))], np.full(rows, np.nan), ids)
         elif f.type is FeatureType.category:
             codes, found = category_factors(f, frame[f.name])
             texts[f.name] = np.array([*found, None], dtype=object)[codes]
-            allowed = np.array([t in f.levels for t in found] + [f.nullable])
-            bad = None if allowed.all() else ~allowed[codes]
+            allowed = np.array([t in f.levels for t in found] + [True])
+            rule_errors += _worded(f, _category_failures(f, codes, allowed), texts[f.name], ids)
         else:
             raw = frame[f.name]
             v = block[slot[f.name]]
@@ -231,21 +263,13 @@ def validate_table(
                 unreadable = raw.notna().to_numpy() & np.isnan(v)
                 if unreadable.any():
                     problems.append(_unreadable(f, raw, np.flatnonzero(unreadable), ids))
-            bad = _number_failures(f, v, _whole_typed(raw))
-        if bad is not None and bad.any():
-            failing |= bad
-            failing_columns.append(f.name)
+            rule_errors += _worded(f, _number_failures(f, v, _whole_typed(raw)), v, ids)
 
     extras = [c for c in frame.columns if c not in unknown and c != schema.id_column and c not in schema.by_name]
     clean = _clean_frame(schema, ids, block, slot, texts, [frame[c].reset_index(drop=True) for c in extras])
-
     if bad_ids.any():
         problems.append(_missing_ids(np.flatnonzero(bad_ids), schema))
-    where = np.flatnonzero(failing)
-    part = pd.DataFrame(
-        {n: block[slot[n], where] if n in slot else texts[n][where] for n in failing_columns}, index=where
-    )
-    problems.append(_value_errors(part, schema, ids, tuple(failing_columns)))
+    problems += rule_errors
     return ValidationReport(clean, _sorted_errors(problems), [], unknown)
 
 
@@ -289,13 +313,9 @@ def _sorted_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
     return errors[ERROR_COLUMNS]
 
 
-def _value_errors(
-    clean: pd.DataFrame, schema: Schema, ids: np.ndarray, columns: tuple[str, ...] | None = None
-) -> pd.DataFrame:
-    """Every failed rule in `clean` (rows labelled by position), worded by pandera."""
-    if columns is not None and not columns:
-        return _no_errors()
-    rules = _pandera_schema(schema) if columns is None else _pandera_columns(schema, columns)
+def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.DataFrame:
+    """Every failed rule in `clean` (rows labelled by position), worded by pandera (the reference's way)."""
+    rules = _pandera_schema(schema)
     try:
         with warnings.catch_warnings():
             # pandera gathers failure cases with a pandas concat that warns when some are all missing
