@@ -48,28 +48,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def mlflow_ui(trained: TrainResult, training_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mlflow ui` on the training area's store (the one `trained` logged to), in a process group of its own."""
+def ui_started(training_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`thinfile ui` on the training area's store (the one `trained` logged to); its URL and its console log."""
     port = _free_port()
-    store = f"sqlite:///{training_home / 'mlruns' / 'mlflow.db'}"
     log = tmp_path_factory.mktemp("mlflow-ui") / "ui.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | {"THINFILE_HOME": str(training_home)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "ui",
-                "--backend-store-uri",
-                store,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "thinfile.cli", "ui", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240
@@ -81,15 +70,33 @@ def mlflow_ui(trained: TrainResult, training_home: Path, tmp_path_factory: pytes
             except httpx.HTTPError:
                 time.sleep(1)
         else:
-            raise RuntimeError(f"mlflow ui did not start:\n{log.read_text()[-2000:]}")
-        yield url
+            raise RuntimeError(f"thinfile ui did not start:\n{log.read_text()[-2000:]}")
+        yield url, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(trained: TrainResult, ui_started: tuple[str, Path]) -> str:
+    return ui_started[0]
+
+
+def test_thinfile_ui_prints_the_runs_page_and_the_comparison_of_the_newest_job(
+    trained: TrainResult, ui_started: tuple[str, Path]
+) -> None:
+    url, log = ui_started
+    printed = " ".join(log.read_text().split())
+    links = ui_links(url)
+    assert set(links) == {"runs", "compare"}
+    for link in links.values():
+        assert link in printed
+    for model in trained.models:
+        assert model.run_id in links["compare"]
 
 
 def _chromium(args: list[str], url: str, profile: Path) -> str:

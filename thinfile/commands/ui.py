@@ -23,7 +23,7 @@ def ui(
     they stop too if this command is killed.
     """
     from thinfile.serving.processes import run_server_group
-    from thinfile.training.tracking import artifact_root
+    from thinfile.training.tracking import artifact_root, ui_links
 
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
@@ -47,7 +47,10 @@ def ui(
     root = artifact_root(uri)
     if root is not None:
         cmd += ["--default-artifact-root", root.resolve().as_uri()]
-    console.print(f"MLflow UI on http://{host}:{port}  (store {uri}; Ctrl-C stops it)")
+    base = f"http://{host}:{port}"
+    console.print(f"MLflow UI on {base}  (store {uri}; Ctrl-C stops it)")
+    for name, link in ui_links(base).items():
+        console.print(f"  {name:8} {link}", soft_wrap=True)
     raise typer.Exit(run_server_group(cmd, os.environ))
 
 
