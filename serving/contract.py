@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError, from_json
 
-from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema, category_text
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
 
 PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and must not be sent"
@@ -211,7 +211,7 @@ def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             continue
         if f.type is FeatureType.category:
-            body[f.name] = str(v)
+            body[f.name] = category_text(v, f.levels)
         elif f.type is FeatureType.bool:
             body[f.name] = bool(v)
         elif f.type is FeatureType.int:

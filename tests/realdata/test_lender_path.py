@@ -152,11 +152,6 @@ def test_the_service_scores_one_applicant_as_the_library_does(
     assert {r["text"] for r in body["reasons"]} <= texts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waiting for serving/contract.request_body to write category values as validation reads them "
-    "(category_text): a row of an all-number table carries EDUCATION as 2.0 and the body says '2.0'",
-)
 def test_a_request_body_from_a_row_of_an_all_number_table_keeps_integer_codes():
     uci = load_schema(DATA / "uci_credit_card.yaml")
     row = pd.read_csv(DATA / "uci_credit_card.csv").iloc[-1]
