@@ -338,7 +338,7 @@ class Thinfile:
 
     @bentoml.api(route="/score", input_spec=ApplicantInput)
     async def score(self, applicant: Applicant, /) -> ScoreResponse:  # type: ignore[valid-type]
-        """Score one applicant: score, band, pd, decision, up to four reasons, dimension sub-scores."""
+        """Score one applicant: score, band, pd, decision, top reasons, dimension sub-scores."""
         return await self._answer([applicant], one=True)
 
     @bentoml.api(route="/score_batch", input_spec=BatchInput)
