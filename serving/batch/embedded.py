@@ -11,7 +11,10 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import sys
+import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -106,14 +109,57 @@ def worker_context() -> BaseContext:
     return context
 
 
+@contextlib.contextmanager
+def _callers_main_hidden() -> Iterator[None]:
+    """While workers start, hide the caller's __main__ from multiprocessing, which has every new process import
+    it (for `thinfile batch-score` that is every command of the CLI, about twice the scoring side's imports).
+    Workers run only functions of the worker module, so they never need it."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> tuple[threading.Thread, list[Future], list]:
+    """Start every worker from a thread (starting one waits for the fork server's imports); returns the thread,
+    one `ready` call per worker, and where the thread leaves an error."""
+    ready: list[Future] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            with _callers_main_hidden():  # a worker process starts for each submitted call
+                ready.extend(pool.submit(worker.ready) for _ in range(workers))
+        except BaseException as err:  # handed to the main thread
+            errors.append(err)
+
+    thread = threading.Thread(target=start, name="thinfile-start-workers", daemon=True)
+    thread.start()
+    return thread, ready, errors
+
+
 def _run_pool(
     tasks: Iterator[tuple], workers: int, in_flight: int, initargs: tuple, on_done: Callable[[str, dict], None]
 ) -> None:
-    """Chunks to a pool of spawned workers, at most `in_flight` each; results handed to `on_done` as they come."""
+    """Chunks to a pool of worker processes, at most `in_flight` each; results handed to `on_done` as they come.
+
+    Until the first worker has started (a second or two of imports) this process scores chunks itself, as
+    many as the workers will hold at once (`init_worker(0, ...)` must have run here).
+    """
     running: set[Future] = set()
+    helped = 0
     pool = ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=init_worker, initargs=initargs)
     try:
+        _, ready, errors = _start_workers(pool, workers)
         for task in tasks:
+            if errors:
+                raise errors[0]
+            if helped < workers * in_flight and not any(f.done() for f in ready):
+                on_done(*score_task(*task))
+                helped += 1
+                continue
             while len(running) >= workers * in_flight:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
@@ -124,13 +170,15 @@ def _run_pool(
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
                 on_done(*f.result())
+        if errors:
+            raise errors[0]
     except (BrokenProcessPool, EOFError, ConnectionError):  # a worker, or the fork server, was killed
         pool.shutdown(wait=True, cancel_futures=True)
         raise BatchStoppedError(WORKER_DIED) from None
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=False)  # idle workers exit while the report is written
+    pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit (or finish starting) in the background
 
 
 def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) -> dict[str, int]:
@@ -198,18 +246,16 @@ def _score_pending(
                 last_write[0] = time.monotonic()
 
         tasks = _pending_chunks(parts, set(chunks), scorer.schema, job.chunk_rows)
-        # the scorer reaches workers through a file: in initargs it would make each spawn wait for the
-        # previous worker to finish importing before the next could start
-        scorer_file = layout.root / f".scorer.tmp-{os.getpid()}"
+        threads = scorer.num_threads
         try:
             if job.workers == 1:
-                init_worker(0, scorer, tag, job.settings, layout, scorer.num_threads)
+                init_worker(0, scorer, tag, job.settings, layout, threads)
                 _run_in_process(tasks, on_done)
             else:
-                scorer_file.write_bytes(pickle.dumps(scorer))
-                initargs = (os.getpid(), scorer_file, tag, job.settings, layout, 1)
+                init_worker(0, scorer, tag, job.settings, layout, 1)
+                initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
                 _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
-            scorer_file.unlink(missing_ok=True)
+            scorer.num_threads = threads
             with contextlib.suppress(OSError):  # the parts' footers, not the manifest, are the record
                 update_manifest(layout, manifest, chunks)

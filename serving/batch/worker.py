@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -69,19 +68,24 @@ def die_with_parent(job: int) -> None:
 
 
 def init_worker(
-    parent: int, scorer: Scorer | Path, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
+    parent: int, scorer: Scorer | bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
 ) -> None:
-    """Set up a scoring process (`parent` 0: scoring in the parent itself); `scorer` or the file it was pickled to."""
+    """Set up a scoring process (`parent` 0: scoring in the job's own process); `scorer`, or pickled."""
     if parent:
         die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pa.set_cpu_count(max(threads, 1))
         pa.set_io_thread_count(max(threads, 1))
-    if isinstance(scorer, Path):
-        scorer = pickle.loads(scorer.read_bytes())
+    if isinstance(scorer, bytes):
+        scorer = pickle.loads(scorer)
     assert isinstance(scorer, Scorer)
     scorer.num_threads = threads
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
+
+
+def ready() -> int:
+    """A call that only starts a worker (its initializer runs first); returns its process id."""
+    return os.getpid()
 
 
 def pack(table: pa.Table) -> bytes:

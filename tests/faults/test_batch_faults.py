@@ -105,6 +105,16 @@ def _session(sid: int) -> list[psutil.Process]:
     return out
 
 
+def wait_for_workers(proc: subprocess.Popen, at_least: int = 2, timeout: float = 120) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = workers_of(proc.pid)
+        if len(workers) >= at_least:
+            return workers
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} scoring processes while the job ran")
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
@@ -145,9 +155,9 @@ def manifest_of(out: Path) -> dict:
 def test_workers_exit_when_the_parent_is_killed(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with started(command(book_file, out, scorer_dir, workers=2, chunk_rows=50), tmp_path / "err.log") as proc:
+        wait_for_workers(proc)
         wait_for_parts(out, proc, at_least=2)
         workers = descendants(proc.pid)
-        assert len(workers_of(proc.pid)) >= 2
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         _, alive = psutil.wait_procs(workers, timeout=15)
@@ -158,6 +168,7 @@ def test_workers_exit_when_the_parent_is_killed(book_file: Path, scorer_dir: Pat
 def test_sigterm_stops_the_job_and_its_workers_in_one_line(book_file: Path, scorer_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with started(command(book_file, out, scorer_dir, workers=2, chunk_rows=50), tmp_path / "err.log") as proc:
+        wait_for_workers(proc)
         wait_for_parts(out, proc, at_least=2)
         workers = descendants(proc.pid)
         proc.send_signal(signal.SIGTERM)
@@ -176,7 +187,7 @@ def test_a_killed_worker_ends_in_one_line_and_the_rerun_resumes(
     cmd = command(book_file, out, scorer_dir, workers=2, chunk_rows=50)
     with started(cmd, tmp_path / "err.log") as proc:
         wait_for_parts(out, proc, at_least=2)
-        workers_of(proc.pid)[-1].kill()
+        wait_for_workers(proc)[-1].kill()
         code = proc.wait(60)
     line = the_error((tmp_path / "err.log").read_text())
     assert code == 2 and "a worker died" in line and RESUME in line
