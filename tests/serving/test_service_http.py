@@ -7,12 +7,17 @@ import hmac
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from thinfile.features.schema import DIMENSIONS, Schema
 from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
-from thinfile.serving.contract import applicant_model, canonical_input
+from thinfile.serving.batch import batch_score
+from thinfile.serving.contract import applicant_model, canonical_input, request_body
 from thinfile.training.registry import CHAMPION_ALIAS
 
 pytestmark = pytest.mark.slow
@@ -145,6 +150,30 @@ def test_batch_equals_single_row_by_row(served, bodies: list[dict], thin_body: d
     assert batch.status_code == 200, batch.text
     assert [without_id(a) for a in batch.json()] == [without_id(a) for a in singles]
     assert len({a["request_id"] for a in batch.json()}) == len(rows)
+
+
+def test_a_batch_job_gives_the_answers_the_service_gives_over_http(
+    served, population: pd.DataFrame, schema: Schema, tmp_path: Path
+) -> None:
+    rows = population.iloc[-300:]
+    rows.to_parquet(tmp_path / "book.parquet")
+    batch_score(tmp_path / "book.parquet", tmp_path / "out", served.scorer, chunk_rows=100, workers=1)
+    job = pq.read_table(tmp_path / "out" / "scores").to_pandas().set_index(schema.id_column).loc[rows[schema.id_column]]
+    bodies = [request_body(schema, r) for _, r in rows.iterrows()]
+    answers = []
+    with served.client() as client:
+        for start in range(0, len(bodies), served.max_batch_rows):
+            response = client.post("/score_batch", json={"applicants": bodies[start : start + served.max_batch_rows]})
+            assert response.status_code == 200, response.text
+            answers += response.json()
+    assert [round(float(s), 2) for s in job["score"]] == [a["score"] for a in answers]  # answers carry 2 decimals
+    np.testing.assert_allclose(job["pd"], [a["pd"] for a in answers], rtol=1e-12)
+    assert list(job["decision"]) == [a["decision"] for a in answers]
+    for k in (1, 2):
+        codes = [a["reasons"][k - 1]["code"] if len(a["reasons"]) >= k else None for a in answers]
+        assert [None if pd.isna(c) else c for c in job[f"reason_{k}_code"]] == codes
+        lost = [a["reasons"][k - 1]["points_lost"] if len(a["reasons"]) >= k else None for a in answers]
+        assert [None if pd.isna(x) else round(float(x), 4) for x in job[f"reason_{k}_points_lost"]] == lost
 
 
 def test_concurrent_batches_are_answered_each_in_order(served, bodies: list[dict]) -> None:
