@@ -17,7 +17,7 @@ from thinfile.training.fairness_stage import fairness_stage
 from thinfile.training.pipeline import PipelineConfig, train_frame
 from thinfile.training.registry import tracking_uri
 from thinfile.training.runlog import EvaluationConfig
-from thinfile.training.split import split_frame
+from thinfile.training.split import Split, split_frame
 from thinfile.training.tuning import CV_PATIENCE, choose_config, tune_config
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -63,23 +63,29 @@ def test_the_search_runs_by_default_only_under_50000_rows(config, rows, searches
     assert config.searches(rows) is searches
 
 
+def lightgbm_cv_loss(split: Split, config: TrainConfig) -> float:
+    """LightGBM's own 5-fold CV log loss of `config` on train + valid, as the search scores a trial."""
+    schema = split.schema
+    X = np.vstack([split.X_train, split.X_valid])
+    y = np.concatenate([split.y("train"), split.y("valid")])
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=config.seed).split(X, y))
+    result = lgb.cv(
+        lgb_params(schema, config),
+        lgb.Dataset(X, y, categorical_feature=schema.categorical_indices),
+        num_boost_round=config.max_rounds,
+        folds=folds,
+        callbacks=[lgb.early_stopping(min(config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
+    )
+    return float(min(result["valid binary_logloss-mean"]))
+
+
 def test_the_search_keeps_its_best_trial_which_lightgbm_cv_reproduces(german):
     frame, schema = german
     config = TrainConfig(tune_trials=4).fitted_to(600, 180, 60)
     split = split_frame(frame, schema, config)
     tuned = tune_config(split, config)
     assert len(tuned.trial_losses) == 4 and tuned.loss == min(tuned.trial_losses)
-    X = np.vstack([split.X_train, split.X_valid])
-    y = np.concatenate([split.y("train"), split.y("valid")])
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=config.seed).split(X, y))
-    again = lgb.cv(
-        lgb_params(schema, tuned.config),
-        lgb.Dataset(X, y, categorical_feature=schema.categorical_indices),
-        num_boost_round=tuned.config.max_rounds,
-        folds=folds,
-        callbacks=[lgb.early_stopping(min(tuned.config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
-    )
-    assert min(again["valid binary_logloss-mean"]) == pytest.approx(tuned.loss, rel=1e-9)
+    assert lightgbm_cv_loss(split, tuned.config) == pytest.approx(tuned.loss, rel=1e-9)
 
 
 def test_the_first_trial_is_the_fitted_defaults_so_the_search_never_ends_worse(german):
@@ -88,6 +94,9 @@ def test_the_first_trial_is_the_fitted_defaults_so_the_search_never_ends_worse(g
     split = split_frame(frame, schema, config)
     chosen = choose_config(split, config)
     assert chosen.tuned is not None
+    y, yv = split.y("train"), split.y("valid")
+    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()))
+    assert chosen.tuned.start_loss == pytest.approx(lightgbm_cv_loss(split, fitted), rel=1e-9)
     assert chosen.tuned.loss <= chosen.tuned.start_loss
     assert chosen.config.num_leaves <= 64 and chosen.config.max_depth <= 6
 
