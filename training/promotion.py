@@ -193,6 +193,13 @@ def aliased_candidates(
     return list(found.values())
 
 
+def outcome(name: str, promotion: Promotion, alias: str = CHAMPION_ALIAS) -> str:
+    """One line for the console: where the alias now points and why, or why nothing moved."""
+    if promotion.chosen is None:
+        return promotion.reason
+    return f"{name}@{alias} -> version {promotion.chosen.version}: {promotion.reason}"
+
+
 def apply(name: str, promotion: Promotion, alias: str = CHAMPION_ALIAS) -> None:
     """Point `name@alias` at the chosen version and write the reason into its registry description."""
     if promotion.chosen is None:

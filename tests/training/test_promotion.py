@@ -119,8 +119,9 @@ def test_promote_auto_moves_the_champion_and_writes_why_in_the_registry(
     old, new = two_versions
     out = CliRunner().invoke(app, ["promote", "--auto"])
     assert out.exit_code == 0, out.output
-    assert f"v{new} (challenger) passes every fairness check" in " ".join(out.output.split())
     name = model_name_for(schema)
+    printed = " ".join(out.output.split())
+    assert f"{name}@champion -> version {new}: v{new} (challenger) passes every fairness check" in printed
     client = mlflow.MlflowClient()
     assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == new
     assert "promoted to champion" in client.get_model_version(name, new).description

@@ -138,7 +138,7 @@ def run(
             ]
             decision = promotion.choose(candidates, settings.promotion)
             promotion.apply(result.model_name, decision, CHAMPION_ALIAS)
-            console.print(f"[bold]promotion:[/] {decision.reason}")
+            console.print(f"[bold]promotion:[/] {promotion.outcome(result.model_name, decision)}")
 
     console.print(
         f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "

@@ -180,7 +180,7 @@ def promote(
                 gate = gate.model_copy(update={"max_auc_cost": max_auc_cost})
             decision = promotion.choose(promotion.aliased_candidates(model, gate), gate)
             promotion.apply(model, decision, alias)
-            console.print(decision.reason)
+            console.print(promotion.outcome(model, decision, alias))
             return
         previous, new = move_alias(version, model, alias)
     except (PromotionError, SchemaError) as err:
