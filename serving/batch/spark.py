@@ -1,7 +1,7 @@
-"""Spark engine of batch scoring: the same `score_frame` run inside `mapInPandas`, same output, rejects and counts.
+"""Spark engine of batch scoring: the same `score_table` run inside `mapInArrow`, same output, rejects and counts.
 
 pyspark is an optional extra (`pip install 'thinfile[spark]'`). Spark reads the input (hive partitions
-included), each Arrow batch of at most `chunk_rows` rows is validated and scored by `score_frame`, and
+included), each Arrow batch of at most `chunk_rows` rows is validated and scored by `score_table`, and
 one pass yields scored rows, rejects and per-batch summaries; the pass is persisted so Spark scores
 every row once, then scores/ and rejects/ are written by Spark's job committer (all or nothing).
 """

@@ -19,18 +19,13 @@ from thinfile.features.schema import FeatureType
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.explain import Explanation
-from thinfile.training.stability import bin_shares
+from thinfile.training.stability import bin_counts
 
 MISSING_KEY = "null"
 
 
 def score_grid(scorer: Scorer, step: float) -> np.ndarray:
     return np.arange(scorer.scale.min_score, scorer.scale.max_score + step, step)
-
-
-def _counts(values: np.ndarray, edges: list[float] | None, levels: int | None) -> list[int]:
-    shares = np.asarray(bin_shares(values, edges or [], levels))
-    return np.rint(shares * len(values)).astype(np.int64).tolist()
 
 
 def _label_counts(labels: np.ndarray, names: list[str]) -> dict[str, int]:
@@ -79,13 +74,15 @@ def chunk_stats(scorer: Scorer, explanation: Explanation, groups: pa.Table, sett
     }
     ref = scorer.reference
     if ref:
-        stats["psi_counts"]["score"] = _counts(score, ref["score"]["edges"], None)
-        columns = np.ascontiguousarray(explanation.X.T)
-        for j, f in enumerate(schema.features):
+        stats["psi_counts"]["score"] = bin_counts(score.reshape(-1, 1), [(ref["score"]["edges"], None)])[0]
+        bins = []
+        for f in schema.features:
             r = ref["features"].get(f.name)
-            if r is not None:
-                levels = len(f.levels) if f.type is FeatureType.category else None
-                stats["psi_counts"][f.name] = _counts(columns[j], r["edges"], levels)
+            levels = len(f.levels) if f.type is FeatureType.category else None
+            bins.append(None if r is None else (r["edges"], levels))
+        for f, counts in zip(schema.features, bin_counts(explanation.X, bins), strict=True):
+            if counts is not None:
+                stats["psi_counts"][f.name] = counts
     return stats
 
 
