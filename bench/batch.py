@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
+from timing import load, median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
@@ -39,19 +40,6 @@ from thinfile.serving.batch.stats import chunk_stats
 from thinfile.serving.batch.worker import pack, unpack
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.scorer.artefact import Scorer
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def _peak_rss(stop: threading.Event, out: list[int]) -> None:

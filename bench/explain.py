@@ -14,28 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import load, median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
 from thinfile.training.champion import TrainConfig, fit_champion
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> None:

@@ -36,15 +36,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from timing import load
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 API_KEY = "fuzz-key-0123456789abcdef"
 DOCUMENTED = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def free_port() -> int:

@@ -18,25 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import FeatureType, Schema, load_schema
 from thinfile.features.validate import reference_validate_table, validate_table
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def plant_faults(frame: pd.DataFrame, schema: Schema, share: float, seed: int) -> pd.DataFrame:
