@@ -34,13 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import load
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def free_port() -> int:
