@@ -772,13 +772,29 @@ def check_table(
                 )
     if report.unknown_columns:
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
+    notes.extend(schema_warnings(schema))
+    return TableCheck(len(frame), report, problems, notes, gaps, not_checked)
+
+
+def _listed(names: list[str], shown: int = 8) -> str:
+    return ", ".join(names[:shown]) + (" ..." if len(names) > shown else "")
+
+
+def schema_warnings(schema: Schema) -> list[str]:
+    """What `schema infer` left for the lender to decide and the schema still carries: reason texts that say
+    TODO, and model inputs whose names suggest a protected attribute."""
+    out = []
     todo = [f.name for f in schema.features if f.reason.startswith(TODO)]
     if todo:
-        notes.append(
-            f"{len(todo)} reason text(s) still say {TODO} (applicants would read them): {', '.join(todo[:8])}"
-            + (" ..." if len(todo) > 8 else "")
+        out.append(f"{len(todo)} reason text(s) still say {TODO} (applicants would read them): {_listed(todo)}")
+    suspect = [f"{f.name} ({hint})" for f in schema.features if (hint := protected_hint(f.name)) is not None]
+    if suspect:
+        out.append(
+            f"model inputs whose names suggest a protected attribute: {_listed(suspect)}; a protected attribute "
+            "is never a model input (declare it under protected, or leave it out) unless you have decided it "
+            "may be one"
         )
-    return TableCheck(len(frame), report, problems, notes, gaps, not_checked)
+    return out
 
 
 def error_summary(report: ValidationReport, shown: int = 3) -> pd.DataFrame:

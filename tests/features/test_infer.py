@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from thinfile.features.infer import InferError, check_table, infer_schema, nice_ceil
+from thinfile.features.infer import InferError, check_table, infer_schema, nice_ceil, schema_warnings
 from thinfile.features.schema import load_schema, parse_schema
 from thinfile.features.validate import validate_table
 
@@ -110,6 +110,18 @@ def test_a_feature_whose_name_suggests_a_protected_attribute_is_flagged_todo():
     frame = lender_table().assign(age_in_years=np.arange(400) % 50 + 20)
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
     assert any(t.startswith("age_in_years: the name suggests a protected attribute") for t in found.todo)
+
+
+def test_until_edited_an_inferred_schema_warns_of_todo_reasons_and_protected_looking_inputs():
+    frame = lender_table().assign(age_in_years=np.arange(400) % 50 + 20)
+    schema = infer_schema(frame, name="acme", target="bad", protected=["sex"]).schema
+    todo, protected = schema_warnings(schema)
+    assert todo.startswith(f"{len(schema.features)} reason text(s) still say TODO")
+    assert "age_in_years (age)" in protected and "monthly_income" not in protected
+
+
+def test_an_edited_schema_carries_no_warnings():
+    assert schema_warnings(load_schema(DATA / "german_credit.yaml")) == []
 
 
 def test_free_text_and_identifiers_are_left_out_with_the_reason(inferred):

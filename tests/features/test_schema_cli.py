@@ -79,3 +79,15 @@ def test_check_writes_the_rejected_rows_when_asked(tmp_path):
     assert result.exit_code == 1
     expected = pd.read_csv(GERMAN).query("credit_amount > 10000")["id"].astype(str).tolist()
     assert pd.read_csv(rejects, dtype={"id": str})["id"].tolist() == expected
+
+
+def test_train_on_an_unedited_inferred_schema_warns_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    schema = infer_to(tmp_path, "--target", "default", "--id", "id", "--protected", "sex,age_band")
+    args = ["train", "--data", str(GERMAN), "--schema", str(schema), "--no-tune", "--no-baselines", "--no-register"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"warning: {len(load_schema(schema).features)} reason text(s) still say TODO" in said
+    assert "age_in_years (age)" in said and said.index("warning:") < said.index("test metrics")
