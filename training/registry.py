@@ -213,7 +213,8 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
     except mlflow.exceptions.MlflowException as err:
         raise ModelNotFoundError(
             f"no model {name!r} answers to {ref!r} in the MLflow store {tracking_uri()} "
-            f"({err.message.splitlines()[0]}); train one with `thinfile train`, or pick another with --model"
+            f"({err.message.splitlines()[0]}); the name comes from the schema: give the schema the model was trained "
+            "with (--schema) or its name (--name), train one with `thinfile train`, or pick another with --model"
         ) from None
 
 

@@ -136,20 +136,19 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(trained: Step, table: RealTable, home: Path) -> Iterator[str]:
-    """`thinfile serve` of the table's champion (its schema from THINFILE_SCHEMA_FILE) on a free loopback port."""
+    """`thinfile serve --schema` of the table's champion on a free loopback port, as the other commands take it."""
     assert trained.exit_code == 0, trained.output
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
     env |= {
         "THINFILE_HOME": str(home),
-        "THINFILE_SCHEMA_FILE": str(table.schema_file),
         "BENTOML_DO_NOT_TRACK": "true",
         "OMP_NUM_THREADS": "1",
     }
     log_path = home / "service.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [THINFILE, "serve", "--port", str(port), "--workers", "1"],
+            [THINFILE, "serve", "--schema", str(table.schema_file), "--port", str(port), "--workers", "1"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

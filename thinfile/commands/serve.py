@@ -64,6 +64,15 @@ def serve(
         "--audit-log",
         help="Where decisions are appended (default $THINFILE_HOME/audit/decisions.jsonl, or THINFILE_AUDIT_LOG).",
     ),
+    schema: Path = typer.Option(
+        None,
+        "--schema",
+        help="The schema file the model was trained with: the request contract, and its name names the model "
+        "(default: built-in, or THINFILE_SCHEMA_FILE).",
+    ),
+    name: str = typer.Option(
+        None, "--name", help="Registered model name (default: from the schema's name, or THINFILE_MODEL_NAME)."
+    ),
 ) -> None:
     """Serve the registered scorer over HTTP: POST /score, POST /score_batch, GET /model, /docs, /metrics.
 
@@ -71,7 +80,15 @@ def serve(
     SIGTERM or Ctrl-C stops the server and its workers, and they stop too if whatever started this command dies.
     Every decision is appended to the audit log before it is answered; `thinfile audit` reads it.
     """
-    settings = serving_settings(port=port, host=host, workers=workers, model=model, audit_log=audit_log)
+    settings = serving_settings(
+        port=port,
+        host=host,
+        workers=workers,
+        model=model,
+        audit_log=audit_log,
+        schema_file=str(schema.resolve()) if schema else None,
+        model_name=name,
+    )
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.processes import exec_server
     from thinfile.serving.service import ServiceStartError, check_access, check_audit_log
@@ -95,6 +112,7 @@ def serve(
         "THINFILE_MODEL_NAME": version.name,
         "THINFILE_WORKERS": str(settings.workers),
         "THINFILE_AUDIT_LOG": str(settings.audit_path()),
+        **({"THINFILE_SCHEMA_FILE": settings.schema_file} if settings.schema_file else {}),
     }
     console.print(
         f"serving [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
