@@ -141,7 +141,8 @@ def audit_scorer(
     )
     label = f"{scorer.meta.get('name', 'model')} v{scorer.meta.get('version', '?')}"
     title = f"Fairness report: {label}"
-    paths = write_report(report, out_dir or reports_dir(), f"fairness_v{scorer.meta.get('version', 'x')}", title)
+    stem = f"fairness_{scorer.meta.get('name', 'model')}_v{scorer.meta.get('version', 'x')}"
+    paths = write_report(report, out_dir or reports_dir(), stem, title)
     if log and run_id:
         log_report(report, run_id, title)
     return report, paths

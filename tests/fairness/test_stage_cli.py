@@ -72,8 +72,8 @@ def test_cli_audits_a_registered_model_and_exits_with_its_verdict(stage: Fairnes
     table.to_parquet(data, index=False)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["fairness", "--model", CHALLENGER_ALIAS, "--data", str(data), "--out", str(out)])
-    html = next(out.glob("fairness_v*.html"))
-    summary = json.loads(next(out.glob("fairness_v*.json")).read_text())
+    html = next(out.glob("fairness_thinfile-synthetic_v*.html"))
+    summary = json.loads(next(out.glob("fairness_thinfile-synthetic_v*.json")).read_text())
     assert result.exit_code == {"pass": 0, "fail": 1, "incomplete": 2}[summary["verdict"]], result.output
     assert summary["verdict"].upper() in result.output
     assert summary["model"]["version"] == stage.challenger_version
@@ -86,7 +86,7 @@ def test_cli_groups_under_min_group_rows_make_it_incomplete(stage: FairnessStage
     table.to_parquet(data, index=False)
     args = ["fairness", "--data", str(data), "--out", str(tmp_path / "out"), "--no-log", "--min-group-rows", "700"]
     result = CliRunner().invoke(app, args)
-    summary = json.loads(next((tmp_path / "out").glob("fairness_v*.json")).read_text())
+    summary = json.loads(next((tmp_path / "out").glob("fairness_thinfile-synthetic_v*.json")).read_text())
     small = [u for u in summary["unchecked"] if u["rows"] < 700]
     assert small and summary["min_group_rows"] == 700
     assert summary["verdict"] in ("incomplete", "fail") and result.exit_code in (1, 2)

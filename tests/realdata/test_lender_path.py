@@ -102,9 +102,9 @@ def test_champion_auc_is_no_lower_than_plain_lightgbm_on_the_same_split_less_the
     assert auc >= table.auc_floor
 
 
-def test_fairness_writes_strict_json_and_its_verdict_is_the_exit_code(audited: tuple[Step, Path]):
+def test_fairness_writes_strict_json_and_its_verdict_is_the_exit_code(audited: tuple[Step, Path], committed: Schema):
     step, out = audited
-    reports = sorted(out.glob("fairness_v*.json"))
+    reports = sorted(out.glob(f"fairness_{model_name_for(committed)}_v*.json"))
     assert len(reports) == 1, step.output
     verdict = strict_json(reports[0])["verdict"]
     assert step.exit_code == EXIT_CODES[verdict], step.output

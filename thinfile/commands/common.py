@@ -34,7 +34,7 @@ from thinfile.features.settings import default_data_dir
 from thinfile.training.registry import model_name_for
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 
-console = Console(stderr=True)
+console = Console(stderr=True, log_path=False)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

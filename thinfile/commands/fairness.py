@@ -41,7 +41,7 @@ def fairness(
         None,
         "--out",
         "-o",
-        help="Folder for fairness_vN.html and .json. Default: reports/ under THINFILE_HOME (or the current folder).",
+        help="Folder for fairness_<model>_vN.html and .json. Default: reports/ under THINFILE_HOME (or here).",
     ),
     all_rows: bool = typer.Option(
         False,
@@ -113,8 +113,11 @@ def fairness(
             console.print(f"  - {u.sentence}")
     for line in report.coverage:
         console.print(f"  {line}")
-    for c in [*report.failures, *report.not_run]:
-        console.print(f"  - {c.sentence}")
+    for heading, checks in (("outside the limits:", report.failures), ("could not run:", report.not_run)):
+        if checks:
+            console.print(heading)
+            for c in checks:
+                console.print(f"  - {c.sentence}")
     table = Table(title=f"{len(frame):,} rows")
     for col in ("attribute", "groups checked", "DI ratio", "EO diff", "EOdds diff", "calib gap", "oracle DI"):
         table.add_column(col, justify="left" if col == "attribute" else "right")
