@@ -26,6 +26,7 @@ from thinfile.features.schema import (
 )
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
+MISSING_REQUIRED = "is missing but required"
 _MAX_INSERTS = 40  # text columns added one by one to the numbers' frame; above this pandas would fragment it
 
 
@@ -89,7 +90,7 @@ def _number(value: float | None) -> str:
 
 def _describe(f: Feature, check: str) -> str:
     if check == "not_nullable":
-        return "is missing but required"
+        return MISSING_REQUIRED
     if check.startswith("in_range"):
         return f"is outside the valid range {_number(f.min)} to {_number(f.max)} {f.unit}".rstrip()
     if check.startswith("isin"):
@@ -147,9 +148,7 @@ def _unreadable(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -
 
 
 def _missing_ids(rows: np.ndarray, schema: Schema) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"row": rows, "id": "", "column": schema.id_column, "value": "", "reason": "is missing but required"}
-    )
+    return pd.DataFrame({"row": rows, "id": "", "column": schema.id_column, "value": "", "reason": MISSING_REQUIRED})
 
 
 def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -309,8 +308,19 @@ def _sorted_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
     if not found:
         return _no_errors()
     errors = pd.concat(found, ignore_index=True).astype({"row": np.int64})
+    errors = _one_reason_per_unreadable_cell(errors)
     errors = errors.sort_values(["row", "column"], kind="stable", ignore_index=True)
     return errors[ERROR_COLUMNS]
+
+
+def _one_reason_per_unreadable_cell(errors: pd.DataFrame) -> pd.DataFrame:
+    """A present value that could not be read is reported as such, not also as a missing required value (a
+    missing value breaks no other rule, so any other error on the same cell means it was there)."""
+    missing = (errors["reason"] == MISSING_REQUIRED).to_numpy()
+    if not missing.any() or missing.all():
+        return errors
+    cells = pd.MultiIndex.from_arrays([errors["row"], errors["column"]])
+    return errors[~(missing & cells.isin(cells[~missing]))]
 
 
 def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.DataFrame:

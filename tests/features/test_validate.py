@@ -22,6 +22,7 @@ def test_generated_population_is_valid_against_its_schema(population, schema):
         ("occupation_sector", "astronaut", "is not one of: agriculture"),
         ("phone_tenure_months", None, "is missing but required"),
         ("bureau_delinquencies_24m", "abc", "is not a number"),
+        ("phone_tenure_months", "abc", "is not a number"),  # required: unreadable, not also missing
         ("microloan_count_24m", 2.5, "must be a whole number"),
         ("salary_inflow", "maybe", "is not true or false"),
     ],
