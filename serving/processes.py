@@ -90,9 +90,9 @@ signal), it stops the server's process group, SIGTERM then SIGKILL after the gra
 
 def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float = 20.0) -> int:
     """Run a server that starts its own workers, in a process group of its own: SIGTERM, SIGINT and SIGHUP to this
-    process go to the whole group; whatever is left of the group when the server exits, or `grace_s` after a signal,
-    is killed; and a watchdog empties the group if this process dies, even by SIGKILL. The server's exit code (0
-    when it stopped because it was asked to)."""
+    process reach the whole group as SIGTERM; whatever is left of the group when the server exits, or `grace_s`
+    after a signal, is killed; and a watchdog empties the group if this process dies, even by SIGKILL. The server's
+    exit code (0 when it stopped because it was asked to)."""
     proc = subprocess.Popen(list(cmd), env=dict(env), start_new_session=True, preexec_fn=die_with_parent)
     group = proc.pid
     watchdog = subprocess.Popen(
@@ -101,9 +101,10 @@ def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float 
     deadline: list[float] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        # always SIGTERM: servers stop on it cleanly, where SIGINT has every Python worker print a KeyboardInterrupt
         if not deadline:
             deadline.append(time.monotonic() + grace_s)
-        _signal_group(group, signal.SIGTERM if signum == signal.SIGHUP else signum)
+        _signal_group(group, signal.SIGTERM)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
@@ -115,11 +116,13 @@ def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float 
                 if deadline and time.monotonic() > deadline[0]:
                     _signal_group(group, signal.SIGKILL)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s in FORWARDED:  # a second Ctrl-C while the group is emptied changes nothing
+            signal.signal(s, signal.SIG_IGN)
         _empty_group(group, grace_s=2.0)
         watchdog.terminate()
         watchdog.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0 if deadline and code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
 
 

@@ -80,6 +80,8 @@ def test_ctrl_c_to_thinfile_ui_stops_mlflow_and_its_workers(service_home: Path, 
     assert wait_gone(tree, timeout=30) == []
     assert server.proc.wait(10) == 0
     assert port_free(port)
+    said = server.log.read_text()
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said[-3000:]
 
 
 def test_a_sigkilled_thinfile_ui_leaves_no_mlflow_process(service_home: Path, start_server) -> None:
