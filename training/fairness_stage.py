@@ -163,7 +163,8 @@ class FairnessStage:
         return self.reports[name].verdict if name in self.reports else "incomplete"
 
     def summary(self, attribute: str = "residence") -> pd.DataFrame:
-        """One row per model: AUC and the fairness figures on `attribute`, and the thin-file inclusion lift."""
+        """One row per model: AUC and the fairness figures on `attribute`, the thin-file inclusion lift, the verdict
+        and the attributes whose checks failed."""
         rows = []
         for name, r in self.reports.items():
             m = r.metrics()
@@ -182,9 +183,10 @@ class FairnessStage:
                     else np.nan,
                     "passed": r.passed,
                     "verdict": r.verdict,
+                    "failing": ", ".join(dict.fromkeys(c.attribute for c in r.failures)),
                 }
             )
-        rows += [{"model": name, "passed": False, "verdict": "incomplete"} for name in self.errors]
+        rows += [{"model": name, "passed": False, "verdict": "incomplete", "failing": ""} for name in self.errors]
         return pd.DataFrame(rows)
 
 

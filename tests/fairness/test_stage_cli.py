@@ -65,6 +65,7 @@ def test_challenger_is_registered_under_its_alias(stage: FairnessStage) -> None:
     assert client.get_run(version.run_id).data.tags["thinfile.role"] == "challenger"
     summary = stage.summary()
     assert list(summary["model"])[:1] == ["champion"] and summary["di_ratio"].notna().all()
+    assert ((summary["failing"] != "") == (summary["verdict"] == "fail")).all()
 
 
 def test_cli_audits_a_registered_model_and_exits_with_its_verdict(stage: FairnessStage, table, tmp_path: Path) -> None:
