@@ -105,23 +105,27 @@ def run(
         table = Table(title="fairness across residence (rural / urban)")
         for col in ("model", "AUC", "DI", "EO", "calib", "+thin", "+rural", "verdict"):
             table.add_column(col, no_wrap=True)
-        for r in stage.summary().itertuples(index=False):
+        summary = stage.summary()
+        for r in summary.itertuples(index=False):
             r = r._asdict()
             table.add_row(
                 _short(str(r["model"])),
                 *("-" if r.get(c) != r.get(c) else f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
                 *(_points(r.get(c, float("nan"))) for c in ("lift_thin_file", "lift_residence_worst")),
-                VERDICT_CELL[str(r["verdict"])] + (f" ({r['failing']})" if r.get("failing") else ""),
+                VERDICT_CELL[str(r["verdict"])],
             )
         console.print(table)
+        failing = [f"{_short(str(m))}: {f}" for m, f in summary[["model", "failing"]].itertuples(index=False) if f]
+        if failing:
+            console.print(f"FAIL on (every attribute, not only residence): {'; '.join(failing)}")
         limits = settings.fairness
         console.print(
             f"DI: approval-rate ratio rural/urban (>= {limits.disparate_impact_min:g}); EO: equal-opportunity "
             f"difference (<= {limits.equal_opportunity_max:g}); calib: calibration gap (<= "
             f"{limits.calibration_gap_max:g}); +thin / +rural: extra approvals per 100 thin-file / rural "
             "applicants vs the bureau-only scorecard at the same bad rate; verdict: pass = every check on every "
-            "attribute within its limits, FAIL (attributes) = a check is outside its limit on those attributes "
-            "(not only residence), incomplete = a group or check could not be checked (see its report)"
+            "attribute within its limits, FAIL = one is outside, incomplete = a group or check could not be "
+            "checked (see its report)"
         )
         for name, error in stage.errors.items():
             console.print(f"[yellow]fairness audit of {name} could not run:[/] {error}")
