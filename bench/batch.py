@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
-from timing import load, median_seconds
+from common import load, median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema

@@ -17,7 +17,7 @@ import os
 import time
 
 import numpy as np
-from timing import load, median_seconds
+from common import load, median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import schemathesis
+from common import free_port, load, use_home
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -36,18 +35,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from timing import load
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 API_KEY = "fuzz-key-0123456789abcdef"
 DOCUMENTED = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -135,10 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = load()
-    home = args.home or Path(tempfile.mkdtemp(prefix="thinfile-fuzz-"))
-    os.environ["THINFILE_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    sys.path.insert(0, str(ROOT / "bench"))
+    home = use_home(args.home, "thinfile-fuzz-")
     from serve import register_model
 
     from thinfile.features.schema import load_schema

@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,16 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from timing import load
+from common import free_port, load, use_home
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, logs: Path) -> subprocess.Popen:
@@ -258,9 +251,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = load()
-    home = args.home or Path(tempfile.mkdtemp(prefix="thinfile-bench-"))
-    os.environ["THINFILE_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    home = use_home(args.home, "thinfile-bench-")
     from thinfile.features.schema import load_schema
     from thinfile.training.registry import model_name_for, resolve, tracking_uri
 

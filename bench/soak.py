@@ -21,10 +21,8 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -32,16 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from timing import load
+from common import free_port, load, use_home
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hostile_bodies(valid: list[dict], schema_names: list[str], max_rows: int) -> list[tuple[str, str, bytes]]:
@@ -147,10 +139,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = load()
-    home = args.home or Path(tempfile.mkdtemp(prefix="thinfile-soak-"))
-    os.environ["THINFILE_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    sys.path.insert(0, str(ROOT / "bench"))
+    home = use_home(args.home, "thinfile-soak-")
     from serve import register_model, request_bodies
 
     from thinfile.features.schema import load_schema

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from timing import median_seconds
+from common import median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import FeatureType, Schema, load_schema
