@@ -47,6 +47,7 @@ class Scorer:
     engine: ExplainEngineConfig = field(default_factory=ExplainEngineConfig, compare=False)
     _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
     _hint_values: dict[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+    _hint_grid: treeshap.SearchGrid | None = field(default=None, init=False, repr=False, compare=False)
     _tables_unsupported: str = field(default="", init=False, repr=False, compare=False)
 
     @property
@@ -113,7 +114,32 @@ class Scorer:
             self.hint_values,
             self.contributions,
             top_reasons,
+            self.contribution_search if self._tables_hold_every_tree() else None,
         )
+
+    def _tables_hold_every_tree(self) -> bool:
+        tables = self.tables
+        return tables is not None and not tables.lightgbm_runs and not tables.whole_model_by_lightgbm
+
+    def contribution_search(
+        self, X: np.ndarray, features: np.ndarray, outer: float, floor: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hint values by one kernel call: per feature features[r, k] (-1: none) of row r, its calibrated
+        contribution at the farthest hint value beyond the row's value in its monotone direction, and the nearest
+        value at which outer x that contribution reaches `floor` (else the farthest; NaN: none), and whether one
+        does (see `treeshap.contribution_search`)."""
+        tables = self.tables
+        assert tables is not None
+        if self._hint_grid is None:
+            hints = self.hint_values
+            direction: dict[int, int] = {j: self.schema.features[j].monotone for j in hints}
+            self._hint_grid = treeshap.search_grid(tables, hints, direction)
+        grid = self._hint_grid
+        a, _ = self.calibration
+        last, at, reached = treeshap.contribution_search(tables, grid, X, features, outer, a, floor)
+        values = grid.values
+        value = np.where(at >= 0, values[np.maximum(at, 0)], np.nan) if values.size else np.full(at.shape, np.nan)
+        return a * last, value, reached
 
     @property
     def hint_values(self) -> dict[int, np.ndarray]:

@@ -19,6 +19,13 @@ from thinfile.training.scorer.scale import ScoreScale
 DEFAULT_TOP_REASONS = 4
 TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
 _EPS = 1e-9
+PointsSearch = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""(X, features: rows x k feature indices, -1 none) -> per question, the feature's points at its farthest hint
+value, the value found (the nearest at which it costs no points, else the farthest; NaN: no candidate) and
+whether it stops costing points there."""
+ContributionSearch = Callable[[np.ndarray, np.ndarray, float, float], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""(X, features, outer, floor) -> as PointsSearch, with the calibrated contribution at the farthest value in place
+of points and "outer x contribution >= floor" in place of "costs no points" (see `Scorer.contribution_search`)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Explanation:
     top: int
     hint_values: dict[int, np.ndarray]
     feature_points: Callable[[np.ndarray], np.ndarray] | None
+    points_search: PointsSearch | None = None
 
     def __len__(self) -> int:
         return len(self.score)
@@ -66,15 +74,56 @@ class Explanation:
         over the model's own split values for that feature finds the break-even value for this row.
         None when the feature is not actionable, its value is missing, or no value would help.
         """
-        f = self.schema.features[j]
-        values = self.hint_values.get(j)
-        v = self.X[row, j]
-        if not f.actionable or f.monotone == 0 or values is None or self.feature_points is None or np.isnan(v):
-            return None
-        candidates = values[values > v] if f.monotone > 0 else values[values < v][::-1]
-        if candidates.size == 0:
-            return None
+        return self.hints(np.array([row]), np.array([[j]]))[0][0]
 
+    def hints(self, rows: np.ndarray, features: np.ndarray) -> list[list[str | None]]:
+        """The hint (as `hint`) of feature features[i, k] (-1: none) for row rows[i], all searched in one pass."""
+        if self.points_search is not None:
+            X = self.X if len(rows) == len(self.X) and np.array_equal(rows, np.arange(len(rows))) else self.X[rows]
+            last, value, reached = (a.tolist() for a in self.points_search(X, features))
+        else:
+            last, value, reached = self._search_by_rows(rows, features)
+        out = []
+        for i, (row, js) in enumerate(zip(rows.tolist(), features.tolist())):
+            texts: list[str | None] = []
+            for k, j in enumerate(js):
+                c = value[i][k]
+                text = None
+                if j >= 0 and c == c:
+                    f = self.schema.features[j]
+                    if reached[i][k]:
+                        text = f"{f.display_name}: {_bound(f, c)} would stop this costing points"
+                    else:
+                        gain = last[i][k] - self.points[row, j]
+                        if gain >= 1.0:
+                            text = f"{f.display_name}: {_bound(f, c)} would win back {gain:.0f} points"
+                texts.append(text)
+            out.append(texts)
+        return out
+
+    def _search_by_rows(self, rows: np.ndarray, features: np.ndarray) -> tuple[list, list, list]:
+        """(points at the farthest candidate, the value found (NaN: none), whether it stops the feature costing
+        points) per question, by explaining the row once per step of a bisection (for models the tables do not
+        hold whole)."""
+        shape = features.shape
+        last, value = np.full(shape, np.nan).tolist(), np.full(shape, np.nan).tolist()
+        reached = np.zeros(shape, dtype=bool).tolist()
+        for i, row in enumerate(rows.tolist()):
+            for k, j in enumerate(features[i].tolist()):
+                if j < 0 or self.feature_points is None:
+                    continue
+                f = self.schema.features[j]
+                values = self.hint_values.get(j)
+                v = self.X[row, j]
+                if not f.actionable or f.monotone == 0 or values is None or np.isnan(v):
+                    continue
+                candidates = values[values > v] if f.monotone > 0 else values[values < v][::-1]
+                if candidates.size:
+                    last[i][k], value[i][k], reached[i][k] = self._bisect(row, j, candidates)
+        return last, value, reached
+
+    def _bisect(self, row: int, j: int, candidates: np.ndarray) -> tuple[float, float, bool]:
+        assert self.feature_points is not None
         feature_points = self.feature_points
 
         def points_at(c: float) -> float:
@@ -83,22 +132,23 @@ class Explanation:
             return float(feature_points(x[None, :])[0, j])
 
         lo, hi = 0, len(candidates) - 1
-        if points_at(candidates[hi]) < -_EPS:
-            gain = points_at(candidates[hi]) - self.points[row, j]
-            if gain < 1.0:
-                return None
-            return f"{f.display_name}: {_bound(f, candidates[hi])} would win back {gain:.0f} points"
+        at_last = points_at(candidates[hi])
+        if at_last < -_EPS:
+            return at_last, candidates[hi], False
         while lo < hi:
             mid = (lo + hi) // 2
             if points_at(candidates[mid]) >= -_EPS:
                 hi = mid
             else:
                 lo = mid + 1
-        return f"{f.display_name}: {_bound(f, candidates[lo])} would stop this costing points"
+        return at_last, candidates[lo], True
 
     def reasons(self, row: int) -> list[dict[str, object]]:
+        return self._reasons(row, self.hints(np.array([row]), self.reason_index[row : row + 1])[0])
+
+    def _reasons(self, row: int, hints: list[str | None]) -> list[dict[str, object]]:
         out = []
-        for j, pts in zip(self.reason_index[row], self.reason_points[row]):
+        for j, pts, hint in zip(self.reason_index[row].tolist(), self.reason_points[row].tolist(), hints):
             if j < 0:
                 break
             f = self.schema.features[j]
@@ -108,23 +158,27 @@ class Explanation:
                     "code": f.name,
                     "text": f.reason if value is not None else f.reason_when_missing,
                     "value": value,
-                    "points_lost": round(float(-pts), 4),
-                    "hint": self.hint(row, j),
+                    "points_lost": round(-pts, 4),
+                    "hint": hint,
                 }
             )
         return out
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per row (the service's answer body, without model and request ids)."""
+        hints = self.hints(np.arange(len(self)), self.reason_index)
+        score, band, pd, decision = self.score.tolist(), self.band.tolist(), self.pd.tolist(), self.decision.tolist()
+        dimensions = self.dimensions.tolist()
+        base = round(float(self.base_points), 4)
         return [
             {
-                "score": round(float(self.score[i]), 2),
-                "band": str(self.band[i]),
-                "pd": float(self.pd[i]),
-                "decision": str(self.decision[i]),
-                "reasons": self.reasons(i),
-                "dimensions": {d: round(float(self.dimensions[i, k]), 4) for k, d in enumerate(DIMENSIONS)},
-                "base_points": round(float(self.base_points), 4),
+                "score": round(score[i], 2),
+                "band": str(band[i]),
+                "pd": pd[i],
+                "decision": str(decision[i]),
+                "reasons": self._reasons(i, hints[i]),
+                "dimensions": {d: round(v, 4) for d, v in zip(DIMENSIONS, dimensions[i])},
+                "base_points": base,
             }
             for i in range(len(self))
         ]
@@ -225,9 +279,23 @@ def explain_contributions(
     hint_values: dict[int, np.ndarray] | None = None,
     contributions: Callable[[np.ndarray], np.ndarray] | None = None,
     top: int = DEFAULT_TOP_REASONS,
+    contribution_search: ContributionSearch | None = None,
 ) -> Explanation:
-    """Turn log-odds contributions (n x p+1, last column the bias) into an Explanation."""
+    """Turn log-odds contributions (n x p+1, last column the bias) into an Explanation.
+
+    Hints search the model through `contribution_search` when given (one call for all of them), else by
+    explaining changed rows through `contributions`."""
     fac = scoring.factor(scale)
+    points_search: PointsSearch | None = None
+    if contribution_search is not None:
+        search = contribution_search
+
+        def search_points(X: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            last, value, reached = search(X, features, -fac, -_EPS)
+            return -fac * last, value, reached
+
+        points_search = search_points
+
     bias = contrib[:, -1]
     points = -fac * contrib[:, :-1]
     margin = contrib.sum(axis=1)
@@ -252,4 +320,5 @@ def explain_contributions(
         top=top,
         hint_values=hint_values or {},
         feature_points=(lambda rows: -fac * contributions(rows)[:, :-1]) if contributions else None,
+        points_search=points_search,
     )

@@ -638,3 +638,278 @@ def split_values(tables: TreeTables) -> dict[int, np.ndarray]:
     for j in np.unique(tables.node_feature[numeric]):
         out[int(j)] = np.unique(tables.node_threshold[numeric & (tables.node_feature == j)])
     return out
+
+
+@numba.njit(cache=True)
+def _trees_by_feature(p: int, tree_kind: np.ndarray, tree_node_start: np.ndarray, feature: np.ndarray) -> tuple:
+    """(start, trees): the table trees that split on feature f are trees[start[f]:start[f + 1]], in order."""
+    count = np.zeros(p + 1, dtype=np.int64)
+    seen = np.full(p, -1, dtype=np.int64)
+    for t in range(tree_kind.size):
+        if tree_kind[t] == PATTERN or tree_kind[t] == LEAVES:
+            for nd in range(tree_node_start[t], tree_node_start[t + 1]):
+                f = feature[nd]
+                if seen[f] != t:
+                    seen[f] = t
+                    count[f + 1] += 1
+    start = np.cumsum(count)
+    fill = start[:-1].copy()
+    trees = np.empty(start[-1], dtype=np.int64)
+    seen[:] = -1
+    for t in range(tree_kind.size):
+        if tree_kind[t] == PATTERN or tree_kind[t] == LEAVES:
+            for nd in range(tree_node_start[t], tree_node_start[t + 1]):
+                f = feature[nd]
+                if seen[f] != t:
+                    seen[f] = t
+                    trees[fill[f]] = t
+                    fill[f] += 1
+    return start, trees
+
+
+@dataclass(frozen=True)
+class SearchGrid:
+    """The values `contribution_search` tries for each feature, and which table trees split on each feature."""
+
+    values: np.ndarray
+    """every feature's candidate values, sorted, one after another"""
+    start: np.ndarray
+    """feature j's values are values[start[j]:start[j + 1]]"""
+    direction: np.ndarray
+    """per feature: +1 try values above the row's, -1 below it, 0 none"""
+    tree_start: np.ndarray
+    trees: np.ndarray
+    """the table trees splitting on feature j are trees[tree_start[j]:tree_start[j + 1]], in model order"""
+
+
+def search_grid(tables: TreeTables, values: dict[int, np.ndarray], direction: dict[int, int]) -> SearchGrid:
+    """The SearchGrid of `tables` for the given sorted candidate values and direction of each feature."""
+    p = tables.n_features
+    used = [direction.get(j) and j in values for j in range(p)]
+    per = [np.asarray(values[j], dtype=np.float64) if used[j] else np.zeros(0) for j in range(p)]
+    start = np.zeros(p + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in per], out=start[1:])
+    tree_start, trees = _trees_by_feature(p, tables.tree_kind, tables.tree_node_start, tables.node_feature)
+    return SearchGrid(
+        values=np.concatenate(per),
+        start=start,
+        direction=np.array([int(np.sign(direction.get(j, 0))) for j in range(p)], dtype=np.int64),
+        tree_start=tree_start,
+        trees=trees,
+    )
+
+
+@numba.njit(cache=True)
+def _search_kernel(
+    X: np.ndarray,
+    features: np.ndarray,
+    grid: np.ndarray,
+    grid_start: np.ndarray,
+    direction: np.ndarray,
+    tree_start: np.ndarray,
+    trees_of: np.ndarray,
+    outer: float,
+    inner: float,
+    floor: float,
+    last: np.ndarray,
+    at: np.ndarray,
+    reached: np.ndarray,
+    tree_kind: np.ndarray,
+    tree_node_start: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    is_cat: np.ndarray,
+    zero_left: np.ndarray,
+    nan_left: np.ndarray,
+    cat_start: np.ndarray,
+    cat_len: np.ndarray,
+    cat_bits: np.ndarray,
+    tree_feat_start: np.ndarray,
+    tree_nfeat: np.ndarray,
+    tree_feats: np.ndarray,
+    tree_table_start: np.ndarray,
+    tree_leaf_start: np.ndarray,
+    slot_nodes: np.ndarray,
+    slot_expect: np.ndarray,
+    leaf_feat_start: np.ndarray,
+    leaf_nfeat: np.ndarray,
+    leaf_feats: np.ndarray,
+    leaf_table_start: np.ndarray,
+    phi_table: np.ndarray,
+) -> None:
+    """See `contribution_search`. Per question, the row's decisions at every split not on feature j are made
+    once; each value tried then decides only j's splits and adds, tree by tree and leaf by leaf in the
+    contributions kernel's order, the same table entries that kernel would add to j's column."""
+    n, p = X.shape
+    x = np.empty(p)
+    n_leaves = leaf_nfeat.size
+    jnodes = np.empty(feature.size, dtype=np.int64)
+    tree_jn = np.empty(tree_kind.size + 1, dtype=np.int64)
+    tree_lo = np.empty(tree_kind.size, dtype=np.int64)
+    tree_pattern = np.empty(tree_kind.size, dtype=np.bool_)
+    tree_terms = np.empty(tree_kind.size + 1, dtype=np.int64)
+    term_base = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
+    term_step = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
+    term_nodes = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
+    term_expect = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
+    for r in range(n):
+        for c in range(p):
+            v = X[r, c]
+            x[c] = 0.0 if abs(v) <= ZERO_THRESHOLD else v
+        for k in range(features.shape[1]):
+            j = features[r, k]
+            last[r, k] = np.nan
+            at[r, k] = -1
+            reached[r, k] = False
+            if j < 0 or direction[j] == 0 or X[r, j] != X[r, j]:
+                continue
+            g0, g1 = grid_start[j], grid_start[j + 1]
+            if direction[j] > 0:  # candidate i (nearest first) is grid[lo + i * step], i = 0 .. m - 1
+                lo = g0 + np.searchsorted(grid[g0:g1], X[r, j], side="right")
+                step = 1
+                m = g1 - lo
+            else:
+                lo = g0 + np.searchsorted(grid[g0:g1], X[r, j], side="left") - 1
+                step = -1
+                m = lo - g0 + 1
+            if m <= 0:
+                continue
+            # the fixed part of every tree splitting on j: decisions off j, table entry bases
+            n_t = 0
+            n_jn = 0
+            n_terms = 0
+            tree_jn[0] = 0
+            tree_terms[0] = 0
+            for u in range(tree_start[j], tree_start[j + 1]):
+                t = trees_of[u]
+                node_lo = tree_node_start[t]
+                fixed = 0
+                for nd in range(node_lo, tree_node_start[t + 1]):
+                    if feature[nd] == j:
+                        jnodes[n_jn] = nd
+                        n_jn += 1
+                    else:  # the decision `_decide` makes (written out: a helper call here costs 3x)
+                        xv = x[feature[nd]]
+                        if is_cat[nd]:
+                            left = _categorical_left(xv, cat_bits, cat_start[nd], cat_len[nd])
+                        else:
+                            left = xv <= threshold[nd]
+                            if xv == 0.0:
+                                left = zero_left[nd]
+                            if xv != xv:
+                                left = nan_left[nd]
+                        if left:
+                            fixed |= 1 << (nd - node_lo)
+                tree_lo[n_t] = node_lo
+                if tree_kind[t] == PATTERN:
+                    tree_pattern[n_t] = True
+                    kf = tree_nfeat[t]
+                    fs = tree_feat_start[t]
+                    for q in range(kf):
+                        if tree_feats[fs + q] == j:
+                            term_base[n_terms] = tree_table_start[t] + fixed * kf + q
+                            term_step[n_terms] = kf
+                            n_terms += 1
+                else:
+                    tree_pattern[n_t] = False
+                    for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                        kf = leaf_nfeat[leaf]
+                        fs = leaf_feat_start[leaf]
+                        slot = -1
+                        mask = 0
+                        for q in range(kf):
+                            if leaf_feats[fs + q] == j:
+                                slot = q
+                            elif ((fixed ^ slot_expect[fs + q]) & slot_nodes[fs + q]) == 0:
+                                mask |= 1 << q
+                        if slot >= 0:
+                            term_base[n_terms] = leaf_table_start[leaf] + mask * kf + slot
+                            term_step[n_terms] = (1 << slot) * kf
+                            term_nodes[n_terms] = slot_nodes[fs + slot]
+                            term_expect[n_terms] = slot_expect[fs + slot]
+                            n_terms += 1
+                n_t += 1
+                tree_jn[n_t] = n_jn
+                tree_terms[n_t] = n_terms
+            # bisection over candidates 0 .. m - 1, the farthest first (as `Explanation.hint` does)
+            a, b = 0, m - 1
+            probe = m - 1
+            first = True
+            while True:
+                v = grid[lo + probe * step]
+                v = 0.0 if abs(v) <= ZERO_THRESHOLD else v
+                phi = 0.0
+                for u in range(n_t):
+                    bits = 0
+                    for s in range(tree_jn[u], tree_jn[u + 1]):
+                        nd = jnodes[s]
+                        if is_cat[nd]:
+                            left = _categorical_left(v, cat_bits, cat_start[nd], cat_len[nd])
+                        else:
+                            left = v <= threshold[nd]
+                            if v == 0.0:
+                                left = zero_left[nd]
+                            if v != v:
+                                left = nan_left[nd]
+                        if left:
+                            bits |= 1 << (nd - tree_lo[u])
+                    for e in range(tree_terms[u], tree_terms[u + 1]):
+                        if tree_pattern[u]:
+                            phi += phi_table[term_base[e] + bits * term_step[e]]
+                        elif ((bits ^ term_expect[e]) & term_nodes[e]) == 0:
+                            phi += phi_table[term_base[e] + term_step[e]]
+                        else:
+                            phi += phi_table[term_base[e]]
+                ok = outer * (inner * phi) >= floor
+                if first:
+                    first = False
+                    last[r, k] = phi
+                    if not ok:
+                        at[r, k] = lo + (m - 1) * step
+                        break
+                elif ok:
+                    b = probe
+                else:
+                    a = probe + 1
+                if a >= b:
+                    at[r, k] = lo + a * step
+                    reached[r, k] = True
+                    break
+                probe = (a + b) // 2
+
+
+def contribution_search(
+    tables: TreeTables,
+    grid: SearchGrid,
+    X: np.ndarray,
+    features: np.ndarray,
+    outer: float = 1.0,
+    inner: float = 1.0,
+    floor: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a feature's contribution to a row reaches a level as its value moves: many questions, one kernel call.
+
+    Question (r, k) is about feature j = features[r, k] (-1: none) of row r of X: its candidate values are j's
+    grid values beyond X[r, j] in j's grid direction, nearest first, along which v(c) = outer * (inner * phi(c))
+    is taken not to decrease, phi(c) being j's contribution (exactly as `contributions` gives it) with X[r, j]
+    set to c. Returns per question: phi at the farthest candidate (NaN: no candidate or X[r, j] missing); the
+    position in `grid.values` of the first candidate with v >= floor found by bisection (the farthest's when
+    there is none; -1: no candidate); and whether v >= floor was reached. Every tree must be in the tables.
+    """
+    if tables.lightgbm_runs or tables.whole_model_by_lightgbm:
+        raise ValueError(f"{tables.note}: the search needs every tree in the tables")
+    if X.ndim != 2 or X.shape[1] != tables.n_features or features.ndim != 2 or len(features) != len(X):
+        raise ValueError(f"expected rows of {tables.n_features} features and a question matrix per row")
+    last = np.empty(features.shape)
+    at = np.empty(features.shape, dtype=np.int64)
+    reached = np.empty(features.shape, dtype=np.bool_)
+    t = tables
+    _search_kernel(
+        np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(features, dtype=np.int64), grid.values,
+        grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, at,
+        reached, t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
+        t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start, t.tree_nfeat, t.tree_feats,
+        t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat,
+        t.leaf_feats, t.leaf_table_start, t.phi_table,
+    )  # fmt: skip
+    return last, at, reached

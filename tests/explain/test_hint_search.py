@@ -1,0 +1,105 @@
+"""Hints found by one search over the TreeSHAP tables say what LightGBM itself says when the feature is moved."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from thinfile.features.generator import generate_frame
+from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.scorer.treeshap import ExplainEngineConfig
+
+EPS = 1e-9
+
+
+@pytest.fixture(scope="module")
+def scorer(schema):
+    data = generate_frame(schema, rows=40_000, seed=41)
+    return fit_champion(data[:30_000], data[30_000:], schema, TrainConfig(max_rounds=150))
+
+
+@pytest.fixture(scope="module")
+def rows(schema):
+    return schema.to_matrix(generate_frame(schema, rows=1_500, seed=42))
+
+
+def bound(f, value) -> str:
+    shown = f"{int(value)}" if f.type.value in ("int", "bool") else f"{value:.6g}"
+    return f"{'at least' if f.monotone > 0 else 'at most'} {shown}{f' {f.unit}' if f.unit else ''}"
+
+
+def hints_by_lightgbm(scorer, X, reason_index) -> list[list[str | None]]:
+    """Each reason's hint as a hint claims it: the feature moved to each of the model's candidate values, its points
+    from LightGBM's own pred_contrib (-(PDO / ln 2) x slope x contribution), the nearest value with no points lost
+    found by bisection; else the points won back at the farthest value."""
+    slope, _ = scorer.calibration
+    to_points = -scorer.scale.pdo / np.log(2) * slope
+    points = to_points * scorer.booster.predict(X, pred_contrib=True)[:, :-1]
+    questions, moved = [], []
+    for i, js in enumerate(reason_index):
+        for k, j in enumerate(js):
+            f = scorer.schema.features[j] if j >= 0 else None
+            values = scorer.hint_values.get(j)
+            if f is None or not f.actionable or f.monotone == 0 or values is None or np.isnan(X[i, j]):
+                continue
+            candidates = values[values > X[i, j]] if f.monotone > 0 else values[values < X[i, j]][::-1]
+            if candidates.size:
+                questions.append((i, k, j, candidates, sum(len(m) for m in moved)))
+                block = np.repeat(X[i : i + 1], len(candidates), axis=0)
+                block[:, j] = candidates
+                moved.append(block)
+    contrib = scorer.booster.predict(np.concatenate(moved), pred_contrib=True)
+    out: list[list[str | None]] = [[None] * reason_index.shape[1] for _ in range(len(X))]
+    for i, k, j, candidates, start in questions:
+        at = to_points * contrib[start : start + len(candidates), j]
+        f = scorer.schema.features[j]
+        if at[-1] < -EPS:
+            gain = at[-1] - points[i, j]
+            if gain >= 1.0:
+                out[i][k] = f"{f.display_name}: {bound(f, candidates[-1])} would win back {gain:.0f} points"
+            continue
+        lo, hi = 0, len(candidates) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if at[mid] >= -EPS else (mid + 1, hi)
+        out[i][k] = f"{f.display_name}: {bound(f, candidates[lo])} would stop this costing points"
+    return out
+
+
+def hints_in_records(explanation) -> list[list[str | None]]:
+    top = explanation.reason_index.shape[1]
+    return [[r["hint"] for r in rec["reasons"]] + [None] * (top - len(rec["reasons"])) for rec in explanation.records()]
+
+
+def assert_same_hints(scorer, rows) -> None:
+    explanation = scorer.explain(rows)
+    ours = hints_in_records(explanation)
+    expected = hints_by_lightgbm(scorer, rows, explanation.reason_index)
+    texts = [h for row in expected for h in row if h]
+    assert sum("stop this costing" in h for h in texts) > 200 and sum("win back" in h for h in texts) > 5
+    assert ours == expected
+
+
+def test_hints_from_one_table_search_are_lightgbms_bisection_with_the_feature_moved(scorer, rows):
+    assert scorer.tables is not None and scorer.tables.lightgbm_trees == 0
+    assert_same_hints(scorer, rows)
+
+
+def test_hints_from_per_leaf_tables_are_lightgbms_bisection_with_the_feature_moved(scorer, rows):
+    leaves = replace(scorer, engine=ExplainEngineConfig(max_pattern_splits=0))
+    assert leaves.tables is not None and (leaves.tables.tree_kind == 2).all()
+    assert_same_hints(leaves, rows[:600])
+
+
+def test_hints_of_a_model_partly_over_the_table_budget_are_lightgbms_bisection(scorer, rows):
+    partly = replace(scorer, engine=ExplainEngineConfig(max_total_entries=20_000, max_lightgbm_runs=100))
+    assert partly.tables is not None and 0 < partly.tables.lightgbm_trees < partly.tables.n_trees
+    assert_same_hints(partly, rows[:600])
+
+
+def test_a_single_hint_is_the_hint_its_reason_carries(scorer, rows):
+    explanation = scorer.explain(rows[:200])
+    records = explanation.records()
+    for i in range(200):
+        for k, reason in enumerate(records[i]["reasons"]):
+            assert explanation.hint(i, int(explanation.reason_index[i, k])) == reason["hint"]
