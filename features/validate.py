@@ -15,11 +15,14 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from thinfile.features.schema import (
     Feature,
     FeatureType,
     Schema,
+    _row_major,
     category_factors,
     category_text,
     feature_numbers,
@@ -400,3 +403,131 @@ def reference_validate_table(
         problems.append(_missing_ids(np.flatnonzero(bad_ids.to_numpy()), schema))
     problems.append(_value_errors(clean_frame, schema, ids))
     return ValidationReport(clean_frame, _sorted_errors(problems), [], unknown)
+
+
+# ---------------------------------------------------------------- Arrow in, model matrix out
+
+
+@dataclass(frozen=True)
+class MatrixReport:
+    """What `validate_arrow` found: `validate_table`'s errors, the rows' ids as text, and the model matrix of every
+    row (`Schema.to_matrix` of the clean table; rows with errors included, `valid_mask` picks the others)."""
+
+    matrix: np.ndarray
+    ids: pyarrow.Array
+    errors: pd.DataFrame
+    table_errors: list[str] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+
+    @property
+    def valid_mask(self) -> np.ndarray:
+        mask = np.ones(len(self.matrix), dtype=bool)
+        mask[self.errors["row"].to_numpy(dtype=np.int64)] = False
+        return mask
+
+    def rejects(self) -> pd.DataFrame:
+        """One line per bad row, as `ValidationReport.rejects` words it."""
+        return ValidationReport(pd.DataFrame(index=pd.RangeIndex(len(self.matrix))), self.errors).rejects()
+
+
+def _is_text(t: pyarrow.DataType) -> bool:
+    return bool(pyarrow.types.is_string(t) or pyarrow.types.is_large_string(t))
+
+
+def _is_number(t: pyarrow.DataType) -> bool:
+    """Types read as float64 without text parsing, exactly as pandas reads them (float16 and decimals excepted)."""
+    return bool(pyarrow.types.is_integer(t) or t in (pyarrow.float32(), pyarrow.float64()))
+
+
+def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray, bool]:
+    """The id column as text (as `_id_text` reads it from pandas), where it is missing, and whether missing ids are
+    null in the text (text columns: they read as "None")."""
+    if _is_text(column.type):
+        text = column.combine_chunks().cast(pyarrow.string()) if column.num_chunks else pyarrow.array([], "string")
+        return text, np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool), True
+    if pyarrow.types.is_integer(column.type) and column.null_count == 0:
+        text = pc.cast(column, pyarrow.string())
+        text = text.combine_chunks() if text.num_chunks else pyarrow.array([], "string")
+        return text, np.zeros(len(column), dtype=bool), False
+    values, missing = _id_text(column.to_pandas())
+    return pyarrow.array(values, pyarrow.string()), missing, False
+
+
+def _arrow_categories(f: Feature, column: pyarrow.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """`category_factors` of a column: text columns through Arrow's dictionary encoding (a value read once, however
+    often it appears), other types through pandas, as `validate_table` reads them."""
+    if not _is_text(column.type):
+        return category_factors(f, column.to_pandas())
+    if not column.num_chunks:
+        return np.zeros(0, dtype=np.int64), []
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
+
+
+def validate_arrow(
+    table: pyarrow.Table, schema: Schema, *, require_target: bool = False, require_features: bool = True
+) -> MatrixReport:
+    """`validate_table` straight from an Arrow table: the same rules, errors and words (numbers and text read in
+    Arrow; a column of another type through pandas, alone), and the model matrix instead of a clean frame."""
+    rows = table.num_rows
+    names = table.column_names
+    unknown, table_errors = _table_problems(pd.DataFrame(columns=names), schema, require_target, require_features)
+    if table_errors:
+        return MatrixReport(np.empty((rows, 0)), pyarrow.array([], "string"), _no_errors(), table_errors, unknown)
+
+    ids, bad_ids, null_text = _arrow_ids(table.column(schema.id_column))
+    columns: list[np.ndarray] = []
+    unreadable: list[tuple[Feature, pd.Series, np.ndarray]] = []
+    failed: list[tuple[Feature, list[tuple[str, np.ndarray]], np.ndarray | tuple[list[str], np.ndarray]]] = []
+    for f in schema.features:
+        if f.name not in names:
+            columns.append(np.full(rows, np.nan))
+            if not f.nullable and rows:
+                failed.append((f, [("not_nullable", np.arange(rows))], columns[-1]))
+            continue
+        column = table.column(f.name)
+        if f.type is FeatureType.category:
+            codes, found = _arrow_categories(f, column)
+            allowed = np.array([t in f.levels for t in found] + [True])
+            position = {level: float(k) for k, level in enumerate(f.levels)}
+            columns.append(np.array([position.get(t, np.nan) for t in found] + [np.nan])[codes])
+            failures = _category_failures(f, codes, allowed)
+            if failures:
+                failed.append((f, failures, (found, codes)))
+            continue
+        if _is_number(column.type):
+            v = column.to_numpy() if column.type == pyarrow.float64() else pc.cast(column, pyarrow.float64()).to_numpy()
+            whole = bool(pyarrow.types.is_integer(column.type))
+        else:
+            raw = column.to_pandas()
+            v = feature_numbers(f, raw)
+            whole = _whole_typed(raw)
+            if not (isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "biuf"):
+                bad = raw.notna().to_numpy() & np.isnan(v)
+                if bad.any():
+                    unreadable.append((f, raw, np.flatnonzero(bad)))
+        v = np.asarray(v, dtype=np.float64)
+        columns.append(v)
+        failures = _number_failures(f, v, whole)
+        if failures:
+            failed.append((f, failures, v))
+
+    errors = _no_errors()
+    if unreadable or failed or bad_ids.any():
+        found_rows = [r for *_, r in unreadable] + [r for _, fs, _ in failed for _, r in fs]
+        where = np.unique(np.concatenate(found_rows)) if found_rows else np.zeros(0, dtype=np.int64)
+        said = np.full(rows, None, dtype=object)
+        if len(where):
+            taken = ids.take(pyarrow.array(where)).to_pylist()
+            said[where] = ["None" if t is None and null_text else t for t in taken]
+        problems = [_unreadable(f, raw, bad, said) for f, raw, bad in unreadable]
+        if bad_ids.any():
+            problems.append(_missing_ids(np.flatnonzero(bad_ids), schema))
+        for f, failures, values in failed:
+            if isinstance(values, tuple):
+                found, codes = values
+                values = np.array([*found, None], dtype=object)[codes]
+            problems += _worded(f, failures, values, said)
+        errors = _sorted_errors(problems)
+    return MatrixReport(_row_major(columns, rows), ids, errors, [], unknown)

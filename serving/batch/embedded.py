@@ -34,6 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from threadpoolctl import threadpool_limits
 
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import worker
@@ -254,7 +255,8 @@ def _score_pending(
             else:
                 init_worker(0, scorer, tag, job.settings, layout, 1)
                 initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
-                _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
+                with threadpool_limits(1):  # this process scores too while workers start
+                    _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
             scorer.num_threads = threads
             with contextlib.suppress(OSError):  # the parts' footers, not the manifest, are the record

@@ -1,9 +1,10 @@
 """The one scoring function of batch jobs: validate a chunk, score the good rows, set the bad ones aside.
 
 Arrow in, Arrow out: both engines (the embedded process pool and Spark's `mapInArrow`) call `score_table`
-on one chunk. Validation is `validate_table`, the matrix is `Schema.to_matrix`, the scores are
-`Scorer.explain`, as everywhere else; the output columns are then built from the explanation's arrays
-(reason codes and texts taken from the schema's names by index), never row by row.
+on one chunk. Validation is `validate_arrow` (`validate_table`'s rules and words, read straight from Arrow,
+with the model matrix `Schema.to_matrix` would give), the scores are `Scorer.explain`, as everywhere
+else; the output columns are then built from the explanation's arrays (reason codes and texts taken
+from the schema's names by index), never row by row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thinfile.features.schema import Schema
-from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.features.validate import MatrixReport, ValidationReport, validate_arrow, validate_table
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer
@@ -118,11 +119,8 @@ def _reason_columns(explanation: Explanation, top: int) -> dict[str, pa.Array]:
     return out
 
 
-def _ids(table: pa.Table | None, report: ValidationReport, id_column: str, valid: np.ndarray) -> pa.Array:
-    """The valid rows' ids as text: straight from Arrow when the input holds text, else as validation read them."""
-    column = table.column(id_column) if table is not None else None
-    if column is not None and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return column.filter(pa.array(valid)).combine_chunks().cast(pa.string())
+def _ids(report: ValidationReport, id_column: str, valid: np.ndarray) -> pa.Array:
+    """The valid rows' ids as text, as validation read them."""
     return _text(report.clean[id_column].to_numpy(dtype=object)[valid])
 
 
@@ -152,7 +150,7 @@ def plain(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def rejects_table(report: ValidationReport, source: str | np.ndarray, first_row: int) -> pa.Table:
+def rejects_table(report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int) -> pa.Table:
     """One row per rejected input row: id, the bad columns, every reason, source file and row number."""
     rejects = report.rejects()
     if not len(rejects):
@@ -180,10 +178,6 @@ def rejected_by_column(rejects: pa.Table) -> dict[str, int]:
     return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
 
 
-def _frame(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(split_blocks=True, self_destruct=False)
-
-
 def score_table(
     table: pa.Table,
     scorer: Scorer,
@@ -198,7 +192,27 @@ def score_table(
     `source` names the input file of every row (one name, or one per row); `first_row` is the chunk's
     first row number in that file.
     """
-    return _score(_frame(table), table, scorer, tag, settings, source, first_row)
+    schema, top = scorer.schema, settings.top_reasons
+    report = validate_arrow(table, schema)
+    if report.table_errors:
+        raise BatchSchemaError(f"{_where(source)}: {'; '.join(report.table_errors)}")
+    rejects = rejects_table(report, source, first_row)
+    by_column = rejected_by_column(rejects)
+    valid = report.valid_mask
+    if not valid.any():
+        return ChunkResult(scores_schema(schema, top).empty_table(), rejects, None, by_column)
+    everyone = bool(valid.all())
+    keep = None if everyone else pa.array(valid)
+    explanation = scorer.explain(report.matrix if keep is None else report.matrix[valid], top)
+    ids = report.ids if keep is None else report.ids.filter(keep)
+    scores = scores_table(explanation, ids, tag, schema, top)
+    groups = table.select([c for c in schema.protected_names if c in table.column_names])
+    groups = groups if keep is None else groups.filter(keep)
+    return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
+
+
+def _where(source: str | np.ndarray) -> str:
+    return source if isinstance(source, str) and source else "input"
 
 
 def score_frame(
@@ -211,12 +225,11 @@ def score_frame(
     first_row: int = 0,
 ) -> ChunkResult:
     """`score_table` for a pandas frame."""
-    return _score(frame, None, scorer, tag, settings, source, first_row)
+    return _score(frame, scorer, tag, settings, source, first_row)
 
 
 def _score(
     frame: pd.DataFrame,
-    table: pa.Table | None,
     scorer: Scorer,
     tag: ModelTag,
     settings: BatchSettings,
@@ -226,8 +239,7 @@ def _score(
     schema, top = scorer.schema, settings.top_reasons
     report = validate_table(frame, schema)
     if report.table_errors:
-        where = source if isinstance(source, str) and source else "input"
-        raise BatchSchemaError(f"{where}: {'; '.join(report.table_errors)}")
+        raise BatchSchemaError(f"{_where(source)}: {'; '.join(report.table_errors)}")
     rejects = rejects_table(report, source, first_row)
     by_column = rejected_by_column(rejects)
     valid = report.valid_mask
@@ -236,16 +248,13 @@ def _score(
     X = schema.to_matrix(report.clean)
     everyone = bool(valid.all())
     explanation = scorer.explain(X if everyone else X[valid], top)
-    scores = scores_table(explanation, _ids(table, report, schema.id_column, valid), tag, schema, top)
-    groups = _groups(table, report.clean, schema, None if everyone else valid)
+    scores = scores_table(explanation, _ids(report, schema.id_column, valid), tag, schema, top)
+    groups = _groups(report.clean, schema, None if everyone else valid)
     return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
 
 
-def _groups(table: pa.Table | None, clean: pd.DataFrame, schema: Schema, valid: np.ndarray | None) -> pa.Table:
-    """The protected attributes of the scored rows, as Arrow columns (from the input table when there is one)."""
+def _groups(clean: pd.DataFrame, schema: Schema, valid: np.ndarray | None) -> pa.Table:
+    """The protected attributes of the scored rows, as Arrow columns."""
     names = [c for c in schema.protected_names if c in clean.columns]
-    if table is None:
-        rows = clean[names] if valid is None else clean.loc[valid, names]
-        return pa.Table.from_pandas(rows.astype(object).where(rows.notna(), None), preserve_index=False)
-    picked = table.select(names)
-    return picked if valid is None else picked.filter(pa.array(valid))
+    rows = clean[names] if valid is None else clean.loc[valid, names]
+    return pa.Table.from_pandas(rows.astype(object).where(rows.notna(), None), preserve_index=False)

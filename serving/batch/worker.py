@@ -16,6 +16,7 @@ import threading
 import time
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from thinfile.serving.batch.input import normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
@@ -76,6 +77,7 @@ def init_worker(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pa.set_cpu_count(max(threads, 1))
         pa.set_io_thread_count(max(threads, 1))
+        threadpool_limits(max(threads, 1))  # for the process's life: idle BLAS threads spin on other workers' cores
     if isinstance(scorer, bytes):
         scorer = pickle.loads(scorer)
     assert isinstance(scorer, Scorer)

@@ -1,0 +1,160 @@
+"""Validation straight from Arrow (what batch jobs run) finds what `validate_table` finds in the table as pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.validate import validate_arrow, validate_table
+
+SCHEMA: Schema = parse_schema(
+    {
+        "name": "arrow",
+        "id_column": "loan_id",
+        "target": "bad",
+        "protected": [{"name": "region", "categories": ["north", "south"]}],
+        "features": [
+            {"name": "income", "type": "float", "min": 0, "max": 100, "dimension": "capacity", "reason": "income"},
+            {
+                "name": "ratio",
+                "type": "float",
+                "min": -1,
+                "max": 1,
+                "nullable": False,
+                "dimension": "capacity",
+                "reason": "ratio",
+            },
+            {"name": "late", "type": "int", "min": 0, "max": 12, "dimension": "behaviour", "reason": "late bills"},
+            {
+                "name": "tenure",
+                "type": "int",
+                "min": 0,
+                "max": 360,
+                "nullable": False,
+                "dimension": "identity",
+                "reason": "tenure",
+            },
+            {"name": "autopay", "type": "bool", "dimension": "behaviour", "reason": "autopay"},
+            {"name": "verified", "type": "bool", "nullable": False, "dimension": "identity", "reason": "verified"},
+            {
+                "name": "sector",
+                "type": "category",
+                "categories": ["farm", "shop", "office"],
+                "dimension": "capacity",
+                "reason": "sector",
+            },
+            {
+                "name": "tier",
+                "type": "category",
+                "categories": [str(k) for k in range(7)],
+                "nullable": False,
+                "dimension": "credit_history",
+                "reason": "tier",
+            },
+        ],
+    }
+)
+
+
+def _column(draw: st.DrawFn, values: st.SearchStrategy, rows: int, kind: pa.DataType) -> pa.Array:
+    return pa.array(draw(st.lists(values, min_size=rows, max_size=rows)), kind)
+
+
+@st.composite
+def number_column(draw: st.DrawFn, lo: float, hi: float, rows: int) -> pa.Array:
+    kind = draw(st.sampled_from(["float64", "float32", "int64", "text", "bool"]))
+    if kind in ("float64", "float32"):
+        inside = st.one_of(st.floats(lo, hi, width=32), st.integers(int(lo), int(hi)).map(float))
+        values = st.one_of(inside, st.sampled_from([lo - 1, hi + 0.5, np.inf, -np.inf, np.nan]), st.none())
+        return _column(draw, values, rows, pa.float64() if kind == "float64" else pa.float32())
+    if kind == "int64":
+        return _column(draw, st.one_of(st.integers(int(lo) - 9, int(hi) + 50), st.none()), rows, pa.int64())
+    if kind == "bool":
+        return _column(draw, st.one_of(st.booleans(), st.none()), rows, pa.bool_())
+    words = st.sampled_from(["abc", "", " 5 ", "1e1", "7", "-3", "nan", "yes", "no", "0.5", "T", "1.0"])
+    return _column(draw, st.one_of(words, st.none()), rows, pa.string())
+
+
+@st.composite
+def category_column(draw: st.DrawFn, levels: list[str], rows: int) -> pa.Array:
+    kind = draw(st.sampled_from(["text", "large_text", "int64", "float64", "dictionary"]))
+    if kind == "int64":
+        return _column(draw, st.one_of(st.integers(-1, 8), st.none()), rows, pa.int64())
+    if kind == "float64":
+        values = st.one_of(st.integers(-1, 8).map(float), st.sampled_from([2.5, np.nan]), st.none())
+        return _column(draw, values, rows, pa.float64())
+    values = st.one_of(st.sampled_from(levels), st.sampled_from(["pirate", "", "Farm", "3.0", " 1"]), st.none())
+    column = _column(draw, values, rows, pa.large_string() if kind == "large_text" else pa.string())
+    return column.dictionary_encode() if kind == "dictionary" else column
+
+
+@st.composite
+def id_column(draw: st.DrawFn, rows: int) -> pa.Array:
+    kind = draw(st.sampled_from(["text", "int64", "int64 with nulls", "float64"]))
+    if kind == "text":
+        return _column(draw, st.one_of(st.text("ABC0123", min_size=0, max_size=4), st.none()), rows, pa.string())
+    if kind == "int64":
+        return pa.array(np.arange(rows, dtype=np.int64) + 100)
+    if kind == "float64":
+        return _column(draw, st.one_of(st.floats(0, 1e6), st.none()), rows, pa.float64())
+    return _column(draw, st.one_of(st.integers(-5, 10**12), st.none()), rows, pa.int64())
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> pa.Table:
+    rows = draw(st.integers(0, 25))
+    columns: dict[str, pa.Array] = {"loan_id": draw(id_column(rows))}
+    for f in SCHEMA.features:
+        if f.type.value == "category":
+            columns[f.name] = draw(category_column(list(f.levels), rows))
+        else:
+            lo, hi = (0.0, 1.0) if f.type.value == "bool" else (f.min, f.max)
+            columns[f.name] = draw(number_column(lo, hi, rows))
+    columns["region"] = _column(draw, st.sampled_from(["north", "south"]), rows, pa.string())
+    columns["colour"] = pa.array(["red"] * rows, pa.string())
+    dropped = draw(st.lists(st.sampled_from(list(columns)), max_size=2, unique=True))
+    names = [c for c in columns if c not in dropped]
+    order = draw(st.permutations(names))
+    split = draw(st.integers(0, rows))  # two record batches, as a chunk read across row groups arrives
+    batch = pa.table({c: columns[c] for c in order})
+    return pa.Table.from_batches([*batch.slice(0, split).to_batches(), *batch.slice(split).to_batches()], batch.schema)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(table=tables(), require_target=st.booleans())
+def test_arrow_validation_finds_what_validate_table_finds_in_pandas(table: pa.Table, require_target: bool) -> None:
+    fast = validate_arrow(table, SCHEMA, require_target=require_target)
+    reference = validate_table(table.to_pandas(), SCHEMA, require_target=require_target)
+
+    assert fast.table_errors == reference.table_errors
+    assert fast.unknown_columns == reference.unknown_columns
+    pd.testing.assert_frame_equal(fast.errors, reference.errors)
+    if reference.table_errors:
+        return
+    valid = reference.valid_mask
+    np.testing.assert_array_equal(fast.valid_mask, valid)
+    pd.testing.assert_frame_equal(fast.rejects(), reference.rejects())
+    np.testing.assert_array_equal(fast.matrix[valid], SCHEMA.to_matrix(reference.clean)[valid])
+    assert fast.ids.filter(pa.array(valid)).to_pylist() == list(reference.clean["loan_id"][valid])
+
+
+def test_arrow_validation_of_a_generated_book_with_faults_matches_pandas(book: pd.DataFrame, schema: Schema) -> None:
+    frame = book.astype({"return_rate": object, "device_tier": object, "bureau_inquiries_6m": float})
+    rng = np.random.default_rng(7)
+    frame.loc[rng.choice(len(frame), 30, replace=False), "return_rate"] = 9.5
+    frame.loc[rng.choice(len(frame), 30, replace=False), "device_tier"] = "gold-plated"
+    frame.loc[rng.choice(len(frame), 30, replace=False), "phone_tenure_months"] = np.nan
+    frame.loc[rng.choice(len(frame), 30, replace=False), "bureau_inquiries_6m"] = 2.5
+    frame["return_rate"] = frame["return_rate"].astype(float)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+
+    fast = validate_arrow(table, schema)
+    reference = validate_table(table.to_pandas(), schema)
+
+    assert 60 <= len(fast.errors) <= 120
+    pd.testing.assert_frame_equal(fast.errors, reference.errors)
+    np.testing.assert_array_equal(fast.matrix, schema.to_matrix(reference.clean))
