@@ -150,11 +150,7 @@ def booked_mask(frame_part: object, schema: Schema) -> np.ndarray:
 
 def booked_split(ttd: Split) -> Split:
     """The rows a lender can evaluate on: the booked rows of each part of a through-the-door split."""
-    schema = ttd.schema
-    train, valid, test = (
-        p.loc[booked_mask(p, schema)].reset_index(drop=True) for p in (ttd.train, ttd.valid, ttd.test)
-    )
-    return Split(train, valid, test, method=f"{ttd.method}, booked rows", schema=schema)
+    return ttd.where(booked_mask(ttd.frame, ttd.schema), f"{ttd.method}, booked rows")
 
 
 def check_method(config: RejectInference, schema: Schema) -> None:
@@ -165,8 +161,7 @@ def check_method(config: RejectInference, schema: Schema) -> None:
         )
 
 
-def _labels(part: object, schema: Schema, where: np.ndarray, what: str) -> np.ndarray:
-    raw = np.asarray(part[schema.target], dtype=np.float64)[where]  # type: ignore[index]
+def _labels(raw: np.ndarray, what: str) -> np.ndarray:
     if np.isnan(raw).any():
         raise RejectInferenceError(
             f"the {what} needs an outcome for every applicant, but {int(np.isnan(raw).sum()):,} rejects have none "
@@ -188,18 +183,21 @@ def infer(
     """
     schema = ttd.schema
     start = time.perf_counter()
-    is_b, is_bv = booked_mask(ttd.train, schema), booked_mask(ttd.valid, schema)
-    y_all = np.asarray(ttd.train[schema.target], dtype=np.float64)
+    booked_all = booked_mask(ttd.frame, schema)
+    target = np.asarray(ttd.frame[schema.target], dtype=np.float64)
+    train_rows, valid_rows = ttd.rows_of("train"), ttd.rows_of("valid")
+    is_b, is_bv = booked_all[train_rows], booked_all[valid_rows]
+    y_all, yv_all = target[train_rows], target[valid_rows]
     booked = Sample(ttd.X_train[is_b], y_all[is_b].astype(np.int64))
-    valid = Sample(ttd.X_valid[is_bv], np.asarray(ttd.valid[schema.target], dtype=np.float64)[is_bv].astype(np.int64))
+    valid = Sample(ttd.X_valid[is_bv], yv_all[is_bv].astype(np.int64))
     X_rejects = ttd.X_train[~is_b]
     metrics = {"rows_booked": float(is_b.sum()), "rows_rejected_applicants": float((~is_b).sum())}
     method = config.method
     if method == "none":
         sample = booked
     elif method == "ceiling":
-        sample = Sample(ttd.X_train, _labels(ttd.train, schema, np.ones(len(is_b), dtype=bool), "ceiling"))
-        valid = Sample(ttd.X_valid, _labels(ttd.valid, schema, np.ones(len(is_bv), dtype=bool), "ceiling"))
+        sample = Sample(ttd.X_train, _labels(y_all, "ceiling"))
+        valid = Sample(ttd.X_valid, _labels(yv_all, "ceiling"))
     elif method == "reweight":
         quick = train.model_copy(update={"max_rounds": config.selection_rounds, "learning_rate": 0.1})
         params = {k: v for k, v in lgb_params(schema, quick).items() if not k.startswith("monotone")}

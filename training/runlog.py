@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
 from thinfile.training.registry import input_signature
+from thinfile.training.reporting.drawing import Plots, draw_pngs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.split import Split
 from thinfile.training.stability import StabilityLimits
@@ -84,6 +86,7 @@ class ModelSpec:
     tags: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     run_name: str | None = None
+    plots: tuple[Plots, ...] = ()  # more plots logged in the run (the champion's global explanations)
 
 
 @dataclass
@@ -120,7 +123,7 @@ def data_facts(ctx: RunContext) -> dict[str, object]:
         "data_hash": prepared.data_hash,
         "schema": f"{schema.name} v{schema.version} ({schema.fingerprint})",
         "split": f"{split.method}: " + ", ".join(f"{k.removesuffix('_rows')} {v:,}" for k, v in split.sizes().items()),
-        "default_rate": f"{split.train[schema.target].mean():.2%} (train)",
+        "default_rate": f"{split.y('train').mean():.2%} (train)",
     }
 
 
@@ -209,21 +212,23 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
         intended_use=spec.intended_use,
         limits=limits_text(ctx.stability),
     )
-    figures = _figures(ctx, p_test, ev, spec.family)
-    try:
-        run_id, logged = tracking.log_model_run(
-            experiment=ctx.experiment,
-            run_name=spec.run_name or spec.family,
-            params=spec.params,
-            metrics=metrics,
-            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
-            evaluation=ev,
-            figures=figures,
-            card=card,
-            log_model=spec.log_model,
-            extra_tables=spec.tables,
-            datasets=datasets(ctx),
-        )
-    finally:
-        plots.close(figures)
+    evaluation_plots = Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family))
+    with tempfile.TemporaryDirectory(prefix="thinfile-run-") as folder:
+        drawing = draw_pngs((evaluation_plots, *spec.plots), folder)
+        try:
+            run_id, logged = tracking.log_model_run(
+                experiment=ctx.experiment,
+                run_name=spec.run_name or spec.family,
+                params=spec.params,
+                metrics=metrics,
+                tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
+                evaluation=ev,
+                drawing=drawing,
+                card=card,
+                log_model=spec.log_model,
+                extra_tables=spec.tables,
+                datasets=datasets(ctx),
+            )
+        finally:
+            drawing.wait()
     return ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged)

@@ -12,6 +12,8 @@ from sklearn.model_selection import train_test_split
 from thinfile.features.schema import Schema
 from thinfile.training.champion import TrainConfig
 
+PARTS = ("train", "valid", "test")
+
 
 class SplitError(ValueError):
     """A table that cannot be split into usable train, validation and test parts."""
@@ -19,31 +21,61 @@ class SplitError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    """Train, validation and test rows of one table, made once and kept; model matrices built once each."""
+    """Train, validation and test rows of one table, made once and kept.
 
-    train: pd.DataFrame
-    valid: pd.DataFrame
-    test: pd.DataFrame
+    The split is the table plus the row positions of each part. A part's rows (a DataFrame) are copied out of
+    the table only when something reads them; the model matrix is built once for the whole table and each
+    part's matrix taken from it.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    positions: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)
     method: str
     schema: Schema = field(repr=False)
 
     def sizes(self) -> dict[str, int]:
-        return {"train_rows": len(self.train), "valid_rows": len(self.valid), "test_rows": len(self.test)}
+        return {f"{part}_rows": len(rows) for part, rows in zip(PARTS, self.positions)}
+
+    def rows_of(self, part: str) -> np.ndarray:
+        """Positions in `frame` of the rows of `part` ('train', 'valid' or 'test')."""
+        return self.positions[PARTS.index(part)]
 
     @cached_property
+    def train(self) -> pd.DataFrame:
+        return _rows(self.frame, self.positions[0])
+
+    @cached_property
+    def valid(self) -> pd.DataFrame:
+        return _rows(self.frame, self.positions[1])
+
+    @cached_property
+    def test(self) -> pd.DataFrame:
+        return _rows(self.frame, self.positions[2])
+
+    @cached_property
+    def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        whole = self.schema.to_matrix(self.frame)
+        return whole[self.positions[0]], whole[self.positions[1]], whole[self.positions[2]]
+
+    @property
     def X_train(self) -> np.ndarray:
-        return self.schema.to_matrix(self.train)
+        return self._matrices[0]
 
-    @cached_property
+    @property
     def X_valid(self) -> np.ndarray:
-        return self.schema.to_matrix(self.valid)
+        return self._matrices[1]
 
-    @cached_property
+    @property
     def X_test(self) -> np.ndarray:
-        return self.schema.to_matrix(self.test)
+        return self._matrices[2]
 
     def y(self, part: str) -> np.ndarray:
-        return getattr(self, part)[self.schema.target].to_numpy(dtype=np.int64)
+        return self.frame[self.schema.target].iloc[self.rows_of(part)].to_numpy(dtype=np.int64)
+
+    def where(self, keep: np.ndarray, method: str) -> Split:
+        """The same split keeping only the rows where `keep` (a mask over `frame`) is true, in each part."""
+        kept = tuple(rows[keep[rows]] for rows in self.positions)
+        return Split(self.frame, kept, method, self.schema)
 
 
 def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
@@ -57,6 +89,8 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split."""
     if config.test_size + config.valid_size >= 1:
         raise SplitError(f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on")
+    frame = frame.copy(deep=False)
+    frame.index = pd.RangeIndex(len(frame))
     if schema.date_column:
         return _out_of_time(frame, schema, config)
     return _stratified(frame, schema, config)
@@ -69,8 +103,7 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     )
     valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
-    tr, va, te = (_rows(frame, np.sort(i)) for i in (train, valid, test))
-    return Split(tr, va, te, method="stratified", schema=schema)
+    return Split(frame, (np.sort(train), np.sort(valid), np.sort(test)), method="stratified", schema=schema)
 
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
@@ -85,5 +118,4 @@ def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Sp
     n_valid = int(round(n * config.valid_size))
     cut_train, cut_valid = n - n_test - n_valid, n - n_test
     parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
-    tr, va, te = (_rows(frame, i) for i in parts)
-    return Split(tr, va, te, method="out_of_time", schema=schema)
+    return Split(frame, parts, method="out_of_time", schema=schema)

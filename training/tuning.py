@@ -169,7 +169,7 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     y, yv = split.y("train"), split.y("valid")
     fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()))
     changed = {k: getattr(fitted, k) for k in fitted.model_fields_set - config.model_fields_set}
-    rows = len(split.train) + len(split.valid) + len(split.test)
+    rows = sum(split.sizes().values())
     base = "table-fitted defaults" if changed else "configured values"
     keep = frozenset(config.model_fields_set & set(SEARCHED))
     if not fitted.searches(rows) or keep == set(SEARCHED):
@@ -177,7 +177,7 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     if progress is not None:
         progress(
             f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {fitted.tune_folds}-fold "
-            f"cross-validation on {len(split.train) + len(split.valid):,} rows"
+            f"cross-validation on {len(split.rows_of('train')) + len(split.rows_of('valid')):,} rows"
         )
     tuned = tune_config(split, fitted, keep)
     how = f"cross-validated search: {len(tuned.trial_losses)} trials x {fitted.tune_folds} folds from the {base}"
