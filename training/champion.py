@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -188,12 +190,36 @@ def fit_scorer(
     weight: np.ndarray | None = None,
 ) -> Scorer:
     """Train, calibrate and package the champion scorer from model matrices (built once by the Split)."""
+    return fit_and_score_valid(schema, X, y, Xv, yv, config, scale, cutoffs, weight).scorer
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted scorer and the PDs it gives its validation rows (computed for calibration; reused, not recomputed)."""
+
+    scorer: Scorer
+    valid_pd: np.ndarray
+
+
+def fit_and_score_valid(
+    schema: Schema,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    config: TrainConfig | None = None,
+    scale: ScoreScale | None = None,
+    cutoffs: Cutoffs | None = None,
+    weight: np.ndarray | None = None,
+) -> Fitted:
+    """`fit_scorer`, also returning the fitted scorer's PDs of the validation rows `Xv`."""
     config = config or TrainConfig()
     scale = scale or ScoreScale()
     cutoffs = cutoffs or Cutoffs()
     booster = train_booster(schema, X, y, Xv, yv, config, weight=weight)
     booster.free_dataset()
-    calibration = platt_if_it_helps(np.asarray(booster.predict(Xv, raw_score=True)), yv, config.seed)
+    valid_margin = np.asarray(booster.predict(Xv, raw_score=True), dtype=np.float64)
+    calibration = platt_if_it_helps(valid_margin, yv, config.seed)
     scorer = Scorer(
         schema=schema,
         booster=booster,
@@ -206,4 +232,5 @@ def fit_scorer(
     scorer.reference = build_reference(
         schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale)
     )
-    return scorer
+    a, b = calibration
+    return Fitted(scorer, np.asarray(expit(a * valid_margin + b)))

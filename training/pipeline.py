@@ -14,7 +14,7 @@ from pydantic import Field
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import Section
 from thinfile.training import tracking
-from thinfile.training.champion import TrainConfig, fit_scorer
+from thinfile.training.champion import TrainConfig, fit_and_score_valid
 from thinfile.training.data import (
     DataChecks,
     PreparedData,
@@ -24,7 +24,7 @@ from thinfile.training.data import (
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
 from thinfile.training.global_explain import (
     GlobalExplainConfig,
-    log_global_explanations,
+    global_explanation_plots,
 )
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
 from thinfile.training.registry import (
@@ -251,11 +251,15 @@ def _champion_spec(
     )
 
 
-def policy_cutoffs(model: PdModel, split: Split, policy: LendingPolicy, scale: ScoreScale) -> Cutoffs:
-    """The policy's cut-offs for this model, set on the validation rows (scores, and outcomes for a bad-rate rule)."""
+def policy_cutoffs(
+    model: PdModel, split: Split, policy: LendingPolicy, scale: ScoreScale, valid_pd: np.ndarray | None = None
+) -> Cutoffs:
+    """The policy's cut-offs for this model, set on the validation rows (scores, and outcomes for a bad-rate rule);
+    `valid_pd`: the model's PDs of those rows when already known."""
     if policy.fixed:
         return policy.score_cutoffs()
-    return resolve_cutoffs(policy, pd_to_score(model.predict_pd(split.X_valid), scale), split.y("valid"))
+    pd_valid = model.predict_pd(split.X_valid) if valid_pd is None else valid_pd
+    return resolve_cutoffs(policy, pd_to_score(pd_valid, scale), split.y("valid"))
 
 
 def lending_truth(ttd: Split) -> TruthSet | None:
@@ -297,7 +301,8 @@ def train_frame(
     if schema.booked_column:
         split = booked_split(ttd)
         truth = lending_truth(ttd)
-        say(f"{len(split.train):,} of {len(ttd.train):,} training applicants were booked (outcomes known)")
+        booked, applied = len(split.rows_of("train")), len(ttd.rows_of("train"))
+        say(f"{booked:,} of {applied:,} training applicants were booked (outcomes known)")
     ctx = RunContext(
         prepared,
         split,
@@ -341,25 +346,27 @@ def train_frame(
         Xv, yv = inferred.valid.X, inferred.valid.y
     say(f"fitting the champion on {len(y):,} rows")
     start = time.perf_counter()
-    scorer = fit_scorer(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
-    scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale)
+    fitted = fit_and_score_valid(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
+    scorer = fitted.scorer
+    valid_pd = fitted.valid_pd if Xv is split.X_valid else None
+    scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale, valid_pd)
     scorer.meta["policy"] = settings.policy.model_dump(mode="json")
     seconds = time.perf_counter() - start
     cut = scorer.cutoffs
     say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})")
-    say("evaluating and logging the champion")
+    explained = " and its global explanations" if settings.pipeline.global_explanations else ""
+    say(f"evaluating and logging the champion{explained}")
     register = name if settings.pipeline.register_champion else None
     spec = with_lending(
         _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
     )
     spec = replace(spec, params={**spec.params, **chosen.params()})
+    if settings.pipeline.global_explanations:
+        config = settings.explanations.model_copy(update={"seed": settings.train.seed})
+        spec = replace(spec, plots=(global_explanation_plots(scorer, split.test, config),))
     champion = evaluate_and_log(scorer, spec, ctx)
     result.models.insert(0, champion)
-    if settings.pipeline.global_explanations:
-        say("logging global explanations of the champion")
-        config = settings.explanations.model_copy(update={"seed": settings.train.seed})
-        log_global_explanations(scorer, split.test, champion.run_id, config)
-        result.global_explanations_logged = True
+    result.global_explanations_logged = bool(spec.plots)
     result.registered_version = champion.registered_version
     if register and result.registered_version:
         set_alias(register, CHAMPION_ALIAS, result.registered_version)
