@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,13 @@ def prepare(
     """Validate against the schema (target required; for a booked column's rejects, may be empty); fail clearly on
     table errors or too many bad rows."""
     checks = checks or DataChecks()
+    with ThreadPoolExecutor(1, thread_name_prefix="thinfile-hash") as pool:
+        digest = pool.submit(tracking.data_hash, frame)  # hashing releases the GIL: it runs beside validation
+        kept, rejects = _checked(frame, schema, checks, source)
+        return PreparedData(kept, rejects, len(frame), digest.result(), source)
+
+
+def _checked(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     report = validate_table(frame, schema, require_target=True)
     if report.table_errors:
         lines = [f"{source} does not match schema {schema.name!r}:"] + [f"  - {e}" for e in report.table_errors]
@@ -88,7 +96,7 @@ def prepare(
     kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
     check_trainable(kept, schema, checks, source)
-    return PreparedData(kept, rejects, len(frame), tracking.data_hash(frame), source)
+    return kept, rejects
 
 
 def booked_flags(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray:
