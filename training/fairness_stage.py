@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from thinfile.training.fairness.audit import (
 )
 from thinfile.training.fairness.mitigation import MITIGATED_FAMILY, fit_reweighed
 from thinfile.training.fairness.report import write_report
-from thinfile.training.global_explain import log_global_explanations
+from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.pipeline import (
     TrainingSettings,
     TrainResult,
@@ -325,6 +325,8 @@ def fairness_stage(
             bureau.run_id if bureau else None,
             rw.eo_gap_by_round,
         )
+        config = settings.explanations.model_copy(update={"seed": settings.train.seed})
+        spec = replace(spec, plots=(global_explanation_plots(model, split.test, config),))
         logged = evaluate_and_log(model, spec, ctx)
         record(
             "challenger",
@@ -334,8 +336,6 @@ def fairness_stage(
             logged.run_id,
             "Fairness report: mitigated challenger",
         )
-        config = settings.explanations.model_copy(update={"seed": settings.train.seed})
-        log_global_explanations(model, split.test, logged.run_id, config)
         stage.challenger_version = logged.registered_version
         if register and stage.challenger_version:
             set_alias(register, CHALLENGER_ALIAS, stage.challenger_version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ from pydantic import Field
 from thinfile.features.schema import DIMENSIONS
 from thinfile.features.settings import Section
 from thinfile.training.fairness.metrics import group_labels
-from thinfile.training.reporting import new_figure, save_png
+from thinfile.training.reporting import new_figure
+from thinfile.training.reporting.drawing import Plots, draw_pngs
 from thinfile.training.scorer.artefact import Scorer
 
 ARTIFACT_DIR = "explanations"
+DPI = 110
 
 
 class GlobalExplainConfig(Section):
@@ -167,34 +170,38 @@ def feature_points_by_group_figure(
     return fig
 
 
-def write_global_explanations(
-    scorer: Scorer, frame: pd.DataFrame, out_dir: str | Path, config: GlobalExplainConfig | None = None
-) -> list[Path]:
-    """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
+def global_explanation_plots(scorer: Scorer, frame: pd.DataFrame, config: GlobalExplainConfig | None = None) -> Plots:
+    """The global-explanation figures of `scorer` on (a sample of) `frame`, explained now and drawn on demand."""
     config = config or GlobalExplainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     sample = sample_rows(frame, config.rows, seed=config.seed)
     values, dimensions = shap_explanation(scorer, sample)
     schema = scorer.schema
     names = schema.feature_names
-    paths = [save_png(beeswarm_figure(values, max_display=min(15, len(names))), out / "shap_beeswarm.png")]
-    for name in top_features(values.values, names, config.dependence_plots):
-        f = schema.by_name[name]
-        paths.append(save_png(dependence_figure(values, name, f.display_name, f.unit), out / f"dependence_{name}.png"))
-    paths.append(save_png(dimension_figure(dimensions), out / "points_by_dimension.png"))
-    for attr in schema.protected_names[:1]:
-        if attr not in sample.columns:
-            continue
-        groups = group_labels(sample, [attr])
-        paths.append(save_png(dimension_figure(dimensions, groups, attr), out / f"points_by_dimension_by_{attr}.png"))
-        paths.append(
-            save_png(
-                feature_points_by_group_figure(values.values, names, groups, attr),
-                out / f"feature_points_by_{attr}.png",
-            )
-        )
-    return paths
+    top = top_features(values.values, names, config.dependence_plots)
+    attrs = [a for a in schema.protected_names[:1] if a in sample.columns]
+    groups = {attr: group_labels(sample, [attr]) for attr in attrs}
+
+    def draw() -> dict[str, Figure]:
+        figures = {"shap_beeswarm.png": beeswarm_figure(values, max_display=min(15, len(names)))}
+        for name in top:
+            f = schema.by_name[name]
+            figures[f"dependence_{name}.png"] = dependence_figure(values, name, f.display_name, f.unit)
+        figures["points_by_dimension.png"] = dimension_figure(dimensions)
+        for attr, labels in groups.items():
+            figures[f"points_by_dimension_by_{attr}.png"] = dimension_figure(dimensions, labels, attr)
+            by_group = feature_points_by_group_figure(values.values, names, labels, attr)
+            figures[f"feature_points_by_{attr}.png"] = by_group
+        return figures
+
+    return Plots(ARTIFACT_DIR, draw, dpi=DPI)
+
+
+def write_global_explanations(
+    scorer: Scorer, frame: pd.DataFrame, out_dir: str | Path, config: GlobalExplainConfig | None = None
+) -> list[Path]:
+    """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
+    plots = replace(global_explanation_plots(scorer, frame, config), folder=".")
+    return draw_pngs((plots,), out_dir, background=False).wait()
 
 
 def log_global_explanations(
@@ -210,7 +217,5 @@ def log_global_explanations(
     if run_id:
         from thinfile.training.registry import client
 
-        c = client()
-        for p in paths:
-            c.log_artifact(run_id, str(p), ARTIFACT_DIR)
+        client().log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return paths

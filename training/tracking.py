@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from matplotlib.figure import Figure
 from mlflow.data.dataset import Dataset
 from mlflow.tracking import MlflowClient
 
@@ -27,6 +25,7 @@ from thinfile.training.registry import (
     tracking_uri,
     use_store,
 )
+from thinfile.training.reporting.drawing import Drawing
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"
@@ -150,32 +149,30 @@ def log_model_run(
     metrics: dict[str, float],
     tags: dict[str, str],
     evaluation: Evaluation,
-    figures: dict[str, Figure],
+    drawing: Drawing,
     card: str,
     log_model: Callable[[], object],
     extra_tables: dict[str, pd.DataFrame] | None = None,
     datasets: list[tuple[Dataset, str, dict[str, str]]] | None = None,
 ) -> tuple[str, object]:
-    """One MLflow run for one model; its files are written once and logged in one call. Returns (run id, logged).
+    """One MLflow run for one model; its files are written into `drawing.root` (where its plots are being drawn)
+    and logged in one call once the plots are done. Returns (run id, logged).
 
     `datasets` are (dataset, context, tags) logged as the run's inputs (the runs table's Dataset column).
     """
+    folder = drawing.root
     with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics(metrics)
         for dataset, context, dataset_tags in datasets or []:
             mlflow.log_input(dataset, context=context, tags=dataset_tags)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            (folder / "plots").mkdir()
-            (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()))
-            for file, fig in figures.items():
-                fig.savefig(folder / "plots" / file)
-            for file, table in (extra_tables or {}).items():
-                table.to_csv(folder / file, index=False)
-            (folder / "model_card.md").write_text(card)
-            mlflow.log_artifacts(str(folder))
+        (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()))
+        for file, table in (extra_tables or {}).items():
+            table.to_csv(folder / file, index=False)
+        (folder / "model_card.md").write_text(card)
         logged = log_model()
+        drawing.wait()
+        mlflow.log_artifacts(str(folder))
     return run.info.run_id, logged
 
 

@@ -1,0 +1,41 @@
+"""Plots drawn beside the logging: in another process, and complete when `wait` returns even if that process dies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pytest
+from matplotlib.figure import Figure
+
+from thinfile.training.reporting.drawing import Plots, can_fork, draw_pngs
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="drawing in the background needs fork")
+
+
+def _line(pid_file: Path, die_in_child: bool, parent: int) -> dict[str, Figure]:
+    pid_file.write_text(str(os.getpid()))
+    if die_in_child and os.getpid() != parent:
+        os._exit(3)  # a killed drawing process: nothing written
+    fig = Figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1, 2], [2, 0, 1], linewidth=4)
+    return {"line.png": fig}
+
+
+def test_plots_are_drawn_in_another_process_and_written_when_wait_returns(tmp_path: Path) -> None:
+    pid_file, parent = tmp_path / "drawn_by", os.getpid()
+    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, False, parent))], tmp_path / "run")
+    paths = drawing.wait()
+    assert paths == [tmp_path / "run" / "plots" / "line.png"]
+    assert int(pid_file.read_text()) != os.getpid()
+    assert mpimg.imread(paths[0])[..., :3].std() > 0.02  # a drawn line, not a blank file
+
+
+def test_plots_a_dead_drawing_process_left_undone_are_drawn_here(tmp_path: Path) -> None:
+    pid_file, parent = tmp_path / "drawn_by", os.getpid()
+    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, True, parent))], tmp_path / "run")
+    paths = drawing.wait()
+    assert int(pid_file.read_text()) == os.getpid()
+    assert [p.name for p in paths] == ["line.png"]
+    assert mpimg.imread(paths[0])[..., :3].std() > 0.02
