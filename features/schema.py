@@ -179,14 +179,15 @@ class Schema(BaseModel):
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
-    def to_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+    def to_matrix(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         """Model matrix in schema order, read as validation reads it: numbers (and text booleans) as float64,
-        categories as level codes (3, 3.0 and "3" alike for a level "3"), missing or unreadable as NaN."""
+        categories as level codes (3, 3.0 and "3" alike for a level "3"), missing or unreadable as NaN.
+        `rows`: the positions of the rows to take, in this order (default: every row, in table order)."""
         columns = [
             category_codes(f, frame[f.name]) if f.type is FeatureType.category else feature_numbers(f, frame[f.name])
             for f in self.features
         ]
-        return _row_major(columns, len(frame))
+        return _row_major(columns, len(frame) if rows is None else len(rows), rows)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
@@ -249,13 +250,15 @@ def feature_numbers(f: Feature, raw: pd.Series) -> np.ndarray:
     return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _row_major(columns: list[np.ndarray], rows: int) -> np.ndarray:
-    """Columns interleaved into one C-ordered matrix, a cache-sized block of rows at a time."""
+def _row_major(columns: list[np.ndarray], rows: int, take: np.ndarray | None = None) -> np.ndarray:
+    """Columns interleaved into one C-ordered matrix, a cache-sized block of rows at a time; with `take`, the
+    rows at those positions, in that order."""
     out = np.empty((rows, len(columns)), dtype=np.float64)
     for start in range(0, rows, _BLOCK_ROWS):
         block = out[start : start + _BLOCK_ROWS]
+        where = slice(start, start + _BLOCK_ROWS) if take is None else take[start : start + _BLOCK_ROWS]
         for j, col in enumerate(columns):
-            block[:, j] = col[start : start + _BLOCK_ROWS]
+            block[:, j] = col[where]
     return out
 
 

@@ -54,8 +54,10 @@ class Split:
 
     @cached_property
     def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        whole = self.schema.to_matrix(self.frame)
-        return whole[self.positions[0]], whole[self.positions[1]], whole[self.positions[2]]
+        """One matrix holding the train, then valid, then test rows; each part a view of its own rows."""
+        whole = self.schema.to_matrix(self.frame, np.concatenate(self.positions))
+        ends = np.cumsum([len(p) for p in self.positions])
+        return whole[: ends[0]], whole[ends[0] : ends[1]], whole[ends[1] :]
 
     @property
     def X_train(self) -> np.ndarray:
