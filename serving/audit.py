@@ -36,6 +36,7 @@ AUDIT_FIELDS = (
 Rotate = Literal["day", "size", "never"]
 TORN_SUFFIX = ".torn"
 _TAIL_WINDOW = 1 << 16
+_LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def audit_record(
@@ -65,7 +66,7 @@ def audit_record(
 
 def encode(records: Iterable[dict]) -> bytes:
     """Records as JSON lines, ready for one append."""
-    return "".join(json.dumps(r, separators=(",", ":"), allow_nan=False) + "\n" for r in records).encode()
+    return "".join(_LINE.encode(r) + "\n" for r in records).encode()
 
 
 def lock_path(path: Path) -> Path:

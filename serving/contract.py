@@ -221,11 +221,18 @@ def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
     return body
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_SORTED: dict[str, list[str]] = {}
+
+
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
-    """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact."""
+    """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
+    `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once)."""
+    names = _SORTED.get(schema.fingerprint)
+    if names is None:
+        names = _SORTED[schema.fingerprint] = sorted(schema.feature_names)
     values = applicant.__dict__
-    present = {name: values[name] for name in schema.feature_names if values[name] is not None}
-    return json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    return _COMPACT.encode({name: v for name in names if (v := values[name]) is not None}).encode()
 
 
 def input_hmac(key: bytes, schema: Schema, applicant: BaseModel) -> str:
@@ -340,6 +347,10 @@ class RequestReader:
             return self._batch(body)
 
     def _applicant(self, body: bytes) -> BaseModel:
+        try:  # a valid body in one step; anything refused is read again below, for the messages
+            return self.model.model_validate_json(body)
+        except (ValueError, RecursionError):
+            pass
         data = self._json(body)
         if not isinstance(data, dict):
             raise BadRequest(
