@@ -1,9 +1,10 @@
-"""PNG files drawn beside the caller's work: matplotlib rendering in a forked process while the caller logs.
+"""PNG files drawn beside the caller's work: matplotlib rendering in forked processes while the caller logs.
 
 Rendering a figure is single-threaded Python and Agg work that holds the GIL, so a thread cannot overlap it with
-anything; a forked process can. The child inherits the figures' data (nothing is pickled), draws and saves each
-PNG, and exits. `Drawing.wait()` joins it and draws in this process whatever the child did not write (a platform
-without fork, a child that failed or was killed), so the files are always complete when `wait` returns.
+anything; a forked process can. Each group of plots gets a child that inherits the figures' data (nothing is
+pickled), draws and saves its PNGs, and exits. `Drawing.wait()` joins them and draws in this process whatever a
+child did not write (a platform without fork, a child that failed or was killed), so the files are complete when
+`wait` returns.
 """
 
 from __future__ import annotations
@@ -42,31 +43,32 @@ def _save(plots: Plots, root: Path) -> list[Path]:
             fig.clear()
 
 
-def _child(groups: tuple[Plots, ...], root: Path) -> None:
+def _draw_all(groups: tuple[Plots, ...], root: Path) -> None:
     for plots in groups:
         _save(plots, root)
 
 
 @dataclass
 class Drawing:
-    """Plots being drawn under `root`; `wait()` returns once every file is written."""
+    """Plots being drawn under `root`, a process per group; `wait()` returns once every file is written."""
 
     root: Path
     groups: tuple[Plots, ...]
-    process: BaseProcess | None = field(default=None, repr=False)
+    processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
 
     def wait(self) -> list[Path]:
-        """Join the drawing process (drawing here instead if it failed); every PNG written, by folder and name."""
-        if self.process is not None:
-            try:
-                self.process.join()
-            finally:
-                if self.process.is_alive():
-                    self.process.terminate()
-                    self.process.join()
-            if self.process.exitcode != 0:
-                _child(self.groups, self.root)
-            self.process = None
+        """Join the drawing processes (drawing here what a failed one left undone); every PNG, by folder and name."""
+        try:
+            for process in self.processes:
+                process.join()
+        finally:
+            for process in self.processes:
+                if process.is_alive():
+                    process.terminate()
+                    process.join()
+        failed = tuple(plots for plots, process in zip(self.groups, self.processes) if process.exitcode != 0)
+        self.processes = ()
+        _draw_all(failed, self.root)
         return [p for plots in self.groups for p in sorted((self.root / plots.folder).glob("*.png"))]
 
 
@@ -75,14 +77,17 @@ def can_fork() -> bool:
 
 
 def draw_pngs(groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, background: bool = True) -> Drawing:
-    """Start drawing `groups` under `root`: in a forked process when `background` and the platform can fork,
-    else here before returning."""
+    """Start drawing `groups` under `root`: each group in a forked process when `background` and the platform can
+    fork (the caller goes on with its own work on the other core), else here before returning."""
     root, groups = Path(root), tuple(groups)
-    if not background or not can_fork() or not groups:
-        _child(groups, root)
+    if not background or not can_fork():
+        _draw_all(groups, root)
         return Drawing(root, groups)
-    process = multiprocessing.get_context("fork").Process(
-        target=_child, args=(groups, root), name="thinfile-plots", daemon=True
+    fork = multiprocessing.get_context("fork")
+    processes = tuple(
+        fork.Process(target=_draw_all, args=((plots,), root), name=f"thinfile-plots-{plots.folder}", daemon=True)
+        for plots in groups
     )
-    process.start()
-    return Drawing(root, groups, process)
+    for process in processes:
+        process.start()
+    return Drawing(root, groups, processes)
