@@ -229,6 +229,7 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
                 extra_tables=spec.tables,
                 datasets=datasets(ctx),
             )
-        finally:
-            drawing.wait()
+        except BaseException:
+            drawing.stop()
+            raise
     return ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -39,3 +41,16 @@ def test_plots_a_dead_drawing_process_left_undone_are_drawn_here(tmp_path: Path)
     assert int(pid_file.read_text()) == os.getpid()
     assert [p.name for p in paths] == ["line.png"]
     assert mpimg.imread(paths[0])[..., :3].std() > 0.02
+
+
+def test_ctrl_c_is_left_to_the_parent_and_stop_ends_the_drawing_at_once(tmp_path: Path) -> None:
+    drawing = draw_pngs([Plots("plots", lambda: time.sleep(60) or {})], tmp_path)
+    (child,) = drawing.processes
+    time.sleep(0.5)
+    os.kill(child.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
+    time.sleep(0.3)
+    assert child.is_alive()
+    start = time.monotonic()
+    drawing.stop()
+    assert time.monotonic() - start < 5
+    assert child.exitcode == -signal.SIGTERM

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
@@ -48,6 +49,13 @@ def _draw_all(groups: tuple[Plots, ...], root: Path) -> None:
         _save(plots, root)
 
 
+def _draw_in_child(groups: tuple[Plots, ...], root: Path) -> None:
+    """A drawing process leaves Ctrl-C to its parent (which stops it) and ends quietly when terminated."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _draw_all(groups, root)
+
+
 @dataclass
 class Drawing:
     """Plots being drawn under `root`, a process per group; `wait()` returns once every file is written."""
@@ -55,6 +63,15 @@ class Drawing:
     root: Path
     groups: tuple[Plots, ...]
     processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
+
+    def stop(self) -> None:
+        """Stop drawing now (the caller failed or was interrupted): end the processes, leave the files as they are."""
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join()
+        self.processes = ()
 
     def wait(self) -> list[Path]:
         """Join the drawing processes (drawing here what a failed one left undone); every PNG, by folder and name."""
@@ -85,7 +102,7 @@ def draw_pngs(groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, back
         return Drawing(root, groups)
     fork = multiprocessing.get_context("fork")
     processes = tuple(
-        fork.Process(target=_draw_all, args=((plots,), root), name=f"thinfile-plots-{plots.folder}", daemon=True)
+        fork.Process(target=_draw_in_child, args=((plots,), root), name=f"thinfile-plots-{plots.folder}", daemon=True)
         for plots in groups
     )
     for process in processes:
