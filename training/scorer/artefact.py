@@ -134,11 +134,8 @@ class Scorer:
             hints = self.hint_values
             direction: dict[int, int] = {j: self.schema.features[j].monotone for j in hints}
             self._hint_grid = treeshap.search_grid(tables, hints, direction)
-        grid = self._hint_grid
         a, _ = self.calibration
-        last, at, reached = treeshap.contribution_search(tables, grid, X, features, outer, a, floor)
-        values = grid.values
-        value = np.where(at >= 0, values[np.maximum(at, 0)], np.nan) if values.size else np.full(at.shape, np.nan)
+        last, value, reached = treeshap.contribution_search(tables, self._hint_grid, X, features, outer, a, floor)
         return a * last, value, reached
 
     @property

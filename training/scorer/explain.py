@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import pandas
@@ -55,17 +55,7 @@ class Explanation:
 
     def display_value(self, row: int, j: int) -> object:
         """The applicant's value of feature j in the schema's terms (category name, bool, number, None)."""
-        v = self.X[row, j]
-        if np.isnan(v):
-            return None
-        f = self.schema.features[j]
-        if f.type is FeatureType.category:
-            return f.levels[int(v)]
-        if f.type is FeatureType.bool:
-            return bool(v)
-        if f.type is FeatureType.int:
-            return int(v)
-        return float(v)
+        return _shown(_feature_info(self.schema)[j], float(self.X[row, j]))
 
     def hint(self, row: int, j: int) -> str | None:
         """What would help: the nearest value of an actionable feature at which it stops costing points.
@@ -78,19 +68,23 @@ class Explanation:
 
     def hints(self, rows: np.ndarray, features: np.ndarray) -> list[list[str | None]]:
         """The hint (as `hint`) of feature features[i, k] (-1: none) for row rows[i], all searched in one pass."""
+        return self._hints(self.X[rows], rows.tolist(), features)
+
+    def _hints(self, X: np.ndarray, rows: list[int], features: np.ndarray) -> list[list[str | None]]:
+        """Hints for the rows `rows` of self.X (X: those rows)."""
         if self.points_search is not None:
-            X = self.X if len(rows) == len(self.X) and np.array_equal(rows, np.arange(len(rows))) else self.X[rows]
             last, value, reached = (a.tolist() for a in self.points_search(X, features))
         else:
             last, value, reached = self._search_by_rows(rows, features)
+        info = _feature_info(self.schema)
         out = []
-        for i, (row, js) in enumerate(zip(rows.tolist(), features.tolist())):
+        for i, (row, js) in enumerate(zip(rows, features.tolist())):
             texts: list[str | None] = []
             for k, j in enumerate(js):
                 c = value[i][k]
                 text = None
                 if j >= 0 and c == c:
-                    f = self.schema.features[j]
+                    f = info[j].feature
                     if reached[i][k]:
                         text = f"{f.display_name}: {_bound(f, c)} would stop this costing points"
                     else:
@@ -101,14 +95,14 @@ class Explanation:
             out.append(texts)
         return out
 
-    def _search_by_rows(self, rows: np.ndarray, features: np.ndarray) -> tuple[list, list, list]:
+    def _search_by_rows(self, rows: list[int], features: np.ndarray) -> tuple[list, list, list]:
         """(points at the farthest candidate, the value found (NaN: none), whether it stops the feature costing
         points) per question, by explaining the row once per step of a bisection (for models the tables do not
         hold whole)."""
         shape = features.shape
         last, value = np.full(shape, np.nan).tolist(), np.full(shape, np.nan).tolist()
         reached = np.zeros(shape, dtype=bool).tolist()
-        for i, row in enumerate(rows.tolist()):
+        for i, row in enumerate(rows):
             for k, j in enumerate(features[i].tolist()):
                 if j < 0 or self.feature_points is None:
                     continue
@@ -144,15 +138,17 @@ class Explanation:
         return at_last, candidates[lo], True
 
     def reasons(self, row: int) -> list[dict[str, object]]:
-        return self._reasons(row, self.hints(np.array([row]), self.reason_index[row : row + 1])[0])
+        return self._reasons(row, self._hints(self.X[row : row + 1], [row], self.reason_index[row : row + 1])[0])
 
     def _reasons(self, row: int, hints: list[str | None]) -> list[dict[str, object]]:
+        info = _feature_info(self.schema)
+        x = self.X[row]
         out = []
         for j, pts, hint in zip(self.reason_index[row].tolist(), self.reason_points[row].tolist(), hints):
             if j < 0:
                 break
-            f = self.schema.features[j]
-            value = self.display_value(row, j)
+            f = info[j]
+            value = _shown(f, float(x[j]))
             out.append(
                 {
                     "code": f.name,
@@ -166,7 +162,8 @@ class Explanation:
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per row (the service's answer body, without model and request ids)."""
-        hints = self.hints(np.arange(len(self)), self.reason_index)
+        n = len(self)
+        hints = self._hints(self.X, list(range(n)), self.reason_index)
         score, band, pd, decision = self.score.tolist(), self.band.tolist(), self.pd.tolist(), self.decision.tolist()
         dimensions = self.dimensions.tolist()
         base = round(float(self.base_points), 4)
@@ -180,7 +177,7 @@ class Explanation:
                 "dimensions": {d: round(v, 4) for d, v in zip(DIMENSIONS, dimensions[i])},
                 "base_points": base,
             }
-            for i in range(len(self))
+            for i in range(n)
         ]
 
     def to_frame(self) -> pandas.DataFrame:
@@ -206,6 +203,48 @@ class Explanation:
             lost = -self.reason_points[:, k] if k < self.reason_points.shape[1] else np.zeros(len(self))
             cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, lost, np.nan)
         return pandas.DataFrame(cols)
+
+
+class _Shown(NamedTuple):
+    """What reasons read of a feature, taken out of the schema once (enum and model attributes cost per read)."""
+
+    feature: Feature
+    name: str
+    reason: str
+    reason_when_missing: str
+    kind: int
+    levels: tuple[str, ...]
+
+
+_CATEGORY, _BOOL, _INT, _FLOAT = range(4)
+_INFO: dict[int, tuple[Schema, tuple[_Shown, ...]]] = {}
+
+
+def _feature_info(schema: Schema) -> tuple[_Shown, ...]:
+    held = _INFO.get(id(schema))
+    if held is None or held[0] is not schema:
+        kinds = {FeatureType.category: _CATEGORY, FeatureType.bool: _BOOL, FeatureType.int: _INT}
+        info = tuple(
+            _Shown(f, f.name, f.reason, f.reason_when_missing, kinds.get(f.type, _FLOAT), tuple(f.levels or ()))
+            for f in schema.features
+        )
+        if len(_INFO) > 64:
+            _INFO.clear()
+        held = _INFO[id(schema)] = (schema, info)
+    return held[1]
+
+
+def _shown(f: _Shown, v: float) -> object:
+    """A matrix value in the schema's terms (category name, bool, int, float; None when missing)."""
+    if v != v:
+        return None
+    if f.kind == _CATEGORY:
+        return f.levels[int(v)]
+    if f.kind == _BOOL:
+        return bool(v)
+    if f.kind == _INT:
+        return int(v)
+    return v
 
 
 def _bound(f: Feature, value: float) -> str:

@@ -712,7 +712,7 @@ def _search_kernel(
     inner: float,
     floor: float,
     last: np.ndarray,
-    at: np.ndarray,
+    value: np.ndarray,
     reached: np.ndarray,
     tree_kind: np.ndarray,
     tree_node_start: np.ndarray,
@@ -759,7 +759,7 @@ def _search_kernel(
         for k in range(features.shape[1]):
             j = features[r, k]
             last[r, k] = np.nan
-            at[r, k] = -1
+            value[r, k] = np.nan
             reached[r, k] = False
             if j < 0 or direction[j] == 0 or X[r, j] != X[r, j]:
                 continue
@@ -865,14 +865,14 @@ def _search_kernel(
                     first = False
                     last[r, k] = phi
                     if not ok:
-                        at[r, k] = lo + (m - 1) * step
+                        value[r, k] = grid[lo + (m - 1) * step]
                         break
                 elif ok:
                     b = probe
                 else:
                     a = probe + 1
                 if a >= b:
-                    at[r, k] = lo + a * step
+                    value[r, k] = grid[lo + a * step]
                     reached[r, k] = True
                     break
                 probe = (a + b) // 2
@@ -893,23 +893,23 @@ def contribution_search(
     grid values beyond X[r, j] in j's grid direction, nearest first, along which v(c) = outer * (inner * phi(c))
     is taken not to decrease, phi(c) being j's contribution (exactly as `contributions` gives it) with X[r, j]
     set to c. Returns per question: phi at the farthest candidate (NaN: no candidate or X[r, j] missing); the
-    position in `grid.values` of the first candidate with v >= floor found by bisection (the farthest's when
-    there is none; -1: no candidate); and whether v >= floor was reached. Every tree must be in the tables.
+    first candidate with v >= floor found by bisection (the farthest when there is none; NaN: no candidate); and
+    whether v >= floor was reached. Every tree must be in the tables.
     """
     if tables.lightgbm_runs or tables.whole_model_by_lightgbm:
         raise ValueError(f"{tables.note}: the search needs every tree in the tables")
     if X.ndim != 2 or X.shape[1] != tables.n_features or features.ndim != 2 or len(features) != len(X):
         raise ValueError(f"expected rows of {tables.n_features} features and a question matrix per row")
     last = np.empty(features.shape)
-    at = np.empty(features.shape, dtype=np.int64)
+    value = np.empty(features.shape)
     reached = np.empty(features.shape, dtype=np.bool_)
     t = tables
     _search_kernel(
         np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(features, dtype=np.int64), grid.values,
-        grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, at,
+        grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, value,
         reached, t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
         t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start, t.tree_nfeat, t.tree_feats,
         t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat,
         t.leaf_feats, t.leaf_table_start, t.phi_table,
     )  # fmt: skip
-    return last, at, reached
+    return last, value, reached
