@@ -265,7 +265,7 @@ class Thinfile:
         """Load and warm the model off the event loop, so that probes are answered while it loads."""
         try:
             scorer = load_model(self.settings, self.schema)
-            scorer.explain(np.full((1, len(self.schema.features)), np.nan))  # TreeSHAP tables and JIT before traffic
+            scorer.explain(np.full((1, len(self.schema.features)), np.nan)).records()  # tables, kernels before traffic
             self.decider = Decider(scorer, self.schema, self.settings, audit_key(self.settings))
             meta = scorer.meta
             self.model_card = {
