@@ -14,6 +14,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
 from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, duplicate_ids, update_manifest
-from thinfile.serving.batch.report import build_report, write_report
+from thinfile.serving.batch.report import build_report, report_figures, write_report
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import merge_stats
@@ -215,7 +216,11 @@ def finish_job(
     by_column: Counter[str] = Counter()
     for c in chunks.values():
         by_column.update(c.get("rejected_by_column") or {})
-    duplicates = duplicate_ids(layout, job.scorer.schema.id_column, job.settings.duplicates_shown)
+    limits = (job.settings, job.fairness, job.groups, job.stability)
+    with ThreadPoolExecutor(1, thread_name_prefix="thinfile-duplicate-ids") as pool:  # Arrow counts, figures draw
+        counting = pool.submit(duplicate_ids, layout, job.scorer.schema.id_column, job.settings.duplicates_shown)
+        figures = report_figures(jsonable(build_report(stats, job.scorer, *limits, {}, tag.as_dict())), job.scorer)
+        duplicates = counting.result()
     summary = {
         "engine": engine_name,
         **counts,
@@ -223,10 +228,8 @@ def finish_job(
         "rejected_by_column": dict(by_column.most_common()),
         "duplicate_ids": duplicates,
     }
-    report = jsonable(
-        build_report(stats, job.scorer, job.settings, job.fairness, job.groups, job.stability, summary, tag.as_dict())
-    )
-    write_report(report, job.scorer, layout.root)
+    report = jsonable(build_report(stats, job.scorer, *limits, summary, tag.as_dict()))
+    write_report(report, job.scorer, layout.root, figures)
     update_manifest(
         layout,
         {**manifest, "population_flag": report["stability"].get("flag", False), "duplicate_ids": duplicates},

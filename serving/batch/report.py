@@ -184,7 +184,8 @@ def _png(fig: Figure, alt: str) -> Image:
     return image(fig, alt, dpi=90)
 
 
-def _figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
+def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
+    """The report's figures (they read scores, approval, stability and fairness: not the job's summary)."""
     figs = []
     hist = report["score"]["histogram"]
     lows = [low for _, low in scorer.scale.bands]
@@ -273,8 +274,8 @@ def _banner(report: dict) -> Verdict:
     return Verdict("pass", note + (", and every group is within the disparate-impact limit." if fairness else "."))
 
 
-def render_html(report: dict, scorer: Scorer) -> str:
-    """The population report as one self-contained page (templates/population.html.j2)."""
+def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] | None = None) -> str:
+    """The population report as one self-contained page (templates/population.html.j2); `figures` if drawn already."""
     model, stab = report["model"], report["stability"]
     mean = report["score"]["mean"]
     meta = [
@@ -338,15 +339,18 @@ def render_html(report: dict, scorer: Scorer) -> str:
             ],
         ),
         fairness=fairness,
-        figures=_figures(report, scorer),
+        figures=report_figures(report, scorer) if figures is None else figures,
     )
 
 
-def write_report(report: dict, scorer: Scorer, folder: str | Path) -> tuple[Path, Path]:
+def write_report(
+    report: dict, scorer: Scorer, folder: str | Path, figures: list[tuple[str, Image]] | None = None
+) -> tuple[Path, Path]:
     """population_report.json (strict: NaN as null) and .html in `folder`, each written atomically."""
     folder = Path(folder)
     paths = []
-    for name, text in ((REPORT_JSON, jsonio.dumps(report, indent=1)), (REPORT_HTML, render_html(report, scorer))):
+    html = render_html(report, scorer, figures)
+    for name, text in ((REPORT_JSON, jsonio.dumps(report, indent=1)), (REPORT_HTML, html)):
         path = folder / name
         tmp = folder / f".{name}.tmp-{os.getpid()}"
         tmp.write_text(text, encoding="utf-8")
