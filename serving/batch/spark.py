@@ -1,14 +1,16 @@
 """Spark engine of batch scoring: the same `score_table` run inside `mapInArrow`, same output, rejects and counts.
 
 pyspark is an optional extra (`pip install 'thinfile[spark]'`). Spark reads the input (hive partitions
-included), each Arrow batch of at most `chunk_rows` rows is validated and scored by `score_table`, and
-one pass yields scored rows, rejects and per-batch summaries; the pass is persisted so Spark scores
-every row once, then scores/ and rejects/ are written by Spark's job committer (all or nothing).
+included) and hands each Arrow batch of at most `chunk_rows` rows to `score_table`, in one pass: the
+scored rows go back to Spark, whose job committer writes scores/ (all or nothing); each batch's rejects
+are written by the task itself into rejects/ (atomically, under a name fixed by the task's partition and
+the batch's place in it, so a retried task rewrites the same part), and its summary reaches the driver
+through an accumulator keyed the same way (a retried task's summary replaces, never adds). Nothing is
+persisted and no row is scored twice.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import sys
@@ -22,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
-from thinfile.serving.batch.input import BatchInputError, constant_text, inspect_input, normalise, wanted_columns
+from thinfile.serving.batch.input import BatchInputError, inspect_input, normalise, wanted_columns
 from thinfile.serving.batch.job import (
     BatchIntegrityError,
     BatchJob,
@@ -33,15 +35,16 @@ from thinfile.serving.batch.job import (
     finish_job,
     register_engine,
 )
-from thinfile.serving.batch.output import new_manifest, open_output, update_manifest
-from thinfile.serving.batch.scoring import (
-    REJECT_COLUMNS,
-    REJECTS_SCHEMA,
-    ModelTag,
-    output_columns,
-    score_table,
-    scores_schema,
+from thinfile.serving.batch.output import (
+    OutputLayout,
+    chunk_name,
+    new_manifest,
+    open_output,
+    remove_temporaries,
+    update_manifest,
+    write_parquet_atomic,
 )
+from thinfile.serving.batch.scoring import ModelTag, plain, score_table, scores_schema
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.training.scorer.artefact import Scorer
 
@@ -49,8 +52,6 @@ SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
 SOURCE = "_thinfile_source"
-KIND = "_thinfile_kind"
-STATS = "_thinfile_stats"
 
 
 class SparkUnavailableError(RuntimeError):
@@ -100,27 +101,20 @@ def spark_path(path: str | Path) -> str:
     return p.as_uri()
 
 
-_REJECT_ONLY = [c for c in REJECT_COLUMNS if c != "id"]
-
-
-def _union_columns(schema: Schema, top: int) -> list[str]:
-    """Scored rows, rejects (id in the id column) and summaries in one table, told apart by KIND."""
-    return [*output_columns(schema, top), *_REJECT_ONLY, STATS, KIND]
-
-
-def _union_schema(schema: Schema, top: int) -> pa.Schema:
-    scores = scores_schema(schema, top)
-    fields = [scores.field(c) for c in scores.names]
-    fields += [REJECTS_SCHEMA.field(c) for c in _REJECT_ONLY] + [
-        pa.field(STATS, pa.string()),
-        pa.field(KIND, pa.string()),
-    ]
-    return pa.schema(fields)
-
-
-def _union_ddl(schema: Schema, top: int) -> str:
+def _ddl(schema: pa.Schema) -> str:
     kinds = {pa.float64(): "double", pa.int64(): "bigint", pa.string(): "string"}
-    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in _union_schema(schema, top))
+    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in schema)
+
+
+class _Summaries:
+    """Accumulator of batch summaries keyed by (partition, batch): merging a retried task's summary replaces it."""
+
+    def zero(self, value: dict) -> dict:
+        return {}
+
+    def addInPlace(self, a: dict, b: dict) -> dict:
+        a.update(b)
+        return a
 
 
 _CACHE: dict[str, Scorer] = {}
@@ -146,43 +140,52 @@ def _file_names(column: pa.ChunkedArray | pa.Array, root_uri: str) -> np.ndarray
     return np.asarray(names + [""], dtype=object)[encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)]
 
 
-def _as_union(table: pa.Table, kind: str, union: pa.Schema) -> pa.Table:
-    n = table.num_rows
-    columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type) for f in union
-    ]
-    columns[union.get_field_index(KIND)] = constant_text(kind, n)
-    return pa.Table.from_arrays(columns, schema=union)
-
-
 def _score_partition(
-    broadcast: Any, tag: ModelTag, settings: BatchSettings, root_uri: str, threads: int
+    broadcast: Any,
+    tag: ModelTag,
+    settings: BatchSettings,
+    root_uri: str,
+    source: str | None,
+    threads: int,
+    rejects: OutputLayout,
+    summaries: Any,
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The mapInArrow function: each Arrow batch -> scored rows, rejects and one summary row (one union table)."""
+    """The mapInArrow function: each Arrow batch -> its scored rows; rejects and summary kept on the side.
+
+    `source`: the one input file's name, else None (each row's file is in the SOURCE column).
+    """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
         scorer = _scorer_from(broadcast, tag, threads)
         schema = scorer.schema
-        union = _union_schema(schema, settings.top_reasons)
-        for batch in batches:
+        context = TaskContext.get()
+        assert context is not None, "mapInArrow runs in a Spark task"
+        partition = context.partitionId()
+        found: dict[str, dict] = {}
+        for k, batch in enumerate(batches):
             table = pa.Table.from_batches([batch])
-            names = _file_names(table.column(SOURCE), root_uri)
-            table = normalise(table.drop_columns([SOURCE]), {}, schema)
-            result = score_table(table, scorer, tag, settings, source=names)
-            rejects = result.rejects.rename_columns(
-                [schema.id_column if c == "id" else c for c in result.rejects.column_names]
-            )
-            rejects = rejects.set_column(
-                rejects.schema.get_field_index("row"), "row", pa.nulls(rejects.num_rows, pa.int64())
-            )
-            summary = {"counts": result.counts, "stats": result.stats, "rejected_by_column": result.rejected_by_column}
-            yield from pa.concat_tables(
-                [
-                    _as_union(result.scores, "score", union),
-                    _as_union(rejects, "reject", union),
-                    _as_union(pa.table({STATS: [json.dumps(summary)]}), "stats", union),
-                ]
-            ).to_batches()
+            if source is None:
+                names: str | np.ndarray = _file_names(table.column(SOURCE), root_uri)
+                table = table.drop_columns([SOURCE])
+            else:
+                names = source
+            result = score_table(normalise(table, {}, schema), scorer, tag, settings, source=names)
+            name = chunk_name(partition, k)
+            if result.rejects.num_rows:
+                rows = result.rejects.schema.get_field_index("row")
+                write_parquet_atomic(
+                    result.rejects.set_column(rows, "row", pa.nulls(result.rejects.num_rows, pa.int64())),
+                    rejects.rejects_part(name),
+                )
+            found[name] = {
+                "counts": result.counts,
+                "stats": result.stats,
+                "rejected_by_column": result.rejected_by_column,
+            }
+            yield from plain(result.scores).to_batches()
+        summaries.add(found)
 
     return run
 
@@ -208,7 +211,6 @@ def _format(parts: list) -> str:
 @register_engine("spark")
 def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     input, output, scorer, chunk_rows, settings = job.input, job.output, job.scorer, job.chunk_rows, job.settings
@@ -223,40 +225,37 @@ def run_spark(job: BatchJob) -> BatchResult:
         "spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows, settings.top_reasons
     )
     with open_output(output, manifest, input, job.overwrite) as (layout, manifest):
+        remove_temporaries(layout)
+        for stale in layout.rejects.glob("*.parquet"):  # a Spark job starts over: rejects of an earlier try go
+            stale.unlink()
         frame = _read(spark, input, fmt)
         missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
         if missing:
             raise BatchInputError(f"{input}: {'; '.join(missing)}")
         keep = [c for c in wanted_columns(schema) if c in frame.columns]
-        frame = frame.select(*keep, F.input_file_name().alias(SOURCE))
+        one_file = parts[0].name if len(parts) == 1 else None
+        frame = frame.select(*keep) if one_file else frame.select(*keep, F.input_file_name().alias(SOURCE))
         root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
         threads = int(spark.conf.get("spark.task.cpus", "1"))
         broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
-        run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", threads)
-        scored = frame.mapInArrow(run, schema=_union_ddl(schema, settings.top_reasons))
-        scored = scored.persist(StorageLevel.DISK_ONLY)
+        accumulator = spark.sparkContext.accumulator({}, _Summaries())
+        run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", one_file, threads, layout, accumulator)
+        scored = frame.mapInArrow(run, schema=_ddl(scores_schema(schema, settings.top_reasons)))
         try:
             if job.console is not None:
                 job.console.print(
                     f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows"
                 )
-            cols = output_columns(schema, settings.top_reasons)
-            scored.filter(F.col(KIND) == "score").select(*cols).write.mode("overwrite").parquet(
-                spark_path(layout.scores)
-            )
-            scored.filter(F.col(KIND) == "reject").select(
-                F.col(schema.id_column).alias("id"), *_REJECT_ONLY
-            ).write.mode("overwrite").parquet(spark_path(layout.rejects))
-            summaries = [json.loads(r[0]) for r in scored.filter(F.col(KIND) == "stats").select(STATS).collect()]
+            scored.write.mode("overwrite").parquet(spark_path(layout.scores))
+            summaries = accumulator.value
             written = {
-                "scored": spark.read.parquet(spark_path(layout.scores)).count(),
-                "rejected": spark.read.parquet(spark_path(layout.rejects)).count(),
+                "scored": sum(pq.ParquetFile(p).metadata.num_rows for p in layout.scores.glob("*.parquet")),
+                "rejected": sum(pq.ParquetFile(p).metadata.num_rows for p in layout.rejects.glob("*.parquet")),
             }
         finally:
-            scored.unpersist()
             broadcast.unpersist()
-        chunks = {f"spark-batch-{i:06d}": s for i, s in enumerate(summaries)}
-        counts = {k: sum(s["counts"][k] for s in summaries) for k in ("rows_in", "scored", "rejected")}
+        chunks = dict(sorted(summaries.items()))
+        counts = {k: sum(s["counts"][k] for s in chunks.values()) for k in ("rows_in", "scored", "rejected")}
         expected = sum(p.rows for p in parts)
         problems = []
         if counts["rows_in"] != expected:
