@@ -6,10 +6,13 @@ References, in memory on `--workers` threads: LightGBM's `pred_contrib` (the flo
 on the model matrix (the ceiling a batch job can approach). Then the embedded engine end to end, Parquet
 to Parquet with `--workers` processes (read, validate, explain, reasons, write, duplicate check, report)
 and the Spark engine on local[workers] (JVM already started). Targets (issue 13.3): embedded >= 80% of
-`Scorer.explain`; Spark >= 70% of embedded per core. Phases: one `--chunk-rows` chunk run stage by stage
-in this process (CPU seconds, scaled to 1M rows), to show where a job's time goes. Every figure is the
-median of `--repeat` runs; the load average is printed before and after (figures from a busy machine do
-not compare). Also the peak memory (parent + workers) of the embedded engine.
+`Scorer.explain`; Spark >= 70% of embedded per core. Phases: the stages of a job run one after the
+other in this process as a worker runs them (one thread, BLAS held to one thread; CPU seconds scaled
+to 1M rows; the file read whole, chunk by chunk, as the job's parent reads it), and the job's fixed
+costs (duplicate-id check, report figures and page) in seconds per job, to show where a job's time
+goes. Every figure is the median of `--repeat` runs; the load average is printed before and after
+(figures from a busy machine do not compare). Also the peak memory (parent + workers) of the embedded
+engine.
 """
 
 from __future__ import annotations
@@ -28,18 +31,23 @@ from pathlib import Path
 import psutil
 import pyarrow as pa
 from common import load, median_seconds
+from threadpoolctl import threadpool_limits
 
 from thinfile.features.generator import generate_frame
+from thinfile.features.jsonio import jsonable
 from thinfile.features.schema import load_schema
-from thinfile.features.validate import validate_table
+from thinfile.features.validate import validate_arrow
 from thinfile.serving.batch import BatchSettings, batch_score, model_tag
 from thinfile.serving.batch.input import inspect_input, normalise, read_chunks
 from thinfile.serving.batch.output import OutputLayout, duplicate_ids, write_parquet_atomic
-from thinfile.serving.batch.scoring import scores_table
+from thinfile.serving.batch.report import build_report, report_figures, write_report
+from thinfile.serving.batch.scoring import rejects_table, scores_table
 from thinfile.serving.batch.stats import chunk_stats
 from thinfile.serving.batch.worker import pack, unpack
 from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.stability import StabilityLimits
 
 
 def _peak_rss(stop: threading.Event, out: list[int]) -> None:
@@ -53,39 +61,57 @@ def _peak_rss(stop: threading.Event, out: list[int]) -> None:
         time.sleep(0.05)
 
 
-def phases(scorer: Scorer, book: Path, chunk_rows: int, work: Path, repeat: int) -> dict[str, float]:
-    """CPU seconds per 1M rows of each stage of one chunk, run one after the other in this process."""
+def phases(
+    scorer: Scorer, book: Path, rows: int, chunk_rows: int, work: Path, repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds per 1M rows of each stage of a chunk, run one after the other in this process as a worker
+    runs them; and the seconds per job of what is done once (duplicate ids, report)."""
     schema, settings = scorer.schema, BatchSettings()
     tag = model_tag(scorer)
     part = inspect_input(book, schema)[0]
     out: dict[str, float] = {}
+    once: dict[str, float] = {}
 
-    def stage(name: str, fn: Callable[[], object]) -> object:
+    def stage(name: str, fn: Callable[[], object], per: int | None = chunk_rows, clock=time.process_time) -> object:
         times, result = [], None
         for _ in range(repeat):
-            start = time.process_time()
+            start = clock()
             result = fn()
-            times.append(time.process_time() - start)
-        out[name] = statistics.median(times) * 1_000_000 / chunk_rows
+            times.append(clock() - start)
+        if per is None:
+            once[name] = statistics.median(times)
+        else:
+            out[name] = statistics.median(times) * 1_000_000 / per
         return result
 
-    table = stage("read Parquet (parent)", lambda: next(read_chunks(part, schema, chunk_rows))[1])
-    packed = stage("send to a worker (Arrow IPC)", lambda: unpack(pack(table)))
-    table = stage("normalise types", lambda: normalise(packed, {}, schema))
-    frame = stage("to pandas", lambda: table.to_pandas(split_blocks=True))
-    report = stage("validate_table", lambda: validate_table(frame, schema))
-    X = stage("Schema.to_matrix", lambda: schema.to_matrix(report.clean))
-    explanation = stage("Scorer.explain", lambda: scorer.explain(X, settings.top_reasons))
-    ids = table.column(schema.id_column).combine_chunks()
-    scores = stage("scores table (reasons)", lambda: scores_table(explanation, ids, tag, schema, settings.top_reasons))
-    groups = table.select([c for c in schema.protected_names if c in table.column_names])
-    stage("population counts", lambda: chunk_stats(scorer, explanation, groups, settings))
-    stage("write Parquet", lambda: write_parquet_atomic(scores, work / "phase.parquet", {"n": 1}))
+    def read_all() -> pa.Table:
+        return [t for _, t in read_chunks(part, schema, chunk_rows)][0]
+
+    scorer.num_threads = 1
+    with threadpool_limits(1):
+        table = stage("read Parquet (parent, whole file)", read_all, rows)
+        packed = stage("send to a worker (Arrow IPC)", lambda: unpack(pack(table)))
+        table = stage("normalise types", lambda: normalise(packed, {}, schema))
+        report = stage("validate_arrow (+ model matrix)", lambda: validate_arrow(table, schema))
+        stage("rejects table", lambda: rejects_table(report, part.name, 0))
+        explanation = stage("Scorer.explain", lambda: scorer.explain(report.matrix, settings.top_reasons))
+        top = settings.top_reasons
+        scores = stage("scores table (reasons)", lambda: scores_table(explanation, report.ids, tag, schema, top))
+        groups = table.select([c for c in schema.protected_names if c in table.column_names])
+        stats = stage("population counts", lambda: chunk_stats(scorer, explanation, groups, settings))
+        stage("write Parquet", lambda: write_parquet_atomic(scores, work / "phase.parquet", {"n": 1}))
+    scorer.num_threads = 0
     layout = OutputLayout(work / "phases")
     layout.scores.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(scores, layout.scores_part("part-00000-00000"))
-    stage("duplicate-id check", lambda: duplicate_ids(layout, schema.id_column))
-    return out
+    for k in range(-(-rows // chunk_rows)):
+        write_parquet_atomic(scores, layout.scores_part(f"part-00000-{k:05d}"))
+    wall = time.perf_counter
+    stage("duplicate-id check (all parts)", lambda: duplicate_ids(layout, schema.id_column), None, wall)
+    limits = (settings, FairnessLimits(), FairnessAudit(), StabilityLimits())
+    report_dict = jsonable(build_report(stats, scorer, *limits, {}, tag.as_dict()))
+    figures = stage("report figures", lambda: report_figures(report_dict, scorer), None, wall)
+    stage("report page and JSON", lambda: write_report(report_dict, scorer, work, figures), None, wall)
+    return out, once
 
 
 def main() -> None:
@@ -168,11 +194,14 @@ def main() -> None:
         print(f"embedded peak RSS, parent + workers: {peak[0] / 2**30:.2f} GiB at chunk_rows={args.chunk_rows:,}")
 
         pa.set_cpu_count(1)
-        cost = phases(scorer, book, min(args.chunk_rows, args.rows), work, r)
+        cost, once = phases(scorer, book, args.rows, min(args.chunk_rows, args.rows), work, r)
         total = sum(cost.values())
-        print(f"\nphases of one chunk, in this process (CPU seconds per 1M rows; total {total:.2f} s):")
+        print(f"\nphases, as a worker runs them (CPU seconds per 1M rows; total {total:.2f} s):")
         for name, seconds in cost.items():
-            print(f"  {name:32}{seconds:8.3f} s  {seconds / total:6.1%}")
+            print(f"  {name:36}{seconds:8.3f} s  {seconds / total:6.1%}")
+        print("once per job, after the last chunk (seconds; the duplicate-id check runs beside the figures):")
+        for name, seconds in once.items():
+            print(f"  {name:36}{seconds:8.3f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nload average after: {load()}")
