@@ -103,3 +103,18 @@ def test_a_single_hint_is_the_hint_its_reason_carries(scorer, rows):
     for i in range(200):
         for k, reason in enumerate(records[i]["reasons"]):
             assert explanation.hint(i, int(explanation.reason_index[i, k])) == reason["hint"]
+
+
+def test_the_search_reads_the_contribution_lightgbm_gives_with_the_feature_at_the_farthest_value(scorer, rows):
+    X = rows[:300]
+    reasons = scorer.explain(X).reason_index
+    slope, _ = scorer.calibration
+    last, value, _ = scorer.contribution_search(X, reasons, -1.0, 0.0)
+    asked = np.argwhere(~np.isnan(value))
+    assert len(asked) > 300
+    moved = X[asked[:, 0]].copy()
+    features = reasons[asked[:, 0], asked[:, 1]]
+    farthest = np.array([scorer.hint_values[j][-1 if scorer.schema.features[j].monotone > 0 else 0] for j in features])
+    moved[np.arange(len(moved)), features] = farthest
+    by_lightgbm = slope * scorer.booster.predict(moved, pred_contrib=True)[np.arange(len(moved)), features]
+    np.testing.assert_allclose(last[asked[:, 0], asked[:, 1]], by_lightgbm, rtol=0, atol=1e-9)
