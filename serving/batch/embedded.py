@@ -254,6 +254,7 @@ def _score_pending(
                 _run_in_process(tasks, on_done)
             else:
                 init_worker(0, scorer, tag, job.settings, layout, 1)
+                scorer.tables  # noqa: B018 (built here once: each worker unpickles them instead of building its own)
                 initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
                 with threadpool_limits(1):  # this process scores too while workers start
                     _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)

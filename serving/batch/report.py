@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
 from thinfile.features import jsonio
 from thinfile.serving.batch.settings import BatchSettings
@@ -28,7 +30,6 @@ from thinfile.training.reporting import (
     Image,
     Verdict,
     image,
-    new_figure,
     render,
     table,
 )
@@ -184,13 +185,48 @@ def _png(fig: Figure, alt: str) -> Image:
     return image(fig, alt, dpi=90)
 
 
+_TEXT = TextToPath()
+_PAD_IN = 0.12
+
+
+def _text_inches(texts: list[str], size: float) -> float:
+    """Width of the widest text at `size` points, in inches (measured, not drawn)."""
+    font = FontProperties(size=size)
+    return max((_TEXT.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts), default=0.0) / 72
+
+
+def _margins(
+    width: float, height: float, *, left: float, cols: int = 1, gap: float = 0.0, bottom: float = 0.5, top: float = 0.32
+) -> dict[str, float]:
+    """`subplots_adjust` arguments for margins and gaps between `cols` axes given in inches: the layout measured
+    once from the widest labels, rather than by the constrained-layout engine's two passes over every tick label
+    (half of drawing a figure)."""
+    inner = width - left - 2 * _PAD_IN
+    axis = (inner - (cols - 1) * gap) / cols
+    return {
+        "left": (left + _PAD_IN) / width,
+        "right": 1 - _PAD_IN / width,
+        "bottom": (bottom + _PAD_IN) / height,
+        "top": 1 - (top + _PAD_IN) / height,
+        "wspace": gap / axis,
+    }
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Figure:
+    fig = Figure(figsize=(width, height))
+    fig.subplots(rows, cols, squeeze=False)
+    return fig
+
+
 def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
     """The report's figures (they read scores, approval, stability and fairness: not the job's summary)."""
     figs = []
     hist = report["score"]["histogram"]
     lows = [low for _, low in scorer.scale.bands]
-    fig = new_figure(11, 3.6, 1, 2)
+    fig = _figure(11, 3.6, 1, 2)
     ax, ax2 = fig.axes
+    counts = _text_inches([str(max(hist["counts"], default=0))], 10)
+    fig.subplots_adjust(**_margins(11, 3.6, left=counts + 0.4, cols=2, gap=0.85))
     edges = np.asarray(hist["lower_edges"])
     colours = [BAND_COLOURS[max(np.searchsorted(lows, e, side="right") - 1, 0) % len(BAND_COLOURS)] for e in edges]
     width = edges[1] - edges[0] if len(edges) > 1 else 10
@@ -207,8 +243,10 @@ def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
     if stab["available"]:
         names = ["score", *stab["features"]]
         values = [stab["score"]["psi"], *(v["psi"] for v in stab["features"].values())]
-        fig = new_figure(11, max(3.0, 0.18 * len(names)))
-        ax = fig.subplots()
+        height = max(3.0, 0.18 * len(names))
+        fig = _figure(11, height)
+        ax = fig.axes[0]
+        fig.subplots_adjust(**_margins(11, height, left=_text_inches(names, 7) + 0.3))
         colour = [PALETTE["flag"] if v > stab["flag_above"] else PALETTE["muted"] for v in values[::-1]]
         ax.barh(names[::-1], values[::-1], color=colour)
         ax.axvline(stab["watch_above"], linestyle=":", color="orange", label=f"watch > {stab['watch_above']:g}")
@@ -219,8 +257,9 @@ def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
         figs.append(("Stability", _png(fig, "population stability index per feature")))
     if report["fairness"]:
         attrs = list(report["fairness"])
-        fig = new_figure(4 * len(attrs), 3.2)
-        for ax, attr in zip(fig.subplots(1, len(attrs), squeeze=False)[0], attrs, strict=True):
+        fig = _figure(4 * len(attrs), 3.2, 1, len(attrs))
+        fig.subplots_adjust(**_margins(4 * len(attrs), 3.2, left=0.75, cols=len(attrs), gap=0.85, bottom=0.3))
+        for ax, attr in zip(fig.axes, attrs, strict=True):
             fair = report["fairness"][attr]
             rows = fair["groups"]
             counted = [bool(r.get("counted", True)) for r in rows]
