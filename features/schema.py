@@ -8,7 +8,7 @@ from enum import Enum
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -105,6 +105,17 @@ class Protected(BaseModel):
     categories: tuple[str, ...] = Field(min_length=2)
 
 
+class FeatureReading(NamedTuple):
+    """A feature's facts as plain attributes (see `Schema.readings`)."""
+
+    feature: Feature
+    name: str
+    reason: str
+    reason_when_missing: str
+    type: FeatureType
+    levels: tuple[str, ...]
+
+
 class Schema(BaseModel):
     """A table's contract: id, target, optional oracle, date and booked flag, protected attributes, features."""
 
@@ -145,6 +156,28 @@ class Schema(BaseModel):
     @cached_property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @cached_property
+    def sorted_feature_names(self) -> list[str]:
+        return sorted(self.feature_names)
+
+    @cached_property
+    def readings(self) -> tuple[FeatureReading, ...]:
+        """Per feature (schema order), what explanations read of it, taken out once: a pydantic attribute or an
+        enum's value costs per read, and a one-row answer reads them dozens of times."""
+        return tuple(
+            FeatureReading(f, f.name, f.reason, f.reason_when_missing, f.type, tuple(f.levels or ()))
+            for f in self.features
+        )
+
+    @cached_property
+    def dimension_matrix(self) -> np.ndarray:
+        """(features x 5) read-only indicator of each feature's dimension, in DIMENSIONS order."""
+        m = np.zeros((len(self.features), len(DIMENSIONS)))
+        for j, f in enumerate(self.features):
+            m[j, DIMENSIONS.index(f.dimension.value)] = 1.0
+        m.flags.writeable = False
+        return m
 
     @cached_property
     def by_name(self) -> dict[str, Feature]:

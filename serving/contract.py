@@ -222,15 +222,12 @@ def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-_SORTED: dict[str, list[str]] = {}
 
 
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
     `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once)."""
-    names = _SORTED.get(schema.fingerprint)
-    if names is None:
-        names = _SORTED[schema.fingerprint] = sorted(schema.feature_names)
+    names = schema.sorted_feature_names
     values = applicant.__dict__
     return _COMPACT.encode({name: v for name in names if (v := values[name]) is not None}).encode()
 

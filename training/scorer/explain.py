@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import numpy as np
 import pandas
 from pydantic import Field
 from scipy.special import expit
 
-from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureReading, FeatureType, Schema
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.policy import Cutoffs, decisions
 from thinfile.training.scorer.scale import ScoreScale
@@ -55,7 +55,7 @@ class Explanation:
 
     def display_value(self, row: int, j: int) -> object:
         """The applicant's value of feature j in the schema's terms (category name, bool, number, None)."""
-        return _shown(_feature_info(self.schema)[j], float(self.X[row, j]))
+        return _shown(self.schema.readings[j], float(self.X[row, j]))
 
     def hint(self, row: int, j: int) -> str | None:
         """What would help: the nearest value of an actionable feature at which it stops costing points.
@@ -76,7 +76,7 @@ class Explanation:
             last, value, reached = (a.tolist() for a in self.points_search(X, features))
         else:
             last, value, reached = self._search_by_rows(rows, features)
-        info = _feature_info(self.schema)
+        info = self.schema.readings
         out = []
         for i, (row, js) in enumerate(zip(rows, features.tolist())):
             texts: list[str | None] = []
@@ -141,7 +141,7 @@ class Explanation:
         return self._reasons(row, self._hints(self.X[row : row + 1], [row], self.reason_index[row : row + 1])[0])
 
     def _reasons(self, row: int, hints: list[str | None]) -> list[dict[str, object]]:
-        info = _feature_info(self.schema)
+        info = self.schema.readings
         x = self.X[row]
         out = []
         for j, pts, hint in zip(self.reason_index[row].tolist(), self.reason_points[row].tolist(), hints):
@@ -205,44 +205,15 @@ class Explanation:
         return pandas.DataFrame(cols)
 
 
-class _Shown(NamedTuple):
-    """What reasons read of a feature, taken out of the schema once (enum and model attributes cost per read)."""
-
-    feature: Feature
-    name: str
-    reason: str
-    reason_when_missing: str
-    kind: int
-    levels: tuple[str, ...]
-
-
-_CATEGORY, _BOOL, _INT, _FLOAT = range(4)
-_INFO: dict[int, tuple[Schema, tuple[_Shown, ...]]] = {}
-
-
-def _feature_info(schema: Schema) -> tuple[_Shown, ...]:
-    held = _INFO.get(id(schema))
-    if held is None or held[0] is not schema:
-        kinds = {FeatureType.category: _CATEGORY, FeatureType.bool: _BOOL, FeatureType.int: _INT}
-        info = tuple(
-            _Shown(f, f.name, f.reason, f.reason_when_missing, kinds.get(f.type, _FLOAT), tuple(f.levels or ()))
-            for f in schema.features
-        )
-        if len(_INFO) > 64:
-            _INFO.clear()
-        held = _INFO[id(schema)] = (schema, info)
-    return held[1]
-
-
-def _shown(f: _Shown, v: float) -> object:
+def _shown(f: FeatureReading, v: float) -> object:
     """A matrix value in the schema's terms (category name, bool, int, float; None when missing)."""
     if v != v:
         return None
-    if f.kind == _CATEGORY:
+    if f.type is FeatureType.category:
         return f.levels[int(v)]
-    if f.kind == _BOOL:
+    if f.type is FeatureType.bool:
         return bool(v)
-    if f.kind == _INT:
+    if f.type is FeatureType.int:
         return int(v)
     return v
 
@@ -276,14 +247,6 @@ def hint_values(schema: Schema, splits: dict[int, np.ndarray]) -> dict[int, np.n
         hi = f.max if f.max is not None else 1.0
         out[j] = np.unique(np.clip(values, lo, hi))
     return out
-
-
-def dimension_matrix(schema: Schema) -> np.ndarray:
-    """(features x 5) indicator of each feature's dimension."""
-    m = np.zeros((len(schema.features), len(DIMENSIONS)))
-    for j, f in enumerate(schema.features):
-        m[j, DIMENSIONS.index(f.dimension.value)] = 1.0
-    return m
 
 
 def _smallest(points: np.ndarray, k: int) -> np.ndarray:
@@ -353,7 +316,7 @@ def explain_contributions(
         decision=decisions(clipped, cutoffs),
         base_points=base,
         points=points,
-        dimensions=points @ dimension_matrix(schema),
+        dimensions=points @ schema.dimension_matrix,
         reason_index=idx,
         reason_points=pts,
         top=top,
