@@ -19,6 +19,7 @@ from thinfile.training.scorer.scale import ScoreScale
 DEFAULT_TOP_REASONS = 4
 TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
 _EPS = 1e-9
+_FEW_ROWS = 64  # up to this many rows a full sort per row costs less than partitioning's per-call overhead
 PointsSearch = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 """(X, features: rows x k feature indices, -1 none) -> per question, the feature's points at its farthest hint
 value, the value found (the nearest at which it costs no points, else the farthest; NaN: no candidate) and
@@ -252,7 +253,7 @@ def hint_values(schema: Schema, splits: dict[int, np.ndarray]) -> dict[int, np.n
 def _smallest(points: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k smallest values per row, in the order a stable argsort gives (ties: lower index)."""
     n, p = points.shape
-    if k == 0 or 4 * k >= p:
+    if k == 0 or 4 * k >= p or n <= _FEW_ROWS:
         return np.argsort(points, axis=1, kind="stable")[:, :k]
     part = np.sort(np.argpartition(points, k - 1, axis=1)[:, :k], axis=1)
     values = np.take_along_axis(points, part, axis=1)
@@ -267,7 +268,7 @@ def top_reasons(points: np.ndarray, top: int = DEFAULT_TOP_REASONS) -> tuple[np.
     """Indices and points of the (up to) `top` features that lowered each score most; -1 pads."""
     k = min(top, points.shape[1])
     order = _smallest(points, k)
-    chosen = np.take_along_axis(points, order, axis=1)
+    chosen = points[np.arange(len(points))[:, None], order]
     lowered = chosen < -_EPS
     return np.where(lowered, order, -1), np.where(lowered, chosen, 0.0)
 
