@@ -146,8 +146,8 @@ def _run_pool(
 ) -> None:
     """Chunks to a pool of worker processes, at most `in_flight` each; results handed to `on_done` as they come.
 
-    Until the first worker has started (a second or two of imports) this process scores chunks itself, as
-    many as the workers will hold at once (`init_worker(0, ...)` must have run here).
+    Until the first worker is ready (imports, then its first explanation warmed up) this process scores chunks
+    itself, as many as the workers will hold at once (`init_worker(0, ...)` must have run here).
     """
     running: set[Future] = set()
     helped = 0

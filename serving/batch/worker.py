@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
@@ -22,6 +23,7 @@ from thinfile.serving.batch.input import normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
 from thinfile.serving.batch.scoring import ModelTag, score_table
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer
 
 _WORKER: dict = {}
@@ -82,7 +84,16 @@ def init_worker(
         scorer = pickle.loads(scorer)
     assert isinstance(scorer, Scorer)
     scorer.num_threads = threads
+    if parent:
+        warm_up(scorer, settings)
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
+
+
+def warm_up(scorer: Scorer, settings: BatchSettings) -> None:
+    """Explain and count one row, so the compiled kernels are loaded before the worker says it is ready (until then
+    the job's process scores chunks itself)."""
+    explanation = scorer.explain(np.zeros((1, len(scorer.schema.features))), settings.top_reasons)
+    chunk_stats(scorer, explanation, pa.table({}), settings)
 
 
 def ready() -> int:
