@@ -171,6 +171,14 @@ class Schema(BaseModel):
         )
 
     @cached_property
+    def level_codes(self) -> tuple[tuple[str, dict[str, float] | None], ...]:
+        """Per feature, in matrix order: its name, and for a category feature the matrix code of each level."""
+        return tuple(
+            (f.name, {c: float(k) for k, c in enumerate(f.levels)} if f.type is FeatureType.category else None)
+            for f in self.features
+        )
+
+    @cached_property
     def dimension_matrix(self) -> np.ndarray:
         """(features x 5) read-only indicator of each feature's dimension, in DIMENSIONS order."""
         m = np.zeros((len(self.features), len(DIMENSIONS)))

@@ -173,24 +173,9 @@ def model_card_path() -> dict[str, Any]:
     }
 
 
-_CODES: dict[str, tuple[tuple[str, dict[str, float] | None], ...]] = {}
-
-
-def _codes(schema: Schema) -> tuple[tuple[str, dict[str, float] | None], ...]:
-    """Per feature, in matrix order: its name, and for a category feature the code of each level. Kept by the
-    schema's fingerprint: hashing a Schema walks all of it (~70 us), too slow for every request."""
-    codes = _CODES.get(schema.fingerprint)
-    if codes is None:
-        codes = _CODES[schema.fingerprint] = tuple(
-            (f.name, {c: float(k) for k, c in enumerate(f.levels)} if f.type is FeatureType.category else None)
-            for f in schema.features
-        )
-    return codes
-
-
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
     """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
-    codes = _codes(schema)
+    codes = schema.level_codes
     nan = float("nan")
     rows = []
     for applicant in applicants:
