@@ -201,7 +201,7 @@ def write_global_explanations(
 ) -> list[Path]:
     """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
     plots = replace(global_explanation_plots(scorer, frame, config), folder=".")
-    return draw_pngs((plots,), out_dir, background=False).wait()
+    return draw_pngs((plots,), out_dir, timeout_s=float("inf"), background=False).wait()
 
 
 def log_global_explanations(

@@ -47,6 +47,12 @@ class EvaluationConfig(Section):
         50_000, gt=0, description="training rows drawn (seeded) whose scores are the reference of the score's PSI"
     )
     seed: int = Field(7, description="seed of the plotted sample")
+    plot_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="a plot-drawing process still busy this long after the run waits for it is ended "
+        "and its plots drawn in the training process",
+    )
 
 
 class PdModel(Protocol):
@@ -214,7 +220,7 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
     )
     evaluation_plots = Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family))
     with tempfile.TemporaryDirectory(prefix="thinfile-run-") as folder:
-        drawing = draw_pngs((evaluation_plots, *spec.plots), folder)
+        drawing = draw_pngs((evaluation_plots, *spec.plots), folder, timeout_s=cfg.plot_timeout_s)
         try:
             run_id, logged = tracking.log_model_run(
                 experiment=ctx.experiment,

@@ -27,7 +27,7 @@ def _line(pid_file: Path, die_in_child: bool, parent: int) -> dict[str, Figure]:
 
 def test_plots_are_drawn_in_another_process_and_written_when_wait_returns(tmp_path: Path) -> None:
     pid_file, parent = tmp_path / "drawn_by", os.getpid()
-    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, False, parent))], tmp_path / "run")
+    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, False, parent))], tmp_path / "run", timeout_s=60)
     paths = drawing.wait()
     assert paths == [tmp_path / "run" / "plots" / "line.png"]
     assert int(pid_file.read_text()) != os.getpid()
@@ -36,7 +36,7 @@ def test_plots_are_drawn_in_another_process_and_written_when_wait_returns(tmp_pa
 
 def test_plots_a_dead_drawing_process_left_undone_are_drawn_here(tmp_path: Path) -> None:
     pid_file, parent = tmp_path / "drawn_by", os.getpid()
-    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, True, parent))], tmp_path / "run")
+    drawing = draw_pngs([Plots("plots", lambda: _line(pid_file, True, parent))], tmp_path / "run", timeout_s=60)
     paths = drawing.wait()
     assert int(pid_file.read_text()) == os.getpid()
     assert [p.name for p in paths] == ["line.png"]
@@ -44,7 +44,7 @@ def test_plots_a_dead_drawing_process_left_undone_are_drawn_here(tmp_path: Path)
 
 
 def test_ctrl_c_is_left_to_the_parent_and_stop_ends_the_drawing_at_once(tmp_path: Path) -> None:
-    drawing = draw_pngs([Plots("plots", lambda: time.sleep(60) or {})], tmp_path)
+    drawing = draw_pngs([Plots("plots", lambda: time.sleep(60) or {})], tmp_path, timeout_s=60)
     (child,) = drawing.processes
     time.sleep(0.5)
     os.kill(child.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
@@ -54,3 +54,19 @@ def test_ctrl_c_is_left_to_the_parent_and_stop_ends_the_drawing_at_once(tmp_path
     drawing.stop()
     assert time.monotonic() - start < 5
     assert child.exitcode == -signal.SIGTERM
+
+
+def test_a_drawing_process_that_hangs_is_ended_after_the_timeout_and_its_plots_drawn_here(tmp_path: Path) -> None:
+    pid_file, parent = tmp_path / "drawn_by", os.getpid()
+
+    def hangs_in_child() -> dict[str, Figure]:
+        if os.getpid() != parent:
+            time.sleep(60)
+        return _line(pid_file, False, parent)
+
+    drawing = draw_pngs([Plots("plots", hangs_in_child)], tmp_path / "run", timeout_s=1.0)
+    start = time.monotonic()
+    paths = drawing.wait()
+    assert time.monotonic() - start < 10
+    assert int(pid_file.read_text()) == parent
+    assert mpimg.imread(paths[0])[..., :3].std() > 0.02

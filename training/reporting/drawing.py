@@ -12,6 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
@@ -50,9 +52,12 @@ def _draw_all(groups: tuple[Plots, ...], root: Path) -> None:
 
 
 def _draw_in_child(groups: tuple[Plots, ...], root: Path) -> None:
-    """A drawing process leaves Ctrl-C to its parent (which stops it) and ends quietly when terminated."""
+    """A drawing process leaves Ctrl-C to its parent (which stops it) and ends quietly when terminated. It writes
+    to the process's own stdout and stderr: a progress display's stand-ins (rich's, say) hold locks another of
+    the parent's threads may have held at the fork."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     _draw_all(groups, root)
 
 
@@ -62,6 +67,7 @@ class Drawing:
 
     root: Path
     groups: tuple[Plots, ...]
+    timeout_s: float
     processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
 
     def stop(self) -> None:
@@ -75,9 +81,10 @@ class Drawing:
 
     def wait(self) -> list[Path]:
         """Join the drawing processes (drawing here what a failed one left undone); every PNG, by folder and name."""
+        deadline = time.monotonic() + self.timeout_s
         try:
             for process in self.processes:
-                process.join()
+                process.join(max(deadline - time.monotonic(), 0.0))
         finally:
             for process in self.processes:
                 if process.is_alive():
@@ -93,13 +100,16 @@ def can_fork() -> bool:
     return os.name == "posix" and "fork" in multiprocessing.get_all_start_methods()
 
 
-def draw_pngs(groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, background: bool = True) -> Drawing:
+def draw_pngs(
+    groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, timeout_s: float, background: bool = True
+) -> Drawing:
     """Start drawing `groups` under `root`: each group in a forked process when `background` and the platform can
-    fork (the caller goes on with its own work on the other core), else here before returning."""
+    fork (the caller goes on with its own work on the other core), else here before returning. A process still
+    drawing `timeout_s` after the caller starts waiting is ended and its plots drawn in the caller."""
     root, groups = Path(root), tuple(groups)
     if not background or not can_fork():
         _draw_all(groups, root)
-        return Drawing(root, groups)
+        return Drawing(root, groups, timeout_s)
     fork = multiprocessing.get_context("fork")
     processes = tuple(
         fork.Process(target=_draw_in_child, args=((plots,), root), name=f"thinfile-plots-{plots.folder}", daemon=True)
@@ -107,4 +117,4 @@ def draw_pngs(groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, back
     )
     for process in processes:
         process.start()
-    return Drawing(root, groups, processes)
+    return Drawing(root, groups, timeout_s, processes)
