@@ -326,7 +326,7 @@ def fairness_stage(
             rw.eo_gap_by_round,
         )
         config = settings.explanations.model_copy(update={"seed": settings.train.seed})
-        spec = replace(spec, plots=(global_explanation_plots(model, split.test, config),))
+        spec = replace(spec, plots=global_explanation_plots(model, split.test, config))
         logged = evaluate_and_log(model, spec, ctx)
         record(
             "challenger",

@@ -170,8 +170,11 @@ def feature_points_by_group_figure(
     return fig
 
 
-def global_explanation_plots(scorer: Scorer, frame: pd.DataFrame, config: GlobalExplainConfig | None = None) -> Plots:
-    """The global-explanation figures of `scorer` on (a sample of) `frame`, explained now and drawn on demand."""
+def global_explanation_plots(
+    scorer: Scorer, frame: pd.DataFrame, config: GlobalExplainConfig | None = None
+) -> tuple[Plots, Plots]:
+    """The global-explanation figures of `scorer` on (a sample of) `frame`, explained now and drawn on demand: the
+    overview (beeswarm, dimensions, groups) and the dependence plots, two groups of about the same drawing work."""
     config = config or GlobalExplainConfig()
     sample = sample_rows(frame, config.rows, seed=config.seed)
     values, dimensions = shap_explanation(scorer, sample)
@@ -181,11 +184,8 @@ def global_explanation_plots(scorer: Scorer, frame: pd.DataFrame, config: Global
     attrs = [a for a in schema.protected_names[:1] if a in sample.columns]
     groups = {attr: group_labels(sample, [attr]) for attr in attrs}
 
-    def draw() -> dict[str, Figure]:
+    def overview() -> dict[str, Figure]:
         figures = {"shap_beeswarm.png": beeswarm_figure(values, max_display=min(15, len(names)))}
-        for name in top:
-            f = schema.by_name[name]
-            figures[f"dependence_{name}.png"] = dependence_figure(values, name, f.display_name, f.unit)
         figures["points_by_dimension.png"] = dimension_figure(dimensions)
         for attr, labels in groups.items():
             figures[f"points_by_dimension_by_{attr}.png"] = dimension_figure(dimensions, labels, attr)
@@ -193,15 +193,22 @@ def global_explanation_plots(scorer: Scorer, frame: pd.DataFrame, config: Global
             figures[f"feature_points_by_{attr}.png"] = by_group
         return figures
 
-    return Plots(ARTIFACT_DIR, draw, dpi=DPI)
+    def dependence() -> dict[str, Figure]:
+        figures = {}
+        for name in top:
+            f = schema.by_name[name]
+            figures[f"dependence_{name}.png"] = dependence_figure(values, name, f.display_name, f.unit)
+        return figures
+
+    return Plots(ARTIFACT_DIR, overview, dpi=DPI), Plots(ARTIFACT_DIR, dependence, dpi=DPI)
 
 
 def write_global_explanations(
     scorer: Scorer, frame: pd.DataFrame, out_dir: str | Path, config: GlobalExplainConfig | None = None
 ) -> list[Path]:
     """Write the global-explanation PNGs for `scorer` on (a sample of) `frame` to `out_dir`."""
-    plots = replace(global_explanation_plots(scorer, frame, config), folder=".")
-    return draw_pngs((plots,), out_dir, timeout_s=float("inf"), background=False).wait()
+    plots = tuple(replace(p, folder=".") for p in global_explanation_plots(scorer, frame, config))
+    return draw_pngs(plots, out_dir, timeout_s=float("inf"), background=False).wait()
 
 
 def log_global_explanations(

@@ -363,7 +363,7 @@ def train_frame(
     spec = replace(spec, params={**spec.params, **chosen.params()})
     if settings.pipeline.global_explanations:
         config = settings.explanations.model_copy(update={"seed": settings.train.seed})
-        spec = replace(spec, plots=(global_explanation_plots(scorer, split.test, config),))
+        spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))
     champion = evaluate_and_log(scorer, spec, ctx)
     result.models.insert(0, champion)
     result.global_explanations_logged = bool(spec.plots)

@@ -84,7 +84,7 @@ def input_signature(schema: Schema) -> MlflowSchema:
 
 def model_input_example(schema: Schema, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
     """A few rows typed as the signature expects (numbers as float64, categories as str)."""
-    head = frame[schema.feature_names].head(rows)
+    head = frame.head(rows)[schema.feature_names]
     return pd.DataFrame(
         {
             f.name: head[f.name].astype(object).where(head[f.name].notna(), None)

@@ -157,7 +157,7 @@ def datasets(ctx: RunContext) -> list[tuple[Dataset, str, dict[str, str]]]:
     schema = input_signature(ctx.schema)
     out: list[tuple[Dataset, str, dict[str, str]]] = []
     for part, context in (("train", "training"), ("test", "testing")):
-        rows = len(getattr(ctx.split, part))
+        rows = ctx.split.sizes()[f"{part}_rows"]
         key = f"{ctx.prepared.data_hash}:{ctx.split.method}:{ctx.evaluation.seed}:{part}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         name = f"{ctx.schema.name}-{part}"

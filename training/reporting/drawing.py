@@ -93,7 +93,8 @@ class Drawing:
         failed = tuple(plots for plots, process in zip(self.groups, self.processes) if process.exitcode != 0)
         self.processes = ()
         _draw_all(failed, self.root)
-        return [p for plots in self.groups for p in sorted((self.root / plots.folder).glob("*.png"))]
+        folders = dict.fromkeys(self.root / plots.folder for plots in self.groups)
+        return [p for folder in folders for p in sorted(folder.glob("*.png"))]
 
 
 def can_fork() -> bool:
