@@ -196,44 +196,32 @@ def _sample(X: np.ndarray, rows: int, seed: int) -> np.ndarray:
 
 
 def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
-    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run.
-
-    The timings come first, on a quiet process; then the spec's own plots start drawing (other processes) while
-    the test rows are scored, and the evaluation plots while the model is logged."""
+    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run."""
     split, cfg = ctx.split, ctx.evaluation
-    predict_rate = tracking.rows_per_second(model.predict_pd, split.X_test, cfg.timing_rows)
-    explain_rate = tracking.rows_per_second(spec.explain, split.X_test, cfg.explain_timing_rows)
+    p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(_sample(split.X_train, cfg.psi_rows, cfg.seed))
+    ev = evaluate(
+        p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs, bins=cfg.calibration_bins
+    )
+    metrics = dict(ev.metrics)
+    metrics["predict_rows_per_s"] = tracking.rows_per_second(model.predict_pd, split.X_test, cfg.timing_rows)
+    metrics["explain_rows_per_s"] = tracking.rows_per_second(spec.explain, split.X_test, cfg.explain_timing_rows)
+    metrics["fit_seconds"] = spec.fit_seconds
+    metrics.update({k: float(v) for k, v in split.sizes().items()})
+    metrics.update(spec.metrics)
+    card = tracking.model_card(
+        title=spec.title,
+        family=spec.family,
+        role=spec.role,
+        data=data_facts(ctx),
+        metrics=metrics,
+        shape=spec.shape(metrics) if spec.shape else None,
+        intended_use=spec.intended_use,
+        limits=limits_text(ctx.stability),
+    )
+    evaluation_plots = Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family))
     with tempfile.TemporaryDirectory(prefix="thinfile-run-") as folder:
-        drawing = draw_pngs(spec.plots, folder, timeout_s=cfg.plot_timeout_s)
+        drawing = draw_pngs((evaluation_plots, *spec.plots), folder, timeout_s=cfg.plot_timeout_s)
         try:
-            p_test = model.predict_pd(split.X_test)
-            p_train = model.predict_pd(_sample(split.X_train, cfg.psi_rows, cfg.seed))
-            ev = evaluate(
-                p_test,
-                split.test,
-                ctx.schema,
-                ctx.scale,
-                pd_train=p_train,
-                cutoffs=cfg.eval_cutoffs,
-                bins=cfg.calibration_bins,
-            )
-            drawing = drawing.and_draw((Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
-            metrics = dict(ev.metrics)
-            metrics["predict_rows_per_s"] = predict_rate
-            metrics["explain_rows_per_s"] = explain_rate
-            metrics["fit_seconds"] = spec.fit_seconds
-            metrics.update({k: float(v) for k, v in split.sizes().items()})
-            metrics.update(spec.metrics)
-            card = tracking.model_card(
-                title=spec.title,
-                family=spec.family,
-                role=spec.role,
-                data=data_facts(ctx),
-                metrics=metrics,
-                shape=spec.shape(metrics) if spec.shape else None,
-                intended_use=spec.intended_use,
-                limits=limits_text(ctx.stability),
-            )
             run_id, logged = tracking.log_model_run(
                 experiment=ctx.experiment,
                 run_name=spec.run_name or spec.family,

@@ -70,11 +70,6 @@ class Drawing:
     timeout_s: float
     processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
 
-    def and_draw(self, groups: tuple[Plots, ...]) -> Drawing:
-        """This drawing and `groups`, started now under the same root (waited for, or stopped, together)."""
-        more = draw_pngs(groups, self.root, timeout_s=self.timeout_s)
-        return Drawing(self.root, self.groups + more.groups, self.timeout_s, self.processes + more.processes)
-
     def stop(self) -> None:
         """Stop drawing now (the caller failed or was interrupted): end the processes, leave the files as they are."""
         for process in self.processes:
