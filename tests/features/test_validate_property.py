@@ -2,63 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.schema import Schema, load_schema, parse_schema
 from thinfile.features.validate import ValidationReport, reference_validate_table, validate_table
 
 LEVELS = [str(k) for k in range(7)]
 
-SCHEMA: Schema = parse_schema(
-    {
-        "name": "property",
-        "id_column": "loan_id",
-        "target": "bad",
-        "protected": [{"name": "region", "categories": ["north", "south"]}],
-        "features": [
-            {"name": "income", "type": "float", "min": 0, "max": 100, "dimension": "capacity", "reason": "income"},
-            {
-                "name": "ratio",
-                "type": "float",
-                "min": -1,
-                "max": 1,
-                "nullable": False,
-                "dimension": "capacity",
-                "reason": "ratio",
-            },
-            {"name": "late", "type": "int", "min": 0, "max": 12, "dimension": "behaviour", "reason": "late bills"},
-            {
-                "name": "tenure",
-                "type": "int",
-                "min": 0,
-                "max": 360,
-                "nullable": False,
-                "dimension": "identity",
-                "reason": "tenure",
-            },
-            {"name": "autopay", "type": "bool", "dimension": "behaviour", "reason": "autopay"},
-            {"name": "verified", "type": "bool", "nullable": False, "dimension": "identity", "reason": "verified"},
-            {
-                "name": "sector",
-                "type": "category",
-                "categories": ["farm", "shop", "office"],
-                "dimension": "capacity",
-                "reason": "sector",
-            },
-            {
-                "name": "tier",
-                "type": "category",
-                "categories": LEVELS,
-                "nullable": False,
-                "dimension": "credit_history",
-                "reason": "tier",
-            },
-        ],
-    }
-)
+SCHEMA: Schema = load_schema(Path(__file__).parents[1] / "data" / "rules_schema.yaml")
 
 MISSING = st.sampled_from([None, np.nan])
 TEXT = st.sampled_from(["abc", "", " 5 ", "1e1", "7", "-3", "nan", "yes"])
