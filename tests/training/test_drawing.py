@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,3 +72,32 @@ def test_a_drawing_process_that_hangs_is_ended_after_the_timeout_and_its_plots_d
     assert time.monotonic() - start < 10
     assert int(pid_file.read_text()) == parent
     assert mpimg.imread(paths[0])[..., :3].std() > 0.02
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan waits for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_killed_training_process_takes_its_drawing_processes_with_it(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from thinfile.training.reporting.drawing import Plots, draw_pngs\n"
+        f"d = draw_pngs([Plots('p', lambda: time.sleep(60) or {{}})], {str(tmp_path)!r}, timeout_s=60)\n"
+        "print(d.processes[0].pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _running(child)
+        parent.kill()  # SIGKILL: no Python cleanup runs in the parent
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(child)
