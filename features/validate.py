@@ -49,9 +49,7 @@ class ValidationReport:
     @property
     def valid_mask(self) -> np.ndarray:
         """True for rows with no error (positional, aligned with `clean`)."""
-        mask = np.ones(len(self.clean), dtype=bool)
-        mask[self.errors["row"].to_numpy(dtype=np.int64)] = False
-        return mask
+        return _without_errors(len(self.clean), self.errors)
 
     def rejects(self) -> pd.DataFrame:
         """One line per bad row: row position, id, the bad columns and every reason."""
@@ -421,13 +419,18 @@ class MatrixReport:
 
     @property
     def valid_mask(self) -> np.ndarray:
-        mask = np.ones(len(self.matrix), dtype=bool)
-        mask[self.errors["row"].to_numpy(dtype=np.int64)] = False
-        return mask
+        return _without_errors(len(self.matrix), self.errors)
 
     def rejects(self) -> pd.DataFrame:
         """One line per bad row, as `ValidationReport.rejects` words it."""
         return ValidationReport(pd.DataFrame(index=pd.RangeIndex(len(self.matrix))), self.errors).rejects()
+
+
+def _without_errors(rows: int, errors: pd.DataFrame) -> np.ndarray:
+    """True for each of `rows` rows that no error names."""
+    mask = np.ones(rows, dtype=bool)
+    mask[errors["row"].to_numpy(dtype=np.int64)] = False
+    return mask
 
 
 def _is_text(t: pyarrow.DataType) -> bool:

@@ -175,7 +175,16 @@ def fit_champion(
 ) -> Scorer:
     """Train, calibrate and package the champion scorer from training and validation rows."""
     y, yv = train[schema.target].to_numpy(dtype=np.int64), valid[schema.target].to_numpy(dtype=np.int64)
-    return fit_scorer(schema, schema.to_matrix(train), y, schema.to_matrix(valid), yv, config, scale, cutoffs, weight)
+    X, Xv = schema.to_matrix(train), schema.to_matrix(valid)
+    return fit_scorer(schema, X, y, Xv, yv, config, scale, cutoffs, weight).scorer
+
+
+@dataclass(frozen=True)
+class FittedScorer:
+    """A fitted scorer and the PDs it gives its validation rows (computed for calibration; reused, not recomputed)."""
+
+    scorer: Scorer
+    valid_pd: np.ndarray
 
 
 def fit_scorer(
@@ -188,31 +197,9 @@ def fit_scorer(
     scale: ScoreScale | None = None,
     cutoffs: Cutoffs | None = None,
     weight: np.ndarray | None = None,
-) -> Scorer:
-    """Train, calibrate and package the champion scorer from model matrices (built once by the Split)."""
-    return fit_and_score_valid(schema, X, y, Xv, yv, config, scale, cutoffs, weight).scorer
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """A fitted scorer and the PDs it gives its validation rows (computed for calibration; reused, not recomputed)."""
-
-    scorer: Scorer
-    valid_pd: np.ndarray
-
-
-def fit_and_score_valid(
-    schema: Schema,
-    X: np.ndarray,
-    y: np.ndarray,
-    Xv: np.ndarray,
-    yv: np.ndarray,
-    config: TrainConfig | None = None,
-    scale: ScoreScale | None = None,
-    cutoffs: Cutoffs | None = None,
-    weight: np.ndarray | None = None,
-) -> Fitted:
-    """`fit_scorer`, also returning the fitted scorer's PDs of the validation rows `Xv`."""
+) -> FittedScorer:
+    """Train, calibrate and package the champion scorer from model matrices (built once by the Split); with it,
+    its PDs of the validation rows `Xv`."""
     config = config or TrainConfig()
     scale = scale or ScoreScale()
     cutoffs = cutoffs or Cutoffs()
@@ -233,4 +220,4 @@ def fit_and_score_valid(
         schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale)
     )
     a, b = calibration
-    return Fitted(scorer, np.asarray(expit(a * valid_margin + b)))
+    return FittedScorer(scorer, np.asarray(expit(a * valid_margin + b)))

@@ -216,7 +216,8 @@ def fit_on_history(
     inferred = infer(config, ttd, train, kgb_pd)
     start = time.perf_counter()
     s = inferred.train
-    scorer = fit_scorer(schema, s.X, s.y, inferred.valid.X, inferred.valid.y, train, settings.scale, weight=s.weight)
+    fitted = fit_scorer(schema, s.X, s.y, inferred.valid.X, inferred.valid.y, train, settings.scale, weight=s.weight)
+    scorer = fitted.scorer
     return Fitted(scorer, inferred, ttd, time.perf_counter() - start)
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import Section
 from thinfile.training import tracking
-from thinfile.training.champion import TrainConfig, fit_and_score_valid
+from thinfile.training.champion import TrainConfig, fit_scorer
 from thinfile.training.data import (
     DataChecks,
     PreparedData,
@@ -346,7 +346,7 @@ def train_frame(
         Xv, yv = inferred.valid.X, inferred.valid.y
     say(f"fitting the champion on {len(y):,} rows")
     start = time.perf_counter()
-    fitted = fit_and_score_valid(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
+    fitted = fit_scorer(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
     scorer = fitted.scorer
     valid_pd = fitted.valid_pd if Xv is split.X_valid else None
     scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale, valid_pd)

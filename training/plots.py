@@ -109,9 +109,3 @@ def evaluation_figures(
         "score_by_band.png": score_band_figure(score, scale, f"Scores by band: {model_label}"),
         "score_by_group.png": score_group_figure(score, groups, scale, f"Scores by group: {model_label}"),
     }
-
-
-def close(figures: dict[str, Figure]) -> None:
-    """Free the figures' drawing now (they are plain Figure objects: pyplot holds none of them)."""
-    for fig in figures.values():
-        fig.clear()

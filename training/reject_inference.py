@@ -209,7 +209,7 @@ def infer(
         metrics["reweight_capped_share"] = float(np.mean(p_booked < 1.0 / config.max_weight))
     else:
         if kgb_pd is None:
-            kgb = fit_scorer(schema, booked.X, booked.y, valid.X, valid.y, train)
+            kgb = fit_scorer(schema, booked.X, booked.y, valid.X, valid.y, train).scorer
             kgb_pd = kgb.predict_pd
         pd_rejects = np.asarray(kgb_pd(X_rejects), dtype=np.float64)
         metrics["kgb_pd_mean_rejects"] = float(pd_rejects.mean()) if len(pd_rejects) else float("nan")

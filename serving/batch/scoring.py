@@ -194,10 +194,7 @@ def score_table(
     """
     schema, top = scorer.schema, settings.top_reasons
     report = validate_arrow(table, schema)
-    if report.table_errors:
-        raise BatchSchemaError(f"{_where(source)}: {'; '.join(report.table_errors)}")
-    rejects = rejects_table(report, source, first_row)
-    by_column = rejected_by_column(rejects)
+    rejects, by_column = _rejects_of(report, source, first_row)
     valid = report.valid_mask
     if not valid.any():
         return ChunkResult(scores_schema(schema, top).empty_table(), rejects, None, by_column)
@@ -209,6 +206,16 @@ def score_table(
     groups = table.select([c for c in schema.protected_names if c in table.column_names])
     groups = groups if keep is None else groups.filter(keep)
     return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
+
+
+def _rejects_of(
+    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int
+) -> tuple[pa.Table, dict[str, int]]:
+    """The chunk's rejects and their count per column; a table-level error (a missing column) stops the job."""
+    if report.table_errors:
+        raise BatchSchemaError(f"{_where(source)}: {'; '.join(report.table_errors)}")
+    rejects = rejects_table(report, source, first_row)
+    return rejects, rejected_by_column(rejects)
 
 
 def _where(source: str | np.ndarray) -> str:
@@ -238,10 +245,7 @@ def _score(
 ) -> ChunkResult:
     schema, top = scorer.schema, settings.top_reasons
     report = validate_table(frame, schema)
-    if report.table_errors:
-        raise BatchSchemaError(f"{_where(source)}: {'; '.join(report.table_errors)}")
-    rejects = rejects_table(report, source, first_row)
-    by_column = rejected_by_column(rejects)
+    rejects, by_column = _rejects_of(report, source, first_row)
     valid = report.valid_mask
     if not valid.any():
         return ChunkResult(scores_schema(schema, top).empty_table(), rejects, None, by_column)

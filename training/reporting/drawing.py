@@ -38,12 +38,13 @@ class Plots:
     dpi: int = 100
 
 
-def _save(plots: Plots, root: Path) -> list[Path]:
+def _save(plots: Plots, root: Path) -> None:
     figures = plots.draw()
     folder = root / plots.folder
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        return [save_png(fig, folder / name, plots.dpi) for name, fig in figures.items()]
+        for name, fig in figures.items():
+            save_png(fig, folder / name, plots.dpi)
     finally:
         for fig in figures.values():
             fig.clear()
