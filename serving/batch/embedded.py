@@ -57,7 +57,7 @@ from thinfile.serving.batch.output import (
     remove_temporaries,
     update_manifest,
 )
-from thinfile.serving.batch.worker import init_worker, pack, score_task
+from thinfile.serving.batch.worker import can_share, init_worker, release_untaken_chunks, score_task, ship
 
 WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
 
@@ -151,6 +151,7 @@ def _run_pool(
     """
     running: set[Future] = set()
     helped = 0
+    shared = can_share()
     pool = ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=init_worker, initargs=initargs)
     try:
         _, ready, errors = _start_workers(pool, workers)
@@ -166,7 +167,7 @@ def _run_pool(
                 for f in finished:
                     on_done(*f.result())
             name, source, first_row, partition, table = task
-            running.add(pool.submit(score_task, name, source, first_row, partition, pack(table)))
+            running.add(pool.submit(score_task, name, source, first_row, partition, ship(table, shared)))
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -175,9 +176,11 @@ def _run_pool(
             raise errors[0]
     except (BrokenProcessPool, EOFError, ConnectionError):  # a worker, or the fork server, was killed
         pool.shutdown(wait=True, cancel_futures=True)
+        release_untaken_chunks()
         raise BatchStoppedError(WORKER_DIED) from None
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        release_untaken_chunks()
         raise
     pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit (or finish starting) in the background
 

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from multiprocessing import reduction, resource_sharer
 
 import numpy as np
 import pyarrow as pa
@@ -102,7 +103,7 @@ def ready() -> int:
 
 
 def pack(table: pa.Table) -> bytes:
-    """A chunk as Arrow IPC bytes: one copy to send to a worker (pickling the table copies whole parent buffers)."""
+    """A chunk as Arrow IPC bytes, to send to a worker where no in-memory file can be shared."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -113,12 +114,61 @@ def unpack(chunk: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(chunk)).read_all()
 
 
+class SharedChunk:
+    """A chunk's Arrow IPC stream in an anonymous in-memory file, handed to a worker as a file descriptor (the
+    kernel's SCM_RIGHTS, as multiprocessing passes sockets): written once here and mapped there, where bytes
+    sent through the pool's pipe are copied five times on the way. The memory is freed once both processes have
+    let go of it, whichever way either ends."""
+
+    def __init__(self, table: pa.Table) -> None:
+        fd = os.memfd_create("thinfile-chunk", os.MFD_CLOEXEC)
+        try:
+            with pa.OSFile(_fd_path(fd), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            self.handle = reduction.DupFd(fd)
+        finally:
+            os.close(fd)
+
+    def open(self) -> pa.Table:
+        """The chunk, its buffers mapped from the shared file (once per chunk, in the worker)."""
+        fd = self.handle.detach()
+        try:
+            return pa.ipc.open_stream(pa.memory_map(_fd_path(fd))).read_all()
+        finally:
+            os.close(fd)
+
+
+def release_untaken_chunks() -> None:
+    """Free the shared chunks no worker took (the job failed or was stopped before handing them over)."""
+    resource_sharer.stop()
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def can_share() -> bool:
+    """Chunks go to workers as shared in-memory files (Linux), else as bytes."""
+    return hasattr(os, "memfd_create") and os.path.isdir(_fd_path(0).rsplit("/", 1)[0])
+
+
+def ship(table: pa.Table, shared: bool) -> SharedChunk | bytes:
+    """A chunk ready to hand to a worker."""
+    return SharedChunk(table) if shared else pack(table)
+
+
+def _arrived(chunk: pa.Table | SharedChunk | bytes) -> pa.Table:
+    if isinstance(chunk, SharedChunk):
+        return chunk.open()
+    return unpack(chunk) if isinstance(chunk, bytes) else chunk
+
+
 def score_task(
-    name: str, source: str, first_row: int, partition: dict[str, str | None], chunk: pa.Table | bytes
+    name: str, source: str, first_row: int, partition: dict[str, str | None], chunk: pa.Table | SharedChunk | bytes
 ) -> tuple[str, dict]:
     """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last."""
     w = _WORKER
-    table = normalise(unpack(chunk) if isinstance(chunk, bytes) else chunk, partition, w["scorer"].schema)
+    table = normalise(_arrived(chunk), partition, w["scorer"].schema)
     result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
     layout: OutputLayout = w["layout"]
     footer = {

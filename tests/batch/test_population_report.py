@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
@@ -111,11 +113,19 @@ def test_population_report_is_one_self_contained_page(shifted_html: Path) -> Non
     text = shifted_html.read_text()
     assert text.startswith("<!DOCTYPE html>")
     srcs = re.findall(r'src="([^"]+)"', text)
-    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 3 and all(s.startswith("data:image/svg+xml;base64,") for s in srcs)
     assert "<script" not in text and "href=" not in text
     banner = re.search(r'<div class="verdict (\w+)">([^<]*)</div>', text)
     assert banner is not None and banner.group(1) == "fail" and "Shift: " in banner.group(2)
     assert text.index("Shift: ") < text.index("<h2>Stability</h2>") < text.index("Approval by residence")
+
+
+def test_population_report_figures_keep_their_words_as_text(shifted_html: Path) -> None:
+    srcs = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', shifted_html.read_text())
+    svgs = [ET.fromstring(base64.b64decode(src)) for src in srcs]
+    texts = [" ".join(t.itertext()) for svg in svgs for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "Population stability" in texts and "phone_tenure_months" in texts
+    assert any(t.startswith("residence: DI ") for t in texts)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from thinfile.training.reporting.figures import (
     new_figure,
     png_data_uri,
     save_png,
+    svg_data_uri,
 )
 from thinfile.training.reporting.html import (
     Cell,
@@ -38,5 +39,6 @@ __all__ = [
     "png_data_uri",
     "render",
     "save_png",
+    "svg_data_uri",
     "table",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -130,6 +131,10 @@ def draw_pngs(
         fork.Process(target=_draw_in_child, args=((p,), root, me), name=f"thinfile-plots-{p.folder}", daemon=True)
         for p in groups
     )
-    for process in processes:
-        process.start()
+    gc.freeze()  # the children's collections leave this process's objects alone: no copy-on-write of its heap
+    try:
+        for process in processes:
+            process.start()
+    finally:
+        gc.unfreeze()
     return Drawing(root, groups, timeout_s, processes)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from pathlib import Path
 
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
@@ -37,6 +39,15 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 def png_data_uri(fig: Figure, dpi: int = 100) -> str:
     """The figure as a `data:image/png;base64,...` URI, for an <img> that needs no other file."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi)).decode("ascii")
+
+
+def svg_data_uri(fig: Figure) -> str:
+    """The figure as a `data:image/svg+xml;base64,...` URI, its text kept as text (the page's sans-serif font)."""
+    buf = io.BytesIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "thinfile"}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)  # the browser draws the text
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:

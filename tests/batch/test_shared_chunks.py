@@ -1,0 +1,37 @@
+"""Chunks reach worker processes as shared in-memory files: whole, and never left behind."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from thinfile.serving.batch.embedded import worker_context
+from thinfile.serving.batch.worker import SharedChunk, can_share, release_untaken_chunks
+
+pytestmark = pytest.mark.skipif(not can_share(), reason="no anonymous in-memory files here (memfd_create is Linux's)")
+
+
+def _shared_files() -> int:
+    fds = Path("/proc/self/fd")
+    return sum("memfd:thinfile-chunk" in os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink())
+
+
+def test_a_shared_chunk_arrives_whole_in_a_worker_process(book: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(book, preserve_index=False)
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+        arrived = pool.submit(SharedChunk(table).open).result()
+    assert arrived.equals(table) and arrived.schema.equals(table.schema, check_metadata=True)
+
+
+def test_a_chunk_no_worker_took_is_freed_when_the_job_stops(book: pd.DataFrame) -> None:
+    before = _shared_files()
+    chunk = SharedChunk(pa.Table.from_pandas(book.head(100), preserve_index=False))
+    assert _shared_files() == before + 1
+    release_untaken_chunks()
+    assert _shared_files() == before
+    del chunk
