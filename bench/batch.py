@@ -43,7 +43,7 @@ from thinfile.serving.batch.output import OutputLayout, duplicate_ids, write_par
 from thinfile.serving.batch.report import build_report, report_figures, write_report
 from thinfile.serving.batch.scoring import rejects_table, scores_table
 from thinfile.serving.batch.stats import chunk_stats
-from thinfile.serving.batch.worker import pack, unpack
+from thinfile.serving.batch.worker import arrive, can_share, ship
 from thinfile.training.champion import TrainConfig, fit_champion
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
 from thinfile.training.scorer.artefact import Scorer
@@ -90,7 +90,8 @@ def phases(
     scorer.num_threads = 1
     with threadpool_limits(1):
         table = stage("read Parquet (parent, whole file)", read_all, rows)
-        packed = stage("send to a worker (Arrow IPC)", lambda: unpack(pack(table)))
+        how = "shared memory" if can_share() else "Arrow IPC bytes"
+        packed = stage(f"send to a worker ({how})", lambda: arrive(ship(table, can_share())))
         table = stage("normalise types", lambda: normalise(packed, {}, schema))
         report = stage("validate_arrow (+ model matrix)", lambda: validate_arrow(table, schema))
         stage("rejects table", lambda: rejects_table(report, part.name, 0))

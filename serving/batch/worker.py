@@ -157,7 +157,8 @@ def ship(table: pa.Table, shared: bool) -> SharedChunk | bytes:
     return SharedChunk(table) if shared else pack(table)
 
 
-def _arrived(chunk: pa.Table | SharedChunk | bytes) -> pa.Table:
+def arrive(chunk: pa.Table | SharedChunk | bytes) -> pa.Table:
+    """The table of a chunk as `ship` sent it."""
     if isinstance(chunk, SharedChunk):
         return chunk.open()
     return unpack(chunk) if isinstance(chunk, bytes) else chunk
@@ -168,7 +169,7 @@ def score_task(
 ) -> tuple[str, dict]:
     """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last."""
     w = _WORKER
-    table = normalise(_arrived(chunk), partition, w["scorer"].schema)
+    table = normalise(arrive(chunk), partition, w["scorer"].schema)
     result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
     layout: OutputLayout = w["layout"]
     footer = {
