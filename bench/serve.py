@@ -181,7 +181,7 @@ def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir:
     from thinfile.features.schema import load_schema
     from thinfile.serving.audit import AuditLog, audit_record, encode
     from thinfile.serving.contract import RequestReader, applicants_to_matrix, input_hmac
-    from thinfile.serving.service import Decider
+    from thinfile.serving.service import Decider, json_response
     from thinfile.serving.settings import ServingSettings
     from thinfile.training.registry import load_scorer, model_name_for
 
@@ -215,7 +215,7 @@ def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir:
 
     def contract(i: int) -> tuple[bytes, bytes]:
         result, lines = decider.decide([reader.applicant(raw[i % k])])
-        return json.dumps(result[0]).encode(), lines
+        return json_response(result[0]).body, lines
 
     log = AuditLog(audit_dir / "bench-in-process.jsonl", rotate="never")
     line = audit_lines(0)
@@ -224,7 +224,7 @@ def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir:
         "matrix": p50_us(lambda i: applicants_to_matrix(schema, [applicants[i % k]]), n, repeat),
         "explain (the floor)": p50_us(lambda i: scorer.explain(matrices[i % k], settings.top_reasons), n, repeat),
         "reasons and hints (records)": p50_us(lambda i: explanations[i % k].records(), n, repeat),
-        "answer (JSON bytes)": p50_us(lambda i: json.dumps(answers[i % k]).encode(), n, repeat),
+        "answer (JSON response)": p50_us(lambda i: json_response(answers[i % k]), n, repeat),
         "audit line (id, HMAC, JSON)": p50_us(audit_lines, n, repeat),
         "whole contract": p50_us(contract, n, repeat),
         "audit append (write + fsync)": p50_us(lambda i: log.append_bytes(line), min(n, 300), repeat),

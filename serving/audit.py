@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
+from pydantic_core import to_json
+
 AUDIT_FIELDS = (
     "request_id",
     "time",
@@ -36,7 +38,6 @@ AUDIT_FIELDS = (
 Rotate = Literal["day", "size", "never"]
 TORN_SUFFIX = ".torn"
 _TAIL_WINDOW = 1 << 16
-_LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def audit_record(
@@ -65,8 +66,8 @@ def audit_record(
 
 
 def encode(records: Iterable[dict]) -> bytes:
-    """Records as JSON lines, ready for one append."""
-    return "".join(_LINE.encode(r) + "\n" for r in records).encode()
+    """Records as compact JSON lines (UTF-8, by pydantic-core), ready for one append."""
+    return b"".join(to_json(r) + b"\n" for r in records)
 
 
 def lock_path(path: Path) -> Path:
