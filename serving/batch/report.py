@@ -31,8 +31,8 @@ from thinfile.training.reporting import (
     Column,
     Image,
     Verdict,
+    image,
     render,
-    svg_data_uri,
     table,
 )
 from thinfile.training.scorer.artefact import Scorer
@@ -226,8 +226,8 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Figure
 
 
 def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
-    """The report's figures as vector images (SVG, text left as text: a third of the time of rasterising it)."""
-    return [(f.title, Image(svg_data_uri(f.draw()), f.alt)) for f in figure_specs(report, scorer)]
+    """The report's figures, drawn."""
+    return [(f.title, image(f.draw(), f.alt)) for f in figure_specs(report, scorer)]
 
 
 def figure_specs(report: dict, scorer: Scorer) -> list[ReportFigure]:

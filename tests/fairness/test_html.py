@@ -3,12 +3,17 @@ browser (headless Chromium screenshot)."""
 
 from __future__ import annotations
 
+import base64
 import re
+import warnings
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
-from test_metrics import APPROVED, CUT, PD, SCALE, TINY, tiny_frame
+from test_metrics import APPROVED, CUT, LENIENT, PD, SCALE, TINY, G, tiny_frame
 
+from thinfile.features.schema import parse_schema
 from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits, FairnessReport, build_report
 from thinfile.training.fairness.report import render_html
 from thinfile.training.fairness_stage import write_report
@@ -37,10 +42,34 @@ def test_html_needs_no_other_file(html_file: Path) -> None:
     text = html_file.read_text()
     assert text.startswith("<!DOCTYPE html>")
     srcs = re.findall(r'src="([^"]+)"', text)
-    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert srcs and all(s.startswith("data:image/svg+xml;base64,") for s in srcs)
     assert "<script" not in text and "href=" not in text
     body = text[text.index("<body>") :]
     assert body.index('class="verdict') < body.index("Inclusion lift") < body.index("Proxy audit")
+
+
+def test_group_names_in_chinese_reach_the_figures_as_text(tmp_path: Path) -> None:
+    schema = parse_schema(
+        {
+            **TINY.model_dump(mode="json", exclude_none=True, include={"name", "id_column", "target", "features"}),
+            "protected": [{"name": "hukou", "categories": ["城镇", "农村"]}],
+        }
+    )
+    frame = tiny_frame().assign(hukou=np.where(G == "a", "城镇", "农村"))
+    score = [650.0 if a else 500.0 for a in APPROVED]
+    report = build_report(
+        frame, schema, PD, score, scale=SCALE, cutoffs=CUT, limits=LENIENT, audit=FairnessAudit(min_group_rows=1)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no missing-glyph warning: the browser, not matplotlib, draws the words
+        html = render_html(report, "户籍")
+    svgs = [
+        ET.fromstring(base64.b64decode(src)) for src in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    ]
+    words = {
+        w for svg in svgs for t in svg.iter("{http://www.w3.org/2000/svg}text") for w in "".join(t.itertext()).split()
+    }
+    assert {"城镇", "农村"} <= words
 
 
 def test_unchecked_groups_are_listed_under_the_verdict_with_their_size(incomplete_html: Path) -> None:

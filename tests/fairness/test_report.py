@@ -84,7 +84,7 @@ def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:
     assert "fair_di_ratio_region" in foreign_report.metrics()
     assert {p.attribute for p in foreign_report.proxies} == {"region", "sex"}
     html = render_html(foreign_report)
-    assert "region &amp; sex" in html and "data:image/png;base64," in html
+    assert "region &amp; sex" in html and "data:image/svg+xml;base64," in html
     assert "<script" not in html
 
 

@@ -76,7 +76,7 @@ def test_the_report_is_html_and_strict_json_and_a_summary_run(loop_result, tmp_p
     report = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["headline"]["floor_auc"] == loop_result.run("none").metrics["truth_auc"]
     html = Path(files["html"]).read_text()
-    assert "What exploration buys" in html and "Several turns of the loop" in html and "data:image/png" in html
+    assert "What exploration buys" in html and "Several turns of the loop" in html and "data:image/svg+xml" in html
     run_id = log_summary(loop_result, files)
     run = MlflowClient().get_run(run_id)
     assert run.data.tags[LOOP_TAG] == loop_result.loop_id

@@ -1,7 +1,7 @@
 """Self-contained HTML reports: one Jinja2 base template, shared table and figure helpers.
 
 Every report (fairness, batch population) is a single HTML file: CSS inline, figures embedded as
-base64 PNG, no scripts and no links, so it opens from disk, from an e-mail and in MLflow's artifact view.
+base64 SVG (text kept as text), no scripts and no links, so it opens from disk, from an e-mail and in MLflow's artifact view.
 Figures are `matplotlib.figure.Figure` objects (no pyplot state), so nothing is left open.
 """
 
@@ -9,7 +9,6 @@ from thinfile.training.reporting.figures import (
     BAND_COLOURS,
     PALETTE,
     new_figure,
-    png_data_uri,
     save_png,
     svg_data_uri,
 )
@@ -36,7 +35,6 @@ __all__ = [
     "format_value",
     "image",
     "new_figure",
-    "png_data_uri",
     "render",
     "save_png",
     "svg_data_uri",

@@ -14,7 +14,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from matplotlib.figure import Figure
 
-from thinfile.training.reporting.figures import png_data_uri
+from thinfile.training.reporting.figures import svg_data_uri
 
 TEMPLATES = Path(__file__).parent / "templates"
 NA = "n/a"
@@ -132,15 +132,15 @@ def table(
 
 @dataclass(frozen=True)
 class Image:
-    """A figure embedded as a base64 PNG with its alternative text."""
+    """A figure embedded as a base64 SVG with its alternative text."""
 
     src: str
     alt: str
     caption: str = ""
 
 
-def image(fig: Figure, alt: str, caption: str = "", dpi: int = 100) -> Image:
-    return Image(png_data_uri(fig, dpi), alt, caption)
+def image(fig: Figure, alt: str, caption: str = "") -> Image:
+    return Image(svg_data_uri(fig), alt, caption)
 
 
 @dataclass(frozen=True)
