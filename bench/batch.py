@@ -10,9 +10,11 @@ and the Spark engine on local[workers] (JVM already started). Targets (issue 13.
 other in this process as a worker runs them (one thread, BLAS held to one thread; CPU seconds scaled
 to 1M rows; the file read whole, chunk by chunk, as the job's parent reads it), and the job's fixed
 costs (duplicate-id check, report figures and page) in seconds per job, to show where a job's time
-goes. Every figure is the median of `--repeat` runs; the load average is printed before and after
-(figures from a busy machine do not compare). Also the peak memory (parent + workers) of the embedded
-engine.
+goes. Every figure is the median of `--repeat` runs: the references and the embedded engine in rounds (each
+once per round) so that the machine's drift falls on all of them alike, then Spark (its JVM would share their
+cores and memory); the load average is printed before and after (figures from a busy machine do not compare).
+Also the peak memory of this process (which holds the references' model matrix) and the workers while an
+embedded job runs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
-from common import load, median_seconds
+from common import interleaved_medians, load, median_seconds
 from threadpoolctl import threadpool_limits
 
 from thinfile.features.generator import generate_frame
@@ -50,9 +52,11 @@ from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.stability import StabilityLimits
 
 
-def _peak_rss(stop: threading.Event, out: list[int]) -> None:
+def _peak_rss(stop: threading.Event, out: list[int], measuring: threading.Event) -> None:
     me = psutil.Process()
     while not stop.is_set():
+        if not measuring.wait(0.05):
+            continue
         total = 0
         for p in [me, *me.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
@@ -143,41 +147,48 @@ def main() -> None:
             f"chunk_rows {args.chunk_rows:,}; {w} workers / threads; median of {r}"
         )
 
-        scorer.num_threads = w
-        scorer.explain(X[:100])
-        contrib = args.rows / median_seconds(lambda: scorer.booster.predict(X, pred_contrib=True, num_threads=w), r)
-        explain = args.rows / median_seconds(lambda: scorer.explain(X), r)
-        scorer.num_threads = 0
+        def explain_run() -> None:
+            scorer.num_threads = w
+            try:
+                scorer.explain(X)
+            finally:
+                scorer.num_threads = 0
+
+        measuring = threading.Event()
 
         def embedded_run(k: list[int] = [0]) -> None:  # noqa: B006 (a counter across calls)
             k[0] += 1
-            batch_score(book, work / f"embedded-{k[0]}", scorer, chunk_rows=args.chunk_rows, workers=w)
+            measuring.set()
+            try:
+                batch_score(book, work / f"embedded-{k[0]}", scorer, chunk_rows=args.chunk_rows, workers=w)
+            finally:
+                measuring.clear()
 
+        def spark_run(k: list[int] = [0]) -> None:  # noqa: B006
+            k[0] += 1
+            batch_score(
+                book, work / f"spark-{k[0]}", scorer, engine="spark", master=f"local[{w}]", chunk_rows=args.chunk_rows
+            )
+
+        runs: dict[str, Callable[[], object]] = {
+            "pred_contrib": lambda: scorer.booster.predict(X, pred_contrib=True, num_threads=w),
+            "explain": explain_run,
+            "embedded": embedded_run,
+        }
+        scorer.explain(X[:100])
         stop, peak = threading.Event(), [0]
-        watcher = threading.Thread(target=_peak_rss, args=(stop, peak), daemon=True)
+        watcher = threading.Thread(target=_peak_rss, args=(stop, peak, measuring), daemon=True)
         watcher.start()
-        embedded = args.rows / median_seconds(embedded_run, r)
+        seconds = interleaved_medians(runs, r)  # each in every round: drift falls on all alike
         stop.set()
         watcher.join()
-
-        spark = None
-        if not args.no_spark:
+        if not args.no_spark:  # after the others: its JVM would share their cores and memory
             from thinfile.serving.batch.spark import spark_session
 
             spark_session(f"local[{w}]")
-
-            def spark_run(k: list[int] = [0]) -> None:  # noqa: B006
-                k[0] += 1
-                batch_score(
-                    book,
-                    work / f"spark-{k[0]}",
-                    scorer,
-                    engine="spark",
-                    master=f"local[{w}]",
-                    chunk_rows=args.chunk_rows,
-                )
-
-            spark = args.rows / median_seconds(spark_run, r)
+            seconds["spark"] = median_seconds(spark_run, r)
+        contrib, explain, embedded = (args.rows / seconds[k] for k in ("pred_contrib", "explain", "embedded"))
+        spark = args.rows / seconds["spark"] if "spark" in seconds else None
 
         print(f"\n{'':58}{'rows/s':>12}{'vs explain':>12}{'vs pred_contrib':>17}")
         rows = [
@@ -192,7 +203,10 @@ def main() -> None:
         print(f"\nembedded vs Scorer.explain: {embedded / explain:.0%} (target >= 80%)")
         if spark is not None:
             print(f"spark vs embedded, per core (both on {w}): {spark / embedded:.0%} (target >= 70%)")
-        print(f"embedded peak RSS, parent + workers: {peak[0] / 2**30:.2f} GiB at chunk_rows={args.chunk_rows:,}")
+        print(
+            f"embedded peak RSS (this process, holding the model matrix, + workers): {peak[0] / 2**30:.2f} GiB at "
+            f"chunk_rows={args.chunk_rows:,}"
+        )
 
         pa.set_cpu_count(1)
         cost, once = phases(scorer, book, args.rows, min(args.chunk_rows, args.rows), work, r)

@@ -1,5 +1,5 @@
-"""What every bench shares: the median of repeated timings, the load average to print before and after, a free
-loopback port, and the THINFILE_HOME a bench works in."""
+"""What every bench shares: the median of repeated timings (interleaved where figures are compared), the load
+average to print before and after, a free loopback port, and the THINFILE_HOME a bench works in."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median wall time of each of `fns`, run in rounds (each once per round, in order) so that a machine's drift
+    over the minutes of a bench falls on every figure alike rather than on whichever ran last."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def load() -> str:
