@@ -351,6 +351,26 @@ def _banner(report: dict) -> Verdict:
     return Verdict("pass", note + (", and every group is within the disparate-impact limit." if fairness else "."))
 
 
+def job_facts(job: Mapping[str, Any]) -> list[str]:
+    """The job's summary in words for the page's head (engine, rows, time, rejects by column, duplicate ids)."""
+    if not job:
+        return []
+    facts = [f"engine {job.get('engine')}"]
+    if "rows_in" in job:
+        facts.append(f"{job['rows_in']:,} rows in = {job['scored']:,} scored + {job['rejected']:,} rejected")
+    if job.get("seconds") is not None:
+        facts.append(f"{job['seconds']:,.1f} s")
+    by_column = job.get("rejected_by_column") or {}
+    if by_column:
+        shown = ", ".join(f"{column} {count:,}" for column, count in list(by_column.items())[:5])
+        facts.append(f"rejected by column: {shown}{', ...' if len(by_column) > 5 else ''}")
+    duplicates = job.get("duplicate_ids") or {}
+    if duplicates.get("ids"):
+        first = ", ".join(str(i) for i in duplicates.get("first", []))
+        facts.append(f"duplicate ids: {duplicates['ids']:,} ({duplicates['rows']:,} rows), first {first}")
+    return facts
+
+
 def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] | None = None) -> str:
     """The population report as one self-contained page (templates/population.html.j2); `figures` if drawn already."""
     model, stab = report["model"], report["stability"]
@@ -398,7 +418,7 @@ def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] |
         title="thinfile population report",
         meta=meta,
         verdict=_banner(report),
-        job=report.get("job") or {},
+        job=job_facts(report.get("job") or {}),
         stability=stability,
         stability_note=None if stab["available"] else stab["note"],
         bands=_table(report["bands"], [Column("band", "band", "text"), Column("rows", "rows", "int"), pct]),

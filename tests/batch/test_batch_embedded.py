@@ -126,6 +126,10 @@ def test_duplicate_ids_are_scored_and_reported(
     assert f"duplicate ids: 2 ids appear more than once ({repeated.sum()} rows)" in result.summary()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["duplicate_ids"] == result.duplicate_ids
+    page = (tmp_path / "out" / "population_report.html").read_text()
+    first = ", ".join(sorted(repeated.index))
+    assert f"duplicate ids: 2 ({repeated.sum()} rows), first {first}" in page
+    assert "rejected by column: return_rate 1" in page
 
 
 def test_a_job_with_every_row_rejected_exits_non_zero(book: pd.DataFrame, scorer_dir: Path, tmp_path: Path) -> None:

@@ -120,6 +120,13 @@ def test_population_report_is_one_self_contained_page(shifted_html: Path) -> Non
     assert text.index("Shift: ") < text.index("<h2>Stability</h2>") < text.index("Approval by residence")
 
 
+def test_population_report_states_the_job_in_words(shifted_html: Path) -> None:
+    metas = re.findall(r'<p class="meta">([^<]*)</p>', shifted_html.read_text())
+    job = next(m for m in metas if m.startswith("engine "))
+    assert "1,500 rows in = 1,500 scored + 0 rejected" in job
+    assert not set("{}[]'") & set(job), job  # words, not a Python dict
+
+
 def test_population_report_figures_keep_their_words_as_text(shifted_html: Path) -> None:
     srcs = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', shifted_html.read_text())
     svgs = [ET.fromstring(base64.b64decode(src)) for src in srcs]
