@@ -1,7 +1,8 @@
 """Self-contained HTML reports: one Jinja2 base template, shared table and figure helpers.
 
-Every report (fairness, batch population) is a single HTML file: CSS inline, figures embedded as
-base64 SVG (text kept as text), no scripts and no links, so it opens from disk, from an e-mail and in MLflow's artifact view.
+Every report (fairness, batch population, lending loop) is a single HTML file: CSS inline, figures embedded as
+base64 SVG (text kept as text), no scripts and no links, so it opens from disk, from an e-mail and in MLflow's
+artifact view.
 Figures are `matplotlib.figure.Figure` objects (no pyplot state), so nothing is left open.
 """
 
