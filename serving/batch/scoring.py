@@ -150,8 +150,11 @@ def plain(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def rejects_table(report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int) -> pa.Table:
-    """One row per rejected input row: id, the bad columns, every reason, source file and row number."""
+def rejects_table(
+    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray
+) -> pa.Table:
+    """One row per rejected input row: id, the bad columns, every reason, source file and row number (`first_row`:
+    the chunk's first row's number, or every row's)."""
     rejects = report.rejects()
     if not len(rejects):
         return REJECTS_SCHEMA.empty_table()
@@ -163,7 +166,7 @@ def rejects_table(report: ValidationReport | MatrixReport, source: str | np.ndar
             _text(rejects["columns"].to_numpy(dtype=object)),
             _text(rejects["reason"].to_numpy(dtype=object)),
             _text(names),
-            pa.array(rows + first_row, pa.int64()),
+            pa.array(first_row[rows] if isinstance(first_row, np.ndarray) else rows + first_row, pa.int64()),
         ],
         schema=REJECTS_SCHEMA,
     )
@@ -185,12 +188,12 @@ def score_table(
     settings: BatchSettings,
     *,
     source: str | np.ndarray = "",
-    first_row: int = 0,
+    first_row: int | np.ndarray = 0,
 ) -> ChunkResult:
     """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary.
 
     `source` names the input file of every row (one name, or one per row); `first_row` is the chunk's
-    first row number in that file.
+    first row number in that file (or every row's number, where rows come from many places).
     """
     schema, top = scorer.schema, settings.top_reasons
     report = validate_arrow(table, schema)
@@ -209,7 +212,7 @@ def score_table(
 
 
 def _rejects_of(
-    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int
+    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray
 ) -> tuple[pa.Table, dict[str, int]]:
     """The chunk's rejects and their count per column; a table-level error (a missing column) stops the job."""
     if report.table_errors:

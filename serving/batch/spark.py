@@ -52,6 +52,7 @@ SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
 SOURCE = "_thinfile_source"
+ROW = "_thinfile_row"
 
 
 class SparkUnavailableError(RuntimeError):
@@ -152,7 +153,8 @@ def _score_partition(
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The mapInArrow function: each Arrow batch -> its scored rows; rejects and summary kept on the side.
 
-    `source`: the one input file's name, else None (each row's file is in the SOURCE column).
+    `source`: the one input file's name, else None (each row's file is in the SOURCE column). Each row's number
+    in its file is in the ROW column where Spark knows it (Parquet), else the rejects' rows are null.
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -171,14 +173,18 @@ def _score_partition(
                 table = table.drop_columns([SOURCE])
             else:
                 names = source
-            result = score_table(normalise(table, {}, schema), scorer, tag, settings, source=names)
+            numbers: int | np.ndarray = 0
+            if ROW in table.column_names:
+                numbers = table.column(ROW).to_numpy()
+                table = table.drop_columns([ROW])
+            result = score_table(normalise(table, {}, schema), scorer, tag, settings, source=names, first_row=numbers)
             name = chunk_name(partition, k)
             if result.rejects.num_rows:
-                rows = result.rejects.schema.get_field_index("row")
-                write_parquet_atomic(
-                    result.rejects.set_column(rows, "row", pa.nulls(result.rejects.num_rows, pa.int64())),
-                    rejects.rejects_part(name),
-                )
+                found_rejects = result.rejects
+                if not isinstance(numbers, np.ndarray):
+                    rows = found_rejects.schema.get_field_index("row")
+                    found_rejects = found_rejects.set_column(rows, "row", pa.nulls(found_rejects.num_rows, pa.int64()))
+                write_parquet_atomic(found_rejects, rejects.rejects_part(name))
             found[name] = {
                 "counts": result.counts,
                 "stats": result.stats,
@@ -234,7 +240,10 @@ def run_spark(job: BatchJob) -> BatchResult:
             raise BatchInputError(f"{input}: {'; '.join(missing)}")
         keep = [c for c in wanted_columns(schema) if c in frame.columns]
         one_file = parts[0].name if len(parts) == 1 else None
-        frame = frame.select(*keep) if one_file else frame.select(*keep, F.input_file_name().alias(SOURCE))
+        where = [] if one_file else [F.input_file_name().alias(SOURCE)]
+        if fmt == "parquet":  # Spark numbers a Parquet file's rows (CSV's it does not)
+            where.append(F.col("_metadata.row_index").alias(ROW))
+        frame = frame.select(*keep, *where)
         root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
         threads = int(spark.conf.get("spark.task.cpus", "1"))
         broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
