@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
 
 import pyarrow as pa
@@ -110,6 +111,20 @@ def worker_context() -> BaseContext:
     return context
 
 
+def _start_fork_server(context: BaseContext) -> None:
+    """Start the fork server (and multiprocessing's resource tracker) with Ctrl-C ignored from their first
+    instruction: an ignored signal stays ignored across exec, so a Ctrl-C in a job's first seconds goes to the job
+    alone instead of printing a traceback from the fork server's imports. (Only the main thread sets signals;
+    elsewhere the fork server starts with the first worker, as multiprocessing does it.)"""
+    if context.get_start_method() != "forkserver" or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def _callers_main_hidden() -> Iterator[None]:
     """While workers start, hide the caller's __main__ from multiprocessing, which has every new process import
@@ -152,7 +167,9 @@ def _run_pool(
     running: set[Future] = set()
     helped = 0
     shared = can_share()
-    pool = ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=init_worker, initargs=initargs)
+    context = worker_context()
+    _start_fork_server(context)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=initargs)
     try:
         _, ready, errors = _start_workers(pool, workers)
         for task in tasks:

@@ -1,0 +1,30 @@
+"""The installed `thinfile` command: Ctrl-C while it is still loading its libraries is one line and exit code 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND = Path(sys.executable).with_name("thinfile")
+
+
+@pytest.mark.skipif(not COMMAND.exists() or os.name != "posix", reason="the installed console script, on POSIX")
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [str(COMMAND), "batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+    )
+    time.sleep(0.3)  # inside the imports: loading the command takes seconds
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "error: interrupted while starting; nothing was done" and not out, err
