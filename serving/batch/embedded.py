@@ -28,15 +28,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 from threadpoolctl import threadpool_limits
 
+from thinfile.features.progress import RESUMED, RowsPerSecond
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
@@ -61,12 +59,6 @@ from thinfile.serving.batch.output import (
 from thinfile.serving.batch.worker import can_share, init_worker, release_untaken_chunks, score_task, ship
 
 WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
-
-
-class RowsPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="progress.data.speed")
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
@@ -257,7 +249,8 @@ def _score_pending(
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
     with _progress(job.console, job.progress) as bar:
-        task = bar.add_task("score", total=total, completed=sum(c["counts"]["rows_in"] for c in chunks.values()))
+        done = sum(c["counts"]["rows_in"] for c in chunks.values())
+        task = bar.add_task("score", total=total, completed=done, **{RESUMED: done})
 
         def on_done(name: str, footer: dict) -> None:
             chunks[name] = footer

@@ -125,7 +125,8 @@ class BatchResult:
         lines = [
             f"rows in {self.rows_in:,} = scored {self.scored:,} + rejected {self.rejected:,}  (reconciled)",
             f"model {self.model['name']} version {self.model['version']}; engine {self.engine}; "
-            f"{self.chunks} parts ({self.chunks_skipped} already done); {self.seconds:.1f} s",
+            f"{self.chunks} part{'' if self.chunks == 1 else 's'} ({self.chunks_skipped} already done); "
+            f"{self.seconds:.1f} s",
             f"output {self.output / 'scores'}; rejects {self.output / 'rejects'}; "
             f"report {self.output / 'population_report.html'}",
         ]

@@ -351,6 +351,10 @@ def _banner(report: dict) -> Verdict:
     return Verdict("pass", note + (", and every group is within the disparate-impact limit." if fairness else "."))
 
 
+def _count(rows: object) -> str:
+    return f"{rows:,}" if isinstance(rows, int) else "the"
+
+
 def job_facts(job: Mapping[str, Any]) -> list[str]:
     """The job's summary in words for the page's head (engine, rows, time, rejects by column, duplicate ids)."""
     if not job:
@@ -383,7 +387,7 @@ def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] |
     if stab["available"]:
         stability = {
             "line": f"Score PSI {stab['score']['psi']:.4f} ({stab['score']['level']}) against "
-            f"{stab.get('reference_rows') or 'the'} training rows; watch above {stab['watch_above']:g}, "
+            f"{_count(stab.get('reference_rows'))} training rows; watch above {stab['watch_above']:g}, "
             f"shift above {stab['flag_above']:g}.",
             "table": _table(
                 [{"feature": k, **v} for k, v in stab["features"].items() if v["level"] != "stable"],

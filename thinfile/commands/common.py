@@ -18,17 +18,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.status import Status
-from rich.text import Text
 
 from thinfile.features.generator import GeneratorParams
 from thinfile.features.population import PARTS_DIR, generate_population
+from thinfile.features.progress import RowsPerSecond
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import default_data_dir
 from thinfile.training.registry import model_name_for
@@ -41,11 +39,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error in plain words and return the Exit to raise."""
     console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
-
-
-class RowsPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:>10,.0f} rows/s", style="cyan")
 
 
 @contextmanager
