@@ -88,6 +88,9 @@ def batch_score(
 ) -> None:
     """Score every row of INPUT with the model; bad rows go to rejects with their reasons; nothing is lost.
 
+    OUTPUT holds scores/ (one row per scored applicant: score, band, PD, decision, reason codes) and rejects/
+    (id, the bad columns, every reason in words, the source file and the row in it, counted from 0).
+
     Each output part is written atomically, so a job that was stopped (Ctrl-C, SIGTERM, SIGKILL, a full
     disk, a dead worker) resumes where it stopped when the same command is run again. Only one job at a
     time can write to an OUTPUT folder. At the end rows in = scored + rejected is checked and printed,
