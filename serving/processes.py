@@ -4,7 +4,6 @@ SIGTERM/SIGINT and emptied on the way out."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,27 +12,13 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-PR_SET_PDEATHSIG = 1
+from thinfile.features.lifetime import die_with_parent
+
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 SERVER_PID = "THINFILE_SERVER_PID"
 """Environment variable a server sets to its process id, so that its workers know which parent to die with."""
-
-
-def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> bool:
-    """Linux: have the kernel send `sig` to this process when its parent exits (prctl PR_SET_PDEATHSIG), and send
-    it now if the parent is already gone (not `parent`, when given: the process that started this one).
-    Elsewhere nothing (False)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    expected = os.getppid() if parent is None else parent
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
-        return False
-    if os.getppid() != expected:
-        os.kill(os.getpid(), sig)
-    return True
 
 
 def die_with_server() -> None:

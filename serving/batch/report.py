@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,15 +181,6 @@ def build_report(
     }
 
 
-@dataclass(frozen=True)
-class ReportFigure:
-    """One figure of the report: its heading, its alternative text, and how to draw it."""
-
-    title: str
-    alt: str
-    draw: Callable[[], Figure]
-
-
 _TEXT = TextToPath()
 _PAD_IN = 0.12
 
@@ -226,30 +215,20 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Figure
 
 
 def report_figures(report: dict, scorer: Scorer) -> list[tuple[str, Image]]:
-    """The report's figures, drawn."""
-    return [(f.title, image(f.draw(), f.alt)) for f in figure_specs(report, scorer)]
-
-
-def figure_specs(report: dict, scorer: Scorer) -> list[ReportFigure]:
-    """The report's figures, not yet drawn (they read scores, approval, stability and fairness: not the job's
-    summary)."""
+    """The report's figures (they read scores, approval, stability and fairness: not the job's summary)."""
     figures = [
-        ReportFigure(
+        (
             "Scores and approval",
-            "score distribution and approval rate by cut-off",
-            partial(_scores_figure, report, scorer),
+            image(_scores_figure(report, scorer), "score distribution and approval rate by cut-off"),
         )
     ]
     if report["stability"]["available"]:
-        figures.append(
-            ReportFigure("Stability", "population stability index per feature", partial(_stability_figure, report))
-        )
+        figures.append(("Stability", image(_stability_figure(report), "population stability index per feature")))
     if report["fairness"]:
         figures.append(
-            ReportFigure(
+            (
                 "Approval by group (hatched: not counted)",
-                "approval rate by protected group",
-                partial(_fairness_figure, report),
+                image(_fairness_figure(report), "approval rate by protected group"),
             )
         )
     return figures

@@ -151,10 +151,10 @@ def plain(table: pa.Table) -> pa.Table:
 
 
 def rejects_table(
-    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray
+    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray | None
 ) -> pa.Table:
     """One row per rejected input row: id, the bad columns, every reason, source file and row number (`first_row`:
-    the chunk's first row's number, or every row's)."""
+    the chunk's first row's number, or every row's; None where the rows' numbers are not known: null)."""
     rejects = report.rejects()
     if not len(rejects):
         return REJECTS_SCHEMA.empty_table()
@@ -166,10 +166,16 @@ def rejects_table(
             _text(rejects["columns"].to_numpy(dtype=object)),
             _text(rejects["reason"].to_numpy(dtype=object)),
             _text(names),
-            pa.array(first_row[rows] if isinstance(first_row, np.ndarray) else rows + first_row, pa.int64()),
+            _row_numbers(rows, first_row),
         ],
         schema=REJECTS_SCHEMA,
     )
+
+
+def _row_numbers(rows: np.ndarray, first_row: int | np.ndarray | None) -> pa.Array:
+    if first_row is None:
+        return pa.nulls(len(rows), pa.int64())
+    return pa.array(first_row[rows] if isinstance(first_row, np.ndarray) else rows + first_row, pa.int64())
 
 
 def rejected_by_column(rejects: pa.Table) -> dict[str, int]:
@@ -188,12 +194,12 @@ def score_table(
     settings: BatchSettings,
     *,
     source: str | np.ndarray = "",
-    first_row: int | np.ndarray = 0,
+    first_row: int | np.ndarray | None = 0,
 ) -> ChunkResult:
     """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary.
 
     `source` names the input file of every row (one name, or one per row); `first_row` is the chunk's
-    first row number in that file (or every row's number, where rows come from many places).
+    first row number in that file (or every row's number, where rows come from many places; None: not known).
     """
     schema, top = scorer.schema, settings.top_reasons
     report = validate_arrow(table, schema)
@@ -212,7 +218,7 @@ def score_table(
 
 
 def _rejects_of(
-    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray
+    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray | None
 ) -> tuple[pa.Table, dict[str, int]]:
     """The chunk's rejects and their count per column; a table-level error (a missing column) stops the job."""
     if report.table_errors:

@@ -173,18 +173,14 @@ def _score_partition(
                 table = table.drop_columns([SOURCE])
             else:
                 names = source
-            numbers: int | np.ndarray = 0
+            numbers = None
             if ROW in table.column_names:
                 numbers = table.column(ROW).to_numpy()
                 table = table.drop_columns([ROW])
             result = score_table(normalise(table, {}, schema), scorer, tag, settings, source=names, first_row=numbers)
             name = chunk_name(partition, k)
             if result.rejects.num_rows:
-                found_rejects = result.rejects
-                if not isinstance(numbers, np.ndarray):
-                    rows = found_rejects.schema.get_field_index("row")
-                    found_rejects = found_rejects.set_column(rows, "row", pa.nulls(found_rejects.num_rows, pa.int64()))
-                write_parquet_atomic(found_rejects, rejects.rejects_part(name))
+                write_parquet_atomic(result.rejects, rejects.rejects_part(name))
             found[name] = {
                 "counts": result.counts,
                 "stats": result.stats,

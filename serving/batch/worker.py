@@ -6,12 +6,10 @@ scorer's own dependencies and the validation, nothing else, so it is ready in ab
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pickle
 import select
 import signal
-import sys
 import threading
 import time
 from multiprocessing import reduction, resource_sharer
@@ -20,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from thinfile.features.lifetime import die_with_parent
 from thinfile.serving.batch.input import normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
 from thinfile.serving.batch.scoring import ModelTag, score_table
@@ -28,7 +27,6 @@ from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer
 
 _WORKER: dict = {}
-_PR_SET_PDEATHSIG = 1
 
 
 def _watch(job: int, every_s: float = 0.5) -> None:
@@ -59,15 +57,14 @@ def _watch(job: int, every_s: float = 0.5) -> None:
     thread.start()
 
 
-def die_with_parent(job: int) -> None:
+def end_with_job(job: int) -> None:
     """End this process when the job's process ends, even by SIGKILL.
 
     Workers are forked by multiprocessing's fork server, which outlives the job while any worker holds
     its pipe: so each worker watches the job's process itself, and also takes the kernel's parent-death
     signal (Linux) in case the fork server goes first.
     """
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    die_with_parent(signal.SIGKILL)
     _watch(job)
 
 
@@ -76,7 +73,7 @@ def init_worker(
 ) -> None:
     """Set up a scoring process (`parent` 0: scoring in the job's own process); `scorer`, or pickled."""
     if parent:
-        die_with_parent(parent)
+        end_with_job(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pa.set_cpu_count(max(threads, 1))
         pa.set_io_thread_count(max(threads, 1))

@@ -124,7 +124,8 @@ def audited(trained: Step, table: RealTable, home: Path) -> tuple[Step, Path]:
 @pytest.fixture(scope="module")
 def batch(trained: Step, table: RealTable, home: Path) -> tuple[Step, Path]:
     out = home / "batch"
-    step = cli(home, "batch-score", str(table.csv), str(out), "--schema", str(table.schema_file), "--workers", "1")
+    args = ["--workers", "2", "--chunk-rows", "100"]  # chunks beyond the first few reach the workers in shared memory
+    step = cli(home, "batch-score", str(table.csv), str(out), "--schema", str(table.schema_file), *args)
     return step, out
 
 

@@ -9,8 +9,6 @@ child did not write (a platform without fork, a child that failed or was killed)
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
@@ -24,10 +22,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from thinfile.features.lifetime import die_with_parent
 from thinfile.training.reporting.figures import save_png
 
 Draw = Callable[[], dict[str, Figure]]
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -56,22 +54,13 @@ def _draw_all(groups: tuple[Plots, ...], root: Path) -> None:
         _save(plots, root)
 
 
-def _end_with_parent(parent: int) -> None:
-    """On Linux, the kernel sends this process SIGTERM when its parent dies (a killed job leaves no drawer)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
 def _draw_in_child(groups: tuple[Plots, ...], root: Path, parent: int) -> None:
     """A drawing process leaves Ctrl-C to its parent (which stops it) and ends quietly when terminated. It writes
     to the process's own stdout and stderr: a progress display's stand-ins (rich's, say) hold locks another of
     the parent's threads may have held at the fork."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _end_with_parent(parent)
+    die_with_parent(signal.SIGTERM, parent)  # a killed job leaves no drawer (Linux)
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     _draw_all(groups, root)
 
