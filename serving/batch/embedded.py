@@ -23,29 +23,21 @@ from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
 
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from threadpoolctl import threadpool_limits
 
-from thinfile.features.progress import RESUMED, RowsPerSecond
+from thinfile.features.progress import RESUMED
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
     RESUME,
-    BatchIntegrityError,
     BatchJob,
     BatchResult,
     BatchStoppedError,
     finish_job,
+    reconcile,
     register_engine,
+    scoring_progress,
 )
 from thinfile.serving.batch.output import (
     OutputLayout,
@@ -59,21 +51,6 @@ from thinfile.serving.batch.output import (
 from thinfile.serving.batch.worker import can_share, init_worker, release_untaken_chunks, score_task, ship
 
 WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
-
-
-def _progress(console: Console | None, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    )
 
 
 # ---------------------------------------------------------------- parent side
@@ -194,29 +171,6 @@ def _run_pool(
     pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit (or finish starting) in the background
 
 
-def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) -> dict[str, int]:
-    """Check every planned chunk is present and rows in = scored + rejected, per chunk and per file."""
-    problems = []
-    for i, part in enumerate(parts):
-        names = [chunk_name(i, k) for k in range(part.chunks(chunk_rows))]
-        missing = [n for n in names if n not in chunks]
-        if missing:
-            problems.append(f"{part.name}: {len(missing)} part(s) missing, first {missing[0]}")
-            continue
-        rows = sum(chunks[n]["counts"]["rows_in"] for n in names)
-        if rows != part.rows:
-            problems.append(f"{part.name}: {part.rows} rows in the file but {rows} accounted for")
-    for name, c in chunks.items():
-        counts = c["counts"]
-        if counts["rows_in"] != counts["scored"] + counts["rejected"]:
-            problems.append(
-                f"{name}: rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}"
-            )
-    if problems:
-        raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
-    return {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
-
-
 @register_engine("embedded")
 def run_embedded(job: BatchJob) -> BatchResult:
     """Chunks read here (bounded read-ahead), scored in a pool of worker processes, each part committed atomically."""
@@ -248,7 +202,7 @@ def _score_pending(
     scorer, tag = job.scorer, job.tag
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
-    with _progress(job.console, job.progress) as bar:
+    with scoring_progress(job.console, job.progress) as bar:
         done = sum(c["counts"]["rows_in"] for c in chunks.values())
         task = bar.add_task("score", total=total, completed=done, **{RESUMED: done})
 

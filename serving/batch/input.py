@@ -268,6 +268,9 @@ def read_chunks(
                     if at + take == end:
                         yield k, pa.Table.from_batches(buffer)
                         buffer = []
+                        pending.discard(k)
+                        if not pending:  # the rest of the file is not decoded
+                            return
                 pos += take
             row = start + batch.num_rows
     except (pa.ArrowException, OSError) as err:

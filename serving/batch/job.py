@@ -20,9 +20,26 @@ from functools import cached_property
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from thinfile.features.jsonio import jsonable
-from thinfile.serving.batch.output import SCORES, BatchOutputError, OutputLayout, duplicate_ids, update_manifest
+from thinfile.features.progress import RowsPerSecond
+from thinfile.serving.batch.input import InputPart
+from thinfile.serving.batch.output import (
+    SCORES,
+    BatchOutputError,
+    OutputLayout,
+    chunk_name,
+    duplicate_ids,
+    update_manifest,
+)
 from thinfile.serving.batch.report import build_report, report_figures, write_report
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
@@ -145,6 +162,22 @@ Engine = Callable[[BatchJob], BatchResult]
 _ENGINES: dict[str, Engine] = {}
 
 
+def scoring_progress(console: Console | None, enabled: bool) -> Progress:
+    """The bar of a scoring job: rows done of rows in, rows per second since it started, time left."""
+    return Progress(
+        TextColumn("[bold]scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
 def register_engine(name: str) -> Callable[[Engine], Engine]:
     """Register `run(job) -> BatchResult` as the engine called `name`."""
 
@@ -193,6 +226,29 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def reconcile(parts: list[InputPart], chunks: dict[str, dict], chunk_rows: int) -> dict[str, int]:
+    """Check every planned chunk is present and rows in = scored + rejected, per chunk and per file."""
+    problems = []
+    for i, part in enumerate(parts):
+        names = [chunk_name(i, k) for k in range(part.chunks(chunk_rows))]
+        missing = [n for n in names if n not in chunks]
+        if missing:
+            problems.append(f"{part.name}: {len(missing)} part(s) missing, first {missing[0]}")
+            continue
+        rows = sum(chunks[n]["counts"]["rows_in"] for n in names)
+        if rows != part.rows:
+            problems.append(f"{part.name}: {part.rows} rows in the file but {rows} accounted for")
+    for name, c in chunks.items():
+        counts = c["counts"]
+        if counts["rows_in"] != counts["scored"] + counts["rejected"]:
+            problems.append(
+                f"{name}: rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}"
+            )
+    if problems:
+        raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
+    return {k: sum(c["counts"][k] for c in chunks.values()) for k in ("rows_in", "scored", "rejected")}
 
 
 def finish_job(

@@ -1,58 +1,63 @@
-"""Spark engine of batch scoring: the same `score_table` run inside `mapInArrow`, same output, rejects and counts.
+"""Spark engine of batch scoring: Spark schedules the chunks, and each task scores them as an embedded worker does.
 
-pyspark is an optional extra (`pip install 'thinfile[spark]'`). Spark reads the input (hive partitions
-included) and hands each Arrow batch of at most `chunk_rows` rows to `score_table`, in one pass: the
-scored rows go back to Spark, whose job committer writes scores/ (all or nothing); each batch's rejects
-are written by the task itself into rejects/ (atomically, under a name fixed by the task's partition and
-the batch's place in it, so a retried task rewrites the same part), and its summary reaches the driver
-through an accumulator keyed the same way (a retried task's summary replaces, never adds). Nothing is
-persisted and no row is scored twice.
+pyspark is an optional extra (`pip install 'thinfile[spark]'`). The driver checks every input file and names
+its chunks as the embedded engine does; Spark runs one task per run of consecutive chunks of one file (at
+least one task per core). A task reads its chunks straight from the file with Arrow, scores each with the
+embedded worker's `score_task` and commits the chunk's parts atomically under the chunk's name: a retried or
+speculative task rewrites the same parts, and a rerun after a crash resumes from the committed parts, with
+either engine. Only the chunks' footers (counts and population summaries) travel back to the driver; no row
+passes through the JVM, so a task costs what an embedded worker's chunks cost. INPUT and OUTPUT must be paths
+the driver and every executor see (a shared mount such as /dbfs/..., NFS).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import re
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
-from thinfile.features.validate import validate_table
-from thinfile.serving.batch.input import BatchInputError, inspect_input, normalise, wanted_columns
+from thinfile.features.progress import RESUMED
+from thinfile.serving.batch import worker
+from thinfile.serving.batch.input import BatchInputError, InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
-    BatchIntegrityError,
+    RESUME,
     BatchJob,
     BatchResult,
+    BatchStoppedError,
     finish_job,
+    reconcile,
     register_engine,
+    scoring_progress,
 )
 from thinfile.serving.batch.output import (
     OutputLayout,
     chunk_name,
+    finished_chunks,
     new_manifest,
     open_output,
     remove_temporaries,
     update_manifest,
-    write_parquet_atomic,
 )
-from thinfile.serving.batch.scoring import ModelTag, plain, score_table, scores_schema
+from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
-from thinfile.training.scorer.artefact import Scorer
 
 SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
-SOURCE = "_thinfile_source"
-ROW = "_thinfile_row"
+_FAILED = "the Spark job failed ({reason}); " + RESUME
+_PYTHON_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit)): (.+)$", re.MULTILINE)
 
 
 class SparkUnavailableError(RuntimeError):
@@ -76,11 +81,7 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
+    builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
     if master:
         builder = builder.master(master)
     try:
@@ -91,185 +92,150 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
         ) from None
 
 
-def spark_path(path: str | Path) -> str:
-    """A path as Spark wants it: URIs unchanged, Databricks /dbfs/ mounts as dbfs:/, local files as file://."""
-    text = str(path)
-    if "://" in text or text.startswith("dbfs:"):
-        return text
-    p = Path(text).resolve()
-    if p.parts[:2] == ("/", "dbfs"):
-        return "dbfs:/" + "/".join(p.parts[2:])
-    return p.as_uri()
+@dataclass(frozen=True)
+class ChunkRun:
+    """What one Spark task scores: some chunks of one input file (the `part_index`-th)."""
+
+    part_index: int
+    part: InputPart
+    chunks: tuple[int, ...]
+
+    def chunk_rows(self, k: int, chunk_rows: int) -> int:
+        """Rows in chunk `k` (the file's last chunk may be short)."""
+        return min(chunk_rows, self.part.rows - k * chunk_rows)
 
 
-def _ddl(schema: pa.Schema) -> str:
-    kinds = {pa.float64(): "double", pa.int64(): "bigint", pa.string(): "string"}
-    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in schema)
+def plan_runs(parts: list[InputPart], done: set[str], chunk_rows: int, slots: int) -> list[ChunkRun]:
+    """The chunks not in `done`, as runs of consecutive chunks of one file: each file gets a share of the `slots`
+    (Spark's cores) in proportion to its chunks, at least one. A run reads its file from the first row group
+    holding one of its chunks, so fewer runs per file read less twice."""
+    pending = [
+        (i, [k for k in range(p.chunks(chunk_rows)) if chunk_name(i, k) not in done]) for i, p in enumerate(parts)
+    ]
+    total = sum(len(ks) for _, ks in pending)
+    runs: list[ChunkRun] = []
+    for i, ks in pending:
+        if ks:
+            pieces = min(len(ks), math.ceil(max(slots, 1) * len(ks) / total))
+            runs.extend(ChunkRun(i, parts[i], tuple(int(k) for k in run)) for run in np.array_split(ks, pieces))
+    return runs
 
 
-class _Summaries:
-    """Accumulator of batch summaries keyed by (partition, batch): merging a retried task's summary replaces it."""
+def _score_runs(
+    scorer: Any, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, chunk_rows: int, threads: int
+) -> Callable[[Iterator[ChunkRun]], Iterator[tuple[str, dict]]]:
+    """The task: each run's chunks read, scored and committed; yields (chunk name, footer), or ("", {"error": why})
+    for a file that cannot be read (the same on every try, so the driver stops the job rather than Spark retrying).
 
-    def zero(self, value: dict) -> dict:
-        return {}
+    `scorer` is a broadcast of the pickled scorer, unpickled once per Python worker (Spark reuses them)."""
 
-    def addInPlace(self, a: dict, b: dict) -> dict:
-        a.update(b)
-        return a
-
-
-_CACHE: dict[str, Scorer] = {}
-
-
-def _scorer_from(broadcast: Any, tag: ModelTag, threads: int) -> Scorer:
-    """The scorer, unpickled once per Python worker (workers are reused across tasks)."""
-    scorer = _CACHE.get(tag.fingerprint)
-    if scorer is None:
-        scorer = pickle.loads(broadcast.value)
-        scorer.num_threads = threads
-        _CACHE.clear()
-        _CACHE[tag.fingerprint] = scorer
-    return scorer
-
-
-def _file_names(column: pa.ChunkedArray | pa.Array, root_uri: str) -> np.ndarray:
-    """Each row's input file relative to the input folder (as the embedded engine names it)."""
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    names = [unquote(str(v)).removeprefix(unquote(root_uri)).lstrip("/") for v in encoded.dictionary.to_pylist()]
-    return np.asarray(names + [""], dtype=object)[encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)]
-
-
-def _score_partition(
-    broadcast: Any,
-    tag: ModelTag,
-    settings: BatchSettings,
-    root_uri: str,
-    source: str | None,
-    threads: int,
-    rejects: OutputLayout,
-    summaries: Any,
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The mapInArrow function: each Arrow batch -> its scored rows; rejects and summary kept on the side.
-
-    `source`: the one input file's name, else None (each row's file is in the SOURCE column). Each row's number
-    in its file is in the ROW column where Spark knows it (Parquet), else the rejects' rows are null.
-    """
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pyspark import TaskContext
-
-        scorer = _scorer_from(broadcast, tag, threads)
-        schema = scorer.schema
-        context = TaskContext.get()
-        assert context is not None, "mapInArrow runs in a Spark task"
-        partition = context.partitionId()
-        found: dict[str, dict] = {}
-        for k, batch in enumerate(batches):
-            table = pa.Table.from_batches([batch])
-            if source is None:
-                names: str | np.ndarray = _file_names(table.column(SOURCE), root_uri)
-                table = table.drop_columns([SOURCE])
-            else:
-                names = source
-            numbers = None
-            if ROW in table.column_names:
-                numbers = table.column(ROW).to_numpy()
-                table = table.drop_columns([ROW])
-            result = score_table(normalise(table, {}, schema), scorer, tag, settings, source=names, first_row=numbers)
-            name = chunk_name(partition, k)
-            if result.rejects.num_rows:
-                write_parquet_atomic(result.rejects, rejects.rejects_part(name))
-            found[name] = {
-                "counts": result.counts,
-                "stats": result.stats,
-                "rejected_by_column": result.rejected_by_column,
-            }
-            yield from plain(result.scores).to_batches()
-        summaries.add(found)
+    def run(runs: Iterator[ChunkRun]) -> Iterator[tuple[str, dict]]:
+        if not worker.prepared_for(tag, settings, layout):
+            pa.set_cpu_count(threads)
+            worker.init_worker(0, scorer.value, tag, settings, layout, threads)
+        schema = worker.current_schema()
+        with threadpool_limits(threads):
+            for r in runs:
+                skip = set(range(r.part.chunks(chunk_rows))) - set(r.chunks)
+                try:
+                    for k, table in read_chunks(r.part, schema, chunk_rows, skip):
+                        yield worker.score_task(
+                            chunk_name(r.part_index, k), r.part.name, k * chunk_rows, r.part.partition, table
+                        )
+                except BatchInputError as err:
+                    yield "", {"error": str(err)}
+                    return
 
     return run
 
 
-def _read(spark: Any, path: str | Path, fmt: str) -> Any:
-    uri = spark_path(path)
-    if fmt == "csv":
-        return (
-            spark.read.option("header", True).option("mode", "FAILFAST").option("recursiveFileLookup", False).csv(uri)
-        )
-    return spark.read.parquet(uri)
+def _failure(err: BaseException) -> str:
+    """One line for a failed Spark job: the Python error of the failed task where Spark's message holds one."""
+    text = str(err)
+    found = _PYTHON_ERROR.findall(text)
+    if found:
+        kind, message = found[-1]
+        return f"{kind.rsplit('.', 1)[-1]}: {message.strip()}"
+    return " ".join(text.split("\n", 1)[0].split())[:300] or type(err).__name__
 
 
-def _format(parts: list) -> str:
-    formats = {p.format for p in parts}
-    if len(formats) > 1:
-        raise BatchInputError(
-            "the input folder mixes Parquet and CSV files; the Spark engine reads one format at a time"
-        )
-    return formats.pop()
+def _collect(spark: Any, rdd: Any, group: str, out: list) -> Callable[[], None]:
+    def collect() -> None:
+        try:
+            spark.sparkContext.setJobGroup(group, "thinfile batch-score", interruptOnCancel=True)
+            out.append(rdd.collect())
+        except BaseException as err:  # handed to the driver's main thread
+            out.append(err)
+
+    return collect
+
+
+def _run_on_spark(
+    spark: Any, runs: list[ChunkRun], job: BatchJob, layout: OutputLayout, on_done: Callable[[str], None]
+) -> list[tuple[str, dict]]:
+    """Run the tasks, calling `on_done(chunk name)` as parts are committed; returns every (name, footer)."""
+    context = spark.sparkContext
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    job.scorer.tables  # noqa: B018 (built once here: each Python worker unpickles them instead of building its own)
+    broadcast = context.broadcast(pickle.dumps(job.scorer))
+    rdd = context.parallelize(runs, len(runs)).mapPartitions(
+        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads)
+    )
+    group = f"thinfile-{uuid.uuid4().hex}"
+    out: list = []
+    thread = threading.Thread(target=_collect(spark, rdd, group, out), name="thinfile-spark-job", daemon=True)
+    planned = {chunk_name(r.part_index, k) for r in runs for k in r.chunks}
+    seen: set[str] = set()
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.5)
+            for p in layout.scores.glob("part-*.parquet"):
+                if p.stem in planned and p.stem not in seen:
+                    seen.add(p.stem)
+                    on_done(p.stem)
+    except BaseException:  # Ctrl-C, SIGTERM: the running tasks are cancelled before the error goes on
+        context.cancelJobGroup(group)
+        thread.join()
+        raise
+    finally:
+        broadcast.unpersist()
+    result = out[0]
+    if isinstance(result, BaseException):
+        raise BatchStoppedError(_FAILED.format(reason=_failure(result)))
+    errors = [footer["error"] for name, footer in result if not name]
+    if errors:
+        raise BatchInputError(errors[0])
+    return result
 
 
 @register_engine("spark")
 def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
-    from pyspark.sql import functions as F
-
-    input, output, scorer, chunk_rows, settings = job.input, job.output, job.scorer, job.chunk_rows, job.settings
     started = time.perf_counter()
-    tag = job.tag
-    schema = scorer.schema
-    parts = inspect_input(input, schema)
-    fmt = _format(parts)
+    schema, chunk_rows = job.scorer.schema, job.chunk_rows
+    parts = inspect_input(job.input, schema)
     spark = spark_session(job.master)
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    manifest = new_manifest(
-        "spark", [p.as_dict() for p in parts], tag.as_dict(), schema.fingerprint, chunk_rows, settings.top_reasons
-    )
-    with open_output(output, manifest, input, job.overwrite) as (layout, manifest):
+    inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons
+    manifest = new_manifest("spark", inputs, job.tag.as_dict(), schema.fingerprint, chunk_rows, top)
+    with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
         remove_temporaries(layout)
-        for stale in layout.rejects.glob("*.parquet"):  # a Spark job starts over: rejects of an earlier try go
-            stale.unlink()
-        frame = _read(spark, input, fmt)
-        missing = validate_table(pd.DataFrame(columns=frame.columns), schema).table_errors
-        if missing:
-            raise BatchInputError(f"{input}: {'; '.join(missing)}")
-        keep = [c for c in wanted_columns(schema) if c in frame.columns]
-        one_file = parts[0].name if len(parts) == 1 else None
-        where = [] if one_file else [F.input_file_name().alias(SOURCE)]
-        if fmt == "parquet":  # Spark numbers a Parquet file's rows (CSV's it does not)
-            where.append(F.col("_metadata.row_index").alias(ROW))
-        frame = frame.select(*keep, *where)
-        root = spark_path(input) if Path(input).is_dir() else spark_path(Path(input).parent)
-        threads = int(spark.conf.get("spark.task.cpus", "1"))
-        broadcast = spark.sparkContext.broadcast(pickle.dumps(scorer))
-        accumulator = spark.sparkContext.accumulator({}, _Summaries())
-        run = _score_partition(broadcast, tag, settings, root.rstrip("/") + "/", one_file, threads, layout, accumulator)
-        scored = frame.mapInArrow(run, schema=_ddl(scores_schema(schema, settings.top_reasons)))
-        try:
-            if job.console is not None:
-                job.console.print(
-                    f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(p.rows for p in parts):,} rows"
-                )
-            scored.write.mode("overwrite").parquet(spark_path(layout.scores))
-            summaries = accumulator.value
-            written = {
-                "scored": sum(pq.ParquetFile(p).metadata.num_rows for p in layout.scores.glob("*.parquet")),
-                "rejected": sum(pq.ParquetFile(p).metadata.num_rows for p in layout.rejects.glob("*.parquet")),
-            }
-        finally:
-            broadcast.unpersist()
-        chunks = dict(sorted(summaries.items()))
-        counts = {k: sum(s["counts"][k] for s in chunks.values()) for k in ("rows_in", "scored", "rejected")}
-        expected = sum(p.rows for p in parts)
-        problems = []
-        if counts["rows_in"] != expected:
-            problems.append(f"{expected} rows in the input but {counts['rows_in']} accounted for")
-        if counts["rows_in"] != counts["scored"] + counts["rejected"]:
-            problems.append(f"rows in {counts['rows_in']} != scored {counts['scored']} + rejected {counts['rejected']}")
-        if written != {"scored": counts["scored"], "rejected": counts["rejected"]}:
-            problems.append(f"written {written} differ from scored/rejected counts {counts}")
-        if problems:
-            update_manifest(layout, manifest, chunks)
-            raise BatchIntegrityError("counts do not reconcile: " + "; ".join(problems))
-        return finish_job(job, layout, manifest, chunks, "spark", counts, 0, started)
+        chunks = finished_chunks(layout)
+        skipped = len(chunks)
+        manifest = update_manifest(layout, manifest, chunks)
+        runs = plan_runs(parts, set(chunks), chunk_rows, spark.sparkContext.defaultParallelism)
+        rows = {chunk_name(r.part_index, k): r.chunk_rows(k, chunk_rows) for r in runs for k in r.chunks}
+        if runs and job.console is not None:
+            job.console.print(
+                f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(rows.values()):,} rows "
+                f"in {len(runs)} tasks"
+            )
+        with scoring_progress(job.console, job.progress) as bar:
+            done = sum(c["counts"]["rows_in"] for c in chunks.values())
+            task = bar.add_task("score", total=sum(p.rows for p in parts), completed=done, **{RESUMED: done})
+            if runs:
+                found = _run_on_spark(spark, runs, job, layout, lambda name: bar.advance(task, rows[name]))
+                chunks.update(found)
+                bar.update(task, completed=sum(c["counts"]["rows_in"] for c in chunks.values()))
+        counts = reconcile(parts, chunks, chunk_rows)
+        return finish_job(job, layout, manifest, chunks, "spark", counts, skipped, started)

@@ -19,6 +19,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from thinfile.features.lifetime import die_with_parent
+from thinfile.features.schema import Schema
 from thinfile.serving.batch.input import normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
 from thinfile.serving.batch.scoring import ModelTag, score_table
@@ -85,6 +86,16 @@ def init_worker(
     if parent:
         warm_up(scorer, settings)
     _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
+
+
+def prepared_for(tag: ModelTag, settings: BatchSettings, layout: OutputLayout) -> bool:
+    """Whether `init_worker` has set this process up for this job already (Spark reuses its Python workers)."""
+    return _WORKER.get("tag") == tag and _WORKER.get("settings") == settings and _WORKER.get("layout") == layout
+
+
+def current_schema() -> Schema:
+    """The feature schema of the scorer this process was set up with."""
+    return _WORKER["scorer"].schema
 
 
 def warm_up(scorer: Scorer, settings: BatchSettings) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from thinfile.features.schema import Schema
-from thinfile.serving.batch import batch_score
+from thinfile.serving.batch import BatchInputError, batch_score
 from thinfile.serving.batch.spark import (
     SPARK_MISSING,
     SparkUnavailableError,
@@ -64,3 +66,43 @@ def test_missing_pyspark_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SparkUnavailableError) as err:
         spark_session("local[1]")
     assert str(err.value) == SPARK_MISSING and "pip install 'thinfile[spark]'" in SPARK_MISSING
+
+
+@pytest.mark.slow
+def test_spark_resumes_from_the_parts_an_embedded_job_committed(
+    both_engines, schema: Schema, scorer_dir: Path, read_scores
+) -> None:
+    root, embedded, _ = both_engines
+    resumed = root / "resumed"
+    shutil.copytree(root / "embedded", resumed)
+    lost = sorted((resumed / "scores").glob("part-*.parquet"))[1:3]
+    for p in lost:
+        p.unlink()
+
+    result = batch_score(root / "book", resumed, scorer_dir, engine="spark", master="local[2]", chunk_rows=800)
+
+    assert result.chunks_skipped == embedded.chunks - len(lost) and result.chunks == embedded.chunks
+    assert (result.rows_in, result.scored, result.rejected) == (embedded.rows_in, embedded.scored, embedded.rejected)
+    pd.testing.assert_frame_equal(
+        read_scores(resumed, schema.id_column), read_scores(root / "embedded", schema.id_column), check_exact=True
+    )
+
+
+@pytest.mark.slow
+def test_a_parquet_file_damaged_mid_file_stops_the_spark_job_in_one_line(
+    both_engines, book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
+) -> None:
+    clean, damaged = tmp_path / "clean.parquet", tmp_path / "book" / "book.parquet"
+    book.head(ROWS).to_parquet(clean, row_group_size=500)
+    data = bytearray(clean.read_bytes())
+    page = pq.ParquetFile(clean).metadata.row_group(4).column(3).data_page_offset
+    data[page : page + 64] = b"\xff" * 64
+    damaged.parent.mkdir()
+    damaged.write_bytes(bytes(data))
+
+    with pytest.raises(BatchInputError) as err:
+        batch_score(damaged.parent, tmp_path / "out", scorer_dir, engine="spark", master="local[2]", chunk_rows=500)
+
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("book.parquet is damaged")
+    assert {p.stem for p in (tmp_path / "out" / "scores").glob("part-*.parquet")} >= {"part-00000-00000"}
