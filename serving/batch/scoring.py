@@ -1,10 +1,10 @@
 """The one scoring function of batch jobs: validate a chunk, score the good rows, set the bad ones aside.
 
-Arrow in, Arrow out: both engines (the embedded process pool and Spark's `mapInArrow`) call `score_table`
-on one chunk. Validation is `validate_arrow` (`validate_table`'s rules and words, read straight from Arrow,
-with the model matrix `Schema.to_matrix` would give), the scores are `Scorer.explain`, as everywhere
-else; the output columns are then built from the explanation's arrays (reason codes and texts taken
-from the schema's names by index), never row by row.
+Arrow in, Arrow out: both engines (the embedded process pool and Spark's tasks, through the worker's
+`score_task`) call `score_table` on one chunk. Validation is `validate_arrow` (`validate_table`'s rules
+and words, read straight from Arrow, with the model matrix `Schema.to_matrix` would give), the scores
+are `Scorer.explain`, as everywhere else; the output columns are then built from the explanation's
+arrays (reason codes and texts taken from the schema's names by index), never row by row.
 """
 
 from __future__ import annotations
@@ -150,32 +150,24 @@ def plain(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def rejects_table(
-    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray | None
-) -> pa.Table:
-    """One row per rejected input row: id, the bad columns, every reason, source file and row number (`first_row`:
-    the chunk's first row's number, or every row's; None where the rows' numbers are not known: null)."""
+def rejects_table(report: ValidationReport | MatrixReport, source: str, first_row: int) -> pa.Table:
+    """One row per rejected input row: id, the bad columns, every reason, source file and row number in it
+    (`first_row`: the chunk's first row's number)."""
     rejects = report.rejects()
     if not len(rejects):
         return REJECTS_SCHEMA.empty_table()
     rows = rejects["row"].to_numpy(dtype=np.int64)
-    names = np.full(len(rows), source, dtype=object) if isinstance(source, str) else source[rows]
+    names = np.full(len(rows), source, dtype=object)
     return pa.Table.from_arrays(
         [
             _text(rejects["id"].to_numpy(dtype=object)),
             _text(rejects["columns"].to_numpy(dtype=object)),
             _text(rejects["reason"].to_numpy(dtype=object)),
             _text(names),
-            _row_numbers(rows, first_row),
+            pa.array(rows + first_row, pa.int64()),
         ],
         schema=REJECTS_SCHEMA,
     )
-
-
-def _row_numbers(rows: np.ndarray, first_row: int | np.ndarray | None) -> pa.Array:
-    if first_row is None:
-        return pa.nulls(len(rows), pa.int64())
-    return pa.array(first_row[rows] if isinstance(first_row, np.ndarray) else rows + first_row, pa.int64())
 
 
 def rejected_by_column(rejects: pa.Table) -> dict[str, int]:
@@ -193,13 +185,12 @@ def score_table(
     tag: ModelTag,
     settings: BatchSettings,
     *,
-    source: str | np.ndarray = "",
-    first_row: int | np.ndarray | None = 0,
+    source: str = "",
+    first_row: int = 0,
 ) -> ChunkResult:
     """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary.
 
-    `source` names the input file of every row (one name, or one per row); `first_row` is the chunk's
-    first row number in that file (or every row's number, where rows come from many places; None: not known).
+    `source` names the chunk's input file; `first_row` is the chunk's first row's number in that file.
     """
     schema, top = scorer.schema, settings.top_reasons
     report = validate_arrow(table, schema)
@@ -218,7 +209,7 @@ def score_table(
 
 
 def _rejects_of(
-    report: ValidationReport | MatrixReport, source: str | np.ndarray, first_row: int | np.ndarray | None
+    report: ValidationReport | MatrixReport, source: str, first_row: int
 ) -> tuple[pa.Table, dict[str, int]]:
     """The chunk's rejects and their count per column; a table-level error (a missing column) stops the job."""
     if report.table_errors:
@@ -227,8 +218,8 @@ def _rejects_of(
     return rejects, rejected_by_column(rejects)
 
 
-def _where(source: str | np.ndarray) -> str:
-    return source if isinstance(source, str) and source else "input"
+def _where(source: str) -> str:
+    return source or "input"
 
 
 def score_frame(
@@ -237,7 +228,7 @@ def score_frame(
     tag: ModelTag,
     settings: BatchSettings,
     *,
-    source: str | np.ndarray = "",
+    source: str = "",
     first_row: int = 0,
 ) -> ChunkResult:
     """`score_table` for a pandas frame."""
@@ -249,7 +240,7 @@ def _score(
     scorer: Scorer,
     tag: ModelTag,
     settings: BatchSettings,
-    source: str | np.ndarray,
+    source: str,
     first_row: int,
 ) -> ChunkResult:
     schema, top = scorer.schema, settings.top_reasons
