@@ -74,11 +74,20 @@ def _parts_written(output: Path) -> int:
         return 0
 
 
+def kept_parts(output: Path) -> str:
+    """What a stopped job leaves and what to do: the finished parts in `output` are kept and a rerun resumes."""
+    parts = _parts_written(output)
+    if not parts:
+        return "no part was finished; rerun the same command to start again"
+    kept = "1 finished part is kept" if parts == 1 else f"{parts:,} finished parts are kept"
+    return f"{kept}, rerun the same command to resume"
+
+
 def output_failure(err: OSError, output: Path) -> BatchOutputError | BatchStoppedError:
     """One line for an operating-system error met while writing the job's output, saying what to do."""
     output = output.resolve()
     parts = _parts_written(output)
-    kept = f"{parts:,} finished parts are kept, rerun the same command to resume" if parts else "rerun the same command"
+    kept = kept_parts(output)
     if err.errno in _READ_ONLY:
         return BatchOutputError(
             f"cannot write to {output} ({err.strerror or 'permission denied'}); make it writable or give another "

@@ -175,7 +175,9 @@ def test_sigterm_stops_the_job_and_its_workers_in_one_line(book_file: Path, scor
         code = proc.wait(60)
         _, alive = psutil.wait_procs(workers, timeout=15)
     assert code == 128 + signal.SIGTERM and alive == []
-    assert RESUME in the_error((tmp_path / "err.log").read_text())
+    line = the_error((tmp_path / "err.log").read_text())
+    parts = len(list((out / "scores").glob("part-*.parquet")))
+    assert f"{parts:,} finished parts are kept, rerun the same command to resume" in line and parts >= 2
     assert not manifest_of(out)["complete"]
 
 

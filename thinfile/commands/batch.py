@@ -20,7 +20,6 @@ EXIT_FAILED = 2
 EXIT_UNRECONCILED = 3
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
-STOPPED = "finished parts are kept, rerun the same command to resume"
 
 
 class Terminated(BaseException):
@@ -108,6 +107,7 @@ def batch_score(
         BatchOutputError,
         BatchSchemaError,
         BatchStoppedError,
+        kept_parts,
     )
     from thinfile.serving.batch import batch_score as run
     from thinfile.serving.batch.spark import SparkUnavailableError
@@ -155,9 +155,9 @@ def batch_score(
             raise
         raise fail(one_line(err), code=EXIT_UNRECONCILED) from None
     except KeyboardInterrupt:
-        raise fail(f"interrupted; {STOPPED}", code=EXIT_INTERRUPTED) from None
+        raise fail(f"interrupted; {kept_parts(output)}", code=EXIT_INTERRUPTED) from None
     except Terminated:
-        raise fail(f"stopped by SIGTERM; {STOPPED}", code=EXIT_TERMINATED) from None
+        raise fail(f"stopped by SIGTERM; {kept_parts(output)}", code=EXIT_TERMINATED) from None
     console.print(result.summary(), soft_wrap=True, highlight=False)
     if result.rows_in and not result.scored:
         raise fail(
