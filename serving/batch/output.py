@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ class OutputLayout:
 
 
 def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A hidden name unique to this write: Spark may run two attempts of a task at once, on hosts whose process ids
+    can be equal."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
