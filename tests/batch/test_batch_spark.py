@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import BatchInputError, batch_score
@@ -106,3 +107,25 @@ def test_a_parquet_file_damaged_mid_file_stops_the_spark_job_in_one_line(
     message = str(err.value)
     assert "\n" not in message and message.startswith("book.parquet is damaged")
     assert {p.stem for p in (tmp_path / "out" / "scores").glob("part-*.parquet")} >= {"part-00000-00000"}
+
+
+@pytest.mark.slow
+def test_the_spark_progress_bar_ends_at_every_row_and_names_the_tasks(
+    both_engines, scorer_dir: Path, tmp_path: Path
+) -> None:
+    root, _, _ = both_engines
+    console = Console(record=True, width=160, force_terminal=False)
+
+    batch_score(
+        root / "book",
+        tmp_path / "out",
+        scorer_dir,
+        engine="spark",
+        master="local[2]",
+        chunk_rows=800,
+        progress=True,
+        console=console,
+    )
+
+    text = console.export_text()
+    assert f"scoring {ROWS:,} rows in" in text and f"{ROWS}/{ROWS} rows" in text
