@@ -1,12 +1,16 @@
-"""A process that ends with its parent: the kernel's parent-death signal (Linux), shared by the servers, the batch
-workers and the plot-drawing processes."""
+"""How processes end: with their parent (the kernel's parent-death signal, Linux), shared by the servers, the batch
+workers and the plot-drawing processes; and not in the middle of starting another (signals held back)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -24,3 +28,26 @@ def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> boo
     if os.getppid() != expected:
         os.kill(os.getpid(), sig)
     return True
+
+
+@contextlib.contextmanager
+def signals_held(*signals: int) -> Iterator[None]:
+    """Hold `signals` back until the block ends, then deliver them to the handlers in place before: for work that
+    must not be cut half-way, such as starting a JVM that would outlive an interrupted parent. Only the main thread
+    can set handlers; elsewhere signals are not held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def note(sig: int, frame: FrameType | None) -> None:
+        arrived.append(sig)
+
+    previous = {sig: signal.signal(sig, note) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(arrived):
+            signal.raise_signal(sig)

@@ -43,6 +43,7 @@ class InputPart:
     columns: tuple[str, ...]
     partition: dict[str, str | None] = field(default_factory=dict)
     csv_as_text: bool = False
+    row_groups: int = 1
 
     def chunks(self, chunk_rows: int) -> int:
         return -(-self.rows // chunk_rows)
@@ -139,11 +140,11 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
-    as_text = False
+    as_text, groups = False, 1
     try:
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
-            rows, columns = meta.metadata.num_rows, meta.schema_arrow.names
+            rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
         else:
             rows, columns, as_text = _inspect_csv(path, schema)
     except (pa.ArrowException, OSError) as err:
@@ -162,12 +163,15 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
         columns=tuple(columns),
         partition=partition,
         csv_as_text=as_text,
+        row_groups=max(groups, 1),
     )
 
 
 def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
-    """Every data file of the input, checked; one error listing every bad file, before anything is written."""
-    root = Path(path)
+    """Every data file of the input, checked; one error listing every bad file, before anything is written.
+
+    Paths are made absolute: the Spark engine's tasks open them elsewhere (another working folder, another host)."""
+    root = Path(path).absolute()
     try:
         files = list_parts(root)
     except TableReadError as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from thinfile.features.settings import Section
@@ -23,3 +25,20 @@ class BatchSettings(Section):
     duplicates_shown: int = Field(5, ge=0, le=100, description="duplicate ids named in the summary and report")
     manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")
     spark_master: str = Field("local[*]", description="Spark master for --engine spark")
+    spark_tasks_per_row_group: int = Field(
+        2,
+        ge=1,
+        description="Spark tasks that may share one Parquet row group (or one CSV file); each decodes it from its "
+        "start, so 2 reads a one-row-group file 1.5 times to use 2 cores",
+    )
+    spark_log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = Field(
+        "FATAL",
+        description="Spark's own console log for a session the job starts (ERROR adds failed tasks' Java traces; the "
+        "job's one-line error names the cause either way)",
+    )
+    spark_stop_wait_s: float = Field(
+        3.0,
+        ge=0,
+        description="after Ctrl-C or SIGTERM, seconds without a newly committed part before a Spark job reports what "
+        "it keeps (a cancelled task's Python worker runs until Spark kills it, 2 s by default)",
+    )

@@ -16,18 +16,22 @@ import math
 import os
 import pickle
 import re
+import signal
+import socket
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from thinfile.features.lifetime import signals_held
 from thinfile.features.progress import RESUMED
 from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import BatchInputError, InputPart, inspect_input, read_chunks
@@ -73,23 +77,43 @@ def _pyspark() -> Any:
     return SparkSession
 
 
-def spark_session(master: str | None = None, app_name: str = "thinfile-batch-score") -> Any:
-    """The active session (spark-submit, Databricks), else a new one on `master` using this Python."""
+def spark_session(master: str | None = None, app_name: str = "thinfile-batch-score", log_level: str = "FATAL") -> Any:
+    """The active session (spark-submit, Databricks), else a new one on `master` using this Python, with Spark's
+    console log at `log_level` (a failed job's one-line error names the cause either way). Ctrl-C or SIGTERM while
+    the JVM starts takes effect once it has started (a JVM cut off half-way outlives this process)."""
     SparkSession = _pyspark()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", log_level)
+    )
     if master:
         builder = builder.master(master)
-    try:
-        return builder.getOrCreate()
-    except Exception as err:  # py4j / JVM start-up failures come in many types
-        raise SparkUnavailableError(
-            f"Spark could not start on master {master!r}: {err} (Java 17 must be on PATH or JAVA_HOME)"
-        ) from None
+    with signals_held(signal.SIGINT, signal.SIGTERM):
+        try:
+            return builder.getOrCreate()
+        except Exception as err:  # py4j / JVM start-up failures come in many types
+            raise SparkUnavailableError(_start_failure(master, err)) from None
+
+
+def _start_failure(master: str | None, err: Exception) -> str:
+    text = str(err).strip()
+    if master and master.startswith("spark://") and "stopped SparkContext" in text:
+        reason = f"no master answered at {master}"
+    else:
+        reason = _first_line(text) or type(err).__name__
+    hint = "check --master; Java 17 must be on PATH or JAVA_HOME"
+    return f"Spark could not start on master {master!r}: {reason} ({hint})"
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.strip().split("\n", 1)[0].split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -105,10 +129,13 @@ class ChunkRun:
         return min(chunk_rows, self.part.rows - k * chunk_rows)
 
 
-def plan_runs(parts: list[InputPart], done: set[str], chunk_rows: int, slots: int) -> list[ChunkRun]:
+def plan_runs(
+    parts: list[InputPart], done: set[str], chunk_rows: int, slots: int, per_row_group: int = 2
+) -> list[ChunkRun]:
     """The chunks not in `done`, as runs of consecutive chunks of one file: each file gets a share of the `slots`
-    (Spark's cores) in proportion to its chunks, at least one. A run reads its file from the first row group
-    holding one of its chunks, so fewer runs per file read less twice."""
+    (Spark's cores) in proportion to its chunks, at least one, and at most `per_row_group` per row group of the
+    file (a CSV file counts as one): a run decodes its file from the start of the row group holding its first
+    chunk, so more runs per row group would read it again and again."""
     pending = [
         (i, [k for k in range(p.chunks(chunk_rows)) if chunk_name(i, k) not in done]) for i, p in enumerate(parts)
     ]
@@ -116,29 +143,46 @@ def plan_runs(parts: list[InputPart], done: set[str], chunk_rows: int, slots: in
     runs: list[ChunkRun] = []
     for i, ks in pending:
         if ks:
-            pieces = min(len(ks), math.ceil(max(slots, 1) * len(ks) / total))
+            share = math.ceil(max(slots, 1) * len(ks) / total)
+            pieces = min(len(ks), share, per_row_group * parts[i].row_groups)
             runs.extend(ChunkRun(i, parts[i], tuple(int(k) for k in run)) for run in np.array_split(ks, pieces))
     return runs
 
 
 def _score_runs(
-    scorer: Any, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, chunk_rows: int, threads: int
+    scorer: Any,
+    tag: ModelTag,
+    settings: BatchSettings,
+    layout: OutputLayout,
+    chunk_rows: int,
+    threads: int,
+    stop: Path,
 ) -> Callable[[Iterator[ChunkRun]], Iterator[tuple[str, dict]]]:
     """The task: each run's chunks read, scored and committed; yields (chunk name, footer), or ("", {"error": why})
-    for a file that cannot be read (the same on every try, so the driver stops the job rather than Spark retrying).
+    for a file that cannot be read or a folder this executor does not see (the same on every try, so the driver
+    stops the job rather than Spark retrying). It ends before its next chunk once the file `stop` exists (a
+    cancelled task's Python worker would run on until Spark kills it).
 
     `scorer` is a broadcast of the pickled scorer, unpickled once per Python worker (Spark reuses them)."""
 
     def run(runs: Iterator[ChunkRun]) -> Iterator[tuple[str, dict]]:
+        if not layout.scores.is_dir():
+            yield "", {"error": _unseen("OUTPUT", layout.root)}
+            return
         if not worker.prepared_for(tag, settings, layout):
             pa.set_cpu_count(threads)
             worker.init_worker(0, scorer.value, tag, settings, layout, threads)
         schema = worker.current_schema()
         with threadpool_limits(threads):
             for r in runs:
+                if not r.part.path.is_file():
+                    yield "", {"error": _unseen("the input file", r.part.path)}
+                    return
                 skip = set(range(r.part.chunks(chunk_rows))) - set(r.chunks)
                 try:
                     for k, table in read_chunks(r.part, schema, chunk_rows, skip):
+                        if stop.exists():
+                            return
                         yield worker.score_task(
                             chunk_name(r.part_index, k), r.part.name, k * chunk_rows, r.part.partition, table
                         )
@@ -149,14 +193,29 @@ def _score_runs(
     return run
 
 
+def _unseen(what: str, path: Path) -> str:
+    return (
+        f"{what} {path} is not visible on the Spark executor on {socket.gethostname()}: Spark's tasks read the input "
+        "and write the output themselves, so both must be on storage every executor sees (a shared mount such as "
+        "/dbfs/... or NFS)"
+    )
+
+
+_LOST_TASK = re.compile(r"most recent failure: Lost task [^)]*\)[^:]*: (?:[\w.$]+(?:Exception|Error): )?([^\n]+)")
+
+
 def _failure(err: BaseException) -> str:
-    """One line for a failed Spark job: the Python error of the failed task where Spark's message holds one."""
+    """One line for a failed Spark job: the failed task's Python error where Spark's message holds one, else
+    Spark's reason for losing the task, else the first line of its message."""
     text = str(err)
-    found = _PYTHON_ERROR.findall(text)
-    if found:
-        kind, message = found[-1]
-        return f"{kind.rsplit('.', 1)[-1]}: {message.strip()}"
-    return " ".join(text.split("\n", 1)[0].split())[:300] or type(err).__name__
+    python = [m for m in _PYTHON_ERROR.findall(text) if "." not in m[0]]  # Java's classes are dotted
+    if python:
+        kind, message = python[-1]
+        return _first_line(f"{kind}: {message}")
+    lost = _LOST_TASK.search(text)
+    if lost:
+        return _first_line(re.split(r"(?<=[.)])\s+(?=[A-Z])", lost.group(1))[0].rstrip("."))
+    return _first_line(text) or type(err).__name__
 
 
 def _collect(spark: Any, rdd: Any, group: str, out: list) -> Callable[[], None]:
@@ -178,10 +237,11 @@ def _run_on_spark(
     threads = int(spark.conf.get("spark.task.cpus", "1"))
     job.scorer.tables  # noqa: B018 (built once here: each Python worker unpickles them instead of building its own)
     broadcast = context.broadcast(pickle.dumps(job.scorer))
-    rdd = context.parallelize(runs, len(runs)).mapPartitions(
-        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads)
-    )
     group = f"thinfile-{uuid.uuid4().hex}"
+    stop = layout.root / f".stop-{group}"
+    rdd = context.parallelize(runs, len(runs)).mapPartitions(
+        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads, stop)
+    )
     out: list = []
     thread = threading.Thread(target=_collect(spark, rdd, group, out), name="thinfile-spark-job", daemon=True)
     planned = {chunk_name(r.part_index, k) for r in runs for k in r.chunks}
@@ -194,9 +254,12 @@ def _run_on_spark(
                 if p.stem in planned and p.stem not in seen:
                     seen.add(p.stem)
                     on_done(p.stem)
-    except BaseException:  # Ctrl-C, SIGTERM: the running tasks are cancelled before the error goes on
+    except BaseException:  # Ctrl-C, SIGTERM: the running tasks are stopped before the error goes on
+        stop.touch()
         context.cancelJobGroup(group)
         thread.join()
+        _settle(layout, job.settings.spark_stop_wait_s)
+        stop.unlink(missing_ok=True)
         raise
     finally:
         broadcast.unpersist()
@@ -209,13 +272,24 @@ def _run_on_spark(
     return result
 
 
+def _settle(layout: OutputLayout, quiet_s: float, longest_s: float = 15.0) -> None:
+    """Wait until no part has been committed for `quiet_s` (a cancelled task's Python worker runs on until Spark
+    kills it), so that what the stopped job reports as kept is what stays."""
+    last, quiet, waited = -1, 0.0, 0.0
+    while quiet < quiet_s and waited < longest_s:
+        count = sum(1 for _ in layout.scores.glob("part-*.parquet"))
+        quiet = quiet + 0.25 if count == last else 0.0
+        last = count
+        time.sleep(0.25)
+        waited += 0.25
+
+
 @register_engine("spark")
 def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
     started = time.perf_counter()
     schema, chunk_rows = job.scorer.schema, job.chunk_rows
     parts = inspect_input(job.input, schema)
-    spark = spark_session(job.master)
     inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons
     manifest = new_manifest("spark", inputs, job.tag.as_dict(), schema.fingerprint, chunk_rows, top)
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
@@ -223,17 +297,22 @@ def run_spark(job: BatchJob) -> BatchResult:
         chunks = finished_chunks(layout)
         skipped = len(chunks)
         manifest = update_manifest(layout, manifest, chunks)
-        runs = plan_runs(parts, set(chunks), chunk_rows, spark.sparkContext.defaultParallelism)
+        runs: list[ChunkRun] = []
+        spark = None
+        if any(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(chunk_rows))):
+            spark = spark_session(job.master, log_level=job.settings.spark_log_level)  # only with something to score
+            slots, per_group = spark.sparkContext.defaultParallelism, job.settings.spark_tasks_per_row_group
+            runs = plan_runs(parts, set(chunks), chunk_rows, slots, per_group)
         rows = {chunk_name(r.part_index, k): r.chunk_rows(k, chunk_rows) for r in runs for k in r.chunks}
-        if runs and job.console is not None:
+        if spark is not None and job.console is not None:
+            tasks = "1 task" if len(runs) == 1 else f"{len(runs):,} tasks"
             job.console.print(
-                f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(rows.values()):,} rows "
-                f"in {len(runs)} tasks"
+                f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(rows.values()):,} rows in {tasks}"
             )
         with scoring_progress(job.console, job.progress) as bar:
             done = sum(c["counts"]["rows_in"] for c in chunks.values())
             task = bar.add_task("score", total=sum(p.rows for p in parts), completed=done, **{RESUMED: done})
-            if runs:
+            if spark is not None:
                 found = _run_on_spark(spark, runs, job, layout, lambda name: bar.advance(task, rows[name]))
                 chunks.update(found)
                 bar.update(task, completed=sum(c["counts"]["rows_in"] for c in chunks.values()))

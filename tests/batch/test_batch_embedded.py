@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from thinfile.commands.batch import register
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
-from thinfile.serving.batch.input import BatchInputError
+from thinfile.serving.batch.input import BatchInputError, inspect_input
 from thinfile.serving.batch.output import BatchOutputError
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
 from thinfile.training.scorer.artefact import Scorer
@@ -221,3 +221,15 @@ def test_cli_prints_reconciled_counts_and_fails_cleanly(book: pd.DataFrame, scor
         app, ["batch-score", str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--model", str(scorer_dir)]
     )
     assert bad.exit_code == 2 and "no such file or folder" in " ".join(bad.output.split())
+
+
+def test_input_files_are_found_by_absolute_paths_whatever_the_working_folder(
+    book: pd.DataFrame, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "book").mkdir()
+    book.head(10).to_parquet(tmp_path / "book" / "a.parquet")
+    monkeypatch.chdir(tmp_path)
+
+    (part,) = inspect_input("book", schema)
+
+    assert part.path == tmp_path / "book" / "a.parquet" and part.path.is_absolute() and part.name == "a.parquet"

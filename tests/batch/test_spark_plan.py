@@ -47,3 +47,12 @@ def test_the_last_chunk_of_a_file_counts_only_its_rows() -> None:
     (run,) = plan_runs([_part("a", 250)], set(), CHUNK, 1)
 
     assert [run.chunk_rows(k, CHUNK) for k in run.chunks] == [100, 100, 50]
+
+
+def test_a_row_group_is_shared_by_at_most_the_set_number_of_runs() -> None:
+    one_group = InputPart(path=Path("a"), name="a", format="parquet", rows=1_000, fingerprint="", columns=())
+    many = InputPart(path=Path("b"), name="b", format="parquet", rows=1_000, fingerprint="", columns=(), row_groups=5)
+
+    assert len(plan_runs([one_group], set(), CHUNK, 64, per_row_group=2)) == 2
+    assert len(plan_runs([many], set(), CHUNK, 64, per_row_group=2)) == 10
+    assert len(plan_runs([many], set(), CHUNK, 3, per_row_group=2)) == 3

@@ -14,6 +14,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,7 +38,7 @@ console = Console(stderr=True, log_path=False)
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error in plain words and return the Exit to raise."""
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 

@@ -1,0 +1,33 @@
+"""Signals held back during work that must not be cut half-way arrive, once, when it ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from thinfile.features.lifetime import signals_held
+
+
+def test_ctrl_c_inside_the_block_is_raised_after_it() -> None:
+    finished = False
+    with pytest.raises(KeyboardInterrupt), signals_held(signal.SIGINT, signal.SIGTERM):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        finished = True
+    assert finished
+
+
+def test_the_previous_handlers_are_back_and_receive_the_held_signal() -> None:
+    received: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda sig, frame: received.append(sig))
+    try:
+        with signals_held(signal.SIGTERM):
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert received == []
+        assert received == [signal.SIGTERM]
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert received == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
