@@ -33,21 +33,30 @@ def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> boo
 @contextlib.contextmanager
 def signals_held(*signals: int) -> Iterator[None]:
     """Hold `signals` back until the block ends, then deliver them to the handlers in place before: for work that
-    must not be cut half-way, such as starting a JVM that would outlive an interrupted parent. Only the main thread
-    can set handlers; elsewhere signals are not held."""
+    must not be cut half-way, such as starting a JVM that would outlive an interrupted parent. A second signal of
+    a kind already held is not held: the person pressing Ctrl-C again, or a supervisor's second SIGTERM, wins. Only
+    the main thread can set handlers; elsewhere signals are not held."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     arrived: list[int] = []
 
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
     def note(sig: int, frame: FrameType | None) -> None:
+        if sig in arrived:
+            arrived.clear()
+            restore()
+            signal.raise_signal(sig)
+            return
         arrived.append(sig)
 
     previous = {sig: signal.signal(sig, note) for sig in signals}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore()
         for sig in dict.fromkeys(arrived):
             signal.raise_signal(sig)

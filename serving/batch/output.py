@@ -23,6 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
+STOP_PREFIX = ".stop-"
 SCORES = "scores"
 REJECTS = "rejects"
 LOCK = ".thinfile-batch.lock"
@@ -124,6 +125,10 @@ def remove_temporaries(layout: OutputLayout) -> int:
             for p in folder.glob(".*.tmp-*"):
                 p.unlink(missing_ok=True)
                 removed += 1
+    if layout.root.is_dir():
+        for p in layout.root.glob(f"{STOP_PREFIX}*"):  # a Spark job's stop file, left by a killed driver
+            p.unlink(missing_ok=True)
+            removed += 1
     return removed
 
 

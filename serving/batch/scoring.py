@@ -128,7 +128,7 @@ def scores_table(explanation: Explanation, ids: pa.Array, tag: ModelTag, schema:
     """The scores part of a chunk, column by column from the explanation's arrays.
 
     Text columns other than the id are dictionary arrays (a few distinct values each), which the Parquet
-    writer stores as they are; `plain` turns them into ordinary text where a reader needs that.
+    writer stores as they are (readers of the parts see ordinary text).
     """
     n = len(explanation)
     columns: dict[str, pa.Array] = {
@@ -142,12 +142,6 @@ def scores_table(explanation: Explanation, ids: pa.Array, tag: ModelTag, schema:
         "model_version": _repeat(tag.version, n),
     }
     return pa.Table.from_arrays(list(columns.values()), names=list(columns))
-
-
-def plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns decoded to their value type (what readers of the Parquet parts see)."""
-    columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
-    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def rejects_table(report: ValidationReport | MatrixReport, source: str, first_row: int) -> pa.Table:

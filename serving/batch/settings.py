@@ -42,3 +42,6 @@ class BatchSettings(Section):
         description="after Ctrl-C or SIGTERM, seconds without a newly committed part before a Spark job reports what "
         "it keeps (a cancelled task's Python worker runs until Spark kills it, 2 s by default)",
     )
+    spark_stop_longest_s: float = Field(
+        15.0, ge=0, description="after Ctrl-C or SIGTERM, the longest a Spark job waits for its tasks to stop"
+    )

@@ -12,6 +12,7 @@ the driver and every executor see (a shared mount such as /dbfs/..., NFS).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -36,16 +37,18 @@ from thinfile.features.progress import RESUMED
 from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import BatchInputError, InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
-    RESUME,
+    BatchIntegrityError,
     BatchJob,
     BatchResult,
     BatchStoppedError,
     finish_job,
+    kept_parts,
     reconcile,
     register_engine,
     scoring_progress,
 )
 from thinfile.serving.batch.output import (
+    STOP_PREFIX,
     OutputLayout,
     chunk_name,
     finished_chunks,
@@ -60,7 +63,12 @@ from thinfile.serving.batch.settings import BatchSettings
 SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
-_FAILED = "the Spark job failed ({reason}); " + RESUME
+_FAILED = "the Spark job failed ({reason}); {kept}"
+_CONNECT = (
+    "the Spark engine needs a classic Spark session (it schedules its own tasks); Spark Connect sessions (Databricks "
+    "shared-access or serverless compute, SPARK_REMOTE) are not supported: use a single-user cluster, or "
+    "--engine embedded"
+)
 _PYTHON_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit)): (.+)$", re.MULTILINE)
 
 
@@ -84,6 +92,8 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
     SparkSession = _pyspark()
     active = SparkSession.getActiveSession()
     if active is not None:
+        if not hasattr(active, "sparkContext"):  # Spark Connect has no SparkContext
+            raise SparkUnavailableError(_CONNECT)
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -157,6 +167,7 @@ def _score_runs(
     chunk_rows: int,
     threads: int,
     stop: Path,
+    job: str,
 ) -> Callable[[Iterator[ChunkRun]], Iterator[tuple[str, dict]]]:
     """The task: each run's chunks read, scored and committed; yields (chunk name, footer), or ("", {"error": why})
     for a file that cannot be read or a folder this executor does not see (the same on every try, so the driver
@@ -169,9 +180,9 @@ def _score_runs(
         if not layout.scores.is_dir():
             yield "", {"error": _unseen("OUTPUT", layout.root)}
             return
-        if not worker.prepared_for(tag, settings, layout):
+        if not worker.prepared_for(job):
             pa.set_cpu_count(threads)
-            worker.init_worker(0, scorer.value, tag, settings, layout, threads)
+            worker.init_worker(0, scorer.value, tag, settings, layout, threads, job)
         schema = worker.current_schema()
         with threadpool_limits(threads):
             for r in runs:
@@ -238,9 +249,9 @@ def _run_on_spark(
     job.scorer.tables  # noqa: B018 (built once here: each Python worker unpickles them instead of building its own)
     broadcast = context.broadcast(pickle.dumps(job.scorer))
     group = f"thinfile-{uuid.uuid4().hex}"
-    stop = layout.root / f".stop-{group}"
+    stop = layout.root / f"{STOP_PREFIX}{group}"
     rdd = context.parallelize(runs, len(runs)).mapPartitions(
-        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads, stop)
+        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads, stop, group)
     )
     out: list = []
     thread = threading.Thread(target=_collect(spark, rdd, group, out), name="thinfile-spark-job", daemon=True)
@@ -255,24 +266,35 @@ def _run_on_spark(
                     seen.add(p.stem)
                     on_done(p.stem)
     except BaseException:  # Ctrl-C, SIGTERM: the running tasks are stopped before the error goes on
-        stop.touch()
-        context.cancelJobGroup(group)
-        thread.join()
-        _settle(layout, job.settings.spark_stop_wait_s)
-        stop.unlink(missing_ok=True)
+        try:
+            with contextlib.suppress(OSError):
+                stop.touch()
+            context.cancelJobGroup(group)
+            thread.join()
+            _settle(layout, job.settings.spark_stop_wait_s, job.settings.spark_stop_longest_s)
+        finally:
+            with contextlib.suppress(OSError):
+                stop.unlink(missing_ok=True)
         raise
     finally:
         broadcast.unpersist()
     result = out[0]
     if isinstance(result, BaseException):
-        raise BatchStoppedError(_FAILED.format(reason=_failure(result)))
+        raise BatchStoppedError(_FAILED.format(reason=_failure(result), kept=kept_parts(layout.root)))
     errors = [footer["error"] for name, footer in result if not name]
     if errors:
         raise BatchInputError(errors[0])
+    unseen = [name for name, _ in result if not layout.scores_part(name).is_file()]
+    if unseen:
+        raise BatchIntegrityError(
+            f"{len(unseen):,} parts the Spark tasks committed are not in {layout.scores} as this process sees it "
+            f"(first {unseen[0]}): the executors write somewhere else; give an OUTPUT on storage the driver and "
+            "every executor share"
+        )
     return result
 
 
-def _settle(layout: OutputLayout, quiet_s: float, longest_s: float = 15.0) -> None:
+def _settle(layout: OutputLayout, quiet_s: float, longest_s: float) -> None:
     """Wait until no part has been committed for `quiet_s` (a cancelled task's Python worker runs on until Spark
     kills it), so that what the stopped job reports as kept is what stays."""
     last, quiet, waited = -1, 0.0, 0.0

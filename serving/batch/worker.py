@@ -70,9 +70,16 @@ def end_with_job(job: int) -> None:
 
 
 def init_worker(
-    parent: int, scorer: Scorer | bytes, tag: ModelTag, settings: BatchSettings, layout: OutputLayout, threads: int
+    parent: int,
+    scorer: Scorer | bytes,
+    tag: ModelTag,
+    settings: BatchSettings,
+    layout: OutputLayout,
+    threads: int,
+    job: str = "",
 ) -> None:
-    """Set up a scoring process (`parent` 0: scoring in the job's own process); `scorer`, or pickled."""
+    """Set up a scoring process (`parent` 0: scoring in the job's own process); `scorer`, or pickled; `job` names
+    the job run (see `prepared_for`)."""
     if parent:
         end_with_job(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -85,12 +92,13 @@ def init_worker(
     scorer.num_threads = threads
     if parent:
         warm_up(scorer, settings)
-    _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout)
+    _WORKER.update(scorer=scorer, tag=tag, settings=settings, layout=layout, job=job)
 
 
-def prepared_for(tag: ModelTag, settings: BatchSettings, layout: OutputLayout) -> bool:
-    """Whether `init_worker` has set this process up for this job already (Spark reuses its Python workers)."""
-    return _WORKER.get("tag") == tag and _WORKER.get("settings") == settings and _WORKER.get("layout") == layout
+def prepared_for(job: str) -> bool:
+    """Whether `init_worker` has set this process up for the job run called `job` (Spark reuses its Python
+    workers across jobs, which may bring another scorer, schema or settings)."""
+    return bool(job) and _WORKER.get("job") == job
 
 
 def current_schema() -> Schema:

@@ -76,9 +76,11 @@ def test_spark_resumes_from_the_parts_an_embedded_job_committed(
     root, embedded, _ = both_engines
     resumed = root / "resumed"
     shutil.copytree(root / "embedded", resumed)
-    lost = sorted((resumed / "scores").glob("part-*.parquet"))[1:3]
+    parts = sorted((resumed / "scores").glob("part-*.parquet"))
+    lost = parts[1:3]
     for p in lost:
         p.unlink()
+    kept = {p.name: p.stat().st_mtime_ns for p in parts if p not in lost}
 
     result = batch_score(root / "book", resumed, scorer_dir, engine="spark", master="local[2]", chunk_rows=800)
 
@@ -87,6 +89,7 @@ def test_spark_resumes_from_the_parts_an_embedded_job_committed(
     pd.testing.assert_frame_equal(
         read_scores(resumed, schema.id_column), read_scores(root / "embedded", schema.id_column), check_exact=True
     )
+    assert {name: (resumed / "scores" / name).stat().st_mtime_ns for name in kept} == kept
 
 
 @pytest.mark.slow

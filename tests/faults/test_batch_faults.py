@@ -182,6 +182,25 @@ def test_sigterm_stops_the_job_and_its_workers_in_one_line(book_file: Path, scor
 
 
 @pytest.mark.slow
+def test_ctrl_c_stops_a_spark_job_in_one_line_counting_its_parts_and_leaves_no_process(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspark")
+    out = tmp_path / "out"
+    cmd = [*command(book_file, out, scorer_dir, chunk_rows=20), "--engine", "spark", "--master", "local[2]"]
+    with started(cmd, tmp_path / "err.log") as proc:
+        wait_for_parts(out, proc, at_least=3, timeout=240)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(60)
+        _, alive = psutil.wait_procs(_session(proc.pid), timeout=30)
+    line = the_error((tmp_path / "err.log").read_text())
+    parts = len(list((out / "scores").glob("part-*.parquet")))
+    assert code == 128 + signal.SIGINT and alive == []
+    assert f"{parts:,} finished parts are kept, rerun the same command to resume" in line and parts < BOOK_ROWS // 20
+    assert not list(out.glob(".stop-*"))
+
+
+@pytest.mark.slow
 def test_a_killed_worker_ends_in_one_line_and_the_rerun_resumes(
     book_file: Path, scorer_dir: Path, tmp_path: Path
 ) -> None:
