@@ -63,6 +63,7 @@ from thinfile.serving.batch.settings import BatchSettings
 SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
+DAEMON = "thinfile.serving.batch.spark_daemon"
 _FAILED = "the Spark job failed ({reason}); {kept}"
 _CONNECT = (
     "the Spark engine needs a classic Spark session (it schedules its own tasks); Spark Connect sessions (Databricks "
@@ -101,6 +102,7 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
         SparkSession.builder.appName(app_name)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.log.level", log_level)
+        .config("spark.python.daemon.module", DAEMON)
     )
     if master:
         builder = builder.master(master)

@@ -14,6 +14,7 @@ from rich.console import Console
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import BatchInputError, batch_score
 from thinfile.serving.batch.spark import (
+    DAEMON,
     SPARK_MISSING,
     SparkUnavailableError,
     spark_session,
@@ -132,3 +133,16 @@ def test_the_spark_progress_bar_ends_at_every_row_and_names_the_tasks(
 
     text = console.export_text()
     assert f"scoring {ROWS:,} rows in" in text and f"{ROWS}/{ROWS} rows" in text
+
+
+@pytest.mark.slow
+def test_spark_forks_its_python_workers_from_a_daemon_that_imported_the_scoring_side(both_engines) -> None:
+    psutil = pytest.importorskip("psutil")
+
+    daemons = [
+        p.info["cmdline"]
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and DAEMON in p.info["cmdline"] and "-m" in p.info["cmdline"]
+    ]
+
+    assert daemons, "no Python worker of the session runs from thinfile's daemon module"
