@@ -71,8 +71,16 @@ def batch_score(
     ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
     schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
-    engine: str = typer.Option("embedded", "--engine", "-e", help="embedded (this machine, every core) or spark."),
-    master: str = typer.Option(None, "--master", help="Spark master for --engine spark (default local[*])."),
+    engine: str = typer.Option(
+        "embedded",
+        "--engine",
+        "-e",
+        help="embedded (this machine, every core) or spark (Spark schedules the same chunks; INPUT and OUTPUT "
+        "must be on storage every executor sees). Either engine resumes the other's job.",
+    ),
+    master: str = typer.Option(
+        None, "--master", help="Spark master for --engine spark (default local[*]); ignored by the embedded engine."
+    ),
     chunk_rows: int = typer.Option(
         None,
         "--chunk-rows",
@@ -80,7 +88,10 @@ def batch_score(
         help="Rows per output part; bounds memory per worker (default from settings: 50,000).",
     ),
     workers: int = typer.Option(
-        None, "--workers", min=1, help="Scoring processes of the embedded engine (default: one per core)."
+        None,
+        "--workers",
+        min=1,
+        help="Scoring processes of the embedded engine (default: one per core); Spark uses its own cores.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),
