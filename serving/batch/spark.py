@@ -6,36 +6,28 @@ least one task per core). A task reads its chunks straight from the file with Ar
 embedded worker's `score_task` and commits the chunk's parts atomically under the chunk's name: a retried or
 speculative task rewrites the same parts, and a rerun after a crash resumes from the committed parts, with
 either engine. Only the chunks' footers (counts and population summaries) travel back to the driver; no row
-passes through the JVM, so a task costs what an embedded worker's chunks cost. INPUT and OUTPUT must be paths
+passes through the JVM, so a task costs what an embedded worker's chunks cost. What a task runs lives in
+`spark_tasks`, light enough for Spark's Python workers to import quickly. INPUT and OUTPUT must be paths
 the driver and every executor see (a shared mount such as /dbfs/..., NFS).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import pickle
 import re
 import signal
-import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
-
-import numpy as np
-import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from thinfile.features.lifetime import signals_held
 from thinfile.features.progress import RESUMED
-from thinfile.serving.batch import worker
-from thinfile.serving.batch.input import BatchInputError, InputPart, inspect_input, read_chunks
+from thinfile.serving.batch.input import BatchInputError, inspect_input
 from thinfile.serving.batch.job import (
     BatchIntegrityError,
     BatchJob,
@@ -57,8 +49,7 @@ from thinfile.serving.batch.output import (
     remove_temporaries,
     update_manifest,
 )
-from thinfile.serving.batch.scoring import ModelTag
-from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.spark_tasks import ChunkRun, plan_runs, score_runs
 
 SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
@@ -128,92 +119,6 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-@dataclass(frozen=True)
-class ChunkRun:
-    """What one Spark task scores: some chunks of one input file (the `part_index`-th)."""
-
-    part_index: int
-    part: InputPart
-    chunks: tuple[int, ...]
-
-    def chunk_rows(self, k: int, chunk_rows: int) -> int:
-        """Rows in chunk `k` (the file's last chunk may be short)."""
-        return min(chunk_rows, self.part.rows - k * chunk_rows)
-
-
-def plan_runs(
-    parts: list[InputPart], done: set[str], chunk_rows: int, slots: int, per_row_group: int = 2
-) -> list[ChunkRun]:
-    """The chunks not in `done`, as runs of consecutive chunks of one file: each file gets a share of the `slots`
-    (Spark's cores) in proportion to its chunks, at least one, and at most `per_row_group` per row group of the
-    file (a CSV file counts as one): a run decodes its file from the start of the row group holding its first
-    chunk, so more runs per row group would read it again and again."""
-    pending = [
-        (i, [k for k in range(p.chunks(chunk_rows)) if chunk_name(i, k) not in done]) for i, p in enumerate(parts)
-    ]
-    total = sum(len(ks) for _, ks in pending)
-    runs: list[ChunkRun] = []
-    for i, ks in pending:
-        if ks:
-            share = math.ceil(max(slots, 1) * len(ks) / total)
-            pieces = min(len(ks), share, per_row_group * parts[i].row_groups)
-            runs.extend(ChunkRun(i, parts[i], tuple(int(k) for k in run)) for run in np.array_split(ks, pieces))
-    return runs
-
-
-def _score_runs(
-    scorer: Any,
-    tag: ModelTag,
-    settings: BatchSettings,
-    layout: OutputLayout,
-    chunk_rows: int,
-    threads: int,
-    stop: Path,
-    job: str,
-) -> Callable[[Iterator[ChunkRun]], Iterator[tuple[str, dict]]]:
-    """The task: each run's chunks read, scored and committed; yields (chunk name, footer), or ("", {"error": why})
-    for a file that cannot be read or a folder this executor does not see (the same on every try, so the driver
-    stops the job rather than Spark retrying). It ends before its next chunk once the file `stop` exists (a
-    cancelled task's Python worker would run on until Spark kills it).
-
-    `scorer` is a broadcast of the pickled scorer, unpickled once per Python worker (Spark reuses them)."""
-
-    def run(runs: Iterator[ChunkRun]) -> Iterator[tuple[str, dict]]:
-        if not layout.scores.is_dir():
-            yield "", {"error": _unseen("OUTPUT", layout.root)}
-            return
-        if not worker.prepared_for(job):
-            pa.set_cpu_count(threads)
-            worker.init_worker(0, scorer.value, tag, settings, layout, threads, job)
-        schema = worker.current_schema()
-        with threadpool_limits(threads):
-            for r in runs:
-                if not r.part.path.is_file():
-                    yield "", {"error": _unseen("the input file", r.part.path)}
-                    return
-                skip = set(range(r.part.chunks(chunk_rows))) - set(r.chunks)
-                try:
-                    for k, table in read_chunks(r.part, schema, chunk_rows, skip):
-                        if stop.exists():
-                            return
-                        yield worker.score_task(
-                            chunk_name(r.part_index, k), r.part.name, k * chunk_rows, r.part.partition, table
-                        )
-                except BatchInputError as err:
-                    yield "", {"error": str(err)}
-                    return
-
-    return run
-
-
-def _unseen(what: str, path: Path) -> str:
-    return (
-        f"{what} {path} is not visible on the Spark executor on {socket.gethostname()}: Spark's tasks read the input "
-        "and write the output themselves, so both must be on storage every executor sees (a shared mount such as "
-        "/dbfs/... or NFS)"
-    )
-
-
 _LOST_TASK = re.compile(r"most recent failure: Lost task [^)]*\)[^:]*: (?:[\w.$]+(?:Exception|Error): )?([^\n]+)")
 
 
@@ -253,7 +158,7 @@ def _run_on_spark(
     group = f"thinfile-{uuid.uuid4().hex}"
     stop = layout.root / f"{STOP_PREFIX}{group}"
     rdd = context.parallelize(runs, len(runs)).mapPartitions(
-        _score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads, stop, group)
+        score_runs(broadcast, job.tag, job.settings, layout, job.chunk_rows, threads, stop, group)
     )
     out: list = []
     thread = threading.Thread(target=_collect(spark, rdd, group, out), name="thinfile-spark-job", daemon=True)

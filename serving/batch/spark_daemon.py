@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyspark.daemon import manager
 
-import thinfile.serving.batch.spark  # noqa: F401 (the task's module and everything it scores with)
+import thinfile.serving.batch.spark_tasks  # noqa: F401 (the tasks' module and everything they score with)
 
 if __name__ == "__main__":
     manager()

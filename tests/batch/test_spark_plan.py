@@ -8,7 +8,7 @@ import pytest
 
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import chunk_name
-from thinfile.serving.batch.spark import plan_runs
+from thinfile.serving.batch.spark_tasks import plan_runs
 
 CHUNK = 100
 
