@@ -1,14 +1,15 @@
 """Spark engine of batch scoring: Spark schedules the chunks, and each task scores them as an embedded worker does.
 
 pyspark is an optional extra (`pip install 'thinfile[spark]'`). The driver checks every input file and names
-its chunks as the embedded engine does; Spark runs one task per run of consecutive chunks of one file (at
-least one task per core). A task reads its chunks straight from the file with Arrow, scores each with the
-embedded worker's `score_task` and commits the chunk's parts atomically under the chunk's name: a retried or
-speculative task rewrites the same parts, and a rerun after a crash resumes from the committed parts, with
-either engine. Only the chunks' footers (counts and population summaries) travel back to the driver; no row
-passes through the JVM, so a task costs what an embedded worker's chunks cost. What a task runs lives in
-`spark_tasks`, light enough for Spark's Python workers to import quickly. INPUT and OUTPUT must be paths
-the driver and every executor see (a shared mount such as /dbfs/..., NFS).
+its chunks as the embedded engine does; Spark runs one task per run of consecutive chunks of one file (each
+file a share of the cores, at most `spark_tasks_per_row_group` tasks per row group). A task reads its chunks
+straight from the file with Arrow, scores each with the embedded worker's `score_task` and commits the
+chunk's parts atomically under the chunk's name: a retried or speculative task rewrites the same parts, and
+a rerun after a crash resumes from the committed parts, with either engine. Only the chunks' footers (counts
+and population summaries) travel back to the driver; no row passes through the JVM, so a task costs what an
+embedded worker's chunks cost. What a task runs lives in `spark_tasks`, light enough for Spark's Python
+workers to import quickly. INPUT and OUTPUT must be paths the driver and every executor see (a shared mount
+such as /dbfs/..., NFS).
 """
 
 from __future__ import annotations
