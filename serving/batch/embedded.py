@@ -25,7 +25,7 @@ from multiprocessing.context import BaseContext
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from thinfile.features.progress import RESUMED
+from thinfile.features.progress import RESUMED, rows_bar
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import worker
 from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
@@ -37,7 +37,6 @@ from thinfile.serving.batch.job import (
     finish_job,
     reconcile,
     register_engine,
-    scoring_progress,
 )
 from thinfile.serving.batch.output import (
     OutputLayout,
@@ -202,9 +201,9 @@ def _score_pending(
     scorer, tag = job.scorer, job.tag
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
-    with scoring_progress(job.console, job.progress) as bar:
+    with rows_bar(job.console, job.progress) as bar:
         done = sum(c["counts"]["rows_in"] for c in chunks.values())
-        task = bar.add_task("score", total=total, completed=done, **{RESUMED: done})
+        task = bar.add_task("scoring", total=total, completed=done, **{RESUMED: done})
 
         def on_done(name: str, footer: dict) -> None:
             chunks[name] = footer

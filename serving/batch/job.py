@@ -20,17 +20,8 @@ from functools import cached_property
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from thinfile.features.jsonio import jsonable
-from thinfile.features.progress import RowsPerSecond
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import (
     SCORES,
@@ -169,22 +160,6 @@ class BatchResult:
 
 Engine = Callable[[BatchJob], BatchResult]
 _ENGINES: dict[str, Engine] = {}
-
-
-def scoring_progress(console: Console | None, enabled: bool) -> Progress:
-    """The bar of a scoring job: rows done of rows in, rows per second since it started, time left."""
-    return Progress(
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    )
 
 
 def register_engine(name: str) -> Callable[[Engine], Engine]:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thinfile.features.lifetime import signals_held
-from thinfile.features.progress import RESUMED
+from thinfile.features.progress import RESUMED, rows_bar
 from thinfile.serving.batch.input import BatchInputError, inspect_input
 from thinfile.serving.batch.job import (
     BatchIntegrityError,
@@ -38,7 +38,6 @@ from thinfile.serving.batch.job import (
     kept_parts,
     reconcile,
     register_engine,
-    scoring_progress,
 )
 from thinfile.serving.batch.output import (
     STOP_PREFIX,
@@ -239,9 +238,9 @@ def run_spark(job: BatchJob) -> BatchResult:
             job.console.print(
                 f"Spark {spark.version} on {spark.sparkContext.master}: scoring {sum(rows.values()):,} rows in {tasks}"
             )
-        with scoring_progress(job.console, job.progress) as bar:
+        with rows_bar(job.console, job.progress) as bar:
             done = sum(c["counts"]["rows_in"] for c in chunks.values())
-            task = bar.add_task("score", total=sum(p.rows for p in parts), completed=done, **{RESUMED: done})
+            task = bar.add_task("scoring", total=sum(p.rows for p in parts), completed=done, **{RESUMED: done})
             if spark is not None:
                 found = _run_on_spark(spark, runs, job, layout, lambda name: bar.advance(task, rows[name]))
                 chunks.update(found)

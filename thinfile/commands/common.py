@@ -15,19 +15,11 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.status import Status
 
 from thinfile.features.generator import GeneratorParams
 from thinfile.features.population import PARTS_DIR, generate_population
-from thinfile.features.progress import RowsPerSecond
+from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import default_data_dir
 from thinfile.training.registry import model_name_for
@@ -45,15 +37,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def row_progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """A rich progress bar counting rows, with rows/s; yields advance(n)."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with rows_bar(console) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 
