@@ -129,6 +129,16 @@ def batch(trained: Step, table: RealTable, home: Path) -> tuple[Step, Path]:
     return step, out
 
 
+@pytest.fixture(scope="module")
+def spark_batch(batch: tuple[Step, Path], table: RealTable, home: Path) -> tuple[Step, Path]:
+    """The same job as `batch`, on the Spark engine (local[2])."""
+    pytest.importorskip("pyspark")
+    out = home / "spark_batch"
+    args = ["--engine", "spark", "--master", "local[2]", "--chunk-rows", "100"]
+    step = cli(home, "batch-score", str(table.csv), str(out), "--schema", str(table.schema_file), *args)
+    return step, out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -137,6 +137,26 @@ def test_batch_scores_equal_the_librarys(
     assert np.allclose(scores.loc[library.index, "score"].to_numpy(), library.to_numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
+def test_spark_scores_and_rejects_the_real_table_as_the_embedded_engine_does(
+    batch: tuple[Step, Path], spark_batch: tuple[Step, Path], committed: Schema, table: RealTable, request
+) -> None:
+    waiting_for(request, "batch-score", table)
+    assert spark_batch[0].exit_code == 0, spark_batch[0].output
+    (_, embedded), (_, spark) = batch, spark_batch
+    key = committed.id_column
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(spark / "scores").sort_values(key, ignore_index=True),
+        pd.read_parquet(embedded / "scores").sort_values(key, ignore_index=True),
+        check_exact=True,
+    )
+    rejects = [
+        pd.concat([pd.read_parquet(p) for p in sorted((out / "rejects").glob("*.parquet"))] or [pd.DataFrame()])
+        for out in (spark, embedded)
+    ]
+    pd.testing.assert_frame_equal(*(r.reset_index(drop=True) for r in rejects))
+
+
 def test_the_service_scores_one_applicant_as_the_library_does(
     served: str, frame: pd.DataFrame, champion: Scorer, committed: Schema
 ):
