@@ -438,8 +438,11 @@ def _is_text(t: pyarrow.DataType) -> bool:
 
 
 def _is_number(t: pyarrow.DataType) -> bool:
-    """Types read as float64 without text parsing, exactly as pandas reads them (float16 and decimals excepted)."""
-    return bool(pyarrow.types.is_integer(t) or t in (pyarrow.float32(), pyarrow.float64()))
+    """Types read as float64 without text parsing, exactly as pandas reads them (float16 and decimals excepted;
+    booleans as 1 and 0, which pandas reads from text when some are missing, to the same numbers)."""
+    return bool(
+        pyarrow.types.is_integer(t) or pyarrow.types.is_boolean(t) or t in (pyarrow.float32(), pyarrow.float64())
+    )
 
 
 def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray, bool]:
@@ -458,12 +461,16 @@ def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray,
 
 def _arrow_categories(f: Feature, column: pyarrow.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """`category_factors` of a column: text columns through Arrow's dictionary encoding (a value read once, however
-    often it appears), other types through pandas, as `validate_table` reads them."""
-    if not _is_text(column.type):
+    often it appears) or the dictionary they come in, other types through pandas, as `validate_table` reads them."""
+    kind = column.type
+    dictionary = pyarrow.types.is_dictionary(kind) and _is_text(kind.value_type)
+    if not (_is_text(kind) or dictionary):
         return category_factors(f, column.to_pandas())
     if not column.num_chunks:
         return np.zeros(0, dtype=np.int64), []
-    encoded = pc.dictionary_encode(column.combine_chunks())
+    encoded = column.combine_chunks() if dictionary else pc.dictionary_encode(column.combine_chunks())
+    if encoded.dictionary.null_count:  # a missing value held in the dictionary itself
+        encoded = pc.dictionary_encode(encoded.dictionary_decode())
     codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
@@ -501,7 +508,7 @@ def validate_arrow(
             continue
         if _is_number(column.type):
             v = column.to_numpy() if column.type == pyarrow.float64() else pc.cast(column, pyarrow.float64()).to_numpy()
-            whole = bool(pyarrow.types.is_integer(column.type))
+            whole = bool(pyarrow.types.is_integer(column.type))  # bool: 0 and 1 have no fraction either way
         else:
             raw = column.to_pandas()
             v = feature_numbers(f, raw)

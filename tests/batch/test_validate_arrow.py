@@ -114,3 +114,22 @@ def test_arrow_validation_of_a_generated_book_with_faults_matches_pandas(book: p
     assert 60 <= len(fast.errors) <= 120
     pd.testing.assert_frame_equal(fast.errors, reference.errors)
     np.testing.assert_array_equal(fast.matrix, schema.to_matrix(reference.clean))
+
+
+def test_a_category_dictionary_holding_a_missing_value_reads_as_missing_as_its_decoded_text_does() -> None:
+    f = next(f for f in SCHEMA.features if f.type.value == "category")
+    rows = 4
+    columns: dict[str, pa.Array] = {"loan_id": pa.array([f"L{i}" for i in range(rows)])}
+    for g in SCHEMA.features:
+        if g is f:
+            continue
+        columns[g.name] = pa.array([1.0] * rows) if g.type.value != "category" else pa.array([g.levels[0]] * rows)
+    held = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 1], pa.int8()), pa.array([f.levels[0], None]))
+    with_dictionary = pa.table({**columns, f.name: held})
+    decoded = pa.table({**columns, f.name: held.dictionary_decode()})
+
+    fast = validate_arrow(with_dictionary, SCHEMA)
+    reference = validate_table(decoded.to_pandas(), SCHEMA)
+
+    pd.testing.assert_frame_equal(fast.errors, reference.errors)
+    np.testing.assert_array_equal(fast.valid_mask, reference.valid_mask)
