@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import free_port, server_env, wait_gone
+from ports import free_port
+from servers import server_env, wait_gone
 
 pytestmark = pytest.mark.slow
 

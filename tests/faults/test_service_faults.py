@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from servers import free_port, server_env
+from ports import free_port
+from servers import server_env
 
 from thinfile.serving.audit import verify
 

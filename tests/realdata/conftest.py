@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import pandas as pd
 import pytest
 from click.testing import Result
+from ports import free_port
 from typer.testing import CliRunner
 
 from thinfile.cli import app
@@ -137,12 +137,6 @@ def spark_batch(batch: tuple[Step, Path], table: RealTable, home: Path) -> tuple
     args = ["--engine", "spark", "--master", "local[2]", "--chunk-rows", "100"]
     step = cli(home, "batch-score", str(table.csv), str(out), "--schema", str(table.schema_file), *args)
     return step, out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

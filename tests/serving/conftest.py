@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from ports import free_port
 
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import request_body
@@ -69,12 +69,6 @@ def registered(population: pd.DataFrame, schema: Schema, serving_home: Path) -> 
         loaded = load_scorer(CHAMPION_ALIAS, model_name_for(schema))
         loaded.num_threads = 1
         return loaded
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import mlflow
 import pytest
+from ports import free_port
 
 from thinfile.training.pipeline import TrainResult
 from thinfile.training.registry import EXPERIMENT_NAME
@@ -41,16 +41,10 @@ def test_every_run_logs_its_train_and_test_rows_as_datasets(trained: TrainResult
         assert all(len(i.dataset.digest) == 16 for i in inputs)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ui_started(training_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`thinfile ui` on the training area's store (the one `trained` logged to); its URL and its console log."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("mlflow-ui") / "ui.log"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | {"THINFILE_HOME": str(training_home)}
     with open(log, "wb") as out:
