@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from thinfile.features.lifetime import signals_held
@@ -55,6 +56,7 @@ SPARK_MISSING = (
     "the Spark engine needs pyspark, which is not installed: pip install 'thinfile[spark]' (and Java 17 on the machine)"
 )
 DAEMON = "thinfile.serving.batch.spark_daemon"
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 _FAILED = "the Spark job failed ({reason}); {kept}"
 _CONNECT = (
     "the Spark engine needs a classic Spark session (it schedules its own tasks); Spark Connect sessions (Databricks "
@@ -92,7 +94,7 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
     builder = (
         SparkSession.builder.appName(app_name)
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.log.level", log_level)
+        .config("spark.driver.extraJavaOptions", _log_options(log_level))
         .config("spark.python.daemon.module", DAEMON)
     )
     if master:
@@ -102,6 +104,11 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
             return builder.getOrCreate()
         except Exception as err:  # py4j / JVM start-up failures come in many types
             raise SparkUnavailableError(_start_failure(master, err)) from None
+
+
+def _log_options(level: str) -> str:
+    """Java options that give the driver's JVM thinfile's log4j2 file, at `level`, from its first line."""
+    return f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} -Dthinfile.spark.log.level={level.lower()}"
 
 
 def _start_failure(master: str | None, err: Exception) -> str:

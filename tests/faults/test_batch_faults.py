@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -198,6 +199,18 @@ def test_ctrl_c_stops_a_spark_job_in_one_line_counting_its_parts_and_leaves_no_p
     assert code == 128 + signal.SIGINT and alive == []
     assert f"{parts:,} finished parts are kept, rerun the same command to resume" in line and parts < BOOK_ROWS // 20
     assert not list(out.glob(".stop-*"))
+
+
+@pytest.mark.slow
+def test_a_spark_job_leaves_spark_and_hadoops_own_log_off_the_console(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspark")
+    cmd = [*command(book_file, tmp_path / "out", scorer_dir, chunk_rows=2_000), "--engine", "spark"]
+    done = run([*cmd, "--master", "local[2]"])
+    assert done.returncode == 0, done.stderr
+    logged = [line for line in done.stderr.splitlines() if re.search(r"log4j|setLogLevel|Spark log level|WARN ", line)]
+    assert logged == [], done.stderr
 
 
 @pytest.mark.slow
