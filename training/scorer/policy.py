@@ -123,9 +123,10 @@ def resolve_cutoffs(policy: LendingPolicy, score: np.ndarray, defaulted: np.ndar
     return Cutoffs(approve=round(approve, 4), refer=round(refer, 4))
 
 
+_DECISIONS = np.array(["decline", "refer", "approve"], dtype=object)
+
+
 def decisions(score: np.ndarray, cutoffs: Cutoffs) -> np.ndarray:
-    """approve / refer / decline for each score."""
+    """approve / refer / decline for each score (an object array holding three strings, not one per score)."""
     score = np.asarray(score)
-    return np.where(score >= cutoffs.approve, "approve", np.where(score >= cutoffs.refer, "refer", "decline")).astype(
-        object
-    )
+    return _DECISIONS[(score >= cutoffs.refer).astype(np.intp) + (score >= cutoffs.approve)]
