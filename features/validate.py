@@ -468,10 +468,11 @@ def _arrow_categories(f: Feature, column: pyarrow.ChunkedArray) -> tuple[np.ndar
         return category_factors(f, column.to_pandas())
     if not column.num_chunks:
         return np.zeros(0, dtype=np.int64), []
+    if dictionary and any(chunk.dictionary.null_count for chunk in column.chunks):
+        column, dictionary = column.cast(kind.value_type), False  # a missing value held in a dictionary: decoded
     encoded = column.combine_chunks() if dictionary else pc.dictionary_encode(column.combine_chunks())
-    if encoded.dictionary.null_count:  # a missing value held in the dictionary itself
-        encoded = pc.dictionary_encode(encoded.dictionary_decode())
-    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    indices = encoded.indices.cast(pyarrow.int64())  # unsigned indices (uint8, uint32) cannot hold -1
+    codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 
