@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ SPARK_MISSING = (
 )
 DAEMON = "thinfile.serving.batch.spark_daemon"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+USER_LOG_CONFIGS = ("log4j2.properties", "log4j2.xml", "log4j2.yaml", "log4j2.yml", "log4j2.json")
 _FAILED = "the Spark job failed ({reason}); {kept}"
 _CONNECT = (
     "the Spark engine needs a classic Spark session (it schedules its own tasks); Spark Connect sessions (Databricks "
@@ -94,21 +95,39 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
     builder = (
         SparkSession.builder.appName(app_name)
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", _log_options(log_level))
         .config("spark.python.daemon.module", DAEMON)
     )
     if master:
         builder = builder.master(master)
-    with signals_held(signal.SIGINT, signal.SIGTERM):
+    with signals_held(signal.SIGINT, signal.SIGTERM), _driver_log_config(log_level):
         try:
-            return builder.getOrCreate()
+            session = builder.getOrCreate()
         except Exception as err:  # py4j / JVM start-up failures come in many types
             raise SparkUnavailableError(_start_failure(master, err)) from None
+    session.sparkContext.setLogLevel(log_level)  # this session's level, also where the JVM outlived an earlier one
+    return session
 
 
-def _log_options(level: str) -> str:
-    """Java options that give the driver's JVM thinfile's log4j2 file, at `level`, from its first line."""
-    return f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} -Dthinfile.spark.log.level={level.lower()}"
+@contextlib.contextmanager
+def _driver_log_config(level: str) -> Iterator[None]:
+    """While a session starts: thinfile's log4j2 file for the driver's JVM, at `level`, from its first line (so
+    that Spark's default profile and its banner never print), added to SPARK_SUBMIT_OPTS, which Spark's launcher
+    adds to the driver's Java options without replacing the user's `spark.driver.extraJavaOptions`. Not where the
+    user keeps a log4j2 file in Spark's conf folder: theirs decides."""
+    conf = os.environ.get("SPARK_CONF_DIR") or os.path.join(os.environ.get("SPARK_HOME", ""), "conf")
+    previous = os.environ.get("SPARK_SUBMIT_OPTS")
+    if any(Path(conf, name).is_file() for name in USER_LOG_CONFIGS):
+        yield
+        return
+    ours = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} -Dthinfile.spark.log.level={level.lower()}"
+    os.environ["SPARK_SUBMIT_OPTS"] = f"{previous} {ours}" if previous else ours
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        else:
+            os.environ["SPARK_SUBMIT_OPTS"] = previous
 
 
 def _start_failure(master: str | None, err: Exception) -> str:

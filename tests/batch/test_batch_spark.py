@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -146,3 +148,27 @@ def test_spark_forks_its_python_workers_from_a_daemon_that_imported_the_scoring_
     ]
 
     assert daemons, "no Python worker of the session runs from thinfile's daemon module"
+
+
+SESSIONS = """
+from thinfile.serving.batch.spark import spark_session
+for level in ("ERROR", "INFO"):
+    session = spark_session("local[1]", log_level=level)
+    jvm = session.sparkContext._jvm
+    root = jvm.org.apache.logging.log4j.LogManager.getRootLogger()
+    print(jvm.java.lang.System.getProperty("user.option"), root.getLevel())
+    session.stop()
+"""
+
+
+@pytest.mark.slow
+def test_sessions_thinfile_starts_keep_the_users_driver_java_options_and_take_each_ones_log_level(
+    tmp_path: Path,
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Duser.option=kept\n")
+    env = {**os.environ, "SPARK_CONF_DIR": str(conf)}
+    done = subprocess.run([sys.executable, "-c", SESSIONS], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["kept", "ERROR", "kept", "INFO"], done.stdout
