@@ -57,7 +57,8 @@ from thinfile.training.stability import StabilityLimits
 
 
 def _peak_rss(stop: threading.Event, out: list[int], measuring: threading.Event, cpu: dict[int, tuple]) -> None:
-    """The peak RSS of this process and its children while `measuring`; and each one's last CPU times seen."""
+    """The peak RSS of this process and its children while `measuring`; and each one's last CPU times seen (a
+    worker that exits before the job ends is counted as last seen here)."""
     me = psutil.Process()
     while not stop.is_set():
         if not measuring.wait(0.05):
@@ -69,6 +70,15 @@ def _peak_rss(stop: threading.Event, out: list[int], measuring: threading.Event,
                 cpu[p.pid] = (p.pid == me.pid, tuple(p.cpu_times())[:2])
         out[0] = max(out[0], total)
         time.sleep(0.05)
+
+
+def cpu_times() -> dict[int, tuple]:
+    """(is this process, (user, system) CPU seconds) of this process and each of its children, by process id."""
+    me, out = psutil.Process(), {}
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            out[p.pid] = (p.pid == me.pid, tuple(p.cpu_times())[:2])
+    return out
 
 
 def job_cpu(before: dict[int, tuple], after: dict[int, tuple]) -> tuple[float, float, float, float]:
@@ -185,16 +195,14 @@ def main() -> None:
 
         def embedded_run(k: list[int] = [0]) -> None:  # noqa: B006 (a counter across calls)
             k[0] += 1
-            me = psutil.Process()
-            before = {p.pid: (p.pid == me.pid, tuple(p.cpu_times())[:2]) for p in [me, *me.children(recursive=True)]}
+            before = cpu_times()
             cpu_seen.clear()
             measuring.set()
             try:
                 batch_score(book, work / f"embedded-{k[0]}", scorer, chunk_rows=args.chunk_rows, workers=w)
             finally:
                 measuring.clear()
-                cpu_seen[me.pid] = (True, tuple(me.cpu_times())[:2])
-                embedded_cpu.append(job_cpu(before, dict(cpu_seen)))
+                embedded_cpu.append(job_cpu(before, {**cpu_seen, **cpu_times()}))  # idle workers are still up
 
         def spark_run(k: list[int] = [0]) -> None:  # noqa: B006
             k[0] += 1
