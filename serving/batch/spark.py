@@ -114,9 +114,10 @@ def _driver_log_config(level: str) -> Iterator[None]:
     that Spark's default profile and its banner never print), added to SPARK_SUBMIT_OPTS, which Spark's launcher
     adds to the driver's Java options without replacing the user's `spark.driver.extraJavaOptions`. Not where the
     user keeps a log4j2 file in Spark's conf folder: theirs decides."""
-    conf = os.environ.get("SPARK_CONF_DIR") or os.path.join(os.environ.get("SPARK_HOME", ""), "conf")
+    home = os.environ.get("SPARK_HOME")
+    conf = os.environ.get("SPARK_CONF_DIR") or (os.path.join(home, "conf") if home else None)
     previous = os.environ.get("SPARK_SUBMIT_OPTS")
-    if any(Path(conf, name).is_file() for name in USER_LOG_CONFIGS):
+    if conf and any(Path(conf, name).is_file() for name in USER_LOG_CONFIGS):
         yield
         return
     ours = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} -Dthinfile.spark.log.level={level.lower()}"
