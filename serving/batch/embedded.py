@@ -49,6 +49,8 @@ from thinfile.serving.batch.output import (
 )
 from thinfile.serving.batch.worker import can_share, init_worker, release_untaken_chunks, score_task, ship
 
+PRELOAD = "thinfile.serving.batch.preload"
+"""The fork server's first import (named, not imported here: it sets numba up, which this process may not need)."""
 WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
 
 
@@ -75,7 +77,7 @@ def worker_context() -> BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return get_context("spawn")
     context = get_context("forkserver")
-    context.set_forkserver_preload([worker.__name__])
+    context.set_forkserver_preload([PRELOAD])
     return context
 
 

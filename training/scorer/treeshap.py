@@ -156,6 +156,12 @@ def _leaf_table(value: float, zero: np.ndarray, weights: np.ndarray) -> np.ndarr
     return out
 
 
+def load_numba() -> None:
+    """Set numba up in this process: its typing and target contexts load on the first compiled call (0.15-0.25 s),
+    so a process that forks scoring workers calls this once, and no worker pays it."""
+    _leaf_table(0.0, np.zeros(1), np.ones(1))
+
+
 def _weights(k: int) -> np.ndarray:
     return np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)] if k else [0.0])
 
