@@ -40,6 +40,7 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
+import pyarrow.parquet as pq
 from common import interleaved_medians, load, median_seconds
 from threadpoolctl import threadpool_limits
 
@@ -102,6 +103,15 @@ def job_cpu(before: dict[int, tuple], after: dict[int, tuple]) -> tuple[float, f
         for i in (0, 1):
             into[i] += times[i] - start[i]
     return mine[0], mine[1], theirs[0], theirs[1]
+
+
+def job_timeline(output: Path, started: float, ended: float) -> tuple[float, float, float]:
+    """(seconds to the first committed part, rows/s from the first part's commit to the last's, seconds after the
+    last), from the parts' commit times: a job's fixed costs at its two ends, and its pace in between."""
+    parts = sorted((p.stat().st_mtime, pq.ParquetFile(p).metadata.num_rows) for p in (output / "scores").iterdir())
+    (first, _), (last, _) = parts[0], parts[-1]
+    between = sum(rows for _, rows in parts[1:])
+    return first - started, between / (last - first) if last > first else float("nan"), ended - last
 
 
 def job_server(requests: Connection, scorer: bytes, chunk_rows: int, workers: int) -> None:
@@ -214,6 +224,7 @@ def main() -> None:
         measuring = threading.Event()
         cpu_seen: dict[int, tuple] = {}
         embedded_cpu: list[tuple[float, float, float, float]] = []
+        timelines: list[tuple[float, float, float]] = []
         requests, served = multiprocessing.get_context("spawn").Pipe()
         server = multiprocessing.get_context("spawn").Process(
             target=job_server, args=(served, pickle.dumps(scorer), args.chunk_rows, w), name="bench-embedded-jobs"
@@ -227,6 +238,7 @@ def main() -> None:
             before = cpu_times(server.pid)
             cpu_seen.clear()
             measuring.set()
+            started = time.time()
             try:
                 requests.send((book, work / f"embedded-{k[0]}"))
                 requests.recv()
@@ -234,6 +246,7 @@ def main() -> None:
                 measuring.clear()
                 after = {**cpu_seen, **cpu_times(server.pid)}  # idle workers are still up
                 embedded_cpu.append(job_cpu(before, after))
+            timelines.append(job_timeline(work / f"embedded-{k[0]}", started, time.time()))
 
         def spark_run(k: list[int] = [0]) -> None:  # noqa: B006
             k[0] += 1
@@ -299,6 +312,12 @@ def main() -> None:
             "it swings with the machine's memory state)"
         )
         print(f"\nembedded vs Scorer.explain on blocks: {embedded / explain:.0%} (target >= 80%)")
+        head, pace, tail = (statistics.median(t[i] for t in timelines) for i in range(3))
+        print(
+            f"  the embedded job's timeline: first part committed after {head:.2f} s (workers start, first chunks); "
+            f"then {pace:,.0f} rows/s ({pace / explain:.0%} of the blocks) up to the last part; {tail:.2f} s after "
+            "it (duplicate ids, report)"
+        )
         if spark is not None:
             print(
                 f"spark vs embedded, per core (both on {w}): {spark / embedded:.0%} (target >= 70%; JVM started and "
