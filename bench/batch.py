@@ -12,6 +12,8 @@ user's `thinfile batch-score` does (in this process, which holds the 1M-row matr
 on them and their figure swung by half). Targets (issue 13.3): embedded >= 80% of the block-wise `Scorer.explain`;
 Spark >= 70% of embedded per core. The embedded job's CPU seconds (its process, its workers, user and system) are
 printed beside its wall time: the job runs every core flat out, so CPU is what it costs.
+The embedded job's timeline, from its parts' commit times: seconds before its first part, its pace between its
+first and last part (against the block-wise explain), seconds after its last part (duplicate ids, report).
 Phases: the stages of a job run one after the other in this process as a worker runs them (one thread,
 BLAS held to one thread; CPU seconds scaled to 1M rows; the file read whole, chunk by chunk, as the job's
 parent reads it), and the job's fixed costs (duplicate-id check, report figures and page) in seconds per
