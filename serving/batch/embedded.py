@@ -176,6 +176,8 @@ def _run_pool(
 def run_embedded(job: BatchJob) -> BatchResult:
     """Chunks read here (bounded read-ahead), scored in a pool of worker processes, each part committed atomically."""
     started = time.perf_counter()
+    if job.workers > 1:  # its imports run beside this process's checks and warm-up
+        _start_fork_server(worker_context())
     scorer, tag, chunk_rows = job.scorer, job.tag, job.chunk_rows
     parts = inspect_input(job.input, scorer.schema)
     manifest = new_manifest(
