@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing
 import os
 import pickle
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -114,6 +117,17 @@ def job_timeline(output: Path, started: float, ended: float) -> tuple[float, flo
     (first, _), (last, _) = parts[0], parts[-1]
     between = sum(rows for _, rows in parts[1:])
     return first - started, between / (last - first) if last > first else float("nan"), ended - last
+
+
+def from_the_command_line(scorer: Path, book: Path, output: Path, workers: int) -> tuple[float, float]:
+    """A user's `thinfile batch-score` in a fresh process: (its wall seconds, the job's own seconds from its report);
+    the difference is the command's start: the interpreter, the CLI's imports and loading the model."""
+    command = Path(sys.executable).with_name("thinfile")
+    args = [str(command), "batch-score", str(book), str(output), "--model", str(scorer), "--workers", str(workers)]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    return wall, json.loads((output / "population_report.json").read_text())["job"]["seconds"]
 
 
 def job_server(requests: Connection, scorer: bytes, chunk_rows: int, workers: int) -> None:
@@ -274,6 +288,8 @@ def main() -> None:
             watcher.join()
             requests.send(None)
             server.join(30)
+        scorer.save(work / "scorer")
+        cli = [from_the_command_line(work / "scorer", book, work / f"cli-{k}", w) for k in range(r)]
         if not args.no_spark:  # after the others: its JVM would share their cores and memory
             from thinfile.serving.batch.spark import spark_session
 
@@ -326,6 +342,12 @@ def main() -> None:
                 f"Python workers warm, as in a session that scores more than once; the session's first job, its "
                 f"workers starting: {args.rows / spark_cold:,.0f} rows/s, {args.rows / spark_cold / embedded:.0%})"
             )
+        cli_wall, cli_job = (statistics.median(c[i] for c in cli) for i in (0, 1))
+        print(
+            f"a user's `thinfile batch-score --workers {w}` in a fresh process: {cli_wall:.2f} s for {args.rows:,} "
+            f"rows ({args.rows / cli_wall:,.0f} rows/s); the job itself {cli_job:.2f} s (its workers and their fork "
+            f"server start cold), the command's start before it {cli_wall - cli_job:.2f} s (imports, the model)"
+        )
         print(
             f"embedded peak RSS (the job's process + its workers): {peak[0] / 2**30:.2f} GiB at "
             f"chunk_rows={args.chunk_rows:,}"
