@@ -45,6 +45,7 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from common import interleaved_medians, load, median_seconds
 from threadpoolctl import threadpool_limits
@@ -183,8 +184,10 @@ def phases(
     scorer.num_threads = 0
     layout = OutputLayout(work / "phases")
     layout.scores.mkdir(parents=True, exist_ok=True)
-    for k in range(-(-rows // chunk_rows)):
-        write_parquet_atomic(scores, layout.scores_part(f"part-00000-{k:05d}"))
+    id_at = scores.schema.get_field_index(schema.id_column)
+    for k in range(-(-rows // chunk_rows)):  # copies of one chunk, each with its own ids, as a clean book has
+        ids = pc.binary_join_element_wise(scores.column(id_at).cast(pa.string()), pa.scalar(f"-{k}"), "")
+        write_parquet_atomic(scores.set_column(id_at, schema.id_column, ids), layout.scores_part(f"part-00000-{k:05d}"))
     wall = time.perf_counter
     stage("duplicate-id check (all parts)", lambda: duplicate_ids(layout, schema.id_column), None, wall)
     limits = (settings, FairnessLimits(), FairnessAudit(), StabilityLimits())
