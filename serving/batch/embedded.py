@@ -176,8 +176,6 @@ def _run_pool(
 def run_embedded(job: BatchJob) -> BatchResult:
     """Chunks read here (bounded read-ahead), scored in a pool of worker processes, each part committed atomically."""
     started = time.perf_counter()
-    if job.workers > 1:  # its imports run beside this process's checks and warm-up
-        _start_fork_server(worker_context())
     scorer, tag, chunk_rows = job.scorer, job.tag, job.chunk_rows
     parts = inspect_input(job.input, scorer.schema)
     manifest = new_manifest(
@@ -203,6 +201,11 @@ def _score_pending(
 ) -> None:
     """Score every chunk not yet in `chunks`, adding each footer as its parts are committed."""
     scorer, tag = job.scorer, job.tag
+    pending = any(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(job.chunk_rows)))
+    if not pending:
+        return
+    if job.workers > 1:  # its imports run beside this process's warm-up
+        _start_fork_server(worker_context())
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
     with rows_bar(job.console, job.progress) as bar:
