@@ -122,7 +122,8 @@ def job_timeline(output: Path, started: float, ended: float) -> tuple[float, flo
 
 def from_the_command_line(scorer: Path, book: Path, output: Path, workers: int) -> tuple[float, float]:
     """A user's `thinfile batch-score` in a fresh process: (its wall seconds, the job's own seconds from its report);
-    the difference is the command's start: the interpreter, the CLI's imports and loading the model."""
+    the difference is the time outside the job: the interpreter, the CLI's imports, loading the model, and the
+    process's exit."""
     command = Path(sys.executable).with_name("thinfile")
     args = [str(command), "batch-score", str(book), str(output), "--model", str(scorer), "--workers", str(workers)]
     start = time.perf_counter()
@@ -349,7 +350,7 @@ def main() -> None:
         print(
             f"a user's `thinfile batch-score --workers {w}` in a fresh process: {cli_wall:.2f} s for {args.rows:,} "
             f"rows ({args.rows / cli_wall:,.0f} rows/s); the job itself {cli_job:.2f} s (its workers and their fork "
-            f"server start cold), the command's start before it {cli_wall - cli_job:.2f} s (imports, the model)"
+            f"server start cold), outside the job {cli_wall - cli_job:.2f} s (imports, the model, the exit)"
         )
         print(
             f"embedded peak RSS (the job's process + its workers): {peak[0] / 2**30:.2f} GiB at "
