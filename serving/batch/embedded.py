@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -227,8 +226,7 @@ def _score_pending(
                 _run_in_process(tasks, on_done)
             else:
                 init_worker(0, scorer, tag, job.settings, layout, 1)
-                scorer.tables  # noqa: B018 (built here once: each worker unpickles them instead of building its own)
-                initargs = (os.getpid(), pickle.dumps(scorer), tag, job.settings, layout, 1)
+                initargs = (os.getpid(), scorer.pickled_for_workers(), tag, job.settings, layout, 1)
                 with threadpool_limits(1):  # this process scores too while workers start
                     _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:

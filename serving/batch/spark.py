@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import re
 import signal
 import sys
@@ -180,8 +179,7 @@ def _run_on_spark(
     """Run the tasks, calling `on_done(chunk name)` as parts are committed; returns every (name, footer)."""
     context = spark.sparkContext
     threads = int(spark.conf.get("spark.task.cpus", "1"))
-    job.scorer.tables  # noqa: B018 (built once here: each Python worker unpickles them instead of building its own)
-    broadcast = context.broadcast(pickle.dumps(job.scorer))
+    broadcast = context.broadcast(job.scorer.pickled_for_workers())
     group = f"thinfile-{uuid.uuid4().hex}"
     stop = layout.root / f"{STOP_PREFIX}{group}"
     rdd = context.parallelize(runs, len(runs)).mapPartitions(

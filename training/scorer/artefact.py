@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -24,8 +25,40 @@ from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.scorer.treeshap import ExplainEngineConfig, TreeTables, build_tables
 
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
 MODEL_FILE = "model.lgb"
 META_FILE = "scorer.json"
+
+
+def _lightgbm() -> Any:
+    """LightGBM, imported where a booster is first needed: it imports scikit-learn too, a third of a scoring
+    worker's imports, and a worker that explains from the tables never calls it."""
+    import lightgbm
+
+    return lightgbm
+
+
+class DeferredBooster:
+    """A booster held as its model text; the LightGBM booster is built on first use of any of its attributes."""
+
+    def __init__(self, model_text: str) -> None:
+        self._text = model_text
+        self._booster: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_text", "_booster"):
+            raise AttributeError(name)
+        if self._booster is None:
+            self._booster = _lightgbm().Booster(model_str=self._text)
+        return getattr(self._booster, name)
+
+    def __getstate__(self) -> dict:
+        return {"_text": self._text, "_booster": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
 @dataclass
@@ -146,6 +179,14 @@ class Scorer:
             self._hint_values = hint_values(self.schema, splits)
         return self._hint_values
 
+    def pickled_for_workers(self) -> bytes:
+        """This scorer pickled for scoring processes: its tables built here once, its booster as model text (built in
+        a worker only if some tree is over the table budget, so a worker need not import LightGBM)."""
+        self.tables  # noqa: B018 (built once here: each worker unpickles them instead of building its own)
+        light = copy.copy(self)
+        light.booster = cast("lgb.Booster", DeferredBooster(self.booster.model_to_string()))
+        return pickle.dumps(light)
+
     def save(self, directory: str | Path) -> Path:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -167,7 +208,7 @@ class Scorer:
         payload = json.loads((d / META_FILE).read_text())
         return cls(
             schema=parse_schema(payload["schema"], str(d / META_FILE)),
-            booster=lgb.Booster(model_file=str(d / MODEL_FILE)),
+            booster=_lightgbm().Booster(model_file=str(d / MODEL_FILE)),
             scale=ScoreScale.model_validate(payload["scale"]),
             cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
             calibration=tuple(payload["calibration"]),

@@ -27,14 +27,16 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from math import factorial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numba
 import numpy as np
 from pydantic import Field
 
 from thinfile.features.settings import Section
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 ZERO_THRESHOLD = float(np.float32(1e-35))
 """LightGBM's kZeroThreshold: `const double kZeroThreshold = 1e-35f`, i.e. 1.0000000180025095e-35."""
