@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyspark.daemon import manager
 
-import thinfile.serving.batch.preload
+import thinfile.serving.batch.preload  # numba set up once here, not in every forked worker
 import thinfile.serving.batch.spark_tasks  # noqa: F401 (the tasks' module and everything they score with)
 
 if __name__ == "__main__":

@@ -57,9 +57,6 @@ class DeferredBooster:
     def __getstate__(self) -> dict:
         return {"_text": self._text, "_booster": None}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-
 
 @dataclass
 class Scorer:
