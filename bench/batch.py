@@ -61,10 +61,9 @@ from thinfile.serving.batch.report import build_report, report_figures, write_re
 from thinfile.serving.batch.scoring import rejects_table, scores_table
 from thinfile.serving.batch.stats import chunk_stats
 from thinfile.serving.batch.worker import arrive, can_share, ship
-from thinfile.training.champion import TrainConfig, fit_champion
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
+from thinfile.training.champion import fit_champion
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.stability import StabilityLimits
+from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits, TrainConfig
 
 
 def _peak_rss(

@@ -21,7 +21,8 @@ from common import load, median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
+from thinfile.training.settings import TrainConfig
 
 
 def main() -> None:

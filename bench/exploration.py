@@ -31,13 +31,14 @@ def main() -> None:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
     from thinfile.features.generator import GeneratorParams, generate_frame
-    from thinfile.features.history import HistorySettings, bureau_era_policy, history_schema, observed, with_history
+    from thinfile.features.history import bureau_era_policy, history_schema, observed, with_history
     from thinfile.features.schema import load_schema
+    from thinfile.features.settings import HistorySettings
     from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
     from thinfile.training.lending_loop.report import exploration_figure
-    from thinfile.training.loop import FLOOR, LoopSettings, compare_methods, fit_on_history
-    from thinfile.training.pipeline import TrainingSettings
+    from thinfile.training.loop import FLOOR, compare_methods, fit_on_history
     from thinfile.training.reporting import save_png
+    from thinfile.training.settings import LoopSettings, TrainingSettings
     from thinfile.training.split import split_frame
 
     load_before = os.getloadavg()

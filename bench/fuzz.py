@@ -131,7 +131,8 @@ def main() -> None:
     from serve import register_model
 
     from thinfile.features.schema import load_schema
-    from thinfile.training.registry import model_name_for, resolve
+    from thinfile.training.registry import resolve
+    from thinfile.training.settings import model_name_for
 
     if args.home:
         version = str(resolve("champion", model_name_for(load_schema())).version)

@@ -31,8 +31,9 @@ from sklearn.metrics import roc_auc_score
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema, load_schema, parse_schema
-from thinfile.training.champion import TrainConfig, train_booster
+from thinfile.training.champion import train_booster
 from thinfile.training.data import prepare
+from thinfile.training.settings import TrainConfig
 from thinfile.training.split import Split, split_frame
 from thinfile.training.tuning import choose_config
 

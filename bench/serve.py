@@ -135,7 +135,8 @@ def register_model(rows: int, seed: int) -> str:
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
     from thinfile.training.champion import fit_champion
-    from thinfile.training.registry import CHAMPION_ALIAS, log_scorer, model_name_for, set_alias
+    from thinfile.training.registry import log_scorer, set_alias
+    from thinfile.training.settings import CHAMPION_ALIAS, model_name_for
     from thinfile.training.tracking import experiment_id
 
     schema = load_schema()
@@ -183,7 +184,8 @@ def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir:
     from thinfile.serving.contract import RequestReader, applicants_to_matrix, input_hmac
     from thinfile.serving.service import Decider, json_response
     from thinfile.serving.settings import ServingSettings
-    from thinfile.training.registry import load_scorer, model_name_for
+    from thinfile.training.registry import load_scorer
+    from thinfile.training.settings import model_name_for
 
     schema = load_schema()
     scorer = load_scorer(version, model_name_for(schema))
@@ -254,7 +256,8 @@ def main() -> None:
     load_before = load()
     home = use_home(args.home, "thinfile-bench-")
     from thinfile.features.schema import load_schema
-    from thinfile.training.registry import model_name_for, resolve, tracking_uri
+    from thinfile.training.registry import resolve
+    from thinfile.training.settings import model_name_for, tracking_uri
 
     model_name = model_name_for(load_schema())
     if args.home:

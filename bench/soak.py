@@ -144,7 +144,8 @@ def main() -> None:
 
     from thinfile.features.schema import load_schema
     from thinfile.serving.settings import ServingSettings
-    from thinfile.training.registry import model_name_for, resolve
+    from thinfile.training.registry import resolve
+    from thinfile.training.settings import model_name_for
 
     schema = load_schema()
     if args.home:

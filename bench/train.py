@@ -43,10 +43,11 @@ def main() -> None:
     from thinfile.config import Settings
     from thinfile.features.generator import generate_frame
     from thinfile.features.schema import load_schema
-    from thinfile.training.champion import TrainConfig, train_booster
+    from thinfile.training.champion import train_booster
     from thinfile.training.evaluate import evaluate
-    from thinfile.training.pipeline import PipelineConfig, train_frame
+    from thinfile.training.pipeline import train_frame
     from thinfile.training.scorecard import fit_bureau_scorecard
+    from thinfile.training.settings import PipelineConfig, TrainConfig
     from thinfile.training.tuning import choose_config
 
     lightgbm_seconds: list[float] = []

@@ -18,9 +18,10 @@ from sklearn.metrics import roc_auc_score
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import load_schema
-from thinfile.training.champion import TrainConfig, lgb_params, train_booster
+from thinfile.training.champion import lgb_params, train_booster
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.settings import TrainConfig
 from thinfile.training.split import split_frame
 
 SHAPES = [  # (label, num_leaves, max_depth, monotone)

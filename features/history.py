@@ -24,13 +24,12 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import Field
 
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
 from thinfile.features.generator import GeneratorParams, chunk_plan, generate_chunk, generate_frame
-from thinfile.features.population import PARTS_DIR, write_part
+from thinfile.features.population import write_part
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
+from thinfile.features.settings import PARTS_DIR, BureauEraPolicy, HistorySettings
 
 BOOKED = "booked"
 EXPLORED = "explored"
@@ -39,47 +38,28 @@ SCHEMA_FILE = "schema.yaml"
 REFERENCE_SEED = 20160101
 
 
-class BureauEraPolicy(Section):
-    """The default historical policy: points on the bureau record and the application form, one cut-off.
+def bureau_points(table: BureauEraPolicy, frame: pd.DataFrame) -> np.ndarray:
+    """Each applicant's points (higher is better); missing bureau fields count 0, as on a paper scorecard."""
 
-    Points are in log-odds-of-good units, the way a bureau-era scorecard adds them up; the cut-off is set
-    on a reference sample of the world so that the policy books `book_share` of applicants.
-    """
+    def col(name: str) -> np.ndarray:
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
-    book_share: float = Field(0.35, gt=0, lt=1, description="share of through-the-door applicants the policy books")
-    bureau_record: float = Field(1.0, description="points for having a bureau record at all")
-    per_delinquency: float = Field(-0.8, description="points per overdue bureau account (24 months), up to 4")
-    utilisation: float = Field(-1.2, description="points per unit of bureau credit utilisation")
-    per_account_year: float = Field(0.1, description="points per year of the oldest bureau account, up to 10 years")
-    per_inquiry: float = Field(-0.25, description="points per bureau inquiry (6 months), up to 6")
-    log_income: float = Field(0.9, description="points per unit of ln(declared income / income_reference_rmb)")
-    income_reference_rmb: float = Field(4000.0, gt=0, description="declared monthly income worth 0 points")
-    no_income: float = Field(-0.8, description="points when no income is declared")
-    occupation_verified: float = Field(0.4, description="points for a verified occupation")
-    reference_rows: int = Field(100_000, gt=1000, description="rows of the reference sample the cut-off is set on")
-
-    def points(self, frame: pd.DataFrame) -> np.ndarray:
-        """Each applicant's points (higher is better); missing bureau fields count 0, as on a paper scorecard."""
-
-        def col(name: str) -> np.ndarray:
-            return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-        has_record = ~np.isnan(col("bureau_oldest_account_months"))
-        bureau = (
-            self.bureau_record
-            + self.per_delinquency * np.clip(np.nan_to_num(col("bureau_delinquencies_24m")), 0, 4)
-            + self.utilisation * np.nan_to_num(col("bureau_utilisation"))
-            + self.per_account_year * np.clip(np.nan_to_num(col("bureau_oldest_account_months")) / 12, 0, 10)
-            + self.per_inquiry * np.clip(np.nan_to_num(col("bureau_inquiries_6m")), 0, 6)
-        )
-        income = col("declared_income_rmb")
-        form = np.where(
-            np.isnan(income),
-            self.no_income,
-            self.log_income * np.log(np.maximum(income, 1.0) / self.income_reference_rmb),
-        )
-        form = form + self.occupation_verified * (col("occupation_verified") == 1)
-        return np.where(has_record, bureau, 0.0) + form
+    has_record = ~np.isnan(col("bureau_oldest_account_months"))
+    bureau = (
+        table.bureau_record
+        + table.per_delinquency * np.clip(np.nan_to_num(col("bureau_delinquencies_24m")), 0, 4)
+        + table.utilisation * np.nan_to_num(col("bureau_utilisation"))
+        + table.per_account_year * np.clip(np.nan_to_num(col("bureau_oldest_account_months")) / 12, 0, 10)
+        + table.per_inquiry * np.clip(np.nan_to_num(col("bureau_inquiries_6m")), 0, 6)
+    )
+    income = col("declared_income_rmb")
+    form = np.where(
+        np.isnan(income),
+        table.no_income,
+        table.log_income * np.log(np.maximum(income, 1.0) / table.income_reference_rmb),
+    )
+    form = form + table.occupation_verified * (col("occupation_verified") == 1)
+    return np.where(has_record, bureau, 0.0) + form
 
 
 class Policy(Protocol):
@@ -102,7 +82,7 @@ class PointsPolicy:
     name: str = "bureau-era points table"
 
     def approves(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.table.points(frame) >= self.cutoff
+        return bureau_points(self.table, frame) >= self.cutoff
 
     def describe(self) -> dict[str, object]:
         return {"policy": self.name, "cutoff_points": round(self.cutoff, 4), **self.table.model_dump()}
@@ -112,19 +92,8 @@ class PointsPolicy:
 def bureau_era_policy(schema: Schema, params: GeneratorParams, table: BureauEraPolicy) -> PointsPolicy:
     """The points table cut where it books `table.book_share` of a fixed reference sample of the world."""
     reference = generate_frame(schema, params, rows=table.reference_rows, seed=REFERENCE_SEED)
-    points = table.points(reference)
+    points = bureau_points(table, reference)
     return PointsPolicy(table, float(np.quantile(points, 1 - table.book_share)))
-
-
-class HistorySettings(Section):
-    """The lending history `thinfile generate --history` writes: policy, exploration and the months applied in."""
-
-    policy: BureauEraPolicy = BureauEraPolicy()
-    explore_share: float = Field(
-        0.0, ge=0, le=1, description="share of would-be rejects approved at random (exploration)"
-    )
-    start_month: str = Field("2016-01", pattern=r"^\d{4}-\d{2}$", description="first application month (YYYY-MM)")
-    months: int = Field(12, ge=1, le=600, description="months the applications are spread over")
 
 
 def history_schema(base: Schema) -> Schema:

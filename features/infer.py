@@ -18,31 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field
 
 from thinfile.features.schema import Dimension, FeatureType, Schema, parse_schema
-from thinfile.features.settings import Section
+from thinfile.features.settings import InferSettings
 from thinfile.features.validate import ValidationReport, validate_table
 
 TODO = "TODO"
-
-
-class InferSettings(Section):
-    """How `thinfile schema infer` reads a table's columns."""
-
-    max_text_levels: int = Field(
-        50, ge=2, description="text columns with more distinct values are left out (free text or identifiers)"
-    )
-    max_code_levels: int = Field(
-        10,
-        ge=2,
-        description="whole numbers with at most this many distinct values become integer-coded categories, "
-        "unless the name says they count or measure something",
-    )
-    range_margin: float = Field(
-        0.5, ge=0, description="share of the observed span added beyond each end of a number's valid range"
-    )
-    shown_levels: int = Field(6, ge=1, description="category values listed with their counts in the comments")
 
 
 class InferError(ValueError):

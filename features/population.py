@@ -21,8 +21,7 @@ from thinfile.features.generator import (
     chunk_table,
 )
 from thinfile.features.schema import Schema
-
-PARTS_DIR = "population"
+from thinfile.features.settings import PARTS_DIR
 
 
 @dataclass(frozen=True)

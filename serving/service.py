@@ -42,14 +42,10 @@ from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.processes import die_with_server, mark_server
 from thinfile.serving.settings import ServingSettings, is_loopback
-from thinfile.training.registry import (
-    ModelNotFoundError,
-    client,
-    load_scorer,
-    model_name_for,
-)
+from thinfile.training.registry import ModelNotFoundError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.settings import model_name_for
 
 die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
 

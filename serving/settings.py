@@ -9,8 +9,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thinfile.features.settings import project_root
-from thinfile.training.registry import CHAMPION_ALIAS
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
+from thinfile.training.settings import CHAMPION_ALIAS
 
 MIN_AUDIT_KEY_CHARS = 16
 

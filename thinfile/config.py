@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from thinfile.features.generator import GeneratorParams
-from thinfile.features.history import HistorySettings
-from thinfile.features.infer import InferSettings
+from thinfile.features.settings import HistorySettings, InferSettings
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
-from thinfile.training.loop import LoopSettings
-from thinfile.training.pipeline import TrainingSettings
-from thinfile.training.promotion import PromotionGate
+from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings
 
 __all__ = ["BatchSettings", "GeneratorParams", "PromotionGate", "ServingSettings", "Settings", "TrainingSettings"]
 

@@ -8,25 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
 from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.training import tracking
+from thinfile.training.settings import DataChecks
 
 TARGET_REASON = "is missing or not an outcome (0 = repaid, 1 = defaulted)"
-
-
-class DataChecks(Section):
-    """What a table must satisfy before anything is trained on it."""
-
-    max_reject_share: float = Field(
-        0.05, ge=0, le=1, description="fail when more than this share of rows breaks the schema; fewer are dropped"
-    )
-    min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
-    min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
 
 
 class TrainingDataError(ValueError):

@@ -28,26 +28,15 @@ from thinfile.training.fairness.audit import (
 from thinfile.training.fairness.mitigation import MITIGATED_FAMILY, fit_reweighed
 from thinfile.training.fairness.report import write_report
 from thinfile.training.global_explain import global_explanation_plots
-from thinfile.training.pipeline import (
-    TrainingSettings,
-    TrainResult,
-    champion_shape,
-    policy_cutoffs,
-    scorer_metrics,
-    scorer_params,
-)
+from thinfile.training.pipeline import TrainResult, champion_shape, policy_cutoffs, scorer_metrics, scorer_params
 from thinfile.training.promotion import VERDICT_TAG, report_verdict
-from thinfile.training.registry import (
-    CHALLENGER_ALIAS,
-    log_scorer,
-    pinned_requirements,
-    set_alias,
-)
+from thinfile.training.registry import log_scorer, pinned_requirements, set_alias
 from thinfile.training.runlog import ModelSpec, RunContext, evaluate_and_log
 from thinfile.training.scorecard import BUREAU_FAMILY, load_baseline
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import pd_to_score
+from thinfile.training.settings import CHALLENGER_ALIAS, TrainingSettings
 from thinfile.training.split import SplitError, split_frame
 
 ARTIFACT_DIR = "fairness"

@@ -11,25 +11,16 @@ import pandas as pd
 import shap
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from pydantic import Field
 
 from thinfile.features.schema import DIMENSIONS
-from thinfile.features.settings import Section
 from thinfile.training.fairness.metrics import group_labels
 from thinfile.training.reporting import new_figure
 from thinfile.training.reporting.drawing import Plots, draw_pngs
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import GlobalExplainConfig
 
 ARTIFACT_DIR = "explanations"
 DPI = 110
-
-
-class GlobalExplainConfig(Section):
-    """The champion's global explanation plots (SHAP beeswarm, dependence, points by dimension and group)."""
-
-    rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
-    dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
-    seed: int = 7
 
 
 DIMENSION_LABELS = {

@@ -24,27 +24,18 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
-from pydantic import Field
 
 from thinfile.features.generator import GeneratorParams, generate_frame
-from thinfile.features.history import (
-    HistorySettings,
-    HistoryTally,
-    Policy,
-    bureau_era_policy,
-    history_schema,
-    observed,
-    with_history,
-)
+from thinfile.features.history import HistoryTally, Policy, bureau_era_policy, history_schema, observed, with_history
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
+from thinfile.features.settings import HistorySettings
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer
 from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics
-from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
-from thinfile.training.reject_inference import METHODS, Inferred, booked_split, infer
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.pipeline import train_frame
+from thinfile.training.reject_inference import Inferred, booked_split, infer
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import METHODS, EvaluationConfig, LoopSettings, PipelineConfig, TrainingSettings
 from thinfile.training.split import Split, split_frame
 from thinfile.training.tuning import choose_config
 
@@ -52,21 +43,6 @@ FLOOR, CEILING = "none", "ceiling"
 LOOP_TAG = "thinfile.loop"
 ROLE_TAG = "thinfile.loop_role"
 Progress = Callable[[str], None]
-
-
-class LoopSettings(Section):
-    """What `thinfile loop` runs: the world's size, the methods, the exploration sweep and the generations."""
-
-    rows: int = Field(200_000, ge=2_000, description="through-the-door applicants per generation")
-    seed: int = Field(0, description="seed of the world (generation g draws new applicants with seed + g - 1)")
-    methods: tuple[str, ...] = Field(METHODS, description="reject-inference methods compared (none is the floor)")
-    explore_shares: tuple[float, ...] = Field(
-        (0.01, 0.02, 0.05, 0.10), description="shares of would-be rejects approved at random, swept against 0"
-    )
-    generations: int = Field(3, ge=0, le=8, description="policy generations to simulate (0: none)")
-    log_runs: bool = Field(True, description="log each method's champion as an MLflow run (the comparison)")
-    closed_share_target: float = Field(0.5, ge=0, le=1, description="share of the floor-to-ceiling gap to close")
-    gap_target: float = Field(0.02, ge=0, description="AUC a bureau-era book should cost a booked-only model")
 
 
 @dataclass

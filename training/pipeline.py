@@ -9,40 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from thinfile.features.schema import Schema, load_schema
-from thinfile.features.settings import Section
 from thinfile.training import tracking
-from thinfile.training.champion import TrainConfig, fit_scorer
-from thinfile.training.data import (
-    DataChecks,
-    PreparedData,
-    load_training_table,
-    prepare,
-)
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
-from thinfile.training.global_explain import (
-    GlobalExplainConfig,
-    global_explanation_plots,
-)
+from thinfile.training.champion import fit_scorer
+from thinfile.training.data import PreparedData, load_training_table, prepare
+from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
-from thinfile.training.registry import (
-    CHAMPION_ALIAS,
-    log_scorer,
-    model_name_for,
-    pinned_requirements,
-    set_alias,
-)
-from thinfile.training.reject_inference import Inferred, RejectInference, booked_split, check_method, infer
-from thinfile.training.runlog import (
-    EvaluationConfig,
-    ModelResult,
-    ModelSpec,
-    PdModel,
-    RunContext,
-    evaluate_and_log,
-)
+from thinfile.training.registry import log_scorer, pinned_requirements, set_alias
+from thinfile.training.reject_inference import Inferred, booked_split, check_method, infer
+from thinfile.training.runlog import ModelResult, ModelSpec, PdModel, RunContext, evaluate_and_log
 from thinfile.training.scorecard import (
     ALL_INPUTS_FAMILY,
     BUREAU_FAMILY,
@@ -54,45 +30,16 @@ from thinfile.training.scorecard import (
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, resolve_cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
+from thinfile.training.settings import (
+    CHAMPION_ALIAS,
+    TrainConfig,
+    TrainingSettings,
+)
 from thinfile.training.split import Split, split_frame
-from thinfile.training.stability import StabilityLimits
 from thinfile.training.tuning import choose_config
 
 CHAMPION_FAMILY = "lightgbm"
 Progress = Callable[[str], None]
-
-
-class PipelineConfig(Section):
-    """What `thinfile train` fits and logs around the champion."""
-
-    baselines: bool = Field(True, description="also fit the bureau-only and all-inputs WoE scorecards")
-    register_champion: bool = Field(True, description="register the champion and point alias 'champion' at it")
-    model_name: str | None = Field(None, description="registered model name; None: derived from the schema's name")
-    global_explanations: bool = Field(True, description="log the champion's global-explanation plots")
-
-
-class TrainingSettings(Section):
-    """What `thinfile train` and the fairness stage read: every section of the training job."""
-
-    scale: ScoreScale = ScoreScale()
-    policy: LendingPolicy = LendingPolicy()
-    train: TrainConfig = TrainConfig()
-    checks: DataChecks = DataChecks()
-    evaluation: EvaluationConfig = EvaluationConfig()
-    pipeline: PipelineConfig = PipelineConfig()
-    fairness: FairnessLimits = FairnessLimits()
-    audit: FairnessAudit = FairnessAudit()
-    stability: StabilityLimits = StabilityLimits()
-    explanations: GlobalExplainConfig = GlobalExplainConfig()
-    reject_inference: RejectInference = RejectInference()
-
-    def model_name(self, schema: Schema) -> str:
-        return self.pipeline.model_name or model_name_for(schema)
-
-    @property
-    def cutoffs(self) -> Cutoffs:
-        """The policy's cut-offs when it states them as scores (a policy by rates is resolved per model)."""
-        return self.policy.score_cutoffs()
 
 
 @dataclass

@@ -19,22 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-from pydantic import Field
 
-from thinfile.features.settings import Section
-from thinfile.training.registry import CHALLENGER_ALIAS, CHAMPION_ALIAS, ModelNotFoundError, client, resolve
+from thinfile.training.registry import ModelNotFoundError, client, resolve
+from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, PromotionGate
 
 VERDICT_TAG = "thinfile.fairness_verdict"
 REPORT_ARTIFACT = "fairness/fairness_report.json"
-
-
-class PromotionGate(Section):
-    """How much AUC a lender gives up for a model that passes every fairness check."""
-
-    max_auc_cost: float = Field(0.005, ge=0, le=1, description="largest AUC given up against the best candidate")
-    oracle_tolerance: float = Field(
-        0.01, ge=0, description="how much worse than the oracle a model may be on a check the oracle also fails"
-    )
 
 
 @dataclass(frozen=True)

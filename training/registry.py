@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,12 +22,11 @@ from mlflow.types import Schema as MlflowSchema
 from pydantic import Field
 
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.settings import Section, project_root
+from thinfile.features.settings import Section
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import tracking_uri
 
 EXPERIMENT_NAME = "thinfile"
-CHAMPION_ALIAS = "champion"
-CHALLENGER_ALIAS = "challenger"
 
 
 class StoreError(RuntimeError):
@@ -39,21 +37,6 @@ class StoreChecks(Section):
     """How long thinfile waits for a tracking server before saying it does not answer."""
 
     server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's /health")
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else the embedded store under mlruns/ (SQLite, no server)."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    root = project_root() / "mlruns"
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
-
-
-def model_name_for(schema: Schema) -> str:
-    """The registered model name of a project: its schema's name (letters, digits, '-', '_' and '.')."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
 
 
 class ModelNotFoundError(LookupError):

@@ -32,50 +32,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
-from thinfile.training.champion import TrainConfig, fit_scorer, lgb_params, train_booster
+from thinfile.training.champion import fit_scorer, lgb_params, train_booster
+from thinfile.training.settings import RejectInference, TrainConfig
 from thinfile.training.split import Split
 
-Method = Literal["none", "reweight", "augment", "parcel", "fuzzy", "ceiling"]
-METHODS: tuple[str, ...] = ("none", "reweight", "augment", "parcel", "fuzzy")
 REFERENCE_METHODS: tuple[str, ...] = ("ceiling",)
 
 
 class RejectInferenceError(ValueError):
     """Reject inference asked of a table that cannot support it; the message says what to do."""
-
-
-class RejectInference(Section):
-    """Which reject-inference method trains the champion, and its parameters."""
-
-    method: Method = Field("none", description="none | reweight | augment | parcel | fuzzy (ceiling: reference only)")
-    risk_factor: float = Field(
-        1.5, ge=1, description="augment, parcel: rejects assumed this many times as risky as the KGB model says"
-    )
-    reject_weight: float = Field(1.0, gt=0, description="augment, parcel, fuzzy: weight of each inferred reject row")
-    max_weight: float = Field(20.0, ge=1, description="reweight: largest 1 / P(booked | inputs) used as a weight")
-    selection_rounds: int = Field(
-        100, ge=10, description="reweight: most boosting rounds (learning rate 0.1) of the booking-probability model"
-    )
-    seed: int = Field(0, description="parcel: seed of the random labels")
-
-    def params(self) -> dict[str, object]:
-        """The parameters that matter for this method, as logged."""
-        used = {
-            "none": (),
-            "ceiling": (),
-            "reweight": ("max_weight", "selection_rounds"),
-            "augment": ("risk_factor", "reject_weight"),
-            "parcel": ("risk_factor", "reject_weight", "seed"),
-            "fuzzy": ("reject_weight",),
-        }[self.method]
-        return {"reject_inference.method": self.method, **{f"reject_inference.{k}": getattr(self, k) for k in used}}
 
 
 @dataclass(frozen=True)

@@ -17,42 +17,16 @@ from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset import Dataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
-from pydantic import Field
 
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
 from thinfile.training.registry import input_signature
 from thinfile.training.reporting.drawing import Plots, draw_pngs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
+from thinfile.training.settings import EvaluationConfig, StabilityLimits
 from thinfile.training.split import Split
-from thinfile.training.stability import StabilityLimits
-
-
-class EvaluationConfig(Section):
-    """How every model is evaluated on the test rows and what is logged beside its metrics."""
-
-    eval_cutoffs: tuple[float, ...] | None = Field(
-        None, description="scores at which to report approval and bad rate; None: the band lower bounds"
-    )
-    calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
-    timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
-    explain_timing_rows: int = Field(
-        20_000, gt=0, description="rows used to time explanations (enough to use every core)"
-    )
-    plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
-    psi_rows: int = Field(
-        50_000, gt=0, description="training rows drawn (seeded) whose scores are the reference of the score's PSI"
-    )
-    seed: int = Field(7, description="seed of the plotted sample")
-    plot_timeout_s: float = Field(
-        300.0,
-        gt=0,
-        description="a plot-drawing process still busy this long after the run waits for it is ended "
-        "and its plots drawn in the training process",
-    )
 
 
 class PdModel(Protocol):

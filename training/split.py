@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig
+from thinfile.training.settings import TrainConfig
 
 PARTS = ("train", "valid", "test")
 

@@ -6,22 +6,10 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
-from pydantic import Field
 
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.settings import Section
 
 _FLOOR = 1e-4
-
-
-class StabilityLimits(Section):
-    """PSI levels: below `watch` stable, up to `shift` worth watching, above `shift` shifted (retrain)."""
-
-    watch: float = Field(0.1, gt=0, description="PSI above which a distribution is worth watching")
-    shift: float = Field(0.25, gt=0, description="PSI above which a feature or the score has shifted")
-
-    def level(self, value: float) -> str:
-        return "shift" if value > self.shift else "watch" if value > self.watch else "stable"
 
 
 def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:

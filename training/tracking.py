@@ -19,13 +19,9 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import (
-    CHAMPION_ALIAS,
-    EXPERIMENT_NAME,
-    tracking_uri,
-    use_store,
-)
+from thinfile.training.registry import EXPERIMENT_NAME, use_store
 from thinfile.training.reporting.drawing import Drawing
+from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"

@@ -19,7 +19,8 @@ import optuna
 from sklearn.model_selection import StratifiedKFold
 
 from thinfile.features.schema import Schema
-from thinfile.training.champion import MAX_LEAVES, TrainConfig, lgb_params
+from thinfile.training.champion import lgb_params
+from thinfile.training.settings import MAX_LEAVES, TrainConfig
 from thinfile.training.split import Split
 
 CV_PATIENCE = 20  # rounds without improvement of the folds' mean loss (a smooth curve) before a trial stops

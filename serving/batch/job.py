@@ -35,10 +35,9 @@ from thinfile.serving.batch.report import build_report, report_figures, write_re
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import merge_stats
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
-from thinfile.training.registry import load_scorer, model_name_for
+from thinfile.training.registry import load_scorer
 from thinfile.training.scorer.artefact import META_FILE, Scorer
-from thinfile.training.stability import StabilityLimits
+from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits, model_name_for
 
 BUILTIN_ENGINES = {"embedded": "thinfile.serving.batch.embedded", "spark": "thinfile.serving.batch.spark"}
 

@@ -21,7 +21,6 @@ from matplotlib.textpath import TextToPath
 from thinfile.features import jsonio
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits
 from thinfile.training.fairness.metrics import disparate_impact, protected_values
 from thinfile.training.reporting import (
     BAND_COLOURS,
@@ -34,7 +33,8 @@ from thinfile.training.reporting import (
     table,
 )
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.stability import StabilityLimits, psi
+from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits
+from thinfile.training.stability import psi
 
 REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"

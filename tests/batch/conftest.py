@@ -9,8 +9,9 @@ import pytest
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import TrainConfig
 
 BOOK_ROWS = 6_000
 

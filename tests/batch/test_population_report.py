@@ -12,8 +12,8 @@ import pytest
 
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
-from thinfile.training.fairness.audit import FairnessAudit
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import FairnessAudit
 
 
 def test_shifted_population_raises_the_psi_flag(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:

@@ -3,10 +3,11 @@ import pytest
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import DIMENSIONS, Dimension
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.settings import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from thinfile.features.generator import generate_frame
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
 from thinfile.training.scorer.treeshap import ExplainEngineConfig
+from thinfile.training.settings import TrainConfig
 
 EPS = 1e-9
 

@@ -10,15 +10,11 @@ import pytest
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.training.champion import TrainConfig, fit_champion
-from thinfile.training.fairness.audit import (
-    FairnessAudit,
-    FairnessReport,
-    fairness_report,
-)
-from thinfile.training.global_explain import GlobalExplainConfig
+from thinfile.training.champion import fit_champion
+from thinfile.training.fairness.audit import FairnessReport, fairness_report
 from thinfile.training.scorecard import WoeScorecard, fit_bureau_scorecard
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import FairnessAudit, GlobalExplainConfig, TrainConfig
 from thinfile.training.split import Split, split_frame
 
 

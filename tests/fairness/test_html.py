@@ -14,9 +14,10 @@ import pytest
 from test_metrics import APPROVED, CUT, LENIENT, PD, SCALE, TINY, G, tiny_frame
 
 from thinfile.features.schema import parse_schema
-from thinfile.training.fairness.audit import FairnessAudit, FairnessLimits, FairnessReport, build_report
+from thinfile.training.fairness.audit import FairnessReport, build_report
 from thinfile.training.fairness.report import render_html
 from thinfile.training.fairness_stage import write_report
+from thinfile.training.settings import FairnessAudit, FairnessLimits
 
 
 @pytest.fixture(scope="module")

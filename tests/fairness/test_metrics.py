@@ -25,9 +25,7 @@ from thinfile.training.fairness.audit import (
     BASELINE_CANNOT_REACH,
     ERR_MISSING_COLUMNS,
     ERR_NO_PROTECTED,
-    FairnessAudit,
     FairnessError,
-    FairnessLimits,
     build_report,
     versus_limit,
 )
@@ -42,6 +40,7 @@ from thinfile.training.fairness.metrics import (
 )
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.settings import FairnessAudit, FairnessLimits
 
 TINY = parse_schema(
     {

@@ -7,12 +7,13 @@ import pytest
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
-from thinfile.training.fairness.audit import FairnessAudit, FairnessError
+from thinfile.training.fairness.audit import FairnessError
 from thinfile.training.fairness.mitigation import (
     MITIGATED_FAMILY,
     fit_reweighed,
     reweighing_weights,
 )
+from thinfile.training.settings import FairnessAudit
 from thinfile.training.split import Split
 
 

@@ -13,13 +13,15 @@ from thinfile.cli import app
 from thinfile.config import Settings
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig
-from thinfile.training.fairness.audit import FairnessAudit
 from thinfile.training.fairness_stage import ARTIFACT_DIR, FairnessStage, fairness_stage
-from thinfile.training.global_explain import GlobalExplainConfig
 from thinfile.training.pipeline import train_frame
-from thinfile.training.registry import CHALLENGER_ALIAS
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.settings import (
+    CHALLENGER_ALIAS,
+    EvaluationConfig,
+    FairnessAudit,
+    GlobalExplainConfig,
+    TrainConfig,
+)
 from thinfile.training.tracking import configure
 
 pytestmark = pytest.mark.slow

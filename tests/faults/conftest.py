@@ -17,8 +17,9 @@ from servers import Server, alive
 
 from thinfile.features.schema import Schema
 from thinfile.serving.contract import request_body
-from thinfile.training.champion import TrainConfig, fit_champion
-from thinfile.training.registry import CHAMPION_ALIAS, log_scorer, model_name_for, set_alias
+from thinfile.training.champion import fit_champion
+from thinfile.training.registry import log_scorer, set_alias
+from thinfile.training.settings import CHAMPION_ALIAS, TrainConfig, model_name_for
 from thinfile.training.tracking import experiment_id
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,8 @@ from thinfile.commands.batch import register
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import BatchOutputError, batch_score
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
+from thinfile.training.settings import TrainConfig
 
 BOOK_ROWS = 6_000
 RESUME = "rerun the same command to resume"

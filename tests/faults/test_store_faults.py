@@ -13,10 +13,15 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig
-from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
-from thinfile.training.registry import CHAMPION_ALIAS, model_name_for
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.pipeline import train_frame
+from thinfile.training.settings import (
+    CHAMPION_ALIAS,
+    EvaluationConfig,
+    PipelineConfig,
+    TrainConfig,
+    TrainingSettings,
+    model_name_for,
+)
 
 runner = CliRunner()
 QUICK = TrainingSettings(

@@ -1,4 +1,5 @@
-"""The installed `thinfile` command: Ctrl-C while it is still loading its libraries is one line and exit code 130."""
+"""The installed `thinfile` command: Ctrl-C while it is still loading its libraries is one line and exit code 130,
+and `--help` loads none of the libraries that train or score (LightGBM, MLflow, scikit-learn, the plots)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(tmp_path: Path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.strip() == "error: interrupted while starting; nothing was done" and not out, err
+
+
+LIBRARIES_OF_THE_WORK = ("lightgbm", "mlflow", "sklearn", "matplotlib", "shap", "optbinning", "fairlearn", "optuna")
+
+
+def test_the_command_line_and_its_settings_load_no_model_library_until_a_command_runs() -> None:
+    probe = (
+        "import sys, thinfile.cli, thinfile.config; thinfile.config.Settings(); "
+        f"print(' '.join(m for m in {LIBRARIES_OF_THE_WORK!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.split() == [], f"`thinfile --help` would import {loaded.stdout.strip()}"

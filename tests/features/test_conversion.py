@@ -15,8 +15,9 @@ from thinfile.features.schema import Schema, parse_schema
 from thinfile.features.validate import validate_table
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import TrainConfig
 
 TIERS = [str(k) for k in range(7)]
 FORMS = ["int", "float", "text"]

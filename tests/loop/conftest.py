@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from thinfile.features.generator import GeneratorParams
-from thinfile.features.history import HistorySettings, history_frame, history_schema, observed
+from thinfile.features.history import history_frame, history_schema, observed
 from thinfile.features.schema import Schema
+from thinfile.features.settings import HistorySettings
 
 
 @pytest.fixture(scope="session")

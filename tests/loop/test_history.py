@@ -14,13 +14,13 @@ from thinfile.features.history import (
     BOOKED,
     EXPLORED,
     MONTH,
-    HistorySettings,
     bureau_era_policy,
     decide,
     generate_history,
     history_frame,
 )
 from thinfile.features.schema import SchemaError, load_schema, parse_schema
+from thinfile.features.settings import HistorySettings
 
 runner = CliRunner()
 

@@ -10,12 +10,11 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.features.history import HistorySettings
+from thinfile.features.settings import HistorySettings
 from thinfile.training import tracking
-from thinfile.training.champion import TrainConfig
 from thinfile.training.lending_loop.report import write_report
-from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, LoopSettings, closed_share, log_summary, run_loop
-from thinfile.training.pipeline import TrainingSettings
+from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, closed_share, log_summary, run_loop
+from thinfile.training.settings import LoopSettings, TrainConfig, TrainingSettings
 
 runner = CliRunner()
 

@@ -8,7 +8,6 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from thinfile.training.reject_inference import (
-    RejectInference,
     RejectInferenceError,
     Sample,
     check_method,
@@ -17,6 +16,7 @@ from thinfile.training.reject_inference import (
     parcel,
     reweight,
 )
+from thinfile.training.settings import RejectInference
 
 
 def _world(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

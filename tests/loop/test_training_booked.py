@@ -11,11 +11,9 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.schema import parse_schema
-from thinfile.training.champion import TrainConfig
 from thinfile.training.data import TrainingDataError, prepare
-from thinfile.training.pipeline import PipelineConfig, TrainingSettings, train_frame
-from thinfile.training.reject_inference import RejectInference
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.pipeline import train_frame
+from thinfile.training.settings import EvaluationConfig, PipelineConfig, RejectInference, TrainConfig, TrainingSettings
 
 runner = CliRunner()
 

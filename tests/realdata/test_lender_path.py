@@ -23,8 +23,9 @@ from thinfile.features.schema import DIMENSIONS, Schema, load_schema
 from thinfile.features.validate import validate_table
 from thinfile.serving.contract import request_body
 from thinfile.training.data import prepare
-from thinfile.training.registry import CHAMPION_ALIAS, load_scorer, model_name_for, tracking_uri
+from thinfile.training.registry import load_scorer
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import CHAMPION_ALIAS, model_name_for, tracking_uri
 from thinfile.training.split import Split, split_frame
 
 pytestmark = pytest.mark.slow

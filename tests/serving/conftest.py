@@ -21,9 +21,10 @@ from ports import free_port
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.serving.contract import request_body
 from thinfile.serving.settings import ServingSettings
-from thinfile.training.champion import TrainConfig, fit_champion
-from thinfile.training.registry import CHAMPION_ALIAS, load_scorer, log_scorer, model_name_for, set_alias
+from thinfile.training.champion import fit_champion
+from thinfile.training.registry import load_scorer, log_scorer, set_alias
 from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.settings import CHAMPION_ALIAS, TrainConfig, model_name_for
 from thinfile.training.tracking import experiment_id
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from thinfile.features.schema import DIMENSIONS, Schema
 from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, canonical_input, request_body
-from thinfile.training.registry import CHAMPION_ALIAS
+from thinfile.training.settings import CHAMPION_ALIAS
 
 pytestmark = pytest.mark.slow
 

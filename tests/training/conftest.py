@@ -11,9 +11,8 @@ import yaml
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.training.champion import TrainConfig
-from thinfile.training.pipeline import PipelineConfig, TrainResult, train_frame
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.pipeline import TrainResult, train_frame
+from thinfile.training.settings import EvaluationConfig, PipelineConfig, TrainConfig
 
 
 @pytest.fixture(scope="session")

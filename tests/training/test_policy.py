@@ -9,8 +9,8 @@ import pytest
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
-from thinfile.training.pipeline import PipelineConfig, train_frame
-from thinfile.training.registry import CHAMPION_ALIAS, load_scorer
+from thinfile.training.pipeline import train_frame
+from thinfile.training.registry import load_scorer
 from thinfile.training.scorer.policy import (
     CutoffRule,
     Cutoffs,
@@ -20,6 +20,7 @@ from thinfile.training.scorer.policy import (
     resolve_cutoffs,
 )
 from thinfile.training.scorer.scale import pd_to_score
+from thinfile.training.settings import CHAMPION_ALIAS, PipelineConfig
 
 RNG = np.random.default_rng(3)
 SCORE = np.round(RNG.normal(620, 60, 5_000), 1)

@@ -11,17 +11,11 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig, fit_champion
+from thinfile.training.champion import fit_champion
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.promotion import (
-    REPORT_ARTIFACT,
-    Candidate,
-    PromotionGate,
-    apply,
-    choose,
-    true_risk_checks,
-)
-from thinfile.training.registry import CHALLENGER_ALIAS, CHAMPION_ALIAS, log_scorer, model_name_for, set_alias
+from thinfile.training.promotion import REPORT_ARTIFACT, Candidate, apply, choose, true_risk_checks
+from thinfile.training.registry import log_scorer, set_alias
+from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, PromotionGate, TrainConfig, model_name_for
 from thinfile.training.tracking import experiment_id
 
 GATE = PromotionGate(max_auc_cost=0.005)

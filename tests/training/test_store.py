@@ -1,6 +1,7 @@
 import os
 
-from thinfile.training.registry import tracking_uri, use_store
+from thinfile.training.registry import use_store
+from thinfile.training.settings import tracking_uri
 
 
 def test_the_store_follows_thinfile_home_after_mlflow_was_pointed_at_another(tmp_path, monkeypatch):

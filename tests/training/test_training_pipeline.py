@@ -11,13 +11,9 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.registry import (
-    CHAMPION_ALIAS,
-    EXPERIMENT_NAME,
-    load_scorer,
-    tracking_uri,
-)
+from thinfile.training.registry import EXPERIMENT_NAME, load_scorer
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
+from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig
 from thinfile.training.evaluate import (
     calibration_table,
     evaluate,
@@ -16,6 +15,7 @@ from thinfile.training.evaluate import (
     metric_token,
 )
 from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.settings import TrainConfig
 from thinfile.training.split import SplitError, split_frame
 
 

@@ -11,12 +11,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
-from thinfile.training.champion import TrainConfig, lgb_params
+from thinfile.training.champion import lgb_params
 from thinfile.training.data import prepare
 from thinfile.training.fairness_stage import fairness_stage
-from thinfile.training.pipeline import PipelineConfig, train_frame
-from thinfile.training.registry import tracking_uri
-from thinfile.training.runlog import EvaluationConfig
+from thinfile.training.pipeline import train_frame
+from thinfile.training.settings import EvaluationConfig, PipelineConfig, TrainConfig, tracking_uri
 from thinfile.training.split import Split, split_frame
 from thinfile.training.tuning import CV_PATIENCE, choose_config, tune_config
 

@@ -13,7 +13,7 @@ import typer
 
 from thinfile.commands.common import console, fail, model_name
 from thinfile.config import Settings
-from thinfile.training.registry import CHAMPION_ALIAS
+from thinfile.training.settings import CHAMPION_ALIAS
 
 EXIT_NOTHING_SCORED = 1
 EXIT_FAILED = 2

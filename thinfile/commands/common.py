@@ -18,12 +18,11 @@ from rich.markup import escape
 from rich.status import Status
 
 from thinfile.features.generator import GeneratorParams
-from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
-from thinfile.features.settings import default_data_dir
-from thinfile.training.registry import model_name_for
+from thinfile.features.settings import PARTS_DIR, default_data_dir
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
+from thinfile.training.settings import model_name_for
 
 console = Console(stderr=True, log_path=False)
 
@@ -44,6 +43,8 @@ def row_progress(description: str, total: int) -> Iterator[Callable[[int], None]
 
 def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path:
     """data/synthetic/population under THINFILE_HOME, generated first (with a progress bar) when absent."""
+    from thinfile.features.population import generate_population  # loads scikit-learn: only when needed
+
     out = default_data_dir()
     parts = out / PARTS_DIR
     if not any(parts.glob("*.parquet")):

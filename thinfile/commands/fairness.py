@@ -9,7 +9,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, default_population, fail, model_name
 from thinfile.config import Settings
-from thinfile.training.registry import CHAMPION_ALIAS
+from thinfile.training.settings import CHAMPION_ALIAS
 
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}

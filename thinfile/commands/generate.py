@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
 from thinfile.features.generator import GeneratorParams
-from thinfile.features.history import BureauEraPolicy, GeneratedHistory, HistorySettings, generate_history
-from thinfile.features.population import GeneratedPopulation, generate_population
 from thinfile.features.schema import SchemaError, load_schema
-from thinfile.features.settings import default_data_dir
+from thinfile.features.settings import BureauEraPolicy, HistorySettings, default_data_dir
+
+if TYPE_CHECKING:
+    from thinfile.features.history import GeneratedHistory
+    from thinfile.features.population import GeneratedPopulation
 
 
 def generate(
@@ -51,6 +54,9 @@ def generate(
     with parameters, realised marginals and the seed facts each target comes from. With --history, also
     OUT/schema.yaml (the schema naming the booked column) and the history's section in the data card.
     """
+    from thinfile.features.history import generate_history
+    from thinfile.features.population import generate_population
+
     try:
         schema = load_schema()
     except SchemaError as err:

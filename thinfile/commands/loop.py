@@ -54,7 +54,7 @@ def loop(
     between the floor (booked loans only) and the ceiling (every outcome), on all applicants and on rejects; an
     exploration sweep; policy generations. Writes lending-loop.html and .json and logs MLflow runs.
     """
-    from thinfile.features.history import BureauEraPolicy
+    from thinfile.features.settings import BureauEraPolicy
     from thinfile.training.lending_loop.report import write_report
     from thinfile.training.loop import log_summary, run_loop
 

@@ -11,14 +11,9 @@ from rich.table import Table
 from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say
 from thinfile.commands.generate import report_population
 from thinfile.config import Settings
-from thinfile.features.population import PARTS_DIR, generate_population
 from thinfile.features.schema import load_schema
-from thinfile.features.settings import default_data_dir
-from thinfile.training.registry import (
-    CHALLENGER_ALIAS,
-    CHAMPION_ALIAS,
-    tracking_uri,
-)
+from thinfile.features.settings import PARTS_DIR, default_data_dir
+from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, tracking_uri
 
 
 def _same_population_on_disk(rows: int, seed: int) -> bool:
@@ -65,6 +60,7 @@ def run(
     (MLflow store: runs, registered model thinfile-synthetic@champion and @challenger) and reports/
     (fairness reports). An existing population of the same size and seed is reused.
     """
+    from thinfile.features.population import generate_population
     from thinfile.training import promotion
     from thinfile.training.fairness_stage import fairness_stage
     from thinfile.training.pipeline import train

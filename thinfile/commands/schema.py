@@ -10,7 +10,6 @@ from rich.table import Table
 
 from thinfile.commands.common import console, fail
 from thinfile.config import Settings
-from thinfile.features.infer import InferError, check_table, error_summary, infer_schema
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
 
@@ -56,6 +55,8 @@ def infer(
     The YAML goes to standard output (`thinfile schema infer loans.csv --target bad > loans.yaml`); what
     needs your decision is marked TODO in it and listed here. Then `thinfile schema check` the table.
     """
+    from thinfile.features.infer import InferError, infer_schema
+
     if out is not None and out.exists() and not force:
         raise fail(f"{out} exists: give another --out, or --force to overwrite it")
     try:
@@ -106,6 +107,7 @@ def check(
     Checks the columns, every value (type, range, declared categories, missing values), the protected
     attributes' values against their declared categories, and the target (0/1).
     """
+    from thinfile.features.infer import check_table, error_summary
     from thinfile.training.data import outcome
 
     try:

@@ -92,7 +92,8 @@ def serve(
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.processes import exec_server
     from thinfile.serving.service import ServiceStartError, check_access, check_audit_log
-    from thinfile.training.registry import ModelNotFoundError, model_name_for, resolve
+    from thinfile.training.registry import ModelNotFoundError, resolve
+    from thinfile.training.settings import model_name_for
 
     try:
         check_access(settings, settings.host)

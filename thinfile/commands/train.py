@@ -10,8 +10,7 @@ from rich.table import Table
 from thinfile.commands.common import POLICY_HELP, console, default_population, fail, lending_policy, model_name, say
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
-from thinfile.training.registry import CHAMPION_ALIAS, tracking_uri
-from thinfile.training.split import SplitError
+from thinfile.training.settings import CHAMPION_ALIAS, METHODS, tracking_uri
 
 
 def train(
@@ -67,9 +66,10 @@ def train(
     from thinfile.features.infer import schema_warnings
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
-    from thinfile.training.reject_inference import METHODS, RejectInferenceError
+    from thinfile.training.reject_inference import RejectInferenceError
     from thinfile.training.scorecard import ScorecardError
     from thinfile.training.scorer.policy import PolicyError
+    from thinfile.training.split import SplitError
 
     if reject_inference not in METHODS:
         raise fail(f"--reject-inference must be one of {', '.join(METHODS)}; got {reject_inference!r}")

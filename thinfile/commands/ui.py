@@ -9,7 +9,7 @@ import typer
 
 from thinfile.commands.common import console, fail
 from thinfile.commands.serve import port_in_use
-from thinfile.training.registry import tracking_uri
+from thinfile.training.settings import tracking_uri
 
 
 def ui(

@@ -8,9 +8,7 @@ from thinfile.training.fairness.audit import (
     VERDICTS,
     AttributeAudit,
     Check,
-    FairnessAudit,
     FairnessError,
-    FairnessLimits,
     FairnessReport,
     InclusionLift,
     ProxyAudit,
@@ -37,6 +35,7 @@ from thinfile.training.fairness.mitigation import (
     reweighing_weights,
 )
 from thinfile.training.fairness.report import render_html, write_report
+from thinfile.training.settings import FairnessAudit, FairnessLimits
 
 __all__ = [
     "BASELINE_CANNOT_REACH",

@@ -15,14 +15,12 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from pydantic import Field
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section
 from thinfile.training.evaluate import metric_token, thin_file_mask
 from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
@@ -49,50 +47,10 @@ from thinfile.training.scorer.scale import (
     margin_to_score,
     pd_to_score,
 )
+from thinfile.training.settings import FairnessAudit, FairnessLimits
 
 VERDICTS = ("pass", "fail", "incomplete")
 Verdict = Literal["pass", "fail", "incomplete"]
-
-
-class FairnessLimits(Section):
-    """Pass/fail limits of the fairness checks (the four-fifths rule and its companions)."""
-
-    disparate_impact_min: float = Field(
-        0.8, gt=0, le=1, description="lowest approval-rate ratio to the most-approved group (four-fifths rule)"
-    )
-    equal_opportunity_max: float = Field(
-        0.05, ge=0, le=1, description="largest gap in approval rate among borrowers who repaid"
-    )
-    calibration_gap_max: float = Field(
-        0.02, ge=0, le=1, description="largest gap between groups in observed minus predicted default rate"
-    )
-
-
-class FairnessAudit(Section):
-    """How the fairness report is computed (the pass/fail limits are in FairnessLimits)."""
-
-    min_group_rows: int = Field(
-        50,
-        ge=1,
-        description="a group with fewer rows is shown with its uncertainty but not checked: the verdict is then "
-        "'incomplete', never 'pass'",
-    )
-    confidence: float = Field(0.95, gt=0, lt=1, description="level of the Wilson interval on every group rate")
-    calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
-    score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
-    proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")
-    proxy_rounds: int = Field(80, ge=1, description="boosting rounds of each proxy classifier")
-    proxy_top_features: int = Field(5, ge=1, description="features listed as carrying each proxy")
-    oracle_tolerance: float = Field(
-        0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
-    )
-    mitigate_attribute: str | None = Field(
-        None, description="protected attribute the challenger reweighs against (None: the schema's first)"
-    )
-    mitigation_rounds: int = Field(3, ge=1, description="reweigh-and-refit rounds of the mitigated challenger")
-    mitigation_step: float = Field(
-        6.0, ge=0, description="how strongly each round upweights repaid borrowers of less-approved groups"
-    )
 
 
 THIN_FILE = "thin-file"

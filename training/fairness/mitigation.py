@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from thinfile.features.schema import Schema
-from thinfile.training.champion import TrainConfig, fit_champion
-from thinfile.training.fairness.audit import FairnessAudit, FairnessError
+from thinfile.training.champion import fit_champion
+from thinfile.training.fairness.audit import FairnessError
 from thinfile.training.fairness.metrics import decision_frame, group_labels
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, clip, margin_to_score
+from thinfile.training.settings import FairnessAudit, TrainConfig
 
 MITIGATED_FAMILY = "lightgbm_reweighed"
 

@@ -1,0 +1,291 @@
+"""The training job's settings sections (what `thinfile train`, `thinfile loop` and the fairness stage read), kept
+apart from the code that uses them so that reading settings does not load LightGBM, MLflow or the plots."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from thinfile.features.schema import Schema
+from thinfile.features.settings import Section, project_root
+from thinfile.training.scorer.policy import Cutoffs, LendingPolicy
+from thinfile.training.scorer.scale import ScoreScale
+
+CHAMPION_ALIAS = "champion"  # the registry alias `thinfile serve` and `batch-score` use by default
+CHALLENGER_ALIAS = "challenger"
+MAX_LEAVES = 64  # leaves per tree: beyond this thinfile's exact TreeSHAP tables stop being the fast path
+EVENTS_PER_LEAF = 40
+MIN_TRIALS = 8
+
+Method = Literal["none", "reweight", "augment", "parcel", "fuzzy", "ceiling"]
+METHODS: tuple[str, ...] = ("none", "reweight", "augment", "parcel", "fuzzy")
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the embedded store under mlruns/ (SQLite, no server)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    root = project_root() / "mlruns"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def model_name_for(schema: Schema) -> str:
+    """The registered model name of a project: its schema's name (letters, digits, '-', '_' and '.')."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
+
+
+class DataChecks(Section):
+    """What a table must satisfy before anything is trained on it."""
+
+    max_reject_share: float = Field(
+        0.05, ge=0, le=1, description="fail when more than this share of rows breaks the schema; fewer are dropped"
+    )
+    min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
+    min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
+
+
+class TrainConfig(Section):
+    """Hyper-parameters of the champion and the split; fitted to the table unless set explicitly.
+
+    The fixed values below are those of the synthetic 200,000-row world (chosen in bench/train_shape.py).
+    On another table, `fitted_to` scales what is not set explicitly to the training rows n, the defaults
+    among them e and the defaults among validation rows e_v:
+
+    - min_child_samples = 0.1% of n, between 10 and 100;
+    - num_leaves = the largest power of two <= e / 40 (about 40 defaults per leaf of the deepest tree),
+      between 4 and 8, and max_depth = log2(num_leaves) (the trees stay complete and shallow);
+    - early_stopping_rounds = 30 x sqrt(1000 / e_v), between 30 and 100 (a small validation part is a
+      noisy signal: wait longer before stopping);
+    - num_threads = 1 under `single_thread_below_rows` training rows (LightGBM's threads cost more than
+      they save on small data, many times more on a busy machine), else all cores;
+    - tune_trials = 200,000 / n, between 8 and 20 (the search's cost grows with rows x trials).
+
+    On 120,000 training rows with ~10,000 defaults that gives back 100, 8 leaves at depth 3 and 30.
+    Then, on tables under `tune_below_rows` rows (or always with `tune=True`), a short cross-validated
+    search (training.tuning) starts from those values; trees stay within 64 leaves, where thinfile's exact
+    TreeSHAP is fastest. `tune=False` keeps the fitted values.
+    """
+
+    seed: int = 7
+    test_size: float = Field(0.2, gt=0, lt=1)
+    valid_size: float = Field(0.2, gt=0, lt=1)
+    learning_rate: float = 0.05
+    num_leaves: int = Field(8, ge=2, le=MAX_LEAVES)
+    max_depth: int = 3
+    max_rounds: int = 400
+    early_stopping_rounds: int = 30
+    min_child_samples: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_threads: int = 0
+    fit_to_table: bool = Field(True, description="scale leaf size, tree shape and early stopping to the table")
+    tune: bool | None = Field(
+        None, description="cross-validated search first: None = on tables under tune_below_rows rows"
+    )
+    tune_trials: int = Field(
+        20, ge=1, description="trials of the search (the first is the fitted defaults); fewer on larger tables"
+    )
+    tune_row_trials: int = Field(
+        200_000, ge=0, description="unless tune_trials is set: trials x training rows at most this (8 trials at least)"
+    )
+    tune_folds: int = Field(5, ge=2, description="folds of the cross-validation that scores each trial")
+    tune_below_rows: int = Field(50_000, ge=0, description="search by default on tables with fewer usable rows")
+    single_thread_below_rows: int = Field(50_000, ge=0, description="fit on one thread below this many training rows")
+
+    def fitted_to(self, rows: int, events: int, valid_events: int) -> TrainConfig:
+        """This config with leaf size, tree shape and early stopping scaled to the table (see the class doc);
+        fields set explicitly are kept."""
+        if not self.fit_to_table:
+            return self
+        leaves = 2 ** int(np.clip(np.floor(np.log2(max(events, 1) / EVENTS_PER_LEAF)), 2, 3))
+        fitted: dict[str, int] = {
+            "min_child_samples": int(np.clip(round(rows / 1000), 10, 100)),
+            "num_leaves": leaves,
+            "max_depth": int(np.log2(leaves)),
+            "early_stopping_rounds": int(np.clip(round(30 * np.sqrt(1000 / max(valid_events, 1))), 30, 100)),
+            "num_threads": 1 if rows < self.single_thread_below_rows else 0,
+            "tune_trials": int(np.clip(self.tune_row_trials // max(rows, 1), MIN_TRIALS, self.tune_trials)),
+        }
+        if "num_leaves" in self.model_fields_set or "max_depth" in self.model_fields_set:
+            fitted.pop("num_leaves"), fitted.pop("max_depth")
+        update = {k: v for k, v in fitted.items() if k not in self.model_fields_set}
+        return self.model_copy(update=update) if update else self
+
+    def searches(self, rows: int) -> bool:
+        """Whether the cross-validated search runs on a table with `rows` usable rows."""
+        return self.tune if self.tune is not None else rows < self.tune_below_rows
+
+
+class EvaluationConfig(Section):
+    """How every model is evaluated on the test rows and what is logged beside its metrics."""
+
+    eval_cutoffs: tuple[float, ...] | None = Field(
+        None, description="scores at which to report approval and bad rate; None: the band lower bounds"
+    )
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
+    timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
+    explain_timing_rows: int = Field(
+        20_000, gt=0, description="rows used to time explanations (enough to use every core)"
+    )
+    plot_rows: int = Field(200_000, gt=0, description="rows drawn (seeded) for score-distribution plots")
+    psi_rows: int = Field(
+        50_000, gt=0, description="training rows drawn (seeded) whose scores are the reference of the score's PSI"
+    )
+    seed: int = Field(7, description="seed of the plotted sample")
+    plot_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="a plot-drawing process still busy this long after the run waits for it is ended "
+        "and its plots drawn in the training process",
+    )
+
+
+class GlobalExplainConfig(Section):
+    """The champion's global explanation plots (SHAP beeswarm, dependence, points by dimension and group)."""
+
+    rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
+    dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
+    seed: int = 7
+
+
+class FairnessLimits(Section):
+    """Pass/fail limits of the fairness checks (the four-fifths rule and its companions)."""
+
+    disparate_impact_min: float = Field(
+        0.8, gt=0, le=1, description="lowest approval-rate ratio to the most-approved group (four-fifths rule)"
+    )
+    equal_opportunity_max: float = Field(
+        0.05, ge=0, le=1, description="largest gap in approval rate among borrowers who repaid"
+    )
+    calibration_gap_max: float = Field(
+        0.02, ge=0, le=1, description="largest gap between groups in observed minus predicted default rate"
+    )
+
+
+class FairnessAudit(Section):
+    """How the fairness report is computed (the pass/fail limits are in FairnessLimits)."""
+
+    min_group_rows: int = Field(
+        50,
+        ge=1,
+        description="a group with fewer rows is shown with its uncertainty but not checked: the verdict is then "
+        "'incomplete', never 'pass'",
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="level of the Wilson interval on every group rate")
+    calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
+    score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
+    proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")
+    proxy_rounds: int = Field(80, ge=1, description="boosting rounds of each proxy classifier")
+    proxy_top_features: int = Field(5, ge=1, description="features listed as carrying each proxy")
+    oracle_tolerance: float = Field(
+        0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
+    )
+    mitigate_attribute: str | None = Field(
+        None, description="protected attribute the challenger reweighs against (None: the schema's first)"
+    )
+    mitigation_rounds: int = Field(3, ge=1, description="reweigh-and-refit rounds of the mitigated challenger")
+    mitigation_step: float = Field(
+        6.0, ge=0, description="how strongly each round upweights repaid borrowers of less-approved groups"
+    )
+
+
+class StabilityLimits(Section):
+    """PSI levels: below `watch` stable, up to `shift` worth watching, above `shift` shifted (retrain)."""
+
+    watch: float = Field(0.1, gt=0, description="PSI above which a distribution is worth watching")
+    shift: float = Field(0.25, gt=0, description="PSI above which a feature or the score has shifted")
+
+    def level(self, value: float) -> str:
+        return "shift" if value > self.shift else "watch" if value > self.watch else "stable"
+
+
+class RejectInference(Section):
+    """Which reject-inference method trains the champion, and its parameters."""
+
+    method: Method = Field("none", description="none | reweight | augment | parcel | fuzzy (ceiling: reference only)")
+    risk_factor: float = Field(
+        1.5, ge=1, description="augment, parcel: rejects assumed this many times as risky as the KGB model says"
+    )
+    reject_weight: float = Field(1.0, gt=0, description="augment, parcel, fuzzy: weight of each inferred reject row")
+    max_weight: float = Field(20.0, ge=1, description="reweight: largest 1 / P(booked | inputs) used as a weight")
+    selection_rounds: int = Field(
+        100, ge=10, description="reweight: most boosting rounds (learning rate 0.1) of the booking-probability model"
+    )
+    seed: int = Field(0, description="parcel: seed of the random labels")
+
+    def params(self) -> dict[str, object]:
+        """The parameters that matter for this method, as logged."""
+        used = {
+            "none": (),
+            "ceiling": (),
+            "reweight": ("max_weight", "selection_rounds"),
+            "augment": ("risk_factor", "reject_weight"),
+            "parcel": ("risk_factor", "reject_weight", "seed"),
+            "fuzzy": ("reject_weight",),
+        }[self.method]
+        return {"reject_inference.method": self.method, **{f"reject_inference.{k}": getattr(self, k) for k in used}}
+
+
+class PromotionGate(Section):
+    """How much AUC a lender gives up for a model that passes every fairness check."""
+
+    max_auc_cost: float = Field(0.005, ge=0, le=1, description="largest AUC given up against the best candidate")
+    oracle_tolerance: float = Field(
+        0.01, ge=0, description="how much worse than the oracle a model may be on a check the oracle also fails"
+    )
+
+
+class LoopSettings(Section):
+    """What `thinfile loop` runs: the world's size, the methods, the exploration sweep and the generations."""
+
+    rows: int = Field(200_000, ge=2_000, description="through-the-door applicants per generation")
+    seed: int = Field(0, description="seed of the world (generation g draws new applicants with seed + g - 1)")
+    methods: tuple[str, ...] = Field(METHODS, description="reject-inference methods compared (none is the floor)")
+    explore_shares: tuple[float, ...] = Field(
+        (0.01, 0.02, 0.05, 0.10), description="shares of would-be rejects approved at random, swept against 0"
+    )
+    generations: int = Field(3, ge=0, le=8, description="policy generations to simulate (0: none)")
+    log_runs: bool = Field(True, description="log each method's champion as an MLflow run (the comparison)")
+    closed_share_target: float = Field(0.5, ge=0, le=1, description="share of the floor-to-ceiling gap to close")
+    gap_target: float = Field(0.02, ge=0, description="AUC a bureau-era book should cost a booked-only model")
+
+
+class PipelineConfig(Section):
+    """What `thinfile train` fits and logs around the champion."""
+
+    baselines: bool = Field(True, description="also fit the bureau-only and all-inputs WoE scorecards")
+    register_champion: bool = Field(True, description="register the champion and point alias 'champion' at it")
+    model_name: str | None = Field(None, description="registered model name; None: derived from the schema's name")
+    global_explanations: bool = Field(True, description="log the champion's global-explanation plots")
+
+
+class TrainingSettings(Section):
+    """What `thinfile train` and the fairness stage read: every section of the training job."""
+
+    scale: ScoreScale = ScoreScale()
+    policy: LendingPolicy = LendingPolicy()
+    train: TrainConfig = TrainConfig()
+    checks: DataChecks = DataChecks()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    fairness: FairnessLimits = FairnessLimits()
+    audit: FairnessAudit = FairnessAudit()
+    stability: StabilityLimits = StabilityLimits()
+    explanations: GlobalExplainConfig = GlobalExplainConfig()
+    reject_inference: RejectInference = RejectInference()
+
+    def model_name(self, schema: Schema) -> str:
+        return self.pipeline.model_name or model_name_for(schema)
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        """The policy's cut-offs when it states them as scores (a policy by rates is resolved per model)."""
+        return self.policy.score_cutoffs()
