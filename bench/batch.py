@@ -131,6 +131,13 @@ def from_the_command_line(scorer: Path, book: Path, output: Path, workers: int) 
     return wall, json.loads((output / "population_report.json").read_text())["job"]["seconds"]
 
 
+def help_seconds() -> float:
+    """Wall seconds of `thinfile --help` in a fresh process: the command line's own start, before any command."""
+    start = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("thinfile")), "--help"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def job_server(requests: Connection, scorer: bytes, chunk_rows: int, workers: int) -> None:
     """Embedded jobs on request, in a process of their own: a small one, as a user's `thinfile batch-score` is,
     where the bench's own process holds the references' 1M-row matrix (the kernel's memory work for it landed on
@@ -293,6 +300,7 @@ def main() -> None:
             server.join(30)
         scorer.save(work / "scorer")
         cli = [from_the_command_line(work / "scorer", book, work / f"cli-{k}", w) for k in range(r)]
+        help_wall = statistics.median(help_seconds() for _ in range(r))
         if not args.no_spark:  # after the others: its JVM would share their cores and memory
             from thinfile.serving.batch.spark import spark_session
 
@@ -349,7 +357,8 @@ def main() -> None:
         print(
             f"a user's `thinfile batch-score --workers {w}` in a fresh process: {cli_wall:.2f} s for {args.rows:,} "
             f"rows ({args.rows / cli_wall:,.0f} rows/s); the job itself {cli_job:.2f} s (its workers and their fork "
-            f"server start cold), outside the job {cli_wall - cli_job:.2f} s (imports, the model, the exit)"
+            f"server start cold), outside the job {cli_wall - cli_job:.2f} s (imports, the model, the exit); "
+            f"`thinfile --help` alone {help_wall:.2f} s"
         )
         print(
             f"embedded peak RSS (the job's process + its workers): {peak[0] / 2**30:.2f} GiB at "
