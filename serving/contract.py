@@ -177,10 +177,14 @@ def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndar
     """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
     codes = schema.level_codes
     nan = float("nan")
-    rows = [
-        [nan if (v := values[name]) is None else levels[v] if levels is not None else v for name, levels in codes]
-        for values in (applicant.__dict__ for applicant in applicants)
-    ]
+    rows = []
+    for applicant in applicants:
+        values = applicant.__dict__
+        row = []
+        for name, levels in codes:
+            v = values[name]
+            row.append(nan if v is None else levels[v] if levels is not None else float(v))
+        rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(applicants), len(codes))
 
 
