@@ -30,10 +30,10 @@ def main() -> None:
     os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
-    from thinfile.features.generator import GeneratorParams, generate_frame
+    from thinfile.features.generator import generate_frame
     from thinfile.features.history import bureau_era_policy, history_schema, observed, with_history
     from thinfile.features.schema import load_schema
-    from thinfile.features.settings import HistorySettings
+    from thinfile.features.settings import GeneratorParams, HistorySettings
     from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
     from thinfile.training.lending_loop.report import exploration_figure
     from thinfile.training.loop import FLOOR, compare_methods, fit_on_history

@@ -18,9 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thinfile.features.generator import GeneratorParams, chunk_plan, generate_chunk
+from thinfile.features.generator import chunk_plan, generate_chunk
 from thinfile.features.population import generate_population
 from thinfile.features.schema import load_schema
+from thinfile.features.settings import GeneratorParams
 
 
 def floor_seconds(rows: int, out: Path) -> float:

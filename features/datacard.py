@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from thinfile.features.generator import GeneratorParams
 from thinfile.features.schema import Schema
+from thinfile.features.settings import GeneratorParams
 
 ORACLE_AUC_ROWS = 500_000
 SEED_SOURCE = "AliResearch, Inclusive Growth and E-commerce: China's Experience (2017)"

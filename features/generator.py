@@ -16,37 +16,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import Field
 from scipy.special import expit
 
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.settings import Section
-
-
-class GeneratorParams(Section):
-    """The synthetic world. Defaults come from the seed's figures (see DATACARD.md)."""
-
-    rural_share: float = Field(0.427, ge=0, le=1, description="590M rural of 1,383M (NBS 2016)")
-    rural_online_rate: float = Field(0.34, ge=0, le=1, description="201M rural internet users / 590M")
-    urban_online_rate: float = Field(0.67, ge=0, le=1, description="530M urban internet users / 793M")
-    rural_footprint_intensity: float = Field(
-        0.6, gt=0, le=1, description="activity of rural online users relative to urban ones"
-    )
-    rural_capacity_gap: float = Field(
-        0.15, description="true capacity gap (sd units) of rural people; 0 makes groups equally creditworthy"
-    )
-    urban_bureau_rate: float = Field(0.30, ge=0, le=1, description="share of urban people with a bureau record")
-    rural_bureau_rate: float = Field(0.09, ge=0, le=1, description="share of rural people with a bureau record")
-    money_market_rate_rural: float = Field(0.17, ge=0, le=1, description="100M rural Yu'E Bao users / 590M")
-    money_market_rate_urban: float = Field(0.13, ge=0, le=1, description="100M+ urban Yu'E Bao users / 793M")
-    female_share: float = Field(0.49, ge=0, le=1)
-    seller_rate: float = Field(0.03, ge=0, le=1, description="share of people running an online store")
-    target_default_rate: float = Field(0.08, gt=0, lt=1, description="realistic thin-file microloan default rate")
-    risk_spread: float = Field(1.55, gt=0, description="sd of the true log-odds; sets the oracle AUC")
-    label_noise: float = Field(0.005, ge=0, lt=0.5, description="share of outcomes recorded wrongly")
-    outlier_rate: float = Field(0.001, ge=0, lt=0.1, description="share of money amounts drawn from a far tail")
-    chunk_rows: int = Field(250_000, gt=0, description="rows per generated Parquet part")
-
+from thinfile.features.settings import GeneratorParams
 
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 AGE_BAND_SHARES = (0.13, 0.22, 0.21, 0.21, 0.23)

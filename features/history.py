@@ -26,10 +26,10 @@ import pandas as pd
 import pyarrow as pa
 
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
-from thinfile.features.generator import GeneratorParams, chunk_plan, generate_chunk, generate_frame
+from thinfile.features.generator import chunk_plan, generate_chunk, generate_frame
 from thinfile.features.population import write_part
 from thinfile.features.schema import Schema
-from thinfile.features.settings import PARTS_DIR, BureauEraPolicy, HistorySettings
+from thinfile.features.settings import PARTS_DIR, BureauEraPolicy, GeneratorParams, HistorySettings
 
 BOOKED = "booked"
 EXPLORED = "explored"

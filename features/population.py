@@ -13,15 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thinfile.features.datacard import Marginals, check_targets, render_datacard
-from thinfile.features.generator import (
-    GeneratorParams,
-    arrow_schema,
-    chunk_columns,
-    chunk_plan,
-    chunk_table,
-)
+from thinfile.features.generator import arrow_schema, chunk_columns, chunk_plan, chunk_table
 from thinfile.features.schema import Schema
-from thinfile.features.settings import PARTS_DIR
+from thinfile.features.settings import PARTS_DIR, GeneratorParams
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
-"""thinfile's settings: one typed object composed of the sections that live beside their code."""
+"""thinfile's settings: one typed object composed of the sections in each stage's settings module."""
 
 from __future__ import annotations
 
-from thinfile.features.generator import GeneratorParams
-from thinfile.features.settings import HistorySettings, InferSettings
+from thinfile.features.settings import GeneratorParams, HistorySettings, InferSettings
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from thinfile.features.generator import GeneratorParams, generate_frame
+from thinfile.features.generator import generate_frame
 from thinfile.features.history import HistoryTally, Policy, bureau_era_policy, history_schema, observed, with_history
 from thinfile.features.schema import Schema
-from thinfile.features.settings import HistorySettings
+from thinfile.features.settings import GeneratorParams, HistorySettings
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer
 from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics

@@ -19,24 +19,16 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
-from pydantic import Field
 
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.settings import Section
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.settings import tracking_uri
+from thinfile.training.settings import StoreChecks, tracking_uri
 
 EXPERIMENT_NAME = "thinfile"
 
 
 class StoreError(RuntimeError):
     """The MLflow store cannot be used as configured; the message says why and what to do."""
-
-
-class StoreChecks(Section):
-    """How long thinfile waits for a tracking server before saying it does not answer."""
-
-    server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's /health")
 
 
 class ModelNotFoundError(LookupError):

@@ -40,6 +40,12 @@ def model_name_for(schema: Schema) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
 
 
+class StoreChecks(Section):
+    """How long thinfile waits for a tracking server before saying it does not answer."""
+
+    server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's /health")
+
+
 class DataChecks(Section):
     """What a table must satisfy before anything is trained on it."""
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from thinfile.features.datacard import check_targets
-from thinfile.features.generator import GeneratorParams, generate_frame
+from thinfile.features.generator import generate_frame
 from thinfile.features.population import generate_population
+from thinfile.features.settings import GeneratorParams
 
 SMALL = GeneratorParams(chunk_rows=20_000)
 

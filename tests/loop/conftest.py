@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from thinfile.features.generator import GeneratorParams
 from thinfile.features.history import history_frame, history_schema, observed
 from thinfile.features.schema import Schema
-from thinfile.features.settings import HistorySettings
+from thinfile.features.settings import GeneratorParams, HistorySettings
 
 
 @pytest.fixture(scope="session")

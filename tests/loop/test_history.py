@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.features.generator import GeneratorParams
 from thinfile.features.history import (
     BOOKED,
     EXPLORED,
@@ -20,7 +19,7 @@ from thinfile.features.history import (
     history_frame,
 )
 from thinfile.features.schema import SchemaError, load_schema, parse_schema
-from thinfile.features.settings import HistorySettings
+from thinfile.features.settings import GeneratorParams, HistorySettings
 
 runner = CliRunner()
 

@@ -17,10 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from thinfile.features.generator import GeneratorParams
 from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
-from thinfile.features.settings import PARTS_DIR, default_data_dir
+from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_dir
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 from thinfile.training.settings import model_name_for
 

@@ -9,9 +9,8 @@ import typer
 from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
-from thinfile.features.generator import GeneratorParams
 from thinfile.features.schema import SchemaError, load_schema
-from thinfile.features.settings import BureauEraPolicy, HistorySettings, default_data_dir
+from thinfile.features.settings import BureauEraPolicy, GeneratorParams, HistorySettings, default_data_dir
 
 if TYPE_CHECKING:
     from thinfile.features.history import GeneratedHistory
