@@ -1,8 +1,9 @@
-"""Signals held back during work that must not be cut half-way arrive, once, when it ends."""
+"""Signals held back during work that must not be cut half-way arrive, once, when it ends. The tests raise them in
+the main thread (`signal.raise_signal`): `os.kill` lets the kernel hand a process signal to any of the threads
+earlier tests left running, and its handler then runs in the main thread only when that thread next checks."""
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
@@ -13,7 +14,7 @@ from thinfile.features.lifetime import signals_held
 def test_ctrl_c_inside_the_block_is_raised_after_it() -> None:
     finished = False
     with pytest.raises(KeyboardInterrupt), signals_held(signal.SIGINT, signal.SIGTERM):
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         finished = True
     assert finished
 
@@ -23,10 +24,10 @@ def test_the_previous_handlers_are_back_and_receive_the_held_signal() -> None:
     previous = signal.signal(signal.SIGTERM, lambda sig, frame: received.append(sig))
     try:
         with signals_held(signal.SIGTERM):
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
             assert received == []
         assert received == [signal.SIGTERM]
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
         assert received == [signal.SIGTERM, signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -35,7 +36,7 @@ def test_the_previous_handlers_are_back_and_receive_the_held_signal() -> None:
 def test_a_second_ctrl_c_is_not_held() -> None:
     reached = False
     with pytest.raises(KeyboardInterrupt), signals_held(signal.SIGINT):
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         reached = True
     assert not reached
