@@ -11,7 +11,7 @@ from rich.table import Table
 from thinfile.commands.common import console, fail, say
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
-from thinfile.features.settings import project_root
+from thinfile.features.settings import BureauEraPolicy, project_root
 
 
 def _shares(text: str) -> tuple[float, ...]:
@@ -54,7 +54,6 @@ def loop(
     between the floor (booked loans only) and the ceiling (every outcome), on all applicants and on rejects; an
     exploration sweep; policy generations. Writes lending-loop.html and .json and logs MLflow runs.
     """
-    from thinfile.features.settings import BureauEraPolicy
     from thinfile.training.lending_loop.report import write_report
     from thinfile.training.loop import log_summary, run_loop
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, fail, guarded
 from thinfile.serving.settings import ServingSettings
+from thinfile.training.settings import model_name_for
 
 SERVICE = "thinfile.serving.service:Thinfile"
 
@@ -93,7 +94,6 @@ def serve(
     from thinfile.serving.processes import exec_server
     from thinfile.serving.service import ServiceStartError, check_access, check_audit_log
     from thinfile.training.registry import ModelNotFoundError, resolve
-    from thinfile.training.settings import model_name_for
 
     try:
         check_access(settings, settings.host)
