@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from thinfile.features.schema import Dimension, FeatureType, Schema, parse_schema
+from thinfile.features.schema import MAX_EXACT_INT, Dimension, FeatureType, Schema, parse_schema
 from thinfile.features.settings import InferSettings
 from thinfile.features.validate import ValidationReport, validate_table
 
@@ -314,16 +314,28 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     entry: dict[str, object] = {"name": name, "label": label_of(name)}
     num = _numbers(raw)
     distinct = present.nunique()
-    if pd.api.types.is_bool_dtype(raw) or (num is not None and set(num.dropna().unique()) <= {0.0, 1.0}):
+    values = num.dropna() if num is not None else None
+    if values is not None and not np.isfinite(values).all():
+        infinite = int((~np.isfinite(values)).sum())
+        values = values[np.isfinite(values)]
+        if values.empty:
+            return Column(name, "left_out", notes=("every present value is infinite",))
+        notes.append(f"{infinite:,} infinite values: the check rejects their rows")
+    if pd.api.types.is_bool_dtype(raw) or (values is not None and set(values.unique()) <= {0.0, 1.0}):
         entry["type"] = FeatureType.bool.value
         share = float(pd.Series(present.astype(bool)).mean())
         seen = f"true in {share:.1%} of rows, {_missing(raw)}"
-    elif num is not None and not (
-        _is_whole(num.dropna()) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
+    elif values is not None and not (
+        _is_whole(values) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
     ):
-        values = num.dropna()
         whole = _is_whole(values)
         lo, hi = float(values.min()), float(values.max())
+        if whole and max(-lo, hi) > MAX_EXACT_INT:
+            return Column(
+                name,
+                "left_out",
+                notes=(f"whole numbers up to {max(-lo, hi):.3g}, beyond ±2^53: a code or identifier, not an input",),
+            )
         entry["type"] = (FeatureType.int if whole else FeatureType.float).value
         seen = f"seen {lo:,.6g} to {hi:,.6g} (median {float(values.median()):,.6g}), {_missing(raw)}"
         if not whole and lo >= 0 and hi <= 1:
@@ -334,7 +346,7 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
             low = 0.0 if lo >= 0 else nice_floor(lo - margin)
             high = nice_ceil(hi + margin)
             if whole:
-                low, high = math.floor(low), math.ceil(high)
+                low, high = max(math.floor(low), -MAX_EXACT_INT), min(math.ceil(high), MAX_EXACT_INT)
         entry["min"], entry["max"] = _tidy(low, whole), _tidy(high, whole)
     else:
         order, counts = levels_of(raw)
@@ -730,15 +742,20 @@ def check_table(
         if g.unseen:
             notes.append(f"{g.column}: declared values never seen in this table: {', '.join(g.unseen)}")
     needed = [schema.target, *schema.protected_names] if for_training else []
+    if for_training and schema.booked_column:
+        needed.append(schema.booked_column)
     for c in needed:
         if c not in frame.columns:
-            role = "target" if c == schema.target else "protected attribute"
+            role = {schema.target: "target", schema.booked_column: "booked"}.get(c, "protected attribute")
             problems.append(f"table: no {role} column {c!r} (needed to train and to audit fairness)")
     if schema.target in frame.columns:
         if target_reader is None:
             not_checked.append("target values (no target reader given)")
         else:
             values, bad = target_reader(frame[schema.target])
+            if schema.booked_column and schema.booked_column in frame.columns:
+                booked = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
+                values, bad = values[booked], bad & booked
             if bad.any():
                 shown = frame[schema.target][bad].astype(str).value_counts()
                 n = int(bad.sum())
@@ -755,6 +772,30 @@ def check_table(
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
     return TableCheck(len(frame), report, problems, notes, gaps, not_checked)
+
+
+def _booked(
+    raw: pd.Series,
+    column: str,
+    reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]],
+    problems: list[str],
+    notes: list[str],
+) -> np.ndarray:
+    """Rows an earlier policy booked, whose outcomes training reads (a rejected applicant's was never observed)."""
+    flags, unreadable = reader(raw)
+    if unreadable.any():
+        shown = raw[unreadable].astype(str).value_counts()
+        n = int(unreadable.sum())
+        problems.append(
+            f"booked column {column}: {n:,} {'row is' if n == 1 else 'rows are'} not 1 (booked) or 0 (rejected): "
+            f"{_values({str(k): int(v) for k, v in shown.items()})}"
+        )
+    booked = (flags.to_numpy() == 1.0) & ~unreadable
+    notes.append(
+        f"booked column {column}: {int(booked.sum()):,} of {len(raw):,} rows booked ({booked.mean():.1%}); "
+        "the target is read on those only"
+    )
+    return booked
 
 
 def _listed(names: list[str], shown: int = 8) -> str:

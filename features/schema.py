@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # the five Zhima dimensions, and `other` for an input that fits none of them (a lender is never forced to mislabel)
 DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections", "other")
 BUILTIN_SCHEMA = "synthetic"
+# whole numbers beyond this lose their last digits in the model's float64 matrix
+MAX_EXACT_INT = 2**53
 
 
 class SchemaError(ValueError):
@@ -76,6 +78,8 @@ class Feature(BaseModel):
                 raise ValueError(f"feature {self.name!r}: only category features take 'categories'")
             if self.type is not FeatureType.bool and (self.min is None or self.max is None):
                 raise ValueError(f"feature {self.name!r}: a {self.type.value} feature needs min and max")
+            for end in ("min", "max"):
+                _check_bound(self, end, getattr(self, end))
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError(f"feature {self.name!r}: min {self.min} is above max {self.max}")
         return self
@@ -94,6 +98,22 @@ class Feature(BaseModel):
         """Reason text when a missing value lowered the score (the lender has no record of it)."""
         name = self.display_name
         return self.missing_reason or f"No record of: {name[0].lower()}{name[1:]}"
+
+
+def _check_bound(feature: Feature, end: str, value: float | None) -> None:
+    """A range end must be a finite number; an int feature's a whole one the float64 matrix holds exactly."""
+    if value is None:
+        return
+    where = f"feature {feature.name!r}: {end} {value}"
+    if not np.isfinite(value):
+        raise ValueError(f"{where} is not a finite number; give the widest value the column may take")
+    if feature.type is FeatureType.int and not value.is_integer():
+        raise ValueError(f"{where} is not a whole number, and the feature is an int")
+    if feature.type is FeatureType.int and abs(value) > MAX_EXACT_INT:
+        raise ValueError(
+            f"{where} is beyond ±2^53, where whole numbers lose digits in the model's float64 matrix; "
+            "a code or identifier this long is not a model input"
+        )
 
 
 class Protected(BaseModel):

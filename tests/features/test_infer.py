@@ -214,3 +214,41 @@ def test_check_counts_rows_out_of_range(inferred, table):
 def _outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     values = pd.to_numeric(raw, errors="coerce")
     return values, ~values.isin([0, 1]).to_numpy()
+
+
+def test_infinite_values_leave_the_range_finite_and_their_rows_are_rejected_by_the_check(table):
+    frame = table.assign(monthly_income=np.where(table.index < 3, np.inf, table["monthly_income"]))
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    f = found.schema.by_name["monthly_income"]
+    assert f.max >= table["monthly_income"].iloc[3:].max() and np.isfinite(f.max)
+    assert "3 infinite values" in " ".join(c for col in found.columns for c in col.notes)
+    assert "3 of 400 rows (0.8%) break the schema" in check_table(frame, found.schema, target_reader=_outcome).problems
+
+
+def test_whole_numbers_too_long_for_a_float_matrix_are_left_out_as_codes(table):
+    frame = table.assign(account_number=[10**18 + 7919 * i for i in range(len(table))])
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
+    assert "account_number" in left and "2^53" in left["account_number"]
+
+
+def _history(inferred, table) -> tuple[pd.DataFrame, object]:
+    data = yaml.safe_load(inferred.schema.to_yaml()) | {"booked_column": "was_booked"}
+    booked = (table.index % 3 != 0).astype(int)
+    frame = table.assign(was_booked=booked, bad=table["bad"].where(booked == 1))
+    return frame, parse_schema(data, "history.yaml")
+
+
+def test_check_of_a_history_reads_the_target_on_booked_rows_only(inferred, table):
+    frame, schema = _history(inferred, table)
+    result = check_table(frame, schema, target_reader=_outcome)
+    booked = frame[frame["was_booked"] == 1]
+    assert result.ok
+    assert f"{int(booked['bad'].sum()):,} of {len(booked):,} rows defaulted" in " ".join(result.notes)
+
+
+def test_check_of_a_history_names_rows_marked_neither_booked_nor_rejected(inferred, table):
+    frame, schema = _history(inferred, table)
+    frame["was_booked"] = frame["was_booked"].where(frame.index != 5, 7)
+    result = check_table(frame, schema, target_reader=_outcome)
+    assert "booked column was_booked: 1 row is not 1 (booked) or 0 (rejected): '7' (1 row)" in result.problems
