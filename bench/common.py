@@ -3,7 +3,9 @@ average to print before and after, a free loopback port, and the THINFILE_HOME a
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -46,8 +48,12 @@ def free_port() -> int:
 
 
 def use_home(given: Path | None, prefix: str) -> Path:
-    """THINFILE_HOME for this bench (`given`, or a new temporary folder), with the default local store."""
-    home = given or Path(tempfile.mkdtemp(prefix=prefix))
+    """THINFILE_HOME for this bench (`given`, or a new temporary folder removed at exit), with the default
+    local store."""
+    home = given
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix=prefix))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["THINFILE_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     return home

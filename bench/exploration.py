@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
+
+from common import use_home
 
 
 def main() -> None:
@@ -27,8 +28,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--png", default=None, help="also save the curve as a PNG")
     args = parser.parse_args()
-    os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    use_home(None, "thinfile-bench-")
 
     from thinfile.features.generator import generate_frame
     from thinfile.features.history import bureau_era_policy, history_schema, observed, with_history

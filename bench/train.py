@@ -21,10 +21,10 @@ import io
 import os
 import pstats
 import statistics
-import tempfile
 import time
 
 import numpy as np
+from common import use_home
 
 
 def main() -> None:
@@ -35,8 +35,7 @@ def main() -> None:
     parser.add_argument("--warmup-rows", type=int, default=60_000)
     parser.add_argument("--profile", action="store_true", help="one more pipeline run under cProfile")
     args = parser.parse_args()
-    os.environ["THINFILE_HOME"] = tempfile.mkdtemp(prefix="thinfile-bench-")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    use_home(None, "thinfile-bench-")
 
     import lightgbm
 
