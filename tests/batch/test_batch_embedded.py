@@ -171,6 +171,20 @@ def test_missing_required_column_stops_before_any_output(book: pd.DataFrame, sco
     assert not (tmp_path / "out").exists()
 
 
+def test_every_file_missing_a_column_is_named_when_files_share_their_columns(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    (tmp_path / "book").mkdir()
+    for name in ("a", "b", "c"):
+        book.head(100).to_parquet(tmp_path / "book" / f"{name}.parquet")
+    for name in ("d", "e"):
+        book.head(100).drop(columns=["profile_completeness"]).to_parquet(tmp_path / "book" / f"{name}.parquet")
+    with pytest.raises(BatchInputError, match="2 of 5 input files cannot be scored") as err:
+        batch_score(tmp_path / "book", tmp_path / "out", scorer, workers=1)
+    assert "d.parquet: missing required column(s): profile_completeness" in str(err.value)
+    assert "e.parquet: missing required column(s): profile_completeness" in str(err.value)
+
+
 def test_malformed_file_stops_before_any_output(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
     book.head(100).to_parquet(tmp_path / "book" / "a.parquet")
