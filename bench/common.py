@@ -3,11 +3,11 @@ average to print before and after, a free loopback port, and the THINFILE_HOME a
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,12 +48,28 @@ def free_port() -> int:
 
 
 def use_home(given: Path | None, prefix: str) -> Path:
-    """THINFILE_HOME for this bench (`given`, or a new temporary folder removed at exit), with the default
+    """THINFILE_HOME for this bench (`given`, or a new temporary folder that `run` removes), with the default
     local store."""
     home = given
     if home is None:
         home = Path(tempfile.mkdtemp(prefix=prefix))
-        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        _MADE.append(home)
     os.environ["THINFILE_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     return home
+
+
+_MADE: list[Path] = []
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a bench's main: the temporary homes it made are removed when it ends well, and kept when it fails
+    (its error names the server logs in them)."""
+    try:
+        main()
+    except BaseException:
+        for home in _MADE:
+            print(f"kept {home} for its logs", file=sys.stderr)
+        raise
+    for home in _MADE:
+        shutil.rmtree(home, ignore_errors=True)

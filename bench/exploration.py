@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 
-from common import use_home
+from common import run, use_home
 
 
 def main() -> None:
@@ -110,4 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

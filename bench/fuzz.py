@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import schemathesis
-from common import free_port, load, use_home
+from common import free_port, load, run, use_home
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -188,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

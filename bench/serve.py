@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import free_port, load, use_home
+from common import free_port, load, run, use_home
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -395,4 +395,4 @@ def over_http(
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from common import free_port, load, use_home
+from common import free_port, load, run, use_home
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -251,4 +251,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -24,7 +24,7 @@ import statistics
 import time
 
 import numpy as np
-from common import use_home
+from common import run, use_home
 
 
 def main() -> None:
@@ -164,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -237,6 +238,16 @@ def nice_floor(x: float) -> float:
     return -nice_ceil(-x)
 
 
+def _within_floats(rounding: Callable[[float], float], x: float) -> float:
+    """x rounded outward, but never past the largest float (a 1.8e308 placeholder must not give an infinite bound)."""
+    rounded = rounding(x) if math.isfinite(x) else x
+    return rounded if math.isfinite(rounded) else math.copysign(sys.float_info.max, rounded)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 def _tidy(x: float, whole: bool) -> float | int:
     return int(round(x)) if whole else float(f"{x:.12g}")
 
@@ -315,12 +326,23 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     num = _numbers(raw)
     distinct = present.nunique()
     values = num.dropna() if num is not None else None
-    if values is not None and not np.isfinite(values).all():
-        infinite = int((~np.isfinite(values)).sum())
-        values = values[np.isfinite(values)]
+    coded = raw
+    if num is not None and values is not None and np.isinf(values.to_numpy()).any():
+        infinite = int(np.isinf(values.to_numpy()).sum())
+        values = values[np.isfinite(values.to_numpy())]
         if values.empty:
             return Column(name, "left_out", notes=("every present value is infinite",))
-        notes.append(f"{infinite:,} infinite values: the check rejects their rows")
+        coded, distinct = raw.mask(np.isinf(num)), values.nunique()
+        notes.append(f"infinite values in {_rows(infinite)}: the check rejects them")
+    if values is not None and _is_whole(values) and float(values.abs().max()) > MAX_EXACT_INT:
+        return Column(
+            name,
+            "left_out",
+            notes=(
+                f"whole numbers as large as ±{float(values.abs().max()):.3g}, beyond ±2^53: a code or identifier, "
+                "not an input",
+            ),
+        )
     if pd.api.types.is_bool_dtype(raw) or (values is not None and set(values.unique()) <= {0.0, 1.0}):
         entry["type"] = FeatureType.bool.value
         share = float(pd.Series(present.astype(bool)).mean())
@@ -330,11 +352,9 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     ):
         whole = _is_whole(values)
         lo, hi = float(values.min()), float(values.max())
-        if whole and max(-lo, hi) > MAX_EXACT_INT:
-            return Column(
-                name,
-                "left_out",
-                notes=(f"whole numbers up to {max(-lo, hi):.3g}, beyond ±2^53: a code or identifier, not an input",),
+        if max(-lo, hi) >= settings.placeholder_magnitude:
+            notes.append(
+                f"values as large as ±{max(-lo, hi):.3g}: if that stands for 'no value', make those cells empty"
             )
         entry["type"] = (FeatureType.int if whole else FeatureType.float).value
         seen = f"seen {lo:,.6g} to {hi:,.6g} (median {float(values.median()):,.6g}), {_missing(raw)}"
@@ -343,13 +363,13 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
             notes.append("looks like a share: valid range 0 to 1")
         else:
             margin = settings.range_margin * (hi - lo)
-            low = 0.0 if lo >= 0 else nice_floor(lo - margin)
-            high = nice_ceil(hi + margin)
+            low = 0.0 if lo >= 0 else _within_floats(nice_floor, lo - margin)
+            high = 0.0 if hi <= 0 else _within_floats(nice_ceil, hi + margin)
             if whole:
                 low, high = max(math.floor(low), -MAX_EXACT_INT), min(math.ceil(high), MAX_EXACT_INT)
         entry["min"], entry["max"] = _tidy(low, whole), _tidy(high, whole)
     else:
-        order, counts = levels_of(raw)
+        order, counts = levels_of(coded)
         if num is None and distinct > settings.max_text_levels:
             return Column(
                 name,
@@ -742,19 +762,26 @@ def check_table(
         if g.unseen:
             notes.append(f"{g.column}: declared values never seen in this table: {', '.join(g.unseen)}")
     needed = [schema.target, *schema.protected_names] if for_training else []
-    if for_training and schema.booked_column:
-        needed.append(schema.booked_column)
     for c in needed:
         if c not in frame.columns:
-            role = {schema.target: "target", schema.booked_column: "booked"}.get(c, "protected attribute")
+            role = "target" if c == schema.target else "protected attribute"
             problems.append(f"table: no {role} column {c!r} (needed to train and to audit fairness)")
+    booked_missing = bool(schema.booked_column) and schema.booked_column not in frame.columns
+    if booked_missing and for_training:
+        problems.append(
+            f"table: no booked column {schema.booked_column!r}, which the schema names (1 = booked, 0 = rejected; "
+            "training reads outcomes of booked rows only): add it, or remove booked_column from the schema"
+        )
     if schema.target in frame.columns:
         if target_reader is None:
             not_checked.append("target values (no target reader given)")
+        elif booked_missing:
+            not_checked.append("target values (without the booked column, rejected applicants cannot be told apart)")
         else:
             values, bad = target_reader(frame[schema.target])
-            if schema.booked_column and schema.booked_column in frame.columns:
-                booked = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
+            if schema.booked_column:
+                flags = frame[schema.booked_column]
+                booked = _booked(flags, schema.booked_column, target_reader, problems if for_training else [], notes)
                 values, bad = values[booked], bad & booked
             if bad.any():
                 shown = frame[schema.target][bad].astype(str).value_counts()

@@ -107,3 +107,8 @@ class InferSettings(Section):
         0.5, ge=0, description="share of the observed span added beyond each end of a number's valid range"
     )
     shown_levels: int = Field(6, ge=1, description="category values listed with their counts in the comments")
+    placeholder_magnitude: float = Field(
+        1e300,
+        gt=0,
+        description="numbers this large are flagged as likely stand-ins for 'no value' (the float maximum often is)",
+    )

@@ -221,15 +221,40 @@ def test_infinite_values_leave_the_range_finite_and_their_rows_are_rejected_by_t
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
     f = found.schema.by_name["monthly_income"]
     assert f.max >= table["monthly_income"].iloc[3:].max() and np.isfinite(f.max)
-    assert "3 infinite values" in " ".join(c for col in found.columns for c in col.notes)
+    assert "infinite values in 3 rows" in " ".join(c for col in found.columns for c in col.notes)
     assert "3 of 400 rows (0.8%) break the schema" in check_table(frame, found.schema, target_reader=_outcome).problems
 
 
-def test_whole_numbers_too_long_for_a_float_matrix_are_left_out_as_codes(table):
-    frame = table.assign(account_number=[10**18 + 7919 * i for i in range(len(table))])
+@pytest.mark.parametrize("distinct", [4, 400])
+def test_whole_numbers_too_long_for_a_float_matrix_are_left_out_as_codes(table, distinct):
+    frame = table.assign(account_number=[10**18 + 7919 * (i % distinct) for i in range(len(table))])
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
     left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
     assert "account_number" in left and "2^53" in left["account_number"]
+
+
+def test_an_infinite_value_in_an_integer_code_is_not_declared_and_the_check_rejects_its_row(table):
+    frame = table.assign(education_code=np.where(table.index == 5, np.inf, table["education_code"]))
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    assert found.schema.by_name["education_code"].levels == ("1", "2", "3", "4")
+    result = check_table(frame, found.schema, target_reader=_outcome)
+    assert "1 of 400 rows (0.2%) break the schema" in result.problems
+
+
+def test_the_largest_float_as_a_placeholder_gives_a_finite_range_and_a_note(table):
+    biggest = np.finfo(np.float64).max
+    frame = table.assign(balance_change=np.where(table.index < 2, -biggest, table["balance_change"]))
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    f = found.schema.by_name["balance_change"]
+    assert np.isfinite(f.min) and f.min <= -biggest * 0.999 and np.isfinite(f.max)
+    notes = next(c.notes for c in found.columns if c.name == "balance_change")
+    assert any("stands for 'no value'" in n for n in notes)
+
+
+def test_numbers_never_positive_get_zero_as_the_upper_bound(table):
+    frame = table.assign(balance_change=-table["balance_change"].abs() - 1)
+    f = infer_schema(frame, name="acme", target="bad", protected=["sex"]).schema.by_name["balance_change"]
+    assert f.max == 0 and f.min <= frame["balance_change"].min()
 
 
 def _history(inferred, table) -> tuple[pd.DataFrame, object]:
@@ -252,3 +277,20 @@ def test_check_of_a_history_names_rows_marked_neither_booked_nor_rejected(inferr
     frame["was_booked"] = frame["was_booked"].where(frame.index != 5, 7)
     result = check_table(frame, schema, target_reader=_outcome)
     assert "booked column was_booked: 1 row is not 1 (booked) or 0 (rejected): '7' (1 row)" in result.problems
+
+
+def test_check_of_a_history_without_its_booked_column_says_what_to_do_and_leaves_the_target_unchecked(inferred, table):
+    frame, schema = _history(inferred, table)
+    result = check_table(frame.drop(columns=["was_booked"]), schema, target_reader=_outcome)
+    assert [p for p in result.problems if "was_booked" in p] == [
+        "table: no booked column 'was_booked', which the schema names (1 = booked, 0 = rejected; training reads "
+        "outcomes of booked rows only): add it, or remove booked_column from the schema"
+    ]
+    assert not any(p.startswith("target") for p in result.problems)
+    assert any("rejected applicants cannot be told apart" in n for n in result.not_checked)
+
+
+def test_check_of_a_history_to_score_needs_no_readable_booked_flag(inferred, table):
+    frame, schema = _history(inferred, table)
+    frame["was_booked"] = frame["was_booked"].where(frame.index != 5, 7)
+    assert check_table(frame.drop(columns=["sex"]), schema, for_training=False, target_reader=_outcome).ok

@@ -98,14 +98,17 @@ def check(
     table: Path = typer.Argument(..., help=TABLE_HELP),
     schema: Path = typer.Option(..., "--schema", "-s", help="The schema file (YAML) the table should match."),
     scoring: bool = typer.Option(
-        False, "--scoring", help="A table to score: the target and protected columns are not required."
+        False,
+        "--scoring",
+        help="A table to score: the target, protected and booked columns are not required.",
     ),
     rejects: Path = typer.Option(None, "--rejects", help="Also write every rejected row and its reasons (CSV)."),
 ) -> None:
     """Check TABLE against a schema without training: exit 0 when it matches, 1 when it does not, 2 on bad usage.
 
     Checks the columns, every value (type, range, declared categories, missing values), the protected
-    attributes' values against their declared categories, and the target (0/1).
+    attributes' values against their declared categories, and the target (0/1). With the schema's booked
+    column (a lending history), the target is read on booked rows only, as training reads it.
     """
     from thinfile.features.infer import check_table, error_summary
     from thinfile.training.data import outcome
