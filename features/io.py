@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
 SUFFIXES = (".parquet", ".csv")
@@ -37,7 +38,9 @@ def list_parts(path: str | Path) -> list[Path]:
 
 def _dataset(path: Path, parts: list[Path]) -> ds.Dataset:
     """The table's data files only (a data card or README beside them is not read), hive keys included."""
-    fmt = "csv" if all(f.suffix.lower() == ".csv" for f in parts) else "parquet"
+    csv = all(f.suffix.lower() == ".csv" for f in parts)
+    # an empty CSV cell is a missing value in text columns too, as batch jobs and pandas read it
+    fmt = ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(strings_can_be_null=True)) if csv else "parquet"
     if path.is_dir():
         return ds.dataset([str(f) for f in parts], format=fmt, partitioning="hive", partition_base_dir=str(path))
     return ds.dataset(str(path), format=fmt)
