@@ -602,7 +602,7 @@ HEADER = """\
 #   dimension    credit_history | capacity | behaviour | identity | connections | other (guessed from the name)
 #   traditional  true when a lender without alternative data has it, e.g. the bureau record (guessed from the name)
 #   min / max    valid range: the values seen, widened by {margin:.0%} of their span and rounded (0 when none is
-#                negative); a value outside is rejected when scoring
+#                negative, or none positive); a value outside is rejected when scoring
 #   nullable     may the value be missing (true where this table has missing values)
 #   categories   the allowed values; integer codes are written as text ("1", "2", ...)
 # Protected attributes are kept for the fairness audit only, never model inputs. Full reference: docs/schema.md.
