@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 # the five Zhima dimensions, and `other` for an input that fits none of them (a lender is never forced to mislabel)
 DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections", "other")
@@ -61,6 +61,17 @@ class Feature(BaseModel):
     missing_reason: str | None = None
     actionable: bool = False
     traditional: bool = False
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _whole_bound_held_exactly(cls, value: object, info: ValidationInfo) -> object:
+        """A whole-number bound beyond ±2^53 on an int feature, before it is read as a float and rounded."""
+        if info.data.get("type") is FeatureType.int and type(value) is int and abs(value) > MAX_EXACT_INT:
+            raise ValueError(
+                f"feature {info.data.get('name')!r}: {info.field_name} {value} is beyond ±2^53, where whole numbers "
+                "lose digits in the model's float64 matrix; a code or identifier this long is not a model input"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Feature:

@@ -15,6 +15,8 @@ from thinfile.serving.contract import applicant_model
 BOUNDS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-(2**64), 2**64).map(float),
+    st.integers(-(2**64), 2**64),
+    st.integers(2**53 - 2, 2**53 + 2),
     st.integers(-1000, 1000).map(float),
 )
 
