@@ -47,19 +47,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_MADE: list[Path] = []  # temporary folders this bench made, for `run` to remove
+
+
 def use_home(given: Path | None, prefix: str) -> Path:
     """THINFILE_HOME for this bench (`given`, or a new temporary folder that `run` removes), with the default
     local store."""
-    home = given
-    if home is None:
-        home = Path(tempfile.mkdtemp(prefix=prefix))
-        _MADE.append(home)
+    home = given or scratch(prefix)
     os.environ["THINFILE_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     return home
 
 
-_MADE: list[Path] = []
+def scratch(prefix: str, where: str | None = None) -> Path:
+    """A new temporary folder (in `where`, else the system's) that `run` removes when the bench ends well."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    _MADE.append(folder)
+    return folder
 
 
 def run(main: Callable[[], None]) -> None:
@@ -67,9 +71,17 @@ def run(main: Callable[[], None]) -> None:
     (its error names the server logs in them)."""
     try:
         main()
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            _keep()
+            raise
     except BaseException:
-        for home in _MADE:
-            print(f"kept {home} for its logs", file=sys.stderr)
+        _keep()
         raise
     for home in _MADE:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _keep() -> None:
+    for home in _MADE:
+        print(f"kept {home} for its logs", file=sys.stderr)

@@ -26,7 +26,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -34,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import free_port, load, run, use_home
+from common import free_port, load, run, scratch, use_home
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -266,7 +265,7 @@ def main() -> None:
         print(f"training a bench model on {args.rows:,} generated rows under {home} ...", flush=True)
         version = register_model(args.rows, args.seed)
     thin, full = request_bodies(500, args.seed + 1)
-    audit_dir = Path(tempfile.mkdtemp(prefix="thinfile-audit-", dir="/dev/shm")) if args.audit_in_memory else None
+    audit_dir = scratch("thinfile-audit-", "/dev/shm") if args.audit_in_memory else None
     audit_dir = audit_dir or home / "audit"
     audit_dir.mkdir(parents=True, exist_ok=True)
 

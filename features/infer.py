@@ -311,7 +311,25 @@ def _shown_counts(counts: pd.Series, shown: int) -> str:
 
 def _missing(raw: pd.Series) -> str:
     n = int(raw.isna().sum())
-    return "never missing" if n == 0 else f"missing in {n:,} rows ({n / len(raw):.1%})"
+    return "never missing" if n == 0 else f"missing in {_rows(n)} ({n / len(raw):.1%})"
+
+
+def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
+    """Cells no range should be read from: infinite, or as large as the stand-ins for 'no value' (the float
+    maximum often is one)."""
+    return num.abs() >= settings.placeholder_magnitude
+
+
+def _unusable_note(values: pd.Series) -> str:
+    infinite = int(np.isinf(values.to_numpy()).sum())
+    huge = len(values) - infinite
+    parts = [f"infinite values in {_rows(infinite)}"] if infinite else []
+    if huge:
+        largest = float(values[np.isfinite(values.to_numpy())].abs().max())
+        parts.append(
+            f"values as large as ±{largest:.3g} in {_rows(huge)} (a stand-in for 'no value'? make those cells empty)"
+        )
+    return "; ".join(parts)
 
 
 def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
@@ -327,13 +345,16 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     distinct = present.nunique()
     values = num.dropna() if num is not None else None
     coded = raw
-    if num is not None and values is not None and np.isinf(values.to_numpy()).any():
-        infinite = int(np.isinf(values.to_numpy()).sum())
-        values = values[np.isfinite(values.to_numpy())]
-        if values.empty:
-            return Column(name, "left_out", notes=("every present value is infinite",))
-        coded, distinct = raw.mask(np.isinf(num)), values.nunique()
-        notes.append(f"infinite values in {_rows(infinite)}: the check rejects them")
+    if num is not None and values is not None:
+        unusable = _unusable(num, settings).to_numpy()
+        if unusable.any():
+            found = _unusable_note(num[unusable])
+            values, coded = num[num.notna().to_numpy() & ~unusable], raw.mask(unusable)
+            if values.nunique() <= 1:
+                shown = f"one other value ({_code_label(values.iloc[0])!r})" if len(values) else "no other value"
+                return Column(name, "left_out", notes=(f"{found}, {shown}: carries nothing",))
+            distinct = values.nunique()
+            notes.append(f"{found}: the check rejects them")
     if values is not None and _is_whole(values) and float(values.abs().max()) > MAX_EXACT_INT:
         return Column(
             name,
@@ -345,17 +366,13 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
         )
     if pd.api.types.is_bool_dtype(raw) or (values is not None and set(values.unique()) <= {0.0, 1.0}):
         entry["type"] = FeatureType.bool.value
-        share = float(pd.Series(present.astype(bool)).mean())
+        share = float(values.mean()) if values is not None else float(pd.Series(present.astype(bool)).mean())
         seen = f"true in {share:.1%} of rows, {_missing(raw)}"
     elif values is not None and not (
         _is_whole(values) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
     ):
         whole = _is_whole(values)
         lo, hi = float(values.min()), float(values.max())
-        if max(-lo, hi) >= settings.placeholder_magnitude:
-            notes.append(
-                f"values as large as ±{max(-lo, hi):.3g}: if that stands for 'no value', make those cells empty"
-            )
         entry["type"] = (FeatureType.int if whole else FeatureType.float).value
         seen = f"seen {lo:,.6g} to {hi:,.6g} (median {float(values.median()):,.6g}), {_missing(raw)}"
         if not whole and lo >= 0 and hi <= 1:
@@ -462,7 +479,7 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
             "(for example bad -> 1, good -> 0) before training"
         )
     if raw.isna().any():
-        notes.append(f"{int(raw.isna().sum()):,} rows have no outcome: training leaves them out")
+        notes.append(f"{_rows(int(raw.isna().sum()))} have no outcome: training leaves them out")
     return Column(name, "target", seen=seen, notes=tuple(notes))
 
 

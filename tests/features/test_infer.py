@@ -241,14 +241,28 @@ def test_an_infinite_value_in_an_integer_code_is_not_declared_and_the_check_reje
     assert "1 of 400 rows (0.2%) break the schema" in result.problems
 
 
-def test_the_largest_float_as_a_placeholder_gives_a_finite_range_and_a_note(table):
-    biggest = np.finfo(np.float64).max
-    frame = table.assign(balance_change=np.where(table.index < 2, -biggest, table["balance_change"]))
+@pytest.mark.parametrize("column", ["balance_change", "monthly_income", "late_payments_count", "education_code"])
+@pytest.mark.parametrize("placeholder", [np.finfo(np.float64).max, -np.finfo(np.float64).max, 1e300])
+def test_a_placeholder_for_no_value_stays_out_of_the_range_gets_a_note_and_its_rows_are_rejected(
+    table, column, placeholder
+):
+    frame = table.assign(**{column: np.where(table.index < 2, placeholder, table[column])})
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
-    f = found.schema.by_name["balance_change"]
-    assert np.isfinite(f.min) and f.min <= -biggest * 0.999 and np.isfinite(f.max)
-    notes = next(c.notes for c in found.columns if c.name == "balance_change")
-    assert any("stands for 'no value'" in n for n in notes)
+    clean = found.schema.by_name[column]
+    expected = infer_schema(table, name="acme", target="bad", protected=["sex"]).schema.by_name[column]
+    assert (clean.type, clean.levels) == (expected.type, expected.levels)
+    assert abs(clean.max or 0) < 1e12 and abs(clean.min or 0) < 1e12
+    notes = next(c.notes for c in found.columns if c.name == column)
+    assert any("stand-in for 'no value'" in n and "2 rows" in n for n in notes)
+    assert "2 of 400 rows (0.5%) break the schema" in check_table(frame, found.schema, target_reader=_outcome).problems
+
+
+@pytest.mark.parametrize("other", [np.inf, -np.inf, np.finfo(np.float64).max])
+def test_one_value_beside_infinities_or_placeholders_carries_nothing(table, other):
+    frame = table.assign(flat=np.where(table.index == 0, other, 5.0))
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
+    assert "flat" in left and "one other value ('5')" in left["flat"]
 
 
 def test_numbers_never_positive_get_zero_as_the_upper_bound(table):
