@@ -479,7 +479,8 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
             "(for example bad -> 1, good -> 0) before training"
         )
     if raw.isna().any():
-        notes.append(f"{_rows(int(raw.isna().sum()))} have no outcome: training leaves them out")
+        missing = int(raw.isna().sum())
+        notes.append(f"{_rows(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out")
     return Column(name, "target", seen=seen, notes=tuple(notes))
 
 
