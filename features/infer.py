@@ -790,7 +790,7 @@ def check_table(
             f"table: no booked column {schema.booked_column!r}, which the schema names (1 = booked, 0 = rejected; "
             "training reads outcomes of booked rows only): add it, or remove booked_column from the schema"
         )
-    if schema.target in frame.columns:
+    if for_training and schema.target in frame.columns:  # scoring never reads the outcome
         if target_reader is None:
             not_checked.append("target values (no target reader given)")
         elif booked_missing:
@@ -798,8 +798,7 @@ def check_table(
         else:
             values, bad = target_reader(frame[schema.target])
             if schema.booked_column:
-                flags = frame[schema.booked_column]
-                booked = _booked(flags, schema.booked_column, target_reader, problems if for_training else [], notes)
+                booked = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
                 values, bad = values[booked], bad & booked
             if bad.any():
                 shown = frame[schema.target][bad].astype(str).value_counts()

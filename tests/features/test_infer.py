@@ -304,7 +304,9 @@ def test_check_of_a_history_without_its_booked_column_says_what_to_do_and_leaves
     assert any("rejected applicants cannot be told apart" in n for n in result.not_checked)
 
 
-def test_check_of_a_history_to_score_needs_no_readable_booked_flag(inferred, table):
+def test_check_of_a_history_to_score_reads_neither_booked_flags_nor_outcomes(inferred, table):
     frame, schema = _history(inferred, table)
     frame["was_booked"] = frame["was_booked"].where(frame.index != 5, 7)
-    assert check_table(frame.drop(columns=["sex"]), schema, for_training=False, target_reader=_outcome).ok
+    frame["bad"] = frame["bad"].where(frame.index != 4, 5)
+    result = check_table(frame.drop(columns=["sex"]), schema, for_training=False, target_reader=_outcome)
+    assert result.ok and not result.not_checked

@@ -100,7 +100,7 @@ def check(
     scoring: bool = typer.Option(
         False,
         "--scoring",
-        help="A table to score: the target, protected and booked columns are not required.",
+        help="A table to score: the target, protected and booked columns are not required, and not read.",
     ),
     rejects: Path = typer.Option(None, "--rejects", help="Also write every rejected row and its reasons (CSV)."),
 ) -> None:
