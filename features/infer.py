@@ -345,7 +345,7 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     distinct = present.nunique()
     values = num.dropna() if num is not None else None
     coded = raw
-    if num is not None and values is not None:
+    if num is not None:
         unusable = _unusable(num, settings).to_numpy()
         if unusable.any():
             found = _unusable_note(num[unusable])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from enum import Enum
 from functools import cached_property
 from importlib.resources import files
@@ -65,8 +66,9 @@ class Feature(BaseModel):
     @field_validator("min", "max", mode="before")
     @classmethod
     def _whole_bound_held_exactly(cls, value: object, info: ValidationInfo) -> object:
-        """A whole-number bound beyond ±2^53 on an int feature, before it is read as a float and rounded."""
-        if info.data.get("type") is FeatureType.int and type(value) is int and abs(value) > MAX_EXACT_INT:
+        """A bound beyond ±2^53 on an int feature, checked before a whole one is read as a float and rounded."""
+        whole_type = info.data.get("type") is FeatureType.int
+        if whole_type and isinstance(value, int | float) and math.isfinite(value) and abs(value) > MAX_EXACT_INT:
             raise ValueError(
                 f"feature {info.data.get('name')!r}: {info.field_name} {value} is beyond ±2^53, where whole numbers "
                 "lose digits in the model's float64 matrix; a code or identifier this long is not a model input"
@@ -112,7 +114,7 @@ class Feature(BaseModel):
 
 
 def _check_bound(feature: Feature, end: str, value: float | None) -> None:
-    """A range end must be a finite number; an int feature's a whole one the float64 matrix holds exactly."""
+    """A range end must be a finite number, and an int feature's a whole one (±2^53 is checked on the way in)."""
     if value is None:
         return
     where = f"feature {feature.name!r}: {end} {value}"
@@ -120,11 +122,6 @@ def _check_bound(feature: Feature, end: str, value: float | None) -> None:
         raise ValueError(f"{where} is not a finite number; give the widest value the column may take")
     if feature.type is FeatureType.int and not value.is_integer():
         raise ValueError(f"{where} is not a whole number, and the feature is an int")
-    if feature.type is FeatureType.int and abs(value) > MAX_EXACT_INT:
-        raise ValueError(
-            f"{where} is beyond ±2^53, where whole numbers lose digits in the model's float64 matrix; "
-            "a code or identifier this long is not a model input"
-        )
 
 
 class Protected(BaseModel):

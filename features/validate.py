@@ -9,6 +9,7 @@ tested against (tests/features/test_validate_property.py), so the rules and thei
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -122,16 +123,17 @@ def _pandera_schema(schema: Schema) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False)
 
 
-def _table_problems(
-    frame: pd.DataFrame, schema: Schema, require_target: bool, require_features: bool
+def column_problems(
+    columns: Sequence[str], schema: Schema, *, require_target: bool = False, require_features: bool = True
 ) -> tuple[list[str], list[str]]:
-    """(columns the schema does not name, table errors) of `frame`."""
+    """(columns the schema does not name, table errors) of a table with these columns."""
     known = set(schema.feature_names) | {schema.id_column, schema.target} | set(schema.protected_names)
     known |= {c for c in (schema.oracle_column, schema.date_column, schema.booked_column) if c}
-    unknown = [c for c in frame.columns if c not in known]
+    unknown = [c for c in columns if c not in known]
     required = [schema.id_column] + (schema.feature_names if require_features else [])
     required += [schema.target] if require_target else []
-    missing = [c for c in required if c not in frame.columns]
+    present = set(columns)
+    missing = [c for c in required if c not in present]
     return unknown, ([f"missing required column(s): {', '.join(missing)}"] if missing else [])
 
 
@@ -229,7 +231,9 @@ def validate_table(
     frame: pd.DataFrame, schema: Schema, *, require_target: bool = False, require_features: bool = True
 ) -> ValidationReport:
     """Validate `frame` against `schema`; never raises on bad data, reports it instead."""
-    unknown, table_errors = _table_problems(frame, schema, require_target, require_features)
+    unknown, table_errors = column_problems(
+        list(frame.columns), schema, require_target=require_target, require_features=require_features
+    )
     if table_errors:
         return ValidationReport(frame, _no_errors(), table_errors, unknown)
 
@@ -375,7 +379,9 @@ def reference_validate_table(
     frame: pd.DataFrame, schema: Schema, *, require_target: bool = False, require_features: bool = True
 ) -> ValidationReport:
     """`validate_table` the slow way: values read one by one, pandera over the whole table (the reference)."""
-    unknown, table_errors = _table_problems(frame, schema, require_target, require_features)
+    unknown, table_errors = column_problems(
+        list(frame.columns), schema, require_target=require_target, require_features=require_features
+    )
     if table_errors:
         return ValidationReport(frame, _no_errors(), table_errors, unknown)
 
@@ -483,7 +489,9 @@ def validate_arrow(
     Arrow; a column of another type through pandas, alone), and the model matrix instead of a clean frame."""
     rows = table.num_rows
     names = table.column_names
-    unknown, table_errors = _table_problems(pd.DataFrame(columns=names), schema, require_target, require_features)
+    unknown, table_errors = column_problems(
+        names, schema, require_target=require_target, require_features=require_features
+    )
     if table_errors:
         return MatrixReport(np.empty((rows, 0)), pyarrow.array([], "string"), _no_errors(), table_errors, unknown)
 
