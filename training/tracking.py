@@ -159,7 +159,6 @@ def log_model_run(
     folder = drawing.root
     with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
-        mlflow.log_metrics(metrics)
         for dataset, context, dataset_tags in datasets or []:
             mlflow.log_input(dataset, context=context, tags=dataset_tags)
         (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()))
@@ -167,6 +166,8 @@ def log_model_run(
             table.to_csv(folder / file, index=False)
         (folder / "model_card.md").write_text(card)
         logged = log_model()
+        # after the model, in one batch linked to it (before it, MLflow reads every metric back one by one to link it)
+        mlflow.log_metrics(metrics, model_id=getattr(logged, "model_id", None))
         drawing.wait()
         mlflow.log_artifacts(str(folder))
     return run.info.run_id, logged

@@ -79,6 +79,17 @@ def test_every_model_is_a_run_with_the_same_metric_names(trained: TrainResult) -
     assert exp.artifact_location.startswith("file://") and "mlruns/artifacts" in exp.artifact_location
 
 
+def test_each_logged_model_carries_its_runs_metrics_logged_once(trained: TrainResult) -> None:
+    client = _client()
+    for model in trained.models:
+        run = client.get_run(model.run_id)
+        (output,) = run.outputs.model_outputs
+        linked = {m.key: m.value for m in client.get_logged_model(output.model_id).metrics}
+        assert linked == run.data.metrics, model.family
+        for key in ("auc", "ece", "predict_rows_per_s"):
+            assert len(client.get_metric_history(model.run_id, key)) == 1, (model.family, key)
+
+
 def test_model_card_states_data_metrics_and_the_tree_shape_trade(trained: TrainResult) -> None:
     card = mlflow.artifacts.load_text(f"runs:/{trained.champion.run_id}/model_card.md")
     for words in (
