@@ -436,16 +436,27 @@ def _protected(name: str, raw: pd.Series, settings: InferSettings) -> Column:
 # ---------------------------------------------------------------- id, target, date
 
 
-def _unique_id(raw: pd.Series) -> bool:
-    return bool(raw.notna().all() and raw.astype(str).is_unique)
+def _id_faults(raw: pd.Series) -> str:
+    """Why a column cannot be the id, in words ("" when every row has its own value)."""
+    blank = int(raw.isna().sum())
+    text = raw.dropna().astype(str)
+    repeated = int(text.duplicated(keep=False).sum())
+    faults = [
+        f"{_rows(blank)} {'has' if blank == 1 else 'have'} no value" if blank else "",
+        f"{_rows(repeated)} share a value with another" if repeated else "",
+    ]
+    return " and ".join(f for f in faults if f)
 
 
 def _guess_id(frame: pd.DataFrame, taken: set[str]) -> str:
-    found = [c for c in frame.columns if c not in taken and _matches(str(c), ID_WORDS) and _unique_id(frame[c])]
+    named = [c for c in frame.columns if c not in taken and _matches(str(c), ID_WORDS)]
+    faults = {c: _id_faults(frame[c]) for c in named}
+    found = [c for c in named if not faults[c]]
     if not found:
+        near = "; ".join(f"{c!s} is named like one, but {faults[c]}" for c in named[:3])
         raise InferError(
             "no column looks like an applicant id (named like id, ..._id or ref, with a different value in every "
-            "row): name it with --id, or add one (the row number will do)"
+            f"row){': ' + near if near else ''}: name it with --id, or add one (the row number will do)"
         )
     return str(found[0])
 
@@ -558,8 +569,8 @@ def infer_schema(
     if id_column is None:
         id_column = _guess_id(frame, taken)
         id_how = f"{TODO}: guessed (a different value in every row): check it, or name the id with --id"
-    elif not _unique_id(frame[id_column]):
-        raise InferError(f"--id {id_column!r} is missing or repeated in some rows; an id must name one row")
+    elif faults := _id_faults(frame[id_column]):
+        raise InferError(f"--id {id_column!r}: {faults}; an id must name one row")
     taken.add(id_column)
     target_how = "from --target"
     if target is None:

@@ -140,6 +140,23 @@ def test_a_table_without_an_id_is_refused_with_what_to_do(table):
         infer_schema(table.drop(columns=["loan_id"]), name="acme", target="bad")
 
 
+def test_an_id_column_with_a_blank_and_a_repeat_is_named_with_both_counts(table):
+    frame = table.astype({"loan_id": object})
+    frame.loc[0, "loan_id"] = None
+    frame.loc[2, "loan_id"] = frame.loc[1, "loan_id"]
+    with pytest.raises(InferError) as err:
+        infer_schema(frame, name="acme", target="bad")
+    assert "loan_id is named like one, but 1 row has no value and 2 rows share a value" in str(err.value)
+    assert "name it with --id" in str(err.value)
+
+
+def test_a_given_id_with_blanks_is_refused_with_how_many(table):
+    frame = table.astype({"loan_id": object})
+    frame.loc[[3, 4], "loan_id"] = None
+    with pytest.raises(InferError, match="--id 'loan_id': 2 rows have no value; an id must name one row"):
+        infer_schema(frame, name="acme", target="bad", id_column="loan_id")
+
+
 def test_a_numeric_protected_attribute_with_many_values_asks_for_groups(table):
     with pytest.raises(InferError, match="add a column of groups"):
         infer_schema(table, name="acme", target="bad", protected=["monthly_income"])
