@@ -23,7 +23,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from thinfile.features.lifetime import die_with_parent
-from thinfile.training.reporting.figures import save_png
+from thinfile.training.reporting.figures import png_fonts, save_png
 
 Draw = Callable[[], dict[str, Figure]]
 
@@ -38,7 +38,8 @@ class Plots:
 
 
 def _save(plots: Plots, root: Path) -> None:
-    figures = plots.draw()
+    with png_fonts():
+        figures = plots.draw()
     folder = root / plots.folder
     folder.mkdir(parents=True, exist_ok=True)
     try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from matplotlib import rc_context
+from matplotlib import font_manager, rc_context
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
 PALETTE = {
@@ -31,9 +33,73 @@ def new_figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Fig
     return fig
 
 
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK KR",
+)
+"""Fonts with Chinese, Japanese and Korean characters that PNG figures fall back to, when installed: DejaVu Sans,
+matplotlib's own font, has none, and a lender's group names may be written in them."""
+
+
+class MissingGlyphWarning(UserWarning):
+    """A PNG figure holds characters that no installed font has: they show as boxes."""
+
+
+def sans_serif_fonts() -> list[str]:
+    """DejaVu Sans, then each installed font of `CJK_FONTS`: matplotlib draws each character in the first that has
+    it."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+
+
+def png_fonts() -> AbstractContextManager:
+    """Settings to build and save figures meant for PNG under: each text falls back from DejaVu Sans to the
+    installed CJK fonts (a text takes its fonts when it is made, so the figure is built under them too)."""
+    return rc_context({"font.family": sans_serif_fonts()})
+
+
+def _characters(name: str) -> set[int]:
+    path = font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+    return set(font_manager.get_font(path).get_charmap())
+
+
+def missing_characters(fig: Figure, fonts: list[str]) -> str:
+    """The characters of the figure's texts that none of `fonts` has, in order of first use."""
+    text = "".join(t.get_text() for t in fig.findobj(Text))
+    wanted = {ord(c) for c in text if not c.isspace() and ord(c) > 0x7F}
+    for name in fonts:
+        if not wanted:
+            break
+        wanted -= _characters(name)
+    return "".join(dict.fromkeys(c for c in text if ord(c) in wanted))
+
+
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG; characters no installed font has are named in one MissingGlyphWarning (with what to
+    install) rather than in one matplotlib warning each."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    with png_fonts(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        fig.savefig(buf, format="png", dpi=dpi)
+        missing = missing_characters(fig, sans_serif_fonts())
+    if missing:
+        shown = missing[:12] + ("..." if len(missing) > 12 else "")
+        warnings.warn(
+            f"PNG plots: no installed font has the characters {shown!r} (group or feature names?): they show as "
+            "boxes; install a CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk) and the plots use it "
+            "(the HTML reports show them already)",
+            MissingGlyphWarning,
+            stacklevel=2,
+        )
     return buf.getvalue()
 
 
