@@ -491,7 +491,11 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
         )
     if raw.isna().any():
         missing = int(raw.isna().sum())
-        notes.append(f"{_rows(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out")
+        notes.append(
+            f"{_rows(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as rejects "
+            "and schema check lists them; if they are applicants turned down, add a booked column (1 = booked, "
+            "0 = rejected) and name it as booked_column"
+        )
     return Column(name, "target", seen=seen, notes=tuple(notes))
 
 

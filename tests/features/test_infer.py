@@ -157,6 +157,17 @@ def test_a_given_id_with_blanks_is_refused_with_how_many(table):
         infer_schema(frame, name="acme", target="bad", id_column="loan_id")
 
 
+def test_rows_without_an_outcome_are_noted_with_what_check_and_training_do_and_the_booked_column(table):
+    frame = table.astype({"bad": "Float64"})
+    frame.loc[[5, 6], "bad"] = None
+    found = infer_schema(frame, name="acme", target="bad")
+    (target,) = [c for c in found.columns if c.role == "target"]
+    assert any(n.startswith("2 rows have no outcome: training leaves them out as rejects") for n in target.notes)
+    line = next(x for x in found.to_yaml().splitlines() if x.startswith("target:"))
+    assert "schema check lists them" in line and "booked_column" in line
+    assert parse_schema(yaml.safe_load(found.to_yaml()), "inferred").target == "bad"
+
+
 def test_a_numeric_protected_attribute_with_many_values_asks_for_groups(table):
     with pytest.raises(InferError, match="add a column of groups"):
         infer_schema(table, name="acme", target="bad", protected=["monthly_income"])
