@@ -9,7 +9,7 @@ import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from matplotlib import font_manager, rc_context
+from matplotlib import font_manager, get_cachedir, rc_context
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -95,8 +95,9 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
         shown = missing[:12] + ("..." if len(missing) > 12 else "")
         warnings.warn(
             f"PNG plots: no installed font has the characters {shown!r} (group or feature names?): they show as "
-            "boxes; install a CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk) and the plots use it "
-            "(the HTML reports show them already)",
+            "boxes; install a CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk), then delete matplotlib's "
+            f"font list ({Path(get_cachedir()) / 'fontlist-*.json'}) so that it finds the font, and the plots use "
+            "it (the HTML reports show them already)",
             MissingGlyphWarning,
             stacklevel=2,
         )
