@@ -61,10 +61,11 @@ def sans_serif_fonts() -> list[str]:
     return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
 
 
-def png_fonts() -> AbstractContextManager:
+def png_fonts(fonts: list[str] | None = None) -> AbstractContextManager:
     """Settings to build and save figures meant for PNG under: each text falls back from DejaVu Sans to the
-    installed CJK fonts (a text takes its fonts when it is made, so the figure is built under them too)."""
-    return rc_context({"font.family": sans_serif_fonts()})
+    installed CJK fonts, or to `fonts` (a text takes its fonts when it is made, so the figure is built under them
+    too)."""
+    return rc_context({"font.family": fonts or sans_serif_fonts()})
 
 
 def _characters(name: str) -> set[int]:
@@ -87,10 +88,11 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG; characters no installed font has are named in one MissingGlyphWarning (with what to
     install) rather than in one matplotlib warning each."""
     buf = io.BytesIO()
-    with png_fonts(), warnings.catch_warnings():
+    fonts = sans_serif_fonts()
+    with png_fonts(fonts), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         fig.savefig(buf, format="png", dpi=dpi)
-        missing = missing_characters(fig, sans_serif_fonts())
+    missing = missing_characters(fig, fonts)
     if missing:
         shown = missing[:12] + ("..." if len(missing) > 12 else "")
         warnings.warn(
