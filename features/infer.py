@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from thinfile.features.schema import MAX_EXACT_INT, Dimension, FeatureType, Schema, parse_schema
+from thinfile.features.schema import MAX_EXACT_INT, NAME_PATTERN, Dimension, FeatureType, Schema, parse_schema
 from thinfile.features.settings import InferSettings
 from thinfile.features.validate import ValidationReport, validate_table
 
@@ -32,9 +32,19 @@ class InferError(ValueError):
 
 
 # Words in column names, matched against the name's words (a word starting with the stem; stems of three
-# letters or fewer must match a whole word). First matching dimension wins; the order is deliberate.
+# letters or fewer must match a whole word). Chinese names have no word breaks: a Chinese stem matches anywhere
+# in the name. First matching dimension wins; the order is deliberate.
 DIMENSION_WORDS: dict[Dimension, tuple[str, ...]] = {
-    Dimension.connections: ("guarantor", "debtors", "coapplicant", "co_applicant", "contact", "referral", "social"),
+    Dimension.connections: (
+        "guarantor",
+        "debtors",
+        "coapplicant",
+        "co_applicant",
+        "contact",
+        "referral",
+        "social",
+        *("担保", "联系人", "通讯录", "社交", "推荐", "亲友"),
+    ),
     Dimension.credit_history: (
         "credit_history",
         "bureau",
@@ -53,6 +63,7 @@ DIMENSION_WORDS: dict[Dimension, tuple[str, ...]] = {
         "paid",
         "bnpl",
         "microloan",
+        *("信用", "征信", "逾期", "违约", "还款", "借款", "贷款", "查询", "花呗", "借呗", "白条", "分期"),
     ),
     Dimension.capacity: (
         "income",
@@ -80,8 +91,20 @@ DIMENSION_WORDS: dict[Dimension, tuple[str, ...]] = {
         "occupation",
         "checking",
         "account",
+        *("收入", "工资", "薪", "存款", "储蓄", "余额", "资产", "财产", "房产", "车产", "金额", "额度", "负债"),
+        *("支出", "住房", "职业", "工作", "在职", "公积金", "社保", "账户"),
     ),
-    Dimension.behaviour: ("purpose", "spend", "purchase", "shop", "transaction", "utility", "rent", "transfer"),
+    Dimension.behaviour: (
+        "purpose",
+        "spend",
+        "purchase",
+        "shop",
+        "transaction",
+        "utility",
+        "rent",
+        "transfer",
+        *("用途", "消费", "购物", "网购", "交易", "水电", "缴费", "租金", "转账", "支付", "快递", "充值"),
+    ),
     Dimension.identity: (
         "age",
         "education",
@@ -101,6 +124,8 @@ DIMENSION_WORDS: dict[Dimension, tuple[str, ...]] = {
         "household",
         "sex",
         "gender",
+        *("年龄", "学历", "教育", "婚姻", "居住", "地址", "户籍", "籍贯", "手机", "电话", "邮箱", "实名", "认证"),
+        *("外籍", "国籍", "抚养", "家庭", "性别"),
     ),
 }
 TRADITIONAL_WORDS = (
@@ -114,6 +139,7 @@ TRADITIONAL_WORDS = (
     "enquir",
     "pay_status",
     "repayment_status",
+    *("征信", "信用历史", "逾期", "违约记录", "还款记录", "查询次数"),
 )
 # A protected characteristic in most lending law (ECOA / Reg B, the EU and UK equality acts).
 PROTECTED_WORDS = (
@@ -132,6 +158,7 @@ PROTECTED_WORDS = (
     "pregnan",
     "residence_area",
     "rural",
+    *("性别", "年龄", "民族", "种族", "宗教", "婚姻", "国籍", "外籍", "户籍", "籍贯", "残疾", "怀孕", "农村", "城乡"),
 )
 COUNT_WORDS = (
     "number",
@@ -160,8 +187,25 @@ COUNT_WORDS = (
     "people",
     "size",
     "score",
+    *("数", "次", "率", "比", "额", "龄", "年限", "期限", "天", "月", "年", "分数", "评分", "时长"),
 )
-ID_WORDS = ("id", "ids", "key", "ref", "reference", "uuid", "guid", "no")
+ID_WORDS = (
+    "id",
+    "ids",
+    "key",
+    "ref",
+    "reference",
+    "uuid",
+    "guid",
+    "no",
+    "编号",
+    "序号",
+    "客户号",
+    "用户号",
+    "申请号",
+    "合同号",
+    "借据号",
+)
 TARGET_WORDS = (
     "default",
     "defaulted",
@@ -178,8 +222,23 @@ TARGET_WORDS = (
     "charged_off",
     "class",
     "default_payment_next_month",
+    *("违约", "坏账", "坏客户", "是否逾期", "标签"),
 )
-DATE_WORDS = ("date", "dt", "time", "timestamp", "at", "on", "applied", "opened", "month")
+DATE_WORDS = (
+    "date",
+    "dt",
+    "time",
+    "timestamp",
+    "at",
+    "on",
+    "applied",
+    "opened",
+    "month",
+    "日期",
+    "时间",
+    "申请日",
+    "月份",
+)
 
 
 def words(name: str) -> list[str]:
@@ -189,11 +248,15 @@ def words(name: str) -> list[str]:
 
 
 def _matches(name: str, stems: Sequence[str]) -> str | None:
-    """The first stem the name says: a phrase (stem with '_') in the joined words, else a word starting with it."""
+    """The first stem the name says: a phrase (stem with '_') in the joined words, else a word starting with it;
+    a Chinese stem anywhere in the name."""
     ws = words(name)
     joined = "_".join(ws)
     for stem in stems:
-        if "_" in stem:
+        if not stem.isascii():
+            if stem in name:
+                return stem
+        elif "_" in stem:
             if stem in joined or stem.replace("_", "") in ws:
                 return stem
         elif any(w == stem or (len(stem) > 3 and w.startswith(stem)) for w in ws):
@@ -561,11 +624,11 @@ def infer_schema(
         raise InferError("--target, --id and --protected must name different columns")
     if frame.empty:
         raise InferError(f"{source} has no rows to read")
-    bad = [c for c in frame.columns if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c)]
+    bad = [c for c in frame.columns if not re.fullmatch(NAME_PATTERN, c)]
     if bad:
         raise InferError(
-            f"column name(s) {', '.join(map(repr, bad[:8]))} cannot be schema names (letters, digits and '_', "
-            "not starting with a digit): rename them in the table first"
+            f"column name(s) {', '.join(map(repr, bad[:8]))} cannot be schema names (letters of any script, digits and "
+            "'_', not starting with a digit): rename them in the table first"
         )
 
     taken = set(named)

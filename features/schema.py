@@ -43,12 +43,16 @@ class Dimension(str, Enum):
     other = "other"
 
 
+NAME_PATTERN = r"^[^\W\d]\w*$"
+"""A feature or protected name: letters (any script), digits and '_', not starting with a digit."""
+
+
 class Feature(BaseModel):
     """One model input: what it is, where it may range, and how it speaks to a borrower."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field(pattern=NAME_PATTERN)
     label: str = ""
     type: FeatureType
     unit: str = ""
@@ -129,7 +133,7 @@ class Protected(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field(pattern=NAME_PATTERN)
     categories: tuple[str, ...] = Field(min_length=2)
 
 

@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from thinfile.features.infer import InferError, check_table, infer_schema, nice_ceil, schema_warnings
-from thinfile.features.schema import load_schema, parse_schema
+from thinfile.features.infer import (
+    InferError,
+    check_table,
+    guess_dimension,
+    infer_schema,
+    nice_ceil,
+    protected_hint,
+    schema_warnings,
+)
+from thinfile.features.schema import Dimension, load_schema, parse_schema
 from thinfile.features.validate import validate_table
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -338,3 +346,23 @@ def test_check_of_a_history_to_score_reads_neither_booked_flags_nor_outcomes(inf
     frame["bad"] = frame["bad"].where(frame.index != 4, 5)
     result = check_table(frame.drop(columns=["sex"]), schema, for_training=False, target_reader=_outcome)
     assert result.ok and not result.not_checked
+
+
+@pytest.mark.parametrize(
+    ("name", "dimension"),
+    [
+        ("近6月逾期次数", Dimension.credit_history),
+        ("月收入", Dimension.capacity),
+        ("网购消费金额", Dimension.capacity),  # 金额 (an amount) outranks 消费, as "amount" outranks "spend"
+        ("水电缴费", Dimension.behaviour),
+        ("紧急联系人数", Dimension.connections),
+        ("学历", Dimension.identity),
+        ("星座", None),
+    ],
+)
+def test_chinese_words_anywhere_in_a_name_guess_its_dimension(name, dimension):
+    assert guess_dimension(name) is dimension
+
+
+def test_chinese_names_of_protected_characteristics_are_recognised():
+    assert [protected_hint(n) for n in ("性别", "户籍所在地", "月收入")] == ["性别", "户籍", None]

@@ -69,3 +69,18 @@ def test_schema_file_that_is_not_yaml_is_refused(tmp_path: Path):
 def test_missing_schema_file_is_refused(tmp_path: Path):
     with pytest.raises(SchemaError, match="does not exist"):
         load_schema(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name", ["月收入", "贷款期限_月", "Einkommen_ä", "_x1"])
+def test_a_feature_may_be_named_in_any_script(name):
+    data = builtin_data()
+    data["features"][0]["name"] = name
+    assert parse_schema(data).features[0].name == name
+
+
+@pytest.mark.parametrize("name", ["1月收入", "月-收入", "月 收入", "a.b", ""])
+def test_a_feature_name_must_be_letters_digits_and_underscores_not_starting_with_a_digit(name):
+    data = builtin_data()
+    data["features"][0]["name"] = name
+    with pytest.raises(SchemaError, match="features.0.name"):
+        parse_schema(data, "lender.yaml")
