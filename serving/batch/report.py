@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.textpath import TextToPath
 
 from thinfile.features import jsonio
 from thinfile.serving.batch.settings import BatchSettings
@@ -31,6 +29,7 @@ from thinfile.training.reporting import (
     image,
     render,
     table,
+    text_inches,
 )
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits
@@ -181,14 +180,7 @@ def build_report(
     }
 
 
-_TEXT = TextToPath()
 _PAD_IN = 0.12
-
-
-def _text_inches(texts: list[str], size: float) -> float:
-    """Width of the widest text at `size` points, in inches (measured, not drawn)."""
-    font = FontProperties(size=size)
-    return max((_TEXT.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts), default=0.0) / 72
 
 
 def _margins(
@@ -239,7 +231,7 @@ def _scores_figure(report: dict, scorer: Scorer) -> Figure:
     lows = [low for _, low in scorer.scale.bands]
     fig = _figure(11, 3.6, 1, 2)
     ax, ax2 = fig.axes
-    counts = _text_inches([str(max(hist["counts"], default=0))], 10)
+    counts = text_inches([str(max(hist["counts"], default=0))], 10)
     fig.subplots_adjust(**_margins(11, 3.6, left=counts + 0.4, cols=2, gap=0.85))
     edges = np.asarray(hist["lower_edges"])
     colours = [BAND_COLOURS[max(np.searchsorted(lows, e, side="right") - 1, 0) % len(BAND_COLOURS)] for e in edges]
@@ -262,7 +254,7 @@ def _stability_figure(report: dict) -> Figure:
     height = max(3.0, 0.18 * len(names))
     fig = _figure(11, height)
     ax = fig.axes[0]
-    fig.subplots_adjust(**_margins(11, height, left=_text_inches(names, 7) + 0.3))
+    fig.subplots_adjust(**_margins(11, height, left=text_inches(names, 7) + 0.3))
     colour = [PALETTE["flag"] if v > stab["flag_above"] else PALETTE["muted"] for v in values[::-1]]
     ax.barh(names[::-1], values[::-1], color=colour)
     ax.axvline(stab["watch_above"], linestyle=":", color="orange", label=f"watch > {stab['watch_above']:g}")

@@ -1,4 +1,5 @@
-"""PNG figures and a lender's group names in Chinese: drawn in an installed CJK font, or named in one warning."""
+"""PNG figures and a lender's names in Chinese: drawn in an installed CJK font, or named in one warning; measured
+at their true width for the HTML reports."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from thinfile.training.reporting.figures import CJK_FONTS, MissingGlyphWarning, png_bytes, png_fonts, sans_serif_fonts
+from thinfile.training.reporting.drawing import Plots, can_fork, draw_pngs
+from thinfile.training.reporting.figures import (
+    CJK_FONTS,
+    MissingGlyphWarning,
+    png_bytes,
+    png_fonts,
+    sans_serif_fonts,
+    text_inches,
+)
 
 GROUPS = ("农村", "城市")
 
@@ -97,3 +106,38 @@ def test_an_installed_cjk_font_draws_the_chinese_group_names(installed_cjk_font:
     boxes, _ = _drawn(GROUPS)
     assert with_font.shape == boxes.shape
     assert np.abs(with_font - boxes).max() > 0.2  # filled squares, not DejaVu's hollow boxes
+
+
+def _labelled(*labels: str) -> dict[str, Figure]:
+    return {f"plot_{k}.png": _legend_figure((label,)) for k, label in enumerate(labels)}
+
+
+@pytest.mark.skipif(not can_fork(), reason="drawing processes need fork")
+def test_plots_drawn_in_several_processes_give_one_warning_naming_every_missing_character(tmp_path: Path) -> None:
+    if sans_serif_fonts() != ["DejaVu Sans"]:
+        pytest.skip("this machine has a CJK font installed")
+    groups = (Plots("a", lambda: _labelled("农村", "城市")), Plots("b", lambda: _labelled("男", "农村")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawing = draw_pngs(groups, tmp_path, timeout_s=60)
+        assert drawing.processes  # drawn in child processes, which cannot warn the user themselves
+        written = drawing.wait()
+    assert len(written) == 4
+    assert [w.category for w in caught] == [MissingGlyphWarning]
+    assert "农村城市男" in str(caught[0].message)
+
+
+def test_a_wide_character_is_measured_one_em_wide_whatever_the_fonts_here() -> None:
+    size = 10.0
+    one_em = size / 72
+    assert text_inches(["农村"], size) == pytest.approx(2 * one_em)
+    mixed, latin = text_inches(["农村 & 19-29"], size), text_inches([" & 19-29"], size)
+    assert mixed == pytest.approx(latin + 2 * one_em)
+    assert text_inches(["a", "农村城市"], size) == pytest.approx(4 * one_em)
+
+
+def test_measuring_chinese_text_gives_no_glyph_warnings() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text_inches(["农村 & 19-29", "男"], 7)
+    assert caught == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,28 @@ def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path
         with row_progress("generating population", rows) as advance:
             generate_population(load_schema(), out, rows, seed, generator, on_chunk=advance)
     return parts
+
+
+@contextmanager
+def one_font_warning() -> Iterator[None]:
+    """Every MissingGlyphWarning raised inside (one per set of plots) becomes one `warning:` line at the end,
+    naming each missing character once."""
+    from thinfile.training.reporting.figures import MissingGlyphWarning  # matplotlib: not for every command's start
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingGlyphWarning)
+        try:
+            yield
+        finally:
+            missing = ""
+            for w in caught:
+                if isinstance(w.message, MissingGlyphWarning):
+                    missing += w.message.characters
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+            if missing:
+                merged = "".join(dict.fromkeys(missing))
+                console.print(f"[yellow]warning:[/] {escape(str(MissingGlyphWarning(merged)))}")
 
 
 def model_name(name: str | None, schema: Schema) -> str:

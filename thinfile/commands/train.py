@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import POLICY_HELP, console, default_population, fail, lending_policy, model_name, say
+from thinfile.commands.common import (
+    POLICY_HELP,
+    console,
+    default_population,
+    fail,
+    lending_policy,
+    model_name,
+    one_font_warning,
+    say,
+)
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.training.settings import CHAMPION_ALIAS, METHODS, tracking_uri
@@ -98,7 +107,7 @@ def train(
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
             data = default_population(rows, settings.train.seed, base.generator)
-        with console.status("training") as status:
+        with one_font_warning(), console.status("training") as status:
             result = run_training(data, schema, settings, progress=say(status))
     except (
         TrainingDataError,

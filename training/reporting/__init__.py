@@ -12,6 +12,7 @@ from thinfile.training.reporting.figures import (
     new_figure,
     save_png,
     svg_data_uri,
+    text_inches,
 )
 from thinfile.training.reporting.html import (
     Cell,
@@ -39,5 +40,6 @@ __all__ = [
     "render",
     "save_png",
     "svg_data_uri",
+    "text_inches",
     "table",
 ]

@@ -17,13 +17,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from thinfile.features.lifetime import die_with_parent
-from thinfile.training.reporting.figures import png_fonts, save_png
+from thinfile.training.reporting.figures import png_fonts, warn_missing_glyphs, write_png
 
 Draw = Callable[[], dict[str, Figure]]
 
@@ -37,25 +38,27 @@ class Plots:
     dpi: int = 100
 
 
-def _save(plots: Plots, root: Path) -> None:
+def _save(plots: Plots, root: Path) -> str:
     with png_fonts():
         figures = plots.draw()
     folder = root / plots.folder
     folder.mkdir(parents=True, exist_ok=True)
+    missing = ""
     try:
         for name, fig in figures.items():
-            save_png(fig, folder / name, plots.dpi)
+            missing += write_png(fig, folder / name, plots.dpi)
     finally:
         for fig in figures.values():
             fig.clear()
+    return missing
 
 
-def _draw_all(groups: tuple[Plots, ...], root: Path) -> None:
-    for plots in groups:
-        _save(plots, root)
+def _draw_all(groups: tuple[Plots, ...], root: Path) -> str:
+    """Draw and save every group; the characters no installed font has, each once."""
+    return "".join(dict.fromkeys("".join(_save(plots, root) for plots in groups)))
 
 
-def _draw_in_child(groups: tuple[Plots, ...], root: Path, parent: int) -> None:
+def _draw_in_child(groups: tuple[Plots, ...], root: Path, parent: int, report: Connection) -> None:
     """A drawing process leaves Ctrl-C to its parent (which stops it) and ends quietly when terminated. It writes
     to the process's own stdout and stderr: a progress display's stand-ins (rich's, say) hold locks another of
     the parent's threads may have held at the fork."""
@@ -63,17 +66,20 @@ def _draw_in_child(groups: tuple[Plots, ...], root: Path, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(signal.SIGTERM, parent)  # a killed job leaves no drawer (Linux)
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    _draw_all(groups, root)
+    report.send(_draw_all(groups, root))
 
 
 @dataclass
 class Drawing:
-    """Plots being drawn under `root`, a process per group; `wait()` returns once every file is written."""
+    """Plots being drawn under `root`, a process per group; `wait()` returns once every file is written, and warns
+    once of the characters no installed font has (rather than once per figure or process)."""
 
     root: Path
     groups: tuple[Plots, ...]
     timeout_s: float
     processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
+    reports: tuple[Connection, ...] = field(default=(), repr=False)
+    missing: str = ""
 
     def stop(self) -> None:
         """Stop drawing now (the caller failed or was interrupted): end the processes, leave the files as they are."""
@@ -83,6 +89,12 @@ class Drawing:
         for process in self.processes:
             process.join()
         self.processes = ()
+        self._close_reports()
+
+    def _close_reports(self) -> None:
+        for report in self.reports:
+            report.close()
+        self.reports = ()
 
     def wait(self) -> list[Path]:
         """Join the drawing processes (drawing here what a failed one left undone); every PNG, by folder and name."""
@@ -96,8 +108,15 @@ class Drawing:
                     process.terminate()
                     process.join()
         failed = tuple(plots for plots, process in zip(self.groups, self.processes) if process.exitcode != 0)
+        missing = [self.missing]
+        for process, report in zip(self.processes, self.reports):
+            if process.exitcode == 0 and report.poll():
+                missing.append(report.recv())
         self.processes = ()
-        _draw_all(failed, self.root)
+        self._close_reports()
+        missing.append(_draw_all(failed, self.root))
+        self.missing = ""
+        warn_missing_glyphs("".join(dict.fromkeys("".join(missing))), stacklevel=2)
         folders = dict.fromkeys(self.root / plots.folder for plots in self.groups)
         return [p for folder in folders for p in sorted(folder.glob("*.png"))]
 
@@ -114,12 +133,12 @@ def draw_pngs(
     drawing `timeout_s` after the caller starts waiting is ended and its plots drawn in the caller."""
     root, groups = Path(root), tuple(groups)
     if not background or not can_fork():
-        _draw_all(groups, root)
-        return Drawing(root, groups, timeout_s)
+        return Drawing(root, groups, timeout_s, missing=_draw_all(groups, root))
     fork, me = multiprocessing.get_context("fork"), os.getpid()
+    pipes = [fork.Pipe(duplex=False) for _ in groups]
     processes = tuple(
-        fork.Process(target=_draw_in_child, args=((p,), root, me), name=f"thinfile-plots-{p.folder}", daemon=True)
-        for p in groups
+        fork.Process(target=_draw_in_child, args=((p,), root, me, send), name=f"thinfile-plots-{p.folder}", daemon=True)
+        for p, (_, send) in zip(groups, pipes)
     )
     gc.freeze()  # the children's collections leave this process's objects alone: no copy-on-write of its heap
     try:
@@ -127,4 +146,6 @@ def draw_pngs(
             process.start()
     finally:
         gc.unfreeze()
-    return Drawing(root, groups, timeout_s, processes)
+        for _, send in pipes:
+            send.close()
+    return Drawing(root, groups, timeout_s, processes, tuple(receive for receive, _ in pipes))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import io
+import unicodedata
 import warnings
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from matplotlib import font_manager, get_cachedir, rc_context
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
+from matplotlib.textpath import TextToPath
 
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#1e8449")
 PALETTE = {
@@ -51,7 +55,17 @@ matplotlib's own font, has none, and a lender's group names may be written in th
 
 
 class MissingGlyphWarning(UserWarning):
-    """A PNG figure holds characters that no installed font has: they show as boxes."""
+    """PNG figures hold `characters` that no installed font has: they show as boxes."""
+
+    def __init__(self, characters: str) -> None:
+        self.characters = characters
+        shown = characters[:12] + ("..." if len(characters) > 12 else "")
+        super().__init__(
+            f"PNG plots: no installed font has the characters {shown!r} (group or feature names?): they show as "
+            "boxes; install a CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk), then delete matplotlib's "
+            f"font list ({Path(get_cachedir()) / 'fontlist-*.json'}) so that it finds the font, and the plots use "
+            "it (the HTML reports show them already)"
+        )
 
 
 def sans_serif_fonts() -> list[str]:
@@ -84,26 +98,51 @@ def missing_characters(fig: Figure, fonts: list[str]) -> str:
     return "".join(dict.fromkeys(c for c in text if ord(c) in wanted))
 
 
-def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG; characters no installed font has are named in one MissingGlyphWarning (with what to
-    install) rather than in one matplotlib warning each."""
+def render_png(fig: Figure, dpi: int = 100) -> tuple[bytes, str]:
+    """The figure as PNG, and the characters of its texts that no installed font has (drawn as boxes)."""
     buf = io.BytesIO()
     fonts = sans_serif_fonts()
     with png_fonts(fonts), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         fig.savefig(buf, format="png", dpi=dpi)
-    missing = missing_characters(fig, fonts)
+    return buf.getvalue(), missing_characters(fig, fonts)
+
+
+def warn_missing_glyphs(missing: str, stacklevel: int = 2) -> None:
+    """One MissingGlyphWarning naming the characters `missing` and what to install (none when it is empty)."""
     if missing:
-        shown = missing[:12] + ("..." if len(missing) > 12 else "")
-        warnings.warn(
-            f"PNG plots: no installed font has the characters {shown!r} (group or feature names?): they show as "
-            "boxes; install a CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk), then delete matplotlib's "
-            f"font list ({Path(get_cachedir()) / 'fontlist-*.json'}) so that it finds the font, and the plots use "
-            "it (the HTML reports show them already)",
-            MissingGlyphWarning,
-            stacklevel=2,
-        )
-    return buf.getvalue()
+        warnings.warn(MissingGlyphWarning(missing), stacklevel=stacklevel + 1)
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG; characters no installed font has are named in one MissingGlyphWarning (with what to
+    install) rather than in one matplotlib warning each."""
+    data, missing = render_png(fig, dpi)
+    warn_missing_glyphs(missing, stacklevel=2)
+    return data
+
+
+_TEXT_PATHS = TextToPath()
+
+
+def _is_wide(c: str) -> bool:
+    return unicodedata.east_asian_width(c) in ("W", "F")
+
+
+def text_inches(texts: Iterable[str], size: float) -> float:
+    """Width of the widest text at `size` points, in inches (measured, not drawn). A wide character (Chinese,
+    Japanese, Korean) counts one em, as CJK fonts draw it, whether or not this machine has one: the reader's
+    browser draws an SVG's text."""
+    font = FontProperties(size=size)
+    widest = 0.0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        for text in texts:
+            wide = sum(map(_is_wide, text))
+            narrow = "".join(c for c in text if not _is_wide(c)) if wide else text
+            width = _TEXT_PATHS.get_text_width_height_descent(narrow, font, ismath=False)[0] if narrow else 0.0
+            widest = max(widest, width + wide * size)
+    return widest / 72
 
 
 def svg_data_uri(fig: Figure) -> str:
@@ -121,3 +160,10 @@ def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     path = Path(path)
     path.write_bytes(png_bytes(fig, dpi))
     return path
+
+
+def write_png(fig: Figure, path: Path, dpi: int) -> str:
+    """Save the figure as PNG at `path`; the characters no installed font has, for the caller to warn of once."""
+    data, missing = render_png(fig, dpi)
+    path.write_bytes(data)
+    return missing
