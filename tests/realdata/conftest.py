@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,13 @@ def spark_batch(batch: tuple[Step, Path], table: RealTable, home: Path) -> tuple
 def served(trained: Step, table: RealTable, home: Path) -> Iterator[str]:
     """`thinfile serve --schema` of the table's champion on a free loopback port, as the other commands take it."""
     assert trained.exit_code == 0, trained.output
+    with service(home, table.schema_file) as url:
+        yield url
+
+
+@contextmanager
+def service(home: Path, schema_file: Path) -> Iterator[str]:
+    """`thinfile serve --schema SCHEMA_FILE` of the champion in `home`, one worker on a free loopback port; its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
     env |= {
@@ -153,7 +161,7 @@ def served(trained: Step, table: RealTable, home: Path) -> Iterator[str]:
     log_path = home / "service.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [THINFILE, "serve", "--schema", str(table.schema_file), "--port", str(port), "--workers", "1"],
+            [THINFILE, "serve", "--schema", str(schema_file), "--port", str(port), "--workers", "1"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
