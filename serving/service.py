@@ -129,8 +129,8 @@ def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
         raise ServiceStartError(
             f"model version {scorer.meta.get('version')} was trained on schema {scorer.schema.name!r} "
             f"v{scorer.schema.version} ({scorer.schema.fingerprint}), but the service's request contract is built "
-            f"from {schema.name!r} v{schema.version} ({schema.fingerprint}); set THINFILE_SCHEMA_FILE to that "
-            "model's schema file"
+            f"from {schema.name!r} v{schema.version} ({schema.fingerprint}); serve it with the schema file it was "
+            "trained with (thinfile serve --schema FILE, or THINFILE_SCHEMA_FILE)"
         )
     scorer.num_threads = 1
     if settings.approve_cutoff is not None or settings.refer_cutoff is not None:
@@ -301,9 +301,13 @@ class Thinfile:
         torn audit tail; pin the model version; make one audit key for every worker of this run if none is set."""
         mark_server()
         settings = ServingSettings.from_env()
-        check_access(settings, bind_host())
-        check_audit_log(settings)
-        scorer = load_model(settings, SCHEMA)
+        try:
+            check_access(settings, bind_host())
+            check_audit_log(settings)
+            scorer = load_model(settings, SCHEMA)
+        except ServiceStartError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])
         moved = repair(settings.audit_path())
         if moved:

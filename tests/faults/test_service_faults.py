@@ -133,3 +133,20 @@ def test_the_service_refuses_to_start_beyond_loopback_without_an_audit_key(servi
     assert done.returncode == 2
     assert "without an audit key: set THINFILE_AUDIT_KEY" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+
+
+def test_a_model_trained_on_another_schema_stops_the_service_with_one_line_naming_the_fix(service_home: Path) -> None:
+    german = Path(__file__).resolve().parents[1] / "data" / "german_credit.yaml"
+    env = server_env(service_home)
+    done = subprocess.run(
+        [sys.executable, "-m", "thinfile.cli", "serve", "--schema", str(german), "--name", "thinfile-synthetic"]
+        + ["--port", str(free_port()), "--workers", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "was trained on schema 'thinfile-synthetic'" in said and "thinfile serve --schema FILE" in said
+    assert "Traceback" not in done.stderr
