@@ -34,9 +34,10 @@ class Evaluation:
 
 
 def metric_token(value: object) -> str:
-    """A group or cut-off value as a metric-name part: '55+' -> '55plus', '18-24' -> '18_24'."""
+    """A group or cut-off value as a metric-name part: '55+' -> '55plus', '18-24' -> '18_24', '农村' -> '农村'
+    (letters of any script stay: MLflow takes them, and 男 and 女 must not both become one name)."""
     text = str(value).replace("+", "plus")
-    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "blank"
+    return re.sub(r"\W+", "_", text).strip("_") or "blank"
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:

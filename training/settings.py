@@ -36,8 +36,9 @@ def tracking_uri() -> str:
 
 
 def model_name_for(schema: Schema) -> str:
-    """The registered model name of a project: its schema's name (letters, digits, '-', '_' and '.')."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
+    """The registered model name of a project: its schema's name (letters of any script, digits, '-', '_' and
+    '.'; anything else becomes '-')."""
+    return re.sub(r"[^\w.-]+", "-", schema.name).strip("-") or "thinfile-scorer"
 
 
 class StoreChecks(Section):

@@ -15,10 +15,13 @@ import httpx
 import pandas as pd
 import pytest
 from conftest import DATA, Step, cli, service
+from mlflow.tracking import MlflowClient
 
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.contract import request_body
+from thinfile.training.registry import resolve
 from thinfile.training.reporting.figures import sans_serif_fonts
+from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -116,11 +119,28 @@ def test_schema_check_passes_the_chinese_table(schema: Schema, inferred: tuple[S
     assert step.exit_code == 0, step.output
 
 
-def test_train_registers_the_champion_and_names_missing_fonts_once(trained: Step):
+def test_train_registers_the_champion_under_the_chinese_name_infer_took_from_the_file(trained: Step, schema: Schema):
     assert trained.exit_code == 0, trained.output
-    assert "registered" in trained.output
+    assert schema.name == "借款人"
+    assert "registered 借款人 version 1" in " ".join(trained.output.split())
+
+
+def test_train_names_missing_fonts_once(trained: Step):
+    assert trained.exit_code == 0, trained.output
     if sans_serif_fonts() == ["DejaVu Sans"]:
         assert trained.output.count("PNG plots: no installed font") == 1, trained.output
+
+
+def test_the_champion_run_has_an_auc_for_each_chinese_group(trained: Step, home: Path):
+    assert trained.exit_code == 0, trained.output
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        version = resolve(CHAMPION_ALIAS, "借款人")
+        metrics = MlflowClient(tracking_uri()).get_run(version.run_id).data.metrics
+    sex = {k for k in metrics if k.startswith("auc_性别_")}
+    assert sex == {"auc_性别_男", "auc_性别_女"}
+    assert metrics["auc_性别_男"] != metrics["auc_性别_女"]
 
 
 def test_batch_scores_every_row_with_chinese_reason_codes_and_no_glyph_warnings(

@@ -95,6 +95,16 @@ def test_group_names_become_valid_metric_names() -> None:
     assert metric_token("very good") == "very_good"
 
 
+def test_chinese_group_names_become_distinct_metric_names_mlflow_accepts() -> None:
+    from mlflow.utils.validation import _validate_metric_name
+
+    groups = ["男", "女", "农村", "城市", "城市 & 19-29"]
+    names = [f"auc_性别_{metric_token(g)}" for g in groups]
+    assert len(set(names)) == len(groups)
+    for name in names:
+        _validate_metric_name(name)
+
+
 def test_platt_never_turns_the_ranking_upside_down() -> None:
     import numpy as np
 

@@ -30,7 +30,7 @@ def _columns(values: list[str] | None) -> list[str]:
 
 def _name_of(table: Path) -> str:
     stem = table.stem if table.is_file() else table.name
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "my-table"
+    return re.sub(r"[^\w.-]+", "-", stem).strip("-") or "my-table"
 
 
 @schema_app.command("infer")
