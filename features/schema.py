@@ -95,6 +95,8 @@ class Feature(BaseModel):
                 raise ValueError(f"feature {self.name!r}: only category features take 'categories'")
             if self.type is not FeatureType.bool and (self.min is None or self.max is None):
                 raise ValueError(f"feature {self.name!r}: a {self.type.value} feature needs min and max")
+            if self.type is FeatureType.bool and (self.min not in (None, 0) or self.max not in (None, 1)):
+                raise ValueError(f"feature {self.name!r}: a bool feature's values are 0 and 1: leave out min and max")
             for end in ("min", "max"):
                 _check_bound(self, end, getattr(self, end))
             if self.min is not None and self.max is not None and self.min > self.max:

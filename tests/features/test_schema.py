@@ -49,6 +49,10 @@ def test_traditional_features_are_the_bureau_record(schema):
         (lambda d: d["features"][0].update(min=0.5), "min 0.5 is not a whole number"),
         (lambda d: d["features"][0].update(max=1e19), "max 1e+19 is beyond ±2^53"),
         (lambda d: d["features"][0].update(max=2**53 + 1), "max 9007199254740993 is beyond ±2^53"),
+        (
+            lambda d: next(f for f in d["features"] if f["type"] == "bool").update(min=5, max=10),
+            "a bool feature's values are 0 and 1: leave out min and max",
+        ),
     ],
 )
 def test_bad_schema_is_refused_with_a_message_naming_the_problem(mutate, message):
