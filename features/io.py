@@ -8,11 +8,39 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
+from thinfile.features.settings import csv_encoding
+
 SUFFIXES = (".parquet", ".csv")
 
 
 class TableReadError(ValueError):
     """The input cannot be read as a table; the message says what to do."""
+
+
+def text_encoding() -> str:
+    """The encoding CSV tables are read in (THINFILE_CSV_ENCODING, default UTF-8), or TableReadError."""
+    try:
+        return csv_encoding()
+    except ValueError as err:
+        raise TableReadError(str(err)) from None
+
+
+def is_decoding_error(err: BaseException) -> bool:
+    """Did reading a CSV fail on its characters (a file in another encoding than the one it was read in)?"""
+    return isinstance(err, UnicodeDecodeError) or "invalid utf8" in str(err).lower()
+
+
+def wrong_encoding(name: str, encoding: str) -> str:
+    """One line for a CSV file that is not text in `encoding`, saying what to do."""
+    if encoding == "utf8":
+        return (
+            f"{name} is not UTF-8 text; a CSV file saved by Excel on a Chinese system is GBK / GB18030: read it "
+            "with THINFILE_CSV_ENCODING=gb18030 (big5, cp1252, ... for others), or save it as 'CSV UTF-8' or Parquet"
+        )
+    return (
+        f"{name} is not {encoding} text (THINFILE_CSV_ENCODING={encoding}): set THINFILE_CSV_ENCODING to the "
+        "file's encoding (utf-8, gb18030, big5, ...)"
+    )
 
 
 def list_parts(path: str | Path) -> list[Path]:
@@ -36,11 +64,18 @@ def list_parts(path: str | Path) -> list[Path]:
     raise TableReadError(f"{p}: no such file or folder")
 
 
-def _dataset(path: Path, parts: list[Path]) -> ds.Dataset:
+def _dataset(path: Path, parts: list[Path], encoding: str) -> ds.Dataset:
     """The table's data files only (a data card or README beside them is not read), hive keys included."""
     csv = all(f.suffix.lower() == ".csv" for f in parts)
     # an empty CSV cell is a missing value in text columns too, as batch jobs and pandas read it
-    fmt = ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(strings_can_be_null=True)) if csv else "parquet"
+    fmt = (
+        ds.CsvFileFormat(
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+        if csv
+        else "parquet"
+    )
     if path.is_dir():
         return ds.dataset([str(f) for f in parts], format=fmt, partitioning="hive", partition_base_dir=str(path))
     return ds.dataset(str(path), format=fmt)
@@ -50,8 +85,10 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     """The whole table in memory (for training-sized data; batch jobs stream parts instead)."""
     p = Path(path)
     parts = list_parts(p)
+    encoding = text_encoding()
     try:
-        table = _dataset(p, parts).to_table(columns=columns)
+        return _dataset(p, parts, encoding).to_table(columns=columns).to_pandas()
     except Exception as err:  # pyarrow raises many kinds for a malformed file
+        if is_decoding_error(err):
+            raise TableReadError(wrong_encoding(str(p), encoding)) from None
         raise TableReadError(f"{p}: cannot be read as a table ({type(err).__name__}: {err})") from None
-    return table.to_pandas()

@@ -3,9 +3,10 @@ sections (the synthetic world, its lending history, schema inference)."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PARTS_DIR = "population"  # the Parquet parts of a generated population, under its data folder
@@ -50,9 +51,39 @@ class Home(BaseSettings):
     home: Path = Field(Path("."), description="THINFILE_HOME")
 
 
+class TextFiles(BaseSettings):
+    """THINFILE_CSV_ENCODING: the character encoding of CSV tables (default UTF-8)."""
+
+    model_config = SettingsConfigDict(env_prefix="THINFILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    csv_encoding: str = Field(
+        "utf8",
+        description="a Python codec name: gb18030 for the GBK / GB2312 files Excel saves on a Chinese system, big5, "
+        "cp1252, ...",
+    )
+
+    @field_validator("csv_encoding")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            name = codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"{value!r} is not an encoding Python knows (e.g. utf-8, gb18030, big5)") from None
+        return "utf8" if name == "utf-8" else name  # pyarrow reads "utf8" without transcoding
+
+
 def project_root() -> Path:
     """The folder holding mlruns/ and data/: THINFILE_HOME, else the current directory."""
     return Home().home.resolve()
+
+
+def csv_encoding() -> str:
+    """The encoding CSV tables are read in (THINFILE_CSV_ENCODING), or ValueError naming a bad value."""
+    try:
+        return TextFiles().csv_encoding
+    except ValidationError as err:
+        why = str(err.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"THINFILE_CSV_ENCODING: {why}") from None
 
 
 def default_data_dir() -> Path:

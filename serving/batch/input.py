@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from thinfile.features.io import TableReadError, list_parts
+from thinfile.features.io import TableReadError, is_decoding_error, list_parts, text_encoding, wrong_encoding
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import column_problems
 
@@ -43,6 +43,7 @@ class InputPart:
     partition: dict[str, str | None] = field(default_factory=dict)
     csv_as_text: bool = False
     row_groups: int = 1
+    encoding: str = "utf8"
 
     def chunks(self, chunk_rows: int) -> int:
         return -(-self.rows // chunk_rows)
@@ -55,6 +56,7 @@ class InputPart:
             "fingerprint": self.fingerprint,
             "partition": self.partition,
             "columns": len(self.columns),
+            **({"encoding": self.encoding} if self.encoding != "utf8" else {}),
         }
 
 
@@ -98,40 +100,43 @@ def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa
     return types
 
 
-def _csv_header(path: Path) -> list[str]:
-    with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as reader:
+def _csv_header(path: Path, encoding: str) -> list[str]:
+    with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)) as reader:
         return reader.schema.names
 
 
-def _csv_reader(path: Path, schema: Schema, header: list[str], as_text: bool) -> pacsv.CSVStreamingReader:
+def _csv_reader(
+    path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str
+) -> pacsv.CSVStreamingReader:
     keep = [c for c in wanted_columns(schema) if c in header]
     convert = pacsv.ConvertOptions(
         column_types=_csv_types(schema, header, as_text), include_columns=keep, strings_can_be_null=True
     )
-    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES), convert_options=convert)
+    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding)
+    return pacsv.open_csv(path, read_options=read, convert_options=convert)
 
 
-def _count_csv(path: Path, schema: Schema, header: list[str], as_text: bool) -> int:
+def _count_csv(path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str) -> int:
     rows = 0
-    with _csv_reader(path, schema, header, as_text) as reader:
+    with _csv_reader(path, schema, header, as_text, encoding) as reader:
         for batch in reader:
             rows += batch.num_rows
     return rows
 
 
-def _inspect_csv(path: Path, schema: Schema) -> tuple[int, list[str], bool]:
+def _inspect_csv(path: Path, schema: Schema, encoding: str) -> tuple[int, list[str], bool]:
     """Parse the whole file once: row count and whether numbers need reading as text (a bad value somewhere)."""
-    header = _csv_header(path)
+    header = _csv_header(path, encoding)
     if len(set(header)) != len(header):
         raise pa.ArrowInvalid(
             f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}"
         )
     try:
-        return _count_csv(path, schema, header, as_text=False), header, False
+        return _count_csv(path, schema, header, False, encoding), header, False
     except pa.ArrowInvalid as err:
-        if "conversion error" not in str(err).lower():
+        if "conversion error" not in str(err).lower() or is_decoding_error(err):
             raise
-    return _count_csv(path, schema, header, as_text=True), header, True
+    return _count_csv(path, schema, header, True, encoding), header, True
 
 
 def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
@@ -140,13 +145,16 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
     as_text, groups = False, 1
+    encoding = text_encoding() if fmt == "csv" else "utf8"
     try:
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
             rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
         else:
-            rows, columns, as_text = _inspect_csv(path, schema)
-    except (pa.ArrowException, OSError) as err:
+            rows, columns, as_text = _inspect_csv(path, schema, encoding)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
+        if fmt == "csv" and is_decoding_error(err):
+            raise BatchInputError(wrong_encoding(name, encoding)) from None
         kind = "Parquet" if fmt == "parquet" else "CSV"
         raise BatchInputError(f"{name}: not a readable {kind} file ({' '.join(str(err).split())})") from None
     columns = list(columns) + [k for k in partition if k not in columns]
@@ -163,6 +171,7 @@ def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
         partition=partition,
         csv_as_text=as_text,
         row_groups=max(groups, 1),
+        encoding=encoding,
     )
 
 
@@ -222,7 +231,7 @@ def _stream(
     keep = [c for c in wanted_columns(schema) if c in part.columns and c not in part.partition]
     if part.format == "csv":
         start = 0
-        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text) as reader:
+        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text, part.encoding) as reader:
             for batch in reader:
                 yield start, batch
                 start += batch.num_rows
@@ -276,7 +285,9 @@ def read_chunks(
                             return
                 pos += take
             row = start + batch.num_rows
-    except (pa.ArrowException, OSError) as err:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
+        if part.format == "csv" and is_decoding_error(err):
+            raise BatchInputError(wrong_encoding(part.name, part.encoding)) from None
         raise BatchInputError(damaged(part.name, row, err)) from None
 
 

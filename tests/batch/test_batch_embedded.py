@@ -247,3 +247,28 @@ def test_input_files_are_found_by_absolute_paths_whatever_the_working_folder(
     (part,) = inspect_input("book", schema)
 
     assert part.path == tmp_path / "book" / "a.parquet" and part.path.is_absolute() and part.name == "a.parquet"
+
+
+def test_a_gb18030_csv_is_refused_before_any_output_with_the_setting_that_reads_it(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    frame = book.head(300).assign(**{schema.id_column: [f"客户{i:04d}" for i in range(300)]})
+    frame.to_csv(tmp_path / "借款人.csv", index=False, encoding="gb18030")
+    with pytest.raises(BatchInputError, match="借款人.csv is not UTF-8 text.*THINFILE_CSV_ENCODING=gb18030"):
+        batch_score(tmp_path / "借款人.csv", tmp_path / "out", scorer, workers=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_thinfile_csv_encoding_scores_a_gb18030_csv_as_its_utf8_copy(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = book.head(300).assign(**{schema.id_column: [f"客户{i:04d}" for i in range(300)]})
+    frame.to_csv(tmp_path / "utf8.csv", index=False)
+    frame.to_csv(tmp_path / "gb.csv", index=False, encoding="gb18030")
+    batch_score(tmp_path / "utf8.csv", tmp_path / "out_utf8", scorer, chunk_rows=100, workers=2)
+    monkeypatch.setenv("THINFILE_CSV_ENCODING", "gb18030")
+    result = batch_score(tmp_path / "gb.csv", tmp_path / "out_gb", scorer, chunk_rows=100, workers=2)
+    assert result.scored == 300
+    gb, utf8 = read_scores(tmp_path / "out_gb", schema.id_column), read_scores(tmp_path / "out_utf8", schema.id_column)
+    assert gb[schema.id_column].tolist() == sorted(frame[schema.id_column])
+    pd.testing.assert_frame_equal(gb, utf8)

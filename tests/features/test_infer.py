@@ -353,7 +353,9 @@ def test_check_of_a_history_to_score_reads_neither_booked_flags_nor_outcomes(inf
     [
         ("近6月逾期次数", Dimension.credit_history),
         ("月收入", Dimension.capacity),
-        ("网购消费金额", Dimension.capacity),  # 金额 (an amount) outranks 消费, as "amount" outranks "spend"
+        ("网购消费金额", Dimension.behaviour),  # 金额, an amount of anything, says no dimension
+        ("存款金额", Dimension.capacity),
+        ("贷款金额", Dimension.credit_history),
         ("水电缴费", Dimension.behaviour),
         ("紧急联系人数", Dimension.connections),
         ("学历", Dimension.identity),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from thinfile.features.io import read_table
+from thinfile.features.io import TableReadError, read_table
 
 
 def test_an_empty_csv_cell_is_missing_in_text_and_number_columns_as_pandas_reads_it(tmp_path: Path) -> None:
@@ -22,3 +23,30 @@ def test_an_empty_csv_cell_is_missing_in_a_folder_of_csv_parts(tmp_path: Path) -
     (tmp_path / "book" / "a.csv").write_text("id,sector\nA1,farming\n")
     (tmp_path / "book" / "b.csv").write_text("id,sector\nA2,\n")
     assert read_table(tmp_path / "book")["sector"].isna().tolist() == [False, True]
+
+
+CHINESE = "编号,学历,月收入\nA1,本科,8000\nA2,高中,\nA3,硕士,12000\n"
+
+
+def test_a_gb18030_csv_is_refused_with_the_setting_that_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "借款人.csv"
+    path.write_bytes(CHINESE.encode("gb18030"))
+    with pytest.raises(TableReadError, match="借款人.csv is not UTF-8 text.*THINFILE_CSV_ENCODING=gb18030"):
+        read_table(path)
+
+
+def test_thinfile_csv_encoding_reads_a_gb18030_csv_as_pandas_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "借款人.csv"
+    path.write_bytes(CHINESE.encode("gb18030"))
+    monkeypatch.setenv("THINFILE_CSV_ENCODING", "GB18030")
+    pd.testing.assert_frame_equal(read_table(path), pd.read_csv(path, encoding="gb18030"))
+
+
+def test_an_unknown_csv_encoding_is_named_as_the_setting_at_fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "book.csv"
+    path.write_text(CHINESE, encoding="utf-8")
+    monkeypatch.setenv("THINFILE_CSV_ENCODING", "gbk-ish")
+    with pytest.raises(TableReadError, match="THINFILE_CSV_ENCODING: 'gbk-ish' is not an encoding Python knows"):
+        read_table(path)
