@@ -32,5 +32,6 @@ def jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any, indent: int | None = 1) -> str:
-    """Strict JSON: non-finite numbers become null, anything else unknown is an error."""
-    return json.dumps(jsonable(value), indent=indent, allow_nan=False)
+    """Strict JSON: non-finite numbers become null, anything else unknown is an error; text as it is (a lender's
+    Chinese names readable), so write it as UTF-8."""
+    return json.dumps(jsonable(value), indent=indent, allow_nan=False, ensure_ascii=False)

@@ -359,13 +359,13 @@ def parse_schema(data: object, source: str = "<data>") -> Schema:
 def load_schema(path: str | Path | None = None) -> Schema:
     """Load a schema file (YAML); None or 'synthetic' gives the built-in synthetic schema."""
     if path is None or str(path) == BUILTIN_SCHEMA:
-        text = files("thinfile.features").joinpath("schemas", "synthetic.yaml").read_text()
+        text = files("thinfile.features").joinpath("schemas", "synthetic.yaml").read_text(encoding="utf-8")
         source = "built-in 'synthetic'"
     else:
         p = Path(path)
         if not p.is_file():
             raise SchemaError(f"schema file {p} does not exist")
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
         source = str(p)
     try:
         data = yaml.safe_load(text)

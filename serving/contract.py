@@ -291,7 +291,8 @@ class BadRequest(ValueError):
         self.detail = detail
 
     def body(self) -> bytes:
-        return json.dumps({"error": self.summary, "detail": self.detail}).encode()
+        text = json.dumps({"error": self.summary, "detail": self.detail}, ensure_ascii=False)
+        return text.encode("utf-8", "backslashreplace")  # a lone surrogate a client sent: its JSON escape again
 
 
 def shown_name(name: object) -> str:

@@ -161,10 +161,10 @@ def log_model_run(
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         for dataset, context, dataset_tags in datasets or []:
             mlflow.log_input(dataset, context=context, tags=dataset_tags)
-        (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()))
+        (folder / "evaluation.json").write_text(dumps(evaluation.to_dict()), encoding="utf-8")
         for file, table in (extra_tables or {}).items():
             table.to_csv(folder / file, index=False)
-        (folder / "model_card.md").write_text(card)
+        (folder / "model_card.md").write_text(card, encoding="utf-8")
         logged = log_model()
         # after the model, in one batch linked to it (before it, MLflow reads every metric back one by one to link it)
         mlflow.log_metrics(metrics, model_id=getattr(logged, "model_id", None))

@@ -150,3 +150,16 @@ def test_the_reader_agrees_with_pydantic_on_every_body(schema: Schema, thin_body
         assert {tuple(d["loc"]) for d in ours.value.detail} == expected
     else:
         assert reader.applicant(body) == expected
+
+
+def test_a_refusal_names_a_chinese_field_in_readable_utf8(reader: RequestReader, thin_body: dict) -> None:
+    body = refusal(reader.applicant, json.dumps({**thin_body, "芝麻分": 700}).encode()).body()
+    assert "芝麻分".encode() in body
+    assert json.loads(body)["detail"][0]["loc"] == ["芝麻分"]
+
+
+def test_a_refusal_of_a_field_named_by_a_lone_surrogate_is_still_json(reader: RequestReader, thin_body: dict) -> None:
+    sent = json.dumps({**thin_body, "\ud800": 1}).encode()  # the JSON escape \ud800: valid JSON, not valid UTF-8
+    body = refusal(reader.applicant, sent).body()
+    body.decode("utf-8")
+    assert json.loads(body)["detail"][0]["loc"] == ["\ud800"]

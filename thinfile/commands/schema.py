@@ -78,7 +78,7 @@ def infer(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8")
     console.print(
         f"[green]schema {s.name!r}[/]: {len(s.features)} model inputs, id {s.id_column!r}, target {s.target!r}, "
         f"protected: {', '.join(s.protected_names) or 'none'}" + (f"; written to {out}" if out is not None else "")

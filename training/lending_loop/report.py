@@ -252,6 +252,6 @@ def write_report(report: Mapping[str, Any], out: Path) -> dict[str, str]:
     """HTML and JSON of a loop's report into `out`; returns their paths by kind."""
     out.mkdir(parents=True, exist_ok=True)
     html, js = out / HTML_NAME, out / JSON_NAME
-    html.write_text(render_html(report))
-    js.write_text(dumps(report))
+    html.write_text(render_html(report), encoding="utf-8")
+    js.write_text(dumps(report), encoding="utf-8")
     return {"html": str(html), "json": str(js)}
