@@ -7,20 +7,23 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
 )
@@ -34,14 +37,37 @@ PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and 
 REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, hide_input_in_errors=True, frozen=True)
 
 
+def _code_as_text(value: object) -> object:
+    """A JSON integer as the text of an integer-coded category's level (2 -> "2"); anything else as sent."""
+    return str(value) if type(value) is int else value
+
+
+def integer_coded(f: Feature) -> bool:
+    """A category whose levels are all integers written as text ("0", "1", ...), as a lender's codes are."""
+    return f.type is FeatureType.category and all(_INTEGER.fullmatch(level) for level in f.levels)
+
+
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
 def _field(f: Feature) -> tuple[Any, Any]:
-    """(annotation, FieldInfo) for one feature: strict type, schema range or categories, optional if nullable."""
+    """(annotation, FieldInfo) for one feature: strict type, schema range or categories, optional if nullable. An
+    integer-coded category takes the JSON integer as well as its text, as its table does."""
     extra: dict[str, Any] = {"dimension": f.dimension.value}
     if f.unit:
         extra["unit"] = f.unit
     common: dict[str, Any] = {"title": f.display_name, "description": f.reason, "json_schema_extra": extra}
     if f.type is FeatureType.category:
         annotation: Any = Literal.__getitem__(tuple(f.levels))
+        if integer_coded(f):
+            levels = [int(level) for level in f.levels]
+            annotation = Annotated[
+                annotation,
+                BeforeValidator(_code_as_text),
+                WithJsonSchema(
+                    {"anyOf": [{"enum": list(f.levels), "type": "string"}, {"enum": levels, "type": "integer"}]}
+                ),
+            ]
     elif f.type is FeatureType.bool:
         annotation = StrictBool
     else:

@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from thinfile.config import Settings
 from thinfile.features.schema import DIMENSIONS, Schema, load_schema
 from thinfile.features.validate import validate_table
-from thinfile.serving.contract import request_body
+from thinfile.serving.contract import integer_coded, request_body
 from thinfile.training.data import prepare
 from thinfile.training.registry import load_scorer
 from thinfile.training.scorer.artefact import Scorer
@@ -171,6 +171,19 @@ def test_the_service_scores_one_applicant_as_the_library_does(
     assert set(body["dimensions"]) == set(DIMENSIONS)
     texts = {f.reason for f in committed.features} | {f.reason_when_missing for f in committed.features}
     assert {r["text"] for r in body["reasons"]} <= texts
+
+
+def test_the_service_takes_an_integer_coded_category_as_the_integer_its_table_holds(
+    served: str, frame: pd.DataFrame, committed: Schema
+):
+    coded = [f.name for f in committed.features if integer_coded(f)]
+    if not coded:
+        pytest.skip(f"{committed.name} has no integer-coded category")
+    body = request_body(committed, frame.iloc[[-1]].to_dict("records")[0])
+    as_integers = body | {name: int(body[name]) for name in coded if name in body}
+    answers = [httpx.post(f"{served}/score", json=b, timeout=30) for b in (body, as_integers)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert answers[1].json()["score"] == answers[0].json()["score"]
 
 
 def test_a_request_body_from_a_row_of_an_all_number_table_keeps_integer_codes():

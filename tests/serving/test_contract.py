@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from thinfile.features.schema import FeatureType, Schema
+from thinfile.features.schema import FeatureType, Schema, load_schema
 from thinfile.serving.contract import (
     PROTECTED_MESSAGE,
+    BadRequest,
+    RequestReader,
     applicant_model,
     applicants_to_matrix,
     batch_model,
@@ -140,3 +143,22 @@ def test_input_hmac_is_hmac_sha256_of_the_canonical_input_and_depends_on_the_key
     assert input_hmac(b"a" * 32, schema, applicant) != hashlib.sha256(canonical).hexdigest()
     assert input_hmac(b"b" * 32, schema, applicant) != input_hmac(b"a" * 32, schema, applicant)
     assert key_id(b"a" * 32) != key_id(b"b" * 32) and len(key_id(b"a" * 32)) == 12
+
+
+def test_an_integer_coded_category_takes_the_json_integer_as_its_text() -> None:
+    uci = load_schema(Path(__file__).resolve().parents[1] / "data" / "uci_credit_card.yaml")
+    reader = RequestReader(uci, 10)
+    body = {"EDUCATION": "2", "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200}
+    as_text = reader.applicant(json.dumps(body).encode())
+    as_integers = reader.applicant(json.dumps(body | {"EDUCATION": 2}).encode())
+    assert canonical_input(uci, as_integers) == canonical_input(uci, as_text)  # one input, one audit HMAC
+    np.testing.assert_array_equal(applicants_to_matrix(uci, [as_integers]), applicants_to_matrix(uci, [as_text]))
+
+
+@pytest.mark.parametrize("value", [9, -1, True, 2.0, "two"])
+def test_an_integer_code_outside_the_levels_or_not_an_integer_is_refused_naming_the_field(value: object) -> None:
+    uci = load_schema(Path(__file__).resolve().parents[1] / "data" / "uci_credit_card.yaml")
+    body = {"EDUCATION": value, "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200}
+    with pytest.raises(BadRequest) as err:
+        RequestReader(uci, 10).applicant(json.dumps(body).encode())
+    assert [d["loc"] for d in err.value.detail] == [["EDUCATION"]]
