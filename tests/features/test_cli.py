@@ -23,3 +23,19 @@ def test_generate_refuses_a_rural_footprint_out_of_range(tmp_path):
     result = runner.invoke(app, ["generate", "--rows", "100", "--out", str(tmp_path), "--rural-footprint", "3"])
     assert result.exit_code != 0
     assert "rural_footprint_intensity" in result.output
+
+
+def test_a_table_printed_into_a_log_keeps_every_figure_whole(capsys):
+    from rich.table import Table
+
+    from thinfile.commands.common import show
+
+    figures = [f"{0.8153 + k / 10_000:.4f}" for k in range(9)] + ["9eb8ab1a"]
+    table = Table(title="test metrics")
+    for k in range(len(figures)):
+        table.add_column(f"metric {k}")
+    table.add_row(*figures)
+    show(table)
+    log = capsys.readouterr().err
+    assert all(figure in log for figure in figures), log
+    assert "…" not in log

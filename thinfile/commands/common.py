@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
+from rich.table import Table
 
 from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
@@ -25,6 +26,17 @@ from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 from thinfile.training.settings import model_name_for
 
 console = Console(stderr=True, log_path=False)
+
+
+LOG_WIDTH = 160  # a table printed to a file or pipe: a log's lines may be long, its figures must be whole
+
+
+def show(table: Table) -> None:
+    """Print a table: as wide as the terminal, or LOG_WIDTH wide into a log, where rich would cut figures short."""
+    if console.is_terminal:
+        console.print(table)
+    else:  # Console.print never goes wider than the console
+        Console(file=console.file, width=LOG_WIDTH, log_path=False).print(table)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

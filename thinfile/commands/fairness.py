@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, model_name
+from thinfile.commands.common import console, default_population, fail, model_name, show
 from thinfile.config import Settings
 from thinfile.training.settings import CHAMPION_ALIAS
 
@@ -131,7 +131,7 @@ def fairness(
             _figure(a.calibration_gap),
             _figure(a.oracle_di_ratio),
         )
-    console.print(table)
+    show(table)
     inc = report.inclusion
     if inc is not None:
         seg = inc.segments.set_index("segment")

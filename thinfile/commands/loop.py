@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, say
+from thinfile.commands.common import console, fail, say, show
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import BureauEraPolicy, project_root
@@ -108,7 +108,7 @@ def _print(result: object) -> None:
             f"{m.get('policy_approval_thin_file_at_hist_bad_rate', float('nan')):.1%}",
             f"{r.seconds_inference + r.seconds_fit:.1f}",
         )
-    console.print(table)
+    show(table)
     console.print("* at the history's expected bad rate")
     console.print(
         f"gap floor -> ceiling {head['gap_auc']:.4f} (target {head['gap_target']:g}: "

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say
+from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say, show
 from thinfile.commands.generate import report_population
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
@@ -92,7 +92,7 @@ def run(
             f"{r.auc_thin_file:.4f}",
             r.run_id[:8],
         )
-    console.print(models)
+    show(models)
     console.print(f"registered {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'")
 
     if fairness:
@@ -110,7 +110,7 @@ def run(
                 *(_points(r.get(c, float("nan"))) for c in ("lift_thin_file", "lift_residence_worst")),
                 VERDICT_CELL[str(r["verdict"])],
             )
-        console.print(table)
+        show(table)
         failing = [f"{_short(str(m))}: {f}" for m, f in summary[["model", "failing"]].itertuples(index=False) if f]
         if failing:
             console.print(f"FAIL on (every attribute, not only residence): {'; '.join(failing)}")

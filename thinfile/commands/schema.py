@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, fail
+from thinfile.commands.common import console, fail, show
 from thinfile.config import Settings
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
@@ -133,7 +133,7 @@ def check(
             grid.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in summary.itertuples():
             grid.add_row(str(r.column), str(r.reason), f"{r.rows:,}", str(r.examples))
-        console.print(grid)
+        show(grid)
     for p in result.problems:
         console.print(f"[red]  - {p}[/]")
     for n in result.notes:

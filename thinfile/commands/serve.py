@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, guarded
+from thinfile.commands.common import console, fail, guarded, show
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for
 
@@ -217,7 +217,7 @@ def _query(
             r["decision"],
             ", ".join(x["code"] for x in r["reasons"]),
         )
-    console.print(table)
+    show(table)
     summary = summarise(records)
     console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")
 

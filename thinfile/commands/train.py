@@ -16,6 +16,7 @@ from thinfile.commands.common import (
     model_name,
     one_font_warning,
     say,
+    show,
 )
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
@@ -127,7 +128,7 @@ def train(
     table.add_column("run")
     for row in result.comparison(cols).itertuples():
         table.add_row(row.model, *(_cell(getattr(row, c)) for c in cols), row.run_id[:8])
-    console.print(table)
+    show(table)
     truth = result.champion.metrics
     if "truth_auc" in truth:
         console.print(
