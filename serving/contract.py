@@ -37,8 +37,15 @@ PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and 
 REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, hide_input_in_errors=True, frozen=True)
 
 
+def _whole(value: object) -> object:
+    """A JSON number with a whole value as an int (80000.0 -> 80000, as JSON Schema's "integer" counts it, and as a
+    client's float column sends it); anything else as sent, for the strict check."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def _code_as_text(value: object) -> object:
-    """A JSON integer as the text of an integer-coded category's level (2 -> "2"); anything else as sent."""
+    """A JSON integer (2, or 2.0) as the text of an integer-coded category's level ("2"); anything else as sent."""
+    value = _whole(value)
     return str(value) if type(value) is int else value
 
 
@@ -52,7 +59,8 @@ _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 
 def _field(f: Feature) -> tuple[Any, Any]:
     """(annotation, FieldInfo) for one feature: strict type, schema range or categories, optional if nullable. An
-    integer-coded category takes the JSON integer as well as its text, as its table does."""
+    int takes a whole JSON number written with a fraction (80000.0); an integer-coded category takes the JSON
+    integer as well as its text, as its table does."""
     extra: dict[str, Any] = {"dimension": f.dimension.value}
     if f.unit:
         extra["unit"] = f.unit
@@ -70,8 +78,10 @@ def _field(f: Feature) -> tuple[Any, Any]:
             ]
     elif f.type is FeatureType.bool:
         annotation = StrictBool
+    elif f.type is FeatureType.int:
+        annotation = Annotated[int, Field(strict=True, ge=f.min, le=f.max), BeforeValidator(_whole)]
     else:
-        annotation = int if f.type is FeatureType.int else float
+        annotation = float
         common.update(strict=True, ge=f.min, le=f.max)
     if f.nullable:
         return annotation | None, Field(None, **common)

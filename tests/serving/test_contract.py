@@ -71,6 +71,7 @@ def test_protected_attributes_are_refused_by_name_and_hidden_from_the_docs(schem
     [
         ("bureau_accounts_open", "3", "int_type"),
         ("bureau_accounts_open", 2.5, "int_type"),
+        ("bureau_accounts_open", float("1e300"), "less_than_equal"),
         ("bureau_accounts_open", 31, "less_than_equal"),
         ("microloan_ontime_share", -0.1, "greater_than_equal"),
         ("microloan_ontime_share", True, "float_type"),
@@ -150,12 +151,22 @@ def test_an_integer_coded_category_takes_the_json_integer_as_its_text() -> None:
     reader = RequestReader(uci, 10)
     body = {"EDUCATION": "2", "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200}
     as_text = reader.applicant(json.dumps(body).encode())
-    as_integers = reader.applicant(json.dumps(body | {"EDUCATION": 2}).encode())
-    assert canonical_input(uci, as_integers) == canonical_input(uci, as_text)  # one input, one audit HMAC
-    np.testing.assert_array_equal(applicants_to_matrix(uci, [as_integers]), applicants_to_matrix(uci, [as_text]))
+    for code in (2, 2.0):
+        as_integer = reader.applicant(json.dumps(body | {"EDUCATION": code}).encode())
+        assert canonical_input(uci, as_integer) == canonical_input(uci, as_text)  # one input, one audit HMAC
+        np.testing.assert_array_equal(applicants_to_matrix(uci, [as_integer]), applicants_to_matrix(uci, [as_text]))
 
 
-@pytest.mark.parametrize("value", [9, -1, True, 2.0, "two"])
+def test_a_whole_number_written_with_a_fraction_is_the_int_it_means(schema: Schema, thin_body: dict) -> None:
+    whole = next(f.name for f in schema.features if f.type is FeatureType.int and f.name in thin_body)
+    reader = RequestReader(schema, 10)
+    as_int = reader.applicant(json.dumps(thin_body | {whole: 3}).encode())
+    as_float = reader.applicant(json.dumps(thin_body | {whole: 3.0}).encode())
+    assert getattr(as_float, whole) == 3 and type(getattr(as_float, whole)) is int
+    assert canonical_input(schema, as_float) == canonical_input(schema, as_int)
+
+
+@pytest.mark.parametrize("value", [9, -1, True, 2.5, "two"])
 def test_an_integer_code_outside_the_levels_or_not_an_integer_is_refused_naming_the_field(value: object) -> None:
     uci = load_schema(Path(__file__).resolve().parents[1] / "data" / "uci_credit_card.yaml")
     body = {"EDUCATION": value, "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200}
