@@ -119,6 +119,15 @@ def audit_key(settings: ServingSettings) -> bytes:
     return secrets.token_hex(32).encode()
 
 
+def schema_mismatch(version: str, trained: str, schema: Schema) -> str:
+    """Why a model version trained on schema `trained` cannot answer the request contract of `schema`."""
+    return (
+        f"model version {version} was trained on schema {trained}, but the service's request contract is built "
+        f"from {schema.name!r} v{schema.version} ({schema.fingerprint}); serve it with the schema file it was "
+        "trained with (thinfile serve --schema FILE, or THINFILE_SCHEMA_FILE)"
+    )
+
+
 def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
     """The registered scorer behind settings.model, checked against the request contract's schema."""
     try:
@@ -126,12 +135,8 @@ def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
     except ModelNotFoundError as err:
         raise ServiceStartError(f"no model to serve: {err}") from None
     if scorer.schema.fingerprint != schema.fingerprint:
-        raise ServiceStartError(
-            f"model version {scorer.meta.get('version')} was trained on schema {scorer.schema.name!r} "
-            f"v{scorer.schema.version} ({scorer.schema.fingerprint}), but the service's request contract is built "
-            f"from {schema.name!r} v{schema.version} ({schema.fingerprint}); serve it with the schema file it was "
-            "trained with (thinfile serve --schema FILE, or THINFILE_SCHEMA_FILE)"
-        )
+        trained = f"{scorer.schema.name!r} v{scorer.schema.version} ({scorer.schema.fingerprint})"
+        raise ServiceStartError(schema_mismatch(str(scorer.meta.get("version")), trained, schema))
     scorer.num_threads = 1
     if settings.approve_cutoff is not None or settings.refer_cutoff is not None:
         scorer.cutoffs = Cutoffs(

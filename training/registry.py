@@ -193,6 +193,17 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
         ) from None
 
 
+def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
+    """(name, fingerprint) of the schema the version was trained on, from its training run's tags; None when the
+    run cannot be read or was not tagged (a model logged outside `thinfile train`)."""
+    try:
+        tags = client().get_run(version.run_id).data.tags if version.run_id else {}
+    except mlflow.exceptions.MlflowException:
+        return None
+    fingerprint = tags.get("thinfile.schema_fingerprint")
+    return (tags.get("thinfile.schema_name", "?"), fingerprint) if fingerprint else None
+
+
 def load_scorer(ref: str | int, name: str) -> Scorer:
     """Load the registered scorer behind `ref`, with its name, version and run id in `scorer.meta`."""
     version = resolve(ref, name)

@@ -8,6 +8,9 @@ table itself, pandas and HTTP.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pandas as pd
 import pytest
 from conftest import DATA, Step, cli, service
 from mlflow.tracking import MlflowClient
+from ports import free_port
 
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.contract import request_body
@@ -172,3 +176,22 @@ def test_the_service_answers_and_refuses_by_chinese_field_names(
     assert protected.json()["detail"][0]["loc"] == ["性别"]
     audit = [json.loads(line) for p in sorted((home / "audit").glob("*.jsonl")) for line in p.read_text().splitlines()]
     assert [r["code"] for r in audit[-1]["reasons"]] == [r["code"] for r in answer.json()["reasons"]]
+
+
+def test_serving_the_model_without_its_schema_is_refused_in_one_line_before_the_server_starts(
+    trained: Step, home: Path
+):
+    assert trained.exit_code == 0, trained.output
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
+    done = subprocess.run(  # a process of its own: were the check to pass, it would become the server
+        [sys.executable, "-m", "thinfile.cli", "serve", "--name", "借款人", "--port", str(free_port())],
+        env=env | {"THINFILE_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2, said
+    assert "Traceback" not in said
+    assert "was trained on schema '借款人'" in said and "thinfile serve --schema FILE" in said
+    assert "serving" not in said.split("error:")[0]

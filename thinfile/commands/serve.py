@@ -92,16 +92,20 @@ def serve(
     )
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.processes import exec_server
-    from thinfile.serving.service import ServiceStartError, check_access, check_audit_log
-    from thinfile.training.registry import ModelNotFoundError, resolve
+    from thinfile.serving.service import ServiceStartError, check_access, check_audit_log, schema_mismatch
+    from thinfile.training.registry import ModelNotFoundError, resolve, trained_schema
 
     try:
         check_access(settings, settings.host)
         check_audit_log(settings)
-        name = settings.model_name or model_name_for(load_schema(settings.schema_file))
+        contract = load_schema(settings.schema_file)
+        name = settings.model_name or model_name_for(contract)
         version = resolve(settings.model, name)
     except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
+    trained = trained_schema(version)
+    if trained is not None and trained[1] != contract.fingerprint:
+        raise fail(schema_mismatch(str(version.version), f"{trained[0]!r} ({trained[1]})", contract))
     if port_in_use(settings.host, settings.port):
         raise fail(
             f"port {settings.port} on {settings.host} is already in use (another `thinfile serve`?); stop it or "
