@@ -152,6 +152,7 @@ def test_batch_scores_every_row_with_chinese_reason_codes_and_no_glyph_warnings(
 ):
     step, out, caught = batch
     assert step.exit_code == 0, step.output
+    assert "reason text(s) still say TODO" in " ".join(step.output.split())  # what applicants would read
     scores = pd.read_parquet(out / "scores")
     assert sorted(scores["编号"].astype(str)) == sorted(pd.read_csv(table)["编号"].astype(str))
     codes = set(scores["reason_1_code"].dropna())

@@ -11,7 +11,7 @@ from types import FrameType
 import click
 import typer
 
-from thinfile.commands.common import console, fail, model_name
+from thinfile.commands.common import console, fail, model_name, warn_of_schema
 from thinfile.config import Settings
 from thinfile.training.settings import CHAMPION_ALIAS
 
@@ -130,6 +130,8 @@ def batch_score(
     debug = debug or bool(context and context.find_root().params.get("debug"))
     settings = Settings()
     try:
+        if schema is not None and str(schema) != "synthetic":
+            warn_of_schema(load_schema(schema))
         with _sigterm_stops_the_job():
             result = run(
                 input,

@@ -90,6 +90,15 @@ def one_font_warning() -> Iterator[None]:
                 console.print(f"[yellow]warning:[/] {escape(str(MissingGlyphWarning(merged)))}")
 
 
+def warn_of_schema(schema: Schema) -> None:
+    """Print what the schema still leaves undecided (reason texts saying TODO, inputs named like a protected
+    attribute): a lender's applicants would read those reasons."""
+    from thinfile.features.infer import schema_warnings
+
+    for line in schema_warnings(schema):
+        console.print(f"[yellow]warning:[/] {escape(line)}")
+
+
 def model_name(name: str | None, schema: Schema) -> str:
     """--name if given, else the project's registered model name (from its schema's name)."""
     return name or model_name_for(schema)

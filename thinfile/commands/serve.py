@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, guarded, show
+from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for
 
@@ -106,6 +106,8 @@ def serve(
     trained = trained_schema(version)
     if trained is not None and trained[1] != contract.fingerprint:
         raise fail(schema_mismatch(str(version.version), f"{trained[0]!r} ({trained[1]})", contract))
+    if settings.schema_file:
+        warn_of_schema(contract)
     if port_in_use(settings.host, settings.port):
         raise fail(
             f"port {settings.port} on {settings.host} is already in use (another `thinfile serve`?); stop it or "

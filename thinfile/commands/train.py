@@ -17,6 +17,7 @@ from thinfile.commands.common import (
     one_font_warning,
     say,
     show,
+    warn_of_schema,
 )
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
@@ -73,7 +74,6 @@ def train(
     Each model is one run in the 'thinfile' experiment with the same metric names (auc, ks, ece, oracle_gap,
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
     """
-    from thinfile.features.infer import schema_warnings
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.reject_inference import RejectInferenceError
@@ -102,8 +102,7 @@ def train(
     )
     try:
         if schema is not None and str(schema) != "synthetic":
-            for line in schema_warnings(load_schema(schema)):
-                console.print(f"[yellow]warning:[/] {line}")
+            warn_of_schema(load_schema(schema))
         if data is None:
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
