@@ -139,13 +139,13 @@ def _inspect_csv(path: Path, schema: Schema, encoding: str) -> tuple[int, list[s
     return _count_csv(path, schema, header, True, encoding), header, True
 
 
-def inspect_part(root: Path, path: Path, schema: Schema) -> InputPart:
+def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8") -> InputPart:
     """Open one file, count its rows and check its columns; raise BatchInputError naming the file."""
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
     as_text, groups = False, 1
-    encoding = text_encoding() if fmt == "csv" else "utf8"
+    encoding = encoding if fmt == "csv" else "utf8"
     try:
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
@@ -182,12 +182,13 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
     root = Path(path).absolute()
     try:
         files = list_parts(root)
+        encoding = text_encoding()
     except TableReadError as err:
         raise BatchInputError(str(err)) from None
     parts, problems = [], []
     for f in files:
         try:
-            parts.append(inspect_part(root, f, schema))
+            parts.append(inspect_part(root, f, schema, encoding))
         except BatchInputError as err:
             problems.append(str(err))
     if problems:

@@ -7,8 +7,8 @@ import base64
 import io
 import unicodedata
 import warnings
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from matplotlib import font_manager, get_cachedir, rc_context
@@ -98,12 +98,20 @@ def missing_characters(fig: Figure, fonts: list[str]) -> str:
     return "".join(dict.fromkeys(c for c in text if ord(c) in wanted))
 
 
+@contextmanager
+def _no_glyph_warnings() -> Iterator[None]:
+    """matplotlib's warning per missing glyph left out: the caller names the characters once, or the reader's
+    browser draws the text."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        yield
+
+
 def render_png(fig: Figure, dpi: int = 100) -> tuple[bytes, str]:
     """The figure as PNG, and the characters of its texts that no installed font has (drawn as boxes)."""
     buf = io.BytesIO()
     fonts = sans_serif_fonts()
-    with png_fonts(fonts), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+    with png_fonts(fonts), _no_glyph_warnings():
         fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue(), missing_characters(fig, fonts)
 
@@ -135,8 +143,7 @@ def text_inches(texts: Iterable[str], size: float) -> float:
     browser draws an SVG's text."""
     font = FontProperties(size=size)
     widest = 0.0
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+    with _no_glyph_warnings():
         for text in texts:
             wide = sum(map(_is_wide, text))
             narrow = "".join(c for c in text if not _is_wide(c)) if wide else text
@@ -150,8 +157,7 @@ def svg_data_uri(fig: Figure) -> str:
     text, drawn by the browser in the reader's fonts (group names in any script), and it costs a third of the
     time of a PNG."""
     buf = io.BytesIO()
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "thinfile"}), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)  # the browser draws the text
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "thinfile"}), _no_glyph_warnings():
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
