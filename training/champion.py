@@ -125,16 +125,16 @@ def fit_scorer(
     cutoffs = cutoffs or Cutoffs()
     booster = train_booster(schema, X, y, Xv, yv, config, weight=weight)
     booster.free_dataset()
-    valid_margin = np.asarray(booster.predict(Xv, raw_score=True), dtype=np.float64)
-    calibration = platt_if_it_helps(valid_margin, yv, config.seed)
     scorer = Scorer(
         schema=schema,
         booster=booster,
         scale=scale,
         cutoffs=cutoffs,
-        calibration=calibration,
         meta={"family": "lightgbm", "best_iteration": booster.best_iteration},
     )
+    valid_margin = scorer.margin(Xv)
+    calibration = platt_if_it_helps(valid_margin, yv, config.seed)
+    scorer.calibration = calibration
     train_sample = X[np.random.default_rng(config.seed).permutation(len(X))[:REFERENCE_ROWS]]
     scorer.reference = build_reference(
         schema, train_sample, scoring.pd_to_score(scorer.predict_pd(train_sample), scale)

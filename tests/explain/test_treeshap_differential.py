@@ -128,6 +128,14 @@ def test_trees_over_the_table_budget_are_explained_by_pred_contrib_exactly(
     assert tables.table_entries <= total
 
 
+@pytest.mark.slow
+@HYPOTHESIS
+@given(cases(), st.sampled_from([10, 0]))
+def test_table_margins_equal_the_boosters_raw_prediction_to_the_last_bit(case: Case, pattern_splits: int) -> None:
+    tables = treeshap.build_tables(case.booster, ExplainEngineConfig(max_pattern_splits=pattern_splits))
+    np.testing.assert_array_equal(treeshap.margins(tables, case.X), case.booster.predict(case.X, raw_score=True))
+
+
 def schema_for(case: Case) -> dict:
     common = {"dimension": "behaviour", "reason": "generated input", "nullable": True}
     features = [{"name": f"x{j}", "type": "float", "min": -1e3, "max": 1e3, **common} for j in range(case.numeric)]
@@ -205,6 +213,35 @@ def test_contributions_refuse_to_leave_out_over_budget_trees_without_the_booster
     tables = treeshap.build_tables(deep_booster, ExplainEngineConfig(max_total_entries=0))
     with pytest.raises(ValueError, match="pass the booster"):
         treeshap.contributions(tables, np.zeros((1, 12)))
+
+
+def test_margins_refuse_a_model_with_trees_left_to_lightgbm(deep_booster) -> None:
+    tables = treeshap.build_tables(deep_booster, ExplainEngineConfig(max_leaf_entries=1))
+    with pytest.raises(ValueError, match="predict with the booster"):
+        treeshap.margins(tables, np.zeros((1, 12)))
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [ExplainEngineConfig(predict_rows=0), ExplainEngineConfig(predict_rows=0, max_leaf_entries=1)],
+    ids=["tables", "over-budget-lightgbm"],
+)
+def test_the_scorers_pd_is_the_calibrated_lightgbm_prediction(deep_booster, engine: ExplainEngineConfig) -> None:
+    schema = parse_schema(schema_for(Case(deep_booster, np.zeros((1, 12)), 12, ())))
+    scorer = Scorer(schema=schema, booster=deep_booster, calibration=(0.9, -0.2), engine=engine)
+    X = np.random.default_rng(8).standard_normal((7_000, 12))
+    X[::5, 3] = np.nan
+    np.testing.assert_array_equal(scorer.margin(X), 0.9 * deep_booster.predict(X, raw_score=True) - 0.2)
+    np.testing.assert_allclose(scorer.predict_pd(X), expit(0.9 * deep_booster.predict(X, raw_score=True) - 0.2))
+
+
+def test_a_small_prediction_does_not_build_the_tables(deep_booster) -> None:
+    schema = parse_schema(schema_for(Case(deep_booster, np.zeros((1, 12)), 12, ())))
+    scorer = Scorer(schema=schema, booster=deep_booster, engine=ExplainEngineConfig(predict_rows=1_000))
+    scorer.margin(np.zeros((999, 12)))
+    assert scorer._tables is None
+    scorer.margin(np.zeros((1_000, 12)))
+    assert scorer._tables is not None
 
 
 def test_the_scorer_names_its_explanation_engine(deep_booster) -> None:

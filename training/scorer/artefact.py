@@ -105,9 +105,15 @@ class Scorer:
         return {"num_threads": self.num_threads} if self.num_threads else {}
 
     def margin(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated log-odds of default."""
+        """Calibrated log-odds of default: from the tables when they hold every tree (the same numbers as LightGBM's,
+        faster), else from LightGBM."""
         a, b = self.calibration
-        raw = np.asarray(self.booster.predict(X, raw_score=True, **self._params()), dtype=np.float64)
+        built = self._tables is not None or len(X) >= self.engine.predict_rows
+        tables = self.tables if built else None
+        if tables is not None and not tables.lightgbm_trees:
+            raw = treeshap.margins(tables, X, self.num_threads, self.engine)
+        else:
+            raw = np.asarray(self.booster.predict(X, raw_score=True, **self._params()), dtype=np.float64)
         return a * raw + b
 
     def contributions(self, X: np.ndarray, exact_engine: Literal["tables", "lightgbm"] = "tables") -> np.ndarray:

@@ -66,6 +66,12 @@ class ExplainEngineConfig(Section):
     )
     parallel_rows: int = Field(5_000, ge=1, description="inputs with fewer rows run on one thread")
     block_rows: int = Field(256, ge=1, description="rows a kernel task explains tree by tree")
+    predict_rows: int = Field(
+        50_000,
+        ge=0,
+        description="a prediction of this many rows builds the tables (if not yet built) and predicts from them, "
+        "several times faster than LightGBM; a smaller one uses LightGBM until they exist",
+    )
 
 
 class UnsupportedModel(ValueError):
@@ -101,6 +107,11 @@ class TreeTables:
     leaf_feats: np.ndarray
     leaf_table_start: np.ndarray
     phi_table: np.ndarray
+    tree_value_start: np.ndarray
+    """a pattern or constant tree's output for split pattern m is value_table[tree_value_start[t] + m]"""
+    value_table: np.ndarray
+    leaf_value: np.ndarray
+    """a per-leaf tree's leaf values, in the order of its leaf tables"""
     lightgbm_runs: tuple[tuple[int, int], ...]
     """(first tree, number of trees) runs left to LightGBM's pred_contrib."""
     whole_model_by_lightgbm: bool
@@ -271,6 +282,19 @@ def _expected_value(tree: _Tree) -> float:
     return float(sum(leaf.value * leaf.count / tree.root_count for leaf in tree.leaves))
 
 
+def _pattern_values(tree: _Tree) -> np.ndarray:
+    """(2^N) the output of a tree with N splits, indexed by the bits of the splits that went left: the value of the
+    one leaf whose path agrees with the pattern."""
+    patterns = np.arange(1 << len(tree.feature), dtype=np.int64)
+    values = np.zeros(patterns.size)
+    for leaf in tree.leaves:
+        agrees = np.ones(patterns.size, dtype=np.bool_)
+        for nodes, expect in zip(leaf.nodes, leaf.expect):
+            agrees &= ((patterns ^ expect) & nodes) == 0
+        values[agrees] = leaf.value
+    return values
+
+
 def _pattern_table(tree: _Tree, feats: list[int]) -> np.ndarray:
     """(2^N x |feats|) contributions of a tree with N splits, row = bits of the splits that went left."""
     n = len(tree.feature)
@@ -293,6 +317,8 @@ class _Builder:
     def __init__(self) -> None:
         self.a: defaultdict[str, list[Any]] = defaultdict(list)
         self.tables: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.value_entries = 0
         self.entries = 0
         self.bias = 0.0
 
@@ -324,8 +350,14 @@ class _Builder:
             a["feats"] += feats
         a["table_start"].append(self.add_table(_pattern_table(tree, feats)) if kind == PATTERN else 0)
         a["leaf_start"].append(len(a["leaf_nfeat"]))
+        a["value_start"].append(self.value_entries)
+        if kind in (PATTERN, CONSTANT):
+            values = _pattern_values(tree)
+            self.values.append(values)
+            self.value_entries += values.size
         if kind == LEAVES:
             for leaf in tree.leaves:
+                a["leaf_value"].append(leaf.value)
                 a["leaf_feat_start"].append(len(a["leaf_feats"]))
                 a["leaf_nfeat"].append(len(leaf.feats))
                 a["leaf_feats"] += leaf.feats
@@ -406,6 +438,9 @@ def build_tables(booster: lgb.Booster, config: ExplainEngineConfig | None = None
         leaf_feats=i64("leaf_feats"),
         leaf_table_start=i64("leaf_table_start"),
         phi_table=np.concatenate(build.tables) if build.tables else np.zeros(0),
+        tree_value_start=i64("value_start"),
+        value_table=np.concatenate(build.values) if build.values else np.zeros(0),
+        leaf_value=np.asarray(a["leaf_value"], dtype=np.float64),
         lightgbm_runs=runs,
         whole_model_by_lightgbm=len(runs) > config.max_lightgbm_runs,
     )
@@ -471,6 +506,18 @@ def _decide(
                 bits[i] |= bit if left else 0
 
 
+@numba.njit(cache=True, inline="always")
+def _block_columns(X: np.ndarray, r0: int, m: int) -> np.ndarray:
+    """Rows r0..r0+m-1 of X feature-major (one contiguous column per feature), tiny values read as 0.0."""
+    p = X.shape[1]
+    cols = np.empty((p, m))
+    for i in range(m):
+        for j in range(p):
+            v = X[r0 + i, j]
+            cols[j, i] = 0.0 if abs(v) <= ZERO_THRESHOLD else v
+    return cols
+
+
 def _kernel_py(
     X: np.ndarray,
     out: np.ndarray,
@@ -509,11 +556,7 @@ def _kernel_py(
     for b in numba.prange(n_blocks):
         r0 = b * block
         m = min(n, r0 + block) - r0
-        cols = np.empty((p, m))
-        for i in range(m):
-            for j in range(p):
-                v = X[r0 + i, j]
-                cols[j, i] = 0.0 if abs(v) <= ZERO_THRESHOLD else v
+        cols = _block_columns(X, r0, m)
         acc = np.zeros((p + 1, m))
         acc[p, :] = bias
         bits = np.empty(m, dtype=np.int64)
@@ -637,6 +680,111 @@ def _run(kernel: Any, t: TreeTables, X: np.ndarray, out: np.ndarray, block: int)
         t.leaf_table_start,
         t.phi_table,
     )
+
+
+def _margin_kernel_py(
+    X: np.ndarray,
+    out: np.ndarray,
+    block: int,
+    tree_kind: np.ndarray,
+    tree_node_start: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    is_cat: np.ndarray,
+    zero_left: np.ndarray,
+    nan_left: np.ndarray,
+    cat_start: np.ndarray,
+    cat_len: np.ndarray,
+    cat_bits: np.ndarray,
+    tree_value_start: np.ndarray,
+    value_table: np.ndarray,
+    tree_leaf_start: np.ndarray,
+    slot_nodes: np.ndarray,
+    slot_expect: np.ndarray,
+    leaf_feat_start: np.ndarray,
+    leaf_nfeat: np.ndarray,
+    leaf_value: np.ndarray,
+) -> None:
+    """out = the raw score of every row: the trees' outputs added from 0.0 in model order, as LightGBM adds them.
+
+    The split decisions are the explanation kernel's; a pattern or constant tree then reads its output from its
+    value table, a per-leaf tree from the one leaf whose path agrees with every decision.
+    """
+    n, p = X.shape
+    n_blocks = (n + block - 1) // block
+    for b in numba.prange(n_blocks):
+        r0 = b * block
+        m = min(n, r0 + block) - r0
+        cols = _block_columns(X, r0, m)
+        acc = np.zeros(m)
+        bits = np.empty(m, dtype=np.int64)
+        for t in range(tree_kind.size):
+            _decide(
+                cols,
+                tree_node_start[t],
+                tree_node_start[t + 1],
+                bits,
+                feature,
+                threshold,
+                is_cat,
+                zero_left,
+                nan_left,
+                cat_start,
+                cat_len,
+                cat_bits,
+            )
+            if tree_kind[t] == LEAVES:
+                for i in range(m):
+                    for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                        fs = leaf_feat_start[leaf]
+                        agrees = True
+                        for q in range(leaf_nfeat[leaf]):
+                            if ((bits[i] ^ slot_expect[fs + q]) & slot_nodes[fs + q]) != 0:
+                                agrees = False
+                                break
+                        if agrees:
+                            acc[i] += leaf_value[leaf]
+                            break
+            else:
+                start = tree_value_start[t]
+                for i in range(m):
+                    acc[i] += value_table[start + bits[i]]
+        for i in range(m):
+            out[r0 + i] = acc[i]
+
+
+_parallel_margin_kernel = numba.njit(cache=True, parallel=True)(_margin_kernel_py)
+_serial_margin_kernel = numba.njit(cache=True)(_margin_kernel_py)
+
+
+def margins(
+    tables: TreeTables, X: np.ndarray, threads: int = 0, config: ExplainEngineConfig | None = None
+) -> np.ndarray:
+    """Raw scores (log-odds), equal to `Booster.predict(X, raw_score=True)` to the last bit: the same split
+    decisions as `contributions`, and the trees' outputs added in the same order. Every tree must be in the
+    tables (`tables.lightgbm_trees == 0`); threads as for `contributions`."""
+    config = config or ExplainEngineConfig()
+    if tables.lightgbm_runs or tables.whole_model_by_lightgbm:
+        raise ValueError(f"{tables.note}: predict with the booster")
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != tables.n_features:
+        raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
+    out = np.empty(len(X))
+    t = tables
+    arrays = (
+        t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
+        t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_value_start, t.value_table,
+        t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat, t.leaf_value,
+    )  # fmt: skip
+    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
+    if use == 1:
+        _serial_margin_kernel(X, out, config.block_rows, *arrays)
+    else:
+        with _parallel_lock:
+            numba.set_num_threads(use)
+            _parallel_margin_kernel(X, out, config.block_rows, *arrays)
+    return out
 
 
 def split_values(tables: TreeTables) -> dict[int, np.ndarray]:
