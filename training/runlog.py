@@ -169,17 +169,25 @@ def _sample(X: np.ndarray, rows: int, seed: int) -> np.ndarray:
     return X[np.sort(np.random.default_rng(seed).choice(len(X), rows, replace=False))]
 
 
-def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
-    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run."""
+def _timings(model: PdModel, spec: ModelSpec, ctx: RunContext) -> dict[str, float]:
+    """Rows per second predicted and explained (timed before any drawing process starts)."""
+    X, cfg = ctx.split.X_test, ctx.evaluation
+    return {
+        "predict_rows_per_s": tracking.rows_per_second(model.predict_pd, X, cfg.timing_rows),
+        "explain_rows_per_s": tracking.rows_per_second(spec.explain, X, cfg.explain_timing_rows),
+    }
+
+
+def _evaluate(
+    model: PdModel, spec: ModelSpec, ctx: RunContext, timings: dict[str, float]
+) -> tuple[np.ndarray, Evaluation, dict[str, float], str]:
+    """The model's PDs of the test rows, its evaluation, its metrics and its model card."""
     split, cfg = ctx.split, ctx.evaluation
     p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(_sample(split.X_train, cfg.psi_rows, cfg.seed))
     ev = evaluate(
         p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs, bins=cfg.calibration_bins
     )
-    metrics = dict(ev.metrics)
-    metrics["predict_rows_per_s"] = tracking.rows_per_second(model.predict_pd, split.X_test, cfg.timing_rows)
-    metrics["explain_rows_per_s"] = tracking.rows_per_second(spec.explain, split.X_test, cfg.explain_timing_rows)
-    metrics["fit_seconds"] = spec.fit_seconds
+    metrics = {**ev.metrics, **timings, "fit_seconds": spec.fit_seconds}
     metrics.update({k: float(v) for k, v in split.sizes().items()})
     metrics.update(spec.metrics)
     card = tracking.model_card(
@@ -192,10 +200,18 @@ def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelR
         intended_use=spec.intended_use,
         limits=limits_text(ctx.stability),
     )
-    evaluation_plots = Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family))
+    return p_test, ev, metrics, card
+
+
+def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
+    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run; the
+    spec's own plots are drawn meanwhile, the evaluation's once it is known."""
+    timings = _timings(model, spec, ctx)
     with tempfile.TemporaryDirectory(prefix="thinfile-run-") as folder:
-        drawing = draw_pngs((evaluation_plots, *spec.plots), folder, timeout_s=cfg.plot_timeout_s)
+        drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
         try:
+            p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
+            drawing.start((Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
             run_id, logged = tracking.log_model_run(
                 experiment=ctx.experiment,
                 run_name=spec.run_name or spec.family,

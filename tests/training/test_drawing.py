@@ -45,6 +45,16 @@ def test_plots_a_dead_drawing_process_left_undone_are_drawn_here(tmp_path: Path)
     assert mpimg.imread(paths[0])[..., :3].std() > 0.02
 
 
+def test_plots_started_later_are_drawn_beside_the_first_and_a_dead_ones_redrawn_here(tmp_path: Path) -> None:
+    first, later, parent = tmp_path / "first_by", tmp_path / "later_by", os.getpid()
+    drawing = draw_pngs([Plots("early", lambda: _line(first, False, parent))], tmp_path / "run", timeout_s=60)
+    drawing.start([Plots("late", lambda: _line(later, True, parent))])
+    paths = drawing.wait()
+    assert paths == [tmp_path / "run" / "early" / "line.png", tmp_path / "run" / "late" / "line.png"]
+    assert int(first.read_text()) != parent and int(later.read_text()) == parent
+    assert all(mpimg.imread(p)[..., :3].std() > 0.02 for p in paths)
+
+
 def test_ctrl_c_is_left_to_the_parent_and_stop_ends_the_drawing_at_once(tmp_path: Path) -> None:
     drawing = draw_pngs([Plots("plots", lambda: time.sleep(60) or {})], tmp_path, timeout_s=60)
     (child,) = drawing.processes

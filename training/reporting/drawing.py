@@ -75,11 +75,42 @@ class Drawing:
     once of the characters no installed font has (rather than once per figure or process)."""
 
     root: Path
-    groups: tuple[Plots, ...]
     timeout_s: float
+    groups: tuple[Plots, ...] = ()
     processes: tuple[BaseProcess, ...] = field(default=(), repr=False)
+    forked: tuple[Plots, ...] = field(default=(), repr=False)
+    """the group each process draws"""
     reports: tuple[Connection, ...] = field(default=(), repr=False)
     missing: str = ""
+
+    def start(self, groups: tuple[Plots, ...] | list[Plots], background: bool = True) -> Drawing:
+        """Start drawing `groups` too: each in a forked process when `background` and the platform can fork (the
+        caller goes on with its own work on the other core), else here before returning. Returns itself."""
+        groups = tuple(groups)
+        self.groups += groups
+        if not background or not can_fork():
+            self.missing += _draw_all(groups, self.root)
+            return self
+        fork, me = multiprocessing.get_context("fork"), os.getpid()
+        pipes = [fork.Pipe(duplex=False) for _ in groups]
+        gc.freeze()  # the children's collections leave this process's objects alone: no copy-on-write of its heap
+        try:
+            for plots, (receive, send) in zip(groups, pipes):
+                process = fork.Process(
+                    target=_draw_in_child,
+                    args=((plots,), self.root, me, send),
+                    name=f"thinfile-plots-{plots.folder}",
+                    daemon=True,
+                )
+                process.start()
+                self.processes += (process,)
+                self.forked += (plots,)
+                self.reports += (receive,)
+        finally:
+            gc.unfreeze()
+            for _, send in pipes:
+                send.close()
+        return self
 
     def stop(self) -> None:
         """Stop drawing now (the caller failed or was interrupted): end the processes, leave the files as they are."""
@@ -88,7 +119,7 @@ class Drawing:
                 process.terminate()
         for process in self.processes:
             process.join()
-        self.processes = ()
+        self.processes, self.forked = (), ()
         self._close_reports()
 
     def _close_reports(self) -> None:
@@ -107,12 +138,12 @@ class Drawing:
                 if process.is_alive():
                     process.terminate()
                     process.join()
-        failed = tuple(plots for plots, process in zip(self.groups, self.processes) if process.exitcode != 0)
+        failed = tuple(plots for plots, process in zip(self.forked, self.processes) if process.exitcode != 0)
         missing = [self.missing]
         for process, report in zip(self.processes, self.reports):
             if process.exitcode == 0 and report.poll():
                 missing.append(report.recv())
-        self.processes = ()
+        self.processes, self.forked = (), ()
         self._close_reports()
         missing.append(_draw_all(failed, self.root))
         self.missing = ""
@@ -128,24 +159,6 @@ def can_fork() -> bool:
 def draw_pngs(
     groups: tuple[Plots, ...] | list[Plots], root: str | Path, *, timeout_s: float, background: bool = True
 ) -> Drawing:
-    """Start drawing `groups` under `root`: each group in a forked process when `background` and the platform can
-    fork (the caller goes on with its own work on the other core), else here before returning. A process still
-    drawing `timeout_s` after the caller starts waiting is ended and its plots drawn in the caller."""
-    root, groups = Path(root), tuple(groups)
-    if not background or not can_fork():
-        return Drawing(root, groups, timeout_s, missing=_draw_all(groups, root))
-    fork, me = multiprocessing.get_context("fork"), os.getpid()
-    pipes = [fork.Pipe(duplex=False) for _ in groups]
-    processes = tuple(
-        fork.Process(target=_draw_in_child, args=((p,), root, me, send), name=f"thinfile-plots-{p.folder}", daemon=True)
-        for p, (_, send) in zip(groups, pipes)
-    )
-    gc.freeze()  # the children's collections leave this process's objects alone: no copy-on-write of its heap
-    try:
-        for process in processes:
-            process.start()
-    finally:
-        gc.unfreeze()
-        for _, send in pipes:
-            send.close()
-    return Drawing(root, groups, timeout_s, processes, tuple(receive for receive, _ in pipes))
+    """Start drawing `groups` under `root` (see `Drawing.start`). A process still drawing `timeout_s` after the
+    caller starts waiting is ended and its plots drawn in the caller."""
+    return Drawing(Path(root), timeout_s).start(groups, background)
