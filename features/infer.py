@@ -20,11 +20,28 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from thinfile.features.schema import MAX_EXACT_INT, NAME_PATTERN, Dimension, FeatureType, Schema, parse_schema
+from thinfile.features.schema import (
+    MAX_EXACT_INT,
+    NAME_PATTERN,
+    Dimension,
+    FeatureType,
+    Schema,
+    Wording,
+    parse_schema,
+)
 from thinfile.features.settings import InferSettings
 from thinfile.features.validate import ValidationReport, validate_table
 
 TODO = "TODO"
+CHINESE_WORDING = Wording(
+    missing="无记录：{name}",
+    stops_costing="{name}：{bound}即不再扣分",
+    wins_back="{name}：{bound}可挽回{points}分",
+    at_least="至少{value}{unit}",
+    at_most="不超过{value}{unit}",
+)
+"""The fixed words of reasons and hints for a table whose columns are named in Chinese."""
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 class InferError(ValueError):
@@ -679,6 +696,8 @@ def infer_schema(
         "protected": [columns[p].entry for p in protected],
         "features": features,
     }
+    if sum(bool(_HAN.search(str(f["name"]))) for f in features) * 2 > len(features):
+        data["wording"] = CHINESE_WORDING.model_dump()
     schema = parse_schema(data, f"inferred from {source}")
     ordered = tuple(columns[c] for c in frame.columns)
     return Inferred(schema, ordered, source, len(frame), settings)
@@ -754,6 +773,10 @@ def render_yaml(inferred: Inferred) -> str:
         out += [line for n in col.notes for line in _comment(n, "  # ", "  #   ")]
         out.append(f"  - name: {_scalar(entry['name'])}")
         out += [f"    {k}: {_scalar(v)}" for k, v in entry.items() if k != "name"]
+    if s.wording is not None:
+        out += ["", "# The fixed words of reasons and hints, in Chinese as the column names are (delete for English):"]
+        out.append("wording:")
+        out += [f"  {k}: {_scalar(v)}" for k, v in s.wording.model_dump().items()]
     left = by_role.get("left_out", [])
     if left:
         out += ["", "# Left out (not model inputs):"]

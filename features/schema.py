@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import string
 from enum import Enum
 from functools import cached_property
 from importlib.resources import files
@@ -45,6 +46,65 @@ class Dimension(str, Enum):
 
 NAME_PATTERN = r"^[^\W\d]\w*$"
 """A feature or protected name: letters (any script), digits and '_', not starting with a digit."""
+
+
+_TEMPLATE_FIELDS = {
+    "missing": ("name", "name_lc"),
+    "stops_costing": ("name", "bound"),
+    "wins_back": ("name", "bound", "points"),
+    "at_least": ("value", "unit"),
+    "at_most": ("value", "unit"),
+}
+
+
+class Wording(BaseModel):
+    """How reasons and hints read, for a lender who writes them in another language. Each is a template whose
+    {fields} are filled in: name (the feature's label), name_lc (the same, first letter lower-case), bound (an
+    at_least or at_most text), points (whole score points), value and unit (the feature's unit, may be empty).
+    Runs of spaces are closed up, so a template may leave room for an empty unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    missing: str = Field("No record of: {name_lc}", description="the reason when a missing value lowers a score")
+    stops_costing: str = Field("{name}: {bound} would stop this costing points", description="a hint that clears it")
+    wins_back: str = Field("{name}: {bound} would win back {points} points", description="a hint that helps partly")
+    at_least: str = Field("at least {value} {unit}", description="a bound for a higher-is-better input")
+    at_most: str = Field("at most {value} {unit}", description="a bound for a lower-is-better input")
+
+    @model_validator(mode="after")
+    def _only_known_fields(self) -> Wording:
+        for key, allowed in _TEMPLATE_FIELDS.items():
+            template = getattr(self, key)
+            try:
+                parts = list(string.Formatter().parse(template))
+            except ValueError as err:
+                hint = "write a literal brace as {{ or }}"
+                raise ValueError(f"wording.{key}: {err} in {template!r} ({hint})") from None
+            for _, field, spec, conversion in parts:
+                if field is None:
+                    continue
+                if field not in allowed or spec or conversion:
+                    written = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                    raise ValueError(
+                        f"wording.{key}: {{{written}}} is not a field it fills; it fills "
+                        + ", ".join("{" + a + "}" for a in allowed)
+                    )
+        return self
+
+    def _fill(self, key: str, **fields: object) -> str:
+        return " ".join(getattr(self, key).format(**fields).split())
+
+    def missing_reason(self, name: str) -> str:
+        return self._fill("missing", name=name, name_lc=name[:1].lower() + name[1:])
+
+    def bound(self, higher_is_better: bool, value: str, unit: str) -> str:
+        return self._fill("at_least" if higher_is_better else "at_most", value=value, unit=unit)
+
+    def hint(self, name: str, bound: str, points: float | None = None) -> str:
+        """The hint that the bound stops the input costing points (points None), or wins `points` back."""
+        if points is None:
+            return self._fill("stops_costing", name=name, bound=bound)
+        return self._fill("wins_back", name=name, bound=bound, points=f"{points:.0f}")
 
 
 class Feature(BaseModel):
@@ -112,12 +172,6 @@ class Feature(BaseModel):
     def display_name(self) -> str:
         return self.label or self.name.replace("_", " ")
 
-    @property
-    def reason_when_missing(self) -> str:
-        """Reason text when a missing value lowered the score (the lender has no record of it)."""
-        name = self.display_name
-        return self.missing_reason or f"No record of: {name[0].lower()}{name[1:]}"
-
 
 def _check_bound(feature: Feature, end: str, value: float | None) -> None:
     """A range end must be a finite number, and an int feature's a whole one (±2^53 is checked on the way in)."""
@@ -167,6 +221,7 @@ class Schema(BaseModel):
     )
     protected: tuple[Protected, ...] = ()
     features: tuple[Feature, ...] = Field(min_length=1)
+    wording: Wording | None = Field(None, description="reasons' and hints' fixed words (default: English)")
 
     @model_validator(mode="after")
     def _check(self) -> Schema:
@@ -200,9 +255,17 @@ class Schema(BaseModel):
         """Per feature (schema order), what explanations read of it, taken out once: a pydantic attribute or an
         enum's value costs per read, and a one-row answer reads them dozens of times."""
         return tuple(
-            FeatureReading(f, f.name, f.reason, f.reason_when_missing, f.type, tuple(f.levels or ()))
+            FeatureReading(f, f.name, f.reason, self.reason_when_missing(f), f.type, tuple(f.levels or ()))
             for f in self.features
         )
+
+    @cached_property
+    def words(self) -> Wording:
+        return self.wording or Wording()
+
+    def reason_when_missing(self, f: Feature) -> str:
+        """Reason text when a missing value of `f` lowered the score (the lender has no record of it)."""
+        return f.missing_reason or self.words.missing_reason(f.display_name)
 
     @cached_property
     def level_codes(self) -> tuple[tuple[str, dict[str, float] | None], ...]:
@@ -251,7 +314,8 @@ class Schema(BaseModel):
     @cached_property
     def fingerprint(self) -> str:
         """Stable hash of the schema's content (tags runs and batch manifests)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        unset = {"wording"} if self.wording is None else set()  # a schema from before wording keeps its fingerprint
+        payload = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
     def to_matrix(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:

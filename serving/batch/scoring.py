@@ -101,7 +101,8 @@ def _reason_columns(explanation: Explanation, top: int) -> dict[str, pa.Array]:
     features = explanation.schema.features
     p, n = len(features), len(explanation)
     codes = pa.array([f.name for f in features], pa.string())
-    texts = pa.array([f.reason for f in features] + [f.reason_when_missing for f in features], pa.string())
+    when_missing = [r.reason_when_missing for r in explanation.schema.readings]
+    texts = pa.array([f.reason for f in features] + when_missing, pa.string())
     k_have = min(top, explanation.reason_index.shape[1])
     index = np.full((n, top), -1, dtype=np.int32)
     index[:, :k_have] = explanation.reason_index[:, :k_have]

@@ -126,7 +126,7 @@ def test_records_carry_text_value_points_and_hint(scorer, rows, schema):
     reason = with_reasons["reasons"][0]
     assert set(reason) == {"code", "text", "value", "points_lost", "hint"}
     f = schema.by_name[reason["code"]]
-    assert reason["text"] == (f.reason if reason["value"] is not None else f.reason_when_missing)
+    assert reason["text"] == (f.reason if reason["value"] is not None else schema.reason_when_missing(f))
 
 
 def test_a_missing_value_that_costs_points_is_explained_as_missing(scorer, rows, schema):

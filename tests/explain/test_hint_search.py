@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from thinfile.features.generator import generate_frame
+from thinfile.features.schema import parse_schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.scorer.treeshap import ExplainEngineConfig
 from thinfile.training.settings import TrainConfig
@@ -24,12 +25,27 @@ def rows(schema):
     return schema.to_matrix(generate_frame(schema, rows=1_500, seed=42))
 
 
-def bound(f, value) -> str:
+ENGLISH = {
+    "stops_costing": "{name}: {bound} would stop this costing points",
+    "wins_back": "{name}: {bound} would win back {points} points",
+    "at_least": "at least {value}{unit}",
+    "at_most": "at most {value}{unit}",
+}
+CHINESE = {
+    "stops_costing": "{name}：{bound}即不再扣分",
+    "wins_back": "{name}：{bound}可挽回{points}分",
+    "at_least": "至少{value}{unit}",
+    "at_most": "不超过{value}{unit}",
+}
+
+
+def bound(f, value, words=ENGLISH) -> str:
     shown = f"{int(value)}" if f.type.value in ("int", "bool") else f"{value:.6g}"
-    return f"{'at least' if f.monotone > 0 else 'at most'} {shown}{f' {f.unit}' if f.unit else ''}"
+    unit = (f" {f.unit}" if words is ENGLISH else f.unit) if f.unit else ""
+    return words["at_least" if f.monotone > 0 else "at_most"].format(value=shown, unit=unit)
 
 
-def hints_by_lightgbm(scorer, X, reason_index) -> list[list[str | None]]:
+def hints_by_lightgbm(scorer, X, reason_index, words=ENGLISH) -> list[list[str | None]]:
     """Each reason's hint as a hint claims it: the feature moved to each of the model's candidate values, its points
     from LightGBM's own pred_contrib (-(PDO / ln 2) x slope x contribution), the nearest value with no points lost
     found by bisection; else the points won back at the farthest value."""
@@ -57,13 +73,14 @@ def hints_by_lightgbm(scorer, X, reason_index) -> list[list[str | None]]:
         if at[-1] < -EPS:
             gain = at[-1] - points[i, j]
             if gain >= 1.0:
-                out[i][k] = f"{f.display_name}: {bound(f, candidates[-1])} would win back {gain:.0f} points"
+                text = bound(f, candidates[-1], words)
+                out[i][k] = words["wins_back"].format(name=f.display_name, bound=text, points=f"{gain:.0f}")
             continue
         lo, hi = 0, len(candidates) - 1
         while lo < hi:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if at[mid] >= -EPS else (mid + 1, hi)
-        out[i][k] = f"{f.display_name}: {bound(f, candidates[lo])} would stop this costing points"
+        out[i][k] = words["stops_costing"].format(name=f.display_name, bound=bound(f, candidates[lo], words))
     return out
 
 
@@ -96,6 +113,15 @@ def test_hints_of_a_model_partly_over_the_table_budget_are_lightgbms_bisection(s
     partly = replace(scorer, engine=ExplainEngineConfig(max_total_entries=20_000, max_lightgbm_runs=100))
     assert partly.tables is not None and 0 < partly.tables.lightgbm_trees < partly.tables.n_trees
     assert_same_hints(partly, rows[:600])
+
+
+def test_hints_read_in_the_wording_the_schema_gives(scorer, rows):
+    schema = parse_schema({**scorer.schema.model_dump(mode="json", exclude_none=True), "wording": CHINESE})
+    chinese = replace(scorer, schema=schema)
+    explanation = chinese.explain(rows[:600])
+    expected = hints_by_lightgbm(chinese, rows[:600], explanation.reason_index, CHINESE)
+    assert any("即不再扣分" in h for row in expected for h in row if h)
+    assert hints_in_records(explanation) == expected
 
 
 def test_a_single_hint_is_the_hint_its_reason_carries(scorer, rows):

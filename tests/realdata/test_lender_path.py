@@ -169,7 +169,7 @@ def test_the_service_scores_one_applicant_as_the_library_does(
     assert body["score"] == pytest.approx(float(library.score[0]), abs=0.01)
     assert body["decision"] == str(library.decision[0])
     assert set(body["dimensions"]) == set(DIMENSIONS)
-    texts = {f.reason for f in committed.features} | {f.reason_when_missing for f in committed.features}
+    texts = {f.reason for f in committed.features} | {committed.reason_when_missing(f) for f in committed.features}
     assert {r["text"] for r in body["reasons"]} <= texts
 
 

@@ -11,7 +11,7 @@ import pandas
 from pydantic import Field
 from scipy.special import expit
 
-from thinfile.features.schema import DIMENSIONS, Feature, FeatureReading, FeatureType, Schema
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureReading, FeatureType, Schema, Wording
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.policy import Cutoffs, decisions
 from thinfile.training.scorer.scale import ScoreScale
@@ -77,7 +77,7 @@ class Explanation:
             last, value, reached = (a.tolist() for a in self.points_search(X, features))
         else:
             last, value, reached = self._search_by_rows(rows, features)
-        info = self.schema.readings
+        info, words = self.schema.readings, self.schema.words
         out = []
         for i, (row, js) in enumerate(zip(rows, features.tolist())):
             texts: list[str | None] = []
@@ -87,11 +87,11 @@ class Explanation:
                 if j >= 0 and c == c:
                     f = info[j].feature
                     if reached[i][k]:
-                        text = f"{f.display_name}: {_bound(f, c)} would stop this costing points"
+                        text = words.hint(f.display_name, _bound(words, f, c))
                     else:
                         gain = last[i][k] - self.points[row, j]
                         if gain >= 1.0:
-                            text = f"{f.display_name}: {_bound(f, c)} would win back {gain:.0f} points"
+                            text = words.hint(f.display_name, _bound(words, f, c), gain)
                 texts.append(text)
             out.append(texts)
         return out
@@ -194,7 +194,7 @@ class Explanation:
             cols[f"points_{d}"] = self.dimensions[:, k]
         names = np.array(self.schema.feature_names + [None], dtype=object)
         texts = np.array([f.reason for f in self.schema.features] + [None], dtype=object)
-        missing_texts = np.array([f.reason_when_missing for f in self.schema.features] + [None], dtype=object)
+        missing_texts = np.array([r.reason_when_missing for r in self.schema.readings] + [None], dtype=object)
         rows = np.arange(len(self))
         for k in range(self.top):
             idx = self.reason_index[:, k] if k < self.reason_index.shape[1] else np.full(len(self), -1)
@@ -219,10 +219,9 @@ def _shown(f: FeatureReading, v: float) -> object:
     return v
 
 
-def _bound(f: Feature, value: float) -> str:
+def _bound(words: Wording, f: Feature, value: float) -> str:
     shown = f"{int(value)}" if f.type in (FeatureType.int, FeatureType.bool) else f"{value:.6g}"
-    unit = f" {f.unit}" if f.unit else ""
-    return f"{'at least' if f.monotone > 0 else 'at most'} {shown}{unit}"
+    return words.bound(f.monotone > 0, shown, f.unit)
 
 
 def _round_to_digits(x: np.ndarray, direction: Callable[[np.ndarray], np.ndarray], digits: int = 4) -> np.ndarray:
