@@ -138,9 +138,10 @@ def _run_pool(
     shared = can_share()
     context = worker_context()
     _start_fork_server(context)
+    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=initargs)
+    starting, ready, errors = _start_workers(pool, workers)
     try:
-        _, ready, errors = _start_workers(pool, workers)
         for task in tasks:
             if errors:
                 raise errors[0]
@@ -161,14 +162,27 @@ def _run_pool(
         if errors:
             raise errors[0]
     except (BrokenProcessPool, EOFError, ConnectionError):  # a worker, or the fork server, was killed
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop_pool(pool, starting, kill_all_but=before)
         release_untaken_chunks()
         raise BatchStoppedError(WORKER_DIED) from None
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop_pool(pool, starting)
         release_untaken_chunks()
         raise
     pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit (or finish starting) in the background
+
+
+def _stop_pool(pool: ProcessPoolExecutor, starting: threading.Thread, kill_all_but: set | None = None) -> None:
+    """Shut the pool down once the thread starting its workers has ended; with `kill_all_but` (the child processes
+    there were before the pool), a broken pool's workers are killed first.
+
+    A worker still being started when the pool broke or was stopped is added to it after the pool has told its
+    workers to end, and would wait for work for ever, with the shutdown waiting on it (CPython 3.11)."""
+    starting.join(timeout=30)  # once the pool is broken or shut, its last start returns at once
+    if kill_all_but is not None:
+        for process in set(multiprocessing.active_children()) - kill_all_but:
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @register_engine("embedded")

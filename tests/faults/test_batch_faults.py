@@ -133,8 +133,13 @@ def wait_for_parts(out: Path, proc: subprocess.Popen, at_least: int, timeout: fl
 
 
 def workers_of(pid: int) -> list[psutil.Process]:
-    """The scoring processes of a job (multiprocessing's resource tracker excluded)."""
-    return [c for c in psutil.Process(pid).children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())]
+    """The scoring processes of a job: multiprocessing's resource tracker and fork server (the parent of the
+    workers it forks) excluded."""
+    processes = [
+        c for c in psutil.Process(pid).children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())
+    ]
+    servers = {c.ppid() for c in processes} - {pid}
+    return [c for c in processes if c.pid not in servers]
 
 
 def the_error(stderr: str) -> str:
