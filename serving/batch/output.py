@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,24 +185,43 @@ def _layout(root: str | Path, input_root: Path) -> OutputLayout:
 
 @contextmanager
 def _exclusive(layout: OutputLayout) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder (released when the process ends, even by SIGKILL)."""
+    """Hold an exclusive lock on the output folder (released when the process ends, even by SIGKILL); the lock
+    file is removed when the job ends, so a finished job leaves no lock naming it."""
     if fcntl is None:
         yield
         return
-    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _locked(layout)
     try:
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}".encode(), 0)
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(layout.lock)  # while still held: whoever opens the path next makes a new lock
+        os.close(fd)
+
+
+def _locked(layout: OutputLayout) -> int:
+    """An open, locked descriptor of the lock file that is still the file at its path (the job before may have
+    removed the one this process opened first)."""
+    assert fcntl is not None
+    while True:
+        fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
             raise BatchOutputError(
                 f"another batch job ({holder}) is writing to {layout.root}; wait for it to finish, "
                 "or give another output folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}".encode(), 0)
-        yield
-    finally:
+        try:
+            current = os.stat(layout.lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            os.ftruncate(fd, 0)
+            return fd
         os.close(fd)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
+from thinfile.serving.batch.output import LOCK
 
 JOB = """
 from thinfile.serving.batch import batch_score
@@ -64,6 +65,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_run(
     assert a[schema.id_column].is_unique and len(a) == len(book)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert not list(out.rglob(".*.tmp-*"))
+    assert not (out / LOCK).exists()  # the killed job's lock, taken over by the rerun and removed at its end
     assert resumed.report["score"] == whole.report["score"] and resumed.report["stability"] == whole.report["stability"]
 
 
@@ -77,3 +79,15 @@ def test_a_rerun_counts_runs_and_keeps_the_start_time(book: pd.DataFrame, scorer
     second = json.loads((out / "manifest.json").read_text())
     assert (first["runs"], second["runs"]) == (1, 2)
     assert second["started"] == first["started"] and second["finished"] > first["finished"]
+
+
+def test_a_finished_job_leaves_no_lock_and_the_folder_can_be_taken_again(
+    book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "book.parquet", tmp_path / "out"
+    book.head(300).to_parquet(source)
+    batch_score(source, out, scorer_dir, workers=1)
+    assert not (out / LOCK).exists()
+    (out / LOCK).write_text("pid 1 on elsewhere, since long ago")  # a lock file nobody holds (a killed job's)
+    assert batch_score(source, out, scorer_dir, workers=1).rows_in == 300
+    assert not (out / LOCK).exists()
