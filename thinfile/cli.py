@@ -19,15 +19,18 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
 class _DropKnownNoise(logging.Filter):
-    """MLflow's notes on logging a Python object as a model and re-checking its input example say
-    nothing a thinfile user can act on; everything else from MLflow still shows."""
+    """MLflow's notes on logging a Python object as a model, re-checking its input example and creating its
+    store's tables say nothing a thinfile user can act on; everything else from MLflow still shows."""
+
+    NOISE = ("CloudPickle", "Validating input example", "Creating initial MLflow database tables", "Updating database")
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        return "CloudPickle" not in text and "Validating input example" not in text
+        return not any(noise in text for noise in self.NOISE)
 
 
-logging.getLogger("mlflow.pyfunc").addFilter(_DropKnownNoise())
+for _logger in ("mlflow.pyfunc", "mlflow.store.db.utils"):
+    logging.getLogger(_logger).addFilter(_DropKnownNoise())
 
 app = typer.Typer(
     name="thinfile",

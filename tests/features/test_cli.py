@@ -39,3 +39,11 @@ def test_a_table_printed_into_a_log_keeps_every_figure_whole(capsys):
     log = capsys.readouterr().err
     assert all(figure in log for figure in figures), log
     assert "…" not in log
+
+
+def test_a_long_note_printed_into_a_log_stays_on_one_line(capsys):
+    from thinfile.commands.common import console
+
+    note = "hyper-parameters (table-fitted defaults): 8 leaves, depth 3, min_child_samples 100, learning rate 0.050"
+    console.log(note)
+    assert note in capsys.readouterr().err

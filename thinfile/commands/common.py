@@ -25,18 +25,22 @@ from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 from thinfile.training.settings import model_name_for
 
-console = Console(stderr=True, log_path=False)
+LOG_WIDTH = 160
+"""Columns of output into a file or pipe (rich's default there is 80): a log's lines may be long, but a note
+must not be broken mid-sentence nor a table's figures cut short."""
 
 
-LOG_WIDTH = 160  # a table printed to a file or pipe: a log's lines may be long, its figures must be whole
+def _console() -> Console:
+    on_terminal = Console(stderr=True).is_terminal
+    return Console(stderr=True, log_path=False, width=None if on_terminal else LOG_WIDTH)
+
+
+console = _console()
 
 
 def show(table: Table) -> None:
-    """Print a table: as wide as the terminal, or LOG_WIDTH wide into a log, where rich would cut figures short."""
-    if console.is_terminal:
-        console.print(table)
-    else:  # Console.print never goes wider than the console
-        Console(file=console.file, width=LOG_WIDTH, log_path=False).print(table)
+    """Print a table: as wide as the terminal, or LOG_WIDTH wide into a log."""
+    console.print(table)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
