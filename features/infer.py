@@ -39,6 +39,7 @@ CHINESE_WORDING = Wording(
     wins_back="{name}：{bound}可挽回{points}分",
     at_least="至少{value}{unit}",
     at_most="不超过{value}{unit}",
+    at_most_zero="降为0{unit}",
 )
 """The fixed words of reasons and hints for a table whose columns are named in Chinese."""
 _HAN = re.compile(r"[\u4e00-\u9fff]")

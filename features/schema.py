@@ -54,14 +54,15 @@ _TEMPLATE_FIELDS = {
     "wins_back": ("name", "bound", "points"),
     "at_least": ("value", "unit"),
     "at_most": ("value", "unit"),
+    "at_most_zero": ("unit",),
 }
 
 
 class Wording(BaseModel):
     """How reasons and hints read, for a lender who writes them in another language. Each is a template whose
     {fields} are filled in: name (the feature's label), name_lc (the same, first letter lower-case), bound (an
-    at_least or at_most text), points (whole score points), value and unit (the feature's unit, may be empty).
-    Runs of spaces are closed up, so a template may leave room for an empty unit."""
+    at_least, at_most or at_most_zero text), points (whole score points), value and unit (the feature's unit, may
+    be empty). Runs of spaces are closed up, so a template may leave room for an empty unit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,23 +71,41 @@ class Wording(BaseModel):
     wins_back: str = Field("{name}: {bound} would win back {points} points", description="a hint that helps partly")
     at_least: str = Field("at least {value} {unit}", description="a bound for a higher-is-better input")
     at_most: str = Field("at most {value} {unit}", description="a bound for a lower-is-better input")
+    at_most_zero: str | None = Field(None, description="the bound 0 for a lower-is-better input (default: at_most)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping_of_known_templates(cls, data: object) -> object:
+        if isinstance(data, Wording):
+            return data
+        keys = ", ".join(_TEMPLATE_FIELDS)
+        if not isinstance(data, dict):
+            raise ValueError(f"give a mapping of templates by name ({keys}), not {type(data).__name__} {data!r:.40}")
+        unknown = [k for k in data if k not in _TEMPLATE_FIELDS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a template; the templates are {keys}")
+        return data
 
     @model_validator(mode="after")
     def _only_known_fields(self) -> Wording:
         for key, allowed in _TEMPLATE_FIELDS.items():
             template = getattr(self, key)
+            if template is None:
+                continue
+            if not template.strip():
+                raise ValueError(f"{key}: empty; leave it out for the English default")
             try:
                 parts = list(string.Formatter().parse(template))
             except ValueError as err:
                 hint = "write a literal brace as {{ or }}"
-                raise ValueError(f"wording.{key}: {err} in {template!r} ({hint})") from None
+                raise ValueError(f"{key}: {err} in {template!r} ({hint})") from None
             for _, field, spec, conversion in parts:
                 if field is None:
                     continue
                 if field not in allowed or spec or conversion:
                     written = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
                     raise ValueError(
-                        f"wording.{key}: {{{written}}} is not a field it fills; it fills "
+                        f"{key}: {{{written}}} is not a field it fills; it fills "
                         + ", ".join("{" + a + "}" for a in allowed)
                     )
         return self
@@ -97,14 +116,27 @@ class Wording(BaseModel):
     def missing_reason(self, name: str) -> str:
         return self._fill("missing", name=name, name_lc=name[:1].lower() + name[1:])
 
-    def bound(self, higher_is_better: bool, value: str, unit: str) -> str:
-        return self._fill("at_least" if higher_is_better else "at_most", value=value, unit=unit)
+    def bound(self, higher_is_better: bool, value: float, whole: bool, unit: str) -> str:
+        """The bound `value` of an input (`whole`: an int or bool), in positional notation, never 1.2e+06."""
+        if higher_is_better:
+            return self._fill("at_least", value=number_text(value, whole), unit=unit)
+        if value == 0 and self.at_most_zero is not None:
+            return self._fill("at_most_zero", unit=unit)
+        return self._fill("at_most", value=number_text(value, whole), unit=unit)
 
     def hint(self, name: str, bound: str, points: float | None = None) -> str:
         """The hint that the bound stops the input costing points (points None), or wins `points` back."""
         if points is None:
             return self._fill("stops_costing", name=name, bound=bound)
         return self._fill("wins_back", name=name, bound=bound, points=f"{points:.0f}")
+
+
+def number_text(value: float, whole: bool) -> str:
+    """A value as a reader writes it: whole numbers as integers, others to 6 significant digits, never in
+    scientific notation."""
+    if whole:
+        return str(int(value))
+    return np.format_float_positional(value, precision=6, unique=False, fractional=False, trim="-")
 
 
 class Feature(BaseModel):

@@ -36,12 +36,16 @@ CHINESE = {
     "wins_back": "{name}：{bound}可挽回{points}分",
     "at_least": "至少{value}{unit}",
     "at_most": "不超过{value}{unit}",
+    "at_most_zero": "降为0{unit}",
 }
 
 
 def bound(f, value, words=ENGLISH) -> str:
     shown = f"{int(value)}" if f.type.value in ("int", "bool") else f"{value:.6g}"
+    assert "e" not in shown  # the synthetic schema's values read the same in positional notation
     unit = (f" {f.unit}" if words is ENGLISH else f.unit) if f.unit else ""
+    if f.monotone < 0 and value == 0 and "at_most_zero" in words:
+        return words["at_most_zero"].format(unit=unit)
     return words["at_least" if f.monotone > 0 else "at_most"].format(value=shown, unit=unit)
 
 
@@ -121,6 +125,7 @@ def test_hints_read_in_the_wording_the_schema_gives(scorer, rows):
     explanation = chinese.explain(rows[:600])
     expected = hints_by_lightgbm(chinese, rows[:600], explanation.reason_index, CHINESE)
     assert any("即不再扣分" in h for row in expected for h in row if h)
+    assert any("降为0" in h for row in expected for h in row if h)
     assert hints_in_records(explanation) == expected
 
 

@@ -19,6 +19,7 @@ CHINESE = {
     "wins_back": "{name}：{bound}可挽回{points}分",
     "at_least": "至少{value}{unit}",
     "at_most": "不超过{value}{unit}",
+    "at_most_zero": "降为0{unit}",
 }
 
 
@@ -31,7 +32,7 @@ def builtin_data() -> dict:
     ["{name.__class__}", "{name[0]}", "{points:>99999}", "{name!r}", "{pd}", "{}", "{0}", "{name"],
 )
 def test_a_template_may_only_fill_its_own_fields_as_they_are(template: str) -> None:
-    with pytest.raises(SchemaError, match="wording.wins_back: "):
+    with pytest.raises(SchemaError, match="wording: wins_back: "):
         parse_schema({**builtin_data(), "wording": {"wins_back": template}})
 
 
@@ -39,6 +40,37 @@ def test_the_refusal_names_the_fields_a_template_fills() -> None:
     with pytest.raises(SchemaError) as err:
         parse_schema({**builtin_data(), "wording": {"at_most": "{name} {value}"}})
     assert "{name} is not a field it fills; it fills {value}, {unit}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("wording", "message"),
+    [
+        ({"missing": "  "}, "missing: empty; leave it out for the English default"),
+        ({"mising": "无记录"}, "'mising': not a template; the templates are missing, stops_costing, wins_back"),
+        ("中文", "give a mapping of templates by name (missing, stops_costing"),
+    ],
+)
+def test_a_wording_block_that_cannot_be_used_is_refused_saying_what_to_write(wording: object, message: str) -> None:
+    with pytest.raises(SchemaError) as err:
+        parse_schema({**builtin_data(), "wording": wording})
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("higher", "value", "whole", "english", "chinese"),
+    [
+        (True, 1_235_000.0, False, "at least 1235000 RMB", "至少1235000RMB"),
+        (True, 0.00001234, False, "at least 0.00001234 RMB", "至少0.00001234RMB"),
+        (False, 0.25, False, "at most 0.25 RMB", "不超过0.25RMB"),
+        (False, 0.0, True, "at most 0 RMB", "降为0RMB"),
+        (True, 3.0, True, "at least 3 RMB", "至少3RMB"),
+    ],
+)
+def test_a_bound_reads_in_positional_notation_and_zero_has_its_own_words(
+    higher: bool, value: float, whole: bool, english: str, chinese: str
+) -> None:
+    assert load_schema().words.bound(higher, value, whole, "RMB") == english
+    assert parse_schema({**builtin_data(), "wording": CHINESE}).words.bound(higher, value, whole, "RMB") == chinese
 
 
 def test_a_missing_value_is_explained_in_the_schemas_wording_unless_the_feature_has_its_own() -> None:
@@ -82,7 +114,9 @@ def test_infer_writes_chinese_wording_for_a_table_named_in_chinese() -> None:
     written = parse_schema(yaml.safe_load(inferred.to_yaml()))
     assert written.wording is not None
     assert written.words.missing_reason("月收入") == "无记录：月收入"
-    assert written.words.hint("月收入", written.words.bound(True, "3000", "元"), 12.4) == "月收入：至少3000元可挽回12分"
+    bound = written.words.bound(True, 3000.0, True, "元")
+    assert written.words.hint("月收入", bound, 12.4) == "月收入：至少3000元可挽回12分"
+    assert written.words.bound(False, 0.0, True, "次") == "降为0次"
 
 
 def test_infer_leaves_the_wording_english_for_a_table_named_in_english() -> None:

@@ -220,8 +220,7 @@ def _shown(f: FeatureReading, v: float) -> object:
 
 
 def _bound(words: Wording, f: Feature, value: float) -> str:
-    shown = f"{int(value)}" if f.type in (FeatureType.int, FeatureType.bool) else f"{value:.6g}"
-    return words.bound(f.monotone > 0, shown, f.unit)
+    return words.bound(f.monotone > 0, value, f.type in (FeatureType.int, FeatureType.bool), f.unit)
 
 
 def _round_to_digits(x: np.ndarray, direction: Callable[[np.ndarray], np.ndarray], digits: int = 4) -> np.ndarray:
