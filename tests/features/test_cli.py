@@ -41,9 +41,15 @@ def test_a_table_printed_into_a_log_keeps_every_figure_whole(capsys):
     assert "…" not in log
 
 
-def test_a_long_note_printed_into_a_log_stays_on_one_line(capsys):
-    from thinfile.commands.common import console
+def test_notes_and_warnings_printed_into_a_log_stay_whole_on_one_unpadded_line(capsys):
+    from rich.status import Status
+
+    from thinfile.commands.common import console, fail, say
 
     note = "hyper-parameters (table-fitted defaults): 8 leaves, depth 3, min_child_samples 100, learning rate 0.050"
-    console.log(note)
-    assert note in capsys.readouterr().err
+    say(Status("", console=console))(note)
+    long = " ".join(["word"] * 60)
+    fail(long)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("] " + note)
+    assert lines[1] == "error: " + long

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +32,11 @@ must not be broken mid-sentence nor a table's figures cut short."""
 
 
 def _console() -> Console:
-    on_terminal = Console(stderr=True).is_terminal
-    return Console(stderr=True, log_path=False, width=None if on_terminal else LOG_WIDTH)
+    """On a terminal, rich's console; into a log, one that neither wraps text nor pads lines (tables are laid out
+    LOG_WIDTH wide)."""
+    if Console(stderr=True).is_terminal:
+        return Console(stderr=True, log_path=False)
+    return Console(stderr=True, log_path=False, width=LOG_WIDTH, soft_wrap=True)
 
 
 console = _console()
@@ -113,7 +117,10 @@ def say(status: Status) -> Callable[[str], None]:
 
     def progress(message: str) -> None:
         status.update(message)
-        console.log(message)
+        if console.is_terminal:
+            console.log(message)
+        else:  # rich's log pads every line to the console's width
+            console.print(f"[{time.strftime('%H:%M:%S')}] {escape(message)}", highlight=False)
 
     return progress
 
