@@ -367,6 +367,15 @@ class RequestReader:
         self.max_rows = max_rows
         self.max_errors = max_errors
         self.max_items = max_rows * (len(self.allowed) + 1) + 1
+        roles = {
+            schema.id_column: "the table's id column",
+            schema.target: "the outcome the model predicts",
+            schema.oracle_column: "the true default probability",
+            schema.date_column: "the table's date column",
+            schema.booked_column: "the booked flag",
+        }
+        self.not_inputs = {name: role for name, role in roles.items() if name}
+        """columns of the schema's table that are not model inputs, which a client sending whole rows would send"""
 
     def applicant(self, body: bytes) -> BaseModel:
         """One applicant from a /score body, or BadRequest."""
@@ -479,14 +488,19 @@ class RequestReader:
             return None
         return None if unknown else applicant
 
-    @staticmethod
-    def _unknown(count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
+    def _unknown(self, count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
         names = ", ".join(shown_name(k) for k in first)
         msg = (
             f"unknown field {names}"
             if count == 1
             else f"{count:,} unknown fields, first: {names}{', ...' if count > len(first) else ''}"
         )
+        known = [k for k in first if k in self.not_inputs]
+        if count == 1 and known:
+            msg += f": {self.not_inputs[known[0]]}, not a model input; leave it out"
+        elif known:
+            roles = ", ".join(f"{shown_name(k)} ({self.not_inputs[k]})" for k in known)
+            msg += f"; not model inputs, leave them out: {roles}"
         return _entry("extra_forbidden", [*loc, str(first[0])[:NAME_CHARS]], msg)
 
     def _refusal(self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None) -> BadRequest:

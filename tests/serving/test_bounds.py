@@ -48,6 +48,28 @@ def test_one_unknown_field_is_named_alone(reader: RequestReader, thin_body: dict
     ]
 
 
+def test_the_tables_id_sent_with_the_inputs_is_refused_saying_to_leave_it_out(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    err = refusal(reader.applicant, json.dumps({schema.id_column: "a-17", **thin_body}).encode())
+    assert err.detail == [
+        {
+            "type": "extra_forbidden",
+            "loc": [schema.id_column],
+            "msg": f"unknown field '{schema.id_column}': the table's id column, not a model input; leave it out",
+        }
+    ]
+
+
+def test_a_whole_table_row_is_refused_naming_what_its_extra_columns_are(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    row = {schema.id_column: "a-17", schema.target: 0, "note": "x", **thin_body}
+    (entry,) = refusal(reader.applicant, json.dumps(row).encode()).detail
+    assert entry["msg"].startswith(f"3 unknown fields, first: '{schema.id_column}', '{schema.target}', 'note'; ")
+    assert f"'{schema.target}' (the outcome the model predicts)" in entry["msg"] and "'note' (" not in entry["msg"]
+
+
 def test_a_batch_lists_at_most_max_errors_and_stops_checking(
     reader: RequestReader, schema: Schema, thin_body: dict
 ) -> None:
