@@ -627,9 +627,7 @@ def contributions(
     entered from several threads at once.
     """
     config = config or ExplainEngineConfig()
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != tables.n_features:
-        raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
+    X = _model_matrix(tables, X)
     if tables.lightgbm_runs and booster is None:
         raise ValueError(f"{tables.note}: pass the booster the tables were built from")
     kw: dict[str, Any] = {"num_threads": threads} if threads else {}
@@ -637,49 +635,41 @@ def contributions(
         assert booster is not None
         return np.asarray(booster.predict(X, pred_contrib=True, num_iteration=tables.n_trees, **kw), dtype=np.float64)
     out = np.empty((len(X), tables.n_features + 1))
-    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
-    if use == 1:
-        _run(_serial_kernel, tables, X, out, config.block_rows)
-    else:
-        with _parallel_lock:
-            numba.set_num_threads(use)
-            _run(_parallel_kernel, tables, X, out, config.block_rows)
+    _launch(_serial_kernel, _parallel_kernel, threads, config, X, out, *_shap_arrays(tables, config.block_rows))
     for start, count in tables.lightgbm_runs:
         assert booster is not None
         out += booster.predict(X, pred_contrib=True, start_iteration=start, num_iteration=count, **kw)
     return out
 
 
-def _run(kernel: Any, t: TreeTables, X: np.ndarray, out: np.ndarray, block: int) -> None:
-    kernel(
-        X,
-        out,
-        t.bias,
-        block,
-        t.tree_kind,
-        t.tree_node_start,
-        t.node_feature,
-        t.node_threshold,
-        t.node_is_cat,
-        t.node_zero_left,
-        t.node_nan_left,
-        t.node_cat_start,
-        t.node_cat_len,
-        t.cat_bits,
-        t.tree_feat_start,
-        t.tree_nfeat,
-        t.tree_feats,
-        t.tree_table_start,
-        t.tree_leaf_start,
-        t.slot_nodes,
-        t.slot_expect,
-        t.leaf_feat_start,
-        t.leaf_nfeat,
-        t.leaf_feats,
-        t.leaf_table_start,
-        t.phi_table,
-    )
+def _shap_arrays(t: TreeTables, block: int) -> tuple:
+    """The explanation kernel's arguments after X and out."""
+    return (
+        t.bias, block, t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat,
+        t.node_zero_left, t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start,
+        t.tree_nfeat, t.tree_feats, t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect,
+        t.leaf_feat_start, t.leaf_nfeat, t.leaf_feats, t.leaf_table_start, t.phi_table,
+    )  # fmt: skip
+
+
+def _model_matrix(tables: TreeTables, X: np.ndarray) -> np.ndarray:
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != tables.n_features:
+        raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
+    return X
+
+
+def _launch(serial: Any, parallel: Any, threads: int, config: ExplainEngineConfig, X: np.ndarray, *args: Any) -> None:
+    """Run a kernel over X: on the calling thread under `parallel_rows` rows, else on `threads` (0 = all),
+    parallel calls serialised."""
+    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
+    if use == 1:
+        serial(X, *args)
+    else:
+        with _parallel_lock:
+            numba.set_num_threads(use)
+            parallel(X, *args)
 
 
 def _margin_kernel_py(
@@ -766,9 +756,7 @@ def margins(
     config = config or ExplainEngineConfig()
     if tables.lightgbm_runs or tables.whole_model_by_lightgbm:
         raise ValueError(f"{tables.note}: predict with the booster")
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != tables.n_features:
-        raise ValueError(f"expected a matrix with {tables.n_features} feature columns, got shape {X.shape}")
+    X = _model_matrix(tables, X)
     out = np.empty(len(X))
     t = tables
     arrays = (
@@ -776,14 +764,7 @@ def margins(
         t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_value_start, t.value_table,
         t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat, t.leaf_value,
     )  # fmt: skip
-    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    use = 1 if len(X) < config.parallel_rows else min(threads or most, most)
-    if use == 1:
-        _serial_margin_kernel(X, out, config.block_rows, *arrays)
-    else:
-        with _parallel_lock:
-            numba.set_num_threads(use)
-            _parallel_margin_kernel(X, out, config.block_rows, *arrays)
+    _launch(_serial_margin_kernel, _parallel_margin_kernel, threads, config, X, out, config.block_rows, *arrays)
     return out
 
 
