@@ -46,7 +46,14 @@ from thinfile.serving.batch.output import (
     remove_temporaries,
     update_manifest,
 )
-from thinfile.serving.batch.worker import can_share, init_worker, release_untaken_chunks, score_task, ship
+from thinfile.serving.batch.worker import (
+    can_share,
+    init_worker,
+    release_untaken_chunks,
+    score_task,
+    sharer_resets_quiet,
+    ship,
+)
 
 PRELOAD = "thinfile.serving.batch.preload"
 """The fork server's first import (named, not imported here: it sets numba up, which this process may not need)."""
@@ -241,7 +248,7 @@ def _score_pending(
             else:
                 init_worker(0, scorer, tag, job.settings, layout, 1)
                 initargs = (os.getpid(), scorer.pickled_for_workers(), tag, job.settings, layout, 1)
-                with threadpool_limits(1):  # this process scores too while workers start
+                with threadpool_limits(1), sharer_resets_quiet():  # this process scores too while workers start
                     _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
             scorer.num_threads = threads

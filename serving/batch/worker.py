@@ -10,9 +10,14 @@ import os
 import pickle
 import select
 import signal
+import sys
 import threading
 import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing import reduction, resource_sharer
+from types import TracebackType
 
 import numpy as np
 import pyarrow as pa
@@ -152,6 +157,27 @@ class SharedChunk:
             return pa.ipc.open_stream(pa.memory_map(_fd_path(fd))).read_all()
         finally:
             os.close(fd)
+
+
+@contextmanager
+def sharer_resets_quiet() -> Iterator[None]:
+    """While chunks are handed to workers: a worker killed as it takes one resets its connection to
+    multiprocessing's resource sharer, whose thread prints the ConnectionError through sys.excepthook (and goes
+    on serving); that traceback would follow the job's one-line error. That exception, from there, is left out."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, ConnectionError) and any(
+            frame.f_code.co_filename == resource_sharer.__file__ for frame, _ in traceback.walk_tb(tb)
+        ):
+            return
+        previous(kind, error, tb)
+
+    sys.excepthook = hook
+    try:
+        yield
+    finally:
+        sys.excepthook = previous
 
 
 def release_untaken_chunks() -> None:

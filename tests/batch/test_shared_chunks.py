@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -35,3 +36,20 @@ def test_a_chunk_no_worker_took_is_freed_when_the_job_stops(book: pd.DataFrame) 
     release_untaken_chunks()
     assert _shared_files() == before
     del chunk
+
+
+def test_a_reset_in_the_resource_sharer_prints_nothing_while_other_errors_still_show(capsys) -> None:
+    from multiprocessing import resource_sharer
+
+    from thinfile.serving.batch.worker import sharer_resets_quiet
+
+    in_sharer = compile("raise ConnectionResetError(104, 'reset by a killed worker')", resource_sharer.__file__, "exec")
+    elsewhere = compile("raise ConnectionResetError(104, 'reset elsewhere')", "elsewhere.py", "exec")
+    with sharer_resets_quiet():
+        for code in (in_sharer, elsewhere):
+            try:
+                exec(code)
+            except ConnectionResetError:
+                sys.excepthook(*sys.exc_info())
+    err = capsys.readouterr().err
+    assert "reset elsewhere" in err and "killed worker" not in err
