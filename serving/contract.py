@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -352,6 +353,44 @@ def _entry(kind: str, loc: list[str | int], msg: str) -> dict[str, Any]:
     return {"type": kind, "loc": loc, "msg": msg}
 
 
+_JSON_SPACE = b" \t\r\n"
+
+
+def may_repeat_keys(body: bytes, members: int) -> bool:
+    """Could the body hold more object members than the `members` its parse kept? Each member's key ends in `"`,
+    then optional spaces, then `:`, so that pattern's count (spaces dropped) bounds the members from above: equal or
+    fewer, and no key was given twice (a JSON parser keeps the last of a repeated key silently)."""
+    return body.translate(None, _JSON_SPACE).count(b'":') > members
+
+
+class _Members(dict):
+    """A JSON object as parsed, with the keys it gave more than once."""
+
+    repeated: list[str]
+
+
+def _members(pairs: list[tuple[str, Any]]) -> _Members:
+    out = _Members(pairs)
+    out.repeated = list(dict.fromkeys(k for k, n in Counter(k for k, _ in pairs).items() if n > 1))
+    return out
+
+
+def repeated_keys(body: bytes) -> object:
+    """The body parsed with every object a `_Members` (naming its repeated keys); only called once
+    `may_repeat_keys`, on a body the fast parser read."""
+    return json.loads(body, object_pairs_hook=_members, parse_int=_parse_int, parse_constant=_refuse_constant)
+
+
+def _repeated_entry(loc: list[str | int], keys: list[str]) -> dict[str, Any]:
+    names = ", ".join(shown_name(k) for k in keys[:3])
+    more = f" and {len(keys) - 3:,} more" if len(keys) > 3 else ""
+    return _entry(
+        "duplicate_key",
+        [*loc, str(keys[0])[:NAME_CHARS]],
+        f"given more than once: {names}{more}; send each field once (JSON readers differ on which of the values counts)",
+    )
+
+
 class RequestReader:
     """Reads /score and /score_batch bodies at a cost bounded by the body's size, with at most `max_errors` errors.
 
@@ -389,15 +428,21 @@ class RequestReader:
 
     def _applicant(self, body: bytes) -> BaseModel:
         try:  # a valid body in one step; anything refused is read again below, for the messages
-            return self.model.model_validate_json(body)
+            applicant = self.model.model_validate_json(body)
         except (ValueError, RecursionError):
             pass
+        else:
+            if may_repeat_keys(body, len(applicant.model_fields_set)):
+                self._refuse_repeats(body, "the applicant")
+            return applicant
         data = self._json(body)
         if not isinstance(data, dict):
             raise BadRequest(
                 "the body must be a JSON object of one applicant's fields",
                 [_entry("model_type", [], "expected a JSON object of the applicant's fields")],
             )
+        if may_repeat_keys(body, len(data)):
+            self._refuse_repeats(body, "the applicant")
         problems: list[dict[str, Any]] = []
         applicant = self._row(data, [], problems)
         if applicant is None:
@@ -418,11 +463,14 @@ class RequestReader:
                 'the body must be a JSON object {"applicants": [...]}',
                 [_entry("model_type" if not isinstance(data, dict) else "missing", ["applicants"], "Field required")],
             )
+        rows = data["applicants"]
+        members = len(data) + (sum(len(r) for r in rows if isinstance(r, dict)) if isinstance(rows, list) else 0)
+        if may_repeat_keys(body, members):
+            self._refuse_repeats(body, "the batch")
         problems: list[dict[str, Any]] = []
         extra = list(itertools.islice((k for k in data if k != "applicants"), 3))
         if extra:
             problems.append(self._unknown(len(data) - 1, extra, []))
-        rows = data["applicants"]
         if not isinstance(rows, list):
             problems.append(_entry("list_type", ["applicants"], "Input should be a valid list"))
             raise self._refusal(problems, "the batch")
@@ -487,6 +535,19 @@ class RequestReader:
                 problems.append(_entry(e["type"], [*loc, *e["loc"]], msg))
             return None
         return None if unknown else applicant
+
+    def _refuse_repeats(self, body: bytes, what: str) -> None:
+        """BadRequest naming the keys the body gives twice in one object (the first `max_errors` objects), if any."""
+        data = repeated_keys(body)
+        problems = []
+        if isinstance(data, _Members) and data.repeated:
+            problems.append(_repeated_entry([], data.repeated))
+        rows = data.get("applicants") if isinstance(data, _Members) else None
+        for i, row in enumerate(rows if isinstance(rows, list) else []):
+            if isinstance(row, _Members) and row.repeated:
+                problems.append(_repeated_entry(["applicants", i], row.repeated))
+        if problems:
+            raise self._refusal(problems, what)
 
     def _unknown(self, count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
         names = ", ".join(shown_name(k) for k in first)

@@ -132,10 +132,12 @@ def document(
 
 @dataclass(frozen=True)
 class Route:
-    """A scoring route: its own body bound, and the reader that turns a body into the endpoint's input."""
+    """A scoring route: its own body bound, the reader that turns a body into the endpoint's input, and what to do
+    about a body over the bound."""
 
     max_body_bytes: int
     read: Callable[[bytes], object]
+    too_large: str = "send fewer applicants per request"
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -255,14 +257,14 @@ class Guard:
                 await refuse(scope, send, 400, "Content-Length is not a number")
                 return
             if int(length) > limit:
-                await self._too_large(scope, send, limit)
+                await self._too_large(scope, send, limit, route)
                 return
             if route is None:
                 await self.app(scope, receive, send)
                 return
         body = await self._read_bounded(receive, limit)
         if body is None:
-            await self._too_large(scope, send, limit)
+            await self._too_large(scope, send, limit, route)
             return
         if route is not None:
             try:
@@ -290,12 +292,13 @@ class Guard:
                 return b"".join(chunks)
 
     @staticmethod
-    async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    async def _too_large(scope: Scope, send: Send, limit: int, route: Route | None) -> None:
+        advice = route.too_large if route else "send a smaller body"
         await refuse(
             scope,
             send,
             413,
-            f"request body larger than {limit:,} bytes; send fewer applicants per request",
+            f"request body larger than {limit:,} bytes; {advice}",
             {"max_body_bytes": limit},
         )
 

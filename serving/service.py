@@ -362,7 +362,11 @@ Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
     api_key=SETTINGS.api_key,
     max_body_bytes=SETTINGS.max_body_bytes,
     routes={
-        "/score": GuardedRoute(SETTINGS.max_row_bytes, READER.applicant),
+        "/score": GuardedRoute(
+            SETTINGS.max_row_bytes,
+            READER.applicant,
+            "one applicant's model inputs take far less: send only those (GET /model lists them)",
+        ),
         "/score_batch": GuardedRoute(SETTINGS.max_batch_body_bytes, READER.batch),
     },
     extra_paths={"/model": model_card_path()},

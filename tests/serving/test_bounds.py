@@ -185,3 +185,31 @@ def test_a_refusal_of_a_field_named_by_a_lone_surrogate_is_still_json(reader: Re
     body = refusal(reader.applicant, sent).body()
     body.decode("utf-8")
     assert json.loads(body)["detail"][0]["loc"] == ["\ud800"]
+
+
+def test_a_field_given_twice_is_refused_naming_it(reader: RequestReader, schema: Schema, thin_body: dict) -> None:
+    name = next(iter(thin_body))
+    text = json.dumps(thin_body)
+    body = ("{" + f'"{name}" :\n{json.dumps(thin_body[name])}, ' + text[1:]).encode()
+    assert json.loads(body) == thin_body  # Python's parser keeps the last silently
+    err = refusal(reader.applicant, body)
+    assert [(e["type"], e["loc"]) for e in err.detail] == [("duplicate_key", [name])]
+    assert repr(name) in err.detail[0]["msg"]
+
+
+def test_a_field_given_twice_in_a_batch_row_is_refused_naming_the_row(reader: RequestReader, thin_body: dict) -> None:
+    name = next(iter(thin_body))
+    row = json.dumps(thin_body)
+    twice = "{" + f'"{name}": {json.dumps(thin_body[name])},' + row[1:]
+    body = f'{{"applicants": [{row}, {twice}]}}'.encode()
+    err = refusal(reader.batch, body)
+    assert [(e["type"], e["loc"]) for e in err.detail] == [("duplicate_key", ["applicants", 1, name])]
+
+
+def test_a_text_value_that_looks_like_a_key_is_not_taken_for_a_repeat(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    category = next(f for f in schema.features if f.type is FeatureType.category)
+    body = json.dumps({**thin_body, category.name: 'x": '}).encode()
+    err = refusal(reader.applicant, body)
+    assert [e["type"] for e in err.detail] != ["duplicate_key"] and "more than once" not in err.summary

@@ -215,3 +215,10 @@ def test_nullable_fields_are_written_as_openapi_3_0_says() -> None:
     }
     ref = {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]}
     assert nullable_for_openapi_3_0(ref) == {"anyOf": [{"$ref": "#/components/schemas/A"}], "nullable": True}
+
+
+def test_a_body_over_a_routes_bound_is_told_what_that_route_needs() -> None:
+    app = Guard(echo, max_body_bytes=4096, routes={"/score": Route(1024, strict_reader, "send only the inputs")})
+    body = json.dumps({"a": "x" * 2000}).encode()
+    refused = call(app, content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413 and refused.json()["error"].endswith("; send only the inputs")
