@@ -42,18 +42,25 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
 
 
 def prepare(
-    frame: pd.DataFrame, schema: Schema, checks: DataChecks | None = None, source: str = "the table"
+    frame: pd.DataFrame,
+    schema: Schema,
+    checks: DataChecks | None = None,
+    source: str = "the table",
+    *,
+    to_train: bool = True,
 ) -> PreparedData:
     """Validate against the schema (target required; for a booked column's rejects, may be empty); fail clearly on
-    table errors or too many bad rows."""
+    table errors or too many bad rows, and, `to_train`, on too few rows or outcomes of a class to train on."""
     checks = checks or DataChecks()
     with ThreadPoolExecutor(1, thread_name_prefix="thinfile-hash") as pool:
         digest = pool.submit(tracking.data_hash, frame)  # hashing releases the GIL: it runs beside validation
-        kept, rejects = _checked(frame, schema, checks, source)
+        kept, rejects = _checked(frame, schema, checks, source, to_train)
         return PreparedData(kept, rejects, len(frame), digest.result(), source)
 
 
-def _checked(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _checked(
+    frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str, to_train: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     report = validate_table(frame, schema, require_target=True)
     if report.table_errors:
         lines = [f"{source} does not match schema {schema.name!r}:"] + [f"  - {e}" for e in report.table_errors]
@@ -84,7 +91,8 @@ def _checked(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: st
     kept = clean if keep.all() else clean.take(np.flatnonzero(keep))
     kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
-    check_trainable(kept, schema, checks, source)
+    if to_train:
+        check_trainable(kept, schema, checks, source)
     return kept, rejects
 
 

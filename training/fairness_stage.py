@@ -95,16 +95,37 @@ def bureau_baseline(run_id: str | None) -> PdModel | None:
     return load_baseline(base_run) if base_run else None
 
 
-def holdout(frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, source: str = "the table") -> pd.DataFrame:
-    """The test part of the split `thinfile train` makes of this table (same checks, same seed)."""
+@dataclass(frozen=True)
+class AuditRows:
+    """The rows a fairness audit reads: those that conform to the schema (as training reads them), the rows set
+    aside and why, and what they are (for the report's source line)."""
+
+    frame: pd.DataFrame
+    set_aside: pd.DataFrame
+    source: str
+
+
+def audit_rows(
+    frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, *, all_rows: bool, source: str = "the table"
+) -> AuditRows:
+    """Rows that break the schema (a value out of range, an undeclared code, an outcome that is not 0/1) are set
+    aside as training sets them aside, never scored as missing; then every row (`all_rows`) or the test part of
+    the split `thinfile train` makes of this table (same checks, same seed)."""
     try:
-        prepared = prepare(frame, schema, settings.checks, source=source)
-        return split_frame(prepared.frame, schema, settings.train).test
+        prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows)
+        kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
     except (TrainingDataError, SplitError) as err:
+        if all_rows:
+            raise FairnessError(str(err)) from None
         raise FairnessError(
             f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
             f"{source} instead with --all-rows, or give the table the model was trained on"
         ) from None
+    what = source if all_rows else f"{source} (held-out test part)"
+    n = len(prepared.rejects)
+    if n:
+        what += f"; {n:,} row{'s' if n != 1 else ''} that break the schema left out, as training leaves them out"
+    return AuditRows(kept, prepared.rejects, what)
 
 
 def audit_scorer(

@@ -112,3 +112,20 @@ def test_cli_says_what_is_wrong_for_an_unknown_model(stage: FairnessStage) -> No
     result = CliRunner().invoke(app, ["fairness", "--model", "999"])
     assert result.exit_code == 2
     assert "999" in result.output
+
+
+def test_cli_all_rows_leaves_out_rows_that_break_the_schema_as_training_does(
+    stage: FairnessStage, table, schema: Schema, tmp_path: Path
+) -> None:
+    broken = table.head(3_000).copy()
+    bounded = next(f for f in schema.features if f.max is not None)
+    broken.loc[3, bounded.name] = bounded.max * 10 + 1
+    broken.loc[7, schema.target] = 2
+    data, out = tmp_path / "broken.parquet", tmp_path / "out"
+    broken.to_parquet(data, index=False)
+    result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
+    summary = json.loads(next(out.glob("fairness_thinfile-synthetic_v*.json")).read_text())
+    text = " ".join(result.output.split())
+    assert summary["data"]["rows"] == 2_998, result.output
+    assert "2 rows that break the schema, not audited" in text
+    assert f"row 3 (id {broken.loc[3, schema.id_column]}): {bounded.name}" in text and "row 7" in text

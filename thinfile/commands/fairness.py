@@ -41,12 +41,15 @@ def fairness(
         None,
         "--out",
         "-o",
-        help="Folder for fairness_<model>_vN.html and .json. Default: reports/ under THINFILE_HOME (or here).",
+        help="Folder for fairness_NAME_vN.html and .json (NAME and N: the model's registered name and version). "
+        "Default: reports/ under THINFILE_HOME (or here).",
     ),
     all_rows: bool = typer.Option(
         False,
         "--all-rows/--holdout",
-        help="Audit every row, or (default) only the held-out test part of the split training makes of this table.",
+        help="Audit every row, or (default) only the held-out test part of the split training makes of this table. "
+        "Either way rows that break the schema (a value out of range, an undeclared code, an outcome that is not "
+        "0/1) are left out, as training leaves them out, and counted.",
     ),
     min_group_rows: int = typer.Option(
         None,
@@ -75,7 +78,7 @@ def fairness(
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.training.data import TrainingDataError, load_training_table
     from thinfile.training.fairness import FairnessError
-    from thinfile.training.fairness_stage import audit_scorer, holdout
+    from thinfile.training.fairness_stage import audit_rows, audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
 
     settings = Settings()
@@ -97,16 +100,20 @@ def fairness(
         if data is None:
             data = default_population(rows, settings.train.seed, settings.generator)
         with console.status("reading the table"):
-            frame, source = load_training_table(data), str(data)
-        if not all_rows:
-            frame = holdout(frame, spec, settings, source=f"table {source}")
-            source += " (held-out test part)"
+            rows_in = audit_rows(load_training_table(data), spec, settings, all_rows=all_rows, source=f"table {data}")
+        frame = rows_in.frame
         with console.status(f"auditing {len(frame):,} rows"):
-            report, (html, js) = audit_scorer(scorer, frame, out, settings, log=log, source=source)
+            report, (html, js) = audit_scorer(scorer, frame, out, settings, log=log, source=rows_in.source)
     except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError) as err:
         raise fail(str(err)) from None
     style = VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.headline}[/]")
+    set_aside = rows_in.set_aside
+    if len(set_aside):
+        n = len(set_aside)
+        console.print(f"{n:,} row{'s' if n != 1 else ''} that break the schema, not audited (as training leaves them out):")
+        for r in set_aside.head(3).itertuples():
+            console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
     if report.unchecked:
         console.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
         for u in report.unchecked:
