@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
 from thinfile.features.schema import Schema
+from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.stability import bin_shares, psi
 
@@ -42,6 +43,11 @@ def metric_token(value: object) -> str:
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def _both_classes(y: np.ndarray, fewest: int) -> bool:
+    bads = int(y.sum())
+    return min(bads, len(y) - bads) >= fewest
 
 
 def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
@@ -120,8 +126,12 @@ def evaluate(
     pd_train: np.ndarray | None = None,
     cutoffs: Sequence[float] | None = None,
     bins: int = 10,
+    group_min_class_rows: int = 10,
+    policy: Cutoffs | None = None,
 ) -> Evaluation:
-    """Score a model's test-set PDs against the outcomes; identical for champion and baselines."""
+    """Score a model's test-set PDs against the outcomes; identical for champion and baselines. A group's AUC is
+    reported only when its rows hold `group_min_class_rows` defaults and as many repayments; approval and bad
+    rate at the lending `policy`'s approve cut-off too, when the model has one."""
     y = test[schema.target].to_numpy(dtype=np.int64)
     p = np.clip(np.asarray(pd_test, dtype=np.float64), EPS, 1 - EPS)
     if len(p) != len(y):
@@ -148,7 +158,7 @@ def evaluate(
     if thin is not None:
         for name, mask in (("thin_file", thin), ("thick_file", ~thin)):
             m[f"share_{name}"] = float(mask.mean())
-            if len(np.unique(y[mask])) == 2:
+            if _both_classes(y[mask], group_min_class_rows):
                 m[f"auc_{name}"] = auc(y[mask], p[mask])
                 if "oracle_auc" in m:
                     m[f"oracle_auc_{name}"] = auc(y[mask], oracle[mask])
@@ -158,12 +168,15 @@ def evaluate(
         values = test[attr].astype(str).to_numpy()
         for group in sorted(set(values)):
             mask = values == group
-            if len(np.unique(y[mask])) == 2:
+            if _both_classes(y[mask], group_min_class_rows):
                 m[f"auc_{attr}_{metric_token(group)}"] = auc(y[mask], p[mask])
-    cuts = cutoff_table(y, score, list(cutoffs) if cutoffs is not None else default_cutoffs(scale))
+    points = list(cutoffs) if cutoffs is not None else default_cutoffs(scale)
+    cuts = cutoff_table(y, score, points + ([policy.approve] if policy is not None else []))
     for row in cuts.itertuples():
-        token = metric_token(f"{row.cutoff:g}")
+        token = "policy" if policy is not None and row.Index == len(points) else metric_token(f"{row.cutoff:g}")
         m[f"approval_rate_at_{token}"] = row.approval_rate
         if not np.isnan(row.bad_rate):
             m[f"bad_rate_at_{token}"] = row.bad_rate
+    if policy is not None:
+        m["policy_cutoff"] = policy.approve
     return Evaluation({k: float(v) for k, v in m.items() if not np.isnan(v)}, calib, cuts)

@@ -194,6 +194,7 @@ def _champion_spec(
         shape=champion_shape(scorer, settings.train),
         metrics={**scorer_metrics(scorer), "rows_rejected": float(len(ctx.prepared.rejects))},
         tags={tracking.BUREAU_BASELINE_TAG: bureau_run} if bureau_run else {},
+        policy=scorer.cutoffs,
         tables={"rejects.csv": ctx.prepared.rejects} if len(ctx.prepared.rejects) else {},
     )
 

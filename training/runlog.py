@@ -24,6 +24,7 @@ from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
 from thinfile.training.registry import input_signature
 from thinfile.training.reporting.drawing import Plots, draw_pngs
+from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.settings import EvaluationConfig, StabilityLimits
 from thinfile.training.split import Split
@@ -67,6 +68,8 @@ class ModelSpec:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     run_name: str | None = None
     plots: tuple[Plots, ...] = ()  # more plots logged in the run (the champion's global explanations)
+    policy: Cutoffs | None = None
+    """the lending policy's cut-offs the model was trained for: its approval and bad rate there are evaluated too"""
 
 
 @dataclass
@@ -185,7 +188,15 @@ def _evaluate(
     split, cfg = ctx.split, ctx.evaluation
     p_test, p_train = model.predict_pd(split.X_test), model.predict_pd(_sample(split.X_train, cfg.psi_rows, cfg.seed))
     ev = evaluate(
-        p_test, split.test, ctx.schema, ctx.scale, pd_train=p_train, cutoffs=cfg.eval_cutoffs, bins=cfg.calibration_bins
+        p_test,
+        split.test,
+        ctx.schema,
+        ctx.scale,
+        pd_train=p_train,
+        cutoffs=cfg.eval_cutoffs,
+        bins=cfg.calibration_bins,
+        group_min_class_rows=cfg.group_auc_min_class_rows,
+        policy=spec.policy,
     )
     metrics = {**ev.metrics, **timings, "fit_seconds": spec.fit_seconds}
     metrics.update({k: float(v) for k, v in split.sizes().items()})

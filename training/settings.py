@@ -138,6 +138,12 @@ class EvaluationConfig(Section):
         None, description="scores at which to report approval and bad rate; None: the band lower bounds"
     )
     calibration_bins: int = Field(10, ge=2, description="equal-count bins for the calibration table and ECE")
+    group_auc_min_class_rows: int = Field(
+        10,
+        ge=1,
+        description="fewest defaults and fewest repayments a group's test rows need for its AUC to be reported "
+        "(below that an AUC is mostly noise: one default and one repayment give 0 or 1)",
+    )
     timing_rows: int = Field(20_000, gt=0, description="rows used to time predictions")
     explain_timing_rows: int = Field(
         20_000, gt=0, description="rows used to time explanations (enough to use every core)"

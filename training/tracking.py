@@ -37,6 +37,9 @@ CARD_METRICS = (
     "oracle_gap",
     "auc_thin_file",
     "auc_thick_file",
+    "policy_cutoff",
+    "approval_rate_at_policy",
+    "bad_rate_at_policy",
     "predict_rows_per_s",
     "explain_rows_per_s",
 )
@@ -231,7 +234,8 @@ def model_card(
     lines += [f"| {k} | {_fmt(metrics[k])} |" for k in CARD_METRICS if k in metrics]
     groups = sorted(k for k in metrics if k.startswith("auc_") and k not in CARD_METRICS)
     if groups:
-        lines += ["", "AUC by group: " + ", ".join(f"{k.removeprefix('auc_')} {metrics[k]:.3f}" for k in groups) + "."]
+        shown = ", ".join(f"{k.removeprefix('auc_')} {metrics[k]:.3f}" for k in groups)
+        lines += ["", f"AUC by group (groups whose test rows hold enough defaults and repayments): {shown}."]
     if shape:
         lines += ["", "## Tree shape and explanation cost", ""]
         lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in shape.items()]

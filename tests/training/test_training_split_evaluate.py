@@ -14,7 +14,8 @@ from thinfile.training.evaluate import (
     expected_calibration_error,
     metric_token,
 )
-from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.settings import TrainConfig
 from thinfile.training.split import SplitError, split_frame
 
@@ -87,6 +88,35 @@ def test_approval_and_bad_rate_at_each_band_cutoff(population: pd.DataFrame, sch
     assert bads == sorted(bads, reverse=True)
     custom = evaluate(p, population, schema, ScoreScale(), cutoffs=[620.5])
     assert "approval_rate_at_620_5" in custom.metrics and "approval_rate_at_600" not in custom.metrics
+
+
+def test_a_group_with_too_few_defaults_or_repayments_gets_no_auc(population: pd.DataFrame, schema: Schema) -> None:
+    table = population.head(4_000).copy()
+    y = table[schema.target].to_numpy()
+    rural = table["residence"].astype(str).to_numpy() == "rural"
+    keep_bads = np.flatnonzero(rural & (y == 1))[:3]
+    drop = np.flatnonzero(rural & (y == 1))[3:]
+    table = table.drop(index=table.index[drop]).reset_index(drop=True)
+    p = table[schema.oracle_column].to_numpy()
+    assert len(keep_bads) == 3
+    ev = evaluate(p, table, schema, ScoreScale(), group_min_class_rows=4)
+    assert "auc_residence_rural" not in ev.metrics and "auc_residence_urban" in ev.metrics
+    three = evaluate(p, table, schema, ScoreScale(), group_min_class_rows=3)
+    rural = table["residence"].astype(str).to_numpy() == "rural"
+    y = table[schema.target].to_numpy()
+    assert three.metrics["auc_residence_rural"] == pytest.approx(roc_auc_score(y[rural], p[rural]))
+
+
+def test_approval_and_bad_rate_at_the_lending_policys_cutoff(population: pd.DataFrame, schema: Schema) -> None:
+    p = population[schema.oracle_column].to_numpy()
+    y = population[schema.target].to_numpy()
+    scale = ScoreScale()
+    ev = evaluate(p, population, schema, scale, policy=Cutoffs(approve=612.25, refer=562.25))
+    approved = pd_to_score(p, scale) >= 612.25
+    assert ev.metrics["policy_cutoff"] == 612.25
+    assert ev.metrics["approval_rate_at_policy"] == pytest.approx(approved.mean())
+    assert ev.metrics["bad_rate_at_policy"] == pytest.approx(y[approved].mean())
+    assert "approval_rate_at_650" in ev.metrics and "approval_rate_at_612_25" not in ev.metrics
 
 
 def test_group_names_become_valid_metric_names() -> None:
