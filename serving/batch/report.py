@@ -111,7 +111,9 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
                 }
             )
             if not r["counted"]:
-                left_out.append(f"{g} ({int(r['rows']):,} rows: {r['why_not']})")
+                n, why = int(r["rows"]), str(r["why_not"])
+                rows_text = f"{n:,} row{'s' if n != 1 else ''}"
+                left_out.append(f"{g} ({why})" if why.startswith(f"{n:,} row") else f"{g} ({rows_text}: {why})")
         worst = None if di.ratio is None else round(di.ratio, 6)
         out[attr] = {
             "groups": rows,

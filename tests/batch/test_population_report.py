@@ -96,6 +96,7 @@ def test_a_declared_group_under_min_group_rows_is_listed_but_not_counted(
     assert (female["rows"], female["counted"]) == (20, False) and "fewer than the 50" in female["why_not"]
     assert fair["disparate_impact_ratio"] is None and not fair["flag"] and not fair["complete"]
     assert fair["unchecked"] == ["female"]
+    assert fair["left_out"] == ["female (20 rows, fewer than the 50 needed to check it)"]
 
 
 @pytest.fixture(scope="module")
