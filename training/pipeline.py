@@ -29,7 +29,7 @@ from thinfile.training.scorecard import (
 )
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, resolve_cutoffs
-from thinfile.training.scorer.scale import ScoreScale, pd_to_score
+from thinfile.training.scorer.scale import ScoreScale, bands, pd_to_score, score_to_pd
 from thinfile.training.settings import (
     CHAMPION_ALIAS,
     TrainConfig,
@@ -210,6 +210,12 @@ def policy_cutoffs(
     return resolve_cutoffs(policy, pd_to_score(pd_valid, scale), split.y("valid"))
 
 
+def at_cutoff(cutoffs: Cutoffs, scale: ScoreScale) -> str:
+    """What the approve cut-off means: the default probability a score there stands for, and its band."""
+    band = bands(np.array([cutoffs.approve]), scale)[0]
+    return f"a score of {cutoffs.approve:g} stands for a {float(score_to_pd(cutoffs.approve, scale)):.1%} PD (band '{band}')"
+
+
 def lending_truth(ttd: Split) -> TruthSet | None:
     """The TTD test rows seen from the synthetic truth, when the table has the oracle column (else None)."""
     oracle = ttd.schema.oracle_column
@@ -301,7 +307,7 @@ def train_frame(
     scorer.meta["policy"] = settings.policy.model_dump(mode="json")
     seconds = time.perf_counter() - start
     cut = scorer.cutoffs
-    say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})")
+    say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()}); {at_cutoff(cut, settings.scale)}")
     explained = " and its global explanations" if settings.pipeline.global_explanations else ""
     say(f"evaluating and logging the champion{explained}")
     register = name if settings.pipeline.register_champion else None
