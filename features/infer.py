@@ -13,13 +13,15 @@ import math
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from thinfile.features.io import READ_AS_MISSING, cells_as_written
 from thinfile.features.schema import (
     MAX_EXACT_INT,
     NAME_PATTERN,
@@ -27,10 +29,11 @@ from thinfile.features.schema import (
     FeatureType,
     Schema,
     Wording,
+    number_text,
     parse_schema,
 )
 from thinfile.features.settings import InferSettings
-from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, validate_table
 
 TODO = "TODO"
 CHINESE_WORDING = Wording(
@@ -325,7 +328,8 @@ def _within_floats(rounding: Callable[[float], float], x: float) -> float:
     return rounded if math.isfinite(rounded) else math.copysign(sys.float_info.max, rounded)
 
 
-def _rows(n: int) -> str:
+def rows_text(n: int) -> str:
+    """'1 row', '2,000 rows'."""
     return f"{n:,} row" if n == 1 else f"{n:,} rows"
 
 
@@ -392,7 +396,7 @@ def _shown_counts(counts: pd.Series, shown: int) -> str:
 
 def _missing(raw: pd.Series) -> str:
     n = int(raw.isna().sum())
-    return "never missing" if n == 0 else f"missing in {_rows(n)} ({n / len(raw):.1%})"
+    return "never missing" if n == 0 else f"missing in {rows_text(n)} ({n / len(raw):.1%})"
 
 
 def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
@@ -404,11 +408,12 @@ def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
 def _unusable_note(values: pd.Series) -> str:
     infinite = int(np.isinf(values.to_numpy()).sum())
     huge = len(values) - infinite
-    parts = [f"infinite values in {_rows(infinite)}"] if infinite else []
+    parts = [f"infinite values in {rows_text(infinite)}"] if infinite else []
     if huge:
         largest = float(values[np.isfinite(values.to_numpy())].abs().max())
         parts.append(
-            f"values as large as ±{largest:.3g} in {_rows(huge)} (a stand-in for 'no value'? make those cells empty)"
+            f"values as large as ±{largest:.3g} in {rows_text(huge)} "
+            "(a stand-in for 'no value'? make those cells empty)"
         )
     return "; ".join(parts)
 
@@ -523,8 +528,8 @@ def _id_faults(raw: pd.Series) -> str:
     text = raw.dropna().astype(str)
     repeated = int(text.duplicated(keep=False).sum())
     faults = [
-        f"{_rows(blank)} {'has' if blank == 1 else 'have'} no value" if blank else "",
-        f"{_rows(repeated)} share a value with another" if repeated else "",
+        f"{rows_text(blank)} {'has' if blank == 1 else 'have'} no value" if blank else "",
+        f"{rows_text(repeated)} share a value with another" if repeated else "",
     ]
     return " and ".join(f for f in faults if f)
 
@@ -563,7 +568,8 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     notes = [how]
     if labels == ["0", "1"] or (pd.api.types.is_bool_dtype(raw) and len(labels) == 2):
         ones = int((num if num is not None else values.astype(float)).sum())
-        seen = f"{ones:,} of {len(values):,} rows are 1 (defaulted): {ones / len(values):.1%}"
+        verb = "is" if ones == 1 else "are"
+        seen = f"{ones:,} of {rows_text(len(values))} {verb} 1 (defaulted): {ones / len(values):.1%}"
     else:
         seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
         notes.append(
@@ -573,7 +579,7 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     if raw.isna().any():
         missing = int(raw.isna().sum())
         notes.append(
-            f"{_rows(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as rejects "
+            f"{rows_text(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as rejects "
             "and schema check lists them; if they are applicants turned down, add a booked column (1 = booked, "
             "0 = rejected) and name it as booked_column"
         )
@@ -690,7 +696,7 @@ def infer_schema(
     data = {
         "name": name,
         "version": 1,
-        "description": f"{TODO}: what this table is (inferred from {source}, {len(frame):,} rows)",
+        "description": f"{TODO}: what this table is (inferred from {source}, {rows_text(len(frame))})",
         "id_column": id_column,
         "target": target,
         "date_column": date_column,
@@ -710,7 +716,7 @@ def _scalar(value: object) -> str:
 
 
 HEADER = """\
-# thinfile schema for {source}, written by `thinfile schema infer` from {rows:,} rows and {cols} columns.
+# thinfile schema for {source}, written by `thinfile schema infer` from {rows} and {cols}.
 #
 # Read it and edit it before training: what only you can decide is marked TODO.
 #   reason       what a declined applicant reads when this input lowered the score (placeholders say TODO)
@@ -740,7 +746,10 @@ def render_yaml(inferred: Inferred) -> str:
     first = {c.role: c for c in reversed(inferred.columns)}
     out = [
         HEADER.format(
-            source=inferred.source, rows=inferred.rows, cols=len(inferred.columns), margin=settings.range_margin
+            source=inferred.source,
+            rows=rows_text(inferred.rows),
+            cols=f"{len(inferred.columns)} column{'' if len(inferred.columns) == 1 else 's'}",
+            margin=settings.range_margin,
         )
     ]
     if inferred.todo:
@@ -762,8 +771,9 @@ def render_yaml(inferred: Inferred) -> str:
     out.append(f"date_column: {_scalar(s.date_column)}{date_note}")
     if s.protected:
         out.append("protected:")
-        for p, col in zip(s.protected, by_role["protected"]):
-            out.append(f"  - name: {_scalar(p.name)}{_note(col)}")
+        protected = {c.name: c for c in by_role["protected"]}
+        for p in s.protected:
+            out.append(f"  - name: {_scalar(p.name)}{_note(protected.get(p.name))}")
             out.append(f"    categories: {_scalar(list(p.categories))}")
     else:
         out.append("protected: []  # none given: name them with --protected (the fairness audit needs at least one)")
@@ -808,16 +818,19 @@ class TableCheck:
     notes: list[str]
     gaps: list[CategoryGap]
     not_checked: list[str]
+    written: pd.DataFrame | None = None
+    """The CSV cells of columns with missing required values, as written (`cells_as_written`), when read."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def headline(self, schema: Schema) -> str:
-        what = f"{self.rows:,} rows against schema {schema.name!r}"
+        what = f"{rows_text(self.rows)} against schema {schema.name!r}"
         if self.ok:
             skipped = f" ({len(self.not_checked)} check(s) could not run: see above)" if self.not_checked else ""
-            return f"{'PASS' if not self.not_checked else 'PASS with checks missing'}: {what} match{skipped}"
+            verb = "matches" if self.rows == 1 else "match"
+            return f"{'PASS' if not self.not_checked else 'PASS with checks missing'}: {what} {verb}{skipped}"
         return f"FAIL: {what}: {len(self.problems)} problem(s)"
 
 
@@ -849,10 +862,59 @@ def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]
     return gaps
 
 
-def _values(counts: dict[str, int], shown: int = 5) -> str:
+def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5) -> str:
+    """Values and their counts, most frequent first; None is a missing value."""
     top = sorted(counts.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{k!r} ({v:,} row{'s' if v != 1 else ''})" for k, v in top[:shown])
+    text = ", ".join(f"{'missing' if k is None else repr(k)} ({rows_text(v)})" for k, v in top[:shown])
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
+
+
+def _value_text(value: object) -> str:
+    """A cell as the table holds it: numbers written out (2, not 2.0, as a whole number read into a float column
+    with gaps), text as it is."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return number_text(float(value), float(value).is_integer())
+    return str(value)
+
+
+def value_counts(raw: pd.Series) -> dict[str | None, int]:
+    """How often each value occurs, keyed by its text (`_value_text`; None for a missing value)."""
+    counts: dict[str | None, int] = {}
+    for value, n in raw.value_counts(dropna=False).items():
+        key = None if pd.isna(value) else _value_text(value)
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
+
+
+@dataclass(frozen=True)
+class RepeatedIds:
+    """Ids held by more than one row: how many ids, how many rows hold them, the first few in table order."""
+
+    ids: int
+    rows: int
+    first: tuple[str, ...]
+
+
+def repeated_ids(ids: pd.Series, shown: int = 5) -> RepeatedIds:
+    """The ids (missing ones aside) that more than one row holds."""
+    present = ids[ids.notna().to_numpy()]
+    repeated = present[present.duplicated(keep=False).to_numpy()]
+    first = repeated.drop_duplicates().head(shown)
+    return RepeatedIds(int(repeated.nunique()), len(repeated), tuple(_value_text(v) for v in first))
+
+
+def _repeated_ids_problem(column: str, found: RepeatedIds) -> str:
+    listed = ", ".join(map(repr, found.first)) + (" ..." if found.ids > len(found.first) else "")
+    which = "1 id is" if found.ids == 1 else f"{found.ids:,} ids are"
+    return (
+        f"id {column}: {which} held by more than one row ({found.rows:,} rows): {listed}; an id names one "
+        "applicant: give each row its own id (keep one row per applicant, or number the rows), or batch scores "
+        "and rejects cannot be told apart"
+    )
 
 
 def check_table(
@@ -861,19 +923,28 @@ def check_table(
     *,
     for_training: bool = True,
     target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
+    path: Path | None = None,
 ) -> TableCheck:
     """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
 
     `for_training` also requires the target and the protected columns (a table to score needs neither);
-    `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader).
+    `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader); `path`,
+    the file `frame` was read from, lets a CSV table's missing required cells be shown as written.
     """
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
     notes: list[str] = []
     not_checked: list[str] = []
+    if not report.table_errors:
+        found = repeated_ids(frame[schema.id_column])
+        if found.ids:
+            problems.append(_repeated_ids_problem(schema.id_column, found))
     if not report.table_errors and not report.errors.empty:
         bad_rows = report.errors["row"].nunique()
-        problems.append(f"{bad_rows:,} of {len(frame):,} rows ({bad_rows / len(frame):.1%}) break the schema")
+        problems.append(
+            f"{bad_rows:,} of {rows_text(len(frame))} ({bad_rows / len(frame):.1%}) break"
+            f"{'s' if bad_rows == 1 else ''} the schema"
+        )
     gaps = category_gaps(report, schema) if not report.table_errors else []
     for g in gaps:
         if g.undeclared:
@@ -903,21 +974,41 @@ def check_table(
                 booked = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
                 values, bad = values[booked], bad & booked
             if bad.any():
-                shown = frame[schema.target][bad].astype(str).value_counts()
                 n = int(bad.sum())
                 problems.append(
                     f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
-                    f"(defaulted): {_values({str(k): int(v) for k, v in shown.items()})}"
+                    f"(defaulted): {_values(value_counts(frame[schema.target][bad]))}"
                 )
             else:
                 notes.append(
-                    f"target {schema.target}: {int(values.sum()):,} of {len(values):,} rows defaulted "
+                    f"target {schema.target}: {int(values.sum()):,} of {rows_text(len(values))} defaulted "
                     f"({float(values.mean()):.1%})"
                 )
+    written = None
+    missing = report.errors[(report.errors["reason"] == MISSING_REQUIRED).to_numpy()]
+    if path is not None and len(missing):
+        written = cells_as_written(path, list(dict.fromkeys(missing["column"])))
+        if written is not None:
+            notes += _read_as_missing(missing, written)
     if report.unknown_columns:
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
-    return TableCheck(len(frame), report, problems, notes, gaps, not_checked)
+    return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written)
+
+
+def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame) -> list[str]:
+    """Notes on required cells that hold a text the CSV reader reads as missing ('n/a', 'NULL', ...)."""
+    notes = []
+    for column, rows in missing.groupby("column", sort=False)["row"]:
+        cells = pd.Series(written[column].to_numpy()[rows.to_numpy()])
+        held = cells[cells.notna().to_numpy() & (cells != "").to_numpy()]
+        if len(held):
+            notes.append(
+                f"{column}: {_values(value_counts(held))} read as missing: the CSV reader reads an empty cell and "
+                f"the texts {', '.join(READ_AS_MISSING)} as a missing value; write the value there, or make "
+                f"{column} nullable if it may be unknown"
+            )
+    return notes
 
 
 def _booked(
@@ -930,15 +1021,14 @@ def _booked(
     """Rows an earlier policy booked, whose outcomes training reads (a rejected applicant's was never observed)."""
     flags, unreadable = reader(raw)
     if unreadable.any():
-        shown = raw[unreadable].astype(str).value_counts()
         n = int(unreadable.sum())
         problems.append(
             f"booked column {column}: {n:,} {'row is' if n == 1 else 'rows are'} not 1 (booked) or 0 (rejected): "
-            f"{_values({str(k): int(v) for k, v in shown.items()})}"
+            f"{_values(value_counts(raw[unreadable]))}"
         )
     booked = (flags.to_numpy() == 1.0) & ~unreadable
     notes.append(
-        f"booked column {column}: {int(booked.sum()):,} of {len(raw):,} rows booked ({booked.mean():.1%}); "
+        f"booked column {column}: {int(booked.sum()):,} of {rows_text(len(raw))} booked ({booked.mean():.1%}); "
         "the target is read on those only"
     )
     return booked
@@ -965,22 +1055,26 @@ def schema_warnings(schema: Schema) -> list[str]:
     return out
 
 
-def error_summary(report: ValidationReport, shown: int = 3) -> pd.DataFrame:
-    """Row errors grouped by column and reason: how many rows, and a few examples (row, id, value)."""
+def error_summary(report: ValidationReport, shown: int = 3, written: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Row errors grouped by column and reason: how many rows, and a few examples (row, id, value); a missing
+    value as the CSV cell held it when `written` (`cells_as_written`) has its column."""
     if report.errors.empty:
         return pd.DataFrame(columns=["column", "reason", "rows", "examples"])
-    e = report.errors
-    grouped = e.groupby(["column", "reason"], sort=False)
-    return pd.DataFrame(
-        {
-            "rows": grouped.size(),
-            "examples": grouped.apply(
-                lambda g: "; ".join(_example(r, i, v) for r, i, v in g[["row", "id", "value"]].head(shown).values),
-                include_groups=False,
-            ),
-        }
-    ).reset_index()
+    keys = ["column", "reason"]
+    grouped = report.errors.groupby(keys, sort=False)
+    heads = grouped.head(shown)
+    said = [
+        _example(r.row, r.id, r.value, r.column if r.reason == MISSING_REQUIRED else None, written)
+        for r in heads.itertuples()
+    ]
+    examples = heads[keys].assign(said=said).groupby(keys, sort=False)["said"].agg("; ".join)
+    return pd.DataFrame({"rows": grouped.size(), "examples": examples}).reset_index()
 
 
-def _example(row: int, id_: object, value: object) -> str:
+def _example(row: int, id_: object, value: object, missing: str | None, written: pd.DataFrame | None) -> str:
+    """One example; `missing` names the column of a missing value, shown as "(missing)", "(empty)" or as written."""
+    if missing is not None:
+        cell = written[missing].iat[row] if written is not None and missing in written.columns else None
+        known = cell is not None and not pd.isna(cell)
+        value = "(missing)" if not known else "(empty)" if cell == "" else f"{cell!r}, read as missing"
     return f"row {row} (id {id_}): {value}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
@@ -92,3 +94,29 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None
         raise TableReadError(f"{p}: cannot be read as a table ({type(err).__name__}: {err})") from None
+
+
+READ_AS_MISSING: tuple[str, ...] = tuple(t for t in pacsv.ConvertOptions().null_values if t)
+"""Texts the CSV reader (pyarrow's defaults, as `features.io` reads) takes for a missing value, as an empty cell."""
+
+
+def cells_as_written(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
+    """These columns of a CSV table (a file or a folder of them) as the text of each cell, "" for an empty one, in
+    `read_table`'s row order; None for any other table or one that cannot be read so."""
+    parts = list_parts(path)
+    if not all(p.suffix.lower() == ".csv" for p in parts):
+        return None
+    options = pacsv.ConvertOptions(
+        include_columns=list(columns),
+        include_missing_columns=True,
+        column_types={c: pa.string() for c in columns},
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        read = pacsv.ReadOptions(encoding=text_encoding())
+        tables = [pacsv.read_csv(p, read_options=read, convert_options=options) for p in parts]
+        return pa.concat_tables(tables).to_pandas()
+    except (OSError, ValueError, pa.ArrowException):
+        return None

@@ -27,6 +27,7 @@ from thinfile.features.schema import (
     category_factors,
     category_text,
     feature_numbers,
+    number_text,
 )
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
@@ -86,15 +87,16 @@ class ValidationReport:
         )
 
 
-def _number(value: float | None) -> str:
-    return f"{value:g}"
+def _bound(value: float | None, whole: bool) -> str:
+    return "none" if value is None else number_text(value, whole)
 
 
 def _describe(f: Feature, check: str) -> str:
     if check == "not_nullable":
         return MISSING_REQUIRED
     if check.startswith("in_range"):
-        return f"is outside the valid range {_number(f.min)} to {_number(f.max)} {f.unit}".rstrip()
+        whole = f.type is not FeatureType.float
+        return f"is outside the valid range {_bound(f.min, whole)} to {_bound(f.max, whole)} {f.unit}".rstrip()
     if check.startswith("isin"):
         allowed = f.levels if f.type is FeatureType.category else ("true", "false")
         return f"is not one of: {', '.join(allowed)}"

@@ -274,7 +274,7 @@ def test_an_infinite_value_in_an_integer_code_is_not_declared_and_the_check_reje
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
     assert found.schema.by_name["education_code"].levels == ("1", "2", "3", "4")
     result = check_table(frame, found.schema, target_reader=_outcome)
-    assert "1 of 400 rows (0.2%) break the schema" in result.problems
+    assert "1 of 400 rows (0.2%) breaks the schema" in result.problems
 
 
 @pytest.mark.parametrize("column", ["balance_change", "monthly_income", "late_payments_count", "education_code"])

@@ -104,13 +104,14 @@ def check(
     ),
     rejects: Path = typer.Option(None, "--rejects", help="Also write every rejected row and its reasons (CSV)."),
 ) -> None:
-    """Check TABLE against a schema without training: exit 0 when it matches, 1 when it does not, 2 on bad usage.
+    """Check TABLE against a schema without training: exit 0 when it matches, 1 when it does not, 2 when the table
+    or the schema cannot be read (or the command is mistyped).
 
-    Checks the columns, every value (type, range, declared categories, missing values), the protected
-    attributes' values against their declared categories, and the target (0/1). With the schema's booked
-    column (a lending history), the target is read on booked rows only, as training reads it.
+    Checks the columns, every value (type, range, declared categories, missing values), that no id repeats, the
+    protected attributes' values against their declared categories, and the target (0/1). With the schema's
+    booked column (a lending history), the target is read on booked rows only, as training reads it.
     """
-    from thinfile.features.infer import check_table, error_summary
+    from thinfile.features.infer import check_table, error_summary, rows_text
     from thinfile.training.data import outcome
 
     try:
@@ -119,14 +120,14 @@ def check(
             frame = read_table(table)
     except (TableReadError, SchemaError) as err:
         raise fail(str(err)) from None
-    with console.status(f"checking {len(frame):,} rows"):
-        result = check_table(frame, spec, for_training=not scoring, target_reader=outcome)
+    with console.status(f"checking {rows_text(len(frame))}"):
+        result = check_table(frame, spec, for_training=not scoring, target_reader=outcome, path=table)
     console.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
-        f"{len(frame):,} rows, {len(frame.columns)} columns"
+        f"{rows_text(len(frame))}, {len(frame.columns)} column{'' if len(frame.columns) == 1 else 's'}"
     )
-    summary = error_summary(result.report)
+    summary = error_summary(result.report, written=result.written)
     if len(summary):
         grid = Table(title="rows that break the schema (left out of training, rejected when scoring)")
         for col, justify in (("column", "left"), ("reason", "left"), ("rows", "right"), ("examples", "left")):

@@ -1,0 +1,192 @@
+"""What `schema infer` and `schema check` say about a real lender's table: protected groups, repeated ids,
+values read as missing, range bounds, target values, plurals and exit codes."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.features.infer import check_table, error_summary, infer_schema, repeated_ids
+from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.validate import validate_table
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+runner = CliRunner()
+
+
+def _feature(name: str, **kw: object) -> dict[str, object]:
+    return {"name": name, "type": "float", "min": 0, "max": 1, "dimension": "capacity", "reason": "Low", **kw}
+
+
+def tiny_schema(*features: dict[str, object]) -> Schema:
+    return parse_schema(
+        {
+            "name": "tiny",
+            "version": 1,
+            "id_column": "id",
+            "target": "bad",
+            "protected": [],
+            "features": list(features) or [_feature("x")],
+        },
+        "tiny.yaml",
+    )
+
+
+def _outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    values = pd.to_numeric(raw, errors="coerce")
+    return values, ~values.isin([0, 1]).to_numpy()
+
+
+@pytest.fixture(scope="module")
+def book() -> pd.DataFrame:
+    """The UCI table with SEX and age_band added, so table order (SEX, ..., MARRIAGE, ..., age_band) is not the
+    --protected order below."""
+    frame = pd.read_csv(DATA / "uci_credit_card.csv")
+    rng = np.random.default_rng(11)
+    frame.insert(1, "SEX", rng.choice([1, 2], len(frame), p=[0.4, 0.6]))
+    frame["age_band"] = rng.choice(["18-29", "30-44", "45-59", "60+"], len(frame), p=[0.3, 0.4, 0.2, 0.1])
+    return frame
+
+
+def _comment_counts(yaml_text: str, name: str) -> dict[str, int]:
+    line = next(x for x in yaml_text.splitlines() if x.startswith(f"  - name: {name}  #"))
+    groups = re.search(r"groups: (.*?);", line)
+    assert groups is not None, line
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r"(\S+) \(([\d,]+)\)", groups.group(1))}
+
+
+@pytest.mark.parametrize("name", ["age_band", "SEX", "MARRIAGE"])
+def test_each_protected_comment_counts_its_own_groups_whatever_the_protected_order(book, name):
+    text = infer_schema(
+        book, name="book", target="default", id_column="id", protected=["age_band", "SEX", "MARRIAGE"]
+    ).to_yaml()
+    expected = {str(k): int(v) for k, v in book[name].value_counts().items()}
+    assert _comment_counts(text, name) == expected
+
+
+def test_repeated_ids_are_counted_as_pandas_counts_them():
+    rng = np.random.default_rng(5)
+    ids = pd.Series(rng.integers(0, 5_000, 20_000))
+    counts = ids.value_counts()
+    found = repeated_ids(ids)
+    assert (found.ids, found.rows) == (int((counts > 1).sum()), int(counts[counts > 1].sum()))
+    first = ids[ids.map(counts) > 1].drop_duplicates().head(5)
+    assert found.first == tuple(str(v) for v in first)
+
+
+def test_repeated_ids_ignore_missing_ids_and_show_whole_float_ids_without_a_fraction():
+    found = repeated_ids(pd.Series([1.0, 2.0, np.nan, 2.0, np.nan, 3.0]))
+    assert (found.ids, found.rows, found.first) == (1, 2, ("2",))
+
+
+def test_check_fails_a_table_with_an_id_held_by_two_rows():
+    frame = pd.DataFrame({"id": ["a", "b", "c", "b"], "x": [0.1, 0.2, 0.3, 0.4], "bad": [0, 1, 0, 1]})
+    result = check_table(frame, tiny_schema(), target_reader=_outcome)
+    assert not result.ok
+    assert result.problems[0].startswith("id id: 1 id is held by more than one row (2 rows): 'b'; ")
+    assert result.headline(tiny_schema()).startswith("FAIL: 4 rows")
+
+
+def test_check_names_at_most_five_repeated_ids_however_many_repeat():
+    ids = [f"L{i % 50}" for i in range(100)]
+    frame = pd.DataFrame({"id": ids, "x": 0.5, "bad": 0})
+    problem = check_table(frame, tiny_schema(), target_reader=_outcome).problems[0]
+    assert "50 ids are held by more than one row (100 rows): 'L0', 'L1', 'L2', 'L3', 'L4' ...;" in problem
+
+
+def test_repeated_ids_reject_no_row():
+    frame = pd.DataFrame({"id": [7, 7], "x": [0.1, 0.2], "bad": [0, 1]})
+    assert check_table(frame, tiny_schema(), target_reader=_outcome).report.errors.empty
+
+
+def test_schema_check_command_fails_with_exit_1_on_a_repeated_id(tmp_path):
+    table, schema = tmp_path / "book.csv", tmp_path / "tiny.yaml"
+    pd.DataFrame({"id": [1, 2, 2], "x": [0.1, 0.2, 0.3], "bad": [0, 1, 0]}).to_csv(table, index=False)
+    schema.write_text(yaml.safe_dump(tiny_schema().model_dump(mode="json")))
+    result = runner.invoke(app, ["schema", "check", str(table), "--schema", str(schema)])
+    assert result.exit_code == 1, result.output
+    assert "1 id is held by more than one row (2 rows): '2'" in result.output and "PASS" not in result.output
+
+
+def test_range_message_writes_large_bounds_out_in_full():
+    schema = tiny_schema(_feature("limit", type="int", min=0, max=1_200_000, unit="NT$"))
+    frame = pd.DataFrame({"id": ["a"], "limit": [5_000_000]})
+    assert validate_table(frame, schema).errors["reason"].tolist() == ["is outside the valid range 0 to 1200000 NT$"]
+
+
+def test_range_message_writes_small_float_bounds_without_an_exponent():
+    schema = tiny_schema(_feature("share", min=0.000015, max=0.25))
+    frame = pd.DataFrame({"id": ["a"], "share": [0.5]})
+    assert validate_table(frame, schema).errors["reason"].tolist() == ["is outside the valid range 0.000015 to 0.25"]
+
+
+def _check_csv(tmp_path: Path, text: str) -> str:
+    table, schema = tmp_path / "book.csv", tmp_path / "tiny.yaml"
+    table.write_text(text)
+    schema.write_text(yaml.safe_dump(tiny_schema(_feature("x", nullable=False, max=10)).model_dump(mode="json")))
+    result = runner.invoke(app, ["schema", "check", str(table), "--schema", str(schema)], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
+def test_check_shows_a_required_cell_holding_n_a_as_written(tmp_path):
+    output = _check_csv(tmp_path, "id,x,bad\n1,3,0\n2,n/a,1\n3,4,0\n")
+    assert "row 1 (id 2): 'n/a', read as missing" in output
+
+
+def test_check_notes_which_texts_the_csv_reader_reads_as_missing(tmp_path):
+    output = " ".join(_check_csv(tmp_path, "id,x,bad\n1,3,0\n2,NULL,1\n3,4,0\n").split())
+    assert "x: 'NULL' (1 row) read as missing: the CSV reader reads an empty cell and the texts" in output
+    assert all(t in output for t in (" NA,", " N/A,", " n/a,", " null ", " NaN,"))
+
+
+def test_check_shows_an_empty_required_cell_as_empty(tmp_path):
+    output = _check_csv(tmp_path, "id,x,bad\n1,3,0\n2,,1\n3,4,0\n")
+    assert "row 1 (id 2): (empty)" in output and "read as missing:" not in output
+
+
+def test_a_missing_value_not_read_from_csv_is_shown_as_missing():
+    schema = tiny_schema(_feature("x", nullable=False))
+    report = validate_table(pd.DataFrame({"id": ["a", "b"], "x": [0.5, np.nan]}), schema)
+    assert error_summary(report)["examples"].tolist() == ["row 1 (id b): (missing)"]
+
+
+def test_a_target_of_2_in_a_column_with_gaps_is_shown_as_2():
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": 0.5, "bad": [0.0, 2.0, np.nan, 1.0]})
+    problems = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert problems == ["target bad: 2 rows are not 0 (repaid) or 1 (defaulted): '2' (1 row), missing (1 row)"]
+
+
+def test_a_one_row_table_is_one_row_in_the_headline():
+    frame = pd.DataFrame({"id": ["a"], "x": [0.5], "bad": [1]})
+    result = check_table(frame, tiny_schema(), target_reader=_outcome)
+    assert result.headline(tiny_schema()) == "PASS: 1 row against schema 'tiny' matches"
+    assert "target bad: 1 of 1 row defaulted (100.0%)" in result.notes
+
+
+def test_one_broken_row_of_one_breaks_the_schema_in_the_singular():
+    frame = pd.DataFrame({"id": ["a"], "x": [5.0], "bad": [1]})
+    assert "1 of 1 row (100.0%) breaks the schema" in check_table(frame, tiny_schema()).problems
+
+
+def test_check_help_says_exit_2_is_an_unreadable_table_or_schema():
+    result = runner.invoke(app, ["schema", "check", "--help"], terminal_width=400)
+    assert "2 when the table or the schema cannot be read" in " ".join(result.output.split())
+    assert "bad usage" not in result.output
+
+
+def test_check_exits_2_when_the_schema_cannot_be_read(tmp_path):
+    schema = tmp_path / "broken.yaml"
+    schema.write_text("name: [unclosed\n")
+    result = runner.invoke(app, ["schema", "check", str(DATA / "uci_credit_card.csv"), "--schema", str(schema)])
+    assert result.exit_code == 2
+
+
+def test_docs_give_exit_2_the_meaning_the_help_gives():
+    docs = " ".join((Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text().split())
+    assert "2 when the table or the schema cannot be read" in docs
