@@ -387,7 +387,7 @@ def _repeated_entry(loc: list[str | int], keys: list[str]) -> dict[str, Any]:
     return _entry(
         "duplicate_key",
         [*loc, str(keys[0])[:NAME_CHARS]],
-        f"given more than once: {names}{more}; send each field once (JSON readers differ on which of the values counts)",
+        f"given more than once: {names}{more}; send each field once (JSON readers differ on which value counts)",
     )
 
 

@@ -213,7 +213,8 @@ def policy_cutoffs(
 def at_cutoff(cutoffs: Cutoffs, scale: ScoreScale) -> str:
     """What the approve cut-off means: the default probability a score there stands for, and its band."""
     band = bands(np.array([cutoffs.approve]), scale)[0]
-    return f"a score of {cutoffs.approve:g} stands for a {float(score_to_pd(cutoffs.approve, scale)):.1%} PD (band '{band}')"
+    pd_ = float(score_to_pd(cutoffs.approve, scale))
+    return f"a score of {cutoffs.approve:g} stands for a {pd_:.1%} PD (band '{band}')"
 
 
 def lending_truth(ttd: Split) -> TruthSet | None:
@@ -307,7 +308,8 @@ def train_frame(
     scorer.meta["policy"] = settings.policy.model_dump(mode="json")
     seconds = time.perf_counter() - start
     cut = scorer.cutoffs
-    say(f"cut-offs: approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()}); {at_cutoff(cut, settings.scale)}")
+    rule = f"approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})"
+    say(f"cut-offs: {rule}; {at_cutoff(cut, settings.scale)}")
     explained = " and its global explanations" if settings.pipeline.global_explanations else ""
     say(f"evaluating and logging the champion{explained}")
     register = name if settings.pipeline.register_champion else None

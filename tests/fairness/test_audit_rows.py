@@ -21,11 +21,15 @@ def broken(population: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return table
 
 
-def test_every_row_mode_sets_aside_an_out_of_range_value_and_a_bad_outcome(broken: pd.DataFrame, schema: Schema) -> None:
+def test_every_row_mode_sets_aside_an_out_of_range_value_and_a_bad_outcome(
+    broken: pd.DataFrame, schema: Schema
+) -> None:
     rows = audit_rows(broken, schema, Settings(), all_rows=True, source="table t")
     assert sorted(rows.set_aside["row"].tolist()) == [3, 7]
     assert len(rows.frame) == len(broken) - 2
-    assert set(rows.frame[schema.id_column]) == set(broken[schema.id_column]) - set(broken.loc[[3, 7], schema.id_column])
+    assert set(rows.frame[schema.id_column]) == set(broken[schema.id_column]) - set(
+        broken.loc[[3, 7], schema.id_column]
+    )
     assert rows.source == "table t; 2 rows that break the schema left out, as training leaves them out"
 
 

@@ -93,7 +93,9 @@ def test_the_cut_offs_a_policy_sets_are_kept_with_the_model_and_used_where_it_is
     assert loaded.meta["policy"]["approve"] == {"by": "approval_rate", "value": 0.3}
 
 
-@pytest.mark.parametrize(("approve", "words"), [(650.0, "4.8% PD (band 'very good')"), (550.0, "16.7% PD (band 'fair')")])
+@pytest.mark.parametrize(
+    ("approve", "words"), [(650.0, "4.8% PD (band 'very good')"), (550.0, "16.7% PD (band 'fair')")]
+)
 def test_the_cutoff_line_says_what_pd_and_band_the_approve_score_stands_for(approve: float, words: str) -> None:
     """650 is 20:1 odds of good (PD 1/21), 550 two doublings less (5:1, PD 1/6), on the default scale."""
     assert at_cutoff(Cutoffs(approve=approve, refer=approve - 50), ScoreScale()).endswith(words)

@@ -111,7 +111,8 @@ def fairness(
     set_aside = rows_in.set_aside
     if len(set_aside):
         n = len(set_aside)
-        console.print(f"{n:,} row{'s' if n != 1 else ''} that break the schema, not audited (as training leaves them out):")
+        rows_text = f"{n:,} row{'s' if n != 1 else ''}"
+        console.print(f"{rows_text} that break the schema, not audited (as training leaves them out):")
         for r in set_aside.head(3).itertuples():
             console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
     if report.unchecked:
