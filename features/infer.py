@@ -907,7 +907,8 @@ def repeated_ids(ids: pd.Series, shown: int = 5) -> RepeatedIds:
     return RepeatedIds(int(repeated.nunique()), len(repeated), tuple(_value_text(v) for v in first))
 
 
-def _repeated_ids_problem(column: str, found: RepeatedIds) -> str:
+def repeated_ids_problem(column: str, found: RepeatedIds) -> str:
+    """One line on the ids more than one row holds, and what to do."""
     listed = ", ".join(map(repr, found.first)) + (" ..." if found.ids > len(found.first) else "")
     which = "1 id is" if found.ids == 1 else f"{found.ids:,} ids are"
     return (
@@ -938,7 +939,7 @@ def check_table(
     if not report.table_errors:
         found = repeated_ids(frame[schema.id_column])
         if found.ids:
-            problems.append(_repeated_ids_problem(schema.id_column, found))
+            problems.append(repeated_ids_problem(schema.id_column, found))
     if not report.table_errors and not report.errors.empty:
         bad_rows = report.errors["row"].nunique()
         problems.append(

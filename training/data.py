@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thinfile.features.infer import RepeatedIds, repeated_ids
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.validate import ValidationReport, validate_table
@@ -31,6 +32,8 @@ class PreparedData:
     rows_read: int
     data_hash: str
     source: str
+    repeated_ids: RepeatedIds | None = None
+    """ids more than one kept row holds (a repeated applicant can land in both training and test rows)"""
 
 
 def load_training_table(data: str | Path) -> pd.DataFrame:
@@ -55,7 +58,8 @@ def prepare(
     with ThreadPoolExecutor(1, thread_name_prefix="thinfile-hash") as pool:
         digest = pool.submit(tracking.data_hash, frame)  # hashing releases the GIL: it runs beside validation
         kept, rejects = _checked(frame, schema, checks, source, to_train)
-        return PreparedData(kept, rejects, len(frame), digest.result(), source)
+        repeated = repeated_ids(kept[schema.id_column])
+        return PreparedData(kept, rejects, len(frame), digest.result(), source, repeated if repeated.ids else None)
 
 
 def _checked(
@@ -151,7 +155,8 @@ def _rejects(
 def _shown(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "(empty)"
-    text = str(value)
+    whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
+    text = str(int(value)) if whole else str(value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 

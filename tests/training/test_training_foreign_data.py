@@ -83,6 +83,29 @@ def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_sche
     assert set(prepared.frame["went_bad"].unique()) <= {0, 1}
 
 
+def test_an_outcome_read_as_a_whole_float_is_named_as_written(make_foreign_table, foreign_schema: Schema) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": "float64"})
+    table.loc[4, "went_bad"] = 2.0
+    table.loc[8, "went_bad"] = float("nan")
+    prepared = prepare(table, foreign_schema)
+    assert prepared.rejects["reason"].tolist() == [
+        "went_bad: '2' is missing or not an outcome (0 = repaid, 1 = defaulted)",
+        "went_bad: (empty) is missing or not an outcome (0 = repaid, 1 = defaulted)",
+    ]
+
+
+def test_repeated_ids_are_kept_and_counted(make_foreign_table, foreign_schema: Schema) -> None:
+    table = make_foreign_table(1_000, seed=2)
+    table.loc[[3, 600, 700], "loan_ref"] = table.loc[0, "loan_ref"]
+    prepared = prepare(table, foreign_schema)
+    counts = table["loan_ref"].value_counts()
+    assert len(prepared.frame) == 1_000
+    assert prepared.repeated_ids is not None
+    assert (prepared.repeated_ids.ids, prepared.repeated_ids.rows) == ((counts > 1).sum(), counts[counts > 1].sum())
+    assert prepared.repeated_ids.first == (str(table.loc[0, "loan_ref"]),)
+    assert prepare(make_foreign_table(1_000, seed=2), foreign_schema).repeated_ids is None
+
+
 def test_a_table_with_one_outcome_class_is_refused(make_foreign_table, foreign_schema: Schema) -> None:
     table = make_foreign_table(1_000, seed=2).assign(went_bad=0)
     with pytest.raises(TrainingDataError, match="0 defaults and 1,000 repayments"):

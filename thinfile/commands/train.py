@@ -74,6 +74,7 @@ def train(
     Each model is one run in the 'thinfile' experiment with the same metric names (auc, ks, ece, oracle_gap,
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
     """
+    from thinfile.features.infer import repeated_ids_problem
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.reject_inference import RejectInferenceError
@@ -138,9 +139,16 @@ def train(
             f"{truth.get('policy_approval_thin_file_at_hist_bad_rate', float('nan')):.1%}"
         )
     if len(result.data.rejects):
+        n = len(result.data.rejects)
         console.print(
-            f"[yellow]{len(result.data.rejects):,} rows broke the schema and were left out "
+            f"[yellow]{n:,} row{'s' if n != 1 else ''} broke the schema and were left out "
             "(rejects.csv in the champion run)[/]"
+        )
+    if result.data.repeated_ids is not None:
+        line = repeated_ids_problem(result.split.schema.id_column, result.data.repeated_ids)
+        console.print(
+            f"[yellow]{line}. Trained on as they are: an applicant in both the training and the test rows makes "
+            "the test metrics look better than they are[/]"
         )
     if result.registered_version:
         console.print(
