@@ -34,6 +34,7 @@ from thinfile.features.schema import (
 )
 from thinfile.features.settings import InferSettings
 from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, validate_table
+from thinfile.features.words import counted
 
 TODO = "TODO"
 CHINESE_WORDING = Wording(
@@ -328,11 +329,6 @@ def _within_floats(rounding: Callable[[float], float], x: float) -> float:
     return rounded if math.isfinite(rounded) else math.copysign(sys.float_info.max, rounded)
 
 
-def rows_text(n: int) -> str:
-    """'1 row', '2,000 rows'."""
-    return f"{n:,} row" if n == 1 else f"{n:,} rows"
-
-
 def _tidy(x: float, whole: bool) -> float | int:
     return int(round(x)) if whole else float(f"{x:.12g}")
 
@@ -396,7 +392,7 @@ def _shown_counts(counts: pd.Series, shown: int) -> str:
 
 def _missing(raw: pd.Series) -> str:
     n = int(raw.isna().sum())
-    return "never missing" if n == 0 else f"missing in {rows_text(n)} ({n / len(raw):.1%})"
+    return "never missing" if n == 0 else f"missing in {counted(n, 'row')} ({n / len(raw):.1%})"
 
 
 def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
@@ -408,11 +404,11 @@ def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
 def _unusable_note(values: pd.Series) -> str:
     infinite = int(np.isinf(values.to_numpy()).sum())
     huge = len(values) - infinite
-    parts = [f"infinite values in {rows_text(infinite)}"] if infinite else []
+    parts = [f"infinite values in {counted(infinite, 'row')}"] if infinite else []
     if huge:
         largest = float(values[np.isfinite(values.to_numpy())].abs().max())
         parts.append(
-            f"values as large as ±{largest:.3g} in {rows_text(huge)} "
+            f"values as large as ±{largest:.3g} in {counted(huge, 'row')} "
             "(a stand-in for 'no value'? make those cells empty)"
         )
     return "; ".join(parts)
@@ -528,8 +524,8 @@ def _id_faults(raw: pd.Series) -> str:
     text = raw.dropna().astype(str)
     repeated = int(text.duplicated(keep=False).sum())
     faults = [
-        f"{rows_text(blank)} {'has' if blank == 1 else 'have'} no value" if blank else "",
-        f"{rows_text(repeated)} share a value with another" if repeated else "",
+        f"{counted(blank, 'row')} {'has' if blank == 1 else 'have'} no value" if blank else "",
+        f"{counted(repeated, 'row')} share a value with another" if repeated else "",
     ]
     return " and ".join(f for f in faults if f)
 
@@ -569,7 +565,7 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     if labels == ["0", "1"] or (pd.api.types.is_bool_dtype(raw) and len(labels) == 2):
         ones = int((num if num is not None else values.astype(float)).sum())
         verb = "is" if ones == 1 else "are"
-        seen = f"{ones:,} of {rows_text(len(values))} {verb} 1 (defaulted): {ones / len(values):.1%}"
+        seen = f"{ones:,} of {counted(len(values), 'row')} {verb} 1 (defaulted): {ones / len(values):.1%}"
     else:
         seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
         notes.append(
@@ -579,8 +575,8 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     if raw.isna().any():
         missing = int(raw.isna().sum())
         notes.append(
-            f"{rows_text(missing)} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as rejects "
-            "and schema check lists them; if they are applicants turned down, add a booked column (1 = booked, "
+            f"{counted(missing, 'row')} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as "
+            "rejects and schema check lists them; if they are applicants turned down, add a booked column (1 = booked, "
             "0 = rejected) and name it as booked_column"
         )
     return Column(name, "target", seen=seen, notes=tuple(notes))
@@ -696,7 +692,7 @@ def infer_schema(
     data = {
         "name": name,
         "version": 1,
-        "description": f"{TODO}: what this table is (inferred from {source}, {rows_text(len(frame))})",
+        "description": f"{TODO}: what this table is (inferred from {source}, {counted(len(frame), 'row')})",
         "id_column": id_column,
         "target": target,
         "date_column": date_column,
@@ -747,8 +743,8 @@ def render_yaml(inferred: Inferred) -> str:
     out = [
         HEADER.format(
             source=inferred.source,
-            rows=rows_text(inferred.rows),
-            cols=f"{len(inferred.columns)} column{'' if len(inferred.columns) == 1 else 's'}",
+            rows=counted(inferred.rows, "row"),
+            cols=counted(len(inferred.columns), "column"),
             margin=settings.range_margin,
         )
     ]
@@ -826,7 +822,7 @@ class TableCheck:
         return not self.problems
 
     def headline(self, schema: Schema) -> str:
-        what = f"{rows_text(self.rows)} against schema {schema.name!r}"
+        what = f"{counted(self.rows, 'row')} against schema {schema.name!r}"
         if self.ok:
             skipped = f" ({len(self.not_checked)} check(s) could not run: see above)" if self.not_checked else ""
             verb = "matches" if self.rows == 1 else "match"
@@ -865,7 +861,7 @@ def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]
 def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5) -> str:
     """Values and their counts, most frequent first; None is a missing value."""
     top = sorted(counts.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{'missing' if k is None else repr(k)} ({rows_text(v)})" for k, v in top[:shown])
+    text = ", ".join(f"{'missing' if k is None else repr(k)} ({counted(v, 'row')})" for k, v in top[:shown])
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
@@ -943,7 +939,7 @@ def check_table(
     if not report.table_errors and not report.errors.empty:
         bad_rows = report.errors["row"].nunique()
         problems.append(
-            f"{bad_rows:,} of {rows_text(len(frame))} ({bad_rows / len(frame):.1%}) break"
+            f"{bad_rows:,} of {counted(len(frame), 'row')} ({bad_rows / len(frame):.1%}) break"
             f"{'s' if bad_rows == 1 else ''} the schema"
         )
     gaps = category_gaps(report, schema) if not report.table_errors else []
@@ -982,7 +978,7 @@ def check_table(
                 )
             else:
                 notes.append(
-                    f"target {schema.target}: {int(values.sum()):,} of {rows_text(len(values))} defaulted "
+                    f"target {schema.target}: {int(values.sum()):,} of {counted(len(values), 'row')} defaulted "
                     f"({float(values.mean()):.1%})"
                 )
     written = None
@@ -1029,7 +1025,7 @@ def _booked(
         )
     booked = (flags.to_numpy() == 1.0) & ~unreadable
     notes.append(
-        f"booked column {column}: {int(booked.sum()):,} of {rows_text(len(raw))} booked ({booked.mean():.1%}); "
+        f"booked column {column}: {int(booked.sum()):,} of {counted(len(raw), 'row')} booked ({booked.mean():.1%}); "
         "the target is read on those only"
     )
     return booked

@@ -13,6 +13,7 @@ from thinfile.features.infer import RepeatedIds, repeated_ids
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.features.words import counted
 from thinfile.training import tracking
 from thinfile.training.settings import DataChecks
 
@@ -112,7 +113,8 @@ def booked_flags(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray
     if bad.any():
         rows = np.flatnonzero(bad)
         raise TrainingDataError(
-            f"{source}: {len(rows):,} rows have no readable {column!r} (rows {', '.join(map(str, rows[:5]))}"
+            f"{source}: {counted(len(rows), 'row')} {'has' if len(rows) == 1 else 'have'} no readable {column!r} "
+            f"(rows {', '.join(map(str, rows[:5]))}"
             f"{' ...' if len(rows) > 5 else ''}); every applicant must be marked booked (1) or rejected (0)"
         )
     return values.to_numpy() == 1.0

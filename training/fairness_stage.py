@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.features.schema import Schema
 from thinfile.features.settings import project_root
+from thinfile.features.words import counted
 from thinfile.training import tracking
 from thinfile.training.data import TrainingDataError, prepare
 from thinfile.training.fairness.audit import (
@@ -122,9 +123,8 @@ def audit_rows(
             f"{source} instead with --all-rows, or give the table the model was trained on"
         ) from None
     what = source if all_rows else f"{source} (held-out test part)"
-    n = len(prepared.rejects)
-    if n:
-        what += f"; {n:,} row{'s' if n != 1 else ''} that break the schema left out, as training leaves them out"
+    if len(prepared.rejects):
+        what += f"; {counted(len(prepared.rejects), 'row')} that break the schema left out, as training leaves them out"
     return AuditRows(kept, prepared.rejects, what)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
+from thinfile.features.words import counted
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import (
     SCORES,
@@ -151,7 +152,8 @@ class BatchResult:
         if self.duplicate_ids.get("ids"):
             d = self.duplicate_ids
             lines.append(
-                f"duplicate ids: {d['ids']:,} ids appear more than once ({d['rows']:,} rows), first "
+                f"duplicate ids: {counted(d['ids'], 'id')} {'appears' if d['ids'] == 1 else 'appear'} more than once "
+                f"({counted(d['rows'], 'row')}), first "
                 f"{', '.join(map(str, d['first']))}; each row was scored (or rejected) on its own"
             )
         return "\n".join(lines)

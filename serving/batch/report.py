@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from thinfile.features import jsonio
+from thinfile.features.words import counted
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
 from thinfile.training.fairness.metrics import disparate_impact, protected_values
@@ -112,8 +113,7 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
             )
             if not r["counted"]:
                 n, why = int(r["rows"]), str(r["why_not"])
-                rows_text = f"{n:,} row{'s' if n != 1 else ''}"
-                left_out.append(f"{g} ({why})" if why.startswith(f"{n:,} row") else f"{g} ({rows_text}: {why})")
+                left_out.append(f"{g} ({why})" if why.startswith(f"{n:,} row") else f"{g} ({counted(n, 'row')}: {why})")
         worst = None if di.ratio is None else round(di.ratio, 6)
         out[attr] = {
             "groups": rows,

@@ -13,6 +13,7 @@ import typer
 
 from thinfile.commands.common import console, fail, model_name, warn_of_schema
 from thinfile.config import Settings
+from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
 
 EXIT_NOTHING_SCORED = 1
@@ -49,7 +50,7 @@ def one_line(err: BaseException) -> str:
 def _most_rejected(report: dict) -> str:
     by_column = report.get("job", {}).get("rejected_by_column") or {}
     top = sorted(by_column.items(), key=lambda kv: -kv[1])[:3]
-    return ", ".join(f"{column} ({rows:,} rows)" for column, rows in top)
+    return ", ".join(f"{column} ({counted(rows, 'row')})" for column, rows in top)
 
 
 def batch_score(

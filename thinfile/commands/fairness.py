@@ -76,6 +76,7 @@ def fairness(
     be checked) or a usage error (bad model, table or schema).
     """
     from thinfile.features.schema import SchemaError, load_schema
+    from thinfile.features.words import counted
     from thinfile.training.data import TrainingDataError, load_training_table
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_rows, audit_scorer
@@ -110,9 +111,8 @@ def fairness(
     console.print(f"[{style}]{report.headline}[/]")
     set_aside = rows_in.set_aside
     if len(set_aside):
-        n = len(set_aside)
-        rows_text = f"{n:,} row{'s' if n != 1 else ''}"
-        console.print(f"{rows_text} that break the schema, not audited (as training leaves them out):")
+        rows = counted(len(set_aside), "row")
+        console.print(f"{rows} that break the schema, not audited (as training leaves them out):")
         for r in set_aside.head(3).itertuples():
             console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
     if report.unchecked:

@@ -111,7 +111,8 @@ def check(
     protected attributes' values against their declared categories, and the target (0/1). With the schema's
     booked column (a lending history), the target is read on booked rows only, as training reads it.
     """
-    from thinfile.features.infer import check_table, error_summary, rows_text
+    from thinfile.features.infer import check_table, error_summary
+    from thinfile.features.words import counted
     from thinfile.training.data import outcome
 
     try:
@@ -120,12 +121,12 @@ def check(
             frame = read_table(table)
     except (TableReadError, SchemaError) as err:
         raise fail(str(err)) from None
-    with console.status(f"checking {rows_text(len(frame))}"):
+    with console.status(f"checking {counted(len(frame), 'row')}"):
         result = check_table(frame, spec, for_training=not scoring, target_reader=outcome, path=table)
     console.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
-        f"{rows_text(len(frame))}, {len(frame.columns)} column{'' if len(frame.columns) == 1 else 's'}"
+        f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
     )
     summary = error_summary(result.report, written=result.written)
     if len(summary):

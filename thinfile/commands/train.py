@@ -75,6 +75,7 @@ def train(
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
     """
     from thinfile.features.infer import repeated_ids_problem
+    from thinfile.features.words import counted
     from thinfile.training.data import TrainingDataError
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.reject_inference import RejectInferenceError
@@ -141,7 +142,7 @@ def train(
     if len(result.data.rejects):
         n = len(result.data.rejects)
         console.print(
-            f"[yellow]{n:,} row{'s' if n != 1 else ''} broke the schema and were left out "
+            f"[yellow]{counted(n, 'row')} broke the schema and {'was' if n == 1 else 'were'} left out "
             "(rejects.csv in the champion run)[/]"
         )
     if result.data.repeated_ids is not None:
