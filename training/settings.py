@@ -192,7 +192,14 @@ class FairnessAudit(Section):
         description="a group with fewer rows is shown with its uncertainty but not checked: the verdict is then "
         "'incomplete', never 'pass'",
     )
-    confidence: float = Field(0.95, gt=0, lt=1, description="level of the Wilson interval on every group rate")
+    confidence: float = Field(
+        0.95, gt=0, lt=1, description="level of the Wilson interval on every group rate and of each check's interval"
+    )
+    interval_draws: int = Field(
+        4_000,
+        ge=100,
+        description="draws of the parametric bootstrap behind each check's interval (seeded: a report is reproducible)",
+    )
     calibration_bins: int = Field(10, ge=2, description="equal-count bins of predicted PD (deciles)")
     score_bins: int = Field(30, ge=5, description="histogram bins of the score distribution per group")
     proxy_rows: int = Field(30_000, ge=100, description="rows sampled to fit each proxy classifier")

@@ -126,6 +126,12 @@ def fairness(
             console.print(heading)
             for c in checks:
                 console.print(f"  - {c.sentence}")
+    if report.within_noise:
+        console.print("within sampling noise (more rows are needed to be sure):")
+        for c in report.within_noise:
+            console.print(f"  - {c.noise_sentence}")
+    for attr, why in report.proxy_skipped.items():
+        console.print(f"  {why or f'proxy audit of {attr} could not run'}")
     table = Table(title=f"{len(frame):,} rows")
     for col in ("attribute", "groups checked", "DI ratio", "EO diff", "EOdds diff", "calib gap", "oracle DI"):
         table.add_column(col, justify="left" if col == "attribute" else "right")

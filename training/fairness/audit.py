@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import lightgbm as lgb
@@ -21,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema
+from thinfile.features.words import counted
 from thinfile.training.evaluate import metric_token, thin_file_mask
 from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
@@ -36,6 +38,9 @@ from thinfile.training.fairness.metrics import (
     group_labels,
     intersection_categories,
     pd_bins,
+    protected_values,
+    quantile_interval,
+    rate_draws,
     risk_frame,
     wilson_interval,
 )
@@ -54,6 +59,7 @@ Verdict = Literal["pass", "fail", "incomplete"]
 
 
 THIN_FILE = "thin-file"
+HIGHER_IS_BETTER = ("disparate_impact_ratio",)
 BASELINE_CANNOT_REACH = "baseline cannot reach this bad rate"
 
 ERR_NO_PROTECTED = (
@@ -83,6 +89,7 @@ NULL_VALUES = {
     "di_ratio": "the group is not counted (see why_not), or nobody in any counted group is approved",
     "*_low / *_high": "a Wilson interval needs at least one row",
     "checks[].value": "the check could not run; its sentence says why",
+    "checks[].low / checks[].high": "the check could not run, so neither could its interval",
     "inclusion.segments[].baseline_*": BASELINE_CANNOT_REACH,
     "inclusion.segments[].ratio": "the baseline approves nobody in the segment",
 }
@@ -109,6 +116,25 @@ class Check:
     limit: float
     passed: bool | None
     sentence: str
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def within_noise(self) -> bool:
+        """The verdict is within sampling noise: the check's interval holds values on both sides of the limit."""
+        if self.passed is None or self.low is None or self.high is None:
+            return False
+        if self.metric in HIGHER_IS_BETTER:
+            return self.low < self.limit <= self.high
+        return self.low <= self.limit < self.high
+
+    @property
+    def noise_sentence(self) -> str:
+        where = "inside" if self.passed is False else "beyond"
+        return f"{self.sentence}; its interval reaches {where} the limit, so more rows are needed to be sure"
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.__dict__, "within_noise": self.within_noise}
 
 
 @dataclass(frozen=True)
@@ -146,6 +172,9 @@ class AttributeAudit:
     unassigned_rows: int = 0
     why_not: dict[str, str] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
+    intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    no_value_rows: int = 0
+    undeclared_rows: int = 0
 
     @property
     def checked_groups(self) -> list[str]:
@@ -165,6 +194,9 @@ class AttributeAudit:
             "groups": _records(self.groups.reset_index()),
             "unchecked": [u.__dict__ for u in self.unchecked],
             "rows_in_no_group": self.unassigned_rows,
+            "rows_with_no_value": self.no_value_rows,
+            "rows_with_undeclared_value": self.undeclared_rows,
+            "intervals": {m: {"low": low, "high": high} for m, (low, high) in self.intervals.items()},
             "not_computed": self.why_not,
             "calibration": _records(self.calibration),
             "score_edges": self.score_edges,
@@ -181,6 +213,7 @@ class ProxyAudit:
     auc: float
     rows: int
     top_features: list[tuple[str, float]]
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -188,6 +221,7 @@ class ProxyAudit:
             "auc": self.auc,
             "rows": self.rows,
             "top_features": [{"feature": f, "share": s} for f, s in self.top_features],
+            "groups_left_out": self.left_out,
         }
 
 
@@ -247,6 +281,7 @@ class FairnessReport:
     has_oracle: bool
     coverage: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    proxy_skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def unchecked(self) -> list[Unchecked]:
@@ -260,6 +295,11 @@ class FairnessReport:
     @property
     def not_run(self) -> list[Check]:
         return [c for c in self.checks if c.passed is None]
+
+    @property
+    def within_noise(self) -> list[Check]:
+        """Checks, passed or failed, whose interval crosses the limit: their verdict could be sampling noise."""
+        return [c for c in self.checks if c.within_noise]
 
     @property
     def verdict(self) -> Verdict:
@@ -282,6 +322,26 @@ class FairnessReport:
 
     @property
     def headline(self) -> str:
+        return " ".join([self._verdict_sentence(), *self._caveats()])
+
+    def _caveats(self) -> list[str]:
+        out = []
+        noisy = len(self.within_noise)
+        if noisy:
+            level = f"{100 * self.audit.confidence:g}%"
+            out.append(
+                f"{noisy} of these verdicts {'is' if noisy == 1 else 'are'} within sampling noise of "
+                f"{'its limit' if noisy == 1 else 'their limits'} ({'its' if noisy == 1 else 'their'} {level} "
+                "interval crosses the limit): more rows are needed to be sure."
+            )
+        if self.proxy_skipped:
+            out.append(
+                f"The proxy audit could not run for {', '.join(self.proxy_skipped)} (too few rows per group; "
+                "see the notes)."
+            )
+        return out
+
+    def _verdict_sentence(self) -> str:
         ran = [c for c in self.checks if c.passed is not None]
         gaps = []
         if self.unchecked:
@@ -345,9 +405,10 @@ class FairnessReport:
             "min_group_rows": self.audit.min_group_rows,
             "confidence": self.audit.confidence,
             "overall": self.overall,
-            "checks": [c.__dict__ for c in self.checks],
+            "checks": [c.to_dict() for c in self.checks],
             "attributes": [a.to_dict() for a in self.attributes],
             "proxies": [p.to_dict() for p in self.proxies],
+            "proxy_skipped": self.proxy_skipped,
             "inclusion": self.inclusion.to_dict() if self.inclusion is not None else None,
             "has_oracle": self.has_oracle,
             "notes": self.notes,
@@ -437,9 +498,12 @@ def proxy_audit(
 ) -> ProxyAudit | None:
     """Fit a small LightGBM to predict the attribute from the model inputs; held-out AUC and gain shares.
 
-    Rows whose label is MISSING_GROUP (no value, or one the schema does not declare) are left out.
+    Rows whose label is MISSING_GROUP (no value, or one the schema does not declare) are left out, and
+    so are groups under `audit.min_group_rows` rows (named in `left_out` with their sizes). None when
+    fewer than two groups remain or they are too small to fit and test a classifier.
     """
-    keep = labels != MISSING_GROUP
+    fitted, left_out = proxy_groups(labels, audit.min_group_rows)
+    keep = np.isin(labels, fitted)
     classes, y = np.unique(labels[keep], return_inverse=True)
     Xk = X[keep]
     if len(classes) < 2 or len(y) < 40 or np.bincount(y).min() < 5:
@@ -472,7 +536,40 @@ def proxy_audit(
     gain = booster.feature_importance("gain")
     share = gain / gain.sum() if gain.sum() > 0 else gain
     top = np.argsort(-share, kind="stable")[: audit.proxy_top_features]
-    return ProxyAudit(attribute, float(score), int(len(y)), [(feature_names[j], float(share[j])) for j in top])
+    return ProxyAudit(
+        attribute, float(score), int(len(y)), [(feature_names[j], float(share[j])) for j in top], left_out
+    )
+
+
+def proxy_groups(labels: np.ndarray, min_rows: int) -> tuple[list[str], dict[str, int]]:
+    """The groups a proxy classifier is fitted on (at least `min_rows` rows) and those left out, with their sizes."""
+    sizes = pd.Series(labels[labels != MISSING_GROUP]).value_counts(sort=False)
+    fitted = [str(g) for g, n in sizes.items() if n >= min_rows]
+    return fitted, {str(g): int(n) for g, n in sizes.items() if n < min_rows}
+
+
+def _sizes(groups: dict[str, int]) -> str:
+    return ", ".join(f"{g} ({counted(n, 'row')})" for g, n in groups.items())
+
+
+def _proxy_note(attr: str, labels: np.ndarray, p: ProxyAudit | None, min_rows: int) -> str | None:
+    if p is not None:
+        if not p.left_out:
+            return None
+        return (
+            f"proxy audit of {attr}: fitted on the groups with at least {min_rows:,} rows; left out "
+            f"{_sizes(p.left_out)}."
+        )
+    fitted, left_out = proxy_groups(labels, min_rows)
+    if len(fitted) >= 2:
+        rows = int(np.isin(labels, fitted).sum())
+        return (
+            f"proxy audit of {attr}: too few rows to fit and test a classifier on groups {', '.join(fitted)} "
+            f"({rows:,} rows)."
+        )
+    big = f"only {fitted[0]} has" if fitted else "no group has"
+    tail = f" (left out: {_sizes(left_out)})." if left_out else "."
+    return f"proxy audit of {attr}: could not run: {big} at least {min_rows:,} rows{tail}"
 
 
 # ---------------------------------------------------------------- one attribute
@@ -538,12 +635,14 @@ def audit_attribute(
     limits: FairnessLimits,
     categories: list[str],
     oracle_score: np.ndarray | None = None,
+    seed: int = 0,
 ) -> AttributeAudit:
     """Decision and threshold-free metrics for one attribute's declared groups, with a Wilson interval on each rate.
 
     Rows with no value (or, for an intersection, a part the schema does not declare) belong to no
     group. A value outside `categories` is listed as unchecked, not audited as a group. Groups under
     `audit.min_group_rows` rows are shown but not checked; the checks compare the counted groups only.
+    Each checked statistic also gets an `audit.confidence` interval (see `check_intervals`, seeded by `seed`).
     """
     approved = score >= cutoffs.approve
     counts = _counts(labels, defaulted, approved, score >= cutoffs.refer)
@@ -563,6 +662,7 @@ def audit_attribute(
     shown = [g for g in categories if di.groups.loc[g, "rows"] > 0]
     inside = np.isin(labels, shown)
     unassigned = int((~inside).sum())
+    no_value = int((labels == MISSING_GROUP).sum())
     counted = di.counted
 
     lab, dft, p, sc = labels[inside], defaulted[inside], pd_[inside], score[inside]
@@ -582,6 +682,8 @@ def audit_attribute(
             unchecked=unchecked,
             unassigned_rows=unassigned,
             why_not={m: "no row holds a declared group" for m in CHECK_METRICS},
+            no_value_rows=no_value,
+            undeclared_rows=unassigned - no_value,
         )
     repaid, ok = 1 - dft, approved[inside]
     dec = decision_frame(repaid, ok, lab)
@@ -616,6 +718,14 @@ def audit_attribute(
     for metric, w in (("equal_opportunity_difference", eo_why), ("calibration_gap", cg_why)):
         if w:
             why[metric] = w
+    intervals = check_intervals(
+        counts.loc[counted],
+        groups.loc[counted, "pd_mean"],
+        dict(zip(CHECK_METRICS, (di_ratio, eo_diff, calibration_gap), strict=True)),
+        audit.confidence,
+        np.random.default_rng([seed, zlib.crc32(name.encode())]),
+        audit.interval_draws,
+    )
 
     bins = pd_bins(p, audit.calibration_bins)
     calib = _metric_frame(
@@ -677,7 +787,48 @@ def audit_attribute(
         unassigned_rows=unassigned,
         why_not=why,
         findings=findings,
+        intervals=intervals,
+        no_value_rows=no_value,
+        undeclared_rows=unassigned - no_value,
     )
+
+
+def check_intervals(
+    counts: pd.DataFrame,
+    pd_mean: pd.Series,
+    values: dict[str, float | None],
+    confidence: float,
+    rng: np.random.Generator,
+    draws: int,
+) -> dict[str, tuple[float | None, float | None]]:
+    """A `confidence` interval of each checked statistic that has a value, over the counted groups' `counts`.
+
+    A parametric bootstrap: every group's approval rate, TPR and default rate are drawn from the
+    Beta posteriors of their counts (metrics.rate_draws) and each statistic recomputed per draw as
+    the check computes it (lowest over highest approval rate; largest minus smallest TPR, and
+    observed default rate minus mean predicted PD, between groups). The predicted PDs are held fixed.
+    A gap between groups that are alike draws mostly above its value; the interval is then widened
+    to hold the value itself.
+    """
+
+    def around(metric: str, stat: np.ndarray) -> tuple[float | None, float | None]:
+        low, high = quantile_interval(stat, confidence)
+        value = values[metric]
+        if low is None or high is None or value is None:
+            return None, None
+        return min(low, value), max(high, value)
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    if values.get("disparate_impact_ratio") is not None:
+        rates = rate_draws(counts["approved"], counts["rows"], draws, rng)
+        out["disparate_impact_ratio"] = around("disparate_impact_ratio", rates.min(axis=1) / rates.max(axis=1))
+    if values.get("equal_opportunity_difference") is not None:
+        tpr = rate_draws(counts["approved_repaid"], counts["repaid"], draws, rng)
+        out["equal_opportunity_difference"] = around("equal_opportunity_difference", tpr.max(axis=1) - tpr.min(axis=1))
+    if values.get("calibration_gap") is not None:
+        error = rate_draws(counts["defaulted"], counts["rows"], draws, rng) - pd_mean.to_numpy(dtype=np.float64)
+        out["calibration_gap"] = around("calibration_gap", error.max(axis=1) - error.min(axis=1))
+    return out
 
 
 def _oracle_findings(
@@ -749,8 +900,11 @@ def versus_limit(value: float, limit: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def checks_for(a: AttributeAudit, limits: FairnessLimits) -> list[Check]:
-    """The three pass/fail lines for one attribute, each stated as a sentence (or why it could not run)."""
+def checks_for(a: AttributeAudit, limits: FairnessLimits, confidence: float = 0.95) -> list[Check]:
+    """The three pass/fail lines for one attribute, each a sentence with its interval (or why it could not run).
+
+    Pass or fail is decided on the point estimate alone; the `confidence` interval only says how sure that is.
+    """
 
     def check(metric: str, value: float | None, limit: float, higher_is_better: bool, words: str) -> Check:
         if value is None or not np.isfinite(value):
@@ -758,13 +912,21 @@ def checks_for(a: AttributeAudit, limits: FairnessLimits) -> list[Check]:
             return Check(a.name, metric, None, limit, None, f"{words} for {a.name} could not be checked: {why}")
         ok = value >= limit if higher_is_better else value <= limit
         verdict = "within" if ok else "outside"
+        low, high = a.intervals.get(metric, (None, None))
+        span = (
+            f" ({100 * confidence:g}% interval {versus_limit(low, limit)} to {versus_limit(high, limit)})"
+            if low is not None and high is not None
+            else ""
+        )
         return Check(
             a.name,
             metric,
             value,
             limit,
             bool(ok),
-            f"{words} for {a.name} is {versus_limit(value, limit)}, {verdict} the limit {limit:g}",
+            f"{words} for {a.name} is {versus_limit(value, limit)}{span}, {verdict} the limit {limit:g}",
+            low,
+            high,
         )
 
     pair = f" ({a.worst_group} vs {a.reference_group})" if a.worst_group is not None else ""
@@ -811,13 +973,26 @@ def _check_table(frame: pd.DataFrame, schema: Schema, table: str) -> None:
 
 
 def _coverage(a: AttributeAudit, rows: int, intersection: bool) -> list[str]:
-    if not a.unassigned_rows:
-        return []
-    what = "no value (or a value the schema does not declare) in one of its parts" if intersection else "no value"
-    return [
-        f"{a.name}: {a.unassigned_rows:,} of {rows:,} rows have {what}; they belong to no {a.name} group "
-        "and are not in its checks."
-    ]
+    part = " in one of its parts" if intersection else ""
+    tail = f"; they belong to no {a.name} group and are not in its checks."
+    out = []
+    if a.no_value_rows:
+        out.append(f"{a.name}: {a.no_value_rows:,} of {rows:,} rows have no value{part}{tail}")
+    if a.undeclared_rows:
+        listed = "" if intersection else " (listed with the groups not checked)"
+        out.append(
+            f"{a.name}: {a.undeclared_rows:,} of {rows:,} rows hold a value the schema does not declare"
+            f"{part}{listed}{tail}"
+        )
+    return out
+
+
+def _unassigned(frame: pd.DataFrame, columns: list[str], declared: dict[str, list[str]]) -> tuple[int, int]:
+    """Rows missing any of `columns`, and rows holding all of them with a value one of them does not declare."""
+    parts = [protected_values(frame[c]) for c in columns]
+    missing = np.logical_or.reduce([p == MISSING_GROUP for p in parts])
+    undeclared = np.logical_or.reduce([~np.isin(p, declared[c]) for c, p in zip(columns, parts, strict=True)])
+    return int(missing.sum()), int((undeclared & ~missing).sum())
 
 
 def build_report(
@@ -892,22 +1067,29 @@ def build_report(
             limits,
             intersection_categories([declared[c] for c in cols]),
             oracle_score,
+            seed,
         )
+        no_value, undeclared = _unassigned(frame, cols, declared)
+        a = replace(a, no_value_rows=no_value, undeclared_rows=undeclared)
         attributes.append(a)
         coverage.extend(_coverage(a, n, len(cols) > 1))
-    checks = [c for a in attributes for c in checks_for(a, limits)]
+    checks = [c for a in attributes for c in checks_for(a, limits, audit.confidence)]
     if not any(c.passed is not None for c in checks):
         why = "; ".join(f"{a.name}: {next(iter(a.why_not.values()), 'not computed')}" for a in attributes)
         raise FairnessError(ERR_NO_CHECKS.format(table=table, rows=n, why=why, min_rows=audit.min_group_rows))
 
     X = schema.to_matrix(frame)
     proxies = []
+    proxy_skipped: dict[str, str] = {}
     for attr in schema.protected_names:
         labels = group_labels(frame, [attr])
         labels = np.where(np.isin(labels, declared[attr]), labels, MISSING_GROUP)
         p = proxy_audit(X, labels, attr, schema.feature_names, schema.categorical_indices, audit, seed)
+        note = _proxy_note(attr, labels, p, audit.min_group_rows)
+        if note:
+            notes.append(note)
         if p is None:
-            notes.append(f"proxy audit of {attr}: too few rows per group to fit a classifier.")
+            proxy_skipped[attr] = note or ""
         else:
             proxies.append(p)
 
@@ -949,6 +1131,7 @@ def build_report(
         has_oracle=oracle_pd is not None,
         coverage=coverage,
         notes=notes,
+        proxy_skipped=proxy_skipped,
     )
 
 

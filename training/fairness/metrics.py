@@ -21,7 +21,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from scipy.stats import binomtest
+from scipy.stats import beta, binomtest
 from sklearn.metrics import roc_auc_score
 
 MISSING_GROUP = "(missing)"
@@ -181,6 +181,22 @@ def wilson_interval(successes: np.ndarray, trials: np.ndarray, confidence: float
         ci = binomtest(int(k[i]), int(n[i])).proportion_ci(confidence, method="wilson")
         low[i], high[i] = ci.low, ci.high
     return low, high
+
+
+def rate_draws(successes: np.ndarray, trials: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Parametric bootstrap of each rate successes/trials: `draws` x groups from its Beta(k + 1/2, n - k + 1/2)."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    return beta.rvs(k + 0.5, n - k + 0.5, size=(draws, len(k)), random_state=rng)
+
+
+def quantile_interval(draws: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
+    """The central `confidence` interval of a statistic's draws; (None, None) when any draw is not finite."""
+    values = np.asarray(draws, dtype=np.float64)
+    if not len(values) or not np.isfinite(values).all():
+        return None, None
+    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)

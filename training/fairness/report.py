@@ -171,7 +171,12 @@ def _attribute(a: AttributeAudit, report: FairnessReport) -> dict[str, Any]:
             f"{format_value(a.oracle_eo_diff)} (model: {format_value(a.di_ratio)} and {format_value(a.eo_diff)})."
         )
     if a.unassigned_rows:
-        lines.append(f"{a.unassigned_rows:,} rows belong to no {a.name} group (no value or an undeclared one).")
+        why = [
+            f"{n:,} with {what}"
+            for n, what in ((a.no_value_rows, "no value"), (a.undeclared_rows, "a value the schema does not declare"))
+            if n
+        ]
+        lines.append(f"{a.unassigned_rows:,} rows belong to no {a.name} group ({' and '.join(why) or 'no value'}).")
     groups: Table | None = None
     img: Image | None = None
     if len(a.groups):
@@ -236,6 +241,7 @@ def _proxies(proxies: list[ProxyAudit]) -> dict[str, Any] | None:
             "auc": p.auc,
             "rows": p.rows,
             "features": ", ".join(f"{f} ({100 * s:.0f}%)" for f, s in p.top_features),
+            "left_out": ", ".join(f"{g} ({n:,} rows)" for g, n in p.left_out.items()),
         }
         for p in proxies
     ]
@@ -244,6 +250,7 @@ def _proxies(proxies: list[ProxyAudit]) -> dict[str, Any] | None:
         Column("auc", "AUC"),
         Column("rows", "rows", "int"),
         Column("features", "features carrying it (gain share)", "text"),
+        Column("left_out", "groups left out (too few rows)", "text"),
     ]
     return {"table": table(records, columns), "image": image(proxy_figure(proxies), "proxy audit")}
 
@@ -263,8 +270,15 @@ def _overall(report: FairnessReport) -> str:
     return text + "."
 
 
+def _interval(low: float | None, high: float | None, limit: float) -> str | None:
+    if low is None or high is None:
+        return None
+    return f"{versus_limit(low, limit)} to {versus_limit(high, limit)}"
+
+
 def render_html(report: FairnessReport, title: str = "thinfile fairness report") -> str:
     """The whole report as one HTML document (no external files, no scripts)."""
+    confidence = f"{100 * report.audit.confidence:g}%"
     meta = [
         " · ".join(f"{k}: {v}" for k, v in report.model.items() if v not in (None, "", [])),
         " · ".join(f"{k}: {v}" for k, v in report.data.items()),
@@ -284,8 +298,10 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
                 "attribute": c.attribute,
                 "check": c.metric.replace("_", " "),
                 "value": None if c.value is None else versus_limit(c.value, c.limit),
+                "interval": _interval(c.low, c.high, c.limit),
                 "limit": c.limit,
                 "result": {True: "pass", False: "FAIL", None: "not run"}[c.passed],
+                "noise": "yes: the interval crosses the limit" if c.within_noise else None if c.low is None else "no",
             }
             for c in report.checks
         ],
@@ -293,11 +309,14 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
             Column("attribute", "attribute", "text"),
             Column("check", "check", "text"),
             Column("value", "value"),
+            Column("interval", f"{confidence} interval", "text"),
             Column("limit", "limit"),
             Column("result", "result", "text", lambda r: r["result"] != "pass"),
+            Column("noise", "within sampling noise", "text", lambda r: r["noise"] not in (None, "no")),
         ],
     )
     limits = report.limits
+    proxy_not_run = [f"{note[:1].upper()}{note[1:]}" for note in report.proxy_skipped.values()]
     return render(
         "fairness.html.j2",
         title=title,
@@ -305,10 +324,11 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
         verdict=Verdict(report.verdict, report.headline),
         unchecked=unchecked if report.unchecked else None,
         min_group_rows=report.audit.min_group_rows,
-        confidence=f"{100 * report.audit.confidence:g}%",
+        confidence=confidence,
         coverage=report.coverage,
         failures=[c.sentence + "." for c in report.failures],
-        not_run=[c.sentence + "." for c in report.not_run],
+        noise=[c.noise_sentence + "." for c in report.within_noise],
+        not_run=[c.sentence + "." for c in report.not_run] + proxy_not_run,
         overall=_overall(report),
         limits=(
             f"Limits: disparate impact ratio >= {limits.disparate_impact_min:g} (the four-fifths rule), "
