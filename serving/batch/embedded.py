@@ -234,6 +234,8 @@ def _score_pending(
 
         def on_done(name: str, footer: dict) -> None:
             chunks[name] = footer
+            if job.stop is not None:
+                job.stop()
             bar.advance(task, footer["counts"]["rows_in"])
             if time.monotonic() - last_write[0] >= job.settings.manifest_every_s:
                 update_manifest(layout, manifest, chunks)

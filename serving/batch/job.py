@@ -111,6 +111,8 @@ class BatchJob:
     overwrite: bool = False
     progress: bool = False
     console: Console | None = None
+    stop: Callable[[], None] | None = None
+    """called as each part is committed: raises to stop the job (a signal whose exception Python swallowed)"""
 
     @cached_property
     def tag(self) -> ModelTag:
@@ -308,8 +310,10 @@ def batch_score(
     overwrite: bool = False,
     progress: bool = False,
     console: Console | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> BatchResult:
-    """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*)."""
+    """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*); `stop` is
+    called as each part is committed and may raise to stop the job (finished parts are kept)."""
     run = get_engine(engine)
     settings = settings or BatchSettings()
     chunk_rows = chunk_rows or settings.chunk_rows
@@ -329,6 +333,7 @@ def batch_score(
         overwrite=overwrite,
         progress=progress,
         console=console,
+        stop=stop,
     )
     try:
         return run(job)

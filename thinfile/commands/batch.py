@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -27,20 +25,39 @@ class Terminated(BaseException):
     """SIGTERM arrived: stop like Ctrl-C (finished parts kept), not mid-write without a word."""
 
 
-@contextmanager
-def _sigterm_stops_the_job() -> Iterator[None]:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
+class StopSignals:
+    """Ctrl-C and SIGTERM while a job runs: each raises at once (KeyboardInterrupt, Terminated) and is remembered.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (e.g. called from a test runner's thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    Python only prints an exception raised while it runs a weakref or ctypes callback ("Exception ignored in
+    ..."), and the job would go on to the end and exit 0; `check`, called as each part is committed, raises it
+    again."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._stop)
+        except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+            pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+        self.check()
+
+    def check(self) -> None:
+        """Raise what the signal that arrived raises (nothing when none did)."""
+        if self.signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.signum == signal.SIGTERM:
+            raise Terminated
 
 
 def one_line(err: BaseException) -> str:
@@ -133,7 +150,7 @@ def batch_score(
     try:
         if schema is not None and str(schema) != "synthetic":
             warn_of_schema(load_schema(schema))
-        with _sigterm_stops_the_job():
+        with StopSignals() as signals:
             result = run(
                 input,
                 output,
@@ -150,6 +167,7 @@ def batch_score(
                 overwrite=overwrite,
                 progress=True,
                 console=console,
+                stop=signals.check,
             )
     except (
         BatchInputError,

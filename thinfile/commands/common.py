@@ -189,12 +189,25 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None
         except Exception as err:
+            if _interrupted(err) and not _debugging():  # Ctrl-C inside a library that wrapped it in its own error
+                raise fail("interrupted", code=130) from None
             message = expected_fault(err)
             if message is None or _debugging():
                 raise
             raise fail(message) from None
 
     return run
+
+
+def _interrupted(err: BaseException) -> bool:
+    """Was `err` raised because of a KeyboardInterrupt (its cause or context, however deep)?"""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return False
 
 
 def _debugging() -> bool:
