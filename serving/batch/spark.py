@@ -193,6 +193,8 @@ def _run_on_spark(
         thread.start()
         while thread.is_alive():
             thread.join(0.5)
+            if job.stop is not None:
+                job.stop()
             for p in layout.scores.glob("part-*.parquet"):
                 if p.stem in planned and p.stem not in seen:
                     seen.add(p.stem)
