@@ -177,7 +177,8 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
     """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
     c = client()
     text = str(ref)
-    if text.startswith("models:/"):
+    uri = text.startswith("models:/")
+    if uri:
         body = text.removeprefix("models:/")
         name, _, rest = body.partition("@") if "@" in body else (body.partition("/")[0], "", body.partition("/")[2])
         text = rest
@@ -186,10 +187,15 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
             return c.get_model_version(name, text)
         return c.get_model_version_by_alias(name, text)
     except mlflow.exceptions.MlflowException as err:
+        where = (
+            "check the name and the alias or version in the URI"
+            if uri
+            else "the name comes from the schema: give the schema the model was trained with (--schema) or its "
+            "name (--name)"
+        )
         raise ModelNotFoundError(
             f"no model {name!r} answers to {ref!r} in the MLflow store {tracking_uri()} "
-            f"({err.message.splitlines()[0]}); the name comes from the schema: give the schema the model was trained "
-            "with (--schema) or its name (--name), train one with `thinfile train`, or pick another with --model"
+            f"({err.message.splitlines()[0]}); {where}, train one with `thinfile train`, or pick another with --model"
         ) from None
 
 

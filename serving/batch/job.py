@@ -36,7 +36,7 @@ from thinfile.serving.batch.report import build_report, report_figures, write_re
 from thinfile.serving.batch.scoring import ModelTag
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import merge_stats
-from thinfile.training.registry import load_scorer
+from thinfile.training.registry import ModelNotFoundError, load_scorer
 from thinfile.training.scorer.artefact import META_FILE, Scorer
 from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits, model_name_for
 
@@ -205,7 +205,14 @@ def resolve_scorer(model: Scorer | str | int | Path, name: str) -> Scorer:
         return model
     if isinstance(model, (str, Path)) and (Path(model) / META_FILE).is_file():
         return Scorer.load(model)
-    return load_scorer(model if isinstance(model, int) else str(model), name)
+    text = str(model)
+    if isinstance(model, Path) or (not text.startswith("models:/") and ("/" in text or text.startswith("."))):
+        what = "is not a folder" if not Path(text).is_dir() else f"holds no {META_FILE}: it is not a saved scorer"
+        raise ModelNotFoundError(
+            f"--model {text} {what}; give a folder a scorer was saved to (Scorer.save), or a registry alias, "
+            "version or models:/ URI"
+        )
+    return load_scorer(model if isinstance(model, int) else text, name)
 
 
 def default_workers() -> int:
