@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ROWS ?= 200000
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test setup setup-dev browser gates pytest package clean
+.PHONY: run test setup setup-spark setup-dev browser gates pytest package clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(PIP) -e .
+
+# the Spark engine (`thinfile batch-score --engine spark`): pyspark beside the package; Spark needs Java 17
+setup-spark: $(BIN)/python
+	$(PIP) -e '.[spark]'
 
 setup-dev: $(BIN)/python
 	$(PIP) -e '.[dev,spark,bench]'
