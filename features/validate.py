@@ -156,12 +156,22 @@ def _missing_ids(rows: np.ndarray, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame({"row": rows, "id": "", "column": schema.id_column, "value": "", "reason": MISSING_REQUIRED})
 
 
+def _blank(text: pyarrow.Array) -> np.ndarray:
+    """Where a text is empty or only white space (an id that names nobody); False where it is null."""
+    found = pc.equal(pc.utf8_trim_whitespace(text), "").fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The id column as text (an object array of str), and where it is missing."""
+    """The id column as text (an object array of str), and where it is missing: no value, or a blank text."""
     if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=False) == "string":
-        return raw.to_numpy(copy=True), np.zeros(len(raw), dtype=bool)
+        text = raw.to_numpy(copy=True)
+        return text, _blank(pyarrow.array(text, pyarrow.string()))
     text = raw.astype(str).to_numpy()
-    return text, raw.isna().to_numpy() | pd.isna(text)
+    missing = raw.isna().to_numpy() | pd.isna(text)
+    if raw.dtype == object:
+        missing |= _blank(pyarrow.array(text, pyarrow.string()))
+    return text, missing
 
 
 def _whole_typed(raw: pd.Series) -> bool:
@@ -404,7 +414,10 @@ def reference_validate_table(
             clean[extra] = frame[extra]
     clean_frame = pd.DataFrame(clean)
 
-    bad_ids = clean_frame[schema.id_column].isna() | frame[schema.id_column].isna()
+    raw_ids = frame[schema.id_column]
+    bad_ids = clean_frame[schema.id_column].isna() | raw_ids.isna()
+    if raw_ids.dtype == object:
+        bad_ids |= raw_ids.astype(str).str.strip().eq("") & raw_ids.notna()
     if bad_ids.any():
         problems.append(_missing_ids(np.flatnonzero(bad_ids.to_numpy()), schema))
     problems.append(_value_errors(clean_frame, schema, ids))
@@ -458,7 +471,7 @@ def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray,
     null in the text (text columns: they read as "None")."""
     if _is_text(column.type):
         text = column.combine_chunks().cast(pyarrow.string()) if column.num_chunks else pyarrow.array([], "string")
-        return text, np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool), True
+        return text, np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool) | _blank(text), True
     if pyarrow.types.is_integer(column.type) and column.null_count == 0:
         text = pc.cast(column, pyarrow.string())
         text = text.combine_chunks() if text.num_chunks else pyarrow.array([], "string")

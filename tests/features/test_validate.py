@@ -1,7 +1,8 @@
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from thinfile.features.validate import validate_table
+from thinfile.features.validate import reference_validate_table, validate_arrow, validate_table
 
 
 @pytest.fixture
@@ -56,3 +57,17 @@ def test_missing_required_column_is_a_table_error(sample, schema):
 def test_unknown_columns_are_reported(sample, schema):
     report = validate_table(sample.assign(favourite_colour="red"), schema)
     assert report.unknown_columns == ["favourite_colour"]
+
+
+def test_a_blank_or_white_space_id_is_a_missing_id_in_every_validator(sample, schema):
+    table = sample.head(20).copy()
+    table[schema.id_column] = [f"A{i}" for i in range(20)]
+    table.loc[[2, 5, 9], schema.id_column] = ["", "   ", "\t"]
+    expected = [2, 5, 9]
+    for report in (
+        validate_table(table, schema),
+        reference_validate_table(table, schema),
+        validate_arrow(pa.Table.from_pandas(table, preserve_index=False), schema),
+    ):
+        bad = report.errors[report.errors["column"] == schema.id_column]
+        assert sorted(bad["row"]) == expected and set(bad["reason"]) == {"is missing but required"}

@@ -80,7 +80,7 @@ def category_column(draw: st.DrawFn, levels: list[str], rows: int) -> object:
 def id_column(draw: st.DrawFn, rows: int) -> object:
     if draw(st.booleans()):
         return np.arange(rows, dtype=np.int64) + 100
-    ids = st.one_of(st.text("ABC0123", min_size=1, max_size=4), MISSING, st.integers(0, 9))
+    ids = st.one_of(st.text("ABC0123 \t", min_size=0, max_size=4), MISSING, st.integers(0, 9))
     return np.array(draw(st.lists(ids, min_size=rows, max_size=rows)) + [None], dtype=object)[:rows]
 
 
