@@ -218,7 +218,7 @@ def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir:
         result, lines = decider.decide([reader.applicant(raw[i % k])])
         return json_response(result[0]).body, lines
 
-    log = AuditLog(audit_dir / "bench-in-process.jsonl", rotate="never")
+    log = AuditLog(audit_dir / "bench-in-process.jsonl", rotate="never", key=key)
     line = audit_lines(0)
     phases = {
         "read (bytes -> applicant)": p50_us(lambda i: reader.applicant(raw[i % k]), n, repeat),

@@ -6,14 +6,30 @@ exactly the decisions that were given. A writer killed mid-record leaves a torn 
 `repair` at start) moves it to `<log>.torn` before appending. The active file rotates by day or by size into
 `<stem>.<when><suffix>` beside it; queries and `verify` read the rotated files and the active one in order.
 Records hold ids, a keyed hash (HMAC) of the input, the score, the decision and reason codes: never raw values.
+
+Chained records. An `AuditLog` given the audit key is one chain: a random id (`chain`, 16 hex digits) and a
+sequence number (`seq`, from 0) are added to each record it writes, then `mac`, so a stored line is
+
+    {<decision fields>,"chain":"<id>","seq":<n>,"mac":"<64 hex>"}\n
+
+`mac` is HMAC-SHA256 under the audit key of `prev + canonical`, where `canonical` is the line's bytes as stored
+without `,"mac":"<64 hex>"` and without the newline (so it ends `"seq":<n>}`), and `prev` is the `mac` of the
+chain's previous record (seq n - 1) as 64 ASCII hex digits, or 64 "0"s for seq 0. The MAC input starts with hex
+digits, an input HMAC's with "{", so the one key serves both. The chain's state advances only when an append is
+on disk; rotated files continue it. Each writer (worker process) is its own chain, so several may interleave in
+one file. Deleting a chain's last records cannot be told from the log alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,9 +51,14 @@ AUDIT_FIELDS = (
     "decision",
     "reasons",
 )
+CHAIN_FIELDS = ("chain", "seq", "mac")
 Rotate = Literal["day", "size", "never"]
+Verdict = Literal["pass", "fail", "incomplete"]
 TORN_SUFFIX = ".torn"
 _TAIL_WINDOW = 1 << 16
+GENESIS = b"0" * 64
+_MAC_TAIL = re.compile(rb',"mac":"([0-9a-f]{64})"\}\Z')
+EXAMPLES = 5
 
 
 def audit_record(
@@ -143,10 +164,26 @@ def rotated_name(path: Path, when: datetime, rotate: Rotate) -> Path:
     return target
 
 
-class AuditLog:
-    """The active audit file of one process; appends from many threads and processes are serialised by a lock."""
+def canonical_bytes(line: bytes) -> tuple[bytes, bytes] | None:
+    """A stored line's (canonical bytes, mac) as the MAC was computed over them; None if it carries no MAC."""
+    line = line.rstrip(b"\n")
+    found = _MAC_TAIL.search(line)
+    if found is None:
+        return None
+    return line[: found.start()] + b"}", found.group(1)
 
-    def __init__(self, path: str | Path, rotate: Rotate = "day", max_bytes: int = 256 * 1024 * 1024) -> None:
+
+class AuditLog:
+    """The active audit file of one process; appends from many threads and processes are serialised by a lock.
+    Given the audit key, it is one chain: every record it writes carries `chain`, `seq` and `mac`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        rotate: Rotate = "day",
+        max_bytes: int = 256 * 1024 * 1024,
+        key: bytes | None = None,
+    ) -> None:
         self.path = Path(path)
         self.rotate = rotate
         self.max_bytes = max_bytes
@@ -155,30 +192,62 @@ class AuditLog:
         self._fd = -1
         self._inode = -1
         self._day: date | None = None
+        self.chain = secrets.token_hex(8)
+        self.seq = 0
+        self._prev = GENESIS
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
+        self._chain_field = b',"chain":"' + self.chain.encode() + b'","seq":'
+
+    def _seal(self, keyed: hmac.HMAC, data: bytes) -> tuple[bytes, bytes, int]:
+        """The lines of `data` with chain, seq and mac added; the chain's last MAC and next seq once written."""
+        lines = data.split(b"\n")
+        if lines.pop():
+            raise ValueError("audit data must be whole JSON lines")
+        prev, seq, out = self._prev, self.seq, []
+        for line in lines:
+            if not line.endswith(b"}"):
+                raise ValueError("an audit line must be one JSON object")
+            canonical = line[:-1] + self._chain_field + str(seq).encode() + b"}"
+            mac = keyed.copy()
+            mac.update(prev)
+            mac.update(canonical)
+            prev = mac.hexdigest().encode()
+            out.append(canonical[:-1] + b',"mac":"' + prev + b'"}\n')
+            seq += 1
+        return b"".join(out), prev, seq
 
     def append(self, records: Iterable[dict]) -> None:
         """Append the records whole and durably, or raise OSError with the log as it was before the call."""
         self.append_bytes(encode(records))
 
     def append_bytes(self, data: bytes) -> None:
+        """Append JSON lines (sealed into the chain when there is a key) whole and durably, or raise OSError."""
         if not data:
             return
-        with self._lock, locked(self.path):
-            self._follow()
-            size = _quarantine_tail(self._fd, self.path, os.fstat(self._fd).st_size)
-            if self._due(size, len(data)):
-                self._rotate()
-                size = 0
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                os.fsync(self._fd)
-            except OSError:
-                self._cut_back(size)
-                raise
-            if self._day is None:
-                self._day = datetime.now(UTC).date()
+        with self._lock:
+            prev, seq = self._prev, self.seq
+            if self._hmac is not None:
+                data, prev, seq = self._seal(self._hmac, data)
+            with locked(self.path):
+                self._write(data)
+            self._prev, self.seq = prev, seq
+
+    def _write(self, data: bytes) -> None:
+        self._follow()
+        size = _quarantine_tail(self._fd, self.path, os.fstat(self._fd).st_size)
+        if self._due(size, len(data)):
+            self._rotate()
+            size = 0
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError:
+            self._cut_back(size)
+            raise
+        if self._day is None:
+            self._day = datetime.now(UTC).date()
 
     def _follow(self) -> None:
         """(Re)open the active file when this process has none or another process rotated it away."""
@@ -297,25 +366,80 @@ def _record(line: bytes) -> dict | None:
     return record if _is_record(record) else None
 
 
-def read_audit(path: str | Path) -> Iterator[tuple[int, dict | None]]:
-    """(line number, record) for every line of one file; None for a line that is not a whole record. A whole
-    record glued after a torn one (as writers before the lock left them on a full disk) is read as well."""
+def _lines(path: str | Path) -> Iterator[tuple[int, bytes, dict | None]]:
+    """(line number, bytes, record) for every line of one file, as `read_audit` reads them."""
     with open(path, "rb") as fh:
         for number, line in enumerate(fh, start=1):
             record = _record(line) if line.endswith(b"\n") else None
             if record is not None:
-                yield number, record
+                yield number, line, record
                 continue
-            yield number, None
+            yield number, line, None
             start = line.rfind(b'{"request_id":')
             glued = _record(line[start:]) if start > 0 and line.endswith(b"\n") else None
             if glued is not None:
-                yield number, glued
+                yield number, line[start:], glued
+
+
+def read_audit(path: str | Path) -> Iterator[tuple[int, dict | None]]:
+    """(line number, record) for every line of one file; None for a line that is not a whole record. A whole
+    record glued after a torn one (as writers before the lock left them on a full disk) is read as well."""
+    for number, _, record in _lines(path):
+        yield number, record
+
+
+PROBLEMS = {
+    "edited": "record(s) whose MAC does not match (edited)",
+    "gap": "record(s) missing from a chain's sequence (deleted)",
+    "order": "record(s) out of order or repeated in their chain",
+    "unsealed": "record(s) without a MAC after chained ones (inserted, or the MAC removed)",
+    "malformed": "record(s) whose chain fields cannot be read",
+    "key": "record(s) in chains none of whose MACs match the key given",
+    "old": "record(s) without a MAC (written before records were chained)",
+}
+
+
+@dataclass
+class Findings:
+    """How many problems of one kind, and the first few of them (file and line)."""
+
+    count: int = 0
+    entries: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, message: str, count: int = 1) -> None:
+        """One problem (`count` records: a gap or a chain spans several) and its place, kept if among the first."""
+        self.count += count
+        self.entries += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(message)
+
+
+@dataclass
+class _Chain:
+    records: int = 0
+    first_seq: int = -1
+    next: int = 0
+    prev: bytes = GENESIS
+    last: str = ""
+    checked: int = 0
+    matched: int = 0
+    bad: Findings = field(default_factory=Findings)
+    missing: list[tuple[int, int, str, str]] = field(default_factory=list)
+
+    def fill(self, seq: int) -> bool:
+        """Take an out-of-order seq out of the gaps; False if it was never missing (a repeated seq)."""
+        for i, (lo, hi, before, after) in enumerate(self.missing):
+            if lo <= seq <= hi:
+                parts = [(a, b, before, after) for a, b in ((lo, seq - 1), (seq + 1, hi)) if a <= b]
+                self.missing[i : i + 1] = parts
+                return True
+        return False
 
 
 @dataclass
 class AuditReport:
-    """What `thinfile audit verify` found: records, torn lines, duplicated request ids, per file."""
+    """What `thinfile audit verify` found: records, torn lines, repeated request ids, and each chain's problems."""
 
     files: list[str] = field(default_factory=list)
     records: int = 0
@@ -326,40 +450,128 @@ class AuditReport:
     key_ids: dict[str, int] = field(default_factory=dict)
     first: str | None = None
     last: str | None = None
+    key_checked: bool = False
+    key_id: str | None = None
+    sealed: int = 0
+    macs_checked: int = 0
+    macs_matched: int = 0
+    wrong_key: bool = False
+    chains: dict[str, dict] = field(default_factory=dict)
+    problems: dict[str, Findings] = field(default_factory=lambda: {kind: Findings() for kind in PROBLEMS})
+
+    @property
+    def verdict(self) -> Verdict:
+        """fail: a problem found; incomplete: none, but some integrity could not be checked; pass: all checked."""
+        failed = any(f.count for kind, f in self.problems.items() if kind != "old")
+        if self.torn or self.duplicates or failed:
+            return "fail"
+        if not self.key_checked or self.problems["old"].count:
+            return "incomplete"
+        return "pass"
 
     @property
     def ok(self) -> bool:
-        return not self.torn and not self.duplicates
+        return self.verdict == "pass"
 
 
-def verify(path: str | Path) -> AuditReport:
-    """Read every file of the log under a shared lock: count records, torn lines and repeated request ids."""
+def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
+    """Read every file of the log under a shared lock: count records, torn lines and repeated request ids, and
+    check each chain's sequence (gaps, order) and, given the audit key, every record's MAC."""
     p = Path(path)
-    report = AuditReport()
+    report = AuditReport(key_checked=key is not None)
+    if key is not None:
+        from thinfile.serving.contract import key_id
+
+        report.key_id = key_id(key)
+    keyed = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
+    chains: dict[str, _Chain] = {}
     seen: set[bytes] = set()
     with locked(p, exclusive=False):
         for f in log_files(p):
             report.files.append(str(f))
-            for number, record in read_audit(f):
+            for number, line, record in _lines(f):
                 if record is None:
                     report.torn.append((str(f), number))
                     continue
                 report.records += 1
                 rid = str(record["request_id"])
-                key = rid.encode()
-                if key in seen:
+                rkey = rid.encode()
+                if rkey in seen:
                     report.duplicates += 1
                     if len(report.duplicate_ids) < 10:
                         report.duplicate_ids.append(rid)
-                seen.add(key)
+                seen.add(rkey)
                 kid = str(record.get("key_id", "none"))
                 report.key_ids[kid] = report.key_ids.get(kid, 0) + 1
                 t = record["time"]
                 report.first = t if report.first is None or t < report.first else report.first
                 report.last = t if report.last is None or t > report.last else report.last
+                _check_chain(report, chains, keyed, f"{f} line {number}", line, record)
+    for name, chain in chains.items():
+        _close_chain(report, name, chain)
+    checked = [c for c in chains.values() if c.checked]
+    report.wrong_key = bool(checked) and not any(c.matched for c in checked)
     torn = torn_path(p)
     report.quarantined_bytes = torn.stat().st_size if torn.is_file() else 0
     return report
+
+
+def _check_chain(
+    report: AuditReport, chains: dict[str, _Chain], keyed: hmac.HMAC | None, at: str, line: bytes, record: dict
+) -> None:
+    """One record's place in its chain: sequence, order and (with a key) MAC."""
+    if not any(k in record for k in CHAIN_FIELDS):
+        kind = "unsealed" if report.sealed else "old"
+        report.problems[kind].add(at)
+        return
+    report.sealed += 1
+    name, seq, parts = record.get("chain"), record.get("seq"), canonical_bytes(line)
+    if not isinstance(name, str) or type(seq) is not int or seq < 0 or parts is None:
+        report.problems["malformed"].add(f"{at}: chain, seq or mac missing or not as written")
+        return
+    canonical, mac = parts
+    chain = chains.setdefault(name, _Chain(first_seq=seq))
+    chain.records += 1
+    if seq < chain.next:
+        filled = chain.fill(seq)
+        report.problems["order"].add(
+            f"{at}: chain {name} seq {seq} after seq {chain.next - 1}" + ("" if filled else " (seq repeated)")
+        )
+        return
+    if seq > chain.next:
+        chain.missing.append((chain.next, seq - 1, chain.last, at))
+    elif keyed is not None:
+        expected = keyed.copy()
+        expected.update(chain.prev)
+        expected.update(canonical)
+        chain.checked += 1
+        report.macs_checked += 1
+        if hmac.compare_digest(expected.hexdigest().encode(), mac):
+            chain.matched += 1
+            report.macs_matched += 1
+        else:
+            chain.bad.add(f"{at} (chain {name} seq {seq})")
+    chain.next, chain.prev, chain.last = seq + 1, mac, at
+
+
+def _close_chain(report: AuditReport, name: str, chain: _Chain) -> None:
+    for lo, hi, before, after in chain.missing:
+        span = f"seq {lo}" if lo == hi else f"seq {lo}..{hi}"
+        where = f"between {before} and {after}" if before else f"before {after} (its first record here)"
+        report.problems["gap"].add(f"chain {name}: {span} missing, {where}", hi - lo + 1)
+    if chain.checked and not chain.matched:
+        report.problems["key"].add(f"chain {name}: none of its {chain.checked} checked MAC(s) match", chain.checked)
+    elif chain.bad.count:
+        edited = report.problems["edited"]
+        edited.count += chain.bad.count
+        edited.entries += chain.bad.entries
+        edited.examples.extend(chain.bad.examples[: EXAMPLES - len(edited.examples)])
+    report.chains[name] = {
+        "records": chain.records,
+        "first_seq": chain.first_seq,
+        "last_seq": chain.next - 1,
+        "last": chain.last,
+    }
 
 
 @dataclass(frozen=True)

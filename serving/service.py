@@ -259,7 +259,10 @@ class Thinfile:
         self.schema = SCHEMA
         self.ready = False
         self.failed: str | None = None
-        self.audit = AuditLog(self.settings.audit_path(), self.settings.audit_rotate, self.settings.audit_max_bytes)
+        self.audit_key = audit_key(self.settings)
+        self.audit = AuditLog(
+            self.settings.audit_path(), self.settings.audit_rotate, self.settings.audit_max_bytes, self.audit_key
+        )
         self.commit = GroupCommit(self.audit)
         threading.Thread(target=self._load, name="thinfile-load-model", daemon=True).start()
 
@@ -268,7 +271,7 @@ class Thinfile:
         try:
             scorer = load_model(self.settings, self.schema)
             scorer.explain(np.full((1, len(self.schema.features)), np.nan)).records()  # tables, kernels before traffic
-            self.decider = Decider(scorer, self.schema, self.settings, audit_key(self.settings))
+            self.decider = Decider(scorer, self.schema, self.settings, self.audit_key)
             meta = scorer.meta
             self.model_card = {
                 "model": {**self.decider.model, "aliases": meta.get("aliases", []), "family": meta.get("family")},

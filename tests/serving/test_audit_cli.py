@@ -9,22 +9,86 @@ import pytest
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.serving.audit import audit_record, encode
+from thinfile.serving.audit import AuditLog, audit_record, encode
 
 runner = CliRunner()
+AUDIT_KEY = "audit-key-0123456789abcdef"
 
 
 def records(*ids: str) -> bytes:
     return encode(audit_record(i, "m", "1", "0" * 64, "0123456789ab", 600.0, "approve", []) for i in ids)
 
 
-def test_verify_passes_a_whole_log_and_counts_its_records(tmp_path: Path) -> None:
+def chained(log: Path, *ids: str) -> AuditLog:
+    writer = AuditLog(log, key=AUDIT_KEY.encode())
+    for i in ids:
+        writer.append([audit_record(i, "m", "1", "0" * 64, "0123456789ab", 600.0, "approve", [])])
+    return writer
+
+
+def verify_text(log: Path) -> tuple[int, str]:
+    result = runner.invoke(app, ["audit", "verify", "--log", str(log)])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_verify_passes_a_whole_chained_log_with_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "decisions.jsonl"
-    log.write_bytes(records("a", "b", "c"))
+    chained(log, "a", "b", "c")
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
     result = runner.invoke(app, ["audit", "verify", "--log", str(log), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["records"], report["torn"], report["duplicates"], report["ok"]) == (3, [], 0, True)
+    assert (report["verdict"], report["macs_matched"]) == ("pass", 3)
+
+
+def test_verify_reads_the_key_from_the_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "decisions.jsonl"
+    chained(log, "a", "b")
+    (tmp_path / "key").write_text(AUDIT_KEY + "\n")
+    monkeypatch.setenv("THINFILE_AUDIT_KEY_FILE", str(tmp_path / "key"))
+    code, text = verify_text(log)
+    assert code == 0 and text.startswith("PASS 2 records"), text
+
+
+def test_verify_fails_an_edited_record_naming_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "decisions.jsonl"
+    chained(log, "a", "b", "c")
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"decision":"approve"', b'"decision":"decline"')
+    log.write_bytes(b"".join(lines))
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
+    code, text = verify_text(log)
+    assert code == 1 and text.startswith("FAIL 3 records"), text
+    assert f"1 record(s) whose MAC does not match (edited): {log} line 2" in text
+
+
+def test_verify_without_the_key_is_incomplete_and_says_how_to_give_it(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    chained(log, "a", "b", "c")
+    code, text = verify_text(log)
+    assert code == 2, text
+    assert text.startswith("integrity NOT checked: no audit key") and "THINFILE_AUDIT_KEY_FILE" in text
+    assert "INCOMPLETE 3 records" in text and "PASS" not in text
+
+
+def test_verify_with_a_wrong_key_says_the_key_is_likely_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "decisions.jsonl"
+    chained(log, "a", "b", "c")
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", "another-key-0123456789")
+    code, text = verify_text(log)
+    assert code == 1
+    assert text.startswith("the MACs do not match the key given") and "likely the wrong key" in text
+    assert "(edited)" not in text
+
+
+def test_verify_of_an_old_log_without_macs_is_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(records("a", "b", "c"))
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
+    code, text = verify_text(log)
+    assert code == 2 and text.startswith("INCOMPLETE 3 records"), text
+    assert "3 record(s) without a MAC (written before records were chained)" in text
 
 
 def test_verify_fails_on_a_torn_line_and_a_repeated_request_id(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_repair_at_start_moves_only_a_torn_tail(tmp_path: Path) -> None:
     assert repair(path) == 0
     path.write_bytes(path.read_bytes() + b'{"request_id":"r9')
     assert repair(path) == len(b'{"request_id":"r9')
-    assert verify(path).records == 2 and verify(path).ok
+    assert (verify(path).records, verify(path).torn) == (2, [])
 
 
 def test_verify_reports_records_torn_lines_and_repeated_request_ids(tmp_path: Path) -> None:
@@ -103,14 +103,15 @@ def test_verify_reports_records_torn_lines_and_repeated_request_ids(tmp_path: Pa
 
 def test_rotation_by_size_keeps_every_record_once_and_in_order(tmp_path: Path) -> None:
     path = tmp_path / "decisions.jsonl"
-    log = AuditLog(path, rotate="size", max_bytes=4096)
+    log = AuditLog(path, rotate="size", max_bytes=4096, key=b"audit-key-0123456789")
     for i in range(60):
         log.append([rec(i)])
     files = log_files(path)
     assert len(files) > 2 and files[-1] == path
     assert all(f.stat().st_size <= 4096 for f in files)
     assert [r["request_id"] for r in query_audit(path)] == [f"r{i:06d}" for i in range(60)]
-    assert verify(path).records == 60 and verify(path).ok
+    report = verify(path, b"audit-key-0123456789")
+    assert report.records == 60 and report.ok
 
 
 def test_rotation_by_day_starts_a_file_named_for_the_day_it_holds(
@@ -126,7 +127,7 @@ def test_rotation_by_day_starts_a_file_named_for_the_day_it_holds(
 
 
 def _append_many(path: str, start: int, n: int) -> None:
-    log = AuditLog(path, rotate="size", max_bytes=64 * 1024)
+    log = AuditLog(path, rotate="size", max_bytes=64 * 1024, key=b"audit-key-0123456789")
     for i in range(start, start + n):
         log.append([rec(i), rec(i + 100_000)])
 
@@ -140,8 +141,9 @@ def test_processes_appending_at_once_never_tear_or_lose_a_record(tmp_path: Path)
     for w in workers:
         w.join(120)
     assert [w.exitcode for w in workers] == [0, 0, 0]
-    report = verify(path)
+    report = verify(path, b"audit-key-0123456789")
     assert (report.records, report.torn, report.duplicates) == (1800, [], 0)
+    assert report.verdict == "pass" and sorted(c["records"] for c in report.chains.values()) == [600, 600, 600]
     assert len(report.files) > 1
 
 

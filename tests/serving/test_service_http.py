@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from thinfile.features.schema import DIMENSIONS, Schema
-from thinfile.serving.audit import AUDIT_FIELDS, AuditQuery, query_audit
+from thinfile.serving.audit import AUDIT_FIELDS, CHAIN_FIELDS, AuditQuery, query_audit
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, canonical_input, request_body
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -125,7 +125,7 @@ def test_one_audit_record_per_decision_and_no_raw_inputs(served, schema: Schema,
     model = applicant_model(schema)
     for body, answer in zip(bodies[:6], answers):
         (stored,) = query_audit(served.audit_log, AuditQuery(request_id=answer["request_id"]))
-        assert tuple(stored) == AUDIT_FIELDS
+        assert tuple(stored) == AUDIT_FIELDS + CHAIN_FIELDS
         canonical = canonical_input(schema, model.model_validate(body))
         assert stored["input_hmac"] == hmac.new(served.audit_key.encode(), canonical, hashlib.sha256).hexdigest()
         assert (stored["score"], stored["decision"], stored["model_version"]) == (

@@ -246,35 +246,84 @@ def _hmac_of(input_file: Path) -> str:
     return input_hmac(settings.audit_key.get_secret_value().encode(), schema, applicant)
 
 
+VERIFY_EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
+VERDICT_WORD = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "incomplete": "[bold yellow]INCOMPLETE[/]"}
+NO_KEY = (
+    "integrity NOT checked: no audit key, so no record's MAC could be checked (edits go unseen); set "
+    "THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE to the key the service ran with"
+)
+
+
 @audit_app.command("verify")
 def verify(
     log: Path = typer.Option(None, "--log", help="Audit log to check (default as `thinfile serve` writes it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the audit log and its rotated files: records, torn lines, repeated request ids. Exit 1 if any."""
+    """Check the audit log and its rotated files: torn lines, repeated request ids, and each writer's chain of
+    records: sequence gaps (deleted records), order and, with the audit key, every record's MAC (edits).
+
+    The key is read as the service reads it: THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE. Deleting a chain's
+    last records cannot be seen in the log itself. Exit codes: 0 pass (every check ran, nothing found); 1 fail
+    (a problem found, or the MACs do not match the key given); 2 incomplete (nothing found, but some integrity
+    could not be checked: no key, or records older than chaining), or the log could not be read.
+    """
+    from dataclasses import asdict
+
+    from thinfile.serving.audit import PROBLEMS
     from thinfile.serving.audit import verify as verify_log
 
     path = _log_path(log)
-    report = guarded(verify_log)(path)
+    secret = serving_settings().audit_key
+    key = secret.get_secret_value().encode() if secret is not None else None
+    report = guarded(verify_log)(path, key)
     if not report.files:
         raise fail(f"no audit log at {path} (nor rotated files beside it)")
     if as_json:
-        typer.echo(json.dumps({**report.__dict__, "ok": report.ok}))
-    else:
-        verdict = "[green]PASS[/]" if report.ok else "[bold red]FAIL[/]"
+        typer.echo(json.dumps({**asdict(report), "verdict": report.verdict, "ok": report.ok}))
+        raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
+    if key is None:
+        console.print(f"[bold yellow]{NO_KEY}[/]")
+    elif report.wrong_key:
         console.print(
-            f"{verdict} {report.records:,} records in {len(report.files)} file(s) from {report.first} to "
-            f"{report.last}; {len(report.torn)} torn line(s); {report.duplicates} repeated request id(s)"
+            f"[bold red]the MACs do not match the key given (key id {report.key_id}; records name key id(s) "
+            f"{', '.join(report.key_ids)}): likely the wrong key[/]"
         )
-        for file, line in report.torn[:10]:
-            console.print(f"  torn: {file} line {line}")
-        for rid in report.duplicate_ids:
-            console.print(f"  repeated request id: {rid}")
-        if report.quarantined_bytes:
-            console.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
-        console.print(f"  key ids: {report.key_ids}")
-    if not report.ok:
-        raise typer.Exit(1)
+    console.print(
+        f"{VERDICT_WORD[report.verdict]} {report.records:,} records in {len(report.files)} file(s) from "
+        f"{report.first} to {report.last}; {len(report.torn)} torn line(s); {report.duplicates} repeated request "
+        f"id(s); {len(report.chains)} chain(s), {report.sealed:,} chained record(s)"
+    )
+    if key is not None:
+        console.print(
+            f"  MACs: {report.macs_matched:,} of {report.macs_checked:,} checked match (key id {report.key_id})"
+        )
+    for file, line in report.torn[:10]:
+        console.print(f"  torn: {file} line {line}")
+    if len(report.torn) > 10:
+        console.print(f"  ... and {len(report.torn) - 10} more torn line(s)")
+    for rid in report.duplicate_ids:
+        console.print(f"  repeated request id: {rid}")
+    for kind, found in report.problems.items():
+        if not found.count:
+            continue
+        console.print(f"  {found.count:,} {PROBLEMS[kind]}:")
+        for example in found.examples:
+            console.print(f"    {example}", soft_wrap=True, highlight=False)
+        if found.entries > len(found.examples):
+            console.print(f"    ... and {found.entries - len(found.examples):,} more")
+    for name, chain in list(report.chains.items())[:10]:
+        console.print(
+            f"  chain {name}: {chain['records']:,} record(s), seq {chain['first_seq']}..{chain['last_seq']}, "
+            f"last at {chain['last']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if len(report.chains) > 10:
+        console.print(f"  ... and {len(report.chains) - 10} more chain(s)")
+    if report.quarantined_bytes:
+        console.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
+    console.print(f"  key ids: {report.key_ids}")
+    raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
 
 
 def register(app: typer.Typer) -> None:
