@@ -43,7 +43,6 @@ from thinfile.serving.batch.output import (
     finished_chunks,
     new_manifest,
     open_output,
-    remove_temporaries,
     update_manifest,
 )
 from thinfile.serving.batch.worker import (
@@ -207,7 +206,6 @@ def run_embedded(job: BatchJob) -> BatchResult:
         job.settings.top_reasons,
     )
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
-        remove_temporaries(layout)
         chunks = finished_chunks(layout)
         skipped = len(chunks)
         manifest = update_manifest(layout, manifest, chunks)

@@ -147,6 +147,8 @@ def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8")
     as_text, groups = False, 1
     encoding = encoding if fmt == "csv" else "utf8"
     try:
+        if path.stat().st_size == 0:
+            raise BatchInputError(f"{name}: empty file (0 bytes, not even a header, so its columns cannot be checked)")
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
             rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
@@ -195,9 +197,17 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
         shown = "; ".join(problems[:_SHOWN_PROBLEMS])
         more = f"; and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
         raise BatchInputError(
-            f"{len(problems)} of {len(files)} input files cannot be scored, nothing was written: {shown}{more}"
+            f"{len(problems)} of {len(files)} input files cannot be scored, nothing was written: {shown}{more}. "
+            + _what_to_do(root, len(problems))
         )
     return parts
+
+
+def _what_to_do(root: Path, bad: int) -> str:
+    if root.is_file():
+        return "Fix or replace the file and rerun"
+    these, them = ("this file", "it") if bad == 1 else ("these files", "them")
+    return f"Fix or delete {these}, or move {them} out of {root}, and rerun"
 
 
 def normalise(table: pa.Table, partition: dict[str, str | None], schema: Schema) -> pa.Table:

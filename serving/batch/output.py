@@ -29,6 +29,7 @@ REJECTS = "rejects"
 LOCK = ".thinfile-batch.lock"
 FOOTER_KEY = b"thinfile.chunk"
 MANIFEST_VERSION = 1
+_SHOWN_INPUTS = 3
 
 try:
     import fcntl
@@ -77,10 +78,21 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+def _remove_quietly(tmp: Path) -> None:
+    """Delete a failed write's temporary file; an error doing so must not hide the write's own error."""
+    with suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write to a hidden temporary name, then rename into place; a failed write (a full disk) leaves no file."""
     tmp = _tmp(path)
-    tmp.write_text(json.dumps(payload, indent=1, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(payload, indent=1, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, footer: dict | None = None) -> None:
@@ -89,20 +101,43 @@ def write_parquet_atomic(table: pa.Table, path: Path, footer: dict | None = None
     Dictionary columns are stored as they are (no re-hashing) and read back as plain text: the file
     carries no Arrow schema, only the Parquet one and the chunk's footer. Only the other columns get min/max
     statistics: a dictionary column's (a handful of texts in every row group) prune nothing and cost a third
-    of the write.
+    of the write. A failed write (a full disk, an interrupt) removes its temporary file before the error goes on.
     """
     tmp = _tmp(path)
+    try:
+        _write_parquet(table, tmp, footer)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _write_parquet(table: pa.Table, path: Path, footer: dict | None) -> None:
+    """The Parquet file at `path`; on failure its descriptor is closed all the same (an open file keeps its space)."""
     dictionary = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
     plain = [name for name in table.column_names if name not in dictionary]
-    with pq.ParquetWriter(
-        tmp, table.schema, store_schema=False, use_dictionary=dictionary or True, write_statistics=plain
-    ) as writer:
+    writer = pq.ParquetWriter(  # page checksums: a reader that verifies them finds a damaged part (~1.5 ms a part)
+        path,
+        table.schema,
+        store_schema=False,
+        use_dictionary=dictionary or True,
+        write_statistics=plain,
+        write_page_checksum=True,
+    )
+    try:
         writer.write_table(table)
         if footer is not None:
             writer.add_key_value_metadata({FOOTER_KEY: json.dumps(footer)})
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        writer.close()
+    except BaseException:
+        with suppress(Exception):
+            writer.close()
+        if writer.file_handle is not None:
+            with suppress(Exception):
+                writer.file_handle.close()
+        raise
 
 
 def read_footer(path: Path) -> dict:
@@ -118,7 +153,8 @@ def finished_chunks(layout: OutputLayout) -> dict[str, dict]:
 
 
 def remove_temporaries(layout: OutputLayout) -> int:
-    """Delete half-written parts left by a killed run (hidden .tmp files); returns how many."""
+    """Delete half-written parts and manifests left by a killed or failed run (hidden .tmp files) and a killed Spark
+    driver's stop file; returns how many. Only safe while holding the folder's lock (`open_output` does it)."""
     removed = 0
     for folder in (layout.root, layout.scores, layout.rejects):
         if folder.is_dir():
@@ -153,10 +189,29 @@ def _identity_of(manifest: dict) -> dict:
     )
 
 
+def _input_differences(old: list[dict], new: list[dict]) -> str:
+    """The first few input files added, gone or changed since the job in the folder, then how many more."""
+    before, now = {i["path"]: i for i in old}, {i["path"]: i for i in new}
+    said = []
+    for name, part in now.items():
+        was = before.get(name)
+        if was is None:
+            said.append(f"input file {name} was not in that job")
+        elif was["rows"] != part["rows"]:
+            said.append(f"input file {name} has {part['rows']:,} rows, had {was['rows']:,}")
+        elif was["fingerprint"] != part["fingerprint"]:
+            said.append(f"input file {name} has changed (same row count, other contents)")
+    said += [f"input file {name} of that job is gone" for name in before if name not in now]
+    if not said:
+        return "the same input files are listed in another order"
+    more = len(said) - _SHOWN_INPUTS
+    return ", ".join(said[:_SHOWN_INPUTS]) + (f", and {more:,} more input file(s) differ" if more > 0 else "")
+
+
 def _differences(old: dict, new: dict) -> list[str]:
     out = []
     if old["inputs"] != new["inputs"]:
-        out.append("the input files differ (names, row counts or contents)")
+        out.append(_input_differences(old["inputs"], new["inputs"]))
     for key, what in (
         ("model_fingerprint", "the model"),
         ("schema_fingerprint", "the feature schema"),
@@ -176,11 +231,16 @@ def _layout(root: str | Path, input_root: Path) -> OutputLayout:
             f"output folder {layout.root} is inside the input {source}; "
             "its parts would be read as input on the next run. Choose another folder"
         )
-    if layout.root.exists() and not layout.manifest.is_file() and any(p.name != LOCK for p in layout.root.iterdir()):
+    if layout.root.exists() and not layout.manifest.is_file() and not all(map(_ours, layout.root.iterdir())):
         raise BatchOutputError(
             f"{layout.root} is not empty and holds no thinfile batch manifest; give a new or empty folder"
         )
     return layout
+
+
+def _ours(path: Path) -> bool:
+    """What a job can leave in its folder before its manifest exists: the lock, and a manifest cut off by a kill."""
+    return path.name == LOCK or path.name.startswith(f".{MANIFEST}.tmp-")
 
 
 @contextmanager
@@ -192,7 +252,8 @@ def _exclusive(layout: OutputLayout) -> Iterator[None]:
         return
     fd = _locked(layout)
     try:
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}".encode(), 0)
+        with suppress(OSError):  # who holds the lock is for messages only; a full disk must not stop the cleanup
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}".encode(), 0)
         yield
     finally:
         with suppress(FileNotFoundError):
@@ -236,11 +297,14 @@ def open_output(
     """Create or reopen the output folder and hold it for this job; yields (layout, manifest as written).
 
     Refuses a folder holding something else, a different job (unless `overwrite`), or a job still
-    running in another process (exclusive lock). Resuming keeps `started` and counts `runs`.
+    running in another process (exclusive lock). Resuming keeps `started` and counts `runs`. Once the lock is
+    held, any temporary file in the folder is a dead job's: they are removed before anything is written, so a
+    rerun after a full disk frees their space first.
     """
     layout = _layout(root, input_root)
     layout.root.mkdir(parents=True, exist_ok=True)
     with _exclusive(layout):
+        remove_temporaries(layout)
         if layout.manifest.is_file():
             old = json.loads(layout.manifest.read_text())
             diffs = _differences(_identity_of(old), _identity_of(manifest))
@@ -253,9 +317,9 @@ def open_output(
                 _discard(layout)
             else:
                 manifest = {**manifest, "started": old.get("started"), "runs": old.get("runs", 1) + 1}
+        write_json_atomic(layout.manifest, manifest)  # first: a folder left without it would be refused as not ours
         layout.scores.mkdir(parents=True, exist_ok=True)
         layout.rejects.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(layout.manifest, manifest)
         yield layout, manifest
 
 

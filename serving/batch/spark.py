@@ -46,7 +46,6 @@ from thinfile.serving.batch.output import (
     finished_chunks,
     new_manifest,
     open_output,
-    remove_temporaries,
     update_manifest,
 )
 from thinfile.serving.batch.spark_tasks import ChunkRun, plan_runs, score_runs
@@ -249,7 +248,6 @@ def run_spark(job: BatchJob) -> BatchResult:
     inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons
     manifest = new_manifest("spark", inputs, job.tag.as_dict(), schema.fingerprint, chunk_rows, top)
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
-        remove_temporaries(layout)
         chunks = finished_chunks(layout)
         skipped = len(chunks)
         manifest = update_manifest(layout, manifest, chunks)

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from thinfile.commands.batch import register
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
-from thinfile.serving.batch import BatchOutputError, batch_score
+from thinfile.serving.batch import BatchOutputError, BatchStoppedError, batch_score
 from thinfile.training.champion import fit_champion
 from thinfile.training.settings import TrainConfig
 
@@ -325,6 +325,51 @@ def test_an_injected_enospc_ends_in_one_line(
 
     assert result.exit_code == 2, result.output
     assert "no space left" in the_error(result.output) and RESUME in result.output
+
+
+@pytest.fixture
+def disk_fills_up(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """A disk that fills up during the 4th Parquet write (after its rows are in the file): from then on every Parquet
+    and text write fails with ENOSPC, until the test sets `full` back to False ("frees space")."""
+    write_table, write_text, disk, calls = pq.ParquetWriter.write_table, Path.write_text, {"full": False}, [0]
+
+    def parquet(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
+        calls[0] += 1
+        if not disk["full"]:
+            write_table(self, *args, **kwargs)
+            disk["full"] = calls[0] == 4
+        if disk["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def text(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        if disk["full"]:
+            self.touch()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", parquet)
+    monkeypatch.setattr(Path, "write_text", text)
+    return disk
+
+
+def test_a_full_disk_leaves_no_temporary_file_and_a_rerun_after_freeing_space_scores_every_row(
+    book_file: Path, scorer_dir: Path, tmp_path: Path, disk_fills_up: dict[str, bool]
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(BatchStoppedError, match="no space left on the disk holding"):
+        batch_score(book_file, out, scorer_dir, chunk_rows=1_000, workers=1)
+    assert disk_fills_up["full"] and [p for p in out.rglob("*") if ".tmp-" in p.name] == []
+
+    disk_fills_up["full"] = False
+    result = batch_score(book_file, out, scorer_dir, chunk_rows=1_000, workers=1)
+
+    on_disk = {
+        folder: sum(pq.ParquetFile(p).metadata.num_rows for p in (out / folder).glob("part-*.parquet"))
+        for folder in ("scores", "rejects")
+    }
+    assert result.chunks_skipped >= 1 and [p for p in out.rglob("*") if ".tmp-" in p.name] == []
+    assert (on_disk["scores"], on_disk["rejects"]) == (result.scored, result.rejected)
+    assert on_disk["scores"] + on_disk["rejects"] == pq.ParquetFile(book_file).metadata.num_rows == BOOK_ROWS
 
 
 # ---------------------------------------------------------------- concurrency

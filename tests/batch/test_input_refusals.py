@@ -1,0 +1,68 @@
+"""Input files that stop a job before anything is written: the message names each and says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from thinfile.features.schema import Schema
+from thinfile.serving.batch.input import BatchInputError, inspect_input
+
+
+def refusal(source: Path, schema: Schema) -> str:
+    with pytest.raises(BatchInputError) as err:
+        inspect_input(source, schema)
+    return str(err.value)
+
+
+@pytest.fixture
+def book_folder(book: pd.DataFrame, tmp_path: Path) -> Path:
+    folder = tmp_path / "book" / "region=north" / "dt=2026-11-26"
+    folder.mkdir(parents=True)
+    book.head(100).to_parquet(folder / "a.parquet")
+    return tmp_path / "book"
+
+
+def test_a_zero_byte_csv_is_refused_as_an_empty_file(book_folder: Path, schema: Schema) -> None:
+    (book_folder / "region=north" / "dt=2026-11-26" / "empty.csv").write_bytes(b"")
+    said = refusal(book_folder, schema)
+    assert "region=north/dt=2026-11-26/empty.csv: empty file (0 bytes, not even a header" in said
+
+
+def test_a_zero_byte_parquet_file_is_refused_as_an_empty_file(book_folder: Path, schema: Schema) -> None:
+    (book_folder / "empty.parquet").write_bytes(b"")
+    assert "empty.parquet: empty file (0 bytes" in refusal(book_folder, schema)
+
+
+def test_a_header_only_csv_is_accepted_with_no_rows(book: pd.DataFrame, book_folder: Path, schema: Schema) -> None:
+    book.head(0).to_csv(book_folder / "header.csv", index=False)
+    rows = {p.name: p.rows for p in inspect_input(book_folder, schema)}
+    assert rows == {"header.csv": 0, "region=north/dt=2026-11-26/a.parquet": 100}
+
+
+def test_a_refusal_of_one_file_in_a_folder_says_to_fix_delete_or_move_it_and_rerun(
+    book_folder: Path, schema: Schema
+) -> None:
+    (book_folder / "empty.csv").write_bytes(b"")
+    said = refusal(book_folder, schema)
+    assert said.startswith("1 of 2 input files cannot be scored, nothing was written")
+    assert said.endswith(f"Fix or delete this file, or move it out of {book_folder}, and rerun")
+
+
+def test_a_refusal_of_several_files_says_to_fix_delete_or_move_them_and_rerun(
+    book: pd.DataFrame, book_folder: Path, schema: Schema
+) -> None:
+    (book_folder / "empty.csv").write_bytes(b"")
+    book.head(10).drop(columns=[schema.id_column]).to_parquet(book_folder / "missing-col.parquet")
+    said = refusal(book_folder, schema)
+    assert said.startswith("2 of 3 input files cannot be scored, nothing was written")
+    assert "missing-col.parquet: missing required column(s)" in said
+    assert said.endswith(f"Fix or delete these files, or move them out of {book_folder}, and rerun")
+
+
+def test_a_refused_single_file_input_says_to_fix_or_replace_it(tmp_path: Path, schema: Schema) -> None:
+    (tmp_path / "book.csv").write_bytes(b"")
+    said = refusal(tmp_path / "book.csv", schema)
+    assert "book.csv: empty file" in said and said.endswith("Fix or replace the file and rerun")
