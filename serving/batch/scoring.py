@@ -68,18 +68,19 @@ class ChunkResult:
 
 def output_columns(schema: Schema, top: int) -> list[str]:
     reasons = [f"reason_{k}_{what}" for k in range(1, top + 1) for what in ("code", "text", "points_lost")]
-    return [schema.id_column, "score", "band", "pd", "decision", *reasons, "model_name", "model_version"]
+    head = [schema.id_column, "score", "band", "pd", "decision"]
+    return [*head, *reasons, "model_name", "model_version", "source", "row"]
+
+
+def _column_type(name: str) -> pa.DataType:
+    if name in ("score", "pd") or name.endswith("_points_lost"):
+        return pa.float64()
+    return pa.int64() if name == "row" else pa.string()
 
 
 def scores_schema(schema: Schema, top: int) -> pa.Schema:
-    """Arrow types of the scores parts: numbers as float64, everything else as text."""
-    floats = {"score", "pd"}
-    return pa.schema(
-        [
-            (c, pa.float64() if c in floats or c.endswith("_points_lost") else pa.string())
-            for c in output_columns(schema, top)
-        ]
-    )
+    """Arrow types of the scores parts: score, PD and points as float64, the row number int64, the rest text."""
+    return pa.schema([(c, _column_type(c)) for c in output_columns(schema, top)])
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -125,8 +126,18 @@ def _ids(report: ValidationReport, id_column: str, valid: np.ndarray) -> pa.Arra
     return _text(report.clean[id_column].to_numpy(dtype=object)[valid])
 
 
-def scores_table(explanation: Explanation, ids: pa.Array, tag: ModelTag, schema: Schema, top: int) -> pa.Table:
-    """The scores part of a chunk, column by column from the explanation's arrays.
+def scores_table(
+    explanation: Explanation,
+    ids: pa.Array,
+    tag: ModelTag,
+    schema: Schema,
+    top: int,
+    source: str = "",
+    rows: np.ndarray | None = None,
+) -> pa.Table:
+    """The scores part of a chunk, column by column from the explanation's arrays; each row also names its input
+    file and its row there (`rows`, counted from 0), as a reject does, so that a score whose id repeats can still
+    be traced to its row.
 
     Text columns other than the id are dictionary arrays (a few distinct values each), which the Parquet
     writer stores as they are (readers of the parts see ordinary text).
@@ -141,6 +152,8 @@ def scores_table(explanation: Explanation, ids: pa.Array, tag: ModelTag, schema:
         **_reason_columns(explanation, top),
         "model_name": _repeat(tag.name, n),
         "model_version": _repeat(tag.version, n),
+        "source": _repeat(source, n),
+        "row": pa.array(np.arange(n) if rows is None else rows, pa.int64()),
     }
     return pa.Table.from_arrays(list(columns.values()), names=list(columns))
 
@@ -197,10 +210,15 @@ def score_table(
     keep = None if everyone else pa.array(valid)
     explanation = scorer.explain(report.matrix if keep is None else report.matrix[valid], top)
     ids = report.ids if keep is None else report.ids.filter(keep)
-    scores = scores_table(explanation, ids, tag, schema, top)
+    scores = scores_table(explanation, ids, tag, schema, top, source, _row_numbers(valid, everyone, first_row))
     groups = table.select([c for c in schema.protected_names if c in table.column_names])
     groups = groups if keep is None else groups.filter(keep)
     return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
+
+
+def _row_numbers(valid: np.ndarray, everyone: bool, first_row: int) -> np.ndarray:
+    """The scored rows' numbers in their input file."""
+    return first_row + (np.arange(len(valid)) if everyone else np.flatnonzero(valid))
 
 
 def _rejects_of(
@@ -247,7 +265,8 @@ def _score(
     X = schema.to_matrix(report.clean)
     everyone = bool(valid.all())
     explanation = scorer.explain(X if everyone else X[valid], top)
-    scores = scores_table(explanation, _ids(report, schema.id_column, valid), tag, schema, top)
+    rows = _row_numbers(valid, everyone, first_row)
+    scores = scores_table(explanation, _ids(report, schema.id_column, valid), tag, schema, top, source, rows)
     groups = _groups(report.clean, schema, None if everyone else valid)
     return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
 
