@@ -444,10 +444,10 @@ class RequestReader:
         if may_repeat_keys(body, len(data)):
             self._refuse_repeats(body, "the applicant")
         problems: list[dict[str, Any]] = []
-        applicant = self._row(data, [], problems)
-        if applicant is None:
+        read = self._row(data, [], problems)
+        if read is None:
             raise self._refusal(problems, "the applicant")
-        return applicant
+        return read
 
     def _batch(self, body: bytes) -> list[BaseModel]:
         items = max(body.count(b":"), body.count(b","))

@@ -158,7 +158,7 @@ def _shown(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "(empty)"
     whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-    text = str(int(value)) if whole else str(value)
+    text = str(int(float(value))) if whole else str(value)  # type: ignore[arg-type]
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 

@@ -111,8 +111,8 @@ def fairness(
     console.print(f"[{style}]{report.headline}[/]")
     set_aside = rows_in.set_aside
     if len(set_aside):
-        rows = counted(len(set_aside), "row")
-        console.print(f"{rows} that break the schema, not audited (as training leaves them out):")
+        left_out = counted(len(set_aside), "row")
+        console.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
         for r in set_aside.head(3).itertuples():
             console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
     if report.unchecked:
