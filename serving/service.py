@@ -293,6 +293,7 @@ class Thinfile:
             }
             self.ready = True
             log.info("model %s version %s loaded; ready", self.decider.model["name"], self.decider.model["version"])
+            log.info("audit log %s: this worker's chain %s starts at seq 0", self.audit.path, self.audit.chain)
         except Exception as err:
             self.failed = f"{type(err).__name__}: {err}"
             log.error("the model could not be loaded, so this worker reports itself dead: %s", self.failed)
@@ -357,6 +358,8 @@ class Thinfile:
 
     @bentoml.on_shutdown
     def close_audit(self) -> None:
+        """Close the log, saying where this worker's chain ended: a chain's tail cut off the log shows against it."""
+        log.info("audit log %s: chain %s ended with %d record(s)", self.audit.path, self.audit.chain, self.audit.seq)
         self.audit.close()
 
 

@@ -292,3 +292,11 @@ def test_long_integers_and_lone_surrogates_get_errors_naming_the_field(served, s
                 response = client.post(path, content=content, headers={"Content-Type": "application/json"})
                 assert response.status_code == 400, response.text
                 assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_the_server_log_names_each_workers_audit_chain(served, bodies: list[dict]) -> None:
+    with served.client() as client:
+        assert client.post("/score", json=bodies[0]).status_code == 200
+    chains = {json.loads(line)["chain"] for line in served.audit_log.read_text().splitlines() if '"chain"' in line}
+    said = served.log.read_text()
+    assert chains and all(f"this worker's chain {c} starts at seq 0" in said for c in chains)
