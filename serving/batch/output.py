@@ -84,15 +84,19 @@ def _remove_quietly(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write to a hidden temporary name, then rename into place; a failed write (a full disk) leaves no file."""
     tmp = _tmp(path)
     try:
-        tmp.write_text(json.dumps(payload, indent=1, default=str))
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=1, default=str))
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, footer: dict | None = None) -> None:

@@ -7,7 +7,6 @@ engine, and turned into the report at the end, so the report never needs the sco
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 
 from thinfile.features import jsonio
 from thinfile.features.words import counted
+from thinfile.serving.batch.output import write_text_atomic
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
 from thinfile.training.fairness.metrics import disparate_impact, protected_values
@@ -425,9 +425,6 @@ def write_report(
     paths = []
     html = render_html(report, scorer, figures)
     for name, text in ((REPORT_JSON, jsonio.dumps(report, indent=1)), (REPORT_HTML, html)):
-        path = folder / name
-        tmp = folder / f".{name}.tmp-{os.getpid()}"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        paths.append(path)
+        write_text_atomic(folder / name, text)
+        paths.append(folder / name)
     return paths[0], paths[1]

@@ -11,11 +11,12 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from thinfile.serving.batch import output
+from thinfile.serving.batch import batch_score, output
 from thinfile.serving.batch.output import (
     LOCK,
     BatchOutputError,
@@ -25,6 +26,8 @@ from thinfile.serving.batch.output import (
     write_json_atomic,
     write_parquet_atomic,
 )
+from thinfile.serving.batch.report import write_report
+from thinfile.training.scorer import Scorer
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
 
@@ -115,6 +118,19 @@ def test_a_failed_manifest_write_removes_its_temporary_file_and_keeps_the_old_ma
     assert err.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
     assert json.loads(path.read_text()) == {"runs": 1}
+
+
+def test_a_report_write_that_fills_the_disk_leaves_no_temporary_file(
+    tmp_path: Path, book: pd.DataFrame, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book.head(300).to_parquet(tmp_path / "book.parquet")
+    report = batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1).report
+    folder = tmp_path / "full"
+    folder.mkdir()
+    monkeypatch.setattr(Path, "write_text", _half_written_then_full)
+    with pytest.raises(OSError) as err:
+        write_report(report, scorer, folder, figures=[])
+    assert err.value.errno == errno.ENOSPC and list(folder.iterdir()) == []
 
 
 def test_a_rerun_removes_a_dead_jobs_temporaries_before_it_writes_its_manifest(
