@@ -110,8 +110,10 @@ def test_a_small_group_failure_whose_interval_crosses_the_limit_is_called_within
     assert eo.low is not None and eo.low < 0.05 < eo.value <= eo.high
     assert eo.within_noise and eo in report.within_noise
     assert report.verdict == "fail" and report.headline.startswith("FAIL: ")
-    assert "within sampling noise of their limits (their 95% interval crosses the limit)" in report.headline
-    assert "more rows are needed to be sure" in report.headline
+    assert report.headline == (
+        "FAIL: 1 of 3 checks are outside the limits. The failure and all 2 passes are within sampling noise of "
+        "their limits (their 95% interval crosses the limit): more rows are needed to be sure."
+    )
 
 
 def test_a_pass_within_noise_stays_a_pass_and_says_so() -> None:
@@ -121,7 +123,7 @@ def test_a_pass_within_noise_stays_a_pass_and_says_so() -> None:
     assert high > 0.1
     assert report.verdict == "pass" and report.headline.startswith("PASS: all 3 checks")
     assert [c.metric for c in report.within_noise] == ["equal_opportunity_difference"]
-    assert "1 of these verdicts is within sampling noise of its limit (its 95% interval" in report.headline
+    assert "1 of the 3 passes is within sampling noise of its limit (its 95% interval" in report.headline
 
 
 def test_json_carries_each_checks_interval_and_no_nan() -> None:

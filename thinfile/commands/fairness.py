@@ -15,8 +15,15 @@ EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
 
 
-def _figure(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _figure(value: float | None, limit: float | None = None) -> str:
+    """Three decimals, or as many more as it takes not to print the limit for a value on the other side of it."""
+    if value is None:
+        return "-"
+    if limit is None:
+        return f"{value:.3f}"
+    from thinfile.training.fairness.audit import versus_limit
+
+    return versus_limit(value, limit)
 
 
 def fairness(
@@ -139,10 +146,10 @@ def fairness(
         table.add_row(
             a.name,
             f"{len(a.checked_groups)} of {len(a.checked_groups) + len(a.unchecked)}",
-            _figure(a.di_ratio),
-            _figure(a.eo_diff),
+            _figure(a.di_ratio, settings.fairness.disparate_impact_min),
+            _figure(a.eo_diff, settings.fairness.equal_opportunity_max),
             _figure(a.eod_diff),
-            _figure(a.calibration_gap),
+            _figure(a.calibration_gap, settings.fairness.calibration_gap_max),
             _figure(a.oracle_di_ratio),
         )
     show(table)

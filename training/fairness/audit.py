@@ -326,14 +326,21 @@ class FairnessReport:
 
     def _caveats(self) -> list[str]:
         out = []
-        noisy = len(self.within_noise)
+        noisy = self.within_noise
         if noisy:
+            ran = [c for c in self.checks if c.passed is not None]
+            parts = [
+                _share(sum(c.passed is passed for c in noisy), sum(c.passed is passed for c in ran), one, many)
+                for passed, one, many in ((False, "failure", "failures"), (True, "pass", "passes"))
+            ]
+            single = len(noisy) == 1
             level = f"{100 * self.audit.confidence:g}%"
-            out.append(
-                f"{noisy} of these verdicts {'is' if noisy == 1 else 'are'} within sampling noise of "
-                f"{'its limit' if noisy == 1 else 'their limits'} ({'its' if noisy == 1 else 'their'} {level} "
-                "interval crosses the limit): more rows are needed to be sure."
+            sentence = (
+                f"{' and '.join(p for p in parts if p)} {'is' if single else 'are'} within sampling noise of "
+                f"{'its limit' if single else 'their limits'} ({'its' if single else 'their'} {level} interval "
+                "crosses the limit): more rows are needed to be sure."
             )
+            out.append(sentence[0].upper() + sentence[1:])
         if self.proxy_skipped:
             out.append(
                 f"The proxy audit could not run for {', '.join(self.proxy_skipped)} (too few rows per group; "
@@ -546,6 +553,14 @@ def proxy_groups(labels: np.ndarray, min_rows: int) -> tuple[list[str], dict[str
     sizes = pd.Series(labels[labels != MISSING_GROUP]).value_counts(sort=False)
     fitted = [str(g) for g, n in sizes.items() if n >= min_rows]
     return fitted, {str(g): int(n) for g, n in sizes.items() if n < min_rows}
+
+
+def _share(n: int, of: int, one: str, many: str) -> str:
+    """'the failure', 'all 3 passes', '2 of the 9 passes'; '' when n is 0."""
+    noun = one if of == 1 else many
+    if not n:
+        return ""
+    return f"the {noun}" if n == of == 1 else f"all {of} {noun}" if n == of else f"{n} of the {of} {noun}"
 
 
 def _sizes(groups: dict[str, int]) -> str:
