@@ -390,6 +390,19 @@ def _shown_counts(counts: pd.Series, shown: int) -> str:
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
+def _share(part: int, whole: int) -> str:
+    """A share as a percentage that a small, non-zero count never rounds to 0.0%."""
+    share = part / whole
+    return "under 0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+
+
+def _seen(x: float) -> str:
+    """A value seen in the table, written out: 10,000,000,000 rather than 1e+10; 0.000015 rather than 1.5e-05."""
+    if float(x).is_integer() and abs(x) < 2**53:
+        return f"{int(x):,}"
+    return number_text(x, False)
+
+
 def _missing(raw: pd.Series) -> str:
     n = int(raw.isna().sum())
     return "never missing" if n == 0 else f"missing in {counted(n, 'row')} ({n / len(raw):.1%})"
@@ -456,7 +469,8 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
         whole = _is_whole(values)
         lo, hi = float(values.min()), float(values.max())
         entry["type"] = (FeatureType.int if whole else FeatureType.float).value
-        seen = f"seen {lo:,.6g} to {hi:,.6g} (median {float(values.median()):,.6g}), {_missing(raw)}"
+        median = float(values.median())
+        seen = f"seen {_seen(lo)} to {_seen(hi)} (median {_seen(median)}), {_missing(raw)}"
         if not whole and lo >= 0 and hi <= 1:
             low, high = 0.0, 1.0
             notes.append("looks like a share: valid range 0 to 1")
@@ -939,7 +953,7 @@ def check_table(
     if not report.table_errors and not report.errors.empty:
         bad_rows = report.errors["row"].nunique()
         problems.append(
-            f"{bad_rows:,} of {counted(len(frame), 'row')} ({bad_rows / len(frame):.1%}) break"
+            f"{bad_rows:,} of {counted(len(frame), 'row')} ({_share(bad_rows, len(frame))}) break"
             f"{'s' if bad_rows == 1 else ''} the schema"
         )
     gaps = category_gaps(report, schema) if not report.table_errors else []

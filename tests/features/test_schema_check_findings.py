@@ -190,3 +190,19 @@ def test_check_exits_2_when_the_schema_cannot_be_read(tmp_path):
 def test_docs_give_exit_2_the_meaning_the_help_gives():
     docs = " ".join((Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text().split())
     assert "2 when the table or the schema cannot be read" in docs
+
+
+def test_infer_writes_the_values_it_saw_without_an_exponent(book):
+    frame = book.copy()
+    frame.loc[7, "LIMIT_BAL"] = 9_999_999_999
+    text = infer_schema(frame, name="book", target="default", id_column="id").to_yaml()
+    line = next(x for x in text.splitlines() if x.startswith("  # seen") and "9,999,999,999" in x)
+    assert "e+" not in line
+
+
+def test_a_few_broken_rows_of_many_are_not_rounded_to_no_share():
+    schema = tiny_schema()
+    frame = pd.DataFrame({"id": [str(i) for i in range(6_000)], "x": 0.5, "bad": 0})
+    frame.loc[[3, 4], "x"] = 7.0
+    result = check_table(frame, schema, target_reader=_outcome)
+    assert "2 of 6,000 rows (under 0.1%) break the schema" in result.problems
