@@ -84,12 +84,15 @@ def _dataset(path: Path, parts: list[Path], encoding: str) -> ds.Dataset:
 
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """The whole table in memory (for training-sized data; batch jobs stream parts instead)."""
+    """The whole table in memory (for training-sized data; batch jobs stream parts instead). A folder of both
+    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order."""
     p = Path(path)
     parts = list_parts(p)
     encoding = text_encoding()
+    kinds = [[f for f in parts if f.suffix.lower() == ".csv"], [f for f in parts if f.suffix.lower() != ".csv"]]
     try:
-        return _dataset(p, parts, encoding).to_table(columns=columns).to_pandas()
+        frames = [_dataset(p, kind, encoding).to_table(columns=columns).to_pandas() for kind in kinds if kind]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None

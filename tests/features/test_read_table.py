@@ -50,3 +50,16 @@ def test_an_unknown_csv_encoding_is_named_as_the_setting_at_fault(tmp_path: Path
     monkeypatch.setenv("THINFILE_CSV_ENCODING", "gbk-ish")
     with pytest.raises(TableReadError, match="THINFILE_CSV_ENCODING: 'gbk-ish' is not an encoding Python knows"):
         read_table(path)
+
+
+def test_a_folder_of_csv_and_parquet_files_reads_every_row_of_both(tmp_path: Path) -> None:
+    folder = tmp_path / "book" / "region=north"
+    folder.mkdir(parents=True)
+    first = pd.DataFrame({"id": ["a", "b", "c"], "income": [1.5, None, 3.0]})
+    second = pd.DataFrame({"id": ["d", "e"], "income": [4.0, 5.5]})
+    first.to_csv(folder / "a.csv", index=False)
+    second.to_parquet(folder / "b.parquet", index=False)
+    table = read_table(tmp_path / "book")
+    assert table["id"].tolist() == ["a", "b", "c", "d", "e"]
+    assert table["income"].isna().tolist() == [False, True, False, False, False]
+    assert set(table["region"].astype(str)) == {"north"}
