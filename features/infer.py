@@ -671,7 +671,10 @@ def infer_schema(
         id_column = _guess_id(frame, taken)
         id_how = f"{TODO}: guessed (a different value in every row): check it, or name the id with --id"
     elif faults := _id_faults(frame[id_column]):
-        raise InferError(f"--id {id_column!r}: {faults}; an id must name one row")
+        id_how = (
+            f"{TODO}: from --id, but {faults}: an id must name one row, so schema check fails on this table and "
+            "batch scores cannot be told apart until each row has its own id"
+        )
     taken.add(id_column)
     target_how = "from --target"
     if target is None:

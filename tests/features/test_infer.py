@@ -158,11 +158,14 @@ def test_an_id_column_with_a_blank_and_a_repeat_is_named_with_both_counts(table)
     assert "name it with --id" in str(err.value)
 
 
-def test_a_given_id_with_blanks_is_refused_with_how_many(table):
+def test_a_given_id_with_blanks_and_a_repeat_is_kept_with_a_todo_saying_how_many(table):
     frame = table.astype({"loan_id": object})
     frame.loc[[3, 4], "loan_id"] = None
-    with pytest.raises(InferError, match="--id 'loan_id': 2 rows have no value; an id must name one row"):
-        infer_schema(frame, name="acme", target="bad", id_column="loan_id")
+    frame.loc[9, "loan_id"] = frame.loc[8, "loan_id"]
+    found = infer_schema(frame, name="acme", target="bad", id_column="loan_id")
+    assert found.schema.id_column == "loan_id"
+    (note,) = [t for t in found.todo if t.startswith("loan_id:")]
+    assert "2 rows have no value and 2 rows share a value with another: an id must name one row" in note
 
 
 def test_rows_without_an_outcome_are_noted_with_what_check_and_training_do_and_the_booked_column(table):
