@@ -882,7 +882,7 @@ def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
-def _value_text(value: object) -> str:
+def value_text(value: object) -> str:
     """A cell as the table holds it: numbers written out (2, not 2.0, as a whole number read into a float column
     with gaps), text as it is."""
     if isinstance(value, (bool, np.bool_)):
@@ -895,10 +895,10 @@ def _value_text(value: object) -> str:
 
 
 def value_counts(raw: pd.Series) -> dict[str | None, int]:
-    """How often each value occurs, keyed by its text (`_value_text`; None for a missing value)."""
+    """How often each value occurs, keyed by its text (`value_text`; None for a missing value)."""
     counts: dict[str | None, int] = {}
     for value, n in raw.value_counts(dropna=False).items():
-        key = None if pd.isna(value) else _value_text(value)
+        key = None if pd.isna(value) else value_text(value)
         counts[key] = counts.get(key, 0) + int(n)
     return counts
 
@@ -917,7 +917,7 @@ def repeated_ids(ids: pd.Series, shown: int = 5) -> RepeatedIds:
     present = ids[ids.notna().to_numpy()]
     repeated = present[present.duplicated(keep=False).to_numpy()]
     first = repeated.drop_duplicates().head(shown)
-    return RepeatedIds(int(repeated.nunique()), len(repeated), tuple(_value_text(v) for v in first))
+    return RepeatedIds(int(repeated.nunique()), len(repeated), tuple(value_text(v) for v in first))
 
 
 def repeated_ids_problem(column: str, found: RepeatedIds) -> str:

@@ -164,6 +164,19 @@ def rotated_name(path: Path, when: datetime, rotate: Rotate) -> Path:
     return target
 
 
+def key_id(key: bytes) -> str:
+    """A short public name for an audit key, so records say which key hashed them (not the key itself)."""
+    return hmac.new(key, b"thinfile audit key id", hashlib.sha256).hexdigest()[:12]
+
+
+def _mac(keyed: hmac.HMAC, prev: bytes, canonical: bytes) -> bytes:
+    """A record's MAC (64 ASCII hex digits): the keyed HMAC over the chain's previous MAC, then the record."""
+    mac = keyed.copy()
+    mac.update(prev)
+    mac.update(canonical)
+    return mac.hexdigest().encode()
+
+
 def canonical_bytes(line: bytes) -> tuple[bytes, bytes] | None:
     """A stored line's (canonical bytes, mac) as the MAC was computed over them; None if it carries no MAC."""
     line = line.rstrip(b"\n")
@@ -208,10 +221,7 @@ class AuditLog:
             if not line.endswith(b"}"):
                 raise ValueError("an audit line must be one JSON object")
             canonical = line[:-1] + self._chain_field + str(seq).encode() + b"}"
-            mac = keyed.copy()
-            mac.update(prev)
-            mac.update(canonical)
-            prev = mac.hexdigest().encode()
+            prev = _mac(keyed, prev, canonical)
             out.append(canonical[:-1] + b',"mac":"' + prev + b'"}\n')
             seq += 1
         return b"".join(out), prev, seq
@@ -480,8 +490,6 @@ def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
     p = Path(path)
     report = AuditReport(key_checked=key is not None)
     if key is not None:
-        from thinfile.serving.contract import key_id
-
         report.key_id = key_id(key)
     keyed = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
     chains: dict[str, _Chain] = {}
@@ -541,12 +549,9 @@ def _check_chain(
     if seq > chain.next:
         chain.missing.append((chain.next, seq - 1, chain.last, at))
     elif keyed is not None:
-        expected = keyed.copy()
-        expected.update(chain.prev)
-        expected.update(canonical)
         chain.checked += 1
         report.macs_checked += 1
-        if hmac.compare_digest(expected.hexdigest().encode(), mac):
+        if hmac.compare_digest(_mac(keyed, chain.prev, canonical), mac):
             chain.matched += 1
             report.macs_matched += 1
         else:

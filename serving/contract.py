@@ -273,11 +273,6 @@ def input_hmac(key: bytes, schema: Schema, applicant: BaseModel) -> str:
     return hmac.new(key, canonical_input(schema, applicant), hashlib.sha256).hexdigest()
 
 
-def key_id(key: bytes) -> str:
-    """A short public name for an audit key, so records say which key hashed them (not the key itself)."""
-    return hmac.new(key, b"thinfile audit key id", hashlib.sha256).hexdigest()[:12]
-
-
 MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 NAME_CHARS = 40
 

@@ -27,14 +27,13 @@ from starlette.routing import Route
 
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema, load_schema
-from thinfile.serving.audit import AuditLog, GroupCommit, audit_record, encode, repair
+from thinfile.serving.audit import AuditLog, GroupCommit, audit_record, encode, key_id, repair
 from thinfile.serving.contract import (
     RequestReader,
     applicant_model,
     applicants_to_matrix,
     batch_model,
     input_hmac,
-    key_id,
     model_card_path,
     response_model,
 )

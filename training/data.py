@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.infer import RepeatedIds, repeated_ids
+from thinfile.features.infer import RepeatedIds, repeated_ids, value_text
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.validate import ValidationReport, validate_table
@@ -157,8 +157,7 @@ def _rejects(
 def _shown(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "(empty)"
-    whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
-    text = str(int(float(value))) if whole else str(value)  # type: ignore[arg-type]
+    text = value_text(value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 

@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from thinfile.features.schema import FeatureType, Schema, load_schema
+from thinfile.serving.audit import key_id
 from thinfile.serving.contract import (
     PROTECTED_MESSAGE,
     BadRequest,
@@ -22,7 +23,6 @@ from thinfile.serving.contract import (
     batch_model,
     canonical_input,
     input_hmac,
-    key_id,
 )
 
 
