@@ -368,6 +368,16 @@ def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict
     return manifest
 
 
+EMPTY_REJECTS = "part-none.parquet"
+
+
+def ensure_rejects_part(layout: OutputLayout, schema: pa.Schema) -> None:
+    """A finished job with no rejected row gets one empty rejects part with the rejects' columns, so that reading
+    `rejects/` gives a table with those columns (an empty folder reads back as a table of no columns)."""
+    if not any(layout.rejects.glob("*.parquet")):
+        write_parquet_atomic(schema.empty_table(), layout.rejects / EMPTY_REJECTS)
+
+
 def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[str, object]:
     """Ids that appear more than once in the job's output (scores and rejects): how many, their rows, the first few.
 

@@ -273,3 +273,16 @@ def test_thinfile_csv_encoding_scores_a_gb18030_csv_as_its_utf8_copy(
     assert gb[schema.id_column].tolist() == sorted(frame[schema.id_column])
     assert set(gb["source"]) == {"gb.csv"} and set(utf8["source"]) == {"utf8.csv"}
     pd.testing.assert_frame_equal(gb.drop(columns="source"), utf8.drop(columns="source"))
+
+
+def test_a_job_that_rejects_nothing_leaves_a_rejects_folder_that_reads_with_its_columns(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    book.head(400).to_parquet(tmp_path / "book.parquet")
+    result = batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects")
+    assert result.rejected == 0
+    assert list(rejects.columns) == ["id", "columns", "reason", "source", "row"] and rejects.empty
+    scores = pd.read_parquet(tmp_path / "out" / "scores")
+    stacked = pd.concat([scores.rename(columns={schema.id_column: "id"})[["id", "source", "row"]], rejects])
+    assert len(stacked) == 400
