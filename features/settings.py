@@ -143,3 +143,11 @@ class InferSettings(Section):
         gt=0,
         description="numbers this large are flagged as likely stand-ins for 'no value' (the float maximum often is)",
     )
+
+
+class ValidationSettings(Section):
+    """How rejected rows are worded."""
+
+    shown_value_chars: int = Field(
+        40, ge=8, description="characters of a rejected cell's value shown in its reason (longer ones are cut)"
+    )

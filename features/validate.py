@@ -20,6 +20,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from thinfile.features.schema import (
+    MAX_EXACT_INT,
     Feature,
     FeatureType,
     Schema,
@@ -29,6 +30,7 @@ from thinfile.features.schema import (
     feature_numbers,
     number_text,
 )
+from thinfile.features.settings import ValidationSettings
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
 MISSING_REQUIRED = "is missing but required"
@@ -68,7 +70,16 @@ class ValidationReport:
         order = np.argsort(rows, kind="stable")
         rows = rows[order]
         columns = self.errors["column"].to_numpy(dtype=object)[order]
-        said = (self.errors["column"].astype(str) + ": " + self.errors["reason"].astype(str)).to_numpy()[order]
+        chars = ValidationSettings().shown_value_chars
+        said = np.array(
+            [
+                said_of(str(c), str(v), str(r), chars)
+                for c, v, r in zip(
+                    columns, self.errors["value"].to_numpy()[order], self.errors["reason"].to_numpy()[order]
+                )
+            ],
+            dtype=object,
+        )
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         ends = np.r_[starts[1:], len(rows)]
         joined_columns = columns[starts].copy()
@@ -85,6 +96,27 @@ class ValidationReport:
                 "reason": reasons.astype(object),
             }
         )
+
+
+def cell_shown(value: str, chars: int) -> str:
+    """A rejected cell's value as a reason shows it: a number written out, text quoted; cut to `chars` characters."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    text = (
+        number_text(number, number.is_integer())
+        if abs(number) < MAX_EXACT_INT
+        else value
+        if number == number
+        else repr(value)
+    )
+    return text if len(text) <= chars else text[: chars - 3] + "..."
+
+
+def said_of(column: str, value: str, reason: str, chars: int) -> str:
+    """One broken rule of a rejected row: `column: value reason` (no value when it is missing)."""
+    return f"{column}: {reason}" if value == "" else f"{column}: {cell_shown(value, chars)} {reason}"
 
 
 def _bound(value: float | None, whole: bool) -> str:

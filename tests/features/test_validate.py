@@ -48,6 +48,26 @@ def test_rejects_gather_every_reason_of_a_row(sample, schema):
     assert rejects.loc[0, "columns"] == "bureau_utilisation,occupation_sector"
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("bureau_utilisation", 9.0, "bureau_utilisation: 9 is outside the valid range 0 to 1.5"),
+        ("bureau_utilisation", 1.75, "bureau_utilisation: 1.75 is outside the valid range 0 to 1.5"),
+        ("bill_days_to_pay", 1e9, "bill_days_to_pay: 1000000000 is outside the valid range 0 to 90 days"),
+        ("occupation_sector", "astronaut", "occupation_sector: 'astronaut' is not one of: agriculture"),
+        ("bureau_delinquencies_24m", "about 5", "bureau_delinquencies_24m: 'about 5' is not a number"),
+        ("phone_tenure_months", None, "phone_tenure_months: is missing but required"),
+        ("occupation_sector", "x" * 10_000, "occupation_sector: '" + "x" * 36 + "... is not one of"),
+    ],
+)
+def test_a_reject_reason_shows_the_value_text_quoted_and_cut(sample, schema, column, value, said):
+    bad = sample.astype({column: object})
+    bad.loc[4, column] = value
+    reason = validate_table(bad, schema).rejects().loc[0, "reason"]
+    assert reason.startswith(said)
+    assert len(reason) < 400
+
+
 def test_missing_required_column_is_a_table_error(sample, schema):
     report = validate_table(sample.drop(columns=["phone_tenure_months"]), schema)
     assert report.table_errors == ["missing required column(s): phone_tenure_months"]

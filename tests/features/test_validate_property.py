@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thinfile.features.schema import Schema, load_schema, parse_schema
-from thinfile.features.validate import ValidationReport, reference_validate_table, validate_table
+from thinfile.features.validate import ValidationReport, cell_shown, reference_validate_table, validate_table
 
 LEVELS = [str(k) for k in range(7)]
 
@@ -117,7 +117,11 @@ def rejects_by_groupby(errors: pd.DataFrame) -> pd.DataFrame:
             "id": grouped["id"].first().astype(str).to_numpy(),
             "columns": grouped["column"].agg(lambda c: ",".join(dict.fromkeys(c))).to_numpy(),
             "reason": grouped.apply(
-                lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"], g["reason"])), include_groups=False
+                lambda g: "; ".join(
+                    f"{c}: {r}" if v == "" else f"{c}: {cell_shown(v, 40)} {r}"
+                    for c, v, r in zip(g["column"], g["value"], g["reason"])
+                ),
+                include_groups=False,
             ).to_numpy(),
         }
     )

@@ -69,7 +69,7 @@ def test_too_many_bad_values_fail_with_examples(make_foreign_table, foreign_sche
     table.loc[table.index[:100], "late_bills"] = "many"
     with pytest.raises(TrainingDataError, match=r"100 of 1,000 rows \(10.0%\) break schema") as err:
         prepare(table, foreign_schema)
-    assert "late_bills: is not a number" in str(err.value)
+    assert "late_bills: 'many' is not a number" in str(err.value)
 
 
 def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_schema: Schema) -> None:
