@@ -788,6 +788,9 @@ def render_yaml(inferred: Inferred) -> str:
         for p in s.protected:
             out.append(f"  - name: {_scalar(p.name)}{_note(protected.get(p.name))}")
             out.append(f"    categories: {_scalar(list(p.categories))}")
+            if all(c.lstrip("-").isdigit() for c in p.categories):
+                codes = ", ".join(f"{_scalar(c)}: ..." for c in p.categories)
+                out.append(f"    # {TODO} integer codes: name the groups for the fairness reports, labels: {{{codes}}}")
     else:
         out.append("protected: []  # none given: name them with --protected (the fairness audit needs at least one)")
     out += ["", "features:"]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import string
+from collections.abc import Mapping
 from enum import Enum
 from functools import cached_property
 from importlib.resources import files
@@ -15,7 +16,17 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 # the five Zhima dimensions, and `other` for an input that fits none of them (a lender is never forced to mislabel)
 DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections", "other")
@@ -216,13 +227,78 @@ def _check_bound(feature: Feature, end: str, value: float | None) -> None:
         raise ValueError(f"{where} is not a whole number, and the feature is an int")
 
 
+MISSING_GROUP = "(missing)"
+
+
+def protected_values(column: pd.Series, names: Mapping[str, str] | None = None) -> np.ndarray:
+    """A protected column as group names: strings (integer-coded floats as "1", not "1.0"), the codes `names` names
+    (a `Protected`'s labels) by their names, missing values as MISSING_GROUP."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        known = np.isfinite(values)
+        if np.array_equal(values[known], np.round(values[known])):
+            column = pd.Series(np.where(known, values, 0).astype(np.int64), index=column.index).where(known)
+            column = column.astype("Int64")
+    text = column.astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object).astype(str)
+    if not names:
+        return text
+    codes, found = pd.factorize(text)
+    return np.array([names.get(v, v) for v in found], dtype=object)[codes].astype(str)
+
+
 class Protected(BaseModel):
-    """A protected attribute: kept beside the data for fairness audits, never a model input."""
+    """A protected attribute: kept beside the data for fairness audits, never a model input.
+
+    `labels` names coded groups (`{'1': male, '2': female}`): audits and reports then speak of the names, and
+    the table keeps its codes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     categories: tuple[str, ...] = Field(min_length=2)
+    labels: tuple[tuple[str, str], ...] = Field(
+        (), description="group names for coded values, written as a mapping {code: name}"
+    )
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return tuple((str(code), str(name)) for code, name in value.items())
+        return value
+
+    @model_validator(mode="after")
+    def _labels_name_declared_codes(self) -> Protected:
+        unknown = [code for code, _ in self.labels if code not in self.categories]
+        if unknown:
+            raise ValueError(f"labels of {self.name!r} name code(s) it does not declare: {', '.join(unknown)}")
+        if any(not name.strip() for _, name in self.labels):
+            raise ValueError(f"labels of {self.name!r}: a group name is empty")
+        groups = self.groups
+        if len(set(groups)) < len(groups):
+            twice = sorted({g for g in groups if groups.count(g) > 1})
+            raise ValueError(f"labels of {self.name!r} give two groups the same name: {', '.join(twice)}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out = handler(self)
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        else:
+            del out["labels"]  # a schema without labels keeps its fingerprint
+        return out
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Code -> group name, for the codes `labels` names."""
+        return dict(self.labels)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The declared groups by name, in the categories' order."""
+        names = self.names
+        return tuple(names.get(c, c) for c in self.categories)
 
 
 class FeatureReading(NamedTuple):
@@ -273,6 +349,16 @@ class Schema(BaseModel):
         if len(set(specials)) != len(specials):
             raise ValueError("id, target, oracle, date, booked and protected columns must all differ")
         return self
+
+    @cached_property
+    def protected_groups(self) -> dict[str, list[str]]:
+        """Protected attribute -> its declared groups by name (`Protected.groups`)."""
+        return {p.name: list(p.groups) for p in self.protected}
+
+    @cached_property
+    def group_names(self) -> dict[str, dict[str, str]]:
+        """Protected attribute -> code -> group name, for the attributes whose codes are labelled."""
+        return {p.name: p.names for p in self.protected if p.labels}
 
     @cached_property
     def feature_names(self) -> list[str]:

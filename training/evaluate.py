@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, protected_values
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.stability import bin_shares, psi
@@ -165,7 +165,7 @@ def evaluate(
     for attr in schema.protected_names:
         if attr not in test.columns:
             continue
-        values = test[attr].astype(str).to_numpy()
+        values = protected_values(test[attr], schema.group_names.get(attr))
         for group in sorted(set(values)):
             mask = values == group
             if _both_classes(y[mask], group_min_class_rows):

@@ -173,7 +173,7 @@ def global_explanation_plots(
     names = schema.feature_names
     top = top_features(values.values, names, config.dependence_plots)
     attrs = [a for a in schema.protected_names[:1] if a in sample.columns]
-    groups = {attr: group_labels(sample, [attr]) for attr in attrs}
+    groups = {attr: group_labels(sample, [attr], names=schema.group_names) for attr in attrs}
 
     def overview() -> dict[str, Figure]:
         figures = {"shap_beeswarm.png": beeswarm_figure(values, max_display=min(15, len(names)))}

@@ -18,7 +18,7 @@ from mlflow.data.dataset import Dataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, protected_values
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
@@ -152,7 +152,8 @@ def _figures(ctx: RunContext, p: np.ndarray, evaluation: Evaluation, label: str)
     oracle = None
     if schema.oracle_column and schema.oracle_column in sample.columns:
         oracle = sample[schema.oracle_column].to_numpy(dtype=np.float64)
-    groups = {a: sample[a].astype(str).to_numpy() for a in schema.protected_names if a in sample.columns}
+    names = schema.group_names
+    groups = {a: protected_values(sample[a], names.get(a)) for a in schema.protected_names if a in sample.columns}
     return plots.evaluation_figures(
         sample[schema.target].to_numpy(),
         p[idx],

@@ -16,11 +16,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from thinfile.features import jsonio
+from thinfile.features.schema import protected_values
 from thinfile.features.words import counted
 from thinfile.serving.batch.output import write_text_atomic
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
-from thinfile.training.fairness.metrics import disparate_impact, protected_values
+from thinfile.training.fairness.metrics import disparate_impact
 from thinfile.training.reporting import (
     BAND_COLOURS,
     PALETTE,
@@ -41,14 +42,17 @@ REPORT_HTML = "population_report.html"
 NO_REFERENCE = "the model carries no training reference, so stability (PSI) cannot be measured"
 
 
-def group_rows(raw: dict[str, list[int]]) -> tuple[dict[str, int], dict[str, int]]:
+def group_rows(
+    raw: dict[str, list[int]], names: Mapping[str, str] | None = None
+) -> tuple[dict[str, int], dict[str, int]]:
     """Rows and approvals per group label, from counts per protected value as chunks kept them (JSON keys).
 
     Labels come from `protected_values` over the book's distinct values at once, as the fairness audit
-    labels a column (integer-coded 1.0 as "1", missing as MISSING_GROUP).
+    labels a column (integer-coded 1.0 as "1", a labelled code by its `names`, missing as MISSING_GROUP).
     """
     keys = list(raw)
-    labels: list[str] = protected_values(pd.Series([json.loads(k) for k in keys])).tolist() if keys else []
+    values = pd.Series([json.loads(k) for k in keys])
+    labels: list[str] = protected_values(values, names).tolist() if keys else []
     rows: dict[str, int] = {}
     approved: dict[str, int] = {}
     for key, label in zip(keys, labels, strict=True):
@@ -88,10 +92,10 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
     Missing values and values outside the schema's categories are not groups; a declared group under
     `min_group_rows` rows is listed but not counted, and makes the attribute incomplete.
     """
-    declared = {p.name: list(p.categories) for p in scorer.schema.protected}
+    declared, names = scorer.schema.protected_groups, scorer.schema.group_names
     out = {}
     for attr, raw in stats.get("groups", {}).items():
-        rows_by_group, approved_by_group = group_rows(raw)
+        rows_by_group, approved_by_group = group_rows(raw, names.get(attr))
         di = disparate_impact(
             rows_by_group,
             approved_by_group,

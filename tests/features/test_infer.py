@@ -208,6 +208,14 @@ def test_round_trip_infer_load_validate_on_a_real_table_rejects_nothing(tmp_path
     assert report.table_errors == [] and report.errors.empty
 
 
+def test_an_integer_coded_protected_attribute_gets_a_todo_to_name_its_groups_and_a_named_one_does_not():
+    uci = infer_schema(pd.read_csv(DATA / "uci_credit_card.csv"), name="u", target="default", protected=["MARRIAGE"])
+    german = infer_schema(pd.read_csv(DATA / "german_credit.csv"), name="g", target="default", protected=["sex"])
+    todo = "TODO integer codes: name the groups for the fairness reports, labels: {'0': ..., '1': ..., "
+    assert todo in uci.to_yaml()
+    assert "labels:" not in german.to_yaml()
+
+
 def test_round_trip_keeps_integer_codes_with_missing_values():
     frame = pd.DataFrame({"id": range(90), "tier": [1.0, 2.0, np.nan] * 30, "bad": [0, 1, 1] * 30})
     schema = infer_schema(frame, name="t", target="bad").schema

@@ -53,6 +53,14 @@ def test_traditional_features_are_the_bureau_record(schema):
             lambda d: next(f for f in d["features"] if f["type"] == "bool").update(min=5, max=10),
             "a bool feature's values are 0 and 1: leave out min and max",
         ),
+        (
+            lambda d: d["protected"][0].update(labels={"martian": "from Mars"}),
+            "labels of 'residence' name code(s) it does not declare: martian",
+        ),
+        (
+            lambda d: d["protected"][0].update(labels={"rural": "urban"}),
+            "labels of 'residence' give two groups the same name: urban",
+        ),
     ],
 )
 def test_bad_schema_is_refused_with_a_message_naming_the_problem(mutate, message):
@@ -88,3 +96,16 @@ def test_a_feature_name_must_be_letters_digits_and_underscores_not_starting_with
     data["features"][0]["name"] = name
     with pytest.raises(SchemaError, match="features.0.name"):
         parse_schema(data, "lender.yaml")
+
+
+def test_labelled_protected_groups_round_trip_through_yaml_and_name_the_groups():
+    data = builtin_data()
+    data["protected"][0].update(categories=["1", "2"], labels={"1": "rural", "2": "urban"})
+    schema = parse_schema(data)
+    assert schema.protected_groups["residence"] == ["rural", "urban"]
+    assert yaml.safe_load(schema.to_yaml())["protected"][0]["labels"] == {"1": "rural", "2": "urban"}
+    assert parse_schema(yaml.safe_load(schema.to_yaml())) == schema
+
+
+def test_a_schema_without_labels_writes_no_labels_key():
+    assert all("labels" not in p for p in builtin_data()["protected"])

@@ -64,7 +64,7 @@ def split(frame: pd.DataFrame, committed: Schema) -> Split:
 
 def test_the_committed_schema_keeps_what_infer_read_of_every_column_it_uses(inferred: Schema, committed: Schema):
     assert (committed.id_column, committed.target) == (inferred.id_column, inferred.target)
-    assert committed.protected == inferred.protected
+    assert [(p.name, p.categories) for p in committed.protected] == [(p.name, p.categories) for p in inferred.protected]
     for f in committed.features:
         g = inferred.by_name[f.name]
         assert (f.type, f.categories, f.min, f.max, f.nullable) == (g.type, g.categories, g.min, g.max, g.nullable)
@@ -110,6 +110,34 @@ def test_fairness_writes_strict_json_and_its_verdict_is_the_exit_code(audited: t
     verdict = strict_json(reports[0])["verdict"]
     assert step.exit_code == EXIT_CODES[verdict], step.output
     assert reports[0].with_suffix(".html").is_file()
+
+
+def test_the_fairness_report_names_labelled_groups_with_the_rows_of_their_codes(
+    audited: tuple[Step, Path], committed: Schema, split: Split
+):
+    step, out = audited
+    report = strict_json(next(out.glob(f"fairness_{model_name_for(committed)}_v*.json")))
+    for p in committed.protected:
+        expected = split.test[p.name].astype(str).map(lambda code, names=p.names: names.get(code, code))
+        groups = next(a for a in report["attributes"] if a["name"] == p.name)["groups"]
+        assert {g["group"]: g["rows"] for g in groups if g["rows"]} == expected.value_counts().to_dict()
+        if p.labels:
+            assert set(p.names.values()) <= {g["group"] for g in groups}
+            assert not {g["group"] for g in groups} & set(p.names)
+
+
+def test_the_population_report_names_labelled_groups_as_the_fairness_report_does(
+    batch: tuple[Step, Path], committed: Schema, frame: pd.DataFrame, table: RealTable, request: pytest.FixtureRequest
+):
+    waiting_for(request, "batch-score", table)
+    step, out = batch
+    assert step.exit_code == 0, step.output
+    scored = frame[frame[committed.id_column].astype(str).isin(pd.read_parquet(out / "scores")[committed.id_column])]
+    report = strict_json(out / "population_report.json")
+    for p in committed.protected:
+        expected = scored[p.name].astype(str).map(lambda code, names=p.names: names.get(code, code)).value_counts()
+        groups = report["fairness"][p.name]["groups"]
+        assert {g["group"]: g["rows"] for g in groups if g["rows"]} == expected.to_dict()
 
 
 def test_batch_scores_or_rejects_every_row(

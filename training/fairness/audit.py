@@ -1002,9 +1002,11 @@ def _coverage(a: AttributeAudit, rows: int, intersection: bool) -> list[str]:
     return out
 
 
-def _unassigned(frame: pd.DataFrame, columns: list[str], declared: dict[str, list[str]]) -> tuple[int, int]:
+def _unassigned(
+    frame: pd.DataFrame, columns: list[str], declared: dict[str, list[str]], names: dict[str, dict[str, str]]
+) -> tuple[int, int]:
     """Rows missing any of `columns`, and rows holding all of them with a value one of them does not declare."""
-    parts = [protected_values(frame[c]) for c in columns]
+    parts = [protected_values(frame[c], names.get(c)) for c in columns]
     missing = np.logical_or.reduce([p == MISSING_GROUP for p in parts])
     undeclared = np.logical_or.reduce([~np.isin(p, declared[c]) for c, p in zip(columns, parts, strict=True)])
     return int(missing.sum()), int((undeclared & ~missing).sum())
@@ -1063,7 +1065,7 @@ def build_report(
         overall["oracle_auc"] = auc(defaulted, oracle_pd)
         overall["oracle_approval_rate"] = float(np.mean(np.asarray(oracle_score) >= cutoffs.approve))
 
-    declared = {p.name: list(p.categories) for p in schema.protected}
+    declared, names = schema.protected_groups, schema.group_names
     columns = [[p] for p in schema.protected_names]
     if len(schema.protected_names) >= 2:
         columns.append(schema.protected_names[:2])
@@ -1072,7 +1074,7 @@ def build_report(
     for cols in columns:
         a = audit_attribute(
             INTERSECTION_SEP.join(cols),
-            group_labels(frame, cols, declared),
+            group_labels(frame, cols, declared, names),
             defaulted,
             pd_model,
             score,
@@ -1084,7 +1086,7 @@ def build_report(
             oracle_score,
             seed,
         )
-        no_value, undeclared = _unassigned(frame, cols, declared)
+        no_value, undeclared = _unassigned(frame, cols, declared, names)
         a = replace(a, no_value_rows=no_value, undeclared_rows=undeclared)
         attributes.append(a)
         coverage.extend(_coverage(a, n, len(cols) > 1))
@@ -1097,7 +1099,7 @@ def build_report(
     proxies = []
     proxy_skipped: dict[str, str] = {}
     for attr in schema.protected_names:
-        labels = group_labels(frame, [attr])
+        labels = group_labels(frame, [attr], names=names)
         labels = np.where(np.isin(labels, declared[attr]), labels, MISSING_GROUP)
         p = proxy_audit(X, labels, attr, schema.feature_names, schema.categorical_indices, audit, seed)
         note = _proxy_note(attr, labels, p, audit.min_group_rows)
@@ -1116,7 +1118,7 @@ def build_report(
         if thin is not None:
             segments[THIN_FILE] = thin
         for attr in schema.protected_names:
-            labels = group_labels(frame, [attr])
+            labels = group_labels(frame, [attr], names=names)
             for g in declared[attr]:
                 segments[f"{attr}={g}"] = labels == g
         if np.isfinite(target):

@@ -24,7 +24,8 @@ from fairlearn.metrics import (
 from scipy.stats import beta, binomtest
 from sklearn.metrics import roc_auc_score
 
-MISSING_GROUP = "(missing)"
+from thinfile.features.schema import MISSING_GROUP, protected_values
+
 INTERSECTION_SEP = " & "
 
 WHY_MISSING = "no value: not a group"
@@ -130,26 +131,20 @@ def risk_frame(defaulted: np.ndarray, pd_: np.ndarray, groups: np.ndarray) -> Me
     return _metric_frame(RISK_METRICS, defaulted, pd_, groups)
 
 
-def protected_values(column: pd.Series) -> np.ndarray:
-    """A protected column as strings (integer-coded floats as "1", not "1.0"); missing values as MISSING_GROUP."""
-    if pd.api.types.is_float_dtype(column):
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        known = np.isfinite(values)
-        if np.array_equal(values[known], np.round(values[known])):
-            column = pd.Series(np.where(known, values, 0).astype(np.int64), index=column.index).where(known)
-            column = column.astype("Int64")
-    return column.astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object).astype(str)
-
-
 def group_labels(
-    frame: pd.DataFrame, columns: list[str], categories: Mapping[str, Collection[str]] | None = None
+    frame: pd.DataFrame,
+    columns: list[str],
+    categories: Mapping[str, Collection[str]] | None = None,
+    names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> np.ndarray:
-    """One string label per row: the group of one attribute, or 'a & b' for an intersection.
+    """One string label per row: the group of one attribute, or 'a & b' for an intersection; coded values by
+    their names where `names` (`Schema.group_names`) labels them.
 
     A row missing any part of an intersection (or, given `categories`, holding a value a part does not
     declare) belongs to no intersection group: its label is MISSING_GROUP.
     """
-    parts = [protected_values(frame[c]) for c in columns]
+    names = names or {}
+    parts = [protected_values(frame[c], names.get(c)) for c in columns]
     if len(parts) == 1:
         return parts[0].astype(object)
     out = parts[0].astype(object)

@@ -81,7 +81,8 @@ def fit_reweighed(
     missing = [c for c in (attr, schema.target) if c not in train.columns or c not in valid.columns]
     if missing:
         raise FairnessError(f"the training rows lack column(s) {', '.join(missing)} needed to reweigh")
-    g_train, g_valid = group_labels(train, [attr]), group_labels(valid, [attr])
+    names = schema.group_names
+    g_train, g_valid = group_labels(train, [attr], names=names), group_labels(valid, [attr], names=names)
     y = train[schema.target].to_numpy(dtype=np.int64)
     yv = valid[schema.target].to_numpy(dtype=np.int64)
     base = reweighing_weights(g_train, y)
