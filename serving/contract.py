@@ -376,13 +376,11 @@ def repeated_keys(body: bytes) -> object:
     return json.loads(body, object_pairs_hook=_members, parse_int=_parse_int, parse_constant=_refuse_constant)
 
 
-def _repeated_entry(loc: list[str | int], keys: list[str]) -> dict[str, Any]:
-    names = ", ".join(shown_name(k) for k in keys[:3])
-    more = f" and {len(keys) - 3:,} more" if len(keys) > 3 else ""
+def _repeated_entry(loc: list[str | int], key: str) -> dict[str, Any]:
     return _entry(
         "duplicate_key",
-        [*loc, str(keys[0])[:NAME_CHARS]],
-        f"given more than once: {names}{more}; send each field once (JSON readers differ on which value counts)",
+        [*loc, str(key)[:NAME_CHARS]],
+        f"{shown_name(key)} is given more than once; send each field once (JSON readers differ on which value counts)",
     )
 
 
@@ -534,15 +532,16 @@ class RequestReader:
     def _refuse_repeats(self, body: bytes, what: str) -> None:
         """BadRequest naming the keys the body gives twice in one object (the first `max_errors` objects), if any."""
         data = repeated_keys(body)
-        problems = []
+        found: list[tuple[list[str | int], list[str]]] = []
         if isinstance(data, _Members) and data.repeated:
-            problems.append(_repeated_entry([], data.repeated))
+            found.append(([], data.repeated))
         rows = data.get("applicants") if isinstance(data, _Members) else None
         for i, row in enumerate(rows if isinstance(rows, list) else []):
             if isinstance(row, _Members) and row.repeated:
-                problems.append(_repeated_entry(["applicants", i], row.repeated))
-        if problems:
-            raise self._refusal(problems, what)
+                found.append((["applicants", i], row.repeated))
+        if found:
+            shown = [_repeated_entry(loc, key) for loc, keys in found for key in keys[: self.max_errors]]
+            raise self._refusal(shown[: self.max_errors], what, total=sum(len(keys) for _, keys in found))
 
     def _unknown(self, count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
         names = ", ".join(shown_name(k) for k in first)
@@ -559,12 +558,16 @@ class RequestReader:
             msg += f"; not model inputs, leave them out: {roles}"
         return _entry("extra_forbidden", [*loc, str(first[0])[:NAME_CHARS]], msg)
 
-    def _refusal(self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None) -> BadRequest:
+    def _refusal(
+        self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None, total: int | None = None
+    ) -> BadRequest:
+        """`total`: how many problems there are, when `problems` lists only some of them."""
         shown = problems[: self.max_errors]
-        summary = f"{len(problems):,} problem{'s' if len(problems) != 1 else ''} with {what}"
+        count = len(problems) if total is None else total
+        summary = f"{count:,} problem{'s' if count != 1 else ''} with {what}"
         if stopped_at is not None:
             summary += f"; checking stopped at applicant {stopped_at} after the first {len(shown)}"
-        elif len(problems) > len(shown):
+        elif count > len(shown):
             summary += f"; the first {len(shown)} are listed"
         first = shown[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"

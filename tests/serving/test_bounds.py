@@ -197,6 +197,23 @@ def test_a_field_given_twice_is_refused_naming_it(reader: RequestReader, schema:
     assert repr(name) in err.detail[0]["msg"]
 
 
+def test_each_field_given_twice_has_its_own_error_at_its_own_place(reader: RequestReader, thin_body: dict) -> None:
+    first, second = list(thin_body)[:2]
+    body = ("{" + f'"{first}": 1, "{second}": 2, ' + json.dumps(thin_body)[1:]).encode()
+    err = refusal(reader.applicant, body)
+    assert [(e["type"], e["loc"]) for e in err.detail] == [("duplicate_key", [first]), ("duplicate_key", [second])]
+    assert err.summary.startswith("2 problems")
+
+
+def test_100000_fields_given_twice_are_counted_and_the_first_five_listed(
+    reader: RequestReader, thin_body: dict
+) -> None:
+    twice = ", ".join(f'"k{i:x}": 0, "k{i:x}": 1' for i in range(100_000))
+    err = refusal(reader.applicant, ("{" + twice + ", " + json.dumps(thin_body)[1:]).encode())
+    assert [e["loc"] for e in err.detail] == [[f"k{i:x}"] for i in range(5)]
+    assert err.summary.startswith("100,000 problems") and "the first 5 are listed" in err.summary
+
+
 def test_a_field_given_twice_in_a_batch_row_is_refused_naming_the_row(reader: RequestReader, thin_body: dict) -> None:
     name = next(iter(thin_body))
     row = json.dumps(thin_body)
