@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
@@ -157,15 +159,32 @@ def log_scorer(
         example = model_input_example(scorer.schema, example)
         output = infer_signature(example, scorer.explain(example).to_frame()).outputs
         signature = ModelSignature(inputs=input_signature(scorer.schema), outputs=output)
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name=name,
             python_model=ScorerModel(),
             artifacts={"scorer": str(folder)},
             signature=signature,
             input_example=example,
-            registered_model_name=register_as,
             pip_requirements=pip_requirements or pinned_requirements("lightgbm", "numba", "pyarrow"),
         )
+    if register_as is not None:
+        info.registered_model_version = register_version(register_as, info)
+    return info
+
+
+def register_version(name: str, info: mlflow.models.model.ModelInfo) -> int:
+    """Register a logged model as the next version of `name` (the name created on first use); its number.
+
+    What `log_model(registered_model_name=...)` does, through the client's public calls, without MLflow's own
+    "Successfully registered model" lines on stderr (thinfile says what it registered)."""
+    c = client()
+    try:
+        c.create_registered_model(name)
+    except MlflowException as err:
+        if err.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    version = c.create_model_version(name, source=info.model_uri, run_id=info.run_id, model_id=info.model_id)
+    return int(version.version)
 
 
 def set_alias(name: str, alias: str, version: str | int) -> None:
