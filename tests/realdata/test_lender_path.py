@@ -79,6 +79,7 @@ def test_schema_check_passes_the_table(table: RealTable, home: Path):
 def test_train_registers_the_champion_under_the_schemas_name(trained: Step, committed: Schema):
     assert trained.exit_code == 0, trained.output
     assert f"registered {model_name_for(committed)} version 1 as 'champion'" in " ".join(trained.output.split())
+    assert "Successfully registered model" not in trained.output and "Created version" not in trained.output
 
 
 def test_the_champion_run_says_how_its_hyper_parameters_were_chosen(run):  # type: ignore[no-untyped-def]
