@@ -76,7 +76,9 @@ def _dataset(path: Path, parts: list[Path], encoding: str) -> ds.Dataset:
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
         if csv
-        else "parquet"
+        else ds.ParquetFileFormat(  # a page the writer checksummed is verified: damage that still decodes is caught
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
+        )
     )
     if path.is_dir():
         return ds.dataset([str(f) for f in parts], format=fmt, partitioning="hive", partition_base_dir=str(path))

@@ -247,7 +247,8 @@ def _stream(
                 yield start, batch
                 start += batch.num_rows
         return
-    pf = pq.ParquetFile(part.path, pre_buffer=False)  # a chunk as its pages are read, not after the row group
+    # a chunk as its pages are read, not after the row group; a page the writer checksummed is verified
+    pf = pq.ParquetFile(part.path, pre_buffer=False, page_checksum_verification=True)
     start = 0
     for rg in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(rg).num_rows

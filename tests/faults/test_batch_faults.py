@@ -256,6 +256,33 @@ def test_a_parquet_file_damaged_mid_file_ends_in_one_line(
     assert len(list((tmp_path / "out" / "scores").glob("part-*.parquet"))) == 4
 
 
+def _quietly_damaged(source: Path, damaged: Path, row_group: int, column: int) -> None:
+    """`source` rewritten uncompressed with page checksums, then 8 bytes of numbers changed inside one page: the
+    kind of damage that still decodes (to other values), checked here with the checksums left unverified."""
+    table = pq.read_table(source)
+    pq.write_table(table, damaged, row_group_size=500, compression="none", write_page_checksum=True)
+    data = bytearray(damaged.read_bytes())
+    chunk = pq.ParquetFile(damaged).metadata.row_group(row_group).column(column)
+    middle = chunk.data_page_offset + chunk.total_compressed_size // 2
+    data[middle : middle + 8] = bytes(b ^ 0x5A for b in data[middle : middle + 8])
+    damaged.write_bytes(bytes(data))
+    assert not pq.read_table(damaged).equals(table)  # no error without verification: the values differ silently
+
+
+def test_a_parquet_page_damaged_so_that_it_still_decodes_is_caught_by_its_checksum(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "book.parquet"
+    number = pq.ParquetFile(book_file).schema_arrow.get_field_index("declared_income_rmb")
+    _quietly_damaged(book_file, damaged, row_group=4, column=number)
+
+    result = run(command(damaged, tmp_path / "out", scorer_dir, chunk_rows=500))
+
+    line = the_error(result.stderr)
+    assert result.returncode == 2 and "book.parquet" in line and "checksum" in line
+    assert len(list((tmp_path / "out" / "scores").glob("part-*.parquet"))) == 4
+
+
 # ---------------------------------------------------------------- output
 
 

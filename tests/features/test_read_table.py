@@ -63,3 +63,22 @@ def test_a_folder_of_csv_and_parquet_files_reads_every_row_of_both(tmp_path: Pat
     assert table["id"].tolist() == ["a", "b", "c", "d", "e"]
     assert table["income"].isna().tolist() == [False, True, False, False, False]
     assert set(table["region"].astype(str)) == {"north"}
+
+
+def test_a_parquet_page_that_fails_its_checksum_is_refused_not_read_as_other_values(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": [str(i) for i in range(20_000)], "income": [float(i) for i in range(20_000)]})
+    path = tmp_path / "book.parquet"
+    pq.write_table(table, path, compression="none", use_dictionary=False, write_page_checksum=True)
+    data = bytearray(path.read_bytes())
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    middle = chunk.data_page_offset + chunk.total_compressed_size // 2
+    data[middle : middle + 8] = bytes(b ^ 0x5A for b in data[middle : middle + 8])
+    path.write_bytes(bytes(data))
+    assert not pq.read_table(path).equals(table)  # unverified, the damage reads as other numbers
+
+    with pytest.raises(TableReadError, match="checksum") as err:
+        read_table(path)
+    assert str(path) in str(err.value)
