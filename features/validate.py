@@ -70,10 +70,9 @@ class ValidationReport:
         order = np.argsort(rows, kind="stable")
         rows = rows[order]
         columns = self.errors["column"].to_numpy(dtype=object)[order]
-        chars = ValidationSettings().shown_value_chars
         said = np.array(
             [
-                said_of(str(c), str(v), str(r), chars)
+                f"{c}: {r}" if v == "" else f"{c}: {v} {r}"
                 for c, v, r in zip(
                     columns, self.errors["value"].to_numpy()[order], self.errors["reason"].to_numpy()[order]
                 )
@@ -98,25 +97,19 @@ class ValidationReport:
         )
 
 
-def cell_shown(value: str, chars: int) -> str:
-    """A rejected cell's value as a reason shows it: a number written out, text quoted; cut to `chars` characters."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    text = (
-        number_text(number, number.is_integer())
-        if abs(number) < MAX_EXACT_INT
-        else value
-        if number == number
-        else repr(value)
-    )
-    return text if len(text) <= chars else text[: chars - 3] + "..."
-
-
-def said_of(column: str, value: str, reason: str, chars: int) -> str:
-    """One broken rule of a rejected row: `column: value reason` (no value when it is missing)."""
-    return f"{column}: {reason}" if value == "" else f"{column}: {cell_shown(value, chars)} {reason}"
+def shown_cells(values: np.ndarray, text: bool) -> np.ndarray:
+    """Rejected cells as errors show them: text quoted as written, numbers written out exactly (2, not 2.0;
+    1200000.4 and 1e-300 as they are), each cut to `ValidationSettings.shown_value_chars` characters."""
+    chars = ValidationSettings().shown_value_chars
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values.tolist()):
+        if text:
+            shown = repr(str(v))
+        else:
+            x = float(v)
+            shown = str(int(x)) if x.is_integer() and abs(x) < MAX_EXACT_INT else repr(x)
+        out[i] = shown if len(shown) <= chars else shown[: chars - 3] + "..."
+    return out
 
 
 def _bound(value: float | None, whole: bool) -> str:
@@ -178,7 +171,7 @@ def _unreadable(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -
             "row": rows,
             "id": ids[rows],
             "column": f.name,
-            "value": raw.to_numpy()[rows].astype(str),
+            "value": shown_cells(raw.to_numpy()[rows], text=True),
             "reason": f"is not {kind}",
         }
     )
@@ -199,11 +192,23 @@ def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=False) == "string":
         text = raw.to_numpy(copy=True)
         return text, _blank(pyarrow.array(text, pyarrow.string()))
-    text = raw.astype(str).to_numpy()
+    text = _whole_float_ids(raw).astype(str).to_numpy()
     missing = raw.isna().to_numpy() | pd.isna(text)
     if raw.dtype == object:
         missing |= _blank(pyarrow.array(text, pyarrow.string()))
     return text, missing
+
+
+def _whole_float_ids(raw: pd.Series) -> pd.Series:
+    """Whole-number ids in a float column (an integer id column with gaps, as pandas reads it) as integers, so that
+    id 11 reads "11", not "11.0"; any other column as it is."""
+    if not pd.api.types.is_float_dtype(raw.dtype):
+        return raw
+    v = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    known = np.isfinite(v)
+    if not np.array_equal(v[known], np.floor(v[known])) or (np.abs(v[known]) >= MAX_EXACT_INT).any():
+        return raw
+    return pd.Series(np.where(known, v, 0).astype(np.int64), index=raw.index).where(known).astype("Int64")
 
 
 def _whole_typed(raw: pd.Series) -> bool:
@@ -263,7 +268,7 @@ def _worded(
                 "row": rows,
                 "id": ids[rows],
                 "column": f.name,
-                "value": "" if check == "not_nullable" else values[rows].astype(str).astype(object),
+                "value": "" if check == "not_nullable" else shown_cells(values[rows], f.type is FeatureType.category),
                 "reason": _describe(f, check),
             }
         )
@@ -393,7 +398,12 @@ def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.Da
                 "row": rows,
                 "id": ids[rows],
                 "column": cases["column"].to_numpy(),
-                "value": np.where(missing, "", cases["failure_case"].astype(str).to_numpy()).astype(object),
+                "value": [
+                    ""
+                    if gone
+                    else shown_cells(np.array([v], dtype=object), schema.by_name[c].type is FeatureType.category)[0]
+                    for gone, v, c in zip(missing, cases["failure_case"], cases["column"])
+                ],
                 "reason": [_describe(schema.by_name[c], str(k)) for c, k in zip(cases["column"], cases["check"])],
             }
         )
@@ -430,8 +440,15 @@ def reference_validate_table(
         return ValidationReport(frame, _no_errors(), table_errors, unknown)
 
     frame = frame.reset_index(drop=True)
-    ids = frame[schema.id_column].astype(str).to_numpy()
-    clean = {schema.id_column: frame[schema.id_column].astype(str)}
+    id_text = frame[schema.id_column].astype(str)
+    if pd.api.types.is_float_dtype(frame[schema.id_column].dtype):  # whole numbers written as integers
+        id_text = frame[schema.id_column].map(
+            lambda v: str(int(v)) if v == v and float(v).is_integer() and abs(v) < MAX_EXACT_INT else str(v)
+        )
+        if any(v == v and not (float(v).is_integer() and abs(v) < MAX_EXACT_INT) for v in frame[schema.id_column]):
+            id_text = frame[schema.id_column].astype(str)
+    ids = id_text.to_numpy()
+    clean = {schema.id_column: id_text}
     problems: list[pd.DataFrame] = []
     for f in schema.features:
         if f.name not in frame.columns:

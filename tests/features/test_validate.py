@@ -58,6 +58,10 @@ def test_rejects_gather_every_reason_of_a_row(sample, schema):
         ("bureau_delinquencies_24m", "about 5", "bureau_delinquencies_24m: 'about 5' is not a number"),
         ("phone_tenure_months", None, "phone_tenure_months: is missing but required"),
         ("occupation_sector", "x" * 10_000, "occupation_sector: '" + "x" * 36 + "... is not one of"),
+        ("bureau_utilisation", 1.5000001, "bureau_utilisation: 1.5000001 is outside the valid range 0 to 1.5"),
+        ("microloan_count_24m", 2.5, "microloan_count_24m: 2.5 must be a whole number"),
+        ("bureau_delinquencies_24m", "1_000", "bureau_delinquencies_24m: '1_000' is not a number"),
+        ("occupation_sector", " farm", "occupation_sector: ' farm' is not one of"),
     ],
 )
 def test_a_reject_reason_shows_the_value_text_quoted_and_cut(sample, schema, column, value, said):
@@ -91,3 +95,12 @@ def test_a_blank_or_white_space_id_is_a_missing_id_in_every_validator(sample, sc
     ):
         bad = report.errors[report.errors["column"] == schema.id_column]
         assert sorted(bad["row"]) == expected and set(bad["reason"]) == {"is missing but required"}
+
+
+def test_a_whole_number_id_column_with_a_gap_shows_ids_as_written(sample, schema):
+    bad = sample.assign(**{schema.id_column: np.arange(1, len(sample) + 1, dtype=float)})
+    bad.loc[3, schema.id_column] = np.nan
+    bad.loc[5, "bureau_utilisation"] = 9.0
+    report = validate_table(bad, schema)
+    assert report.rejects()["id"].tolist() == ["", "6"]
+    assert report.clean[schema.id_column].iloc[10] == "11"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thinfile.features.schema import Schema, load_schema, parse_schema
-from thinfile.features.validate import ValidationReport, cell_shown, reference_validate_table, validate_table
+from thinfile.features.validate import ValidationReport, reference_validate_table, validate_table
 
 LEVELS = [str(k) for k in range(7)]
 
@@ -118,8 +118,7 @@ def rejects_by_groupby(errors: pd.DataFrame) -> pd.DataFrame:
             "columns": grouped["column"].agg(lambda c: ",".join(dict.fromkeys(c))).to_numpy(),
             "reason": grouped.apply(
                 lambda g: "; ".join(
-                    f"{c}: {r}" if v == "" else f"{c}: {cell_shown(v, 40)} {r}"
-                    for c, v, r in zip(g["column"], g["value"], g["reason"])
+                    f"{c}: {r}" if v == "" else f"{c}: {v} {r}" for c, v, r in zip(g["column"], g["value"], g["reason"])
                 ),
                 include_groups=False,
             ).to_numpy(),
