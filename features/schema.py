@@ -263,9 +263,20 @@ class Protected(BaseModel):
     @field_validator("labels", mode="before")
     @classmethod
     def _pairs(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return tuple((str(code), str(name)) for code, name in value.items())
-        return value
+        if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+            return value  # already pairs (a copy of a validated model)
+        if not isinstance(value, dict):
+            raise ValueError("labels is a mapping of code to group name, e.g. {'1': male, '2': female}")
+        pairs = []
+        for code, name in value.items():
+            if not isinstance(name, str) or isinstance(code, (dict, list)):
+                raise ValueError(f"the label of code {code!r} must be a name (text), got {name!r}")
+            pairs.append((str(code), name))
+        codes = [code for code, _ in pairs]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"code(s) labelled more than once: {', '.join(twice)} (1 and '1' are the same code)")
+        return tuple(pairs)
 
     @model_validator(mode="after")
     def _labels_name_declared_codes(self) -> Protected:
@@ -274,6 +285,8 @@ class Protected(BaseModel):
             raise ValueError(f"labels of {self.name!r} name code(s) it does not declare: {', '.join(unknown)}")
         if any(not name.strip() for _, name in self.labels):
             raise ValueError(f"labels of {self.name!r}: a group name is empty")
+        if any(name == MISSING_GROUP for _, name in self.labels):
+            raise ValueError(f"labels of {self.name!r}: {MISSING_GROUP} names the rows with no value; choose another")
         groups = self.groups
         if len(set(groups)) < len(groups):
             twice = sorted({g for g in groups if groups.count(g) > 1})

@@ -61,6 +61,9 @@ def test_traditional_features_are_the_bureau_record(schema):
             lambda d: d["protected"][0].update(labels={"rural": "urban"}),
             "labels of 'residence' give two groups the same name: urban",
         ),
+        (lambda d: d["protected"][0].update(labels={"rural": None}), "the label of code 'rural' must be a name"),
+        (lambda d: d["protected"][0].update(labels={"rural": "(missing)"}), "(missing) names the rows with no value"),
+        (lambda d: d["protected"][0].update(labels=["rural", "countryside"]), "labels is a mapping of code to group"),
     ],
 )
 def test_bad_schema_is_refused_with_a_message_naming_the_problem(mutate, message):
@@ -109,3 +112,10 @@ def test_labelled_protected_groups_round_trip_through_yaml_and_name_the_groups()
 
 def test_a_schema_without_labels_writes_no_labels_key():
     assert all("labels" not in p for p in builtin_data()["protected"])
+
+
+def test_a_code_labelled_twice_as_number_and_text_is_refused():
+    data = builtin_data()
+    data["protected"][0].update(categories=["1", "2"], labels={1: "rural", "1": "village"})
+    with pytest.raises(SchemaError, match=r"code\(s\) labelled more than once: 1"):
+        parse_schema(data, "lender.yaml")
