@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
+from thinfile.features.schema import Schema
 from thinfile.features.words import counted
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import (
@@ -308,6 +309,7 @@ def batch_score(
     model: Scorer | str | int | Path,
     *,
     name: str = "",
+    schema: Schema | None = None,
     engine: str = "embedded",
     master: str | None = None,
     chunk_rows: int | None = None,
@@ -322,7 +324,8 @@ def batch_score(
     stop: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*); `stop` is
-    called as each part is committed and may raise to stop the job (finished parts are kept)."""
+    called as each part is committed and may raise to stop the job (finished parts are kept). `schema`, when
+    given, declares the protected attributes the population report audits (`Scorer.with_protected`)."""
     run = get_engine(engine)
     settings = settings or BatchSettings()
     chunk_rows = chunk_rows or settings.chunk_rows
@@ -331,7 +334,7 @@ def batch_score(
     job = BatchJob(
         input=Path(input),
         output=Path(output),
-        scorer=resolve_scorer(model, name),
+        scorer=resolve_scorer(model, name) if schema is None else resolve_scorer(model, name).with_protected(schema),
         settings=settings,
         fairness=fairness or FairnessLimits(),
         groups=groups or FairnessAudit(),

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, parse_schema
 from thinfile.serving.batch import batch_score
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import FairnessAudit
@@ -143,3 +144,17 @@ def test_population_report_renders_in_headless_chromium(shifted_html: Path, scre
     top = pixels[: pixels.shape[0] // 5]
     reddish = (top[..., 0] - top[..., 2] > 0.08) & (top[..., 0] > 0.9)
     assert reddish.mean() > 0.01, "no red shift banner near the top"
+
+
+def test_labels_given_with_the_job_name_the_groups_of_a_model_trained_without_them(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    declared = yaml.safe_load(schema.to_yaml())
+    declared["protected"][0]["labels"] = {"rural": "countryside", "urban": "town"}
+    labelled = parse_schema(declared)
+    book.head(2_000).to_parquet(tmp_path / "book.parquet")
+    result = batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1, schema=labelled)
+    groups = {g["group"]: g["rows"] for g in result.report["fairness"]["residence"]["groups"]}
+    expected = book.head(2_000)["residence"].map({"rural": "countryside", "urban": "town"}).value_counts()
+    assert groups == expected.to_dict()
+    assert scorer.schema.protected == schema.protected  # the loaded model is left as it was

@@ -14,6 +14,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import DATA, RealTable, Step, cli, strict_json
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
@@ -125,6 +126,24 @@ def test_the_fairness_report_names_labelled_groups_with_the_rows_of_their_codes(
         if p.labels:
             assert set(p.names.values()) <= {g["group"] for g in groups}
             assert not {g["group"] for g in groups} & set(p.names)
+
+
+def test_fairness_names_groups_by_labels_added_to_the_schema_after_training(
+    trained: Step, table: RealTable, committed: Schema, home: Path, split: Split, tmp_path: Path
+):
+    first = committed.protected[0]
+    renamed = {code: f"group {k}" for k, code in enumerate(first.categories)}
+    declared = yaml.safe_load(table.schema_file.read_text())
+    declared["protected"][0]["labels"] = renamed
+    schema_file = tmp_path / "labelled.yaml"
+    schema_file.write_text(yaml.safe_dump(declared, sort_keys=False))
+    out = tmp_path / "fairness"
+    step = cli(home, "fairness", "--data", str(table.csv), "--schema", str(schema_file), "--out", str(out))
+    assert step.exit_code in EXIT_CODES.values(), step.output
+    report = strict_json(next(out.glob("fairness_*.json")))
+    groups = next(a for a in report["attributes"] if a["name"] == first.name)["groups"]
+    expected = split.test[first.name].astype(str).map(renamed).value_counts().to_dict()
+    assert {g["group"]: g["rows"] for g in groups if g["rows"]} == expected
 
 
 def test_the_population_report_names_labelled_groups_as_the_fairness_report_does(

@@ -156,6 +156,7 @@ def batch_score(
                 output,
                 model,
                 name=model_name(name, load_schema(schema)),
+                schema=load_schema(schema) if schema is not None else None,
                 engine=engine,
                 master=master,
                 chunk_rows=chunk_rows,

@@ -101,6 +101,7 @@ def fairness(
             scorer = load_scorer(ref, model_name(name, spec))
         if schema is None:
             spec = scorer.schema
+        scorer = scorer.with_protected(spec)
         if spec.fingerprint != scorer.schema.fingerprint:
             missing = [f for f in scorer.schema.feature_names if f not in spec.feature_names]
             if missing:

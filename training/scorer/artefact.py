@@ -98,6 +98,22 @@ class Scorer:
             return f"all trees explained by LightGBM's pred_contrib ({self._tables_unsupported})"
         return tables.note
 
+    def with_protected(self, schema: Schema) -> Scorer:
+        """This scorer auditing the protected attributes `schema` declares (names, categories, labels) when `schema`
+        has the same model inputs: they are never inputs, so a lender may name or add groups after training.
+        Itself when they are the same or the inputs differ."""
+        if schema.protected == self.schema.protected or schema.feature_names != self.schema.feature_names:
+            return self
+        declared = {
+            **self.schema.model_dump(mode="json"),
+            "protected": [p.model_dump(mode="json") for p in schema.protected],
+        }
+        out = copy.copy(self)
+        out.schema = parse_schema(
+            declared, f"schema {self.schema.name!r} with the protected attributes of {schema.name!r}"
+        )
+        return out
+
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return self.schema.to_matrix(frame)
 
