@@ -32,9 +32,9 @@ from thinfile.features.schema import (
     number_text,
     parse_schema,
 )
-from thinfile.features.settings import InferSettings
+from thinfile.features.settings import InferSettings, ValidationSettings
 from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, validate_table
-from thinfile.features.words import counted
+from thinfile.features.words import clipped, counted
 
 TODO = "TODO"
 CHINESE_WORDING = Wording(
@@ -881,7 +881,10 @@ def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]
 def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5) -> str:
     """Values and their counts, most frequent first; None is a missing value."""
     top = sorted(counts.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{'missing' if k is None else repr(k)} ({counted(v, 'row')})" for k, v in top[:shown])
+    chars = ValidationSettings().shown_value_chars
+    text = ", ".join(
+        f"{'missing' if k is None else clipped(repr(k), chars)} ({counted(v, 'row')})" for k, v in top[:shown]
+    )
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 

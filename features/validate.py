@@ -31,6 +31,7 @@ from thinfile.features.schema import (
     number_text,
 )
 from thinfile.features.settings import ValidationSettings
+from thinfile.features.words import clipped
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
 MISSING_REQUIRED = "is missing but required"
@@ -108,7 +109,7 @@ def shown_cells(values: np.ndarray, text: bool) -> np.ndarray:
         else:
             x = float(v)
             shown = str(int(x)) if x.is_integer() and abs(x) < MAX_EXACT_INT else repr(x)
-        out[i] = shown if len(shown) <= chars else shown[: chars - 3] + "..."
+        out[i] = clipped(shown, chars)
     return out
 
 

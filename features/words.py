@@ -1,4 +1,4 @@
-"""Counts in words: '1 row', '2,000 rows'."""
+"""Counts in words ('1 row', '2,000 rows') and values cut to a length for messages."""
 
 from __future__ import annotations
 
@@ -6,3 +6,8 @@ from __future__ import annotations
 def counted(n: int, noun: str) -> str:
     """`n` (with thousands separators) and the noun, plural unless n is 1 (regular plurals: an added 's')."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def clipped(text: str, chars: int) -> str:
+    """`text` cut to at most `chars` characters, the cut marked with '...'."""
+    return text if len(text) <= chars else text[: max(chars - 3, 0)] + "..."

@@ -173,6 +173,15 @@ def test_an_undeclared_value_is_not_called_a_missing_one() -> None:
     assert ("m", "3", 1) in [(u.attribute, u.group, u.rows) for u in report.unchecked]
 
 
+def test_a_long_undeclared_value_is_cut_in_the_not_checked_sentence() -> None:
+    frame = table(group("a", 90, 60, 10, 2), group("b", 90, 60, 10, 2)).assign(m="1")
+    frame.loc[frame.index[-100:], "m"] = "2"
+    frame.loc[0, "m"] = "z" * 10_000
+    report = report_on(frame, FairnessLimits(disparate_impact_min=0.1, equal_opportunity_max=1), TWO)
+    (sentence,) = [u.sentence for u in report.unchecked if u.attribute == "m" and u.group.startswith("z")]
+    assert sentence.startswith("m = " + "z" * 37 + "...: ") and len(sentence) < 200
+
+
 def test_missing_and_undeclared_values_are_counted_apart() -> None:
     frame = table(group("a", 90, 60, 10, 2), group("b", 90, 60, 10, 2)).assign(m="1")
     frame.loc[frame.index[-100:], "m"] = "2"

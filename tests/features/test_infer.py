@@ -241,6 +241,13 @@ def test_check_lists_undeclared_values_of_a_protected_attribute(inferred, table)
     assert any(p.startswith(expected) for p in result.problems)
 
 
+def test_check_cuts_a_long_undeclared_value_in_its_message(inferred, table):
+    frame = table.assign(sex=table["sex"].where(table.index % 10 != 0, "x" * 10_000))
+    result = check_table(frame, inferred.schema, target_reader=_outcome)
+    line = next(p for p in result.problems if p.startswith("protected attribute sex:"))
+    assert "'" + "x" * 36 + "..." in line and len(line) < 200
+
+
 def test_check_refuses_a_target_that_is_not_zero_one(inferred, table):
     frame = table.assign(bad=table["bad"].replace({1: 2}))
     result = check_table(frame, inferred.schema, target_reader=_outcome)

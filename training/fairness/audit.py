@@ -22,7 +22,8 @@ from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema
-from thinfile.features.words import counted
+from thinfile.features.settings import ValidationSettings
+from thinfile.features.words import clipped, counted
 from thinfile.training.evaluate import metric_token, thin_file_mask
 from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
@@ -148,7 +149,7 @@ class Unchecked:
 
     @property
     def sentence(self) -> str:
-        return f"{self.attribute} = {self.group}: {self.reason}"
+        return f"{self.attribute} = {clipped(self.group, ValidationSettings().shown_value_chars)}: {self.reason}"
 
 
 @dataclass(frozen=True)
