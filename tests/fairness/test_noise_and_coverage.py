@@ -182,6 +182,30 @@ def test_a_long_undeclared_value_is_cut_in_the_not_checked_sentence() -> None:
     assert sentence.startswith("m = " + "z" * 37 + "...: ") and len(sentence) < 200
 
 
+def test_labelled_codes_name_the_groups_and_an_undeclared_code_is_told_against_the_codes() -> None:
+    labelled = parse_schema(
+        {
+            "name": "two",
+            "id_column": "id",
+            "target": "bad",
+            "protected": [
+                {"name": "g", "categories": ["a", "b"]},
+                {"name": "m", "categories": ["0", "1", "2"], "labels": {"1": "one", "2": "two"}},
+            ],
+            "features": FEATURES,
+        }
+    )
+    frame = table(group("a", 90, 60, 10, 2), group("b", 90, 60, 10, 2)).assign(m=1)
+    frame.loc[frame.index[-100:], "m"] = 2
+    frame.loc[0, "m"] = 3
+    report = report_on(frame, FairnessLimits(disparate_impact_min=0.1, equal_opportunity_max=1), labelled)
+    (m,) = [a for a in report.attributes if a.name == "m"]
+    rows = m.groups["rows"].to_dict()
+    assert (rows["one"], rows["two"]) == (int((frame["m"] == 1).sum()), int((frame["m"] == 2).sum()))
+    (sentence,) = [u.sentence for u in report.unchecked if u.attribute == "m" and u.group == "3"]
+    assert "(declared: 0, 1 (one), 2 (two))" in sentence
+
+
 def test_missing_and_undeclared_values_are_counted_apart() -> None:
     frame = table(group("a", 90, 60, 10, 2), group("b", 90, 60, 10, 2)).assign(m="1")
     frame.loc[frame.index[-100:], "m"] = "2"

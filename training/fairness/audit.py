@@ -652,6 +652,7 @@ def audit_attribute(
     categories: list[str],
     oracle_score: np.ndarray | None = None,
     seed: int = 0,
+    declared_as: list[str] | None = None,
 ) -> AttributeAudit:
     """Decision and threshold-free metrics for one attribute's declared groups, with a Wilson interval on each rate.
 
@@ -659,6 +660,7 @@ def audit_attribute(
     group. A value outside `categories` is listed as unchecked, not audited as a group. Groups under
     `audit.min_group_rows` rows are shown but not checked; the checks compare the counted groups only.
     Each checked statistic also gets an `audit.confidence` interval (see `check_intervals`, seeded by `seed`).
+    `declared_as` words the declared categories for a value outside them (a labelled code as `1 (married)`).
     """
     approved = score >= cutoffs.approve
     counts = _counts(labels, defaulted, approved, score >= cutoffs.refer)
@@ -670,7 +672,8 @@ def audit_attribute(
             name,
             str(g),
             int(r["rows"]),
-            f"{WHY_UNDECLARED} (declared: {', '.join(categories)}); add it to the schema's categories or fix the data",
+            f"{WHY_UNDECLARED} (declared: {', '.join(declared_as or categories)}); add it to the schema's categories "
+            "or fix the data",
         )
         for g, r in di.groups.iterrows()
         if r["why_not"] == WHY_UNDECLARED
@@ -1003,6 +1006,15 @@ def _coverage(a: AttributeAudit, rows: int, intersection: bool) -> list[str]:
     return out
 
 
+def _declared_as(schema: Schema, columns: list[str]) -> list[str] | None:
+    """A labelled attribute's categories as `code (name)`, for a message asking to declare a value; None otherwise."""
+    if len(columns) != 1 or columns[0] not in schema.group_names:
+        return None
+    names = schema.group_names[columns[0]]
+    protected = next(p for p in schema.protected if p.name == columns[0])
+    return [f"{code} ({names[code]})" if code in names else code for code in protected.categories]
+
+
 def _unassigned(
     frame: pd.DataFrame, columns: list[str], declared: dict[str, list[str]], names: dict[str, dict[str, str]]
 ) -> tuple[int, int]:
@@ -1086,6 +1098,7 @@ def build_report(
             intersection_categories([declared[c] for c in cols]),
             oracle_score,
             seed,
+            _declared_as(schema, cols),
         )
         no_value, undeclared = _unassigned(frame, cols, declared, names)
         a = replace(a, no_value_rows=no_value, undeclared_rows=undeclared)
