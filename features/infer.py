@@ -1009,25 +1009,33 @@ def check_table(
     if path is not None and len(missing):
         written = cells_as_written(path, list(dict.fromkeys(missing["column"])))
         if written is not None:
-            notes += _read_as_missing(missing, written)
+            notes += _read_as_missing(missing, written, schema.id_column)
     if report.unknown_columns:
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
     return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written)
 
 
-def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame) -> list[str]:
-    """Notes on required cells that hold a text the CSV reader reads as missing ('n/a', 'NULL', ...)."""
+def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: str) -> list[str]:
+    """Notes on required cells that hold a text read as missing: one the CSV reader takes for a missing value
+    ('n/a', 'NULL', ...), or white space in the id (an id that names nobody)."""
     notes = []
     for column, rows in missing.groupby("column", sort=False)["row"]:
         cells = pd.Series(written[column].to_numpy()[rows.to_numpy()])
         held = cells[cells.notna().to_numpy() & (cells != "").to_numpy()]
-        if len(held):
+        blank = held.astype(str).str.strip().eq("").to_numpy()
+        fix = (
+            "write each row's id there"
+            if column == id_column
+            else f"write the value there, or make {column} nullable if it may be unknown"
+        )
+        if (~blank).any():
             notes.append(
-                f"{column}: {_values(value_counts(held))} read as missing: the CSV reader reads an empty cell and "
-                f"the texts {', '.join(READ_AS_MISSING)} as a missing value; write the value there, or make "
-                f"{column} nullable if it may be unknown"
+                f"{column}: {_values(value_counts(held[~blank]))} read as missing: the CSV reader reads an empty cell "
+                f"and the texts {', '.join(READ_AS_MISSING)} as a missing value; {fix}"
             )
+        if blank.any():
+            notes.append(f"{column}: {counted(int(blank.sum()), 'cell')} of only white space, read as missing; {fix}")
     return notes
 
 

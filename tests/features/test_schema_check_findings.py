@@ -206,3 +206,9 @@ def test_a_few_broken_rows_of_many_are_not_rounded_to_no_share():
     frame.loc[[3, 4], "x"] = 7.0
     result = check_table(frame, schema, target_reader=_outcome)
     assert "2 of 6,000 rows (under 0.1%) break the schema" in result.problems
+
+
+def test_check_says_a_blank_id_is_white_space_and_asks_for_the_id(tmp_path):
+    output = " ".join(_check_csv(tmp_path, "id,x,bad\n1,3,0\n   ,4,1\n3,4,0\n").split())
+    assert "id: 1 cell of only white space, read as missing; write each row's id there" in output
+    assert "make id nullable" not in output and "the CSV reader reads an empty cell" not in output
