@@ -31,11 +31,11 @@ from thinfile.serving.batch.output import (
     OutputLayout,
     chunk_name,
     duplicate_ids,
-    ensure_rejects_part,
+    ensure_a_part,
     update_manifest,
 )
 from thinfile.serving.batch.report import build_report, report_figures, write_report
-from thinfile.serving.batch.scoring import REJECTS_SCHEMA, ModelTag
+from thinfile.serving.batch.scoring import REJECTS_SCHEMA, ModelTag, scores_schema
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import merge_stats
 from thinfile.training.registry import ModelNotFoundError, load_scorer
@@ -282,7 +282,8 @@ def finish_job(
         "duplicate_ids": duplicates,
     }
     report = jsonable(build_report(stats, job.scorer, *limits, summary, tag.as_dict()))
-    ensure_rejects_part(layout, REJECTS_SCHEMA)
+    ensure_a_part(layout.rejects, REJECTS_SCHEMA)
+    ensure_a_part(layout.scores, scores_schema(job.scorer.schema, job.settings.top_reasons))
     write_report(report, job.scorer, layout.root, figures)
     update_manifest(
         layout,

@@ -368,14 +368,15 @@ def update_manifest(layout: OutputLayout, manifest: dict, chunks: dict[str, dict
     return manifest
 
 
-EMPTY_REJECTS = "part-none.parquet"
+EMPTY_PART = "empty.parquet"
 
 
-def ensure_rejects_part(layout: OutputLayout, schema: pa.Schema) -> None:
-    """A finished job with no rejected row gets one empty rejects part with the rejects' columns, so that reading
-    `rejects/` gives a table with those columns (an empty folder reads back as a table of no columns)."""
-    if not any(layout.rejects.glob("*.parquet")):
-        write_parquet_atomic(schema.empty_table(), layout.rejects / EMPTY_REJECTS)
+def ensure_a_part(folder: Path, schema: pa.Schema) -> None:
+    """A finished job's folder with no part (no row rejected; no row read) gets one empty part with its columns, so
+    that reading the folder gives a table with those columns (an empty folder reads back as one of no columns).
+    Its name is not a chunk's (`part-*`): a rerun does not take it for a finished chunk."""
+    if not any(folder.glob("*.parquet")):
+        write_parquet_atomic(schema.empty_table(), folder / EMPTY_PART)
 
 
 def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[str, object]:

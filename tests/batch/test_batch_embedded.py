@@ -286,3 +286,14 @@ def test_a_job_that_rejects_nothing_leaves_a_rejects_folder_that_reads_with_its_
     scores = pd.read_parquet(tmp_path / "out" / "scores")
     stacked = pd.concat([scores.rename(columns={schema.id_column: "id"})[["id", "source", "row"]], rejects])
     assert len(stacked) == 400
+
+
+def test_a_header_only_input_leaves_scores_and_rejects_that_read_with_their_columns(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    book.head(0).to_csv(tmp_path / "book.csv", index=False)
+    result = batch_score(tmp_path / "book.csv", tmp_path / "out", scorer, workers=1)
+    assert (result.rows_in, result.scored, result.rejected) == (0, 0, 0)
+    scores = pd.read_parquet(tmp_path / "out" / "scores")
+    assert scores.empty and schema.id_column in scores.columns and "score" in scores.columns
+    assert list(pd.read_parquet(tmp_path / "out" / "rejects").columns) == ["id", "columns", "reason", "source", "row"]
