@@ -180,6 +180,7 @@ def test_a_long_undeclared_value_is_cut_in_the_not_checked_sentence() -> None:
     report = report_on(frame, FairnessLimits(disparate_impact_min=0.1, equal_opportunity_max=1), TWO)
     (sentence,) = [u.sentence for u in report.unchecked if u.attribute == "m" and u.group.startswith("z")]
     assert sentence.startswith("m = " + "z" * 37 + "...: ") and len(sentence) < 200
+    assert "z" * 38 not in render_html(report)
 
 
 def test_labelled_codes_name_the_groups_and_an_undeclared_code_is_told_against_the_codes() -> None:

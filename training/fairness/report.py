@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from thinfile.features.settings import ValidationSettings
+from thinfile.features.words import clipped
 from thinfile.training.fairness.audit import (
     AttributeAudit,
     FairnessReport,
@@ -283,8 +285,9 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
         " · ".join(f"{k}: {v}" for k, v in report.model.items() if v not in (None, "", [])),
         " · ".join(f"{k}: {v}" for k, v in report.data.items()),
     ]
+    chars = ValidationSettings().shown_value_chars
     unchecked = table(
-        [u.__dict__ for u in report.unchecked],
+        [{**u.__dict__, "group": clipped(u.group, chars)} for u in report.unchecked],
         [
             Column("attribute", "attribute", "text"),
             Column("group", "group", "text"),
