@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +46,31 @@ def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Pr
     while alive(processes) and time.monotonic() < deadline:
         time.sleep(0.1)
     return alive(processes)
+
+
+def bindable(port: int, timeout: float) -> str | None:
+    """Wait up to `timeout` s until 127.0.0.1:`port` can be bound as the next server binds it (SO_REUSEADDR); None
+    then, else who still holds it (listening processes by pid and command, or the socket states left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as again:
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                again.bind(("127.0.0.1", port))
+                return None
+            except OSError:
+                if time.monotonic() >= deadline:
+                    break
+        time.sleep(0.2)
+    held = [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port]
+    holders = []
+    for c in held:
+        try:
+            who = " ".join(psutil.Process(c.pid).cmdline()[:4]) if c.pid else "no process"
+        except psutil.Error:
+            who = f"pid {c.pid}, gone"
+        holders.append(f"{c.status} by {who}")
+    return "; ".join(holders) or "no socket found"
 
 
 @dataclass

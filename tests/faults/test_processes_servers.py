@@ -4,14 +4,13 @@ SIGKILLed, and when whatever started them dies; the next one can take the same p
 from __future__ import annotations
 
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from ports import free_port
-from servers import server_env, wait_gone
+from servers import bindable, server_env, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +56,7 @@ def test_after_a_sigkilled_thinfile_serve_no_worker_is_left_and_the_port_is_free
     tree = first.tree()
     first.proc.kill()
     assert wait_gone(tree, timeout=30) == []
-    with socket.socket() as again:  # as the next server on this port will: nothing may still listen on it
-        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        again.bind(("127.0.0.1", port))
+    assert bindable(port, timeout=10) is None  # as the next server on this port will bind it
 
 
 def test_when_the_parent_of_thinfile_serve_dies_the_server_and_workers_stop(service_home: Path, start_server) -> None:
