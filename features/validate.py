@@ -98,18 +98,20 @@ class ValidationReport:
         )
 
 
+def shown_cell(value: object, text: bool, chars: int) -> str:
+    """A rejected cell as errors show it: text quoted as written, a number written out exactly (2, not 2.0;
+    1200000.4 and 1e-300 as they are), cut to `chars` characters."""
+    if text:
+        return clipped(repr(str(value)), chars)
+    x = float(value)  # type: ignore[arg-type]
+    return clipped(str(int(x)) if x.is_integer() and abs(x) < MAX_EXACT_INT else repr(x), chars)
+
+
 def shown_cells(values: np.ndarray, text: bool) -> np.ndarray:
-    """Rejected cells as errors show them: text quoted as written, numbers written out exactly (2, not 2.0;
-    1200000.4 and 1e-300 as they are), each cut to `ValidationSettings.shown_value_chars` characters."""
+    """`shown_cell` of each value, cut to `ValidationSettings.shown_value_chars` characters."""
     chars = ValidationSettings().shown_value_chars
     out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values.tolist()):
-        if text:
-            shown = repr(str(v))
-        else:
-            x = float(v)
-            shown = str(int(x)) if x.is_integer() and abs(x) < MAX_EXACT_INT else repr(x)
-        out[i] = clipped(shown, chars)
+    out[:] = [shown_cell(v, text, chars) for v in values.tolist()]
     return out
 
 
@@ -393,16 +395,15 @@ def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.Da
         rank = pd.to_numeric(cases["check_number"], errors="coerce").fillna(-1).to_numpy()
         cases = cases.iloc[np.argsort(rank, kind="stable")]
         rows = cases["index"].to_numpy(dtype=np.int64)
-        missing = (cases["check"] == "not_nullable").to_numpy()  # shown as "" (pandera's text varies with dtype)
+        missing = (cases["check"] == "not_nullable").to_numpy()
+        chars = ValidationSettings().shown_value_chars  # shown as "" (pandera's text varies with dtype)
         return pd.DataFrame(
             {
                 "row": rows,
                 "id": ids[rows],
                 "column": cases["column"].to_numpy(),
                 "value": [
-                    ""
-                    if gone
-                    else shown_cells(np.array([v], dtype=object), schema.by_name[c].type is FeatureType.category)[0]
+                    "" if gone else shown_cell(v, schema.by_name[c].type is FeatureType.category, chars)
                     for gone, v, c in zip(missing, cases["failure_case"], cases["column"])
                 ],
                 "reason": [_describe(schema.by_name[c], str(k)) for c, k in zip(cases["column"], cases["check"])],
@@ -441,13 +442,11 @@ def reference_validate_table(
         return ValidationReport(frame, _no_errors(), table_errors, unknown)
 
     frame = frame.reset_index(drop=True)
-    id_text = frame[schema.id_column].astype(str)
-    if pd.api.types.is_float_dtype(frame[schema.id_column].dtype):  # whole numbers written as integers
-        id_text = frame[schema.id_column].map(
-            lambda v: str(int(v)) if v == v and float(v).is_integer() and abs(v) < MAX_EXACT_INT else str(v)
-        )
-        if any(v == v and not (float(v).is_integer() and abs(v) < MAX_EXACT_INT) for v in frame[schema.id_column]):
-            id_text = frame[schema.id_column].astype(str)
+    raw_id = frame[schema.id_column]
+    whole = pd.api.types.is_float_dtype(raw_id.dtype) and all(
+        v != v or (float(v).is_integer() and abs(v) < MAX_EXACT_INT) for v in raw_id
+    )  # a float column of whole numbers: ids written as integers
+    id_text = raw_id.map(lambda v: str(int(v)) if v == v else str(v)) if whole else raw_id.astype(str)
     ids = id_text.to_numpy()
     clean = {schema.id_column: id_text}
     problems: list[pd.DataFrame] = []

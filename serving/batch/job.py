@@ -332,10 +332,11 @@ def batch_score(
     chunk_rows = chunk_rows or settings.chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+    scorer = resolve_scorer(model, name)
     job = BatchJob(
         input=Path(input),
         output=Path(output),
-        scorer=resolve_scorer(model, name) if schema is None else resolve_scorer(model, name).with_protected(schema),
+        scorer=scorer if schema is None else scorer.with_protected(schema),
         settings=settings,
         fairness=fairness or FairnessLimits(),
         groups=groups or FairnessAudit(),

@@ -148,15 +148,16 @@ def batch_score(
     debug = debug or bool(context and context.find_root().params.get("debug"))
     settings = Settings()
     try:
+        declared = load_schema(schema)
         if schema is not None and str(schema) != "synthetic":
-            warn_of_schema(load_schema(schema))
+            warn_of_schema(declared)
         with StopSignals() as signals:
             result = run(
                 input,
                 output,
                 model,
-                name=model_name(name, load_schema(schema)),
-                schema=load_schema(schema) if schema is not None else None,
+                name=model_name(name, declared),
+                schema=declared if schema is not None else None,
                 engine=engine,
                 master=master,
                 chunk_rows=chunk_rows,
