@@ -229,18 +229,30 @@ def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
     return (tags.get("thinfile.schema_name", "?"), fingerprint) if fingerprint else None
 
 
+def load_python_model(uri: str) -> PythonModel:
+    """The pyfunc model at `uri`, loaded into memory from a temporary copy that is deleted afterwards (MLflow
+    would otherwise leave one copy in the temporary folder per load)."""
+    with tempfile.TemporaryDirectory(prefix="thinfile-model-") as folder:
+        return mlflow.pyfunc.load_model(uri, dst_path=folder).unwrap_python_model()
+
+
 def load_scorer(ref: str | int, name: str) -> Scorer:
     """Load the registered scorer behind `ref`, with its name, version and run id in `scorer.meta`."""
     version = resolve(ref, name)
     try:
-        model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
-        scorer: Scorer = model.unwrap_python_model().scorer
+        model = load_python_model(f"models:/{version.name}/{version.version}")
     except (mlflow.exceptions.MlflowException, OSError, ValueError, KeyError) as err:
         first = str(getattr(err, "message", err)).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(
             f"the files of model {version.name} version {version.version} cannot be read from the store ({first}); "
             "its artifact folder was moved, deleted or damaged: restore it, or train again"
         ) from None
+    if not isinstance(model, ScorerModel):
+        raise StoreError(
+            f"model {version.name} version {version.version} is not a thinfile scorer (it holds a "
+            f"{type(model).__name__}); choose a version that `thinfile train` registered"
+        )
+    scorer = model.scorer
     scorer.meta = {
         **scorer.meta,
         "name": version.name,

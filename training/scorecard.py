@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from thinfile.features.schema import Schema
 from thinfile.training.registry import (
     input_signature,
+    load_python_model,
     model_input_example,
     pinned_requirements,
     use_store,
@@ -118,8 +119,7 @@ class ScorecardPyfunc(PythonModel):
 def load_baseline(run_id: str, artifact_path: str = "model") -> WoeScorecard:
     """The WoeScorecard logged by run `run_id` (e.g. the champion run's tag `thinfile.bureau_baseline_run`)."""
     use_store()
-    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{artifact_path}")
-    wrapped = model.unwrap_python_model()
+    wrapped = load_python_model(f"runs:/{run_id}/{artifact_path}")
     if not isinstance(wrapped, ScorecardPyfunc):
         raise ScorecardError(f"run {run_id} did not log a WoE scorecard (found {type(wrapped).__name__})")
     return wrapped.scorecard

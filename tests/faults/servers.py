@@ -17,11 +17,15 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
+    """A server's environment: its own home, and a temporary folder inside it (BentoML's socket and client folders
+    of a server a test kills stay there, not in the machine's /tmp)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
     return {
         **env,
         "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         "THINFILE_HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
         "BENTOML_DO_NOT_TRACK": "true",
         "OMP_NUM_THREADS": "1",
         **extra,

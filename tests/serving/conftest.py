@@ -91,8 +91,17 @@ class Served:
 
 
 def serve_env(home: Path, **extra: str) -> dict[str, str]:
+    """The service's environment: its own home, with its temporary folder inside it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THINFILE_", "MLFLOW_TRACKING_URI"))}
-    return {**env, "THINFILE_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", "OMP_NUM_THREADS": "1", **extra}
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    return {
+        **env,
+        "THINFILE_HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "OMP_NUM_THREADS": "1",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.registry import EXPERIMENT_NAME, load_scorer
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, load_scorer
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
 from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
@@ -123,6 +125,25 @@ def test_champion_run_points_at_its_bureau_baseline_which_loads_back(
     clean = validate_table(rows, baseline.schema).clean[baseline.schema.feature_names]
     served = mlflow.pyfunc.load_model(f"runs:/{tag}/model").predict(clean)
     np.testing.assert_allclose(served["pd"].to_numpy(), baseline.predict_pd(rows))
+
+
+def test_loading_the_champion_and_its_baseline_leaves_nothing_in_the_temporary_folder(
+    trained: TrainResult, tmp_path, monkeypatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    tag = _client().get_run(trained.champion.run_id).data.tags[BUREAU_BASELINE_TAG]
+    load_scorer(CHAMPION_ALIAS, MODEL_NAME)
+    load_baseline(tag)
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
+def test_loading_a_registered_model_that_is_not_a_scorer_is_refused_with_its_kind(trained: TrainResult) -> None:
+    run = trained.baseline(BUREAU_FAMILY).run_id
+    version = mlflow.register_model(f"runs:/{run}/model", "not-a-scorer").version
+    with pytest.raises(StoreError, match="not a thinfile scorer .*ScorecardPyfunc"):
+        load_scorer(int(version), "not-a-scorer")
 
 
 def test_logged_signatures_follow_the_schema_not_the_example(trained: TrainResult, schema: Schema) -> None:
