@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,23 @@ def metric_token(value: object) -> str:
     (letters of any script stay: MLflow takes them, and 男 and 女 must not both become one name)."""
     text = str(value).replace("+", "plus")
     return re.sub(r"\W+", "_", text).strip("_") or "blank"
+
+
+def metric_tokens(values: Iterable[object]) -> dict[object, str]:
+    """A distinct `metric_token` per distinct value, in the values' order: a value whose token an earlier one took
+    ('single never' after 'single-never') gets '_2', '_3', ..., so that no metric overwrites another."""
+    tokens: dict[object, str] = {}
+    taken: set[str] = set()
+    for value in values:
+        if value in tokens:
+            continue
+        token = base = metric_token(value)
+        n = 2
+        while token in taken:
+            token, n = f"{base}_{n}", n + 1
+        tokens[value] = token
+        taken.add(token)
+    return tokens
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -166,10 +183,10 @@ def evaluate(
         if attr not in test.columns:
             continue
         values = protected_values(test[attr], schema.group_names.get(attr))
-        for group in sorted(set(values)):
+        for group, token in metric_tokens(sorted(set(values))).items():
             mask = values == group
             if _both_classes(y[mask], group_min_class_rows):
-                m[f"auc_{attr}_{metric_token(group)}"] = auc(y[mask], p[mask])
+                m[f"auc_{attr}_{token}"] = auc(y[mask], p[mask])
     points = list(cutoffs) if cutoffs is not None else default_cutoffs(scale)
     cuts = cutoff_table(y, score, points + ([policy.approve] if policy is not None else []))
     for row in cuts.itertuples():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from thinfile.config import Settings
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.fairness.audit import THIN_FILE, FairnessReport, fairness_report
 from thinfile.training.fairness.report import render_html
@@ -69,11 +69,30 @@ def test_scores_from_the_report_match_the_scorers_explanation(
 
 
 @pytest.fixture(scope="module")
-def foreign_report(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> FairnessReport:
+def foreign_fit(foreign_schema: Schema, foreign_table: pd.DataFrame, fast: Settings) -> tuple[Scorer, Split]:
     parts = split_frame(foreign_table, foreign_schema, fast.train)
-    scorer = fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs)
+    return fit_champion(parts.train, parts.valid, foreign_schema, fast.train, fast.scale, fast.cutoffs), parts
+
+
+@pytest.fixture(scope="module")
+def foreign_report(foreign_schema: Schema, foreign_fit: tuple[Scorer, Split], fast: Settings) -> FairnessReport:
+    scorer, parts = foreign_fit
     baseline = fit_bureau_scorecard(parts.train, foreign_schema)
     return fairness_report(scorer, parts.test, baseline=baseline, limits=fast.fairness, audit=fast.audit)
+
+
+def test_groups_whose_names_differ_only_in_punctuation_keep_their_own_metrics(
+    foreign_schema: Schema, foreign_fit: tuple[Scorer, Split], fast: Settings
+) -> None:
+    scorer, parts = foreign_fit
+    spec = foreign_schema.model_dump(mode="json", exclude_none=True)
+    spec["protected"][0]["labels"] = {"north": "north-east", "south": "north east"}
+    named = scorer.with_protected(parse_schema(spec, "punctuation test"))
+    metrics = fairness_report(named, parts.test, limits=fast.fairness, audit=fast.audit).metrics()
+    approved = named.explain(parts.test).decision == "approve"
+    south = parts.test["region"].to_numpy() == "south"
+    assert metrics["fair_approval_rate_region_north_east"] == pytest.approx(approved[~south].mean())
+    assert metrics["fair_approval_rate_region_north_east_2"] == pytest.approx(approved[south].mean())
 
 
 def test_report_for_a_foreign_schema(foreign_report: FairnessReport) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.evaluate import (
     calibration_table,
     evaluate,
@@ -133,6 +133,21 @@ def test_chinese_group_names_become_distinct_metric_names_mlflow_accepts() -> No
     assert len(set(names)) == len(groups)
     for name in names:
         _validate_metric_name(name)
+
+
+def test_groups_whose_names_differ_only_in_punctuation_keep_one_auc_each(
+    population: pd.DataFrame, schema: Schema
+) -> None:
+    spec = schema.model_dump(mode="json", exclude_none=True)
+    residence = next(p for p in spec["protected"] if p["name"] == "residence")
+    residence["labels"] = {"rural": "single-never", "urban": "single never"}
+    named = parse_schema(spec, "punctuation test")
+    p = population[schema.oracle_column].to_numpy()
+    y = population[schema.target].to_numpy()
+    rural = population["residence"].astype(str).to_numpy() == "rural"
+    metrics = evaluate(p, population, named, ScoreScale()).metrics
+    assert metrics["auc_residence_single_never"] == pytest.approx(roc_auc_score(y[~rural], p[~rural]))
+    assert metrics["auc_residence_single_never_2"] == pytest.approx(roc_auc_score(y[rural], p[rural]))
 
 
 def test_platt_never_turns_the_ranking_upside_down() -> None:

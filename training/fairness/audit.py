@@ -24,7 +24,7 @@ from thinfile.features import jsonio
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
-from thinfile.training.evaluate import metric_token, thin_file_mask
+from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
 from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
     MISSING_GROUP,
@@ -381,15 +381,17 @@ class FairnessReport:
         for key in ("auc", "approval_rate", "default_rate_approved"):
             if key in self.overall:
                 m[f"fair_{key}"] = self.overall[key]
+        names = metric_tokens(a.name.replace(INTERSECTION_SEP, "_x_") for a in self.attributes)
         for a in self.attributes:
-            t = metric_token(a.name.replace(INTERSECTION_SEP, "_x_"))
+            t = names[a.name.replace(INTERSECTION_SEP, "_x_")]
             m[f"fair_di_ratio_{t}"] = a.di_ratio
             m[f"fair_eo_diff_{t}"] = a.eo_diff
             m[f"fair_eod_diff_{t}"] = a.eod_diff
             m[f"fair_calib_gap_{t}"] = a.calibration_gap
             m[f"fair_oracle_di_ratio_{t}"] = a.oracle_di_ratio
+            groups = metric_tokens(a.groups.index)
             for group, row in a.groups.iterrows():
-                g = metric_token(str(group).replace(INTERSECTION_SEP, "_"))
+                g = groups[group]
                 m[f"fair_approval_rate_{t}_{g}"] = row["approval_rate"]
                 m[f"fair_auc_{t}_{g}"] = row["auc"]
         for p in self.proxies:
