@@ -469,11 +469,27 @@ _HASHED_ALIKE = frozenset({"string", "empty", "integer", "floating", "boolean"})
 _BLOCK_ROWS = 4096
 
 
+def _level_named_by(text: str, levels: tuple[str, ...]) -> str | None:
+    """The declared integer level that text writing a whole number another way names (' 2', '2.0', '02', '+2' for
+    level '2': what a CSV reader makes of them when the rest of the column is numbers), else None."""
+    if "_" in text or not text.isascii():
+        return None
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    if not (np.isfinite(x) and x.is_integer() and abs(x) < MAX_EXACT_INT):
+        return None
+    level = str(int(x))
+    return level if level in levels else None
+
+
 def category_text(value: object, levels: tuple[str, ...]) -> str:
-    """A present value as category text: text as given; integers, and floats that are whole numbers, as
-    integers ("3" for 3 and 3.0) unless the float's own text is a declared level."""
+    """A present value as category text: text as given, or the integer level it writes another way (' 2' or
+    '2.0' for '2', whatever else its column holds); integers, and floats that are whole numbers, as integers ("3"
+    for 3 and 3.0) unless the float's own text is a declared level."""
     if isinstance(value, str):
-        return value
+        return value if value in levels else _level_named_by(value, levels) or value
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, np.integer)):

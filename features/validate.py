@@ -543,7 +543,7 @@ def _arrow_categories(f: Feature, column: pyarrow.ChunkedArray) -> tuple[np.ndar
     encoded = column.combine_chunks() if dictionary else pc.dictionary_encode(column.combine_chunks())
     indices = encoded.indices.cast(pyarrow.int64())  # unsigned indices (uint8, uint32) cannot hold -1
     codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
+    return codes, [category_text(str(v), f.levels) for v in encoded.dictionary.to_pylist()]
 
 
 def validate_arrow(

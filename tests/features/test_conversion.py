@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.csv as pacsv
 import pytest
 from scipy.special import expit
 
+from thinfile.features.io import read_table
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.features.validate import validate_table
+from thinfile.features.validate import reference_validate_table, validate_arrow, validate_table
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
 from thinfile.training.champion import fit_champion
@@ -175,3 +177,39 @@ def test_service_contract_scores_as_the_library_on_the_hand_built_matrix(
     np.testing.assert_array_equal(X, hand_matrix(book))
     np.testing.assert_array_equal(coded_scorer.explain(X).score, coded_scorer.explain(tier_as(book, "int")).score)
     np.testing.assert_array_equal(coded_scorer.predict_pd(X), lightgbm_pd(coded_scorer, hand_matrix(book)))
+
+
+WRITTEN_AS_TWO = [" 2", "2 ", "2.0", "2.", "02", "+2", "2e0"]
+
+
+def _tier_csv(path: Path, cells: list[str]) -> Path:
+    lines = ["loan_id,income,late,autopay,tier", *(f"L{i},10.5,1,true,{c}" for i, c in enumerate(cells))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("written", WRITTEN_AS_TWO)
+@pytest.mark.parametrize("beside", ["3", "x"], ids=["numbers-beside", "text-beside"])
+def test_text_writing_a_whole_number_another_way_is_its_code_whatever_else_the_column_holds(
+    coded_schema: Schema, tmp_path: Path, written: str, beside: str
+) -> None:
+    path = _tier_csv(tmp_path / "book.csv", [written, beside])
+    frame = read_table(path)
+    arrow = pacsv.read_csv(path)
+    for report in (validate_table(frame, coded_schema), reference_validate_table(frame, coded_schema)):
+        assert bool(report.valid_mask[0]), report.errors
+        assert coded_schema.to_matrix(report.clean.iloc[:1])[0, 3] == 2.0
+    checked = validate_arrow(arrow, coded_schema)
+    assert bool(checked.valid_mask[0]), checked.errors
+    assert checked.matrix[0, 3] == 2.0
+    assert bool(checked.valid_mask[1]) is (beside == "3")
+
+
+@pytest.mark.parametrize("written", ["1_0", "２", "2.5", "inf", "0x2", "2e99"])
+def test_text_that_is_no_whole_number_a_reader_takes_stays_text_and_is_refused_with_its_cell(
+    coded_schema: Schema, tmp_path: Path, written: str
+) -> None:
+    frame = read_table(_tier_csv(tmp_path / "book.csv", [written, "x"]))
+    report = validate_table(frame, coded_schema)
+    assert not report.valid_mask[0]
+    assert report.rejects()["reason"].iloc[0] == f"tier: {written!r} is not one of: 0, 1, 2, 3, 4, 5, 6"
