@@ -380,7 +380,7 @@ def _repeated_entry(loc: list[str | int], key: str) -> dict[str, Any]:
     return _entry(
         "duplicate_key",
         [*loc, str(key)[:NAME_CHARS]],
-        f"{shown_name(key)} is given more than once; send each field once (JSON readers differ on which value counts)",
+        "given more than once; send each field once (JSON readers differ on which value counts)",
     )
 
 
@@ -426,7 +426,9 @@ class RequestReader:
             pass
         else:
             if may_repeat_keys(body, len(applicant.model_fields_set)):
-                self._refuse_repeats(body, "the applicant")
+                repeats, count = self._repeats(body)
+                if repeats:
+                    raise self._refusal(repeats, "the applicant", hidden=count - len(repeats))
             return applicant
         data = self._json(body)
         if not isinstance(data, dict):
@@ -434,12 +436,11 @@ class RequestReader:
                 "the body must be a JSON object of one applicant's fields",
                 [_entry("model_type", [], "expected a JSON object of the applicant's fields")],
             )
-        if may_repeat_keys(body, len(data)):
-            self._refuse_repeats(body, "the applicant")
-        problems: list[dict[str, Any]] = []
+        repeats, count = self._repeats(body) if may_repeat_keys(body, len(data)) else ([], 0)
+        problems = list(repeats)
         read = self._row(data, [], problems)
-        if read is None:
-            raise self._refusal(problems, "the applicant")
+        if read is None or repeats:
+            raise self._refusal(problems, "the applicant", hidden=count - len(repeats))
         return read
 
     def _batch(self, body: bytes) -> list[BaseModel]:
@@ -458,15 +459,15 @@ class RequestReader:
             )
         rows = data["applicants"]
         members = len(data) + (sum(len(r) for r in rows if isinstance(r, dict)) if isinstance(rows, list) else 0)
-        if may_repeat_keys(body, members):
-            self._refuse_repeats(body, "the batch")
-        problems: list[dict[str, Any]] = []
+        repeats, count = self._repeats(body) if may_repeat_keys(body, members) else ([], 0)
+        problems = list(repeats)
+        hidden = count - len(repeats)
         extra = list(itertools.islice((k for k in data if k != "applicants"), 3))
         if extra:
             problems.append(self._unknown(len(data) - 1, extra, []))
         if not isinstance(rows, list):
             problems.append(_entry("list_type", ["applicants"], "Input should be a valid list"))
-            raise self._refusal(problems, "the batch")
+            raise self._refusal(problems, "the batch", hidden=hidden)
         if not 1 <= len(rows) <= self.max_rows:
             problems.append(
                 _entry(
@@ -475,11 +476,11 @@ class RequestReader:
                     f"between 1 and {self.max_rows:,} applicants, got {len(rows):,}",
                 )
             )
-            raise self._refusal(problems, "the batch")
+            raise self._refusal(problems, "the batch", hidden=hidden)
         out = []
         for i, row in enumerate(rows):
             if len(problems) >= self.max_errors:
-                raise self._refusal(problems, "the batch", stopped_at=i)
+                raise self._refusal(problems, "the batch", stopped_at=i, hidden=hidden)
             if not isinstance(row, dict):
                 problems.append(_entry("model_type", ["applicants", i], "expected a JSON object of applicant fields"))
                 continue
@@ -487,7 +488,7 @@ class RequestReader:
             if applicant is not None:
                 out.append(applicant)
         if problems:
-            raise self._refusal(problems, "the batch")
+            raise self._refusal(problems, "the batch", hidden=hidden)
         return out
 
     @staticmethod
@@ -529,8 +530,8 @@ class RequestReader:
             return None
         return None if unknown else applicant
 
-    def _refuse_repeats(self, body: bytes, what: str) -> None:
-        """BadRequest naming the keys the body gives twice in one object (the first `max_errors` objects), if any."""
+    def _repeats(self, body: bytes) -> tuple[list[dict[str, Any]], int]:
+        """Entries for the first `max_errors` keys the body gives twice in one object, and how many there are."""
         data = repeated_keys(body)
         found: list[tuple[list[str | int], list[str]]] = []
         if isinstance(data, _Members) and data.repeated:
@@ -539,9 +540,8 @@ class RequestReader:
         for i, row in enumerate(rows if isinstance(rows, list) else []):
             if isinstance(row, _Members) and row.repeated:
                 found.append((["applicants", i], row.repeated))
-        if found:
-            shown = [_repeated_entry(loc, key) for loc, keys in found for key in keys[: self.max_errors]]
-            raise self._refusal(shown[: self.max_errors], what, total=sum(len(keys) for _, keys in found))
+        shown = [_repeated_entry(loc, key) for loc, keys in found for key in keys[: self.max_errors]]
+        return shown[: self.max_errors], sum(len(keys) for _, keys in found)
 
     def _unknown(self, count: int, first: list[str], loc: list[str | int]) -> dict[str, Any]:
         names = ", ".join(shown_name(k) for k in first)
@@ -559,11 +559,11 @@ class RequestReader:
         return _entry("extra_forbidden", [*loc, str(first[0])[:NAME_CHARS]], msg)
 
     def _refusal(
-        self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None, total: int | None = None
+        self, problems: list[dict[str, Any]], what: str, stopped_at: int | None = None, hidden: int = 0
     ) -> BadRequest:
-        """`total`: how many problems there are, when `problems` lists only some of them."""
+        """`hidden`: problems found beyond those `problems` lists (counted, not listed)."""
         shown = problems[: self.max_errors]
-        count = len(problems) if total is None else total
+        count = len(problems) + hidden
         summary = f"{count:,} problem{'s' if count != 1 else ''} with {what}"
         if stopped_at is not None:
             summary += f"; checking stopped at applicant {stopped_at} after the first {len(shown)}"

@@ -194,7 +194,26 @@ def test_a_field_given_twice_is_refused_naming_it(reader: RequestReader, schema:
     assert json.loads(body) == thin_body  # Python's parser keeps the last silently
     err = refusal(reader.applicant, body)
     assert [(e["type"], e["loc"]) for e in err.detail] == [("duplicate_key", [name])]
-    assert repr(name) in err.detail[0]["msg"]
+    assert f"(first: {name}: given more than once" in err.summary and err.summary.count(name) == 1
+
+
+def test_a_field_given_twice_and_an_unknown_one_are_both_reported(reader: RequestReader, thin_body: dict) -> None:
+    name = next(iter(thin_body))
+    body = ("{" + f'"{name}": 1, "colour": "red", ' + json.dumps(thin_body)[1:]).encode()
+    err = refusal(reader.applicant, body)
+    assert [(e["type"], e["loc"]) for e in err.detail] == [("duplicate_key", [name]), ("extra_forbidden", ["colour"])]
+    assert err.summary.startswith("2 problems")
+
+
+def test_a_batch_row_with_a_field_given_twice_and_another_with_a_bad_value_are_both_reported(
+    reader: RequestReader, thin_body: dict
+) -> None:
+    name = next(iter(thin_body))
+    twice = "{" + f'"{name}": 1, ' + json.dumps(thin_body)[1:]
+    bad = json.dumps({**thin_body, name: "many"})
+    err = refusal(reader.batch, f'{{"applicants": [{twice}, {bad}]}}'.encode())
+    assert [e["loc"] for e in err.detail] == [["applicants", 0, name], ["applicants", 1, name]]
+    assert [e["type"] for e in err.detail][0] == "duplicate_key" and err.summary.startswith("2 problems")
 
 
 def test_each_field_given_twice_has_its_own_error_at_its_own_place(reader: RequestReader, thin_body: dict) -> None:
@@ -211,7 +230,8 @@ def test_100000_fields_given_twice_are_counted_and_the_first_five_listed(
     twice = ", ".join(f'"k{i:x}": 0, "k{i:x}": 1' for i in range(100_000))
     err = refusal(reader.applicant, ("{" + twice + ", " + json.dumps(thin_body)[1:]).encode())
     assert [e["loc"] for e in err.detail] == [[f"k{i:x}"] for i in range(5)]
-    assert err.summary.startswith("100,000 problems") and "the first 5 are listed" in err.summary
+    # 100,000 repeats, and one entry for the 100,000 unknown fields they also are
+    assert err.summary.startswith("100,001 problems") and "the first 5 are listed" in err.summary
 
 
 def test_a_field_given_twice_in_a_batch_row_is_refused_naming_the_row(reader: RequestReader, thin_body: dict) -> None:
