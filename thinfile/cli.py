@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import pkgutil
@@ -42,7 +43,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 
 
@@ -68,6 +69,27 @@ def _register_commands(typer_app: typer.Typer) -> None:
     for command in typer_app.registered_commands:
         if command.callback is not None:
             command.callback = guarded(command.callback)
+    _whole_summaries(typer_app)
+
+
+def _whole_summaries(typer_app: typer.Typer) -> None:
+    """Plain click help for `typer_app` and its sub-commands, each listed with its whole first paragraph (rich's
+    tables cut long option names and paths at 80 columns; click's default summary stops at about 60 characters)."""
+    typer_app.rich_markup_mode = None
+    for command in typer_app.registered_commands:
+        command.short_help = command.short_help or _summary(command.callback.__doc__ if command.callback else None)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            group.short_help = group.short_help or _summary(group.typer_instance.info.help)
+            _whole_summaries(group.typer_instance)
+
+
+def _summary(doc: object) -> str | None:
+    """A command's first paragraph on one line: click's help shows it whole in the list of commands (its default
+    cuts it at about 60 characters)."""
+    if not isinstance(doc, str) or not doc.strip():
+        return None
+    return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
 
 
 _register_commands(app)

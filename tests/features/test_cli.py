@@ -1,3 +1,5 @@
+import click
+import typer.main
 from typer.testing import CliRunner
 
 from thinfile.cli import app
@@ -53,3 +55,24 @@ def test_notes_and_warnings_printed_into_a_log_stay_whole_on_one_unpadded_line(c
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].endswith("] " + note)
     assert lines[1] == "error: " + long
+
+
+def _command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = [(path, command)]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found += _command_paths(sub, (*path, name))
+    return found
+
+
+def test_every_help_on_an_80_column_terminal_shows_every_option_and_command_whole():
+    for path, command in _command_paths(typer.main.get_command(app)):
+        out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
+        assert "…" not in out and "..." not in out.split("Commands:")[-1], path
+        for param in command.params:
+            for name in [*param.opts, *param.secondary_opts]:
+                if name.startswith("-"):
+                    assert name in out, (path, name)
+        if isinstance(command, click.Group):
+            for name in command.commands:
+                assert f"  {name}  " in out, (path, name)
