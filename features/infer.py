@@ -1105,4 +1105,4 @@ def _example(row: int, id_: object, value: object, missing: str | None, written:
         cell = written[missing].iat[row] if written is not None and missing in written.columns else None
         known = cell is not None and not pd.isna(cell)
         value = "(missing)" if not known else "(empty)" if cell == "" else f"{cell!r}, read as missing"
-    return f"row {row} (id {id_}): {value}"
+    return f"row {row} ({f'id {id_}' if str(id_).strip() else 'no id'}): {value}"

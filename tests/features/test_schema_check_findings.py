@@ -212,3 +212,4 @@ def test_check_says_a_blank_id_is_white_space_and_asks_for_the_id(tmp_path):
     output = " ".join(_check_csv(tmp_path, "id,x,bad\n1,3,0\n   ,4,1\n3,4,0\n").split())
     assert "id: 1 cell of only white space, read as missing; write each row's id there" in output
     assert "make id nullable" not in output and "the CSV reader reads an empty cell" not in output
+    assert "row 1 (no id): ' ', read as missing" in output  # white space joined to one blank above
