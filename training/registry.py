@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -22,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
 
-from thinfile.features.schema import FeatureType, Schema
+from thinfile.features.schema import Feature, FeatureType, Schema, category_codes, feature_numbers
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import StoreChecks, tracking_uri
 
@@ -59,17 +60,30 @@ def input_signature(schema: Schema) -> MlflowSchema:
     )
 
 
-def model_input_example(schema: Schema, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
-    """A few rows typed as the signature expects (numbers as float64, categories as str)."""
-    head = frame.head(rows)[schema.feature_names]
-    return pd.DataFrame(
-        {
-            f.name: head[f.name].astype(object).where(head[f.name].notna(), None)
-            if f.type is FeatureType.category
-            else pd.to_numeric(head[f.name].astype("Float64"), errors="coerce").astype("float64")
-            for f in schema.features
-        }
-    )
+EXAMPLE_ROWS = 10_000
+"""Rows of the training table whose medians and most frequent values make the logged model's input example."""
+
+
+def model_input_example(schema: Schema, frame: pd.DataFrame) -> pd.DataFrame:
+    """One typical applicant, typed as the signature expects (numbers as float64, categories as str): each input's
+    median or most frequent value over the first `EXAMPLE_ROWS` rows of `frame`, never a row of it (the example is stored beside the model, and a
+    lender's rows are personal data), and no missing value (MLflow would write it as NaN, which is not JSON)."""
+    head = frame.iloc[:EXAMPLE_ROWS]
+    return pd.DataFrame({f.name: [_typical(f, head[f.name])] for f in schema.features})
+
+
+def _typical(f: Feature, column: pd.Series) -> str | float:
+    if f.type is FeatureType.category:
+        codes = category_codes(f, column)
+        seen = codes[~np.isnan(codes)].astype(np.int64)
+        return f.levels[int(np.bincount(seen).argmax())] if len(seen) else f.levels[0]
+    values = feature_numbers(f, column)
+    values = values[np.isfinite(values)]
+    if len(values):
+        middle = float(np.median(values))
+        return float(np.round(middle)) if f.type is not FeatureType.float else middle
+    low, high = (0.0 if f.min is None else f.min), (0.0 if f.max is None else f.max)
+    return float(np.round((low + high) / 2)) if f.type is not FeatureType.float else (low + high) / 2
 
 
 def pinned_requirements(*packages: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -10,10 +12,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.registry import EXPERIMENT_NAME, StoreError, load_scorer
+from thinfile.training.registry import EXAMPLE_ROWS, EXPERIMENT_NAME, StoreError, load_scorer, model_input_example
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
 from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
@@ -151,6 +153,35 @@ def test_logged_signatures_follow_the_schema_not_the_example(trained: TrainResul
         inputs = mlflow.models.get_model_info(f"runs:/{model.run_id}/model").signature.inputs
         required = {c.name for c in inputs.inputs if c.required}
         assert required == {f.name for f in schema.features if not f.nullable}, model.family
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_the_logged_input_example_is_strict_json_and_no_applicants_row(
+    trained: TrainResult, population: pd.DataFrame, schema: Schema
+) -> None:
+    for model in trained.models:
+        path = mlflow.artifacts.download_artifacts(f"runs:/{model.run_id}/model/input_example.json")
+        example = json.loads(Path(path).read_text(), parse_constant=_refuse)
+        rows = pd.DataFrame(example["data"], columns=example["columns"])
+        assert len(rows) == 1, model.family
+        inputs = population[rows.columns].astype(object)
+        same = (inputs == rows.iloc[0].astype(object)).all(axis=1)
+        assert not same.any(), model.family
+
+
+def test_the_input_example_holds_medians_and_most_frequent_levels(population: pd.DataFrame, schema: Schema) -> None:
+    example = model_input_example(schema, population).iloc[0]
+    head = population.iloc[:EXAMPLE_ROWS]
+    for f in schema.features:
+        if f.type is FeatureType.category:
+            assert example[f.name] == head[f.name].astype(str).mode().iloc[0], f.name
+        elif f.type is FeatureType.float:
+            assert example[f.name] == pytest.approx(head[f.name].median()), f.name
+        else:
+            assert example[f.name] == round(float(head[f.name].astype(float).median())), f.name
 
 
 def test_load_baseline_refuses_a_run_that_is_not_a_scorecard(trained: TrainResult) -> None:
