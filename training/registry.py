@@ -65,9 +65,10 @@ EXAMPLE_ROWS = 10_000
 
 
 def model_input_example(schema: Schema, frame: pd.DataFrame) -> pd.DataFrame:
-    """One typical applicant, typed as the signature expects (numbers as float64, categories as str): each input's
-    median or most frequent value over the first `EXAMPLE_ROWS` rows of `frame`, never a row of it (the example is stored beside the model, and a
-    lender's rows are personal data), and no missing value (MLflow would write it as NaN, which is not JSON)."""
+    """One typical applicant, typed as the signature expects (numbers as float64, categories as str): each
+    input's median or most frequent value over the first `EXAMPLE_ROWS` rows of `frame`, never a row of it (the
+    example is stored beside the model, and a lender's rows are personal data), and no missing value (MLflow would
+    write it as NaN, which is not JSON)."""
     head = frame.iloc[:EXAMPLE_ROWS]
     return pd.DataFrame({f.name: [_typical(f, head[f.name])] for f in schema.features})
 

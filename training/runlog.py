@@ -88,11 +88,16 @@ class ModelResult:
         return str(version) if version is not None else None
 
 
-def limits_text(stability: StabilityLimits) -> list[str]:
+def limits_text(stability: StabilityLimits, synthetic: bool) -> list[str]:
+    """The model card's limits; `synthetic`: trained on a synthetic world (its schema names a true probability)."""
     return [
         "Trained on the table named under Data; scores are only meaningful for applicants like those in it.",
         "Protected attributes are not inputs, but other inputs may stand in for them: read the fairness report.",
-        "Synthetic default outcomes (the built-in population) are not evidence about any real population.",
+        *(
+            ["Synthetic default outcomes (the built-in population) are not evidence about any real population."]
+            if synthetic
+            else []
+        ),
         f"Monitor PSI of the score and inputs; retrain when it passes {stability.shift:g}.",
     ]
 
@@ -210,7 +215,7 @@ def _evaluate(
         metrics=metrics,
         shape=spec.shape(metrics) if spec.shape else None,
         intended_use=spec.intended_use,
-        limits=limits_text(ctx.stability),
+        limits=limits_text(ctx.stability, synthetic=bool(ctx.schema.oracle_column)),
     )
     return p_test, ev, metrics, card
 

@@ -131,6 +131,12 @@ class TrainConfig(Section):
         return self.tune if self.tune is not None else rows < self.tune_below_rows
 
 
+def tree_depth(config: TrainConfig) -> int:
+    """How deep the champion's trees can grow: `max_depth` (LightGBM reads 0 or less as no limit), and never
+    more than num_leaves - 1 levels (a 2-leaf tree has depth 1)."""
+    return config.num_leaves - 1 if config.max_depth <= 0 else min(config.max_depth, config.num_leaves - 1)
+
+
 class EvaluationConfig(Section):
     """How every model is evaluated on the test rows and what is logged beside its metrics."""
 

@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from thinfile.features.schema import Schema
 from thinfile.training.champion import lgb_params
-from thinfile.training.settings import MAX_LEAVES, TrainConfig
+from thinfile.training.settings import MAX_LEAVES, TrainConfig, tree_depth
 from thinfile.training.split import Split
 
 CV_PATIENCE = 20  # rounds without improvement of the folds' mean loss (a smooth curve) before a trial stops
@@ -52,7 +52,7 @@ class Chosen:
     def summary(self) -> str:
         c = self.config
         shape = (
-            f"{c.num_leaves} leaves, depth {c.max_depth}, min_child_samples {c.min_child_samples}, "
+            f"{c.num_leaves} leaves, depth {tree_depth(c)}, min_child_samples {c.min_child_samples}, "
             f"learning rate {c.learning_rate:.3f}, early stopping {c.early_stopping_rounds}"
         )
         if self.tuned is None:

@@ -37,6 +37,11 @@ def test_a_foreign_table_with_its_own_schema_trains_out_of_time(
     run = mlflow.get_run(result.champion.run_id)
     assert run.data.tags["thinfile.schema_name"] == "acme-microloans"
     assert result.registered_version is None
+    card = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.champion.run_id}/model_card.md")).read_text()
+    assert "Synthetic default outcomes" not in card
+    assert "not on this table" in card and "gives up at most" not in card
+    leaves, depth = (int(card.split(f"- {key}:")[1].split("\n")[0]) for key in ("leaves per tree", "max depth"))
+    assert depth <= leaves - 1
 
 
 def test_cli_trains_on_a_foreign_table(foreign_files: tuple[Path, Path]) -> None:

@@ -15,7 +15,7 @@ from thinfile.training.champion import lgb_params
 from thinfile.training.data import prepare
 from thinfile.training.fairness_stage import fairness_stage
 from thinfile.training.pipeline import train_frame
-from thinfile.training.settings import EvaluationConfig, PipelineConfig, TrainConfig, tracking_uri
+from thinfile.training.settings import EvaluationConfig, PipelineConfig, TrainConfig, tracking_uri, tree_depth
 from thinfile.training.split import Split, split_frame
 from thinfile.training.tuning import CV_PATIENCE, choose_config, tune_config
 
@@ -158,3 +158,18 @@ def test_the_search_keeps_values_set_explicitly(german):
     chosen = choose_config(split_frame(frame, schema, config), config)
     assert (chosen.config.learning_rate, chosen.config.max_depth) == (0.1, 3)
     assert chosen.how.endswith("(kept as set: learning_rate, max_depth)")
+
+
+@pytest.mark.parametrize(("leaves", "depth"), [(2, 4), (4, 4), (8, 3), (3, -1)])
+def test_the_depth_a_card_states_is_the_deepest_tree_lightgbm_grows(leaves: int, depth: int) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4_000, 6))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=4_000) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": leaves, "max_depth": depth, "min_data_in_leaf": 5, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=20)
+
+    def deepest(node: dict) -> int:
+        return 0 if "leaf_index" in node else 1 + max(deepest(node["left_child"]), deepest(node["right_child"]))
+
+    grown = max(deepest(t["tree_structure"]) for t in booster.dump_model()["tree_info"])
+    assert grown == tree_depth(TrainConfig(num_leaves=leaves, max_depth=depth))
