@@ -28,7 +28,7 @@ from thinfile.training.scorecard import (
     log_scorecard_model,
 )
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, resolve_cutoffs
+from thinfile.training.scorer.policy import Cutoffs, LendingPolicy, check_reachable, resolve_cutoffs
 from thinfile.training.scorer.scale import ScoreScale, bands, pd_to_score, score_to_pd
 from thinfile.training.settings import (
     CHAMPION_ALIAS,
@@ -212,7 +212,7 @@ def policy_cutoffs(
     """The policy's cut-offs for this model, set on the validation rows (scores, and outcomes for a bad-rate rule);
     `valid_pd`: the model's PDs of those rows when already known."""
     if policy.fixed:
-        return policy.score_cutoffs()
+        return check_reachable(policy.score_cutoffs(), scale.min_score, scale.max_score)
     pd_valid = model.predict_pd(split.X_valid) if valid_pd is None else valid_pd
     return resolve_cutoffs(policy, pd_to_score(pd_valid, scale), split.y("valid"))
 
@@ -255,6 +255,8 @@ def train_frame(
     """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last."""
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
+    if settings.policy.fixed:  # a cut-off nobody can reach is refused before any work
+        check_reachable(settings.policy.score_cutoffs(), settings.scale.min_score, settings.scale.max_score)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     check_method(settings.reject_inference, schema)

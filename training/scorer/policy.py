@@ -111,6 +111,17 @@ def cutoff_for(rule: CutoffRule, score: np.ndarray, defaulted: np.ndarray | None
     return float(ranked[ok[-1]])
 
 
+def check_reachable(cutoffs: Cutoffs, min_score: float, max_score: float) -> Cutoffs:
+    """`cutoffs`, or PolicyError when a score cut-off lies above the highest score, where nobody could reach it."""
+    for name, value in (("approve", cutoffs.approve), ("refer", cutoffs.refer)):
+        if value > max_score:
+            raise PolicyError(
+                f"the {name} cut-off {value:g} is above the highest score, {max_score:g}: no applicant could reach "
+                f"it; give a score from {min_score:g} to {max_score:g}, or set it by --approval-rate or --bad-rate"
+            )
+    return cutoffs
+
+
 def resolve_cutoffs(policy: LendingPolicy, score: np.ndarray, defaulted: np.ndarray | None = None) -> Cutoffs:
     """The policy's cut-offs as scores, set on held-out rows (`score`, and their outcomes for a bad-rate rule)."""
     approve = cutoff_for(policy.approve, score, defaulted)
