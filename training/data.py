@@ -85,7 +85,8 @@ def _checked(
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
     if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
-        examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in rejects.head(5).itertuples())
+        shown = rejects.head(checks.examples_shown)
+        examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
         raise TrainingDataError(
             f"{source}: {len(rejects):,} of {len(clean):,} rows ({len(rejects) / len(clean):.1%}) break schema "
             f"{schema.name!r}, more than the {checks.max_reject_share:.0%} allowed; for example:\n{examples}\n"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -129,3 +130,23 @@ def test_cli_all_rows_leaves_out_rows_that_break_the_schema_as_training_does(
     assert summary["data"]["rows"] == 2_998, result.output
     assert "2 rows that break the schema, not audited" in text
     assert f"row 3 (id {broken.loc[3, schema.id_column]}): {bounded.name}" in text and "row 7" in text
+
+
+def test_cli_lists_the_first_rows_it_sets_aside_and_writes_every_one_with_its_reasons(
+    stage: FairnessStage, table, schema: Schema, tmp_path: Path
+) -> None:
+    broken = table.head(3_000).copy()
+    bounded = next(f for f in schema.features if f.max is not None)
+    bad_rows = list(range(10, 130, 10))
+    broken.loc[bad_rows, bounded.name] = bounded.max * 10 + 1
+    data, out = tmp_path / "broken.parquet", tmp_path / "out"
+    broken.to_parquet(data, index=False)
+    result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
+    text = " ".join(result.output.split())
+    assert "12 rows that break the schema, not audited" in text
+    assert text.count(f": {bounded.name}: ") == Settings().checks.examples_shown
+    listed = next(out.glob("fairness_thinfile-synthetic_v*_set_aside.csv"))
+    assert f"... and {12 - Settings().checks.examples_shown} more; every one with its reasons: " in text
+    written = pd.read_csv(listed)
+    assert sorted(written["row"]) == bad_rows
+    assert written["id"].astype(str).tolist() == broken.loc[bad_rows, schema.id_column].astype(str).tolist()

@@ -120,9 +120,13 @@ def fairness(
     set_aside = rows_in.set_aside
     if len(set_aside):
         left_out = counted(len(set_aside), "row")
+        listed = js.with_name(f"{js.stem}_set_aside.csv")
+        set_aside.to_csv(listed, index=False)
         console.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
-        for r in set_aside.head(3).itertuples():
+        for r in set_aside.head(settings.checks.examples_shown).itertuples():
             console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
+        more = len(set_aside) - settings.checks.examples_shown
+        console.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
     if report.unchecked:
         console.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
         for u in report.unchecked:
