@@ -966,6 +966,8 @@ def check_table(
             f"{'s' if bad_rows == 1 else ''} the schema"
         )
     gaps = category_gaps(report, schema) if not report.table_errors else []
+    if not for_training:  # scoring does not read the protected attributes
+        gaps = [g for g in gaps if g.kind != "protected"]
     for g in gaps:
         if g.undeclared:
             where = "protected attribute" if g.kind == "protected" else "category"

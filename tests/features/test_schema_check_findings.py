@@ -213,3 +213,15 @@ def test_check_says_a_blank_id_is_white_space_and_asks_for_the_id(tmp_path):
     assert "id: 1 cell of only white space, read as missing; write each row's id there" in output
     assert "make id nullable" not in output and "the CSV reader reads an empty cell" not in output
     assert "row 1 (no id): ' ', read as missing" in output  # white space joined to one blank above
+
+
+def test_a_table_to_score_is_not_failed_for_protected_values_scoring_does_not_read(tmp_path):
+    spec = tiny_schema().model_dump(mode="json")
+    spec["protected"] = [{"name": "sex", "categories": ["1", "2"]}]
+    table, schema = tmp_path / "new.csv", tmp_path / "tiny.yaml"
+    table.write_text("id,x,sex\n1,0.5,1\n2,0.5,3\n")
+    schema.write_text(yaml.safe_dump(spec))
+    scoring = runner.invoke(app, ["schema", "check", str(table), "--schema", str(schema), "--scoring"])
+    assert scoring.exit_code == 0, scoring.output
+    training = runner.invoke(app, ["schema", "check", str(table), "--schema", str(schema)], terminal_width=400)
+    assert training.exit_code == 1 and "protected attribute sex: values the schema does not declare" in training.output
