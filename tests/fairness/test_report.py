@@ -11,7 +11,7 @@ import pytest
 from thinfile.config import Settings
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.champion import fit_champion
-from thinfile.training.fairness.audit import THIN_FILE, FairnessReport, fairness_report
+from thinfile.training.fairness.audit import THIN_FILE, FairnessReport, fairness_report, inclusion_lift
 from thinfile.training.fairness.report import render_html
 from thinfile.training.scorecard import fit_bureau_scorecard
 from thinfile.training.scorer.artefact import Scorer
@@ -122,3 +122,36 @@ def test_rows_without_a_value_are_in_no_group_and_counted_at_the_top(
     assert [(u.attribute, u.group, u.rows) for u in report.unchecked] == [("sex", "x", 4)]
     assert report.verdict in ("incomplete", "fail") and not report.passed
     assert report.attribute("region & sex").groups["rows"].sum() == len(test) - 9
+
+
+def test_a_group_too_small_to_check_is_shown_greyed_but_gives_no_metric(
+    foreign_schema: Schema, foreign_fit: tuple[Scorer, Split], fast: Settings
+) -> None:
+    scorer, parts = foreign_fit
+    spec = foreign_schema.model_dump(mode="json", exclude_none=True)
+    spec["protected"][0]["categories"] = ["north", "south", "east"]
+    named = scorer.with_protected(parse_schema(spec, "a tiny region"))
+    test = parts.test.copy()
+    test.loc[test.index[:3], "region"] = "east"
+    baseline = fit_bureau_scorecard(parts.train, foreign_schema)
+    report = fairness_report(named, test, baseline=baseline, limits=fast.fairness, audit=fast.audit)
+    metrics = report.metrics()
+    region = report.attribute("region").groups
+    assert region.loc["east", "rows"] == 3 and not region.loc["east", "counted"]
+    assert not [k for k in metrics if k.endswith("_east")]
+    assert "fair_approval_rate_region_south" in metrics
+    segments = report.inclusion.segments.set_index("segment")
+    assert segments.loc["region=east", "rows"] == 3 and not segments.loc["region=east", "counted"]
+    html = render_html(report)
+    assert '<tr class="unchecked"><td class="l">region=east</td>' in html
+
+
+def test_an_inclusion_segment_under_the_group_minimum_is_not_counted() -> None:
+    rng = np.random.default_rng(0)
+    p_model, p_base = rng.uniform(0, 0.3, 2_000), rng.uniform(0, 0.3, 2_000)
+    defaulted = rng.random(2_000) < p_model
+    tiny = np.zeros(2_000, dtype=bool)
+    tiny[:3] = True
+    lift = inclusion_lift(p_model, p_base, defaulted, 0.1, {"all": ~tiny | tiny, "tiny": tiny}, "base", min_rows=50)
+    counted = lift.segments.set_index("segment")["counted"]
+    assert bool(counted["all"]) and not bool(counted["tiny"])

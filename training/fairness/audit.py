@@ -390,7 +390,8 @@ class FairnessReport:
             m[f"fair_calib_gap_{t}"] = a.calibration_gap
             m[f"fair_oracle_di_ratio_{t}"] = a.oracle_di_ratio
             groups = metric_tokens(a.groups.index)
-            for group, row in a.groups.iterrows():
+            counted = a.groups[a.groups["counted"].astype(bool)] if len(a.groups) else a.groups
+            for group, row in counted.iterrows():  # a group too small to check gives no metric to compare
                 g = groups[group]
                 m[f"fair_approval_rate_{t}_{g}"] = row["approval_rate"]
                 m[f"fair_auc_{t}_{g}"] = row["auc"]
@@ -398,6 +399,8 @@ class FairnessReport:
             m[f"fair_proxy_auc_{metric_token(p.attribute)}"] = p.auc
         if self.inclusion is not None:
             for row in self.inclusion.segments.itertuples():
+                if not row.counted:
+                    continue
                 m[f"fair_inclusion_lift_{metric_token(str(row.segment).replace('-', '_'))}"] = row.lift
         return {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
 
@@ -453,8 +456,11 @@ def inclusion_lift(
     target_bad_rate: float,
     segments: dict[str, np.ndarray],
     baseline: str,
+    min_rows: int = 1,
 ) -> InclusionLift:
     """At the same bad rate among approved, how many more of each segment the model approves.
+
+    A segment under `min_rows` rows is shown with `counted` False: its rates are too noisy to be findings.
 
     `lift` is the difference in approval rate (model minus baseline, a share of the segment);
     `ratio` is model over baseline approvals (None when the baseline approves none of the segment).
@@ -480,6 +486,7 @@ def inclusion_lift(
             {
                 "segment": name,
                 "rows": n,
+                "counted": n >= min_rows,
                 "model_approved": int(model_ok[mask].sum()),
                 "baseline_approved": int(base_ok[mask].sum()) if reaches else None,
                 "model_approval_rate": m_rate,
@@ -1139,7 +1146,13 @@ def build_report(
                 segments[f"{attr}={g}"] = labels == g
         if np.isfinite(target):
             inclusion = inclusion_lift(
-                pd_model, np.asarray(baseline_pd, dtype=np.float64), defaulted, target, segments, baseline_name
+                pd_model,
+                np.asarray(baseline_pd, dtype=np.float64),
+                defaulted,
+                target,
+                segments,
+                baseline_name,
+                audit.min_group_rows,
             )
             if inclusion.baseline_note:
                 notes.append(f"inclusion lift: {inclusion.baseline_note}.")

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thinfile.features.settings import ValidationSettings
-from thinfile.features.words import clipped
+from thinfile.features.words import clipped, counted
 from thinfile.training.fairness.audit import (
     AttributeAudit,
     FairnessReport,
@@ -224,12 +224,18 @@ def _inclusion(report: FairnessReport) -> dict[str, Any] | None:
         Column("lift", "lift (points)", "pct"),
         Column("ratio", "model / baseline"),
     ]
+    small = int((~inc.segments["counted"].astype(bool)).sum()) if "counted" in inc.segments else 0
+    if small:
+        words.append(
+            f"Grey rows: {counted(small, 'segment')} under {report.audit.min_group_rows:,} rows, too few for their "
+            "rates to be findings (they are not logged as metrics)."
+        )
     return {
         "target": format_value(inc.target_bad_rate, "pct"),
         "achieved": achieved,
         "note": inc.baseline_note,
         "words": words,
-        "table": table(inc.segments, columns),
+        "table": table(inc.segments, columns, row_class=lambda r: "" if r.get("counted", True) else "unchecked"),
         "image": image(inclusion_figure(inc), "inclusion lift"),
     }
 
