@@ -31,9 +31,10 @@ from thinfile.features.schema import (
     Wording,
     number_text,
     parse_schema,
+    read_dates,
 )
 from thinfile.features.settings import InferSettings, ValidationSettings
-from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, validate_table
+from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, date_problem, validate_table
 from thinfile.features.words import clipped, counted
 
 TODO = "TODO"
@@ -602,7 +603,7 @@ def _is_date(name: str, raw: pd.Series) -> bool:
     if raw.dtype != object or _matches(name, DATE_WORDS) is None:
         return False
     present = raw.dropna().astype(str)
-    parsed = pd.to_datetime(present, errors="coerce", format="ISO8601")
+    parsed = read_dates(present)
     return bool(len(present)) and bool(parsed.notna().all())
 
 
@@ -985,6 +986,10 @@ def check_table(
             f"table: no booked column {schema.booked_column!r}, which the schema names (1 = booked, 0 = rejected; "
             "training reads outcomes of booked rows only): add it, or remove booked_column from the schema"
         )
+    if for_training and not report.table_errors:
+        dates = date_problem(frame, schema, ValidationSettings().examples_shown)
+        if dates:
+            problems.append(dates)
     if for_training and schema.target in frame.columns:  # scoring never reads the outcome
         if target_reader is None:
             not_checked.append("target values (no target reader given)")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import string
+import warnings
 from collections.abc import Mapping
 from enum import Enum
 from functools import cached_property
@@ -520,6 +521,14 @@ def category_codes(f: Feature, raw: pd.Series) -> np.ndarray:
     codes, texts = category_factors(f, raw)
     position = {level: float(k) for k, level in enumerate(f.levels)}
     return np.array([position.get(t, np.nan) for t in texts] + [np.nan])[codes]
+
+
+def read_dates(raw: pd.Series) -> pd.Series:
+    """A date column as UTC timestamps: ISO 8601 text ('2023-12-31', '2023-12-31 10:00', '20231231'), whatever
+    form each row uses, or the table's own date type; NaT where missing or not such a date."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
 
 
 def feature_numbers(f: Feature, raw: pd.Series) -> np.ndarray:

@@ -151,3 +151,6 @@ class ValidationSettings(Section):
     shown_value_chars: int = Field(
         40, ge=8, description="characters of a rejected cell's value shown in its reason (longer ones are cut)"
     )
+    examples_shown: int = Field(
+        5, ge=1, description="rows that break the schema quoted with their reasons in a message; a file holds all"
+    )

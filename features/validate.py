@@ -29,9 +29,10 @@ from thinfile.features.schema import (
     category_text,
     feature_numbers,
     number_text,
+    read_dates,
 )
 from thinfile.features.settings import ValidationSettings
-from thinfile.features.words import clipped
+from thinfile.features.words import clipped, counted
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
 MISSING_REQUIRED = "is missing but required"
@@ -113,6 +114,35 @@ def shown_cells(values: np.ndarray, text: bool) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = [shown_cell(v, text, chars) for v in values.tolist()]
     return out
+
+
+def date_problem(frame: pd.DataFrame, schema: Schema, shown: int) -> str | None:
+    """What keeps the schema's date column from ordering every row of `frame` (training splits out of time by
+    it), naming the first `shown` rows by id; None when every row has a date."""
+    column = schema.date_column
+    if not column:
+        return None
+    if column not in frame.columns:
+        return (
+            f"no date column {column!r}, which the schema names (training orders rows by it): add it, or remove "
+            "date_column from the schema to split at random"
+        )
+    raw = frame[column]
+    bad = np.flatnonzero(read_dates(raw).isna().to_numpy())
+    if not len(bad):
+        return None
+    chars = ValidationSettings().shown_value_chars
+    ids = frame[schema.id_column] if schema.id_column in frame.columns else pd.Series(range(len(frame)))
+    examples = ", ".join(
+        f"id {ids.iat[i]}: {'(missing)' if pd.isna(raw.iat[i]) else shown_cell(raw.iat[i], True, chars)}"
+        for i in bad[:shown]
+    )
+    more = f" and {len(bad) - shown:,} more" if len(bad) > shown else ""
+    return (
+        f"date column {column!r}: {counted(len(bad), 'row')} {'has' if len(bad) == 1 else 'have'} no date or one "
+        f"that is not ISO 8601 (2023-12-31, 2023-12-31 10:00): {examples}{more}; write them so, or remove "
+        "date_column from the schema to split at random"
+    )
 
 
 def _bound(value: float | None, whole: bool) -> str:

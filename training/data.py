@@ -12,6 +12,7 @@ import pandas as pd
 from thinfile.features.infer import RepeatedIds, repeated_ids, value_text
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
+from thinfile.features.settings import ValidationSettings
 from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.features.words import counted
 from thinfile.training import tracking
@@ -85,7 +86,7 @@ def _checked(
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
     if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
-        shown = rejects.head(checks.examples_shown)
+        shown = rejects.head(ValidationSettings().examples_shown)
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
         raise TrainingDataError(
             f"{source}: {len(rejects):,} of {len(clean):,} rows ({len(rejects) / len(clean):.1%}) break schema "

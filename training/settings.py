@@ -55,9 +55,6 @@ class DataChecks(Section):
     )
     min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
     min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
-    examples_shown: int = Field(
-        5, ge=1, description="rows that break the schema quoted with their reasons in a message; a file holds all"
-    )
 
 
 class TrainConfig(Section):

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, read_dates
+from thinfile.features.settings import ValidationSettings
+from thinfile.features.validate import date_problem
 from thinfile.training.settings import TrainConfig
 
 PARTS = ("train", "valid", "test")
@@ -110,10 +112,10 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     """Oldest rows train, the next validate, the newest test; ties keep table order."""
-    dates = pd.to_datetime(frame[schema.date_column], errors="coerce")
-    if dates.isna().any():
-        bad = int(dates.isna().sum())
-        raise SplitError(f"date column {schema.date_column!r} has {bad} missing or unreadable date(s)")
+    problem = date_problem(frame, schema, ValidationSettings().examples_shown)
+    if problem:
+        raise SplitError(problem)
+    dates = read_dates(frame[schema.date_column])
     order = np.argsort(dates.to_numpy(), kind="stable")
     n = len(frame)
     n_test = int(round(n * config.test_size))

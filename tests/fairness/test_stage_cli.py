@@ -14,6 +14,7 @@ from thinfile.cli import app
 from thinfile.config import Settings
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import Schema
+from thinfile.features.settings import ValidationSettings
 from thinfile.training.fairness_stage import ARTIFACT_DIR, FairnessStage, fairness_stage
 from thinfile.training.pipeline import train_frame
 from thinfile.training.settings import (
@@ -144,9 +145,9 @@ def test_cli_lists_the_first_rows_it_sets_aside_and_writes_every_one_with_its_re
     result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
     text = " ".join(result.output.split())
     assert "12 rows that break the schema, not audited" in text
-    assert text.count(f": {bounded.name}: ") == Settings().checks.examples_shown
+    assert text.count(f": {bounded.name}: ") == ValidationSettings().examples_shown
     listed = next(out.glob("fairness_thinfile-synthetic_v*_set_aside.csv"))
-    assert f"... and {12 - Settings().checks.examples_shown} more; every one with its reasons: " in text
+    assert f"... and {12 - ValidationSettings().examples_shown} more; every one with its reasons: " in text
     written = pd.read_csv(listed)
     assert sorted(written["row"]) == bad_rows
     assert written["id"].astype(str).tolist() == broken.loc[bad_rows, schema.id_column].astype(str).tolist()

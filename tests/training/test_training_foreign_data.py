@@ -153,3 +153,40 @@ def test_same_data_config_and_seed_give_the_same_metrics_and_model_file(
         assert (files[0] / name).read_bytes() == (files[1] / name).read_bytes()
     bureau = [r.baseline("bureau_scorecard").model for r in runs]
     np.testing.assert_array_equal(bureau[0].model.coef_, bureau[1].model.coef_)
+
+
+def _dated(make_foreign_table, tmp_path: Path, schema_file: Path, dates: dict[int, str]) -> Path:
+    table = make_foreign_table(3_000, seed=8)
+    written = table["applied_on"].dt.strftime("%Y-%m-%d").astype(object)
+    written.iloc[::2] = table["applied_on"].iloc[::2].dt.strftime("%Y-%m-%d 10:30")  # two ISO forms in one column
+    for row, text in dates.items():
+        written.iloc[row] = text
+    path = tmp_path / "dated.csv"
+    table.assign(applied_on=written).to_csv(path, index=False)
+    return path
+
+
+def test_dates_in_several_iso_forms_split_out_of_time(
+    make_foreign_table, foreign_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, schema_file = foreign_files
+    data = _dated(make_foreign_table, tmp_path, schema_file, {})
+    checked = CliRunner().invoke(app, ["schema", "check", str(data), "--schema", str(schema_file)])
+    assert checked.exit_code == 0, checked.output
+    out = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register", "--no-tune"]
+    )
+    assert out.exit_code == 0, out.output
+
+
+def test_rows_without_a_readable_date_are_named_by_schema_check_and_by_train(
+    make_foreign_table, foreign_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, schema_file = foreign_files
+    data = _dated(make_foreign_table, tmp_path, schema_file, {100: "31/12/2023", 101: "not a date", 102: ""})
+    expected = "date column 'applied_on': 3 rows have no date or one that is not ISO 8601"
+    examples = "id L000100: '31/12/2023', id L000101: 'not a date', id L000102: (missing)"
+    for command in (["schema", "check"], ["train", "--no-baselines", "--no-register", "--no-tune", "--data"]):
+        out = CliRunner().invoke(app, [*command, str(data), "--schema", str(schema_file)], terminal_width=400)
+        text = " ".join(out.output.split())
+        assert out.exit_code in (1, 2) and expected in text and examples in text, (command, out.output)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, default_population, fail, model_name, show
 from thinfile.config import Settings
+from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
 
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
@@ -123,9 +124,9 @@ def fairness(
         listed = js.with_name(f"{js.stem}_set_aside.csv")
         set_aside.to_csv(listed, index=False)
         console.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
-        for r in set_aside.head(settings.checks.examples_shown).itertuples():
+        for r in set_aside.head(ValidationSettings().examples_shown).itertuples():
             console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
-        more = len(set_aside) - settings.checks.examples_shown
+        more = len(set_aside) - ValidationSettings().examples_shown
         console.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
     if report.unchecked:
         console.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
