@@ -173,9 +173,8 @@ def test_dates_in_several_iso_forms_split_out_of_time(
     data = _dated(make_foreign_table, tmp_path, schema_file, {})
     checked = CliRunner().invoke(app, ["schema", "check", str(data), "--schema", str(schema_file)])
     assert checked.exit_code == 0, checked.output
-    out = CliRunner().invoke(
-        app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register", "--no-tune"]
-    )
+    quick = ["--no-baselines", "--no-register", "--no-tune"]
+    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file), *quick])
     assert out.exit_code == 0, out.output
 
 
