@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from thinfile.features.schema import Schema
+from thinfile.features.words import counted
 from thinfile.training.scorer import scale as scoring
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
@@ -43,6 +44,20 @@ def lgb_params(schema: Schema, config: TrainConfig) -> dict:
         "num_threads": config.num_threads,
         "verbosity": -1,
     }
+
+
+def rarely_missing(schema: Schema, X: np.ndarray, min_rows: int) -> dict[str, int]:
+    """Nullable inputs missing in some, but fewer than `min_rows`, training rows (LightGBM's smallest leaf): too few
+    for the trees to learn what a missing value means, so the branch it takes is an accident of those rows."""
+    missing = np.isnan(X).sum(axis=0)
+    return {f.name: int(n) for f, n in zip(schema.features, missing, strict=True) if f.nullable and 0 < n < min_rows}
+
+
+def missing_sentence(name: str, rows: int, of: int) -> str:
+    return (
+        f"{name} is missing in only {counted(rows, 'training row')} of {of:,}: what a missing {name} scores was not "
+        "learnt and may score well; if it is always known make it not nullable, else train on more rows without it"
+    )
 
 
 def train_booster(

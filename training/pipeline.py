@@ -12,7 +12,7 @@ import pandas as pd
 
 from thinfile.features.schema import Schema, load_schema
 from thinfile.training import tracking
-from thinfile.training.champion import fit_scorer
+from thinfile.training.champion import fit_scorer, missing_sentence, rarely_missing
 from thinfile.training.data import PreparedData, load_training_table, prepare
 from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
@@ -56,6 +56,8 @@ class TrainResult:
     global_explanations_logged: bool = False
     through_the_door: Split | None = None  # every applicant's split when the schema names a booked column
     train_config: TrainConfig | None = None  # the champion's hyper-parameters as chosen for this table
+    unlearnt: tuple[str, ...] = ()
+    """what the champion could not learn from its rows (an input missing too rarely), said on the console and card"""
 
     @property
     def split_method(self) -> str:
@@ -325,7 +327,9 @@ def train_frame(
     spec = with_lending(
         _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
     )
-    spec = replace(spec, params={**spec.params, **chosen.params()})
+    missing = rarely_missing(schema, X, settings.train.min_child_samples)
+    result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())
+    spec = replace(spec, params={**spec.params, **chosen.params()}, limits=result.unlearnt)
     if settings.pipeline.global_explanations:
         config = settings.explanations.model_copy(update={"seed": settings.train.seed})
         spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))

@@ -70,6 +70,8 @@ class ModelSpec:
     plots: tuple[Plots, ...] = ()  # more plots logged in the run (the champion's global explanations)
     policy: Cutoffs | None = None
     """the lending policy's cut-offs the model was trained for: its approval and bad rate there are evaluated too"""
+    limits: tuple[str, ...] = ()
+    """this model's own limits, after the job's in its model card"""
 
 
 @dataclass
@@ -215,7 +217,7 @@ def _evaluate(
         metrics=metrics,
         shape=spec.shape(metrics) if spec.shape else None,
         intended_use=spec.intended_use,
-        limits=limits_text(ctx.stability, synthetic=bool(ctx.schema.oracle_column)),
+        limits=[*limits_text(ctx.stability, synthetic=bool(ctx.schema.oracle_column)), *spec.limits],
     )
     return p_test, ev, metrics, card
 

@@ -189,3 +189,19 @@ def test_rows_without_a_readable_date_are_named_by_schema_check_and_by_train(
         out = CliRunner().invoke(app, [*command, str(data), "--schema", str(schema_file)], terminal_width=400)
         text = " ".join(out.output.split())
         assert out.exit_code in (1, 2) and expected in text and examples in text, (command, out.output)
+
+
+def test_an_input_missing_in_too_few_training_rows_is_named_on_the_console_and_the_card(
+    make_foreign_table, foreign_schema: Schema, quick: Settings
+) -> None:
+    table = make_foreign_table(4_000, seed=9)
+    table["bank_defaults"] = table["bank_defaults"].fillna(0)
+    table.loc[[5, 50, 500, 3_000], "bank_defaults"] = pd.NA
+    settings = quick.model_copy(update={"pipeline": quick.pipeline.model_copy(update={"register_champion": False})})
+    result = train_frame(table, foreign_schema, settings)
+    missing = int(result.split.train["bank_defaults"].isna().sum())
+    assert 0 < missing < result.train_config.min_child_samples
+    expected = f"bank_defaults is missing in only {missing} training row{'s' if missing > 1 else ''} of "
+    assert [s for s in result.unlearnt if s.startswith(expected)], result.unlearnt
+    card = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.champion.run_id}/model_card.md")).read_text()
+    assert expected in card

@@ -151,6 +151,8 @@ def train(
             f"[yellow]{line}. Trained on as they are: an applicant in both the training and the test rows makes "
             "the test metrics look better than they are[/]"
         )
+    for sentence in result.unlearnt:
+        console.print(f"[yellow]{sentence}[/]")
     if result.registered_version:
         console.print(
             f"[green]registered[/] {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'"
