@@ -367,6 +367,18 @@ def _numbers(raw: pd.Series) -> pd.Series | None:
     return pd.to_numeric(raw.astype(object).where(raw.notna(), None), errors="coerce").astype(np.float64)
 
 
+def _mostly_numbers(raw: pd.Series, share: float) -> pd.Series | None:
+    """The column as float numbers (NaN where missing or not a number) when at least `share` of its present values
+    read as numbers, else None."""
+    present = raw.dropna()
+    num = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    if present.empty or num.notna().mean() < share:
+        return None
+    out = pd.Series(np.nan, index=raw.index, dtype=np.float64)
+    out[present.index] = num.to_numpy(dtype=np.float64)
+    return out
+
+
 def _code_label(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -439,6 +451,16 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     entry: dict[str, object] = {"name": name, "label": label_of(name)}
     num = _numbers(raw)
     distinct = present.nunique()
+    if num is None and distinct > settings.max_text_levels:
+        num = _mostly_numbers(raw, settings.min_number_share)
+        if num is not None:
+            bad = raw[raw.notna().to_numpy() & num.isna().to_numpy()]
+            notes.append(
+                f"{counted(len(bad), 'cell')} {'is not a number' if len(bad) == 1 else 'are not numbers'} "
+                f"({_values(value_counts(bad))}): the check rejects {'it' if len(bad) == 1 else 'them'}; fix "
+                f"{'it' if len(bad) == 1 else 'them'} in the table"
+            )
+            distinct = num.nunique()
     values = num.dropna() if num is not None else None
     coded = raw
     if num is not None:

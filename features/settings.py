@@ -128,6 +128,13 @@ class InferSettings(Section):
     max_text_levels: int = Field(
         50, ge=2, description="text columns with more distinct values are left out (free text or identifiers)"
     )
+    min_number_share: float = Field(
+        0.99,
+        gt=0,
+        le=1,
+        description="a column with too many distinct texts for a category is a number column when at least this "
+        "share of its present cells are numbers (the others: cells the check rejects)",
+    )
     max_code_levels: int = Field(
         10,
         ge=2,

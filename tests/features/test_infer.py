@@ -137,6 +137,29 @@ def test_free_text_and_identifiers_are_left_out_with_the_reason(inferred):
     assert set(left) == {"note"} and "free text" in left["note"]
 
 
+def test_a_number_column_with_a_few_cells_that_are_not_numbers_stays_a_number_with_those_cells_named(table):
+    messy = table.assign(
+        monthly_income=table["monthly_income"].astype(object), balance_change=table["balance_change"].astype(object)
+    )
+    messy.loc[7, "monthly_income"] = "unknown"
+    messy.loc[[3, 9], "balance_change"] = "11,285"
+    result = infer_schema(messy, name="acme", target="bad", protected=["sex"], source="acme.csv")
+    spec = {f.name: f for f in result.schema.features}
+    assert spec["monthly_income"].type.value == "float" and spec["balance_change"].type.value == "float"
+    assert spec["monthly_income"].max >= table["monthly_income"].drop(index=7).max()
+    notes = {c.name: " ".join(c.notes) for c in result.columns}
+    assert "1 cell is not a number ('unknown'" in notes["monthly_income"]
+    assert "2 cells are not numbers ('11,285'" in notes["balance_change"]
+    checked = validate_table(messy, result.schema)
+    assert sorted(checked.errors["row"]) == [3, 7, 9]
+
+
+def test_free_text_with_a_few_numbers_is_still_left_out(table):
+    text = table.assign(note=[str(i) if i % 50 == 0 else f"free text {i}" for i in range(len(table))])
+    result = infer_schema(text, name="acme", target="bad", protected=["sex"], source="acme.csv")
+    assert "note" not in {f.name for f in result.schema.features}
+
+
 def test_id_and_target_are_guessed_from_names_and_marked_to_check(table):
     found = infer_schema(table.drop(columns=["sex"]), name="acme")
     assert (found.schema.id_column, found.schema.target) == ("loan_id", "bad")
