@@ -41,7 +41,7 @@ from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.processes import die_with_server, mark_server
 from thinfile.serving.settings import ServingSettings, is_loopback
-from thinfile.training.registry import ModelNotFoundError, client, load_scorer
+from thinfile.training.registry import ModelNotFoundError, StoreError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.settings import model_name_for
@@ -133,6 +133,8 @@ def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
         scorer = load_scorer(settings.model, settings.model_name or model_name_for(schema))
     except ModelNotFoundError as err:
         raise ServiceStartError(f"no model to serve: {err}") from None
+    except StoreError as err:
+        raise ServiceStartError(str(err)) from None
     if scorer.schema.fingerprint != schema.fingerprint:
         trained = f"{scorer.schema.name!r} v{scorer.schema.version} ({scorer.schema.fingerprint})"
         raise ServiceStartError(schema_mismatch(str(scorer.meta.get("version")), trained, schema))

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -416,3 +417,28 @@ def test_a_second_job_on_the_same_output_folder_is_refused(book_file: Path, scor
         assert first.wait(120) == 0, (tmp_path / "err.log").read_text()
     manifest = manifest_of(out)
     assert manifest["complete"] and manifest["counts"]["rows_in"] == BOOK_ROWS and manifest["runs"] == 1
+
+
+def test_a_damaged_model_file_is_one_line_and_leaves_no_temporary_file(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "scorer"
+    shutil.copytree(scorer_dir, damaged)
+    model = damaged / "model.lgb"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = subprocess.run(
+        command(book_file, tmp_path / "out", damaged),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(temp)},
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert lines == [
+        f"error: {model} is damaged (it does not match the checksum scorer.json keeps for it): restore it from a "
+        "copy, or train again"
+    ]
+    assert list(temp.iterdir()) == []

@@ -12,12 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import mlflow
 import psutil
 import pytest
 from ports import free_port
 from servers import server_env
 
 from thinfile.serving.audit import verify
+from thinfile.training.champion import fit_champion
+from thinfile.training.registry import log_scorer, set_alias
+from thinfile.training.settings import CHAMPION_ALIAS, TrainConfig, model_name_for
+from thinfile.training.tracking import experiment_id
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +155,34 @@ def test_a_model_trained_on_another_schema_stops_the_service_with_one_line_namin
     said = " ".join(done.stderr.split())
     assert "was trained on schema 'thinfile-synthetic'" in said and "thinfile serve --schema FILE" in said
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def damaged_home(population, schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose registered champion's model file was cut in half after it was logged."""
+    home = tmp_path_factory.mktemp("damaged-model-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        scorer = fit_champion(population.iloc[:3_000], population.iloc[3_000:5_000], schema, TrainConfig(max_rounds=10))
+        with mlflow.start_run(experiment_id=experiment_id()):
+            info = log_scorer(scorer, population.iloc[:3_000], register_as=model_name_for(schema))
+        set_alias(model_name_for(schema), CHAMPION_ALIAS, info.registered_model_version)
+    for model in (home / "mlruns").rglob("model.lgb"):
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    return home
+
+
+def test_serving_a_registered_model_whose_file_is_damaged_stops_in_one_line(damaged_home: Path) -> None:
+    port = free_port()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "thinfile"), "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=server_env(damaged_home),
+    )
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert len(errors) == 1 and "model.lgb is damaged" in errors[0] and "cannot be read from the store" in errors[0]
+    assert list((damaged_home / "tmp").iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ class DeferredBooster:
 
     def __getstate__(self) -> dict:
         return {"_text": self._text, "_booster": None}
+
+
+class DamagedModelError(ValueError):
+    """A saved scorer's model file does not match the checksum saved with it: LightGBM would crash reading it."""
 
 
 @dataclass
@@ -211,6 +216,7 @@ class Scorer:
         d.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(d / MODEL_FILE))
         payload = {
+            "model_sha256": hashlib.sha256((d / MODEL_FILE).read_bytes()).hexdigest(),
             "schema": self.schema.model_dump(mode="json"),
             "scale": self.scale.model_dump(mode="json"),
             "cutoffs": self.cutoffs.model_dump(mode="json"),
@@ -225,9 +231,16 @@ class Scorer:
     def load(cls, directory: str | Path) -> Scorer:
         d = Path(directory)
         payload = json.loads((d / META_FILE).read_text())
+        model = (d / MODEL_FILE).read_bytes()
+        expected = payload.get("model_sha256")  # absent in scorers saved before it was kept
+        if expected is not None and hashlib.sha256(model).hexdigest() != expected:
+            raise DamagedModelError(
+                f"{d / MODEL_FILE} is damaged (it does not match the checksum {META_FILE} keeps for it): restore "
+                "it from a copy, or train again"
+            )
         return cls(
             schema=parse_schema(payload["schema"], str(d / META_FILE)),
-            booster=_lightgbm().Booster(model_file=str(d / MODEL_FILE)),
+            booster=_lightgbm().Booster(model_str=model.decode("utf-8", errors="replace")),
             scale=ScoreScale.model_validate(payload["scale"]),
             cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
             calibration=tuple(payload["calibration"]),
