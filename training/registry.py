@@ -110,6 +110,8 @@ def use_store(create: bool = False) -> str:
     chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
     if chosen_by_user:
         check_store(uri, create=create)
+    if create:
+        check_writable(uri)
     mlflow.set_tracking_uri(uri)
     if not chosen_by_user:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -139,6 +141,20 @@ def check_store(uri: str, create: bool = False, checks: StoreChecks | None = Non
         raise StoreError(
             f"MLFLOW_TRACKING_URI names a file store ({uri}); thinfile registers models, which needs a database: "
             "use sqlite:///<folder>/mlflow.db or a tracking server, or unset it for the embedded store"
+        )
+
+
+def check_writable(uri: str) -> None:
+    """Before anything is trained into it: a SQLite store whose database or folder cannot be written (a read-only
+    THINFILE_HOME) is refused in words, rather than after the fitting, when the first run is logged."""
+    if urlparse(uri).scheme != "sqlite":
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    blocked = next((p for p in (path, path.parent) if p.exists() and not os.access(p, os.W_OK)), None)
+    if blocked is not None:
+        raise StoreError(
+            f"the MLflow store {path} cannot be written ({blocked} is read-only); make it writable, or set "
+            "THINFILE_HOME to a folder you can write"
         )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.features.schema import Schema
 from thinfile.training.pipeline import train_frame
+from thinfile.training.registry import StoreError
 from thinfile.training.settings import (
     CHAMPION_ALIAS,
     EvaluationConfig,
@@ -111,3 +114,40 @@ def test_an_interrupted_train_leaves_the_champion_alias_where_it_was(
     client = mlflow.MlflowClient()
     assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == before
     assert len(client.search_model_versions(f"name='{name}'")) == 2  # registered, but not promoted
+
+
+def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"garbage, not SQLite\n" * 100)
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    (tmp_path / "book.csv").write_text("a,b\n1,2\n")
+    out = runner.invoke(app, ["batch-score", str(tmp_path / "book.csv"), str(tmp_path / "out")])
+    assert out.exit_code == 2
+    line = one_line_error(out.output)
+    assert f"the MLflow store sqlite:///{tmp_path}/mlruns/mlflow.db cannot be used (file is not a database)" in line
+    assert "restore mlflow.db from a copy" in line
+
+
+@pytest.fixture
+def read_only_home(trained_here: Path, tmp_path: Path) -> Iterator[Path]:
+    """A read-only bind mount of a home holding a store (mounting needs root; skipped otherwise)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(trained_here), str(mount)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True, capture_output=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_training_into_a_read_only_home_is_refused_before_any_fitting(
+    read_only_home: Path, population: pd.DataFrame, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(read_only_home))
+    said: list[str] = []
+    with pytest.raises(StoreError, match="cannot be written .* is read-only"):
+        train_frame(population.head(3_000), schema, QUICK, progress=said.append)
+    assert not [s for s in said if s.startswith("fitting")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_dir
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
-from thinfile.training.settings import model_name_for
+from thinfile.training.settings import model_name_for, tracking_uri
 
 LOG_WIDTH = 160
 """Columns of output into a file or pipe (rich's default there is 80): a log's lines may be long, but a note
@@ -170,11 +171,32 @@ def expected_fault(err: BaseException) -> str | None:
     """One line for a fault the user can act on (thinfile's own errors, the operating system's), else None."""
     if type(err).__module__.startswith("thinfile."):
         return str(err) or type(err).__name__
+    store = _store_fault(err)
+    if store is not None:
+        return store
     if isinstance(err, OSError) and err.errno is not None:
         where = f": {err.filename}" if err.filename else ""
         hint = HINTS.get(err.errno)
         return f"{err.strerror or type(err).__name__}{where}" + (f"; {hint}" if hint else "")
     return None
+
+
+def _store_fault(err: BaseException) -> str | None:
+    """One line for an MLflow store whose SQLite database cannot be read or written (damaged, read-only)."""
+    seen: set[int] = set()
+    found: BaseException | None = err
+    while found is not None and id(found) not in seen and not isinstance(found, sqlite3.Error):
+        seen.add(id(found))
+        found = getattr(found, "orig", None) or found.__cause__ or found.__context__
+    if not isinstance(found, sqlite3.Error):
+        return None
+    what = str(found).splitlines()[0] if str(found) else type(found).__name__
+    fix = (
+        "make it writable, or set THINFILE_HOME to a folder you can write"
+        if "readonly" in what
+        else "restore mlflow.db from a copy, or point MLFLOW_TRACKING_URI at another store"
+    )
+    return f"the MLflow store {tracking_uri()} cannot be used ({what}); {fix}"
 
 
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
