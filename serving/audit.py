@@ -471,12 +471,13 @@ class AuditReport:
 
     @property
     def verdict(self) -> Verdict:
-        """fail: a problem found; incomplete: none, but some integrity could not be checked; pass: all checked."""
+        """fail: a problem found; incomplete: none, but some integrity could not be checked (no key, records from
+        before chaining, no records at all); pass: records, all checked."""
         failed = any(f.count for kind, f in self.problems.items() if kind != "old")
         if self.torn or self.duplicates or failed:
             return "fail"
-        if not self.key_checked or self.problems["old"].count:
-            return "incomplete"
+        if not self.key_checked or self.problems["old"].count or not self.records:
+            return "incomplete"  # no records: nothing was checked, and an emptied log reads the same
         return "pass"
 
     @property

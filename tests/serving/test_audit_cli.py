@@ -106,6 +106,22 @@ def test_verify_says_when_there_is_no_log(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no audit log" in result.output
 
 
+def test_verify_of_an_empty_log_with_the_key_is_incomplete_not_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(b"")
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
+    code, text = verify_text(log)
+    assert code == 2 and "INCOMPLETE 0 records" in text and "the log holds no records" in text
+
+
+def test_verify_of_a_folder_says_to_give_the_log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
+    code, text = verify_text(tmp_path)
+    assert code == 2 and f"error: {tmp_path} is a folder; give the audit log file" in text
+
+
 @pytest.mark.slow
 def test_audit_input_finds_the_decision_on_an_applicant_by_its_hmac(
     served, thin_body: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

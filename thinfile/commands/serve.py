@@ -273,6 +273,8 @@ def verify(
     from thinfile.serving.audit import verify as verify_log
 
     path = _log_path(log)
+    if path.is_dir():
+        raise fail(f"{path} is a folder; give the audit log file (default: $THINFILE_HOME/audit/decisions.jsonl)")
     secret = serving_settings().audit_key
     key = secret.get_secret_value().encode() if secret is not None else None
     report = guarded(verify_log)(path, key)
@@ -281,6 +283,10 @@ def verify(
     if as_json:
         typer.echo(json.dumps({**asdict(report), "verdict": report.verdict, "ok": report.ok}))
         raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
+    if not report.records:
+        console.print(
+            "[bold yellow]the log holds no records: nothing could be checked (an emptied log reads the same)[/]"
+        )
     if key is None:
         console.print(f"[bold yellow]{NO_KEY}[/]")
     elif report.wrong_key:
