@@ -28,9 +28,10 @@ class GeneratedPopulation:
 
 
 def write_part(table: pa.Table, path: Path) -> None:
-    """Write one Parquet part atomically (temporary name, then rename)."""
+    """Write one Parquet part atomically (temporary name, then rename), with page checksums, so that thinfile's
+    readers (which verify them) catch a damaged page instead of reading other numbers."""
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="snappy")
+    pq.write_table(table, tmp, compression="snappy", write_page_checksum=True)
     os.replace(tmp, path)
 
 

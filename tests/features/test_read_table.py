@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from thinfile.features.io import TableReadError, read_table
+from thinfile.features.population import generate_population
+from thinfile.features.schema import load_schema
 
 
 def test_an_empty_csv_cell_is_missing_in_text_and_number_columns_as_pandas_reads_it(tmp_path: Path) -> None:
@@ -82,3 +85,16 @@ def test_a_parquet_page_that_fails_its_checksum_is_refused_not_read_as_other_val
     with pytest.raises(TableReadError, match="checksum") as err:
         read_table(path)
     assert str(path) in str(err.value)
+
+
+def test_a_generated_population_carries_page_checksums_so_a_damaged_page_is_refused(tmp_path: Path) -> None:
+    population = generate_population(load_schema(), tmp_path / "synthetic", rows=5_000, seed=2)
+    part = sorted(population.parts_dir.glob("*.parquet"))[0]
+    meta = pq.ParquetFile(part).metadata.row_group(0)
+    column = next(meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == "true_pd")
+    data = bytearray(part.read_bytes())
+    middle = (column.dictionary_page_offset or column.data_page_offset) + column.total_compressed_size // 2
+    data[middle : middle + 8] = bytes(b ^ 0x5A for b in data[middle : middle + 8])
+    part.write_bytes(bytes(data))
+    with pytest.raises(TableReadError, match="checksum"):
+        read_table(population.parts_dir)
