@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +31,22 @@ def text_encoding() -> str:
 def is_decoding_error(err: BaseException) -> bool:
     """Did reading a CSV fail on its characters (a file in another encoding than the one it was read in)?"""
     return isinstance(err, UnicodeDecodeError) or "invalid utf8" in str(err).lower()
+
+
+_RAGGED = re.compile(r"(Expected \d+ columns, got \d+)(: .*)?", re.DOTALL)
+
+
+def read_error(err: BaseException) -> str:
+    """A reader's error on one line, without the row text a CSV parse error quotes (an applicant's data, and
+    possibly megabytes of it): a ragged row is said with what to do about it."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    ragged = _RAGGED.search(text)
+    if ragged is None:
+        return text
+    return (
+        f"a row has the wrong number of fields: {ragged.group(1).lower()} (a stray comma or quote, or a cut line); "
+        "fix or remove that row"
+    )
 
 
 def wrong_encoding(name: str, encoding: str) -> str:
@@ -98,7 +115,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None
-        raise TableReadError(f"{p}: cannot be read as a table ({type(err).__name__}: {err})") from None
+        raise TableReadError(f"{p}: cannot be read as a table ({read_error(err)})") from None
 
 
 READ_AS_MISSING: tuple[str, ...] = tuple(t for t in pacsv.ConvertOptions().null_values if t)

@@ -14,7 +14,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from thinfile.features.io import TableReadError, is_decoding_error, list_parts, text_encoding, wrong_encoding
+from thinfile.features.io import (
+    TableReadError,
+    is_decoding_error,
+    list_parts,
+    read_error,
+    text_encoding,
+    wrong_encoding,
+)
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import column_problems
 
@@ -158,7 +165,7 @@ def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8")
         if fmt == "csv" and is_decoding_error(err):
             raise BatchInputError(wrong_encoding(name, encoding)) from None
         kind = "Parquet" if fmt == "parquet" else "CSV"
-        raise BatchInputError(f"{name}: not a readable {kind} file ({' '.join(str(err).split())})") from None
+        raise BatchInputError(f"{name}: not a readable {kind} file ({read_error(err)})") from None
     columns = list(columns) + [k for k in partition if k not in columns]
     _, errors = column_problems(columns, schema)
     if errors:
@@ -305,7 +312,7 @@ def read_chunks(
 
 def damaged(name: str, row: int, err: BaseException) -> str:
     """One line for a file that could not be read part-way, saying what to do."""
-    reason = " ".join(str(err).split()) or type(err).__name__
+    reason = read_error(err)
     return (
         f"{name} is damaged or could not be read after row {row:,} ({reason}); finished parts are kept: "
         "if the read error was passing, rerun the same command to resume; if the file is replaced, "

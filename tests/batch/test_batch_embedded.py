@@ -185,6 +185,18 @@ def test_every_file_missing_a_column_is_named_when_files_share_their_columns(
     assert "e.parquet: missing required column(s): profile_completeness" in str(err.value)
 
 
+def test_a_ragged_csv_row_is_named_without_quoting_the_row(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
+    book.head(50).to_csv(tmp_path / "c.csv", index=False)
+    with (tmp_path / "c.csv").open("a") as fh:
+        fh.write("A9,secret-income-123456,2\n")
+    with pytest.raises(BatchInputError) as err:
+        batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, workers=1)
+    message = str(err.value)
+    columns = len(book.columns)
+    assert f"a row has the wrong number of fields: expected {columns} columns, got 3" in message
+    assert "fix or remove that row" in message and "secret-income" not in message
+
+
 def test_malformed_file_stops_before_any_output(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
     book.head(100).to_parquet(tmp_path / "book" / "a.parquet")
