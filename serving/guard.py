@@ -3,6 +3,7 @@ the scoring routes' bodies read and checked here, so that a refused request cost
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -70,6 +71,7 @@ GUARD_RESPONSES = {
 SCORING_RESPONSES = {
     "400": _response("the body is not a valid request: a few problems, each naming a field", BAD_REQUEST_SCHEMA),
     **GUARD_RESPONSES,
+    "408": _response("the body did not arrive whole within the service's body timeout"),
     "413": _response("the body is larger than the route's bound"),
     "415": _response("the body is not JSON"),
     "503": _response("the model is still loading, or the audit log cannot be written: no decision was made"),
@@ -198,8 +200,10 @@ class Guard:
         routes: Mapping[str, Route] | None = None,
         extra_paths: Mapping[str, Any] | None = None,
         request_schemas: Mapping[str, dict[str, Any]] | None = None,
+        body_timeout_s: float = 10.0,
     ) -> None:
         self.app = app
+        self.body_timeout_s = body_timeout_s
         self.key = api_key.encode() if api_key else None
         self.max_body = max_body_bytes
         self.routes = dict(routes or {})
@@ -262,7 +266,17 @@ class Guard:
             if route is None:
                 await self.app(scope, receive, send)
                 return
-        body = await self._read_bounded(receive, limit)
+        try:
+            body = await asyncio.wait_for(self._read_bounded(receive, limit), self.body_timeout_s)
+        except TimeoutError:
+            await refuse(
+                scope,
+                send,
+                408,
+                f"the body did not arrive whole within {self.body_timeout_s:g} s; send it at once",
+                headers=[(b"connection", b"close")],
+            )
+            return
         if body is None:
             await self._too_large(scope, send, limit, route)
             return

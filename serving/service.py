@@ -368,6 +368,7 @@ Thinfile.add_asgi_middleware(  # type: ignore[attr-defined]
     Guard,
     api_key=SETTINGS.api_key,
     max_body_bytes=SETTINGS.max_body_bytes,
+    body_timeout_s=SETTINGS.body_timeout_s,
     routes={
         "/score": GuardedRoute(
             SETTINGS.max_row_bytes,

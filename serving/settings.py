@@ -69,6 +69,18 @@ class ServingSettings(BaseSettings):
     max_errors: int = Field(5, ge=1, le=100, description="validation errors listed in one 400 answer")
     batch_max_latency_ms: int = Field(10_000, ge=10, description="adaptive batching: longest a request may queue")
     timeout_s: int = Field(30, ge=1, description="per-request timeout")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="longest a request body may take to arrive: a slower one gets 408 (below timeout_s)"
+    )
+
+    @model_validator(mode="after")
+    def _body_before_request_timeout(self) -> ServingSettings:
+        if self.body_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"body_timeout_s ({self.body_timeout_s:g}) must be below timeout_s ({self.timeout_s}): a slow body "
+                "should get 408, not the server's timeout"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_from_files(self) -> ServingSettings:

@@ -87,6 +87,25 @@ def test_bodies_beyond_the_bound_get_413_with_or_without_content_length() -> Non
     assert call(app, content=chunks(2), headers={"Content-Type": "application/json"}).json() == {"bytes": 1024}
 
 
+def test_a_body_that_trickles_in_past_the_body_timeout_gets_408_not_the_servers_timeout() -> None:
+    app = Guard(echo, max_body_bytes=1024, body_timeout_s=0.2)
+
+    async def trickle():
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    response = call(app, content=trickle(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 408
+    assert response.json() == {"error": "the body did not arrive whole within 0.2 s; send it at once"}
+    assert response.headers["connection"] == "close"
+
+
+def test_the_body_timeout_must_be_below_the_request_timeout() -> None:
+    with pytest.raises(ValueError, match=r"body_timeout_s \(30\) must be below timeout_s \(30\)"):
+        ServingSettings(body_timeout_s=30, timeout_s=30)
+
+
 def strict_reader(body: bytes) -> dict:
     data = json.loads(body)
     if "bad" in data:
@@ -201,7 +220,7 @@ def test_the_openapi_document_states_the_answers_the_guard_gives() -> None:
 
     served = call(Guard(openapi, api_key=KEY, extra_paths={"/model": {"get": {}}}), "GET", "/docs.json").json()
     score = served["paths"]["/score"]["post"]
-    assert set(score["responses"]) == {"200", "400", "401", "403", "413", "415", "503"}
+    assert set(score["responses"]) == {"200", "400", "401", "403", "408", "413", "415", "503"}
     assert score["requestBody"]["required"] is True
     assert score["responses"]["400"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "array"
     assert set(served["paths"]["/model"]["get"]["responses"]) == {"401", "403"}
