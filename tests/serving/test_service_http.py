@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,7 @@ from thinfile.features.schema import DIMENSIONS, Schema
 from thinfile.serving.audit import AUDIT_FIELDS, CHAIN_FIELDS, AuditQuery, query_audit
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, canonical_input, request_body
+from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import CHAMPION_ALIAS
 
 pytestmark = pytest.mark.slow
@@ -300,3 +303,35 @@ def test_the_server_log_names_each_workers_audit_chain(served, bodies: list[dict
     chains = {json.loads(line)["chain"] for line in served.audit_log.read_text().splitlines() if '"chain"' in line}
     said = served.log.read_text()
     assert chains and all(f"this worker's chain {c} starts at seq 0" in said for c in chains)
+
+
+def test_a_body_sent_byte_by_byte_gets_408_before_the_request_timeout(served) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    body = b'{"phone_tenure_months": 12}'
+    with served.client() as client:
+        authorization = client.headers["Authorization"]
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=60) as conn:
+        conn.sendall(
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {authorization}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
+        answer = b""
+        for byte in body:
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                break
+            conn.settimeout(1.0)
+            with contextlib.suppress(TimeoutError):
+                answer += conn.recv(4096)
+            if answer:
+                break
+        conn.settimeout(30)
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < ServingSettings().timeout_s
