@@ -73,7 +73,7 @@ SCORING_RESPONSES = {
     **GUARD_RESPONSES,
     "408": _response("the body did not arrive whole within the service's body timeout"),
     "413": _response("the body is larger than the route's bound"),
-    "415": _response("the body is not JSON"),
+    "415": _response("the body is not JSON, or is compressed (Content-Encoding)"),
     "503": _response("the model is still loading, or the audit log cannot be written: no decision was made"),
 }
 
@@ -251,6 +251,15 @@ class Guard:
                 send,
                 415,
                 f"the body must be JSON (Content-Type: application/json), got {media.decode('latin-1')[:40]!r}",
+            )
+            return
+        encoding = (_header(headers, b"content-encoding") or b"").strip().lower()
+        if encoding not in (b"", b"identity"):
+            await refuse(
+                scope,
+                send,
+                415,
+                f"Content-Encoding {encoding.decode('latin-1')[:40]!r} is not supported: send the body uncompressed",
             )
             return
         route = self.routes.get(path)

@@ -106,6 +106,14 @@ def test_the_body_timeout_must_be_below_the_request_timeout() -> None:
         ServingSettings(body_timeout_s=30, timeout_s=30)
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br", "GZIP, identity"])
+def test_a_compressed_body_gets_415_naming_its_encoding(encoding: str) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+    response = call(Guard(echo), content=b"{}", headers=headers)
+    assert response.status_code == 415
+    assert response.json()["error"].startswith(f"Content-Encoding {encoding.lower()!r} is not supported")
+
+
 def strict_reader(body: bytes) -> dict:
     data = json.loads(body)
     if "bad" in data:
