@@ -92,6 +92,8 @@ def output_failure(err: OSError, output: Path) -> BatchOutputError | BatchStoppe
         except OSError:
             free = ""
         return BatchStoppedError(f"no space left on the disk holding {output}{free}; free some space; {kept}")
+    if err.errno in (errno.ENOTDIR, errno.EEXIST) and output.exists() and not output.is_dir():
+        return BatchOutputError(f"{output} is a file, not a folder; give the output folder another path")
     where = f" ({err.filename})" if err.filename else ""
     return BatchStoppedError(f"writing the output failed: {err.strerror or err}{where}; {kept}")
 

@@ -211,6 +211,15 @@ def test_malformed_file_stops_before_any_output(book: pd.DataFrame, scorer: Scor
     assert not (tmp_path / "out").exists()
 
 
+def test_an_output_path_that_is_a_file_is_refused_naming_it(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
+    book.head(20).to_parquet(tmp_path / "book.parquet")
+    (tmp_path / "out").write_text("not a folder")
+    with pytest.raises(BatchOutputError) as err:
+        batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1)
+    assert str(err.value) == f"{tmp_path / 'out'} is a file, not a folder; give the output folder another path"
+    assert (tmp_path / "out").read_text() == "not a folder"
+
+
 def test_output_of_another_job_is_not_overwritten(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
     book.head(300).to_parquet(tmp_path / "a.parquet")
     book.tail(300).to_parquet(tmp_path / "b.parquet")
