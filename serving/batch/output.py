@@ -382,12 +382,14 @@ def ensure_a_part(folder: Path, schema: pa.Schema) -> None:
 def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[str, object]:
     """Ids that appear more than once in the job's output (scores and rejects): how many, their rows, the first few.
 
-    Reads only the id column of every part; rows without an id (rejected for it) are not counted.
+    Reads only the id column of the job's parts (part-*.parquet); rows without an id (rejected for it) are not
+    counted.
     """
     columns = []
     for folder, column in ((layout.scores, id_column), (layout.rejects, "id")):
-        if folder.is_dir() and any(folder.glob("*.parquet")):
-            ids = ds.dataset(folder, format="parquet").to_table(columns=[column]).column(column)
+        parts = sorted(str(p) for p in folder.glob("part-*.parquet")) if folder.is_dir() else []
+        if parts:  # the job's own parts: another file dropped in the folder is not the job's output
+            ids = ds.dataset(parts, format="parquet").to_table(columns=[column]).column(column)
             columns.extend(ids.cast(pa.string()).chunks)
     ids = pa.chunked_array(columns, pa.string())
     ids = ids.filter(pc.invert(pc.or_kleene(pc.is_null(ids), pc.equal(ids, ""))))

@@ -33,3 +33,13 @@ def test_duplicate_ids_count_what_pandas_counts_across_scores_and_rejects(
         "rows": int(repeated.sum()),
         "first": sorted(repeated.index)[:shown],
     }
+
+
+def test_a_file_dropped_into_the_output_folders_is_not_counted_as_the_jobs(tmp_path) -> None:
+    layout = OutputLayout(tmp_path / "out")
+    layout.scores.mkdir(parents=True)
+    layout.rejects.mkdir(parents=True)
+    pq.write_table(pa.table({"applicant_id": ["a", "b", "b"]}), layout.scores / "part-00000-00000.parquet")
+    pq.write_table(pa.table({"applicant_id": ["a", "c"]}), layout.scores / "extra.parquet")
+    pq.write_table(pa.table({"id": pa.array([], pa.string())}), layout.rejects / "empty.parquet")
+    assert duplicate_ids(layout, "applicant_id") == {"ids": 1, "rows": 2, "first": ["b"]}
