@@ -32,10 +32,9 @@ from thinfile.features.schema import (
     read_dates,
 )
 from thinfile.features.settings import ValidationSettings
-from thinfile.features.words import clipped, counted
+from thinfile.features.words import MISSING_REQUIRED, clipped, counted
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
-MISSING_REQUIRED = "is missing but required"
 _MAX_INSERTS = 40  # text columns added one by one to the numbers' frame; above this pandas would fragment it
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+MISSING_REQUIRED = "is missing but required"
+"""How every stage says that a value an input may not lack is missing (a reject's reason, a 400's message)."""
+
 
 def counted(n: int, noun: str) -> str:
     """`n` (with thousands separators) and the noun, plural unless n is 1 (regular plurals: an added 's')."""

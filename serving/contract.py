@@ -32,6 +32,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError, from_json, to_json
 
 from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema, category_text
+from thinfile.features.words import MISSING_REQUIRED
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
 
 PROTECTED_MESSAGE = "is a protected attribute: it is never used for scoring and must not be sent"
@@ -523,10 +524,12 @@ class RequestReader:
             applicant = self.model.model_validate(data)
         except ValidationError as err:
             for e in err.errors(include_url=False, include_context=False):
-                msg = e["msg"]
+                kind, msg = e["type"], e["msg"]
                 if isinstance(e.get("input"), OversizedNumber):
                     msg = f"a number of {e['input'].digits:,} digits; at most {MAX_INT_DIGITS:,} are read"
-                problems.append(_entry(e["type"], [*loc, *e["loc"]], msg))
+                elif e.get("input", ...) is None and len(e["loc"]) == 1:  # null for an input that may not be missing
+                    kind, msg = "missing", f"{MISSING_REQUIRED} (null was sent)"
+                problems.append(_entry(kind, [*loc, *e["loc"]], msg))
             return None
         return None if unknown else applicant
 

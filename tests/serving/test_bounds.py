@@ -250,3 +250,11 @@ def test_a_text_value_that_looks_like_a_key_is_not_taken_for_a_repeat(
     body = json.dumps({**thin_body, category.name: 'x": '}).encode()
     err = refusal(reader.applicant, body)
     assert [e["type"] for e in err.detail] != ["duplicate_key"] and "more than once" not in err.summary
+
+
+def test_null_for_an_input_that_may_not_be_missing_is_said_as_batch_jobs_say_it(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    required = next(f.name for f in schema.features if not f.nullable)
+    err = refusal(reader.applicant, json.dumps({**thin_body, required: None}).encode())
+    assert err.detail == [{"type": "missing", "loc": [required], "msg": "is missing but required (null was sent)"}]
