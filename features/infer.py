@@ -520,6 +520,13 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
                 f"integer-coded: read as a category of {len(order)} codes; if the numbers count or order "
                 "something, make it `type: int` with min and max"
             )
+        rare = counts[counts < settings.rare_level_rows]
+        if len(rare) and len(rare) < len(counts):
+            shown = ", ".join(f"{k!r} ({counted(int(v), 'row')})" for k, v in rare.head(settings.shown_levels).items())
+            notes.append(
+                f"{TODO}: rare values {shown}{', ...' if len(rare) > settings.shown_levels else ''}: check they are "
+                "real codes and not typos (once declared, they are accepted when scoring)"
+            )
     entry["nullable"] = bool(raw.isna().any())
     dimension = guess_dimension(name)
     entry["dimension"] = (dimension or Dimension.other).value

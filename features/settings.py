@@ -145,6 +145,9 @@ class InferSettings(Section):
         0.5, ge=0, description="share of the observed span added beyond each end of a number's valid range"
     )
     shown_levels: int = Field(6, ge=1, description="category values listed with their counts in the comments")
+    rare_level_rows: int = Field(
+        3, ge=1, description="a category value seen in fewer rows is flagged to check (a typo or a stray code?)"
+    )
     placeholder_magnitude: float = Field(
         1e300,
         gt=0,

@@ -409,3 +409,11 @@ def test_chinese_words_anywhere_in_a_name_guess_its_dimension(name, dimension):
 
 def test_chinese_names_of_protected_characteristics_are_recognised():
     assert [protected_hint(n) for n in ("性别", "户籍所在地", "月收入")] == ["性别", "户籍", None]
+
+
+def test_a_code_seen_in_one_row_is_declared_with_a_todo_to_check_it(table):
+    coded = table.assign(education_code=table["education_code"].where(table.index != 11, 9))
+    result = infer_schema(coded, name="acme", target="bad", protected=["sex"], source="acme.csv")
+    notes = {c.name: " ".join(c.notes) for c in result.columns}
+    assert "TODO: rare values '9' (1 row): check they are real codes and not typos" in notes["education_code"]
+    assert "rare values" not in notes["region"]
