@@ -564,8 +564,9 @@ def _protected(name: str, raw: pd.Series, settings: InferSettings) -> Column:
 
 def _id_faults(raw: pd.Series) -> str:
     """Why a column cannot be the id, in words ("" when every row has its own value)."""
-    blank = int(raw.isna().sum())
-    text = raw.dropna().astype(str)
+    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()  # as the check reads an id
+    blank = int(empty.sum())
+    text = raw[~empty].astype(str)
     repeated = int(text.duplicated(keep=False).sum())
     faults = [
         f"{counted(blank, 'row')} {'has' if blank == 1 else 'have'} no value" if blank else "",

@@ -417,3 +417,12 @@ def test_a_code_seen_in_one_row_is_declared_with_a_todo_to_check_it(table):
     notes = {c.name: " ".join(c.notes) for c in result.columns}
     assert "TODO: rare values '9' (1 row): check they are real codes and not typos" in notes["education_code"]
     assert "rare values" not in notes["region"]
+
+
+def test_an_empty_or_white_space_id_counts_as_no_value_as_the_check_reads_it(table):
+    frame = table.astype({"loan_id": object})
+    frame.loc[[3, 4], "loan_id"] = ["", "   "]
+    found = infer_schema(frame, name="acme", target="bad", id_column="loan_id")
+    (note,) = [t for t in found.todo if t.startswith("loan_id:")]
+    assert "2 rows have no value" in note and "share a value" not in note
+    assert sorted(validate_table(frame, found.schema).errors["row"]) == [3, 4]
