@@ -20,17 +20,23 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
 class _DropKnownNoise(logging.Filter):
-    """MLflow's notes on logging a Python object as a model, re-checking its input example and creating its
-    store's tables say nothing a thinfile user can act on; everything else from MLflow still shows."""
+    """MLflow's notes on logging a Python object as a model, re-checking its input example, creating its store's
+    tables and finding no files to download say nothing a thinfile user can act on; everything else still shows."""
 
-    NOISE = ("CloudPickle", "Validating input example", "Creating initial MLflow database tables", "Updating database")
+    NOISE = (
+        "CloudPickle",
+        "Validating input example",
+        "Creating initial MLflow database tables",
+        "Updating database",
+        "No artifacts found to download",  # a model whose files are gone: thinfile's own error follows, saying so
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         return not any(noise in text for noise in self.NOISE)
 
 
-for _logger in ("mlflow.pyfunc", "mlflow.store.db.utils"):
+for _logger in ("mlflow.pyfunc", "mlflow.store.db.utils", "mlflow.store.artifact.artifact_repo"):
     logging.getLogger(_logger).addFilter(_DropKnownNoise())
 
 app = typer.Typer(

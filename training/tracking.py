@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import EXPERIMENT_NAME, use_store
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, use_store
 from thinfile.training.reporting.drawing import Drawing
 from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 
@@ -82,12 +83,19 @@ def experiment_id(name: str = EXPERIMENT_NAME) -> str:
     """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed."""
     uri = use_store(create=True)
     found = mlflow.get_experiment_by_name(name)
+    root = artifact_root(uri)
+    embedded = "MLFLOW_TRACKING_URI" not in os.environ  # thinfile's own store, whose files it keeps beside it
+    if embedded and found is not None and root is not None and found.artifact_location != root.resolve().as_uri():
+        raise StoreError(
+            f"the store {uri} keeps its runs' files in {found.artifact_location}, not beside it in {root}: this home "
+            "was copied or moved (MLflow records absolute paths), so new runs would land in the other folder; use "
+            "the home where it was made, or start an empty one here (move mlruns/ aside)"
+        )
     if found is not None:
         if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_TAGS[EXPERIMENT_KIND_TAG]:
             for key, value in EXPERIMENT_TAGS.items():
                 mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
-    root = artifact_root(uri)
     return mlflow.create_experiment(
         name, artifact_location=root.resolve().as_uri() if root else None, tags=EXPERIMENT_TAGS
     )

@@ -151,3 +151,15 @@ def test_training_into_a_read_only_home_is_refused_before_any_fitting(
     with pytest.raises(StoreError, match="cannot be written .* is read-only"):
         train_frame(population.head(3_000), schema, QUICK, progress=said.append)
     assert not [s for s in said if s.startswith("fitting")]
+
+
+def test_training_into_a_copied_home_is_refused_naming_where_its_files_would_go(
+    trained_here: Path, population: pd.DataFrame, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "copy"
+    (copy / "mlruns").mkdir(parents=True)
+    shutil.copy2(trained_here / "mlruns" / "mlflow.db", copy / "mlruns" / "mlflow.db")
+    monkeypatch.setenv("THINFILE_HOME", str(copy))
+    with pytest.raises(StoreError, match="this home was copied or moved") as err:
+        train_frame(population.head(3_000), schema, QUICK)
+    assert str((trained_here / "mlruns" / "artifacts").resolve()) in str(err.value)
