@@ -276,7 +276,8 @@ class Guard:
                 await self.app(scope, receive, send)
                 return
         try:
-            body = await asyncio.wait_for(self._read_bounded(receive, limit), self.body_timeout_s)
+            async with asyncio.timeout(self.body_timeout_s):  # no task of its own, unlike wait_for
+                body = await self._read_bounded(receive, limit)
         except TimeoutError:
             await refuse(
                 scope,
