@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import bentoml
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,7 +43,7 @@ from thinfile.serving.processes import die_with_server, mark_server
 from thinfile.serving.settings import ServingSettings, is_loopback
 from thinfile.training.registry import ModelNotFoundError, StoreError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.policy import Cutoffs, PolicyError, check_reachable
 from thinfile.training.settings import model_name_for
 
 die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
@@ -140,10 +140,20 @@ def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
         raise ServiceStartError(schema_mismatch(str(scorer.meta.get("version")), trained, schema))
     scorer.num_threads = 1
     if settings.approve_cutoff is not None or settings.refer_cutoff is not None:
-        scorer.cutoffs = Cutoffs(
-            approve=scorer.cutoffs.approve if settings.approve_cutoff is None else settings.approve_cutoff,
-            refer=scorer.cutoffs.refer if settings.refer_cutoff is None else settings.refer_cutoff,
-        )
+        try:
+            scorer.cutoffs = check_reachable(
+                Cutoffs(
+                    approve=scorer.cutoffs.approve if settings.approve_cutoff is None else settings.approve_cutoff,
+                    refer=scorer.cutoffs.refer if settings.refer_cutoff is None else settings.refer_cutoff,
+                ),
+                scorer.scale.min_score,
+                scorer.scale.max_score,
+            )
+        except ValidationError as err:
+            said = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+            raise ServiceStartError(f"THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF: {said}") from None
+        except PolicyError as err:
+            raise ServiceStartError(f"THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF: {err}") from None
     return scorer
 
 

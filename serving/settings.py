@@ -55,9 +55,11 @@ class ServingSettings(BaseSettings):
         256 * 1024 * 1024, ge=4096, description="audit file size that starts a new one when rotating by size"
     )
     approve_cutoff: float | None = Field(
-        None, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
+        None, allow_inf_nan=False, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
     )
-    refer_cutoff: float | None = Field(None, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)")
+    refer_cutoff: float | None = Field(
+        None, allow_inf_nan=False, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)"
+    )
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes per answer (THINFILE_TOP_REASONS)")
     max_batch_rows: int = Field(1000, ge=1, le=100_000, description="applicants per /score_batch request")
     max_body_bytes: int = Field(

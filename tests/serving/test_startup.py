@@ -70,6 +70,27 @@ def test_cutoffs_can_be_overridden_and_a_foreign_schema_is_refused(registered, s
         load_model(ServingSettings(), other)
 
 
+@pytest.mark.parametrize(
+    ("approve", "refer", "said"),
+    [
+        (1200, None, "the approve cut-off 1200 is above the highest score, 950: no applicant could reach it"),
+        (500, 560, "refer cut-off 560.0 is above approve cut-off 500.0"),
+    ],
+)
+def test_cutoff_overrides_outside_the_scores_are_refused_in_one_line(
+    registered, schema: Schema, approve: float, refer: float | None, said: str
+) -> None:
+    with pytest.raises(ServiceStartError) as err:
+        load_model(ServingSettings(approve_cutoff=approve, refer_cutoff=refer), schema)
+    assert str(err.value).startswith("THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF: ") and said in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_cutoff_override_that_is_not_a_number_is_a_bad_setting() -> None:
+    with pytest.raises(ValueError, match="approve_cutoff"):
+        ServingSettings(approve_cutoff=float("nan"))
+
+
 def test_thinfile_audit_lists_the_services_decisions(served, thin_body: dict) -> None:
     with served.client() as client:
         answer = client.post("/score", json=thin_body).json()

@@ -53,17 +53,24 @@ def test_cli_trains_on_a_foreign_table(foreign_files: tuple[Path, Path]) -> None
     assert "lightgbm" in out.output
 
 
-@pytest.mark.parametrize("cutoff", ["1000", "950.5"])
-def test_a_cutoff_above_the_highest_score_is_refused_before_training(
-    foreign_files: tuple[Path, Path], cutoff: str
+@pytest.mark.parametrize(
+    ("cutoff", "said"),
+    [
+        ("1000", "the approve cut-off 1000 is above the highest score, 950: no applicant could reach it"),
+        ("950.5", "the approve cut-off 950.5 is above the highest score, 950: no applicant could reach it"),
+        ("-5", "the approve cut-off -5 is below the lowest score, 350: every applicant would be approved"),
+        ("nan", "a cut-off must be a finite number, got nan"),
+        ("inf", "a cut-off must be a finite number, got inf"),
+    ],
+)
+def test_a_cutoff_outside_the_scores_is_refused_before_training(
+    foreign_files: tuple[Path, Path], cutoff: str, said: str
 ) -> None:
     data, schema_file = foreign_files
-    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file), "--cutoff", cutoff])
+    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file), f"--cutoff={cutoff}"])
     assert out.exit_code == 2, out.output
-    assert f"the approve cut-off {cutoff} is above the highest score, 950: no applicant could reach it" in " ".join(
-        out.output.split()
-    )
-    assert "fitting" not in out.output
+    assert said in " ".join(out.output.split())
+    assert "fitting" not in out.output and "Traceback" not in out.output
 
 
 def test_data_that_does_not_match_the_schema_fails_with_the_missing_columns(

@@ -8,6 +8,7 @@ into scores on held-out rows when a model is trained; the resulting `Cutoffs` tr
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -30,6 +31,8 @@ class Cutoffs(Section):
 
     @model_validator(mode="after")
     def _check(self) -> Cutoffs:
+        if not (math.isfinite(self.approve) and math.isfinite(self.refer)):
+            raise ValueError(f"cut-offs must be finite scores, got approve {self.approve}, refer {self.refer}")
         if self.refer > self.approve:
             raise ValueError(f"refer cut-off {self.refer} is above approve cut-off {self.approve}")
         return self
@@ -43,6 +46,8 @@ class CutoffRule(Section):
 
     @model_validator(mode="after")
     def _check(self) -> CutoffRule:
+        if not math.isfinite(self.value):
+            raise ValueError(f"a cut-off must be a finite number, got {self.value}")
         if self.by != "score" and not 0 < self.value < 1:
             raise ValueError(f"a cut-off by {self.by} needs a share strictly between 0 and 1, got {self.value}")
         return self
@@ -112,7 +117,14 @@ def cutoff_for(rule: CutoffRule, score: np.ndarray, defaulted: np.ndarray | None
 
 
 def check_reachable(cutoffs: Cutoffs, min_score: float, max_score: float) -> Cutoffs:
-    """`cutoffs`, or PolicyError when a score cut-off lies above the highest score, where nobody could reach it."""
+    """`cutoffs`, or PolicyError when a score cut-off lies above the highest score, where nobody could reach it, or
+    the approve cut-off below the lowest, where everybody would be approved."""
+    if cutoffs.approve < min_score:
+        raise PolicyError(
+            f"the approve cut-off {cutoffs.approve:g} is below the lowest score, {min_score:g}: every applicant would "
+            f"be approved; give a score from {min_score:g} to {max_score:g}, or set it by --approval-rate or "
+            "--bad-rate"
+        )
     for name, value in (("approve", cutoffs.approve), ("refer", cutoffs.refer)):
         if value > max_score:
             raise PolicyError(
