@@ -24,7 +24,7 @@ from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
 
 from thinfile.features.schema import Feature, FeatureType, Schema, category_codes, feature_numbers
-from thinfile.training.scorer.artefact import Scorer
+from thinfile.training.scorer.artefact import DamagedModelError, Scorer
 from thinfile.training.settings import StoreChecks, tracking_uri
 
 EXPERIMENT_NAME = "thinfile"
@@ -272,6 +272,11 @@ def load_scorer(ref: str | int, name: str) -> Scorer:
     version = resolve(ref, name)
     try:
         model = load_python_model(f"models:/{version.name}/{version.version}")
+    except DamagedModelError:
+        raise StoreError(
+            f"the model file of {version.name} version {version.version} is damaged (it does not match the checksum "
+            "saved with it); restore the store's artifacts folder from a copy, or train again"
+        ) from None
     except (mlflow.exceptions.MlflowException, OSError, ValueError, KeyError) as err:
         first = str(getattr(err, "message", err)).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(

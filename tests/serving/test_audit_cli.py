@@ -113,7 +113,8 @@ def test_verify_of_an_empty_log_with_the_key_is_incomplete_not_pass(
     log.write_bytes(b"")
     monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
     code, text = verify_text(log)
-    assert code == 2 and "INCOMPLETE 0 records" in text and "the log holds no records" in text
+    assert code == 2 and "INCOMPLETE 0 records in 1 file(s);" in text and "the log holds no records" in text
+    assert "None" not in text and "{}" not in text
 
 
 def test_verify_of_a_folder_says_to_give_the_log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

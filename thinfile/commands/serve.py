@@ -122,8 +122,9 @@ def serve(
         **({"THINFILE_SCHEMA_FILE": settings.schema_file} if settings.schema_file else {}),
     }
     console.print(
-        f"serving [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
-        f"with {settings.workers} worker(s); decisions audited to {settings.audit_path()}"
+        f"starting [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
+        f"with {settings.workers} worker(s), ready when /readyz answers 200; decisions audited to "
+        f"{settings.audit_path()}"
     )
     bentoml = Path(sys.executable).parent / "bentoml"
     cmd = [
@@ -294,10 +295,11 @@ def verify(
             f"[bold red]the MACs do not match the key given (key id {report.key_id}; records name key id(s) "
             f"{', '.join(report.key_ids)}): likely the wrong key[/]"
         )
+    span = f" from {report.first} to {report.last}" if report.records else ""
     console.print(
-        f"{VERDICT_WORD[report.verdict]} {report.records:,} records in {len(report.files)} file(s) from "
-        f"{report.first} to {report.last}; {len(report.torn)} torn line(s); {report.duplicates} repeated request "
-        f"id(s); {len(report.chains)} chain(s), {report.sealed:,} chained record(s)"
+        f"{VERDICT_WORD[report.verdict]} {report.records:,} records in {len(report.files)} file(s){span}; "
+        f"{len(report.torn)} torn line(s); {report.duplicates} repeated request id(s); {len(report.chains)} "
+        f"chain(s), {report.sealed:,} chained record(s)"
     )
     if key is not None:
         console.print(
@@ -328,7 +330,8 @@ def verify(
         console.print(f"  ... and {len(report.chains) - 10} more chain(s)")
     if report.quarantined_bytes:
         console.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
-    console.print(f"  key ids: {report.key_ids}")
+    if report.key_ids:
+        console.print(f"  key ids: {', '.join(f'{k} ({n:,} records)' for k, n in report.key_ids.items())}")
     raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
 
 
