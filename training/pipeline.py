@@ -246,6 +246,14 @@ def with_lending(
     return replace(spec, params=params, metrics=metrics, tags=tags)
 
 
+def ready_to_train(settings: TrainingSettings) -> str:
+    """What can be refused before any work, refused: a cut-off outside the scores, a store that cannot be written
+    or whose files live elsewhere (a copied home). The experiment's id."""
+    if settings.policy.fixed:
+        check_reachable(settings.policy.score_cutoffs(), settings.scale.min_score, settings.scale.max_score)
+    return tracking.experiment_id()
+
+
 def train_frame(
     frame: pd.DataFrame,
     schema: Schema,
@@ -257,8 +265,7 @@ def train_frame(
     """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last."""
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
-    if settings.policy.fixed:  # a cut-off nobody can reach is refused before any work
-        check_reachable(settings.policy.score_cutoffs(), settings.scale.min_score, settings.scale.max_score)
+    experiment = ready_to_train(settings)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     check_method(settings.reject_inference, schema)
@@ -272,7 +279,7 @@ def train_frame(
     ctx = RunContext(
         prepared,
         split,
-        tracking.experiment_id(),
+        experiment,
         settings.scale,
         settings.evaluation.model_copy(update={"seed": settings.train.seed}),
         settings.stability,
@@ -352,6 +359,7 @@ def train(
     """Train on `data` (a .parquet/.csv file or a folder of them) described by `schema` (None: built-in synthetic)."""
     say = progress or (lambda _msg: None)
     spec = load_schema(schema)
+    ready_to_train(settings or TrainingSettings())
     say(f"reading {data}")
     frame = load_training_table(data)
     return train_frame(frame, spec, settings, source=str(data), progress=progress)
