@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_foreign_table_with_its_own_schema_trains_out_of_time(
-    foreign_files: tuple[Path, Path], quick: Settings
+    foreign_files: tuple[Path, Path], quick: Settings, tmp_path: Path
 ) -> None:
     data, schema_file = foreign_files
     result = train(
@@ -37,7 +37,8 @@ def test_a_foreign_table_with_its_own_schema_trains_out_of_time(
     run = mlflow.get_run(result.champion.run_id)
     assert run.data.tags["thinfile.schema_name"] == "acme-microloans"
     assert result.registered_version is None
-    card = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.champion.run_id}/model_card.md")).read_text()
+    card_uri = f"runs:/{result.champion.run_id}/model_card.md"
+    card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
     assert "Synthetic default outcomes" not in card
     assert "not on this table" in card and "gives up at most" not in card
     leaves, depth = (int(card.split(f"- {key}:")[1].split("\n")[0]) for key in ("leaves per tree", "max depth"))
@@ -199,7 +200,7 @@ def test_rows_without_a_readable_date_are_named_by_schema_check_and_by_train(
 
 
 def test_an_input_missing_in_too_few_training_rows_is_named_on_the_console_and_the_card(
-    make_foreign_table, foreign_schema: Schema, quick: Settings
+    make_foreign_table, foreign_schema: Schema, quick: Settings, tmp_path: Path
 ) -> None:
     table = make_foreign_table(4_000, seed=9)
     table["bank_defaults"] = table["bank_defaults"].fillna(0)
@@ -210,5 +211,6 @@ def test_an_input_missing_in_too_few_training_rows_is_named_on_the_console_and_t
     assert 0 < missing < result.train_config.min_child_samples
     expected = f"bank_defaults is missing in only {missing} training row{'s' if missing > 1 else ''} of "
     assert [s for s in result.unlearnt if s.startswith(expected)], result.unlearnt
-    card = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.champion.run_id}/model_card.md")).read_text()
+    card_uri = f"runs:/{result.champion.run_id}/model_card.md"
+    card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
     assert expected in card

@@ -117,7 +117,7 @@ def test_champion_is_registered_and_loads_back_identically(trained: TrainResult,
 
 
 def test_champion_run_points_at_its_bureau_baseline_which_loads_back(
-    trained: TrainResult, population: pd.DataFrame
+    trained: TrainResult, population: pd.DataFrame, tmp_path: Path
 ) -> None:
     tag = _client().get_run(trained.champion.run_id).data.tags[BUREAU_BASELINE_TAG]
     assert tag == trained.baseline(BUREAU_FAMILY).run_id
@@ -125,7 +125,7 @@ def test_champion_run_points_at_its_bureau_baseline_which_loads_back(
     rows = population.head(300)
     np.testing.assert_allclose(baseline.predict_pd(rows), trained.baseline(BUREAU_FAMILY).model.predict_pd(rows))
     clean = validate_table(rows, baseline.schema).clean[baseline.schema.feature_names]
-    served = mlflow.pyfunc.load_model(f"runs:/{tag}/model").predict(clean)
+    served = mlflow.pyfunc.load_model(f"runs:/{tag}/model", dst_path=str(tmp_path)).predict(clean)
     np.testing.assert_allclose(served["pd"].to_numpy(), baseline.predict_pd(rows))
 
 
@@ -148,7 +148,10 @@ def test_loading_a_registered_model_that_is_not_a_scorer_is_refused_with_its_kin
         load_scorer(int(version), "not-a-scorer")
 
 
-def test_logged_signatures_follow_the_schema_not_the_example(trained: TrainResult, schema: Schema) -> None:
+def test_logged_signatures_follow_the_schema_not_the_example(
+    trained: TrainResult, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # get_model_info downloads each model, and keeps it
     for model in trained.models:
         inputs = mlflow.models.get_model_info(f"runs:/{model.run_id}/model").signature.inputs
         required = {c.name for c in inputs.inputs if c.required}
@@ -160,10 +163,11 @@ def _refuse(constant: str) -> None:
 
 
 def test_the_logged_input_example_is_strict_json_and_no_applicants_row(
-    trained: TrainResult, population: pd.DataFrame, schema: Schema
+    trained: TrainResult, population: pd.DataFrame, schema: Schema, tmp_path: Path
 ) -> None:
     for model in trained.models:
-        path = mlflow.artifacts.download_artifacts(f"runs:/{model.run_id}/model/input_example.json")
+        uri = f"runs:/{model.run_id}/model/input_example.json"
+        path = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / model.family))
         example = json.loads(Path(path).read_text(), parse_constant=_refuse)
         rows = pd.DataFrame(example["data"], columns=example["columns"])
         assert len(rows) == 1, model.family
