@@ -136,11 +136,15 @@ def wait_for_parts(out: Path, proc: subprocess.Popen, at_least: int, timeout: fl
 def workers_of(pid: int) -> list[psutil.Process]:
     """The scoring processes of a job: multiprocessing's resource tracker and fork server (the parent of the
     workers it forks) excluded."""
-    processes = [
-        c for c in psutil.Process(pid).children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())
-    ]
-    servers = {c.ppid() for c in processes} - {pid}
-    return [c for c in processes if c.pid not in servers]
+    processes = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:  # a child that has just exited (a zombie, or gone) is no worker
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                processes.append((child, child.ppid()))
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    servers = {parent for _, parent in processes} - {pid}
+    return [c for c, _ in processes if c.pid not in servers]
 
 
 def the_error(stderr: str) -> str:
