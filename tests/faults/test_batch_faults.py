@@ -85,7 +85,8 @@ def started(cmd: list[str], log: Path) -> Iterator[subprocess.Popen]:
             stderr=err,
             text=True,
             start_new_session=True,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            # a killed job's fork server leaves its socket folder behind: in the test's folder, not /tmp
+            env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(log.parent)},
         )
         try:
             yield proc
