@@ -352,24 +352,13 @@ def _is_whole(values: pd.Series) -> bool:
     return bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1.0) == 0))
 
 
-def _numbers(raw: pd.Series) -> pd.Series | None:
-    """The column as float numbers when every present value reads as one, else None."""
+def _numbers(raw: pd.Series, share: float = 1.0) -> pd.Series | None:
+    """The column as float numbers (NaN where missing or not a number) when at least `share` of its present values
+    read as numbers (by default every one), else None."""
     if pd.api.types.is_bool_dtype(raw):
         return None
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype(np.float64)
-    present = raw.dropna()
-    if present.empty:
-        return None
-    num = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    if num.isna().any():
-        return None
-    return pd.to_numeric(raw.astype(object).where(raw.notna(), None), errors="coerce").astype(np.float64)
-
-
-def _mostly_numbers(raw: pd.Series, share: float) -> pd.Series | None:
-    """The column as float numbers (NaN where missing or not a number) when at least `share` of its present values
-    read as numbers, else None."""
     present = raw.dropna()
     num = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
     if present.empty or num.notna().mean() < share:
@@ -452,7 +441,7 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     num = _numbers(raw)
     distinct = present.nunique()
     if num is None and distinct > settings.max_text_levels:
-        num = _mostly_numbers(raw, settings.min_number_share)
+        num = _numbers(raw, settings.min_number_share)
         if num is not None:
             bad = raw[raw.notna().to_numpy() & num.isna().to_numpy()]
             notes.append(
