@@ -183,12 +183,8 @@ def expected_fault(err: BaseException) -> str | None:
 
 def _store_fault(err: BaseException) -> str | None:
     """One line for an MLflow store whose SQLite database cannot be read or written (damaged, read-only)."""
-    seen: set[int] = set()
-    found: BaseException | None = err
-    while found is not None and id(found) not in seen and not isinstance(found, sqlite3.Error):
-        seen.add(id(found))
-        found = getattr(found, "orig", None) or found.__cause__ or found.__context__
-    if not isinstance(found, sqlite3.Error):
+    found = next((e for e in _causes(err) if isinstance(e, sqlite3.Error)), None)
+    if found is None:
         return None
     what = str(found).splitlines()[0] if str(found) else type(found).__name__
     fix = (
@@ -223,13 +219,17 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _interrupted(err: BaseException) -> bool:
     """Was `err` raised because of a KeyboardInterrupt (its cause or context, however deep)?"""
+    return any(isinstance(e, KeyboardInterrupt) for e in _causes(err))
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """`err`, then what it wraps (a driver's error under SQLAlchemy's `orig`), its cause or context, however deep."""
     seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, KeyboardInterrupt):
-            return True
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__  # type: ignore[assignment]
-    return False
+    found: BaseException | None = err
+    while found is not None and id(found) not in seen:
+        yield found
+        seen.add(id(found))
+        found = getattr(found, "orig", None) or found.__cause__ or found.__context__
 
 
 def _debugging() -> bool:
