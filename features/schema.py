@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import string
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import cached_property
 from importlib.resources import files
@@ -406,6 +407,19 @@ class Schema(BaseModel):
             (f.name, {c: float(k) for k, c in enumerate(f.levels)} if f.type is FeatureType.category else None)
             for f in self.features
         )
+
+    @cached_property
+    def category_codes(self) -> tuple[tuple[int, dict[str, float]], ...]:
+        """Per category feature, its matrix column and the matrix code of each level."""
+        return tuple((j, codes) for j, (_, codes) in enumerate(self.level_codes) if codes is not None)
+
+    def feature_values(self, record: Mapping[str, object]) -> list[object]:
+        """The values of the model inputs in matrix order, from a record holding each of them by name."""
+        return list(self.feature_picker(record)) if len(self.features) > 1 else [record[self.features[0].name]]
+
+    @cached_property
+    def feature_picker(self) -> Callable[[Mapping[str, object]], tuple[object, ...]]:
+        return operator.itemgetter(*self.feature_names)
 
     @cached_property
     def dimension_matrix(self) -> np.ndarray:

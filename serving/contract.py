@@ -212,18 +212,17 @@ def model_card_path() -> dict[str, Any]:
 
 
 def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndarray:
-    """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows."""
-    codes = schema.level_codes
-    nan = float("nan")
+    """Model matrix of validated applicants, identical to `schema.to_matrix` of the same rows (None reads as NaN)."""
+    categories = schema.category_codes
     rows = []
     for applicant in applicants:
-        values = applicant.__dict__
-        row = []
-        for name, levels in codes:
-            v = values[name]
-            row.append(nan if v is None else levels[v] if levels is not None else float(v))
+        row = schema.feature_values(applicant.__dict__)
+        for j, codes in categories:
+            v = row[j]
+            if v is not None:
+                row[j] = codes[v]
         rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(applicants), len(codes))
+    return np.array(rows, dtype=np.float64).reshape(len(applicants), len(schema.features))
 
 
 def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
@@ -245,7 +244,6 @@ def request_body(schema: Schema, row: Mapping[str, Any]) -> dict[str, object]:
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-_NOT_AS_PYTHON = (b"0.0000", b"e-", b"\x7f", b"NaN", b"Infinity")  # the json module may write these otherwise
 
 
 def compact_json(obj: dict[str, object]) -> bytes:
@@ -255,7 +253,9 @@ def compact_json(obj: dict[str, object]) -> bytes:
     size, byte for byte as the json module does; anything else (it writes 1e-05 as 0.00001, non-ASCII and DEL
     unescaped, NaN where the json module refuses) the json module writes."""
     fast = to_json(obj)
-    if fast.isascii() and not any(text in fast for text in _NOT_AS_PYTHON):
+    if fast.isascii() and not (  # what the json module may write otherwise
+        b"0.0000" in fast or b"e-" in fast or b"\x7f" in fast or b"NaN" in fast or b"Infinity" in fast
+    ):
         return fast
     return _COMPACT.encode(obj).encode()
 
@@ -268,10 +268,18 @@ def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     return compact_json({name: v for name in names if (v := values[name]) is not None})
 
 
-def input_hmac(key: bytes, schema: Schema, applicant: BaseModel) -> str:
+def input_hmac(key: bytes | hmac.HMAC, schema: Schema, applicant: BaseModel) -> str:
     """HMAC-SHA256 of the canonical input under the operator's audit key: ties a decision to its input without
-    storing it, and cannot be reversed by trying inputs without the key (a plain hash of a sparse applicant can)."""
-    return hmac.new(key, canonical_input(schema, applicant), hashlib.sha256).hexdigest()
+    storing it, and cannot be reversed by trying inputs without the key (a plain hash of a sparse applicant can).
+    `key` may be `keyed(key)`, made once: each input then copies its prepared state."""
+    mac = key.copy() if isinstance(key, hmac.HMAC) else keyed(key)
+    mac.update(canonical_input(schema, applicant))
+    return mac.hexdigest()
+
+
+def keyed(key: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 under `key`, before any message."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
@@ -412,25 +420,27 @@ class RequestReader:
 
     def applicant(self, body: bytes) -> BaseModel:
         """One applicant from a /score body, or BadRequest."""
+        try:  # a valid body in one step; anything refused is read again, for the messages
+            parsed: BaseModel | None = self.model.model_validate_json(body)
+        except (ValueError, RecursionError):
+            parsed = None
+        if parsed is not None and not may_repeat_keys(body, len(parsed.model_fields_set)):
+            return parsed
         with _no_collection():
-            return self._applicant(body)
+            return self._applicant(body, parsed)
 
     def batch(self, body: bytes) -> list[BaseModel]:
         """The applicants of a /score_batch body, or BadRequest."""
         with _no_collection():
             return self._batch(body)
 
-    def _applicant(self, body: bytes) -> BaseModel:
-        try:  # a valid body in one step; anything refused is read again below, for the messages
-            applicant = self.model.model_validate_json(body)
-        except (ValueError, RecursionError):
-            pass
-        else:
-            if may_repeat_keys(body, len(applicant.model_fields_set)):
-                repeats, count = self._repeats(body)
-                if repeats:
-                    raise self._refusal(repeats, "the applicant", hidden=count - len(repeats))
-            return applicant
+    def _applicant(self, body: bytes, parsed: BaseModel | None) -> BaseModel:
+        """`parsed`: the fast parser's applicant (None: it refused the body), whose body may repeat a key."""
+        if parsed is not None:
+            repeats, count = self._repeats(body)
+            if repeats:
+                raise self._refusal(repeats, "the applicant", hidden=count - len(repeats))
+            return parsed
         data = self._json(body)
         if not isinstance(data, dict):
             raise BadRequest(

@@ -12,7 +12,6 @@ import os
 import secrets
 import sys
 import threading
-import uuid
 from typing import Any
 
 import anyio
@@ -34,6 +33,7 @@ from thinfile.serving.contract import (
     applicants_to_matrix,
     batch_model,
     input_hmac,
+    keyed,
     model_card_path,
     response_model,
 )
@@ -174,7 +174,7 @@ class Decider:
         self.scorer = scorer
         self.schema = schema
         self.top = settings.top_reasons
-        self.key = key
+        self.mac = keyed(key)
         self.key_id = key_id(key)
         meta = scorer.meta
         self.model = {
@@ -189,13 +189,13 @@ class Decider:
         answers = explanation.records()
         audits = []
         for applicant, answer in zip(applicants, answers):
-            request_id = uuid.uuid4().hex
+            request_id = secrets.token_hex(16)
             audits.append(
                 audit_record(
                     request_id,
                     self.model["name"],
                     self.model["version"],
-                    input_hmac(self.key, self.schema, applicant),
+                    input_hmac(self.mac, self.schema, applicant),
                     self.key_id,
                     answer["score"],
                     answer["decision"],

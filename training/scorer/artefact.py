@@ -19,6 +19,7 @@ from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
     DEFAULT_TOP_REASONS,
     Explanation,
+    HintTexts,
     explain_contributions,
     hint_values,
 )
@@ -83,6 +84,7 @@ class Scorer:
     _tables: TreeTables | None = field(default=None, init=False, repr=False, compare=False)
     _hint_values: dict[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
     _hint_grid: treeshap.SearchGrid | None = field(default=None, init=False, repr=False, compare=False)
+    _hint_texts: HintTexts = field(default_factory=dict, init=False, repr=False, compare=False)
     _tables_unsupported: str = field(default="", init=False, repr=False, compare=False)
 
     @property
@@ -172,6 +174,7 @@ class Scorer:
             self.contributions,
             top_reasons,
             self.contribution_search if self._tables_hold_every_tree() else None,
+            self._hint_texts,
         )
 
     def _tables_hold_every_tree(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
@@ -20,6 +20,9 @@ DEFAULT_TOP_REASONS = 4
 TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
 _EPS = 1e-9
 _FEW_ROWS = 64  # up to this many rows a full sort per row costs less than partitioning's per-call overhead
+HintTexts = dict[tuple[int, float], tuple[str, str]]
+"""(feature, value) -> the bound in words and the hint that it stops the feature costing points: the values are the
+model's own hint values, so the texts are few and written once per scorer."""
 PointsSearch = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 """(X, features: rows x k feature indices, -1 none) -> per question, the feature's points at its farthest hint
 value, the value found (the nearest at which it costs no points, else the farthest; NaN: no candidate) and
@@ -50,6 +53,7 @@ class Explanation:
     hint_values: dict[int, np.ndarray]
     feature_points: Callable[[np.ndarray], np.ndarray] | None
     points_search: PointsSearch | None = None
+    hint_texts: HintTexts = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -77,7 +81,7 @@ class Explanation:
             last, value, reached = (a.tolist() for a in self.points_search(X, features))
         else:
             last, value, reached = self._search_by_rows(rows, features)
-        info, words = self.schema.readings, self.schema.words
+        written, words = self.hint_texts, self.schema.words
         out = []
         for i, (row, js) in enumerate(zip(rows, features.tolist())):
             texts: list[str | None] = []
@@ -85,16 +89,23 @@ class Explanation:
                 c = value[i][k]
                 text = None
                 if j >= 0 and c == c:
-                    f = info[j].feature
+                    bound, stops = written.get((j, c)) or self._write_hint(j, c)
                     if reached[i][k]:
-                        text = words.hint(f.display_name, _bound(words, f, c))
+                        text = stops
                     else:
                         gain = last[i][k] - self.points[row, j]
                         if gain >= 1.0:
-                            text = words.hint(f.display_name, _bound(words, f, c), gain)
+                            text = words.hint(self.schema.readings[j].feature.display_name, bound, gain)
                 texts.append(text)
             out.append(texts)
         return out
+
+    def _write_hint(self, j: int, value: float) -> tuple[str, str]:
+        """The bound `value` of feature j in words, and the hint that it stops j costing points (kept for reuse)."""
+        words, f = self.schema.words, self.schema.readings[j].feature
+        bound = _bound(words, f, value)
+        written = self.hint_texts[(j, value)] = (bound, words.hint(f.display_name, bound))
+        return written
 
     def _search_by_rows(self, rows: list[int], features: np.ndarray) -> tuple[list, list, list]:
         """(points at the farthest candidate, the value found (NaN: none), whether it stops the feature costing
@@ -281,6 +292,7 @@ def explain_contributions(
     contributions: Callable[[np.ndarray], np.ndarray] | None = None,
     top: int = DEFAULT_TOP_REASONS,
     contribution_search: ContributionSearch | None = None,
+    hint_texts: HintTexts | None = None,
 ) -> Explanation:
     """Turn log-odds contributions (n x p+1, last column the bias) into an Explanation.
 
@@ -322,4 +334,5 @@ def explain_contributions(
         hint_values=hint_values or {},
         feature_points=(lambda rows: -fac * contributions(rows)[:, :-1]) if contributions else None,
         points_search=points_search,
+        hint_texts={} if hint_texts is None else hint_texts,
     )
