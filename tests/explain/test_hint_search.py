@@ -150,3 +150,13 @@ def test_the_search_reads_the_contribution_lightgbm_gives_with_the_feature_at_th
     moved[np.arange(len(moved)), features] = farthest
     by_lightgbm = slope * scorer.booster.predict(moved, pred_contrib=True)[np.arange(len(moved)), features]
     np.testing.assert_allclose(last[asked[:, 0], asked[:, 1]], by_lightgbm, rtol=0, atol=1e-9)
+
+
+def test_hint_texts_are_kept_once_per_feature_and_hint_value_however_many_rows_ask(scorer, rows):
+    fresh = replace(scorer)
+    explanation = fresh.explain(rows)
+    explanation.records()
+    kept = explanation.hint_texts
+    assert kept is fresh.explain(rows[:1]).hint_texts  # one store per scorer, not per call
+    assert 0 < len(kept) <= sum(len(v) for v in fresh.hint_values.values()) < len(rows)
+    assert all(value in fresh.hint_values[j] for j, value in kept)
