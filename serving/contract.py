@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -220,7 +220,7 @@ def applicants_to_matrix(schema: Schema, applicants: list[BaseModel]) -> np.ndar
         for j, codes in categories:
             v = row[j]
             if v is not None:
-                row[j] = codes[v]
+                row[j] = codes[cast(str, v)]
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(applicants), len(schema.features))
 
