@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from thinfile.features.progress import RESUMED, rows_bar
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import worker
-from thinfile.serving.batch.input import InputPart, inspect_input, read_chunks
+from thinfile.serving.batch.input import ChunkRows, InputPart, inspect_input, read_chunks
 from thinfile.serving.batch.job import (
     RESUME,
     BatchJob,
@@ -64,11 +64,11 @@ WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a
 
 def _pending_chunks(
     parts: list[InputPart], done: set[str], schema: Schema, chunk_rows: int
-) -> Iterator[tuple[str, str, int, dict[str, str | None], pa.Table]]:
+) -> Iterator[tuple[str, str, ChunkRows, dict[str, str | None], pa.Table]]:
     for i, part in enumerate(parts):
         skip = {k for k in range(part.chunks(chunk_rows)) if chunk_name(i, k) in done}
         for k, table in read_chunks(part, schema, chunk_rows, skip):
-            yield chunk_name(i, k), part.name, k * chunk_rows, part.partition, table
+            yield chunk_name(i, k), part.name, part.chunk_rows(k, chunk_rows), part.partition, table
 
 
 def _run_in_process(tasks: Iterator[tuple], on_done: Callable[[str, dict], None]) -> None:
@@ -159,8 +159,8 @@ def _run_pool(
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
                     on_done(*f.result())
-            name, source, first_row, partition, table = task
-            running.add(pool.submit(score_task, name, source, first_row, partition, ship(table, shared)))
+            name, source, rows, partition, table = task
+            running.add(pool.submit(score_task, name, source, rows, partition, ship(table, shared)))
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -196,7 +196,7 @@ def run_embedded(job: BatchJob) -> BatchResult:
     """Chunks read here (bounded read-ahead), scored in a pool of worker processes, each part committed atomically."""
     started = time.perf_counter()
     scorer, tag, chunk_rows = job.scorer, job.tag, job.chunk_rows
-    parts = inspect_input(job.input, scorer.schema)
+    parts = inspect_input(job.input, scorer.schema, job.settings.max_wrong_field_rows)
     manifest = new_manifest(
         "embedded",
         [p.as_dict() for p in parts],

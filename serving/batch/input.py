@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import numpy as np
@@ -24,6 +25,7 @@ from thinfile.features.io import (
 )
 from thinfile.features.schema import FeatureType, Schema
 from thinfile.features.validate import column_problems
+from thinfile.serving.batch.settings import BatchSettings
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _SAMPLE_BYTES = 1 << 20
@@ -31,10 +33,53 @@ _READ_BATCH_ROWS_MIN = 8_192
 _READ_BATCH_ROWS_MAX = 1 << 20
 _CSV_BLOCK_BYTES = 16 << 20
 _SHOWN_PROBLEMS = 3
+MOST_WRONG_FIELD_ROWS = BatchSettings.model_fields["max_wrong_field_rows"].default
 
 
 class BatchInputError(ValueError):
     """The input cannot be scored as it is. The message says what to fix, and whether finished parts were kept."""
+
+
+class WrongFields(NamedTuple):
+    """A CSV row with another number of fields than the header: its row number (from 0, after the header) and
+    the two counts. Never its text: that is an applicant's data."""
+
+    row: int
+    fields: int
+    expected: int
+
+
+@dataclass(frozen=True)
+class ChunkRows:
+    """Where a chunk's rows are in its file: `first`, the row number of its first row read were none of its own
+    rows set aside; `wrong_fields`, the rows with the wrong number of fields it sets aside (in file order)."""
+
+    first: int
+    wrong_fields: tuple[WrongFields, ...] = ()
+
+    def numbers(self, positions: np.ndarray) -> np.ndarray:
+        """The file's row numbers of the chunk's rows read at `positions` (from 0)."""
+        if not self.wrong_fields:
+            return self.first + positions
+        starts = np.array([w.row for w in self.wrong_fields], dtype=np.int64) - np.arange(len(self.wrong_fields))
+        return self.first + positions + np.searchsorted(starts - self.first, positions, side="right")
+
+
+class _SkipWrongFields:
+    """pyarrow's invalid-row handler: skips a row with the wrong number of fields, and when counting keeps where it
+    was, up to `most` rows (pyarrow numbers rows from 1 with the header, and only when it reads without threads);
+    past them, the read stops with pyarrow's error."""
+
+    def __init__(self, keep: bool, most: int = 0) -> None:
+        self.keep, self.most = keep, most
+        self.rows: list[WrongFields] = []
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        if self.keep:
+            if row.number is None or len(self.rows) >= self.most:
+                return "error"
+            self.rows.append(WrongFields(row.number - 2, row.actual_columns, row.expected_columns))
+        return "skip"
 
 
 @dataclass(frozen=True)
@@ -51,9 +96,29 @@ class InputPart:
     csv_as_text: bool = False
     row_groups: int = 1
     encoding: str = "utf8"
+    wrong_fields: tuple[WrongFields, ...] = ()
+    """the CSV rows with another number of fields than the header: not read, each set aside as a reject"""
+
+    @property
+    def read_rows(self) -> int:
+        """Rows the reader yields: all of them but those with the wrong number of fields."""
+        return self.rows - len(self.wrong_fields)
 
     def chunks(self, chunk_rows: int) -> int:
-        return -(-self.rows // chunk_rows)
+        """Chunks of `chunk_rows` rows read; one, for its rejects, when every row has the wrong number of fields."""
+        return max(-(-self.read_rows // chunk_rows), 1 if self.wrong_fields else 0)
+
+    def chunk_rows(self, k: int, chunk_rows: int) -> ChunkRows:
+        """Where chunk k's rows are in the file, and the rows with the wrong number of fields it sets aside: those
+        among or just before its rows read (the last chunk also takes those after its last row)."""
+        if not self.wrong_fields:
+            return ChunkRows(k * chunk_rows)
+        rows = np.array([w.row for w in self.wrong_fields], dtype=np.int64)
+        read_before = rows - np.arange(len(rows))  # rows read before each
+        chunk = np.minimum(read_before // chunk_rows, self.chunks(chunk_rows) - 1)
+        mine = np.flatnonzero(chunk == k)
+        earlier = int(np.count_nonzero(chunk < k))
+        return ChunkRows(k * chunk_rows + earlier, tuple(self.wrong_fields[i] for i in mine))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +129,7 @@ class InputPart:
             "partition": self.partition,
             "columns": len(self.columns),
             **({"encoding": self.encoding} if self.encoding != "utf8" else {}),
+            **({"rows_with_wrong_field_count": len(self.wrong_fields)} if self.wrong_fields else {}),
         }
 
 
@@ -108,50 +174,77 @@ def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa
 
 
 def _csv_header(path: Path, encoding: str) -> list[str]:
-    with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)) as reader:
+    read = pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)
+    parse = pacsv.ParseOptions(invalid_row_handler=_SkipWrongFields(keep=False))
+    with pacsv.open_csv(path, read_options=read, parse_options=parse) as reader:
         return reader.schema.names
 
 
 def _csv_reader(
-    path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str
+    path: Path,
+    schema: Schema,
+    header: list[str],
+    as_text: bool,
+    encoding: str,
+    wrong_fields: _SkipWrongFields | None = None,
 ) -> pacsv.CSVStreamingReader:
+    """The file's wanted columns, rows with the wrong number of fields skipped (and kept in `wrong_fields`)."""
     keep = [c for c in wanted_columns(schema) if c in header]
     convert = pacsv.ConvertOptions(
         column_types=_csv_types(schema, header, as_text), include_columns=keep, strings_can_be_null=True
     )
-    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding)
-    return pacsv.open_csv(path, read_options=read, convert_options=convert)
+    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=wrong_fields is None)
+    parse = pacsv.ParseOptions(invalid_row_handler=wrong_fields or _SkipWrongFields(keep=False))
+    return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
 
 
-def _count_csv(path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str) -> int:
-    rows = 0
-    with _csv_reader(path, schema, header, as_text, encoding) as reader:
-        for batch in reader:
-            rows += batch.num_rows
-    return rows
+def _count_csv(
+    path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str, most_wrong: int
+) -> tuple[int, list[WrongFields]]:
+    """Rows read, and the rows with the wrong number of fields (more than `most_wrong`: BatchInputError)."""
+    rows, wrong = 0, _SkipWrongFields(keep=True, most=most_wrong)
+    try:
+        with _csv_reader(path, schema, header, as_text, encoding, wrong) as reader:
+            for batch in reader:
+                rows += batch.num_rows
+    except pa.ArrowInvalid:
+        if len(wrong.rows) >= most_wrong and most_wrong:
+            raise BatchInputError(
+                f"{path.name}: more than {most_wrong:,} rows have another number of fields than the header's "
+                f"{len(header)}: check the delimiter and the quoting (or raise --max-wrong-field-rows)"
+            ) from None
+        raise
+    return rows, wrong.rows
 
 
-def _inspect_csv(path: Path, schema: Schema, encoding: str) -> tuple[int, list[str], bool]:
-    """Parse the whole file once: row count and whether numbers need reading as text (a bad value somewhere)."""
+def _inspect_csv(
+    path: Path, schema: Schema, encoding: str, most_wrong: int
+) -> tuple[int, list[WrongFields], list[str], bool]:
+    """Parse the whole file once: rows read, rows with the wrong number of fields, and whether numbers need reading
+    as text (a bad value somewhere)."""
     header = _csv_header(path, encoding)
     if len(set(header)) != len(header):
         raise pa.ArrowInvalid(
             f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}"
         )
     try:
-        return _count_csv(path, schema, header, False, encoding), header, False
+        return *_count_csv(path, schema, header, False, encoding, most_wrong), header, False
     except pa.ArrowInvalid as err:
         if "conversion error" not in str(err).lower() or is_decoding_error(err):
             raise
-    return _count_csv(path, schema, header, True, encoding), header, True
+    return *_count_csv(path, schema, header, True, encoding, most_wrong), header, True
 
 
-def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8") -> InputPart:
-    """Open one file, count its rows and check its columns; raise BatchInputError naming the file."""
+def inspect_part(
+    root: Path, path: Path, schema: Schema, encoding: str = "utf8", most_wrong: int = MOST_WRONG_FIELD_ROWS
+) -> InputPart:
+    """Open one file, count its rows and check its columns; raise BatchInputError naming the file. Up to
+    `most_wrong` CSV rows may have the wrong number of fields (each becomes a reject)."""
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
     as_text, groups = False, 1
+    wrong_fields: list[WrongFields] = []
     encoding = encoding if fmt == "csv" else "utf8"
     try:
         if path.stat().st_size == 0:
@@ -160,7 +253,7 @@ def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8")
             meta = pq.ParquetFile(path)
             rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
         else:
-            rows, columns, as_text = _inspect_csv(path, schema, encoding)
+            rows, wrong_fields, columns, as_text = _inspect_csv(path, schema, encoding, most_wrong)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         if fmt == "csv" and is_decoding_error(err):
             raise BatchInputError(wrong_encoding(name, encoding)) from None
@@ -174,17 +267,18 @@ def inspect_part(root: Path, path: Path, schema: Schema, encoding: str = "utf8")
         path=path,
         name=name,
         format=fmt,
-        rows=int(rows),
+        rows=int(rows) + len(wrong_fields),
         fingerprint=fingerprint(path),
         columns=tuple(columns),
         partition=partition,
         csv_as_text=as_text,
         row_groups=max(groups, 1),
         encoding=encoding,
+        wrong_fields=tuple(wrong_fields),
     )
 
 
-def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
+def inspect_input(path: str | Path, schema: Schema, most_wrong: int = MOST_WRONG_FIELD_ROWS) -> list[InputPart]:
     """Every data file of the input, checked; one error listing every bad file, before anything is written.
 
     Paths are made absolute: the Spark engine's tasks open them elsewhere (another working folder, another host)."""
@@ -197,7 +291,7 @@ def inspect_input(path: str | Path, schema: Schema) -> list[InputPart]:
     parts, problems = [], []
     for f in files:
         try:
-            parts.append(inspect_part(root, f, schema, encoding))
+            parts.append(inspect_part(root, f, schema, encoding, most_wrong))
         except BatchInputError as err:
             problems.append(str(err))
     if problems:
@@ -284,6 +378,10 @@ def read_chunks(
     pending = set(range(part.chunks(chunk_rows))) - set(skip)
     if not pending:
         return
+    if part.read_rows == 0:  # every row has the wrong number of fields: one chunk of no rows, for their rejects
+        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text, part.encoding) as reader:
+            yield 0, reader.schema.empty_table()
+        return
     buffer: list[pa.RecordBatch] = []
     row = 0
     try:
@@ -292,7 +390,7 @@ def read_chunks(
             while pos < batch.num_rows:
                 at = start + pos
                 k = at // chunk_rows
-                end = min((k + 1) * chunk_rows, part.rows)
+                end = min((k + 1) * chunk_rows, part.read_rows)
                 take = min(batch.num_rows - pos, end - at)
                 if k in pending:
                     buffer.append(batch.slice(pos, take))

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from thinfile.features.schema import Schema
 from thinfile.features.validate import MatrixReport, ValidationReport, validate_arrow, validate_table
+from thinfile.serving.batch.input import ChunkRows, WrongFields
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer
@@ -26,6 +27,8 @@ from thinfile.training.scorer.explain import Explanation
 
 REJECT_COLUMNS = ["id", "columns", "reason", "source", "row"]
 REJECTS_SCHEMA = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in REJECT_COLUMNS])
+WHOLE_ROW = "(whole row)"
+"""what a reject names as its bad column when the row could not be split into columns"""
 
 
 class BatchSchemaError(ValueError):
@@ -158,23 +161,45 @@ def scores_table(
     return pa.Table.from_arrays(list(columns.values()), names=list(columns))
 
 
-def rejects_table(report: ValidationReport | MatrixReport, source: str, first_row: int) -> pa.Table:
-    """One row per rejected input row: id, the bad columns, every reason, source file and row number in it
-    (`first_row`: the chunk's first row's number)."""
+def rejects_table(report: ValidationReport | MatrixReport, source: str, rows: ChunkRows | int) -> pa.Table:
+    """One row per rejected input row, in file order: id, the bad columns, every reason, source file and row number
+    in it (`rows`: where the chunk's rows are in the file, or its first row's number), the chunk's rows with the
+    wrong number of fields among them."""
+    where = rows if isinstance(rows, ChunkRows) else ChunkRows(rows)
     rejects = report.rejects()
-    if not len(rejects):
+    wrong = where.wrong_fields
+    if not len(rejects) and not wrong:
         return REJECTS_SCHEMA.empty_table()
-    rows = rejects["row"].to_numpy(dtype=np.int64)
-    names = np.full(len(rows), source, dtype=object)
-    return pa.Table.from_arrays(
+    numbers = where.numbers(rejects["row"].to_numpy(dtype=np.int64))
+    table = pa.Table.from_arrays(
         [
             _text(rejects["id"].to_numpy(dtype=object)),
             _text(rejects["columns"].to_numpy(dtype=object)),
             _text(rejects["reason"].to_numpy(dtype=object)),
-            _text(names),
-            pa.array(rows + first_row, pa.int64()),
+            _text(np.full(len(numbers), source, dtype=object)),
+            pa.array(numbers, pa.int64()),
         ],
         schema=REJECTS_SCHEMA,
+    )
+    if not wrong:
+        return table
+    unread = pa.Table.from_arrays(
+        [
+            pa.nulls(len(wrong), pa.string()),
+            _text(np.full(len(wrong), WHOLE_ROW, dtype=object)),
+            _text(np.array([wrong_fields_reason(w) for w in wrong], dtype=object)),
+            _text(np.full(len(wrong), source, dtype=object)),
+            pa.array([w.row for w in wrong], pa.int64()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+    return pa.concat_tables([table, unread]).sort_by("row")
+
+
+def wrong_fields_reason(w: WrongFields) -> str:
+    return (
+        f"the row has {w.fields} fields where the header has {w.expected} (a stray comma or quote, or a cut line), "
+        "so no value in it can be read; fix the row and score it again"
     )
 
 
@@ -194,11 +219,12 @@ def score_table(
     settings: BatchSettings,
     *,
     source: str = "",
-    first_row: int = 0,
+    first_row: ChunkRows | int = 0,
 ) -> ChunkResult:
     """Scores of the valid rows, rejects (id, columns, reason, source, row) of the others, and their summary.
 
-    `source` names the chunk's input file; `first_row` is the chunk's first row's number in that file.
+    `source` names the chunk's input file; `first_row` is the chunk's first row's number in that file, or where its
+    rows are there (`InputPart.chunk_rows`) with the rows it sets aside unread.
     """
     schema, top = scorer.schema, settings.top_reasons
     report = validate_arrow(table, schema)
@@ -216,13 +242,14 @@ def score_table(
     return ChunkResult(scores, rejects, chunk_stats(scorer, explanation, groups, settings), by_column)
 
 
-def _row_numbers(valid: np.ndarray, everyone: bool, first_row: int) -> np.ndarray:
+def _row_numbers(valid: np.ndarray, everyone: bool, first_row: ChunkRows | int) -> np.ndarray:
     """The scored rows' numbers in their input file."""
-    return first_row + (np.arange(len(valid)) if everyone else np.flatnonzero(valid))
+    where = first_row if isinstance(first_row, ChunkRows) else ChunkRows(first_row)
+    return where.numbers(np.arange(len(valid)) if everyone else np.flatnonzero(valid))
 
 
 def _rejects_of(
-    report: ValidationReport | MatrixReport, source: str, first_row: int
+    report: ValidationReport | MatrixReport, source: str, first_row: ChunkRows | int
 ) -> tuple[pa.Table, dict[str, int]]:
     """The chunk's rejects and their count per column; a table-level error (a missing column) stops the job."""
     if report.table_errors:

@@ -21,6 +21,12 @@ class BatchSettings(Section):
         2, ge=1, description="chunks handed to each worker at once: one scoring, one waiting (memory bound)"
     )
     top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes written per row")
+    max_wrong_field_rows: int = Field(
+        10_000,
+        ge=0,
+        description="CSV rows with the wrong number of fields that one file may hold, each a reject; more and the "
+        "file is refused (a wrong delimiter or quote, not a few bad rows)",
+    )
     approval_grid_step: float = Field(10.0, gt=0, description="score step of the approval-rate-by-cut-off curve")
     duplicates_shown: int = Field(5, ge=0, le=100, description="duplicate ids named in the summary and report")
     manifest_every_s: float = Field(5.0, ge=0, description="seconds between manifest rewrites while running")

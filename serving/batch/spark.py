@@ -244,7 +244,7 @@ def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
     started = time.perf_counter()
     schema, chunk_rows = job.scorer.schema, job.chunk_rows
-    parts = inspect_input(job.input, schema)
+    parts = inspect_input(job.input, schema, job.settings.max_wrong_field_rows)
     inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons
     manifest = new_manifest("spark", inputs, job.tag.as_dict(), schema.fingerprint, chunk_rows, top)
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):

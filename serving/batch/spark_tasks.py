@@ -34,8 +34,9 @@ class ChunkRun:
     chunks: tuple[int, ...]
 
     def chunk_rows(self, k: int, chunk_rows: int) -> int:
-        """Rows in chunk `k` (the file's last chunk may be short)."""
-        return min(chunk_rows, self.part.rows - k * chunk_rows)
+        """Rows in chunk `k` (the file's last chunk may be short), with those it sets aside unread."""
+        read = max(min(chunk_rows, self.part.read_rows - k * chunk_rows), 0)
+        return read + len(self.part.chunk_rows(k, chunk_rows).wrong_fields)
 
 
 def plan_runs(
@@ -94,7 +95,11 @@ def score_runs(
                         if stop.exists():
                             return
                         yield worker.score_task(
-                            chunk_name(r.part_index, k), r.part.name, k * chunk_rows, r.part.partition, table
+                            chunk_name(r.part_index, k),
+                            r.part.name,
+                            r.part.chunk_rows(k, chunk_rows),
+                            r.part.partition,
+                            table,
                         )
                 except BatchInputError as err:
                     yield "", {"error": str(err)}

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from thinfile.features.lifetime import die_with_parent
 from thinfile.features.schema import Schema
-from thinfile.serving.batch.input import normalise
+from thinfile.serving.batch.input import ChunkRows, normalise
 from thinfile.serving.batch.output import OutputLayout, write_parquet_atomic
 from thinfile.serving.batch.scoring import ModelTag, score_table
 from thinfile.serving.batch.settings import BatchSettings
@@ -207,17 +207,22 @@ def arrive(chunk: pa.Table | SharedChunk | bytes) -> pa.Table:
 
 
 def score_task(
-    name: str, source: str, first_row: int, partition: dict[str, str | None], chunk: pa.Table | SharedChunk | bytes
+    name: str,
+    source: str,
+    rows: ChunkRows | int,
+    partition: dict[str, str | None],
+    chunk: pa.Table | SharedChunk | bytes,
 ) -> tuple[str, dict]:
-    """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last."""
+    """Score one chunk and commit its parts: rejects first, scores (with counts in the footer) last. `rows`: where
+    the chunk's rows are in the `source` file (`InputPart.chunk_rows`), or its first row's number there."""
     w = _WORKER
     table = normalise(arrive(chunk), partition, w["scorer"].schema)
-    result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=first_row)
+    result = score_table(table, w["scorer"], w["tag"], w["settings"], source=source, first_row=rows)
     layout: OutputLayout = w["layout"]
     footer = {
         "counts": result.counts,
         "source": source,
-        "first_row": first_row,
+        "first_row": rows.first if isinstance(rows, ChunkRows) else rows,
         "stats": result.stats,
         "rejected_by_column": result.rejected_by_column,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from thinfile.features.schema import Schema
 from thinfile.serving.batch import batch_score
 from thinfile.serving.batch.input import BatchInputError, inspect_input
 from thinfile.serving.batch.output import BatchOutputError
+from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
 from thinfile.training.scorer.artefact import Scorer
 
@@ -185,29 +187,80 @@ def test_every_file_missing_a_column_is_named_when_files_share_their_columns(
     assert "e.parquet: missing required column(s): profile_completeness" in str(err.value)
 
 
-def test_a_ragged_csv_row_is_named_without_quoting_the_row(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
-    book.head(50).to_csv(tmp_path / "c.csv", index=False)
-    with (tmp_path / "c.csv").open("a") as fh:
-        fh.write("A9,secret-income-123456,2\n")
+def _with_wrong_field_counts(book: pd.DataFrame, path: Path, at: dict[int, str]) -> list[str]:
+    """`book` as CSV with the line `at[r]` written as data row r (counted from 0 after the header); the ids of the
+    file's data rows as Python's csv module reads them (None where a row has too few fields)."""
+    lines = book.to_csv(index=False).splitlines()
+    body = lines[1:]
+    for r in sorted(at):
+        body.insert(r, at[r])
+    path.write_text("\n".join([lines[0], *body]) + "\n")
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    return [row[0] if len(row) > 1 else None for row in rows]
+
+
+def test_csv_rows_with_the_wrong_number_of_fields_are_rejects_at_their_row(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores
+) -> None:
+    short, long = "A9,secret-income-123456,2", book.head(1).to_csv(index=False, header=False).strip() + ",extra"
+    at = {0: short, 2001: long, 4002: short, 4003: short, len(book) + 4: short}
+    ids = _with_wrong_field_counts(book, tmp_path / "c.csv", at)
+    result = batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, chunk_rows=2_000, workers=1)
+
+    assert (result.rows_in, result.scored, result.rejected) == (len(book) + len(at), len(book), len(at))
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects").sort_values("row", ignore_index=True)
+    assert rejects["row"].tolist() == sorted(at)
+    assert (rejects["columns"] == "(whole row)").all() and rejects["id"].isna().all()
+    fields = len(book.columns)
+    for row, reason in zip(rejects["row"], rejects["reason"]):
+        got = 3 if at[row] == short else fields + 1
+        assert f"the row has {got} fields where the header has {fields}" in reason
+    assert "secret-income" not in rejects.to_string()
+    scores = read_scores(tmp_path / "out", schema.id_column)
+    assert [ids[r] for r in scores["row"]] == scores[schema.id_column].tolist()  # each score at its own row
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["counts"]["rejected"] == len(at)
+
+
+def test_a_csv_file_whose_every_row_has_the_wrong_number_of_fields_is_all_rejects(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    header = ",".join(book.columns)
+    (tmp_path / "c.csv").write_text(header + "\nA1,2\nA2,3\nA3\n")
+    result = batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, workers=1)
+    assert (result.rows_in, result.scored, result.rejected) == (3, 0, 3)
+    assert pd.read_parquet(tmp_path / "out" / "rejects")["row"].tolist() == [0, 1, 2]
+
+
+def test_more_rows_with_the_wrong_number_of_fields_than_allowed_refuse_the_file_without_quoting_them(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    secret = "A9,secret-income-123456,2"
+    _with_wrong_field_counts(book.head(50), tmp_path / "c.csv", {3: secret, 10: secret, 20: secret})
     with pytest.raises(BatchInputError) as err:
-        batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, workers=1)
+        batch_score(
+            tmp_path / "c.csv", tmp_path / "out", scorer, workers=1, settings=BatchSettings(max_wrong_field_rows=2)
+        )
     message = str(err.value)
-    columns = len(book.columns)
-    assert f"a row has the wrong number of fields: expected {columns} columns, got 3" in message
-    assert "fix or remove that row" in message and "secret-income" not in message
+    assert f"more than 2 rows have another number of fields than the header's {len(book.columns)}" in message
+    assert "secret-income" not in message and not (tmp_path / "out").exists()
+    with pytest.raises(BatchInputError) as err:  # none allowed: the first is named as pyarrow found it
+        batch_score(
+            tmp_path / "c.csv", tmp_path / "out", scorer, workers=1, settings=BatchSettings(max_wrong_field_rows=0)
+        )
+    assert "a row has the wrong number of fields" in str(err.value) and "secret-income" not in str(err.value)
 
 
 def test_malformed_file_stops_before_any_output(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
     book.head(100).to_parquet(tmp_path / "book" / "a.parquet")
     (tmp_path / "book" / "b.parquet").write_bytes(b"PAR1 this is not parquet")
-    book.head(50).to_csv(tmp_path / "book" / "c.csv", index=False)
-    with (tmp_path / "book" / "c.csv").open("a") as fh:
-        fh.write("A9,1,2\n")
+    book.head(50).rename(columns={"return_rate": "device_tier"}).to_csv(tmp_path / "book" / "c.csv", index=False)
     with pytest.raises(BatchInputError) as err:
         batch_score(tmp_path / "book", tmp_path / "out", scorer, workers=1)
     assert "b.parquet: not a readable Parquet file" in str(err.value)
-    assert "c.csv: not a readable CSV file" in str(err.value)
+    assert "c.csv: not a readable CSV file (repeated column names in the header: ['device_tier'])" in str(err.value)
     assert not (tmp_path / "out").exists()
 
 

@@ -25,6 +25,9 @@ from thinfile.serving.batch.spark import (
 pytest.importorskip("pyspark")
 
 ROWS = 3_000
+CSV_ROWS = 1_000  # c.csv: rows read, besides
+WRONG_FIELDS = {0: "A1,2", 801: "A2,3"}  # data rows with the wrong number of fields (the second starts chunk 2)
+ROWS_IN = ROWS + CSV_ROWS + len(WRONG_FIELDS)
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +39,10 @@ def both_engines(book: pd.DataFrame, scorer_dir: Path, tmp_path_factory: pytest.
     (root / "book").mkdir()
     rows.iloc[:1_700].to_parquet(root / "book" / "a.parquet")
     rows.iloc[1_700:].to_parquet(root / "book" / "b.parquet")
+    lines = book.iloc[ROWS : ROWS + CSV_ROWS].to_csv(index=False).splitlines()
+    for row, line in sorted(WRONG_FIELDS.items()):
+        lines.insert(row + 1, line)
+    (root / "book" / "c.csv").write_text("\n".join(lines) + "\n")
     embedded = batch_score(root / "book", root / "embedded", scorer_dir, chunk_rows=800, workers=1)
     spark = batch_score(root / "book", root / "spark", scorer_dir, engine="spark", master="local[2]", chunk_rows=800)
     yield root, embedded, spark
@@ -48,7 +55,7 @@ def test_spark_gives_the_embedded_scores_rejects_and_counts(both_engines, schema
     assert (
         (spark.rows_in, spark.scored, spark.rejected)
         == (embedded.rows_in, embedded.scored, embedded.rejected)
-        == (ROWS, ROWS - 2, 2)
+        == (ROWS_IN, ROWS - 2 + CSV_ROWS, 2 + len(WRONG_FIELDS))
     )
     pd.testing.assert_frame_equal(
         read_scores(root / "spark", schema.id_column),
@@ -56,10 +63,13 @@ def test_spark_gives_the_embedded_scores_rejects_and_counts(both_engines, schema
         check_exact=True,
     )
     a, b = (
-        pd.read_parquet(root / e / "rejects").sort_values("source", ignore_index=True) for e in ("spark", "embedded")
+        pd.read_parquet(root / e / "rejects").sort_values(["source", "row"], ignore_index=True)
+        for e in ("spark", "embedded")
     )
     assert a.equals(b)
-    assert list(zip(b["source"], b["row"], strict=True)) == [("a.parquet", 10), ("b.parquet", 300)]
+    assert list(zip(b["source"], b["row"], strict=True)) == [("a.parquet", 10), ("b.parquet", 300)] + [
+        ("c.csv", row) for row in WRONG_FIELDS
+    ]
     assert spark.report["stability"] == embedded.report["stability"]
     assert spark.report["fairness"] == embedded.report["fairness"]
 
@@ -134,7 +144,7 @@ def test_the_spark_progress_bar_ends_at_every_row_and_names_the_tasks(
     )
 
     text = console.export_text()
-    assert f"scoring {ROWS:,} rows in" in text and f"{ROWS}/{ROWS} rows" in text
+    assert f"scoring {ROWS_IN:,} rows in" in text and f"{ROWS_IN}/{ROWS_IN} rows" in text
 
 
 @pytest.mark.slow

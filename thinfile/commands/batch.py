@@ -111,6 +111,13 @@ def batch_score(
         min=1,
         help="Scoring processes of the embedded engine (default: one per core); Spark uses its own cores.",
     ),
+    max_wrong_field_rows: int = typer.Option(
+        None,
+        "--max-wrong-field-rows",
+        min=0,
+        help="CSV rows with another number of fields than the header that one file may hold, each a reject with "
+        "its row (default from settings: 10,000); more and the file is refused.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),
 ) -> None:
@@ -162,7 +169,9 @@ def batch_score(
                 master=master,
                 chunk_rows=chunk_rows,
                 workers=workers,
-                settings=settings.batch,
+                settings=settings.batch
+                if max_wrong_field_rows is None
+                else settings.batch.model_copy(update={"max_wrong_field_rows": max_wrong_field_rows}),
                 fairness=settings.fairness,
                 groups=settings.audit,
                 stability=settings.stability,
