@@ -110,6 +110,7 @@ def use_store(create: bool = False) -> str:
     chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
     if chosen_by_user:
         check_store(uri, create=create)
+    check_not_emptied(uri)
     if create:
         check_writable(uri)
     mlflow.set_tracking_uri(uri)
@@ -141,6 +142,19 @@ def check_store(uri: str, create: bool = False, checks: StoreChecks | None = Non
         raise StoreError(
             f"MLFLOW_TRACKING_URI names a file store ({uri}); thinfile registers models, which needs a database: "
             "use sqlite:///<folder>/mlflow.db or a tracking server, or unset it for the embedded store"
+        )
+
+
+def check_not_emptied(uri: str) -> None:
+    """A SQLite store file of 0 bytes (a failed copy or restore, a truncated file) is refused: MLflow would make it a
+    new, empty store, and every model once registered there would read as never trained."""
+    if urlparse(uri).scheme != "sqlite":
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.is_file() and path.stat().st_size == 0:
+        raise StoreError(
+            f"the MLflow store {path} is an empty file (0 bytes), as a failed copy or restore leaves it; restore "
+            "mlflow.db from a copy, or delete the empty file to start a new store"
         )
 
 

@@ -128,6 +128,20 @@ def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypa
     assert "restore mlflow.db from a copy" in line
 
 
+def test_an_emptied_store_file_is_refused_not_made_a_new_empty_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"")
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    for command in (["promote", "--version", "1"], ["batch-score", str(tmp_path / "book.csv"), str(tmp_path / "out")]):
+        out = runner.invoke(app, command)
+        assert out.exit_code == 2
+        line = one_line_error(out.output)
+        assert f"the MLflow store {tmp_path}/mlruns/mlflow.db is an empty file (0 bytes)" in line
+    assert (tmp_path / "mlruns" / "mlflow.db").stat().st_size == 0
+
+
 @pytest.fixture
 def read_only_home(trained_here: Path, tmp_path: Path) -> Iterator[Path]:
     """A read-only bind mount of a home holding a store (mounting needs root; skipped otherwise)."""
