@@ -91,7 +91,7 @@ class ValidationReport:
         return pd.DataFrame(
             {
                 "row": rows[starts],
-                "id": self.errors["id"].to_numpy()[order][starts].astype(str),
+                "id": _row_ids(self.errors["id"].to_numpy()[order].astype(str), starts),
                 "columns": joined_columns.astype(object),
                 "reason": reasons.astype(object),
             }
@@ -194,6 +194,13 @@ def column_problems(
     present = set(columns)
     missing = [c for c in required if c not in present]
     return unknown, ([f"missing required column(s): {', '.join(missing)}"] if missing else [])
+
+
+def _row_ids(ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The id of each row whose errors start at `starts`: "" when one of them says the id is missing (the others
+    carry the id column's text, which for a missing id is not an id)."""
+    missing = np.logical_or.reduceat(ids == "", starts) if len(starts) else np.zeros(0, dtype=bool)
+    return np.where(missing, "", ids[starts]).astype(object)
 
 
 def _unreadable(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -> pd.DataFrame:

@@ -73,12 +73,18 @@ class _SkipWrongFields:
     def __init__(self, keep: bool, most: int = 0) -> None:
         self.keep, self.most = keep, most
         self.rows: list[WrongFields] = []
+        self.refused: WrongFields | None = None
+        """the row past `most` at which the read was stopped"""
 
     def __call__(self, row: pacsv.InvalidRow) -> str:
         if self.keep:
-            if row.number is None or len(self.rows) >= self.most:
+            if row.number is None:
                 return "error"
-            self.rows.append(WrongFields(row.number - 2, row.actual_columns, row.expected_columns))
+            wrong = WrongFields(row.number - 2, row.actual_columns, row.expected_columns)
+            if len(self.rows) >= self.most:
+                self.refused = wrong
+                return "error"
+            self.rows.append(wrong)
         return "skip"
 
 
@@ -208,13 +214,24 @@ def _count_csv(
             for batch in reader:
                 rows += batch.num_rows
     except pa.ArrowInvalid:
-        if len(wrong.rows) >= most_wrong and most_wrong:
-            raise BatchInputError(
-                f"{path.name}: more than {most_wrong:,} rows have another number of fields than the header's "
-                f"{len(header)}: check the delimiter and the quoting (or raise --max-wrong-field-rows)"
-            ) from None
+        if wrong.refused is not None:
+            raise BatchInputError(too_many_wrong_fields(path.name, wrong.refused, most_wrong)) from None
         raise
     return rows, wrong.rows
+
+
+def too_many_wrong_fields(name: str, refused: WrongFields, most: int) -> str:
+    """Why a file with more than `most` rows of the wrong number of fields is refused, and what to do."""
+    row = f"row {refused.row:,} has {refused.fields} fields where the header has {refused.expected}"
+    if most == 0:
+        return (
+            f"{name}: {row}, and --max-wrong-field-rows is 0: fix or remove that row, or allow such rows to become "
+            "rejects"
+        )
+    return (
+        f"{name}: more than {most:,} rows have another number of fields than the header ({row}): check the "
+        "delimiter and the quoting, or raise --max-wrong-field-rows"
+    )
 
 
 def _inspect_csv(

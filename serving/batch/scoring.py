@@ -185,7 +185,7 @@ def rejects_table(report: ValidationReport | MatrixReport, source: str, rows: Ch
         return table
     unread = pa.Table.from_arrays(
         [
-            pa.nulls(len(wrong), pa.string()),
+            _text(np.full(len(wrong), "", dtype=object)),
             _text(np.full(len(wrong), WHOLE_ROW, dtype=object)),
             _text(np.array([wrong_fields_reason(w) for w in wrong], dtype=object)),
             _text(np.full(len(wrong), source, dtype=object)),

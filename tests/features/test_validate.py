@@ -97,6 +97,19 @@ def test_a_blank_or_white_space_id_is_a_missing_id_in_every_validator(sample, sc
         assert sorted(bad["row"]) == expected and set(bad["reason"]) == {"is missing but required"}
 
 
+def test_a_reject_whose_id_is_missing_shows_no_id_whatever_else_is_wrong_in_every_validator(sample, schema):
+    table = sample.head(20).astype({schema.id_column: object, "account_tenure_months": object})
+    table.loc[4, schema.id_column] = None
+    table.loc[4, "account_tenure_months"] = None  # its error sorts before the id's (errors are named in name order)
+    for report in (
+        validate_table(table, schema),
+        reference_validate_table(table, schema),
+        validate_arrow(pa.Table.from_pandas(table, preserve_index=False), schema),
+    ):
+        (reject,) = report.rejects().itertuples()
+        assert (reject.row, reject.id) == (4, "") and reject.columns.startswith("account_tenure_months,")
+
+
 def test_a_whole_number_id_column_with_a_gap_shows_ids_as_written(sample, schema):
     bad = sample.assign(**{schema.id_column: np.arange(1, len(sample) + 1, dtype=float)})
     bad.loc[3, schema.id_column] = np.nan

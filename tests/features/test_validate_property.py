@@ -109,12 +109,13 @@ def tables(draw: st.DrawFn) -> pd.DataFrame:
 
 
 def rejects_by_groupby(errors: pd.DataFrame) -> pd.DataFrame:
-    """One line per bad row, written with a pandas groupby over the reference's errors."""
+    """One line per bad row, written with a pandas groupby over the reference's errors (no id when one of the row's
+    errors is its missing id)."""
     grouped = errors.groupby("row", sort=True)
     return pd.DataFrame(
         {
             "row": grouped.size().index.to_numpy(dtype=np.int64),
-            "id": grouped["id"].first().astype(str).to_numpy(),
+            "id": grouped["id"].agg(lambda ids: "" if (ids.astype(str) == "").any() else str(ids.iloc[0])).to_numpy(),
             "columns": grouped["column"].agg(lambda c: ",".join(dict.fromkeys(c))).to_numpy(),
             "reason": grouped.apply(
                 lambda g: "; ".join(
