@@ -224,12 +224,21 @@ def test_csv_rows_with_the_wrong_number_of_fields_are_rejects_at_their_row(
 
 
 def test_a_csv_file_whose_every_row_has_the_wrong_number_of_fields_is_all_rejects(
-    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+    book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
 ) -> None:
     header = ",".join(book.columns)
     (tmp_path / "c.csv").write_text(header + "\nA1,2\nA2,3\nA3\n")
-    result = batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, workers=1)
-    assert (result.rows_in, result.scored, result.rejected) == (3, 0, 3)
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    args = ["batch-score", str(tmp_path / "c.csv"), str(tmp_path / "out"), "--model", str(scorer_dir)]
+
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "rows in 3 = scored 0 + rejected 3" in said
+    assert "all 3 rows were rejected, most often for a wrong number of fields (3 rows)" in said
     assert pd.read_parquet(tmp_path / "out" / "rejects")["row"].tolist() == [0, 1, 2]
 
 

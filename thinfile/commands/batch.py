@@ -65,9 +65,12 @@ def one_line(err: BaseException) -> str:
 
 
 def _most_rejected(report: dict) -> str:
+    from thinfile.serving.batch.scoring import WHOLE_ROW
+
     by_column = report.get("job", {}).get("rejected_by_column") or {}
     top = sorted(by_column.items(), key=lambda kv: -kv[1])[:3]
-    return ", ".join(f"{column} ({counted(rows, 'row')})" for column, rows in top)
+    named = {WHOLE_ROW: "a wrong number of fields"}
+    return ", ".join(f"{named.get(column, column)} ({counted(rows, 'row')})" for column, rows in top)
 
 
 def batch_score(
