@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,11 +73,15 @@ def list_parts(path: str | Path) -> list[Path]:
             )
         return [p]
     if p.is_dir():
-        parts = sorted(
-            f
-            for f in p.rglob("*")
-            if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith((".", "_"))
-        )
+        named = [f for f in p.rglob("*") if f.suffix.lower() in SUFFIXES and not f.name.startswith((".", "_"))]
+        dangling = sorted(f for f in named if f.is_symlink() and not f.exists())
+        if dangling:
+            first = dangling[0]
+            more = f" (and {len(dangling) - 1:,} more)" if len(dangling) > 1 else ""
+            raise TableReadError(
+                f"{first} is a link to {os.readlink(first)}, which does not exist{more}: fix the link or remove it"
+            )
+        parts = sorted(f for f in named if f.is_file())
         if not parts:
             raise TableReadError(f"{p}: no .parquet or .csv files found in this folder")
         return parts

@@ -66,3 +66,12 @@ def test_a_refused_single_file_input_says_to_fix_or_replace_it(tmp_path: Path, s
     (tmp_path / "book.csv").write_bytes(b"")
     said = refusal(tmp_path / "book.csv", schema)
     assert "book.csv: empty file" in said and said.endswith("Fix or replace the file and rerun")
+
+
+def test_a_link_to_a_file_that_is_gone_is_refused_naming_it_and_where_it_pointed(
+    book_folder: Path, schema: Schema, tmp_path: Path
+) -> None:
+    (book_folder / "b.csv").symlink_to(tmp_path / "exports" / "b.csv")
+    said = refusal(book_folder, schema)
+    assert f"{book_folder / 'b.csv'} is a link to {tmp_path / 'exports' / 'b.csv'}, which does not exist" in said
+    assert "fix the link or remove it" in said
