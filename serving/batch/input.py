@@ -57,6 +57,11 @@ class ChunkRows:
     first: int
     wrong_fields: tuple[WrongFields, ...] = ()
 
+    @staticmethod
+    def of(rows: ChunkRows | int) -> ChunkRows:
+        """`rows` itself, or a chunk that sets no row aside whose first row is number `rows`."""
+        return rows if isinstance(rows, ChunkRows) else ChunkRows(rows)
+
     def numbers(self, positions: np.ndarray) -> np.ndarray:
         """The file's row numbers of the chunk's rows read at `positions` (from 0)."""
         if not self.wrong_fields:

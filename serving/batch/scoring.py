@@ -165,7 +165,7 @@ def rejects_table(report: ValidationReport | MatrixReport, source: str, rows: Ch
     """One row per rejected input row, in file order: id, the bad columns, every reason, source file and row number
     in it (`rows`: where the chunk's rows are in the file, or its first row's number), the chunk's rows with the
     wrong number of fields among them."""
-    where = rows if isinstance(rows, ChunkRows) else ChunkRows(rows)
+    where = ChunkRows.of(rows)
     rejects = report.rejects()
     wrong = where.wrong_fields
     if not len(rejects) and not wrong:
@@ -244,8 +244,7 @@ def score_table(
 
 def _row_numbers(valid: np.ndarray, everyone: bool, first_row: ChunkRows | int) -> np.ndarray:
     """The scored rows' numbers in their input file."""
-    where = first_row if isinstance(first_row, ChunkRows) else ChunkRows(first_row)
-    return where.numbers(np.arange(len(valid)) if everyone else np.flatnonzero(valid))
+    return ChunkRows.of(first_row).numbers(np.arange(len(valid)) if everyone else np.flatnonzero(valid))
 
 
 def _rejects_of(

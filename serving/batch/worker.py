@@ -222,7 +222,7 @@ def score_task(
     footer = {
         "counts": result.counts,
         "source": source,
-        "first_row": rows.first if isinstance(rows, ChunkRows) else rows,
+        "first_row": ChunkRows.of(rows).first,
         "stats": result.stats,
         "rejected_by_column": result.rejected_by_column,
     }
