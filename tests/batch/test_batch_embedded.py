@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from thinfile.commands.batch import register
 from thinfile.features.schema import Schema
@@ -134,16 +134,19 @@ def test_duplicate_ids_are_scored_and_reported(
     assert "rejected by column: return_rate 1" in page
 
 
+def batch_score_cli(source: Path, out: Path, scorer_dir: Path) -> Result:
+    """`thinfile batch-score SOURCE OUT --model SCORER_DIR --workers 1` through the CLI."""
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    return CliRunner().invoke(app, ["batch-score", str(source), str(out), "--model", str(scorer_dir), "--workers", "1"])
+
+
 def test_a_job_with_every_row_rejected_exits_non_zero(book: pd.DataFrame, scorer_dir: Path, tmp_path: Path) -> None:
     rows = book.head(300).copy()
     rows["return_rate"] = 9.0
     rows.to_parquet(tmp_path / "book.parquet")
-    app = typer.Typer()
-    register(app)
-    app.command("noop")(lambda: None)
-    args = ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "--model", str(scorer_dir)]
-
-    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    result = batch_score_cli(tmp_path / "book.parquet", tmp_path / "out", scorer_dir)
 
     assert result.exit_code == 1, result.output
     said = " ".join(result.output.split())
@@ -228,12 +231,7 @@ def test_a_csv_file_whose_every_row_has_the_wrong_number_of_fields_is_all_reject
 ) -> None:
     header = ",".join(book.columns)
     (tmp_path / "c.csv").write_text(header + "\nA1,2\nA2,3\nA3\n")
-    app = typer.Typer()
-    register(app)
-    app.command("noop")(lambda: None)
-    args = ["batch-score", str(tmp_path / "c.csv"), str(tmp_path / "out"), "--model", str(scorer_dir)]
-
-    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    result = batch_score_cli(tmp_path / "c.csv", tmp_path / "out", scorer_dir)
 
     assert result.exit_code == 1, result.output
     said = " ".join(result.output.split())
