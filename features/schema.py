@@ -383,6 +383,16 @@ class Schema(BaseModel):
     def sorted_feature_names(self) -> list[str]:
         return sorted(self.feature_names)
 
+    def present_sorted(self, record: Mapping[str, object]) -> dict[str, object]:
+        """The model inputs `record` holds a value for (not None), by name in sorted order."""
+        names = self.sorted_feature_names
+        values = self.sorted_picker(record) if len(names) > 1 else (record[names[0]],)
+        return {name: v for name, v in zip(names, values) if v is not None}
+
+    @cached_property
+    def sorted_picker(self) -> Callable[[Mapping[str, object]], tuple[object, ...]]:
+        return operator.itemgetter(*self.sorted_feature_names)
+
     @cached_property
     def readings(self) -> tuple[FeatureReading, ...]:
         """Per feature (schema order), what explanations read of it, taken out once: a pydantic attribute or an

@@ -61,6 +61,25 @@ _MAC_TAIL = re.compile(rb',"mac":"([0-9a-f]{64})"\}\Z')
 EXAMPLES = 5
 
 
+class RequestIds:
+    """Random request ids, 32 hex digits each, drawn from the OS's generator `per_draw` at a time (one system call
+    per draw). Threads never share an id (a list's pop is atomic), nor do a process and its forked children (a
+    child forgets the ids its parent drew)."""
+
+    def __init__(self, per_draw: int = 256) -> None:
+        self.per_draw = per_draw
+        self._ids: list[str] = []
+        os.register_at_fork(after_in_child=self._ids.clear)
+
+    def __call__(self) -> str:
+        try:
+            return self._ids.pop()
+        except IndexError:
+            drawn = os.urandom(16 * self.per_draw).hex()
+            self._ids[:] = [drawn[i : i + 32] for i in range(0, len(drawn), 32)]
+            return self._ids.pop()
+
+
 def audit_record(
     request_id: str,
     model: str,

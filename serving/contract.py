@@ -263,9 +263,7 @@ def compact_json(obj: dict[str, object]) -> bytes:
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
     `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once)."""
-    names = schema.sorted_feature_names
-    values = applicant.__dict__
-    return compact_json({name: v for name in names if (v := values[name]) is not None})
+    return compact_json(schema.present_sorted(applicant.__dict__))
 
 
 def input_hmac(key: bytes | hmac.HMAC, schema: Schema, applicant: BaseModel) -> str:
@@ -363,8 +361,9 @@ _JSON_SPACE = b" \t\r\n"
 def may_repeat_keys(body: bytes, members: int) -> bool:
     """Could the body hold more object members than the `members` its parse kept? Each member's key ends in `"`,
     then optional spaces, then `:`, so that pattern's count (spaces dropped) bounds the members from above: equal or
-    fewer, and no key was given twice (a JSON parser keeps the last of a repeated key silently)."""
-    return body.translate(None, _JSON_SPACE).count(b'":') > members
+    fewer, and no key was given twice (a JSON parser keeps the last of a repeated key silently). Each member also
+    has its own `:`, so a body with no more colons than members (the usual case, one pass) repeats none."""
+    return body.count(b":") > members and body.translate(None, _JSON_SPACE).count(b'":') > members
 
 
 class _Members(dict):

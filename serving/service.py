@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema, load_schema
-from thinfile.serving.audit import AuditLog, GroupCommit, audit_record, encode, key_id, repair
+from thinfile.serving.audit import AuditLog, GroupCommit, RequestIds, audit_record, encode, key_id, repair
 from thinfile.serving.contract import (
     RequestReader,
     applicant_model,
@@ -176,6 +176,7 @@ class Decider:
         self.top = settings.top_reasons
         self.mac = keyed(key)
         self.key_id = key_id(key)
+        self.request_id = RequestIds()
         meta = scorer.meta
         self.model = {
             "name": str(meta.get("name")),
@@ -189,7 +190,7 @@ class Decider:
         answers = explanation.records()
         audits = []
         for applicant, answer in zip(applicants, answers):
-            request_id = secrets.token_hex(16)
+            request_id = self.request_id()
             audits.append(
                 audit_record(
                     request_id,

@@ -8,13 +8,24 @@ import errno
 import json
 import multiprocessing
 import os
+import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from thinfile.serving import audit
-from thinfile.serving.audit import AuditLog, GroupCommit, encode, log_files, query_audit, repair, verify
+from thinfile.serving.audit import (
+    AuditLog,
+    GroupCommit,
+    RequestIds,
+    encode,
+    log_files,
+    query_audit,
+    repair,
+    verify,
+)
 
 
 def rec(i: int, when: datetime | None = None) -> dict:
@@ -177,3 +188,36 @@ def test_group_commit_gives_every_waiter_the_error_of_a_failed_append(tmp_path: 
 
     outcomes = asyncio.run(many())
     assert all(isinstance(o, OSError) and o.errno == errno.ENOSPC for o in outcomes)
+
+
+def test_request_ids_are_32_hex_digits_and_never_repeat_across_threads_and_draws() -> None:
+    ids = RequestIds(per_draw=8)
+    drawn: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(k: int) -> None:
+        drawn[k].extend(ids() for _ in range(500))
+
+    threads = [threading.Thread(target=draw, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for part in drawn for i in part]
+    assert len(set(every)) == len(every) == 2000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in every)
+
+
+def test_a_forked_child_draws_request_ids_its_parent_never_gives() -> None:
+    ids = RequestIds(per_draw=64)
+    ids()  # the parent now holds 63 drawn ids
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, " ".join(ids() for _ in range(63)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    parent = {ids() for _ in range(63)}
+    assert len(child) == 63 and not child & parent
