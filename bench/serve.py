@@ -9,6 +9,12 @@ row, and so on), so that the VM's drifting speed falls on both alike and explain
 warmed itself in a loop of its own. The audit append (write + fsync) is printed apart: it costs what
 the disk's fsync costs, and concurrent requests share one (group commit).
 
+With --steps, what each step of the contract costs where it runs: the whole contract alternates, round by round in
+one process, with contracts that leave one step out (the read: applicants parsed beforehand; the hints; the input's
+HMAC; the rest of the audit record; the response object: bare JSON bytes), each followed by an explanation of
+another row; a step's share is the whole's ratio minus the ratio without it. A step's cost alone, in a loop of its
+own, is a third to a half of what it costs between the others.
+
 Over HTTP (unless --no-http): the three servers on loopback with the same workers; p50/p99 over sequential
 requests and throughput with concurrent clients, each the median of `--repeat` runs. thinfile's audit log is on
 the disk under THINFILE_HOME (`--audit-in-memory` puts it in /dev/shm to show the service without the disk).
@@ -16,11 +22,13 @@ the disk under THINFILE_HOME (`--audit-in-memory` puts it in /dev/shm to show th
     .venv/bin/python bench/serve.py                                   # ~5 minutes on 2 cores
     .venv/bin/python bench/serve.py --requests 500 --seconds 3 --rows 20000 --repeat 1   # quick look
     .venv/bin/python bench/serve.py --no-http                         # in-process phases only
+    .venv/bin/python bench/serve.py --no-http --steps                 # and each step's share of the ratio
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -31,7 +39,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -179,25 +187,112 @@ def p50_us(fn: Callable[[int], object], n: int, repeat: int) -> float:
 
 
 def paired_p50_us(
-    first: Callable[[int], object], second: Callable[[int], object], n: int, repeat: int
+    first: Callable[[int], object],
+    second: Callable[[int], object],
+    n: int,
+    repeat: int,
+    warmup: int = 200,
+    start: int = 0,
 ) -> tuple[float, float]:
     """Medians over `repeat` runs of the p50s of n calls of `first` and of `second`, one after the other in turn: a
     machine whose speed drifts (this VM's does, by half, within seconds) slows both alike, and neither runs with the
-    caches the other would leave warm if it ran alone."""
+    caches the other would leave warm if it ran alone. Calls are numbered from `start`, after `warmup` unmeasured."""
     runs: list[tuple[float, float]] = []
     for _ in range(repeat):
-        for i in range(min(n, 200)):
+        for i in range(min(n, warmup)):
             first(i)
             second(i)
         a, b = np.empty(n), np.empty(n)
         for i in range(n):
             t0 = time.perf_counter()
-            first(i)
+            first(start + i)
             t1 = time.perf_counter()
-            second(i)
+            second(start + i)
             a[i], b[i] = t1 - t0, time.perf_counter() - t1
         runs.append((float(np.percentile(a, 50)) * 1e6, float(np.percentile(b, 50)) * 1e6))
     return statistics.median(a for a, _ in runs), statistics.median(b for _, b in runs)
+
+
+def step_shares(version: str, bodies: list[dict], rounds: int, per_round: int) -> dict[str, tuple[float, float, float]]:
+    """(contract us, explain us, ratio) of the whole contract and of the contract without each step, all measured in
+    turn with explain, the variants alternating round by round in this process (medians over the rounds)."""
+    from unittest import mock
+
+    from pydantic_core import to_json
+
+    from thinfile.features.schema import load_schema
+    from thinfile.serving import service
+    from thinfile.serving.contract import RequestReader, applicants_to_matrix
+    from thinfile.serving.service import Decider, json_response
+    from thinfile.serving.settings import ServingSettings
+    from thinfile.training.registry import load_scorer
+    from thinfile.training.scorer.explain import Explanation
+    from thinfile.training.settings import model_name_for
+
+    schema = load_schema()
+    scorer = load_scorer(version, model_name_for(schema))
+    scorer.num_threads = 1
+    settings = ServingSettings()
+    decider = Decider(scorer, schema, settings, os.urandom(32))
+    reader = RequestReader(schema, settings.max_batch_rows)
+    raw = [json.dumps(b).encode() for b in bodies]
+    parsed = [reader.applicant(r) for r in raw]
+    matrices = [applicants_to_matrix(schema, [a]) for a in parsed]
+    k = len(raw)
+
+    def no_hints(self: Explanation, X: np.ndarray, rows: list[int], features: np.ndarray) -> list[list[None]]:
+        return [[None] * features.shape[1] for _ in rows]
+
+    leave_out: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
+        "hints": lambda: mock.patch.object(Explanation, "_hints", no_hints),
+        "input HMAC": lambda: mock.patch.object(service, "input_hmac", lambda *a: "0" * 64),
+        "audit record": lambda: _patched(
+            mock.patch.object(service, "audit_record", lambda *a: None),
+            mock.patch.object(service, "encode", lambda records: b""),
+        ),
+    }
+    variants: dict[str, set[str]] = {
+        "whole contract": set(),
+        **{f"without the {step}": {step} for step in ("read", *leave_out, "response")},
+        "without all five": {"read", *leave_out, "response"},
+    }
+
+    def contract(off: set[str]) -> Callable[[int], object]:
+        def run(i: int) -> object:
+            applicant = parsed[i % k] if "read" in off else reader.applicant(raw[i % k])
+            answers, lines = decider.decide([applicant])
+            return (to_json(answers[0]) if "response" in off else json_response(answers[0]).body), lines
+
+        return run
+
+    def explain(i: int) -> object:
+        return scorer.explain(matrices[(i * 7) % k], settings.top_reasons)
+
+    found: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for r in range(rounds + 1):  # round 0 warms every variant and is not counted
+        for name, off in variants.items():
+            with contextlib.ExitStack() as stack:
+                for step in off & leave_out.keys():
+                    stack.enter_context(leave_out[step]())
+                pairs = paired_p50_us(contract(off), explain, per_round, 1, warmup=0 if r else 200, start=r * per_round)
+            if r:
+                found[name].append(pairs)
+    return {
+        name: (
+            statistics.median(c for c, _ in runs),
+            statistics.median(e for _, e in runs),
+            statistics.median(c / e for c, e in runs),
+        )
+        for name, runs in found.items()
+    }
+
+
+@contextlib.contextmanager
+def _patched(*patches: contextlib.AbstractContextManager) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield
 
 
 def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir: Path) -> dict[str, float]:
@@ -278,6 +373,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server workers, the same for every endpoint")
     parser.add_argument("--repeat", type=int, default=3, help="runs of every measurement; the median is shown")
     parser.add_argument("--no-http", action="store_true", help="in-process phases only")
+    parser.add_argument(
+        "--steps", action="store_true", help="also each step's share of the in-process ratio (~1 minute more)"
+    )
+    parser.add_argument("--rounds", type=int, default=12, help="rounds of --steps, each variant once per round")
     parser.add_argument("--audit-in-memory", action="store_true", help="thinfile's audit log in /dev/shm")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
@@ -301,6 +400,7 @@ def main() -> None:
 
     print("measuring the contract in process ...", flush=True)
     phases = in_process(version, thin, args.requests, args.repeat, audit_dir)
+    shares = step_shares(version, thin, args.rounds, 500) if args.steps else {}
     results: dict[str, tuple[float, float, float, int]] = {}
     if not args.no_http:
         results = over_http(args, home, version, model_name, tracking_uri(), thin, full, audit_dir)
@@ -321,6 +421,15 @@ def main() -> None:
     print(f"\n  whole contract / explain, in turn {whole / explain:6.2f}   (target <= 2.0)")
     print(f"  (each measured alone: {alone:.2f}; alone, explain runs with the caches it warmed itself)")
     print(f"  durable audit append: {phases['audit append (write + fsync)'] / 1000:.2f} ms on {audit_dir}")
+    if shares:
+        whole_ratio = shares["whole contract"][2]
+        print(
+            f"\n{'each step where it runs':<32}{'contract us':>12}{'explain us':>12}{'ratio':>8}{'share':>8}"
+            f"   (in turn, {args.rounds} alternating rounds of 500, medians)"
+        )
+        for name, (c, e, ratio) in shares.items():
+            share = "" if name == "whole contract" else f"{whole_ratio - ratio:8.2f}"
+            print(f"{name:<32}{c:>12.1f}{e:>12.1f}{ratio:>8.2f}{share}")
     if results:
         print(
             f"\n{'over HTTP':<24}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'non-200':>9}   ({args.workers} workers each, "
