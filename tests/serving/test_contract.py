@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from thinfile.features.schema import FeatureType, Schema, load_schema
+from thinfile.features.schema import FeatureType, Schema, load_schema, parse_schema
 from thinfile.serving.audit import key_id
 from thinfile.serving.contract import (
     PROTECTED_MESSAGE,
@@ -173,3 +173,26 @@ def test_an_integer_code_outside_the_levels_or_not_an_integer_is_refused_naming_
     with pytest.raises(BadRequest) as err:
         RequestReader(uci, 10).applicant(json.dumps(body).encode())
     assert [d["loc"] for d in err.value.detail] == [["EDUCATION"]]
+
+
+@pytest.mark.parametrize("names", [["only"], ["zeta", "alpha", "mid"]])
+def test_the_canonical_input_is_the_json_modules_sorted_compact_text_for_one_feature_or_several(
+    names: list[str],
+) -> None:
+    lender = parse_schema(
+        {
+            "name": "lender",
+            "version": 1,
+            "id_column": "id",
+            "target": "bad",
+            "protected": [],
+            "features": [
+                {"name": n, "type": "float", "min": 0, "max": 1, "dimension": "capacity", "reason": "Low"}
+                for n in names
+            ],
+        },
+        "lender.yaml",
+    )
+    body = {n: 0.25 + k / 10 for k, n in enumerate(names) if k != 1}  # the second of several left out
+    applicant = applicant_model(lender).model_validate(body)
+    assert canonical_input(lender, applicant) == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
