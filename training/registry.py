@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import urllib.error
@@ -172,19 +173,41 @@ def check_writable(uri: str) -> None:
         )
 
 
+MLFLOW_PROBE = "/api/2.0/mlflow/experiments/get?experiment_id=0"
+"""What thinfile asks a tracking server before using it: any MLflow server answers in JSON (the Default experiment,
+or an `error_code` if it was removed); a web server that is not MLflow answers with a page or a bare 404."""
+_PROBE_BYTES = 1 << 16
+
+
 @lru_cache(maxsize=8)
 def _server_answers(uri: str, timeout_s: float) -> bool:
+    """The server at `uri` answers, as MLflow (an answer asking for credentials counts: MLflow's client sends them)."""
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
-            return True
-    except urllib.error.HTTPError:
-        return True  # it answered, even if not with 200
+        with urllib.request.urlopen(uri.rstrip("/") + MLFLOW_PROBE, timeout=timeout_s) as response:
+            status, body, kind = response.status, response.read(_PROBE_BYTES), response.headers.get_content_type()
+    except urllib.error.HTTPError as err:
+        status, body, kind = err.code, err.read(_PROBE_BYTES), err.headers.get_content_type()
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise StoreError(
             f"the MLflow tracking server {uri} does not answer ({reason}); start it or fix MLFLOW_TRACKING_URI, "
             "or unset it to use the embedded store under THINFILE_HOME/mlruns"
         ) from None
+    if status in (401, 403) or _mlflow_answer(body):
+        return True
+    raise StoreError(
+        f"{uri} (MLFLOW_TRACKING_URI) answers, but not as an MLflow tracking server (HTTP {status}, {kind}, for "
+        f"{MLFLOW_PROBE.split('?')[0]}); set it to the address `mlflow server` listens on (scheme, host, port and "
+        "any path prefix, nothing more), or unset it to use the embedded store under THINFILE_HOME/mlruns"
+    )
+
+
+def _mlflow_answer(body: bytes) -> bool:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and ("experiment" in answer or "error_code" in answer)
 
 
 def client() -> MlflowClient:

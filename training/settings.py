@@ -44,7 +44,7 @@ def model_name_for(schema: Schema) -> str:
 class StoreChecks(Section):
     """How long thinfile waits for a tracking server before saying it does not answer."""
 
-    server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's /health")
+    server_timeout_s: float = Field(5.0, gt=0, description="seconds to wait for the tracking server's first answer")
 
 
 class DataChecks(Section):

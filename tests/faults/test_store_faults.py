@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from ports import free_port
 from typer.testing import CliRunner
 
 from thinfile.cli import app
@@ -48,6 +52,36 @@ def test_an_unreachable_tracking_server_is_named_within_seconds(monkeypatch: pyt
     assert time.monotonic() - start < 30
     assert out.exit_code == 2
     assert "tracking server http://127.0.0.1:9 does not answer" in one_line_error(out.output)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A web server that is not MLflow (it serves a folder; its 404s are pages)."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("command", [["promote", "--version", "1"], ["train"]])
+def test_a_web_server_that_is_not_mlflow_is_named_in_one_line(
+    web_server: str, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", web_server)
+    out = runner.invoke(app, command)
+    assert out.exit_code == 2
+    line = one_line_error(out.output)
+    assert f"{web_server} (MLFLOW_TRACKING_URI) answers, but not as an MLflow tracking server (HTTP 404" in line
 
 
 def test_a_sqlite_path_typo_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,8 @@ import pytest
 from ports import free_port
 
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.registry import EXPERIMENT_NAME
+from thinfile.training.registry import EXPERIMENT_NAME, check_store
+from thinfile.training.settings import StoreChecks
 from thinfile.training.tracking import EXPERIMENT_KIND_TAG, ui_links
 
 CHROMIUM = shutil.which("chromium")
@@ -91,6 +92,10 @@ def test_thinfile_ui_prints_the_runs_page_and_the_comparison_of_the_newest_job(
         assert link in printed
     for model in trained.models:
         assert model.run_id in links["compare"]
+
+
+def test_a_real_mlflow_server_passes_the_store_check(ui_started: tuple[str, Path]) -> None:
+    assert check_store(ui_started[0], checks=StoreChecks(server_timeout_s=30)) is None
 
 
 def _chromium(args: list[str], url: str, profile: Path) -> str:

@@ -63,13 +63,14 @@ def run(
     from thinfile.features.population import generate_population
     from thinfile.training import promotion
     from thinfile.training.fairness_stage import fairness_stage
-    from thinfile.training.pipeline import train
+    from thinfile.training.pipeline import ready_to_train, train
 
     schema = load_schema()
     settings = Settings()
     chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
     if chosen is not None:
         settings = settings.model_copy(update={"policy": chosen})
+    ready_to_train(settings)  # a store or cut-off that cannot work is named before the population is made
     out = default_data_dir()
     if not _same_population_on_disk(rows, seed):
         with row_progress("generating population", rows) as advance:

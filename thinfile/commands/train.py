@@ -77,6 +77,7 @@ def train(
     from thinfile.features.infer import repeated_ids_problem
     from thinfile.features.words import counted
     from thinfile.training.data import TrainingDataError
+    from thinfile.training.pipeline import ready_to_train
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.reject_inference import RejectInferenceError
     from thinfile.training.scorecard import ScorecardError
@@ -108,6 +109,7 @@ def train(
         if data is None:
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
+            ready_to_train(settings)  # a store or cut-off that cannot work is named before the population is made
             data = default_population(rows, settings.train.seed, base.generator)
         with one_font_warning(), console.status("training") as status:
             result = run_training(data, schema, settings, progress=say(status))
