@@ -146,6 +146,23 @@ def check_store(uri: str, create: bool = False, checks: StoreChecks | None = Non
         )
 
 
+def embedded_store_not_made() -> Path | None:
+    """The embedded store's database (THINFILE_HOME/mlruns/mlflow.db) when it does not exist: reading it through
+    MLflow would create it, with all of MLflow's migrations, only to find nothing in it."""
+    uri = tracking_uri()
+    if "MLFLOW_TRACKING_URI" in os.environ or urlparse(uri).scheme != "sqlite":
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return None if path.exists() else path
+
+
+def nothing_trained(store: Path) -> str:
+    return (
+        f"nothing has been trained under this THINFILE_HOME ({store} does not exist); run `thinfile run` or "
+        "`thinfile train` first, or set THINFILE_HOME to the folder that holds mlruns/"
+    )
+
+
 def check_not_emptied(uri: str) -> None:
     """A SQLite store file of 0 bytes (a failed copy or restore, a truncated file) is refused: MLflow would make it a
     new, empty store, and every model once registered there would read as never trained."""
@@ -262,6 +279,9 @@ def set_alias(name: str, alias: str, version: str | int) -> None:
 
 def resolve(ref: str | int, name: str) -> ModelVersion:
     """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
+    never_made = embedded_store_not_made()
+    if never_made is not None:
+        raise ModelNotFoundError(f"no model {name!r} answers to {str(ref)!r}: {nothing_trained(never_made)}")
     c = client()
     text = str(ref)
     uri = text.startswith("models:/")

@@ -103,6 +103,20 @@ def test_reading_a_store_that_is_not_there_does_not_make_an_empty_one(
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.parametrize("command", [["promote", "--version", "1"], ["batch-score", "in.csv", "out"]])
+def test_a_home_where_nothing_was_trained_is_named_and_gets_no_empty_store(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("id,x\n1,2\n")
+    out = runner.invoke(app, command)
+    assert out.exit_code == 2
+    assert "nothing has been trained under this THINFILE_HOME" in one_line_error(out.output)
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
 def test_a_file_store_is_refused_with_what_to_use_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
     out = runner.invoke(app, ["promote", "--auto"])

@@ -24,7 +24,9 @@ def test_thinfile_serve_refuses_without_a_registered_model(tmp_path: Path, monke
     monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
     result = runner.invoke(app, ["serve", "--port", "3999"])
     assert result.exit_code != 0
-    assert "no model 'thinfile-synthetic' answers to 'champion'" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "no model 'thinfile-synthetic' answers to 'champion': nothing has been trained under this" in said
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "audit").exists()
 
 
 def test_thinfile_serve_refuses_to_bind_beyond_loopback_without_a_key() -> None:

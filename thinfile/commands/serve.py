@@ -97,10 +97,10 @@ def serve(
 
     try:
         check_access(settings, settings.host)
-        check_audit_log(settings)
         contract = load_schema(settings.schema_file)
         name = settings.model_name or model_name_for(contract)
         version = resolve(settings.model, name)
+        check_audit_log(settings)
     except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
     trained = trained_schema(version)
