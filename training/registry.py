@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tempfile
@@ -204,7 +205,7 @@ def _server_answers(uri: str, timeout_s: float) -> bool:
             status, body, kind = response.status, response.read(_PROBE_BYTES), response.headers.get_content_type()
     except urllib.error.HTTPError as err:
         status, body, kind = err.code, err.read(_PROBE_BYTES), err.headers.get_content_type()
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         raise StoreError(
             f"the MLflow tracking server {uri} does not answer ({reason}); start it or fix MLFLOW_TRACKING_URI, "
