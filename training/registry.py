@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -197,11 +198,29 @@ or an `error_code` if it was removed); a web server that is not MLflow answers w
 _PROBE_BYTES = 1 << 16
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the 3xx itself is the answer
+
+
+def _credentials() -> dict[str, str]:
+    """The Authorization header MLflow's client would send (MLFLOW_TRACKING_TOKEN, or a user name and password)."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {}
+
+
 @lru_cache(maxsize=8)
 def _server_answers(uri: str, timeout_s: float) -> bool:
-    """The server at `uri` answers, as MLflow (an answer asking for credentials counts: MLflow's client sends them)."""
+    """The server at `uri` answers, as MLflow. An answer asking for credentials (401, 403) or sending elsewhere (a
+    login page behind a proxy: 3xx) counts too, as thinfile cannot tell what MLflow's client will make of it."""
+    request = urllib.request.Request(uri.rstrip("/") + MLFLOW_PROBE, headers=_credentials())
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + MLFLOW_PROBE, timeout=timeout_s) as response:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout_s) as response:
             status, body, kind = response.status, response.read(_PROBE_BYTES), response.headers.get_content_type()
     except urllib.error.HTTPError as err:
         status, body, kind = err.code, err.read(_PROBE_BYTES), err.headers.get_content_type()
@@ -211,7 +230,7 @@ def _server_answers(uri: str, timeout_s: float) -> bool:
             f"the MLflow tracking server {uri} does not answer ({reason}); start it or fix MLFLOW_TRACKING_URI, "
             "or unset it to use the embedded store under THINFILE_HOME/mlruns"
         ) from None
-    if status in (401, 403) or _mlflow_answer(body):
+    if status in (401, 403) or 300 <= status < 400 or _mlflow_answer(body):
         return True
     raise StoreError(
         f"{uri} (MLFLOW_TRACKING_URI) answers, but not as an MLflow tracking server (HTTP {status}, {kind}, for "

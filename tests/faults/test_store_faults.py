@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.features.schema import Schema
 from thinfile.training.pipeline import train_frame
-from thinfile.training.registry import StoreError
+from thinfile.training.registry import StoreError, check_store
 from thinfile.training.settings import (
     CHAMPION_ALIAS,
     EvaluationConfig,
@@ -59,18 +60,23 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def web_server(tmp_path: Path) -> Iterator[str]:
-    """A web server that is not MLflow (it serves a folder; its 404s are pages)."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+@contextlib.contextmanager
+def web_server_of(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback web server answering with `handler`; its address."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A web server that is not MLflow (it serves a folder; its 404s are pages)."""
+    with web_server_of(functools.partial(_QuietHandler, directory=str(tmp_path))) as url:
+        yield url
 
 
 @pytest.mark.parametrize("command", [["promote", "--version", "1"], ["train"]])
@@ -82,6 +88,38 @@ def test_a_web_server_that_is_not_mlflow_is_named_in_one_line(
     assert out.exit_code == 2
     line = one_line_error(out.output)
     assert f"{web_server} (MLFLOW_TRACKING_URI) answers, but not as an MLflow tracking server (HTTP 404" in line
+
+
+class _LoginRedirect(_QuietHandler):
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/login")
+        self.end_headers()
+
+
+def test_a_server_that_sends_to_a_login_page_is_left_to_mlflows_client() -> None:
+    with web_server_of(_LoginRedirect) as url:
+        check_store(url)  # an auth proxy's redirect: not refused here
+
+
+class _TokenGate(_QuietHandler):
+    """MLflow behind a gate that lets a bearer token through and answers anything else with a page."""
+
+    def do_GET(self) -> None:
+        known = self.headers.get("Authorization") == "Bearer s3cret"
+        body = b'{"experiment": {"experiment_id": "0"}}' if known else b"<html>sign in</html>"
+        self.send_response(200 if known else 404)
+        self.send_header("Content-Type", "application/json" if known else "text/html")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_store_check_sends_the_token_mlflows_client_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    with web_server_of(_TokenGate) as url:
+        with pytest.raises(StoreError, match="not as an MLflow tracking server"):
+            check_store(url)
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "s3cret")
+        check_store(url)  # a refusal is not cached: asked again, with the token
 
 
 def test_a_sqlite_path_typo_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
