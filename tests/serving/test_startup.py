@@ -137,7 +137,10 @@ def test_a_bad_setting_is_one_line_naming_it_without_its_value(
         assert words in text and "short-secret" not in text and "Traceback" not in text
 
 
-def test_serve_refuses_in_one_line_an_audit_log_it_cannot_write(tmp_path: Path) -> None:
+def test_serve_refuses_in_one_line_an_audit_log_it_cannot_write(
+    registered, serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(serving_home))  # a model to serve: the audit log is checked after it
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the audit folder should be")
     result = runner.invoke(app, ["serve", "--audit-log", str(blocked / "decisions.jsonl")])
