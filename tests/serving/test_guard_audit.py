@@ -185,8 +185,8 @@ def record(i: int, decision: str, version: str = "3", when: datetime | None = No
 
 def test_audit_holds_codes_and_points_never_values(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path) as log:
-        log.append([record(1, "approve")])
+    with AuditLog(path) as log:  # at a fixed time: a clock reading 20.933632 s holds "0.93" too
+        log.append([record(1, "approve", when=datetime(2026, 1, 1, tzinfo=UTC))])
     (line,) = path.read_text().splitlines()
     stored = json.loads(line)
     assert tuple(stored) == AUDIT_FIELDS
