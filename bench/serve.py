@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -243,13 +243,10 @@ def step_shares(version: str, bodies: list[dict], rounds: int, per_round: int) -
     def no_hints(self: Explanation, X: np.ndarray, rows: list[int], features: np.ndarray) -> list[list[None]]:
         return [[None] * features.shape[1] for _ in rows]
 
-    leave_out: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
-        "hints": lambda: mock.patch.object(Explanation, "_hints", no_hints),
-        "input HMAC": lambda: mock.patch.object(service, "input_hmac", lambda *a: "0" * 64),
-        "audit record": lambda: _patched(
-            mock.patch.object(service, "audit_record", lambda *a: None),
-            mock.patch.object(service, "encode", lambda records: b""),
-        ),
+    leave_out: dict[str, list[tuple[object, str, object]]] = {  # step -> (owner, attribute, stand-in) to patch
+        "hints": [(Explanation, "_hints", no_hints)],
+        "input HMAC": [(service, "input_hmac", lambda *a: "0" * 64)],
+        "audit record": [(service, "audit_record", lambda *a: None), (service, "encode", lambda records: b"")],
     }
     variants: dict[str, set[str]] = {
         "whole contract": set(),
@@ -273,7 +270,8 @@ def step_shares(version: str, bodies: list[dict], rounds: int, per_round: int) -
         for name, off in variants.items():
             with contextlib.ExitStack() as stack:
                 for step in off & leave_out.keys():
-                    stack.enter_context(leave_out[step]())
+                    for owner, attribute, stand_in in leave_out[step]:
+                        stack.enter_context(mock.patch.object(owner, attribute, stand_in))
                 pairs = paired_p50_us(contract(off), explain, per_round, 1, warmup=0 if r else 200, start=r * per_round)
             if r:
                 found[name].append(pairs)
@@ -285,14 +283,6 @@ def step_shares(version: str, bodies: list[dict], rounds: int, per_round: int) -
         )
         for name, runs in found.items()
     }
-
-
-@contextlib.contextmanager
-def _patched(*patches: contextlib.AbstractContextManager) -> Iterator[None]:
-    with contextlib.ExitStack() as stack:
-        for patch in patches:
-            stack.enter_context(patch)
-        yield
 
 
 def in_process(version: str, bodies: list[dict], n: int, repeat: int, audit_dir: Path) -> dict[str, float]:

@@ -148,19 +148,19 @@ def check_store(uri: str, create: bool = False, checks: StoreChecks | None = Non
         )
 
 
-def embedded_store_not_made() -> Path | None:
-    """The embedded store's database (THINFILE_HOME/mlruns/mlflow.db) when it does not exist: reading it through
-    MLflow would create it, with all of MLflow's migrations, only to find nothing in it."""
-    uri = tracking_uri()
-    if "MLFLOW_TRACKING_URI" in os.environ or urlparse(uri).scheme != "sqlite":
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite store URI; None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if urlparse(uri).scheme == "sqlite" else None
+
+
+def nothing_trained() -> str | None:
+    """Why no model can be read, when the embedded store (THINFILE_HOME/mlruns/mlflow.db) was never made: reading
+    it through MLflow would create it, with all of MLflow's migrations, only to find nothing in it."""
+    path = None if "MLFLOW_TRACKING_URI" in os.environ else sqlite_path(tracking_uri())
+    if path is None or path.exists():
         return None
-    path = Path(uri.removeprefix("sqlite:///"))
-    return None if path.exists() else path
-
-
-def nothing_trained(store: Path) -> str:
     return (
-        f"nothing has been trained under this THINFILE_HOME ({store} does not exist); run `thinfile run` or "
+        f"nothing has been trained under this THINFILE_HOME ({path} does not exist); run `thinfile run` or "
         "`thinfile train` first, or set THINFILE_HOME to the folder that holds mlruns/"
     )
 
@@ -168,9 +168,9 @@ def nothing_trained(store: Path) -> str:
 def check_not_emptied(uri: str) -> None:
     """A SQLite store file of 0 bytes (a failed copy or restore, a truncated file) is refused: MLflow would make it a
     new, empty store, and every model once registered there would read as never trained."""
-    if urlparse(uri).scheme != "sqlite":
+    path = sqlite_path(uri)
+    if path is None:
         return
-    path = Path(uri.removeprefix("sqlite:///"))
     if path.is_file() and path.stat().st_size == 0:
         raise StoreError(
             f"the MLflow store {path} is an empty file (0 bytes), as a failed copy or restore leaves it; restore "
@@ -181,9 +181,9 @@ def check_not_emptied(uri: str) -> None:
 def check_writable(uri: str) -> None:
     """Before anything is trained into it: a SQLite store whose database or folder cannot be written (a read-only
     THINFILE_HOME) is refused in words, rather than after the fitting, when the first run is logged."""
-    if urlparse(uri).scheme != "sqlite":
+    path = sqlite_path(uri)
+    if path is None:
         return
-    path = Path(uri.removeprefix("sqlite:///"))
     blocked = next((p for p in (path, path.parent) if p.exists() and not os.access(p, os.W_OK)), None)
     if blocked is not None:
         raise StoreError(
@@ -299,9 +299,9 @@ def set_alias(name: str, alias: str, version: str | int) -> None:
 
 def resolve(ref: str | int, name: str) -> ModelVersion:
     """The ModelVersion behind an alias, a version number or a models:/name/version|@alias URI."""
-    never_made = embedded_store_not_made()
-    if never_made is not None:
-        raise ModelNotFoundError(f"no model {name!r} answers to {str(ref)!r}: {nothing_trained(never_made)}")
+    never = nothing_trained()
+    if never is not None:
+        raise ModelNotFoundError(f"no model {name!r} answers to {str(ref)!r}: {never}")
     c = client()
     text = str(ref)
     uri = text.startswith("models:/")

@@ -20,13 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import (
-    EXPERIMENT_NAME,
-    StoreError,
-    embedded_store_not_made,
-    nothing_trained,
-    use_store,
-)
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, nothing_trained, use_store
 from thinfile.training.reporting.drawing import Drawing
 from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
 
@@ -201,9 +195,9 @@ def set_run_tag(run_id: str, key: str, value: str) -> None:
 
 def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple[str | None, str]:
     """Point `alias` at registered version `version`; returns (previous version or None, new version)."""
-    never_made = embedded_store_not_made()
-    if never_made is not None:
-        raise PromotionError(f"model {name!r} has no version {version}: {nothing_trained(never_made)}")
+    never = nothing_trained()
+    if never is not None:
+        raise PromotionError(f"model {name!r} has no version {version}: {never}")
     client = MlflowClient(configure())
     try:
         target = client.get_model_version(name, str(version))
