@@ -261,11 +261,13 @@ def train_frame(
     *,
     source: str = "the table",
     progress: Progress | None = None,
+    experiment: str | None = None,
 ) -> TrainResult:
-    """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last."""
+    """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last.
+    `experiment`: what `ready_to_train(settings)` returned, when the caller already asked it."""
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
-    experiment = ready_to_train(settings)
+    experiment = experiment or ready_to_train(settings)
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     check_method(settings.reject_inference, schema)
@@ -355,11 +357,13 @@ def train(
     settings: TrainingSettings | None = None,
     *,
     progress: Progress | None = None,
+    experiment: str | None = None,
 ) -> TrainResult:
-    """Train on `data` (a .parquet/.csv file or a folder of them) described by `schema` (None: built-in synthetic)."""
+    """Train on `data` (a .parquet/.csv file or a folder of them) described by `schema` (None: built-in synthetic).
+    `experiment`: what `ready_to_train(settings)` returned, when the caller already asked it."""
     say = progress or (lambda _msg: None)
     spec = load_schema(schema)
-    ready_to_train(settings or TrainingSettings())
+    experiment = experiment or ready_to_train(settings or TrainingSettings())
     say(f"reading {data}")
     frame = load_training_table(data)
-    return train_frame(frame, spec, settings, source=str(data), progress=progress)
+    return train_frame(frame, spec, settings, source=str(data), progress=progress, experiment=experiment)

@@ -21,7 +21,7 @@ from typing import Any
 import mlflow
 
 from thinfile.training.registry import ModelNotFoundError, client, resolve
-from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, PromotionGate
+from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, PromotionGate, nothing_trained
 
 VERDICT_TAG = "thinfile.fairness_verdict"
 REPORT_ARTIFACT = "fairness/fairness_report.json"
@@ -172,7 +172,10 @@ def registered_candidate(name: str, ref: str | int, role: str, gate: PromotionGa
 def aliased_candidates(
     name: str, gate: PromotionGate | None = None, aliases: tuple[str, ...] = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
 ) -> list[Candidate]:
-    """The versions behind `aliases` (each version once)."""
+    """The versions behind `aliases` (each version once); ModelNotFoundError when nothing was ever trained here."""
+    never = nothing_trained()
+    if never is not None:
+        raise ModelNotFoundError(f"no model {name!r} to promote: {never}")
     found: dict[str, Candidate] = {}
     for alias in aliases:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -28,7 +29,7 @@ from mlflow.types import Schema as MlflowSchema
 
 from thinfile.features.schema import Feature, FeatureType, Schema, category_codes, feature_numbers
 from thinfile.training.scorer.artefact import DamagedModelError, Scorer
-from thinfile.training.settings import StoreChecks, tracking_uri
+from thinfile.training.settings import StoreChecks, nothing_trained, sqlite_path, tracking_uri
 
 EXPERIMENT_NAME = "thinfile"
 
@@ -107,12 +108,18 @@ def use_store(create: bool = False) -> str:
     mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would then pin every later call in
     this process to this store; unless the user set that variable, it is taken back out, so a changed
     THINFILE_HOME keeps deciding. A store the user named is checked first (`check_store`); `create`
-    allows a new SQLite database file in an existing folder (training writes one).
+    allows a new SQLite database file in an existing folder (training writes one). The embedded store's folder,
+    mlruns/, is made here, when MLflow is about to use it, and never by merely naming the store.
     """
     uri = tracking_uri()
     chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
     if chosen_by_user:
         check_store(uri, create=create)
+    else:
+        embedded = sqlite_path(uri)
+        if embedded is not None:
+            with contextlib.suppress(OSError):  # a home that cannot be written: check_writable names it
+                embedded.parent.mkdir(parents=True, exist_ok=True)
     check_not_emptied(uri)
     if create:
         check_writable(uri)
@@ -148,23 +155,6 @@ def check_store(uri: str, create: bool = False, checks: StoreChecks | None = Non
         )
 
 
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a SQLite store URI; None for any other store."""
-    return Path(uri.removeprefix("sqlite:///")) if urlparse(uri).scheme == "sqlite" else None
-
-
-def nothing_trained() -> str | None:
-    """Why no model can be read, when the embedded store (THINFILE_HOME/mlruns/mlflow.db) was never made: reading
-    it through MLflow would create it, with all of MLflow's migrations, only to find nothing in it."""
-    path = None if "MLFLOW_TRACKING_URI" in os.environ else sqlite_path(tracking_uri())
-    if path is None or path.exists():
-        return None
-    return (
-        f"nothing has been trained under this THINFILE_HOME ({path} does not exist); run `thinfile run` or "
-        "`thinfile train` first, or set THINFILE_HOME to the folder that holds mlruns/"
-    )
-
-
 def check_not_emptied(uri: str) -> None:
     """A SQLite store file of 0 bytes (a failed copy or restore, a truncated file) is refused: MLflow would make it a
     new, empty store, and every model once registered there would read as never trained."""
@@ -184,7 +174,8 @@ def check_writable(uri: str) -> None:
     path = sqlite_path(uri)
     if path is None:
         return
-    blocked = next((p for p in (path, path.parent) if p.exists() and not os.access(p, os.W_OK)), None)
+    existing = [p for p in (path, path.parent) if p.exists()] or [next(p for p in path.parents if p.exists())]
+    blocked = next((p for p in existing if not os.access(p, os.W_OK)), None)
     if blocked is not None:
         raise StoreError(
             f"the MLflow store {path} cannot be written ({blocked} is read-only); make it writable, or set "

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import Field
@@ -30,9 +32,24 @@ def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    root = project_root() / "mlruns"
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
+    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite store URI; None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if urlparse(uri).scheme == "sqlite" else None
+
+
+def nothing_trained() -> str | None:
+    """Why no model can be read, when the embedded store (THINFILE_HOME/mlruns/mlflow.db) was never made: reading
+    it through MLflow would create it, with all of MLflow's migrations, only to find nothing in it."""
+    path = None if "MLFLOW_TRACKING_URI" in os.environ else sqlite_path(tracking_uri())
+    if path is None or path.exists():
+        return None
+    return (
+        f"nothing has been trained under this THINFILE_HOME ({path} does not exist); run `thinfile run` or "
+        "`thinfile train` first, or set THINFILE_HOME to the folder that holds mlruns/"
+    )
 
 
 def model_name_for(schema: Schema) -> str:

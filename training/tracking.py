@@ -20,9 +20,9 @@ from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import EXPERIMENT_NAME, StoreError, nothing_trained, use_store
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, use_store
 from thinfile.training.reporting.drawing import Drawing
-from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
+from thinfile.training.settings import CHAMPION_ALIAS, nothing_trained, tracking_uri
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"

@@ -141,7 +141,9 @@ def test_reading_a_store_that_is_not_there_does_not_make_an_empty_one(
     assert not (tmp_path / "mlflow.db").exists()
 
 
-@pytest.mark.parametrize("command", [["promote", "--version", "1"], ["batch-score", "in.csv", "out"]])
+@pytest.mark.parametrize(
+    "command", [["promote", "--version", "1"], ["promote", "--auto"], ["batch-score", "in.csv", "out"], ["ui"]]
+)
 def test_a_home_where_nothing_was_trained_is_named_and_gets_no_empty_store(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,7 +154,7 @@ def test_a_home_where_nothing_was_trained_is_named_and_gets_no_empty_store(
     out = runner.invoke(app, command)
     assert out.exit_code == 2
     assert "nothing has been trained under this THINFILE_HOME" in one_line_error(out.output)
-    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_a_file_store_is_refused_with_what_to_use_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

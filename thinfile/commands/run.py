@@ -70,7 +70,7 @@ def run(
     chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
     if chosen is not None:
         settings = settings.model_copy(update={"policy": chosen})
-    ready_to_train(settings)  # a store or cut-off that cannot work is named before the population is made
+    experiment = ready_to_train(settings)  # a store or cut-off that cannot work is named before the population
     out = default_data_dir()
     if not _same_population_on_disk(rows, seed):
         with row_progress("generating population", rows) as advance:
@@ -80,7 +80,7 @@ def run(
         console.print(f"reusing the {rows:,}-row population (seed {seed}) in {out / PARTS_DIR}")
 
     with console.status("training") as status:
-        result = train(out / PARTS_DIR, None, settings, progress=say(status))
+        result = train(out / PARTS_DIR, None, settings, progress=say(status), experiment=experiment)
     models = Table(title="test metrics")
     for col in ("model", "AUC", "oracle gap", "ECE", "AUC thin-file", "run"):
         models.add_column(col)

@@ -106,13 +106,14 @@ def train(
     try:
         if schema is not None and str(schema) != "synthetic":
             warn_of_schema(load_schema(schema))
+        experiment = None
         if data is None:
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
-            ready_to_train(settings)  # a store or cut-off that cannot work is named before the population is made
+            experiment = ready_to_train(settings)  # a store or cut-off that cannot work is named before the population
             data = default_population(rows, settings.train.seed, base.generator)
         with one_font_warning(), console.status("training") as status:
-            result = run_training(data, schema, settings, progress=say(status))
+            result = run_training(data, schema, settings, progress=say(status), experiment=experiment)
     except (
         TrainingDataError,
         SchemaError,
@@ -193,6 +194,7 @@ def promote(
     writes its one-line reason into the chosen version's registry description.
     """
     from thinfile.training import promotion
+    from thinfile.training.registry import ModelNotFoundError
     from thinfile.training.tracking import PromotionError
     from thinfile.training.tracking import promote as move_alias
 
@@ -209,7 +211,7 @@ def promote(
             console.print(promotion.outcome(model, decision, alias))
             return
         previous, new = move_alias(version, model, alias)
-    except (PromotionError, SchemaError) as err:
+    except (PromotionError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
     was = f" (was version {previous})" if previous else ""
     console.print(f"[green]{model}@{alias}[/] -> version {new}{was}")

@@ -9,7 +9,7 @@ import typer
 
 from thinfile.commands.common import console, fail
 from thinfile.commands.serve import port_in_use
-from thinfile.training.settings import tracking_uri
+from thinfile.training.settings import nothing_trained, tracking_uri
 
 
 def ui(
@@ -28,6 +28,9 @@ def ui(
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
         raise fail(f"MLFLOW_TRACKING_URI points at a tracking server ({uri}); open it in a browser instead")
+    never = nothing_trained()
+    if never is not None:
+        raise fail(f"no runs to show: {never}")
     if port_in_use(host, port):
         raise fail(f"port {port} on {host} is already in use (another `thinfile ui`?); stop it or choose --port")
     cmd = [
