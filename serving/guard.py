@@ -23,6 +23,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs", "/docs.json", "/schema.json"})
 OPEN_PREFIXES = ("/static_content/",)
 JSON_TYPES = frozenset({b"", b"application/json"})
+UTF_8 = frozenset({b"", b"utf-8", b"utf8"})
 PARSED = "thinfile.parsed"
 """Key in the request's `scope["state"]` under which the Guard leaves what a route's reader made of the body."""
 
@@ -73,7 +74,7 @@ SCORING_RESPONSES = {
     **GUARD_RESPONSES,
     "408": _response("the body did not arrive whole within the service's body timeout"),
     "413": _response("the body is larger than the route's bound"),
-    "415": _response("the body is not JSON, or is compressed (Content-Encoding)"),
+    "415": _response("the body is not JSON, is declared in a charset other than UTF-8, or is compressed"),
     "503": _response("the model is still loading, or the audit log cannot be written: no decision was made"),
 }
 
@@ -150,6 +151,15 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
             return value[7:].strip()
     return None
+
+
+def _charset(params: list[bytes]) -> bytes:
+    """The charset parameter of a Content-Type (lower case, unquoted), or b"" when none is given."""
+    for param in params:
+        name, _, value = param.partition(b"=")
+        if name.strip() == b"charset":
+            return value.strip().strip(b'"')
+    return b""
 
 
 def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
@@ -244,13 +254,23 @@ class Guard:
                 send = _documented(send, self.extra_paths, self.request_schemas)
             await self.app(scope, receive, send)
             return
-        media = (_header(headers, b"content-type") or b"").split(b";")[0].strip().lower()
+        media, *params = (_header(headers, b"content-type") or b"").lower().split(b";")
+        media = media.strip()
         if media not in JSON_TYPES:
             await refuse(
                 scope,
                 send,
                 415,
                 f"the body must be JSON (Content-Type: application/json), got {media.decode('latin-1')[:40]!r}",
+            )
+            return
+        charset = _charset(params)
+        if charset not in UTF_8:
+            await refuse(
+                scope,
+                send,
+                415,
+                f"the body must be UTF-8 JSON, as JSON is exchanged; got charset {charset.decode('latin-1')[:40]!r}",
             )
             return
         encoding = (_header(headers, b"content-encoding") or b"").strip().lower()

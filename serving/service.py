@@ -40,7 +40,8 @@ from thinfile.serving.contract import (
 from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.processes import die_with_server, mark_server
-from thinfile.serving.settings import ServingSettings, is_loopback
+from thinfile.serving.settings import ServingSettings
+from thinfile.serving.startup import ServiceStartError, bind_host, check_access, check_audit_log, schema_mismatch
 from thinfile.training.registry import ModelNotFoundError, StoreError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs, PolicyError, check_reachable
@@ -66,65 +67,12 @@ log = logging.getLogger("thinfile.serving")
 log.setLevel(logging.INFO)  # refused requests are one INFO line each; BentoML's root logger only passes WARNING
 
 
-class ServiceStartError(RuntimeError):
-    """The service cannot start; the message says why and what to do."""
-
-
-def bind_host(argv: list[str] | None = None) -> str:
-    """The address `bentoml serve` binds: --host, else BENTOML_HOST, else BentoML's default (all interfaces)."""
-    argv = sys.argv if argv is None else argv
-    for i, arg in enumerate(argv):
-        if arg == "--host" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--host="):
-            return arg.split("=", 1)[1]
-    return os.environ.get("BENTOML_HOST") or "0.0.0.0"
-
-
-def check_access(settings: ServingSettings, host: str) -> None:
-    """Refuse to serve beyond loopback without an API key, or without a secret key for the audit log's hashes."""
-    if is_loopback(host):
-        return
-    if settings.api_key is None:
-        raise ServiceStartError(
-            f"refusing to listen on {host} without an API key: set THINFILE_API_KEY (or THINFILE_API_KEY_FILE) "
-            "or bind to 127.0.0.1"
-        )
-    if settings.audit_key is None:
-        raise ServiceStartError(
-            f"refusing to listen on {host} without an audit key: set THINFILE_AUDIT_KEY (or "
-            "THINFILE_AUDIT_KEY_FILE) to a secret of at least 16 characters, e.g. `openssl rand -hex 32`"
-        )
-
-
-def check_audit_log(settings: ServingSettings) -> None:
-    """Refuse to start when the audit log cannot be opened for appending (every decision would be a 503)."""
-    path = settings.audit_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
-    except OSError as err:
-        raise ServiceStartError(
-            f"cannot write the audit log {path} ({err.strerror or err}); set THINFILE_AUDIT_LOG (or --audit-log) to "
-            "a writable file"
-        ) from None
-
-
 def audit_key(settings: ServingSettings) -> bytes:
     """The operator's audit key, or (on loopback only; check_access refuses otherwise) a random one for this run."""
     if settings.audit_key is not None:
         return settings.audit_key.get_secret_value().encode()
     log.warning(GENERATED_KEY_NOTE)
     return secrets.token_hex(32).encode()
-
-
-def schema_mismatch(version: str, trained: str, schema: Schema) -> str:
-    """Why a model version trained on schema `trained` cannot answer the request contract of `schema`."""
-    return (
-        f"model version {version} was trained on schema {trained}, but the service's request contract is built "
-        f"from {schema.name!r} v{schema.version} ({schema.fingerprint}); serve it with the schema file it was "
-        "trained with (thinfile serve --schema FILE, or THINFILE_SCHEMA_FILE)"
-    )
 
 
 def load_model(settings: ServingSettings, schema: Schema) -> Scorer:

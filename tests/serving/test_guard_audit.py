@@ -20,8 +20,8 @@ from thinfile.serving.audit import (
 )
 from thinfile.serving.contract import BadRequest
 from thinfile.serving.guard import PARSED, Guard, Route, nullable_for_openapi_3_0
-from thinfile.serving.service import ServiceStartError, bind_host, check_access
 from thinfile.serving.settings import ServingSettings
+from thinfile.serving.startup import ServiceStartError, bind_host, check_access
 
 KEY = "s3cret-key"
 AUDIT_KEY = "audit-secret-0123456789"
@@ -72,6 +72,14 @@ def test_non_json_bodies_get_415() -> None:
     assert (
         call(Guard(echo), content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 200
     )
+
+
+@pytest.mark.parametrize("charset", ["utf-16", '"UTF-16LE"', "latin-1"])
+def test_a_body_declared_in_another_charset_than_utf8_gets_415_naming_it(charset: str) -> None:
+    body = "{}".encode("utf-16") if "16" in charset else b"{}"
+    response = call(Guard(echo), content=body, headers={"Content-Type": f"application/json; charset={charset}"})
+    assert response.status_code == 415
+    assert "UTF-8" in response.json()["error"] and charset.strip('"').lower() in response.json()["error"]
 
 
 def test_bodies_beyond_the_bound_get_413_with_or_without_content_length() -> None:

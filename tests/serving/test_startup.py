@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.schema import Schema
-from thinfile.serving.service import ServiceStartError, load_model
+from thinfile.serving.service import load_model
 from thinfile.serving.settings import ServingSettings
+from thinfile.serving.startup import ServiceStartError
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -27,6 +28,16 @@ def test_thinfile_serve_refuses_without_a_registered_model(tmp_path: Path, monke
     said = " ".join(result.output.split())
     assert "no model 'thinfile-synthetic' answers to 'champion': nothing has been trained under this" in said
     assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "audit").exists()
+
+
+def test_thinfile_serve_refuses_an_empty_home_before_loading_mlflow_or_bentoml(tmp_path: Path) -> None:
+    env = {"PATH": str(Path(sys.executable).parent), "THINFILE_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "thinfile.cli", "serve"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "nothing has been trained under this THINFILE_HOME" in done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    assert "thinfile.features.schema" in imported and not imported & {"mlflow", "bentoml"}
 
 
 def test_thinfile_serve_refuses_to_bind_beyond_loopback_without_a_key() -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
 from thinfile.serving.settings import ServingSettings
-from thinfile.training.settings import model_name_for
+from thinfile.training.settings import model_name_for, nothing_trained
 
 SERVICE = "thinfile.serving.service:Thinfile"
 
@@ -91,17 +91,24 @@ def serve(
         model_name=name,
     )
     from thinfile.features.schema import SchemaError, load_schema
-    from thinfile.serving.processes import exec_server
-    from thinfile.serving.service import ServiceStartError, check_access, check_audit_log, schema_mismatch
-    from thinfile.training.registry import ModelNotFoundError, resolve, trained_schema
+    from thinfile.serving.startup import ServiceStartError, check_access, check_audit_log, schema_mismatch
 
     try:
         check_access(settings, settings.host)
         contract = load_schema(settings.schema_file)
-        name = settings.model_name or model_name_for(contract)
+    except (ServiceStartError, SchemaError) as err:
+        raise fail(str(err)) from None
+    name = settings.model_name or model_name_for(contract)
+    never = nothing_trained()  # said before MLflow is loaded, which takes seconds
+    if never is not None:
+        raise fail(f"no model {name!r} answers to {settings.model!r}: {never}")
+    from thinfile.serving.processes import exec_server
+    from thinfile.training.registry import ModelNotFoundError, resolve, trained_schema
+
+    try:
         version = resolve(settings.model, name)
         check_audit_log(settings)
-    except (ServiceStartError, ModelNotFoundError, SchemaError) as err:
+    except (ServiceStartError, ModelNotFoundError) as err:
         raise fail(str(err)) from None
     trained = trained_schema(version)
     if trained is not None and trained[1] != contract.fingerprint:
