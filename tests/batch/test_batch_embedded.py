@@ -226,6 +226,22 @@ def test_csv_rows_with_the_wrong_number_of_fields_are_rejects_at_their_row(
     assert manifest["complete"] and manifest["counts"]["rejected"] == len(at)
 
 
+def test_a_csv_with_a_wrong_field_count_and_text_in_a_number_column_rejects_both_at_their_rows(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    number = next(f.name for f in schema.features if f.type.value == "float")
+    bad = book.head(300).copy()
+    bad[number] = bad[number].astype(object)
+    bad.loc[150, number] = "twelve"
+    _with_wrong_field_counts(bad, tmp_path / "c.csv", {40: "A9,2"})
+    result = batch_score(tmp_path / "c.csv", tmp_path / "out", scorer, chunk_rows=100, workers=1)
+
+    assert (result.rows_in, result.scored, result.rejected) == (301, 299, 2)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects").sort_values("row", ignore_index=True)
+    assert rejects["row"].tolist() == [40, 151]  # the text sits one row further on: the short row came before it
+    assert "fields where the header has" in rejects["reason"][0] and number in rejects["columns"][1]
+
+
 def test_a_csv_file_whose_every_row_has_the_wrong_number_of_fields_is_all_rejects(
     book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
 ) -> None:
