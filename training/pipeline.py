@@ -18,7 +18,15 @@ from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
 from thinfile.training.registry import log_scorer, pinned_requirements, set_alias
 from thinfile.training.reject_inference import Inferred, booked_split, check_method, infer
-from thinfile.training.runlog import ModelResult, ModelSpec, PdModel, RunContext, evaluate_and_log
+from thinfile.training.runlog import (
+    ModelResult,
+    ModelSpec,
+    PdModel,
+    PendingRun,
+    RunContext,
+    evaluate_and_log,
+    start_evaluate_and_log,
+)
 from thinfile.training.scorecard import (
     ALL_INPUTS_FAMILY,
     BUREAU_FAMILY,
@@ -289,66 +297,75 @@ def train_frame(
     name = settings.model_name(schema)
     result = TrainResult(ctx.experiment, prepared, split, name, through_the_door=ttd if schema.booked_column else None)
 
-    bureau_run = None
-    if settings.pipeline.baselines:
-        fits = [(ALL_INPUTS_FAMILY, fit_all_inputs_scorecard)]
-        if schema.traditional_features:
-            fits.insert(0, (BUREAU_FAMILY, fit_bureau_scorecard))
-        else:
-            say("no feature is marked 'traditional: true': skipping the bureau-only scorecard")
-        for family, fit in fits:
-            say(f"fitting the {family.replace('_', ' ')}")
-            start = time.perf_counter()
-            sc = fit(split.train, schema, settings.train.seed)
-            seconds = time.perf_counter() - start
-            say(f"evaluating and logging the {family.replace('_', ' ')}")
-            spec = with_lending(_scorecard_spec(sc, seconds, split, settings.train.seed), sc, ttd, truth)
-            res = evaluate_and_log(sc, spec, ctx)
-            result.models.append(res)
-            if family == BUREAU_FAMILY:
-                bureau_run = res.run_id
+    pending: list[PendingRun] = []
+    try:
+        bureau_run = None
+        if settings.pipeline.baselines:
+            fits = [(ALL_INPUTS_FAMILY, fit_all_inputs_scorecard)]
+            if schema.traditional_features:
+                fits.insert(0, (BUREAU_FAMILY, fit_bureau_scorecard))
+            else:
+                say("no feature is marked 'traditional: true': skipping the bureau-only scorecard")
+            for family, fit in fits:
+                say(f"fitting the {family.replace('_', ' ')}")
+                start = time.perf_counter()
+                sc = fit(split.train, schema, settings.train.seed)
+                seconds = time.perf_counter() - start
+                say(f"evaluating and logging the {family.replace('_', ' ')}")
+                spec = with_lending(_scorecard_spec(sc, seconds, split, settings.train.seed), sc, ttd, truth)
+                baseline = start_evaluate_and_log(sc, spec, ctx)  # its plots draw while the champion is fitted
+                pending.append(baseline)
+                result.models.append(baseline.result)
+                if family == BUREAU_FAMILY:
+                    bureau_run = baseline.result.run_id
 
-    chosen = choose_config(split, settings.train, say)
-    settings = settings.model_copy(update={"train": chosen.config})
-    result.train_config = chosen.config
-    say(chosen.summary())
-    inferred = None
-    X, y, weight, Xv, yv = split.X_train, split.y("train"), None, split.X_valid, split.y("valid")
-    if schema.booked_column:
-        say(f"reject inference: {settings.reject_inference.method}")
-        inferred = infer(settings.reject_inference, ttd, settings.train)
-        X, y, weight = inferred.train.X, inferred.train.y, inferred.train.weight
-        Xv, yv = inferred.valid.X, inferred.valid.y
-    say(f"fitting the champion on {len(y):,} rows")
-    start = time.perf_counter()
-    fitted = fit_scorer(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
-    scorer = fitted.scorer
-    valid_pd = fitted.valid_pd if Xv is split.X_valid else None
-    scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale, valid_pd)
-    scorer.meta["policy"] = settings.policy.model_dump(mode="json")
-    seconds = time.perf_counter() - start
-    cut = scorer.cutoffs
-    rule = f"approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})"
-    say(f"cut-offs: {rule}; {at_cutoff(cut, settings.scale)}")
-    explained = " and its global explanations" if settings.pipeline.global_explanations else ""
-    say(f"evaluating and logging the champion{explained}")
-    register = name if settings.pipeline.register_champion else None
-    spec = with_lending(
-        _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
-    )
-    missing = rarely_missing(schema, X, settings.train.min_child_samples)
-    result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())
-    spec = replace(spec, params={**spec.params, **chosen.params()}, limits=result.unlearnt)
-    if settings.pipeline.global_explanations:
-        config = settings.explanations.model_copy(update={"seed": settings.train.seed})
-        spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))
-    champion = evaluate_and_log(scorer, spec, ctx)
-    result.models.insert(0, champion)
-    result.global_explanations_logged = bool(spec.plots)
-    result.registered_version = champion.registered_version
-    if register and result.registered_version:
-        set_alias(register, CHAMPION_ALIAS, result.registered_version)
-    return result
+        chosen = choose_config(split, settings.train, say)
+        settings = settings.model_copy(update={"train": chosen.config})
+        result.train_config = chosen.config
+        say(chosen.summary())
+        inferred = None
+        X, y, weight, Xv, yv = split.X_train, split.y("train"), None, split.X_valid, split.y("valid")
+        if schema.booked_column:
+            say(f"reject inference: {settings.reject_inference.method}")
+            inferred = infer(settings.reject_inference, ttd, settings.train)
+            X, y, weight = inferred.train.X, inferred.train.y, inferred.train.weight
+            Xv, yv = inferred.valid.X, inferred.valid.y
+        say(f"fitting the champion on {len(y):,} rows")
+        start = time.perf_counter()
+        fitted = fit_scorer(schema, X, y, Xv, yv, settings.train, settings.scale, weight=weight)
+        scorer = fitted.scorer
+        valid_pd = fitted.valid_pd if Xv is split.X_valid else None
+        scorer.cutoffs = policy_cutoffs(scorer, split, settings.policy, settings.scale, valid_pd)
+        scorer.meta["policy"] = settings.policy.model_dump(mode="json")
+        seconds = time.perf_counter() - start
+        cut = scorer.cutoffs
+        rule = f"approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})"
+        say(f"cut-offs: {rule}; {at_cutoff(cut, settings.scale)}")
+        explained = " and its global explanations" if settings.pipeline.global_explanations else ""
+        say(f"evaluating and logging the champion{explained}")
+        register = name if settings.pipeline.register_champion else None
+        spec = with_lending(
+            _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
+        )
+        missing = rarely_missing(schema, X, settings.train.min_child_samples)
+        result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())
+        spec = replace(spec, params={**spec.params, **chosen.params()}, limits=result.unlearnt)
+        if settings.pipeline.global_explanations:
+            config = settings.explanations.model_copy(update={"seed": settings.train.seed})
+            spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))
+        champion = evaluate_and_log(scorer, spec, ctx)
+        while pending:
+            pending.pop(0).finish()
+        result.models.insert(0, champion)
+        result.global_explanations_logged = bool(spec.plots)
+        result.registered_version = champion.registered_version
+        if register and result.registered_version:
+            set_alias(register, CHAMPION_ALIAS, result.registered_version)
+        return result
+    except BaseException:
+        for baseline in pending:
+            baseline.stop()
+        raise
 
 
 def train(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
 from thinfile.training.registry import input_signature
-from thinfile.training.reporting.drawing import Plots, draw_pngs
+from thinfile.training.reporting.drawing import Drawing, Plots, draw_pngs
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.settings import EvaluationConfig, StabilityLimits
@@ -222,29 +223,62 @@ def _evaluate(
     return p_test, ev, metrics, card
 
 
-def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
-    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run; the
-    spec's own plots are drawn meanwhile, the evaluation's once it is known."""
-    timings = _timings(model, spec, ctx)
-    with tempfile.TemporaryDirectory(prefix="thinfile-run-") as folder:
-        drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
+@dataclass
+class PendingRun:
+    """A model's run, logged but for its files while its plots are drawn: `finish()` logs them and returns the
+    result; `stop()` gives them up (the caller failed)."""
+
+    result: ModelResult
+    drawing: Drawing
+    files_logged: bool = False
+
+    def finish(self) -> ModelResult:
         try:
-            p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
-            drawing.start((Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
-            run_id, logged = tracking.log_model_run(
-                experiment=ctx.experiment,
-                run_name=spec.run_name or spec.family,
-                params=spec.params,
-                metrics=metrics,
-                tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
-                evaluation=ev,
-                drawing=drawing,
-                card=card,
-                log_model=spec.log_model,
-                extra_tables=spec.tables,
-                datasets=datasets(ctx),
-            )
+            if not self.files_logged:
+                tracking.log_run_files(self.result.run_id, self.drawing)
+                self.files_logged = True
         except BaseException:
-            drawing.stop()
+            self.stop()
             raise
-    return ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged)
+        shutil.rmtree(self.drawing.root, ignore_errors=True)
+        return self.result
+
+    def stop(self) -> None:
+        self.drawing.stop()
+        shutil.rmtree(self.drawing.root, ignore_errors=True)
+
+
+def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, files_now: bool = False) -> PendingRun:
+    """Evaluate `model` on the test rows (metrics, calibration, cut-offs, timings) and log it as one MLflow run; the
+    spec's own plots are drawn meanwhile, the evaluation's once it is known. Unless `files_now`, returns without
+    waiting for them: the caller goes on with its own work and `finish()`es the run later."""
+    timings = _timings(model, spec, ctx)
+    folder = Path(tempfile.mkdtemp(prefix="thinfile-run-"))
+    drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
+    try:
+        p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
+        drawing.start((Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
+        run_id, logged = tracking.log_model_run(
+            experiment=ctx.experiment,
+            run_name=spec.run_name or spec.family,
+            params=spec.params,
+            metrics=metrics,
+            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
+            evaluation=ev,
+            drawing=drawing,
+            card=card,
+            log_model=spec.log_model,
+            extra_tables=spec.tables,
+            datasets=datasets(ctx),
+            files_now=files_now,
+        )
+    except BaseException:
+        drawing.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return PendingRun(ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged), drawing, files_now)
+
+
+def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:
+    """`start_evaluate_and_log`, its files logged before its run ends."""
+    return start_evaluate_and_log(model, spec, ctx, files_now=True).finish()

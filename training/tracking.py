@@ -161,9 +161,11 @@ def log_model_run(
     log_model: Callable[[], object],
     extra_tables: dict[str, pd.DataFrame] | None = None,
     datasets: list[tuple[Dataset, str, dict[str, str]]] | None = None,
+    files_now: bool = True,
 ) -> tuple[str, object]:
     """One MLflow run for one model; its files are written into `drawing.root` (where its plots are being drawn)
-    and logged in one call once the plots are done. Returns (run id, logged).
+    and logged in one call once the plots are done (`files_now`), or by the caller's `log_run_files` later, the
+    plots drawing meanwhile. Returns (run id, logged).
 
     `datasets` are (dataset, context, tags) logged as the run's inputs (the runs table's Dataset column).
     """
@@ -179,9 +181,15 @@ def log_model_run(
         logged = log_model()
         # after the model, in one batch linked to it (before it, MLflow reads every metric back one by one to link it)
         mlflow.log_metrics(metrics, model_id=getattr(logged, "model_id", None))
-        drawing.wait()
-        mlflow.log_artifacts(str(folder))
+        if files_now:
+            log_run_files(run.info.run_id, drawing)
     return run.info.run_id, logged
+
+
+def log_run_files(run_id: str, drawing: Drawing) -> None:
+    """Once its plots are drawn, every file of a run's folder (`drawing.root`) logged in one call."""
+    drawing.wait()
+    mlflow.log_artifacts(str(drawing.root), run_id=run_id)
 
 
 def _param(value: object) -> str:

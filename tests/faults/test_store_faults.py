@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import multiprocessing
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.schema import Schema
+from thinfile.training import pipeline
 from thinfile.training.pipeline import train_frame
 from thinfile.training.registry import StoreError, check_store
 from thinfile.training.settings import (
@@ -202,6 +205,23 @@ def test_an_interrupted_train_leaves_the_champion_alias_where_it_was(
     client = mlflow.MlflowClient()
     assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == before
     assert len(client.search_model_versions(f"name='{name}'")) == 2  # registered, but not promoted
+
+
+def test_a_train_stopped_after_its_baselines_leaves_no_drawing_process_or_run_folder(
+    trained_here: Path, population: pd.DataFrame, schema: Schema, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(trained_here))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the runs' folders are made
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "fit_scorer", killed)  # while the baselines' plots are still being drawn
+    with_baselines = QUICK.model_copy(update={"pipeline": PipelineConfig(baselines=True, global_explanations=False)})
+    with pytest.raises(KeyboardInterrupt):
+        train_frame(population.iloc[6_000:12_000], schema, with_baselines)
+    assert multiprocessing.active_children() == []
+    assert not list(tmp_path.glob("thinfile-run-*"))
 
 
 def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
