@@ -237,10 +237,8 @@ class PendingRun:
             if not self.files_logged:
                 tracking.log_run_files(self.result.run_id, self.drawing)
                 self.files_logged = True
-        except BaseException:
-            self.stop()
-            raise
-        shutil.rmtree(self.drawing.root, ignore_errors=True)
+        finally:
+            self.stop()  # once the files are logged, only their folder is left to remove
         return self.result
 
     def stop(self) -> None:
