@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from matplotlib.figure import Figure
 
 from thinfile.features.schema import DIMENSIONS
 from thinfile.training.fairness.metrics import group_labels
+from thinfile.training.registry import client
 from thinfile.training.reporting import new_figure
 from thinfile.training.reporting.drawing import Plots, draw_pngs
 from thinfile.training.scorer.artefact import Scorer
@@ -205,15 +205,12 @@ def write_global_explanations(
 def log_global_explanations(
     scorer: Scorer,
     frame: pd.DataFrame,
-    run_id: str | None,
+    run_id: str,
+    out_dir: str | Path,
     config: GlobalExplainConfig | None = None,
-    out_dir: str | Path | None = None,
 ) -> list[Path]:
-    """Write the global explanations and log them to MLflow run `run_id` under `explanations/`."""
-    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="thinfile-explain-"))
-    paths = write_global_explanations(scorer, frame, out, config)
-    if run_id:
-        from thinfile.training.registry import client
-
-        client().log_artifacts(run_id, str(out), ARTIFACT_DIR)
+    """Write the global explanations to `out_dir` (kept: the caller owns it) and log them to MLflow run `run_id`
+    under `explanations/`."""
+    paths = write_global_explanations(scorer, frame, out_dir, config)
+    client().log_artifacts(run_id, str(out_dir), ARTIFACT_DIR)
     return paths

@@ -67,7 +67,7 @@ def test_plots_written_and_logged_without_pyplot_figures(
     open_before = plt.get_fignums()
     with mlflow.start_run(experiment_id=experiment_id()) as run:
         pass
-    paths = log_global_explanations(champion, split.test, run.info.run_id, fast.explanations, out_dir=tmp_path)
+    paths = log_global_explanations(champion, split.test, run.info.run_id, tmp_path, fast.explanations)
     assert plt.get_fignums() == open_before
     names = {p.name for p in paths}
     assert {
