@@ -242,6 +242,26 @@ def test_a_csv_with_a_wrong_field_count_and_text_in_a_number_column_rejects_both
     assert "fields where the header has" in rejects["reason"][0] and number in rejects["columns"][1]
 
 
+def test_n_a_in_a_number_column_is_missing_in_a_csv_and_a_reject_in_parquet(
+    book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path
+) -> None:
+    number = next(f.name for f in schema.features if f.type.value == "float" and f.nullable)
+    bad = book.head(200).copy()
+    bad[number] = bad[number].astype(object)
+    bad.loc[70, number] = "n/a"
+    bad.to_csv(tmp_path / "b.csv", index=False)
+    as_text = bad.assign(**{number: [None if pd.isna(v) else str(v) for v in bad[number]]})  # a string column
+    pq.write_table(pa.Table.from_pandas(as_text, preserve_index=False), tmp_path / "b.parquet")
+
+    from_csv = batch_score(tmp_path / "b.csv", tmp_path / "csv", scorer, chunk_rows=100, workers=1)
+    from_parquet = batch_score(tmp_path / "b.parquet", tmp_path / "pq", scorer, chunk_rows=100, workers=1)
+
+    assert (from_csv.scored, from_csv.rejected) == (200, 0)  # pyarrow's CSV reader takes n/a for a missing value
+    assert (from_parquet.scored, from_parquet.rejected) == (199, 1)
+    reject = pd.read_parquet(tmp_path / "pq" / "rejects").iloc[0]
+    assert reject["row"] == 70 and reject["reason"] == f"{number}: 'n/a' is not a number"
+
+
 def test_a_csv_file_whose_every_row_has_the_wrong_number_of_fields_is_all_rejects(
     book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
 ) -> None:
