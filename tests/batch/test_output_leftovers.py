@@ -27,7 +27,7 @@ from thinfile.serving.batch.output import (
     write_parquet_atomic,
 )
 from thinfile.serving.batch.report import write_report
-from thinfile.training.scorer import Scorer
+from thinfile.training.scorer.artefact import Scorer
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
 

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import click
 import typer.main
 from typer.testing import CliRunner
@@ -11,6 +14,17 @@ def test_help_lists_every_command():
     out = runner.invoke(app, ["--help"]).output
     for command in ("generate", "train", "promote", "ui", "fairness", "serve", "audit", "batch-score", "run"):
         assert command in out
+
+
+def test_help_loads_neither_the_booster_nor_the_explainer(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "THINFILE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "thinfile.cli", "--help"], env=env, capture_output=True, text=True
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    assert done.returncode == 0 and "batch-score" in done.stdout
+    assert "thinfile.training.scorer.policy" in imported
+    assert not imported & {"lightgbm", "numba", "thinfile.training.scorer.artefact", "mlflow", "bentoml"}
 
 
 def test_generate_writes_parts_and_data_card_and_prints_the_key_marginals(tmp_path):

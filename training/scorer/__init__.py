@@ -1,20 +1,35 @@
-"""The scorer artefact and its exact explanations: schema + booster + calibration + scale + policy."""
+"""The scorer artefact and its exact explanations: schema + booster + calibration + scale + policy.
 
-from thinfile.training.scorer.artefact import META_FILE, MODEL_FILE, Scorer
-from thinfile.training.scorer.explain import (
-    DEFAULT_TOP_REASONS,
-    Explanation,
-    TopReasons,
-    explain_contributions,
-)
-from thinfile.training.scorer.policy import Cutoffs, decisions
-from thinfile.training.scorer.scale import (
-    ScoreScale,
-    bands,
-    margin_to_score,
-    pd_to_score,
-    score_to_pd,
-)
+The names below are loaded when first used, not with the package: a module that needs only the policy or the
+scale (the CLI's option parsing does) does not load the booster, numba and the explainer's kernels (~0.6 s)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from thinfile.training.scorer.artefact import META_FILE, MODEL_FILE, Scorer
+    from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, Explanation, TopReasons, explain_contributions
+    from thinfile.training.scorer.policy import Cutoffs, decisions
+    from thinfile.training.scorer.scale import ScoreScale, bands, margin_to_score, pd_to_score, score_to_pd
+
+_HOME = {
+    "META_FILE": "artefact",
+    "MODEL_FILE": "artefact",
+    "Scorer": "artefact",
+    "DEFAULT_TOP_REASONS": "explain",
+    "Explanation": "explain",
+    "TopReasons": "explain",
+    "explain_contributions": "explain",
+    "Cutoffs": "policy",
+    "decisions": "policy",
+    "ScoreScale": "scale",
+    "bands": "scale",
+    "margin_to_score": "scale",
+    "pd_to_score": "scale",
+    "score_to_pd": "scale",
+}
 
 __all__ = [
     "DEFAULT_TOP_REASONS",
@@ -32,3 +47,9 @@ __all__ = [
     "pd_to_score",
     "score_to_pd",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
