@@ -164,3 +164,14 @@ class ValidationSettings(Section):
     examples_shown: int = Field(
         5, ge=1, description="rows that break the schema quoted with their reasons in a message; a file holds all"
     )
+
+
+class ScratchSettings(Section):
+    """Scratch folders left in the system's temporary folder by a killed process (see `features.scratch`)."""
+
+    orphan_age_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="a scratch folder whose process has ended is removed once nothing has been added to it for this "
+        "long (a process in another container, whose pid this one cannot see, may still be using it)",
+    )

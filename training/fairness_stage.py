@@ -15,6 +15,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from thinfile.features.schema import Schema
+from thinfile.features.scratch import scratch_prefix
 from thinfile.features.settings import project_root
 from thinfile.features.words import counted
 from thinfile.training import tracking
@@ -50,7 +51,7 @@ def reports_dir() -> Path:
 def log_report(report: FairnessReport, run_id: str, title: str = "thinfile fairness report") -> None:
     """Log the HTML and JSON under `fairness/` and the summary as `fair_*` metrics of run `run_id`."""
     client = MlflowClient(tracking.configure())
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("fairness")) as tmp:
         html, js = write_report(report, tmp, "fairness_report", title)
         client.log_artifact(run_id, str(html), ARTIFACT_DIR)
         client.log_artifact(run_id, str(js), ARTIFACT_DIR)

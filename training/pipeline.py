@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from thinfile.features.schema import Schema, load_schema
+from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer, missing_sentence, rarely_missing
 from thinfile.training.data import PreparedData, load_training_table, prepare
@@ -276,6 +277,9 @@ def train_frame(
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
     experiment = experiment or ready_to_train(settings)
+    left = remove_orphans()
+    if left:
+        say(f"removed {len(left)} scratch folder(s) that killed runs left in {left[0].parent}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     check_method(settings.reject_inference, schema)

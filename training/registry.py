@@ -28,6 +28,7 @@ from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
 
 from thinfile.features.schema import Feature, FeatureType, Schema, category_codes, feature_numbers
+from thinfile.features.scratch import scratch_prefix
 from thinfile.training.scorer.artefact import DamagedModelError, Scorer
 from thinfile.training.settings import StoreChecks, nothing_trained, sqlite_path, tracking_uri
 
@@ -250,7 +251,7 @@ def log_scorer(
     pip_requirements: list[str] | None = None,
 ) -> mlflow.models.model.ModelInfo:
     """Log the scorer to the active run (signature and input example included) and register it; no alias moves."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("log")) as tmp:
         folder = scorer.save(Path(tmp) / "scorer")
         example = model_input_example(scorer.schema, example)
         output = infer_signature(example, scorer.explain(example).to_frame()).outputs
@@ -331,7 +332,7 @@ def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
 def load_python_model(uri: str) -> PythonModel:
     """The pyfunc model at `uri`, loaded into memory from a temporary copy that is deleted afterwards (MLflow
     would otherwise leave one copy in the temporary folder per load)."""
-    with tempfile.TemporaryDirectory(prefix="thinfile-model-") as folder:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("model")) as folder:
         return mlflow.pyfunc.load_model(uri, dst_path=folder).unwrap_python_model()
 
 

@@ -20,6 +20,7 @@ from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
 from thinfile.features.schema import Schema, protected_values
+from thinfile.features.scratch import scratch_prefix
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
@@ -251,7 +252,7 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
     spec's own plots are drawn meanwhile, the evaluation's once it is known. Unless `files_now`, returns without
     waiting for them: the caller goes on with its own work and `finish()`es the run later."""
     timings = _timings(model, spec, ctx)
-    folder = Path(tempfile.mkdtemp(prefix="thinfile-run-"))
+    folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("run")))
     drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
     try:
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
