@@ -16,6 +16,7 @@ from thinfile.training.fairness.metrics import group_labels
 from thinfile.training.registry import client
 from thinfile.training.reporting import new_figure
 from thinfile.training.reporting.drawing import Plots, draw_pngs
+from thinfile.training.reporting.layout import MeasuredLayout
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import GlobalExplainConfig
 
@@ -84,7 +85,7 @@ def dependence_figure(values: shap.Explanation, feature: str, label: str, unit: 
     x = np.asarray(column.data, dtype=np.float64)
     y = np.asarray(column.values, dtype=np.float64)
     known = np.isfinite(x)
-    fig = new_figure(6.5, 4.5)
+    fig = new_figure(6.5, 4.5, layout=MeasuredLayout())
     ax = fig.subplots()
     if known.any():
         hi = float(np.quantile(x[known], 0.995))
@@ -110,7 +111,7 @@ def dependence_figure(values: shap.Explanation, feature: str, label: str, unit: 
 def dimension_figure(dimensions: np.ndarray, groups: np.ndarray | None = None, group_name: str = "") -> Figure:
     """Box plots of the five dimension sub-scores; one box per group when groups are given."""
     labels = [DIMENSION_LABELS.get(d, d) for d in DIMENSIONS]
-    fig = new_figure(9, 4.8)
+    fig = new_figure(9, 4.8, layout=MeasuredLayout())
     ax = fig.subplots()
     if groups is None:
         ax.boxplot([dimensions[:, k] for k in range(len(DIMENSIONS))], tick_labels=labels, showfliers=False)
@@ -148,7 +149,7 @@ def feature_points_by_group_figure(
     means = {g: points[groups == g].mean(axis=0) for g in sorted(set(groups))}
     spread = np.max(list(means.values()), axis=0) - np.min(list(means.values()), axis=0)
     order = np.argsort(-spread, kind="stable")[:k][::-1]
-    fig = new_figure(9, 0.38 * len(order) + 1.8)
+    fig = new_figure(9, 0.38 * len(order) + 1.8, layout=MeasuredLayout())
     ax = fig.subplots()
     height = 0.8 / len(means)
     for i, (g, m) in enumerate(means.items()):

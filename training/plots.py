@@ -8,11 +8,12 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from thinfile.training.reporting import BAND_COLOURS, new_figure
+from thinfile.training.reporting.layout import MeasuredLayout
 from thinfile.training.scorer.scale import ScoreScale
 
 
 def roc_figure(y: np.ndarray, p: np.ndarray, title: str, oracle: np.ndarray | None = None) -> Figure:
-    fig = new_figure(5, 5)
+    fig = new_figure(5, 5, layout=MeasuredLayout())
     ax = fig.subplots()
     fpr, tpr, _ = roc_curve(y, p)
     ax.plot(fpr, tpr, label="model")
@@ -33,7 +34,7 @@ def ks_figure(y: np.ndarray, score: np.ndarray, title: str) -> Figure:
     cum_good = np.searchsorted(goods, grid, side="right") / max(len(goods), 1)
     gap = cum_bad - cum_good
     at = int(np.argmax(gap))
-    fig = new_figure(6, 4)
+    fig = new_figure(6, 4, layout=MeasuredLayout())
     ax = fig.subplots()
     ax.plot(grid, cum_bad, label="bads")
     ax.plot(grid, cum_good, label="goods")
@@ -44,7 +45,7 @@ def ks_figure(y: np.ndarray, score: np.ndarray, title: str) -> Figure:
 
 
 def calibration_figure(table: pd.DataFrame, title: str) -> Figure:
-    fig = new_figure(5, 5)
+    fig = new_figure(5, 5, layout=MeasuredLayout())
     ax = fig.subplots()
     top = float(max(table["pd_mean"].max(), table["default_rate"].max())) * 1.05
     ax.plot([0, top], [0, top], color="grey", linewidth=0.8)
@@ -56,7 +57,7 @@ def calibration_figure(table: pd.DataFrame, title: str) -> Figure:
 def score_band_figure(score: np.ndarray, scale: ScoreScale, title: str) -> Figure:
     """Histogram of scores, coloured by band, with each band's share."""
     lows = [low for _, low in scale.bands] + [scale.max_score]
-    fig = new_figure(7, 4)
+    fig = new_figure(7, 4, layout=MeasuredLayout())
     ax = fig.subplots()
     for i, (name, low) in enumerate(scale.bands):
         high = lows[i + 1]
@@ -76,7 +77,7 @@ def score_band_figure(score: np.ndarray, scale: ScoreScale, title: str) -> Figur
 def score_group_figure(score: np.ndarray, groups: dict[str, np.ndarray], scale: ScoreScale, title: str) -> Figure:
     """Score density per group, one panel per protected attribute."""
     n = max(len(groups), 1)
-    fig = new_figure(5 * n, 4)
+    fig = new_figure(5 * n, 4, layout=MeasuredLayout())
     axes = fig.subplots(1, n, squeeze=False)
     bins = np.linspace(scale.min_score, scale.max_score, 61)
     for ax, (attr, values) in zip(axes[0], groups.items()):

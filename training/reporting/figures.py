@@ -10,10 +10,12 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Literal
 
 from matplotlib import font_manager, get_cachedir, rc_context
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.layout_engine import LayoutEngine
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
@@ -29,9 +31,16 @@ PALETTE = {
 }
 
 
-def new_figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Figure:
-    """A figure of `width` x `height` inches with a constrained layout, owned by nobody but the caller."""
-    fig = Figure(figsize=(width, height), layout="constrained")
+def new_figure(
+    width: float,
+    height: float,
+    rows: int = 1,
+    cols: int = 1,
+    layout: Literal["constrained"] | LayoutEngine = "constrained",
+) -> Figure:
+    """A figure of `width` x `height` inches, owned by nobody but the caller; laid out by matplotlib's constrained
+    layout, or by `layout` (`reporting.layout.MeasuredLayout()` for a figure whose axes sit in one row)."""
+    fig = Figure(figsize=(width, height), layout=layout)
     if rows * cols > 1:
         fig.subplots(rows, cols, squeeze=False)
     return fig
