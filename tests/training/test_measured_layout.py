@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from thinfile.features.schema import DIMENSIONS
+from thinfile.training.fairness.audit import ProxyAudit
+from thinfile.training.fairness.report import proxy_figure
 from thinfile.training.global_explain import dependence_figure, dimension_figure, feature_points_by_group_figure
 from thinfile.training.plots import evaluation_figures
 from thinfile.training.reporting import new_figure
@@ -123,6 +125,11 @@ def test_dimension_boxes_by_group_stay_inside() -> None:
     rng = np.random.default_rng(7)
     dims = rng.normal(size=(500, len(DIMENSIONS))) * 60
     _assert_laid_out(dimension_figure(dims, rng.choice(["rural", "urban"], 500), "residence"))
+
+
+def test_a_proxy_audit_of_attributes_named_in_chinese_stays_inside() -> None:
+    proxies = [ProxyAudit("户籍_residence_registration_type", 0.71, 900, []), ProxyAudit("age_band", 0.55, 900, [])]
+    _assert_laid_out(proxy_figure(proxies))
 
 
 def test_counts_in_the_millions_with_an_axis_offset_stay_inside() -> None:

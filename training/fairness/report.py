@@ -29,6 +29,7 @@ from thinfile.training.reporting import (
     render,
     table,
 )
+from thinfile.training.reporting.layout import MeasuredLayout
 
 
 def _group_columns(limit: float) -> list[Column]:
@@ -128,7 +129,7 @@ def attribute_figure(a: AttributeAudit, approve: float, refer: float, di_min: fl
 def inclusion_figure(inc: InclusionLift) -> Figure:
     seg = inc.segments
     y = np.arange(len(seg))[::-1]
-    fig = new_figure(9, 0.45 * len(seg) + 1.6)
+    fig = new_figure(9, 0.45 * len(seg) + 1.6, layout=MeasuredLayout())
     ax = fig.subplots()
     ax.barh(y + 0.2, seg["model_approval_rate"].astype(float), 0.4, label="this model", color=PALETTE["model"])
     if inc.baseline_reaches:
@@ -144,7 +145,7 @@ def inclusion_figure(inc: InclusionLift) -> Figure:
 
 
 def proxy_figure(proxies: list[ProxyAudit]) -> Figure:
-    fig = new_figure(7, 0.5 * len(proxies) + 1.5)
+    fig = new_figure(7, 0.5 * len(proxies) + 1.5, layout=MeasuredLayout())
     ax = fig.subplots()
     y = np.arange(len(proxies))[::-1]
     ax.barh(y, [p.auc for p in proxies], color=PALETTE["proxy"])
