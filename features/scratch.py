@@ -13,11 +13,16 @@ from pathlib import Path
 
 from thinfile.features.settings import ScratchSettings
 
-_NAME = re.compile(r"thinfile-([a-z]+)-(\d+)-[A-Za-z0-9_]+")
+KINDS = ("run", "log", "model", "fairness")
+_NAME = re.compile(rf"thinfile-(?:{'|'.join(KINDS)})-([1-9][0-9]{{0,9}})-[a-z0-9_]{{8}}")
+"""a name `scratch_prefix` and `tempfile.mkdtemp` make (its random part: 8 characters), and no other: a folder a
+person named `thinfile-run-2024-final` is not one"""
 
 
 def scratch_prefix(kind: str) -> str:
     """The prefix for a scratch folder of this process (`tempfile.mkdtemp(prefix=...)` adds the random part)."""
+    if kind not in KINDS:
+        raise ValueError(f"scratch folder kind {kind!r} is not one of {KINDS}")
     return f"thinfile-{kind}-{os.getpid()}-"
 
 
@@ -26,9 +31,19 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
+    except (PermissionError, OverflowError, ValueError):  # another user's process; no pid this system can have
         return True
     return True
+
+
+def _last_change(path: str) -> float:
+    """When anything was last added to the folder or to a folder inside it (a file written into plots/ changes the
+    time of plots/, not of its parent)."""
+    newest = os.stat(path).st_mtime
+    for folder, subfolders, _ in os.walk(path):
+        for name in subfolders:
+            newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+    return newest
 
 
 def remove_orphans(settings: ScratchSettings | None = None, root: str | Path | None = None) -> list[Path]:
@@ -44,10 +59,10 @@ def remove_orphans(settings: ScratchSettings | None = None, root: str | Path | N
         return []
     for entry in entries:
         found = _NAME.fullmatch(entry.name)
-        if found is None or _alive(int(found[2])):
+        if found is None or _alive(int(found[1])):
             continue
         try:
-            if not entry.is_dir(follow_symlinks=False) or now - entry.stat().st_mtime < settings.orphan_age_s:
+            if not entry.is_dir(follow_symlinks=False) or now - _last_change(entry.path) < settings.orphan_age_s:
                 continue
         except OSError:
             continue

@@ -48,8 +48,9 @@ def test_the_next_train_removes_the_scratch_folder_of_a_killed_one(
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     left = list(scratch.glob("thinfile-run-*"))
     assert len(left) == 1 and list(left[0].rglob("*.png"))
-    a_day_ago = time.time() - 2 * 86_400
-    os.utime(left[0], (a_day_ago, a_day_ago))
+    two_days_ago = time.time() - 2 * 86_400
+    for folder in [left[0], *(p for p in left[0].rglob("*") if p.is_dir())]:
+        os.utime(folder, (two_days_ago, two_days_ago))
 
     monkeypatch.setenv("THINFILE_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

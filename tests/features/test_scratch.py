@@ -50,6 +50,29 @@ def test_an_ended_process_s_old_scratch_folder_is_removed_and_nothing_else(tmp_p
     assert (tmp_path / f"thinfile-log-{dead}-file1234").exists()
 
 
+def test_folders_people_named_like_scratch_folders_are_left_alone(tmp_path: Path) -> None:
+    names = [
+        "thinfile-backup-2024-jan",
+        "thinfile-run-2024-final",
+        "thinfile-export-20261128093000-final",
+        "thinfile-run-9999999999-abcdefgh",  # no pid this system can have: not taken for an ended process
+    ]
+    kept = [_folder(tmp_path, name, 2 * DAY) for name in names]
+    assert remove_orphans(root=tmp_path) == []
+    assert all(p.exists() for p in kept)
+
+
+def test_a_folder_with_a_file_just_written_below_it_is_not_old(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, f"thinfile-run-{_ended_pid()}-ab12cd34", 2 * DAY)
+    plots = folder / "plots"
+    plots.mkdir()
+    (plots / "roc.png").write_bytes(b"\x89PNG")
+    os.utime(folder, (time.time() - 2 * DAY, time.time() - 2 * DAY))  # mkdir touched it; the write below did not
+    assert remove_orphans(root=tmp_path) == []
+    os.utime(plots, (time.time() - 2 * DAY, time.time() - 2 * DAY))
+    assert remove_orphans(root=tmp_path) == [folder]
+
+
 def test_the_age_that_makes_a_folder_an_orphan_is_a_setting(tmp_path: Path) -> None:
     recent = _folder(tmp_path, f"thinfile-run-{_ended_pid()}-ab12cd34", 60)
     assert remove_orphans(ScratchSettings(orphan_age_s=3600), tmp_path) == []
