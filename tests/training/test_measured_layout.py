@@ -4,6 +4,7 @@ inside the figure and no axis label runs into its tick labels."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -141,15 +142,39 @@ def test_counts_in_the_millions_with_an_axis_offset_stay_inside() -> None:
     _assert_laid_out(fig)
 
 
-@pytest.mark.parametrize("inset", [False, True])
-def test_a_second_row_or_an_inset_gets_the_constrained_layout(inset: bool) -> None:
+def _second_row(fig: Figure) -> None:
+    fig.subplots(2, 1)
+
+
+def _inset(fig: Figure) -> None:
+    fig.subplots().plot([0, 1], [0, 1000])
+    fig.add_axes((0.6, 0.6, 0.2, 0.2))
+
+
+def _colorbar(fig: Figure) -> None:
+    ax = fig.subplots()
+    fig.colorbar(ax.scatter([1, 2, 3], [1, 2, 3], c=[1, 2, 3]), ax=ax, label="value")
+
+
+def _right_hand_labels(fig: Figure) -> None:
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.twinx().plot([0, 1], [0, 123_456])
+
+
+def _turned_labels(fig: Figure) -> None:
+    ax = fig.subplots()
+    ax.bar(["a rather long category", "another long one"], [1, 2])
+    ax.tick_params(axis="x", labelrotation=45)
+
+
+@pytest.mark.parametrize("build", [_second_row, _inset, _colorbar, _right_hand_labels, _turned_labels])
+def test_a_figure_the_measured_layout_cannot_lay_out_gets_the_constrained_layout(build: Callable) -> None:
     def figure(layout: object) -> Figure:
-        fig = new_figure(6, 6, 2, 1, layout=layout)  # type: ignore[arg-type]
-        for k, ax in enumerate(fig.axes):
-            ax.plot([0, 10**k], [0, 1000])
-            ax.set(title=f"panel {k}", ylabel="rows")
-        if inset:
-            fig.add_axes((0.6, 0.6, 0.2, 0.2))
+        fig = new_figure(6, 5, layout=layout)  # type: ignore[arg-type]
+        build(fig)
+        for ax in fig.axes:
+            ax.set_title("panel")
         FigureCanvasAgg(fig).draw()
         return fig
 

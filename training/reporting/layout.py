@@ -3,7 +3,8 @@ labels from each axis's own locator and formatter, axis labels, titles), without
 
 matplotlib's constrained layout gets the same margins by laying out every tick label through the renderer, twice
 per draw, and saving a figure draws it twice: that is about a third of the CPU of drawing an evaluation figure.
-A figure this engine cannot lay out (an inset, a colorbar, a second row of axes) gets the constrained layout.
+A figure this engine cannot lay out (an inset, a colorbar, a second row of axes, tick labels on the right or turned)
+gets the constrained layout.
 """
 
 from __future__ import annotations
@@ -114,18 +115,27 @@ def _overhang(ax: Axes, fig: Figure) -> float:
     return max(_widest(texts[-1:], _points(mpl.rcParams["xtick.labelsize"]), fig.dpi) / 2 - room, 0.0)
 
 
+def _plain(ax: Axes) -> bool:
+    """Tick labels only at the left and bottom, level (a twin's right-hand axis may be there without labels)."""
+    y, x = ax.yaxis.get_tick_params(), ax.xaxis.get_tick_params()
+    beyond = (y.get("labelright") and tick_texts(ax.yaxis)) or (x.get("labeltop") and tick_texts(ax.xaxis))
+    return not beyond and not x.get("rotation") and not y.get("rotation")
+
+
 def _one_row(fig: Figure) -> bool:
-    """Every axes is a grid cell (or its twin) of a grid of one row."""
+    """Every axes is a grid cell (or its twin) of a grid of one row, with plain tick labels."""
     specs = [ax.get_subplotspec() for ax in fig.axes]
-    return all(spec is not None and spec.get_gridspec().nrows == 1 for spec in specs)
+    grid = all(spec is not None and spec.get_gridspec().nrows == 1 for spec in specs)
+    return grid and all(_plain(ax) for ax in fig.axes)
 
 
 class MeasuredLayout(LayoutEngine):
-    """Margins from measured texts for a figure whose axes (and their twins) form one row of a grid; a legend must
-    sit inside its axes. Any other figure is laid out by the constrained layout."""
+    """Margins from measured texts for a figure whose axes (and their twins) form one row of a grid, with level tick
+    labels at the left and bottom only; a legend must sit inside its axes. Any other figure (an inset, a colorbar,
+    a second row, labels on the right or top, turned labels) is laid out by the constrained layout."""
 
     _adjust_compatible = True
-    _colorbar_gridspec = True
+    _colorbar_gridspec = False  # a colorbar gets axes of its own, outside the grid: the constrained layout places it
 
     def set(self, **kwargs: object) -> None:
         raise TypeError("MeasuredLayout has no parameters")
