@@ -10,6 +10,7 @@ gets the constrained layout.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
@@ -48,18 +49,28 @@ def _widest(texts: list[str], size: float, dpi: float) -> float:
     return max((renderer.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines), default=0) / dpi
 
 
-def _ticks(axis: Axis) -> tuple[list[float], list[str]]:
-    """The major ticks the axis will draw for its current view, and their labels, from its own locator and
+@dataclass(frozen=True)
+class _Ticks:
+    """An axis's major ticks for its current view, their labels, and whether the formatter adds an offset or
+    multiplier ('1e6') beyond the axis's end: worked out once per axis and draw, from its own locator and
     formatter."""
+
+    locs: list[float]
+    texts: list[str]
+    offset: bool
+
+    @property
+    def shown(self) -> list[str]:
+        return [t for t in self.texts if t]
+
+
+def _ticks(axis: Axis) -> _Ticks:
     lo, hi = sorted(axis.get_view_interval())
     slack = (hi - lo) * 1e-9
     locs = [x for x in axis.get_major_locator()() if lo - slack <= x <= hi + slack]
-    return locs, list(axis.get_major_formatter().format_ticks(locs))
-
-
-def tick_texts(axis: Axis) -> list[str]:
-    """The major tick labels the axis will show for its current view."""
-    return [t for t in _ticks(axis)[1] if t]
+    formatter = axis.get_major_formatter()
+    texts = list(formatter.format_ticks(locs))  # also works out the formatter's offset from these ticks
+    return _Ticks(locs, texts, bool(formatter.get_offset()) if hasattr(formatter, "get_offset") else False)
 
 
 def _tick_band(name: str) -> float:
@@ -76,57 +87,52 @@ def _label_band(label: Text) -> float:
     return _text_height(label) + (float(mpl.rcParams["axes.labelpad"]) / 72 if label.get_text() else 0.0)
 
 
-def _offset_band(axis: Axis) -> float:
-    """The '1e6'-style offset or multiplier a scalar axis puts beyond its end, in inches (0 when there is none)."""
-    tick_texts(axis)  # the formatter works its offset out from the ticks it formats
-    formatter = axis.get_major_formatter()
-    offset = formatter.get_offset() if hasattr(formatter, "get_offset") else ""
-    return _points(mpl.rcParams["xtick.labelsize"]) * _LINE / 72 if offset else 0.0
+def _offset_band(ticks: _Ticks) -> float:
+    """Inches the axis's offset or multiplier takes beyond its end (0 when there is none)."""
+    return _points(mpl.rcParams["xtick.labelsize"]) * _LINE / 72 if ticks.offset else 0.0
 
 
-def _left(ax: Axes, dpi: float) -> float:
+def _left(ax: Axes, y: _Ticks, dpi: float) -> float:
     if not ax.yaxis.get_visible():
         return 0.0
-    ticks = _widest(tick_texts(ax.yaxis), _points(mpl.rcParams["ytick.labelsize"]), dpi)
+    ticks = _widest(y.shown, _points(mpl.rcParams["ytick.labelsize"]), dpi)
     return ticks + _tick_band("y") + _label_band(ax.yaxis.label)
 
 
-def _bottom(ax: Axes) -> float:
+def _bottom(ax: Axes, x: _Ticks) -> float:
     size = _points(mpl.rcParams["xtick.labelsize"])
-    lines = max((t.count("\n") + 1 for t in tick_texts(ax.xaxis)), default=0)
+    lines = max((t.count("\n") + 1 for t in x.shown), default=0)
     ticks = lines * size * _LINE / 72 + _tick_band("x")
-    return ticks + max(_label_band(ax.xaxis.label), _offset_band(ax.xaxis))
+    return ticks + max(_label_band(ax.xaxis.label), _offset_band(x))
 
 
-def _top(ax: Axes) -> float:
+def _top(ax: Axes, y: _Ticks) -> float:
     title = _text_height(ax.title)
     pad = float(mpl.rcParams["axes.titlepad"]) / 72 if title else 0.0
-    return max(title + pad, _offset_band(ax.yaxis))
+    return max(title + pad, _offset_band(y))
 
 
-def _overhang(ax: Axes, fig: Figure) -> float:
+def _overhang(ax: Axes, x: _Ticks, fig: Figure) -> float:
     """How far the last x tick label reaches past the axes' right edge: half its width, less the room between the
     last tick and the edge (taken at the axes' present width)."""
     lo, hi = sorted(ax.xaxis.get_view_interval())
-    locs, texts = _ticks(ax.xaxis)
-    if not locs or hi <= lo:
+    if not x.locs or hi <= lo:
         return 0.0
-    room = (hi - max(locs)) / (hi - lo) * ax.get_position().width * fig.get_size_inches()[0]
-    return max(_widest(texts[-1:], _points(mpl.rcParams["xtick.labelsize"]), fig.dpi) / 2 - room, 0.0)
+    room = (hi - max(x.locs)) / (hi - lo) * ax.get_position().width * fig.get_size_inches()[0]
+    return max(_widest(x.texts[-1:], _points(mpl.rcParams["xtick.labelsize"]), fig.dpi) / 2 - room, 0.0)
 
 
-def _plain(ax: Axes) -> bool:
+def _plain(ax: Axes, x: _Ticks, y: _Ticks) -> bool:
     """Tick labels only at the left and bottom, level (a twin's right-hand axis may be there without labels)."""
-    y, x = ax.yaxis.get_tick_params(), ax.xaxis.get_tick_params()
-    beyond = (y.get("labelright") and tick_texts(ax.yaxis)) or (x.get("labeltop") and tick_texts(ax.xaxis))
-    return not beyond and not x.get("rotation") and not y.get("rotation")
+    yp, xp = ax.yaxis.get_tick_params(), ax.xaxis.get_tick_params()
+    beyond = (yp.get("labelright") and y.shown) or (xp.get("labeltop") and x.shown)
+    return not beyond and not xp.get("rotation") and not yp.get("rotation")
 
 
-def _one_row(fig: Figure) -> bool:
-    """Every axes is a grid cell (or its twin) of a grid of one row, with plain tick labels."""
+def _one_row_grid(fig: Figure) -> bool:
+    """Every axes is a grid cell (or its twin) of a grid of one row."""
     specs = [ax.get_subplotspec() for ax in fig.axes]
-    grid = all(spec is not None and spec.get_gridspec().nrows == 1 for spec in specs)
-    return grid and all(_plain(ax) for ax in fig.axes)
+    return all(spec is not None and spec.get_gridspec().nrows == 1 for spec in specs)
 
 
 class MeasuredLayout(LayoutEngine):
@@ -141,7 +147,8 @@ class MeasuredLayout(LayoutEngine):
         raise TypeError("MeasuredLayout has no parameters")
 
     def execute(self, fig: Figure) -> None:
-        if not _one_row(fig):
+        ticks = {ax: (_ticks(ax.xaxis), _ticks(ax.yaxis)) for ax in fig.axes} if _one_row_grid(fig) else None
+        if ticks is None or not all(_plain(ax, x, y) for ax, (x, y) in ticks.items()):
             ConstrainedLayoutEngine().execute(fig)
             return
         columns: dict[int, list[Axes]] = defaultdict(list)
@@ -150,10 +157,10 @@ class MeasuredLayout(LayoutEngine):
         if not columns:
             return
         width, height = fig.get_size_inches()
-        lefts = [max(_left(ax, fig.dpi) for ax in column) for _, column in sorted(columns.items())]
-        overhang = max(_overhang(ax, fig) for column in columns.values() for ax in column)
-        bottom = max(_bottom(ax) for column in columns.values() for ax in column)
-        top = max(_top(ax) for column in columns.values() for ax in column)
+        lefts = [max(_left(ax, ticks[ax][1], fig.dpi) for ax in column) for _, column in sorted(columns.items())]
+        overhang = max(_overhang(ax, x, fig) for ax, (x, _) in ticks.items())
+        bottom = max(_bottom(ax, x) for ax, (x, _) in ticks.items())
+        top = max(_top(ax, y) for ax, (_, y) in ticks.items())
         suptitle = fig.get_suptitle()
         if suptitle:
             top += (suptitle.count("\n") + 1) * _points(mpl.rcParams["figure.titlesize"]) * _LINE / 72 + _EDGE_IN
