@@ -19,6 +19,7 @@ from thinfile.training.scorer.scale import ScoreScale
 DEFAULT_TOP_REASONS = 4
 TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
 _EPS = 1e-9
+_FOURS = (4,) * len(DIMENSIONS)  # round(points, 4) for each dimension, without a comprehension's frame
 _FEW_ROWS = 64  # up to this many rows a full sort per row costs less than partitioning's per-call overhead
 HintTexts = dict[tuple[int, float], tuple[str, str]]
 """(feature, value) -> the bound in words and the hint that it stops the feature costing points: the values are the
@@ -186,7 +187,7 @@ class Explanation:
                 "pd": pd[i],
                 "decision": str(decision[i]),
                 "reasons": self._reasons(i, hints[i]),
-                "dimensions": {d: round(v, 4) for d, v in zip(DIMENSIONS, dimensions[i])},
+                "dimensions": dict(zip(DIMENSIONS, map(round, dimensions[i], _FOURS))),
                 "base_points": base,
             }
             for i in range(n)
