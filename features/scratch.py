@@ -26,7 +26,8 @@ def scratch_prefix(kind: str) -> str:
     return f"thinfile-{kind}-{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id exists (one of another user's counts: it may not be signalled)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +60,7 @@ def remove_orphans(settings: ScratchSettings | None = None, root: str | Path | N
         return []
     for entry in entries:
         found = _NAME.fullmatch(entry.name)
-        if found is None or _alive(int(found[1])):
+        if found is None or process_alive(int(found[1])):
             continue
         try:
             if not entry.is_dir(follow_symlinks=False) or now - _last_change(entry.path) < settings.orphan_age_s:

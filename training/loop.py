@@ -468,7 +468,9 @@ def log_summary(result: LoopResult, files: dict[str, str]) -> str:
     experiment = tracking.experiment_id()
     head = result.headline()
     with mlflow.start_run(experiment_id=experiment, run_name=f"lending loop {result.loop_id[:8]}") as run:
-        mlflow.set_tags({LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop"})
+        mlflow.set_tags(
+            {LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop", **tracking.process_tags()}
+        )
         mlflow.log_params(
             {
                 "rows": result.settings.rows,

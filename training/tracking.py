@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from mlflow.data.dataset import Dataset
 from mlflow.tracking import MlflowClient
 
 from thinfile.features.jsonio import dumps
+from thinfile.features.scratch import process_alive
 from thinfile.training.evaluate import Evaluation
 from thinfile.training.registry import EXPERIMENT_NAME, StoreError, use_store
 from thinfile.training.reporting.drawing import Drawing
@@ -26,6 +28,9 @@ from thinfile.training.settings import CHAMPION_ALIAS, nothing_trained, tracking
 
 TAG_PREFIX = "thinfile."
 BUREAU_BASELINE_TAG = "thinfile.bureau_baseline_run"
+PID_TAG = "thinfile.pid"
+HOST_TAG = "thinfile.host"
+ENDED_TAG = "thinfile.ended"
 CARD_METRICS = (
     "auc",
     "gini",
@@ -139,6 +144,29 @@ def _arrow_arrays(column: pd.Series) -> list[pa.Array]:
     return [pa.concat_arrays([a]) if a.offset else a for a in arrays]  # a slice's buffers hold more than its rows
 
 
+def process_tags() -> dict[str, str]:
+    """Which process on which machine runs a run: a later train ends the runs of one that was killed."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def end_abandoned_runs(experiment: str) -> list[str]:
+    """Mark KILLED the runs of `experiment` still RUNNING whose thinfile process on this machine has ended (killed
+    outright: no handler could end its run); the run ids. Runs of another machine, or without thinfile's process
+    tags, are left alone."""
+    host = socket.gethostname()
+    client = MlflowClient(configure())
+    ended = []
+    for run in client.search_runs([experiment], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) != host or not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, ENDED_TAG, f"its process {pid} had ended while the run was open")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        ended.append(run.info.run_id)
+    return ended
+
+
 def rows_per_second(fn: Callable[[np.ndarray], object], X: np.ndarray, rows: int) -> float:
     """Throughput of `fn` on up to `rows` rows of the model matrix `X`, after a small warm-up call."""
     sample = X[:rows]
@@ -170,7 +198,7 @@ def log_model_run(
     `datasets` are (dataset, context, tags) logged as the run's inputs (the runs table's Dataset column).
     """
     folder = drawing.root
-    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags={**tags, **process_tags()}) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         for dataset, context, dataset_tags in datasets or []:
             mlflow.log_input(dataset, context=context, tags=dataset_tags)

@@ -1,4 +1,5 @@
-"""A train killed outright (SIGKILL: no handler runs) leaves its scratch folder; the next train removes it."""
+"""A train killed outright (SIGKILL: no handler runs) leaves its scratch folder and its MLflow run RUNNING; the next
+train removes the one and marks the other KILLED."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from thinfile.features.schema import Schema
 from thinfile.training.pipeline import train_frame
@@ -37,13 +40,31 @@ train_frame(generate_frame(schema, rows=6_000, seed=3), schema, settings)
 """
 
 
-@pytest.mark.slow
-def test_the_next_train_removes_the_scratch_folder_of_a_killed_one(
-    population: pd.DataFrame, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scratch = tmp_path / "tmp"
+def every_run(store: str) -> list:
+    client = MlflowClient(store)
+    return list(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+
+
+@dataclass(frozen=True)
+class AfterTheKill:
+    scratch: Path
+    left: Path
+    """the run folder the killed train left"""
+    store: str
+    killed_run: str
+    status_before: str
+    said: list[str]
+    """what the next train said"""
+
+
+@pytest.fixture(scope="module")
+def after_the_kill(population: pd.DataFrame, schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> AfterTheKill:
+    """A train SIGKILLed while it logs its run's files, then (its folder two days old) the next train."""
+    base = tmp_path_factory.mktemp("killed")
+    scratch, home = base / "tmp", base / "home"
     scratch.mkdir()
-    env = {**os.environ, "TMPDIR": str(scratch), "THINFILE_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "TMPDIR": str(scratch), "THINFILE_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
     killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING], env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     left = list(scratch.glob("thinfile-run-*"))
@@ -52,10 +73,33 @@ def test_the_next_train_removes_the_scratch_folder_of_a_killed_one(
     for folder in [left[0], *(p for p in left[0].rglob("*") if p.is_dir())]:
         os.utime(folder, (two_days_ago, two_days_ago))
 
-    monkeypatch.setenv("THINFILE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    store = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
+    (before,) = every_run(store)
     said: list[str] = []
-    train_frame(population.iloc[:6_000], schema, QUICK, progress=said.append)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINFILE_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.setattr(tempfile, "tempdir", str(scratch))
+        train_frame(population.iloc[:6_000], schema, QUICK, progress=said.append)
+    return AfterTheKill(scratch, left[0], store, before.info.run_id, before.info.status, said)
 
-    assert not left[0].exists()
-    assert f"removed 1 scratch folder(s) that killed runs left in {scratch}" in said
+
+@pytest.mark.slow
+def test_the_next_train_removes_the_scratch_folder_of_a_killed_one(after_the_kill: AfterTheKill) -> None:
+    assert not after_the_kill.left.exists()
+    assert f"removed 1 scratch folder(s) that killed runs left in {after_the_kill.scratch}" in after_the_kill.said
+
+
+@pytest.mark.slow
+def test_the_next_train_marks_the_run_of_a_killed_one_killed(after_the_kill: AfterTheKill) -> None:
+    run = MlflowClient(after_the_kill.store).get_run(after_the_kill.killed_run)
+    assert after_the_kill.status_before == "RUNNING"
+    assert run.info.status == "KILLED" and run.info.end_time is not None
+    assert "had ended while the run was open" in run.data.tags["thinfile.ended"]
+    assert f"marked 1 run(s) that killed trains left RUNNING as KILLED: {run.info.run_id}" in after_the_kill.said
+
+
+@pytest.mark.slow
+def test_the_next_train_leaves_its_own_runs_finished(after_the_kill: AfterTheKill) -> None:
+    others = [r for r in every_run(after_the_kill.store) if r.info.run_id != after_the_kill.killed_run]
+    assert others and {r.info.status for r in others} == {"FINISHED"}
