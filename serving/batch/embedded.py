@@ -219,10 +219,11 @@ def _score_pending(
 ) -> None:
     """Score every chunk not yet in `chunks`, adding each footer as its parts are committed."""
     scorer, tag = job.scorer, job.tag
-    pending = any(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(job.chunk_rows)))
+    pending = sum(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(job.chunk_rows)))
     if not pending:
         return
-    if job.workers > 1:  # its imports run beside this process's warm-up
+    workers = job.workers if pending > 1 else 1  # one chunk is scored here, on every core, sooner than workers start
+    if workers > 1:  # its imports run beside this process's warm-up
         _start_fork_server(worker_context())
     total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
@@ -242,14 +243,14 @@ def _score_pending(
         tasks = _pending_chunks(parts, set(chunks), scorer.schema, job.chunk_rows)
         threads = scorer.num_threads
         try:
-            if job.workers == 1:
+            if workers == 1:
                 init_worker(0, scorer, tag, job.settings, layout, threads)
                 _run_in_process(tasks, on_done)
             else:
                 init_worker(0, scorer, tag, job.settings, layout, 1)
                 initargs = (os.getpid(), scorer.pickled_for_workers(), tag, job.settings, layout, 1)
                 with threadpool_limits(1), sharer_resets_quiet():  # this process scores too while workers start
-                    _run_pool(tasks, job.workers, job.settings.in_flight_per_worker, initargs, on_done)
+                    _run_pool(tasks, workers, job.settings.in_flight_per_worker, initargs, on_done)
         finally:
             scorer.num_threads = threads
             with contextlib.suppress(OSError):  # the parts' footers, not the manifest, are the record
