@@ -27,14 +27,19 @@ def scratch_prefix(kind: str) -> str:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process of this id exists (one of another user's counts: it may not be signalled)."""
+    """Whether a process of this id runs (one of another user's counts: it may not be signalled). A zombie, dead
+    but not yet collected by its parent, does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):  # another user's process; no pid this system can have
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc (macOS), or it ended just now
+        return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
 
 
 def _last_change(path: str) -> float:

@@ -282,7 +282,7 @@ def train_frame(
         say(f"removed {len(left)} scratch folder(s) that killed runs left in {left[0].parent}")
     ended = tracking.end_abandoned_runs(experiment)
     if ended:
-        say(f"marked {len(ended)} run(s) that killed trains left RUNNING as KILLED: {', '.join(ended)}")
+        say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     check_method(settings.reject_inference, schema)

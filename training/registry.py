@@ -344,10 +344,12 @@ def load_python_model(uri: str) -> PythonModel:
         mismatches = environment_mismatches(local, model.metadata.flavors.get("python_function", {}))
         if mismatches:
             log.warning(
-                "%s was logged in another environment: %s; its scores may differ here: install the versions in "
-                "its requirements.txt (mlflow.pyfunc.get_model_dependencies)",
+                "warning: %s was logged with other packages than this environment has (%s), so its scores may "
+                "differ here; install the versions it was logged with: `pip install -r` the file that "
+                "mlflow.pyfunc.get_model_dependencies(%r) returns",
                 uri,
-                "; ".join(mismatches),
+                ", ".join(mismatches),
+                uri,
             )
         return model.unwrap_python_model()
 

@@ -146,14 +146,23 @@ def _arrow_arrays(column: pd.Series) -> list[pa.Array]:
 
 def process_tags() -> dict[str, str]:
     """Which process on which machine runs a run: a later train ends the runs of one that was killed."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    return {PID_TAG: str(os.getpid()), HOST_TAG: this_host()}
+
+
+def this_host() -> str:
+    """The host name, with the process-id namespace where there is one: two containers of one host name (host
+    networking, a set hostname) each have their own, so neither takes the other's pids for its own."""
+    try:
+        return f"{socket.gethostname()} pidns:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return socket.gethostname()
 
 
 def end_abandoned_runs(experiment: str) -> list[str]:
     """Mark KILLED the runs of `experiment` still RUNNING whose thinfile process on this machine has ended (killed
-    outright: no handler could end its run); the run ids. Runs of another machine, or without thinfile's process
-    tags, are left alone."""
-    host = socket.gethostname()
+    outright: no handler could end its run); each as "<8-digit id> (<run name>)". Runs of another machine (or
+    container), or without thinfile's process tags, are left alone."""
+    host = this_host()
     client = MlflowClient(configure())
     ended = []
     for run in client.search_runs([experiment], filter_string="attributes.status = 'RUNNING'", max_results=1000):
@@ -163,7 +172,7 @@ def end_abandoned_runs(experiment: str) -> list[str]:
             continue
         client.set_tag(run.info.run_id, ENDED_TAG, f"its process {pid} had ended while the run was open")
         client.set_terminated(run.info.run_id, status="KILLED")
-        ended.append(run.info.run_id)
+        ended.append(f"{run.info.run_id[:8]} ({run.info.run_name})")
     return ended
 
 

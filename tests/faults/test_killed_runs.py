@@ -96,7 +96,9 @@ def test_the_next_train_marks_the_run_of_a_killed_one_killed(after_the_kill: Aft
     assert after_the_kill.status_before == "RUNNING"
     assert run.info.status == "KILLED" and run.info.end_time is not None
     assert "had ended while the run was open" in run.data.tags["thinfile.ended"]
-    assert f"marked 1 run(s) that killed trains left RUNNING as KILLED: {run.info.run_id}" in after_the_kill.said
+    ended = f"{run.info.run_id[:8]} ({run.info.run_name})"
+    marked = f"1 run(s) of a killed train were still RUNNING; marked KILLED: {ended}"
+    assert marked in after_the_kill.said
 
 
 @pytest.mark.slow

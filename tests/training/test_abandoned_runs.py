@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from thinfile.training.settings import tracking_uri
-from thinfile.training.tracking import HOST_TAG, PID_TAG, end_abandoned_runs, experiment_id
+from thinfile.training.tracking import HOST_TAG, PID_TAG, end_abandoned_runs, experiment_id, this_host
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,10 @@ def live_pid() -> Iterator[int]:
     alive.wait()
 
 
+def marked(run: str, ended: list[str]) -> bool:
+    return any(e.startswith(run[:8] + " (") for e in ended)
+
+
 def open_run(tags: dict[str, str]) -> tuple[MlflowClient, str]:
     client = MlflowClient(tracking_uri())
     run = client.create_run(experiment_id(), tags=tags)
@@ -48,30 +53,48 @@ def open_run(tags: dict[str, str]) -> tuple[MlflowClient, str]:
 
 
 def test_a_run_whose_process_ended_on_this_machine_is_marked_killed(ended_pid: int) -> None:
-    client, run = open_run({PID_TAG: str(ended_pid), HOST_TAG: socket.gethostname()})
-    assert run in end_abandoned_runs(experiment_id())
+    client, run = open_run({PID_TAG: str(ended_pid), HOST_TAG: this_host()})
+    assert marked(run, end_abandoned_runs(experiment_id()))
     assert client.get_run(run).info.status == "KILLED"
 
 
+def test_a_run_whose_process_was_killed_but_not_yet_collected_is_marked_killed() -> None:
+    zombie = subprocess.Popen(["sleep", "60"])
+    zombie.kill()
+    time.sleep(0.2)  # dead, and left uncollected by its parent (this process) until the wait below
+    try:
+        client, run = open_run({PID_TAG: str(zombie.pid), HOST_TAG: this_host()})
+        assert marked(run, end_abandoned_runs(experiment_id()))
+        assert client.get_run(run).info.status == "KILLED"
+    finally:
+        zombie.wait()
+
+
 def test_a_run_whose_process_still_runs_is_left_running(live_pid: int) -> None:
-    client, run = open_run({PID_TAG: str(live_pid), HOST_TAG: socket.gethostname()})
-    assert run not in end_abandoned_runs(experiment_id())
+    client, run = open_run({PID_TAG: str(live_pid), HOST_TAG: this_host()})
+    assert not marked(run, end_abandoned_runs(experiment_id()))
     assert client.get_run(run).info.status == "RUNNING"
 
 
 def test_a_run_of_another_machine_is_left_running(ended_pid: int) -> None:
     client, run = open_run({PID_TAG: str(ended_pid), HOST_TAG: socket.gethostname() + "-elsewhere"})
-    assert run not in end_abandoned_runs(experiment_id())
+    assert not marked(run, end_abandoned_runs(experiment_id()))
+    assert client.get_run(run).info.status == "RUNNING"
+
+
+def test_a_run_of_another_container_of_the_same_host_name_is_left_running(ended_pid: int) -> None:
+    client, run = open_run({PID_TAG: str(ended_pid), HOST_TAG: f"{socket.gethostname()} pidns:1"})
+    assert not marked(run, end_abandoned_runs(experiment_id()))
     assert client.get_run(run).info.status == "RUNNING"
 
 
 def test_a_run_without_thinfiles_process_tags_is_left_running() -> None:
     client, run = open_run({"mlflow.user": "someone"})
-    assert run not in end_abandoned_runs(experiment_id())
+    assert not marked(run, end_abandoned_runs(experiment_id()))
     assert client.get_run(run).info.status == "RUNNING"
 
 
 def test_this_processs_own_open_run_is_left_running() -> None:
-    client, run = open_run({PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
-    assert run not in end_abandoned_runs(experiment_id())
+    client, run = open_run({PID_TAG: str(os.getpid()), HOST_TAG: this_host()})
+    assert not marked(run, end_abandoned_runs(experiment_id()))
     assert client.get_run(run).info.status == "RUNNING"
