@@ -21,7 +21,9 @@ from thinfile.commands.common import (
 )
 from thinfile.config import Settings
 from thinfile.features.schema import SchemaError, load_schema
-from thinfile.training.settings import CHAMPION_ALIAS, METHODS, tracking_uri
+from thinfile.training.settings import CHAMPION_ALIAS, METHODS, MIN_TRIALS, TrainConfig, tracking_uri
+
+_TRAIN = TrainConfig()
 
 
 def train(
@@ -56,7 +58,13 @@ def train(
         "Default: on tables under 50,000 rows.",
         show_default=False,
     ),
-    trials: int = typer.Option(None, "--trials", min=1, help="Trials of the search (default 20)."),
+    trials: int = typer.Option(
+        None,
+        "--trials",
+        min=1,
+        help=f"Trials of the search (default: {_TRAIN.tune_row_trials:,} / training rows, between {MIN_TRIALS} and "
+        f"{_TRAIN.tune_trials}).",
+    ),
     cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
     approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
     bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
