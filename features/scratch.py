@@ -39,7 +39,8 @@ def process_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:  # no /proc (macOS), or it ended just now
         return True
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+    state = stat.rfind(b")") + 2  # after "pid (command) ", where the command may hold any character
+    return stat[state : state + 1] != b"Z"
 
 
 def _last_change(path: str) -> float:
