@@ -222,7 +222,7 @@ def _score_pending(
     pending = sum(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(job.chunk_rows)))
     if not pending:
         return
-    workers = job.workers if pending > 1 else 1  # one chunk is scored here, on every core, sooner than workers start
+    workers = job.workers if pending > job.settings.in_process_chunks else 1  # scored here sooner than workers start
     if workers > 1:  # its imports run beside this process's warm-up
         _start_fork_server(worker_context())
     total = sum(p.rows for p in parts)

@@ -1,8 +1,8 @@
 """Scoring workers start ready, light, and only when a job has work for them.
 
 What every worker would load on its own is loaded once, by their fork server; a worker that explains from the tables
-never imports LightGBM; the fork server starts only for a job with more than one chunk left to score and more than one
-worker.
+never imports LightGBM; the fork server starts only for a job with more chunks left to score than
+`BatchSettings.in_process_chunks` and more than one worker.
 """
 
 from __future__ import annotations
@@ -60,19 +60,20 @@ def _fork_server_started(book: Path, out: Path, scorer_dir: Path, workers: int) 
 def test_the_fork_server_starts_only_for_a_job_with_chunks_left_and_several_workers(
     book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
 ) -> None:
-    book.head(300).to_parquet(tmp_path / "book.parquet")  # 3 chunks of 100 rows
-    book.head(100).to_parquet(tmp_path / "one-chunk.parquet")
+    few = BatchSettings().in_process_chunks
+    book.head(100 * (few + 1)).to_parquet(tmp_path / "book.parquet")  # chunks of 100 rows
+    book.head(100 * few).to_parquet(tmp_path / "few-chunks.parquet")
     started = {
         "two workers": _fork_server_started(tmp_path / "book.parquet", tmp_path / "a", scorer_dir, 2),
         "two workers, nothing left": _fork_server_started(tmp_path / "book.parquet", tmp_path / "a", scorer_dir, 2),
         "one worker": _fork_server_started(tmp_path / "book.parquet", tmp_path / "b", scorer_dir, 1),
-        "two workers, one chunk": _fork_server_started(tmp_path / "one-chunk.parquet", tmp_path / "c", scorer_dir, 2),
+        "two workers, few chunks": _fork_server_started(tmp_path / "few-chunks.parquet", tmp_path / "c", scorer_dir, 2),
     }
     assert started == {
         "two workers": True,
         "two workers, nothing left": False,
         "one worker": False,
-        "two workers, one chunk": False,
+        "two workers, few chunks": False,
     }
 
 
