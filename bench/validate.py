@@ -26,7 +26,8 @@ from common import median_seconds
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.schema import FeatureType, Schema, load_schema
-from thinfile.features.validate import reference_validate_table, validate_table
+from thinfile.features.validate import validate_table
+from thinfile.features.validate_reference import reference_validate_table
 
 
 def plant_faults(frame: pd.DataFrame, schema: Schema, share: float, seed: int) -> pd.DataFrame:

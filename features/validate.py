@@ -1,21 +1,18 @@
 """Check any table against a schema: table-level problems, and per-row, per-column errors in words.
 
 `validate_table` checks whole columns at a time with numpy (ranges, whole numbers, categories, missing
-values) and words only the values that fail, as pandera words its failure cases. `reference_validate_table`
-runs pandera over the whole table, as thinfile first did; it is kept as the reference the fast path is
-tested against (tests/features/test_validate_property.py), so the rules and their words cannot drift apart.
+values) and words only the values that fail, as pandera words its failure cases. The reference it is tested
+against, pandera over the whole table, is `validate_reference.reference_validate_table` (kept apart, so that
+scoring and training never import pandera).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
@@ -148,7 +145,7 @@ def _bound(value: float | None, whole: bool) -> str:
     return "none" if value is None else number_text(value, whole)
 
 
-def _describe(f: Feature, check: str) -> str:
+def describe_check(f: Feature, check: str) -> str:
     if check == "not_nullable":
         return MISSING_REQUIRED
     if check.startswith("in_range"):
@@ -160,26 +157,6 @@ def _describe(f: Feature, check: str) -> str:
     if check == "whole_number":
         return "must be a whole number"
     return f"fails check {check}"
-
-
-@lru_cache(maxsize=16)
-def _pandera_schema(schema: Schema) -> pa.DataFrameSchema:
-    """The schema's per-value rules as a pandera schema over already-coerced columns (built once per schema)."""
-    columns = {}
-    for f in schema.features:
-        checks: list[pa.Check] = []
-        if f.type is FeatureType.category:
-            checks.append(pa.Check.isin(list(f.levels)))
-            columns[f.name] = pa.Column(object, checks, nullable=f.nullable, coerce=False)
-            continue
-        if f.type is FeatureType.bool:
-            checks.append(pa.Check.isin([0.0, 1.0]))
-        else:
-            checks.append(pa.Check.in_range(f.min, f.max))
-        if f.type is FeatureType.int:
-            checks.append(pa.Check(lambda s: np.isnan(s) | (s == np.floor(s)), element_wise=False, name="whole_number"))
-        columns[f.name] = pa.Column(np.float64, checks, nullable=f.nullable, coerce=False)
-    return pa.DataFrameSchema(columns, strict=False)
 
 
 def column_problems(
@@ -203,7 +180,7 @@ def _row_ids(ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.where(missing, "", ids[starts]).astype(object)
 
 
-def _unreadable(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+def unreadable_errors(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     kind = "true or false" if f.type is FeatureType.bool else "a number"
     return pd.DataFrame(
         {
@@ -216,7 +193,7 @@ def _unreadable(f: Feature, raw: pd.Series, rows: np.ndarray, ids: np.ndarray) -
     )
 
 
-def _missing_ids(rows: np.ndarray, schema: Schema) -> pd.DataFrame:
+def missing_id_errors(rows: np.ndarray, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame({"row": rows, "id": "", "column": schema.id_column, "value": "", "reason": MISSING_REQUIRED})
 
 
@@ -308,7 +285,7 @@ def _worded(
                 "id": ids[rows],
                 "column": f.name,
                 "value": "" if check == "not_nullable" else shown_cells(values[rows], f.type is FeatureType.category),
-                "reason": _describe(f, check),
+                "reason": describe_check(f, check),
             }
         )
         for check, rows in failures
@@ -323,7 +300,7 @@ def validate_table(
         list(frame.columns), schema, require_target=require_target, require_features=require_features
     )
     if table_errors:
-        return ValidationReport(frame, _no_errors(), table_errors, unknown)
+        return ValidationReport(frame, no_errors(), table_errors, unknown)
 
     rows = len(frame)
     raw_id = frame[schema.id_column]
@@ -354,15 +331,15 @@ def validate_table(
             if not (isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "biuf"):
                 unreadable = raw.notna().to_numpy() & np.isnan(v)
                 if unreadable.any():
-                    problems.append(_unreadable(f, raw, np.flatnonzero(unreadable), ids))
+                    problems.append(unreadable_errors(f, raw, np.flatnonzero(unreadable), ids))
             rule_errors += _worded(f, _number_failures(f, v, _whole_typed(raw)), v, ids)
 
     extras = [c for c in frame.columns if c not in unknown and c != schema.id_column and c not in schema.by_name]
     clean = _clean_frame(schema, ids, block, slot, texts, [frame[c].reset_index(drop=True) for c in extras])
     if bad_ids.any():
-        problems.append(_missing_ids(np.flatnonzero(bad_ids), schema))
+        problems.append(missing_id_errors(np.flatnonzero(bad_ids), schema))
     problems += rule_errors
-    return ValidationReport(clean, _sorted_errors(problems), [], unknown)
+    return ValidationReport(clean, sorted_errors(problems), [], unknown)
 
 
 def _clean_frame(
@@ -391,15 +368,15 @@ def _clean_frame(
     return pd.DataFrame(columns, index=pd.RangeIndex(rows))
 
 
-def _no_errors() -> pd.DataFrame:
+def no_errors() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in ERROR_COLUMNS})
 
 
-def _sorted_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
+def sorted_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
     """All errors, ordered by row and column; rows as int64 positions."""
     found = [p for p in problems if len(p)]
     if not found:
-        return _no_errors()
+        return no_errors()
     errors = pd.concat(found, ignore_index=True).astype({"row": np.int64})
     errors = _one_reason_per_unreadable_cell(errors)
     errors = errors.sort_values(["row", "column"], kind="stable", ignore_index=True)
@@ -414,99 +391,6 @@ def _one_reason_per_unreadable_cell(errors: pd.DataFrame) -> pd.DataFrame:
         return errors
     cells = pd.MultiIndex.from_arrays([errors["row"], errors["column"]])
     return errors[~(missing & cells.isin(cells[~missing]))]
-
-
-def _value_errors(clean: pd.DataFrame, schema: Schema, ids: np.ndarray) -> pd.DataFrame:
-    """Every failed rule in `clean` (rows labelled by position), worded by pandera (the reference's way)."""
-    rules = _pandera_schema(schema)
-    try:
-        with warnings.catch_warnings():
-            # pandera gathers failure cases with a pandas concat that warns when some are all missing
-            warnings.filterwarnings("ignore", "The behavior of DataFrame concatenation", FutureWarning)
-            rules.validate(clean, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        cases = cases[cases["index"].notna() & cases["column"].isin(schema.feature_names)]
-        # pandera's own order is not stable; a value that breaks two rules lists them in the rules' order
-        rank = pd.to_numeric(cases["check_number"], errors="coerce").fillna(-1).to_numpy()
-        cases = cases.iloc[np.argsort(rank, kind="stable")]
-        rows = cases["index"].to_numpy(dtype=np.int64)
-        missing = (cases["check"] == "not_nullable").to_numpy()
-        chars = ValidationSettings().shown_value_chars  # shown as "" (pandera's text varies with dtype)
-        return pd.DataFrame(
-            {
-                "row": rows,
-                "id": ids[rows],
-                "column": cases["column"].to_numpy(),
-                "value": [
-                    "" if gone else shown_cell(v, schema.by_name[c].type is FeatureType.category, chars)
-                    for gone, v, c in zip(missing, cases["failure_case"], cases["column"])
-                ],
-                "reason": [_describe(schema.by_name[c], str(k)) for c, k in zip(cases["column"], cases["check"])],
-            }
-        )
-    return _no_errors()
-
-
-_TRUE = {"true", "yes", "1", "1.0", "t", "y"}
-_FALSE = {"false", "no", "0", "0.0", "f", "n"}
-
-
-def _coerce(f: Feature, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Column in the schema's type, and a mask of present values that could not be read as it (value by value)."""
-    present = raw.notna().to_numpy()
-    if f.type is FeatureType.category:
-        values = raw.astype(object).where(raw.notna(), None)
-        return values.map(lambda v: v if v is None else category_text(v, f.levels)), np.zeros(len(raw), dtype=bool)
-    if f.type is FeatureType.bool and raw.dtype == object:
-        text = raw.astype(str).str.strip().str.lower()
-        num = pd.Series(np.where(text.isin(_TRUE), 1.0, np.where(text.isin(_FALSE), 0.0, np.nan)), index=raw.index)
-    else:
-        num = pd.to_numeric(raw, errors="coerce").astype(np.float64)
-    unreadable = present & num.isna().to_numpy()
-    return num, unreadable
-
-
-def reference_validate_table(
-    frame: pd.DataFrame, schema: Schema, *, require_target: bool = False, require_features: bool = True
-) -> ValidationReport:
-    """`validate_table` the slow way: values read one by one, pandera over the whole table (the reference)."""
-    unknown, table_errors = column_problems(
-        list(frame.columns), schema, require_target=require_target, require_features=require_features
-    )
-    if table_errors:
-        return ValidationReport(frame, _no_errors(), table_errors, unknown)
-
-    frame = frame.reset_index(drop=True)
-    raw_id = frame[schema.id_column]
-    whole = pd.api.types.is_float_dtype(raw_id.dtype) and all(
-        v != v or (float(v).is_integer() and abs(v) < MAX_EXACT_INT) for v in raw_id
-    )  # a float column of whole numbers: ids written as integers
-    id_text = raw_id.map(lambda v: str(int(v)) if v == v else str(v)) if whole else raw_id.astype(str)
-    ids = id_text.to_numpy()
-    clean = {schema.id_column: id_text}
-    problems: list[pd.DataFrame] = []
-    for f in schema.features:
-        if f.name not in frame.columns:
-            clean[f.name] = pd.Series(np.nan, index=frame.index)
-            continue
-        values, unreadable = _coerce(f, frame[f.name])
-        clean[f.name] = values
-        if unreadable.any():
-            problems.append(_unreadable(f, frame[f.name], np.flatnonzero(unreadable), ids))
-    for extra in frame.columns:
-        if extra not in clean and extra not in unknown:
-            clean[extra] = frame[extra]
-    clean_frame = pd.DataFrame(clean)
-
-    raw_ids = frame[schema.id_column]
-    bad_ids = clean_frame[schema.id_column].isna() | raw_ids.isna()
-    if raw_ids.dtype == object:
-        bad_ids |= raw_ids.astype(str).str.strip().eq("") & raw_ids.notna()
-    if bad_ids.any():
-        problems.append(_missing_ids(np.flatnonzero(bad_ids.to_numpy()), schema))
-    problems.append(_value_errors(clean_frame, schema, ids))
-    return ValidationReport(clean_frame, _sorted_errors(problems), [], unknown)
 
 
 # ---------------------------------------------------------------- Arrow in, model matrix out
@@ -593,7 +477,7 @@ def validate_arrow(
         names, schema, require_target=require_target, require_features=require_features
     )
     if table_errors:
-        return MatrixReport(np.empty((rows, 0)), pyarrow.array([], "string"), _no_errors(), table_errors, unknown)
+        return MatrixReport(np.empty((rows, 0)), pyarrow.array([], "string"), no_errors(), table_errors, unknown)
 
     ids, bad_ids, null_text = _arrow_ids(table.column(schema.id_column))
     columns: list[np.ndarray] = []
@@ -632,7 +516,7 @@ def validate_arrow(
         if failures:
             failed.append((f, failures, v))
 
-    errors = _no_errors()
+    errors = no_errors()
     if unreadable or failed or bad_ids.any():
         found_rows = [r for *_, r in unreadable] + [r for _, fs, _ in failed for _, r in fs]
         where = np.unique(np.concatenate(found_rows)) if found_rows else np.zeros(0, dtype=np.int64)
@@ -640,13 +524,13 @@ def validate_arrow(
         if len(where):
             taken = ids.take(pyarrow.array(where)).to_pylist()
             said[where] = ["None" if t is None and null_text else t for t in taken]
-        problems = [_unreadable(f, raw, bad, said) for f, raw, bad in unreadable]
+        problems = [unreadable_errors(f, raw, bad, said) for f, raw, bad in unreadable]
         if bad_ids.any():
-            problems.append(_missing_ids(np.flatnonzero(bad_ids), schema))
+            problems.append(missing_id_errors(np.flatnonzero(bad_ids), schema))
         for f, failures, values in failed:
             if isinstance(values, tuple):
                 found, codes = values
                 values = np.array([*found, None], dtype=object)[codes]
             problems += _worded(f, failures, values, said)
-        errors = _sorted_errors(problems)
+        errors = sorted_errors(problems)
     return MatrixReport(_row_major(columns, rows), ids, errors, [], unknown)

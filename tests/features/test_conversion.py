@@ -14,7 +14,8 @@ from scipy.special import expit
 
 from thinfile.features.io import read_table
 from thinfile.features.schema import Schema, parse_schema
-from thinfile.features.validate import reference_validate_table, validate_arrow, validate_table
+from thinfile.features.validate import validate_arrow, validate_table
+from thinfile.features.validate_reference import reference_validate_table
 from thinfile.serving.batch import batch_score
 from thinfile.serving.contract import applicant_model, applicants_to_matrix
 from thinfile.training.champion import fit_champion

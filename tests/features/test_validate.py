@@ -2,7 +2,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from thinfile.features.validate import reference_validate_table, validate_arrow, validate_table
+from thinfile.features.validate import validate_arrow, validate_table
+from thinfile.features.validate_reference import reference_validate_table
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thinfile.features.schema import Schema, load_schema, parse_schema
-from thinfile.features.validate import ValidationReport, reference_validate_table, validate_table
+from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.features.validate_reference import reference_validate_table
 
 LEVELS = [str(k) for k in range(7)]
 
