@@ -817,6 +817,8 @@ class SearchGrid:
     tree_start: np.ndarray
     trees: np.ndarray
     """the table trees splitting on feature j are trees[tree_start[j]:tree_start[j + 1]], in model order"""
+    tables: tuple = ()
+    """the search kernel's arguments from the tables, gathered once"""
 
 
 def search_grid(tables: TreeTables, values: dict[int, np.ndarray], direction: dict[int, int]) -> SearchGrid:
@@ -833,7 +835,18 @@ def search_grid(tables: TreeTables, values: dict[int, np.ndarray], direction: di
         direction=np.array([int(np.sign(direction.get(j, 0))) for j in range(p)], dtype=np.int64),
         tree_start=tree_start,
         trees=trees,
+        tables=_search_arrays(tables),
     )
+
+
+def _search_arrays(t: TreeTables) -> tuple:
+    """The search kernel's arguments after `reached`."""
+    return (
+        t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
+        t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start, t.tree_nfeat, t.tree_feats,
+        t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat,
+        t.leaf_feats, t.leaf_table_start, t.phi_table,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True)
@@ -879,16 +892,26 @@ def _search_kernel(
     contributions kernel's order, the same table entries that kernel would add to j's column."""
     n, p = X.shape
     x = np.empty(p)
-    n_leaves = leaf_nfeat.size
-    jnodes = np.empty(feature.size, dtype=np.int64)
-    tree_jn = np.empty(tree_kind.size + 1, dtype=np.int64)
-    tree_lo = np.empty(tree_kind.size, dtype=np.int64)
-    tree_pattern = np.empty(tree_kind.size, dtype=np.bool_)
-    tree_terms = np.empty(tree_kind.size + 1, dtype=np.int64)
-    term_base = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
-    term_step = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
-    term_nodes = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
-    term_expect = np.empty(n_leaves + tree_kind.size, dtype=np.int64)
+    n_trees = tree_kind.size
+    n_terms_most = leaf_nfeat.size + n_trees
+    scratch = np.empty(feature.size + 4 * n_trees + 2 + 4 * n_terms_most, dtype=np.int64)  # one allocation, cut up
+    jnodes = scratch[: feature.size]
+    at = feature.size
+    tree_jn = scratch[at : at + n_trees + 1]
+    at += n_trees + 1
+    tree_lo = scratch[at : at + n_trees]
+    at += n_trees
+    tree_pattern = scratch[at : at + n_trees]
+    at += n_trees
+    tree_terms = scratch[at : at + n_trees + 1]
+    at += n_trees + 1
+    term_base = scratch[at : at + n_terms_most]
+    at += n_terms_most
+    term_step = scratch[at : at + n_terms_most]
+    at += n_terms_most
+    term_nodes = scratch[at : at + n_terms_most]
+    at += n_terms_most
+    term_expect = scratch[at : at + n_terms_most]
     for r in range(n):
         for c in range(p):
             v = X[r, c]
@@ -939,7 +962,7 @@ def _search_kernel(
                             fixed |= 1 << (nd - node_lo)
                 tree_lo[n_t] = node_lo
                 if tree_kind[t] == PATTERN:
-                    tree_pattern[n_t] = True
+                    tree_pattern[n_t] = 1
                     kf = tree_nfeat[t]
                     fs = tree_feat_start[t]
                     for q in range(kf):
@@ -948,7 +971,7 @@ def _search_kernel(
                             term_step[n_terms] = kf
                             n_terms += 1
                 else:
-                    tree_pattern[n_t] = False
+                    tree_pattern[n_t] = 0
                     for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
                         kf = leaf_nfeat[leaf]
                         fs = leaf_feat_start[leaf]
@@ -991,7 +1014,7 @@ def _search_kernel(
                         if left:
                             bits |= 1 << (nd - tree_lo[u])
                     for e in range(tree_terms[u], tree_terms[u + 1]):
-                        if tree_pattern[u]:
+                        if tree_pattern[u] != 0:
                             phi += phi_table[term_base[e] + bits * term_step[e]]
                         elif ((bits ^ term_expect[e]) & term_nodes[e]) == 0:
                             phi += phi_table[term_base[e] + term_step[e]]
@@ -1040,13 +1063,9 @@ def contribution_search(
     last = np.empty(features.shape)
     value = np.empty(features.shape)
     reached = np.empty(features.shape, dtype=np.bool_)
-    t = tables
     _search_kernel(
         np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(features, dtype=np.int64), grid.values,
         grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, value,
-        reached, t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
-        t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start, t.tree_nfeat, t.tree_feats,
-        t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat,
-        t.leaf_feats, t.leaf_table_start, t.phi_table,
+        reached, *(grid.tables or _search_arrays(tables)),
     )  # fmt: skip
     return last, value, reached
