@@ -892,26 +892,11 @@ def _search_kernel(
     contributions kernel's order, the same table entries that kernel would add to j's column."""
     n, p = X.shape
     x = np.empty(p)
-    n_trees = tree_kind.size
-    n_terms_most = leaf_nfeat.size + n_trees
-    scratch = np.empty(feature.size + 4 * n_trees + 2 + 4 * n_terms_most, dtype=np.int64)  # one allocation, cut up
-    jnodes = scratch[: feature.size]
-    at = feature.size
-    tree_jn = scratch[at : at + n_trees + 1]
-    at += n_trees + 1
-    tree_lo = scratch[at : at + n_trees]
-    at += n_trees
-    tree_pattern = scratch[at : at + n_trees]
-    at += n_trees
-    tree_terms = scratch[at : at + n_trees + 1]
-    at += n_trees + 1
-    term_base = scratch[at : at + n_terms_most]
-    at += n_terms_most
-    term_step = scratch[at : at + n_terms_most]
-    at += n_terms_most
-    term_nodes = scratch[at : at + n_terms_most]
-    at += n_terms_most
-    term_expect = scratch[at : at + n_terms_most]
+    jnodes = np.empty(feature.size, dtype=np.int64)
+    per_tree = np.empty((4, tree_kind.size + 1), dtype=np.int64)  # rows of one allocation: fewer, faster calls
+    tree_jn, tree_lo, tree_pattern, tree_terms = per_tree[0], per_tree[1], per_tree[2], per_tree[3]
+    per_term = np.empty((4, leaf_nfeat.size + tree_kind.size), dtype=np.int64)
+    term_base, term_step, term_nodes, term_expect = per_term[0], per_term[1], per_term[2], per_term[3]
     for r in range(n):
         for c in range(p):
             v = X[r, c]
