@@ -222,13 +222,14 @@ def _score_pending(
     pending = sum(chunk_name(i, k) not in chunks for i, p in enumerate(parts) for k in range(p.chunks(job.chunk_rows)))
     if not pending:
         return
-    workers = job.workers if pending > job.settings.in_process_chunks else 1  # scored here sooner than workers start
+    total = sum(p.rows for p in parts)
+    done = sum(c["counts"]["rows_in"] for c in chunks.values())
+    few = pending == 1 or total - done <= job.in_process_rows  # scored here sooner than workers start
+    workers = 1 if few else job.workers
     if workers > 1:  # its imports run beside this process's warm-up
         _start_fork_server(worker_context())
-    total = sum(p.rows for p in parts)
     last_write = [time.monotonic()]
     with rows_bar(job.console, job.progress) as bar:
-        done = sum(c["counts"]["rows_in"] for c in chunks.values())
         task = bar.add_task("scoring", total=total, completed=done, **{RESUMED: done})
 
         def on_done(name: str, footer: dict) -> None:

@@ -111,6 +111,8 @@ class BatchJob:
     stability: StabilityLimits = field(default_factory=StabilityLimits)
     chunk_rows: int = 50_000
     workers: int = 0
+    in_process_rows: int = 0
+    """a job with at most this many rows left to score runs in this process, with no workers"""
     master: str | None = None
     overwrite: bool = False
     progress: bool = False
@@ -328,13 +330,15 @@ def batch_score(
 ) -> BatchResult:
     """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*); `stop` is
     called as each part is committed and may raise to stop the job (finished parts are kept). `schema`, when
-    given, declares the protected attributes the population report audits (`Scorer.with_protected`)."""
+    given, declares the protected attributes the population report audits (`Scorer.with_protected`). `workers`
+    (or `settings.workers`) unset: one per core, none for a book of at most `settings.in_process_rows` rows left."""
     run = get_engine(engine)
     settings = settings or BatchSettings()
     chunk_rows = chunk_rows or settings.chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     scorer = resolve_scorer(model, name)
+    asked = workers or settings.workers  # workers asked for are started, whatever the book's size
     job = BatchJob(
         input=Path(input),
         output=Path(output),
@@ -344,7 +348,8 @@ def batch_score(
         groups=groups or FairnessAudit(),
         stability=stability or StabilityLimits(),
         chunk_rows=chunk_rows,
-        workers=workers or settings.workers or default_workers(),
+        workers=asked or default_workers(),
+        in_process_rows=0 if asked else settings.in_process_rows,
         master=master or settings.spark_master,
         overwrite=overwrite,
         progress=progress,

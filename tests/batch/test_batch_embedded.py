@@ -82,7 +82,7 @@ def test_scores_equal_the_library_and_the_service(
     book: pd.DataFrame, scorer: Scorer, schema: Schema, tmp_path: Path, read_scores
 ) -> None:
     book.to_parquet(tmp_path / "book.parquet")
-    batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, chunk_rows=1_000, workers=2)  # 6 chunks
+    batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, chunk_rows=1_500, workers=2)
     scores = read_scores(tmp_path / "out", schema.id_column)
     library = scorer.explain(book).to_frame()
     library.insert(0, schema.id_column, book[schema.id_column])
@@ -387,9 +387,9 @@ def test_thinfile_csv_encoding_scores_a_gb18030_csv_as_its_utf8_copy(
     frame = book.head(300).assign(**{schema.id_column: [f"客户{i:04d}" for i in range(300)]})
     frame.to_csv(tmp_path / "utf8.csv", index=False)
     frame.to_csv(tmp_path / "gb.csv", index=False, encoding="gb18030")
-    batch_score(tmp_path / "utf8.csv", tmp_path / "out_utf8", scorer, chunk_rows=50, workers=2)
+    batch_score(tmp_path / "utf8.csv", tmp_path / "out_utf8", scorer, chunk_rows=100, workers=2)
     monkeypatch.setenv("THINFILE_CSV_ENCODING", "gb18030")
-    result = batch_score(tmp_path / "gb.csv", tmp_path / "out_gb", scorer, chunk_rows=50, workers=2)
+    result = batch_score(tmp_path / "gb.csv", tmp_path / "out_gb", scorer, chunk_rows=100, workers=2)
     assert result.scored == 300
     gb, utf8 = read_scores(tmp_path / "out_gb", schema.id_column), read_scores(tmp_path / "out_utf8", schema.id_column)
     assert gb[schema.id_column].tolist() == sorted(frame[schema.id_column])

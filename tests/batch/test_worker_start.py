@@ -1,8 +1,8 @@
 """Scoring workers start ready, light, and only when a job has work for them.
 
 What every worker would load on its own is loaded once, by their fork server; a worker that explains from the tables
-never imports LightGBM; the fork server starts only for a job with more chunks left to score than
-`BatchSettings.in_process_chunks` and more than one worker.
+never imports LightGBM; the fork server starts only for a job with more than one chunk left to score and more than one
+worker, and, unless workers were asked for, more rows left than `BatchSettings.in_process_rows`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 
 from thinfile.serving.batch import BatchSettings, model_tag
 from thinfile.serving.batch.embedded import worker_context
+from thinfile.serving.batch.job import default_workers
 from thinfile.serving.batch.output import OutputLayout
 from thinfile.serving.batch.worker import init_worker, score_task
 from thinfile.training.scorer.artefact import DeferredBooster, Scorer
@@ -34,11 +35,12 @@ _COMPILED_IN_THIS_PROCESS = (
 _JOB_THEN_FORK_SERVER = """
 import sys
 from multiprocessing import forkserver
-from thinfile.serving.batch import batch_score
+from thinfile.serving.batch import BatchSettings, batch_score
 from thinfile.training.scorer.artefact import DeferredBooster, Scorer
 
-book, out, scorer, workers = sys.argv[1:]
-batch_score(book, out, Scorer.load(scorer), workers=int(workers), chunk_rows=100)
+book, out, scorer, workers, in_process_rows = sys.argv[1:]
+settings = BatchSettings(in_process_rows=int(in_process_rows)) if in_process_rows else BatchSettings()
+batch_score(book, out, Scorer.load(scorer), workers=int(workers) or None, chunk_rows=100, settings=settings)
 print(forkserver._forkserver._forkserver_pid is not None)
 """
 
@@ -48,9 +50,11 @@ def test_a_worker_starts_with_numba_set_up_by_its_fork_server() -> None:
         assert pool.submit(eval, _COMPILED_IN_THIS_PROCESS).result() > 0
 
 
-def _fork_server_started(book: Path, out: Path, scorer_dir: Path, workers: int) -> bool:
-    """Run one job in a fresh interpreter (the fork server is one per process) and say whether it started one."""
+def _fork_server_started(book: Path, out: Path, scorer_dir: Path, workers: int, in_process_rows: str = "") -> bool:
+    """Run one job in a fresh interpreter (the fork server is one per process) and say whether it started one;
+    `workers` 0: not given (one per core)."""
     args = [sys.executable, "-c", _JOB_THEN_FORK_SERVER, str(book), str(out), str(scorer_dir), str(workers)]
+    args.append(in_process_rows)
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()[-1] == "True"
@@ -60,20 +64,28 @@ def _fork_server_started(book: Path, out: Path, scorer_dir: Path, workers: int) 
 def test_the_fork_server_starts_only_for_a_job_with_chunks_left_and_several_workers(
     book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
 ) -> None:
-    few = BatchSettings().in_process_chunks
-    book.head(100 * (few + 1)).to_parquet(tmp_path / "book.parquet")  # chunks of 100 rows
-    book.head(100 * few).to_parquet(tmp_path / "few-chunks.parquet")
+    book.head(300).to_parquet(tmp_path / "book.parquet")  # 3 chunks of 100 rows
+    book.head(100).to_parquet(tmp_path / "one-chunk.parquet")
+    assert BatchSettings().in_process_rows >= 300
     started = {
         "two workers": _fork_server_started(tmp_path / "book.parquet", tmp_path / "a", scorer_dir, 2),
         "two workers, nothing left": _fork_server_started(tmp_path / "book.parquet", tmp_path / "a", scorer_dir, 2),
         "one worker": _fork_server_started(tmp_path / "book.parquet", tmp_path / "b", scorer_dir, 1),
-        "two workers, few chunks": _fork_server_started(tmp_path / "few-chunks.parquet", tmp_path / "c", scorer_dir, 2),
+        "two workers, one chunk": _fork_server_started(tmp_path / "one-chunk.parquet", tmp_path / "c", scorer_dir, 2),
+        "workers not given, a small book": _fork_server_started(
+            tmp_path / "book.parquet", tmp_path / "d", scorer_dir, 0
+        ),
+        "workers not given, a book over in_process_rows": _fork_server_started(
+            tmp_path / "book.parquet", tmp_path / "e", scorer_dir, 0, "250"
+        ),
     }
     assert started == {
         "two workers": True,
         "two workers, nothing left": False,
         "one worker": False,
-        "two workers, few chunks": False,
+        "two workers, one chunk": False,
+        "workers not given, a small book": False,
+        "workers not given, a book over in_process_rows": default_workers() > 1,
     }
 
 

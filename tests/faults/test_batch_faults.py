@@ -447,3 +447,33 @@ def test_a_damaged_model_file_is_one_line_and_leaves_no_temporary_file(
         "copy, or train again"
     ]
     assert list(temp.iterdir()) == []
+
+
+def test_ctrl_c_that_python_swallows_after_the_last_part_still_stops_the_command_in_one_line(
+    book_file: Path, scorer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weakref
+
+    from thinfile.serving.batch import job
+
+    write_report = job.write_report
+
+    def interrupted_in_a_callback(*args: object, **kwargs: object) -> object:
+        class Anything:
+            pass
+
+        thing = Anything()
+        weakref.finalize(thing, signal.raise_signal, signal.SIGINT)  # its exception cannot reach the job
+        del thing
+        return write_report(*args, **kwargs)
+
+    monkeypatch.setattr(job, "write_report", interrupted_in_a_callback)
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    args = [str(book_file), str(tmp_path / "out"), "--model", str(scorer_dir), "--chunk-rows", "1000"]
+    result = CliRunner().invoke(app, ["batch-score", *args])
+
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in the_error(result.output) and "Exception ignored" not in result.output
+    assert "Traceback" not in result.output

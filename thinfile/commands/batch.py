@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import typer
 
 from thinfile.commands.common import console, fail, model_name, warn_of_schema
-from thinfile.config import Settings
+from thinfile.config import BatchSettings, Settings
 from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
 
@@ -28,13 +30,15 @@ class Terminated(BaseException):
 class StopSignals:
     """Ctrl-C and SIGTERM while a job runs: each raises at once (KeyboardInterrupt, Terminated) and is remembered.
 
-    Python only prints an exception raised while it runs a weakref or ctypes callback ("Exception ignored in
-    ..."), and the job would go on to the end and exit 0; `check`, called as each part is committed, raises it
-    again."""
+    Python does not raise an exception raised while it runs a weakref or ctypes callback: it hands it to
+    `sys.unraisablehook`, which would print a traceback ("Exception ignored in ..."), and the job would go on to
+    the end and exit 0. While the job runs, those two are not printed; `check`, called as each part is committed
+    and once the job returns, raises the signal's exception again."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
+        self._hook = sys.unraisablehook
 
     def __enter__(self) -> StopSignals:
         try:
@@ -42,11 +46,18 @@ class StopSignals:
                 self._previous[signum] = signal.signal(signum, self._stop)
         except ValueError:  # not the main thread (e.g. called from a test runner's thread)
             pass
+        self._hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return self
 
     def __exit__(self, *exc: object) -> None:
+        sys.unraisablehook = self._hook
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _unraisable(self, unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt | Terminated):
+            self._hook(unraisable)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.signum = signum
@@ -112,7 +123,9 @@ def batch_score(
         None,
         "--workers",
         min=1,
-        help="Scoring processes of the embedded engine (default: one per core); Spark uses its own cores.",
+        help="Scoring processes of the embedded engine. Default: one per core, and none for a book of at most "
+        f"{BatchSettings().in_process_rows:,} rows left to score, which this process scores sooner than workers "
+        "start; given, they are started (1: none). Spark uses its own cores.",
     ),
     max_wrong_field_rows: int = typer.Option(
         None,
@@ -183,6 +196,7 @@ def batch_score(
                 console=console,
                 stop=signals.check,
             )
+            signals.check()  # a signal after the last part, whose exception Python did not raise
     except (
         BatchInputError,
         BatchOutputError,
