@@ -817,7 +817,7 @@ class SearchGrid:
     tree_start: np.ndarray
     trees: np.ndarray
     """the table trees splitting on feature j are trees[tree_start[j]:tree_start[j + 1]], in model order"""
-    tables: tuple = ()
+    tables: tuple
     """the search kernel's arguments from the tables, gathered once"""
 
 
@@ -1051,6 +1051,6 @@ def contribution_search(
     _search_kernel(
         np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(features, dtype=np.int64), grid.values,
         grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, value,
-        reached, *(grid.tables or _search_arrays(tables)),
+        reached, *grid.tables,
     )  # fmt: skip
     return last, value, reached
