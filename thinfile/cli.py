@@ -12,6 +12,7 @@ import typer
 
 from thinfile import commands
 from thinfile.commands.common import guarded
+from thinfile.config import SETTINGS_FILE_VARIABLE
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # a tracking server that stops answering costs seconds, not MLflow's default of minutes of retries
@@ -56,12 +57,23 @@ app = typer.Typer(
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error instead of one line."),
+    settings: str = typer.Option(
+        None,
+        "--settings",
+        envvar=SETTINGS_FILE_VARIABLE,
+        show_envvar=True,
+        metavar="FILE",
+        help="A YAML file of settings to use instead of the defaults (limits, thresholds, chunk sizes; "
+        "`thinfile settings --defaults` writes one to edit). THINFILE_<SECTION>__<FIELD> variables win over it.",
+    ),
 ) -> None:
     """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`).
 
     Exit codes: 0 done; 1 a check failed (e.g. a fairness limit); 2 bad input, usage, or an expected fault
     (the one-line message says what to do); 3 counts did not reconcile; 130 interrupted.
     """
+    if settings:
+        os.environ[SETTINGS_FILE_VARIABLE] = settings  # every command's settings read it, as if the user exported it
 
 
 def _register_commands(typer_app: typer.Typer) -> None:

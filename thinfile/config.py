@@ -1,18 +1,64 @@
-"""thinfile's settings: one typed object composed of the sections in each stage's settings module."""
+"""thinfile's settings: one typed object composed of the sections in each stage's settings module, read from
+THINFILE_<SECTION>__<FIELD> variables and a YAML file (pydantic-settings)."""
 
 from __future__ import annotations
+
+import inspect
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from thinfile.features.settings import GeneratorParams, HistorySettings, InferSettings
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings
 
-__all__ = ["BatchSettings", "GeneratorParams", "PromotionGate", "ServingSettings", "Settings", "TrainingSettings"]
+__all__ = [
+    "SETTINGS_FILE_VARIABLE",
+    "BatchSettings",
+    "GeneratorParams",
+    "PromotionGate",
+    "ServingSettings",
+    "Settings",
+    "SettingsError",
+    "TrainingSettings",
+    "load_settings",
+    "settings_yaml",
+]
+
+ENV_PREFIX = "THINFILE_"
+ENV_NESTING = "__"
+SETTINGS_FILE_VARIABLE = "THINFILE_SETTINGS_FILE"
 
 
-class Settings(TrainingSettings):
-    """Every section: the training job's (scale, cutoffs, train, pipeline, fairness, audit, stability), the
-    synthetic world's (generator) and batch jobs' (batch). The service reads ServingSettings from THINFILE_*."""
+class SettingsError(ValueError):
+    """Settings that cannot be used: a bad value (named by its variable or file key), or an unreadable file."""
+
+
+class Settings(BaseSettings, TrainingSettings):
+    """Every section: the training job's (scale, policy, train, checks, evaluation, pipeline, fairness, audit,
+    stability, explanations, reject_inference), the synthetic world's (generator, history), batch jobs' (batch),
+    promotion's, the lending loop's and schema inference's. Each field: its default, else the YAML file named by
+    THINFILE_SETTINGS_FILE, else THINFILE_<SECTION>__<FIELD> (e.g. THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN=0.9),
+    else what the code passes. The service reads its own ServingSettings from THINFILE_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTING,
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
 
     generator: GeneratorParams = GeneratorParams()
     batch: BatchSettings = BatchSettings()
@@ -20,3 +66,112 @@ class Settings(TrainingSettings):
     history: HistorySettings = HistorySettings()
     loop: LoopSettings = LoopSettings()
     infer: InferSettings = InferSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file = settings_file()
+        from_file = (YamlConfigSettingsSource(settings_cls, yaml_file=file),) if file else ()
+        return (init_settings, env_settings, *from_file)
+
+
+def settings_file() -> Path | None:
+    """The YAML file THINFILE_SETTINGS_FILE names (None when unset), or SettingsError when it is not a readable
+    mapping of sections."""
+    named = os.environ.get(SETTINGS_FILE_VARIABLE)
+    if not named:
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise SettingsError(
+            f"{SETTINGS_FILE_VARIABLE} names {path}, which is not a file; write one with "
+            "`thinfile settings --defaults > FILE`"
+        )
+    try:
+        held = yaml.safe_load(path.read_bytes())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise SettingsError(f"settings file {path} is not valid YAML{where}") from None
+    if held is not None and not isinstance(held, dict):
+        raise SettingsError(
+            f"settings file {path} holds a {type(held).__name__}; it must map sections to their fields "
+            "(see `thinfile settings --defaults`)"
+        )
+    return path
+
+
+def load_settings(**sections: Any) -> Settings:
+    """The settings from the file, the environment and `sections`; or SettingsError naming each bad value in one
+    line (by its variable or its key in the file, never its value)."""
+    try:
+        return Settings(**sections)
+    except ValidationError as err:
+        raise SettingsError(f"bad settings: {'; '.join(_problems(err))}") from None
+
+
+def _problems(err: ValidationError) -> list[str]:
+    file = os.environ.get(SETTINGS_FILE_VARIABLE)
+    out = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        loc = [str(p) for p in e["loc"]]
+        variable = ENV_PREFIX + ENV_NESTING.join(loc).upper()
+        if any(k.upper() == variable for k in os.environ):
+            where = variable
+        elif file:
+            where = f"{'.'.join(loc) or 'the top level'} in {file}"
+        else:
+            where = ".".join(loc)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "not a setting (see `thinfile settings` for every name)"
+        out.append(f"{where}: {msg}")
+    return out
+
+
+def settings_yaml(settings: BaseModel) -> str:
+    """`settings` as YAML a lender can edit and name in THINFILE_SETTINGS_FILE: every section and field, each
+    field after its description as a comment."""
+    return "\n".join(_yaml_lines(settings, 0)) + "\n"
+
+
+def _yaml_lines(model: BaseModel, depth: int) -> list[str]:
+    pad = "  " * depth
+    lines: list[str] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        doc = info.description or (_first_paragraph(type(value).__doc__) if isinstance(value, BaseModel) else None)
+        if doc:
+            lines.append(f"{pad}# {' '.join(doc.split())}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.extend(_yaml_lines(value, depth + 1))
+        else:
+            dumped = yaml.safe_dump({name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10**6)
+            lines.append(pad + dumped.strip()[1:-1])
+    return lines
+
+
+def _first_paragraph(doc: str | None) -> str | None:
+    return inspect.cleandoc(doc).split("\n\n")[0] if doc else None
+
+
+def _plain(value: object) -> object:
+    """A field's value as YAML writes it (enums by value, paths as text, tuples as lists)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value

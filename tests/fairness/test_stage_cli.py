@@ -151,3 +151,18 @@ def test_cli_lists_the_first_rows_it_sets_aside_and_writes_every_one_with_its_re
     written = pd.read_csv(listed)
     assert sorted(written["row"]) == bad_rows
     assert written["id"].astype(str).tolist() == broken.loc[bad_rows, schema.id_column].astype(str).tolist()
+
+
+def test_cli_checks_against_the_fairness_limits_the_environment_sets(
+    stage: FairnessStage, table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "table.parquet"
+    table.to_parquet(data, index=False)
+    monkeypatch.setenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN", "1.0")  # no two groups are approved at one rate
+    args = ["fairness", "--data", str(data), "--out", str(tmp_path / "out"), "--no-log", "--min-group-rows", "1"]
+    result = CliRunner().invoke(app, args)
+    summary = json.loads(next((tmp_path / "out").glob("fairness_thinfile-synthetic_v*.json")).read_text())
+    di = [c for c in summary["checks"] if c["metric"] == "disparate_impact_ratio" and c["value"] is not None]
+    assert summary["limits"]["disparate_impact_min"] == 1.0
+    assert di and all(c["limit"] == 1.0 and c["passed"] is (c["value"] >= 1.0) for c in di)
+    assert summary["verdict"] == "fail" and result.exit_code == 1, result.output

@@ -12,7 +12,7 @@ import click
 import typer
 
 from thinfile.commands.common import console, fail, model_name, warn_of_schema
-from thinfile.config import BatchSettings, Settings
+from thinfile.config import BatchSettings, load_settings
 from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
 
@@ -169,7 +169,7 @@ def batch_score(
     if debug and context is not None:
         context.find_root().params["debug"] = True  # the CLI's error guard shows tracebacks too
     debug = debug or bool(context and context.find_root().params.get("debug"))
-    settings = Settings()
+    settings = load_settings()
     try:
         declared = load_schema(schema)
         if schema is not None and str(schema) != "synthetic":

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import console, default_population, fail, model_name, show
-from thinfile.config import Settings
+from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
 
@@ -90,7 +90,7 @@ def fairness(
     from thinfile.training.fairness_stage import audit_rows, audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
 
-    settings = Settings()
+    settings = load_settings()
     if min_group_rows is not None:
         settings = settings.model_copy(
             update={"audit": settings.audit.model_copy(update={"min_group_rows": min_group_rows})}

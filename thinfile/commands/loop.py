@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from thinfile.commands.common import console, fail, say, show
-from thinfile.config import Settings
+from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import BureauEraPolicy, project_root
 
@@ -57,7 +57,7 @@ def loop(
     from thinfile.training.lending_loop.report import write_report
     from thinfile.training.loop import log_summary, run_loop
 
-    base = Settings()
+    base = load_settings()
     given = {
         "rows": rows,
         "seed": seed,

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say, show
 from thinfile.commands.generate import report_population
-from thinfile.config import Settings
+from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import PARTS_DIR, default_data_dir
 from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, tracking_uri
@@ -66,7 +66,7 @@ def run(
     from thinfile.training.pipeline import ready_to_train, train
 
     schema = load_schema()
-    settings = Settings()
+    settings = load_settings()
     chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
     if chosen is not None:
         settings = settings.model_copy(update={"policy": chosen})

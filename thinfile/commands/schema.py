@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import console, fail, show
-from thinfile.config import Settings
+from thinfile.config import load_settings
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
 
@@ -69,7 +69,7 @@ def infer(
             id_column=id_column,
             protected=_columns(protected),
             source=table.name,
-            settings=Settings().infer,
+            settings=load_settings().infer,
         )
     except (TableReadError, InferError, SchemaError) as err:
         raise fail(str(err)) from None

@@ -19,7 +19,7 @@ from thinfile.commands.common import (
     show,
     warn_of_schema,
 )
-from thinfile.config import Settings
+from thinfile.config import load_settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.training.settings import CHAMPION_ALIAS, METHODS, MIN_TRIALS, TrainConfig, tracking_uri
 
@@ -94,7 +94,7 @@ def train(
 
     if reject_inference not in METHODS:
         raise fail(f"--reject-inference must be one of {', '.join(METHODS)}; got {reject_inference!r}")
-    base = Settings()
+    base = load_settings()
     base = base.model_copy(
         update={"reject_inference": base.reject_inference.model_copy(update={"method": reject_inference})}
     )
@@ -211,7 +211,7 @@ def promote(
     try:
         model = model_name(name, load_schema(schema))
         if auto:
-            gate = Settings().promotion
+            gate = load_settings().promotion
             if max_auc_cost is not None:
                 gate = gate.model_copy(update={"max_auc_cost": max_auc_cost})
             decision = promotion.choose(promotion.aliased_candidates(model, gate), gate)

@@ -1,0 +1,119 @@
+"""Settings a lender sets without code: THINFILE_<SECTION>__<FIELD> variables and a YAML file (THINFILE_SETTINGS_FILE
+or `thinfile --settings FILE`), each bad value named in one line, and `thinfile settings` writing every field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.config import SETTINGS_FILE_VARIABLE, Settings, SettingsError, load_settings
+from thinfile.training.settings import FairnessLimits
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None named; and what `--settings` sets in this process is undone after the test."""
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, "")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_field_set_by_its_variable_changes_that_field_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN", "0.9")
+    fairness = load_settings().fairness
+    assert fairness.disparate_impact_min == 0.9
+    assert fairness.equal_opportunity_max == FairnessLimits().equal_opportunity_max
+
+
+def test_a_settings_file_sets_the_fields_it_names_and_leaves_the_rest_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", "batch:\n  chunk_rows: 1234\n")))
+    settings = load_settings()
+    assert settings.batch.chunk_rows == 1234
+    assert settings.batch.workers == Settings.model_construct().batch.workers
+    assert settings.fairness == FairnessLimits()
+
+
+def test_a_variable_wins_over_the_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = "fairness:\n  disparate_impact_min: 0.85\n  equal_opportunity_max: 0.1\n"
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", text)))
+    monkeypatch.setenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN", "0.95")
+    fairness = load_settings().fairness
+    assert (fairness.disparate_impact_min, fairness.equal_opportunity_max) == (0.95, 0.1)
+
+
+def test_the_service_variables_sharing_the_prefix_are_not_taken_for_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_AUDIT_KEY", "a-key-of-sixteen-chars")
+    monkeypatch.setenv("THINFILE_WORKERS", "3")
+    assert load_settings() == Settings.model_construct()
+
+
+def test_a_bad_value_in_the_file_is_named_by_its_key_and_file_never_by_its_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "s.yaml", "fairness:\n  disparate_impact_min: 7.25\n")
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(file))
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    said = str(err.value)
+    assert f"fairness.disparate_impact_min in {file}" in said and "7.25" not in said and "\n" not in said
+
+
+def test_a_bad_variable_is_named_by_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_BATCH__CHUNK_ROWS", "-5")
+    with pytest.raises(SettingsError, match=r"THINFILE_BATCH__CHUNK_ROWS: Input should be greater than 0"):
+        load_settings()
+
+
+def test_a_misspelt_field_is_refused_as_not_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", "batch:\n  chunk_row: 10\n")))
+    with pytest.raises(SettingsError, match=r"batch\.chunk_row in .*: not a setting"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("- 1\n- 2\n", "holds a list; it must map sections to their fields"), ("a: [\n", "is not valid YAML")],
+)
+def test_a_file_that_is_not_a_mapping_of_sections_is_one_line_and_exit_2(tmp_path: Path, text: str, said: str) -> None:
+    file = write(tmp_path / "s.yaml", text)
+    out = runner.invoke(app, ["--settings", str(file), "settings"])
+    assert out.exit_code == 2
+    assert said in out.output and out.output.count("\n") == 1 and "Traceback" not in out.output
+
+
+def test_a_missing_settings_file_says_how_to_write_one(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["--settings", str(tmp_path / "nowhere.yaml"), "settings"])
+    assert out.exit_code == 2
+    assert "which is not a file; write one with `thinfile settings --defaults > FILE`" in out.output
+
+
+def test_the_written_defaults_read_back_as_the_defaults_and_describe_each_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN", "0.9")  # --defaults leaves it out
+    out = runner.invoke(app, ["settings", "--defaults"])
+    assert out.exit_code == 0, out.output
+    written = write(tmp_path / "defaults.yaml", out.stdout)
+    monkeypatch.delenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN")
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(written))
+    assert load_settings() == Settings.model_construct()
+    assert yaml.safe_load(out.stdout)["fairness"]["disparate_impact_min"] == FairnessLimits().disparate_impact_min
+    assert f"# {FairnessLimits.model_fields['disparate_impact_min'].description}" in out.stdout
+
+
+def test_settings_without_defaults_show_what_commands_will_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "30")
+    out = runner.invoke(app, ["settings"])
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load(out.stdout)["audit"]["min_group_rows"] == 30

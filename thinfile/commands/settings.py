@@ -1,0 +1,36 @@
+"""`thinfile settings`: every setting with its description, as YAML to edit and name in THINFILE_SETTINGS_FILE."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from thinfile.config import SETTINGS_FILE_VARIABLE, Settings, load_settings, settings_yaml
+
+
+def settings(
+    defaults: bool = typer.Option(
+        False, "--defaults", help="The built-in defaults, leaving out THINFILE_SETTINGS_FILE and THINFILE_* variables."
+    ),
+) -> None:
+    """Print every setting (limits, thresholds, counts of every stage) as YAML, each with its description.
+
+    Without --defaults: the values commands use now, from the built-in defaults, then the YAML file named by
+    THINFILE_SETTINGS_FILE (or --settings), then THINFILE_<SECTION>__<FIELD> variables. To change some, save the
+    defaults, keep the fields to change (a file may hold only those) and name the file:
+
+    \b
+        thinfile settings --defaults > thinfile.yaml
+        # edit: fairness: {disparate_impact_min: 0.9}
+        export THINFILE_SETTINGS_FILE=$PWD/thinfile.yaml
+
+    or set one field for one command: THINFILE_BATCH__CHUNK_ROWS=20000 thinfile batch-score ...
+    A command's own flags (--cutoff, --seed, --chunk-rows, ...) win over both.
+    """
+    chosen = Settings.model_construct() if defaults else load_settings()
+    sys.stdout.write(settings_yaml(chosen))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("settings", epilog=f"Environment: {SETTINGS_FILE_VARIABLE}, THINFILE_<SECTION>__<FIELD>.")(settings)
