@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,9 +14,14 @@ PARTS_DIR = "population"  # the Parquet parts of a generated population, under i
 
 
 class Section(BaseModel):
-    """A typed, frozen settings section; unknown keys are refused."""
+    """A typed, frozen settings section; unknown keys, NaN and infinities are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Seed = Annotated[
+    int, Field(ge=0, le=2**32 - 1, description="a random seed (0 to 2^32 - 1, as NumPy and scikit-learn take)")
+]
 
 
 class GeneratorParams(Section):

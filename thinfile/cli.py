@@ -63,8 +63,9 @@ def _root(
         envvar=SETTINGS_FILE_VARIABLE,
         show_envvar=True,
         metavar="FILE",
-        help="A YAML file of settings to use instead of the defaults (limits, thresholds, chunk sizes; "
-        "`thinfile settings --defaults` writes one to edit). THINFILE_<SECTION>__<FIELD> variables win over it.",
+        help="A YAML file of settings laid over the defaults (limits, thresholds, chunk sizes; it may hold only the "
+        "fields to change; `thinfile settings --defaults` writes them all). Give it before the command. "
+        "THINFILE_<SECTION>__<FIELD> variables win over it.",
     ),
 ) -> None:
     """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from thinfile.features.settings import GeneratorParams, HistorySettings, InferSettings
 from thinfile.serving.batch.settings import BatchSettings
@@ -33,6 +35,8 @@ __all__ = [
     "SettingsError",
     "TrainingSettings",
     "load_settings",
+    "setting_variables",
+    "settings_file",
     "settings_yaml",
 ]
 
@@ -81,9 +85,25 @@ class Settings(BaseSettings, TrainingSettings):
         return (init_settings, env_settings, *from_file)
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (a section pasted twice: the last would win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise SettingsError(
+                    f"gives {str(key)[:40]!r} twice (line {key_node.start_mark.line + 1}); write each section and "
+                    "field once"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def settings_file() -> Path | None:
     """The YAML file THINFILE_SETTINGS_FILE names (None when unset), or SettingsError when it is not a readable
-    mapping of sections."""
+    mapping of sections, each given once."""
     named = os.environ.get(SETTINGS_FILE_VARIABLE)
     if not named:
         return None
@@ -94,7 +114,9 @@ def settings_file() -> Path | None:
             "`thinfile settings --defaults > FILE`"
         )
     try:
-        held = yaml.safe_load(path.read_bytes())
+        held = yaml.load(path.read_bytes(), Loader=_UniqueKeys)
+    except SettingsError as err:
+        raise SettingsError(f"settings file {path} {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -110,10 +132,70 @@ def settings_file() -> Path | None:
 def load_settings(**sections: Any) -> Settings:
     """The settings from the file, the environment and `sections`; or SettingsError naming each bad value in one
     line (by its variable or its key in the file, never its value)."""
+    stray = _stray_variables(dict(os.environ))
+    if stray:
+        raise SettingsError(f"bad settings: {'; '.join(stray)}")
     try:
         return Settings(**sections)
     except ValidationError as err:
         raise SettingsError(f"bad settings: {'; '.join(_problems(err))}") from None
+    except PydanticSettingsError as err:  # a list or a section in a variable that is not JSON
+        field = re.search(r'field "([^"]+)"', str(err))
+        section = ENV_PREFIX + (field.group(1).upper() if field else "<SECTION>")
+        named = sorted(k for k in os.environ if k.upper() == section or k.upper().startswith(section + ENV_NESTING))
+        raise SettingsError(
+            f"bad settings: {', '.join(named) or section}: cannot be read; a list or a whole section is given as JSON "
+            f'(["a", "b"] or {{"field": 1}}), one field as {section}{ENV_NESTING}<FIELD>'
+        ) from None
+
+
+def _stray_variables(environ: dict[str, str]) -> list[str]:
+    """THINFILE_* variables that look meant for a setting but set none: an unknown section, one underscore where
+    a section's field takes two, THINFILE_SETTINGS for THINFILE_SETTINGS_FILE."""
+    sections = Settings.model_fields
+    service = {ENV_PREFIX + name.upper() for name in ServingSettings.model_fields}
+    out = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in service:
+            continue
+        rest = upper[len(ENV_PREFIX) :].lower()
+        if rest == "settings":
+            out.append(f"{key}: not a setting; the settings file is named by {SETTINGS_FILE_VARIABLE}")
+        elif ENV_NESTING in rest:
+            if rest.split(ENV_NESTING)[0] not in sections:
+                out.append(f"{key}: not a setting (no such section; see `thinfile settings` for every name)")
+            continue
+        for section, info in sections.items():
+            kind = info.annotation
+            fields = kind.model_fields if isinstance(kind, type) and issubclass(kind, BaseModel) else {}
+            if rest.startswith(section + "_") and rest[len(section) + 1 :] in fields:
+                field = rest[len(section) + 1 :].upper()
+                out.append(
+                    f"{key}: not a setting; a section's field takes two underscores: "
+                    f"{ENV_PREFIX}{section.upper()}{ENV_NESTING}{field}"
+                )
+    return out
+
+
+def setting_variables() -> list[str]:
+    """The THINFILE_* variables that set settings (a section's field, or a whole section as JSON)."""
+    sections = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        k
+        for k in os.environ
+        if k.upper() in sections or (ENV_NESTING in k and k.upper().split(ENV_NESTING)[0] in sections)
+    )
+
+
+def _variable_for(loc: list[str]) -> str | None:
+    """The variable (as the environment spells it) that set the value at `loc` or the section holding it."""
+    spelt = {k.upper(): k for k in os.environ}
+    for depth in range(len(loc), 0, -1):
+        found = spelt.get(ENV_PREFIX + ENV_NESTING.join(loc[:depth]).upper())
+        if found is not None:
+            return found
+    return None
 
 
 def _problems(err: ValidationError) -> list[str]:
@@ -121,9 +203,11 @@ def _problems(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(p) for p in e["loc"]]
-        variable = ENV_PREFIX + ENV_NESTING.join(loc).upper()
-        if any(k.upper() == variable for k in os.environ):
-            where = variable
+        variable = _variable_for(loc)
+        if variable is not None:
+            where = (
+                variable if variable.upper().count(ENV_NESTING) == len(loc) - 1 else f"{'.'.join(loc)} in {variable}"
+            )
         elif file:
             where = f"{'.'.join(loc) or 'the top level'} in {file}"
         else:
@@ -153,7 +237,9 @@ def _yaml_lines(model: BaseModel, depth: int) -> list[str]:
             lines.append(f"{pad}{name}:")
             lines.extend(_yaml_lines(value, depth + 1))
         else:
-            dumped = yaml.safe_dump({name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10**6)
+            dumped = yaml.safe_dump(
+                {name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
+            )
             lines.append(pad + dumped.strip()[1:-1])
     return lines
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section, project_root
+from thinfile.features.settings import Section, Seed, project_root
 from thinfile.training.scorer.policy import Cutoffs, LendingPolicy
 from thinfile.training.scorer.scale import ScoreScale
 
@@ -96,20 +96,20 @@ class TrainConfig(Section):
     TreeSHAP is fastest. `tune=False` keeps the fitted values.
     """
 
-    seed: int = 7
+    seed: Seed = 7
     test_size: float = Field(0.2, gt=0, lt=1)
     valid_size: float = Field(0.2, gt=0, lt=1)
-    learning_rate: float = 0.05
+    learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(8, ge=2, le=MAX_LEAVES)
-    max_depth: int = 3
-    max_rounds: int = 400
-    early_stopping_rounds: int = 30
-    min_child_samples: int = 100
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 1
-    lambda_l2: float = 1.0
-    num_threads: int = 0
+    max_depth: int = Field(3, ge=1)
+    max_rounds: int = Field(400, ge=1)
+    early_stopping_rounds: int = Field(30, ge=1)
+    min_child_samples: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    num_threads: int = Field(0, ge=0, description="LightGBM threads; 0: every core")
     fit_to_table: bool = Field(True, description="scale leaf size, tree shape and early stopping to the table")
     tune: bool | None = Field(
         None, description="cross-validated search first: None = on tables under tune_below_rows rows"
@@ -175,7 +175,7 @@ class EvaluationConfig(Section):
     psi_rows: int = Field(
         50_000, gt=0, description="training rows drawn (seeded) whose scores are the reference of the score's PSI"
     )
-    seed: int = Field(7, description="seed of the plotted sample")
+    seed: Seed = Field(7, description="seed of the plotted sample")
     plot_timeout_s: float = Field(
         300.0,
         gt=0,
@@ -189,14 +189,21 @@ class GlobalExplainConfig(Section):
 
     rows: int = Field(5_000, ge=100, description="rows sampled for the global explanation plots")
     dependence_plots: int = Field(6, ge=0, description="dependence plots for this many top features")
-    seed: int = 7
+    seed: Seed = 7
+
+
+FOUR_FIFTHS = 0.8
+"""the four-fifths rule's disparate impact ratio (US EEOC), the default limit"""
 
 
 class FairnessLimits(Section):
     """Pass/fail limits of the fairness checks (the four-fifths rule and its companions)."""
 
     disparate_impact_min: float = Field(
-        0.8, gt=0, le=1, description="lowest approval-rate ratio to the most-approved group (four-fifths rule)"
+        FOUR_FIFTHS,
+        gt=0,
+        le=1,
+        description="lowest approval-rate ratio to the most-approved group (0.8: the four-fifths rule)",
     )
     equal_opportunity_max: float = Field(
         0.05, ge=0, le=1, description="largest gap in approval rate among borrowers who repaid"
@@ -262,7 +269,7 @@ class RejectInference(Section):
     selection_rounds: int = Field(
         100, ge=10, description="reweight: most boosting rounds (learning rate 0.1) of the booking-probability model"
     )
-    seed: int = Field(0, description="parcel: seed of the random labels")
+    seed: Seed = Field(0, description="parcel: seed of the random labels")
 
     def params(self) -> dict[str, object]:
         """The parameters that matter for this method, as logged."""
@@ -290,15 +297,24 @@ class LoopSettings(Section):
     """What `thinfile loop` runs: the world's size, the methods, the exploration sweep and the generations."""
 
     rows: int = Field(200_000, ge=2_000, description="through-the-door applicants per generation")
-    seed: int = Field(0, description="seed of the world (generation g draws new applicants with seed + g - 1)")
+    seed: Seed = Field(0, description="seed of the world (generation g draws new applicants with seed + g - 1)")
     methods: tuple[str, ...] = Field(METHODS, description="reject-inference methods compared (none is the floor)")
-    explore_shares: tuple[float, ...] = Field(
+    explore_shares: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
         (0.01, 0.02, 0.05, 0.10), description="shares of would-be rejects approved at random, swept against 0"
     )
     generations: int = Field(3, ge=0, le=8, description="policy generations to simulate (0: none)")
     log_runs: bool = Field(True, description="log each method's champion as an MLflow run (the comparison)")
     closed_share_target: float = Field(0.5, ge=0, le=1, description="share of the floor-to-ceiling gap to close")
     gap_target: float = Field(0.02, ge=0, description="AUC a bureau-era book should cost a booked-only model")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            named = ", ".join(m[:40] for m in unknown[:5])
+            raise ValueError(f"unknown reject-inference method(s) {named}; each is one of {', '.join(METHODS)}")
+        return methods
 
 
 class PipelineConfig(Section):

@@ -117,3 +117,84 @@ def test_settings_without_defaults_show_what_commands_will_use(monkeypatch: pyte
     out = runner.invoke(app, ["settings"])
     assert out.exit_code == 0, out.output
     assert yaml.safe_load(out.stdout)["audit"]["min_group_rows"] == 30
+
+
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        (
+            "THINFILE_FAIRNES__DISPARATE_IMPACT_MIN",
+            "THINFILE_FAIRNES__DISPARATE_IMPACT_MIN: not a setting (no such section",
+        ),
+        (
+            "THINFILE_FAIRNESS_DISPARATE_IMPACT_MIN",
+            "a section's field takes two underscores: THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN",
+        ),
+        ("THINFILE_SETTINGS", "the settings file is named by THINFILE_SETTINGS_FILE"),
+    ],
+)
+def test_a_variable_meant_for_a_setting_that_sets_none_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, "0.9")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert said in str(err.value) and "0.9" not in str(err.value)
+
+
+def test_a_list_that_is_not_json_is_one_line_naming_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_LOOP__METHODS", "none,parcel")
+    with pytest.raises(SettingsError, match=r"THINFILE_LOOP__METHODS: cannot be read; a list or a whole section"):
+        load_settings()
+
+
+def test_a_section_given_as_json_is_read_and_its_bad_field_named_in_that_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("THINFILE_FAIRNESS", '{"disparate_impact_min": 0.9}')
+    assert load_settings().fairness.disparate_impact_min == 0.9
+    monkeypatch.setenv("THINFILE_FAIRNESS", '{"disparate_impact_min": "high"}')
+    with pytest.raises(SettingsError, match=r"fairness\.disparate_impact_min in THINFILE_FAIRNESS: "):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("THINFILE_TRAIN__SEED", "-1"),
+        ("THINFILE_TRAIN__LEARNING_RATE", "nan"),
+        ("THINFILE_BATCH__APPROVAL_GRID_STEP", "inf"),
+    ],
+)
+def test_values_the_libraries_would_refuse_later_are_refused_up_front(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_a_section_given_twice_in_the_file_is_refused_with_its_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = "fairness:\n  disparate_impact_min: 0.9\nbatch:\n  chunk_rows: 10\nfairness:\n  calibration_gap_max: 0.1\n"
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", text)))
+    with pytest.raises(SettingsError, match=r"gives 'fairness' twice \(line 5\)"):
+        load_settings()
+
+
+def test_settings_name_where_their_values_came_from(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", "batch:\n  chunk_rows: 10\n")
+    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "30")
+    out = runner.invoke(app, ["--settings", str(file), "settings"])
+    first = out.stdout.splitlines()[0]
+    assert f"then the file {file}" in first and "then the variables THINFILE_AUDIT__MIN_GROUP_ROWS" in first
+
+
+def test_generate_takes_the_generator_section_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("THINFILE_GENERATOR__CHUNK_ROWS", "500")
+    out = runner.invoke(app, ["generate", "--rows", "1200", "--seed", "3", "--out", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert len(list((tmp_path / "population").glob("*.parquet"))) == 3

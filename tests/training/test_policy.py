@@ -99,3 +99,11 @@ def test_the_cut_offs_a_policy_sets_are_kept_with_the_model_and_used_where_it_is
 def test_the_cutoff_line_says_what_pd_and_band_the_approve_score_stands_for(approve: float, words: str) -> None:
     """650 is 20:1 odds of good (PD 1/21), 550 two doublings less (5:1, PD 1/6), on the default scale."""
     assert at_cutoff(Cutoffs(approve=approve, refer=approve - 50), ScoreScale()).endswith(words)
+
+
+def test_a_cutoff_flag_replaces_the_approve_rule_and_keeps_the_settings_refer_gap() -> None:
+    from thinfile.commands.common import lending_policy
+
+    base = LendingPolicy(refer_gap=20.0)
+    assert lending_policy(620.0, None, None, None, base).score_cutoffs() == Cutoffs(approve=620.0, refer=600.0)
+    assert lending_policy(None, None, None, None, base) == base

@@ -214,3 +214,15 @@ def test_an_input_missing_in_too_few_training_rows_is_named_on_the_console_and_t
     card_uri = f"runs:/{result.champion.run_id}/model_card.md"
     card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
     assert expected in card
+
+
+def test_cli_train_takes_baselines_and_registration_from_the_settings(
+    foreign_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, schema_file = foreign_files
+    monkeypatch.setenv("THINFILE_PIPELINE__BASELINES", "false")
+    monkeypatch.setenv("THINFILE_PIPELINE__REGISTER_CHAMPION", "false")
+    out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file)])
+    assert out.exit_code == 0, out.output
+    assert "lightgbm" in out.output
+    assert "scorecard" not in out.output and "registered" not in out.output

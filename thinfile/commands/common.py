@@ -127,7 +127,7 @@ def say(status: Status) -> Callable[[str], None]:
 
 
 POLICY_HELP = {
-    "cutoff": "Approve at or above this score (refer 50 points below).",
+    "cutoff": "Approve at or above this score (refer as the settings' policy says: 50 points below by default).",
     "approval_rate": "Approve this share of applicants (e.g. 0.35): the cut-off is set on the validation rows.",
     "bad_rate": "Approve as many as keep the bad rate among approved at or below this (e.g. 0.05).",
     "policy": "A lending policy file (YAML: approve/refer rules by score, approval_rate or bad_rate; refer_gap).",
@@ -135,26 +135,41 @@ POLICY_HELP = {
 
 
 def lending_policy(
-    cutoff: float | None, approval_rate: float | None, bad_rate: float | None, policy_file: Path | None
-) -> LendingPolicy | None:
-    """The policy the options state (at most one of them), or None for the settings' default."""
+    cutoff: float | None,
+    approval_rate: float | None,
+    bad_rate: float | None,
+    policy_file: Path | None,
+    base: LendingPolicy,
+) -> LendingPolicy:
+    """The policy the options state (at most one of them) over `base`, the settings' policy: a cut-off, rate or bad
+    rate replaces its approve rule only (its refer rule or gap stays); --policy replaces it whole."""
     given = [x for x in (cutoff, approval_rate, bad_rate, policy_file) if x is not None]
     if len(given) > 1:
         raise fail("give at most one of --cutoff, --approval-rate, --bad-rate and --policy")
     try:
         if cutoff is not None:
-            return LendingPolicy(approve=CutoffRule(by="score", value=cutoff))
+            return _approving(base, CutoffRule(by="score", value=cutoff))
         if approval_rate is not None:
-            return LendingPolicy(approve=CutoffRule(by="approval_rate", value=approval_rate))
+            return _approving(base, CutoffRule(by="approval_rate", value=approval_rate))
         if bad_rate is not None:
-            return LendingPolicy(approve=CutoffRule(by="bad_rate", value=bad_rate))
+            return _approving(base, CutoffRule(by="bad_rate", value=bad_rate))
         if policy_file is not None:
             if not policy_file.is_file():
                 raise fail(f"policy file {policy_file} does not exist")
             return LendingPolicy.model_validate(yaml.safe_load(policy_file.read_text()) or {})
-    except (ValidationError, yaml.YAMLError) as err:
-        raise fail(f"bad lending policy: {err}") from None
-    return None
+    except ValidationError as err:
+        said = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors(include_url=False, include_input=False, include_context=False)
+        )
+        raise fail(f"bad lending policy: {said}") from None
+    except yaml.YAMLError as err:
+        raise fail(f"bad lending policy: {policy_file} is not valid YAML ({str(err).splitlines()[0]})") from None
+    return base
+
+
+def _approving(base: LendingPolicy, rule: CutoffRule) -> LendingPolicy:
+    return LendingPolicy.model_validate({**base.model_dump(), "approve": rule.model_dump()})
 
 
 HINTS = {

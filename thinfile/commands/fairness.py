@@ -63,8 +63,8 @@ def fairness(
         None,
         "--min-group-rows",
         min=1,
-        help="Fewest rows a group needs to be checked (default: FairnessAudit.min_group_rows, 50). Smaller groups "
-        "are listed at the top with their size and confidence intervals, and the verdict is 'incomplete'.",
+        help="Fewest rows a group needs to be checked (default from settings, audit.min_group_rows: 50). Smaller "
+        "groups are listed at the top with their size and confidence intervals, and the verdict is 'incomplete'.",
     ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from the schema's name."),
@@ -77,8 +77,9 @@ def fairness(
     Approval and default rates with Wilson confidence intervals, TPR/FPR, disparate impact (four-fifths
     rule), equal opportunity and equalised odds, AUC and calibration per group, score distributions, a
     proxy audit, the inclusion lift over the bureau-only scorecard and, on synthetic data, the oracle
-    yardstick. The verdict against thinfile.config.FairnessLimits is stated at the top: PASS only when
-    every check ran on every declared group; groups too small to check make it INCOMPLETE.
+    yardstick. The verdict against the settings' fairness limits (THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN, ...;
+    `thinfile settings`) is stated at the top: PASS only when every check ran on every declared group; groups
+    too small to check make it INCOMPLETE.
 
     Exit codes: 0 pass, 1 fail (a check is outside its limit), 2 incomplete (a group or check could not
     be checked) or a usage error (bad model, table or schema).

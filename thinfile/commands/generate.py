@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from thinfile.commands.common import console, fail, row_progress
+from thinfile.config import load_settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.features.settings import BureauEraPolicy, GeneratorParams, HistorySettings, default_data_dir
 
@@ -37,7 +38,9 @@ def generate(
         "data/synthetic-history).",
     ),
     explore_share: float = typer.Option(
-        0.0, "--explore-share", help="With --history: share of would-be rejects approved at random (0-1)."
+        None,
+        "--explore-share",
+        help="With --history: share of would-be rejects approved at random (0-1; default from settings: 0).",
     ),
     book_share: float = typer.Option(
         None, "--book-share", help="With --history: share of applicants the bureau-era policy books (default 0.35)."
@@ -60,18 +63,19 @@ def generate(
         schema = load_schema()
     except SchemaError as err:
         raise fail(str(err)) from None
+    settings = load_settings()
     overrides = {
         k: v
         for k, v in {"rural_capacity_gap": rural_capacity_gap, "rural_footprint_intensity": rural_footprint}.items()
         if v is not None
     }
     try:
-        params = GeneratorParams(**overrides)
+        params = GeneratorParams(**{**settings.generator.model_dump(), **overrides})
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise fail(f"bad generator parameter: {problems}") from None
     if not history:
-        if explore_share or book_share is not None or months is not None or start_month is not None:
+        if explore_share is not None or book_share is not None or months is not None or start_month is not None:
             raise fail("--explore-share, --book-share, --months and --start-month need --history")
         out = out or default_data_dir()
         with row_progress("generating", rows) as advance:
@@ -79,12 +83,18 @@ def generate(
         report_population(result)
         return
     try:
-        policy = BureauEraPolicy(**({"book_share": book_share} if book_share is not None else {}))
+        known = settings.history
+        policy = BureauEraPolicy(
+            **{**known.policy.model_dump(), **({"book_share": book_share} if book_share is not None else {})}
+        )
         history_settings = HistorySettings(
-            policy=policy,
-            explore_share=explore_share,
-            **({"months": months} if months is not None else {}),
-            **({"start_month": start_month} if start_month is not None else {}),
+            **{
+                **known.model_dump(),
+                "policy": policy,
+                **({"explore_share": explore_share} if explore_share is not None else {}),
+                **({"months": months} if months is not None else {}),
+                **({"start_month": start_month} if start_month is not None else {}),
+            }
         )
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())

@@ -45,7 +45,10 @@ def loop(
     book_share: float = typer.Option(None, "--book-share", help="Share of applicants each policy books (0.35)."),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder (default: reports/lending-loop)."),
     log_runs: bool = typer.Option(
-        True, "--log-runs/--no-log-runs", help="Log each method's champion as an MLflow run (the comparison)."
+        None,
+        "--log-runs/--no-log-runs",
+        help="Log each method's champion as an MLflow run, the comparison (default from settings: yes).",
+        show_default=False,
     ),
 ) -> None:
     """Measure reject inference and exploration against the truth the synthetic world keeps about rejects.
@@ -84,7 +87,7 @@ def loop(
         raise fail(str(err)) from None
     report = result.to_dict()
     files = write_report(report, out or project_root() / "reports" / "lending-loop")
-    if log_runs:
+    if loop_settings.log_runs:
         result.summary_run_id = log_summary(result, files)
     _print(result)
     console.print(f"[green]report[/] {files['html']}  (JSON: {files['json']})")

@@ -67,9 +67,9 @@ def run(
 
     schema = load_schema()
     settings = load_settings()
-    chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
-    if chosen is not None:
-        settings = settings.model_copy(update={"policy": chosen})
+    settings = settings.model_copy(
+        update={"policy": lending_policy(cutoff, approval_rate, bad_rate, policy, settings.policy)}
+    )
     experiment = ready_to_train(settings)  # a store or cut-off that cannot work is named before the population
     out = default_data_dir()
     if not _same_population_on_disk(rows, seed):

@@ -6,7 +6,14 @@ import sys
 
 import typer
 
-from thinfile.config import SETTINGS_FILE_VARIABLE, Settings, load_settings, settings_yaml
+from thinfile.config import (
+    SETTINGS_FILE_VARIABLE,
+    Settings,
+    load_settings,
+    setting_variables,
+    settings_file,
+    settings_yaml,
+)
 
 
 def settings(
@@ -28,8 +35,14 @@ def settings(
     or set one field for one command: THINFILE_BATCH__CHUNK_ROWS=20000 thinfile batch-score ...
     A command's own flags (--cutoff, --seed, --chunk-rows, ...) win over both.
     """
-    chosen = Settings.model_construct() if defaults else load_settings()
-    sys.stdout.write(settings_yaml(chosen))
+    if defaults:
+        sys.stdout.write("# thinfile's built-in settings\n" + settings_yaml(Settings.model_construct()))
+        return
+    chosen = load_settings()
+    file, variables = settings_file(), setting_variables()
+    given = [f"the file {file}"] * bool(file) + [f"the variables {', '.join(variables)}"] * bool(variables)
+    head = f"# thinfile's settings: the built-in defaults{''.join(', then ' + g for g in given)}\n"
+    sys.stdout.write(head + settings_yaml(chosen))
 
 
 def register(app: typer.Typer) -> None:

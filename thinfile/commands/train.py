@@ -46,10 +46,16 @@ def train(
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
     seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
     baselines: bool = typer.Option(
-        True, "--baselines/--no-baselines", help="Also fit the bureau-only and all-inputs WoE scorecards."
+        None,
+        "--baselines/--no-baselines",
+        help="Also fit the bureau-only and all-inputs WoE scorecards (default from settings: yes).",
+        show_default=False,
     ),
     register_model: bool = typer.Option(
-        True, "--register/--no-register", help="Register the champion and point its 'champion' alias at it."
+        None,
+        "--register/--no-register",
+        help="Register the champion and point its 'champion' alias at it (default from settings: yes).",
+        show_default=False,
     ),
     tune: bool = typer.Option(
         None,
@@ -70,11 +76,11 @@ def train(
     bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
     reject_inference: str = typer.Option(
-        "none",
+        None,
         "--reject-inference",
         help="For a table with a booked column (schema `booked_column`, rejects without outcomes): train on booked "
         "loans plus what this method infers about rejects: none | reweight | augment | parcel | fuzzy "
-        "(docs/lending-loop.md).",
+        "(docs/lending-loop.md; default from settings: none).",
     ),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
@@ -92,22 +98,29 @@ def train(
     from thinfile.training.scorer.policy import PolicyError
     from thinfile.training.split import SplitError
 
-    if reject_inference not in METHODS:
+    if reject_inference is not None and reject_inference not in METHODS:
         raise fail(f"--reject-inference must be one of {', '.join(METHODS)}; got {reject_inference!r}")
     base = load_settings()
-    base = base.model_copy(
-        update={"reject_inference": base.reject_inference.model_copy(update={"method": reject_inference})}
-    )
-    chosen = lending_policy(cutoff, approval_rate, bad_rate, policy)
-    if chosen is not None:
-        base = base.model_copy(update={"policy": chosen})
+    if reject_inference is not None:
+        base = base.model_copy(
+            update={"reject_inference": base.reject_inference.model_copy(update={"method": reject_inference})}
+        )
+    base = base.model_copy(update={"policy": lending_policy(cutoff, approval_rate, bad_rate, policy, base.policy)})
     settings = base.model_copy(
         update={
             "train": base.train.model_copy(
                 update={k: v for k, v in {"tune": tune, "tune_trials": trials, "seed": seed}.items() if v is not None}
             ),
             "pipeline": base.pipeline.model_copy(
-                update={"baselines": baselines, "register_champion": register_model, "model_name": name}
+                update={
+                    k: v
+                    for k, v in {
+                        "baselines": baselines,
+                        "register_champion": register_model,
+                        "model_name": name,
+                    }.items()
+                    if v is not None
+                }
             ),
         }
     )

@@ -30,6 +30,7 @@ from thinfile.training.reporting import (
     table,
 )
 from thinfile.training.reporting.layout import MeasuredLayout
+from thinfile.training.settings import FOUR_FIFTHS
 
 
 def _group_columns(limit: float) -> list[Column]:
@@ -341,7 +342,8 @@ def render_html(report: FairnessReport, title: str = "thinfile fairness report")
         not_run=[c.sentence + "." for c in report.not_run] + proxy_not_run,
         overall=_overall(report),
         limits=(
-            f"Limits: disparate impact ratio >= {limits.disparate_impact_min:g} (the four-fifths rule), "
+            f"Limits: disparate impact ratio >= {limits.disparate_impact_min:g}"
+            f"{' (the four-fifths rule)' if limits.disparate_impact_min == FOUR_FIFTHS else ''}, "
             f"equal opportunity difference <= {limits.equal_opportunity_max:g}, calibration gap <= "
             f"{limits.calibration_gap_max:g}."
         ),

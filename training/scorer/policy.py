@@ -12,7 +12,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from thinfile.features.settings import Section
 
@@ -40,6 +40,8 @@ class Cutoffs(Section):
 
 class CutoffRule(Section):
     """One cut-off stated as a score, a target approval rate, or a target bad rate among those at or above it."""
+
+    model_config = ConfigDict(allow_inf_nan=True)  # refused by _check, in words
 
     by: CutoffKind = "score"
     value: float
