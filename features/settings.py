@@ -124,7 +124,9 @@ class HistorySettings(Section):
     explore_share: float = Field(
         0.0, ge=0, le=1, description="share of would-be rejects approved at random (exploration)"
     )
-    start_month: str = Field("2016-01", pattern=r"^\d{4}-\d{2}$", description="first application month (YYYY-MM)")
+    start_month: str = Field(
+        "2016-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="first application month (YYYY-MM)"
+    )
     months: int = Field(12, ge=1, le=600, description="months the applications are spread over")
 
 

@@ -85,10 +85,18 @@ def _register_commands(typer_app: typer.Typer) -> None:
         register = getattr(module, "register", None)
         if register is not None:
             register(typer_app)
+    _guard(typer_app)
+    _whole_summaries(typer_app)
+
+
+def _guard(typer_app: typer.Typer) -> None:
+    """Every command, and every command of every group, behind `guarded`."""
     for command in typer_app.registered_commands:
         if command.callback is not None:
             command.callback = guarded(command.callback)
-    _whole_summaries(typer_app)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard(group.typer_instance)
 
 
 def _whole_summaries(typer_app: typer.Typer) -> None:

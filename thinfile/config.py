@@ -61,7 +61,6 @@ class Settings(BaseSettings, TrainingSettings):
         env_nested_delimiter=ENV_NESTING,
         extra="forbid",
         frozen=True,
-        nested_model_default_partial_update=True,
     )
 
     generator: GeneratorParams = GeneratorParams()
@@ -121,9 +120,10 @@ def settings_file() -> Path | None:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise SettingsError(f"settings file {path} is not valid YAML{where}") from None
-    if held is not None and not isinstance(held, dict):
+    if held is not None and not (isinstance(held, dict) and all(isinstance(k, str) for k in held)):
+        what = f"a {type(held).__name__}" if not isinstance(held, dict) else "keys that are not section names"
         raise SettingsError(
-            f"settings file {path} holds a {type(held).__name__}; it must map sections to their fields "
+            f"settings file {path} holds {what}; it must map sections to their fields "
             "(see `thinfile settings --defaults`)"
         )
     return path
@@ -203,7 +203,7 @@ def _problems(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(p) for p in e["loc"]]
-        variable = _variable_for(loc)
+        variable = _variable_for(loc) if loc and loc[0] in Settings.model_fields else None
         if variable is not None:
             where = (
                 variable if variable.upper().count(ENV_NESTING) == len(loc) - 1 else f"{'.'.join(loc)} in {variable}"
@@ -212,7 +212,7 @@ def _problems(err: ValidationError) -> list[str]:
             where = f"{'.'.join(loc) or 'the top level'} in {file}"
         else:
             where = ".".join(loc)
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "not a setting (see `thinfile settings` for every name)"
         out.append(f"{where}: {msg}")
@@ -220,27 +220,31 @@ def _problems(err: ValidationError) -> list[str]:
 
 
 def settings_yaml(settings: BaseModel) -> str:
-    """`settings` as YAML a lender can edit and name in THINFILE_SETTINGS_FILE: every section and field, each
-    field after its description as a comment."""
-    return "\n".join(_yaml_lines(settings, 0)) + "\n"
+    """`settings` as YAML a lender can edit and name in THINFILE_SETTINGS_FILE: every section and field after its
+    description; a field the file or a variable gave as an active line, every other commented out with its default
+    (uncomment it, and its section's line, to set it: a field left to its default stays fitted to the table
+    where the code fits it), so the text reads back as the same settings, given fields included."""
+    return "\n".join(_yaml_lines(settings, 0, True)) + "\n"
 
 
-def _yaml_lines(model: BaseModel, depth: int) -> list[str]:
+def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
     pad = "  " * depth
     lines: list[str] = []
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
+        active = given and name in model.model_fields_set
         doc = info.description or (_first_paragraph(type(value).__doc__) if isinstance(value, BaseModel) else None)
         if doc:
             lines.append(f"{pad}# {' '.join(doc.split())}")
+        mark = "" if active else "# "
         if isinstance(value, BaseModel):
-            lines.append(f"{pad}{name}:")
-            lines.extend(_yaml_lines(value, depth + 1))
+            lines.append(f"{pad}{mark}{name}:")
+            lines.extend(_yaml_lines(value, depth + 1, active))
         else:
             dumped = yaml.safe_dump(
                 {name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
             )
-            lines.append(pad + dumped.strip()[1:-1])
+            lines.append(pad + mark + dumped.strip()[1:-1])
     return lines
 
 

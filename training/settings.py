@@ -101,7 +101,7 @@ class TrainConfig(Section):
     valid_size: float = Field(0.2, gt=0, lt=1)
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(8, ge=2, le=MAX_LEAVES)
-    max_depth: int = Field(3, ge=1)
+    max_depth: int = Field(3, ge=-1, description="deepest tree; 0 or -1: no limit but num_leaves")
     max_rounds: int = Field(400, ge=1)
     early_stopping_rounds: int = Field(30, ge=1)
     min_child_samples: int = Field(100, ge=1)

@@ -98,18 +98,39 @@ def test_a_missing_settings_file_says_how_to_write_one(tmp_path: Path) -> None:
     assert "which is not a file; write one with `thinfile settings --defaults > FILE`" in out.output
 
 
-def test_the_written_defaults_read_back_as_the_defaults_and_describe_each_field(
+def test_the_written_defaults_are_every_field_commented_out_with_its_description(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN", "0.9")  # --defaults leaves it out
     out = runner.invoke(app, ["settings", "--defaults"])
     assert out.exit_code == 0, out.output
-    written = write(tmp_path / "defaults.yaml", out.stdout)
+    assert yaml.safe_load(out.stdout) is None
+    limit = FairnessLimits.model_fields["disparate_impact_min"]
+    assert f"  # {limit.description}\n  # disparate_impact_min: {limit.default}\n" in out.stdout
+    uncommented = out.stdout.replace("# fairness:", "fairness:").replace(
+        "# disparate_impact_min: 0.8", "disparate_impact_min: 0.85"
+    )
     monkeypatch.delenv("THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN")
-    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(written))
-    assert load_settings() == Settings.model_construct()
-    assert yaml.safe_load(out.stdout)["fairness"]["disparate_impact_min"] == FairnessLimits().disparate_impact_min
-    assert f"# {FairnessLimits.model_fields['disparate_impact_min'].description}" in out.stdout
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "edited.yaml", uncommented)))
+    edited = load_settings()
+    assert edited.fairness.disparate_impact_min == 0.85
+    assert edited.model_dump(exclude_unset=True) == {"fairness": {"disparate_impact_min": 0.85}}
+
+
+def test_the_settings_shown_read_back_as_the_same_values_and_the_same_given_fields(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "s.yaml", "batch:\n  chunk_rows: 1234\npolicy:\n  refer_gap: 20\n")
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(file))
+    monkeypatch.setenv("THINFILE_TRAIN__LEARNING_RATE", "0.1")
+    before = load_settings()
+    shown = runner.invoke(app, ["settings"]).stdout
+    monkeypatch.delenv("THINFILE_TRAIN__LEARNING_RATE")
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "shown.yaml", shown)))
+    after = load_settings()
+    assert after == before
+    assert after.model_dump(exclude_unset=True) == before.model_dump(exclude_unset=True)
+    assert before.train.model_fields_set == {"learning_rate"}  # the rest stays fitted to the table
 
 
 def test_settings_without_defaults_show_what_commands_will_use(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,3 +219,36 @@ def test_generate_takes_the_generator_section_from_the_settings(
     out = runner.invoke(app, ["generate", "--rows", "1200", "--seed", "3", "--out", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert len(list((tmp_path / "population").glob("*.parquet"))) == 3
+
+
+def test_a_bad_setting_under_a_command_group_is_one_line_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_FAIRNES__DISPARATE_IMPACT_MIN", "0.9")
+    table = Path(__file__).parents[1] / "data" / "german_credit.csv"
+    out = runner.invoke(app, ["schema", "infer", str(table)])
+    assert out.exit_code == 2 and out.output.startswith("error: bad settings: THINFILE_FAIRNES__"), out.output
+    assert out.output.count("\n") == 1
+
+
+def test_a_file_keyed_by_other_than_section_names_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", "1: x\n")))
+    with pytest.raises(SettingsError, match="holds keys that are not section names"):
+        load_settings()
+
+
+def test_an_unknown_key_in_the_file_is_blamed_on_the_file_not_on_a_service_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "s.yaml", "workers: 3\n")
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(file))
+    monkeypatch.setenv("THINFILE_WORKERS", "2")
+    with pytest.raises(SettingsError, match=f"workers in {file}: not a setting"):
+        load_settings()
+
+
+def test_a_policy_that_refers_above_its_approve_cutoff_is_refused_before_any_command_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("THINFILE_POLICY__REFER__BY", "score")
+    monkeypatch.setenv("THINFILE_POLICY__REFER__VALUE", "700")
+    with pytest.raises(SettingsError, match="policy: the refer cut-off 700 is above the approve cut-off 600"):
+        load_settings()

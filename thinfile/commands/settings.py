@@ -24,12 +24,14 @@ def settings(
     """Print every setting (limits, thresholds, counts of every stage) as YAML, each with its description.
 
     Without --defaults: the values commands use now, from the built-in defaults, then the YAML file named by
-    THINFILE_SETTINGS_FILE (or --settings), then THINFILE_<SECTION>__<FIELD> variables. To change some, save the
-    defaults, keep the fields to change (a file may hold only those) and name the file:
+    THINFILE_SETTINGS_FILE (or --settings), then THINFILE_<SECTION>__<FIELD> variables. A field set there is an
+    active line; every other is commented out with its default. A field left to its default is fitted to the
+    table where training fits it (tree shape, leaf size): uncomment only the fields to change, with their
+    section's line, and name the file:
 
     \b
         thinfile settings --defaults > thinfile.yaml
-        # edit: fairness: {disparate_impact_min: 0.9}
+        # edit: uncomment "fairness:" and "disparate_impact_min: 0.8", make it 0.9
         export THINFILE_SETTINGS_FILE=$PWD/thinfile.yaml
 
     or set one field for one command: THINFILE_BATCH__CHUNK_ROWS=20000 thinfile batch-score ...

@@ -68,6 +68,13 @@ class LendingPolicy(Section):
     refer: CutoffRule | None = Field(None, description="refer cut-off; None: `refer_gap` points below approve")
     refer_gap: float = Field(50.0, ge=0, description="points below the approve cut-off that are referred")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> LendingPolicy:
+        refer, approve = self.refer, self.approve
+        if refer is not None and refer.by == approve.by == "score" and refer.value > approve.value:
+            raise ValueError(f"the refer cut-off {refer.value:g} is above the approve cut-off {approve.value:g}")
+        return self
+
     def describe(self) -> str:
         refer = self.refer.describe() if self.refer else f"{self.refer_gap:g} points below approve"
         return f"approve at {self.approve.describe()}; refer down to {refer}"
