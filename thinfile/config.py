@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +228,7 @@ def settings_yaml(settings: BaseModel) -> str:
 
 def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
     pad = "  " * depth
+    plain = model.model_dump(mode="json")
     lines: list[str] = []
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
@@ -242,7 +242,7 @@ def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
             lines.extend(_yaml_lines(value, depth + 1, active))
         else:
             dumped = yaml.safe_dump(
-                {name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
+                {name: plain[name]}, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
             )
             lines.append(pad + mark + dumped.strip()[1:-1])
     return lines
@@ -250,18 +250,3 @@ def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
 
 def _first_paragraph(doc: str | None) -> str | None:
     return inspect.cleandoc(doc).split("\n\n")[0] if doc else None
-
-
-def _plain(value: object) -> object:
-    """A field's value as YAML writes it (enums by value, paths as text, tuples as lists)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
