@@ -324,6 +324,7 @@ def fairness_stage(
             settings.scale,
             settings.evaluation.model_copy(update={"seed": settings.train.seed}),
             settings.stability,
+            settings,
         )
         register = result.model_name if settings.pipeline.register_champion else None
         spec = _challenger_spec(

@@ -300,6 +300,7 @@ def train_frame(
         settings.scale,
         settings.evaluation.model_copy(update={"seed": settings.train.seed}),
         settings.stability,
+        settings,
     )
     name = settings.model_name(schema)
     result = TrainResult(ctx.experiment, prepared, split, name, through_the_door=ttd if schema.booked_column else None)
@@ -360,7 +361,7 @@ def train_frame(
         if settings.pipeline.global_explanations:
             config = settings.explanations.model_copy(update={"seed": settings.train.seed})
             spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))
-        champion = evaluate_and_log(scorer, spec, ctx)
+        champion = evaluate_and_log(scorer, spec, replace(ctx, settings=settings))
         while pending:
             pending.pop(0).finish()
         result.models.insert(0, champion)

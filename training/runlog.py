@@ -28,12 +28,17 @@ from thinfile.training.registry import input_signature
 from thinfile.training.reporting.drawing import Drawing, Plots, draw_pngs
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
-from thinfile.training.settings import EvaluationConfig, StabilityLimits
+from thinfile.training.settings import EvaluationConfig, StabilityLimits, TrainingSettings
 from thinfile.training.split import Split
 
 
 class PdModel(Protocol):
     def predict_pd(self, X: np.ndarray) -> np.ndarray: ...
+
+
+SETTINGS_FILE = "settings.json"
+SETTINGS_TAG = "thinfile.settings_sha256"
+"""the SHA-256 of the run's settings.json as written (UTF-8), to find the runs trained with the same settings"""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class RunContext:
     scale: ScoreScale
     evaluation: EvaluationConfig
     stability: StabilityLimits
+    settings: TrainingSettings
+    """the settings the run's model was fitted and checked with (the champion's: its chosen hyper-parameters)"""
 
     @property
     def schema(self) -> Schema:
@@ -129,6 +136,7 @@ def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
         "thinfile.schema_fingerprint": ctx.schema.fingerprint,
         "thinfile.git_commit": tracking.git_commit(),
         "thinfile.split_method": ctx.split.method,
+        SETTINGS_TAG: hashlib.sha256(ctx.settings.training_json().encode()).hexdigest(),
     }
 
 
@@ -253,6 +261,7 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
     waiting for them: the caller goes on with its own work and `finish()`es the run later."""
     timings = _timings(model, spec, ctx)
     folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("run")))
+    (folder / SETTINGS_FILE).write_text(ctx.settings.training_json(), encoding="utf-8")
     drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
     try:
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from thinfile.features.jsonio import dumps
 from thinfile.features.schema import Schema
 from thinfile.features.settings import Section, Seed, project_root
 from thinfile.training.scorer.policy import Cutoffs, LendingPolicy
@@ -253,6 +254,12 @@ class StabilityLimits(Section):
     watch: float = Field(0.1, gt=0, description="PSI above which a distribution is worth watching")
     shift: float = Field(0.25, gt=0, description="PSI above which a feature or the score has shifted")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> StabilityLimits:
+        if self.watch >= self.shift:
+            raise ValueError("watch must be below shift (a distribution is worth watching before it has shifted)")
+        return self
+
     def level(self, value: float) -> str:
         return "shift" if value > self.shift else "watch" if value > self.watch else "stable"
 
@@ -343,6 +350,11 @@ class TrainingSettings(Section):
 
     def model_name(self, schema: Schema) -> str:
         return self.pipeline.model_name or model_name_for(schema)
+
+    def training_json(self) -> str:
+        """This job's training sections as strict JSON, as each of its MLflow runs logs them (settings.json): only
+        the sections declared here, so that a caller's other sections (batch, service) stay out."""
+        return dumps({name: getattr(self, name).model_dump(mode="json") for name in TrainingSettings.model_fields}, 2)
 
     @property
     def cutoffs(self) -> Cutoffs:

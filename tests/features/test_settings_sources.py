@@ -252,3 +252,14 @@ def test_a_policy_that_refers_above_its_approve_cutoff_is_refused_before_any_com
     monkeypatch.setenv("THINFILE_POLICY__REFER__VALUE", "700")
     with pytest.raises(SettingsError, match="policy: the refer cut-off 700 is above the approve cut-off 600"):
         load_settings()
+
+
+def test_a_watch_level_at_or_above_the_shift_level_is_refused_in_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text("stability:\n  shift: 0.05\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--settings", str(file), "settings"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: bad settings: stability in {file}: watch must be below shift "
+        "(a distribution is worth watching before it has shifted)"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from thinfile.features.validate import validate_table
 from thinfile.training.pipeline import TrainResult
 from thinfile.training.registry import EXAMPLE_ROWS, EXPERIMENT_NAME, StoreError, load_scorer, model_input_example
 from thinfile.training.scorecard import ALL_INPUTS_FAMILY, BUREAU_FAMILY, load_baseline
-from thinfile.training.settings import CHAMPION_ALIAS, tracking_uri
+from thinfile.training.settings import CHAMPION_ALIAS, FairnessLimits, tracking_uri
 from thinfile.training.tracking import BUREAU_BASELINE_TAG, PromotionError, promote
 
 pytestmark = pytest.mark.slow
@@ -81,6 +82,22 @@ def test_every_model_is_a_run_with_the_same_metric_names(trained: TrainResult) -
         } <= plots
     assert families == {"lightgbm", BUREAU_FAMILY, ALL_INPUTS_FAMILY}
     assert exp.artifact_location.startswith("file://") and "mlruns/artifacts" in exp.artifact_location
+
+
+def test_each_run_logs_the_training_settings_it_used_with_their_digest(trained: TrainResult, tmp_path: Path) -> None:
+    client = _client()
+    for model in trained.models:
+        path = mlflow.artifacts.download_artifacts(f"runs:/{model.run_id}/settings.json", dst_path=str(tmp_path))
+        raw = Path(path).read_bytes()
+        logged = json.loads(raw)
+        assert client.get_run(model.run_id).data.tags["thinfile.settings_sha256"] == hashlib.sha256(raw).hexdigest()
+        assert logged["fairness"]["disparate_impact_min"] == FairnessLimits().disparate_impact_min
+        assert "batch" not in logged and "generator" not in logged, "only the training job's sections"
+        if model.role == "champion":  # its hyper-parameters as chosen for the table, not as configured
+            assert trained.train_config is not None
+            assert logged["train"] == trained.train_config.model_dump(mode="json")
+        else:
+            assert logged["train"]["tune"] is False
 
 
 def test_each_logged_model_carries_its_runs_metrics_logged_once(trained: TrainResult) -> None:
