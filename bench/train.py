@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup-rows", type=int, default=60_000)
     parser.add_argument("--profile", action="store_true", help="one more pipeline run under cProfile")
+    parser.add_argument("--profile-out", type=str, default="", help="with --profile, also save the stats here")
     args = parser.parse_args()
     use_home(None, "thinfile-bench-")
 
@@ -156,6 +157,8 @@ def main() -> None:
         profiler.enable()
         pipeline_run()
         profiler.disable()
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
         stats.print_stats(r"thinfile|features/|training/|lightgbm/engine|lightgbm/basic.py.*(predict|update)", 40)
