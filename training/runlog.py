@@ -136,7 +136,6 @@ def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
         "thinfile.schema_fingerprint": ctx.schema.fingerprint,
         "thinfile.git_commit": tracking.git_commit(),
         "thinfile.split_method": ctx.split.method,
-        SETTINGS_TAG: hashlib.sha256(ctx.settings.training_json().encode()).hexdigest(),
     }
 
 
@@ -261,7 +260,8 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
     waiting for them: the caller goes on with its own work and `finish()`es the run later."""
     timings = _timings(model, spec, ctx)
     folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("run")))
-    (folder / SETTINGS_FILE).write_text(ctx.settings.training_json(), encoding="utf-8")
+    settings = ctx.settings.training_json().encode()
+    (folder / SETTINGS_FILE).write_bytes(settings)
     drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
     try:
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
@@ -271,7 +271,11 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
             run_name=spec.run_name or spec.family,
             params=spec.params,
             metrics=metrics,
-            tags={**common_tags(ctx, spec.family, spec.role), **spec.tags},
+            tags={
+                **common_tags(ctx, spec.family, spec.role),
+                SETTINGS_TAG: hashlib.sha256(settings).hexdigest(),
+                **spec.tags,
+            },
             evaluation=ev,
             drawing=drawing,
             card=card,
