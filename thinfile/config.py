@@ -148,32 +148,50 @@ def load_settings(**sections: Any) -> Settings:
         ) from None
 
 
+def _section_fields() -> dict[str, set[str]]:
+    """Each section's field names."""
+    out = {}
+    for section, info in Settings.model_fields.items():
+        kind = info.annotation
+        out[section] = set(kind.model_fields) if isinstance(kind, type) and issubclass(kind, BaseModel) else set()
+    return out
+
+
 def _stray_variables(environ: dict[str, str]) -> list[str]:
-    """THINFILE_* variables that look meant for a setting but set none: an unknown section, one underscore where
-    a section's field takes two, THINFILE_SETTINGS for THINFILE_SETTINGS_FILE."""
-    sections = Settings.model_fields
+    """THINFILE_* variables that look meant for a setting but set none: an unknown section, a field without its
+    section, one underscore where a section's field takes two, THINFILE_SETTINGS for THINFILE_SETTINGS_FILE; and
+    two variables for one setting that differ only in case (either could win)."""
+    sections = _section_fields()
     service = {ENV_PREFIX + name.upper() for name in ServingSettings.model_fields}
     out = []
+    spellings: dict[str, list[str]] = {}
     for key in sorted(environ):
         upper = key.upper()
         if not upper.startswith(ENV_PREFIX) or upper in service:
             continue
         rest = upper[len(ENV_PREFIX) :].lower()
+        if rest.split(ENV_NESTING)[0] in sections:
+            spellings.setdefault(upper, []).append(key)
         if rest == "settings":
             out.append(f"{key}: not a setting; the settings file is named by {SETTINGS_FILE_VARIABLE}")
         elif ENV_NESTING in rest:
             if rest.split(ENV_NESTING)[0] not in sections:
                 out.append(f"{key}: not a setting (no such section; see `thinfile settings` for every name)")
             continue
-        for section, info in sections.items():
-            kind = info.annotation
-            fields = kind.model_fields if isinstance(kind, type) and issubclass(kind, BaseModel) else {}
+        owners = [section for section, fields in sections.items() if rest in fields]
+        if owners:
+            named = " or ".join(f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{rest.upper()}" for s in owners)
+            out.append(f"{key}: not a setting; a field is named with its section: {named}")
+        for section, fields in sections.items():
             if rest.startswith(section + "_") and rest[len(section) + 1 :] in fields:
                 field = rest[len(section) + 1 :].upper()
                 out.append(
                     f"{key}: not a setting; a section's field takes two underscores: "
                     f"{ENV_PREFIX}{section.upper()}{ENV_NESTING}{field}"
                 )
+    for keys in spellings.values():
+        if len(keys) > 1 and len({environ[k] for k in keys}) > 1:
+            out.append(f"{' and '.join(keys)}: one setting given twice, spelt in two cases; keep one")
     return out
 
 

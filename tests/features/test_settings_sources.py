@@ -152,6 +152,8 @@ def test_settings_without_defaults_show_what_commands_will_use(monkeypatch: pyte
             "a section's field takes two underscores: THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN",
         ),
         ("THINFILE_SETTINGS", "the settings file is named by THINFILE_SETTINGS_FILE"),
+        ("THINFILE_CHUNK_ROWS", "a field is named with its section: THINFILE_GENERATOR__CHUNK_ROWS or "),
+        ("THINFILE_DISPARATE_IMPACT_MIN", "a field is named with its section: THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN"),
     ],
 )
 def test_a_variable_meant_for_a_setting_that_sets_none_is_refused(
@@ -263,3 +265,19 @@ def test_a_watch_level_at_or_above_the_shift_level_is_refused_in_one_line(tmp_pa
         f"error: bad settings: stability in {file}: watch must be below shift "
         "(a distribution is worth watching before it has shifted)"
     ]
+
+
+def test_one_setting_spelt_in_two_cases_with_two_values_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_BATCH__CHUNK_ROWS", "20000")
+    monkeypatch.setenv("thinfile_batch__chunk_rows", "30000")
+    with pytest.raises(SettingsError, match="THINFILE_BATCH__CHUNK_ROWS and thinfile_batch__chunk_rows: one setting"):
+        load_settings()
+
+
+def test_variables_thinfile_reads_outside_the_settings_are_not_taken_for_strays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("THINFILE_HOME", "THINFILE_CSV_ENCODING", "THINFILE_PORT", "THINFILE_MODEL_NAME"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("thinfile_home", "y")
+    assert load_settings().batch.chunk_rows == Settings.model_fields["batch"].default.chunk_rows
