@@ -1,8 +1,9 @@
+import re
 import subprocess
 import sys
 
-import click
 import typer.main
+from typer.core import TyperCommand, TyperGroup
 from typer.testing import CliRunner
 
 from thinfile.cli import app
@@ -72,9 +73,10 @@ def test_notes_and_warnings_printed_into_a_log_stay_whole_on_one_unpadded_line(c
     assert lines[1] == "error: " + long
 
 
-def _command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _command_paths(command: TyperCommand, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], TyperCommand]]:
+    """Every command and group under `command` (typer's own click classes: not click's Group)."""
     found = [(path, command)]
-    if isinstance(command, click.Group):
+    if isinstance(command, TyperGroup):
         for name, sub in command.commands.items():
             found += _command_paths(sub, (*path, name))
     return found
@@ -83,11 +85,33 @@ def _command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[t
 def test_every_help_on_an_80_column_terminal_shows_every_option_and_command_whole():
     for path, command in _command_paths(typer.main.get_command(app)):
         out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80).output
-        assert "…" not in out and "..." not in out.split("Commands:")[-1], path
+        assert "…" not in out and ("Commands:" not in out or "..." not in out.split("Commands:")[-1]), path
         for param in command.params:
             for name in [*param.opts, *param.secondary_opts]:
                 if name.startswith("-"):
                     assert name in out, (path, name)
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             for name in command.commands:
                 assert f"  {name}  " in out, (path, name)
+
+
+def test_each_default_the_help_quotes_from_the_settings_is_that_settings_built_in_value():
+    from thinfile.config import Settings
+
+    quoted = []
+    for path, _ in _command_paths(typer.main.get_command(app)):
+        out = " ".join(runner.invoke(app, [*path, "--help"], terminal_width=200).output.split())
+        quoted += re.findall(r"the settings' ([a-z_.]+), built in ([^;)]+?)[;)]", out)
+    assert len({key for key, _ in quoted}) >= 15
+    for key, shown in quoted:
+        section, *fields = key.split(".")
+        value = Settings.model_fields[section].default
+        for field in fields:
+            value = getattr(value, field)
+        if isinstance(value, bool):
+            expected = {True: "yes", False: "no"}[value]
+        elif isinstance(value, tuple):
+            expected = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        else:
+            expected = f"{value:,}" if isinstance(value, int) else f"{value:g}" if isinstance(value, float) else value
+        assert shown == expected, key

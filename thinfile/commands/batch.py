@@ -11,7 +11,7 @@ from typing import Any
 import click
 import typer
 
-from thinfile.commands.common import console, fail, model_name, warn_of_schema
+from thinfile.commands.common import console, fail, from_settings, model_name, warn_of_schema
 from thinfile.config import BatchSettings, load_settings
 from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -117,7 +117,7 @@ def batch_score(
         None,
         "--chunk-rows",
         min=1,
-        help="Rows per output part; bounds memory per worker (default from settings: 50,000).",
+        help=f"Rows per output part; bounds memory per worker ({from_settings('batch.chunk_rows')}).",
     ),
     workers: int = typer.Option(
         None,
@@ -132,7 +132,7 @@ def batch_score(
         "--max-wrong-field-rows",
         min=0,
         help="CSV rows with another number of fields than the header that one file may hold, each a reject with "
-        "its row (default from settings: 10,000); more and the file is refused.",
+        f"its row ({from_settings('batch.max_wrong_field_rows')}); more and the file is refused.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
+from thinfile.config import Settings
 from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_dir
@@ -46,6 +47,28 @@ console = _console()
 def show(table: Table) -> None:
     """Print a table: as wide as the terminal, or LOG_WIDTH wide into a log."""
     console.print(table)
+
+
+def from_settings(key: str) -> str:
+    """A flag's default in its help: the setting that gives it and that setting's built-in value (a settings file
+    or variable may change it; `thinfile settings` shows the value in force)."""
+    value: Any = Settings.model_construct()
+    for part in key.split("."):
+        value = getattr(value, part)
+    return f"default: the settings' {key}, built in {shown_default(value)}"
+
+
+def shown_default(value: object) -> str:
+    """A default as help text writes it: yes/no, 200,000, 0.35, a list comma-separated."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return ",".join(shown_default(v) for v in value)
+    return str(value)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -127,7 +150,8 @@ def say(status: Status) -> Callable[[str], None]:
 
 
 POLICY_HELP = {
-    "cutoff": "Approve at or above this score (refer as the settings' policy says: 50 points below by default).",
+    "cutoff": "Approve at or above this score; refer scores up to the settings' policy.refer_gap below it (built in "
+    f"{shown_default(Settings.model_construct().policy.refer_gap)} points).",
     "approval_rate": "Approve this share of applicants (e.g. 0.35): the cut-off is set on the validation rows.",
     "bad_rate": "Approve as many as keep the bad rate among approved at or below this (e.g. 0.05).",
     "policy": "A lending policy file (YAML: approve/refer rules by score, approval_rate or bad_rate; refer_gap).",

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, model_name, show
+from thinfile.commands.common import console, default_population, fail, from_settings, model_name, show
 from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -63,7 +63,7 @@ def fairness(
         None,
         "--min-group-rows",
         min=1,
-        help="Fewest rows a group needs to be checked (default from settings, audit.min_group_rows: 50). Smaller "
+        help=f"Fewest rows a group needs to be checked ({from_settings('audit.min_group_rows')}). Smaller "
         "groups are listed at the top with their size and confidence intervals, and the verdict is 'incomplete'.",
     ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),

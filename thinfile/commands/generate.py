@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 
-from thinfile.commands.common import console, fail, row_progress
+from thinfile.commands.common import console, fail, from_settings, row_progress
 from thinfile.config import load_settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.features.settings import BureauEraPolicy, GeneratorParams, HistorySettings, default_data_dir
@@ -40,14 +40,20 @@ def generate(
     explore_share: float = typer.Option(
         None,
         "--explore-share",
-        help="With --history: share of would-be rejects approved at random (0-1; default from settings: 0).",
+        help="With --history: share of would-be rejects approved at random "
+        f"(0-1; {from_settings('history.explore_share')}).",
     ),
     book_share: float = typer.Option(
-        None, "--book-share", help="With --history: share of applicants the bureau-era policy books (default 0.35)."
+        None,
+        "--book-share",
+        help="With --history: share of applicants the bureau-era policy books "
+        f"({from_settings('history.policy.book_share')}).",
     ),
-    months: int = typer.Option(None, "--months", help="With --history: months the applications span (default 12)."),
+    months: int = typer.Option(
+        None, "--months", help=f"With --history: months the applications span ({from_settings('history.months')})."
+    ),
     start_month: str = typer.Option(
-        None, "--start-month", help="With --history: first month, YYYY-MM (default 2016-01)."
+        None, "--start-month", help=f"With --history: first month, YYYY-MM ({from_settings('history.start_month')})."
     ),
 ) -> None:
     """Generate synthetic thin-file borrowers with a known true default probability.

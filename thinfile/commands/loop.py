@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, say, show
+from thinfile.commands.common import console, fail, from_settings, say, show
 from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import BureauEraPolicy, project_root
@@ -28,26 +28,42 @@ def _shares(text: str) -> tuple[float, ...]:
 
 def loop(
     rows: int = typer.Option(
-        None, "--rows", "-n", min=2_000, help="Through-the-door applicants per generation (default 200,000)."
+        None,
+        "--rows",
+        "-n",
+        min=2_000,
+        help=f"Through-the-door applicants per generation ({from_settings('loop.rows')}).",
     ),
-    seed: int = typer.Option(None, "--seed", "-s", help="Seed of the synthetic world (default 0)."),
+    seed: int = typer.Option(None, "--seed", "-s", help=f"Seed of the synthetic world ({from_settings('loop.seed')})."),
     methods: str = typer.Option(
-        None, "--methods", help="Reject-inference methods to compare, comma-separated (default: all five)."
+        None,
+        "--methods",
+        help=f"Reject-inference methods to compare, comma-separated ({from_settings('loop.methods')}).",
     ),
     explore_shares: str = typer.Option(
         None,
         "--explore-shares",
-        help="Shares of would-be rejects approved at random, comma-separated (default 0.01,0.02,0.05,0.10; '' none).",
+        help="Shares of would-be rejects approved at random, comma-separated "
+        f"({from_settings('loop.explore_shares')}; '' none).",
     ),
     generations: int = typer.Option(
-        None, "--generations", "-g", min=0, max=8, help="Policy generations (default 3; 0: none)."
+        None,
+        "--generations",
+        "-g",
+        min=0,
+        max=8,
+        help=f"Policy generations ({from_settings('loop.generations')}; 0: none).",
     ),
-    book_share: float = typer.Option(None, "--book-share", help="Share of applicants each policy books (0.35)."),
+    book_share: float = typer.Option(
+        None,
+        "--book-share",
+        help=f"Share of applicants each policy books ({from_settings('history.policy.book_share')}).",
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder (default: reports/lending-loop)."),
     log_runs: bool = typer.Option(
         None,
         "--log-runs/--no-log-runs",
-        help="Log each method's champion as an MLflow run, the comparison (default from settings: yes).",
+        help=f"Log each method's champion as an MLflow run, the comparison ({from_settings('loop.log_runs')}).",
         show_default=False,
     ),
 ) -> None:

@@ -21,6 +21,10 @@ from thinfile.training.settings import model_name_for, nothing_trained
 SERVICE = "thinfile.serving.service:Thinfile"
 
 
+BUILT_IN = ServingSettings.model_construct()
+"""The service's built-in settings, which flag help quotes (THINFILE_* variables may change them)."""
+
+
 def serving_settings(**overrides: object) -> ServingSettings:
     """The service's settings, or one line naming each bad THINFILE_* variable (never its value)."""
     try:
@@ -47,18 +51,23 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def serve(
-    port: int = typer.Option(None, "--port", "-p", help="Port to listen on (default 3000, or THINFILE_PORT)."),
+    port: int = typer.Option(
+        None, "--port", "-p", help=f"Port to listen on (default {BUILT_IN.port}, or THINFILE_PORT)."
+    ),
     host: str = typer.Option(
         None,
         "--host",
-        help="Address to bind (default 127.0.0.1). Anything beyond loopback needs an API key (THINFILE_API_KEY or "
-        "THINFILE_API_KEY_FILE) and an audit key (THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE).",
+        help=f"Address to bind (default {BUILT_IN.host}). Anything beyond loopback needs an API key "
+        "(THINFILE_API_KEY or THINFILE_API_KEY_FILE) and an audit key (THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE).",
     ),
     workers: int = typer.Option(
-        None, "--workers", "-w", min=1, help="Worker processes (default 2, or THINFILE_WORKERS)."
+        None, "--workers", "-w", min=1, help=f"Worker processes (default {BUILT_IN.workers}, or THINFILE_WORKERS)."
     ),
     model: str = typer.Option(
-        None, "--model", "-m", help="Registry alias or version to serve (default 'champion', or THINFILE_MODEL)."
+        None,
+        "--model",
+        "-m",
+        help=f"Registry alias or version to serve (default '{BUILT_IN.model}', or THINFILE_MODEL).",
     ),
     audit_log: Path = typer.Option(
         None,

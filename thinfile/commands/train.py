@@ -12,6 +12,7 @@ from thinfile.commands.common import (
     console,
     default_population,
     fail,
+    from_settings,
     lending_policy,
     model_name,
     one_font_warning,
@@ -44,17 +45,20 @@ def train(
         help="Registered model name. Default: the schema's name (one name, and one champion, per project).",
     ),
     rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
-    seed: int = typer.Option(None, "--seed", "-s", help="Seed of the split and the models (default from settings)."),
+    seed: int = typer.Option(
+        None, "--seed", "-s", help=f"Seed of the split and the models ({from_settings('train.seed')})."
+    ),
     baselines: bool = typer.Option(
         None,
         "--baselines/--no-baselines",
-        help="Also fit the bureau-only and all-inputs WoE scorecards (default from settings: yes).",
+        help=f"Also fit the bureau-only and all-inputs WoE scorecards ({from_settings('pipeline.baselines')}).",
         show_default=False,
     ),
     register_model: bool = typer.Option(
         None,
         "--register/--no-register",
-        help="Register the champion and point its 'champion' alias at it (default from settings: yes).",
+        help="Register the champion and point its 'champion' alias at it "
+        f"({from_settings('pipeline.register_champion')}).",
         show_default=False,
     ),
     tune: bool = typer.Option(
@@ -80,7 +84,7 @@ def train(
         "--reject-inference",
         help="For a table with a booked column (schema `booked_column`, rejects without outcomes): train on booked "
         "loans plus what this method infers about rejects: none | reweight | augment | parcel | fuzzy "
-        "(docs/lending-loop.md; default from settings: none).",
+        f"(docs/lending-loop.md; {from_settings('reject_inference.method')}).",
     ),
 ) -> None:
     """Train the champion scorer and the baseline scorecards on a table and its schema; log all to MLflow.
@@ -203,7 +207,8 @@ def promote(
         "--max-auc-cost",
         min=0,
         max=1,
-        help="With --auto: the most AUC to give up for a model that passes every fairness check (default 0.005).",
+        help="With --auto: the most AUC to give up for a model that passes every fairness check "
+        f"({from_settings('promotion.max_auc_cost')}).",
     ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
     schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
