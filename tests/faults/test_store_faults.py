@@ -236,6 +236,22 @@ def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypa
     assert "restore mlflow.db from a copy" in line
 
 
+@pytest.mark.parametrize(
+    "command", [["--debug", "promote", "--version", "1"], ["batch-score", "book.csv", "out", "--debug"]]
+)
+def test_debug_shows_the_error_that_the_one_line_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"garbage, not SQLite\n" * 100)
+    (tmp_path / "book.csv").write_text("a,b\n1,2\n")
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    out = runner.invoke(app, command)
+    assert out.exit_code != 0 and "error: the MLflow store" not in out.output
+    assert "file is not a database" in str(out.exception)
+
+
 def test_an_emptied_store_file_is_refused_not_made_a_new_empty_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

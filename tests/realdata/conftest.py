@@ -20,9 +20,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from click.testing import Result
 from ports import free_port
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from thinfile.cli import app
 from thinfile.features.schema import Schema, load_schema

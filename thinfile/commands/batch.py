@@ -8,10 +8,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import click
 import typer
 
-from thinfile.commands.common import console, fail, from_settings, model_name, warn_of_schema
+from thinfile.commands.common import console, fail, from_settings, get_current_context, model_name, warn_of_schema
 from thinfile.config import BatchSettings, load_settings
 from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -165,7 +164,7 @@ def batch_score(
     from thinfile.serving.batch.spark import SparkUnavailableError
     from thinfile.training.registry import ModelNotFoundError
 
-    context = click.get_current_context(silent=True)
+    context = get_current_context(silent=True)
     if debug and context is not None:
         context.find_root().params["debug"] = True  # the CLI's error guard shows tracebacks too
     debug = debug or bool(context and context.find_root().params.get("debug"))

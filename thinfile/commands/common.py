@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 import yaml
 from pydantic import ValidationError
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
+from typer._click.globals import get_current_context  # typer>=0.26 runs commands on its own copy of click
 
 from thinfile.config import Settings
 from thinfile.features.progress import rows_bar
@@ -241,7 +241,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None
@@ -272,5 +272,5 @@ def _causes(err: BaseException) -> Iterator[BaseException]:
 
 
 def _debugging() -> bool:
-    context = click.get_current_context(silent=True)
+    context = get_current_context(silent=True)
     return bool(context and context.find_root().params.get("debug"))
