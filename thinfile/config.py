@@ -253,7 +253,7 @@ def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
         active = given and name in model.model_fields_set
         doc = info.description or (_first_paragraph(type(value).__doc__) if isinstance(value, BaseModel) else None)
         if doc:
-            lines.append(f"{pad}# {' '.join(doc.split())}")
+            lines.append(f"{pad}# {_yaml_words(doc)}")
         mark = "" if active else "# "
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{mark}{name}:")
@@ -268,3 +268,8 @@ def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
 
 def _first_paragraph(doc: str | None) -> str | None:
     return inspect.cleandoc(doc).split("\n\n")[0] if doc else None
+
+
+def _yaml_words(doc: str) -> str:
+    """A description on one line, in the file's terms: Python's None is YAML's null."""
+    return re.sub(r"\bNone\b", "null", " ".join(doc.split()))

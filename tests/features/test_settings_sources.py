@@ -117,6 +117,12 @@ def test_the_written_defaults_are_every_field_commented_out_with_its_description
     assert edited.model_dump(exclude_unset=True) == {"fairness": {"disparate_impact_min": 0.85}}
 
 
+def test_the_written_comments_call_an_unset_value_null_as_yaml_writes_it() -> None:
+    out = runner.invoke(app, ["settings", "--defaults"]).stdout
+    assert "# registered model name; null: derived from the schema's name\n" in out
+    assert "model_name: null" in out and "None" not in out
+
+
 def test_the_settings_shown_read_back_as_the_same_values_and_the_same_given_fields(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
