@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +80,39 @@ class Settings(BaseSettings, TrainingSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         file = settings_file()
-        from_file = (YamlConfigSettingsSource(settings_cls, yaml_file=file),) if file else ()
+        from_file = (_CaselessYaml(settings_cls, yaml_file=file),) if file else ()
         return (init_settings, env_settings, *from_file)
 
 
 class _UniqueKeys(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (a section pasted twice: the last would win)."""
+    """YAML's safe loader, refusing a key given twice in one mapping, in any case (a section pasted twice: the last
+    would win)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            caseless = key.lower() if isinstance(key, str) else key
+            if caseless in seen:
                 raise SettingsError(
-                    f"gives {str(key)[:40]!r} twice (line {key_node.start_mark.line + 1}); write each section and "
-                    "field once"
+                    f"gives {str(key)[:40]!r} twice (line {key_node.start_mark.line + 1}; names are read in any "
+                    "case); write each section and field once"
                 )
-            seen.add(key)
+            seen.add(caseless)
         return super().construct_mapping(node, deep=deep)
+
+
+class _CaselessYaml(YamlConfigSettingsSource):
+    """The settings file with its keys read in lower case at every level, as the variables' names are read."""
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        return _lower_keys(super()._read_file(file_path))
+
+
+def _lower_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k.lower() if isinstance(k, str) else k: _lower_keys(v) for k, v in value.items()}
+    return value
 
 
 def settings_file() -> Path | None:

@@ -203,13 +203,24 @@ def test_values_the_libraries_would_refuse_later_are_refused_up_front(
         load_settings()
 
 
+@pytest.mark.parametrize("again", ["fairness", "Fairness"])
 def test_a_section_given_twice_in_the_file_is_refused_with_its_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, again: str
+) -> None:
+    text = f"fairness:\n  disparate_impact_min: 0.9\nbatch:\n  chunk_rows: 10\n{again}:\n  calibration_gap_max: 0.1\n"
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", text)))
+    with pytest.raises(SettingsError, match=rf"gives '{again}' twice \(line 5"):
+        load_settings()
+
+
+def test_the_files_keys_are_read_in_any_case_as_the_variables_names_are(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    text = "fairness:\n  disparate_impact_min: 0.9\nbatch:\n  chunk_rows: 10\nfairness:\n  calibration_gap_max: 0.1\n"
+    text = "Fairness:\n  Disparate_Impact_Min: 0.9\nPOLICY:\n  approve: {BY: approval_rate, Value: 0.4}\n"
     monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", text)))
-    with pytest.raises(SettingsError, match=r"gives 'fairness' twice \(line 5\)"):
-        load_settings()
+    settings = load_settings()
+    assert settings.fairness.disparate_impact_min == 0.9
+    assert (settings.policy.approve.by, settings.policy.approve.value) == ("approval_rate", 0.4)
 
 
 def test_settings_name_where_their_values_came_from(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
