@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "SettingsError",
     "TrainingSettings",
     "load_settings",
+    "setting_source",
     "setting_variables",
     "settings_file",
     "settings_yaml",
@@ -252,16 +254,24 @@ def _problems(err: ValidationError) -> list[str]:
     return out
 
 
-def settings_yaml(settings: BaseModel) -> str:
+def settings_yaml(settings: BaseModel, source: Callable[[list[str]], str | None] | None = None) -> str:
     """`settings` as YAML a lender can edit and name in THINFILE_SETTINGS_FILE: every section and field after its
-    description; a field the file or a variable gave as an active line, every other commented out with its default
-    (uncomment it, and its section's line, to set it: a field left to its default stays fitted to the table
-    where the code fits it), so the text reads back as the same settings, given fields included."""
-    return "\n".join(_yaml_lines(settings, 0, True)) + "\n"
+    description; a field the file or a variable gave as an active line (ending in a comment naming where it came
+    from, when `source` says), every other commented out with its default (uncomment it, and its section's line, to
+    set it: a field left to its default stays fitted to the table where the code fits it), so the text reads back
+    as the same settings, given fields included."""
+    return "\n".join(_yaml_lines(settings, [], True, source)) + "\n"
 
 
-def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
-    pad = "  " * depth
+def setting_source(loc: list[str]) -> str | None:
+    """Where the value at `loc` (section, field, ...) came from: the variable that set it, else the settings file."""
+    return _variable_for(loc) or os.environ.get(SETTINGS_FILE_VARIABLE) or None
+
+
+def _yaml_lines(
+    model: BaseModel, loc: list[str], given: bool, source: Callable[[list[str]], str | None] | None
+) -> list[str]:
+    pad = "  " * len(loc)
     plain = model.model_dump(mode="json")
     lines: list[str] = []
     for name, info in type(model).model_fields.items():
@@ -273,12 +283,13 @@ def _yaml_lines(model: BaseModel, depth: int, given: bool) -> list[str]:
         mark = "" if active else "# "
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{mark}{name}:")
-            lines.extend(_yaml_lines(value, depth + 1, active))
+            lines.extend(_yaml_lines(value, [*loc, name], active, source))
         else:
             dumped = yaml.safe_dump(
                 {name: plain[name]}, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
             )
-            lines.append(pad + mark + dumped.strip()[1:-1])
+            origin = source([*loc, name]) if active and source else None
+            lines.append(pad + mark + dumped.strip()[1:-1] + (f"  # from {origin}" if origin else ""))
     return lines
 
 

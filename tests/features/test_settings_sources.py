@@ -231,6 +231,18 @@ def test_settings_name_where_their_values_came_from(monkeypatch: pytest.MonkeyPa
     assert f"then the file {file}" in first and "then the variables THINFILE_AUDIT__MIN_GROUP_ROWS" in first
 
 
+def test_each_given_field_names_the_file_or_variable_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "s.yaml", "batch:\n  chunk_rows: 10\npolicy:\n  approve: {by: score, value: 610}\n")
+    monkeypatch.setenv("THINFILE_POLICY__APPROVE__VALUE", "620")
+    out = runner.invoke(app, ["--settings", str(file), "settings"]).stdout
+    assert f"\n  chunk_rows: 10  # from {file}\n" in out
+    assert f"\n    by: score  # from {file}\n" in out
+    assert "\n    value: 620.0  # from THINFILE_POLICY__APPROVE__VALUE\n" in out
+    assert yaml.safe_load(out)["policy"]["approve"] == {"by": "score", "value": 620.0}
+
+
 def test_generate_takes_the_generator_section_from_the_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from thinfile.config import (
     SETTINGS_FILE_VARIABLE,
     Settings,
     load_settings,
+    setting_source,
     setting_variables,
     settings_file,
     settings_yaml,
@@ -25,9 +26,9 @@ def settings(
 
     Without --defaults: the values commands use now, from the built-in defaults, then the YAML file named by
     THINFILE_SETTINGS_FILE (or --settings), then THINFILE_<SECTION>__<FIELD> variables. A field set there is an
-    active line; every other is commented out with its default. A field left to its default is fitted to the
-    table where training fits it (tree shape, leaf size): uncomment only the fields to change, with their
-    section's line, and name the file:
+    active line ending in where it came from (# from FILE or # from VARIABLE); every other is commented out with
+    its default. A field left to its default is fitted to the table where training fits it (tree shape, leaf
+    size): uncomment only the fields to change, with their section's line, and name the file:
 
     \b
         thinfile settings --defaults > thinfile.yaml
@@ -44,7 +45,7 @@ def settings(
     file, variables = settings_file(), setting_variables()
     given = [f"the file {file}"] * bool(file) + [f"the variables {', '.join(variables)}"] * bool(variables)
     head = f"# thinfile's settings: the built-in defaults{''.join(', then ' + g for g in given)}\n"
-    sys.stdout.write(head + settings_yaml(chosen))
+    sys.stdout.write(head + settings_yaml(chosen, setting_source))
 
 
 def register(app: typer.Typer) -> None:
