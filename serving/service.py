@@ -27,6 +27,7 @@ from starlette.routing import Route
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema, load_schema
 from thinfile.serving.audit import AuditLog, GroupCommit, RequestIds, audit_record, encode, key_id, repair
+from thinfile.serving.connections import guard_connections
 from thinfile.serving.contract import (
     RequestReader,
     applicant_model,
@@ -50,6 +51,7 @@ from thinfile.training.settings import model_name_for
 die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
 
 SETTINGS = ServingSettings.from_env()
+guard_connections(SETTINGS.header_timeout_s, SETTINGS.max_connections)  # before this worker's uvicorn starts
 SCHEMA = load_schema(SETTINGS.schema_file)
 Applicant = applicant_model(SCHEMA)
 ApplicantBatch = batch_model(SCHEMA, SETTINGS.max_batch_rows)

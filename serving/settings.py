@@ -74,6 +74,18 @@ class ServingSettings(BaseSettings):
     body_timeout_s: float = Field(
         10.0, gt=0, description="longest a request body may take to arrive: a slower one gets 408 (below timeout_s)"
     )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="longest a request's headers may take to arrive, from the connection or its previous answer: a "
+        "slower one gets 408 and is closed (THINFILE_HEADER_TIMEOUT_S)",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="connections one worker holds open; one more gets 503 and is closed (lowered to what the "
+        "process's file limit allows) (THINFILE_MAX_CONNECTIONS)",
+    )
 
     @model_validator(mode="after")
     def _body_before_request_timeout(self) -> ServingSettings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -189,3 +190,20 @@ def test_serving_a_registered_model_whose_file_is_damaged_stops_in_one_line(dama
         "it); restore the store's artifacts folder from a copy, or train again"
     ]
     assert list((damaged_home / "tmp").iterdir()) == []
+
+
+def test_a_client_sending_its_headers_slowly_is_answered_408_and_let_go_while_others_are_served(
+    service_home: Path, start_server, applicant: dict
+) -> None:
+    port = free_port()
+    env = server_env(service_home, THINFILE_WORKERS="1", THINFILE_HEADER_TIMEOUT_S="1")
+    server = start_server(bentoml_serve(port), env, port, "slow-headers")
+    server.wait_for("/readyz")
+    with socket.create_connection(("127.0.0.1", port)) as slow:
+        slow.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")
+        assert httpx.post(server.url + "/score", json=applicant, timeout=10).status_code == 200
+        slow.settimeout(10)
+        start, got = time.monotonic(), b""
+        while chunk := slow.recv(4096):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 408 ") and time.monotonic() - start < 5
