@@ -11,8 +11,8 @@ import pkgutil
 import typer
 
 from thinfile import commands
-from thinfile.commands.common import guarded
-from thinfile.config import SETTINGS_FILE_VARIABLE
+from thinfile.commands.common import fail, guarded
+from thinfile.config import SETTINGS_FILE_VARIABLE, stray_variables
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # a tracking server that stops answering costs seconds, not MLflow's default of minutes of retries
@@ -75,6 +75,9 @@ def _root(
     """
     if settings:
         os.environ[SETTINGS_FILE_VARIABLE] = settings  # every command's settings read it, as if the user exported it
+    stray = stray_variables(os.environ)
+    if stray:  # before any command: a misspelt THINFILE_APPROVE_CUTOFF would otherwise be ignored without a word
+        raise fail(f"bad settings: {'; '.join(stray)}")
 
 
 def _register_commands(typer_app: typer.Typer) -> None:

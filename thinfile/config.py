@@ -3,10 +3,11 @@ THINFILE_<SECTION>__<FIELD> variables and a YAML file (pydantic-settings)."""
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from thinfile.features.settings import GeneratorParams, HistorySettings, InferSettings
+from thinfile.features.settings import GeneratorParams, HistorySettings, Home, InferSettings, TextFiles
 from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.processes import SERVER_PID as SERVER_PID_VARIABLE
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings
 
@@ -38,6 +40,7 @@ __all__ = [
     "load_settings",
     "setting_source",
     "setting_variables",
+    "stray_variables",
     "settings_file",
     "settings_yaml",
 ]
@@ -149,7 +152,7 @@ def settings_file() -> Path | None:
 def load_settings(**sections: Any) -> Settings:
     """The settings from the file, the environment and `sections`; or SettingsError naming each bad value in one
     line (by its variable or its key in the file, never its value)."""
-    stray = _stray_variables(dict(os.environ))
+    stray = stray_variables(os.environ)
     if stray:
         raise SettingsError(f"bad settings: {'; '.join(stray)}")
     try:
@@ -175,42 +178,66 @@ def _section_fields() -> dict[str, set[str]]:
     return out
 
 
-def _stray_variables(environ: dict[str, str]) -> list[str]:
-    """THINFILE_* variables that look meant for a setting but set none: an unknown section, a field without its
-    section, one underscore where a section's field takes two, THINFILE_SETTINGS for THINFILE_SETTINGS_FILE; and
-    two variables for one setting that differ only in case (either could win)."""
+def stray_variables(environ: Mapping[str, str]) -> list[str]:
+    """THINFILE_* variables that set nothing, each with what was likely meant: an unknown section or field, a field
+    without its section, one underscore where a section's field takes two, a misspelt service or other thinfile
+    variable; and two variables for one setting that differ only in case (either could win)."""
     sections = _section_fields()
     service = {ENV_PREFIX + name.upper() for name in ServingSettings.model_fields}
+    others = {ENV_PREFIX + name.upper() for name in (*Home.model_fields, *TextFiles.model_fields)}
+    known = sorted(service | others | {SETTINGS_FILE_VARIABLE, SERVER_PID_VARIABLE})
+    fields = [f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{f.upper()}" for s, names in sections.items() for f in names]
     out = []
     spellings: dict[str, list[str]] = {}
     for key in sorted(environ):
         upper = key.upper()
-        if not upper.startswith(ENV_PREFIX) or upper in service:
+        if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
         rest = upper[len(ENV_PREFIX) :].lower()
-        if rest.split(ENV_NESTING)[0] in sections:
+        section, _, field = rest.partition(ENV_NESTING)
+        if section in sections:
             spellings.setdefault(upper, []).append(key)
-        if rest == "settings":
+            if not field or field.split(ENV_NESTING)[0] in sections[section]:
+                continue
+            out.append(f"{key}: not a setting{_likely(upper, fields)}")
+        elif field:
+            out.append(f"{key}: not a setting (no such section){_likely(upper, fields)}")
+        elif rest == "settings":
             out.append(f"{key}: not a setting; the settings file is named by {SETTINGS_FILE_VARIABLE}")
-        elif ENV_NESTING in rest:
-            if rest.split(ENV_NESTING)[0] not in sections:
-                out.append(f"{key}: not a setting (no such section; see `thinfile settings` for every name)")
-            continue
-        owners = [section for section, fields in sections.items() if rest in fields]
-        if owners:
-            named = " or ".join(f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{rest.upper()}" for s in owners)
-            out.append(f"{key}: not a setting; a field is named with its section: {named}")
-        for section, fields in sections.items():
-            if rest.startswith(section + "_") and rest[len(section) + 1 :] in fields:
-                field = rest[len(section) + 1 :].upper()
-                out.append(
-                    f"{key}: not a setting; a section's field takes two underscores: "
-                    f"{ENV_PREFIX}{section.upper()}{ENV_NESTING}{field}"
-                )
+        else:
+            out.append(
+                f"{key}: {_flat_hint(rest, sections) or 'not a thinfile variable' + _likely(upper, known + fields)}"
+            )
     for keys in spellings.values():
         if len(keys) > 1 and len({environ[k] for k in keys}) > 1:
             out.append(f"{' and '.join(keys)}: one setting given twice, spelt in two cases; keep one")
     return out
+
+
+def _flat_hint(rest: str, sections: dict[str, set[str]]) -> str | None:
+    """What a name without two underscores likely meant: a section's field, given without its section or with one
+    underscore after it."""
+    owners = [section for section, fields in sections.items() if rest in fields]
+    if owners:
+        named = " or ".join(f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{rest.upper()}" for s in owners)
+        return f"not a setting; a field is named with its section: {named}"
+    for section, fields in sections.items():
+        if rest.startswith(section + "_") and rest[len(section) + 1 :] in fields:
+            field = rest[len(section) + 1 :].upper()
+            return (
+                f"not a setting; a section's field takes two underscores: {ENV_PREFIX}{section.upper()}{ENV_NESTING}"
+                f"{field}"
+            )
+    return None
+
+
+def _likely(name: str, names: list[str]) -> str:
+    """'; did you mean X?' for the closest of `names`, or '; see `thinfile settings`...' when none is close."""
+    bare = {n.removeprefix(ENV_PREFIX): n for n in names}
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), list(bare), n=1, cutoff=0.7)
+    if close:
+        return f"; did you mean {bare[close[0]]}?"
+    return " (see `thinfile settings` and docs/serving.md for every name)"
 
 
 def setting_variables() -> list[str]:

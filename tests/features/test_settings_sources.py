@@ -160,6 +160,10 @@ def test_settings_without_defaults_show_what_commands_will_use(monkeypatch: pyte
         ("THINFILE_SETTINGS", "the settings file is named by THINFILE_SETTINGS_FILE"),
         ("THINFILE_CHUNK_ROWS", "a field is named with its section: THINFILE_GENERATOR__CHUNK_ROWS or "),
         ("THINFILE_DISPARATE_IMPACT_MIN", "a field is named with its section: THINFILE_FAIRNESS__DISPARATE_IMPACT_MIN"),
+        ("THINFILE_BATCH__CHUNK_ROW", "not a setting; did you mean THINFILE_BATCH__CHUNK_ROWS?"),
+        ("THINFILE_APROVE_CUTOFF", "not a thinfile variable; did you mean THINFILE_APPROVE_CUTOFF?"),
+        ("THINFILE_HOEM", "not a thinfile variable; did you mean THINFILE_HOME?"),
+        ("THINFILE_SOMETHING_ELSE", "not a thinfile variable (see `thinfile settings`"),
     ],
 )
 def test_a_variable_meant_for_a_setting_that_sets_none_is_refused(
@@ -310,3 +314,13 @@ def test_variables_thinfile_reads_outside_the_settings_are_not_taken_for_strays(
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("thinfile_home", "y")
     assert load_settings().batch.chunk_rows == Settings.model_fields["batch"].default.chunk_rows
+
+
+@pytest.mark.parametrize("command", [["schema", "check", "book.csv", "--schema", "s.yaml"], ["serve"]])
+def test_a_misspelt_variable_stops_every_command_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("THINFILE_APPROVE_CUTOF", "700")
+    out = runner.invoke(app, command)
+    assert out.exit_code == 2
+    assert "THINFILE_APPROVE_CUTOF: not a thinfile variable; did you mean THINFILE_APPROVE_CUTOFF?" in out.output
