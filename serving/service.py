@@ -45,7 +45,7 @@ from thinfile.serving.settings import ServingSettings
 from thinfile.serving.startup import ServiceStartError, bind_host, check_access, check_audit_log, schema_mismatch
 from thinfile.training.registry import ModelNotFoundError, StoreError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
-from thinfile.training.scorer.policy import Cutoffs, PolicyError, check_reachable
+from thinfile.training.scorer.policy import PolicyError
 from thinfile.training.settings import model_name_for
 
 die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
@@ -91,14 +91,7 @@ def load_model(settings: ServingSettings, schema: Schema) -> Scorer:
     scorer.num_threads = 1
     if settings.approve_cutoff is not None or settings.refer_cutoff is not None:
         try:
-            scorer.cutoffs = check_reachable(
-                Cutoffs(
-                    approve=scorer.cutoffs.approve if settings.approve_cutoff is None else settings.approve_cutoff,
-                    refer=scorer.cutoffs.refer if settings.refer_cutoff is None else settings.refer_cutoff,
-                ),
-                scorer.scale.min_score,
-                scorer.scale.max_score,
-            )
+            scorer = scorer.with_cutoffs(settings.approve_cutoff, settings.refer_cutoff)
         except ValidationError as err:
             said = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
             raise ServiceStartError(f"THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF: {said}") from None
@@ -254,7 +247,16 @@ class Thinfile:
                 "input_schema": Applicant.model_json_schema(),
             }
             self.ready = True
-            log.info("model %s version %s loaded; ready", self.decider.model["name"], self.decider.model["version"])
+            log.info(
+                "model %s version %s loaded; ready; approve at %g and above, refer from %g%s",
+                self.decider.model["name"],
+                self.decider.model["version"],
+                scorer.cutoffs.approve,
+                scorer.cutoffs.refer,
+                " (THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF)"
+                if self.settings.approve_cutoff is not None or self.settings.refer_cutoff is not None
+                else " (the model's)",
+            )
             log.info("audit log %s: this worker's chain %s starts at seq 0", self.audit.path, self.audit.chain)
         except Exception as err:
             self.failed = f"{type(err).__name__}: {err}"

@@ -155,6 +155,9 @@ class BatchResult:
             f"output {self.output / 'scores'}; rejects {self.output / 'rejects'}; "
             f"report {self.output / 'population_report.html'}",
         ]
+        cuts = {c["name"]: c["cutoff"] for c in self.report.get("approval_at_cutoffs", [])}
+        if cuts:
+            lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
         if self.duplicate_ids.get("ids"):
@@ -327,17 +330,20 @@ def batch_score(
     progress: bool = False,
     console: Console | None = None,
     stop: Callable[[], None] | None = None,
+    approve_cutoff: float | None = None,
+    refer_cutoff: float | None = None,
 ) -> BatchResult:
     """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*); `stop` is
     called as each part is committed and may raise to stop the job (finished parts are kept). `schema`, when
-    given, declares the protected attributes the population report audits (`Scorer.with_protected`). `workers`
+    given, declares the protected attributes the population report audits (`Scorer.with_protected`);
+    `approve_cutoff` / `refer_cutoff` decide in place of the model's (`Scorer.with_cutoffs`). `workers`
     (or `settings.workers`) unset: one per core, none for a book of at most `settings.in_process_rows` rows left."""
     run = get_engine(engine)
     settings = settings or BatchSettings()
     chunk_rows = chunk_rows or settings.chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
-    scorer = resolve_scorer(model, name)
+    scorer = resolve_scorer(model, name).with_cutoffs(approve_cutoff, refer_cutoff)
     asked = workers or settings.workers  # workers asked for are started, whatever the book's size
     job = BatchJob(
         input=Path(input),

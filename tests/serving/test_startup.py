@@ -83,6 +83,12 @@ def test_cutoffs_can_be_overridden_and_a_foreign_schema_is_refused(registered, s
         load_model(ServingSettings(), other)
 
 
+def test_an_approve_cutoff_override_alone_keeps_the_models_refer_band(registered, schema: Schema) -> None:
+    own = load_model(ServingSettings(), schema).cutoffs
+    moved = load_model(ServingSettings(approve_cutoff=700), schema).cutoffs
+    assert (moved.approve, moved.refer) == (700, 700 - (own.approve - own.refer))
+
+
 @pytest.mark.parametrize(
     ("approve", "refer", "said"),
     [

@@ -107,3 +107,9 @@ def test_a_cutoff_flag_replaces_the_approve_rule_and_keeps_the_settings_refer_ga
     base = LendingPolicy(refer_gap=20.0)
     assert lending_policy(620.0, None, None, None, base).score_cutoffs() == Cutoffs(approve=620.0, refer=600.0)
     assert lending_policy(None, None, None, None, base) == base
+
+
+def test_an_approve_cutoff_given_alone_moves_the_refer_cutoff_with_it_keeping_the_band() -> None:
+    assert Cutoffs(approve=600, refer=550).moved(approve=700) == Cutoffs(approve=700, refer=650)
+    assert Cutoffs(approve=600, refer=550).moved(approve=700, refer=690) == Cutoffs(approve=700, refer=690)
+    assert Cutoffs(approve=600, refer=550).moved(refer=500) == Cutoffs(approve=600, refer=500)

@@ -133,6 +133,19 @@ def batch_score(
         help="CSV rows with another number of fields than the header that one file may hold, each a reject with "
         f"its row ({from_settings('batch.max_wrong_field_rows')}); more and the file is refused.",
     ),
+    approve_cutoff: float = typer.Option(
+        None,
+        "--approve-cutoff",
+        envvar="THINFILE_APPROVE_CUTOFF",
+        help="Approve at or above this score instead of the model's cut-off, as the service does with the same "
+        "variable; given alone, the refer cut-off moves with it, keeping the model's refer band.",
+    ),
+    refer_cutoff: float = typer.Option(
+        None,
+        "--refer-cutoff",
+        envvar="THINFILE_REFER_CUTOFF",
+        help="Refer from this score up to the approve cut-off instead of the model's.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),
 ) -> None:
@@ -194,6 +207,8 @@ def batch_score(
                 progress=True,
                 console=console,
                 stop=signals.check,
+                approve_cutoff=approve_cutoff,
+                refer_cutoff=refer_cutoff,
             )
             signals.check()  # a signal after the last part, whose exception Python did not raise
     except (

@@ -23,7 +23,7 @@ from thinfile.training.scorer.explain import (
     explain_contributions,
     hint_values,
 )
-from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.policy import Cutoffs, check_reachable
 from thinfile.training.scorer.scale import ScoreScale
 from thinfile.training.scorer.treeshap import ExplainEngineConfig, TreeTables, build_tables
 
@@ -119,6 +119,15 @@ class Scorer:
         out.schema = parse_schema(
             declared, f"schema {self.schema.name!r} with the protected attributes of {schema.name!r}"
         )
+        return out
+
+    def with_cutoffs(self, approve: float | None = None, refer: float | None = None) -> Scorer:
+        """This scorer deciding at other cut-offs (`Cutoffs.moved`: an approve cut-off alone keeps the refer band's
+        width), each a score it can give; itself when neither is given. PolicyError or ValueError names a bad one."""
+        if approve is None and refer is None:
+            return self
+        out = copy.copy(self)
+        out.cutoffs = check_reachable(self.cutoffs.moved(approve, refer), self.scale.min_score, self.scale.max_score)
         return out
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:

@@ -37,6 +37,13 @@ class Cutoffs(Section):
             raise ValueError(f"refer cut-off {self.refer} is above approve cut-off {self.approve}")
         return self
 
+    def moved(self, approve: float | None = None, refer: float | None = None) -> Cutoffs:
+        """These cut-offs with `approve` and/or `refer` given in their place; an approve cut-off given alone moves
+        the refer cut-off with it, keeping the refer band as wide as it was."""
+        if approve is None:
+            return Cutoffs(approve=self.approve, refer=self.refer if refer is None else refer)
+        return Cutoffs(approve=approve, refer=approve - (self.approve - self.refer) if refer is None else refer)
+
 
 class CutoffRule(Section):
     """One cut-off stated as a score, a target approval rate, or a target bad rate among those at or above it."""

@@ -1,0 +1,45 @@
+"""A lender's own cut-offs in a batch job: the same variables the service reads, or the flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from thinfile.cli import app
+from thinfile.training.scorer.artefact import Scorer
+
+runner = CliRunner()
+
+
+def test_the_services_cutoff_variable_decides_the_batch_too_with_the_models_refer_band(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, scorer: Scorer, book: pd.DataFrame
+) -> None:
+    book.head(2_000).to_parquet(tmp_path / "book.parquet")
+    approve = 640.0
+    band = scorer.cutoffs.approve - scorer.cutoffs.refer
+    monkeypatch.setenv("THINFILE_APPROVE_CUTOFF", str(approve))
+    out = runner.invoke(
+        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    )
+    assert out.exit_code == 0, out.output
+    assert f"approve at {approve:g} and above, refer from {approve - band:g}" in out.output
+    scores = pd.read_parquet(tmp_path / "out" / "scores")
+    expected = pd.Series("decline", index=scores.index)
+    expected[scores["score"] >= approve - band] = "refer"
+    expected[scores["score"] >= approve] = "approve"
+    assert (scores["decision"].astype(str) == expected).all()
+    assert scores["decision"].astype(str).nunique() == 3
+
+
+def test_a_refer_cutoff_above_the_approve_cutoff_is_one_line_and_exit_2(
+    tmp_path: Path, scorer_dir: Path, book: pd.DataFrame
+) -> None:
+    book.head(10).to_parquet(tmp_path / "book.parquet")
+    cmd = ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    out = runner.invoke(app, [*cmd, "--approve-cutoff", "600", "--refer-cutoff", "650"])
+    assert out.exit_code == 2
+    assert "refer cut-off 650.0 is above approve cut-off 600.0" in out.output and "Traceback" not in out.output
+    assert not (tmp_path / "out" / "scores").exists()
