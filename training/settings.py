@@ -253,6 +253,12 @@ class StabilityLimits(Section):
 
     watch: float = Field(0.1, gt=0, description="PSI above which a distribution is worth watching")
     shift: float = Field(0.25, gt=0, description="PSI above which a feature or the score has shifted")
+    min_rows: int = Field(
+        500,
+        ge=1,
+        description="fewest scored rows on which a batch's PSI is judged: fewer, and it is reported but flags "
+        "nothing (sampling alone gives a PSI of about (bins - 1) / rows: 0.9 on 10 rows, 0.02 on 500)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> StabilityLimits:

@@ -146,7 +146,8 @@ class BatchResult:
         return self.rows_in / self.seconds if self.seconds > 0 else float("nan")
 
     def summary(self) -> str:
-        shifted = self.report.get("stability", {}).get("shifted") or []
+        stability = self.report.get("stability", {})
+        shifted = stability.get("shifted") or []
         lines = [
             f"rows in {self.rows_in:,} = scored {self.scored:,} + rejected {self.rejected:,}  (reconciled)",
             f"model {self.model['name']} version {self.model['version']}; engine {self.engine}; "
@@ -160,6 +161,8 @@ class BatchResult:
             lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
+        elif stability.get("available") and not stability.get("judged", True):
+            lines.append(f"PSI against training: {stability['note']} (stability.min_rows)")
         if self.duplicate_ids.get("ids"):
             d = self.duplicate_ids
             lines.append(

@@ -70,16 +70,25 @@ def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
         for name, counts in stats["psi_counts"].items()
     }
     features = {k: v for k, v in values.items() if k != "score"}
-    shifted = sorted((k for k, v in values.items() if v > limits.shift), key=lambda k: -values[k])
+    rows = int(sum(stats["psi_counts"]["score"]))
+    judged = rows >= limits.min_rows
+
+    def level(value: float) -> str:
+        return limits.level(value) if judged else "not judged"
+
+    shifted = sorted((k for k, v in values.items() if judged and v > limits.shift), key=lambda k: -values[k])
     return {
         "available": True,
+        "judged": judged,
+        "rows": rows,
+        "min_rows": limits.min_rows,
+        **({} if judged else {"note": f"{rows:,} scored rows, fewer than {limits.min_rows:,}: PSI not judged"}),
         "reference_rows": ref.get("rows"),
         "watch_above": limits.watch,
         "flag_above": limits.shift,
-        "score": {"psi": round(values["score"], 6), "level": limits.level(values["score"])},
+        "score": {"psi": round(values["score"], 6), "level": level(values["score"])},
         "features": {
-            k: {"psi": round(v, 6), "level": limits.level(v)}
-            for k, v in sorted(features.items(), key=lambda kv: -kv[1])
+            k: {"psi": round(v, 6), "level": level(v)} for k, v in sorted(features.items(), key=lambda kv: -kv[1])
         },
         "shifted": shifted,
         "flag": bool(shifted),
@@ -314,6 +323,8 @@ def _banner(report: dict) -> Verdict:
         bad.append(f"Shift: {', '.join(stab['shifted'])} (PSI > {stab['flag_above']:g})")
     if not stab["available"]:
         gaps.append("stability not measured")
+    elif not stab["judged"]:
+        gaps.append(f"stability not judged ({stab['note']})")
     for attr, fair in fairness.items():
         ratio, limit = fair.get("disparate_impact_ratio"), _limit(fair)
         if fair.get("flag"):
@@ -365,7 +376,7 @@ def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] |
         stability = {
             "line": f"Score PSI {stab['score']['psi']:.4f} ({stab['score']['level']}) against "
             f"{_count(stab.get('reference_rows'))} training rows; watch above {stab['watch_above']:g}, "
-            f"shift above {stab['flag_above']:g}.",
+            f"shift above {stab['flag_above']:g}." + ("" if stab["judged"] else f" {stab['note']}: too few to tell."),
             "table": _table(
                 [{"feature": k, **v} for k, v in stab["features"].items() if v["level"] != "stable"],
                 [Column("feature", "feature", "text"), Column("psi", "PSI", "num"), Column("level", "level", "text")],

@@ -35,6 +35,22 @@ def test_shifted_population_raises_the_psi_flag(book: pd.DataFrame, scorer: Scor
     assert "Shift: " in (tmp_path / "moved" / "population_report.html").read_text()
 
 
+def test_psi_on_fewer_rows_than_min_rows_is_reported_but_flags_nothing(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    few = book.head(30).copy()
+    few["phone_tenure_months"] = (few["phone_tenure_months"] // 6).astype("Int64")
+    few.to_parquet(tmp_path / "few.parquet")
+    result = batch_score(tmp_path / "few.parquet", tmp_path / "out", scorer, workers=1)
+    stab = result.report["stability"]
+    assert stab["available"] and not stab["judged"] and stab["rows"] == result.scored < stab["min_rows"]
+    assert stab["features"]["phone_tenure_months"]["psi"] > 0.25 and not stab["flag"] and stab["shifted"] == []
+    assert {v["level"] for v in stab["features"].values()} == {"not judged"}
+    assert f"{result.scored} scored rows, fewer than 500: PSI not judged" in result.summary()
+    page = (tmp_path / "out" / "population_report.html").read_text()
+    assert "stability not judged" in page and "Shift: " not in page
+
+
 def test_approval_by_group_and_disparate_impact(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:
     rows = book.head(2_000)
     rows.to_parquet(tmp_path / "book.parquet")
