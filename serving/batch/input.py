@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -245,7 +247,22 @@ def _inspect_csv(
     path: Path, schema: Schema, encoding: str, most_wrong: int
 ) -> tuple[int, list[WrongFields], list[str], bool]:
     """Parse the whole file once: rows read, rows with the wrong number of fields, and whether numbers need reading
-    as text (a bad value somewhere)."""
+    as text (a bad value somewhere). A row that is not text in `encoding`: its UnicodeDecodeError."""
+    with _undecodable_rows() as undecodable:
+        try:
+            found = _csv_shape(path, schema, encoding, most_wrong)
+        except pa.ArrowInvalid:
+            if undecodable:
+                raise undecodable[0] from None
+            raise
+    if undecodable:
+        raise undecodable[0]
+    return found
+
+
+def _csv_shape(
+    path: Path, schema: Schema, encoding: str, most_wrong: int
+) -> tuple[int, list[WrongFields], list[str], bool]:
     header = _csv_header(path, encoding)
     if len(set(header)) != len(header):
         raise pa.ArrowInvalid(
@@ -257,6 +274,27 @@ def _inspect_csv(
         if "conversion error" not in str(err).lower() or is_decoding_error(err):
             raise
     return *_count_csv(path, schema, header, True, encoding, most_wrong), header, True
+
+
+@contextmanager
+def _undecodable_rows() -> Iterator[list[UnicodeDecodeError]]:
+    """The decoding errors of rows with the wrong number of fields: pyarrow decodes such a row before it calls the
+    invalid-row handler, in a callback whose exception Python can only print ("Exception ignored ...", a traceback);
+    kept here instead, to name the file's encoding rather than its row."""
+    seen: list[UnicodeDecodeError] = []
+    previous = sys.unraisablehook
+
+    def keep(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            seen.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = keep
+    try:
+        yield seen
+    finally:
+        sys.unraisablehook = previous
 
 
 def inspect_part(

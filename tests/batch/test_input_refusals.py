@@ -75,3 +75,14 @@ def test_a_link_to_a_file_that_is_gone_is_refused_naming_it_and_where_it_pointed
     said = refusal(book_folder, schema)
     assert f"{book_folder / 'b.csv'} is a link to {tmp_path / 'exports' / 'b.csv'}, which does not exist" in said
     assert "fix the link or remove it" in said
+
+
+def test_a_row_of_the_wrong_width_in_another_encoding_is_refused_for_the_encoding_without_a_traceback(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema, capfd: pytest.CaptureFixture[str]
+) -> None:
+    text = book.head(20).to_csv(index=False).encode()
+    (tmp_path / "book.csv").write_bytes(text + "A-late,Zhōu,3\n".encode("gb18030") + text.split(b"\n", 2)[1] + b"\n")
+    said = refusal(tmp_path / "book.csv", schema)
+    assert "book.csv is not UTF-8 text" in said and "THINFILE_CSV_ENCODING=gb18030" in said
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out and "Exception ignored" not in printed.err
