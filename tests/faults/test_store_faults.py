@@ -7,6 +7,7 @@ import functools
 import http.server
 import multiprocessing
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -234,6 +235,19 @@ def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypa
     line = one_line_error(out.output)
     assert f"the MLflow store sqlite:///{tmp_path}/mlruns/mlflow.db cannot be used (file is not a database)" in line
     assert "restore mlflow.db from a copy" in line
+
+
+def test_a_store_another_process_has_locked_says_to_wait_not_to_restore_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db").search_experiments()  # a store with its tables
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlruns" / "mlflow.db", isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        out = runner.invoke(app, ["promote", "--version", "1"])
+    assert out.exit_code == 2
+    line = one_line_error(out.output)
+    assert "(database is locked); another process is writing to it" in line and "restore" not in line
 
 
 @pytest.mark.parametrize(

@@ -226,11 +226,12 @@ def _store_fault(err: BaseException) -> str | None:
     if found is None:
         return None
     what = str(found).splitlines()[0] if str(found) else type(found).__name__
-    fix = (
-        "make it writable, or set THINFILE_HOME to a folder you can write"
-        if "readonly" in what
-        else "restore mlflow.db from a copy, or point MLFLOW_TRACKING_URI at another store"
-    )
+    if "readonly" in what:
+        fix = "make it writable, or set THINFILE_HOME to a folder you can write"
+    elif "locked" in what or "busy" in what:
+        fix = "another process is writing to it (a training, `thinfile ui`): wait for it or stop it, then rerun"
+    else:
+        fix = "restore mlflow.db from a copy, or point MLFLOW_TRACKING_URI at another store"
     return f"the MLflow store {tracking_uri()} cannot be used ({what}); {fix}"
 
 
