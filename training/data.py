@@ -73,7 +73,13 @@ def _checked(
         if report.unknown_columns:
             shown = ", ".join(report.unknown_columns[:12]) + (" ..." if len(report.unknown_columns) > 12 else "")
             lines.append(f"  columns the schema does not name: {shown}")
-        lines.append("  give the schema file that describes this table with --schema, or rename the columns")
+        if schema.target not in frame.columns:
+            lines.append(
+                f"  the outcome column {schema.target!r} is missing: training and the fairness audit need each row's "
+                "outcome (1 defaulted, 0 repaid); add it, or name yours as the schema's `target`"
+            )
+        if report.unknown_columns or len(report.table_errors) > (schema.target not in frame.columns):
+            lines.append("  give the schema file that describes this table with --schema, or rename the columns")
         raise TrainingDataError("\n".join(lines))
     clean = report.clean
     positional = frame.copy(deep=False)  # rows by position, without copying the table

@@ -117,7 +117,7 @@ def audit_rows(
         prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows)
         kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
     except (TrainingDataError, SplitError) as err:
-        if all_rows:
+        if all_rows or schema.target not in frame.columns:  # every row needs its outcome too
             raise FairnessError(str(err)) from None
         raise FairnessError(
             f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
