@@ -99,6 +99,7 @@ def test_a_table_without_its_outcome_column_is_told_to_add_it_not_to_change_the_
     assert f"the outcome column {schema.target!r} is missing" in said and "add it" in said
     assert "--schema" not in said
 
+
 def test_too_many_bad_values_fail_with_examples(make_foreign_table, foreign_schema: Schema) -> None:
     table = make_foreign_table(1_000, seed=2).astype({"late_bills": object})
     table.loc[table.index[:100], "late_bills"] = "many"
