@@ -105,3 +105,35 @@ def test_the_next_train_marks_the_run_of_a_killed_one_killed(after_the_kill: Aft
 def test_the_next_train_leaves_its_own_runs_finished(after_the_kill: AfterTheKill) -> None:
     others = [r for r in every_run(after_the_kill.store) if r.info.run_id != after_the_kill.killed_run]
     assert others and {r.info.status for r in others} == {"FINISHED"}
+
+
+TERMINATED_WHILE_LOGGING = """
+import os, signal, sys, mlflow
+from thinfile.cli import app
+mlflow.log_artifacts = lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM)  # the run's files, its last step
+app(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_stops_train_in_one_line_and_ends_its_run_instead_of_leaving_it_running(
+    population: pd.DataFrame, tmp_path: Path
+) -> None:
+    population.iloc[:6_000].to_parquet(tmp_path / "book.parquet")
+    env = {
+        **os.environ,
+        "THINFILE_HOME": str(tmp_path / "home"),
+        "THINFILE_PIPELINE__GLOBAL_EXPLANATIONS": "false",
+        "THINFILE_EVALUATION__PLOT_ROWS": "2000",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = ["train", "--data", str(tmp_path / "book.parquet"), "--no-baselines", "--no-tune"]
+    done = subprocess.run(
+        [sys.executable, "-c", TERMINATED_WHILE_LOGGING, *command], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by SIGTERM before it finished")
+    assert "Traceback" not in done.stderr
+    (run,) = every_run(f"sqlite:///{tmp_path / 'home' / 'mlruns' / 'mlflow.db'}")
+    assert run.info.status != "RUNNING"

@@ -10,7 +10,17 @@ from typing import Any
 
 import typer
 
-from thinfile.commands.common import console, fail, from_settings, get_current_context, model_name, warn_of_schema
+from thinfile.commands.common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    console,
+    fail,
+    from_settings,
+    get_current_context,
+    model_name,
+    warn_of_schema,
+)
 from thinfile.config import BatchSettings, load_settings
 from thinfile.features.words import counted
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -18,12 +28,6 @@ from thinfile.training.settings import CHAMPION_ALIAS
 EXIT_NOTHING_SCORED = 1
 EXIT_FAILED = 2
 EXIT_UNRECONCILED = 3
-EXIT_INTERRUPTED = 128 + signal.SIGINT
-EXIT_TERMINATED = 128 + signal.SIGTERM
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: stop like Ctrl-C (finished parts kept), not mid-write without a word."""
 
 
 class StopSignals:

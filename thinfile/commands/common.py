@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import signal
 import sqlite3
 import time
 import warnings
@@ -235,20 +236,52 @@ def _store_fault(err: BaseException) -> str | None:
     return f"the MLflow store {tracking_uri()} cannot be used ({what}); {fix}"
 
 
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+STOPPED = "before it finished; what it had not finished is not kept: run the command again"
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: stop like Ctrl-C (`with` blocks close, an MLflow run ends as failed), not mid-step without
+    a word."""
+
+
+@contextmanager
+def terminated_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (in the main thread; elsewhere it keeps its handler)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command; an expected fault becomes one line and exit code 2 (the traceback only with --debug)."""
+    """Run a command; an expected fault becomes one line and exit code 2 (the traceback only with --debug); Ctrl-C
+    and SIGTERM one line each, exit 130 and 143."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with terminated_raises():
+                return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:
-            raise fail("interrupted", code=130) from None
+            raise fail(f"interrupted {STOPPED}", code=EXIT_INTERRUPTED) from None
+        except Terminated:
+            raise fail(f"stopped by SIGTERM {STOPPED}", code=EXIT_TERMINATED) from None
         except Exception as err:
             if _interrupted(err) and not _debugging():  # Ctrl-C inside a library that wrapped it in its own error
-                raise fail("interrupted", code=130) from None
+                raise fail(f"interrupted {STOPPED}", code=EXIT_INTERRUPTED) from None
             message = expected_fault(err)
             if message is None or _debugging():
                 raise
