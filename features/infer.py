@@ -34,7 +34,13 @@ from thinfile.features.schema import (
     read_dates,
 )
 from thinfile.features.settings import InferSettings, ValidationSettings
-from thinfile.features.validate import MISSING_REQUIRED, ValidationReport, date_problem, validate_table
+from thinfile.features.validate import (
+    MISSING_REQUIRED,
+    ValidationReport,
+    date_problem,
+    other_delimiter,
+    validate_table,
+)
 from thinfile.features.words import clipped, counted
 
 TODO = "TODO"
@@ -671,6 +677,8 @@ def infer_schema(
     frame = frame.rename(columns=str)
     named = [c for c in (target, id_column, *protected) if c is not None]
     absent = [c for c in named if c not in frame.columns]
+    if (absent or len(frame.columns) == 1) and (hint := other_delimiter(list(frame.columns))):
+        raise InferError(f"{source}: {hint}")
     if absent:
         shown = ", ".join(list(frame.columns)[:20]) + (" ..." if len(frame.columns) > 20 else "")
         raise InferError(f"{source} has no column {', '.join(map(repr, absent))}; its columns are: {shown}")

@@ -44,6 +44,12 @@ def read_error(err: BaseException) -> str:
     ragged = _RAGGED.search(text)
     if ragged is None:
         return text
+    if ragged.group(1).startswith("Expected 1 columns"):
+        return (
+            f"a row has the wrong number of fields: {ragged.group(1).lower()}; the header is one column, so the file "
+            "is likely separated by ';' or tabs, and thinfile reads comma-separated CSV: save it with commas (Excel: "
+            "'CSV UTF-8 (Comma delimited)') or as Parquet"
+        )
     return (
         f"a row has the wrong number of fields: {ragged.group(1).lower()} (a stray comma or quote, or a cut line); "
         "fix or remove that row"

@@ -170,7 +170,24 @@ def column_problems(
     required += [schema.target] if require_target else []
     present = set(columns)
     missing = [c for c in required if c not in present]
+    if missing and (hint := other_delimiter(columns)):
+        return unknown, [hint]
     return unknown, ([f"missing required column(s): {', '.join(missing)}"] if missing else [])
+
+
+def other_delimiter(columns: Sequence[str]) -> str | None:
+    """What to do about a CSV read as one column whose name holds another delimiter (a ';' file from a European
+    Excel, a tab-separated export), or None."""
+    if len(columns) != 1:
+        return None
+    for mark, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if columns[0].count(mark) >= 1:
+            return (
+                f"the header is one column holding {name} ({columns[0][:40]!r}...): the file looks separated by "
+                f"{name}, and thinfile reads comma-separated CSV; save it with commas (Excel: 'CSV UTF-8 (Comma "
+                "delimited)') or as Parquet"
+            )
+    return None
 
 
 def _row_ids(ids: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -86,3 +86,11 @@ def test_a_row_of_the_wrong_width_in_another_encoding_is_refused_for_the_encodin
     assert "book.csv is not UTF-8 text" in said and "THINFILE_CSV_ENCODING=gb18030" in said
     printed = capfd.readouterr()
     assert "Traceback" not in printed.err + printed.out and "Exception ignored" not in printed.err
+
+
+def test_a_semicolon_separated_csv_is_refused_naming_its_delimiter_not_every_column(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    book.head(20).to_csv(tmp_path / "book.csv", sep=";", index=False)
+    said = refusal(tmp_path / "book.csv", schema)
+    assert "the file looks separated by semicolons" in said and "missing required column" not in said

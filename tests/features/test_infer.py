@@ -426,3 +426,12 @@ def test_an_empty_or_white_space_id_counts_as_no_value_as_the_check_reads_it(tab
     (note,) = [t for t in found.todo if t.startswith("loan_id:")]
     assert "2 rows have no value" in note and "share a value" not in note
     assert sorted(validate_table(frame, found.schema).errors["row"]) == [3, 4]
+
+
+def test_a_semicolon_separated_table_is_refused_naming_its_delimiter(table, tmp_path: Path):
+    table.to_csv(tmp_path / "book.csv", sep=";", index=False)
+    frame = pd.read_csv(tmp_path / "book.csv")  # as a comma reader sees it: one column
+    with pytest.raises(InferError, match="the file looks separated by semicolons, and thinfile reads comma-separated"):
+        infer_schema(frame, name="acme", target="bad")
+    report = validate_table(frame, load_schema())
+    assert any("looks separated by semicolons" in e for e in report.table_errors), report.table_errors
