@@ -118,6 +118,13 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order."""
     p = Path(path)
     parts = list_parts(p)
+    empty = [f for f in parts if f.stat().st_size == 0]
+    if empty:
+        more = f" (and {len(empty) - 1:,} more)" if len(empty) > 1 else ""
+        raise TableReadError(
+            f"{empty[0]}: empty file (0 bytes, not even a header, so its columns cannot be read){more}: fill it or "
+            "remove it"
+        )
     encoding = text_encoding()
     kinds = [[f for f in parts if f.suffix.lower() == ".csv"], [f for f in parts if f.suffix.lower() != ".csv"]]
     try:

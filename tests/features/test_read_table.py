@@ -98,3 +98,10 @@ def test_a_generated_population_carries_page_checksums_so_a_damaged_page_is_refu
     part.write_bytes(bytes(data))
     with pytest.raises(TableReadError, match="checksum"):
         read_table(population.parts_dir)
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.parquet"])
+def test_a_zero_byte_file_is_refused_as_an_empty_file_naming_it(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(TableReadError, match=rf"{name}: empty file \(0 bytes, not even a header"):
+        read_table(tmp_path / name)
