@@ -50,10 +50,16 @@ def show(table: Table) -> None:
     console.print(table)
 
 
+@functools.cache
+def built_in_settings() -> Settings:
+    """The settings' built-in values, made once (flag help quotes a score of them as the CLI starts)."""
+    return Settings.model_construct()
+
+
 def from_settings(key: str) -> str:
     """A flag's default in its help: the setting that gives it and that setting's built-in value (a settings file
     or variable may change it; `thinfile settings` shows the value in force)."""
-    value: Any = Settings.model_construct()
+    value: Any = built_in_settings()
     for part in key.split("."):
         value = getattr(value, part)
     return f"default: the settings' {key}, built in {shown_default(value)}"
@@ -152,7 +158,7 @@ def say(status: Status) -> Callable[[str], None]:
 
 POLICY_HELP = {
     "cutoff": "Approve at or above this score; refer scores up to the settings' policy.refer_gap below it (built in "
-    f"{shown_default(Settings.model_construct().policy.refer_gap)} points).",
+    f"{shown_default(built_in_settings().policy.refer_gap)} points).",
     "approval_rate": "Approve this share of applicants (e.g. 0.35): the cut-off is set on the validation rows.",
     "bad_rate": "Approve as many as keep the bad rate among approved at or below this (e.g. 0.05).",
     "policy": "A lending policy file (YAML: approve/refer rules by score, approval_rate or bad_rate; refer_gap).",
