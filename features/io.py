@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
 from thinfile.features.settings import csv_encoding
+from thinfile.features.words import COMMA_SEPARATED
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -47,8 +48,7 @@ def read_error(err: BaseException) -> str:
     if ragged.group(1).startswith("Expected 1 columns"):
         return (
             f"a row has the wrong number of fields: {ragged.group(1).lower()}; the header is one column, so the file "
-            "is likely separated by ';' or tabs, and thinfile reads comma-separated CSV: save it with commas (Excel: "
-            "'CSV UTF-8 (Comma delimited)') or as Parquet"
+            f"is likely separated by ';' or tabs, and {COMMA_SEPARATED}"
         )
     return (
         f"a row has the wrong number of fields: {ragged.group(1).lower()} (a stray comma or quote, or a cut line); "

@@ -29,7 +29,7 @@ from thinfile.features.schema import (
     read_dates,
 )
 from thinfile.features.settings import ValidationSettings
-from thinfile.features.words import MISSING_REQUIRED, clipped, counted
+from thinfile.features.words import COMMA_SEPARATED, MISSING_REQUIRED, clipped, counted
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
 _MAX_INSERTS = 40  # text columns added one by one to the numbers' frame; above this pandas would fragment it
@@ -181,11 +181,10 @@ def other_delimiter(columns: Sequence[str]) -> str | None:
     if len(columns) != 1:
         return None
     for mark, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
-        if columns[0].count(mark) >= 1:
+        if mark in columns[0]:
             return (
                 f"the header is one column holding {name} ({columns[0][:40]!r}...): the file looks separated by "
-                f"{name}, and thinfile reads comma-separated CSV; save it with commas (Excel: 'CSV UTF-8 (Comma "
-                "delimited)') or as Parquet"
+                f"{name}, and {COMMA_SEPARATED}"
             )
     return None
 

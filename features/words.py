@@ -5,6 +5,11 @@ from __future__ import annotations
 MISSING_REQUIRED = "is missing but required"
 """How every stage says that a value an input may not lack is missing (a reject's reason, a 400's message)."""
 
+COMMA_SEPARATED = (
+    "thinfile reads comma-separated CSV: save it with commas (Excel: 'CSV UTF-8 (Comma delimited)') or as Parquet"
+)
+"""What to do about a CSV separated by another mark (said wherever a table is read)."""
+
 
 def counted(n: int, noun: str) -> str:
     """`n` (with thousands separators) and the noun, plural unless n is 1 (regular plurals: an added 's')."""
