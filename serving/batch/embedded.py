@@ -55,6 +55,7 @@ from thinfile.serving.batch.worker import (
 )
 
 PRELOAD = "thinfile.serving.batch.preload"
+PRELOAD_ENDING_WITH_JOB = "thinfile.serving.batch.fork_server"
 """The fork server's first import (named, not imported here: it sets numba up, which this process may not need)."""
 WORKER_DIED = "a worker died (killed, or out of memory: try fewer --workers or a smaller --chunk-rows); " + RESUME
 
@@ -89,10 +90,13 @@ def worker_context() -> BaseContext:
 def _start_fork_server(context: BaseContext) -> None:
     """Start the fork server (and multiprocessing's resource tracker) with Ctrl-C ignored from their first
     instruction: an ignored signal stays ignored across exec, so a Ctrl-C in a job's first seconds goes to the job
-    alone instead of printing a traceback from the fork server's imports. (Only the main thread sets signals;
-    elsewhere the fork server starts with the first worker, as multiprocessing does it.)"""
+    alone instead of printing a traceback from the fork server's imports; and ending with this process even while
+    it imports (the parent-death signal follows the thread that started a process: the main thread outlives the
+    job). Only the main thread sets signals; elsewhere the fork server starts with the first worker, as
+    multiprocessing does it."""
     if context.get_start_method() != "forkserver" or threading.current_thread() is not threading.main_thread():
         return
+    context.set_forkserver_preload([PRELOAD_ENDING_WITH_JOB])
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()

@@ -7,6 +7,7 @@ The command runs as a real subprocess (`python -m thinfile.cli`), as an operator
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -175,6 +176,45 @@ def test_workers_exit_when_the_parent_is_killed(book_file: Path, scorer_dir: Pat
         proc.wait()
         _, alive = psutil.wait_procs(workers, timeout=15)
         assert alive == []
+
+
+def fork_server_of(pid: int, timeout: float = 60) -> psutil.Process:
+    """The job's fork server, as soon as it is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                if "forkserver" in " ".join(child.cmdline()):
+                    return child
+        time.sleep(0.01)
+    raise AssertionError(f"no fork server within {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_fork_server_still_importing_ends_with_its_killed_job(
+    book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with started(command(book_file, out, scorer_dir, workers=2, chunk_rows=50), tmp_path / "err.log") as proc:
+        server = fork_server_of(proc.pid)
+        time.sleep(0.2)  # its interpreter has started; its imports take a second or more
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert ended(server, timeout=0.5)
+
+
+def ended(process: psutil.Process, timeout: float) -> bool:
+    """Whether `process` ends within `timeout` s (a zombie has ended: whoever adopted it may not reap it yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 @pytest.mark.slow
