@@ -40,7 +40,7 @@ from thinfile.training.fairness.metrics import (
     intersection_categories,
     pd_bins,
     protected_values,
-    quantile_interval,
+    range_interval,
     rate_draws,
     risk_frame,
     wilson_interval,
@@ -832,15 +832,19 @@ def check_intervals(
     """A `confidence` interval of each checked statistic that has a value, over the counted groups' `counts`.
 
     A parametric bootstrap: every group's approval rate, TPR and default rate are drawn from the
-    Beta posteriors of their counts (metrics.rate_draws) and each statistic recomputed per draw as
-    the check computes it (lowest over highest approval rate; largest minus smallest TPR, and
-    observed default rate minus mean predicted PD, between groups). The predicted PDs are held fixed.
-    A gap between groups that are alike draws mostly above its value; the interval is then widened
-    to hold the value itself.
+    Beta posteriors of their counts (metrics.rate_draws); the predicted PDs are held fixed. Each
+    check is a spread between groups: of log approval rates (the disparate impact ratio is
+    exp(-spread), lowest over highest rate), of TPRs, and of observed default rate minus mean
+    predicted PD. Recomputing that extremum per draw would bias it (noise always widens a spread, so
+    between alike groups the value sat at the edge of its own interval); metrics.range_interval
+    instead bounds every pairwise difference at once and takes the spread of those bounds.
+    A rate at 0 or 1 (a group with no approvals, say) has Beta draws never exactly there, so the
+    interval could miss such a value; as Jeffreys' interval does for a count at its boundary, the
+    end is then moved to the value itself. Elsewhere every pair's band holds its observed difference,
+    so the interval holds the value unmoved.
     """
 
-    def around(metric: str, stat: np.ndarray) -> tuple[float | None, float | None]:
-        low, high = quantile_interval(stat, confidence)
+    def holding(metric: str, low: float | None, high: float | None) -> tuple[float | None, float | None]:
         value = values[metric]
         if low is None or high is None or value is None:
             return None, None
@@ -849,13 +853,18 @@ def check_intervals(
     out: dict[str, tuple[float | None, float | None]] = {}
     if values.get("disparate_impact_ratio") is not None:
         rates = rate_draws(counts["approved"], counts["rows"], draws, rng)
-        out["disparate_impact_ratio"] = around("disparate_impact_ratio", rates.min(axis=1) / rates.max(axis=1))
+        low, high = range_interval(np.log(rates), confidence)
+        out["disparate_impact_ratio"] = holding(
+            "disparate_impact_ratio",
+            None if high is None else math.exp(-high),
+            None if low is None else math.exp(-low),
+        )
     if values.get("equal_opportunity_difference") is not None:
         tpr = rate_draws(counts["approved_repaid"], counts["repaid"], draws, rng)
-        out["equal_opportunity_difference"] = around("equal_opportunity_difference", tpr.max(axis=1) - tpr.min(axis=1))
+        out["equal_opportunity_difference"] = holding("equal_opportunity_difference", *range_interval(tpr, confidence))
     if values.get("calibration_gap") is not None:
         error = rate_draws(counts["defaulted"], counts["rows"], draws, rng) - pd_mean.to_numpy(dtype=np.float64)
-        out["calibration_gap"] = around("calibration_gap", error.max(axis=1) - error.min(axis=1))
+        out["calibration_gap"] = holding("calibration_gap", *range_interval(error, confidence))
     return out
 
 

@@ -185,13 +185,30 @@ def rate_draws(successes: np.ndarray, trials: np.ndarray, draws: int, rng: np.ra
     return beta.rvs(k + 0.5, n - k + 0.5, size=(draws, len(k)), random_state=rng)
 
 
-def quantile_interval(draws: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
-    """The central `confidence` interval of a statistic's draws; (None, None) when any draw is not finite."""
+def range_interval(draws: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
+    """A `confidence` interval of the spread (largest minus smallest) of groups' values, from their draws x groups.
+
+    The spread is an extremum: recomputed per draw, noise alone makes it grow, so the draws of a
+    spread between groups that are alike lie almost all above its value. Instead every pair of groups
+    gets a percentile interval of its difference, all at one level chosen so that in `confidence` of
+    the draws every pair lies inside its interval at once (simultaneous bands). With that confidence
+    every pairwise difference is inside its band, so the spread, the largest of their absolute
+    values, lies between the largest distance of a band from zero and the largest absolute end of
+    a band. With two groups the bands are the plain central percentile interval of their difference.
+    (None, None) when any draw is not finite or there are fewer than two groups.
+    """
     values = np.asarray(draws, dtype=np.float64)
-    if not len(values) or not np.isfinite(values).all():
+    if values.ndim != 2 or values.shape[1] < 2 or not len(values) or not np.isfinite(values).all():
         return None, None
-    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return float(low), float(high)
+    first, second = np.triu_indices(values.shape[1], 1)
+    diff = values[:, first] - values[:, second]
+    ranks = np.argsort(np.argsort(diff, axis=0), axis=0)
+    depth = np.minimum(ranks, len(values) - 1 - ranks).min(axis=1)
+    inside = np.sort(depth)[::-1][max(math.ceil(confidence * len(values) - 1e-9), 1) - 1]
+    ordered = np.sort(diff, axis=0)
+    low, high = ordered[inside], ordered[len(values) - 1 - inside]
+    nearest = np.where((low <= 0) & (high >= 0), 0.0, np.minimum(np.abs(low), np.abs(high)))
+    return float(nearest.max()), float(np.maximum(np.abs(low), np.abs(high)).max())
 
 
 @dataclass(frozen=True)
