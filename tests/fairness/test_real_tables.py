@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from thinfile.commands.fairness import check_lines
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.data import load_training_table, prepare
-from thinfile.training.fairness import VERDICTS, FairnessReport, fairness_report, write_report
+from thinfile.training.fairness import VERDICTS, FairnessReport, fairness_report, render_html, write_report
 from thinfile.training.scorecard import fit_bureau_scorecard
 from thinfile.training.split import split_frame
 
@@ -48,3 +50,24 @@ def test_real_table_small_groups_are_listed_with_their_true_size(german: tuple[F
     for u in single:
         assert u.rows == int((test[u.attribute].astype(str) == u.group).sum()) < report.audit.min_group_rows
     assert report.verdict != "pass"
+
+
+def test_real_table_console_says_each_failing_or_noisy_check_once(german: tuple[FairnessReport, pd.DataFrame]) -> None:
+    report, _ = german
+    failing_within_noise = [c for c in report.failures if c.within_noise]
+    assert failing_within_noise, "the 200 held-out rows should leave a failure whose interval crosses its limit"
+    text = "\n".join(check_lines(report))
+    for c in [*report.failures, *report.within_noise]:
+        assert text.count(c.sentence) == 1, c.sentence
+
+
+def test_real_table_page_lists_a_failure_within_noise_only_among_the_failures(
+    german: tuple[FairnessReport, pd.DataFrame],
+) -> None:
+    report, _ = german
+    page = render_html(report)
+    assert report.passes_within_noise, "the page's list of checks within sampling noise should be there to read"
+    failures = page.split("<h3>Outside the limits</h3>")[1].split("</ul>")[0]
+    noise = page.split("Within sampling noise: more rows are needed to be sure</h3>")[1].split("</ul>")[0]
+    for c in (c for c in report.failures if c.within_noise):
+        assert failures.count(escape(c.sentence)) == 1 and escape(c.sentence) not in noise, c.sentence

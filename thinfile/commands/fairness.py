@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,6 +12,9 @@ from thinfile.commands.common import console, default_population, fail, from_set
 from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
+
+if TYPE_CHECKING:
+    from thinfile.training.fairness.audit import FairnessReport
 
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
@@ -25,6 +29,20 @@ def _figure(value: float | None, limit: float | None = None) -> str:
     from thinfile.training.fairness.audit import versus_limit
 
     return versus_limit(value, limit)
+
+
+def check_lines(report: FairnessReport) -> list[str]:
+    """The console's list of checks that failed, could not run, or passed within sampling noise: each said once."""
+    lines = []
+    for heading, checks in (
+        ("outside the limits:", report.failures),
+        ("could not run:", report.not_run),
+        ("passed, but within sampling noise (more rows are needed to be sure):", report.passes_within_noise),
+    ):
+        if checks:
+            lines.append(heading)
+            lines.extend(f"  - {c.line}" for c in checks)
+    return lines
 
 
 def fairness(
@@ -135,15 +153,8 @@ def fairness(
             console.print(f"  - {u.sentence}")
     for line in report.coverage:
         console.print(f"  {line}")
-    for heading, checks in (("outside the limits:", report.failures), ("could not run:", report.not_run)):
-        if checks:
-            console.print(heading)
-            for c in checks:
-                console.print(f"  - {c.sentence}")
-    if report.within_noise:
-        console.print("within sampling noise (more rows are needed to be sure):")
-        for c in report.within_noise:
-            console.print(f"  - {c.noise_sentence}")
+    for line in check_lines(report):
+        console.print(line)
     for attr, why in report.proxy_skipped.items():
         console.print(f"  {why or f'proxy audit of {attr} could not run'}")
     table = Table(title=f"{len(frame):,} rows")

@@ -132,7 +132,15 @@ class Check:
     @property
     def noise_sentence(self) -> str:
         where = "inside" if self.passed is False else "beyond"
-        return f"{self.sentence}; its interval reaches {where} the limit, so more rows are needed to be sure"
+        return (
+            f"{self.sentence}, but within sampling noise: its interval reaches {where} the limit, so more rows are "
+            "needed to be sure"
+        )
+
+    @property
+    def line(self) -> str:
+        """The check said once: its sentence, qualified when its verdict is within sampling noise."""
+        return self.noise_sentence if self.within_noise else self.sentence
 
     def to_dict(self) -> dict[str, object]:
         return {**self.__dict__, "within_noise": self.within_noise}
@@ -301,6 +309,11 @@ class FairnessReport:
     def within_noise(self) -> list[Check]:
         """Checks, passed or failed, whose interval crosses the limit: their verdict could be sampling noise."""
         return [c for c in self.checks if c.within_noise]
+
+    @property
+    def passes_within_noise(self) -> list[Check]:
+        """Passed checks whose interval crosses the limit; a failure within noise is said among the failures."""
+        return [c for c in self.within_noise if c.passed]
 
     @property
     def verdict(self) -> Verdict:
