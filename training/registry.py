@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import getpass
 import http.client
 import json
 import logging
 import os
 import platform
+import sqlite3
 import tempfile
 import urllib.error
 import urllib.request
@@ -125,6 +127,7 @@ def use_store(create: bool = False) -> str:
         if embedded is not None:
             with contextlib.suppress(OSError):  # a home that cannot be written: check_writable names it
                 embedded.parent.mkdir(parents=True, exist_ok=True)
+    check_openable(uri)
     check_not_emptied(uri)
     if create:
         check_writable(uri)
@@ -181,11 +184,91 @@ def check_writable(uri: str) -> None:
         return
     existing = [p for p in (path, path.parent) if p.exists()] or [next(p for p in path.parents if p.exists())]
     blocked = next((p for p in existing if not os.access(p, os.W_OK)), None)
-    if blocked is not None:
+    if blocked is None:
+        return
+    if os.statvfs(blocked).f_flag & os.ST_RDONLY:
         raise StoreError(
-            f"the MLflow store {path} cannot be written ({blocked} is read-only); make it writable, or set "
-            "THINFILE_HOME to a folder you can write"
+            f"the MLflow store {path} cannot be written ({blocked} is read-only: its file system is mounted "
+            "read-only); remount it read-write, or set THINFILE_HOME to a folder you can write"
         )
+    raise StoreError(no_access(path, "write", blocked))
+
+
+def check_openable(uri: str) -> None:
+    """A SQLite store file that is there but cannot be opened (its permissions, or a folder in its place) is
+    refused at once: MLflow would retry opening it for about two minutes, one warning every few seconds, and
+    the error it ends with ('unable to open database file') does not say why."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    try:
+        with path.open("rb") as database:
+            database.read(1)
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        raise StoreError(no_access(path, "read", path)) from None
+    except IsADirectoryError:
+        raise StoreError(
+            f"the MLflow store {path} is a folder, not a database file; move it aside, or point "
+            "MLFLOW_TRACKING_URI at the store's mlflow.db"
+        ) from None
+
+
+def no_access(path: Path, verb: str, blocked: Path) -> str:
+    """The line for a store file or folder this user may not read or write (its permissions, not its content)."""
+    which = "it" if blocked == path else str(blocked)
+    return (
+        f"cannot {verb} the MLflow store {path} (permissions: {_user()} may not {verb} {which}); give the user "
+        f"running thinfile read and write access to it and its folder {path.parent}"
+    )
+
+
+def _user() -> str:
+    """The user thinfile runs as, by name where the system knows one."""
+    try:
+        return f"user {getpass.getuser()}"
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        return f"uid {os.getuid()}"
+
+
+def database_fault(err: sqlite3.Error) -> str:
+    """The line for a store whose SQLite database failed, with SQLite's words and the fix that matches the cause:
+    a lock is waited for, permissions are granted, only a damaged file is restored from a copy."""
+    what = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "readonly" in what:
+        fix = "make it writable, or set THINFILE_HOME to a folder you can write"
+    elif "locked" in what or "busy" in what:
+        fix = "another process is writing to it (a training, `thinfile ui`): wait for it or stop it, then rerun"
+    elif "unable to open" in what:
+        fix = "check that it and its folder exist, and give the user running thinfile read and write access to both"
+    else:
+        fix = (
+            "the file is damaged: restore mlflow.db from a copy, or salvage what it holds with `sqlite3 mlflow.db "
+            ".recover | sqlite3 recovered.db` and use that, or point MLFLOW_TRACKING_URI at another store"
+        )
+    return f"the MLflow store {tracking_uri()} cannot be used ({what}); {fix}"
+
+
+def database_error(err: BaseException) -> sqlite3.Error | None:
+    """The SQLite error behind `err` (MLflow wraps SQLAlchemy's, which holds the driver's as `orig`), if any:
+    the store failed, rather than answered that something is not there."""
+    seen: set[int] = set()
+    found: BaseException | None = err
+    while found is not None and id(found) not in seen:
+        if isinstance(found, sqlite3.Error):
+            return found
+        seen.add(id(found))
+        found = getattr(found, "orig", None) or found.__cause__ or found.__context__
+    return None
+
+
+def raise_if_store_failed(err: BaseException) -> None:
+    """When the store's database failed behind `err` (damaged, locked, unreadable), raise a StoreError saying so:
+    MLflow reports such a failure as an error like any other, which a caller would read as 'not found'."""
+    found = database_error(err)
+    if found is not None:
+        raise StoreError(database_fault(found)) from err
 
 
 MLFLOW_PROBE = "/api/2.0/mlflow/experiments/get?experiment_id=0"
@@ -310,6 +393,7 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
             return c.get_model_version(name, text)
         return c.get_model_version_by_alias(name, text)
     except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
         where = (
             "check the name and the alias or version in the URI"
             if uri

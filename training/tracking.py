@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.jsonio import dumps
 from thinfile.features.scratch import process_alive
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import EXPERIMENT_NAME, StoreError, use_store
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, raise_if_store_failed, use_store
 from thinfile.training.reporting.drawing import Drawing
 from thinfile.training.settings import CHAMPION_ALIAS, nothing_trained, tracking_uri
 
@@ -246,7 +246,8 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
     client = MlflowClient(configure())
     try:
         target = client.get_model_version(name, str(version))
-    except mlflow.exceptions.MlflowException:
+    except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
         known = _known_versions(client, name)
         raise PromotionError(
             f"model {name!r} has no version {version} in {tracking_uri()}"
@@ -258,7 +259,8 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
         ) from None
     try:
         previous = client.get_model_version_by_alias(name, alias).version
-    except mlflow.exceptions.MlflowException:
+    except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
         previous = None
     client.set_registered_model_alias(name, alias, str(target.version))
     return (str(previous) if previous is not None else None), str(target.version)
@@ -267,7 +269,8 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
 def _known_versions(client: MlflowClient, name: str) -> list[str]:
     try:
         versions = client.search_model_versions(f"name='{name}'")
-    except mlflow.exceptions.MlflowException:
+    except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
         return []
     return sorted((str(v.version) for v in versions), key=int)
 

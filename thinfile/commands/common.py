@@ -27,7 +27,7 @@ from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_dir
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
-from thinfile.training.settings import model_name_for, tracking_uri
+from thinfile.training.settings import model_name_for
 
 LOG_WIDTH = 160
 """Columns of output into a file or pipe (rich's default there is 80): a log's lines may be long, but a note
@@ -232,14 +232,9 @@ def _store_fault(err: BaseException) -> str | None:
     found = next((e for e in _causes(err) if isinstance(e, sqlite3.Error)), None)
     if found is None:
         return None
-    what = str(found).splitlines()[0] if str(found) else type(found).__name__
-    if "readonly" in what:
-        fix = "make it writable, or set THINFILE_HOME to a folder you can write"
-    elif "locked" in what or "busy" in what:
-        fix = "another process is writing to it (a training, `thinfile ui`): wait for it or stop it, then rerun"
-    else:
-        fix = "restore mlflow.db from a copy, or point MLFLOW_TRACKING_URI at another store"
-    return f"the MLflow store {tracking_uri()} cannot be used ({what}); {fix}"
+    from thinfile.training.registry import database_fault  # MLflow: loaded only once a store has failed
+
+    return database_fault(found)
 
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT
