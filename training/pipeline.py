@@ -255,12 +255,17 @@ def with_lending(
     return replace(spec, params=params, metrics=metrics, tags=tags)
 
 
-def ready_to_train(settings: TrainingSettings) -> str:
+def ready_to_train(settings: TrainingSettings, schema: Schema | None = None) -> str:
     """What can be refused before any work, refused: a cut-off outside the scores, a store that cannot be written
-    or whose files live elsewhere (a copied home). The experiment's id."""
+    or whose files live elsewhere (a copied home), or that is damaged, locked or unreadable where the training
+    will write (its experiment, the registered model of `schema`, None: the built-in synthetic one). The
+    experiment's id."""
     if settings.policy.fixed:
         check_reachable(settings.policy.score_cutoffs(), settings.scale.min_score, settings.scale.max_score)
-    return tracking.experiment_id()
+    experiment = tracking.experiment_id()
+    if settings.pipeline.register_champion:
+        tracking.check_registry(settings.model_name(schema or load_schema()))
+    return experiment
 
 
 def train_frame(
@@ -276,7 +281,7 @@ def train_frame(
     `experiment`: what `ready_to_train(settings)` returned, when the caller already asked it."""
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
-    experiment = experiment or ready_to_train(settings)
+    experiment = experiment or ready_to_train(settings, schema)
     left = remove_orphans()
     if left:
         say(f"removed {len(left)} scratch folder(s) that killed runs left in {left[0].parent}")
@@ -388,7 +393,7 @@ def train(
     `experiment`: what `ready_to_train(settings)` returned, when the caller already asked it."""
     say = progress or (lambda _msg: None)
     spec = load_schema(schema)
-    experiment = experiment or ready_to_train(settings or TrainingSettings())
+    experiment = experiment or ready_to_train(settings or TrainingSettings(), spec)
     say(f"reading {data}")
     frame = load_training_table(data)
     return train_frame(frame, spec, settings, source=str(data), progress=progress, experiment=experiment)

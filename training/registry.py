@@ -271,6 +271,24 @@ def raise_if_store_failed(err: BaseException) -> None:
         raise StoreError(database_fault(found)) from err
 
 
+def check_intact(uri: str, timeout_s: float = 20.0) -> None:
+    """Before a training's work: a SQLite store whose file is damaged anywhere (SQLite's quick_check, which reads
+    every page) is refused, rather than after the fit, when its run or model version is written. Waits for
+    another process's write up to `timeout_s`, as MLflow does."""
+    path = sqlite_path(uri)
+    if path is None or not path.is_file():
+        return
+    read_only = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(read_only, uri=True, timeout=timeout_s)) as db:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(1)")]
+    except sqlite3.Error as err:
+        raise StoreError(database_fault(err)) from err
+    if problems != ["ok"]:
+        found = "; ".join(line for line in problems[0].splitlines() if not line.startswith("*** in database"))
+        raise StoreError(database_fault(sqlite3.DatabaseError(f"database disk image is malformed: {found}")))
+
+
 MLFLOW_PROBE = "/api/2.0/mlflow/experiments/get?experiment_id=0"
 """What thinfile asks a tracking server before using it: any MLflow server answers in JSON (the Default experiment,
 or an `error_code` if it was removed); a web server that is not MLflow answers with a page or a bare 404."""

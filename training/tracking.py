@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.jsonio import dumps
 from thinfile.features.scratch import process_alive
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import EXPERIMENT_NAME, StoreError, raise_if_store_failed, use_store
+from thinfile.training.registry import EXPERIMENT_NAME, StoreError, check_intact, raise_if_store_failed, use_store
 from thinfile.training.reporting.drawing import Drawing
 from thinfile.training.settings import CHAMPION_ALIAS, nothing_trained, tracking_uri
 
@@ -85,8 +85,10 @@ def artifact_root(uri: str | None = None) -> Path | None:
 
 
 def experiment_id(name: str = EXPERIMENT_NAME) -> str:
-    """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed."""
+    """The experiment's id, creating it (artifacts under mlruns/artifacts for the embedded store) if needed; a
+    damaged SQLite store is refused before anything is written to it (`check_intact`)."""
     uri = use_store(create=True)
+    check_intact(uri)
     found = mlflow.get_experiment_by_name(name)
     root = artifact_root(uri)
     embedded = "MLFLOW_TRACKING_URI" not in os.environ  # thinfile's own store, whose files it keeps beside it
@@ -104,6 +106,25 @@ def experiment_id(name: str = EXPERIMENT_NAME) -> str:
     return mlflow.create_experiment(
         name, artifact_location=root.resolve().as_uri() if root else None, tags=EXPERIMENT_TAGS
     )
+
+
+def check_registry(name: str) -> None:
+    """Before a training's work, read what it will write to: the registered model `name` and its versions, so
+    that a store that fails there (a damaged page, a lock, a tracking server's error) is named now rather than after
+    the fit. A model not registered yet is fine (the training registers it)."""
+    client = MlflowClient(configure())
+    try:
+        client.get_registered_model(name)
+        client.search_model_versions(f"name='{name}'")
+    except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return
+        said = err.message.splitlines()[0] if err.message else err.error_code
+        raise StoreError(
+            f"the MLflow store {tracking_uri()} cannot read registered model {name!r}, where this training would "
+            f"register its champion ({said}); repair the store first, or train with --no-register"
+        ) from err
 
 
 def git_commit() -> str:

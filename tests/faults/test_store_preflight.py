@@ -1,5 +1,5 @@
 """A store file that cannot be opened, or is damaged where models are registered, is named for what it is, in one
-line and at once: permissions get permission advice, damage gets restore advice."""
+line and at once: permissions get permission advice, damage gets restore advice, and a train never fits first."""
 
 from __future__ import annotations
 
@@ -78,6 +78,20 @@ def test_damaged_model_version_pages_are_a_damaged_store_not_a_missing_model(
     assert "cannot be used (database disk image is malformed)" in line
     assert "restore mlflow.db from a copy" in line and ".recover" in line
     assert "answers to" not in line and "nothing is registered" not in line
+
+
+def test_train_on_a_damaged_store_stops_before_reading_or_fitting_and_writes_nothing(
+    damaged_registry: Path, population: pd.DataFrame
+) -> None:
+    table = damaged_registry / "table.parquet"
+    population.head(3_000).to_parquet(table)
+    db = damaged_registry / "mlruns" / "mlflow.db"
+    before = db.read_bytes()
+    out = runner.invoke(app, ["train", "--data", str(table), "--no-tune", "--no-baselines"])
+    assert out.exit_code == 2
+    line = one_line_error(out.output)  # one line: no 'reading', 'checking' or 'fitting' progress before it
+    assert "database disk image is malformed" in line and "restore mlflow.db from a copy" in line
+    assert db.read_bytes() == before
 
 
 def _unprivileged(args: list[str], home: Path) -> tuple[subprocess.CompletedProcess[str], float]:
