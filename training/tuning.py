@@ -154,12 +154,24 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
     space = Space(config, len(y), keep)
     start = time.perf_counter()
 
+    stopped: list[KeyboardInterrupt] = []
+
     def objective(trial: optuna.Trial) -> float:
-        return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)))
+        try:
+            return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)))
+        except KeyboardInterrupt as err:
+            # optuna logs a trial that raises, Ctrl-C too, as failed with its traceback (at WARNING, whatever
+            # `catch` says); a pruned trial is one INFO line, below the verbosity set above. So Ctrl-C ends
+            # the search as a pruned trial and is raised again once optuna has returned.
+            stopped.append(err)
+            trial.study.stop()
+            raise optuna.TrialPruned("stopped by Ctrl-C") from None
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=config.seed))
     study.enqueue_trial(space.start())
     study.optimize(objective, n_trials=config.tune_trials)
+    if stopped:
+        raise stopped[0]
     losses = [float(trial.value) for trial in study.trials if trial.value is not None]
     best = config.model_copy(update=study.best_params)
     return Tuned(best, float(study.best_value), losses, time.perf_counter() - start)
