@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import typer
@@ -37,6 +38,29 @@ def _points(share: float) -> str:
     return "-" if share != share else f"{share * 100:+.1f}"
 
 
+class _ShareMisread(typer.BadParameter):
+    """A share option's value out of 0..1, said as the whole error (not after "Invalid value for '--flag':")."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _share(param: typer.CallbackParam, value: float | None) -> float | None:
+    """A share is 0 to 1; a value above 1 and at most 100 is a percentage, so the error gives the share it means."""
+    if value is None or 0 <= value <= 1:
+        return value
+    flag = param.opts[0]
+    if 1 < value <= 100:
+        raise _ShareMisread(f"{flag} takes a share between 0 and 1: for {value:g}% give {value / 100:g}")
+    raise _ShareMisread(f"{flag} takes a share between 0 and 1, not {value:g}")
+
+
+def share_option(flag: str, help: str) -> Any:
+    """An option taking a share (0 to 1), unset by default. The range is checked here, not by typer's min/max,
+    which would refuse 50 (meant as 50%) with its generic range error before this could say what to give."""
+    return typer.Option(None, flag, callback=_share, metavar="<share 0..1>", help=help)
+
+
 def run(
     rows: int = typer.Option(200_000, "--rows", "-n", min=1000, help="Size of the default synthetic population."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the population."),
@@ -50,8 +74,8 @@ def run(
         "fairness check at the smallest AUC cost (see `thinfile promote --auto`).",
     ),
     cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
-    approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
-    bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
+    approval_rate: float = share_option("--approval-rate", POLICY_HELP["approval_rate"]),
+    bad_rate: float = share_option("--bad-rate", POLICY_HELP["bad_rate"]),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
 ) -> None:
     """Generate the default population, train and register the champion and baselines, audit fairness.
