@@ -8,8 +8,9 @@ from thinfile.cli import app
 runner = CliRunner()
 
 
-def test_approval_rate_50_is_refused_with_the_share_it_means():
-    result = runner.invoke(app, ["run", "--approval-rate", "50"])
+@pytest.mark.parametrize("command", ["run", "train"])
+def test_approval_rate_50_is_refused_with_the_share_it_means(command):
+    result = runner.invoke(app, [command, "--approval-rate", "50"])
     assert result.exit_code == 2
     assert "--approval-rate takes a share between 0 and 1: for 50% give 0.5" in result.output
 
@@ -19,8 +20,9 @@ def test_the_percentage_message_is_the_whole_error_not_appended_to_typers_own():
     assert "Invalid value" not in result.output and "less than or equal" not in result.output
 
 
-def test_bad_rate_given_as_a_percentage_names_its_own_flag_and_share():
-    result = runner.invoke(app, ["run", "--bad-rate", "5"])
+@pytest.mark.parametrize("command", ["run", "train"])
+def test_bad_rate_given_as_a_percentage_names_its_own_flag_and_share(command):
+    result = runner.invoke(app, [command, "--bad-rate", "5"])
     assert result.exit_code == 2
     assert "--bad-rate takes a share between 0 and 1: for 5% give 0.05" in result.output
 

@@ -165,6 +165,29 @@ POLICY_HELP = {
 }
 
 
+class _ShareMisread(typer.BadParameter):
+    """A share option's value out of 0..1, said as the whole error (not after "Invalid value for '--flag':")."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _share(param: typer.CallbackParam, value: float | None) -> float | None:
+    """A share is 0 to 1; a value above 1 and at most 100 is a percentage, so the error gives the share it means."""
+    if value is None or 0 <= value <= 1:
+        return value
+    flag = param.opts[0]
+    if 1 < value <= 100:
+        raise _ShareMisread(f"{flag} takes a share between 0 and 1: for {value:g}% give {value / 100:g}")
+    raise _ShareMisread(f"{flag} takes a share between 0 and 1, not {value:g}")
+
+
+def share_option(flag: str, help: str) -> Any:
+    """An option taking a share (0 to 1), unset by default. The range is checked here, not by typer's min/max,
+    which would refuse 50 (meant as 50%) with its generic range error before this could say what to give."""
+    return typer.Option(None, flag, callback=_share, metavar="<share 0..1>", help=help)
+
+
 def lending_policy(
     cutoff: float | None,
     approval_rate: float | None,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say, show
+from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say, share_option, show
 from thinfile.commands.generate import report_population
 from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
@@ -36,29 +35,6 @@ VERDICT_CELL = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "incomple
 
 def _points(share: float) -> str:
     return "-" if share != share else f"{share * 100:+.1f}"
-
-
-class _ShareMisread(typer.BadParameter):
-    """A share option's value out of 0..1, said as the whole error (not after "Invalid value for '--flag':")."""
-
-    def format_message(self) -> str:
-        return self.message
-
-
-def _share(param: typer.CallbackParam, value: float | None) -> float | None:
-    """A share is 0 to 1; a value above 1 and at most 100 is a percentage, so the error gives the share it means."""
-    if value is None or 0 <= value <= 1:
-        return value
-    flag = param.opts[0]
-    if 1 < value <= 100:
-        raise _ShareMisread(f"{flag} takes a share between 0 and 1: for {value:g}% give {value / 100:g}")
-    raise _ShareMisread(f"{flag} takes a share between 0 and 1, not {value:g}")
-
-
-def share_option(flag: str, help: str) -> Any:
-    """An option taking a share (0 to 1), unset by default. The range is checked here, not by typer's min/max,
-    which would refuse 50 (meant as 50%) with its generic range error before this could say what to give."""
-    return typer.Option(None, flag, callback=_share, metavar="<share 0..1>", help=help)
 
 
 def run(

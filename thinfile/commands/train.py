@@ -17,6 +17,7 @@ from thinfile.commands.common import (
     model_name,
     one_font_warning,
     say,
+    share_option,
     show,
     warn_of_schema,
 )
@@ -76,8 +77,8 @@ def train(
         f"{_TRAIN.tune_trials}).",
     ),
     cutoff: float = typer.Option(None, "--cutoff", help=POLICY_HELP["cutoff"]),
-    approval_rate: float = typer.Option(None, "--approval-rate", min=0, max=1, help=POLICY_HELP["approval_rate"]),
-    bad_rate: float = typer.Option(None, "--bad-rate", min=0, max=1, help=POLICY_HELP["bad_rate"]),
+    approval_rate: float = share_option("--approval-rate", POLICY_HELP["approval_rate"]),
+    bad_rate: float = share_option("--bad-rate", POLICY_HELP["bad_rate"]),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP["policy"]),
     reject_inference: str = typer.Option(
         None,
