@@ -15,6 +15,10 @@ from thinfile.commands.common import fail, guarded
 from thinfile.config import SETTINGS_FILE_VARIABLE, stray_variables
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# no usage reports leave a lender's machine unless its operator sets these to false (docs/operations.md); the
+# servers `thinfile serve` starts inherit them
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 # a tracking server that stops answering costs seconds, not MLflow's default of minutes of retries
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")

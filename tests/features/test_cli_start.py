@@ -41,3 +41,36 @@ def test_the_command_line_and_its_settings_load_no_model_library_until_a_command
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.split() == [], f"`thinfile --help` would import {loaded.stdout.strip()}"
+
+
+TELEMETRY_PROBE = """
+import thinfile.cli
+from bentoml._internal.utils.analytics.usage_stats import do_not_track
+from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
+print(MLFLOW_DISABLE_TELEMETRY.get(), do_not_track())
+"""
+
+
+def _without_telemetry_settings() -> dict[str, str]:
+    quiet = {"MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK", "DO_NOT_TRACK"}
+    return {k: v for k, v in os.environ.items() if k not in quiet}
+
+
+def test_the_command_line_turns_mlflows_and_bentomls_usage_reports_off_by_default() -> None:
+    said = subprocess.run(
+        [sys.executable, "-c", TELEMETRY_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=_without_telemetry_settings(),
+    )
+    assert said.stdout.split() == ["True", "True"]
+
+
+def test_an_operator_who_allows_usage_reports_keeps_them() -> None:
+    env = {**_without_telemetry_settings(), "MLFLOW_DISABLE_TELEMETRY": "false", "BENTOML_DO_NOT_TRACK": "false"}
+    said = subprocess.run(
+        [sys.executable, "-c", TELEMETRY_PROBE], capture_output=True, text=True, timeout=120, check=True, env=env
+    )
+    assert said.stdout.split() == ["False", "False"]
