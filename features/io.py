@@ -35,7 +35,7 @@ def is_decoding_error(err: BaseException) -> bool:
     return isinstance(err, UnicodeDecodeError) or "invalid utf8" in str(err).lower()
 
 
-_RAGGED = re.compile(r"(Expected \d+ columns, got \d+)(: .*)?", re.DOTALL)
+_RAGGED = re.compile(r"(?:Row #(\d+): )?(Expected \d+ columns, got \d+)(: .*)?", re.DOTALL)
 
 
 def read_error(err: BaseException) -> str:
@@ -45,15 +45,14 @@ def read_error(err: BaseException) -> str:
     ragged = _RAGGED.search(text)
     if ragged is None:
         return text
-    if ragged.group(1).startswith("Expected 1 columns"):
+    row, counts = ragged.group(1), ragged.group(2).lower()
+    if counts.startswith("expected 1 columns"):
         return (
-            f"a row has the wrong number of fields: {ragged.group(1).lower()}; the header is one column, so the file "
-            f"is likely separated by ';' or tabs, and {COMMA_SEPARATED}"
+            f"a row has the wrong number of fields: {counts}; the header is one column, so the file is likely "
+            f"separated by ';' or tabs, and {COMMA_SEPARATED}"
         )
-    return (
-        f"a row has the wrong number of fields: {ragged.group(1).lower()} (a stray comma or quote, or a cut line); "
-        "fix or remove that row"
-    )
+    which = f"row {int(row):,} of the file (the header is row 1)" if row else "a row"
+    return f"{which} has the wrong number of fields: {counts} (a stray comma or quote, or a cut line); fix or remove it"
 
 
 def wrong_encoding(name: str, encoding: str) -> str:

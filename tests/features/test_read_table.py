@@ -105,3 +105,15 @@ def test_a_zero_byte_file_is_refused_as_an_empty_file_naming_it(tmp_path: Path, 
     (tmp_path / name).write_bytes(b"")
     with pytest.raises(TableReadError, match=rf"{name}: empty file \(0 bytes, not even a header"):
         read_table(tmp_path / name)
+
+
+def test_a_row_with_a_stray_comma_is_named_by_its_row_in_the_file_without_its_values(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    rows = [f"A{i},farming,{100 + i}" for i in range(1, 8)]
+    rows[4] = "A5,farming,1,05"  # the fifth applicant, the file's sixth row counting the header
+    path.write_text("id,sector,income\n" + "\n".join(rows) + "\n")
+    with pytest.raises(TableReadError) as err:
+        read_table(path)
+    said = str(err.value)
+    assert "row 6 of the file (the header is row 1) has the wrong number of fields: expected 3 columns, got 4" in said
+    assert "1,05" not in said
