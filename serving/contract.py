@@ -57,6 +57,7 @@ def integer_coded(f: Feature) -> bool:
 
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+_NUMBER_TYPES = frozenset({"int_type", "float_type"})
 
 
 def _field(f: Feature) -> tuple[Any, Any]:
@@ -422,6 +423,7 @@ class RequestReader:
         }
         self.not_inputs = {name: role for name, role in roles.items() if name}
         """columns of the schema's table that are not model inputs, which a client sending whole rows would send"""
+        self.coded = frozenset(f.name for f in schema.features if integer_coded(f))
 
     def applicant(self, body: bytes) -> BaseModel:
         """One applicant from a /score body, or BadRequest."""
@@ -544,6 +546,10 @@ class RequestReader:
                     msg = f"a number of {e['input'].digits:,} digits; at most {MAX_INT_DIGITS:,} are read"
                 elif e.get("input", ...) is None and len(e["loc"]) == 1:  # null for an input that may not be missing
                     kind, msg = "missing", f"{MISSING_REQUIRED} (null was sent)"
+                elif kind in _NUMBER_TYPES and isinstance(e.get("input"), str):
+                    msg = f"{msg}: send it as a JSON number, not as text in quotes"
+                elif kind == "literal_error" and e["loc"][0] in self.coded:
+                    msg = f"{msg}, as text or as a JSON integer"
                 problems.append(_entry(kind, [*loc, *e["loc"]], msg))
             return None
         return None if unknown else applicant

@@ -157,6 +157,26 @@ def test_an_integer_coded_category_takes_the_json_integer_as_its_text() -> None:
         np.testing.assert_array_equal(applicants_to_matrix(uci, [as_integer]), applicants_to_matrix(uci, [as_text]))
 
 
+def _uci_refusal(body: dict) -> list[dict]:
+    uci = load_schema(Path(__file__).resolve().parents[1] / "data" / "uci_credit_card.yaml")
+    with pytest.raises(BadRequest) as err:
+        RequestReader(uci, 10).applicant(
+            json.dumps({"EDUCATION": "2", "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200} | body).encode()
+        )
+    return err.value.detail
+
+
+def test_a_number_sent_as_text_is_told_to_be_sent_as_a_json_number_without_echoing_it() -> None:
+    [entry] = _uci_refusal({"LIMIT_BAL": "80000"})
+    assert entry["loc"] == ["LIMIT_BAL"] and entry["msg"].endswith("send it as a JSON number, not as text in quotes")
+    assert "80000" not in entry["msg"]
+
+
+def test_a_wrong_integer_code_is_told_that_codes_go_as_text_or_as_json_integers() -> None:
+    [entry] = _uci_refusal({"EDUCATION": True})
+    assert entry["loc"] == ["EDUCATION"] and entry["msg"].endswith(", as text or as a JSON integer")
+
+
 def test_a_whole_number_written_with_a_fraction_is_the_int_it_means(schema: Schema, thin_body: dict) -> None:
     whole = next(f.name for f in schema.features if f.type is FeatureType.int and f.name in thin_body)
     reader = RequestReader(schema, 10)
