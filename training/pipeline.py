@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -290,6 +291,8 @@ def train_frame(
         say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
+    for warning in small_groups(prepared.frame, schema, settings.audit.min_group_rows):
+        say(f"warning: {warning}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     ttd, truth = split, None

@@ -91,3 +91,47 @@ def test_train_on_an_unedited_inferred_schema_warns_before_training(tmp_path, mo
     said = " ".join(result.output.split())
     assert f"warning: {len(load_schema(schema).features)} reason text(s) still say TODO" in said
     assert "age_in_years (age)" in said and said.index("warning:") < said.index("test metrics")
+
+
+def _with_three_women(tmp_path: Path) -> Path:
+    """German credit with all but three women recorded as men: a protected group too small to audit."""
+    frame = pd.read_csv(GERMAN)
+    women = frame.index[frame["sex"] == "female"]
+    frame.loc[women[3:], "sex"] = "male"
+    path = tmp_path / "german_three_women.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+SMALL_WOMEN = "warning: protected sex = 'female': 3 rows, fewer than the 50 the fairness audit needs to judge a group"
+
+
+def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tmp_path):
+    table = _with_three_women(tmp_path)
+    result = runner.invoke(app, ["schema", "check", str(table), "--schema", str(DATA / "german_credit.yaml")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert SMALL_WOMEN in said and "PASS: 1,000 rows against schema" in said and "match, 1 warning above" in said
+
+
+def test_check_warns_of_no_group_when_every_group_can_be_audited(tmp_path):
+    result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(DATA / "german_credit.yaml")])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_check_of_a_table_to_score_does_not_count_protected_groups(tmp_path):
+    table = _with_three_women(tmp_path)
+    args = ["schema", "check", str(table), "--schema", str(DATA / "german_credit.yaml"), "--scoring"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_train_warns_of_a_protected_group_too_small_to_audit_before_fitting(tmp_path, monkeypatch):
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    table = _with_three_women(tmp_path)
+    args = ["train", "--data", str(table), "--schema", str(DATA / "german_credit.yaml")]
+    result = runner.invoke(app, [*args, "--no-tune", "--no-baselines", "--no-register"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert SMALL_WOMEN in said and said.index(SMALL_WOMEN) < said.index("fitting the champion")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from thinfile.commands.common import console, fail, show
@@ -122,7 +123,14 @@ def check(
     except (TableReadError, SchemaError) as err:
         raise fail(str(err)) from None
     with console.status(f"checking {counted(len(frame), 'row')}"):
-        result = check_table(frame, spec, for_training=not scoring, target_reader=outcome, path=table)
+        result = check_table(
+            frame,
+            spec,
+            for_training=not scoring,
+            target_reader=outcome,
+            path=table,
+            min_group_rows=load_settings().audit.min_group_rows,
+        )
     console.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
@@ -142,6 +150,8 @@ def check(
         console.print(f"  · {n}")
     for n in result.not_checked:
         console.print(f"[yellow]  not checked: {n}[/]")
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     if rejects is not None and not result.report.errors.empty:
         result.report.rejects().to_csv(rejects, index=False)
         console.print(f"rejected rows written to {rejects}")
