@@ -423,7 +423,7 @@ PROBLEMS = {
     "order": "record(s) out of order or repeated in their chain",
     "unsealed": "record(s) without a MAC after chained ones (inserted, or the MAC removed)",
     "malformed": "record(s) whose chain fields cannot be read",
-    "key": "record(s) in chains none of whose MACs match the key given",
+    "key": "record(s) in chains none of whose MACs match the key given, though they name it or no key",
     "old": "record(s) without a MAC (written before records were chained)",
 }
 
@@ -454,6 +454,7 @@ class _Chain:
     checked: int = 0
     matched: int = 0
     bad: Findings = field(default_factory=Findings)
+    key_ids: dict[str, int] = field(default_factory=dict)
     missing: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     def fill(self, seq: int) -> bool:
@@ -484,6 +485,7 @@ class AuditReport:
     sealed: int = 0
     macs_checked: int = 0
     macs_matched: int = 0
+    other_keys: dict[str, int] = field(default_factory=dict)
     wrong_key: bool = False
     chains: dict[str, dict] = field(default_factory=dict)
     problems: dict[str, Findings] = field(default_factory=lambda: {kind: Findings() for kind in PROBLEMS})
@@ -491,11 +493,11 @@ class AuditReport:
     @property
     def verdict(self) -> Verdict:
         """fail: a problem found; incomplete: none, but some integrity could not be checked (no key, records from
-        before chaining, no records at all); pass: records, all checked."""
+        before chaining, chains written under another key, no records at all); pass: records, all checked."""
         failed = any(f.count for kind, f in self.problems.items() if kind != "old")
         if self.torn or self.duplicates or failed:
             return "fail"
-        if not self.key_checked or self.problems["old"].count or not self.records:
+        if not self.key_checked or self.problems["old"].count or self.other_keys or not self.records:
             return "incomplete"  # no records: nothing was checked, and an emptied log reads the same
         return "pass"
 
@@ -506,7 +508,12 @@ class AuditReport:
 
 def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
     """Read every file of the log under a shared lock: count records, torn lines and repeated request ids, and
-    check each chain's sequence (gaps, order) and, given the audit key, every record's MAC."""
+    check each chain's sequence (gaps, order) and, given the audit key, every record's MAC.
+
+    A chain none of whose MACs match the key given, and whose records all name another key (`key_id`), was written
+    under that key (a run with a key of its own): its MACs cannot be checked here, so its records are counted in
+    `other_keys` and leave the verdict incomplete, not failed. A chain with a matching MAC is checked whole, so a
+    record edited to name another key still fails; so does a chain naming the key given that matches none."""
     p = Path(path)
     report = AuditReport(key_checked=key is not None)
     if key is not None:
@@ -537,8 +544,7 @@ def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
                 _check_chain(report, chains, keyed, f"{f} line {number}", line, record)
     for name, chain in chains.items():
         _close_chain(report, name, chain)
-    checked = [c for c in chains.values() if c.checked]
-    report.wrong_key = bool(checked) and not any(c.matched for c in checked)
+    report.wrong_key = bool(report.other_keys) and not report.macs_checked
     torn = torn_path(p)
     report.quarantined_bytes = torn.stat().st_size if torn.is_file() else 0
     return report
@@ -560,6 +566,8 @@ def _check_chain(
     canonical, mac = parts
     chain = chains.setdefault(name, _Chain(first_seq=seq))
     chain.records += 1
+    kid = str(record.get("key_id", "none"))
+    chain.key_ids[kid] = chain.key_ids.get(kid, 0) + 1
     if seq < chain.next:
         filled = chain.fill(seq)
         report.problems["order"].add(
@@ -579,12 +587,24 @@ def _check_chain(
     chain.next, chain.prev, chain.last = seq + 1, mac, at
 
 
+def _under_another_key(report: AuditReport, chain: _Chain) -> bool:
+    """True for a chain written under a key other than the one given: no MAC matches and no record names the key
+    given (nor lacks a key id)."""
+    if report.key_id is None or chain.matched:
+        return False
+    return report.key_id not in chain.key_ids and "none" not in chain.key_ids
+
+
 def _close_chain(report: AuditReport, name: str, chain: _Chain) -> None:
     for lo, hi, before, after in chain.missing:
         span = f"seq {lo}" if lo == hi else f"seq {lo}..{hi}"
         where = f"between {before} and {after}" if before else f"before {after} (its first record here)"
         report.problems["gap"].add(f"chain {name}: {span} missing, {where}", hi - lo + 1)
-    if chain.checked and not chain.matched:
+    if _under_another_key(report, chain):
+        report.macs_checked -= chain.checked
+        for kid, n in chain.key_ids.items():
+            report.other_keys[kid] = report.other_keys.get(kid, 0) + n
+    elif chain.checked and not chain.matched:
         report.problems["key"].add(f"chain {name}: none of its {chain.checked} checked MAC(s) match", chain.checked)
     elif chain.bad.count:
         edited = report.problems["edited"]

@@ -137,12 +137,13 @@ def test_without_the_key_the_verdict_is_incomplete(tmp_path: Path) -> None:
     assert (report.key_checked, report.macs_checked) == (False, 0)
 
 
-def test_a_wrong_key_is_reported_as_the_wrong_key_not_as_edits(tmp_path: Path) -> None:
+def test_a_wrong_key_is_reported_as_the_wrong_key_and_incomplete_not_as_edits(tmp_path: Path) -> None:
     path = tmp_path / "decisions.jsonl"
     write(path, 5)
     report = verify(path, b"another-key-0123456789")
-    assert report.verdict == "fail" and report.wrong_key
-    assert report.problems["edited"].count == 0 and report.problems["key"].count == 5
+    assert report.verdict == "incomplete" and report.wrong_key
+    assert report.problems["edited"].count == 0 and report.problems["key"].count == 0
+    assert report.other_keys == {"0123456789ab": 5} and report.macs_checked == 0
 
 
 def test_a_failed_write_does_not_advance_the_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

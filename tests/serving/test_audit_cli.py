@@ -72,14 +72,17 @@ def test_verify_without_the_key_is_incomplete_and_says_how_to_give_it(tmp_path: 
     assert "INCOMPLETE 3 records" in text and "PASS" not in text
 
 
-def test_verify_with_a_wrong_key_says_the_key_is_likely_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_with_a_wrong_key_says_it_is_not_the_records_key_and_is_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "decisions.jsonl"
     chained(log, "a", "b", "c")
     monkeypatch.setenv("THINFILE_AUDIT_KEY", "another-key-0123456789")
     code, text = verify_text(log)
-    assert code == 1
-    assert text.startswith("the MACs do not match the key given") and "likely the wrong key" in text
-    assert "(edited)" not in text
+    assert code == 2, text
+    assert text.startswith("the key given is not the one these records were written with (key id ")
+    assert "the records name key id(s) 0123456789ab" in text and "INCOMPLETE 3 records" in text
+    assert "(edited)" not in text and "FAIL" not in text
 
 
 def test_verify_of_an_old_log_without_macs_is_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -280,9 +280,12 @@ def verify(
     records: sequence gaps (deleted records), order and, with the audit key, every record's MAC (edits).
 
     The key is read as the service reads it: THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE. Deleting a chain's
-    last records cannot be seen in the log itself. Exit codes: 0 pass (every check ran, nothing found); 1 fail
-    (a problem found, or the MACs do not match the key given); 2 incomplete (nothing found, but some integrity
-    could not be checked: no key, or records older than chaining), or the log could not be read.
+    last records cannot be seen in the log itself. Records written under another key (their key id is not the
+    given key's, as after a run with a key of its own) cannot have their MACs checked and are counted by key id.
+    Exit codes: 0 pass (every check ran, nothing found); 1 fail (a problem found: a torn line, a repeated id, a
+    sequence gap or disorder, or a MAC that does not match the key the records name); 2 incomplete (nothing found,
+    but some integrity could not be checked: no key, records under another key, or records older than chaining),
+    or the log could not be read.
     """
     from dataclasses import asdict
 
@@ -308,8 +311,14 @@ def verify(
         console.print(f"[bold yellow]{NO_KEY}[/]")
     elif report.wrong_key:
         console.print(
+            f"[bold yellow]the key given is not the one these records were written with (key id {report.key_id}; "
+            f"the records name key id(s) {', '.join(report.other_keys)}): no MAC could be checked; set "
+            "THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE to the key the service ran with[/]"
+        )
+    elif report.macs_checked and not report.macs_matched:
+        console.print(
             f"[bold red]the MACs do not match the key given (key id {report.key_id}; records name key id(s) "
-            f"{', '.join(report.key_ids)}): likely the wrong key[/]"
+            f"{', '.join(report.key_ids)}): likely the wrong key, or the records were rewritten[/]"
         )
     span = f" from {report.first} to {report.last}" if report.records else ""
     console.print(
@@ -318,9 +327,14 @@ def verify(
         f"chain(s), {report.sealed:,} chained record(s)"
     )
     if key is not None:
-        console.print(
-            f"  MACs: {report.macs_matched:,} of {report.macs_checked:,} checked match (key id {report.key_id})"
+        matched = (
+            f"{report.macs_matched:,} of {report.macs_checked:,} checked match"
+            if report.macs_checked
+            else "none checked"
         )
+        console.print(f"  MACs: {matched} (key id {report.key_id})")
+    for other, n in report.other_keys.items():
+        console.print(f"  {n:,} record(s) under key id {other}, not the key given: their MACs not checked")
     for file, line in report.torn[:10]:
         console.print(f"  torn: {file} line {line}")
     if len(report.torn) > 10:
