@@ -175,7 +175,13 @@ def audit(
         None,
         "--input",
         help="Only decisions on the applicant in this JSON file (a /score body), matched by its HMAC under "
-        "THINFILE_AUDIT_KEY: the key the service ran with.",
+        "THINFILE_AUDIT_KEY: the key the service ran with. Read by --schema.",
+    ),
+    schema: Path = typer.Option(
+        None,
+        "--schema",
+        help="The schema file the service ran with: the request contract --input is read and hashed by "
+        "(default: built-in, or THINFILE_SCHEMA_FILE).",
     ),
     input_hmac: str = typer.Option(None, "--input-hmac", help="Only decisions on the input with this HMAC."),
     decision: str = typer.Option(None, "--decision", help="approve, refer or decline."),
@@ -189,12 +195,15 @@ def audit(
     """Query the service's audit log: who was decided what, by which model version, and why (reason codes)."""
     if ctx.invoked_subcommand is not None:
         return
-    guarded(_query)(request_id, input_file, input_hmac, decision, model_version, since, until, limit, as_json, log)
+    guarded(_query)(
+        request_id, input_file, schema, input_hmac, decision, model_version, since, until, limit, as_json, log
+    )
 
 
 def _query(
     request_id: str | None,
     input_file: Path | None,
+    schema_file: Path | None,
     input_hmac: str | None,
     decision: str | None,
     model_version: str | None,
@@ -209,7 +218,7 @@ def _query(
     if decision and decision not in ("approve", "refer", "decline"):
         raise fail(f"--decision must be approve, refer or decline, got {decision!r}")
     if input_file is not None:
-        input_hmac = _hmac_of(input_file)
+        input_hmac = _hmac_of(input_file, schema_file)
     path = _log_path(log)
     query = AuditQuery(
         request_id=request_id,
@@ -245,21 +254,28 @@ def _query(
     console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")
 
 
-def _hmac_of(input_file: Path) -> str:
-    """The audit HMAC of the applicant in a JSON file, under the configured audit key."""
-    from thinfile.features.schema import load_schema
+def _hmac_of(input_file: Path, schema_file: Path | None) -> str:
+    """The audit HMAC of the applicant in a JSON file, under the configured audit key and request contract."""
+    from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.contract import BadRequest, RequestReader, input_hmac
 
-    settings = serving_settings()
+    settings = serving_settings(schema_file=str(schema_file.resolve()) if schema_file else None)
     if settings.audit_key is None:
         raise fail("--input needs the audit key the service ran with: set THINFILE_AUDIT_KEY (or _FILE)")
     if not input_file.is_file():
         raise fail(f"--input {input_file} is not a file")
-    schema = load_schema(settings.schema_file)
+    try:
+        schema = load_schema(settings.schema_file)
+    except SchemaError as err:
+        raise fail(str(err)) from None
     try:
         applicant = RequestReader(schema, 1).applicant(input_file.read_bytes())
     except BadRequest as err:
-        raise fail(f"{input_file} is not a valid applicant: {err.summary}") from None
+        source = settings.schema_file or "the built-in schema"
+        raise fail(
+            f"{input_file} does not fit schema {schema.name!r} v{schema.version} ({source}): {err.summary}; if the "
+            "service ran with another schema, give its file: --schema FILE (or THINFILE_SCHEMA_FILE)"
+        ) from None
     return input_hmac(settings.audit_key.get_secret_value().encode(), schema, applicant)
 
 
