@@ -119,13 +119,34 @@ def torn_path(path: Path) -> Path:
 
 
 @contextmanager
-def locked(path: Path, exclusive: bool = True) -> Iterator[None]:
-    """The log's advisory lock (a sibling `.lock` file, so that it outlives rotation)."""
+def locked(path: Path) -> Iterator[None]:
+    """The log's advisory lock, held exclusively by a writer (a sibling `.lock` file, so that it outlives
+    rotation; made by the first writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o640)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def read_locked(path: Path) -> Iterator[bool]:
+    """For reading the log whole: its lock, shared, if the lock file exists (writers hold it to append, rotate or
+    move a torn tail), else no lock, as reading evidence creates no file beside it. Yields whether the lock file
+    was there: without it no writer had appended here, but one may start meanwhile (creating it), so the reader
+    looks again afterwards and, if it appeared, reads again under it."""
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY)
+    except FileNotFoundError:
+        fd = -1
+    if fd < 0:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield True
     finally:
         os.close(fd)
 
@@ -507,21 +528,29 @@ class AuditReport:
 
 
 def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
-    """Read every file of the log under a shared lock: count records, torn lines and repeated request ids, and
-    check each chain's sequence (gaps, order) and, given the audit key, every record's MAC.
+    """Read every file of the log under the writers' lock, shared (if it has one; see `read_locked`): count
+    records, torn lines and repeated request ids, and check each chain's sequence (gaps, order) and, given the
+    audit key, every record's MAC.
 
     A chain none of whose MACs match the key given, and whose records all name another key (`key_id`), was written
     under that key (a run with a key of its own): its MACs cannot be checked here, so its records are counted in
     `other_keys` and leave the verdict incomplete, not failed. A chain with a matching MAC is checked whole, so a
     record edited to name another key still fails; so does a chain naming the key given that matches none."""
     p = Path(path)
+    while True:
+        report, had_lock = _verify_once(p, key)
+        if had_lock or not lock_path(p).exists():
+            return report  # a writer that started while the log was read without a lock may have rotated it
+
+
+def _verify_once(p: Path, key: bytes | None) -> tuple[AuditReport, bool]:
     report = AuditReport(key_checked=key is not None)
     if key is not None:
         report.key_id = key_id(key)
     keyed = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
     chains: dict[str, _Chain] = {}
     seen: set[bytes] = set()
-    with locked(p, exclusive=False):
+    with read_locked(p) as had_lock:
         for f in log_files(p):
             report.files.append(str(f))
             for number, line, record in _lines(f):
@@ -547,7 +576,7 @@ def verify(path: str | Path, key: bytes | None = None) -> AuditReport:
     report.wrong_key = bool(report.other_keys) and not report.macs_checked
     torn = torn_path(p)
     report.quarantined_bytes = torn.stat().st_size if torn.is_file() else 0
-    return report
+    return report, had_lock
 
 
 def _check_chain(
