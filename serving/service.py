@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import bentoml
@@ -25,7 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from thinfile.features import jsonio
-from thinfile.features.schema import Schema, load_schema
+from thinfile.features.schema import Schema
 from thinfile.serving.audit import AuditLog, GroupCommit, RequestIds, audit_record, encode, key_id, repair
 from thinfile.serving.connections import guard_connections
 from thinfile.serving.contract import (
@@ -42,17 +42,39 @@ from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.processes import die_with_server, mark_server
 from thinfile.serving.settings import ServingSettings
-from thinfile.serving.startup import ServiceStartError, bind_host, check_access, check_audit_log, schema_mismatch
+from thinfile.serving.startup import (
+    ServiceStartError,
+    bind_host,
+    check_access,
+    check_audit_log,
+    contract_schema,
+    schema_mismatch,
+    settings_from_env,
+)
 from thinfile.training.registry import ModelNotFoundError, StoreError, client, load_scorer
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import PolicyError
 from thinfile.training.settings import model_name_for
 
 die_with_server()  # in a worker of `bentoml serve`: stop when the server does, even if it died before this line
+# MLflow (imported later, when the model loads) sends no usage reports and draws no progress bars into the server's
+# log unless the operator set these: under `bentoml serve` of the service or its Bento, as under `thinfile serve`
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-SETTINGS = ServingSettings.from_env()
+
+def refuse(err: ServiceStartError) -> NoReturn:
+    """Stop `bentoml serve` (or `bentoml build`) with the one line saying why, exit 2, no traceback."""
+    print(f"error: {err}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+try:
+    SETTINGS = settings_from_env()
+    SCHEMA = contract_schema(SETTINGS)
+except ServiceStartError as err:
+    refuse(err)
 guard_connections(SETTINGS.header_timeout_s, SETTINGS.max_connections)  # before this worker's uvicorn starts
-SCHEMA = load_schema(SETTINGS.schema_file)
 Applicant = applicant_model(SCHEMA)
 ApplicantBatch = batch_model(SCHEMA, SETTINGS.max_batch_rows)
 ScoreResponse = response_model(SETTINGS.top_reasons)
@@ -203,7 +225,7 @@ class BatchInput(ReadByGuard, ApplicantBatch, bentoml.IODescriptor):  # type: ig
     name="thinfile",
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
-    labels={"project": "thinfile", "schema": SCHEMA.name},
+    labels={"project": "thinfile"},  # not the schema: a Bento is served with whichever THINFILE_SCHEMA_FILE names
 )
 @bentoml.asgi_app(extra_routes, path="/", name="thinfile-model")
 class Thinfile:
@@ -279,8 +301,7 @@ class Thinfile:
             check_audit_log(settings)
             scorer = load_model(settings, SCHEMA)
         except ServiceStartError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
+            refuse(err)
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])
         moved = repair(settings.audit_path())
         if moved:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thinfile.features.settings import project_root
@@ -24,6 +24,14 @@ def _read_key(path: Path, variable: str) -> str | None:
 def is_loopback(host: str | None) -> bool:
     """True for an address only this machine can reach."""
     return bool(host) and (host in ("::1", "localhost") or str(host).startswith("127."))
+
+
+def setting_problems(err: ValidationError) -> str:
+    """What is wrong with the THINFILE_* variables, each named, never with its value (a key may be one)."""
+    return "; ".join(
+        f"THINFILE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"] else e["msg"]
+        for e in err.errors(include_url=False, include_input=False, include_context=False)
+    )
 
 
 class ServingSettings(BaseSettings):

@@ -6,13 +6,45 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from thinfile.features.schema import Schema
-from thinfile.serving.settings import ServingSettings, is_loopback
+from pydantic import ValidationError
+
+from thinfile.features.schema import BUILTIN_SCHEMA, Schema, SchemaError, load_schema
+from thinfile.serving.settings import ServingSettings, is_loopback, setting_problems
 
 
 class ServiceStartError(RuntimeError):
     """The service cannot start; the message says why and what to do."""
+
+
+def settings_from_env() -> ServingSettings:
+    """The service's settings from its THINFILE_* variables, or why not in one line naming each bad variable."""
+    try:
+        return ServingSettings.from_env()
+    except ValidationError as err:
+        raise ServiceStartError(f"bad serving settings: {setting_problems(err)}") from None
+
+
+def contract_schema(settings: ServingSettings) -> Schema:
+    """The schema the request contract is built from: THINFILE_SCHEMA_FILE, else the built-in one.
+
+    `bentoml serve BENTO` (and a container's entry point) changes into the Bento's folder before it imports the
+    service, so a relative THINFILE_SCHEMA_FILE that worked in the operator's folder is looked for there."""
+    given = settings.schema_file
+    try:
+        return load_schema(given)
+    except SchemaError as err:
+        if given is None or given == BUILTIN_SCHEMA:
+            raise ServiceStartError(f"the built-in schema cannot be read: {err}") from None
+        path = Path(given)
+        if not path.is_absolute() and not path.is_file():
+            raise ServiceStartError(
+                f"THINFILE_SCHEMA_FILE={given}: no such file {path.absolute()}; a relative path is read from the "
+                "folder the service runs in, which under `bentoml serve <bento>` and in a container is the Bento's "
+                "own folder: set THINFILE_SCHEMA_FILE to an absolute path"
+            ) from None
+        raise ServiceStartError(f"THINFILE_SCHEMA_FILE: {err}") from None
 
 
 def bind_host(argv: list[str] | None = None) -> str:
