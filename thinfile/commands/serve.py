@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import sys
 from datetime import datetime
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
+from thinfile.features.settings import project_root
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for, nothing_trained
 
@@ -136,6 +138,7 @@ def serve(
         "THINFILE_WORKERS": str(settings.workers),
         "THINFILE_AUDIT_LOG": str(settings.audit_path()),
         **({"THINFILE_SCHEMA_FILE": settings.schema_file} if settings.schema_file else {}),
+        "BENTOML_HOME": str(server_home(settings.host, settings.port)),
     }
     console.print(
         f"starting [bold]{version.name}[/] version {version.version} on http://{settings.host}:{settings.port} "
@@ -153,6 +156,13 @@ def serve(
         str(settings.port),
     ]
     exec_server(cmd, env)
+
+
+def server_home(host: str, port: int) -> Path:
+    """BentoML's home for the server on host:port, under THINFILE_HOME: BentoML empties its metrics folder there at
+    every start, so two servers sharing one home would wipe each other's /metrics counts. `thinfile serve` runs the
+    service from the installed package, never from BentoML's store of Bentos."""
+    return project_root() / "servers" / f"{re.sub(r'[^0-9A-Za-z.-]', '_', host)}-{port}" / "bentoml"
 
 
 audit_app = typer.Typer(
