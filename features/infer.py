@@ -13,7 +13,7 @@ import math
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -865,7 +865,8 @@ class TableCheck:
     written: pd.DataFrame | None = None
     """The CSV cells of columns with missing required values, as written (`cells_as_written`), when read."""
     warnings: list[str] = field(default_factory=list)
-    """What matches the schema but will limit a later stage (a protected group too small to audit)."""
+    """What matches the schema but will limit a later stage (a protected group too small to audit), added by the
+    caller that knows the later stage."""
 
     @property
     def ok(self) -> bool:
@@ -882,19 +883,29 @@ class TableCheck:
         return f"FAIL: {what}: {len(self.problems)} problem(s)"
 
 
-def small_groups(frame: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
-    """A warning for each group of a protected attribute (as the fairness audit reads its values) with rows in
-    `frame` but fewer than `min_rows` (the audit's `min_group_rows`): the audit will list it, not judge it."""
+def small_groups(
+    frame: pd.DataFrame, schema: Schema, min_rows: int, *, part: str = "", skip: Collection[tuple[str, str]] = ()
+) -> list[tuple[str, str, str]]:
+    """(attribute, group, warning) for each group of a protected attribute (as the fairness audit reads its values)
+    with rows in `frame` but fewer than `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit
+    will list it, not judge it. `part` names the rows of `frame` when they are a part of the table."""
     out = []
     for name in schema.protected_names:
         if name not in frame.columns:
             continue
         sizes = _as_labels(frame[name]).value_counts()
         for group, rows in sizes[sizes < min_rows].sort_index().items():
+            if (name, str(group)) in skip:
+                continue
+            shown = clipped(str(group), ValidationSettings().shown_value_chars)
             out.append(
-                f"protected {name} = {clipped(str(group), ValidationSettings().shown_value_chars)!r}: "
-                f"{counted(int(rows), 'row')}, fewer than the {min_rows:,} the fairness audit needs to judge a group "
-                "(audit.min_group_rows): it will be listed, not judged; gather more rows or merge it with another group"
+                (
+                    name,
+                    str(group),
+                    f"protected {name} = {shown!r}: {counted(int(rows), 'row')}{f' in {part}' if part else ''}, "
+                    f"fewer than the {min_rows:,} the fairness audit needs to judge a group (audit.min_group_rows): "
+                    "it will be listed, not judged; gather more rows or merge it with another group",
+                )
             )
     return out
 
@@ -993,14 +1004,12 @@ def check_table(
     for_training: bool = True,
     target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
     path: Path | None = None,
-    min_group_rows: int | None = None,
 ) -> TableCheck:
     """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
 
     `for_training` also requires the target and the protected columns (a table to score needs neither);
     `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader); `path`,
-    the file `frame` was read from, lets a CSV table's missing required cells be shown as written; with
-    `min_group_rows` (the fairness audit's), a table to train on is warned of protected groups too small to audit.
+    the file `frame` was read from, lets a CSV table's missing required cells be shown as written.
     """
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
@@ -1070,8 +1079,7 @@ def check_table(
     if report.unknown_columns:
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
-    warnings = small_groups(frame, schema, min_group_rows) if for_training and min_group_rows else []
-    return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written, warnings)
+    return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written)
 
 
 def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: str) -> list[str]:

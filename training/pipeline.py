@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer, missing_sentence, rarely_missing
 from thinfile.training.data import PreparedData, load_training_table, prepare
+from thinfile.training.fairness.audit import too_small_to_audit
 from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
 from thinfile.training.registry import log_scorer, pinned_requirements, set_alias
@@ -291,10 +291,10 @@ def train_frame(
         say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
-    for warning in small_groups(prepared.frame, schema, settings.audit.min_group_rows):
-        say(f"warning: {warning}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
+    for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
+        say(f"warning: {warning}")
     ttd, truth = split, None
     if schema.booked_column:
         split = booked_split(ttd)

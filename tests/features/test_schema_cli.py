@@ -1,5 +1,6 @@
 """`thinfile schema infer` and `thinfile schema check` from the command line: output, exit codes, messages."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,10 +104,11 @@ def _with_three_women(tmp_path: Path) -> Path:
     return path
 
 
-SMALL_WOMEN = "warning: protected sex = 'female': 3 rows, fewer than the 50 the fairness audit needs to judge a group"
+SMALL_WOMEN = "warning: protected sex = 'female': 3 rows, fewer than the"
 
 
-def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tmp_path):
+def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tmp_path, monkeypatch):
+    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "30")  # every other group is audited, held out too
     table = _with_three_women(tmp_path)
     result = runner.invoke(app, ["schema", "check", str(table), "--schema", str(DATA / "german_credit.yaml")])
     said = " ".join(result.output.split())
@@ -114,9 +116,19 @@ def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tm
     assert SMALL_WOMEN in said and "PASS: 1,000 rows against schema" in said and "match, 1 warning above" in said
 
 
-def test_check_warns_of_no_group_when_every_group_can_be_audited(tmp_path):
+def test_check_warns_of_no_group_when_every_group_can_be_audited(tmp_path, monkeypatch):
+    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "30")
     result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(DATA / "german_credit.yaml")])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_check_warns_of_a_group_too_small_in_the_held_out_part_the_audit_judges(tmp_path):
+    result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(DATA / "german_credit.yaml")])
+    said = " ".join(result.output.split())
+    held_out = re.search(r"protected age_band = '45-75': (\d+) rows in the held-out test part, which", said)
+    assert result.exit_code == 0 and held_out is not None, result.output
+    assert 0 < int(held_out.group(1)) < 50 and "--all-rows" in said
+    assert "age_band = '45-75': 201 rows" not in said  # 201 in the whole table: enough there
 
 
 def test_check_of_a_table_to_score_does_not_count_protected_groups(tmp_path):

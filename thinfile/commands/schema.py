@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -13,6 +15,11 @@ from thinfile.commands.common import console, fail, show
 from thinfile.config import load_settings
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from thinfile.features.schema import Schema
 
 schema_app = typer.Typer(
     name="schema",
@@ -129,13 +136,14 @@ def check(
             for_training=not scoring,
             target_reader=outcome,
             path=table,
-            min_group_rows=load_settings().audit.min_group_rows,
         )
     console.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
         f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
     )
+    if result.ok and not scoring:
+        result = replace(result, warnings=_audit_warnings(frame, spec))
     summary = error_summary(result.report, written=result.written)
     if len(summary):
         grid = Table(title="rows that break the schema (left out of training, rejected when scoring)")
@@ -159,6 +167,20 @@ def check(
     console.print(f"[bold {colour}]{result.headline(spec)}[/]")
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)
+
+
+def _audit_warnings(frame: pd.DataFrame, schema: Schema) -> list[str]:
+    """The protected groups too small for the fairness audit, in the table and in the held-out part `thinfile
+    train` would test on (none when that part cannot be taken: training will say why)."""
+    from thinfile.training.fairness.audit import too_small_to_audit
+    from thinfile.training.fairness_stage import FairnessError, audit_rows
+
+    settings = load_settings()
+    try:
+        held_out = audit_rows(frame, schema, settings, all_rows=False).frame
+    except FairnessError:
+        held_out = frame.iloc[:0]
+    return too_small_to_audit(frame, held_out, schema, settings.audit.min_group_rows)
 
 
 def register(app: typer.Typer) -> None:

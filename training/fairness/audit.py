@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
+from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
@@ -832,6 +833,17 @@ def audit_attribute(
         no_value_rows=no_value,
         undeclared_rows=unassigned - no_value,
     )
+
+
+HELD_OUT = "the held-out test part, which `thinfile fairness` judges unless given --all-rows"
+
+
+def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
+    """Warnings for the protected groups the fairness audit will list but not judge, under `min_rows` rows: in the
+    whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default."""
+    whole = small_groups(frame, schema, min_rows)
+    held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})
+    return [warning for *_, warning in whole + held]
 
 
 def check_intervals(
