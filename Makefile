@@ -34,7 +34,8 @@ gates: setup-dev
 pytest: setup-dev browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 
-# the wheel in a fresh venv without the source tree: --help, a tiny `thinfile run`, and `bentoml build`
+# the wheel in a fresh venv without the source tree: --help, a tiny `thinfile run`, `bentoml build`, and the
+# Bento served by its tag answering one /score
 package: setup-dev
 	PYTHON=$(PYTHON) .ci/wheel-smoke
 

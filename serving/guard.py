@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from thinfile.serving.contract import BadRequest, printable
@@ -98,6 +99,14 @@ def nullable_for_openapi_3_0(node: Any) -> Any:
     return node
 
 
+def package_version() -> str:
+    """The installed thinfile's version ("unknown" for a tree that is not installed)."""
+    try:
+        return metadata.version("thinfile")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def document(
     spec: dict[str, Any],
     extra_paths: Mapping[str, Any] | None = None,
@@ -108,6 +117,9 @@ def document(
     of the Guard and the service (BentoML's says a 400 carries a string `detail`, knows no 401, 403, 413, 415, 503).
     `request_schemas` are JSON schemas whose references point at #/components/schemas, with their `$defs`."""
     spec = json.loads(json.dumps(spec))
+    info = spec.setdefault("info", {})
+    if info.get("version") in (None, "None"):  # BentoML 1.4 writes "None" for a service not served from a Bento
+        info["version"] = package_version()
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     paths = spec.setdefault("paths", {})
     paths.update(extra_paths or {})

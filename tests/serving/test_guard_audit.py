@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from thinfile.serving.audit import (
     summarise,
 )
 from thinfile.serving.contract import BadRequest
-from thinfile.serving.guard import PARSED, Guard, Route, nullable_for_openapi_3_0
+from thinfile.serving.guard import PARSED, Guard, Route, document, nullable_for_openapi_3_0
 from thinfile.serving.settings import ServingSettings
 from thinfile.serving.startup import ServiceStartError, bind_host, check_access
 
@@ -241,6 +242,12 @@ def test_the_openapi_document_states_the_answers_the_guard_gives() -> None:
     assert score["responses"]["400"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "array"
     assert set(served["paths"]["/model"]["get"]["responses"]) == {"401", "403"}
     assert "503" in served["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_the_openapi_document_gives_the_installed_packages_version_where_bentoml_writes_none() -> None:
+    spec = {"info": {"title": "thinfile", "version": "None"}, "paths": {}}
+    assert document(spec)["info"]["version"] == importlib.metadata.version("thinfile")
+    assert document({"info": {"version": "7"}, "paths": {}})["info"]["version"] == "7"
 
 
 def test_nullable_fields_are_written_as_openapi_3_0_says() -> None:
