@@ -17,7 +17,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
 from thinfile.features.settings import project_root
-from thinfile.serving.settings import ServingSettings
+from thinfile.serving.settings import ServingSettings, setting_problems
 from thinfile.training.settings import model_name_for, nothing_trained
 
 SERVICE = "thinfile.serving.service:Thinfile"
@@ -32,11 +32,7 @@ def serving_settings(**overrides: object) -> ServingSettings:
     try:
         return ServingSettings.from_env(**overrides)
     except ValidationError as err:
-        problems = [
-            f"THINFILE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"] else e["msg"]
-            for e in err.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        raise fail(f"bad serving settings: {'; '.join(problems)}") from None
+        raise fail(f"bad serving settings: {setting_problems(err)}") from None
 
 
 def port_in_use(host: str, port: int) -> bool:
