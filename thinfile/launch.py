@@ -1,17 +1,38 @@
 """The `thinfile` console entry point: Ctrl-C while the command's libraries load (a few seconds) ends the
 command with one line and exit code 130, as it does once the command runs, instead of an import traceback. When the
 command is done, what it made is frozen out of the garbage collector (`gc.freeze`): the interpreter's last collection
-at exit would otherwise walk every object the command's libraries made, for a second or more."""
+at exit would otherwise walk every object the command's libraries made, for a second or more.
+
+A command stopped by Ctrl-C or SIGTERM (exit 130 or 143: `guarded` has said so in one line, and the `with` blocks
+have ended its MLflow runs and removed its scratch folders) leaves without waiting for the threads libraries left
+behind: a thread pool whose worker Ctrl-C caught while it started never tells that worker to stop, and the
+interpreter's exit would wait for it for ever. Ctrl-C after the command is done ends the exit at once, with the
+command's own code (not a death by SIGINT that a shell reports as a silent 130)."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 INTERRUPTED_STARTING = "error: interrupted while starting; nothing was done"
+STOPPED = (128 + signal.SIGINT, 128 + signal.SIGTERM)
+"""the exit codes of a command stopped by Ctrl-C or SIGTERM"""
+CLEAN_UP_S = 5.0
+"""how long the exit handlers (logging's, MLflow's, ...) of a stopped command may take"""
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
 
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
@@ -26,8 +47,51 @@ from thinfile.cli import app  # noqa: E402  (loaded under the quiet handler abov
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _exit_code(code: object) -> int:
+    """The process's exit code for `SystemExit(code)`: None is 0; a message (printed by the interpreter) is 1."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def _exiting_with(code: int) -> None:
+    """From now on Ctrl-C and SIGTERM end the process at once with `code`: the command is over."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        _flush()
+        os._exit(code)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, leave)
+
+
+def _leave_stopped(code: int) -> None:
+    """End a stopped command's process: the exit handlers run (for at most CLEAN_UP_S), not the wait for threads."""
+    _exiting_with(code)
+    _flush()
+    handlers = threading.Thread(target=atexit._run_exitfuncs, name="thinfile-exit", daemon=True)
+    handlers.start()
+    handlers.join(CLEAN_UP_S)
+    _flush()
+    os._exit(code)
+
+
 def main() -> None:
+    code = 1
     try:
         app()
+        code = 0
+    except KeyboardInterrupt:  # between loading and the command (typer building it): no `guarded` to say it
+        sys.stderr.write(INTERRUPTED_STARTING + "\n")
+        code = STOPPED[0]
+    except SystemExit as done:
+        code = _exit_code(done.code)
+        if code not in STOPPED:
+            _exiting_with(code)
+            raise
     finally:
         gc.freeze()
+    if code in STOPPED:
+        _leave_stopped(code)
+    _exiting_with(code)
+    sys.exit(code)
