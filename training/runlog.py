@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -19,13 +20,14 @@ from mlflow.data.dataset import Dataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
+from thinfile.features.lifetime import signals_held
 from thinfile.features.schema import Schema, protected_values
 from thinfile.features.scratch import scratch_prefix
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
 from thinfile.training.registry import input_signature
-from thinfile.training.reporting.drawing import Drawing, Plots, draw_pngs
+from thinfile.training.reporting.drawing import Drawing, Plots
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.settings import EvaluationConfig, StabilityLimits, TrainingSettings
@@ -250,8 +252,19 @@ class PendingRun:
         return self.result
 
     def stop(self) -> None:
-        self.drawing.stop()
-        shutil.rmtree(self.drawing.root, ignore_errors=True)
+        try:
+            self.drawing.stop()
+        finally:
+            shutil.rmtree(self.drawing.root, ignore_errors=True)
+
+
+def _start_drawing(drawing: Drawing, groups: tuple[Plots, ...]) -> None:
+    """Fork the drawing processes with Ctrl-C and SIGTERM held until every one is started and known to `drawing`
+    (then raised). Arriving during a fork, the signal would run its handler in the fork's own callbacks, which
+    swallow the KeyboardInterrupt (the train went on as if no Ctrl-C had come), or between a fork and its
+    bookkeeping, leaving a drawing process `stop()` does not know."""
+    with signals_held(signal.SIGINT, signal.SIGTERM):
+        drawing.start(groups)
 
 
 def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, files_now: bool = False) -> PendingRun:
@@ -259,13 +272,15 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
     spec's own plots are drawn meanwhile, the evaluation's once it is known. Unless `files_now`, returns without
     waiting for them: the caller goes on with its own work and `finish()`es the run later."""
     timings = _timings(model, spec, ctx)
-    folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("run")))
     settings = ctx.settings.training_json().encode()
-    (folder / SETTINGS_FILE).write_bytes(settings)
-    drawing = draw_pngs(spec.plots, folder, timeout_s=ctx.evaluation.plot_timeout_s)  # they need no evaluation
+    with signals_held(signal.SIGINT, signal.SIGTERM):  # the folder is made and its drawing started whole, or not
+        folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("run")))
+        drawing = Drawing(folder, timeout_s=ctx.evaluation.plot_timeout_s)
     try:
+        (folder / SETTINGS_FILE).write_bytes(settings)
+        _start_drawing(drawing, spec.plots)  # they need no evaluation
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
-        drawing.start((Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
+        _start_drawing(drawing, (Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
         run_id, logged = tracking.log_model_run(
             experiment=ctx.experiment,
             run_name=spec.run_name or spec.family,
@@ -285,8 +300,10 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
             files_now=files_now,
         )
     except BaseException:
-        drawing.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            drawing.stop()
+        finally:  # a second Ctrl-C while the drawing stops still leaves no folder
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return PendingRun(ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged), drawing, files_now)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import signal
 import sqlite3
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -288,6 +291,37 @@ def terminated_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+RESEND_S = 0.05
+"""how long after it was swallowed a Ctrl-C or SIGTERM is sent again"""
+
+
+@contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """While inside, a KeyboardInterrupt or Terminated that the interpreter would swallow is raised again: a signal's
+    handler runs wherever Python is, and in a fork's callbacks, a weakref callback or a `__del__` run by the garbage
+    collector its exception is only printed ("Exception ignored in ...") and the command goes on as if the signal
+    had not come. Here the signal is sent again a moment later (from a thread: sent from the hook, its handler would
+    run inside the hook, whose exceptions are swallowed too), to arrive once the interpreter is back in the
+    command's code. In a process forked meanwhile (a drawing process) it is dropped: its parent has it."""
+    previous, owner, main = sys.unraisablehook, os.getpid(), threading.main_thread().ident
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        error = unraisable.exc_value
+        sent = signal.SIGINT if isinstance(error, KeyboardInterrupt) else signal.SIGTERM
+        if not isinstance(error, KeyboardInterrupt | Terminated):
+            previous(unraisable)
+        elif os.getpid() == owner and main is not None:
+            again = threading.Timer(RESEND_S, signal.pthread_kill, (main, sent))
+            again.daemon = True
+            again.start()
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command; an expected fault becomes one line and exit code 2 (the traceback only with --debug); Ctrl-C
     and SIGTERM one line each, exit 130 and 143."""
@@ -295,7 +329,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            with terminated_raises():
+            with terminated_raises(), interrupts_kept():
                 return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
