@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mlflow
@@ -10,6 +12,7 @@ import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 from optbinning import BinningProcess
+from ortools.sat.python import cp_model
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
@@ -25,6 +28,27 @@ from thinfile.training.registry import (
 BUREAU_FAMILY = "bureau_scorecard"
 ALL_INPUTS_FAMILY = "all_inputs_scorecard"
 TREND = {1: "descending", -1: "ascending"}
+
+
+class _CtrlCLeftToPython(cp_model.CpSolver):
+    """CP-SAT, optbinning's solver, without its own Ctrl-C handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parameters.catch_sigint_signal = False
+
+
+@contextlib.contextmanager
+def ctrl_c_left_to_python() -> Iterator[None]:
+    """optbinning's solves leave Ctrl-C to Python: CP-SAT would take it for itself (ending only the solve in hand)
+    and, done, put the operating system's default back under Python's handler, so that a later Ctrl-C killed the
+    command without a word, its runs left RUNNING and its scratch folder behind."""
+    made = cp_model.CpSolver
+    cp_model.CpSolver = _CtrlCLeftToPython  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        cp_model.CpSolver = made  # type: ignore[misc]
 
 
 class ScorecardError(ValueError):
@@ -60,7 +84,8 @@ class WoeScorecard:
         )
         x = _matrix(train, schema, features)
         y = train[schema.target].to_numpy(dtype=np.int64)
-        woe = binning.fit_transform(x, y, metric="woe", metric_missing="empirical", metric_special="empirical")
+        with ctrl_c_left_to_python():
+            woe = binning.fit_transform(x, y, metric="woe", metric_missing="empirical", metric_special="empirical")
         model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
         model.fit(woe.to_numpy(dtype=np.float64), y)
         return cls(schema, features, family, binning, model)
