@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import yaml
 from typer.testing import CliRunner
@@ -147,3 +148,15 @@ def test_train_warns_of_a_protected_group_too_small_to_audit_before_fitting(tmp_
     said = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert SMALL_WOMEN in said and said.index(SMALL_WOMEN) < said.index("fitting the champion")
+
+
+def test_train_says_what_share_its_cut_off_approves_as_mlflow_records_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    args = ["train", "--data", str(GERMAN), "--schema", str(DATA / "german_credit.yaml"), "--no-tune"]
+    result = runner.invoke(app, [*args, "--no-baselines", "--no-register"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    run = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`thinfile.role` = 'champion'")
+    approved, cutoff = run["metrics.approval_rate_at_policy"].iloc[0], run["metrics.policy_cutoff"].iloc[0]
+    assert f"at its approve cut-off {cutoff:g} the champion approves {approved:.1%} of the test rows" in said

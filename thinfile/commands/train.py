@@ -160,6 +160,14 @@ def train(
         table.add_row(row.model, *(_cell(getattr(row, c)) for c in cols), row.run_id[:8])
     show(table)
     truth = result.champion.metrics
+    if "approval_rate_at_policy" in truth:
+        bad = truth.get("bad_rate_at_policy")
+        console.print(
+            f"at its approve cut-off {truth['policy_cutoff']:g} the champion approves "
+            f"{truth['approval_rate_at_policy']:.1%} of the test rows"
+            + (f", {bad:.1%} of them defaulted" if bad is not None else "")
+            + "; to lend at your own: --cutoff, --approval-rate or --bad-rate (or THINFILE_APPROVE_CUTOFF when serving)"
+        )
     if "truth_auc" in truth:
         console.print(
             f"champion against the truth on through-the-door test applicants (true_pd): AUC {truth['truth_auc']:.4f}, "
