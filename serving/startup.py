@@ -18,10 +18,11 @@ class ServiceStartError(RuntimeError):
     """The service cannot start; the message says why and what to do."""
 
 
-def settings_from_env() -> ServingSettings:
-    """The service's settings from its THINFILE_* variables, or why not in one line naming each bad variable."""
+def settings_from_env(**overrides: object) -> ServingSettings:
+    """The service's settings from its THINFILE_* variables (and the CLI's `overrides`), or why not in one line
+    naming each bad variable (never its value)."""
     try:
-        return ServingSettings.from_env()
+        return ServingSettings.from_env(**overrides)
     except ValidationError as err:
         raise ServiceStartError(f"bad serving settings: {setting_problems(err)}") from None
 

@@ -12,12 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
 from thinfile.features.settings import project_root
-from thinfile.serving.settings import ServingSettings, setting_problems
+from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for, nothing_trained
 
 SERVICE = "thinfile.serving.service:Thinfile"
@@ -29,10 +28,12 @@ BUILT_IN = ServingSettings.model_construct()
 
 def serving_settings(**overrides: object) -> ServingSettings:
     """The service's settings, or one line naming each bad THINFILE_* variable (never its value)."""
+    from thinfile.serving.startup import ServiceStartError, settings_from_env
+
     try:
-        return ServingSettings.from_env(**overrides)
-    except ValidationError as err:
-        raise fail(f"bad serving settings: {setting_problems(err)}") from None
+        return settings_from_env(**overrides)
+    except ServiceStartError as err:
+        raise fail(str(err)) from None
 
 
 def port_in_use(host: str, port: int) -> bool:
