@@ -15,6 +15,7 @@ from thinfile.features.schema import load_schema
 from thinfile.training.champion import fit_champion
 from thinfile.training.data import load_training_table, prepare
 from thinfile.training.fairness import VERDICTS, FairnessReport, fairness_report, render_html, write_report
+from thinfile.training.fairness.audit import crossed_too_small
 from thinfile.training.scorecard import fit_bureau_scorecard
 from thinfile.training.split import split_frame
 
@@ -71,3 +72,21 @@ def test_real_table_page_lists_a_failure_within_noise_only_among_the_failures(
     noise = page.split("Within sampling noise: more rows are needed to be sure</h3>")[1].split("</ul>")[0]
     for c in (c for c in report.failures if c.within_noise):
         assert failures.count(escape(c.sentence)) == 1 and escape(c.sentence) not in noise, c.sentence
+
+
+def test_real_table_crossed_groups_warned_before_training_are_those_the_audit_lists_unjudged(
+    german: tuple[FairnessReport, pd.DataFrame],
+) -> None:
+    report, test = german
+    schema = load_schema(DATA / "german_credit.yaml")
+    small_alone = {(u.attribute, u.group) for u in report.unchecked if " & " not in u.attribute}
+    unjudged = {
+        (u.group, u.rows)
+        for u in report.unchecked
+        if " & " in u.attribute and not any(f"{g}" in u.group.split(" & ") for _, g in small_alone)
+    }
+    assert unjudged, "the 200 held-out rows should leave crossed groups under 50 rows"
+    (warning,) = crossed_too_small(test, schema, report.audit.min_group_rows, small_alone)
+    assert f"{len(unjudged)} of " in warning
+    for group, rows in unjudged:
+        assert f"'{group}' {rows} rows" in warning

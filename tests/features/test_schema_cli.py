@@ -118,7 +118,7 @@ def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tm
 
 
 def test_check_warns_of_no_group_when_every_group_can_be_audited(tmp_path, monkeypatch):
-    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "30")
+    monkeypatch.setenv("THINFILE_AUDIT__MIN_GROUP_ROWS", "10")
     result = runner.invoke(app, ["schema", "check", str(GERMAN), "--schema", str(DATA / "german_credit.yaml")])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
 
