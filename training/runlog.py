@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import signal
@@ -39,6 +40,7 @@ class PdModel(Protocol):
 
 
 SETTINGS_FILE = "settings.json"
+RUN_STOPPED = "the train was stopped before this run's plots and files were logged"
 SETTINGS_TAG = "thinfile.settings_sha256"
 """the SHA-256 of the run's settings.json as written (UTF-8), to find the runs trained with the same settings"""
 
@@ -252,10 +254,15 @@ class PendingRun:
         return self.result
 
     def stop(self) -> None:
+        """Give the files up (the caller failed or was stopped); a run left without them is marked KILLED, not
+        FINISHED, where the store still answers (the caller's own error is the one to report)."""
         try:
             self.drawing.stop()
         finally:
             shutil.rmtree(self.drawing.root, ignore_errors=True)
+            if not self.files_logged:
+                with contextlib.suppress(Exception):
+                    tracking.mark_killed(self.result.run_id, RUN_STOPPED)
 
 
 def _start_drawing(drawing: Drawing, groups: tuple[Plots, ...]) -> None:

@@ -191,10 +191,16 @@ def end_abandoned_runs(experiment: str) -> list[str]:
         pid = tags.get(PID_TAG, "")
         if tags.get(HOST_TAG) != host or not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
             continue
-        client.set_tag(run.info.run_id, ENDED_TAG, f"its process {pid} had ended while the run was open")
-        client.set_terminated(run.info.run_id, status="KILLED")
+        mark_killed(run.info.run_id, f"its process {pid} had ended while the run was open", client)
         ended.append(f"{run.info.run_id[:8]} ({run.info.run_name})")
     return ended
+
+
+def mark_killed(run_id: str, why: str, client: MlflowClient | None = None) -> None:
+    """End a run as KILLED, saying why in its `thinfile.ended` tag: it is not a whole run to compare or deploy."""
+    client = client or MlflowClient(configure())
+    client.set_tag(run_id, ENDED_TAG, why)
+    client.set_terminated(run_id, status="KILLED")
 
 
 def rows_per_second(fn: Callable[[np.ndarray], object], X: np.ndarray, rows: int) -> float:

@@ -225,6 +225,27 @@ def test_a_train_stopped_after_its_baselines_leaves_no_drawing_process_or_run_fo
     assert not list(tmp_path.glob("thinfile-run-*"))
 
 
+def test_a_train_stopped_after_its_baselines_marks_their_runs_killed_not_finished(
+    trained_here: Path, population: pd.DataFrame, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(trained_here))
+    store = trained_here / "mlruns" / "mlflow.db"
+    with sqlite3.connect(store) as db:
+        before = {run for (run,) in db.execute("select run_uuid from runs")}
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "fit_scorer", killed)  # the baselines are logged, their files not yet
+    with_baselines = QUICK.model_copy(update={"pipeline": PipelineConfig(baselines=True, global_explanations=False)})
+    with pytest.raises(KeyboardInterrupt):
+        train_frame(population.iloc[6_000:12_000], schema, with_baselines)
+    with sqlite3.connect(store) as db:
+        rows = db.execute("select run_uuid, status from runs").fetchall()
+    new = {run: status for run, status in rows if run not in before}
+    assert len(new) == 2 and set(new.values()) == {"KILLED"}, new
+
+
 def test_a_damaged_store_database_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "mlruns").mkdir()
     (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"garbage, not SQLite\n" * 100)
