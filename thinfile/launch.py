@@ -7,7 +7,12 @@ A command stopped by Ctrl-C or SIGTERM (exit 130 or 143: `guarded` has said so i
 have ended its MLflow runs and removed its scratch folders) leaves without waiting for the threads libraries left
 behind: a thread pool whose worker Ctrl-C caught while it started never tells that worker to stop, and the
 interpreter's exit would wait for it for ever. Ctrl-C after the command is done ends the exit at once, with the
-command's own code (not a death by SIGINT that a shell reports as a silent 130)."""
+command's own code (not a death by SIGINT that a shell reports as a silent 130).
+
+A command whose output is closed before it is done (`thinfile ... | head`) ends without a word and with exit code
+141, a death by SIGPIPE's, as `yes | head` does: not click's exit 1, which a script reads as a failed check (the
+audit log's FAIL), nor `error: Broken pipe` and 2, nor a traceback or "Exception ignored" as the interpreter exits
+(what is still buffered for the closed pipe goes to /dev/null)."""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
 
 signal.signal(signal.SIGINT, _interrupted_while_loading)
 from thinfile.cli import app  # noqa: E402  (loaded under the quiet handler above)
+from thinfile.commands.common import EXIT_CLOSED, closed_outputs, output_closed  # noqa: E402
 
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -76,6 +82,30 @@ def _leave_stopped(code: int) -> None:
     os._exit(code)
 
 
+def _closed() -> int:
+    """EXIT_CLOSED, with the closed standard streams sent to /dev/null (the interpreter's last flush of what is
+    still buffered for them would fail, printed as "Exception ignored", and make the exit code 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in closed_outputs():
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return EXIT_CLOSED
+
+
+def _flushed(code: int) -> int:
+    """`code`, once what is buffered for standard output and error is written; EXIT_CLOSED if their reader has gone."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except OSError as err:
+            if output_closed(err):
+                return _closed()
+        except ValueError:  # closed by the command
+            pass
+    return code
+
+
 def main() -> None:
     code = 1
     try:
@@ -86,12 +116,20 @@ def main() -> None:
         code = STOPPED[0]
     except SystemExit as done:
         code = _exit_code(done.code)
-        if code not in STOPPED:
+        # `guarded` said 141 of a command's output; click's exit 1 comes of a broken pipe outside commands (--help)
+        if code == EXIT_CLOSED or output_closed(done.__context__):
+            code = _closed()
+        elif not isinstance(done.code, int | None) and code not in STOPPED:  # a message: the interpreter prints it
             _exiting_with(code)
             raise
+    except OSError as err:  # an error message click could not write (stderr closed too)
+        if not output_closed(err):
+            raise
+        code = _closed()
     finally:
         gc.freeze()
     if code in STOPPED:
         _leave_stopped(code)
+    code = _flushed(code)
     _exiting_with(code)
     sys.exit(code)

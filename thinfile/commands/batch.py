@@ -166,7 +166,7 @@ def batch_score(
 
     Exit codes: 0 scored; 1 every row was rejected (nothing scored); 2 the job could not run or stopped
     part-way (the one-line message says what to do); 3 counts did not reconcile; 130 interrupted;
-    143 terminated (SIGTERM).
+    141 its output was closed (`| head`); 143 terminated (SIGTERM).
     """
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.serving.batch import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import select
 import signal
 import sqlite3
 import sys
@@ -265,6 +266,9 @@ def _store_fault(err: BaseException) -> str | None:
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_CLOSED = 128 + 13
+"""a command whose output was closed (`thinfile ... | head`): the code of a death by SIGPIPE (13 on every Unix), as
+a shell reports `yes | head`; not 1, which says a check failed"""
 STOPPED = "before it finished; what it had not finished is not kept: run the command again"
 
 
@@ -324,7 +328,7 @@ def interrupts_kept() -> Iterator[None]:
 
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command; an expected fault becomes one line and exit code 2 (the traceback only with --debug); Ctrl-C
-    and SIGTERM one line each, exit 130 and 143."""
+    and SIGTERM one line each, exit 130 and 143; output whose reader has gone (`| head`) exit 141 without a word."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -338,6 +342,8 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         except Terminated:
             raise fail(f"stopped by SIGTERM {STOPPED}", code=EXIT_TERMINATED) from None
         except Exception as err:
+            if output_closed(err):  # nobody reads on: `thinfile.launch` ends the process without a word
+                raise typer.Exit(EXIT_CLOSED) from None
             if _interrupted(err) and not _debugging():  # Ctrl-C inside a library that wrapped it in its own error
                 raise fail(f"interrupted {STOPPED}", code=EXIT_INTERRUPTED) from None
             message = expected_fault(err)
@@ -346,6 +352,31 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             raise fail(message) from None
 
     return run
+
+
+def output_closed(err: BaseException | None) -> bool:
+    """Did `err` come of writing to a standard output or error whose reader has gone (`| head` read what it
+    wanted), rather than of a pipe or socket of the command's own (a server that hung up, a fault to report)?"""
+    broken = err is not None and any(isinstance(e, OSError) and e.errno == errno.EPIPE for e in _causes(err))
+    return broken and bool(closed_outputs())
+
+
+def closed_outputs() -> list[int]:
+    """Standard output and error (as file descriptors 1 and 2) when they are pipes or sockets whose reader has
+    gone: the kernel reports an error on them to poll (Linux, the BSDs); where poll cannot tell, none."""
+    if not hasattr(select, "poll"):
+        return []
+    closed = []
+    for fd in (1, 2):
+        poller = select.poll()
+        try:
+            poller.register(fd, select.POLLOUT)
+            events = poller.poll(0)
+        except (OSError, ValueError):
+            continue
+        if any(event & (select.POLLERR | select.POLLHUP) for _, event in events):
+            closed.append(fd)
+    return closed
 
 
 def _interrupted(err: BaseException) -> bool:

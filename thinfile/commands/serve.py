@@ -308,7 +308,7 @@ def verify(
     Exit codes: 0 pass (every check ran, nothing found); 1 fail (a problem found: a torn line, a repeated id, a
     sequence gap or disorder, or a MAC that does not match the key the records name); 2 incomplete (nothing found,
     but some integrity could not be checked: no key, records under another key, or records older than chaining),
-    or the log could not be read.
+    or the log could not be read; 141 the report's reader stopped reading (`| head`), which says nothing of the log.
     """
     from dataclasses import asdict
 
