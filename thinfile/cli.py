@@ -11,7 +11,7 @@ import pkgutil
 import typer
 
 from thinfile import commands
-from thinfile.commands.common import fail, guarded
+from thinfile.commands.common import PATH, fail, guarded
 from thinfile.config import SETTINGS_FILE_VARIABLE, stray_variables
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -66,7 +66,7 @@ def _root(
         "--settings",
         envvar=SETTINGS_FILE_VARIABLE,
         show_envvar=True,
-        metavar="FILE",
+        metavar=PATH,
         help="A YAML file of settings laid over the defaults (limits, thresholds, chunk sizes; it may hold only the "
         "fields to change; `thinfile settings --defaults` writes them all). Give it before the command. "
         "THINFILE_<SECTION>__<FIELD> variables win over it.",

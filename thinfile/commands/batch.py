@@ -19,6 +19,7 @@ from thinfile.commands.common import (
     from_settings,
     get_current_context,
     model_name,
+    schema_option,
     warn_of_schema,
 )
 from thinfile.config import BatchSettings, load_settings
@@ -105,7 +106,7 @@ def batch_score(
         help="Registry alias or version, a models:/ URI, or a folder holding a saved scorer.",
     ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
-    schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
+    schema: str = schema_option("Schema file whose name names the model (default: built-in)."),
     engine: str = typer.Option(
         "embedded",
         "--engine",

@@ -192,6 +192,16 @@ def share_option(flag: str, help: str) -> Any:
     return typer.Option(None, flag, callback=_share, metavar="<share 0..1>", help=help)
 
 
+PATH = "<path>"
+"""the metavar of an option naming a file or folder: what typer shows for a `Path` option, given to those kept a str"""
+
+
+def schema_option(help: str) -> Any:
+    """--schema: a schema file, or `synthetic` for the built-in one, shown as a path like every file option. Kept a
+    str: as a Path, `./synthetic` (a file of that name) would read as `synthetic`, the built-in schema."""
+    return typer.Option(None, "--schema", metavar=PATH, help=help)
+
+
 def lending_policy(
     cutoff: float | None,
     approval_rate: float | None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, from_settings, model_name, show
+from thinfile.commands.common import console, default_population, fail, from_settings, model_name, schema_option, show
 from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -60,9 +60,7 @@ def fairness(
         "table `thinfile train` used by default (data/synthetic/population/, else the seeded "
         "synthetic rows it generates).",
     ),
-    schema: str = typer.Option(
-        None, "--schema", help="Schema file (YAML) describing the table. Default: the model's own schema."
-    ),
+    schema: str = schema_option("Schema file (YAML) describing the table. Default: the model's own schema."),
     out: Path = typer.Option(
         None,
         "--out",

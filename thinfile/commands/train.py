@@ -17,6 +17,7 @@ from thinfile.commands.common import (
     model_name,
     one_font_warning,
     say,
+    schema_option,
     share_option,
     show,
     warn_of_schema,
@@ -37,9 +38,7 @@ def train(
         "(the folder `thinfile generate --out` wrote is fine). Default: data/synthetic/population/, "
         "generated first if absent.",
     ),
-    schema: str = typer.Option(
-        None, "--schema", help="Schema file (YAML) describing the table. Default: the built-in synthetic schema."
-    ),
+    schema: str = schema_option("Schema file (YAML) describing the table. Default: the built-in synthetic schema."),
     name: str = typer.Option(
         None,
         "--name",
@@ -220,7 +219,7 @@ def promote(
         f"({from_settings('promotion.max_auc_cost')}).",
     ),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from --schema's name."),
-    schema: str = typer.Option(None, "--schema", help="Schema file whose name names the model (default: built-in)."),
+    schema: str = schema_option("Schema file whose name names the model (default: built-in)."),
     alias: str = typer.Option(CHAMPION_ALIAS, "--alias", help="Alias to move (champion or challenger)."),
 ) -> None:
     """Point the 'champion' alias (or another) at a registered version; serving follows the alias.
