@@ -38,6 +38,7 @@ from thinfile.serving.contract import (
     model_card_path,
     response_model,
 )
+from thinfile.serving.docs_page import index_page
 from thinfile.serving.guard import PARSED, Guard
 from thinfile.serving.guard import Route as GuardedRoute
 from thinfile.serving.processes import die_with_server, mark_server
@@ -190,7 +191,14 @@ async def docs(request: Request) -> RedirectResponse:
     return RedirectResponse(url="/")
 
 
-extra_routes = Starlette(routes=[Route("/model", model_info, methods=["GET"]), Route("/docs", docs, methods=["GET"])])
+# "/" answers ahead of BentoML's own index page (mounted apps come first), which loads Google Tag Manager
+extra_routes = Starlette(
+    routes=[
+        Route("/", index_page, methods=["GET"]),
+        Route("/model", model_info, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+)
 
 
 class ReadByGuard:
