@@ -31,12 +31,13 @@ import os
 import re
 import secrets
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic_core import to_json
 
@@ -425,10 +426,16 @@ def _lines(path: str | Path) -> Iterator[tuple[int, bytes, dict | None]]:
                 yield number, line, record
                 continue
             yield number, line, None
-            start = line.rfind(b'{"request_id":')
-            glued = _record(line[start:]) if start > 0 and line.endswith(b"\n") else None
+            glued = _glued(line)
             if glued is not None:
-                yield number, line[start:], glued
+                yield number, *glued
+
+
+def _glued(line: bytes) -> tuple[bytes, dict] | None:
+    """A whole record glued after a torn one on a line that is not a record itself: its bytes and the record."""
+    start = line.rfind(b'{"request_id":')
+    glued = _record(line[start:]) if start > 0 and line.endswith(b"\n") else None
+    return None if glued is None else (line[start:], glued)
 
 
 def read_audit(path: str | Path) -> Iterator[tuple[int, dict | None]]:
@@ -684,25 +691,170 @@ def _aware(moment: datetime) -> datetime:
 def query_audit(path: str | Path, query: AuditQuery = AuditQuery(), limit: int | None = None) -> list[dict]:
     """Records matching `query` across the rotated files and the active one, oldest first; `limit` keeps the
     most recent ones."""
+    return scan_audit(path, query, limit).shown
+
+
+@dataclass
+class Tally:
+    """What `summarise` counts, one record at a time. An error counting a record (a record without a model
+    version) is kept and raised by `summary`, as `summarise` would raise it over the same records."""
+
+    decisions: int = 0
+    by_decision: dict[str, int] = field(default_factory=dict)
+    by_version: dict[str, int] = field(default_factory=dict)
+    first: Any = None
+    last: Any = None
+    errors: list[Exception | None] = field(default_factory=lambda: [None, None, None])
+
+    def add(self, r: dict) -> None:
+        self.decisions += 1
+        counts, low, high = self.errors
+        if counts is None:
+            try:
+                self.by_decision[r["decision"]] = self.by_decision.get(r["decision"], 0) + 1
+                self.by_version[str(r["model_version"])] = self.by_version.get(str(r["model_version"]), 0) + 1
+            except Exception as err:
+                self.errors[0] = err
+        t = r["time"]
+        if low is None:
+            try:
+                self.first = t if self.decisions == 1 or t < self.first else self.first
+            except Exception as err:
+                self.errors[1] = err
+        if high is None:
+            try:
+                self.last = t if self.decisions == 1 or t > self.last else self.last
+            except Exception as err:
+                self.errors[2] = err
+
+    def summary(self) -> dict:
+        """As `summarise` (counting first, then the earliest time, then the latest: so its first error)."""
+        for err in self.errors:
+            if err is not None:
+                raise err
+        return {
+            "decisions": self.decisions,
+            "by_decision": self.by_decision,
+            "by_model_version": self.by_version,
+            "first": self.first,
+            "last": self.last,
+        }
+
+
+@dataclass
+class AuditScan:
+    """One pass over the log: the matches to show (the most recent `limit`, all without one) and a tally of all."""
+
+    shown: list[dict]
+    tally: Tally
+
+
+def scan_audit(path: str | Path, query: AuditQuery = AuditQuery(), limit: int | None = None) -> AuditScan:
+    """The records matching `query` across the rotated files and the active one, oldest first, keeping only the
+    most recent `limit` of them (all if none) while tallying every match; as `query_audit` read them."""
     files = log_files(path)
     if not files:
         raise FileNotFoundError(f"no audit log at {path}; the service writes one when it scores (THINFILE_AUDIT_LOG)")
-    found = [r for f in files for _, r in read_audit(f) if r is not None and query.matches(r)]
-    return found[-limit:] if limit else found
+    tally = Tally()
+    kept: deque[dict] | list[dict] = deque(maxlen=limit) if limit and limit > 0 else []
+    needles = _needles(query)
+    for f in files:
+        found = _candidates(f, needles) if needles else (r for _, r in read_audit(f) if r is not None)
+        for r in found:
+            if query.matches(r):
+                tally.add(r)
+                kept.append(r)
+    shown = list(kept)
+    return AuditScan(shown[-limit:] if limit and limit < 0 else shown, tally)
+
+
+def _needles(query: AuditQuery) -> tuple[bytes, ...]:
+    """Bytes every line holding a match contains, unless it holds a backslash or a NUL (see `_candidates`).
+
+    A JSON string without escapes is its characters in UTF-8 between quotes (as `json.loads` decodes bytes, with
+    surrogatepass), so a record whose request id, input HMAC or decision equals the filter's, on a line with no
+    backslash, has `"<value>"` in it, whichever encoder wrote it. The model version matches by `str()`, so a record
+    may hold it as a number: an integer's digits hold the filter's (1, or -0 for 0); a filter that is a float's
+    str ("1.0", "1e+20", "nan", "inf"), or None, True or False (the str of null, a missing version, true, false)
+    has no such bytes, so it gives no needle and those lines are parsed."""
+    needles = [
+        b'"' + value.encode("utf-8", "surrogatepass") + b'"'
+        for value in (query.request_id, query.input_hmac, query.decision)
+        if value
+    ]
+    version = str(query.model_version) if query.model_version else ""
+    if version and version not in ("None", "True", "False") and (_INTEGER.fullmatch(version) or not _float(version)):
+        needles.append(version.encode("utf-8", "surrogatepass"))
+    return tuple(needles)
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_SCAN = 1 << 20
+
+
+def _float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _candidates(path: Path, needles: tuple[bytes, ...]) -> Iterator[dict]:
+    """The records of one file (as `read_audit` reads them: glued ones too) on the lines that hold every needle,
+    or a backslash (an escape: the bytes of a value may differ from its characters) or a NUL (a line `json.loads`
+    would read as UTF-16 or -32). Other lines hold no match and are not parsed. Read in blocks of whole lines."""
+    with open(path, "rb") as fh:
+        carried: list[bytes] = []
+        while chunk := fh.read(_SCAN):
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                carried.append(chunk)  # a line longer than a block: read on to its end
+                continue
+            block = b"".join([*carried, chunk[:cut]]) if carried else chunk[:cut]
+            carried = [chunk[cut:]] if cut < len(chunk) else []
+            yield from _block_records(block, needles)
+        if carried:
+            yield from _block_records(b"".join(carried), needles)
+
+
+def _block_records(block: bytes, needles: tuple[bytes, ...]) -> Iterator[dict]:
+    """The records on the candidate lines of a block of lines (each ends with a newline but perhaps the last)."""
+    if b"\\" in block or b"\0" in block:
+        lines = block.split(b"\n")
+        last = lines.pop()
+        candidates: Iterable[bytes] = (
+            line
+            for line in [*(x + b"\n" for x in lines), *([last] if last else [])]
+            if b"\\" in line or b"\0" in line or all(n in line for n in needles)
+        )
+    else:
+        candidates = _lines_with(block, needles)
+    for line in candidates:
+        record = _record(line) if line.endswith(b"\n") else None
+        if record is None:
+            glued = _glued(line)
+            record = None if glued is None else glued[1]
+        if record is not None:
+            yield record
+
+
+def _lines_with(block: bytes, needles: tuple[bytes, ...]) -> Iterator[bytes]:
+    """The lines of a block that hold every needle, found by searching the block for the first."""
+    first, rest = needles[0], needles[1:]
+    at = block.find(first)
+    while at >= 0:
+        start = block.rfind(b"\n", 0, at) + 1
+        end = block.find(b"\n", at) + 1 or len(block)
+        line = block[start:end]
+        if all(n in line for n in rest):
+            yield line
+        at = block.find(first, end)
 
 
 def summarise(records: list[dict]) -> dict:
     """Counts by decision and by model version, and the time span covered."""
-    by_decision: dict[str, int] = {}
-    by_version: dict[str, int] = {}
+    tally = Tally()
     for r in records:
-        by_decision[r["decision"]] = by_decision.get(r["decision"], 0) + 1
-        by_version[str(r["model_version"])] = by_version.get(str(r["model_version"]), 0) + 1
-    times = [r["time"] for r in records]
-    return {
-        "decisions": len(records),
-        "by_decision": by_decision,
-        "by_model_version": by_version,
-        "first": min(times) if times else None,
-        "last": max(times) if times else None,
-    }
+        tally.add(r)
+    return tally.summary()

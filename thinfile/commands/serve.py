@@ -220,7 +220,7 @@ def _query(
     as_json: bool,
     log: Path | None,
 ) -> None:
-    from thinfile.serving.audit import AuditQuery, query_audit, summarise
+    from thinfile.serving.audit import AuditQuery, scan_audit
 
     if decision and decision not in ("approve", "refer", "decline"):
         raise fail(f"--decision must be approve, refer or decline, got {decision!r}")
@@ -236,15 +236,15 @@ def _query(
         until=until,
     )
     try:
-        records = query_audit(path, query)
+        scan = scan_audit(path, query, limit)
     except FileNotFoundError as err:
         raise fail(str(err)) from None
-    shown = records[-limit:] if limit else records
+    shown = scan.shown
     if as_json:
         for r in shown:
             typer.echo(json.dumps(r))
         return
-    table = Table(title=f"{len(shown)} of {len(records)} matching decisions in {path}")
+    table = Table(title=f"{len(shown)} of {scan.tally.decisions} matching decisions in {path}")
     for column in ("time", "request id", "model", "score", "decision", "reason codes"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for r in shown:
@@ -257,7 +257,7 @@ def _query(
             ", ".join(x["code"] for x in r["reasons"]),
         )
     show(table)
-    summary = summarise(records)
+    summary = scan.tally.summary()
     console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")
 
 
