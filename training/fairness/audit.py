@@ -11,12 +11,7 @@ from typing import Literal, Protocol
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    count,
-    mean_prediction,
-    selection_rate,
-    true_positive_rate,
-)
+from fairlearn.metrics import selection_rate, true_positive_rate
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -31,11 +26,10 @@ from thinfile.training.fairness.metrics import (
     INTERSECTION_SEP,
     MISSING_GROUP,
     WHY_UNDECLARED,
-    _metric_frame,
     approve_at_bad_rate,
     auc,
+    calibration_table,
     decision_frame,
-    default_rate,
     default_rate_among_approved,
     disparate_impact,
     group_labels,
@@ -771,13 +765,7 @@ def audit_attribute(
     )
 
     bins = pd_bins(p, audit.calibration_bins)
-    calib = _metric_frame(
-        {"rows": count, "pd_mean": mean_prediction, "default_rate": default_rate}, dft, p, lab, control=bins
-    ).by_group
-    calib = calib.reset_index()
-    calib.columns = ["bin", "group", "rows", "pd_mean", "default_rate"]
-    calib = calib[calib["rows"] > 0].reset_index(drop=True)
-    calib["rows"] = calib["rows"].astype(int)
+    calib = calibration_table(dft, p, lab, bins)
 
     edges = np.linspace(scale.min_score, scale.max_score, audit.score_bins + 1)
     hist = {str(g): np.histogram(sc[lab == g], edges)[0].astype(int).tolist() for g in groups.index}

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, selection_rate
+from fairlearn.metrics import selection_rate
 from sklearn.metrics import roc_auc_score
 
 from thinfile.features.schema import Schema
 from thinfile.training.evaluate import metric_token, thin_file_mask
-from thinfile.training.fairness.metrics import approve_at_bad_rate
+from thinfile.training.fairness.metrics import approve_at_bad_rate, grouped_metrics
 
 GROUP_ATTRIBUTE = "residence"
 FOCUS_GROUP = "rural"
@@ -169,35 +169,34 @@ def _expected_auc_metric(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return expected_auc(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64))
 
 
+FAIR_DECISIONS = {
+    "approval": selection_rate,
+    "expected_bad_rate": _expected_bad_rate_approved,
+    "approval_among_good": _expected_approval_among_good,
+}
+FAIR_RISK = {"auc": _expected_auc_metric}
+
+
 def fairness_metrics(p: np.ndarray, truth: TruthSet, approved: np.ndarray) -> dict[str, float]:
-    """Across residence (fairlearn MetricFrame, y_true = true_pd): approval, its ratio, bad rate and AUC by group.
+    """Across residence (y_true = true_pd): approval, its ratio, bad rate and AUC by group.
 
     Decisions are the model's at the historical approval rate; 'good' counts are expected (1 - true_pd).
+    The outcome is a probability, so rows cannot be collapsed into cells for fairlearn's MetricFrame,
+    which is slow on raw rows (np.stack per row); the same metric functions run per group in
+    `grouped_metrics`, and the ratio and difference are MetricFrame's between_groups ones.
     """
+    keys, names = [truth.group], ["sensitive_feature_0"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        decisions = MetricFrame(
-            metrics={
-                "approval": selection_rate,
-                "expected_bad_rate": _expected_bad_rate_approved,
-                "approval_among_good": _expected_approval_among_good,
-            },
-            y_true=truth.true_pd,
-            y_pred=approved.astype(np.int64),
-            sensitive_features=truth.group,
-        )
-        risk = MetricFrame(
-            metrics={"auc": _expected_auc_metric},
-            y_true=truth.true_pd,
-            y_pred=p,
-            sensitive_features=truth.group,
-        )
+        decisions = grouped_metrics(FAIR_DECISIONS, truth.true_pd, approved.astype(np.int64), keys, names)
+        risk = grouped_metrics(FAIR_RISK, truth.true_pd, p, keys, names)
     out: dict[str, float] = {}
-    for metric, by_group in decisions.by_group.items():
+    for metric, by_group in decisions.items():
         for group, value in by_group.items():
             out[f"fair_{metric}_{metric_token(group)}"] = float(value)
-    for group, value in risk.by_group["auc"].items():
+    for group, value in risk["auc"].items():
         out[f"fair_truth_auc_{metric_token(group)}"] = float(value)
-    out["fair_di_ratio"] = float(decisions.ratio(method="between_groups")["approval"])
-    out["fair_eo_diff"] = float(decisions.difference(method="between_groups")["approval_among_good"])
+    approval, among_good = decisions["approval"], decisions["approval_among_good"]
+    out["fair_di_ratio"] = float(approval.min() / approval.max())
+    out["fair_eo_diff"] = float((among_good - among_good.min()).abs().max())
     return out
