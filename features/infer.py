@@ -366,12 +366,45 @@ def _numbers(raw: pd.Series, share: float = 1.0) -> pd.Series | None:
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype(np.float64)
     present = raw.dropna()
-    num = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    if present.empty or num.notna().mean() < share:
+    if present.empty:
+        return None
+    codes, texts = _texts(present)
+    parsed = pd.to_numeric(pd.Series(texts, dtype=object).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    num = parsed[codes]
+    if np.count_nonzero(~np.isnan(num)) / len(num) < share:
         return None
     out = pd.Series(np.nan, index=raw.index, dtype=np.float64)
-    out[present.index] = num.to_numpy(dtype=np.float64)
+    out[present.index] = num
     return out
+
+
+def _texts(present: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`present.astype(str)` (no missing values) as codes into texts: `texts[codes]` is it row by row, and `texts`
+    holds its distinct texts only (some maybe twice). The distinct values are written, not every row; but rows of
+    a value that may stand for others written differently (1, 1.0 and True in an object column; 0.0 and -0.0; an
+    object that is not text) are written one by one."""
+    try:
+        codes, uniques = pd.factorize(present)
+    except TypeError:  # unhashable values (lists, dicts): every row on its own
+        codes, uniques = np.full(len(present), -1, dtype=np.intp), present.iloc[:0]
+    texts = pd.Series(uniques, dtype=uniques.dtype).astype(str).to_numpy(dtype=object)
+    dtype = present.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or dtype.kind in "iubmM" or isinstance(dtype, pd.StringDtype):
+        exact = np.ones(len(uniques), dtype=bool)  # equal values are written alike
+    elif dtype.kind == "f":
+        exact = np.asarray(uniques != 0)  # 0.0 stands for -0.0 too
+    elif pd.api.types.is_object_dtype(dtype):
+        exact = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
+    else:
+        exact = np.zeros(len(uniques), dtype=bool)
+    loose = codes < 0
+    loose[~loose] = ~exact[codes[~loose]]
+    if loose.any():
+        each, written = pd.factorize(present[loose].astype(str).to_numpy(dtype=object))
+        codes = codes.copy()
+        codes[loose] = len(texts) + each
+        texts = np.concatenate([texts, np.asarray(written, dtype=object)])
+    return codes, texts
 
 
 def _code_label(value: float) -> str:
@@ -450,8 +483,9 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     present = raw.dropna()
     if present.empty:
         return Column(name, "left_out", notes=("every value is missing",))
-    if present.astype(str).nunique() == 1:
-        return Column(name, "left_out", notes=(f"one value only ({present.astype(str).iloc[0]!r}): carries nothing",))
+    codes, texts = _texts(present)
+    if len(pd.unique(texts)) == 1:
+        return Column(name, "left_out", notes=(f"one value only ({texts[codes[0]]!r}): carries nothing",))
     notes: list[str] = []
     entry: dict[str, object] = {"name": name, "label": label_of(name)}
     num = _numbers(raw)
@@ -569,10 +603,18 @@ def _protected(name: str, raw: pd.Series, settings: InferSettings) -> Column:
 
 def _id_faults(raw: pd.Series) -> str:
     """Why a column cannot be the id, in words ("" when every row has its own value)."""
-    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()  # as the check reads an id
+    if pd.api.types.is_integer_dtype(raw) or (isinstance(raw.dtype, np.dtype) and raw.dtype.kind == "f"):
+        # a number's text is never blank, and two numbers are written alike when they are equal: integers, or
+        # floats of the same bits (0.0 and -0.0 are equal, but written differently)
+        empty = raw.isna().to_numpy()
+        present = raw[~empty]
+        if present.dtype.kind == "f":
+            present = pd.Series(present.to_numpy().view(f"i{present.dtype.itemsize}"))
+        repeated = int(present.duplicated(keep=False).sum())
+    else:
+        empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()  # as the check reads an id
+        repeated = int(raw[~empty].astype(str).duplicated(keep=False).sum())
     blank = int(empty.sum())
-    text = raw[~empty].astype(str)
-    repeated = int(text.duplicated(keep=False).sum())
     faults = [
         f"{counted(blank, 'row')} {'has' if blank == 1 else 'have'} no value" if blank else "",
         f"{counted(repeated, 'row')} share a value with another" if repeated else "",
@@ -597,7 +639,7 @@ def _guess_target(frame: pd.DataFrame, taken: set[str]) -> str:
     found = [
         c
         for c in frame.columns
-        if c not in taken and _matches(str(c), TARGET_WORDS) and frame[c].dropna().astype(str).nunique() == 2
+        if c not in taken and _matches(str(c), TARGET_WORDS) and len(set(_texts(frame[c].dropna())[1])) == 2
     ]
     if len(found) != 1:
         which = f"several columns could be it ({', '.join(map(str, found))})" if found else "no column looks like it"
@@ -610,7 +652,10 @@ def _guess_target(frame: pd.DataFrame, taken: set[str]) -> str:
 def _target(name: str, raw: pd.Series, how: str) -> Column:
     values = raw.dropna()
     num = _numbers(values)
-    labels = sorted(values.astype(str).unique()) if num is None else sorted(num.map(_code_label).unique())
+    if num is None:
+        labels = sorted(set(_texts(values)[1]))
+    else:
+        labels = sorted({_code_label(v) for v in num.unique()})
     notes = [how]
     if labels == ["0", "1"] or (pd.api.types.is_bool_dtype(raw) and len(labels) == 2):
         ones = int((num if num is not None else values.astype(float)).sum())
