@@ -1,4 +1,5 @@
-"""Fairness audit of a scorer on a table: one FairnessReport, built on fairlearn's MetricFrame (see metrics)."""
+"""Fairness audit of a scorer on a table: one FairnessReport; decision metrics by fairlearn's MetricFrame, risk
+and calibration grouped by pandas (see metrics)."""
 
 from __future__ import annotations
 
