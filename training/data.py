@@ -13,9 +13,9 @@ from thinfile.features.infer import RepeatedIds, repeated_ids, value_text
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
+from thinfile.features.table_hash import data_hash
 from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.features.words import counted
-from thinfile.training import tracking
 from thinfile.training.settings import DataChecks
 
 TARGET_REASON = "is missing or not an outcome (0 = repaid, 1 = defaulted)"
@@ -58,7 +58,7 @@ def prepare(
     table errors or too many bad rows, and, `to_train`, on too few rows or outcomes of a class to train on."""
     checks = checks or DataChecks()
     with ThreadPoolExecutor(1, thread_name_prefix="thinfile-hash") as pool:
-        digest = pool.submit(tracking.data_hash, frame)  # hashing releases the GIL: it runs beside validation
+        digest = pool.submit(data_hash, frame)  # hashing releases the GIL: it runs beside validation
         kept, rejects = _checked(frame, schema, checks, source, to_train)
         repeated = repeated_ids(kept[schema.id_column])
         return PreparedData(kept, rejects, len(frame), digest.result(), source, repeated if repeated.ids else None)

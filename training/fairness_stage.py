@@ -17,11 +17,9 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.schema import Schema
 from thinfile.features.scratch import scratch_prefix
 from thinfile.features.settings import project_root
-from thinfile.features.words import counted
 from thinfile.training import tracking
-from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.audit_groups import FairnessError
 from thinfile.training.fairness.audit import (
-    FairnessError,
     FairnessReport,
     PdModel,
     build_report,
@@ -39,7 +37,6 @@ from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import pd_to_score
 from thinfile.training.settings import CHALLENGER_ALIAS, TrainingSettings
-from thinfile.training.split import SplitError, split_frame
 
 ARTIFACT_DIR = "fairness"
 
@@ -95,38 +92,6 @@ def bureau_baseline(run_id: str | None) -> PdModel | None:
     run = MlflowClient(tracking.configure()).get_run(run_id)
     base_run = run.data.tags.get(tracking.BUREAU_BASELINE_TAG)
     return load_baseline(base_run) if base_run else None
-
-
-@dataclass(frozen=True)
-class AuditRows:
-    """The rows a fairness audit reads: those that conform to the schema (as training reads them), the rows set
-    aside and why, and what they are (for the report's source line)."""
-
-    frame: pd.DataFrame
-    set_aside: pd.DataFrame
-    source: str
-
-
-def audit_rows(
-    frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, *, all_rows: bool, source: str = "the table"
-) -> AuditRows:
-    """Rows that break the schema (a value out of range, an undeclared code, an outcome that is not 0/1) are set
-    aside as training sets them aside, never scored as missing; then every row (`all_rows`) or the test part of
-    the split `thinfile train` makes of this table (same checks, same seed)."""
-    try:
-        prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows)
-        kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
-    except (TrainingDataError, SplitError) as err:
-        if all_rows or schema.target not in frame.columns:  # every row needs its outcome too
-            raise FairnessError(str(err)) from None
-        raise FairnessError(
-            f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
-            f"{source} instead with --all-rows, or give the table the model was trained on"
-        ) from None
-    what = source if all_rows else f"{source} (held-out test part)"
-    if len(prepared.rejects):
-        what += f"; {counted(len(prepared.rejects), 'row')} that break the schema left out, as training leaves them out"
-    return AuditRows(kept, prepared.rejects, what)
 
 
 def audit_scorer(

@@ -13,9 +13,9 @@ import pandas as pd
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
+from thinfile.training.audit_groups import too_small_to_audit
 from thinfile.training.champion import fit_scorer, missing_sentence, rarely_missing
 from thinfile.training.data import PreparedData, load_training_table, prepare
-from thinfile.training.fairness.audit import too_small_to_audit
 from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.lending_loop.measure import TruthSet, truth_metrics
 from thinfile.training.registry import log_scorer, pinned_requirements, set_alias

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -15,7 +14,6 @@ from urllib.parse import quote
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from mlflow.data.dataset import Dataset
 from mlflow.tracking import MlflowClient
 
@@ -140,29 +138,6 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
-def data_hash(frame: pd.DataFrame) -> str:
-    """Content hash of a table: column names, types and values, row order included (sha256 of its Arrow buffers)."""
-    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
-    for j in range(frame.shape[1]):
-        for array in _arrow_arrays(frame.iloc[:, j]):
-            h.update(str(array.type).encode())
-            for part in (array, array.dictionary) if isinstance(array, pa.DictionaryArray) else (array,):
-                for buffer in part.buffers():
-                    if buffer is not None:
-                        h.update(buffer)
-    return h.hexdigest()[:16]
-
-
-def _arrow_arrays(column: pd.Series) -> list[pa.Array]:
-    """A column as Arrow arrays (mixed-type text columns as their text)."""
-    try:
-        converted = pa.array(column, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        converted = pa.array(column.astype(str), from_pandas=True)
-    arrays = converted.chunks if isinstance(converted, pa.ChunkedArray) else [converted]
-    return [pa.concat_arrays([a]) if a.offset else a for a in arrays]  # a slice's buffers hold more than its rows
 
 
 def process_tags() -> dict[str, str]:

@@ -7,8 +7,8 @@ import pytest
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
+from thinfile.training.audit_groups import audit_rows
 from thinfile.training.fairness import FairnessError
-from thinfile.training.fairness_stage import audit_rows
 from thinfile.training.split import split_frame
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from thinfile.features.schema import parse_schema
-from thinfile.training.fairness.audit import crossed_too_small
+from thinfile.training.audit_groups import crossed_too_small
 
 SCHEMA = {
     "name": "lender",

@@ -12,10 +12,10 @@ import pytest
 from thinfile.commands.fairness import check_lines
 from thinfile.config import Settings
 from thinfile.features.schema import load_schema
+from thinfile.training.audit_groups import crossed_too_small
 from thinfile.training.champion import fit_champion
 from thinfile.training.data import load_training_table, prepare
 from thinfile.training.fairness import VERDICTS, FairnessReport, fairness_report, render_html, write_report
-from thinfile.training.fairness.audit import crossed_too_small
 from thinfile.training.scorecard import fit_bureau_scorecard
 from thinfile.training.split import split_frame
 

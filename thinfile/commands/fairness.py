@@ -102,9 +102,10 @@ def fairness(
     """
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.features.words import counted
+    from thinfile.training.audit_groups import audit_rows
     from thinfile.training.data import TrainingDataError, load_training_table
     from thinfile.training.fairness import FairnessError
-    from thinfile.training.fairness_stage import audit_rows, audit_scorer
+    from thinfile.training.fairness_stage import audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
 
     settings = load_settings()

@@ -172,8 +172,7 @@ def check(
 def _audit_warnings(frame: pd.DataFrame, schema: Schema) -> list[str]:
     """The protected groups too small for the fairness audit, in the table and in the held-out part `thinfile
     train` would test on (none when that part cannot be taken: training will say why)."""
-    from thinfile.training.fairness.audit import too_small_to_audit
-    from thinfile.training.fairness_stage import FairnessError, audit_rows
+    from thinfile.training.audit_groups import FairnessError, audit_rows, too_small_to_audit
 
     settings = load_settings()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -18,13 +17,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
-from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
+from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes
 from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
 from thinfile.training.fairness.metrics import (
-    INTERSECTION_SEP,
     MISSING_GROUP,
     WHY_UNDECLARED,
     approve_at_bad_rate,
@@ -91,10 +89,6 @@ NULL_VALUES = {
     "inclusion.segments[].baseline_*": BASELINE_CANNOT_REACH,
     "inclusion.segments[].ratio": "the baseline approves nobody in the segment",
 }
-
-
-class FairnessError(ValueError):
-    """A table or model that cannot be audited, with a message that says why."""
 
 
 class PdModel(Protocol):
@@ -823,60 +817,6 @@ def audit_attribute(
         no_value_rows=no_value,
         undeclared_rows=unassigned - no_value,
     )
-
-
-HELD_OUT = "the held-out test part, which `thinfile fairness` judges unless given --all-rows"
-
-
-def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
-    """Warnings for the protected groups the fairness audit will list but not judge, under `min_rows` rows: in the
-    whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default."""
-    whole = small_groups(frame, schema, min_rows)
-    held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})
-    small = {(name, group) for name, group, _ in whole + held}
-    return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows, small)
-
-
-def crossed_attributes(schema: Schema) -> list[str]:
-    """The protected attributes the audit also crosses (the first two), or none."""
-    return list(schema.protected_names[:2]) if len(schema.protected_names) >= 2 else []
-
-
-def crossed_too_small(
-    test: pd.DataFrame, schema: Schema, min_rows: int, small: Collection[tuple[str, str]] = ()
-) -> list[str]:
-    """One warning when crossed groups of the held-out part `test` (declared in both parts, with rows) have fewer
-    than `min_rows` rows: the audit will list them, not judge them. Crossings of a group already said to be too
-    small (`small`: attribute and code, as `small_groups` gives them) are left out: they follow from it."""
-    columns = crossed_attributes(schema)
-    if not columns or any(c not in test.columns for c in columns):
-        return []
-    counts = test[columns].value_counts(sort=False)
-    counts = counts[counts.to_numpy() > 0]
-    codes = [protected_values(pd.Series(counts.index.get_level_values(i)), None) for i in range(len(columns))]
-    named = [
-        protected_values(pd.Series(counts.index.get_level_values(i)), schema.group_names.get(c))
-        for i, c in enumerate(columns)
-    ]
-    declared = schema.protected_groups
-    keep = np.ones(len(counts), dtype=bool)
-    for c, code, name in zip(columns, codes, named, strict=True):
-        keep &= np.isin(name, declared[c]) & ~np.isin(code, [g for a, g in small if a == c])
-    cells = INTERSECTION_SEP.join(columns)
-    labels = np.char.add(np.char.add(named[0].astype(str), INTERSECTION_SEP), named[1].astype(str))
-    sizes = pd.Series(counts.to_numpy()[keep], index=labels[keep]).groupby(level=0).sum()
-    few = sizes[sizes < min_rows].sort_values(kind="stable")
-    if few.empty:
-        return []
-    wording = ValidationSettings()
-    shown, chars = wording.examples_shown, wording.shown_value_chars
-    listed = ", ".join(f"{clipped(str(g), chars)!r} {counted(int(n), 'row')}" for g, n in few.head(shown).items())
-    more = f" and {len(few) - shown:,} more" if len(few) > shown else ""
-    return [
-        f"protected {cells}: {len(few):,} of {len(sizes):,} crossed groups have fewer than the {min_rows:,} rows "
-        f"the fairness audit needs to judge a group (audit.min_group_rows) in {HELD_OUT}: {listed}{more}; they "
-        "will be listed, not judged; gather more rows or merge groups"
-    ]
 
 
 def check_intervals(

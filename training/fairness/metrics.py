@@ -34,8 +34,7 @@ from scipy.stats import beta, binomtest
 from sklearn.metrics import roc_auc_score
 
 from thinfile.features.schema import MISSING_GROUP, protected_values
-
-INTERSECTION_SEP = " & "
+from thinfile.training.audit_groups import INTERSECTION_SEP
 
 WHY_MISSING = "no value: not a group"
 WHY_UNDECLARED = "not a category the schema declares"

@@ -1,0 +1,111 @@
+"""What a fairness audit will read, known before any model: the rows it audits (as training sets rows aside and
+splits them) and the protected groups, alone and crossed, too small there to be judged. Light to import: `schema
+check` and `train` warn with it before the fit."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from thinfile.features.infer import small_groups
+from thinfile.features.schema import Schema, protected_values
+from thinfile.features.settings import ValidationSettings
+from thinfile.features.words import clipped, counted
+from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.settings import TrainingSettings
+from thinfile.training.split import SplitError, split_frame
+
+INTERSECTION_SEP = " & "
+
+
+class FairnessError(ValueError):
+    """A table or model that cannot be audited, with a message that says why."""
+
+
+@dataclass(frozen=True)
+class AuditRows:
+    """The rows a fairness audit reads: those that conform to the schema (as training reads them), the rows set
+    aside and why, and what they are (for the report's source line)."""
+
+    frame: pd.DataFrame
+    set_aside: pd.DataFrame
+    source: str
+
+
+def audit_rows(
+    frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, *, all_rows: bool, source: str = "the table"
+) -> AuditRows:
+    """Rows that break the schema (a value out of range, an undeclared code, an outcome that is not 0/1) are set
+    aside as training sets them aside, never scored as missing; then every row (`all_rows`) or the test part of
+    the split `thinfile train` makes of this table (same checks, same seed)."""
+    try:
+        prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows)
+        kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
+    except (TrainingDataError, SplitError) as err:
+        if all_rows or schema.target not in frame.columns:  # every row needs its outcome too
+            raise FairnessError(str(err)) from None
+        raise FairnessError(
+            f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
+            f"{source} instead with --all-rows, or give the table the model was trained on"
+        ) from None
+    what = source if all_rows else f"{source} (held-out test part)"
+    if len(prepared.rejects):
+        what += f"; {counted(len(prepared.rejects), 'row')} that break the schema left out, as training leaves them out"
+    return AuditRows(kept, prepared.rejects, what)
+
+
+HELD_OUT = "the held-out test part, which `thinfile fairness` judges unless given --all-rows"
+
+
+def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
+    """Warnings for the protected groups the fairness audit will list but not judge, under `min_rows` rows: in the
+    whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default."""
+    whole = small_groups(frame, schema, min_rows)
+    held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})
+    small = {(name, group) for name, group, _ in whole + held}
+    return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows, small)
+
+
+def crossed_attributes(schema: Schema) -> list[str]:
+    """The protected attributes the audit also crosses (the first two), or none."""
+    return list(schema.protected_names[:2]) if len(schema.protected_names) >= 2 else []
+
+
+def crossed_too_small(
+    test: pd.DataFrame, schema: Schema, min_rows: int, small: Collection[tuple[str, str]] = ()
+) -> list[str]:
+    """One warning when crossed groups of the held-out part `test` (declared in both parts, with rows) have fewer
+    than `min_rows` rows: the audit will list them, not judge them. Crossings of a group already said to be too
+    small (`small`: attribute and code, as `small_groups` gives them) are left out: they follow from it."""
+    columns = crossed_attributes(schema)
+    if not columns or any(c not in test.columns for c in columns):
+        return []
+    counts = test[columns].value_counts(sort=False)
+    counts = counts[counts.to_numpy() > 0]
+    codes = [protected_values(pd.Series(counts.index.get_level_values(i)), None) for i in range(len(columns))]
+    named = [
+        protected_values(pd.Series(counts.index.get_level_values(i)), schema.group_names.get(c))
+        for i, c in enumerate(columns)
+    ]
+    declared = schema.protected_groups
+    keep = np.ones(len(counts), dtype=bool)
+    for c, code, name in zip(columns, codes, named, strict=True):
+        keep &= np.isin(name, declared[c]) & ~np.isin(code, [g for a, g in small if a == c])
+    cells = INTERSECTION_SEP.join(columns)
+    labels = np.char.add(np.char.add(named[0].astype(str), INTERSECTION_SEP), named[1].astype(str))
+    sizes = pd.Series(counts.to_numpy()[keep], index=labels[keep]).groupby(level=0).sum()
+    few = sizes[sizes < min_rows].sort_values(kind="stable")
+    if few.empty:
+        return []
+    wording = ValidationSettings()
+    shown, chars = wording.examples_shown, wording.shown_value_chars
+    listed = ", ".join(f"{clipped(str(g), chars)!r} {counted(int(n), 'row')}" for g, n in few.head(shown).items())
+    more = f" and {len(few) - shown:,} more" if len(few) > shown else ""
+    return [
+        f"protected {cells}: {len(few):,} of {len(sizes):,} crossed groups have fewer than the {min_rows:,} rows "
+        f"the fairness audit needs to judge a group (audit.min_group_rows) in {HELD_OUT}: {listed}{more}; they "
+        "will be listed, not judged; gather more rows or merge groups"
+    ]
