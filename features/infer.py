@@ -941,7 +941,8 @@ class TableCheck:
 def small_groups(
     frame: pd.DataFrame, schema: Schema, min_rows: int, *, part: str = "", skip: Collection[tuple[str, str]] = ()
 ) -> list[tuple[str, str, str]]:
-    """(attribute, group, warning) for each group of a protected attribute (as the fairness audit reads its values)
+    """(attribute, group code, warning) for each group of a protected attribute (as the fairness audit reads its values,
+    named by the schema's labels where it has them)
     with rows in `frame` but fewer than `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit
     will list it, not judge it. `part` names the rows of `frame` when they are a part of the table."""
     out = []
@@ -952,12 +953,14 @@ def small_groups(
         for group, rows in sizes[sizes < min_rows].sort_index().items():
             if (name, str(group)) in skip:
                 continue
-            shown = clipped(str(group), ValidationSettings().shown_value_chars)
+            label = schema.group_names.get(name, {}).get(str(group))
+            shown = clipped(str(group) if label is None else label, ValidationSettings().shown_value_chars)
+            code = "" if label is None else f" (code {clipped(str(group), ValidationSettings().shown_value_chars)})"
             out.append(
                 (
                     name,
                     str(group),
-                    f"protected {name} = {shown!r}: {counted(int(rows), 'row')}{f' in {part}' if part else ''}, "
+                    f"protected {name} = {shown!r}{code}: {counted(int(rows), 'row')}{f' in {part}' if part else ''}, "
                     f"fewer than the {min_rows:,} the fairness audit needs to judge a group (audit.min_group_rows): "
                     "it will be listed, not judged; gather more rows or merge it with another group",
                 )

@@ -4,7 +4,6 @@ check` and `train` warn with it before the fit."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,11 +61,11 @@ HELD_OUT = "the held-out test part, which `thinfile fairness` judges unless give
 
 def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
     """Warnings for the protected groups the fairness audit will list but not judge, under `min_rows` rows: in the
-    whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default."""
+    whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default; then
+    the crossed groups of its held-out part."""
     whole = small_groups(frame, schema, min_rows)
     held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})
-    small = {(name, group) for name, group, _ in whole + held}
-    return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows, small)
+    return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows)
 
 
 def crossed_attributes(schema: Schema) -> list[str]:
@@ -74,26 +73,23 @@ def crossed_attributes(schema: Schema) -> list[str]:
     return list(schema.protected_names[:2]) if len(schema.protected_names) >= 2 else []
 
 
-def crossed_too_small(
-    test: pd.DataFrame, schema: Schema, min_rows: int, small: Collection[tuple[str, str]] = ()
-) -> list[str]:
+def crossed_too_small(test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
     """One warning when crossed groups of the held-out part `test` (declared in both parts, with rows) have fewer
-    than `min_rows` rows: the audit will list them, not judge them. Crossings of a group already said to be too
-    small (`small`: attribute and code, as `small_groups` gives them) are left out: they follow from it."""
+    than `min_rows` rows: the audit will list them, not judge them; and, when fewer than two could be judged, that
+    the crossed checks will not run."""
     columns = crossed_attributes(schema)
     if not columns or any(c not in test.columns for c in columns):
         return []
     counts = test[columns].value_counts(sort=False)
     counts = counts[counts.to_numpy() > 0]
-    codes = [protected_values(pd.Series(counts.index.get_level_values(i)), None) for i in range(len(columns))]
     named = [
         protected_values(pd.Series(counts.index.get_level_values(i)), schema.group_names.get(c))
         for i, c in enumerate(columns)
     ]
     declared = schema.protected_groups
     keep = np.ones(len(counts), dtype=bool)
-    for c, code, name in zip(columns, codes, named, strict=True):
-        keep &= np.isin(name, declared[c]) & ~np.isin(code, [g for a, g in small if a == c])
+    for c, name in zip(columns, named, strict=True):
+        keep &= np.isin(name, declared[c])
     cells = INTERSECTION_SEP.join(columns)
     labels = np.char.add(np.char.add(named[0].astype(str), INTERSECTION_SEP), named[1].astype(str))
     sizes = pd.Series(counts.to_numpy()[keep], index=labels[keep]).groupby(level=0).sum()
@@ -104,8 +100,14 @@ def crossed_too_small(
     shown, chars = wording.examples_shown, wording.shown_value_chars
     listed = ", ".join(f"{clipped(str(g), chars)!r} {counted(int(n), 'row')}" for g, n in few.head(shown).items())
     more = f" and {len(few) - shown:,} more" if len(few) > shown else ""
+    judged = len(sizes) - len(few)
+    outcome = (
+        f"only {judged} can be judged, so the crossed checks will not run"
+        if judged < 2
+        else "they will be listed, not judged"
+    )
     return [
         f"protected {cells}: {len(few):,} of {len(sizes):,} crossed groups have fewer than the {min_rows:,} rows "
-        f"the fairness audit needs to judge a group (audit.min_group_rows) in {HELD_OUT}: {listed}{more}; they "
-        "will be listed, not judged; gather more rows or merge groups"
+        f"the fairness audit needs to judge a group (audit.min_group_rows) in {HELD_OUT}: {listed}{more}; "
+        f"{outcome}; gather more rows or merge groups"
     ]

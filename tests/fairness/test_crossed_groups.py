@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from thinfile.features.schema import parse_schema
-from thinfile.training.audit_groups import crossed_too_small
+from thinfile.training.audit_groups import crossed_too_small, too_small_to_audit
 
 SCHEMA = {
     "name": "lender",
@@ -43,13 +43,29 @@ def test_no_warning_when_every_crossed_group_can_be_judged() -> None:
     assert crossed_too_small(_table({(1.0, "F"): 50, (1.0, "M"): 60, (2.0, "F"): 51, (2.0, "M"): 80}), schema, 50) == []
 
 
-def test_crossings_of_a_group_already_warned_alone_are_left_out() -> None:
+def test_crossings_of_a_small_group_are_counted_too() -> None:
     schema = parse_schema(SCHEMA)
     table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "F"): 12, (2.0, "M"): 20})
-    assert crossed_too_small(table, schema, 50, small={("region", "2")}) == []
+    (warning,) = crossed_too_small(table, schema, 50)
+    assert "2 of 4 crossed groups" in warning and "'south & F' 12 rows" in warning and "'south & M' 20 rows" in warning
+    assert "they will be listed, not judged" in warning
+
+
+def test_when_fewer_than_two_crossed_groups_can_be_judged_the_warning_says_the_crossed_checks_will_not_run() -> None:
+    schema = parse_schema(SCHEMA)
+    table = _table({(1.0, "F"): 70, (1.0, "M"): 30, (2.0, "F"): 12, (2.0, "M"): 20})
+    (warning,) = crossed_too_small(table, schema, 50)
+    assert "3 of 4 crossed groups" in warning and "only 1 can be judged, so the crossed checks will not run" in warning
 
 
 def test_values_the_schema_does_not_declare_make_no_crossed_group() -> None:
     schema = parse_schema(SCHEMA)
     table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "F"): 60, (2.0, "M"): 80, (3.0, "F"): 5})
     assert crossed_too_small(table, schema, 50) == []
+
+
+def test_a_small_labelled_group_is_warned_by_its_label_as_the_audit_names_it() -> None:
+    schema = parse_schema(SCHEMA)
+    table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "F"): 12, (2.0, "M"): 20})
+    warnings = too_small_to_audit(table, table, schema, 50)
+    assert any(w.startswith("protected region = 'south' (code 2): 32 rows,") for w in warnings), warnings

@@ -114,7 +114,8 @@ def test_check_warns_of_a_protected_group_too_small_to_audit_and_still_passes(tm
     result = runner.invoke(app, ["schema", "check", str(table), "--schema", str(DATA / "german_credit.yaml")])
     said = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
-    assert SMALL_WOMEN in said and "PASS: 1,000 rows against schema" in said and "match, 1 warning above" in said
+    assert SMALL_WOMEN in said and "PASS: 1,000 rows against schema" in said and "match, 2 warnings above" in said
+    assert "protected sex & age_band: " in said  # the women's crossed groups, under 30 rows too
 
 
 def test_check_warns_of_no_group_when_every_group_can_be_audited(tmp_path, monkeypatch):
