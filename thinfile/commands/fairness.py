@@ -98,7 +98,7 @@ def fairness(
     too small to check make it INCOMPLETE.
 
     Exit codes: 0 pass, 1 fail (a check is outside its limit), 2 incomplete (a group or check could not
-    be checked) or a usage error (bad model, table or schema).
+    be checked) or a usage error (bad model, table or schema); 141 when its output was closed first (`| head`).
     """
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.features.words import counted

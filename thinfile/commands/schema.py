@@ -113,7 +113,7 @@ def check(
     rejects: Path = typer.Option(None, "--rejects", help="Also write every rejected row and its reasons (CSV)."),
 ) -> None:
     """Check TABLE against a schema without training: exit 0 when it matches, 1 when it does not, 2 when the table
-    or the schema cannot be read (or the command is mistyped).
+    or the schema cannot be read (or the command is mistyped), 141 when its output was closed first (`| head`).
 
     Checks the columns, every value (type, range, declared categories, missing values), that no id repeats, the
     protected attributes' values against their declared categories, and the target (0/1). With the schema's
