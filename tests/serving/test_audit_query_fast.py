@@ -181,4 +181,14 @@ def test_the_audit_command_prints_the_most_recent_matches_and_counts_them_all(
     text = " ".join(result.output.split())
     assert f"{len(shown)} of {len(expected)} matching decisions" in text
     summary = summarise(expected)
-    assert f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}" in text
+    decisions = ", ".join(f"{d} {n:,}" for d, n in summary["by_decision"].items())
+    assert f"all {summary['decisions']:,} matching: {decisions or 'none'}; by model version: " in " ".join(text.split())
+
+
+def test_a_model_version_written_as_the_table_shows_it_finds_the_same_decisions(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    make_log(path)
+    plain = runner.invoke(app, ["audit", "--log", str(path), "--json", "--model-version", "2"])
+    shown = runner.invoke(app, ["audit", "--log", str(path), "--json", "--model-version", "v2"])
+    assert plain.exit_code == shown.exit_code == 0
+    assert plain.stdout and shown.stdout == plain.stdout

@@ -192,7 +192,9 @@ def audit(
     ),
     input_hmac: str = typer.Option(None, "--input-hmac", help="Only decisions on the input with this HMAC."),
     decision: str = typer.Option(None, "--decision", help="approve, refer or decline."),
-    model_version: str = typer.Option(None, "--model-version", help="Only decisions of this model version."),
+    model_version: str = typer.Option(
+        None, "--model-version", help="Only decisions of this model version (as the table shows it: 3 or v3)."
+    ),
     since: datetime = typer.Option(None, "--since", help="From this time (ISO, UTC if no zone)."),
     until: datetime = typer.Option(None, "--until", help="Before this time (ISO, UTC if no zone)."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Show the most recent N matches (0 = all)."),
@@ -231,7 +233,7 @@ def _query(
         request_id=request_id,
         input_hmac=input_hmac,
         decision=decision,
-        model_version=model_version,
+        model_version=_version_number(model_version),
         since=since,
         until=until,
     )
@@ -258,7 +260,18 @@ def _query(
         )
     show(table)
     summary = scan.tally.summary()
-    console.print(f"decisions: {summary['by_decision']}; model versions: {summary['by_model_version']}")
+    decisions = ", ".join(f"{d} {n:,}" for d, n in summary["by_decision"].items())
+    versions = ", ".join(f"v{v} {n:,}" for v, n in summary["by_model_version"].items())
+    console.print(
+        f"all {summary['decisions']:,} matching: {decisions or 'none'}; by model version: {versions or 'none'}"
+    )
+
+
+def _version_number(version: str | None) -> str | None:
+    """A model version as the log holds it: the table's `v3` is version 3."""
+    if version is not None and version[:1] in ("v", "V") and version[1:].isdigit():
+        return version[1:]
+    return version
 
 
 def _hmac_of(input_file: Path, schema_file: Path | None) -> str:
