@@ -425,14 +425,16 @@ def label_counts(raw: pd.Series) -> pd.Series:
 
 
 def _label_counts(raw: pd.Series) -> tuple[pd.Series, bool]:
-    """`label_counts(raw)`, and whether every present value is a number."""
-    counts = raw.value_counts(sort=False)
-    counts = counts[counts > 0]
-    distinct = counts.index.to_series(index=pd.RangeIndex(len(counts)))
-    num = _numbers(distinct) if len(distinct) else None
-    labels = num.map(_code_label) if num is not None else distinct.astype(str)
-    by_label = pd.Series(counts.to_numpy(dtype=np.int64), index=labels.to_numpy(dtype=object))
-    return by_label.groupby(level=0, sort=True).sum(), num is not None
+    """`label_counts(raw)`, and whether every present value is a number (read from its text, as `_numbers` reads
+    it: a bool column's values are text)."""
+    present = raw.dropna()
+    if present.empty:
+        return pd.Series(dtype=np.int64), False
+    codes, texts = _texts(present)
+    num = _numbers(pd.Series(texts, dtype=object))
+    labels = num.map(_code_label).to_numpy(dtype=object) if num is not None else texts
+    rows = pd.Series(np.bincount(codes, minlength=len(texts)), index=labels)
+    return rows[rows > 0].groupby(level=0, sort=True).sum(), num is not None
 
 
 def _shown_counts(counts: pd.Series, shown: int) -> str:
@@ -941,11 +943,12 @@ class TableCheck:
 def small_groups(
     frame: pd.DataFrame, schema: Schema, min_rows: int, *, part: str = "", skip: Collection[tuple[str, str]] = ()
 ) -> list[tuple[str, str, str]]:
-    """(attribute, group code, warning) for each group of a protected attribute (as the fairness audit reads its values,
-    named by the schema's labels where it has them)
-    with rows in `frame` but fewer than `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit
-    will list it, not judge it. `part` names the rows of `frame` when they are a part of the table."""
+    """(attribute, group code, warning) for each group of a protected attribute (as the fairness audit reads its
+    values; the warning names it by the schema's label where there is one) with rows in `frame` but fewer than
+    `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit will list it, not judge it. `part`
+    names the rows of `frame` when they are a part of the table."""
     out = []
+    chars = ValidationSettings().shown_value_chars
     for name in schema.protected_names:
         if name not in frame.columns:
             continue
@@ -954,8 +957,8 @@ def small_groups(
             if (name, str(group)) in skip:
                 continue
             label = schema.group_names.get(name, {}).get(str(group))
-            shown = clipped(str(group) if label is None else label, ValidationSettings().shown_value_chars)
-            code = "" if label is None else f" (code {clipped(str(group), ValidationSettings().shown_value_chars)})"
+            shown = clipped(str(group) if label is None else label, chars)
+            code = "" if label is None else f" (code {clipped(str(group), chars)})"
             out.append(
                 (
                     name,

@@ -31,13 +31,19 @@ CLEAN_UP_S = 5.0
 """how long the exit handlers (logging's, MLflow's, ...) of a stopped command may take"""
 
 
-def _flush() -> None:
+def _flush() -> OSError | None:
+    """Write what is buffered for standard output and error; the error of a stream that could not take it (a closed
+    pipe: nothing more can be said), if any."""
+    failed = None
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+        except OSError as err:
+            failed = failed or err
+        except ValueError:  # closed by the command
             pass
+    return failed
 
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
@@ -94,16 +100,7 @@ def _closed() -> int:
 
 def _flushed(code: int) -> int:
     """`code`, once what is buffered for standard output and error is written; EXIT_CLOSED if their reader has gone."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except OSError as err:
-            if output_closed(err):
-                return _closed()
-        except ValueError:  # closed by the command
-            pass
-    return code
+    return _closed() if output_closed(_flush()) else code
 
 
 def main() -> None:
