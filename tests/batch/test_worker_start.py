@@ -1,8 +1,9 @@
 """Scoring workers start ready, light, and only when a job has work for them.
 
 What every worker would load on its own is loaded once, by their fork server; a worker that explains from the tables
-never imports LightGBM; the fork server starts only for a job with more than one chunk left to score and more than one
-worker, and, unless workers were asked for, more rows left than `BatchSettings.in_process_rows`.
+never imports LightGBM, nor does the job's own process (nor scikit-learn or fairlearn: the training side); the fork
+server starts only for a job with more than one chunk left to score and more than one worker, and, unless workers were
+asked for, more rows left than `BatchSettings.in_process_rows`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,25 @@ def test_the_fork_server_starts_only_for_a_job_with_chunks_left_and_several_work
 
 
 _LIGHTGBM_IMPORTED = "'lightgbm' in __import__('sys').modules"
+
+_JOB_THEN_TRAINING_SIDE = """
+import sys
+from thinfile.serving.batch import batch_score
+
+book, out, scorer = sys.argv[1:]
+result = batch_score(book, out, scorer, workers=1)
+print(result.scored, *sorted(m for m in ("lightgbm", "sklearn", "fairlearn") if m in sys.modules))
+"""
+
+
+def test_a_job_from_a_saved_scorer_imports_neither_lightgbm_nor_the_training_side(
+    book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
+) -> None:
+    book.head(300).to_parquet(tmp_path / "book.parquet")
+    args = [sys.executable, "-c", _JOB_THEN_TRAINING_SIDE, str(tmp_path / "book.parquet"), str(tmp_path / "out")]
+    done = subprocess.run([*args, str(scorer_dir)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["300"]
 
 
 def test_a_worker_scores_a_chunk_without_importing_lightgbm(book: pd.DataFrame, scorer: Scorer, tmp_path: Path) -> None:

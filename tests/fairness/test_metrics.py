@@ -29,13 +29,11 @@ from thinfile.training.fairness.audit import (
     build_report,
     versus_limit,
 )
+from thinfile.training.fairness.disparate_impact import WHY_MISSING, WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
     MISSING_GROUP,
-    WHY_MISSING,
-    WHY_UNDECLARED,
     approve_at_bad_rate,
     decision_frame,
-    disparate_impact,
     wilson_interval,
 )
 from thinfile.training.scorer.policy import Cutoffs

@@ -1,48 +1,51 @@
 """Fairness of a scorer across protected groups: metrics (fairlearn), the audit report, mitigation, HTML/JSON.
 
 Like fairlearn.metrics, the modules are private in spirit and the public surface is re-exported here.
+
+The public names load on first use (PEP 562): the batch report imports `disparate_impact` alone, without
+fairlearn, scikit-learn and LightGBM.
 """
 
-from thinfile.training.fairness.audit import (
-    BASELINE_CANNOT_REACH,
-    VERDICTS,
-    AttributeAudit,
-    Check,
-    FairnessError,
-    FairnessReport,
-    InclusionLift,
-    ProxyAudit,
-    Unchecked,
-    Verdict,
-    build_report,
-    fairness_report,
-)
-from thinfile.training.fairness.metrics import (
-    MISSING_GROUP,
-    DisparateImpact,
-    approve_at_bad_rate,
-    decision_frame,
-    disparate_impact,
-    group_labels,
-    protected_values,
-    risk_frame,
-    wilson_interval,
-)
-from thinfile.training.fairness.mitigation import (
-    MITIGATED_FAMILY,
-    Reweighing,
-    fit_reweighed,
-    reweighing_weights,
-)
-from thinfile.training.fairness.report import render_html, write_report
-from thinfile.training.settings import FairnessAudit, FairnessLimits
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "AttributeAudit": "thinfile.training.fairness.audit",
+    "BASELINE_CANNOT_REACH": "thinfile.training.fairness.audit",
+    "Check": "thinfile.training.fairness.audit",
+    "DisparateImpact": "thinfile.training.fairness.disparate_impact",
+    "FairnessAudit": "thinfile.training.settings",
+    "FairnessError": "thinfile.training.fairness.audit",
+    "FairnessLimits": "thinfile.training.settings",
+    "FairnessReport": "thinfile.training.fairness.audit",
+    "InclusionLift": "thinfile.training.fairness.audit",
+    "MISSING_GROUP": "thinfile.training.fairness.metrics",
+    "MITIGATED_FAMILY": "thinfile.training.fairness.mitigation",
+    "ProxyAudit": "thinfile.training.fairness.audit",
+    "Reweighing": "thinfile.training.fairness.mitigation",
+    "Unchecked": "thinfile.training.fairness.audit",
+    "VERDICTS": "thinfile.training.fairness.audit",
+    "Verdict": "thinfile.training.fairness.audit",
+    "approve_at_bad_rate": "thinfile.training.fairness.metrics",
+    "build_report": "thinfile.training.fairness.audit",
+    "decision_frame": "thinfile.training.fairness.metrics",
+    "disparate_impact": "thinfile.training.fairness.disparate_impact",
+    "fairness_report": "thinfile.training.fairness.audit",
+    "fit_reweighed": "thinfile.training.fairness.mitigation",
+    "group_labels": "thinfile.training.fairness.metrics",
+    "protected_values": "thinfile.training.fairness.metrics",
+    "render_html": "thinfile.training.fairness.report",
+    "reweighing_weights": "thinfile.training.fairness.mitigation",
+    "risk_frame": "thinfile.training.fairness.metrics",
+    "wilson_interval": "thinfile.training.fairness.metrics",
+    "write_report": "thinfile.training.fairness.report",
+}
 
 __all__ = [
-    "BASELINE_CANNOT_REACH",
-    "MISSING_GROUP",
-    "MITIGATED_FAMILY",
-    "VERDICTS",
     "AttributeAudit",
+    "BASELINE_CANNOT_REACH",
     "Check",
     "DisparateImpact",
     "FairnessAudit",
@@ -50,9 +53,12 @@ __all__ = [
     "FairnessLimits",
     "FairnessReport",
     "InclusionLift",
+    "MISSING_GROUP",
+    "MITIGATED_FAMILY",
     "ProxyAudit",
     "Reweighing",
     "Unchecked",
+    "VERDICTS",
     "Verdict",
     "approve_at_bad_rate",
     "build_report",
@@ -68,3 +74,59 @@ __all__ = [
     "wilson_interval",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from thinfile.training.fairness.audit import (
+        BASELINE_CANNOT_REACH,
+        VERDICTS,
+        AttributeAudit,
+        Check,
+        FairnessError,
+        FairnessReport,
+        InclusionLift,
+        ProxyAudit,
+        Unchecked,
+        Verdict,
+        build_report,
+        fairness_report,
+    )
+    from thinfile.training.fairness.disparate_impact import (
+        DisparateImpact,
+        disparate_impact,
+    )
+    from thinfile.training.fairness.metrics import (
+        MISSING_GROUP,
+        approve_at_bad_rate,
+        decision_frame,
+        group_labels,
+        protected_values,
+        risk_frame,
+        wilson_interval,
+    )
+    from thinfile.training.fairness.mitigation import (
+        MITIGATED_FAMILY,
+        Reweighing,
+        fit_reweighed,
+        reweighing_weights,
+    )
+    from thinfile.training.fairness.report import (
+        render_html,
+        write_report,
+    )
+    from thinfile.training.settings import (
+        FairnessAudit,
+        FairnessLimits,
+    )

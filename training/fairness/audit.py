@@ -22,15 +22,14 @@ from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
 from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes
 from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
+from thinfile.training.fairness.disparate_impact import WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
     MISSING_GROUP,
-    WHY_UNDECLARED,
     approve_at_bad_rate,
     auc,
     calibration_table,
     decision_frame,
     default_rate_among_approved,
-    disparate_impact,
     group_labels,
     intersection_categories,
     pd_bins,

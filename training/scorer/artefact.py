@@ -43,11 +43,18 @@ def _lightgbm() -> Any:
 
 
 class DeferredBooster:
-    """A booster held as its model text; the LightGBM booster is built on first use of any of its attributes."""
+    """A booster held as its model text (as LightGBM wrote it); the LightGBM booster is built on first use of any
+    attribute but `model_to_string()`, which answers from the text (the explainer's tables and the model's
+    fingerprint read only that)."""
 
     def __init__(self, model_text: str) -> None:
         self._text = model_text
         self._booster: Any = None
+
+    def model_to_string(self, *args: Any, **kwargs: Any) -> str:
+        if args or kwargs:
+            return str(self.__getattr__("model_to_string")(*args, **kwargs))
+        return self._text
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("_text", "_booster"):
@@ -250,9 +257,13 @@ class Scorer:
                 f"{d / MODEL_FILE} is damaged (it does not match the checksum {META_FILE} keeps for it): restore "
                 "it from a copy, or train again"
             )
+        text = model.decode("utf-8", errors="replace")
         return cls(
             schema=parse_schema(payload["schema"], str(d / META_FILE)),
-            booster=_lightgbm().Booster(model_str=model.decode("utf-8", errors="replace")),
+            # checked against the checksum it was saved with, LightGBM wrote the text: it is read when first needed
+            booster=_lightgbm().Booster(model_str=text)
+            if expected is None
+            else cast("lgb.Booster", DeferredBooster(text)),
             scale=ScoreScale.model_validate(payload["scale"]),
             cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
             calibration=tuple(payload["calibration"]),
