@@ -60,6 +60,7 @@ def test_real_table_console_says_each_failing_or_noisy_check_once(german: tuple[
     text = "\n".join(check_lines(report))
     for c in [*report.failures, *report.within_noise]:
         assert text.count(c.sentence) == 1, c.sentence
+    assert text.count("within sampling noise") == len(failing_within_noise) + bool(report.passes_within_noise)
 
 
 def test_real_table_page_lists_a_failure_within_noise_only_among_the_failures(

@@ -54,7 +54,7 @@ def test_a_table_printed_into_a_log_keeps_every_figure_whole(capsys):
         table.add_column(f"metric {k}")
     table.add_row(*figures)
     show(table)
-    log = capsys.readouterr().err
+    log = capsys.readouterr().out
     assert all(figure in log for figure in figures), log
     assert "…" not in log
 

@@ -182,7 +182,23 @@ def test_the_audit_command_prints_the_most_recent_matches_and_counts_them_all(
     assert f"{len(shown)} of {len(expected)} matching decisions" in text
     summary = summarise(expected)
     decisions = ", ".join(f"{d} {n:,}" for d, n in summary["by_decision"].items())
-    assert f"all {summary['decisions']:,} matching: {decisions or 'none'}; by model version: " in " ".join(text.split())
+    if expected:
+        assert f"all {summary['decisions']:,} matching: {decisions}; by model version: " in text
+    else:
+        assert text.endswith("no decision matches")
+
+
+def test_a_request_id_that_matches_nothing_says_it_matches_whole_ids(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    make_log(path)
+    first = json.loads(path.read_text().splitlines()[0])["request_id"]
+
+    result = runner.invoke(app, ["audit", "--log", str(path), "--request-id", first[:-1]])
+
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()).endswith(
+        "no decision matches; --request-id matches a whole id, as /score returned it"
+    )
 
 
 def test_a_model_version_written_as_the_table_shows_it_finds_the_same_decisions(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from thinfile.commands.common import (
     from_settings,
     get_current_context,
     model_name,
+    results,
     schema_option,
     warn_of_schema,
 )
@@ -237,7 +238,7 @@ def batch_score(
         raise fail(f"interrupted; {kept_parts(output)}", code=EXIT_INTERRUPTED) from None
     except Terminated:
         raise fail(f"stopped by SIGTERM; {kept_parts(output)}", code=EXIT_TERMINATED) from None
-    console.print(result.summary(), soft_wrap=True, highlight=False)
+    results.print(result.summary(), soft_wrap=True, highlight=False)
     if result.rows_in and not result.scored:
         raise fail(
             f"no row could be scored: all {result.rows_in:,} rows were rejected, most often for "

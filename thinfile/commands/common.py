@@ -38,20 +38,24 @@ LOG_WIDTH = 160
 must not be broken mid-sentence nor a table's figures cut short."""
 
 
-def _console() -> Console:
+def _console(stderr: bool) -> Console:
     """On a terminal, rich's console; into a log, one that neither wraps text nor pads lines (tables are laid out
     LOG_WIDTH wide)."""
-    if Console(stderr=True).is_terminal:
-        return Console(stderr=True, log_path=False)
-    return Console(stderr=True, log_path=False, width=LOG_WIDTH, soft_wrap=True)
+    if Console(stderr=stderr).is_terminal:
+        return Console(stderr=stderr, log_path=False)
+    return Console(stderr=stderr, log_path=False, width=LOG_WIDTH, soft_wrap=True)
 
 
-console = _console()
+console = _console(stderr=True)
+"""Progress, what a command is doing, warnings about the run, and errors: standard error."""
+results = _console(stderr=False)
+"""What a command found or made (verdicts, findings, tables, summaries): standard output, which a script captures
+(`thinfile audit verify > verify.txt`)."""
 
 
 def show(table: Table) -> None:
-    """Print a table: as wide as the terminal, or LOG_WIDTH wide into a log."""
-    console.print(table)
+    """Print a table of results: as wide as the terminal, or LOG_WIDTH wide into a log."""
+    results.print(table)
 
 
 @functools.cache

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, default_population, fail, from_settings, model_name, schema_option, show
+from thinfile.commands.common import (
+    console,
+    default_population,
+    fail,
+    from_settings,
+    model_name,
+    results,
+    schema_option,
+    show,
+)
 from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
@@ -32,16 +41,22 @@ def _figure(value: float | None, limit: float | None = None) -> str:
 
 
 def check_lines(report: FairnessReport) -> list[str]:
-    """The console's list of checks that failed, could not run, or passed within sampling noise: each said once."""
+    """The console's list of checks that failed, could not run, or passed within sampling noise: each said once, and
+    under the last heading without repeating what the heading says."""
     lines = []
-    for heading, checks in (
-        ("outside the limits:", report.failures),
-        ("could not run:", report.not_run),
-        ("passed, but within sampling noise (more rows are needed to be sure):", report.passes_within_noise),
+    for heading, checks, say in (
+        ("outside the limits:", report.failures, lambda c: c.line),
+        ("could not run:", report.not_run, lambda c: c.line),
+        (
+            "passed, but within sampling noise (each interval reaches beyond its limit: more rows are needed to be "
+            "sure):",
+            report.passes_within_noise,
+            lambda c: c.sentence,
+        ),
     ):
         if checks:
             lines.append(heading)
-            lines.extend(f"  - {c.line}" for c in checks)
+            lines.extend(f"  - {say(c)}" for c in checks)
     return lines
 
 
@@ -135,27 +150,27 @@ def fairness(
     except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError) as err:
         raise fail(str(err)) from None
     style = VERDICT_STYLE[report.verdict]
-    console.print(f"[{style}]{report.headline}[/]")
+    results.print(f"[{style}]{report.headline}[/]")
     set_aside = rows_in.set_aside
     if len(set_aside):
         left_out = counted(len(set_aside), "row")
         listed = js.with_name(f"{js.stem}_set_aside.csv")
         set_aside.to_csv(listed, index=False)
-        console.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
+        results.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
         for r in set_aside.head(ValidationSettings().examples_shown).itertuples():
-            console.print(f"  - row {r.row} (id {r.id}): {r.reason}")
+            results.print(f"  - row {r.row} (id {r.id}): {r.reason}")
         more = len(set_aside) - ValidationSettings().examples_shown
-        console.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
+        results.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
     if report.unchecked:
-        console.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
+        results.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
         for u in report.unchecked:
-            console.print(f"  - {u.sentence}")
+            results.print(f"  - {u.sentence}")
     for line in report.coverage:
-        console.print(f"  {line}")
+        results.print(f"  {line}")
     for line in check_lines(report):
-        console.print(line)
+        results.print(line)
     for attr, why in report.proxy_skipped.items():
-        console.print(f"  {why or f'proxy audit of {attr} could not run'}")
+        results.print(f"  {why or f'proxy audit of {attr} could not run'}")
     table = Table(title=f"{len(frame):,} rows")
     for col in ("attribute", "groups checked", "DI ratio", "EO diff", "EOdds diff", "calib gap", "oracle DI"):
         table.add_column(col, justify="left" if col == "attribute" else "right")
@@ -174,17 +189,17 @@ def fairness(
     if inc is not None:
         seg = inc.segments.set_index("segment")
         if not inc.baseline_reaches:
-            console.print(f"inclusion: {inc.baseline_note}")
+            results.print(f"inclusion: {inc.baseline_note}")
         elif "thin-file" in seg.index:
             r = seg.loc["thin-file"]
-            console.print(
+            results.print(
                 f"inclusion: at a {inc.target_bad_rate:.1%} bad rate among approved, this model "
                 f"approves {r.model_approval_rate:.1%} of thin-file applicants, the {inc.baseline} "
                 f"{r.baseline_approval_rate:.1%}"
             )
-    console.print(f"report: {html}\njson:   {js}")
+    results.print(f"report: {html}\njson:   {js}")
     if log:
-        console.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")
+        results.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")
     raise typer.Exit(EXIT_CODES[report.verdict])
 
 

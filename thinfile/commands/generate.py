@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 
-from thinfile.commands.common import console, fail, from_settings, row_progress
+from thinfile.commands.common import console, fail, from_settings, results, row_progress, share_option
 from thinfile.config import load_settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.features.settings import BureauEraPolicy, GeneratorParams, HistorySettings, default_data_dir
@@ -37,16 +37,13 @@ def generate(
         "policy's decision `booked`, outcomes only for booked rows, true_pd for all (default out: "
         "data/synthetic-history).",
     ),
-    explore_share: float = typer.Option(
-        None,
+    explore_share: float = share_option(
         "--explore-share",
-        help="With --history: share of would-be rejects approved at random "
-        f"(0-1; {from_settings('history.explore_share')}).",
+        f"With --history: share of would-be rejects approved at random ({from_settings('history.explore_share')}).",
     ),
-    book_share: float = typer.Option(
-        None,
+    book_share: float = share_option(
         "--book-share",
-        help="With --history: share of applicants the bureau-era policy books "
+        "With --history: share of applicants the bureau-era policy books "
         f"({from_settings('history.policy.book_share')}).",
     ),
     months: int = typer.Option(
@@ -115,13 +112,13 @@ def generate(
 def report_history(result: GeneratedHistory) -> None:
     """Where the history went, its booked shares, and how to train on it."""
     s = result.summary
-    console.print(f"[green]wrote[/] {result.rows:,} applicants to {result.parts_dir}  (data card: {result.datacard})")
-    console.print(
+    results.print(f"[green]wrote[/] {result.rows:,} applicants to {result.parts_dir}  (data card: {result.datacard})")
+    results.print(
         f"booked {s['booked_share']:.1%} (explored {s['explored_share']:.1%}) · thin-file booked "
         f"{s['booked_share_thin_file']:.1%} · rural booked {s['booked_share_rural']:.1%} · expected bad rate booked "
         f"{s['expected_bad_rate_booked']:.2%} vs {s['expected_bad_rate_ttd']:.2%} through the door"
     )
-    console.print(
+    results.print(
         f"train on it: thinfile train --data {result.parts_dir.parent} --schema {result.schema_file} "
         "--reject-inference parcel"
     )
@@ -130,8 +127,8 @@ def report_history(result: GeneratedHistory) -> None:
 def report_population(result: GeneratedPopulation) -> None:
     """Where the population went and its key marginals."""
     r = result.realised
-    console.print(f"[green]wrote[/] {result.rows:,} rows to {result.parts_dir}  (data card: {result.datacard})")
-    console.print(
+    results.print(f"[green]wrote[/] {result.rows:,} rows to {result.parts_dir}  (data card: {result.datacard})")
+    results.print(
         f"thin-file {r['thin_file_share']:.1%} · rural {r['rural_share']:.1%} · default rate {r['default_rate']:.2%} "
         f"· oracle AUC {r['oracle_auc']:.3f} · targets met: "
         f"{'yes' if result.all_within_tolerance else 'NO (see data card)'}"

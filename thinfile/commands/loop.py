@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, from_settings, say, show
+from thinfile.commands.common import console, fail, from_settings, results, say, share_option, show
 from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import BureauEraPolicy, project_root
@@ -54,10 +54,8 @@ def loop(
         max=8,
         help=f"Policy generations ({from_settings('loop.generations')}; 0: none).",
     ),
-    book_share: float = typer.Option(
-        None,
-        "--book-share",
-        help=f"Share of applicants each policy books ({from_settings('history.policy.book_share')}).",
+    book_share: float = share_option(
+        "--book-share", f"Share of applicants each policy books ({from_settings('history.policy.book_share')})."
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder (default: reports/lending-loop)."),
     log_runs: bool = typer.Option(
@@ -106,7 +104,7 @@ def loop(
     if loop_settings.log_runs:
         result.summary_run_id = log_summary(result, files)
     _print(result)
-    console.print(f"[green]report[/] {files['html']}  (JSON: {files['json']})")
+    results.print(f"[green]report[/] {files['html']}  (JSON: {files['json']})")
 
 
 def _print(result: object) -> None:
@@ -128,8 +126,8 @@ def _print(result: object) -> None:
             f"{r.seconds_inference + r.seconds_fit:.1f}",
         )
     show(table)
-    console.print("* at the history's expected bad rate")
-    console.print(
+    results.print("* at the history's expected bad rate")
+    results.print(
         f"gap floor -> ceiling {head['gap_auc']:.4f} (target {head['gap_target']:g}: "
         f"{'met' if head['gap_target_met'] else 'NOT met'}); {head['closed_target']:.0%} of it closed by a method or "
         f"an exploration share: {'yes' if head['closed_target_met'] else 'NO'}"

@@ -8,7 +8,16 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import POLICY_HELP, console, lending_policy, row_progress, say, share_option, show
+from thinfile.commands.common import (
+    POLICY_HELP,
+    console,
+    lending_policy,
+    results,
+    row_progress,
+    say,
+    share_option,
+    show,
+)
 from thinfile.commands.generate import report_population
 from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
@@ -94,7 +103,7 @@ def run(
             r.run_id[:8],
         )
     show(models)
-    console.print(f"registered {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'")
+    results.print(f"registered {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'")
 
     if fairness:
         with console.status("fairness audit and mitigated challenger"):
@@ -114,9 +123,9 @@ def run(
         show(table)
         failing = [f"{_short(str(m))}: {f}" for m, f in summary[["model", "failing"]].itertuples(index=False) if f]
         if failing:
-            console.print(f"FAIL on (every attribute, not only residence): {'; '.join(failing)}")
+            results.print(f"FAIL on (every attribute, not only residence): {'; '.join(failing)}")
         limits = settings.fairness
-        console.print(
+        results.print(
             f"DI: approval-rate ratio rural/urban (>= {limits.disparate_impact_min:g}); EO: equal-opportunity "
             f"difference (<= {limits.equal_opportunity_max:g}); calib: calibration gap (<= "
             f"{limits.calibration_gap_max:g}); +thin / +rural: extra approvals per 100 thin-file / rural "
@@ -125,11 +134,11 @@ def run(
             "checked (see its report)"
         )
         for name, error in stage.errors.items():
-            console.print(f"[yellow]fairness audit of {name} could not run:[/] {error}")
+            results.print(f"[yellow]fairness audit of {name} could not run:[/] {error}")
         for name, path in stage.files.items():
-            console.print(f"fairness report ({name}): {path}")
+            results.print(f"fairness report ({name}): {path}")
         if stage.challenger_version:
-            console.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
+            results.print(f"registered {result.model_name} version {stage.challenger_version} as '{CHALLENGER_ALIAS}'")
         audited = {"champion", "challenger"} <= set(stage.reports)
         if promote and audited and result.registered_version and stage.challenger_version:
             gate = settings.promotion
@@ -139,9 +148,9 @@ def run(
             ]
             decision = promotion.choose(candidates, settings.promotion)
             promotion.apply(result.model_name, decision, CHAMPION_ALIAS)
-            console.print(f"[bold]promotion:[/] {promotion.outcome(result.model_name, decision)}")
+            results.print(f"[bold]promotion:[/] {promotion.outcome(result.model_name, decision)}")
 
-    console.print(
+    results.print(
         f"MLflow store: {tracking_uri()} — compare the runs with `thinfile ui`, "
         "serve the champion with `thinfile serve`"
     )

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, show
+from thinfile.commands.common import console, fail, results, show
 from thinfile.config import load_settings
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import SchemaError, load_schema
@@ -137,7 +137,7 @@ def check(
             target_reader=outcome,
             path=table,
         )
-    console.print(
+    results.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
         f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
@@ -153,18 +153,18 @@ def check(
             grid.add_row(str(r.column), str(r.reason), f"{r.rows:,}", str(r.examples))
         show(grid)
     for p in result.problems:
-        console.print(f"[red]  - {p}[/]")
+        results.print(f"[red]  - {p}[/]")
     for n in result.notes:
-        console.print(f"  · {n}")
+        results.print(f"  · {n}")
     for n in result.not_checked:
-        console.print(f"[yellow]  not checked: {n}[/]")
+        results.print(f"[yellow]  not checked: {n}[/]")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+        results.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     if rejects is not None and not result.report.errors.empty:
         result.report.rejects().to_csv(rejects, index=False)
-        console.print(f"rejected rows written to {rejects}")
+        results.print(f"rejected rows written to {rejects}")
     colour = "green" if result.ok else "red"
-    console.print(f"[bold {colour}]{result.headline(spec)}[/]")
+    results.print(f"[bold {colour}]{result.headline(spec)}[/]")
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, guarded, show, warn_of_schema
+from thinfile.commands.common import console, fail, guarded, results, show, warn_of_schema
 from thinfile.features.settings import project_root
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for, nothing_trained
@@ -260,11 +260,13 @@ def _query(
         )
     show(table)
     summary = scan.tally.summary()
+    if not summary["decisions"]:
+        whole = "; --request-id matches a whole id, as /score returned it" if request_id else ""
+        results.print(f"no decision matches{whole}")
+        return
     decisions = ", ".join(f"{d} {n:,}" for d, n in summary["by_decision"].items())
     versions = ", ".join(f"v{v} {n:,}" for v, n in summary["by_model_version"].items())
-    console.print(
-        f"all {summary['decisions']:,} matching: {decisions or 'none'}; by model version: {versions or 'none'}"
-    )
+    results.print(f"all {summary['decisions']:,} matching: {decisions}; by model version: {versions}")
 
 
 def _version_number(version: str | None) -> str | None:
@@ -340,24 +342,24 @@ def verify(
         typer.echo(json.dumps({**asdict(report), "verdict": report.verdict, "ok": report.ok}))
         raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
     if not report.records:
-        console.print(
+        results.print(
             "[bold yellow]the log holds no records: nothing could be checked (an emptied log reads the same)[/]"
         )
     if key is None:
-        console.print(f"[bold yellow]{NO_KEY}[/]")
+        results.print(f"[bold yellow]{NO_KEY}[/]")
     elif report.wrong_key:
-        console.print(
+        results.print(
             f"[bold yellow]the key given is not the one these records were written with (key id {report.key_id}; "
             f"the records name key id(s) {', '.join(report.other_keys)}): no MAC could be checked; set "
             "THINFILE_AUDIT_KEY or THINFILE_AUDIT_KEY_FILE to the key the service ran with[/]"
         )
     elif report.macs_checked and not report.macs_matched:
-        console.print(
+        results.print(
             f"[bold red]the MACs do not match the key given (key id {report.key_id}; records name key id(s) "
             f"{', '.join(report.key_ids)}): likely the wrong key, or the records were rewritten[/]"
         )
     span = f" from {report.first} to {report.last}" if report.records else ""
-    console.print(
+    results.print(
         f"{VERDICT_WORD[report.verdict]} {report.records:,} records in {len(report.files)} file(s){span}; "
         f"{len(report.torn)} torn line(s); {report.duplicates} repeated request id(s); {len(report.chains)} "
         f"chain(s), {report.sealed:,} chained record(s)"
@@ -368,36 +370,36 @@ def verify(
             if report.macs_checked
             else "none checked"
         )
-        console.print(f"  MACs: {matched} (key id {report.key_id})")
+        results.print(f"  MACs: {matched} (key id {report.key_id})")
     for other, n in report.other_keys.items():
-        console.print(f"  {n:,} record(s) under key id {other}, not the key given: their MACs not checked")
+        results.print(f"  {n:,} record(s) under key id {other}, not the key given: their MACs not checked")
     for file, line in report.torn[:10]:
-        console.print(f"  torn: {file} line {line}")
+        results.print(f"  torn: {file} line {line}")
     if len(report.torn) > 10:
-        console.print(f"  ... and {len(report.torn) - 10} more torn line(s)")
+        results.print(f"  ... and {len(report.torn) - 10} more torn line(s)")
     for rid in report.duplicate_ids:
-        console.print(f"  repeated request id: {rid}")
+        results.print(f"  repeated request id: {rid}")
     for kind, found in report.problems.items():
         if not found.count:
             continue
-        console.print(f"  {found.count:,} {PROBLEMS[kind]}:")
+        results.print(f"  {found.count:,} {PROBLEMS[kind]}:")
         for example in found.examples:
-            console.print(f"    {example}", soft_wrap=True, highlight=False)
+            results.print(f"    {example}", soft_wrap=True, highlight=False)
         if found.entries > len(found.examples):
-            console.print(f"    ... and {found.entries - len(found.examples):,} more")
+            results.print(f"    ... and {found.entries - len(found.examples):,} more")
     for name, chain in list(report.chains.items())[:10]:
-        console.print(
+        results.print(
             f"  chain {name}: {chain['records']:,} record(s), seq {chain['first_seq']}..{chain['last_seq']}, "
             f"last at {chain['last']}",
             soft_wrap=True,
             highlight=False,
         )
     if len(report.chains) > 10:
-        console.print(f"  ... and {len(report.chains) - 10} more chain(s)")
+        results.print(f"  ... and {len(report.chains) - 10} more chain(s)")
     if report.quarantined_bytes:
-        console.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
+        results.print(f"  {report.quarantined_bytes:,} bytes of torn records were moved aside to {path}.torn")
     if report.key_ids:
-        console.print(f"  key ids: {', '.join(f'{k} ({n:,} records)' for k, n in report.key_ids.items())}")
+        results.print(f"  key ids: {', '.join(f'{k} ({n:,} records)' for k, n in report.key_ids.items())}")
     raise typer.Exit(VERIFY_EXIT_CODES[report.verdict])
 
 

@@ -16,6 +16,7 @@ from thinfile.commands.common import (
     lending_policy,
     model_name,
     one_font_warning,
+    results,
     say,
     schema_option,
     share_option,
@@ -161,14 +162,14 @@ def train(
     truth = result.champion.metrics
     if "approval_rate_at_policy" in truth:
         bad = truth.get("bad_rate_at_policy")
-        console.print(
+        results.print(
             f"at its approve cut-off {truth['policy_cutoff']:g} the champion approves "
             f"{truth['approval_rate_at_policy']:.1%} of the test rows"
             + (f", {bad:.1%} of them defaulted" if bad is not None else "")
             + "; to lend at your own: --cutoff, --approval-rate or --bad-rate (or THINFILE_APPROVE_CUTOFF when serving)"
         )
     if "truth_auc" in truth:
-        console.print(
+        results.print(
             f"champion against the truth on through-the-door test applicants (true_pd): AUC {truth['truth_auc']:.4f}, "
             f"rejects {truth.get('truth_auc_rejects', float('nan')):.4f}; approving as many as the history did, "
             f"expected bad rate {truth['policy_bad_rate_at_hist_approval']:.2%}; at the history's bad rate it "
@@ -177,23 +178,23 @@ def train(
         )
     if len(result.data.rejects):
         n = len(result.data.rejects)
-        console.print(
+        results.print(
             f"[yellow]{counted(n, 'row')} broke the schema and {'was' if n == 1 else 'were'} left out "
             "(rejects.csv in the champion run)[/]"
         )
     if result.data.repeated_ids is not None:
         line = repeated_ids_problem(result.split.schema.id_column, result.data.repeated_ids)
-        console.print(
+        results.print(
             f"[yellow]{line}. Trained on as they are: an applicant in both the training and the test rows makes "
             "the test metrics look better than they are[/]"
         )
     for sentence in result.unlearnt:
-        console.print(f"[yellow]{sentence}[/]")
+        results.print(f"[yellow]{sentence}[/]")
     if result.registered_version:
-        console.print(
+        results.print(
             f"[green]registered[/] {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'"
         )
-    console.print(f"MLflow store: {tracking_uri()}  (see it with `thinfile ui`)")
+    results.print(f"MLflow store: {tracking_uri()}  (see it with `thinfile ui`)")
 
 
 def _cell(value: float) -> str:
@@ -242,13 +243,13 @@ def promote(
                 gate = gate.model_copy(update={"max_auc_cost": max_auc_cost})
             decision = promotion.choose(promotion.aliased_candidates(model, gate), gate)
             promotion.apply(model, decision, alias)
-            console.print(promotion.outcome(model, decision, alias))
+            results.print(promotion.outcome(model, decision, alias))
             return
         previous, new = move_alias(version, model, alias)
     except (PromotionError, ModelNotFoundError, SchemaError) as err:
         raise fail(str(err)) from None
     was = f" (was version {previous})" if previous else ""
-    console.print(f"[green]{model}@{alias}[/] -> version {new}{was}")
+    results.print(f"[green]{model}@{alias}[/] -> version {new}{was}")
 
 
 def register(app: typer.Typer) -> None:
