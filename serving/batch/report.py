@@ -21,7 +21,7 @@ from thinfile.features.words import counted
 from thinfile.serving.batch.output import write_text_atomic
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
-from thinfile.training.fairness.disparate_impact import disparate_impact
+from thinfile.training.fairness.impact import disparate_impact
 from thinfile.training.reporting import (
     BAND_COLOURS,
     PALETTE,

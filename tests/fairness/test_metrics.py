@@ -29,7 +29,7 @@ from thinfile.training.fairness.audit import (
     build_report,
     versus_limit,
 )
-from thinfile.training.fairness.disparate_impact import WHY_MISSING, WHY_UNDECLARED, disparate_impact
+from thinfile.training.fairness.impact import WHY_MISSING, WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
     MISSING_GROUP,
     approve_at_bad_rate,

@@ -95,6 +95,23 @@ def test_audit_verify_into_a_closed_pipe_is_141_not_the_1_of_a_failed_check(tmp_
     assert quiet(err), err
 
 
+@pytest.mark.parametrize("args", [["audit", "verify"], ["audit"]], ids=["verify", "query"])
+def test_a_report_into_a_closed_pipe_is_141_without_a_word(tmp_path: Path, args: list[str]) -> None:
+    log = audit_log(tmp_path, 20)
+    code, err = run_into_a_closed_pipe([*args, "--log", str(log)])  # | head, with stderr still open
+    assert code == CLOSED, err
+    assert err == ""
+
+
+def test_schema_check_into_a_closed_pipe_is_141_not_the_1_of_a_mismatch() -> None:
+    data = Path(__file__).parents[1] / "data"
+    code, err = run_into_a_closed_pipe(
+        ["schema", "check", str(data / "german_credit.csv"), "-s", str(data / "german_credit.yaml")]
+    )
+    assert code == CLOSED, err
+    assert err == ""
+
+
 def test_a_reader_that_stops_after_a_few_bytes_ends_the_command_with_141(tmp_path: Path) -> None:
     log = audit_log(tmp_path, 3_000)  # one JSON line per decision: far more than a pipe holds
     code, err, head = run_and_stop_reading(["audit", "--log", str(log), "--json", "--limit", "3000"])

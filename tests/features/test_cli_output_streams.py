@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from thinfile.serving.audit import AuditLog, audit_record
 
@@ -57,3 +58,20 @@ def test_schema_check_writes_its_findings_and_verdict_to_standard_output(tmp_pat
     assert any(line.startswith("warning: protected age_band") for line in lines)
     assert lines[-1].startswith("PASS: 1,000 rows against schema 'german-credit' match")
     assert done.stderr == ""
+
+
+def test_schema_infer_keeps_standard_output_for_the_yaml_and_says_its_summary_there_when_writing_a_file(
+    tmp_path: Path,
+) -> None:
+    table = DATA / "german_credit.csv"
+
+    to_stdout = run(["schema", "infer", str(table)], tmp_path)
+    to_file = run(["schema", "infer", str(table), "-o", str(tmp_path / "schema.yaml")], tmp_path)
+
+    assert to_stdout.returncode == to_file.returncode == 0, to_stdout.stderr + to_file.stderr
+    assert yaml.safe_load(to_stdout.stdout) == yaml.safe_load((tmp_path / "schema.yaml").read_text())
+    assert to_stdout.stderr.startswith("schema 'german_credit': ")
+    assert to_file.stdout.startswith("schema 'german_credit': ") and to_file.stdout.splitlines()[0].endswith(
+        f"written to {tmp_path / 'schema.yaml'}"
+    )
+    assert to_file.stderr == ""

@@ -38,19 +38,30 @@ LOG_WIDTH = 160
 must not be broken mid-sentence nor a table's figures cut short."""
 
 
+class _Console(Console):
+    """rich's console, whose closed output raises the BrokenPipeError (`guarded` and `thinfile.launch` end the
+    command with EXIT_CLOSED) instead of rich's SystemExit(1), which reads as a failed check, after pointing
+    standard output at /dev/null, which hides that it was closed."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def _console(stderr: bool) -> Console:
     """On a terminal, rich's console; into a log, one that neither wraps text nor pads lines (tables are laid out
     LOG_WIDTH wide)."""
     if Console(stderr=stderr).is_terminal:
-        return Console(stderr=stderr, log_path=False)
-    return Console(stderr=stderr, log_path=False, width=LOG_WIDTH, soft_wrap=True)
+        return _Console(stderr=stderr, log_path=False)
+    return _Console(stderr=stderr, log_path=False, width=LOG_WIDTH, soft_wrap=True)
 
 
 console = _console(stderr=True)
-"""Progress, what a command is doing, warnings about the run, and errors: standard error."""
+"""Progress, notes on what a command is doing (as `say` gives them), warnings about its setting (a schema file,
+fonts), and errors: standard error."""
 results = _console(stderr=False)
-"""What a command found or made (verdicts, findings, tables, summaries): standard output, which a script captures
-(`thinfile audit verify > verify.txt`)."""
+"""What a command found or made (verdicts, findings with their warnings about the data, tables, summaries): standard
+output, which a script captures (`thinfile audit verify > verify.txt`)."""
 
 
 def show(table: Table) -> None:

@@ -87,18 +87,19 @@ def infer(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-    console.print(
+    say = console if out is None else results  # stdout keeps the YAML alone; with it in a file, this is the result
+    say.print(
         f"[green]schema {s.name!r}[/]: {len(s.features)} model inputs, id {s.id_column!r}, target {s.target!r}, "
         f"protected: {', '.join(s.protected_names) or 'none'}" + (f"; written to {out}" if out is not None else "")
     )
     left = [c.name for c in inferred.columns if c.role == "left_out"]
     if left:
-        console.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
+        say.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
     if inferred.todo:
-        console.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
+        say.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
         for t in inferred.todo:
-            console.print(f"  - {t}")
-    console.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
+            say.print(f"  - {t}")
+    say.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
 
 
 @schema_app.command("check")

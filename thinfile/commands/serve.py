@@ -246,6 +246,11 @@ def _query(
         for r in shown:
             typer.echo(json.dumps(r))
         return
+    summary = scan.tally.summary()
+    if not summary["decisions"]:
+        whole = "; --request-id matches a whole id, as /score returned it" if request_id else ""
+        results.print(f"no decision in {path} matches{whole}", soft_wrap=True, highlight=False)
+        return
     table = Table(title=f"{len(shown)} of {scan.tally.decisions} matching decisions in {path}")
     for column in ("time", "request id", "model", "score", "decision", "reason codes"):
         table.add_column(column, justify="right" if column == "score" else "left")
@@ -259,11 +264,6 @@ def _query(
             ", ".join(x["code"] for x in r["reasons"]),
         )
     show(table)
-    summary = scan.tally.summary()
-    if not summary["decisions"]:
-        whole = "; --request-id matches a whole id, as /score returned it" if request_id else ""
-        results.print(f"no decision matches{whole}")
-        return
     decisions = ", ".join(f"{d} {n:,}" for d, n in summary["by_decision"].items())
     versions = ", ".join(f"v{v} {n:,}" for v, n in summary["by_model_version"].items())
     results.print(f"all {summary['decisions']:,} matching: {decisions}; by model version: {versions}")

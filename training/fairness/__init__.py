@@ -15,7 +15,7 @@ _WHERE = {
     "AttributeAudit": "thinfile.training.fairness.audit",
     "BASELINE_CANNOT_REACH": "thinfile.training.fairness.audit",
     "Check": "thinfile.training.fairness.audit",
-    "DisparateImpact": "thinfile.training.fairness.disparate_impact",
+    "DisparateImpact": "thinfile.training.fairness.impact",
     "FairnessAudit": "thinfile.training.settings",
     "FairnessError": "thinfile.training.fairness.audit",
     "FairnessLimits": "thinfile.training.settings",
@@ -31,7 +31,7 @@ _WHERE = {
     "approve_at_bad_rate": "thinfile.training.fairness.metrics",
     "build_report": "thinfile.training.fairness.audit",
     "decision_frame": "thinfile.training.fairness.metrics",
-    "disparate_impact": "thinfile.training.fairness.disparate_impact",
+    "disparate_impact": "thinfile.training.fairness.impact",
     "fairness_report": "thinfile.training.fairness.audit",
     "fit_reweighed": "thinfile.training.fairness.mitigation",
     "group_labels": "thinfile.training.fairness.metrics",
@@ -103,7 +103,7 @@ if TYPE_CHECKING:
         build_report,
         fairness_report,
     )
-    from thinfile.training.fairness.disparate_impact import (
+    from thinfile.training.fairness.impact import (
         DisparateImpact,
         disparate_impact,
     )

@@ -22,7 +22,7 @@ from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
 from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes
 from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
-from thinfile.training.fairness.disparate_impact import WHY_UNDECLARED, disparate_impact
+from thinfile.training.fairness.impact import WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
     MISSING_GROUP,
     approve_at_bad_rate,
