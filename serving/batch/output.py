@@ -194,7 +194,7 @@ def _identity_of(manifest: dict) -> dict:
 
 
 def _input_differences(old: list[dict], new: list[dict]) -> str:
-    """The first few input files added, gone or changed since the job in the folder, then how many more."""
+    """The first few input files added, left out or changed since the job in the folder, then how many more."""
     before, now = {i["path"]: i for i in old}, {i["path"]: i for i in new}
     said = []
     for name, part in now.items():
@@ -205,7 +205,7 @@ def _input_differences(old: list[dict], new: list[dict]) -> str:
             said.append(f"input file {name} has {part['rows']:,} rows, had {was['rows']:,}")
         elif was["fingerprint"] != part["fingerprint"]:
             said.append(f"input file {name} has changed (same row count, other contents)")
-    said += [f"input file {name} of that job is gone" for name in before if name not in now]
+    said += [f"input file {name} of that job is not in this one" for name in before if name not in now]
     if not said:
         return "the same input files are listed in another order"
     more = len(said) - _SHOWN_INPUTS

@@ -228,7 +228,7 @@ def test_a_refused_rerun_names_the_file_added_to_the_input(tmp_path: Path) -> No
 
 def test_a_refused_rerun_names_the_file_gone_from_the_input(tmp_path: Path) -> None:
     said = refusal(tmp_path, [("a.csv", 10, "f1"), ("b.csv", 10, "f2")], [("a.csv", 10, "f1")])
-    assert "input file b.csv of that job is gone" in said
+    assert "input file b.csv of that job is not in this one" in said
 
 
 def test_a_refused_rerun_names_a_file_whose_row_count_changed(tmp_path: Path) -> None:

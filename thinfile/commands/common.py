@@ -111,6 +111,39 @@ def row_progress(description: str, total: int) -> Iterator[Callable[[int], None]
         yield lambda n: progress.advance(task, n)
 
 
+POPULATION_ROWS = 200_000
+"""Rows of the synthetic population a command generates when it is given no table."""
+
+
+def population_rows_option(help: str, minimum: int = 1) -> Any:
+    """--rows / -n: the size of the synthetic population, POPULATION_ROWS unless given."""
+    return typer.Option(POPULATION_ROWS, "--rows", "-n", min=minimum, help=help)
+
+
+def generated_rows_option() -> Any:
+    """--rows / -n of a command that trains or audits a table, or generates one when it is given none: unset unless
+    given, so that `table_rows` can refuse it beside --data."""
+    return typer.Option(
+        None,
+        "--rows",
+        "-n",
+        min=1,
+        show_default=False,
+        help=f"Rows to generate when there is no table (default {POPULATION_ROWS:,}); not with --data, whose "
+        "rows are all read (to use fewer, give a smaller table).",
+    )
+
+
+def table_rows(rows: int | None, data: Path | None) -> int:
+    """The population's rows when no table is given; --rows beside --data is an error, not silently ignored."""
+    if rows is not None and data is not None:
+        raise fail(
+            "--rows is the size of a generated population; with --data every row of the table is read (to use "
+            "fewer, give a smaller table)"
+        )
+    return POPULATION_ROWS if rows is None else rows
+
+
 def default_population(rows: int, seed: int, generator: GeneratorParams) -> Path:
     """data/synthetic/population under THINFILE_HOME, generated first (with a progress bar) when absent."""
     from thinfile.features.population import generate_population  # loads scikit-learn: only when needed

@@ -13,10 +13,12 @@ from thinfile.commands.common import (
     default_population,
     fail,
     from_settings,
+    generated_rows_option,
     model_name,
     results,
     schema_option,
     show,
+    table_rows,
 )
 from thinfile.config import load_settings
 from thinfile.features.settings import ValidationSettings
@@ -97,7 +99,7 @@ def fairness(
         help=f"Fewest rows a group needs to be checked ({from_settings('audit.min_group_rows')}). Smaller "
         "groups are listed at the top with their size and confidence intervals, and the verdict is 'incomplete'.",
     ),
-    rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
+    rows: int | None = generated_rows_option(),
     name: str = typer.Option(None, "--name", help="Registered model name. Default: from the schema's name."),
     log: bool = typer.Option(
         True, "--log/--no-log", help="Also log the report and fair_* metrics to the model's MLflow run."
@@ -129,6 +131,7 @@ def fairness(
             update={"audit": settings.audit.model_copy(update={"min_group_rows": min_group_rows})}
         )
     ref: str | int = int(model) if model.isdigit() else model
+    population = table_rows(rows, data)
     try:
         spec = load_schema(schema)
         with console.status(f"loading model {model!r}"):
@@ -141,7 +144,7 @@ def fairness(
             if missing:
                 raise FairnessError(f"schema {spec.name!r} lacks the model's input(s) {', '.join(missing[:8])}")
         if data is None:
-            data = default_population(rows, settings.train.seed, settings.generator)
+            data = default_population(population, settings.train.seed, settings.generator)
         with console.status("reading the table"):
             rows_in = audit_rows(load_training_table(data), spec, settings, all_rows=all_rows, source=f"table {data}")
         frame = rows_in.frame

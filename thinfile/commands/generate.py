@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 
-from thinfile.commands.common import console, fail, from_settings, results, row_progress, share_option
+from thinfile.commands.common import (
+    console,
+    fail,
+    from_settings,
+    population_rows_option,
+    results,
+    row_progress,
+    share_option,
+)
 from thinfile.config import load_settings
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.features.settings import BureauEraPolicy, GeneratorParams, HistorySettings, default_data_dir
@@ -19,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def generate(
-    rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="How many people to generate."),
+    rows: int = population_rows_option("How many people to generate."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed: the same seed and rows give the same bytes."),
     out: Path = typer.Option(
         None, "--out", "-o", help="Output folder (default: data/synthetic under THINFILE_HOME or the current folder)."

@@ -12,6 +12,7 @@ from thinfile.commands.common import (
     POLICY_HELP,
     console,
     lending_policy,
+    population_rows_option,
     results,
     row_progress,
     say,
@@ -47,7 +48,7 @@ def _points(share: float) -> str:
 
 
 def run(
-    rows: int = typer.Option(200_000, "--rows", "-n", min=1000, help="Size of the default synthetic population."),
+    rows: int = population_rows_option("Size of the default synthetic population.", minimum=1000),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the population."),
     fairness: bool = typer.Option(
         True, "--fairness/--no-fairness", help="Write fairness reports and train the mitigated challenger."

@@ -13,6 +13,7 @@ from thinfile.commands.common import (
     default_population,
     fail,
     from_settings,
+    generated_rows_option,
     lending_policy,
     model_name,
     one_font_warning,
@@ -21,6 +22,7 @@ from thinfile.commands.common import (
     schema_option,
     share_option,
     show,
+    table_rows,
     warn_of_schema,
 )
 from thinfile.config import load_settings
@@ -45,7 +47,7 @@ def train(
         "--name",
         help="Registered model name. Default: the schema's name (one name, and one champion, per project).",
     ),
-    rows: int = typer.Option(200_000, "--rows", "-n", min=1, help="Rows to generate when there is no table."),
+    rows: int | None = generated_rows_option(),
     seed: int = typer.Option(
         None, "--seed", "-s", help=f"Seed of the split and the models ({from_settings('train.seed')})."
     ),
@@ -129,6 +131,7 @@ def train(
             ),
         }
     )
+    population = table_rows(rows, data)
     try:
         if schema is not None and str(schema) != "synthetic":
             warn_of_schema(load_schema(schema))
@@ -137,7 +140,7 @@ def train(
             if schema is not None and str(schema) != "synthetic":
                 raise fail("a custom --schema needs its table: give --data (a .parquet/.csv file or folder)")
             experiment = ready_to_train(settings)  # a store or cut-off that cannot work is named before the population
-            data = default_population(rows, settings.train.seed, base.generator)
+            data = default_population(population, settings.train.seed, base.generator)
         with one_font_warning(), console.status("training") as status:
             result = run_training(data, schema, settings, progress=say(status), experiment=experiment)
     except (
