@@ -34,7 +34,7 @@ from thinfile.serving.batch.output import (
     ensure_a_part,
     update_manifest,
 )
-from thinfile.serving.batch.report import build_report, report_figures, write_report
+from thinfile.serving.batch.report import absent_groups_note, build_report, report_figures, write_report
 from thinfile.serving.batch.scoring import REJECTS_SCHEMA, ModelTag, scores_schema
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import merge_stats
@@ -161,6 +161,8 @@ class BatchResult:
             lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
+        if absent_groups_note(self.report):
+            lines.append(absent_groups_note(self.report))
         elif stability.get("available") and not stability.get("judged", True):
             lines.append(f"PSI against training: {stability['note']} (stability.min_rows)")
         if self.duplicate_ids.get("ids"):

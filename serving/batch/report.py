@@ -192,7 +192,19 @@ def build_report(
         "approval_curve": [{"cutoff": float(c), "rate": share(int(k))} for c, k in zip(grid, at_or_above)],
         "stability": _stability(stats, scorer, stability),
         "fairness": _fairness(stats, scorer, fairness, groups_rule),
+        "groups_absent": [p for p in scorer.schema.protected_names if p not in stats.get("groups", {})] if n else [],
     }
+
+
+def absent_groups_note(report: dict) -> str:
+    """One sentence on the protected attributes the book has no column for (approval by group not measured), or ''."""
+    absent = report.get("groups_absent") or []
+    if not absent:
+        return ""
+    return (
+        f"Approval by group not measured for {', '.join(absent)}: the book has no such column (the schema's protected "
+        "attributes; a scoring book need not hold them)."
+    )
 
 
 _PAD_IN = 0.12
@@ -331,12 +343,16 @@ def _banner(report: dict) -> Verdict:
             bad.append(f"{attr}: disparate impact ratio {ratio:.3f} below {limit:g}")
         if not fair.get("complete", True) or fair.get("left_out"):
             gaps.append(f"{attr}: not every group counted")
+    absent = absent_groups_note(report)
+    absent = f" {absent}" if absent else ""
     if bad:
-        return Verdict("fail", "; ".join(bad) + (f". Also: {'; '.join(gaps)}." if gaps else "."))
+        return Verdict("fail", "; ".join(bad) + (f". Also: {'; '.join(gaps)}." if gaps else ".") + absent)
     if gaps:
-        return Verdict("incomplete", "No shift or disparate impact found, but " + "; ".join(gaps) + ".")
+        return Verdict("incomplete", "No shift or disparate impact found, but " + "; ".join(gaps) + "." + absent)
     note = "No feature or score shifted beyond the flag"
-    return Verdict("pass", note + (", and every group is within the disparate-impact limit." if fairness else "."))
+    return Verdict(
+        "pass", note + (", and every group is within the disparate-impact limit." if fairness else ".") + absent
+    )
 
 
 def _count(rows: object) -> str:
