@@ -27,6 +27,7 @@ from thinfile.training.fairness.audit import (
     ERR_NO_PROTECTED,
     FairnessError,
     build_report,
+    table_name,
     versus_limit,
 )
 from thinfile.training.fairness.impact import WHY_MISSING, WHY_UNDECLARED, disparate_impact
@@ -366,3 +367,14 @@ def test_baseline_that_cannot_reach_the_bad_rate_is_said_not_crashed() -> None:
 def test_a_value_next_to_its_limit_is_printed_apart_from_it() -> None:
     assert versus_limit(0.79996, 0.8) == "0.79996"
     assert versus_limit(0.812, 0.8) == "0.812"
+
+
+def test_a_group_of_one_row_is_said_as_one_row() -> None:
+    di = disparate_impact({"a": 100, "b": 100, "c": 1}, {"a": 50, "b": 40, "c": 1}, min_rows=50)
+    assert di.groups.loc["c", "why_not"] == "1 row, fewer than the 50 needed to check it"
+
+
+def test_a_source_that_names_its_table_is_not_named_a_table_twice() -> None:
+    assert table_name({"source": "table loans.csv (held-out test part)"}) == "table loans.csv (held-out test part)"
+    assert table_name({"source": "loans.csv"}) == "table loans.csv"
+    assert table_name(None) == "the table"

@@ -987,8 +987,10 @@ def checks_for(a: AttributeAudit, limits: FairnessLimits, confidence: float = 0.
 
 
 def table_name(data: dict[str, object] | None) -> str:
-    source = (data or {}).get("source")
-    return f"table {source}" if source else "the table"
+    source = str((data or {}).get("source") or "")
+    if not source or source.startswith(("table ", "the table")):  # the CLI's source names the table itself
+        return source or "the table"
+    return f"table {source}"
 
 
 def _check_table(frame: pd.DataFrame, schema: Schema, table: str) -> None:

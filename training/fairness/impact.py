@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from thinfile.features import words
 from thinfile.features.schema import MISSING_GROUP
 
 WHY_MISSING = "no value: not a group"
 WHY_UNDECLARED = "not a category the schema declares"
 WHY_EMPTY = "no rows"
-WHY_SMALL = "{rows:,} rows, fewer than the {min_rows:,} needed to check it"
+WHY_SMALL = "{rows}, fewer than the {min_rows:,} needed to check it"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def disparate_impact(
         elif n == 0:
             why = WHY_EMPTY
         elif n < min_rows:
-            why = WHY_SMALL.format(rows=int(n), min_rows=min_rows)
+            why = WHY_SMALL.format(rows=words.counted(int(n), "row"), min_rows=min_rows)
         else:
             why = ""
         records.append(
