@@ -467,12 +467,11 @@ def _thousands(present: pd.Series) -> str | None:
     """An example of text numbers written with thousands separators ('2,158'), when every distinct value reads as a
     number once its commas are removed and some hold one; else None."""
     distinct = pd.Series(pd.unique(present.astype(str)), dtype=object)
-    if not distinct.str.contains(",", regex=False).any():
+    separated = distinct.str.contains(",", regex=False)
+    if not separated.any():
         return None
     digits = distinct.str.strip().str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?|[-+]?\d+(\.\d+)?")
-    if not digits.all():
-        return None
-    return str(distinct[distinct.str.contains(",", regex=False)].iloc[0])
+    return str(distinct[separated].iloc[0]) if digits.all() else None
 
 
 def _shown_counts(counts: pd.Series, shown: int) -> str:

@@ -9,28 +9,29 @@ The public names below load on first use (PEP 562): a scoring worker process imp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from thinfile.features.lazy import lazy_names
 
 _WHERE = {
-    "BatchInputError": "input",
-    "BatchIntegrityError": "job",
-    "BatchJob": "job",
-    "BatchOutputError": "output",
-    "BatchResult": "job",
-    "BatchSchemaError": "scoring",
-    "BatchSettings": "settings",
-    "BatchStoppedError": "job",
-    "ModelTag": "scoring",
-    "batch_score": "job",
-    "engine_names": "job",
-    "get_engine": "job",
-    "kept_parts": "job",
-    "model_tag": "job",
-    "register_engine": "job",
-    "resolve_scorer": "job",
-    "score_frame": "scoring",
-    "score_table": "scoring",
+    "BatchInputError": "thinfile.serving.batch.input",
+    "BatchIntegrityError": "thinfile.serving.batch.job",
+    "BatchJob": "thinfile.serving.batch.job",
+    "BatchOutputError": "thinfile.serving.batch.output",
+    "BatchResult": "thinfile.serving.batch.job",
+    "BatchSchemaError": "thinfile.serving.batch.scoring",
+    "BatchSettings": "thinfile.serving.batch.settings",
+    "BatchStoppedError": "thinfile.serving.batch.job",
+    "ModelTag": "thinfile.serving.batch.scoring",
+    "batch_score": "thinfile.serving.batch.job",
+    "engine_names": "thinfile.serving.batch.job",
+    "get_engine": "thinfile.serving.batch.job",
+    "kept_parts": "thinfile.serving.batch.job",
+    "model_tag": "thinfile.serving.batch.job",
+    "register_engine": "thinfile.serving.batch.job",
+    "resolve_scorer": "thinfile.serving.batch.job",
+    "score_frame": "thinfile.serving.batch.scoring",
+    "score_table": "thinfile.serving.batch.scoring",
 }
 
 __all__ = [
@@ -55,16 +56,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)
 
 
 if TYPE_CHECKING:

@@ -161,8 +161,8 @@ class BatchResult:
             lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
-        if absent_groups_note(self.report):
-            lines.append(absent_groups_note(self.report))
+        if absent := absent_groups_note(self.report):
+            lines.append(absent)
         elif stability.get("available") and not stability.get("judged", True):
             lines.append(f"PSI against training: {stability['note']} (stability.min_rows)")
         if self.duplicate_ids.get("ids"):

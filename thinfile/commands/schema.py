@@ -87,19 +87,19 @@ def infer(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-    say = console if out is None else results  # stdout keeps the YAML alone; with it in a file, this is the result
-    say.print(
+    summary = console if out is None else results  # stdout keeps the YAML alone; with it in a file, this is the result
+    summary.print(
         f"[green]schema {s.name!r}[/]: {len(s.features)} model inputs, id {s.id_column!r}, target {s.target!r}, "
         f"protected: {', '.join(s.protected_names) or 'none'}" + (f"; written to {out}" if out is not None else "")
     )
     left = [c.name for c in inferred.columns if c.role == "left_out"]
     if left:
-        say.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
+        summary.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
     if inferred.todo:
-        say.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
+        summary.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
         for t in inferred.todo:
-            say.print(f"  - {t}")
-    say.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
+            summary.print(f"  - {t}")
+    summary.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
 
 
 @schema_app.command("check")
