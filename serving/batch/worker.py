@@ -161,13 +161,14 @@ class SharedChunk:
 
 @contextmanager
 def sharer_resets_quiet() -> Iterator[None]:
-    """While chunks are handed to workers: a worker killed as it takes one resets its connection to
-    multiprocessing's resource sharer, whose thread prints the ConnectionError through sys.excepthook (and goes
-    on serving); that traceback would follow the job's one-line error. That exception, from there, is left out."""
+    """While chunks are handed to workers: a worker killed as it takes one hangs up on multiprocessing's
+    resource sharer (a reset, a broken pipe, or an end of file mid-handshake), whose thread prints that through
+    sys.excepthook and goes on serving; the traceback would follow the job's one-line error. Those exceptions,
+    from there, are left out."""
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-        if issubclass(kind, ConnectionError) and any(
+        if issubclass(kind, (ConnectionError, EOFError)) and any(
             frame.f_code.co_filename == resource_sharer.__file__ for frame, _ in traceback.walk_tb(tb)
         ):
             return

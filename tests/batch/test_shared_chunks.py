@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -53,3 +55,36 @@ def test_a_reset_in_the_resource_sharer_prints_nothing_while_other_errors_still_
                 sys.excepthook(*sys.exc_info())
     err = capsys.readouterr().err
     assert "reset elsewhere" in err and "killed worker" not in err
+
+
+def _hang_up_on_the_sharer(read_challenge: bool) -> None:
+    """Act as a worker killed while taking a chunk: connect to the resource sharer and go away mid-handshake,
+    after reading its challenge (it then reads an end of file) or with the challenge unread (a reset)."""
+    from multiprocessing import resource_sharer
+
+    sharer = resource_sharer._resource_sharer
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as peer:
+        peer.connect(sharer._address)
+        peer.settimeout(10)
+        if read_challenge:
+            peer.recv(4096)
+        else:
+            time.sleep(0.3)
+
+
+@pytest.mark.parametrize("read_challenge", [True, False], ids=["end of file", "reset"])
+def test_a_worker_hanging_up_on_the_resource_sharer_prints_nothing_and_the_sharer_goes_on(
+    book: pd.DataFrame, capfd, read_challenge: bool
+) -> None:
+    from thinfile.serving.batch.worker import sharer_resets_quiet
+
+    table = pa.Table.from_pandas(book.head(50), preserve_index=False)
+    with sharer_resets_quiet():
+        SharedChunk(table)
+        _hang_up_on_the_sharer(read_challenge)
+        time.sleep(0.5)
+        with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+            arrived = pool.submit(SharedChunk(table).open).result()
+    release_untaken_chunks()
+    assert capfd.readouterr().err == ""
+    assert arrived.equals(table)
