@@ -1177,20 +1177,31 @@ def check_table(
         elif booked_missing:
             not_checked.append("target values (without the booked column, rejected applicants cannot be told apart)")
         else:
-            values, bad = target_reader(frame[schema.target])
+            raw = frame[schema.target]
+            values, bad = target_reader(raw)
+            read = np.ones(len(raw), dtype=bool)
             if schema.booked_column:
-                booked = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
-                values, bad = values[booked], bad & booked
-            if bad.any():
-                n = int(bad.sum())
+                read = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
+            unknown = _no_outcome(raw) & read
+            wrong = bad & ~unknown & read
+            known = values.to_numpy()[read & ~bad]
+            if wrong.any():
+                n = int(wrong.sum())
                 problems.append(
                     f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
-                    f"(defaulted): {_values(value_counts(frame[schema.target][bad]))}"
+                    f"(defaulted): {_values(value_counts(raw[wrong]))}"
                 )
-            else:
+            if unknown.any():
+                n = int(unknown.sum())
+                (notes if len(known) else problems).append(
+                    f"target {schema.target}: {counted(n, 'row')} {'has' if n == 1 else 'have'} no outcome yet "
+                    f"({_share(n, int(read.sum()))}): training leaves {'it' if n == 1 else 'them'} out"
+                    + ("" if len(known) else "; no row has an outcome to train on")
+                )
+            if not wrong.any() and len(known):
                 notes.append(
-                    f"target {schema.target}: {int(values.sum()):,} of {counted(len(values), 'row')} defaulted "
-                    f"({float(values.mean()):.1%})"
+                    f"target {schema.target}: {int(known.sum()):,} of {counted(len(known), 'row')}"
+                    f"{' with an outcome' if unknown.any() else ''} defaulted ({float(known.mean()):.1%})"
                 )
     written = None
     missing = report.errors[(report.errors["reason"] == MISSING_REQUIRED).to_numpy()]
@@ -1225,6 +1236,14 @@ def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: st
         if blank.any():
             notes.append(f"{column}: {counted(int(blank.sum()), 'cell')} of only white space, read as missing; {fix}")
     return notes
+
+
+def _no_outcome(raw: pd.Series) -> np.ndarray:
+    """Rows whose outcome is missing (empty, or a text read as missing): a loan not yet repaid or defaulted."""
+    missing = raw.isna().to_numpy()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        missing |= raw.astype(str).str.strip().eq("").to_numpy()
+    return missing
 
 
 def _booked(

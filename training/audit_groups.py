@@ -13,7 +13,7 @@ from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema, protected_values
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.words import clipped, counted
-from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.data import TrainingDataError, prepare, set_aside_words
 from thinfile.training.settings import TrainingSettings
 from thinfile.training.split import SplitError, split_frame
 
@@ -52,7 +52,7 @@ def audit_rows(
         ) from None
     what = source if all_rows else f"{source} (held-out test part)"
     if len(prepared.rejects):
-        what += f"; {counted(len(prepared.rejects), 'row')} that break the schema left out, as training leaves them out"
+        what += f"; {set_aside_words(prepared.rejects, schema.target)} left out, as training leaves them out"
     return AuditRows(kept, prepared.rejects, what)
 
 

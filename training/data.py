@@ -18,7 +18,8 @@ from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.features.words import counted
 from thinfile.training.settings import DataChecks
 
-TARGET_REASON = "is missing or not an outcome (0 = repaid, 1 = defaulted)"
+TARGET_REASON = "is not an outcome (0 = repaid, 1 = defaulted)"
+NO_OUTCOME = "no outcome yet (neither repaid nor defaulted): left out"
 
 
 class TrainingDataError(ValueError):
@@ -91,11 +92,12 @@ def _checked(
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
-    if len(clean) and len(rejects) / len(clean) > checks.max_reject_share:
-        shown = rejects.head(ValidationSettings().examples_shown)
+    broken = rejects[~outcome_unknown(rejects, schema.target)]  # a loan not yet repaid or defaulted breaks nothing
+    if len(clean) and len(broken) / len(clean) > checks.max_reject_share:
+        shown = broken.head(ValidationSettings().examples_shown)
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
         raise TrainingDataError(
-            f"{source}: {len(rejects):,} of {len(clean):,} rows ({len(rejects) / len(clean):.1%}) break schema "
+            f"{source}: {len(broken):,} of {len(clean):,} rows ({len(broken) / len(clean):.1%}) break schema "
             f"{schema.name!r}, more than the {checks.max_reject_share:.0%} allowed; for example:\n{examples}\n"
             "  check that the schema file describes this table (types, ranges, categories), or fix the data"
         )
@@ -152,7 +154,7 @@ def _rejects(
                 "row": rows,
                 "id": clean[schema.id_column].to_numpy()[rows].astype(str),
                 "columns": schema.target,
-                "reason": [f"{schema.target}: {_shown(v)} {TARGET_REASON}" for v in shown],
+                "reason": [_target_reason(schema.target, v) for v in shown],
             }
         )
         found = pd.concat([found, extra], ignore_index=True)
@@ -162,8 +164,33 @@ def _rejects(
     return found.reset_index(drop=True)
 
 
+def outcome_unknown(rejects: pd.DataFrame, target: str) -> np.ndarray:
+    """The set-aside rows whose only reason is a missing outcome (a loan not yet repaid or defaulted)."""
+    return (rejects["reason"] == f"{target}: {NO_OUTCOME}").to_numpy()
+
+
+def set_aside_words(rejects: pd.DataFrame, target: str) -> str:
+    """The rows set aside, in words: '3 rows that break the schema and 50 with no outcome yet'."""
+    unknown = int(outcome_unknown(rejects, target).sum())
+    broken = len(rejects) - unknown
+    parts = [f"{counted(broken, 'row')} that break{'s' if broken == 1 else ''} the schema"] if broken else []
+    if unknown:
+        parts.append(f"{unknown:,} with no outcome yet" if parts else f"{counted(unknown, 'row')} with no outcome yet")
+    return " and ".join(parts)
+
+
+def _target_reason(target: str, value: object) -> str:
+    return f"{target}: {NO_OUTCOME}" if _missing(value) else f"{target}: {_shown(value)} {TARGET_REASON}"
+
+
+def _missing(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _shown(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if _missing(value):
         return "(empty)"
     text = value_text(value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))

@@ -158,8 +158,9 @@ def test_a_missing_value_not_read_from_csv_is_shown_as_missing():
 
 def test_a_target_of_2_in_a_column_with_gaps_is_shown_as_2():
     frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": 0.5, "bad": [0.0, 2.0, np.nan, 1.0]})
-    problems = check_table(frame, tiny_schema(), target_reader=_outcome).problems
-    assert problems == ["target bad: 2 rows are not 0 (repaid) or 1 (defaulted): '2' (1 row), missing (1 row)"]
+    result = check_table(frame, tiny_schema(), target_reader=_outcome)
+    assert result.problems == ["target bad: 1 row is not 0 (repaid) or 1 (defaulted): '2' (1 row)"]
+    assert "target bad: 1 row has no outcome yet (25.0%): training leaves it out" in result.notes
 
 
 def test_a_one_row_table_is_one_row_in_the_headline():
@@ -225,3 +226,19 @@ def test_a_table_to_score_is_not_failed_for_protected_values_scoring_does_not_re
     assert scoring.exit_code == 0, scoring.output
     training = runner.invoke(app, ["schema", "check", str(table), "--schema", str(schema)], terminal_width=400)
     assert training.exit_code == 1 and "protected attribute sex: values the schema does not declare" in training.output
+
+
+def test_rows_with_no_outcome_yet_are_a_note_and_the_table_passes():
+    frame = pd.DataFrame({"id": list("abcde"), "x": 0.5, "bad": [0.0, 1.0, np.nan, 1.0, np.nan]})
+    result = check_table(frame, tiny_schema(), target_reader=_outcome)
+    assert result.problems == []
+    assert "target bad: 2 rows have no outcome yet (40.0%): training leaves them out" in result.notes
+    assert "target bad: 2 of 3 rows with an outcome defaulted (66.7%)" in result.notes
+
+
+def test_a_table_where_no_row_has_an_outcome_fails():
+    frame = pd.DataFrame({"id": ["a", "b"], "x": 0.5, "bad": [np.nan, np.nan]})
+    problems = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert problems == [
+        "target bad: 2 rows have no outcome yet (100.0%): training leaves them out; no row has an outcome to train on"
+    ]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
-from thinfile.training.data import TrainingDataError, prepare
+from thinfile.training.data import TrainingDataError, prepare, set_aside_words
 from thinfile.training.pipeline import train, train_frame
 
 pytestmark = pytest.mark.slow
@@ -115,8 +115,31 @@ def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_sche
     prepared = prepare(table, foreign_schema)
     assert len(prepared.frame) == 998 and prepared.rows_read == 1_000
     assert prepared.rejects["row"].tolist() == [5, 9]
-    assert "went_bad: '7' is missing or not an outcome" in prepared.rejects.loc[1, "reason"]
+    assert "went_bad: '7' is not an outcome" in prepared.rejects.loc[1, "reason"]
     assert set(prepared.frame["went_bad"].unique()) <= {0, 1}
+
+
+def test_loans_with_no_outcome_yet_are_left_out_without_counting_against_the_schema(
+    make_foreign_table, foreign_schema: Schema
+) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": "Int64", "late_bills": object})
+    table.loc[table.index[-300:], "went_bad"] = pd.NA  # 30% not yet matured: well past the 5% of bad rows allowed
+    table.loc[3, "late_bills"] = "many"
+    prepared = prepare(table, foreign_schema)
+    assert len(prepared.frame) == 699 and len(prepared.rejects) == 301
+    assert set_aside_words(prepared.rejects, "went_bad") == "1 row that breaks the schema and 300 with no outcome yet"
+
+
+def test_rows_with_no_outcome_in_words() -> None:
+    def rejects(*reasons: str) -> pd.DataFrame:
+        return pd.DataFrame({"row": range(len(reasons)), "id": "x", "columns": "y", "reason": list(reasons)})
+
+    unknown = "y: no outcome yet (neither repaid nor defaulted): left out"
+    assert set_aside_words(rejects(unknown), "y") == "1 row with no outcome yet"
+    assert set_aside_words(rejects("x: too big", "x: too big"), "y") == "2 rows that break the schema"
+    assert set_aside_words(rejects(f"x: too big; {unknown}", unknown), "y") == (
+        "1 row that breaks the schema and 1 with no outcome yet"
+    )
 
 
 def test_an_outcome_read_as_a_whole_float_is_named_as_written(make_foreign_table, foreign_schema: Schema) -> None:
@@ -125,8 +148,8 @@ def test_an_outcome_read_as_a_whole_float_is_named_as_written(make_foreign_table
     table.loc[8, "went_bad"] = float("nan")
     prepared = prepare(table, foreign_schema)
     assert prepared.rejects["reason"].tolist() == [
-        "went_bad: '2' is missing or not an outcome (0 = repaid, 1 = defaulted)",
-        "went_bad: (empty) is missing or not an outcome (0 = repaid, 1 = defaulted)",
+        "went_bad: '2' is not an outcome (0 = repaid, 1 = defaulted)",
+        "went_bad: no outcome yet (neither repaid nor defaulted): left out",
     ]
 
 

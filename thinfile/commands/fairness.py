@@ -90,7 +90,7 @@ def fairness(
         "--all-rows/--holdout",
         help="Audit every row, or (default) only the held-out test part of the split training makes of this table. "
         "Either way rows that break the schema (a value out of range, an undeclared code, an outcome that is not "
-        "0/1) are left out, as training leaves them out, and counted.",
+        "0/1) and rows with no outcome yet are left out, as training leaves them out, and counted.",
     ),
     min_group_rows: int = typer.Option(
         None,
@@ -118,9 +118,8 @@ def fairness(
     be checked) or a usage error (bad model, table or schema); 141 when its output was closed first (`| head`).
     """
     from thinfile.features.schema import SchemaError, load_schema
-    from thinfile.features.words import counted
     from thinfile.training.audit_groups import audit_rows
-    from thinfile.training.data import TrainingDataError, load_training_table
+    from thinfile.training.data import TrainingDataError, load_training_table, set_aside_words
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
@@ -156,10 +155,10 @@ def fairness(
     results.print(f"[{style}]{report.headline}[/]")
     set_aside = rows_in.set_aside
     if len(set_aside):
-        left_out = counted(len(set_aside), "row")
+        left_out = set_aside_words(set_aside, spec.target)
         listed = js.with_name(f"{js.stem}_set_aside.csv")
         set_aside.to_csv(listed, index=False)
-        results.print(f"{left_out} that break the schema, not audited (as training leaves them out):")
+        results.print(f"{left_out}, not audited (as training leaves them out):")
         for r in set_aside.head(ValidationSettings().examples_shown).itertuples():
             results.print(f"  - row {r.row} (id {r.id}): {r.reason}")
         more = len(set_aside) - ValidationSettings().examples_shown

@@ -96,8 +96,7 @@ def train(
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
     """
     from thinfile.features.infer import repeated_ids_problem
-    from thinfile.features.words import counted
-    from thinfile.training.data import TrainingDataError
+    from thinfile.training.data import TrainingDataError, set_aside_words
     from thinfile.training.pipeline import ready_to_train
     from thinfile.training.pipeline import train as run_training
     from thinfile.training.reject_inference import RejectInferenceError
@@ -182,8 +181,8 @@ def train(
     if len(result.data.rejects):
         n = len(result.data.rejects)
         results.print(
-            f"[yellow]{counted(n, 'row')} broke the schema and {'was' if n == 1 else 'were'} left out "
-            "(rejects.csv in the champion run)[/]"
+            f"[yellow]{set_aside_words(result.data.rejects, result.split.schema.target)} "
+            f"{'was' if n == 1 else 'were'} left out (rejects.csv in the champion run)[/]"
         )
     if result.data.repeated_ids is not None:
         line = repeated_ids_problem(result.split.schema.id_column, result.data.repeated_ids)
