@@ -159,6 +159,8 @@ class BatchResult:
         cuts = {c["name"]: c["cutoff"] for c in self.report.get("approval_at_cutoffs", [])}
         if cuts:
             lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
+        if not self.rows_in:
+            lines.append("the input holds no rows (a header only?): nothing was scored; check what wrote it")
         if shifted:
             lines.append(f"PSI above the flag for: {', '.join(shifted)}")
         if absent := absent_groups_note(self.report):

@@ -40,6 +40,8 @@ from thinfile.training.stability import psi
 REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"
 NO_REFERENCE = "the model carries no training reference, so stability (PSI) cannot be measured"
+NO_ROWS = "no row was scored, so stability (PSI) cannot be measured"
+NOTHING_SCORED = "No row was scored (the book has no rows, or every row was rejected): nothing here was measured."
 
 
 def group_rows(
@@ -64,7 +66,7 @@ def group_rows(
 def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
     ref = scorer.reference
     if not ref or not stats.get("psi_counts"):
-        return {"available": False, "note": NO_REFERENCE}
+        return {"available": False, "note": NO_REFERENCE if not ref else NO_ROWS}
     values = {
         name: psi(ref["score"]["shares"] if name == "score" else ref["features"][name]["shares"], counts)
         for name, counts in stats["psi_counts"].items()
@@ -330,6 +332,8 @@ def _table(rows: list[dict], columns: list[Column]) -> Any:
 def _banner(report: dict) -> Verdict:
     """Red when the book shifted or a group is under the disparate-impact limit; amber when something is unmeasured."""
     stab, fairness = report["stability"], report["fairness"]
+    if not report["rows_scored"]:
+        return Verdict("incomplete", NOTHING_SCORED)
     bad, gaps = [], []
     if stab["available"] and stab["flag"]:
         bad.append(f"Shift: {', '.join(stab['shifted'])} (PSI > {stab['flag_above']:g})")
