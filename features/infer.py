@@ -535,7 +535,7 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
             bad = raw[raw.notna().to_numpy() & num.isna().to_numpy()]
             notes.append(
                 f"{counted(len(bad), 'cell')} {'is not a number' if len(bad) == 1 else 'are not numbers'} "
-                f"({_values(value_counts(bad))}): the check rejects {'it' if len(bad) == 1 else 'them'}; fix "
+                f"({counts_shown(value_counts(bad))}): the check rejects {'it' if len(bad) == 1 else 'them'}; fix "
                 f"{'it' if len(bad) == 1 else 'them'} in the table"
             )
             distinct = num.nunique()
@@ -720,7 +720,7 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
         seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
         notes.append(
             f"{TODO}: thinfile reads the outcome as 1 = defaulted, 0 = repaid; recode this column "
-            "(for example bad -> 1, good -> 0) before training"
+            f"(for example {recode_example(value_counts(values))}) before training"
         )
     if raw.isna().any():
         missing = int(raw.isna().sum())
@@ -1058,7 +1058,7 @@ def _respelt(gap: CategoryGap) -> str:
     return f"; once case and spaces are ignored {listed}: write them as declared"
 
 
-def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5) -> str:
+def counts_shown(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5) -> str:
     """Values and their counts, most frequent first; None is a missing value."""
     top = sorted(counts.items(), key=lambda kv: -kv[1])
     chars = ValidationSettings().shown_value_chars
@@ -1066,6 +1066,16 @@ def _values(counts: Mapping[str, int] | Mapping[str | None, int], shown: int = 5
         f"{'missing' if k is None else clipped(repr(k), chars)} ({counted(v, 'row')})" for k, v in top[:shown]
     )
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
+
+
+def recode_example(counts: Mapping[str | None, int]) -> str:
+    """How to recode an outcome written in two other values ('Y' -> 1 and 'N' -> 0, the rarer as defaulted, with
+    the condition said), else the generic bad -> 1, good -> 0."""
+    seen = sorted(((n, k) for k, n in counts.items() if k is not None and k not in ("0", "1")), reverse=True)
+    if len(seen) != 2:
+        return "bad -> 1, good -> 0"
+    (_, common), (_, rare) = seen
+    return f"{rare!r} -> 1 and {common!r} -> 0, if {rare!r} means defaulted"
 
 
 def value_text(value: object) -> str:
@@ -1152,7 +1162,7 @@ def check_table(
         if g.undeclared:
             where = "protected attribute" if g.kind == "protected" else "category"
             problems.append(
-                f"{where} {g.column}: values the schema does not declare: {_values(g.undeclared)}{_respelt(g)}"
+                f"{where} {g.column}: values the schema does not declare: {counts_shown(g.undeclared)}{_respelt(g)}"
             )
         if g.unseen:
             notes.append(f"{g.column}: declared values never seen in this table: {', '.join(g.unseen)}")
@@ -1186,10 +1196,11 @@ def check_table(
             wrong = bad & ~unknown & read
             known = values.to_numpy()[read & ~bad]
             if wrong.any():
-                n = int(wrong.sum())
+                n, counts = int(wrong.sum()), value_counts(raw[wrong])
+                recode = f"; recode it (for example {recode_example(counts)})" if n > read.sum() / 2 else ""
                 problems.append(
                     f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
-                    f"(defaulted): {_values(value_counts(raw[wrong]))}"
+                    f"(defaulted): {counts_shown(counts)}{recode}"
                 )
             if unknown.any():
                 n = int(unknown.sum())
@@ -1230,8 +1241,8 @@ def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: st
         )
         if (~blank).any():
             notes.append(
-                f"{column}: {_values(value_counts(held[~blank]))} read as missing: the CSV reader reads an empty cell "
-                f"and the texts {', '.join(READ_AS_MISSING)} as a missing value; {fix}"
+                f"{column}: {counts_shown(value_counts(held[~blank]))} read as missing: the CSV reader reads an empty "
+                f"cell and the texts {', '.join(READ_AS_MISSING)} as a missing value; {fix}"
             )
         if blank.any():
             notes.append(f"{column}: {counted(int(blank.sum()), 'cell')} of only white space, read as missing; {fix}")
@@ -1259,7 +1270,7 @@ def _booked(
         n = int(unreadable.sum())
         problems.append(
             f"booked column {column}: {n:,} {'row is' if n == 1 else 'rows are'} not 1 (booked) or 0 (rejected): "
-            f"{_values(value_counts(raw[unreadable]))}"
+            f"{counts_shown(value_counts(raw[unreadable]))}"
         )
     booked = (flags.to_numpy() == 1.0) & ~unreadable
     notes.append(

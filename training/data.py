@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.infer import RepeatedIds, repeated_ids, value_text
+from thinfile.features.infer import (
+    RepeatedIds,
+    counts_shown,
+    recode_example,
+    repeated_ids,
+    value_counts,
+    value_text,
+)
 from thinfile.features.io import TableReadError, read_table
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
@@ -93,6 +100,7 @@ def _checked(
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
     broken = rejects[~outcome_unknown(rejects, schema.target)]  # a loan not yet repaid or defaulted breaks nothing
+    _outcome_written_otherwise(positional[schema.target], target_bad, schema.target, checks, source)
     if len(clean) and len(broken) / len(clean) > checks.max_reject_share:
         shown = broken.head(ValidationSettings().examples_shown)
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
@@ -109,6 +117,20 @@ def _checked(
     if to_train:
         check_trainable(kept, schema, checks, source)
     return kept, rejects
+
+
+def _outcome_written_otherwise(raw: pd.Series, bad: np.ndarray, target: str, checks: DataChecks, source: str) -> None:
+    """Refuse, with the recoding to do, a table whose outcome is mostly written in other values ('Y'/'N')."""
+    written = value_counts(raw[bad])
+    written.pop(None, None)
+    wrong = sum(written.values())
+    if not len(raw) or wrong / len(raw) <= checks.max_reject_share:
+        return
+    raise TrainingDataError(
+        f"{source}: the outcome {target!r} holds {counts_shown(written)}, in {wrong:,} of {len(raw):,} rows, where "
+        f"thinfile reads 1 = defaulted, 0 = repaid: recode it (for example {recode_example(written)}) and train "
+        "again; `thinfile schema check` lists every such row"
+    )
 
 
 def booked_flags(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from thinfile.features.infer import (
     infer_schema,
     nice_ceil,
     protected_hint,
+    recode_example,
     schema_warnings,
 )
 from thinfile.features.schema import Dimension, load_schema, parse_schema
@@ -211,6 +212,22 @@ def test_a_target_that_is_not_zero_one_gets_a_recode_note(table):
     frame = table.assign(bad=np.where(table["bad"] == 1, "bad", "good"))
     found = infer_schema(frame, name="acme", target="bad")
     assert any(t.startswith("bad: thinfile reads the outcome as 1 = defaulted") for t in found.todo)
+
+
+def test_an_outcome_written_y_and_n_gets_a_recode_example_in_its_own_values(table):
+    frame = table.assign(bad=np.where(np.arange(len(table)) % 4 == 0, "Y", "N"))  # a quarter defaulted
+    found = infer_schema(frame, name="acme", target="bad")
+    (note,) = [t for t in found.todo if t.startswith("bad: ")]
+    assert "(for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)" in note
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [{"a": 5}, {"a": 5, "b": 3, "c": 1}, {"0": 9, "7": 1}],
+    ids=["one value", "three values", "a stray code beside 0"],
+)
+def test_an_outcome_not_in_two_other_values_gets_the_generic_recode_example(counts):
+    assert recode_example(counts) == "bad -> 1, good -> 0"
 
 
 def test_the_commented_yaml_parses_back_to_the_same_schema(inferred):

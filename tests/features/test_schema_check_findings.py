@@ -242,3 +242,9 @@ def test_a_table_where_no_row_has_an_outcome_fails():
     assert problems == [
         "target bad: 2 rows have no outcome yet (100.0%): training leaves them out; no row has an outcome to train on"
     ]
+
+
+def test_an_outcome_written_y_and_n_gets_the_recoding_in_its_own_values():
+    frame = pd.DataFrame({"id": list("abcd"), "x": 0.5, "bad": ["N", "Y", "N", "N"]})
+    (problem,) = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert problem.endswith("recode it (for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)")

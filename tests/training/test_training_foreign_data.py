@@ -108,6 +108,16 @@ def test_too_many_bad_values_fail_with_examples(make_foreign_table, foreign_sche
     assert "late_bills: 'many' is not a number" in str(err.value)
 
 
+def test_an_outcome_written_y_and_n_is_refused_with_the_recoding_to_do(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(1_000, seed=2)
+    table["went_bad"] = np.where(table["went_bad"] == 1, "Y", "N")
+    with pytest.raises(TrainingDataError) as err:
+        prepare(table, foreign_schema)
+    said = str(err.value)
+    assert "recode it (for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)" in said
+    assert "check that the schema file describes this table" not in said
+
+
 def test_a_few_bad_rows_are_left_out_and_listed(make_foreign_table, foreign_schema: Schema) -> None:
     table = make_foreign_table(1_000, seed=2)
     table.loc[5, "monthly_income"] = -3.0
