@@ -41,7 +41,7 @@ from thinfile.features.validate import (
     other_delimiter,
     validate_table,
 )
-from thinfile.features.words import clipped, counted
+from thinfile.features.words import clipped, counted, percent
 
 TODO = "TODO"
 CHINESE_WORDING = Wording(
@@ -482,8 +482,7 @@ def _shown_counts(counts: pd.Series, shown: int) -> str:
 
 def _share(part: int, whole: int) -> str:
     """A share as a percentage that a small, non-zero count never rounds to 0.0%."""
-    share = part / whole
-    return "under 0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+    return percent(part / whole)
 
 
 def _seen(x: float) -> str:
@@ -495,7 +494,7 @@ def _seen(x: float) -> str:
 
 def _missing(raw: pd.Series) -> str:
     n = int(raw.isna().sum())
-    return "never missing" if n == 0 else f"missing in {counted(n, 'row')} ({n / len(raw):.1%})"
+    return "never missing" if n == 0 else f"missing in {counted(n, 'row')} ({_share(n, len(raw))})"
 
 
 def _unusable(num: pd.Series, settings: InferSettings) -> pd.Series:
@@ -563,7 +562,7 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     if pd.api.types.is_bool_dtype(raw) or (values is not None and set(values.unique()) <= {0.0, 1.0}):
         entry["type"] = FeatureType.bool.value
         share = float(values.mean()) if values is not None else float(pd.Series(present.astype(bool)).mean())
-        seen = f"true in {share:.1%} of rows, {_missing(raw)}"
+        seen = f"true in {percent(share)} of rows, {_missing(raw)}"
     elif values is not None and not (
         _is_whole(values) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
     ):
@@ -715,7 +714,7 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     if labels == ["0", "1"] or (pd.api.types.is_bool_dtype(raw) and len(labels) == 2):
         ones = int((num if num is not None else values.astype(float)).sum())
         verb = "is" if ones == 1 else "are"
-        seen = f"{ones:,} of {counted(len(values), 'row')} {verb} 1 (defaulted): {ones / len(values):.1%}"
+        seen = f"{ones:,} of {counted(len(values), 'row')} {verb} 1 (defaulted): {_share(ones, len(values))}"
     else:
         seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
         notes.append(
@@ -1212,7 +1211,7 @@ def check_table(
             if not wrong.any() and len(known):
                 notes.append(
                     f"target {schema.target}: {int(known.sum()):,} of {counted(len(known), 'row')}"
-                    f"{' with an outcome' if unknown.any() else ''} defaulted ({float(known.mean()):.1%})"
+                    f"{' with an outcome' if unknown.any() else ''} defaulted ({_share(int(known.sum()), len(known))})"
                 )
     written = None
     missing = report.errors[(report.errors["reason"] == MISSING_REQUIRED).to_numpy()]
@@ -1273,8 +1272,9 @@ def _booked(
             f"{counts_shown(value_counts(raw[unreadable]))}"
         )
     booked = (flags.to_numpy() == 1.0) & ~unreadable
+    n = int(booked.sum())
     notes.append(
-        f"booked column {column}: {int(booked.sum()):,} of {counted(len(raw), 'row')} booked ({booked.mean():.1%}); "
+        f"booked column {column}: {n:,} of {counted(len(raw), 'row')} booked ({_share(n, len(raw))}); "
         "the target is read on those only"
     )
     return booked

@@ -19,3 +19,12 @@ def counted(n: int, noun: str) -> str:
 def clipped(text: str, chars: int) -> str:
     """`text` cut to at most `chars` characters, the cut marked with '...'."""
     return text if len(text) <= chars else text[: max(chars - 3, 0)] + "..."
+
+
+def percent(share: float) -> str:
+    """A share to one decimal that never rounds a non-zero part to 0.0% or a part short of the whole to 100.0%."""
+    if 0 < share < 0.0005:
+        return "under 0.1%"
+    if 0.9995 <= share < 1:
+        return "over 99.9%"
+    return f"{share:.1%}"
