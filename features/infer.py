@@ -14,13 +14,14 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from thinfile.features.copies import copied_columns
 from thinfile.features.io import READ_AS_MISSING, cells_as_written
 from thinfile.features.schema import (
     MAX_EXACT_INT,
@@ -760,6 +761,23 @@ class Inferred:
         """Notes the user must act on, one per column, for the header and the console."""
         return [f"{c.name}: {n.removeprefix(TODO + ': ')}" for c in self.columns for n in c.notes if n.startswith(TODO)]
 
+    @property
+    def todo_grouped(self) -> list[str]:
+        """`todo` with a note that several columns share said once, naming them: a wide table's 200 columns with
+        no dimension guessed are one line, not 200."""
+        by_note: dict[str, list[str]] = {}
+        for c in self.columns:
+            for n in c.notes:
+                if n.startswith(TODO):
+                    by_note.setdefault(n.removeprefix(TODO + ": "), []).append(c.name)
+        shown = self.settings.grouped_names_shown
+        return [
+            f"{names[0]}: {note}"
+            if len(names) == 1
+            else f"{len(names)} columns ({', '.join(names[:shown])}{_more(len(names) - shown)}): {note}"
+            for note, names in by_note.items()
+        ]
+
     def to_yaml(self) -> str:
         """The schema as commented YAML, valid as written (load_schema reads it), ready to edit."""
         return render_yaml(self)
@@ -841,6 +859,7 @@ def infer_schema(
             continue
         columns[c] = _feature(c, frame[c], settings)
 
+    _note_copies(frame, columns, target, protected, settings)
     features = [c.entry for c in columns.values() if c.role == "feature"]
     if not features:
         raise InferError(f"{source}: no column is left to be a model input")
@@ -859,6 +878,30 @@ def infer_schema(
     schema = parse_schema(data, f"inferred from {source}")
     ordered = tuple(columns[c] for c in frame.columns)
     return Inferred(schema, ordered, source, len(frame), settings)
+
+
+def _note_copies(
+    frame: pd.DataFrame, columns: dict[str, Column], target: str, protected: Sequence[str], settings: InferSettings
+) -> None:
+    """A to-do on each input that is a copy of the outcome, a protected attribute or an earlier input."""
+    names = [target, *protected, *(c for c, col in columns.items() if col.role == "feature")]
+    for copy, original in copied_columns(frame, names, settings.copy_check_rows).items():
+        column = columns[copy]
+        if column.role != "feature":
+            continue
+        if original == target:
+            note = f"the same value as the outcome {original!r} in every row: delete it (the outcome is never an input)"
+        elif original in protected:
+            note = (
+                f"the same value as the protected attribute {original!r} in every row: delete it (protected "
+                "attributes are never model inputs)"
+            )
+        else:
+            note = (
+                f"the same value as {original!r} in every row: delete one of the two (a copy splits that input's "
+                "weight and its reason codes between two names)"
+            )
+        columns[copy] = replace(column, notes=(*column.notes, f"{TODO}: {note}"))
 
 
 def _scalar(value: object) -> str:
@@ -905,7 +948,7 @@ def render_yaml(inferred: Inferred) -> str:
     ]
     if inferred.todo:
         out.append("# To look at first:")
-        out += [line for t in inferred.todo for line in _comment(t, "#   - ", "#     ")]
+        out += [line for t in inferred.todo_grouped for line in _comment(t, "#   - ", "#     ")]
         out.append("")
     out += [
         f"name: {_scalar(s.name)}",
@@ -1278,6 +1321,10 @@ def _booked(
         "the target is read on those only"
     )
     return booked
+
+
+def _more(n: int) -> str:
+    return f" and {n:,} more" if n > 0 else ""
 
 
 def _listed(names: list[str], shown: int = 8) -> str:

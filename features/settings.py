@@ -156,6 +156,14 @@ class InferSettings(Section):
     rare_level_rows: int = Field(
         3, ge=1, description="a category value seen in fewer rows is flagged to check (a typo or a stray code?)"
     )
+    grouped_names_shown: int = Field(
+        8, ge=1, description="columns named in a to-do line that several columns share (the rest are counted)"
+    )
+    copy_check_rows: int = Field(
+        10_000,
+        ge=1,
+        description="first rows hashed to find columns that copy another (likely copies are then compared whole)",
+    )
     placeholder_magnitude: float = Field(
         1e300,
         gt=0,

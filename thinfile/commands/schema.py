@@ -97,7 +97,7 @@ def infer(
         summary.print(f"left out: {', '.join(left)} (the reasons are at the end of the file)")
     if inferred.todo:
         summary.print(f"[yellow]{len(inferred.todo)} thing(s) to decide[/] (marked TODO in the file):")
-        for t in inferred.todo:
+        for t in inferred.todo_grouped:
             summary.print(f"  - {t}")
     summary.print(f"reason texts: {len(s.features)} placeholders say TODO; write what a declined applicant reads")
 
