@@ -12,6 +12,7 @@ import pandas as pd
 from thinfile.features.infer import small_groups
 from thinfile.features.schema import Schema, protected_values
 from thinfile.features.settings import ValidationSettings
+from thinfile.features.validate import ValidationReport
 from thinfile.features.words import clipped, counted
 from thinfile.training.data import TrainingDataError, prepare, set_aside_words
 from thinfile.training.settings import TrainingSettings
@@ -35,13 +36,19 @@ class AuditRows:
 
 
 def audit_rows(
-    frame: pd.DataFrame, schema: Schema, settings: TrainingSettings, *, all_rows: bool, source: str = "the table"
+    frame: pd.DataFrame,
+    schema: Schema,
+    settings: TrainingSettings,
+    *,
+    all_rows: bool,
+    source: str = "the table",
+    report: ValidationReport | None = None,
 ) -> AuditRows:
     """Rows that break the schema (a value out of range, an undeclared code, an outcome that is not 0/1) are set
     aside as training sets them aside, never scored as missing; then every row (`all_rows`) or the test part of
     the split `thinfile train` makes of this table (same checks, same seed)."""
     try:
-        prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows)
+        prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows, report=report)
         kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
     except (TrainingDataError, SplitError) as err:
         if all_rows or schema.target not in frame.columns:  # every row needs its outcome too

@@ -61,21 +61,24 @@ def prepare(
     source: str = "the table",
     *,
     to_train: bool = True,
+    report: ValidationReport | None = None,
 ) -> PreparedData:
     """Validate against the schema (target required; for a booked column's rejects, may be empty); fail clearly on
-    table errors or too many bad rows, and, `to_train`, on too few rows or outcomes of a class to train on."""
+    table errors or too many bad rows, and, `to_train`, on too few rows or outcomes of a class to train on.
+    `report`: what `validate_table` already found in this frame, which holds the target (not validated again)."""
     checks = checks or DataChecks()
     with ThreadPoolExecutor(1, thread_name_prefix="thinfile-hash") as pool:
         digest = pool.submit(data_hash, frame)  # hashing releases the GIL: it runs beside validation
-        kept, rejects = _checked(frame, schema, checks, source, to_train)
+        if report is None or schema.target not in frame.columns:
+            report = validate_table(frame, schema, require_target=True)
+        kept, rejects = _checked(frame, report, schema, checks, source, to_train)
         repeated = repeated_ids(kept[schema.id_column])
         return PreparedData(kept, rejects, len(frame), digest.result(), source, repeated if repeated.ids else None)
 
 
 def _checked(
-    frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str, to_train: bool
+    frame: pd.DataFrame, report: ValidationReport, schema: Schema, checks: DataChecks, source: str, to_train: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    report = validate_table(frame, schema, require_target=True)
     if report.table_errors:
         lines = [f"{source} does not match schema {schema.name!r}:"] + [f"  - {e}" for e in report.table_errors]
         if report.unknown_columns:
@@ -89,7 +92,7 @@ def _checked(
         if report.unknown_columns or len(report.table_errors) > (schema.target not in frame.columns):
             lines.append("  give the schema file that describes this table with --schema, or rename the columns")
         raise TrainingDataError("\n".join(lines))
-    clean = report.clean
+    clean = report.clean.copy(deep=False)  # columns set below stay off the report's own frame
     positional = frame.copy(deep=False)  # rows by position, without copying the table
     positional.index = pd.RangeIndex(len(frame))
     target, target_bad = outcome(positional[schema.target])

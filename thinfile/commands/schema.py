@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from thinfile.features.schema import Schema
+    from thinfile.features.validate import ValidationReport
 
 schema_app = typer.Typer(
     name="schema",
@@ -144,7 +145,7 @@ def check(
         f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
     )
     if result.ok and not scoring:
-        result = replace(result, warnings=_audit_warnings(frame, spec))
+        result = replace(result, warnings=_audit_warnings(frame, spec, result.report))
     summary = error_summary(result.report, written=result.written)
     if len(summary):
         grid = Table(title="rows that break the schema (left out of training, rejected when scoring)")
@@ -170,14 +171,14 @@ def check(
         raise typer.Exit(EXIT_MISMATCH)
 
 
-def _audit_warnings(frame: pd.DataFrame, schema: Schema) -> list[str]:
+def _audit_warnings(frame: pd.DataFrame, schema: Schema, report: ValidationReport) -> list[str]:
     """The protected groups too small for the fairness audit, in the table and in the held-out part `thinfile
     train` would test on (none when that part cannot be taken: training will say why)."""
     from thinfile.training.audit_groups import FairnessError, audit_rows, too_small_to_audit
 
     settings = load_settings()
     try:
-        held_out = audit_rows(frame, schema, settings, all_rows=False).frame
+        held_out = audit_rows(frame, schema, settings, all_rows=False, report=report).frame
     except FairnessError:
         held_out = frame.iloc[:0]
     return too_small_to_audit(frame, held_out, schema, settings.audit.min_group_rows)
