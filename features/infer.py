@@ -356,7 +356,8 @@ class Column:
 
 
 def _is_whole(values: pd.Series) -> bool:
-    return bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1.0) == 0))
+    v = values.to_numpy(dtype=np.float64)
+    return bool(np.all(np.floor(v) == v) and np.isfinite(v).all())  # as np.mod(v, 1) == 0: inf is not whole
 
 
 def _numbers(raw: pd.Series, share: float = 1.0) -> pd.Series | None:
@@ -522,13 +523,17 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
     present = raw.dropna()
     if present.empty:
         return Column(name, "left_out", notes=("every value is missing",))
-    codes, texts = _texts(present)
-    if len(pd.unique(texts)) == 1:
-        return Column(name, "left_out", notes=(f"one value only ({texts[codes[0]]!r}): carries nothing",))
+    distinct = present.nunique()
+    if pd.api.types.is_numeric_dtype(present.dtype):  # numbers: equal values are written alike
+        if distinct == 1:
+            return Column(name, "left_out", notes=(f"one value only ({str(present.iloc[0])!r}): carries nothing",))
+    else:
+        codes, texts = _texts(present)
+        if len(pd.unique(texts)) == 1:
+            return Column(name, "left_out", notes=(f"one value only ({texts[codes[0]]!r}): carries nothing",))
     notes: list[str] = []
     entry: dict[str, object] = {"name": name, "label": label_of(name)}
     num = _numbers(raw)
-    distinct = present.nunique()
     if num is None and distinct > settings.max_text_levels:
         num = _numbers(raw, settings.min_number_share)
         if num is not None:
@@ -551,7 +556,8 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
                 return Column(name, "left_out", notes=(f"{found}, {shown}: carries nothing",))
             distinct = values.nunique()
             notes.append(f"{found}: the check rejects them")
-    if values is not None and _is_whole(values) and float(values.abs().max()) > MAX_EXACT_INT:
+    whole = values is not None and _is_whole(values)
+    if values is not None and whole and float(values.abs().max()) > MAX_EXACT_INT:
         return Column(
             name,
             "left_out",
@@ -560,14 +566,13 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
                 "not an input",
             ),
         )
-    if pd.api.types.is_bool_dtype(raw) or (values is not None and set(values.unique()) <= {0.0, 1.0}):
+    if pd.api.types.is_bool_dtype(raw) or (values is not None and distinct <= 2 and set(values.unique()) <= {0.0, 1.0}):
         entry["type"] = FeatureType.bool.value
         share = float(values.mean()) if values is not None else float(pd.Series(present.astype(bool)).mean())
         seen = f"true in {percent(share)} of rows, {_missing(raw)}"
     elif values is not None and not (
-        _is_whole(values) and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
+        whole and distinct <= settings.max_code_levels and _matches(name, COUNT_WORDS) is None
     ):
-        whole = _is_whole(values)
         lo, hi = float(values.min()), float(values.max())
         entry["type"] = (FeatureType.int if whole else FeatureType.float).value
         median = float(values.median())
