@@ -124,8 +124,7 @@ def _checked(
 
 def _outcome_written_otherwise(raw: pd.Series, bad: np.ndarray, target: str, checks: DataChecks, source: str) -> None:
     """Refuse, with the recoding to do, a table whose outcome is mostly written in other values ('Y'/'N')."""
-    written = value_counts(raw[bad])
-    written.pop(None, None)
+    written: dict[str | None, int] = {k: n for k, n in value_counts(raw[bad]).items() if k and k.strip()}
     wrong = sum(written.values())
     if not len(raw) or wrong / len(raw) <= checks.max_reject_share:
         return

@@ -140,6 +140,15 @@ def test_loans_with_no_outcome_yet_are_left_out_without_counting_against_the_sch
     assert set_aside_words(prepared.rejects, "went_bad") == "1 row that breaks the schema and 300 with no outcome yet"
 
 
+def test_blank_outcomes_in_a_text_column_are_no_outcome_yet_not_a_value_to_recode(
+    make_foreign_table, foreign_schema: Schema
+) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": object})
+    table.loc[table.index[-200:], "went_bad"] = "  "
+    prepared = prepare(table, foreign_schema)
+    assert set_aside_words(prepared.rejects, "went_bad") == "200 rows with no outcome yet"
+
+
 def test_rows_with_no_outcome_in_words() -> None:
     def rejects(*reasons: str) -> pd.DataFrame:
         return pd.DataFrame({"row": range(len(reasons)), "id": "x", "columns": "y", "reason": list(reasons)})
