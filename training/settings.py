@@ -87,10 +87,8 @@ class TrainConfig(Section):
       between 4 and 8, and max_depth = log2(num_leaves) (the trees stay complete and shallow);
     - early_stopping_rounds = 30 x sqrt(1000 / e_v), between 30 and 100 (a small validation part is a
       noisy signal: wait longer before stopping);
-    - num_threads = 1 under `single_thread_below_rows` training rows unless n x inputs reaches
-      `threads_from_cells` (LightGBM's threads cost more than they save on small data, many times more on a
-      busy machine; a wide table of a few thousand rows is not small: 3,600 rows x 205 inputs searched in 24 s
-      on two threads against 39 s on one), else all cores;
+    - num_threads = 1 under `single_thread_below_rows` training rows (LightGBM's threads cost more than
+      they save on small data, many times more on a busy machine), else all cores;
     - tune_trials = 200,000 / n, between 8 and 20 (the search's cost grows with rows x trials).
 
     On 120,000 training rows with ~10,000 defaults that gives back 100, 8 leaves at depth 3 and 30.
@@ -126,13 +124,10 @@ class TrainConfig(Section):
     tune_folds: int = Field(5, ge=2, description="folds of the cross-validation that scores each trial")
     tune_below_rows: int = Field(50_000, ge=0, description="search by default on tables with fewer usable rows")
     single_thread_below_rows: int = Field(50_000, ge=0, description="fit on one thread below this many training rows")
-    threads_from_cells: int = Field(
-        500_000, ge=0, description="but on every core from this many training cells (rows x inputs): a wide table"
-    )
 
-    def fitted_to(self, rows: int, events: int, valid_events: int, *, inputs: int) -> TrainConfig:
-        """This config with leaf size, tree shape and early stopping scaled to a table of `rows` training rows
-        and `inputs` model inputs (see the class doc); fields set explicitly are kept."""
+    def fitted_to(self, rows: int, events: int, valid_events: int) -> TrainConfig:
+        """This config with leaf size, tree shape and early stopping scaled to the table (see the class doc);
+        fields set explicitly are kept."""
         if not self.fit_to_table:
             return self
         leaves = 2 ** int(np.clip(np.floor(np.log2(max(events, 1) / EVENTS_PER_LEAF)), 2, 3))
@@ -141,7 +136,7 @@ class TrainConfig(Section):
             "num_leaves": leaves,
             "max_depth": int(np.log2(leaves)),
             "early_stopping_rounds": int(np.clip(round(30 * np.sqrt(1000 / max(valid_events, 1))), 30, 100)),
-            "num_threads": 1 if rows < self.single_thread_below_rows and rows * inputs < self.threads_from_cells else 0,
+            "num_threads": 1 if rows < self.single_thread_below_rows else 0,
             "tune_trials": int(np.clip(self.tune_row_trials // max(rows, 1), MIN_TRIALS, self.tune_trials)),
         }
         if "num_leaves" in self.model_fields_set or "max_depth" in self.model_fields_set:
