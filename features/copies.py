@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 
@@ -24,3 +25,33 @@ def copied_columns(frame: pd.DataFrame, names: Sequence[str], head_rows: int = 1
         else:
             copies[name] = original
     return copies
+
+
+def copies_of_outcome(
+    frame: pd.DataFrame, names: Sequence[str], outcome: np.ndarray, head_rows: int = 1_000
+) -> dict[str, bool]:
+    """The columns of `names` that hold the 0/1 `outcome` (NaN: unknown) in every row where it is known: True for
+    the outcome itself, False for its opposite. Each is compared on its first `head_rows` known rows first."""
+    known = np.flatnonzero(~np.isnan(outcome))
+    if not len(known):
+        return {}
+    y, head = outcome[known], known[:head_rows]
+    found: dict[str, bool] = {}
+    for name in names:
+        column = frame[name]
+        for same in (True, False):
+            wanted = y if same else 1.0 - y
+            if np.array_equal(_numbers(column.iloc[head]), wanted[: len(head)]) and np.array_equal(
+                _numbers(column.iloc[known]), wanted
+            ):
+                found[name] = same
+                break
+    return found
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column.dtype):
+        column = column.astype("float64")
+    elif not pd.api.types.is_numeric_dtype(column.dtype):  # text or categories: '1' and '0'
+        column = pd.Series(column.astype(object).to_numpy(), dtype=object).map(str, na_action="ignore")
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from thinfile.features.copies import copied_columns
+from thinfile.features.copies import copied_columns, copies_of_outcome
 from thinfile.features.io import READ_AS_MISSING, cells_as_written
 from thinfile.features.schema import (
     MAX_EXACT_INT,
@@ -491,7 +491,9 @@ def _seen(x: float) -> str:
     """A value seen in the table, written out: 10,000,000,000 rather than 1e+10; 0.000015 rather than 1.5e-05."""
     if float(x).is_integer() and abs(x) < 2**53:
         return f"{int(x):,}"
-    return number_text(x, False)
+    sign, text = ("-", number_text(-x, False)) if x < 0 else ("", number_text(x, False))
+    whole, dot, fraction = text.partition(".")
+    return sign + (f"{int(whole):,}" if whole.isdigit() else whole) + dot + fraction  # 23,371.5 beside 23,368
 
 
 def _missing(raw: pd.Series) -> str:
@@ -725,14 +727,15 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
         seen = "values: " + ", ".join(f"{v!r}" for v in labels[:6])
         notes.append(
             f"{TODO}: thinfile reads the outcome as 1 = defaulted, 0 = repaid; recode this column "
-            f"(for example {recode_example(value_counts(values))}) before training"
+            f"{recode_hint(value_counts(values), name)} before training"
         )
     if raw.isna().any():
         missing = int(raw.isna().sum())
         notes.append(
-            f"{counted(missing, 'row')} {'has' if missing == 1 else 'have'} no outcome: training leaves them out as "
-            "rejects and schema check lists them; if they are applicants turned down, add a booked column (1 = booked, "
-            "0 = rejected) and name it as booked_column"
+            f"{counted(missing, 'row')} {'has' if missing == 1 else 'have'} no outcome: training leaves "
+            f"{'it' if missing == 1 else 'them'} out as loans not yet repaid or defaulted (schema check counts them); "
+            "if they are applicants turned down, add a booked column (1 = booked, 0 = rejected) and name it as "
+            "booked_column"
         )
     return Column(name, "target", seen=seen, notes=tuple(notes))
 
@@ -1115,14 +1118,33 @@ def counts_shown(counts: Mapping[str, int] | Mapping[str | None, int], shown: in
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
-def recode_example(counts: Mapping[str | None, int]) -> str:
-    """How to recode an outcome written in two other values ('Y' -> 1 and 'N' -> 0, the rarer as defaulted, with
-    the condition said), else the generic bad -> 1, good -> 0."""
-    seen = sorted(((n, k) for k, n in counts.items() if k is not None and k not in ("0", "1")), reverse=True)
+BAD_OUTCOMES = frozenset({"bad", "default", "defaulted", "delinquent", "charged off", "charged-off", "written off"})
+GOOD_OUTCOMES = frozenset({"good", "repaid", "paid", "paid off", "fully paid", "current", "performing"})
+YES, NO = frozenset({"y", "yes", "true", "t"}), frozenset({"n", "no", "false", "f"})
+GOOD_NAME = re.compile(r"good|repaid|paid|perform", re.IGNORECASE)
+
+
+def recode_hint(counts: Mapping[str | None, int], target: str) -> str:
+    """How to recode an outcome column holding the values `counts` (missing ones aside), to follow 'recode it':
+    with two values, which to write as 1 (the rarer, unless the words or the column's name say), and the condition
+    unless the words settle it."""
+    seen = [k for k, _ in sorted(counts.items(), key=lambda kv: (kv[1], str(kv[0]))) if k is not None and k.strip()]
     if len(seen) != 2:
-        return "bad -> 1, good -> 0"
-    (_, common), (_, rare) = seen
-    return f"{rare!r} -> 1 and {common!r} -> 0, if {rare!r} means defaulted"
+        return "to 1 (defaulted) and 0 (repaid), leaving a loan with no outcome yet empty"
+    said = {v: v.strip().lower() for v in seen}
+    other = {seen[0]: seen[1], seen[1]: seen[0]}
+    settled = [v for v in seen if said[v] in BAD_OUTCOMES or said[other[v]] in GOOD_OUTCOMES]
+    if settled:
+        return f"as {settled[0]!r} -> 1 and {other[settled[0]]!r} -> 0"
+    yes = [v for v in seen if said[v] in YES and said[other[v]] in NO]
+    if yes:  # 'Y' means defaulted in a column named for the default, repaid in one named for repayment
+        defaulted = other[yes[0]] if GOOD_NAME.search(target) else yes[0]
+    else:
+        defaulted = seen[0]
+    return (
+        f"as {defaulted!r} -> 1 and {other[defaulted]!r} -> 0 if {defaulted!r} means defaulted, else the other way "
+        "round"
+    )
 
 
 def value_text(value: object) -> str:
@@ -1244,7 +1266,12 @@ def check_table(
             known = values.to_numpy()[read & ~bad]
             if wrong.any():
                 n, counts = int(wrong.sum()), value_counts(raw[wrong])
-                recode = f"; recode it (for example {recode_example(counts)})" if n > read.sum() / 2 else ""
+                one_class = len(np.unique(values.to_numpy()[read & ~bad])) < 2
+                recode = (
+                    f"; recode it {recode_hint(value_counts(raw[read & ~unknown]), schema.target)}"
+                    if n > read.sum() / 2 or one_class
+                    else ""
+                )
                 problems.append(
                     f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
                     f"(defaulted): {counts_shown(counts)}{recode}"
@@ -1255,6 +1282,25 @@ def check_table(
                     f"target {schema.target}: {counted(n, 'row')} {'has' if n == 1 else 'have'} no outcome yet "
                     f"({_share(n, int(read.sum()))}): training leaves {'it' if n == 1 else 'them'} out"
                     + ("" if len(known) else "; no row has an outcome to train on")
+                )
+            y = np.where(read & ~bad, values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+            present = [f for f in schema.feature_names if f in frame.columns]
+            for name, same in copies_of_outcome(frame, present, y).items():
+                problems.append(
+                    f"input {name}: holds {'the outcome' if same else 'the opposite of the outcome'} {schema.target} "
+                    "in every row: a model would read the answer from it; remove it from the schema's features"
+                )
+            protected = [p for p in schema.protected_names if p in frame.columns]
+            for copy, original in copied_columns(frame, [*protected, *present]).items():
+                if original in protected and copy not in protected:
+                    notes.append(
+                        f"input {copy}: holds the protected attribute {original} in every row; a protected attribute "
+                        "is never a model input unless you have decided it may be one"
+                    )
+            if not wrong.any() and len(np.unique(known)) == 1:
+                only = "1 (defaulted)" if known[0] == 1 else "0 (repaid)"
+                notes.append(
+                    f"target {schema.target}: every row with an outcome is {only}: training needs both outcomes"
                 )
             if not wrong.any() and len(known):
                 notes.append(

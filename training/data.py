@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thinfile.features.copies import copies_of_outcome
 from thinfile.features.infer import (
     RepeatedIds,
     counts_shown,
-    recode_example,
+    recode_hint,
     repeated_ids,
     value_counts,
     value_text,
@@ -102,13 +103,16 @@ def _checked(
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
-    broken = rejects[~outcome_unknown(rejects, schema.target)]  # a loan not yet repaid or defaulted breaks nothing
+    pending = outcome_unknown(rejects, schema.target)
+    broken = rejects[~pending]  # a loan not yet repaid or defaulted breaks nothing, and is not a row to judge by
     _outcome_written_otherwise(positional[schema.target], target_bad, schema.target, checks, source)
-    if len(clean) and len(broken) / len(clean) > checks.max_reject_share:
+    judged = len(clean) - int(pending.sum())
+    if judged and len(broken) / judged > checks.max_reject_share:
         shown = broken.head(ValidationSettings().examples_shown)
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
+        of = f"{judged:,} rows with an outcome" if judged < len(clean) else f"{len(clean):,} rows"
         raise TrainingDataError(
-            f"{source}: {len(broken):,} of {len(clean):,} rows ({len(broken) / len(clean):.1%}) break schema "
+            f"{source}: {len(broken):,} of {of} ({len(broken) / judged:.1%}) break schema "
             f"{schema.name!r}, more than the {checks.max_reject_share:.0%} allowed; for example:\n{examples}\n"
             "  check that the schema file describes this table (types, ranges, categories), or fix the data"
         )
@@ -118,7 +122,7 @@ def _checked(
     kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
     if to_train:
-        check_trainable(kept, schema, checks, source)
+        check_trainable(kept, schema, checks, source, int(outcome_unknown(rejects, schema.target).sum()))
     return kept, rejects
 
 
@@ -128,9 +132,10 @@ def _outcome_written_otherwise(raw: pd.Series, bad: np.ndarray, target: str, che
     wrong = sum(written.values())
     if not len(raw) or wrong / len(raw) <= checks.max_reject_share:
         return
+    held: dict[str | None, int] = {k: n for k, n in value_counts(raw).items() if k and k.strip()}
     raise TrainingDataError(
-        f"{source}: the outcome {target!r} holds {counts_shown(written)}, in {wrong:,} of {len(raw):,} rows, where "
-        f"thinfile reads 1 = defaulted, 0 = repaid: recode it (for example {recode_example(written)}) and train "
+        f"{source}: the outcome {target!r} holds {counts_shown(held)}, where thinfile reads 1 = defaulted, "
+        f"0 = repaid ({wrong:,} of {len(raw):,} rows are neither): recode it {recode_hint(held, target)}, and train "
         "again; `thinfile schema check` lists every such row"
     )
 
@@ -220,13 +225,29 @@ def _shown(value: object) -> str:
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 
-def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str) -> None:
+def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str, unknown: int = 0) -> None:
+    """Refuse a table too small to train and test on (`unknown`: rows left out with no outcome yet), or one whose
+    inputs hold the outcome itself."""
     counts = frame[schema.target].value_counts()
     bads, goods = int(counts.get(1, 0)), int(counts.get(0, 0))
+    pending = f" ({unknown:,} more have no outcome yet: train once enough of those loans are repaid or defaulted)"
     if len(frame) < checks.min_rows:
-        raise TrainingDataError(f"{source}: {len(frame):,} usable rows; at least {checks.min_rows:,} are needed")
+        raise TrainingDataError(
+            f"{source}: {counted(len(frame), 'usable row')}; at least {checks.min_rows:,} are needed"
+            + (pending if unknown else "")
+        )
     if min(bads, goods) < checks.min_class_rows:
         raise TrainingDataError(
             f"{source}: {bads:,} defaults and {goods:,} repayments in {schema.target!r}; at least "
-            f"{checks.min_class_rows} of each are needed to train and test"
+            f"{checks.min_class_rows} of each are needed to train and test" + (pending if unknown else "")
+        )
+    y = frame[schema.target].to_numpy(dtype=np.float64, na_value=np.nan)
+    leaks = copies_of_outcome(frame, schema.feature_names, y)
+    if leaks:
+        name, same = next(iter(leaks.items()))
+        raise TrainingDataError(
+            f"{source}: input {name!r} holds {'the outcome' if same else 'the opposite of the outcome'} "
+            f"{schema.target!r} in every row: a model would read the answer from it (test AUC 1.0) and learn "
+            f"nothing else; remove {'them' if len(leaks) > 1 else 'it'} from the schema's features"
+            + (f" (also {', '.join(list(leaks)[1:])})" if len(leaks) > 1 else "")
         )

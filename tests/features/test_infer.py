@@ -14,7 +14,7 @@ from thinfile.features.infer import (
     infer_schema,
     nice_ceil,
     protected_hint,
-    recode_example,
+    recode_hint,
     schema_warnings,
 )
 from thinfile.features.schema import Dimension, load_schema, parse_schema
@@ -197,9 +197,12 @@ def test_rows_without_an_outcome_are_noted_with_what_check_and_training_do_and_t
     frame.loc[[5, 6], "bad"] = None
     found = infer_schema(frame, name="acme", target="bad")
     (target,) = [c for c in found.columns if c.role == "target"]
-    assert any(n.startswith("2 rows have no outcome: training leaves them out as rejects") for n in target.notes)
+    assert any(
+        n.startswith("2 rows have no outcome: training leaves them out as loans not yet repaid or defaulted")
+        for n in target.notes
+    )
     line = next(x for x in found.to_yaml().splitlines() if x.startswith("target:"))
-    assert "schema check lists them" in line and "booked_column" in line
+    assert "schema check counts them" in line and "booked_column" in line
     assert parse_schema(yaml.safe_load(found.to_yaml()), "inferred").target == "bad"
 
 
@@ -218,16 +221,36 @@ def test_an_outcome_written_y_and_n_gets_a_recode_example_in_its_own_values(tabl
     frame = table.assign(bad=np.where(np.arange(len(table)) % 4 == 0, "Y", "N"))  # a quarter defaulted
     found = infer_schema(frame, name="acme", target="bad")
     (note,) = [t for t in found.todo if t.startswith("bad: ")]
-    assert "(for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)" in note
+    assert "recode this column as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round" in note
 
 
 @pytest.mark.parametrize(
-    "counts",
-    [{"a": 5}, {"a": 5, "b": 3, "c": 1}, {"0": 9, "7": 1}],
-    ids=["one value", "three values", "a stray code beside 0"],
+    ("counts", "target", "hint"),
+    [
+        ({"good": 700, "bad": 300}, "default", "as 'bad' -> 1 and 'good' -> 0"),
+        ({"Good": 300, "Bad": 700}, "default", "as 'Bad' -> 1 and 'Good' -> 0"),
+        ({"Y": 700, "N": 300}, "default", "as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round"),
+        ({"Y": 700, "N": 300}, "repaid", "as 'N' -> 1 and 'Y' -> 0 if 'N' means defaulted, else the other way round"),
+        ({"1": 700, "2": 300}, "default", "as '2' -> 1 and '1' -> 0 if '2' means defaulted, else the other way round"),
+        (
+            {"good": 6, "bad": 3, "unknown": 1},
+            "default",
+            "to 1 (defaulted) and 0 (repaid), leaving a loan with no outcome yet empty",
+        ),
+        ({"a": 5, None: 2}, "default", "to 1 (defaulted) and 0 (repaid), leaving a loan with no outcome yet empty"),
+    ],
+    ids=[
+        "good and bad",
+        "Good and Bad, bad the commoner",
+        "Y/N of a default",
+        "Y/N of a repayment",
+        "1 and 2",
+        "three values",
+        "one value",
+    ],
 )
-def test_an_outcome_not_in_two_other_values_gets_the_generic_recode_example(counts):
-    assert recode_example(counts) == "bad -> 1, good -> 0"
+def test_the_recoding_of_an_outcome_follows_its_words_then_its_name_then_the_rarer_value(counts, target, hint):
+    assert recode_hint(counts, target) == hint
 
 
 def test_the_commented_yaml_parses_back_to_the_same_schema(inferred):

@@ -247,4 +247,25 @@ def test_a_table_where_no_row_has_an_outcome_fails():
 def test_an_outcome_written_y_and_n_gets_the_recoding_in_its_own_values():
     frame = pd.DataFrame({"id": list("abcd"), "x": 0.5, "bad": ["N", "Y", "N", "N"]})
     (problem,) = check_table(frame, tiny_schema(), target_reader=_outcome).problems
-    assert problem.endswith("recode it (for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)")
+    assert problem.endswith("recode it as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round")
+
+
+def test_an_outcome_coded_1_and_2_gets_the_recoding_though_most_rows_read_as_1():
+    frame = pd.DataFrame({"id": list("abcd"), "x": 0.5, "bad": [1, 2, 1, 1]})
+    (problem,) = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert problem.endswith("recode it as '2' -> 1 and '1' -> 0 if '2' means defaulted, else the other way round")
+
+
+def test_a_table_whose_outcomes_are_all_defaults_is_told_training_needs_both():
+    frame = pd.DataFrame({"id": list("abc"), "x": 0.5, "bad": [1, 1, np.nan]})
+    notes = check_table(frame, tiny_schema(), target_reader=_outcome).notes
+    assert "target bad: every row with an outcome is 1 (defaulted): training needs both outcomes" in notes
+
+
+def test_an_input_holding_the_outcome_fails_the_check():
+    frame = pd.DataFrame({"id": list("abcd"), "x": [0.0, 1.0, 1.0, 0.0], "bad": [0, 1, 1, 0]})
+    problems = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert problems == [
+        "input x: holds the outcome bad in every row: a model would read the answer from it; remove it from the "
+        "schema's features"
+    ]

@@ -114,7 +114,7 @@ def test_an_outcome_written_y_and_n_is_refused_with_the_recoding_to_do(make_fore
     with pytest.raises(TrainingDataError) as err:
         prepare(table, foreign_schema)
     said = str(err.value)
-    assert "recode it (for example 'Y' -> 1 and 'N' -> 0, if 'Y' means defaulted)" in said
+    assert "recode it as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round" in said
     assert "check that the schema file describes this table" not in said
 
 
@@ -147,6 +147,30 @@ def test_blank_outcomes_in_a_text_column_are_no_outcome_yet_not_a_value_to_recod
     table.loc[table.index[-200:], "went_bad"] = "  "
     prepared = prepare(table, foreign_schema)
     assert set_aside_words(prepared.rejects, "went_bad") == "200 rows with no outcome yet"
+
+
+def test_the_share_that_breaks_the_schema_is_of_the_rows_with_an_outcome(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": "Int64", "late_bills": object})
+    table.loc[table.index[300:], "went_bad"] = pd.NA  # 700 loans not yet repaid or defaulted
+    table.loc[table.index[:20], "late_bills"] = "many"  # 20 of the 300 with an outcome: 6.7%, over the 5%
+    with pytest.raises(TrainingDataError, match=r"20 of 300 rows with an outcome \(6.7%\) break schema"):
+        prepare(table, foreign_schema)
+
+
+def test_a_table_of_loans_with_no_outcome_yet_says_so_when_too_small(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": "Int64"})
+    table.loc[table.index[50:], "went_bad"] = pd.NA
+    with pytest.raises(TrainingDataError, match="950 more have no outcome yet"):
+        prepare(table, foreign_schema)
+
+
+@pytest.mark.parametrize(("copy", "said"), [(lambda y: y, "the outcome"), (lambda y: 1 - y, "the opposite of")])
+def test_an_input_holding_the_outcome_itself_is_refused(make_foreign_table, foreign_schema, copy, said) -> None:
+    table = make_foreign_table(1_000, seed=2)
+    leaky = foreign_schema.feature_names[0]
+    table[leaky] = copy(table["went_bad"])
+    with pytest.raises(TrainingDataError, match=f"input '{leaky}' holds {said}"):
+        prepare(table, foreign_schema)
 
 
 def test_rows_with_no_outcome_in_words() -> None:
