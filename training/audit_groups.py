@@ -57,7 +57,7 @@ def audit_rows(
             f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
             f"{source} instead with --all-rows, or give the table the model was trained on"
         ) from None
-    what = source if all_rows else f"{source} (held-out test part)"
+    what = f"{source} (every row, --all-rows)" if all_rows else f"{source} (held-out test part)"
     if len(prepared.rejects):
         what += f"; {set_aside_words(prepared.rejects, schema.target)} left out, as training leaves them out"
     return AuditRows(kept, prepared.rejects, what)

@@ -41,7 +41,6 @@ REPORT_JSON = "population_report.json"
 REPORT_HTML = "population_report.html"
 NO_REFERENCE = "the model carries no training reference, so stability (PSI) cannot be measured"
 NO_ROWS = "no row was scored, so stability (PSI) cannot be measured"
-NOTHING_SCORED = "No row was scored (the book has no rows, or every row was rejected): nothing here was measured."
 
 
 def group_rows(
@@ -333,7 +332,9 @@ def _banner(report: dict) -> Verdict:
     """Red when the book shifted or a group is under the disparate-impact limit; amber when something is unmeasured."""
     stab, fairness = report["stability"], report["fairness"]
     if not report["rows_scored"]:
-        return Verdict("incomplete", NOTHING_SCORED)
+        rows_in = (report.get("job") or {}).get("rows_in")
+        why = {0: "The book has no rows", None: "No row was scored"}.get(rows_in, "Every row was rejected")
+        return Verdict("incomplete", f"{why}: nothing was scored, so nothing here was measured.")
     bad, gaps = [], []
     if stab["available"] and stab["flag"]:
         bad.append(f"Shift: {', '.join(stab['shifted'])} (PSI > {stab['flag_above']:g})")

@@ -33,5 +33,19 @@ def test_a_report_on_no_rows_blames_no_reference_and_passes_nothing(
         "note": "no row was scored, so stability (PSI) cannot be measured",
     }
     html = (tmp_path / "out" / "population_report.html").read_text()
-    assert "No row was scored (the book has no rows, or every row was rejected)" in html
+    assert "The book has no rows: nothing was scored, so nothing here was measured." in html
     assert "training reference" not in html
+
+
+def test_a_report_on_a_book_whose_every_row_was_rejected_says_that_and_not_that_it_had_no_rows(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    feature = scorer.schema.features[0]
+    book.head(20).assign(**{feature.name: "not a value"}).to_csv(tmp_path / "book.csv", index=False)
+
+    result = batch_score(tmp_path / "book.csv", tmp_path / "out", scorer, workers=1)
+
+    assert (result.rows_in, result.scored, result.rejected) == (20, 0, 20)
+    html = (tmp_path / "out" / "population_report.html").read_text()
+    assert "Every row was rejected: nothing was scored, so nothing here was measured." in html
+    assert "the input holds no rows" not in result.summary()

@@ -30,7 +30,10 @@ def test_every_row_mode_sets_aside_an_out_of_range_value_and_a_bad_outcome(
     assert set(rows.frame[schema.id_column]) == set(broken[schema.id_column]) - set(
         broken.loc[[3, 7], schema.id_column]
     )
-    assert rows.source == "table t; 2 rows that break the schema left out, as training leaves them out"
+    assert (
+        rows.source
+        == "table t (every row, --all-rows); 2 rows that break the schema left out, as training leaves them out"
+    )
 
 
 def test_held_out_mode_is_the_test_part_of_the_split_training_makes(broken: pd.DataFrame, schema: Schema) -> None:

@@ -117,9 +117,11 @@ def fairness(
     Exit codes: 0 pass, 1 fail (a check is outside its limit), 2 incomplete (a group or check could not
     be checked) or a usage error (bad model, table or schema); 141 when its output was closed first (`| head`).
     """
+    import pandas as pd
+
     from thinfile.features.schema import SchemaError, load_schema
     from thinfile.training.audit_groups import audit_rows
-    from thinfile.training.data import TrainingDataError, load_training_table, set_aside_words
+    from thinfile.training.data import TrainingDataError, load_training_table, outcome_unknown, set_aside_words
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
@@ -159,7 +161,9 @@ def fairness(
         listed = js.with_name(f"{js.stem}_set_aside.csv")
         set_aside.to_csv(listed, index=False)
         results.print(f"{left_out}, not audited (as training leaves them out):")
-        for r in set_aside.head(ValidationSettings().examples_shown).itertuples():
+        pending = outcome_unknown(set_aside, spec.target)  # the rows that break the schema first
+        shown = pd.concat([set_aside[~pending], set_aside[pending]]).head(ValidationSettings().examples_shown)
+        for r in shown.itertuples():
             results.print(f"  - row {r.row} (id {r.id}): {r.reason}")
         more = len(set_aside) - ValidationSettings().examples_shown
         results.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
