@@ -12,14 +12,21 @@ import pandas as pd
 
 def copied_columns(frame: pd.DataFrame, names: Sequence[str], head_rows: int = 10_000) -> dict[str, str]:
     """Each of `names` equal, in every row and in type, to an earlier one, mapped to the first of them. Columns
-    are first told apart by a hash of their first `head_rows` rows, so only likely copies are compared whole."""
+    are told apart by a hash of their first `head_rows` rows, then (only where those match) of all their rows,
+    so only likely copies are compared whole."""
     head = frame.head(head_rows)
+    whole: dict[str, bytes] = {}
+
+    def digest_of(name: str) -> bytes:
+        if name not in whole:
+            whole[name] = _digest(frame[name])
+        return whole[name]
+
     seen: dict[tuple[str, bytes], list[str]] = {}
     copies: dict[str, str] = {}
     for name in names:
-        digest = hashlib.blake2b(pd.util.hash_pandas_object(head[name], index=False).to_numpy().tobytes()).digest()
-        earlier = seen.setdefault((str(frame[name].dtype), digest), [])
-        original = next((e for e in earlier if frame[name].equals(frame[e])), None)
+        earlier = seen.setdefault((str(frame[name].dtype), _digest(head[name])), [])
+        original = next((e for e in earlier if digest_of(e) == digest_of(name) and frame[name].equals(frame[e])), None)
         if original is None:
             earlier.append(name)
         else:
@@ -27,13 +34,19 @@ def copied_columns(frame: pd.DataFrame, names: Sequence[str], head_rows: int = 1
     return copies
 
 
+def _digest(column: pd.Series) -> bytes:
+    return hashlib.blake2b(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes()).digest()
+
+
 def copies_of_outcome(
-    frame: pd.DataFrame, names: Sequence[str], outcome: np.ndarray, head_rows: int = 1_000
+    frame: pd.DataFrame, names: Sequence[str], outcome: np.ndarray, head_rows: int = 1_000, min_each: int = 10
 ) -> dict[str, bool]:
     """The columns of `names` that hold the 0/1 `outcome` (NaN: unknown) in every row where it is known: True for
-    the outcome itself, False for its opposite. Each is compared on its first `head_rows` known rows first."""
+    the outcome itself, False for its opposite. Each is compared on its first `head_rows` known rows first. Unless
+    each outcome is known on `min_each` rows, none is (a flag could match a handful of outcomes by chance)."""
     known = np.flatnonzero(~np.isnan(outcome))
-    if not len(known):
+    ones = int(np.count_nonzero(outcome[known] == 1))
+    if min(ones, len(known) - ones) < min_each:
         return {}
     y, head = outcome[known], known[:head_rows]
     found: dict[str, bool] = {}

@@ -355,6 +355,12 @@ class Column:
     notes: tuple[str, ...] = ()
 
 
+def _at_most_two(values: pd.Series, distinct: int, raw: pd.Series) -> bool:
+    """Whether the numbers hold two values or fewer: `distinct` counts them when the column is stored as numbers
+    (its texts otherwise: '1' and ' 1' are two texts, one number)."""
+    return (distinct if pd.api.types.is_numeric_dtype(raw) else values.nunique()) <= 2
+
+
 def _is_whole(values: pd.Series) -> bool:
     v = values.to_numpy(dtype=np.float64)
     return bool(np.all(np.floor(v) == v) and np.isfinite(v).all())  # as np.mod(v, 1) == 0: inf is not whole
@@ -568,7 +574,9 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
                 "not an input",
             ),
         )
-    if pd.api.types.is_bool_dtype(raw) or (values is not None and distinct <= 2 and set(values.unique()) <= {0.0, 1.0}):
+    if pd.api.types.is_bool_dtype(raw) or (
+        values is not None and _at_most_two(values, distinct, raw) and set(values.unique()) <= {0.0, 1.0}
+    ):
         entry["type"] = FeatureType.bool.value
         share = float(values.mean()) if values is not None else float(pd.Series(present.astype(bool)).mean())
         seen = f"true in {percent(share)} of rows, {_missing(raw)}"
@@ -1122,6 +1130,7 @@ BAD_OUTCOMES = frozenset({"bad", "default", "defaulted", "delinquent", "charged 
 GOOD_OUTCOMES = frozenset({"good", "repaid", "paid", "paid off", "fully paid", "current", "performing"})
 YES, NO = frozenset({"y", "yes", "true", "t"}), frozenset({"n", "no", "false", "f"})
 GOOD_NAME = re.compile(r"good|repaid|paid|perform", re.IGNORECASE)
+NEGATED_GOOD_NAME = re.compile(r"(un|non|not)[_\- ]?(good|repaid|paid|perform)", re.IGNORECASE)
 
 
 def recode_hint(counts: Mapping[str | None, int], target: str) -> str:
@@ -1138,7 +1147,8 @@ def recode_hint(counts: Mapping[str | None, int], target: str) -> str:
         return f"as {settled[0]!r} -> 1 and {other[settled[0]]!r} -> 0"
     yes = [v for v in seen if said[v] in YES and said[other[v]] in NO]
     if yes:  # 'Y' means defaulted in a column named for the default, repaid in one named for repayment
-        defaulted = other[yes[0]] if GOOD_NAME.search(target) else yes[0]
+        named_good = GOOD_NAME.search(target) and not NEGATED_GOOD_NAME.search(target)
+        defaulted = other[yes[0]] if named_good else yes[0]
     else:
         defaulted = seen[0]
     return (
@@ -1261,7 +1271,7 @@ def check_table(
             read = np.ones(len(raw), dtype=bool)
             if schema.booked_column:
                 read = _booked(frame[schema.booked_column], schema.booked_column, target_reader, problems, notes)
-            unknown = _no_outcome(raw) & read
+            unknown = no_outcome_mask(raw) & read
             wrong = bad & ~unknown & read
             known = values.to_numpy()[read & ~bad]
             if wrong.any():
@@ -1342,8 +1352,9 @@ def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: st
     return notes
 
 
-def _no_outcome(raw: pd.Series) -> np.ndarray:
-    """Rows whose outcome is missing (empty, or a text read as missing): a loan not yet repaid or defaulted."""
+def no_outcome_mask(raw: pd.Series) -> np.ndarray:
+    """Rows whose outcome is missing (empty, only spaces, or a text read as missing): a loan not yet repaid or
+    defaulted."""
     missing = raw.isna().to_numpy()
     if raw.dtype == object or pd.api.types.is_string_dtype(raw):
         missing |= raw.astype(str).str.strip().eq("").to_numpy()

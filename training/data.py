@@ -13,6 +13,7 @@ from thinfile.features.copies import copies_of_outcome
 from thinfile.features.infer import (
     RepeatedIds,
     counts_shown,
+    no_outcome_mask,
     recode_hint,
     repeated_ids,
     value_counts,
@@ -103,10 +104,11 @@ def _checked(
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
-    pending = outcome_unknown(rejects, schema.target)
-    broken = rejects[~pending]  # a loan not yet repaid or defaulted breaks nothing, and is not a row to judge by
+    no_outcome = target_bad & no_outcome_mask(positional[schema.target])
+    # the schema is judged on the rows with an outcome: a loan not yet repaid or defaulted is not trained on
+    broken = rejects[~no_outcome[rejects["row"].to_numpy(dtype=np.int64)]]
     _outcome_written_otherwise(positional[schema.target], target_bad, schema.target, checks, source)
-    judged = len(clean) - int(pending.sum())
+    judged = len(clean) - int(no_outcome.sum())
     if judged and len(broken) / judged > checks.max_reject_share:
         shown = broken.head(ValidationSettings().examples_shown)
         examples = "\n".join(f"  - row {r.row} (id {r.id}): {r.reason}" for r in shown.itertuples())
@@ -215,7 +217,7 @@ def _target_reason(target: str, value: object) -> str:
 def _missing(value: object) -> bool:
     if isinstance(value, str):
         return not value.strip()
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def _shown(value: object) -> str:

@@ -232,6 +232,7 @@ def test_an_outcome_written_y_and_n_gets_a_recode_example_in_its_own_values(tabl
         ({"Y": 700, "N": 300}, "default", "as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round"),
         ({"Y": 700, "N": 300}, "repaid", "as 'N' -> 1 and 'Y' -> 0 if 'N' means defaulted, else the other way round"),
         ({"1": 700, "2": 300}, "default", "as '2' -> 1 and '1' -> 0 if '2' means defaulted, else the other way round"),
+        ({"Y": 300, "N": 700}, "unpaid", "as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round"),
         (
             {"good": 6, "bad": 3, "unknown": 1},
             "default",
@@ -245,6 +246,7 @@ def test_an_outcome_written_y_and_n_gets_a_recode_example_in_its_own_values(tabl
         "Y/N of a default",
         "Y/N of a repayment",
         "1 and 2",
+        "Y/N of a non-payment",
         "three values",
         "one value",
     ],
@@ -475,3 +477,10 @@ def test_a_semicolon_separated_table_is_refused_naming_its_delimiter(table, tmp_
         infer_schema(frame, name="acme", target="bad")
     report = validate_table(frame, load_schema())
     assert any("looks separated by semicolons" in e for e in report.table_errors), report.table_errors
+
+
+def test_numbers_written_as_text_0_and_1_with_stray_spaces_are_a_yes_no_input(table):
+    frame = table.assign(flag=pd.Series(np.where(np.arange(len(table)) % 3 == 0, " 1", "0"), dtype=object))
+    frame.loc[1, "flag"] = "1"
+    found = infer_schema(frame, name="acme", target="bad")
+    assert found.schema.by_name["flag"].type.value == "bool"

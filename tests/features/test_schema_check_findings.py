@@ -263,9 +263,15 @@ def test_a_table_whose_outcomes_are_all_defaults_is_told_training_needs_both():
 
 
 def test_an_input_holding_the_outcome_fails_the_check():
-    frame = pd.DataFrame({"id": list("abcd"), "x": [0.0, 1.0, 1.0, 0.0], "bad": [0, 1, 1, 0]})
+    outcomes = np.arange(40) % 2
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(40)], "x": outcomes.astype(float), "bad": outcomes})
     problems = check_table(frame, tiny_schema(), target_reader=_outcome).problems
     assert problems == [
         "input x: holds the outcome bad in every row: a model would read the answer from it; remove it from the "
         "schema's features"
     ]
+
+
+def test_a_flag_matching_a_handful_of_known_outcomes_is_not_called_a_copy():
+    frame = pd.DataFrame({"id": list("abcdef"), "x": [0.0, 1.0, 1.0, 0.0, 1.0, 0.0], "bad": [0, 1, 1, 0, None, None]})
+    assert check_table(frame, tiny_schema(), target_reader=_outcome).problems == []

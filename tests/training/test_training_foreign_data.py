@@ -157,6 +157,23 @@ def test_the_share_that_breaks_the_schema_is_of_the_rows_with_an_outcome(make_fo
         prepare(table, foreign_schema)
 
 
+def test_rows_with_no_outcome_that_also_break_the_schema_are_not_judged_with_the_rest(
+    make_foreign_table, foreign_schema
+) -> None:
+    table = make_foreign_table(2_000, seed=2).astype({"went_bad": "Int64", "late_bills": object})
+    table.loc[table.index[400:], "went_bad"] = pd.NA  # 1,600 loans not yet repaid or defaulted
+    table.loc[table.index[400:480], "late_bills"] = "many"  # 80 of them also break the schema; none with an outcome
+    prepared = prepare(table, foreign_schema)
+    assert len(prepared.frame) == 400 and len(prepared.rejects) == 1_600
+
+
+def test_a_float32_outcome_with_gaps_is_loans_with_no_outcome_yet(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(1_000, seed=2).astype({"went_bad": np.float32})
+    table.loc[table.index[-200:], "went_bad"] = np.nan
+    prepared = prepare(table, foreign_schema)
+    assert set_aside_words(prepared.rejects, "went_bad") == "200 rows with no outcome yet"
+
+
 def test_a_table_of_loans_with_no_outcome_yet_says_so_when_too_small(make_foreign_table, foreign_schema) -> None:
     table = make_foreign_table(1_000, seed=2).astype({"went_bad": "Int64"})
     table.loc[table.index[50:], "went_bad"] = pd.NA
