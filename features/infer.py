@@ -40,6 +40,7 @@ from thinfile.features.validate import (
     ValidationReport,
     date_problem,
     other_delimiter,
+    sorted_errors,
     validate_table,
 )
 from thinfile.features.words import clipped, counted, percent
@@ -1126,6 +1127,7 @@ def counts_shown(counts: Mapping[str, int] | Mapping[str | None, int], shown: in
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
+NOT_AN_OUTCOME = "is not an outcome (0 = repaid, 1 = defaulted)"
 BAD_OUTCOMES = frozenset({"bad", "default", "defaulted", "delinquent", "charged off", "charged-off", "written off"})
 GOOD_OUTCOMES = frozenset({"good", "repaid", "paid", "paid off", "fully paid", "current", "performing"})
 YES, NO = frozenset({"y", "yes", "true", "t"}), frozenset({"n", "no", "false", "f"})
@@ -1228,12 +1230,7 @@ def check_table(
         found = repeated_ids(frame[schema.id_column])
         if found.ids:
             problems.append(repeated_ids_problem(schema.id_column, found))
-    if not report.table_errors and not report.errors.empty:
-        bad_rows = report.errors["row"].nunique()
-        problems.append(
-            f"{bad_rows:,} of {counted(len(frame), 'row')} ({_share(bad_rows, len(frame))}) break"
-            f"{'s' if bad_rows == 1 else ''} the schema"
-        )
+    breaks_at = len(problems)  # the rows that break the schema are counted here, once the outcomes are read
     gaps = category_gaps(report, schema) if not report.table_errors else []
     if not for_training:  # scoring does not read the protected attributes
         gaps = [g for g in gaps if g.kind != "protected"]
@@ -1286,6 +1283,7 @@ def check_table(
                     f"target {schema.target}: {n:,} {'row is' if n == 1 else 'rows are'} not 0 (repaid) or 1 "
                     f"(defaulted): {counts_shown(counts)}{recode}"
                 )
+                report = replace(report, errors=sorted_errors([report.errors, _outcome_errors(frame, schema, wrong)]))
             if unknown.any():
                 n = int(unknown.sum())
                 (notes if len(known) else problems).append(
@@ -1317,6 +1315,13 @@ def check_table(
                     f"target {schema.target}: {int(known.sum()):,} of {counted(len(known), 'row')}"
                     f"{' with an outcome' if unknown.any() else ''} defaulted ({_share(int(known.sum()), len(known))})"
                 )
+    if not report.table_errors and not report.errors.empty:
+        bad_rows = report.errors["row"].nunique()
+        problems.insert(
+            breaks_at,
+            f"{bad_rows:,} of {counted(len(frame), 'row')} ({_share(bad_rows, len(frame))}) break"
+            f"{'s' if bad_rows == 1 else ''} the schema",
+        )
     written = None
     missing = report.errors[(report.errors["reason"] == MISSING_REQUIRED).to_numpy()]
     if path is not None and len(missing):
@@ -1350,6 +1355,22 @@ def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: st
         if blank.any():
             notes.append(f"{column}: {counted(int(blank.sum()), 'cell')} of only white space, read as missing; {fix}")
     return notes
+
+
+def _outcome_errors(frame: pd.DataFrame, schema: Schema, wrong: np.ndarray) -> pd.DataFrame:
+    """The rows whose outcome is present but not 0/1, as validation errors (training sets them aside too)."""
+    rows = np.flatnonzero(wrong)
+    chars = ValidationSettings().shown_value_chars
+    ids = frame[schema.id_column].to_numpy()[rows] if schema.id_column in frame.columns else np.full(len(rows), "")
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "id": ["" if pd.isna(i) else value_text(i) for i in ids],
+            "column": schema.target,
+            "value": [clipped(repr(value_text(v)), chars) for v in frame[schema.target].to_numpy()[rows]],
+            "reason": NOT_AN_OUTCOME,
+        }
+    )
 
 
 def no_outcome_mask(raw: pd.Series) -> np.ndarray:

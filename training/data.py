@@ -11,6 +11,7 @@ import pandas as pd
 
 from thinfile.features.copies import copies_of_outcome
 from thinfile.features.infer import (
+    NOT_AN_OUTCOME,
     RepeatedIds,
     counts_shown,
     no_outcome_mask,
@@ -27,7 +28,6 @@ from thinfile.features.validate import ValidationReport, validate_table
 from thinfile.features.words import counted
 from thinfile.training.settings import DataChecks
 
-TARGET_REASON = "is not an outcome (0 = repaid, 1 = defaulted)"
 NO_OUTCOME = "no outcome yet (neither repaid nor defaulted): left out"
 
 
@@ -211,7 +211,7 @@ def set_aside_words(rejects: pd.DataFrame, target: str) -> str:
 
 
 def _target_reason(target: str, value: object) -> str:
-    return f"{target}: {NO_OUTCOME}" if _missing(value) else f"{target}: {_shown(value)} {TARGET_REASON}"
+    return f"{target}: {NO_OUTCOME}" if _missing(value) else f"{target}: {_shown(value)} {NOT_AN_OUTCOME}"
 
 
 def _missing(value: object) -> bool:

@@ -159,7 +159,11 @@ def test_a_missing_value_not_read_from_csv_is_shown_as_missing():
 def test_a_target_of_2_in_a_column_with_gaps_is_shown_as_2():
     frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": 0.5, "bad": [0.0, 2.0, np.nan, 1.0]})
     result = check_table(frame, tiny_schema(), target_reader=_outcome)
-    assert result.problems == ["target bad: 1 row is not 0 (repaid) or 1 (defaulted): '2' (1 row)"]
+    assert result.problems == [
+        "1 of 4 rows (25.0%) breaks the schema",
+        "target bad: 1 row is not 0 (repaid) or 1 (defaulted): '2' (1 row)",
+    ]
+    assert result.report.rejects()["reason"].tolist() == ["bad: '2' is not an outcome (0 = repaid, 1 = defaulted)"]
     assert "target bad: 1 row has no outcome yet (25.0%): training leaves it out" in result.notes
 
 
@@ -246,13 +250,14 @@ def test_a_table_where_no_row_has_an_outcome_fails():
 
 def test_an_outcome_written_y_and_n_gets_the_recoding_in_its_own_values():
     frame = pd.DataFrame({"id": list("abcd"), "x": 0.5, "bad": ["N", "Y", "N", "N"]})
-    (problem,) = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    broken, problem = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    assert broken == "4 of 4 rows (100.0%) break the schema"
     assert problem.endswith("recode it as 'Y' -> 1 and 'N' -> 0 if 'Y' means defaulted, else the other way round")
 
 
 def test_an_outcome_coded_1_and_2_gets_the_recoding_though_most_rows_read_as_1():
     frame = pd.DataFrame({"id": list("abcd"), "x": 0.5, "bad": [1, 2, 1, 1]})
-    (problem,) = check_table(frame, tiny_schema(), target_reader=_outcome).problems
+    _, problem = check_table(frame, tiny_schema(), target_reader=_outcome).problems
     assert problem.endswith("recode it as '2' -> 1 and '1' -> 0 if '2' means defaulted, else the other way round")
 
 

@@ -33,3 +33,18 @@ def test_preparing_with_a_report_leaves_its_clean_frame_as_it_was(make_foreign_t
     before = report.clean.copy()
     prepare(table, foreign_schema, report=report)
     pdt.assert_frame_equal(report.clean, before)
+
+
+def test_schema_check_counts_the_rows_that_break_the_schema_as_training_sets_them_aside(
+    make_foreign_table, foreign_schema: Schema
+) -> None:
+    from thinfile.features.infer import check_table
+    from thinfile.training.data import outcome, set_aside_words
+
+    table = _messy(make_foreign_table)
+    table.loc[20, "went_bad"] = 7
+    said = set_aside_words(prepare(table, foreign_schema).rejects, foreign_schema.target)
+    assert said == "2 rows that break the schema and 2 with no outcome yet"
+    assert (
+        "2 of 1,000 rows (0.2%) break the schema" in check_table(table, foreign_schema, target_reader=outcome).problems
+    )
