@@ -110,7 +110,9 @@ def one_split(table: str, frame: pd.DataFrame, schema: Schema, seed: int) -> Row
     ref, ref_s = timed(reference)
     chosen, search_s = timed(lambda: choose_config(split, base))
     champion, champion_s = timed(lambda: fit(schema, split, chosen.config))
-    fitted_config = base.fitted_to(len(y), int(y.sum()), int(split.y("valid").sum()))
+    fitted_config = base.fitted_to(
+        len(y), int(y.sum()), int(split.y("valid").sum()), inputs=len(split.schema.feature_names)
+    )
     fitted, fitted_s = timed(lambda: fit(schema, split, fitted_config))
     fixed, fixed_s = timed(lambda: fit(schema, split, base.model_copy(update={"fit_to_table": False})))
     c = chosen.config

@@ -89,7 +89,9 @@ class TrainConfig(Section):
       noisy signal: wait longer before stopping);
     - num_threads = 1 under `single_thread_below_rows` training rows (LightGBM's threads cost more than
       they save on small data, many times more on a busy machine), else all cores;
-    - tune_trials = 200,000 / n, between 8 and 20 (the search's cost grows with rows x trials).
+    - tune_trials = 200,000 / n, and at most 8,000,000 / (n x inputs), between 8 and 20 (the search's cost
+      grows with rows x inputs x trials: a table of 40 inputs or fewer is searched by its rows alone, a wide
+      one with fewer trials: 3,600 training rows x 205 inputs, 10 trials, not 20).
 
     On 120,000 training rows with ~10,000 defaults that gives back 100, 8 leaves at depth 3 and 30.
     Then, on tables under `tune_below_rows` rows (or always with `tune=True`), a short cross-validated
@@ -121,13 +123,16 @@ class TrainConfig(Section):
     tune_row_trials: int = Field(
         200_000, ge=0, description="unless tune_trials is set: trials x training rows at most this (8 trials at least)"
     )
+    tune_cell_trials: int = Field(
+        8_000_000, ge=0, description="and trials x training rows x inputs at most this (a wide table's search)"
+    )
     tune_folds: int = Field(5, ge=2, description="folds of the cross-validation that scores each trial")
     tune_below_rows: int = Field(50_000, ge=0, description="search by default on tables with fewer usable rows")
     single_thread_below_rows: int = Field(50_000, ge=0, description="fit on one thread below this many training rows")
 
-    def fitted_to(self, rows: int, events: int, valid_events: int) -> TrainConfig:
-        """This config with leaf size, tree shape and early stopping scaled to the table (see the class doc);
-        fields set explicitly are kept."""
+    def fitted_to(self, rows: int, events: int, valid_events: int, *, inputs: int) -> TrainConfig:
+        """This config with leaf size, tree shape, early stopping and the search's trials scaled to a table of
+        `rows` training rows and `inputs` model inputs (see the class doc); fields set explicitly are kept."""
         if not self.fit_to_table:
             return self
         leaves = 2 ** int(np.clip(np.floor(np.log2(max(events, 1) / EVENTS_PER_LEAF)), 2, 3))
@@ -137,7 +142,13 @@ class TrainConfig(Section):
             "max_depth": int(np.log2(leaves)),
             "early_stopping_rounds": int(np.clip(round(30 * np.sqrt(1000 / max(valid_events, 1))), 30, 100)),
             "num_threads": 1 if rows < self.single_thread_below_rows else 0,
-            "tune_trials": int(np.clip(self.tune_row_trials // max(rows, 1), MIN_TRIALS, self.tune_trials)),
+            "tune_trials": int(
+                np.clip(
+                    min(self.tune_row_trials // max(rows, 1), self.tune_cell_trials // max(rows * inputs, 1)),
+                    MIN_TRIALS,
+                    self.tune_trials,
+                )
+            ),
         }
         if "num_leaves" in self.model_fields_set or "max_depth" in self.model_fields_set:
             fitted.pop("num_leaves"), fitted.pop("max_depth")

@@ -180,7 +180,7 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
 def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], None] | None = None) -> Chosen:
     """The champion's config for this split: table-fitted defaults, then the search where it applies."""
     y, yv = split.y("train"), split.y("valid")
-    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()))
+    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()), inputs=len(split.schema.feature_names))
     changed = {k: getattr(fitted, k) for k in fitted.model_fields_set - config.model_fields_set}
     rows = sum(split.sizes().values())
     base = "table-fitted defaults" if changed else "configured values"

@@ -30,27 +30,29 @@ def german():
 
 def test_fitted_defaults_at_the_synthetic_scale_are_the_fixed_defaults():
     fixed = TrainConfig()
-    fitted = fixed.fitted_to(rows=120_000, events=9_750, valid_events=3_250)
+    fitted = fixed.fitted_to(rows=120_000, events=9_750, valid_events=3_250, inputs=40)
     got = [fitted.min_child_samples, fitted.num_leaves, fitted.max_depth, fitted.early_stopping_rounds]
     assert got == [fixed.min_child_samples, fixed.num_leaves, fixed.max_depth, fixed.early_stopping_rounds]
     assert fitted.num_threads == 0
 
 
 def test_fitted_defaults_on_a_600_row_table_follow_the_documented_rule():
-    fitted = TrainConfig().fitted_to(rows=600, events=180, valid_events=60)
+    fitted = TrainConfig().fitted_to(rows=600, events=180, valid_events=60, inputs=20)
     # 0.1% of 600 -> floor 10; 180 / 40 = 4.5 -> 4 leaves, depth 2; 30 * sqrt(1000 / 60) = 122 -> cap 100
     assert (fitted.min_child_samples, fitted.num_leaves, fitted.max_depth) == (10, 4, 2)
     assert (fitted.early_stopping_rounds, fitted.num_threads) == (100, 1)
 
 
 def test_values_set_explicitly_are_not_fitted():
-    fitted = TrainConfig(min_child_samples=50, num_leaves=16).fitted_to(rows=600, events=180, valid_events=60)
+    fitted = TrainConfig(min_child_samples=50, num_leaves=16).fitted_to(
+        rows=600, events=180, valid_events=60, inputs=20
+    )
     assert (fitted.min_child_samples, fitted.num_leaves, fitted.max_depth) == (50, 16, 3)
 
 
 def test_fit_to_table_false_keeps_the_fixed_defaults():
     config = TrainConfig(fit_to_table=False)
-    assert config.fitted_to(rows=600, events=180, valid_events=60) == config
+    assert config.fitted_to(rows=600, events=180, valid_events=60, inputs=20) == config
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def lightgbm_cv_loss(split: Split, config: TrainConfig) -> float:
 
 def test_the_search_keeps_its_best_trial_which_lightgbm_cv_reproduces(german):
     frame, schema = german
-    config = TrainConfig(tune_trials=4).fitted_to(600, 180, 60)
+    config = TrainConfig(tune_trials=4).fitted_to(600, 180, 60, inputs=20)
     split = split_frame(frame, schema, config)
     tuned = tune_config(split, config)
     assert len(tuned.trial_losses) == 4 and tuned.loss == min(tuned.trial_losses)
@@ -94,7 +96,7 @@ def test_the_first_trial_is_the_fitted_defaults_so_the_search_never_ends_worse(g
     chosen = choose_config(split, config)
     assert chosen.tuned is not None
     y, yv = split.y("train"), split.y("valid")
-    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()))
+    fitted = config.fitted_to(len(y), int(y.sum()), int(yv.sum()), inputs=len(split.schema.feature_names))
     assert chosen.tuned.start_loss == pytest.approx(lightgbm_cv_loss(split, fitted), rel=1e-9)
     assert chosen.tuned.loss <= chosen.tuned.start_loss
     assert chosen.config.num_leaves <= 64 and chosen.config.max_depth <= 6
@@ -147,9 +149,28 @@ def test_the_fairness_challenger_is_fitted_with_the_champions_chosen_hyper_param
 
 def test_the_search_has_fewer_trials_on_larger_tables():
     # 200,000 / 18,000 = 11 trials; 200,000 / 600 = 333 -> at most 20; 200,000 / 40,000 = 5 -> at least 8
-    trials = [TrainConfig().fitted_to(rows=n, events=n // 10, valid_events=n // 30).tune_trials for n in (18_000, 600)]
-    assert trials + [TrainConfig().fitted_to(rows=40_000, events=4_000, valid_events=1_300).tune_trials] == [11, 20, 8]
-    assert TrainConfig(tune_trials=3).fitted_to(rows=600, events=60, valid_events=20).tune_trials == 3
+    trials = [
+        TrainConfig().fitted_to(rows=n, events=n // 10, valid_events=n // 30, inputs=20).tune_trials
+        for n in (18_000, 600)
+    ]
+    assert trials + [TrainConfig().fitted_to(rows=40_000, events=4_000, valid_events=1_300, inputs=10).tune_trials] == [
+        11,
+        20,
+        8,
+    ]
+    assert TrainConfig(tune_trials=3).fitted_to(rows=600, events=60, valid_events=20, inputs=20).tune_trials == 3
+
+
+@pytest.mark.parametrize(
+    ("rows", "inputs", "trials"),
+    [(3_600, 205, 10), (3_000, 216, 12), (600, 300, 20), (18_000, 40, 11), (18_000, 60, 8)],
+    ids=["the widened UCI sample", "the trial's 5,000 x 216", "small and wide", "40 inputs: rows alone", "wider"],
+)
+def test_a_wide_table_is_searched_with_fewer_trials(rows: int, inputs: int, trials: int) -> None:
+    # 8,000,000 / (3,600 x 205) = 10.8; / (3,000 x 216) = 12.3; / (600 x 300) = 44 -> 20; / (18,000 x 40) = 11.1
+    # beside 200,000 / 18,000 = 11.1; / (18,000 x 60) = 7.4 -> at least 8
+    config = TrainConfig().fitted_to(rows=rows, events=rows // 5, valid_events=rows // 15, inputs=inputs)
+    assert config.tune_trials == trials
 
 
 def test_the_search_keeps_values_set_explicitly(german):
