@@ -1273,7 +1273,7 @@ def check_table(
             known = values.to_numpy()[read & ~bad]
             if wrong.any():
                 n, counts = int(wrong.sum()), value_counts(raw[wrong])
-                one_class = len(np.unique(values.to_numpy()[read & ~bad])) < 2
+                one_class = len(np.unique(known)) < 2
                 recode = (
                     f"; recode it {recode_hint(value_counts(raw[read & ~unknown]), schema.target)}"
                     if n > read.sum() / 2 or one_class

@@ -103,8 +103,8 @@ def _checked(
         booked = booked_flags(positional, schema, source)
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
-    rejects = _rejects(report, positional[schema.target], clean, schema, target_bad)
     no_outcome = target_bad & no_outcome_mask(positional[schema.target])
+    rejects = _rejects(report, positional[schema.target], clean, schema, target_bad, no_outcome)
     # the schema is judged on the rows with an outcome: a loan not yet repaid or defaulted is not trained on
     broken = rejects[~no_outcome[rejects["row"].to_numpy(dtype=np.int64)]]
     _outcome_written_otherwise(positional[schema.target], target_bad, schema.target, checks, source)
@@ -124,7 +124,7 @@ def _checked(
     kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
     if to_train:
-        check_trainable(kept, schema, checks, source, int(outcome_unknown(rejects, schema.target).sum()))
+        check_trainable(kept, schema, checks, source, int(no_outcome.sum()))
     return kept, rejects
 
 
@@ -174,18 +174,27 @@ def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def _rejects(
-    report: ValidationReport, raw_target: pd.Series, clean: pd.DataFrame, schema: Schema, target_bad: np.ndarray
+    report: ValidationReport,
+    raw_target: pd.Series,
+    clean: pd.DataFrame,
+    schema: Schema,
+    target_bad: np.ndarray,
+    no_outcome: np.ndarray,
 ) -> pd.DataFrame:
     found = report.rejects()
     if target_bad.any():
         rows = np.flatnonzero(target_bad)
         shown = raw_target.to_numpy()[rows]
+        pending = no_outcome[rows]
         extra = pd.DataFrame(
             {
                 "row": rows,
                 "id": clean[schema.id_column].to_numpy()[rows].astype(str),
                 "columns": schema.target,
-                "reason": [_target_reason(schema.target, v) for v in shown],
+                "reason": [
+                    f"{schema.target}: {NO_OUTCOME}" if p else f"{schema.target}: {_shown(v)} {NOT_AN_OUTCOME}"
+                    for v, p in zip(shown, pending)
+                ],
             }
         )
         found = pd.concat([found, extra], ignore_index=True)
@@ -210,19 +219,7 @@ def set_aside_words(rejects: pd.DataFrame, target: str) -> str:
     return " and ".join(parts)
 
 
-def _target_reason(target: str, value: object) -> str:
-    return f"{target}: {NO_OUTCOME}" if _missing(value) else f"{target}: {_shown(value)} {NOT_AN_OUTCOME}"
-
-
-def _missing(value: object) -> bool:
-    if isinstance(value, str):
-        return not value.strip()
-    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
-
-
 def _shown(value: object) -> str:
-    if _missing(value):
-        return "(empty)"
     text = value_text(value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
