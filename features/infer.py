@@ -23,6 +23,7 @@ import yaml
 
 from thinfile.features.copies import copied_columns, copies_of_outcome
 from thinfile.features.io import READ_AS_MISSING, cells_as_written
+from thinfile.features.proxies import outcome_proxies
 from thinfile.features.schema import (
     MAX_EXACT_INT,
     NAME_PATTERN,
@@ -34,7 +35,7 @@ from thinfile.features.schema import (
     parse_schema,
     read_dates,
 )
-from thinfile.features.settings import InferSettings, ValidationSettings
+from thinfile.features.settings import InferSettings, LeakChecks, ValidationSettings
 from thinfile.features.validate import (
     MISSING_REQUIRED,
     ValidationReport,
@@ -1215,17 +1216,20 @@ def check_table(
     for_training: bool = True,
     target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
     path: Path | None = None,
+    leaks: LeakChecks | None = None,
 ) -> TableCheck:
     """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
 
     `for_training` also requires the target and the protected columns (a table to score needs neither);
     `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader); `path`,
-    the file `frame` was read from, lets a CSV table's missing required cells be shown as written.
+    the file `frame` was read from, lets a CSV table's missing required cells be shown as written; `leaks`: when
+    an input is warned of as a likely leak of the outcome.
     """
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
     notes: list[str] = []
     not_checked: list[str] = []
+    warnings: list[str] = []
     if not report.table_errors:
         found = repeated_ids(frame[schema.id_column])
         if found.ids:
@@ -1293,11 +1297,14 @@ def check_table(
                 )
             y = np.where(read & ~bad, values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
             present = [f for f in schema.feature_names if f in frame.columns]
-            for name, same in copies_of_outcome(frame, present, y).items():
+            copies = copies_of_outcome(frame, present, y)
+            for name, same in copies.items():
                 problems.append(
                     f"input {name}: holds {'the outcome' if same else 'the opposite of the outcome'} {schema.target} "
                     "in every row: a model would read the answer from it; remove it from the schema's features"
                 )
+            proxies = outcome_proxies(frame, schema, y, leaks, skip=frozenset(copies))
+            warnings += [p.warning(schema.target) for p in proxies]
             protected = [p for p in schema.protected_names if p in frame.columns]
             for copy, original in copied_columns(frame, [*protected, *present]).items():
                 if original in protected and copy not in protected:
@@ -1331,7 +1338,7 @@ def check_table(
     if report.unknown_columns:
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
-    return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written)
+    return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written, warnings)
 
 
 def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: str) -> list[str]:

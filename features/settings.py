@@ -182,6 +182,28 @@ class ValidationSettings(Section):
     )
 
 
+class LeakChecks(Section):
+    """When an input is taken for a leak of the outcome: a fact known only once the loan has run."""
+
+    proxy_auc: float = Field(
+        0.95,
+        gt=0.5,
+        le=1,
+        description="an input whose values alone tell defaults from repayments this well (AUC of its groups' "
+        "default rates) is flagged as a likely leak; real application inputs rarely pass 0.85",
+    )
+    sample_rows: int = Field(
+        20_000, ge=100, description="rows with an outcome read to judge the inputs (evenly spaced through the table)"
+    )
+    bins: int = Field(20, ge=2, le=1000, description="quantile bins a number's present values are grouped into")
+    min_group_rows: int = Field(
+        10,
+        ge=1,
+        description="a group (bin, level, missing values) needs this many rows to count with its own default rate; "
+        "and each outcome needs this many rows for any input to be judged",
+    )
+
+
 class ScratchSettings(Section):
     """Scratch folders left in the system's temporary folder by a killed process (see `features.scratch`)."""
 

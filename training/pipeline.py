@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thinfile.features.proxies import outcome_proxies
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -291,6 +292,9 @@ def train_frame(
         say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
+    outcomes = prepared.frame[schema.target].to_numpy(dtype=np.float64, na_value=np.nan)
+    for proxy in outcome_proxies(prepared.frame, schema, outcomes, settings.checks.leaks):
+        say(f"warning: {proxy.warning(schema.target)}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from thinfile.features.jsonio import dumps
 from thinfile.features.schema import Schema
-from thinfile.features.settings import Section, Seed, project_root
+from thinfile.features.settings import LeakChecks, Section, Seed, project_root
 from thinfile.training.scorer.policy import Cutoffs, LendingPolicy
 from thinfile.training.scorer.scale import ScoreScale
 
@@ -73,6 +73,7 @@ class DataChecks(Section):
     )
     min_rows: int = Field(200, gt=0, description="fewest usable rows to train on")
     min_class_rows: int = Field(20, gt=0, description="fewest rows of each outcome class to train on")
+    leaks: LeakChecks = LeakChecks()
 
 
 class TrainConfig(Section):

@@ -77,6 +77,13 @@ def test_schema_check_passes_the_table(table: RealTable, home: Path):
     assert "PASS" in step.output
 
 
+def test_neither_check_nor_train_takes_a_real_input_for_a_leak_of_the_outcome(
+    table: RealTable, home: Path, trained: Step
+):
+    checked = cli(home, "schema", "check", str(table.csv), "--schema", str(table.schema_file))
+    assert "alone tells defaults from repayments" not in checked.output + trained.output
+
+
 def test_train_registers_the_champion_under_the_schemas_name(trained: Step, committed: Schema):
     assert trained.exit_code == 0, trained.output
     assert f"registered {model_name_for(committed)} version 1 as 'champion'" in " ".join(trained.output.split())

@@ -19,6 +19,7 @@ from thinfile.features.schema import SchemaError, load_schema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from thinfile.config import Settings
     from thinfile.features.schema import Schema
     from thinfile.features.validate import ValidationReport
 
@@ -125,6 +126,7 @@ def check(
     from thinfile.features.words import counted
     from thinfile.training.data import outcome
 
+    settings = load_settings()
     try:
         spec = load_schema(schema)
         with console.status(f"reading {table}"):
@@ -138,6 +140,7 @@ def check(
             for_training=not scoring,
             target_reader=outcome,
             path=table,
+            leaks=settings.checks.leaks,
         )
     results.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
@@ -145,7 +148,7 @@ def check(
         f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
     )
     if result.ok and not scoring:
-        result = replace(result, warnings=_audit_warnings(frame, spec, result.report))
+        result = replace(result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings)])
     summary = error_summary(result.report, written=result.written)
     if len(summary):
         grid = Table(title="rows that break the schema (left out of training, rejected when scoring)")
@@ -171,12 +174,11 @@ def check(
         raise typer.Exit(EXIT_MISMATCH)
 
 
-def _audit_warnings(frame: pd.DataFrame, schema: Schema, report: ValidationReport) -> list[str]:
+def _audit_warnings(frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings) -> list[str]:
     """The protected groups too small for the fairness audit, in the table and in the held-out part `thinfile
     train` would test on (none when that part cannot be taken: training will say why)."""
     from thinfile.training.audit_groups import FairnessError, audit_rows, too_small_to_audit
 
-    settings = load_settings()
     try:
         held_out = audit_rows(frame, schema, settings, all_rows=False, report=report).frame
     except FairnessError:

@@ -1,0 +1,102 @@
+"""Inputs that alone nearly tell defaults from repayments. Real application data rarely does (a bureau score reaches
+an AUC of about 0.8); an input that does is most often a fact known only once the loan has run (days past due, a
+collections flag, a closed-account status) that leaks the outcome into the model, which then fails on applicants.
+
+Each input is judged by the AUC of its own default rates: its values grouped (a number into quantile bins, a
+category by level, missing values apart), each group scored by its share of defaults, on an evenly spaced sample of
+the rows with an outcome. Groups too small to judge get the sample's overall rate, so no handful of rows makes a
+column look perfect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from thinfile.features.schema import FeatureType, Schema, category_codes, feature_numbers
+from thinfile.features.settings import LeakChecks
+
+
+@dataclass(frozen=True)
+class OutcomeProxy:
+    """An input whose groups alone separate defaults from repayments with this AUC, judged on `rows` rows."""
+
+    name: str
+    auc: float
+    rows: int
+
+    def warning(self, target: str) -> str:
+        return (
+            f"input {self.name!r} alone tells defaults from repayments almost perfectly (AUC {self.auc:.3f} on "
+            f"{self.rows:,} rows with an outcome in {target!r}; real application data rarely passes 0.85): if it "
+            "is only known once a loan has run (days past due, collections, an account's closing status), it leaks "
+            "the outcome and the model will fail on new applicants; remove it from the schema's features unless it "
+            "is known when the applicant applies"
+        )
+
+
+def outcome_proxies(
+    frame: pd.DataFrame,
+    schema: Schema,
+    outcome: np.ndarray,
+    checks: LeakChecks | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> list[OutcomeProxy]:
+    """The inputs of `frame` (those of `schema` it holds, but `skip`) that alone separate the 0/1 `outcome` (NaN:
+    unknown; one per row of `frame`) at least as well as `checks.proxy_auc`, most separating first. None unless
+    each outcome is known on `checks.min_group_rows` rows."""
+    checks = checks or LeakChecks()
+    known = np.flatnonzero(~np.isnan(outcome))
+    if len(known) > checks.sample_rows:
+        known = known[np.linspace(0, len(known) - 1, checks.sample_rows).astype(np.int64)]
+    y = outcome[known]
+    defaults = int(np.count_nonzero(y == 1))
+    if min(defaults, len(y) - defaults) < checks.min_group_rows:
+        return []
+    sample = frame.take(known)
+    found = []
+    for f in schema.features:
+        if f.name not in frame.columns or f.name in skip:
+            continue
+        raw = sample[f.name]
+        if f.type is FeatureType.category:
+            groups = _groups_of_codes(category_codes(f, raw))
+        else:
+            groups = _groups_of_numbers(feature_numbers(f, raw), checks.bins)
+        auc = _group_rate_auc(groups, y, checks.min_group_rows)
+        if auc >= checks.proxy_auc:
+            found.append(OutcomeProxy(f.name, auc, len(y)))
+    return sorted(found, key=lambda p: -p.auc)
+
+
+def _groups_of_codes(codes: np.ndarray) -> np.ndarray:
+    """Level codes as group numbers, missing values as one more group."""
+    missing = np.isnan(codes)
+    top = int(np.nanmax(codes)) + 1 if not missing.all() else 0
+    return np.where(missing, top, np.nan_to_num(codes)).astype(np.int64)
+
+
+def _groups_of_numbers(values: np.ndarray, bins: int) -> np.ndarray:
+    """Quantile bins of the present values (ties keep a bin to themselves), missing values as one more group."""
+    missing = np.isnan(values)
+    present = values[~missing]
+    if not len(present):
+        return np.zeros(len(values), dtype=np.int64)
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    groups = np.searchsorted(edges, values, side="right")
+    groups[missing] = len(edges) + 1
+    return groups
+
+
+def _group_rate_auc(groups: np.ndarray, y: np.ndarray, min_rows: int) -> float:
+    """AUC of each row's group default rate against y (groups under `min_rows` rows: the overall rate), from the
+    groups' counts of defaults and repayments."""
+    rows = np.bincount(groups)
+    defaults = np.bincount(groups, weights=y, minlength=len(rows))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(rows >= min_rows, defaults / rows, float(y.mean()))
+    outcome = np.repeat([1, 0], len(rows))
+    return float(roc_auc_score(outcome, np.tile(rate, 2), sample_weight=np.concatenate([defaults, rows - defaults])))
