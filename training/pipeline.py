@@ -293,8 +293,11 @@ def train_frame(
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
     outcomes = prepared.frame[schema.target].to_numpy(dtype=np.float64, na_value=np.nan)
-    for proxy in outcome_proxies(prepared.frame, schema, outcomes, settings.checks.leaks):
-        say(f"warning: {proxy.warning(schema.target)}")
+    leaks = tuple(
+        p.warning(schema.target) for p in outcome_proxies(prepared.frame, schema, outcomes, settings.checks.leaks)
+    )
+    for leak in leaks:
+        say(f"warning: {leak}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
@@ -369,7 +372,7 @@ def train_frame(
         )
         missing = rarely_missing(schema, X, settings.train.min_child_samples)
         result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())
-        spec = replace(spec, params={**spec.params, **chosen.params()}, limits=result.unlearnt)
+        spec = replace(spec, params={**spec.params, **chosen.params()}, limits=(*leaks, *result.unlearnt))
         if settings.pipeline.global_explanations:
             config = settings.explanations.model_copy(update={"seed": settings.train.seed})
             spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))

@@ -321,8 +321,8 @@ def test_cli_train_takes_baselines_and_registration_from_the_settings(
     assert "scorecard" not in out.output and "registered" not in out.output
 
 
-def test_train_warns_of_an_input_that_alone_nearly_gives_the_outcome_away(
-    make_foreign_table, foreign_schema: Schema, quick: Settings
+def test_train_warns_of_an_input_that_alone_nearly_gives_the_outcome_away_and_its_card_keeps_it(
+    make_foreign_table, foreign_schema: Schema, quick: Settings, tmp_path: Path
 ) -> None:
     table = make_foreign_table(3_000, seed=4)
     flipped = (table["went_bad"] == 1) ^ (np.random.default_rng(4).random(len(table)) < 0.03)
@@ -331,7 +331,10 @@ def test_train_warns_of_an_input_that_alone_nearly_gives_the_outcome_away(
         update={"pipeline": quick.pipeline.model_copy(update={"register_champion": False, "baselines": False})}
     )
     said: list[str] = []
-    train_frame(table, foreign_schema, settings, progress=said.append)
+    result = train_frame(table, foreign_schema, settings, progress=said.append)
     (warning,) = [s for s in said if "tells defaults from repayments" in s]
     assert warning.startswith("warning: input 'late_bills' alone tells defaults from repayments almost perfectly")
     assert "on 3,000 rows with an outcome in 'went_bad'" in warning
+    card_uri = f"runs:/{result.champion.run_id}/model_card.md"
+    card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
+    assert f"- {warning.removeprefix('warning: ')}" in card
