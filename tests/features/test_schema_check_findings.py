@@ -280,3 +280,17 @@ def test_an_input_holding_the_outcome_fails_the_check():
 def test_a_flag_matching_a_handful_of_known_outcomes_is_not_called_a_copy():
     frame = pd.DataFrame({"id": list("abcdef"), "x": [0.0, 1.0, 1.0, 0.0, 1.0, 0.0], "bad": [0, 1, 1, 0, None, None]})
     assert check_table(frame, tiny_schema(), target_reader=_outcome).problems == []
+
+
+def test_the_table_of_broken_rows_says_what_scoring_does_with_them(tmp_path):
+    table, schema = tmp_path / "book.csv", tmp_path / "tiny.yaml"
+    table.write_text("id,x,bad\n1,0.5,0\n2,7,1\n3,0.5,2\n")
+    schema.write_text(yaml.safe_dump(tiny_schema().model_dump(mode="json")))
+    command = ["schema", "check", str(table), "--schema", str(schema)]
+    training = runner.invoke(app, command, terminal_width=400)
+    scoring = runner.invoke(app, [*command, "--scoring"], terminal_width=400)
+    assert "rows that break the schema (left out of training; rejected when scoring, but for the outcome)" in (
+        training.output
+    )
+    assert "rows that break the schema (rejected when scoring)" in scoring.output
+    assert "row 2 (id 3)" in training.output and "row 2 (id 3)" not in scoring.output
