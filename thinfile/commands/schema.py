@@ -151,8 +151,8 @@ def check(
         result = replace(result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings)])
     summary = error_summary(result.report, written=result.written)
     if len(summary):
-        title = "rejected when scoring" if scoring else "left out of training; rejected when scoring, but for the outcome"
-        grid = Table(title=f"rows that break the schema ({title})")
+        fate = "left out of training; rejected when scoring, but for the outcome"
+        grid = Table(title=f"rows that break the schema ({'rejected when scoring' if scoring else fate})")
         for col, justify in (("column", "left"), ("reason", "left"), ("rows", "right"), ("examples", "left")):
             grid.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in summary.itertuples():
