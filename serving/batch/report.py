@@ -450,6 +450,7 @@ def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] |
         ),
         fairness=fairness,
         figures=report_figures(report, scorer) if figures is None else figures,
+        scored=bool(report["rows_scored"]),
     )
 
 

@@ -37,6 +37,23 @@ def test_a_report_on_no_rows_blames_no_reference_and_passes_nothing(
     assert "training reference" not in html
 
 
+def test_a_report_on_no_scored_rows_shows_no_empty_tables_nor_their_legend(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    feature = scorer.schema.features[0]
+    book.head(20).assign(**{feature.name: "not a value"}).to_csv(tmp_path / "book.csv", index=False)
+    book.head(20).to_csv(tmp_path / "good.csv", index=False)
+
+    batch_score(tmp_path / "book.csv", tmp_path / "out", scorer, workers=1)
+    batch_score(tmp_path / "good.csv", tmp_path / "good", scorer, workers=1)
+
+    empty = (tmp_path / "out" / "population_report.html").read_text()
+    scored = (tmp_path / "good" / "population_report.html").read_text()
+    for heading in ("<h2>Bands and decisions</h2>", "<h2>Approval at the cut-offs</h2>", "<h2>How to read this</h2>"):
+        assert heading in scored and heading not in empty
+    assert f"rejected by column: {feature.name} 20" in empty
+
+
 def test_a_report_on_a_book_whose_every_row_was_rejected_says_that_and_not_that_it_had_no_rows(
     book: pd.DataFrame, scorer: Scorer, tmp_path: Path
 ) -> None:
