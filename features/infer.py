@@ -351,7 +351,7 @@ class Column:
     """One column as infer read it: its role in the schema, the schema entry, and notes for the YAML."""
 
     name: str
-    role: str  # feature | id | target | date | protected | left_out
+    role: str  # feature | id | target | date | borrower | protected | left_out
     entry: dict[str, object] = field(default_factory=dict)
     seen: str = ""
     notes: tuple[str, ...] = ()
@@ -817,11 +817,12 @@ def infer_schema(
     protected: Sequence[str] = (),
     source: str = "the table",
     settings: InferSettings | None = None,
+    borrower: str | None = None,
 ) -> Inferred:
     """A valid schema for `frame`, every guess noted; raises InferError when a role cannot be told apart."""
     settings = settings or InferSettings()
     frame = frame.rename(columns=str)
-    named = [c for c in (target, id_column, *protected) if c is not None]
+    named = [c for c in (target, id_column, borrower, *protected) if c is not None]
     absent = [c for c in named if c not in frame.columns]
     if (absent or len(frame.columns) == 1) and (hint := other_delimiter(list(frame.columns))):
         raise InferError(f"{source}: {hint}")
@@ -829,7 +830,7 @@ def infer_schema(
         shown = ", ".join(list(frame.columns)[:20]) + (" ..." if len(frame.columns) > 20 else "")
         raise InferError(f"{source} has no column {', '.join(map(repr, absent))}; its columns are: {shown}")
     if len(set(named)) != len(named):
-        raise InferError("--target, --id and --protected must name different columns")
+        raise InferError("--target, --id, --borrower and --protected must name different columns")
     if frame.empty:
         raise InferError(f"{source} has no rows to read")
     bad = [c for c in frame.columns if not re.fullmatch(NAME_PATTERN, c)]
@@ -860,6 +861,10 @@ def infer_schema(
         id_column: Column(id_column, "id", notes=(id_how,)),
         target: _target(target, frame[target], target_how),
     }
+    if borrower is not None:
+        columns[borrower] = Column(
+            borrower, "borrower", notes=(f"from --borrower; {_borrowers_seen(frame[borrower])}",)
+        )
     for p in protected:
         columns[p] = _protected(p, frame[p], settings)
     date_column = None
@@ -878,6 +883,8 @@ def infer_schema(
         columns[c] = _feature(c, frame[c], settings)
 
     _note_copies(frame, columns, target, protected, settings)
+    if borrower is None:
+        _note_borrower_ids(frame, columns)
     features = [c.entry for c in columns.values() if c.role == "feature"]
     if not features:
         raise InferError(f"{source}: no column is left to be a model input")
@@ -888,6 +895,7 @@ def infer_schema(
         "id_column": id_column,
         "target": target,
         "date_column": date_column,
+        "borrower_column": borrower,
         "protected": [columns[p].entry for p in protected],
         "features": features,
     }
@@ -896,6 +904,31 @@ def infer_schema(
     schema = parse_schema(data, f"inferred from {source}")
     ordered = tuple(columns[c] for c in frame.columns)
     return Inferred(schema, ordered, source, len(frame), settings)
+
+
+_BORROWER_NAME = re.compile(
+    r"(customer|borrower|client|member|user|applicant|cust|person)(_?(id|no|num|number|ref|key|code))?", re.IGNORECASE
+)
+
+
+def _borrowers_seen(column: pd.Series) -> str:
+    loans = column.value_counts(dropna=True)
+    repeat = loans[loans > 1]
+    return f"{len(loans):,} borrowers, {len(repeat):,} with several loans ({counted(int(repeat.sum()), 'row')})"
+
+
+def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
+    """A to-do on a column named like a borrower id whose values repeat: one borrower, several loans."""
+    for name, column in columns.items():
+        if column.role not in ("feature", "left_out") or not _BORROWER_NAME.fullmatch(name):
+            continue
+        if frame[name].dropna().duplicated().any():
+            note = (
+                f"{TODO}: named like a borrower id, and {_borrowers_seen(frame[name])}: if it names each loan's "
+                "borrower, infer again with --borrower " + name + " (never a model input; training's split then "
+                "keeps each borrower's loans together)"
+            )
+            columns[name] = replace(column, notes=(*column.notes, note))
 
 
 def _note_copies(
@@ -981,6 +1014,8 @@ def render_yaml(inferred: Inferred) -> str:
         else "  # no date column found: training splits at random; name one for an out-of-time split"
     )
     out.append(f"date_column: {_scalar(s.date_column)}{date_note}")
+    if s.borrower_column:
+        out.append(f"borrower_column: {_scalar(s.borrower_column)}{_note(first.get('borrower'))}")
     if s.protected:
         out.append("protected:")
         protected = {c.name: c for c in by_role["protected"]}
@@ -1261,6 +1296,14 @@ def check_table(
         dates = date_problem(frame, schema, ValidationSettings().examples_shown)
         if dates:
             problems.append(dates)
+    if for_training and schema.borrower_column:
+        if schema.borrower_column in frame.columns:
+            notes.append(_borrowers_note(frame[schema.borrower_column], bool(schema.date_column)))
+        else:
+            problems.append(
+                f"table: no borrower column {schema.borrower_column!r}, which the schema names (training keeps each "
+                "borrower's loans in one part of its split): add it, or remove borrower_column from the schema"
+            )
     if for_training and schema.target in frame.columns:  # scoring never reads the outcome
         if target_reader is None:
             not_checked.append("target values (no target reader given)")
@@ -1339,6 +1382,19 @@ def check_table(
         notes.append(f"columns the schema does not name (ignored): {', '.join(report.unknown_columns)}")
     notes.extend(schema_warnings(schema))
     return TableCheck(len(frame), report, problems, notes, gaps, not_checked, written, warnings)
+
+
+def _borrowers_note(column: pd.Series, by_date: bool) -> str:
+    """How many borrowers a borrower column names, how many have several loans, and what training does with them
+    (`by_date`: its split is out of time)."""
+    kept = (
+        "training's split orders loans by date; its cross-validation keeps each borrower's loans in one fold"
+        if by_date
+        else "training's split and cross-validation keep each borrower's loans in one part"
+    )
+    missing = int(column.isna().sum())
+    alone = f"; {counted(missing, 'row')} with no borrower, each taken alone" if missing else ""
+    return f"{column.name}: {_borrowers_seen(column)}; {kept}{alone}"
 
 
 def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: str) -> list[str]:

@@ -328,7 +328,8 @@ class FeatureReading(NamedTuple):
 
 
 class Schema(BaseModel):
-    """A table's contract: id, target, optional oracle, date and booked flag, protected attributes, features."""
+    """A table's contract: id, target, optional oracle, date, booked flag and borrower, protected attributes,
+    features."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -342,6 +343,12 @@ class Schema(BaseModel):
     booked_column: str | None = Field(
         None, description="1 where an earlier policy booked the applicant (outcome known), 0 where it rejected them"
     )
+    borrower_column: str | None = Field(
+        None,
+        description="the column naming each row's borrower (a customer id) in a book where one borrower can have "
+        "several loans: the random split and cross-validation keep each borrower's loans together, so no model is "
+        "tested on a borrower it was trained on",
+    )
     protected: tuple[Protected, ...] = ()
     features: tuple[Feature, ...] = Field(min_length=1)
     wording: Wording | None = Field(None, description="reasons' and hints' fixed words (default: English)")
@@ -353,16 +360,16 @@ class Schema(BaseModel):
         if repeated:
             raise ValueError(f"feature names repeated: {', '.join(repeated)}")
         special = [self.id_column, self.target, self.oracle_column, self.date_column, self.booked_column]
-        special += [p.name for p in self.protected]
+        special += [self.borrower_column, *(p.name for p in self.protected)]
         clash = sorted({s for s in special if s and s in names})
         if clash:
             raise ValueError(
-                f"{', '.join(clash)} cannot be a feature: id, target, oracle, date, booked and protected "
+                f"{', '.join(clash)} cannot be a feature: id, target, oracle, date, booked, borrower and protected "
                 "columns are never model inputs"
             )
         specials = [s for s in special if s]
         if len(set(specials)) != len(specials):
-            raise ValueError("id, target, oracle, date, booked and protected columns must all differ")
+            raise ValueError("id, target, oracle, date, booked, borrower and protected columns must all differ")
         return self
 
     @cached_property
@@ -470,7 +477,8 @@ class Schema(BaseModel):
     @cached_property
     def fingerprint(self) -> str:
         """Stable hash of the schema's content (tags runs and batch manifests)."""
-        unset = {"wording"} if self.wording is None else set()  # a schema from before wording keeps its fingerprint
+        # a schema written before these fields existed, and not using them, keeps its fingerprint
+        unset = {name for name in ("wording", "borrower_column") if getattr(self, name) is None}
         payload = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 

@@ -164,7 +164,7 @@ def column_problems(
 ) -> tuple[list[str], list[str]]:
     """(columns the schema does not name, table errors) of a table with these columns."""
     known = set(schema.feature_names) | {schema.id_column, schema.target} | set(schema.protected_names)
-    known |= {c for c in (schema.oracle_column, schema.date_column, schema.booked_column) if c}
+    known |= {c for c in (schema.oracle_column, schema.date_column, schema.booked_column, schema.borrower_column) if c}
     unknown = [c for c in columns if c not in known]
     required = [schema.id_column] + (schema.feature_names if require_features else [])
     required += [schema.target] if require_target else []

@@ -420,6 +420,7 @@ class RequestReader:
             schema.oracle_column: "the true default probability",
             schema.date_column: "the table's date column",
             schema.booked_column: "the booked flag",
+            schema.borrower_column: "the table's borrower column",
         }
         self.not_inputs = {name: role for name, role in roles.items() if name}
         """columns of the schema's table that are not model inputs, which a client sending whole rows would send"""

@@ -1,4 +1,5 @@
-"""Train / validation / test split: seeded and stratified, or out-of-time when the schema names a date."""
+"""Train / validation / test split: seeded and stratified (whole borrowers in each part when the schema names a
+borrower column), or out-of-time when the schema names a date."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from thinfile.features.schema import Schema, read_dates
 from thinfile.features.settings import ValidationSettings
@@ -73,6 +74,16 @@ class Split:
     def X_test(self) -> np.ndarray:
         return self._matrices[2]
 
+    def borrowers(self, *parts: str) -> np.ndarray | None:
+        """The borrower (a group number) of each row of `parts`, in that order; None without a borrower column."""
+        if not self.schema.borrower_column:
+            return None
+        return self._borrowers[np.concatenate([self.rows_of(part) for part in parts])]
+
+    @cached_property
+    def _borrowers(self) -> np.ndarray:
+        return borrowers(self.frame, self.schema)
+
     def y(self, part: str) -> np.ndarray:
         return self.frame[self.schema.target].iloc[self.rows_of(part)].to_numpy(dtype=np.int64)
 
@@ -90,9 +101,15 @@ def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
 
 
 def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
-    """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split."""
+    """Out-of-time split on `schema.date_column` if it has one, else a seeded stratified split (by borrower when
+    the schema names a borrower column)."""
     if config.test_size + config.valid_size >= 1:
         raise SplitError(f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on")
+    if schema.borrower_column and schema.borrower_column not in frame.columns:
+        raise SplitError(
+            f"no borrower column {schema.borrower_column!r}, which the schema names (the split keeps each "
+            "borrower's loans together): add it, or remove borrower_column from the schema"
+        )
     frame = frame.copy(deep=False)
     frame.index = pd.RangeIndex(len(frame))
     if schema.date_column:
@@ -102,12 +119,38 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
 
 def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     y = frame[schema.target].astype("float64").fillna(-1).to_numpy()  # rejects without an outcome: their own stratum
+    valid_share = config.valid_size / (1 - config.test_size)
+    if schema.borrower_column:
+        groups = borrowers(frame, schema)
+        rest, test = _group_part(np.arange(len(frame)), y, groups, config.test_size, config.seed)
+        train, valid = _group_part(rest, y[rest], groups[rest], valid_share, config.seed + 1)
+        return Split(frame, (train, valid, test), method="stratified_by_borrower", schema=schema)
     rest, test = train_test_split(
         np.arange(len(frame)), test_size=config.test_size, stratify=y, random_state=config.seed
     )
-    valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
     return Split(frame, (np.sort(train), np.sort(valid), np.sort(test)), method="stratified", schema=schema)
+
+
+def borrowers(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """Each row's borrower as a group number (a row with no borrower is a borrower of its own)."""
+    codes = pd.factorize(frame[schema.borrower_column])[0]
+    alone = codes < 0
+    codes[alone] = codes.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    return codes
+
+
+def _group_part(
+    rows: np.ndarray, y: np.ndarray, groups: np.ndarray, share: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, part) of `rows`: whole borrowers, about `share` of the rows in `part`, outcomes stratified (sklearn's
+    StratifiedGroupKFold with 1/share folds, its first fold taken)."""
+    folds = StratifiedGroupKFold(n_splits=max(2, round(1 / share)), shuffle=True, random_state=seed)
+    try:
+        rest, part = next(folds.split(rows, y, groups))
+    except ValueError as err:  # fewer borrowers than folds
+        raise SplitError(f"cannot split the table's borrowers into parts: {err}") from None
+    return rows[rest], rows[part]
 
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 import optuna
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from thinfile.features.schema import Schema
 from thinfile.training.champion import lgb_params
@@ -71,19 +71,31 @@ class Chosen:
         return out
 
 
-def cv_logloss(schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig) -> float:
-    """Mean out-of-fold log loss of early-stopped LightGBM with `config`, over stratified folds."""
-    folds = StratifiedKFold(n_splits=config.tune_folds, shuffle=True, random_state=config.seed)
+def cv_logloss(
+    schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig, groups: np.ndarray | None = None
+) -> float:
+    """Mean out-of-fold log loss of early-stopped LightGBM with `config`, over stratified folds (each borrower's
+    rows in one fold when `groups` gives the rows' borrowers)."""
     data = lgb.Dataset(X, y, categorical_feature=schema.categorical_indices, free_raw_data=False)
     result = lgb.cv(
         lgb_params(schema, config),
         data,
         num_boost_round=config.max_rounds,
-        folds=list(folds.split(X, y)),
+        folds=cv_folds(y, config, groups),
         callbacks=[lgb.early_stopping(min(config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
     )
     losses: list[float] = result["valid binary_logloss-mean"]  # type: ignore[assignment]
     return float(min(losses))
+
+
+def cv_folds(
+    y: np.ndarray, config: TrainConfig, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The search's (train, held-out) folds: stratified, and by borrower when `groups` is given."""
+    if groups is None:
+        return list(StratifiedKFold(config.tune_folds, shuffle=True, random_state=config.seed).split(y, y))
+    folds = StratifiedGroupKFold(config.tune_folds, shuffle=True, random_state=config.seed)
+    return list(folds.split(y, y, groups))
 
 
 SEARCHED = ("max_depth", "num_leaves", "min_child_samples", "learning_rate", "lambda_l2", "feature_fraction")
@@ -151,6 +163,7 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
     schema = split.schema
     X = np.vstack([split.X_train, split.X_valid])
     y = np.concatenate([split.y("train"), split.y("valid")])
+    groups = split.borrowers("train", "valid")
     space = Space(config, len(y), keep)
     start = time.perf_counter()
 
@@ -158,7 +171,7 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
 
     def objective(trial: optuna.Trial) -> float:
         try:
-            return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)))
+            return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)), groups)
         except KeyboardInterrupt as err:
             # optuna logs a trial that raises, Ctrl-C too, as failed with its traceback (at WARNING, whatever
             # `catch` says); a pruned trial is one INFO line, below the verbosity set above. So Ctrl-C ends

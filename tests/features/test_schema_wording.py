@@ -90,11 +90,12 @@ def test_english_is_the_default_wording() -> None:
     assert schema.reason_when_missing(f) == "No record of: " + name[0].lower() + name[1:]
 
 
-def test_a_schema_without_wording_keeps_the_fingerprint_it_had_before_wording_existed() -> None:
+def test_a_schema_without_wording_or_borrowers_keeps_the_fingerprint_it_had_before_they_existed() -> None:
     schema = load_schema()
-    before = json.dumps(schema.model_dump(mode="json", exclude={"wording"}), sort_keys=True).encode()
-    assert schema.fingerprint == hashlib.sha256(before).hexdigest()[:16]
+    before = json.dumps(schema.model_dump(mode="json", exclude={"wording", "borrower_column"}), sort_keys=True)
+    assert schema.fingerprint == hashlib.sha256(before.encode()).hexdigest()[:16]
     assert parse_schema({**builtin_data(), "wording": CHINESE}).fingerprint != schema.fingerprint
+    assert parse_schema({**builtin_data(), "borrower_column": "customer"}).fingerprint != schema.fingerprint
 
 
 def test_the_wording_survives_the_schema_file() -> None:

@@ -56,6 +56,12 @@ def infer(
         "-p",
         help="A protected attribute kept for the fairness audit, never a model input (repeat, or comma-separate).",
     ),
+    borrower: str = typer.Option(
+        None,
+        "--borrower",
+        help="The column naming each loan's borrower, when a borrower can have several loans: never a model input; "
+        "training's split keeps each borrower's loans together.",
+    ),
     name: str = typer.Option(None, "--name", help="Schema name (names the registered model). Default: the file name."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the YAML here instead of to standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
@@ -78,6 +84,7 @@ def infer(
             target=target,
             id_column=id_column,
             protected=_columns(protected),
+            borrower=borrower,
             source=table.name,
             settings=load_settings().infer,
         )

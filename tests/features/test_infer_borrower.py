@@ -1,0 +1,57 @@
+"""`schema infer` on a book where one borrower has several loans: --borrower names the column (never an input),
+and a column named like a borrower id whose values repeat gets a to-do to name it so."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from thinfile.features.infer import InferError, infer_schema
+from thinfile.features.schema import parse_schema
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def book() -> pd.DataFrame:
+    """German credit's loans, 700 customer ids drawn for its 1,000 rows (so some borrow more than once)."""
+    frame = pd.read_csv(DATA / "german_credit.csv")
+    frame.insert(1, "customer_id", np.random.default_rng(0).integers(10_000, 10_700, len(frame)))
+    return frame
+
+
+def _infer(frame: pd.DataFrame, **kw: object):
+    return infer_schema(frame, name="book", target="default", id_column="id", protected=["sex", "age_band"], **kw)
+
+
+def test_borrower_names_the_column_and_keeps_it_out_of_the_inputs(book: pd.DataFrame):
+    inferred = _infer(book, borrower="customer_id")
+    assert inferred.schema.borrower_column == "customer_id"
+    assert "customer_id" not in inferred.schema.feature_names
+    repeat = book["customer_id"].value_counts()
+    several = repeat[repeat > 1]
+    assert f"{len(repeat):,} borrowers, {len(several):,} with several loans ({int(several.sum()):,} rows)" in (
+        inferred.to_yaml()
+    )
+
+
+def test_the_written_yaml_keeps_the_borrower_column(book: pd.DataFrame):
+    inferred = _infer(book, borrower="customer_id")
+    assert parse_schema(yaml.safe_load(inferred.to_yaml()), "written").borrower_column == "customer_id"
+
+
+def test_a_column_named_like_a_borrower_id_whose_values_repeat_is_a_todo(book: pd.DataFrame):
+    (todo,) = [t for t in _infer(book).todo if t.startswith("customer_id: named like a borrower id")]
+    assert "infer again with --borrower customer_id" in todo
+
+
+def test_a_borrower_id_column_whose_values_never_repeat_is_no_todo(book: pd.DataFrame):
+    once = book.assign(customer_id=np.arange(len(book)) + 10_000)
+    assert not [t for t in _infer(once).todo if "borrower id" in t]
+
+
+def test_borrower_and_id_must_differ(book: pd.DataFrame):
+    with pytest.raises(InferError, match="--target, --id, --borrower and --protected must name different columns"):
+        _infer(book, borrower="id")
