@@ -61,6 +61,14 @@ def test_the_tables_id_sent_with_the_inputs_is_refused_saying_to_leave_it_out(
     ]
 
 
+def test_the_tables_borrower_sent_with_the_inputs_is_refused_saying_to_leave_it_out(
+    schema: Schema, thin_body: dict
+) -> None:
+    reader = RequestReader(schema.model_copy(update={"borrower_column": "customer"}), max_rows=10)
+    (entry,) = refusal(reader.applicant, json.dumps({"customer": "C-9", **thin_body}).encode()).detail
+    assert entry["msg"] == "unknown field 'customer': the table's borrower column, not a model input; leave it out"
+
+
 def test_a_whole_table_row_is_refused_naming_what_its_extra_columns_are(
     reader: RequestReader, schema: Schema, thin_body: dict
 ) -> None:
