@@ -1346,8 +1346,11 @@ def check_table(
                     f"input {name}: holds {'the outcome' if same else 'the opposite of the outcome'} {schema.target} "
                     "in every row: a model would read the answer from it; remove it from the schema's features"
                 )
-            proxies = outcome_proxies(frame, schema, y, leaks, skip=frozenset(copies))
-            warnings += [p.warning(schema.target) for p in proxies]
+            for proxy in outcome_proxies(frame, schema, y, leaks, skip=frozenset(copies)):
+                if proxy.perfect:
+                    problems.append(proxy.refusal(schema.target))
+                else:
+                    warnings.append(proxy.warning(schema.target))
             protected = [p for p in schema.protected_names if p in frame.columns]
             for copy, original in copied_columns(frame, [*protected, *present]).items():
                 if original in protected and copy not in protected:

@@ -22,19 +22,33 @@ from thinfile.features.settings import LeakChecks
 
 @dataclass(frozen=True)
 class OutcomeProxy:
-    """An input whose groups alone separate defaults from repayments with this AUC, judged on `rows` rows."""
+    """An input whose groups alone separate defaults from repayments with this AUC, judged on `rows` rows; `at`:
+    the AUC from which one is reported (`LeakChecks.proxy_auc`)."""
 
     name: str
     auc: float
     rows: int
+    at: float
+
+    @property
+    def perfect(self) -> bool:
+        """Every group holds only defaults or only repayments: the outcome under another name (bad/good, 0/100)."""
+        return self.auc >= 1.0 - 1e-12
 
     def warning(self, target: str) -> str:
         return (
-            f"input {self.name!r} alone tells defaults from repayments almost perfectly (AUC {self.auc:.3f} on "
-            f"{self.rows:,} rows with an outcome in {target!r}; real application data rarely passes 0.85): if it "
-            "is only known once a loan has run (days past due, collections, an account's closing status), it leaks "
-            "the outcome and the model will fail on new applicants; remove it from the schema's features unless it "
-            "is known when the applicant applies"
+            f"input {self.name!r} alone separates defaults from repayments with an AUC of {self.auc:.3f} (on "
+            f"{self.rows:,} rows with an outcome in {target!r}; warned of from {self.at:g}, where a bureau score "
+            "reaches about 0.8): if it is only known once a loan has run (days past due, collections, an account's "
+            "closing status), it leaks the outcome and the model will fail on new applicants; remove it from the "
+            "schema's features unless it is known when the applicant applies"
+        )
+
+    def refusal(self, target: str) -> str:
+        return (
+            f"input {self.name!r} separates defaults from repayments perfectly on {self.rows:,} rows with an outcome "
+            f"in {target!r} (each of its values holds only defaults or only repayments): it is the outcome under "
+            "another name, and a model would read the answer from it; remove it from the schema's features"
         )
 
 
@@ -47,7 +61,8 @@ def outcome_proxies(
 ) -> list[OutcomeProxy]:
     """The inputs of `frame` (those of `schema` it holds, but `skip`) that alone separate the 0/1 `outcome` (NaN:
     unknown; one per row of `frame`) at least as well as `checks.proxy_auc`, most separating first. None unless
-    each outcome is known on `checks.min_group_rows` rows."""
+    each outcome is known on `checks.min_group_rows` rows. A number gets at most `checks.bins` bins, fewer in a
+    small table (about 2 x `checks.min_group_rows` rows each), so that its bins can be judged."""
     checks = checks or LeakChecks()
     known = np.flatnonzero(~np.isnan(outcome))
     if len(known) > checks.sample_rows:
@@ -57,6 +72,7 @@ def outcome_proxies(
     if min(defaults, len(y) - defaults) < checks.min_group_rows:
         return []
     sample = frame.take(known)
+    bins = int(np.clip(len(y) // (2 * checks.min_group_rows), 2, checks.bins))  # a small table: bins it can judge
     found = []
     for f in schema.features:
         if f.name not in frame.columns or f.name in skip:
@@ -65,10 +81,10 @@ def outcome_proxies(
         if f.type is FeatureType.category:
             groups = _groups_of_codes(category_codes(f, raw))
         else:
-            groups = _groups_of_numbers(feature_numbers(f, raw), checks.bins)
+            groups = _groups_of_numbers(feature_numbers(f, raw), bins)
         auc = _group_rate_auc(groups, y, checks.min_group_rows)
         if auc >= checks.proxy_auc:
-            found.append(OutcomeProxy(f.name, auc, len(y)))
+            found.append(OutcomeProxy(f.name, auc, len(y), checks.proxy_auc))
     return sorted(found, key=lambda p: -p.auc)
 
 

@@ -190,12 +190,18 @@ class LeakChecks(Section):
         gt=0.5,
         le=1,
         description="an input whose values alone tell defaults from repayments this well (AUC of its groups' "
-        "default rates) is flagged as a likely leak; real application inputs rarely pass 0.85",
+        "default rates) is warned of as a likely leak (a bureau score reaches about 0.8); one that separates them "
+        "perfectly is refused",
     )
     sample_rows: int = Field(
         20_000, ge=100, description="rows with an outcome read to judge the inputs (evenly spaced through the table)"
     )
-    bins: int = Field(20, ge=2, le=1000, description="quantile bins a number's present values are grouped into")
+    bins: int = Field(
+        20,
+        ge=2,
+        le=1000,
+        description="most quantile bins a number's present values are grouped into (fewer in a small table)",
+    )
     min_group_rows: int = Field(
         10,
         ge=1,

@@ -21,6 +21,7 @@ from thinfile.features.infer import (
     value_text,
 )
 from thinfile.features.io import TableReadError, read_table
+from thinfile.features.proxies import OutcomeProxy, outcome_proxies
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.table_hash import data_hash
@@ -46,6 +47,8 @@ class PreparedData:
     source: str
     repeated_ids: RepeatedIds | None = None
     """ids more than one kept row holds (a repeated applicant can land in both training and test rows)"""
+    leak_suspects: tuple[OutcomeProxy, ...] = ()
+    """inputs that alone nearly give the outcome away (checked only for a table to train on)"""
 
 
 def load_training_table(data: str | Path) -> pd.DataFrame:
@@ -73,14 +76,16 @@ def prepare(
         digest = pool.submit(data_hash, frame)  # hashing releases the GIL: it runs beside validation
         if report is None or schema.target not in frame.columns:
             report = validate_table(frame, schema, require_target=True)
-        kept, rejects = _checked(frame, report, schema, checks, source, to_train)
+        kept, rejects, suspects = _checked(frame, report, schema, checks, source, to_train)
         repeated = repeated_ids(kept[schema.id_column])
-        return PreparedData(kept, rejects, len(frame), digest.result(), source, repeated if repeated.ids else None)
+        return PreparedData(
+            kept, rejects, len(frame), digest.result(), source, repeated if repeated.ids else None, suspects
+        )
 
 
 def _checked(
     frame: pd.DataFrame, report: ValidationReport, schema: Schema, checks: DataChecks, source: str, to_train: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[OutcomeProxy, ...]]:
     if report.table_errors:
         lines = [f"{source} does not match schema {schema.name!r}:"] + [f"  - {e}" for e in report.table_errors]
         if report.unknown_columns:
@@ -123,9 +128,8 @@ def _checked(
     kept = clean if keep.all() else clean.take(np.flatnonzero(keep))
     kept.index = pd.RangeIndex(len(kept))
     kept[schema.target] = kept[schema.target].astype("Int8" if schema.booked_column else np.int8)
-    if to_train:
-        check_trainable(kept, schema, checks, source, int(no_outcome.sum()))
-    return kept, rejects
+    suspects = check_trainable(kept, schema, checks, source, int(no_outcome.sum())) if to_train else ()
+    return kept, rejects, suspects
 
 
 def _outcome_written_otherwise(raw: pd.Series, bad: np.ndarray, target: str, checks: DataChecks, source: str) -> None:
@@ -224,9 +228,11 @@ def _shown(value: object) -> str:
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 
-def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str, unknown: int = 0) -> None:
+def check_trainable(
+    frame: pd.DataFrame, schema: Schema, checks: DataChecks, source: str, unknown: int = 0
+) -> tuple[OutcomeProxy, ...]:
     """Refuse a table too small to train and test on (`unknown`: rows left out with no outcome yet), or one whose
-    inputs hold the outcome itself."""
+    inputs hold the outcome itself, or separate the outcomes perfectly; the inputs that nearly do."""
     counts = frame[schema.target].value_counts()
     bads, goods = int(counts.get(1, 0)), int(counts.get(0, 0))
     pending = f" ({unknown:,} more have no outcome yet: train once enough of those loans are repaid or defaulted)"
@@ -250,3 +256,9 @@ def check_trainable(frame: pd.DataFrame, schema: Schema, checks: DataChecks, sou
             f"nothing else; remove {'them' if len(leaks) > 1 else 'it'} from the schema's features"
             + (f" (also {', '.join(list(leaks)[1:])})" if len(leaks) > 1 else "")
         )
+    suspects = outcome_proxies(frame, schema, y, checks.leaks)
+    perfect = [p for p in suspects if p.perfect]
+    if perfect:
+        also = f" (also {', '.join(p.name for p in perfect[1:])})" if len(perfect) > 1 else ""
+        raise TrainingDataError(f"{source}: {perfect[0].refusal(schema.target)}{also}")
+    return tuple(suspects)

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.proxies import outcome_proxies
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -292,12 +291,8 @@ def train_frame(
         say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
-    outcomes = prepared.frame[schema.target].to_numpy(dtype=np.float64, na_value=np.nan)
-    leaks = tuple(
-        p.warning(schema.target) for p in outcome_proxies(prepared.frame, schema, outcomes, settings.checks.leaks)
-    )
-    for leak in leaks:
-        say(f"warning: {leak}")
+    for suspect in prepared.leak_suspects:
+        say(f"warning: {suspect.warning(schema.target)}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
@@ -372,7 +367,7 @@ def train_frame(
         )
         missing = rarely_missing(schema, X, settings.train.min_child_samples)
         result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())
-        spec = replace(spec, params={**spec.params, **chosen.params()}, limits=(*leaks, *result.unlearnt))
+        spec = replace(spec, params={**spec.params, **chosen.params()}, limits=result.unlearnt)
         if settings.pipeline.global_explanations:
             config = settings.explanations.model_copy(update={"seed": settings.train.seed})
             spec = replace(spec, plots=global_explanation_plots(scorer, split.test, config))

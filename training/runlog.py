@@ -231,6 +231,7 @@ def _evaluate(
         shape=spec.shape(metrics) if spec.shape else None,
         intended_use=spec.intended_use,
         limits=[*limits_text(ctx.stability, synthetic=bool(ctx.schema.oracle_column)), *spec.limits],
+        warnings=[p.warning(ctx.schema.target) for p in ctx.prepared.leak_suspects],
     )
     return p_test, ev, metrics, card
 

@@ -287,9 +287,14 @@ def model_card(
     shape: dict[str, object] | None,
     intended_use: str,
     limits: list[str],
+    warnings: list[str] | None = None,
 ) -> str:
-    """A short Markdown model card: data, intended use, metrics, trade-offs and limits."""
-    lines = [f"# {title}", "", f"Model family: `{family}`; role: {role}.", "", "## Data", ""]
+    """A short Markdown model card: warnings about its table first, then data, intended use, metrics, trade-offs
+    and limits."""
+    lines = [f"# {title}", "", f"Model family: `{family}`; role: {role}.", ""]
+    if warnings:
+        lines += ["## Warnings", "", *(f"- **{w}**" for w in warnings), ""]
+    lines += ["## Data", ""]
     lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in data.items()]
     lines += ["", "## Intended use", "", intended_use, "", "## Test metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(metrics[k])} |" for k in CARD_METRICS if k in metrics]

@@ -49,18 +49,18 @@ def test_days_past_due_that_give_the_outcome_away_but_for_a_few_rows_are_warned_
     result = check_table(frame, load_schema(DATA / "german_credit.yaml"), target_reader=outcome)
     assert result.ok
     (warning,) = result.warnings
-    assert warning.startswith("input 'duration_in_month' alone tells defaults from repayments almost perfectly")
+    assert warning.startswith("input 'duration_in_month' alone separates defaults from repayments with an AUC of")
     assert LEAK in warning
 
 
-def test_an_input_recorded_only_for_defaulted_loans_is_warned_of():
+def test_an_input_recorded_only_for_defaulted_loans_separates_the_outcomes_perfectly():
     y = _outcomes(2_000)
     rng = np.random.default_rng(2)
     frame = pd.DataFrame(
         {"id": range(len(y)), "bad": y, "recovery": np.where(y == 1, rng.uniform(0, 900, len(y)), np.nan)}
     )
     (proxy,) = outcome_proxies(frame, _schema("recovery"), y)
-    assert proxy.name == "recovery" and proxy.auc == 1.0
+    assert proxy.name == "recovery" and proxy.auc == 1.0 and proxy.perfect
 
 
 def test_a_category_that_is_the_loans_closing_status_is_warned_of():
@@ -118,7 +118,36 @@ def test_schema_check_warns_at_the_threshold_its_setting_gives(monkeypatch: pyte
     monkeypatch.setenv("THINFILE_CHECKS__LEAKS__PROXY_AUC", "0.7")  # the checking account's AUC is about 0.71
     lowered = runner.invoke(app, command)
     assert (default.exit_code, lowered.exit_code) == (0, 0), lowered.output
-    assert "alone tells defaults" not in default.output
-    assert "input 'status_of_existing_checking_account' alone tells defaults" in lowered.output
+    assert "alone separates defaults" not in default.output
+    assert "input 'status_of_existing_checking_account' alone separates defaults" in lowered.output
     warned = [int(re.search(r"PASS: .*, (\d+) warnings? above", out.output)[1]) for out in (default, lowered)]
     assert warned[1] == warned[0] + 1
+
+
+@pytest.mark.parametrize(
+    ("relabel", "kind"),
+    [
+        (lambda y: np.where(y == 1, "bad", "good"), {"type": "category", "categories": ["bad", "good"]}),
+        (lambda y: y * 100, {"type": "float", "min": 0, "max": 1000}),
+    ],
+    ids=["bad-good", "0-100"],
+)
+def test_the_outcome_under_another_name_fails_the_check(relabel, kind: dict[str, object]):
+    y = _outcomes(200, seed=8)
+    frame = pd.DataFrame({"id": range(len(y)), "bad": y.astype(int), "status": relabel(y)})
+    problems = check_table(frame, _schema("status", status=kind), target_reader=outcome).problems
+    assert problems == [
+        "input 'status' separates defaults from repayments perfectly on 200 rows with an outcome in 'bad' (each of "
+        "its values holds only defaults or only repayments): it is the outcome under another name, and a model would "
+        "read the answer from it; remove it from the schema's features"
+    ]
+
+
+def test_a_leak_in_a_small_table_is_judged_on_bins_it_can_fill():
+    rng = np.random.default_rng(7)
+    y = np.r_[np.ones(20), np.zeros(40)]
+    days = np.where(y == 1, rng.integers(31, 120, len(y)), rng.integers(0, 3, len(y))).astype(float)
+    days[[3, 50]] = days[[50, 3]]  # one defaulted loan looks repaid, one repaid loan looks defaulted
+    frame = pd.DataFrame({"id": range(len(y)), "bad": y, "days_past_due": days})
+    (proxy,) = outcome_proxies(frame, _schema("days_past_due"), y)
+    assert 0.95 <= proxy.auc < 1

@@ -81,7 +81,7 @@ def test_neither_check_nor_train_takes_a_real_input_for_a_leak_of_the_outcome(
     table: RealTable, home: Path, trained: Step
 ):
     checked = cli(home, "schema", "check", str(table.csv), "--schema", str(table.schema_file))
-    assert "alone tells defaults from repayments" not in checked.output + trained.output
+    assert "alone separates defaults from repayments" not in checked.output + trained.output
 
 
 def test_train_registers_the_champion_under_the_schemas_name(trained: Step, committed: Schema):

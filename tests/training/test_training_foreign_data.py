@@ -190,6 +190,13 @@ def test_an_input_holding_the_outcome_itself_is_refused(make_foreign_table, fore
         prepare(table, foreign_schema)
 
 
+def test_an_input_that_is_the_outcome_under_other_names_is_refused(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(1_000, seed=2)
+    table["wallet_tier"] = np.where(table["went_bad"] == 1, "bronze", "gold")
+    with pytest.raises(TrainingDataError, match="input 'wallet_tier' separates defaults from repayments perfectly"):
+        prepare(table, foreign_schema)
+
+
 def test_rows_with_no_outcome_in_words() -> None:
     def rejects(*reasons: str) -> pd.DataFrame:
         return pd.DataFrame({"row": range(len(reasons)), "id": "x", "columns": "y", "reason": list(reasons)})
@@ -332,9 +339,24 @@ def test_train_warns_of_an_input_that_alone_nearly_gives_the_outcome_away_and_it
     )
     said: list[str] = []
     result = train_frame(table, foreign_schema, settings, progress=said.append)
-    (warning,) = [s for s in said if "tells defaults from repayments" in s]
-    assert warning.startswith("warning: input 'late_bills' alone tells defaults from repayments almost perfectly")
+    (warning,) = [s for s in said if "separates defaults from repayments" in s]
+    assert warning.startswith("warning: input 'late_bills' alone separates defaults from repayments with an AUC of")
     assert "on 3,000 rows with an outcome in 'went_bad'" in warning
     card_uri = f"runs:/{result.champion.run_id}/model_card.md"
     card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
-    assert f"- {warning.removeprefix('warning: ')}" in card
+    assert card.split("## Data")[0].endswith(f"## Warnings\n\n- **{warning.removeprefix('warning: ')}**\n\n")
+
+
+def test_cli_train_repeats_the_leak_warning_after_the_test_metrics(foreign_files: tuple[Path, Path]) -> None:
+    data, schema_file = foreign_files
+    table = pd.read_parquet(data)
+    flipped = (table["went_bad"] == 1) ^ (np.random.default_rng(5).random(len(table)) < 0.03)
+    table.assign(late_bills=np.where(flipped, 30, 0)).to_parquet(data, index=False)
+    out = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register"]
+    )
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    before, after = text.split("test metrics", 1)
+    assert "warning: input 'late_bills' alone separates defaults" in before
+    assert "warning (above): input 'late_bills' alone separates defaults" in after

@@ -192,6 +192,8 @@ def train(
         )
     for sentence in result.unlearnt:
         results.print(f"[yellow]{sentence}[/]")
+    for suspect in result.data.leak_suspects:
+        results.print(f"[yellow]warning (above): {suspect.warning(result.split.schema.target)}[/]")
     if result.registered_version:
         results.print(
             f"[green]registered[/] {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'"
