@@ -862,9 +862,7 @@ def infer_schema(
         target: _target(target, frame[target], target_how),
     }
     if borrower is not None:
-        columns[borrower] = Column(
-            borrower, "borrower", notes=(f"from --borrower; {_borrowers_seen(frame[borrower])}",)
-        )
+        columns[borrower] = Column(borrower, "borrower", notes=(f"from --borrower; {borrowers_seen(frame[borrower])}",))
     for p in protected:
         columns[p] = _protected(p, frame[p], settings)
     date_column = None
@@ -911,7 +909,8 @@ _BORROWER_NAME = re.compile(
 )
 
 
-def _borrowers_seen(column: pd.Series) -> str:
+def borrowers_seen(column: pd.Series) -> str:
+    """How many borrowers a borrower column names, and how many have several loans (with their rows)."""
     loans = column.value_counts(dropna=True)
     repeat = loans[loans > 1]
     return f"{len(loans):,} borrowers, {len(repeat):,} with several loans ({counted(int(repeat.sum()), 'row')})"
@@ -924,11 +923,11 @@ def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
             continue
         if frame[name].dropna().duplicated().any():
             note = (
-                f"{TODO}: named like a borrower id, and {_borrowers_seen(frame[name])}: if it names each loan's "
-                "borrower, infer again with --borrower " + name + " (never a model input; training's split then "
-                "keeps each borrower's loans together)"
+                f"{TODO}: named like a borrower id, and {borrowers_seen(frame[name])}: an id is no model input; if it "
+                f"names each loan's borrower, infer again with --borrower {name} (training's split then keeps each "
+                "borrower's loans together)"
             )
-            columns[name] = replace(column, notes=(*column.notes, note))
+            columns[name] = Column(name, "left_out", notes=(*column.notes, note))
 
 
 def _note_copies(
@@ -1252,13 +1251,15 @@ def check_table(
     target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
     path: Path | None = None,
     leaks: LeakChecks | None = None,
+    min_borrowers: int = 0,
 ) -> TableCheck:
     """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
 
     `for_training` also requires the target and the protected columns (a table to score needs neither);
     `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader); `path`,
     the file `frame` was read from, lets a CSV table's missing required cells be shown as written; `leaks`: when
-    an input is warned of as a likely leak of the outcome.
+    an input is warned of as a likely leak of the outcome; `min_borrowers`: the fewest borrowers training's random
+    split by borrower takes (`TrainConfig.min_borrowers`).
     """
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
@@ -1296,9 +1297,24 @@ def check_table(
         dates = date_problem(frame, schema, ValidationSettings().examples_shown)
         if dates:
             problems.append(dates)
+    if for_training and not schema.borrower_column:
+        for name in report.unknown_columns:
+            if _BORROWER_NAME.fullmatch(name) and frame[name].dropna().duplicated().any():
+                notes.append(
+                    f"{name}: named like a borrower id, and {borrowers_seen(frame[name])}: if it names each loan's "
+                    f"borrower, set borrower_column: {name} in the schema, so that training's split keeps each "
+                    "borrower's loans together"
+                )
     if for_training and schema.borrower_column:
         if schema.borrower_column in frame.columns:
             notes.append(_borrowers_note(frame[schema.borrower_column], bool(schema.date_column)))
+            named = int(frame[schema.borrower_column].nunique()) + int(frame[schema.borrower_column].isna().sum())
+            if not schema.date_column and named < min_borrowers:
+                problems.append(
+                    f"{schema.borrower_column}: {counted(named, 'borrower')} (a row with none counted as one): "
+                    f"training's split by borrower needs at least {min_borrowers} (train.min_borrowers); remove "
+                    "borrower_column from the schema to split loans at random"
+                )
         else:
             problems.append(
                 f"table: no borrower column {schema.borrower_column!r}, which the schema names (training keeps each "
@@ -1397,7 +1413,7 @@ def _borrowers_note(column: pd.Series, by_date: bool) -> str:
     )
     missing = int(column.isna().sum())
     alone = f"; {counted(missing, 'row')} with no borrower, each taken alone" if missing else ""
-    return f"{column.name}: {_borrowers_seen(column)}; {kept}{alone}"
+    return f"{column.name}: {borrowers_seen(column)}; {kept}{alone}"
 
 
 def _read_as_missing(missing: pd.DataFrame, written: pd.DataFrame, id_column: str) -> list[str]:

@@ -359,17 +359,29 @@ class Schema(BaseModel):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"feature names repeated: {', '.join(repeated)}")
-        special = [self.id_column, self.target, self.oracle_column, self.date_column, self.booked_column]
-        special += [self.borrower_column, *(p.name for p in self.protected)]
-        clash = sorted({s for s in special if s and s in names})
+        roles = {
+            "id_column": self.id_column,
+            "target": self.target,
+            "oracle_column": self.oracle_column,
+            "date_column": self.date_column,
+            "booked_column": self.booked_column,
+            "borrower_column": self.borrower_column,
+        } | {f"protected {p.name}": p.name for p in self.protected}
+        clash = sorted({s for s in roles.values() if s and s in names})
         if clash:
             raise ValueError(
                 f"{', '.join(clash)} cannot be a feature: id, target, oracle, date, booked, borrower and protected "
                 "columns are never model inputs"
             )
-        specials = [s for s in special if s]
-        if len(set(specials)) != len(specials):
-            raise ValueError("id, target, oracle, date, booked, borrower and protected columns must all differ")
+        by_column: dict[str, list[str]] = {}
+        for role, column in roles.items():
+            if column:
+                by_column.setdefault(column, []).append(role)
+        shared = [f"{column!r} is {' and '.join(r)}" for column, r in by_column.items() if len(r) > 1]
+        if shared:
+            raise ValueError(
+                f"id, target, oracle, date, booked, borrower and protected columns must all differ: {'; '.join(shared)}"
+            )
         return self
 
     @cached_property

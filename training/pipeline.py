@@ -46,7 +46,7 @@ from thinfile.training.settings import (
     TrainingSettings,
     tree_depth,
 )
-from thinfile.training.split import Split, split_frame
+from thinfile.training.split import Split, split_frame, uneven_parts
 from thinfile.training.tuning import choose_config
 
 CHAMPION_FAMILY = "lightgbm"
@@ -295,6 +295,9 @@ def train_frame(
         say(f"warning: {suspect.warning(schema.target)}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
+    uneven = uneven_parts(split, settings.train)
+    if uneven:
+        say(f"warning: {uneven}")
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
         say(f"warning: {warning}")
     ttd, truth = split, None

@@ -21,6 +21,7 @@ from mlflow.data.dataset import Dataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
+from thinfile.features.infer import borrowers_seen
 from thinfile.features.lifetime import signals_held
 from thinfile.features.schema import Schema, protected_values
 from thinfile.features.scratch import scratch_prefix
@@ -119,7 +120,7 @@ def limits_text(stability: StabilityLimits, synthetic: bool) -> list[str]:
 
 def data_facts(ctx: RunContext) -> dict[str, object]:
     prepared, split, schema = ctx.prepared, ctx.split, ctx.schema
-    return {
+    facts: dict[str, object] = {
         "source": prepared.source,
         "rows_read": f"{prepared.rows_read:,}",
         "rows_rejected": f"{len(prepared.rejects):,}",
@@ -128,6 +129,9 @@ def data_facts(ctx: RunContext) -> dict[str, object]:
         "split": f"{split.method}: " + ", ".join(f"{k.removesuffix('_rows')} {v:,}" for k, v in split.sizes().items()),
         "default_rate": f"{split.y('train').mean():.2%} (train)",
     }
+    if schema.borrower_column:
+        facts["borrowers"] = f"{schema.borrower_column}: {borrowers_seen(split.frame[schema.borrower_column])}"
+    return facts
 
 
 def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:

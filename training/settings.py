@@ -103,6 +103,18 @@ class TrainConfig(Section):
     seed: Seed = 7
     test_size: float = Field(0.2, gt=0, lt=1)
     valid_size: float = Field(0.2, gt=0, lt=1)
+    min_borrowers: int = Field(
+        20,
+        ge=5,
+        description="fewest distinct borrowers a split by borrower (the schema's borrower_column) takes: fewer "
+        "cannot fill the test and validation parts and the search's folds",
+    )
+    uneven_split: float = Field(
+        0.5,
+        gt=0,
+        description="a split by borrower whose part holds a share of rows this far (relative) from its aim is "
+        "warned of: a few borrowers hold many of the loans",
+    )
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(8, ge=2, le=MAX_LEAVES)
     max_depth: int = Field(3, ge=-1, description="deepest tree; 0 or -1: no limit but num_leaves")

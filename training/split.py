@@ -122,6 +122,13 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     valid_share = config.valid_size / (1 - config.test_size)
     if schema.borrower_column:
         groups = borrowers(frame, schema)
+        if groups.max(initial=-1) + 1 < config.min_borrowers:
+            raise SplitError(
+                f"{schema.borrower_column!r} names {groups.max(initial=-1) + 1:,} borrower(s): a split that keeps "
+                f"each borrower's loans together needs at least {config.min_borrowers} (train.min_borrowers) to "
+                "fill its test and validation parts and the search's folds; remove borrower_column from the schema "
+                "to split loans at random"
+            )
         rest, test = _group_part(np.arange(len(frame)), y, groups, config.test_size, config.seed)
         train, valid = _group_part(rest, y[rest], groups[rest], valid_share, config.seed + 1)
         return Split(frame, (train, valid, test), method="stratified_by_borrower", schema=schema)
@@ -146,11 +153,28 @@ def _group_part(
     """(rest, part) of `rows`: whole borrowers, about `share` of the rows in `part`, outcomes stratified (sklearn's
     StratifiedGroupKFold with 1/share folds, its first fold taken)."""
     folds = StratifiedGroupKFold(n_splits=max(2, round(1 / share)), shuffle=True, random_state=seed)
-    try:
-        rest, part = next(folds.split(rows, y, groups))
-    except ValueError as err:  # fewer borrowers than folds
-        raise SplitError(f"cannot split the table's borrowers into parts: {err}") from None
+    rest, part = next(folds.split(rows, y, groups))
     return rows[rest], rows[part]
+
+
+def uneven_parts(split: Split, config: TrainConfig) -> str | None:
+    """What is uneven about a split by borrower whose parts stray from their aimed shares by more than
+    `config.uneven_split` (relative), naming the borrower with most loans; None otherwise."""
+    if split.method != "stratified_by_borrower":
+        return None
+    rows = sum(map(len, split.positions))
+    aims = (1 - config.test_size - config.valid_size, config.valid_size, config.test_size)
+    shares = [len(p) / rows for p in split.positions]
+    if all(abs(share - aim) <= config.uneven_split * aim for share, aim in zip(shares, aims)):
+        return None
+    column = split.frame[split.schema.borrower_column]
+    loans = column.value_counts()
+    parts = ", ".join(f"{part} {len(p):,} ({share:.0%})" for part, p, share in zip(PARTS, split.positions, shares))
+    aimed = "/".join(f"{aim:.0%}" for aim in aims)
+    return (
+        f"the split by borrower is uneven: {parts} of {rows:,} rows, aimed at {aimed}; the borrower with most loans, "
+        f"{loans.index[0]!r}, holds {int(loans.iloc[0]):,}: test metrics on so few or such rows may mislead"
+    )
 
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
@@ -166,3 +190,20 @@ def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Sp
     cut_train, cut_valid = n - n_test - n_valid, n - n_test
     parts = (order[:cut_train], order[cut_train:cut_valid], order[cut_valid:])
     return Split(frame, parts, method="out_of_time", schema=schema)
+
+
+SPLIT_FIELDS = ("date_column", "borrower_column")
+
+
+def splits_otherwise(given: Schema, trained: Schema) -> str:
+    """How `given` would split a table otherwise than `trained` (the fields the split reads, each as given against
+    as trained); empty when it splits it alike."""
+    return "; ".join(
+        f"{name} {_named(getattr(given, name))} against {_named(getattr(trained, name))}"
+        for name in SPLIT_FIELDS
+        if getattr(given, name) != getattr(trained, name)
+    )
+
+
+def _named(column: str | None) -> str:
+    return "none" if column is None else repr(column)

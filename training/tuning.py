@@ -94,7 +94,7 @@ def cv_folds(
     """The search's (train, held-out) folds: stratified, and by borrower when `groups` is given."""
     if groups is None:
         return list(StratifiedKFold(config.tune_folds, shuffle=True, random_state=config.seed).split(y, y))
-    folds = StratifiedGroupKFold(config.tune_folds, shuffle=True, random_state=config.seed)
+    folds = StratifiedGroupKFold(min(config.tune_folds, len(np.unique(groups))), shuffle=True, random_state=config.seed)
     return list(folds.split(y, y, groups))
 
 

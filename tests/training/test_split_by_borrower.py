@@ -3,6 +3,9 @@ search's cross-validation keep each borrower's loans together, so no model is te
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,10 +14,10 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.infer import check_table
-from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.schema import Schema, SchemaError, parse_schema
 from thinfile.training.data import outcome
-from thinfile.training.settings import TrainConfig
-from thinfile.training.split import SplitError, split_frame
+from thinfile.training.settings import TrainConfig, tracking_uri
+from thinfile.training.split import SplitError, split_frame, splits_otherwise, uneven_parts
 from thinfile.training.tuning import cv_folds
 
 
@@ -121,16 +124,80 @@ def test_schema_check_counts_the_borrowers_with_several_loans(schemas):
     ) in notes
 
 
+def test_a_schema_that_splits_otherwise_is_named_field_by_field(schemas, foreign_schema):
+    assert splits_otherwise(schemas[True], foreign_schema) == "borrower_column 'customer' against none"
+    assert splits_otherwise(schemas[False], schemas[True]) == "date_column none against 'applied_on'"
+    labelled = schemas[False].model_copy(update={"description": "labels added"})
+    assert splits_otherwise(labelled, schemas[False]) == ""
+
+
 @pytest.mark.slow
-def test_train_names_the_split_by_borrower(book, schemas, tmp_path, monkeypatch):
+def test_train_splits_by_borrower_and_fairness_refuses_a_schema_that_would_split_otherwise(
+    book, schemas, tmp_path, monkeypatch
+):
     monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
-    book.head(3_000).to_parquet(tmp_path / "book.parquet", index=False)
-    (tmp_path / "acme.yaml").write_text(yaml.safe_dump(schemas[False].model_dump(mode="json", exclude_none=True)))
-    out = CliRunner().invoke(
-        app,
-        ["train", "--data", str(tmp_path / "book.parquet"), "--schema", str(tmp_path / "acme.yaml"), "--no-baselines"]
-        + ["--no-register"],
-        terminal_width=200,
+    data = tmp_path / "book.parquet"
+    book.head(3_000).to_parquet(data, index=False)
+    for name, schema in (
+        ("acme.yaml", schemas[False]),
+        ("plain.yaml", schemas[False].model_copy(update={"borrower_column": None})),
+    ):
+        (tmp_path / name).write_text(yaml.safe_dump(schema.model_dump(mode="json", exclude_none=True)))
+    run = CliRunner().invoke
+    trained = run(app, ["train", "--data", str(data), "--schema", str(tmp_path / "acme.yaml"), "--no-baselines"])
+    assert trained.exit_code == 0, trained.output
+    assert "stratified_by_borrower split" in " ".join(trained.output.split())
+    client = mlflow.MlflowClient(tracking_uri())
+    (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    card = Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
+    loans = book.head(3_000)["customer"].value_counts()
+    assert f"- borrowers: customer: {len(loans):,} borrowers, {int((loans > 1).sum()):,} with several loans" in card
+    audit = ["fairness", "--data", str(data), "--schema", str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "f")]
+    refused = run(app, audit, terminal_width=400)
+    assert refused.exit_code == 2
+    assert "splits the table otherwise than the model's own schema (borrower_column none against 'customer')" in (
+        refused.output
     )
-    assert out.exit_code == 0, out.output
-    assert "stratified_by_borrower split" in out.output
+    assert run(app, [*audit, "--all-rows"]).exit_code in (0, 1)
+
+
+def test_too_few_borrowers_are_refused_in_words_by_the_split_and_the_check(book, schemas):
+    few = book.assign(customer=np.array(["a", "b", "c"])[np.arange(len(book)) % 3])
+    with pytest.raises(
+        SplitError, match=r"'customer' names 3 borrower\(s\): .* needs at least 20 \(train.min_borrowers\)"
+    ):
+        split_frame(few, schemas[False], TrainConfig())
+    problems = check_table(few, schemas[False], target_reader=outcome, min_borrowers=20).problems
+    assert "customer: 3 borrowers (a row with none counted as one): training's split by borrower needs at least 20" in (
+        " ".join(problems)
+    )
+
+
+def test_a_split_where_one_borrower_holds_most_loans_is_warned_of_as_uneven(book, schemas):
+    lopsided = book.assign(customer=np.where(np.arange(len(book)) < 3_600, "big", book["customer"]))
+    config = TrainConfig()
+    said = uneven_parts(split_frame(lopsided, schemas[False], config), config)
+    assert said is not None and said.startswith("the split by borrower is uneven: train ")
+    assert "the borrower with most loans, 'big', holds 3,600" in said
+    assert uneven_parts(split_frame(book, schemas[False], config), config) is None
+
+
+def test_the_searchs_folds_are_fewer_when_there_are_fewer_borrowers_than_folds():
+    y = np.array([0, 1] * 20)
+    groups = np.arange(40) % 3
+    folds = cv_folds(y, TrainConfig(), groups)
+    assert len(folds) == 3
+    for fit, held_out in folds:
+        assert not set(groups[fit]) & set(groups[held_out])
+
+
+def test_schema_check_points_at_a_repeating_customer_id_the_schema_does_not_name(book, foreign_schema):
+    notes = check_table(book.rename(columns={"customer": "customer_id"}), foreign_schema, target_reader=outcome).notes
+    (note,) = [n for n in notes if n.startswith("customer_id: named like a borrower id")]
+    assert "set borrower_column: customer_id in the schema" in note
+
+
+def test_a_borrower_column_that_is_the_id_column_is_refused_naming_both_roles(foreign_schema):
+    spec = {**foreign_schema.model_dump(mode="json", exclude_none=True), "borrower_column": "loan_ref"}
+    with pytest.raises(SchemaError, match="must all differ: 'loan_ref' is id_column and borrower_column"):
+        parse_schema(spec, "acme")

@@ -125,6 +125,7 @@ def fairness(
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_scorer
     from thinfile.training.registry import ModelNotFoundError, load_scorer
+    from thinfile.training.split import splits_otherwise
 
     settings = load_settings()
     if min_group_rows is not None:
@@ -144,6 +145,12 @@ def fairness(
             missing = [f for f in scorer.schema.feature_names if f not in spec.feature_names]
             if missing:
                 raise FairnessError(f"schema {spec.name!r} lacks the model's input(s) {', '.join(missing[:8])}")
+            if not all_rows and (split := splits_otherwise(spec, scorer.schema)):
+                raise FairnessError(
+                    f"schema {spec.name!r} splits the table otherwise than the model's own schema ({split}): its "
+                    "held-out part would not be the rows `thinfile train` tested on; give the schema the model was "
+                    "trained with, or audit every row with --all-rows"
+                )
         if data is None:
             data = default_population(population, settings.train.seed, settings.generator)
         with console.status("reading the table"):

@@ -148,6 +148,7 @@ def check(
             target_reader=outcome,
             path=table,
             leaks=settings.checks.leaks,
+            min_borrowers=settings.train.min_borrowers,
         )
     results.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
