@@ -830,7 +830,11 @@ def infer_schema(
         shown = ", ".join(list(frame.columns)[:20]) + (" ..." if len(frame.columns) > 20 else "")
         raise InferError(f"{source} has no column {', '.join(map(repr, absent))}; its columns are: {shown}")
     if len(set(named)) != len(named):
-        raise InferError("--target, --id, --borrower and --protected must name different columns")
+        twice = sorted({c for c in named if named.count(c) > 1})
+        raise InferError(
+            f"--target, --id, --borrower and --protected must name different columns: {', '.join(map(repr, twice))} "
+            "is given twice"
+        )
     if frame.empty:
         raise InferError(f"{source} has no rows to read")
     bad = [c for c in frame.columns if not re.fullmatch(NAME_PATTERN, c)]
@@ -927,7 +931,8 @@ def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
                 f"names each loan's borrower, infer again with --borrower {name} (training's split then keeps each "
                 "borrower's loans together)"
             )
-            columns[name] = Column(name, "left_out", notes=(*column.notes, note))
+            kept = tuple(n for n in column.notes if not n.startswith(TODO))  # a feature's to-dos are moot now
+            columns[name] = Column(name, "left_out", notes=(*kept, note))
 
 
 def _note_copies(
@@ -1308,12 +1313,12 @@ def check_table(
     if for_training and schema.borrower_column:
         if schema.borrower_column in frame.columns:
             notes.append(_borrowers_note(frame[schema.borrower_column], bool(schema.date_column)))
-            named = int(frame[schema.borrower_column].nunique()) + int(frame[schema.borrower_column].isna().sum())
-            if not schema.date_column and named < min_borrowers:
+            named = int(frame[schema.borrower_column].nunique())
+            if named < min_borrowers:
                 problems.append(
-                    f"{schema.borrower_column}: {counted(named, 'borrower')} (a row with none counted as one): "
-                    f"training's split by borrower needs at least {min_borrowers} (train.min_borrowers); remove "
-                    "borrower_column from the schema to split loans at random"
+                    f"{schema.borrower_column}: {counted(named, 'borrower')}: keeping each borrower's loans together "
+                    f"needs at least {min_borrowers} (train.min_borrowers); remove borrower_column from the schema "
+                    "to split loans at random"
                 )
         else:
             problems.append(

@@ -32,7 +32,8 @@ class OutcomeProxy:
 
     @property
     def perfect(self) -> bool:
-        """Every group holds only defaults or only repayments: the outcome under another name (bad/good, 0/100)."""
+        """Every group holds only defaults or only repayments, or one threshold splits them exactly: the outcome
+        under another name (bad/good, 0/100, a share of the loan repaid)."""
         return self.auc >= 1.0 - 1e-12
 
     def warning(self, target: str) -> str:
@@ -47,7 +48,8 @@ class OutcomeProxy:
     def refusal(self, target: str) -> str:
         return (
             f"input {self.name!r} separates defaults from repayments perfectly on {self.rows:,} rows with an outcome "
-            f"in {target!r} (each of its values holds only defaults or only repayments): it is the outcome under "
+            f"in {target!r} (each of its values, or each side of one value, holds only defaults or only repayments): "
+            "it is the outcome under "
             "another name, and a model would read the answer from it; remove it from the schema's features"
         )
 
@@ -62,7 +64,9 @@ def outcome_proxies(
     """The inputs of `frame` (those of `schema` it holds, but `skip`) that alone separate the 0/1 `outcome` (NaN:
     unknown; one per row of `frame`) at least as well as `checks.proxy_auc`, most separating first. None unless
     each outcome is known on `checks.min_group_rows` rows. A number gets at most `checks.bins` bins, fewer in a
-    small table (about 2 x `checks.min_group_rows` rows each), so that its bins can be judged."""
+    small table (about 2 x `checks.min_group_rows` rows each), so that its bins can be judged; one that comes
+    within `checks.recheck_margin` of the threshold is judged on its values' order as well (a threshold that no
+    bin edge meets)."""
     checks = checks or LeakChecks()
     known = np.flatnonzero(~np.isnan(outcome))
     if len(known) > checks.sample_rows:
@@ -79,10 +83,12 @@ def outcome_proxies(
             continue
         raw = sample[f.name]
         if f.type is FeatureType.category:
-            groups = _groups_of_codes(category_codes(f, raw))
+            auc = _group_rate_auc(_groups_of_codes(category_codes(f, raw)), y, checks.min_group_rows)
         else:
-            groups = _groups_of_numbers(feature_numbers(f, raw), bins)
-        auc = _group_rate_auc(groups, y, checks.min_group_rows)
+            values = feature_numbers(f, raw)
+            auc = _group_rate_auc(_groups_of_numbers(values, bins), y, checks.min_group_rows)
+            if auc >= checks.proxy_auc - checks.recheck_margin:  # bins can blur a threshold: judge its order too
+                auc = max(auc, _order_auc(values, y))
         if auc >= checks.proxy_auc:
             found.append(OutcomeProxy(f.name, auc, len(y), checks.proxy_auc))
     return sorted(found, key=lambda p: -p.auc)
@@ -105,6 +111,17 @@ def _groups_of_numbers(values: np.ndarray, bins: int) -> np.ndarray:
     groups = np.searchsorted(edges, values, side="right")
     groups[missing] = len(edges) + 1
     return groups
+
+
+def _order_auc(values: np.ndarray, y: np.ndarray) -> float:
+    """How well the values' order alone separates y, in either direction, with the missing values placed below or
+    above every present one, whichever separates better (1.0: one threshold splits the outcomes exactly)."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return 0.5
+    low, high = values[finite].min() - 1.0, values[finite].max() + 1.0
+    aucs = [float(roc_auc_score(y, np.where(finite, values, fill))) for fill in (low, high)]
+    return max(max(a, 1.0 - a) for a in aucs)
 
 
 def _group_rate_auc(groups: np.ndarray, y: np.ndarray, min_rows: int) -> float:

@@ -202,6 +202,13 @@ class LeakChecks(Section):
         le=1000,
         description="most quantile bins a number's present values are grouped into (fewer in a small table)",
     )
+    recheck_margin: float = Field(
+        0.15,
+        ge=0,
+        le=0.5,
+        description="a number whose bins come this close to proxy_auc is judged on its values' order as well (bins "
+        "can blur a threshold that splits the outcomes exactly)",
+    )
     min_group_rows: int = Field(
         10,
         ge=1,

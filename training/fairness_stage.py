@@ -290,6 +290,7 @@ def fairness_stage(
             settings.evaluation.model_copy(update={"seed": settings.train.seed}),
             settings.stability,
             settings,
+            result.warnings,
         )
         register = result.model_name if settings.pipeline.register_champion else None
         spec = _challenger_spec(

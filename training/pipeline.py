@@ -68,6 +68,8 @@ class TrainResult:
     train_config: TrainConfig | None = None  # the champion's hyper-parameters as chosen for this table
     unlearnt: tuple[str, ...] = ()
     """what the champion could not learn from its rows (an input missing too rarely), said on the console and card"""
+    warnings: tuple[str, ...] = ()
+    """what the job warned of about its table or split (a likely leak, an uneven split), first on every card"""
 
     @property
     def split_method(self) -> str:
@@ -291,13 +293,12 @@ def train_frame(
         say(f"{len(ended)} run(s) of a killed train were still RUNNING; marked KILLED: {', '.join(ended)}")
     say(f"checking {len(frame):,} rows against schema {schema.name!r}")
     prepared = prepare(frame, schema, settings.checks, source)
-    for suspect in prepared.leak_suspects:
-        say(f"warning: {suspect.warning(schema.target)}")
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     uneven = uneven_parts(split, settings.train)
-    if uneven:
-        say(f"warning: {uneven}")
+    warned = (*(p.warning(schema.target) for p in prepared.leak_suspects), *([uneven] if uneven else []))
+    for warning in warned:
+        say(f"warning: {warning}")
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
         say(f"warning: {warning}")
     ttd, truth = split, None
@@ -314,9 +315,11 @@ def train_frame(
         settings.evaluation.model_copy(update={"seed": settings.train.seed}),
         settings.stability,
         settings,
+        warned,
     )
     name = settings.model_name(schema)
     result = TrainResult(ctx.experiment, prepared, split, name, through_the_door=ttd if schema.booked_column else None)
+    result.warnings = warned
 
     pending: list[PendingRun] = []
     try:

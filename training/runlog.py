@@ -58,6 +58,8 @@ class RunContext:
     stability: StabilityLimits
     settings: TrainingSettings
     """the settings the run's model was fitted and checked with (the champion's: its chosen hyper-parameters)"""
+    warnings: tuple[str, ...] = ()
+    """what the job warned of about its table or split, first on every model card"""
 
     @property
     def schema(self) -> Schema:
@@ -235,7 +237,7 @@ def _evaluate(
         shape=spec.shape(metrics) if spec.shape else None,
         intended_use=spec.intended_use,
         limits=[*limits_text(ctx.stability, synthetic=bool(ctx.schema.oracle_column)), *spec.limits],
-        warnings=[p.warning(ctx.schema.target) for p in ctx.prepared.leak_suspects],
+        warnings=list(ctx.warnings),
     )
     return p_test, ev, metrics, card
 

@@ -115,6 +115,9 @@ class TrainConfig(Section):
         description="a split by borrower whose part holds a share of rows this far (relative) from its aim is "
         "warned of: a few borrowers hold many of the loans",
     )
+    borrower_share: float = Field(
+        0.25, gt=0, le=1, description="a split by borrower where one borrower holds more of a part's rows is warned of"
+    )
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(8, ge=2, le=MAX_LEAVES)
     max_depth: int = Field(3, ge=-1, description="deepest tree; 0 or -1: no limit but num_leaves")

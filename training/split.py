@@ -110,6 +110,13 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
             f"no borrower column {schema.borrower_column!r}, which the schema names (the split keeps each "
             "borrower's loans together): add it, or remove borrower_column from the schema"
         )
+    named = int(frame[schema.borrower_column].nunique()) if schema.borrower_column else config.min_borrowers
+    if named < config.min_borrowers:
+        raise SplitError(
+            f"{schema.borrower_column!r} names {named:,} borrower(s): keeping each borrower's loans together needs at "
+            f"least {config.min_borrowers} (train.min_borrowers) to fill the test and validation parts and the "
+            "search's folds; remove borrower_column from the schema to split loans at random"
+        )
     frame = frame.copy(deep=False)
     frame.index = pd.RangeIndex(len(frame))
     if schema.date_column:
@@ -122,13 +129,6 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     valid_share = config.valid_size / (1 - config.test_size)
     if schema.borrower_column:
         groups = borrowers(frame, schema)
-        if groups.max(initial=-1) + 1 < config.min_borrowers:
-            raise SplitError(
-                f"{schema.borrower_column!r} names {groups.max(initial=-1) + 1:,} borrower(s): a split that keeps "
-                f"each borrower's loans together needs at least {config.min_borrowers} (train.min_borrowers) to "
-                "fill its test and validation parts and the search's folds; remove borrower_column from the schema "
-                "to split loans at random"
-            )
         rest, test = _group_part(np.arange(len(frame)), y, groups, config.test_size, config.seed)
         train, valid = _group_part(rest, y[rest], groups[rest], valid_share, config.seed + 1)
         return Split(frame, (train, valid, test), method="stratified_by_borrower", schema=schema)
@@ -158,22 +158,27 @@ def _group_part(
 
 
 def uneven_parts(split: Split, config: TrainConfig) -> str | None:
-    """What is uneven about a split by borrower whose parts stray from their aimed shares by more than
-    `config.uneven_split` (relative), naming the borrower with most loans; None otherwise."""
+    """What is uneven about a split by borrower: a part whose share of rows strays from its aim by more than
+    `config.uneven_split` (relative), or a part one borrower holds more than `config.borrower_share` of, naming
+    the borrower; None otherwise."""
     if split.method != "stratified_by_borrower":
         return None
     rows = sum(map(len, split.positions))
     aims = (1 - config.test_size - config.valid_size, config.valid_size, config.test_size)
     shares = [len(p) / rows for p in split.positions]
-    if all(abs(share - aim) <= config.uneven_split * aim for share, aim in zip(shares, aims)):
-        return None
     column = split.frame[split.schema.borrower_column]
-    loans = column.value_counts()
+    biggest = [column.iloc[p].value_counts() for p in split.positions]
+    held = [int(b.iloc[0]) / len(p) if len(b) else 0.0 for b, p in zip(biggest, split.positions)]
+    strays = any(abs(share - aim) > config.uneven_split * aim for share, aim in zip(shares, aims))
+    if not strays and max(held) <= config.borrower_share:
+        return None
     parts = ", ".join(f"{part} {len(p):,} ({share:.0%})" for part, p, share in zip(PARTS, split.positions, shares))
     aimed = "/".join(f"{aim:.0%}" for aim in aims)
+    k = int(np.argmax(held))
     return (
-        f"the split by borrower is uneven: {parts} of {rows:,} rows, aimed at {aimed}; the borrower with most loans, "
-        f"{loans.index[0]!r}, holds {int(loans.iloc[0]):,}: test metrics on so few or such rows may mislead"
+        f"the split by borrower is uneven: {parts} of {rows:,} rows, aimed at {aimed}; borrower "
+        f"{biggest[k].index[0]!r} holds {int(biggest[k].iloc[0]):,} of the {len(split.positions[k]):,} {PARTS[k]} "
+        f"rows ({held[k]:.0%}): metrics, early stopping and cut-offs set on so few or such rows may mislead"
     )
 
 

@@ -200,13 +200,16 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     keep = frozenset(config.model_fields_set & set(SEARCHED))
     if not fitted.searches(rows) or keep == set(SEARCHED):
         return Chosen(fitted, base, fitted=changed)
+    groups = split.borrowers("train", "valid")
+    folds = fitted.tune_folds if groups is None else min(fitted.tune_folds, len(np.unique(groups)))
     if progress is not None:
         progress(
-            f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {fitted.tune_folds}-fold "
+            f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {folds}-fold "
             f"cross-validation on {len(split.rows_of('train')) + len(split.rows_of('valid')):,} rows"
+            + (" (each borrower's loans in one fold)" if groups is not None else "")
         )
     tuned = tune_config(split, fitted, keep)
-    how = f"cross-validated search: {len(tuned.trial_losses)} trials x {fitted.tune_folds} folds from the {base}"
+    how = f"cross-validated search: {len(tuned.trial_losses)} trials x {folds} folds from the {base}"
     if keep:
         how += f" (kept as set: {', '.join(sorted(keep))})"
     return Chosen(tuned.config, how, tuned, changed)

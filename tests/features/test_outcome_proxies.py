@@ -138,8 +138,8 @@ def test_the_outcome_under_another_name_fails_the_check(relabel, kind: dict[str,
     problems = check_table(frame, _schema("status", status=kind), target_reader=outcome).problems
     assert problems == [
         "input 'status' separates defaults from repayments perfectly on 200 rows with an outcome in 'bad' (each of "
-        "its values holds only defaults or only repayments): it is the outcome under another name, and a model would "
-        "read the answer from it; remove it from the schema's features"
+        "its values, or each side of one value, holds only defaults or only repayments): it is the outcome under "
+        "another name, and a model would read the answer from it; remove it from the schema's features"
     ]
 
 
@@ -151,3 +151,21 @@ def test_a_leak_in_a_small_table_is_judged_on_bins_it_can_fill():
     frame = pd.DataFrame({"id": range(len(y)), "bad": y, "days_past_due": days})
     (proxy,) = outcome_proxies(frame, _schema("days_past_due"), y)
     assert 0.95 <= proxy.auc < 1
+
+
+@pytest.mark.parametrize("default_rate", [0.281, 0.30, 0.123])
+def test_a_share_repaid_split_exactly_at_one_value_is_refused_wherever_the_bins_fall(default_rate: float):
+    rng = np.random.default_rng(9)
+    y = (rng.random(3_000) < default_rate).astype(float)
+    share = np.where(y == 1, rng.uniform(0, 0.5, len(y)), rng.uniform(0.5, 1, len(y)))
+    frame = pd.DataFrame({"id": range(len(y)), "bad": y, "repaid_share": share})
+    (proxy,) = outcome_proxies(frame, _schema("repaid_share"), y)
+    assert proxy.perfect
+
+
+def test_a_leak_in_60_rows_is_judged_on_its_order_where_its_three_bins_blur_it():
+    y = np.r_[np.ones(19), np.zeros(41)]
+    days = np.r_[np.arange(40, 59), np.zeros(40), [45.0]]  # one repaid loan 45 days late: AUC 40.5/41 ~ 0.988
+    frame = pd.DataFrame({"id": range(len(y)), "bad": y, "days_past_due": days})
+    (proxy,) = outcome_proxies(frame, _schema("days_past_due"), y)
+    assert proxy.auc == pytest.approx(roc_auc_score(y, days)) and not proxy.perfect

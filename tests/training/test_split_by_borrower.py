@@ -147,6 +147,7 @@ def test_train_splits_by_borrower_and_fairness_refuses_a_schema_that_would_split
     trained = run(app, ["train", "--data", str(data), "--schema", str(tmp_path / "acme.yaml"), "--no-baselines"])
     assert trained.exit_code == 0, trained.output
     assert "stratified_by_borrower split" in " ".join(trained.output.split())
+    assert "rows (each borrower's loans in one fold)" in " ".join(trained.output.split())
     client = mlflow.MlflowClient(tracking_uri())
     (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     card = Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
@@ -163,14 +164,19 @@ def test_train_splits_by_borrower_and_fairness_refuses_a_schema_that_would_split
 
 def test_too_few_borrowers_are_refused_in_words_by_the_split_and_the_check(book, schemas):
     few = book.assign(customer=np.array(["a", "b", "c"])[np.arange(len(book)) % 3])
-    with pytest.raises(
-        SplitError, match=r"'customer' names 3 borrower\(s\): .* needs at least 20 \(train.min_borrowers\)"
-    ):
+    for schema in schemas.values():  # out of time too: the search's folds keep borrowers together
+        with pytest.raises(
+            SplitError, match=r"'customer' names 3 borrower\(s\): .* at least 20 \(train.min_borrowers\)"
+        ):
+            split_frame(few, schema, TrainConfig())
+        problems = check_table(few, schema, target_reader=outcome, min_borrowers=20).problems
+        assert "customer: 3 borrowers: keeping each borrower's loans together needs at least 20" in " ".join(problems)
+
+
+def test_rows_with_no_borrower_do_not_count_towards_the_fewest_borrowers(book, schemas):
+    few = book.assign(customer=np.where(np.arange(len(book)) < 100, np.arange(len(book)) % 3, None))
+    with pytest.raises(SplitError, match=r"names 3 borrower\(s\)"):
         split_frame(few, schemas[False], TrainConfig())
-    problems = check_table(few, schemas[False], target_reader=outcome, min_borrowers=20).problems
-    assert "customer: 3 borrowers (a row with none counted as one): training's split by borrower needs at least 20" in (
-        " ".join(problems)
-    )
 
 
 def test_a_split_where_one_borrower_holds_most_loans_is_warned_of_as_uneven(book, schemas):
@@ -178,8 +184,19 @@ def test_a_split_where_one_borrower_holds_most_loans_is_warned_of_as_uneven(book
     config = TrainConfig()
     said = uneven_parts(split_frame(lopsided, schemas[False], config), config)
     assert said is not None and said.startswith("the split by borrower is uneven: train ")
-    assert "the borrower with most loans, 'big', holds 3,600" in said
+    assert "borrower 'big' holds 3,600 of the 3,600 test rows (100%)" in said
     assert uneven_parts(split_frame(book, schemas[False], config), config) is None
+
+
+def test_a_part_one_borrower_fills_is_warned_of_though_the_shares_are_even(book, schemas):
+    customers = np.array([f"single-{i}" for i in range(len(book))], dtype=object)
+    customers[:900] = "big"  # 15% of the rows: whichever part takes them, it is mostly this borrower
+    config = TrainConfig()
+    split = split_frame(book.assign(customer=customers), schemas[False], config)
+    shares = [len(p) / len(book) for p in split.positions]
+    assert shares == pytest.approx([0.6, 0.2, 0.2], abs=0.1)
+    said = uneven_parts(split, config)
+    assert said is not None and "borrower 'big' holds 900 of the" in said
 
 
 def test_the_searchs_folds_are_fewer_when_there_are_fewer_borrowers_than_folds():

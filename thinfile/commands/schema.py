@@ -127,7 +127,9 @@ def check(
 
     Checks the columns, every value (type, range, declared categories, missing values), that no id repeats, the
     protected attributes' values against their declared categories, and the target (0/1). With the schema's
-    booked column (a lending history), the target is read on booked rows only, as training reads it.
+    booked column (a lending history), the target is read on booked rows only, as training reads it. Fails on an
+    input that is the outcome under another name, and warns of one that alone nearly gives it away (as train
+    does); with a borrower column, counts the borrowers and fails with fewer than train.min_borrowers.
     """
     from thinfile.features.infer import check_table, error_summary
     from thinfile.features.words import counted

@@ -94,6 +94,11 @@ def train(
 
     Each model is one run in the 'thinfile' experiment with the same metric names (auc, ks, ece, oracle_gap,
     auc_thin_file, ...), plots, an evaluation table and a model card; `thinfile ui` compares them.
+
+    Before any fitting it refuses a table too small, one whose outcome is written otherwise than 1/0, and one with
+    an input that is the outcome under another name; it warns of an input that alone nearly gives the outcome
+    away (checks.leaks.proxy_auc). The split is out of time with the schema's date_column, else stratified at
+    random, keeping each borrower's loans in one part when the schema names a borrower_column.
     """
     from thinfile.features.infer import repeated_ids_problem
     from thinfile.training.data import TrainingDataError, set_aside_words
@@ -192,8 +197,8 @@ def train(
         )
     for sentence in result.unlearnt:
         results.print(f"[yellow]{sentence}[/]")
-    for suspect in result.data.leak_suspects:
-        results.print(f"[yellow]warning (above): {suspect.warning(result.split.schema.target)}[/]")
+    for warning in result.warnings:
+        results.print(f"[yellow]warning (above): {warning}[/]")
     if result.registered_version:
         results.print(
             f"[green]registered[/] {result.model_name} version {result.registered_version} as '{CHAMPION_ALIAS}'"
