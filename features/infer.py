@@ -818,8 +818,10 @@ def infer_schema(
     source: str = "the table",
     settings: InferSettings | None = None,
     borrower: str | None = None,
+    min_borrowers: int = 0,
 ) -> Inferred:
-    """A valid schema for `frame`, every guess noted; raises InferError when a role cannot be told apart."""
+    """A valid schema for `frame`, every guess noted; raises InferError when a role cannot be told apart.
+    `min_borrowers`: the fewest borrowers training takes with a borrower column (`TrainConfig.min_borrowers`)."""
     settings = settings or InferSettings()
     frame = frame.rename(columns=str)
     named = [c for c in (target, id_column, borrower, *protected) if c is not None]
@@ -866,7 +868,13 @@ def infer_schema(
         target: _target(target, frame[target], target_how),
     }
     if borrower is not None:
-        columns[borrower] = Column(borrower, "borrower", notes=(f"from --borrower; {borrowers_seen(frame[borrower])}",))
+        distinct = int(frame[borrower].nunique())
+        few = (
+            f"{TODO}: only {counted(distinct, 'borrower')}: training needs at least {min_borrowers} "
+            "(train.min_borrowers) to keep each borrower's loans together; is this the borrower column?"
+        )
+        notes = (f"from --borrower; {borrowers_seen(frame[borrower])}", *([few] if distinct < min_borrowers else []))
+        columns[borrower] = Column(borrower, "borrower", notes=notes)
     for p in protected:
         columns[p] = _protected(p, frame[p], settings)
     date_column = None

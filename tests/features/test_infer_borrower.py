@@ -63,3 +63,12 @@ def test_an_integer_borrower_id_is_left_out_of_the_inputs_even_without_borrower(
     (column,) = [c for c in inferred.columns if c.name == "customer_id"]
     assert column.role == "left_out"
     assert [n for n in column.notes if "TODO" in n or "dimension" in n] == [column.notes[-1]]
+
+
+def test_a_borrower_column_with_too_few_borrowers_is_a_todo(book: pd.DataFrame):
+    few = book.assign(customer_id=np.arange(len(book)) % 3)
+    (todo,) = [t for t in _infer(few, borrower="customer_id", min_borrowers=20).todo if "borrower" in t]
+    assert todo == (
+        "customer_id: only 3 borrowers: training needs at least 20 (train.min_borrowers) to keep each borrower's "
+        "loans together; is this the borrower column?"
+    )

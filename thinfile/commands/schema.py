@@ -75,6 +75,7 @@ def infer(
 
     if out is not None and out.exists() and not force:
         raise fail(f"{out} exists: give another --out, or --force to overwrite it")
+    settings = load_settings()
     try:
         with console.status(f"reading {table}"):
             frame = read_table(table)
@@ -86,7 +87,8 @@ def infer(
             protected=_columns(protected),
             borrower=borrower,
             source=table.name,
-            settings=load_settings().infer,
+            settings=settings.infer,
+            min_borrowers=settings.train.min_borrowers,
         )
     except (TableReadError, InferError, SchemaError) as err:
         raise fail(str(err)) from None
