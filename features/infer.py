@@ -894,7 +894,7 @@ def infer_schema(
 
     _note_copies(frame, columns, target, protected, settings)
     if borrower is None:
-        _note_borrower_ids(frame, columns)
+        _note_borrower_ids(frame, columns, settings.max_code_levels)
     features = [c.entry for c in columns.values() if c.role == "feature"]
     if not features:
         raise InferError(f"{source}: no column is left to be a model input")
@@ -917,8 +917,17 @@ def infer_schema(
 
 
 _BORROWER_NAME = re.compile(
-    r"(customer|borrower|client|member|user|applicant|cust|person)(_?(id|no|num|number|ref|key|code))?", re.IGNORECASE
+    r"(customer|borrower|client|member|user|applicant|cust|person)_?(id|no|num|number|ref|key|code)", re.IGNORECASE
 )
+
+
+def like_borrower_ids(column: pd.Series, most_levels: int) -> bool:
+    """Whether a column looks like borrower ids: named so (customer_id, client_no, ...), with more distinct values
+    than a category's `most_levels`, some of them repeated (one borrower, several loans)."""
+    if not _BORROWER_NAME.fullmatch(str(column.name)):
+        return False
+    present = column.dropna()
+    return present.nunique() > most_levels and bool(present.duplicated().any())
 
 
 def borrowers_seen(column: pd.Series) -> str:
@@ -928,12 +937,10 @@ def borrowers_seen(column: pd.Series) -> str:
     return f"{len(loans):,} borrowers, {len(repeat):,} with several loans ({counted(int(repeat.sum()), 'row')})"
 
 
-def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
-    """A to-do on a column named like a borrower id whose values repeat: one borrower, several loans."""
+def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column], most_levels: int) -> None:
+    """A to-do on a column that looks like borrower ids (`like_borrower_ids`): one borrower, several loans."""
     for name, column in columns.items():
-        if column.role not in ("feature", "left_out") or not _BORROWER_NAME.fullmatch(name):
-            continue
-        if frame[name].dropna().duplicated().any():
+        if column.role in ("feature", "left_out") and like_borrower_ids(frame[name], most_levels):
             note = (
                 f"{TODO}: named like a borrower id, and {borrowers_seen(frame[name])}: an id is no model input; if it "
                 f"names each loan's borrower, infer again with --borrower {name} (training's split then keeps each "
@@ -1312,7 +1319,7 @@ def check_table(
             problems.append(dates)
     if for_training and not schema.borrower_column:
         for name in report.unknown_columns:
-            if _BORROWER_NAME.fullmatch(name) and frame[name].dropna().duplicated().any():
+            if like_borrower_ids(frame[name], InferSettings().max_code_levels):
                 notes.append(
                     f"{name}: named like a borrower id, and {borrowers_seen(frame[name])}: if it names each loan's "
                     f"borrower, set borrower_column: {name} in the schema, so that training's split keeps each "
@@ -1367,7 +1374,8 @@ def check_table(
                     f"({_share(n, int(read.sum()))}): training leaves {'it' if n == 1 else 'them'} out"
                     + ("" if len(known) else "; no row has an outcome to train on")
                 )
-            y = np.where(read & ~bad, values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+            # the outcomes training reads: of rows it keeps (those that break the schema it sets aside)
+            y = np.where(read & ~bad & report.valid_mask, values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
             present = [f for f in schema.feature_names if f in frame.columns]
             copies = copies_of_outcome(frame, present, y)
             for name, same in copies.items():
@@ -1420,9 +1428,10 @@ def _borrowers_note(column: pd.Series, by_date: bool) -> str:
     """How many borrowers a borrower column names, how many have several loans, and what training does with them
     (`by_date`: its split is out of time)."""
     kept = (
-        "training's split orders loans by date; its cross-validation keeps each borrower's loans in one fold"
+        "training's split orders loans by date; its search's folds (under 50,000 rows) keep each borrower's loans "
+        "in one fold"
         if by_date
-        else "training's split and cross-validation keep each borrower's loans in one part"
+        else "training's split and its search's folds (under 50,000 rows) keep each borrower's loans in one part"
     )
     missing = int(column.isna().sum())
     alone = f"; {counted(missing, 'row')} with no borrower, each taken alone" if missing else ""

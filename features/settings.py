@@ -209,6 +209,12 @@ class LeakChecks(Section):
         description="a number whose bins come this close to proxy_auc is judged on its values' order as well (bins "
         "can blur a threshold that splits the outcomes exactly)",
     )
+    order_rows: int = Field(
+        2_000,
+        ge=0,
+        description="with fewer rows with an outcome, every number is judged on its values' order as well as its "
+        "bins (few rows make few, coarse bins)",
+    )
     min_group_rows: int = Field(
         10,
         ge=1,

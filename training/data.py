@@ -256,6 +256,8 @@ def check_trainable(
             f"nothing else; remove {'them' if len(leaks) > 1 else 'it'} from the schema's features"
             + (f" (also {', '.join(list(leaks)[1:])})" if len(leaks) > 1 else "")
         )
+    if schema.booked_column:  # a rejected applicant's outcome was never observed, whatever the cell holds
+        y = np.where(frame[schema.booked_column].to_numpy(dtype=bool), y, np.nan)
     suspects = outcome_proxies(frame, schema, y, checks.leaks)
     perfect = [p for p in suspects if p.perfect]
     if perfect:

@@ -3,12 +3,13 @@ borrower column), or out-of-time when the schema names a date."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from thinfile.features.schema import Schema, read_dates
 from thinfile.features.settings import ValidationSettings
@@ -112,10 +113,11 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
         )
     named = int(frame[schema.borrower_column].nunique()) if schema.borrower_column else config.min_borrowers
     if named < config.min_borrowers:
+        needs = "the search's folds" if schema.date_column else "the test and validation parts and the search's folds"
         raise SplitError(
             f"{schema.borrower_column!r} names {named:,} borrower(s): keeping each borrower's loans together needs at "
-            f"least {config.min_borrowers} (train.min_borrowers) to fill the test and validation parts and the "
-            "search's folds; remove borrower_column from the schema to split loans at random"
+            f"least {config.min_borrowers} (train.min_borrowers) to fill {needs}; remove borrower_column from the "
+            "schema to split loans at random"
         )
     frame = frame.copy(deep=False)
     frame.index = pd.RangeIndex(len(frame))
@@ -128,10 +130,17 @@ def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     y = frame[schema.target].astype("float64").fillna(-1).to_numpy()  # rejects without an outcome: their own stratum
     valid_share = config.valid_size / (1 - config.test_size)
     if schema.borrower_column:
-        groups = borrowers(frame, schema)
-        rest, test = _group_part(np.arange(len(frame)), y, groups, config.test_size, config.seed)
-        train, valid = _group_part(rest, y[rest], groups[rest], valid_share, config.seed + 1)
-        return Split(frame, (train, valid, test), method="stratified_by_borrower", schema=schema)
+        shares = (1 - config.test_size - config.valid_size, config.valid_size, config.test_size)
+        part = group_parts(y, borrowers(frame, schema), shares, config.seed)
+        positions = tuple(np.flatnonzero(part == k) for k in range(len(PARTS)))
+        empty = [name for name, rows in zip(PARTS, positions) if not len(rows)]
+        if empty:
+            raise SplitError(
+                f"keeping each borrower's loans together leaves the {' and '.join(empty)} part(s) empty: a few "
+                f"borrowers hold most of the loans in {schema.borrower_column!r}; remove borrower_column from the "
+                "schema to split loans at random"
+            )
+        return Split(frame, positions, method="stratified_by_borrower", schema=schema)  # type: ignore[arg-type]
     rest, test = train_test_split(
         np.arange(len(frame)), test_size=config.test_size, stratify=y, random_state=config.seed
     )
@@ -147,14 +156,22 @@ def borrowers(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     return codes
 
 
-def _group_part(
-    rows: np.ndarray, y: np.ndarray, groups: np.ndarray, share: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rest, part) of `rows`: whole borrowers, about `share` of the rows in `part`, outcomes stratified (sklearn's
-    StratifiedGroupKFold with 1/share folds, its first fold taken)."""
-    folds = StratifiedGroupKFold(n_splits=max(2, round(1 / share)), shuffle=True, random_state=seed)
-    rest, part = next(folds.split(rows, y, groups))
-    return rows[rest], rows[part]
+def group_parts(y: np.ndarray, groups: np.ndarray, shares: Sequence[float], seed: int) -> np.ndarray:
+    """Each row's part (0 to len(shares) - 1), whole groups at a time: the groups shuffled (seeded) within two
+    strata, those with a default and those without, then dealt out in order so that each part holds about its
+    share of each stratum's rows (a group goes where its middle row falls). sklearn's StratifiedGroupKFold does
+    this one group at a time in Python (16 s for 120,000 borrowers) and only in shares of 1/k."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(inverse)
+    defaulted = np.bincount(inverse, weights=(y == 1).astype(np.float64)) > 0
+    bounds = np.cumsum(shares)[:-1] / np.sum(shares)
+    part = np.empty(len(sizes), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for stratum in (defaulted, ~defaulted):
+        members = rng.permutation(np.flatnonzero(stratum))
+        middle = np.cumsum(sizes[members]) - sizes[members] / 2
+        part[members] = np.searchsorted(bounds * sizes[members].sum(), middle, side="right")
+    return part[inverse]
 
 
 def uneven_parts(split: Split, config: TrainConfig) -> str | None:
@@ -175,10 +192,15 @@ def uneven_parts(split: Split, config: TrainConfig) -> str | None:
     parts = ", ".join(f"{part} {len(p):,} ({share:.0%})" for part, p, share in zip(PARTS, split.positions, shares))
     aimed = "/".join(f"{aim:.0%}" for aim in aims)
     k = int(np.argmax(held))
+    who = (
+        f"borrower {str(biggest[k].index[0])!r} holds {int(biggest[k].iloc[0]):,} of the "
+        f"{len(split.positions[k]):,} {PARTS[k]} rows ({held[k]:.0%})"
+        if held[k] > config.borrower_share
+        else "whole borrowers do not fill the parts as aimed"
+    )
     return (
-        f"the split by borrower is uneven: {parts} of {rows:,} rows, aimed at {aimed}; borrower "
-        f"{biggest[k].index[0]!r} holds {int(biggest[k].iloc[0]):,} of the {len(split.positions[k]):,} {PARTS[k]} "
-        f"rows ({held[k]:.0%}): metrics, early stopping and cut-offs set on so few or such rows may mislead"
+        f"the split by borrower is uneven: {parts} of {rows:,} rows, aimed at {aimed}; {who}: metrics, early "
+        "stopping and cut-offs set on so few or such rows may mislead"
     )
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 import optuna
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 
 from thinfile.features.schema import Schema
 from thinfile.training.champion import lgb_params
 from thinfile.training.settings import MAX_LEAVES, TrainConfig, tree_depth
-from thinfile.training.split import Split
+from thinfile.training.split import Split, group_parts
 
+Folds = list[tuple[np.ndarray, np.ndarray]]
 CV_PATIENCE = 20  # rounds without improvement of the folds' mean loss (a smooth curve) before a trial stops
 
 
@@ -71,31 +72,28 @@ class Chosen:
         return out
 
 
-def cv_logloss(
-    schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig, groups: np.ndarray | None = None
-) -> float:
-    """Mean out-of-fold log loss of early-stopped LightGBM with `config`, over stratified folds (each borrower's
-    rows in one fold when `groups` gives the rows' borrowers)."""
+def cv_logloss(schema: Schema, X: np.ndarray, y: np.ndarray, config: TrainConfig, folds: Folds | None = None) -> float:
+    """Mean out-of-fold log loss of early-stopped LightGBM with `config`, over `folds` (default: `cv_folds`)."""
     data = lgb.Dataset(X, y, categorical_feature=schema.categorical_indices, free_raw_data=False)
     result = lgb.cv(
         lgb_params(schema, config),
         data,
         num_boost_round=config.max_rounds,
-        folds=cv_folds(y, config, groups),
+        folds=cv_folds(y, config) if folds is None else folds,
         callbacks=[lgb.early_stopping(min(config.early_stopping_rounds, CV_PATIENCE), verbose=False)],
     )
     losses: list[float] = result["valid binary_logloss-mean"]  # type: ignore[assignment]
     return float(min(losses))
 
 
-def cv_folds(
-    y: np.ndarray, config: TrainConfig, groups: np.ndarray | None = None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The search's (train, held-out) folds: stratified, and by borrower when `groups` is given."""
+def cv_folds(y: np.ndarray, config: TrainConfig, groups: np.ndarray | None = None) -> Folds:
+    """The search's (train, held-out) folds: stratified, and whole borrowers when `groups` gives each row's (a fold
+    no borrower fell in is left out)."""
     if groups is None:
         return list(StratifiedKFold(config.tune_folds, shuffle=True, random_state=config.seed).split(y, y))
-    folds = StratifiedGroupKFold(min(config.tune_folds, len(np.unique(groups))), shuffle=True, random_state=config.seed)
-    return list(folds.split(y, y, groups))
+    fold = group_parts(y, groups, [1.0] * config.tune_folds, config.seed)
+    held = [np.flatnonzero(fold == k) for k in range(config.tune_folds)]
+    return [(np.flatnonzero(fold != k), rows) for k, rows in enumerate(held) if len(rows)]
 
 
 SEARCHED = ("max_depth", "num_leaves", "min_child_samples", "learning_rate", "lambda_l2", "feature_fraction")
@@ -163,7 +161,7 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
     schema = split.schema
     X = np.vstack([split.X_train, split.X_valid])
     y = np.concatenate([split.y("train"), split.y("valid")])
-    groups = split.borrowers("train", "valid")
+    folds = cv_folds(y, config, split.borrowers("train", "valid"))
     space = Space(config, len(y), keep)
     start = time.perf_counter()
 
@@ -171,7 +169,7 @@ def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozen
 
     def objective(trial: optuna.Trial) -> float:
         try:
-            return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)), groups)
+            return cv_logloss(schema, X, y, config.model_copy(update=space.suggest(trial)), folds)
         except KeyboardInterrupt as err:
             # optuna logs a trial that raises, Ctrl-C too, as failed with its traceback (at WARNING, whatever
             # `catch` says); a pruned trial is one INFO line, below the verbosity set above. So Ctrl-C ends
@@ -201,7 +199,8 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     if not fitted.searches(rows) or keep == set(SEARCHED):
         return Chosen(fitted, base, fitted=changed)
     groups = split.borrowers("train", "valid")
-    folds = fitted.tune_folds if groups is None else min(fitted.tune_folds, len(np.unique(groups)))
+    y_search = np.concatenate([y, yv])
+    folds = fitted.tune_folds if groups is None else len(cv_folds(y_search, fitted, groups))
     if progress is not None:
         progress(
             f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {folds}-fold "

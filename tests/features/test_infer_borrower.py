@@ -72,3 +72,9 @@ def test_a_borrower_column_with_too_few_borrowers_is_a_todo(book: pd.DataFrame):
         "customer_id: only 3 borrowers: training needs at least 20 (train.min_borrowers) to keep each borrower's "
         "loans together; is this the borrower column?"
     )
+
+
+def test_a_yes_no_column_named_member_or_client_no_stays_an_input(book: pd.DataFrame):
+    flags = book.assign(member=np.where(np.arange(len(book)) % 3, "yes", "no"), client_no=np.arange(len(book)) % 2)
+    inferred = _infer(flags.drop(columns="customer_id"))
+    assert {"member", "client_no"} <= set(inferred.schema.feature_names)

@@ -17,7 +17,7 @@ from thinfile.features.infer import check_table
 from thinfile.features.schema import Schema, SchemaError, parse_schema
 from thinfile.training.data import outcome
 from thinfile.training.settings import TrainConfig, tracking_uri
-from thinfile.training.split import SplitError, split_frame, splits_otherwise, uneven_parts
+from thinfile.training.split import SplitError, group_parts, split_frame, splits_otherwise, uneven_parts
 from thinfile.training.tuning import cv_folds
 
 
@@ -119,8 +119,8 @@ def test_schema_check_counts_the_borrowers_with_several_loans(schemas):
     )
     notes = check_table(table, schemas[False], for_training=True, target_reader=outcome).notes
     assert (
-        "customer: 3 borrowers, 2 with several loans (4 rows); training's split and cross-validation keep "
-        "each borrower's loans in one part; 1 row with no borrower, each taken alone"
+        "customer: 3 borrowers, 2 with several loans (4 rows); training's split and its search's folds (under "
+        "50,000 rows) keep each borrower's loans in one part; 1 row with no borrower, each taken alone"
     ) in notes
 
 
@@ -184,19 +184,19 @@ def test_a_split_where_one_borrower_holds_most_loans_is_warned_of_as_uneven(book
     config = TrainConfig()
     said = uneven_parts(split_frame(lopsided, schemas[False], config), config)
     assert said is not None and said.startswith("the split by borrower is uneven: train ")
-    assert "borrower 'big' holds 3,600 of the 3,600 test rows (100%)" in said
+    assert "borrower 'big' holds 3,600 of the" in said
     assert uneven_parts(split_frame(book, schemas[False], config), config) is None
 
 
 def test_a_part_one_borrower_fills_is_warned_of_though_the_shares_are_even(book, schemas):
     customers = np.array([f"single-{i}" for i in range(len(book))], dtype=object)
-    customers[:900] = "big"  # 15% of the rows: whichever part takes them, it is mostly this borrower
+    customers[:1_100] = "big"  # 18% of the rows: whichever part takes them, this borrower holds over a quarter
     config = TrainConfig()
     split = split_frame(book.assign(customer=customers), schemas[False], config)
     shares = [len(p) / len(book) for p in split.positions]
     assert shares == pytest.approx([0.6, 0.2, 0.2], abs=0.1)
     said = uneven_parts(split, config)
-    assert said is not None and "borrower 'big' holds 900 of the" in said
+    assert said is not None and "borrower 'big' holds 1,100 of the" in said
 
 
 def test_the_searchs_folds_are_fewer_when_there_are_fewer_borrowers_than_folds():
@@ -218,3 +218,20 @@ def test_a_borrower_column_that_is_the_id_column_is_refused_naming_both_roles(fo
     spec = {**foreign_schema.model_dump(mode="json", exclude_none=True), "borrower_column": "loan_ref"}
     with pytest.raises(SchemaError, match="must all differ: 'loan_ref' is id_column and borrower_column"):
         parse_schema(spec, "acme")
+
+
+def test_the_parts_hold_their_shares_of_rows_for_any_test_and_validation_size(book, schemas):
+    config = TrainConfig(test_size=0.4, valid_size=0.3)
+    split = split_frame(book, schemas[False], config)
+    assert [len(p) / len(book) for p in split.positions] == pytest.approx([0.3, 0.3, 0.4], abs=0.03)
+
+
+def test_a_book_of_many_borrowers_is_split_by_whole_borrowers_in_its_shares():
+    rng = np.random.default_rng(13)
+    groups, y = rng.integers(0, 120_000, 300_000), (rng.random(300_000) < 0.08).astype(float)
+    part = group_parts(y, groups, (0.6, 0.2, 0.2), seed=1)
+    assert np.bincount(part) / len(part) == pytest.approx([0.6, 0.2, 0.2], abs=0.01)
+    parts_of = pd.Series(part).groupby(groups).nunique()
+    assert (parts_of == 1).all()
+    rates = [y[part == k].mean() for k in range(3)]
+    assert rates == pytest.approx([y.mean()] * 3, abs=0.005)

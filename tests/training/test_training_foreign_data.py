@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.config import Settings
-from thinfile.features.schema import Schema
-from thinfile.training.data import TrainingDataError, prepare, set_aside_words
+from thinfile.features.infer import check_table
+from thinfile.features.schema import Schema, parse_schema
+from thinfile.training.data import TrainingDataError, outcome, prepare, set_aside_words
 from thinfile.training.pipeline import train, train_frame
 
 pytestmark = pytest.mark.slow
@@ -360,3 +361,29 @@ def test_cli_train_repeats_the_leak_warning_after_the_test_metrics(foreign_files
     before, after = text.split("test metrics", 1)
     assert "warning: input 'late_bills' alone separates defaults" in before
     assert "warning (above): input 'late_bills' alone separates defaults" in after
+
+
+def test_schema_check_and_train_judge_a_leak_on_the_same_rows(make_foreign_table, foreign_schema) -> None:
+    table = make_foreign_table(3_000, seed=6)
+    table["late_bills"] = table["went_bad"] * 30  # the outcome under another name ...
+    broken = table.index[table["went_bad"] == 0][:12]
+    table.loc[broken, "late_bills"] = 30  # ... but for 12 repaid rows, which break the schema elsewhere
+    table.loc[broken, "monthly_income"] = -1.0
+    kept = len(table) - len(broken)
+    problems = check_table(table, foreign_schema, target_reader=outcome).problems
+    assert f"input 'late_bills' separates defaults from repayments perfectly on {kept:,} rows" in " ".join(problems)
+    with pytest.raises(TrainingDataError, match=f"perfectly on {kept:,} rows"):
+        prepare(table, foreign_schema)
+
+
+def test_a_rejected_applicants_placeholder_outcome_does_not_hide_a_leak(make_foreign_table, foreign_schema) -> None:
+    booked_schema = parse_schema(
+        {**foreign_schema.model_dump(mode="json", exclude_none=True), "booked_column": "booked"}, "acme, booked"
+    )
+    table = make_foreign_table(3_000, seed=7)
+    booked = np.random.default_rng(7).random(len(table)) < 0.6
+    table["booked"] = booked.astype(int)
+    table["late_bills"] = np.where(booked, table["went_bad"] * 30, 30)  # perfect on the booked rows
+    table.loc[~booked, "went_bad"] = 0  # the rejected applicants' outcome cells hold a placeholder
+    with pytest.raises(TrainingDataError, match="input 'late_bills' separates defaults from repayments perfectly"):
+        prepare(table, booked_schema)
