@@ -25,6 +25,15 @@ class FairnessError(ValueError):
     """A table or model that cannot be audited, with a message that says why."""
 
 
+class NotTrainable(FairnessError):
+    """The held-out part cannot be taken, as `thinfile train` could not train on the table; `reason`: training's
+    own words for it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class AuditRows:
     """The rows a fairness audit reads: those that conform to the schema (as training reads them), the rows set
@@ -53,9 +62,10 @@ def audit_rows(
     except (TrainingDataError, SplitError) as err:
         if all_rows or schema.target not in frame.columns:  # every row needs its outcome too
             raise FairnessError(str(err)) from None
-        raise FairnessError(
+        raise NotTrainable(
             f"cannot take the held-out rows `thinfile train` would test on: {err}. Audit every row of "
-            f"{source} instead with --all-rows, or give the table the model was trained on"
+            f"{source} instead with --all-rows, or give the table the model was trained on",
+            str(err),
         ) from None
     what = f"{source} (every row, --all-rows)" if all_rows else f"{source} (held-out test part)"
     if len(prepared.rejects):

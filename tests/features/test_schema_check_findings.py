@@ -294,3 +294,14 @@ def test_the_table_of_broken_rows_says_what_scoring_does_with_them(tmp_path):
     )
     assert "rows that break the schema (rejected when scoring)" in scoring.output
     assert "row 2 (id 3)" in training.output and "row 2 (id 3)" not in scoring.output
+
+
+def test_a_table_that_matches_but_is_too_small_to_train_on_passes_with_trains_refusal_as_a_warning(tmp_path):
+    table = tmp_path / "small.csv"
+    pd.read_csv(DATA / "german_credit.csv").head(40).to_csv(table, index=False)
+    result = runner.invoke(
+        app, ["schema", "check", str(table), "--schema", str(DATA / "german_credit.yaml")], terminal_width=400
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: train would refuse it: small.csv: 40 usable rows; at least 200 are needed" in result.output
+    assert "PASS: 40 rows against schema 'german-credit' match, 1 warning above" in result.output

@@ -160,7 +160,9 @@ def check(
         f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
     )
     if result.ok and not scoring:
-        result = replace(result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings)])
+        result = replace(
+            result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings, table.name)]
+        )
     summary = error_summary(result.report, written=result.written)
     if len(summary):
         fate = "left out of training; rejected when scoring, but for the outcome"
@@ -187,15 +189,19 @@ def check(
         raise typer.Exit(EXIT_MISMATCH)
 
 
-def _audit_warnings(frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings) -> list[str]:
-    """The protected groups too small for the fairness audit, in the table and in the held-out part `thinfile
-    train` would test on (none when that part cannot be taken: training will say why)."""
-    from thinfile.training.audit_groups import FairnessError, audit_rows, too_small_to_audit
+def _audit_warnings(
+    frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings, source: str
+) -> list[str]:
+    """What `thinfile train` would refuse this table for (a table too small, too few defaults); else the protected
+    groups too small for the fairness audit, in the table and in the held-out part train would test on."""
+    from thinfile.training.audit_groups import FairnessError, NotTrainable, audit_rows, too_small_to_audit
 
     try:
-        held_out = audit_rows(frame, schema, settings, all_rows=False, report=report).frame
+        held_out = audit_rows(frame, schema, settings, all_rows=False, source=source, report=report).frame
+    except NotTrainable as err:
+        return [f"train would refuse it: {err.reason}"]
     except FairnessError:
-        held_out = frame.iloc[:0]
+        return []
     return too_small_to_audit(frame, held_out, schema, settings.audit.min_group_rows)
 
 
