@@ -61,13 +61,14 @@ def test_a_small_coded_group_is_named_by_its_code_when_blanks_make_the_column_de
     code, said = _check(table, schema)
     assert code == 0, said
     assert "warning: protected region = '3': 3 rows, fewer than the 50 the fairness audit needs" in said
-    assert "'3.0'" not in said and "PASS: 125 rows against schema 'lender' match, 1 warning above" in said
+    assert "'3.0'" not in said and "PASS: 125 rows against schema 'lender' match, 2 warnings above" in said
+    assert "warning: train would refuse it: loans.csv: 125 usable rows; at least 200 are needed" in said
 
 
 def test_missing_protected_values_are_not_a_group(tmp_path):
     table, schema = _lender_table(tmp_path, [1.0] * 60 + [2.0] * 60 + [3.0] * 60 + [np.nan] * 3)
     code, said = _check(table, schema)
-    assert code == 0 and "warning" not in said, said
+    assert code == 0 and "warning: protected" not in said, said
 
 
 def test_groups_are_measured_against_the_audit_minimum_in_the_settings(monkeypatch):

@@ -192,17 +192,17 @@ def check(
 def _audit_warnings(
     frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings, source: str
 ) -> list[str]:
-    """What `thinfile train` would refuse this table for (a table too small, too few defaults); else the protected
+    """What `thinfile train` would refuse this table for (a table too small, too few defaults), and the protected
     groups too small for the fairness audit, in the table and in the held-out part train would test on."""
     from thinfile.training.audit_groups import FairnessError, NotTrainable, audit_rows, too_small_to_audit
 
+    refused = []
     try:
         held_out = audit_rows(frame, schema, settings, all_rows=False, source=source, report=report).frame
-    except NotTrainable as err:
-        return [f"train would refuse it: {err.reason}"]
-    except FairnessError:
-        return []
-    return too_small_to_audit(frame, held_out, schema, settings.audit.min_group_rows)
+    except FairnessError as err:  # no held-out part: the whole table's groups alone
+        held_out = frame.iloc[:0]
+        refused = [f"train would refuse it: {err.reason}"] if isinstance(err, NotTrainable) else []
+    return refused + too_small_to_audit(frame, held_out, schema, settings.audit.min_group_rows)
 
 
 def register(app: typer.Typer) -> None:
