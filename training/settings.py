@@ -171,6 +171,11 @@ class TrainConfig(Section):
         update = {k: v for k, v in fitted.items() if k not in self.model_fields_set}
         return self.model_copy(update=update) if update else self
 
+    @property
+    def part_shares(self) -> tuple[float, float, float]:
+        """The shares of rows the split aims at for its train, validation and test parts."""
+        return (1 - self.test_size - self.valid_size, self.valid_size, self.test_size)
+
     def searches(self, rows: int) -> bool:
         """Whether the cross-validated search runs on a table with `rows` usable rows."""
         return self.tune if self.tune is not None else rows < self.tune_below_rows

@@ -106,19 +106,8 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     the schema names a borrower column)."""
     if config.test_size + config.valid_size >= 1:
         raise SplitError(f"test_size {config.test_size} + valid_size {config.valid_size} leaves no rows to train on")
-    if schema.borrower_column and schema.borrower_column not in frame.columns:
-        raise SplitError(
-            f"no borrower column {schema.borrower_column!r}, which the schema names (the split keeps each "
-            "borrower's loans together): add it, or remove borrower_column from the schema"
-        )
-    named = int(frame[schema.borrower_column].nunique()) if schema.borrower_column else config.min_borrowers
-    if named < config.min_borrowers:
-        needs = "the search's folds" if schema.date_column else "the test and validation parts and the search's folds"
-        raise SplitError(
-            f"{schema.borrower_column!r} names {named:,} borrower(s): keeping each borrower's loans together needs at "
-            f"least {config.min_borrowers} (train.min_borrowers) to fill {needs}; remove borrower_column from the "
-            "schema to split loans at random"
-        )
+    if schema.borrower_column:
+        _check_borrowers(frame, schema, config)
     frame = frame.copy(deep=False)
     frame.index = pd.RangeIndex(len(frame))
     if schema.date_column:
@@ -126,24 +115,41 @@ def split_frame(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Spl
     return _stratified(frame, schema, config)
 
 
+def _check_borrowers(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> None:
+    """Refuse a table without the schema's borrower column, or naming fewer borrowers than a split needs."""
+    column = schema.borrower_column
+    if column not in frame.columns:
+        raise SplitError(
+            f"no borrower column {column!r}, which the schema names (the split keeps each borrower's loans "
+            "together): add it, or remove borrower_column from the schema"
+        )
+    named = int(frame[column].nunique())
+    if named < config.min_borrowers:
+        needs = "the search's folds" if schema.date_column else "the test and validation parts and the search's folds"
+        raise SplitError(
+            f"{column!r} names {named:,} borrower(s): keeping each borrower's loans together needs at least "
+            f"{config.min_borrowers} (train.min_borrowers) to fill {needs}; remove borrower_column from the schema "
+            "to split loans at random"
+        )
+
+
 def _stratified(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     y = frame[schema.target].astype("float64").fillna(-1).to_numpy()  # rejects without an outcome: their own stratum
-    valid_share = config.valid_size / (1 - config.test_size)
     if schema.borrower_column:
-        shares = (1 - config.test_size - config.valid_size, config.valid_size, config.test_size)
-        part = group_parts(y, borrowers(frame, schema), shares, config.seed)
-        positions = tuple(np.flatnonzero(part == k) for k in range(len(PARTS)))
-        empty = [name for name, rows in zip(PARTS, positions) if not len(rows)]
+        part = group_parts(y, borrowers(frame, schema), config.part_shares, config.seed)
+        train, valid, test = (np.flatnonzero(part == k) for k in range(len(PARTS)))
+        empty = [name for name, rows in zip(PARTS, (train, valid, test)) if not len(rows)]
         if empty:
             raise SplitError(
                 f"keeping each borrower's loans together leaves the {' and '.join(empty)} part(s) empty: a few "
                 f"borrowers hold most of the loans in {schema.borrower_column!r}; remove borrower_column from the "
                 "schema to split loans at random"
             )
-        return Split(frame, positions, method="stratified_by_borrower", schema=schema)  # type: ignore[arg-type]
+        return Split(frame, (train, valid, test), method="stratified_by_borrower", schema=schema)
     rest, test = train_test_split(
         np.arange(len(frame)), test_size=config.test_size, stratify=y, random_state=config.seed
     )
+    valid_share = config.valid_size / (1 - config.test_size)
     train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest], random_state=config.seed + 1)
     return Split(frame, (np.sort(train), np.sort(valid), np.sort(test)), method="stratified", schema=schema)
 
@@ -181,7 +187,7 @@ def uneven_parts(split: Split, config: TrainConfig) -> str | None:
     if split.method != "stratified_by_borrower":
         return None
     rows = sum(map(len, split.positions))
-    aims = (1 - config.test_size - config.valid_size, config.valid_size, config.test_size)
+    aims = config.part_shares
     shares = [len(p) / rows for p in split.positions]
     column = split.frame[split.schema.borrower_column]
     biggest = [column.iloc[p].value_counts() for p in split.positions]

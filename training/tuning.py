@@ -151,17 +151,20 @@ class Space:
         return values
 
 
-def tune_config(split: Split, config: TrainConfig, keep: frozenset[str] = frozenset()) -> Tuned:
+def tune_config(
+    split: Split, config: TrainConfig, keep: frozenset[str] = frozenset(), folds: Folds | None = None
+) -> Tuned:
     """Search tree shape, leaf size, learning rate and regularisation by cross-validated log loss.
 
     Parameters named in `keep` (set explicitly by the user) keep the config's value. Trees stay within 64 leaves
-    so thinfile's fast exact TreeSHAP keeps serving the reason codes.
+    so thinfile's fast exact TreeSHAP keeps serving the reason codes. `folds`: over the train then validation rows
+    (default: `cv_folds` of them).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     schema = split.schema
     X = np.vstack([split.X_train, split.X_valid])
     y = np.concatenate([split.y("train"), split.y("valid")])
-    folds = cv_folds(y, config, split.borrowers("train", "valid"))
+    folds = cv_folds(y, config, split.borrowers("train", "valid")) if folds is None else folds
     space = Space(config, len(y), keep)
     start = time.perf_counter()
 
@@ -199,16 +202,15 @@ def choose_config(split: Split, config: TrainConfig, progress: Callable[[str], N
     if not fitted.searches(rows) or keep == set(SEARCHED):
         return Chosen(fitted, base, fitted=changed)
     groups = split.borrowers("train", "valid")
-    y_search = np.concatenate([y, yv])
-    folds = fitted.tune_folds if groups is None else len(cv_folds(y_search, fitted, groups))
+    folds = cv_folds(np.concatenate([y, yv]), fitted, groups)  # the rows tune_config searches on, in its order
     if progress is not None:
         progress(
-            f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {folds}-fold "
+            f"searching hyper-parameters: {fitted.tune_trials} trials, each scored by {len(folds)}-fold "
             f"cross-validation on {len(split.rows_of('train')) + len(split.rows_of('valid')):,} rows"
             + (" (each borrower's loans in one fold)" if groups is not None else "")
         )
-    tuned = tune_config(split, fitted, keep)
-    how = f"cross-validated search: {len(tuned.trial_losses)} trials x {folds} folds from the {base}"
+    tuned = tune_config(split, fitted, keep, folds)
+    how = f"cross-validated search: {len(tuned.trial_losses)} trials x {len(folds)} folds from the {base}"
     if keep:
         how += f" (kept as set: {', '.join(sorted(keep))})"
     return Chosen(tuned.config, how, tuned, changed)
