@@ -804,21 +804,31 @@ def _trees_by_feature(p: int, tree_kind: np.ndarray, tree_node_start: np.ndarray
     return start, trees
 
 
+_SEARCH_INTS = (
+    "tree_kind", "tree_node_start", "node_feature", "node_cat_start", "node_cat_len", "tree_feat_start", "tree_nfeat",
+    "tree_feats", "tree_table_start", "tree_leaf_start", "slot_nodes", "slot_expect", "leaf_feat_start", "leaf_nfeat",
+    "leaf_feats", "leaf_table_start",
+)  # fmt: skip
+"""the tables' integer arrays the search reads, in the order `_search_kernel` unpacks them"""
+
+
 @dataclass(frozen=True)
 class SearchGrid:
-    """The values `contribution_search` tries for each feature, and which table trees split on each feature."""
+    """The values `contribution_search` tries for each feature, which table trees split on each feature, and the
+    tables' arrays the search reads, packed: a one-row search is mostly the kernel's call, whose cost grows with
+    its count of array arguments."""
 
     values: np.ndarray
     """every feature's candidate values, sorted, one after another"""
-    start: np.ndarray
-    """feature j's values are values[start[j]:start[j + 1]]"""
-    direction: np.ndarray
-    """per feature: +1 try values above the row's, -1 below it, 0 none"""
-    tree_start: np.ndarray
-    trees: np.ndarray
-    """the table trees splitting on feature j are trees[tree_start[j]:tree_start[j + 1]], in model order"""
-    tables: tuple
-    """the search kernel's arguments from the tables, gathered once"""
+    ints: np.ndarray
+    """int64: a header of offsets, then per feature the start of its values (feature j's are values[start[j]:
+    start[j + 1]]) and its direction (+1 try values above the row's, -1 below it, 0 none), the table trees
+    splitting on each feature (trees[tree_start[j]:tree_start[j + 1]], in model order), then `_SEARCH_INTS`"""
+    flags: np.ndarray
+    """per node (columns): is categorical, zero goes left, missing goes left"""
+    threshold: np.ndarray
+    cat_bits: np.ndarray
+    phi_table: np.ndarray
 
 
 def search_grid(tables: TreeTables, values: dict[int, np.ndarray], direction: dict[int, int]) -> SearchGrid:
@@ -829,24 +839,23 @@ def search_grid(tables: TreeTables, values: dict[int, np.ndarray], direction: di
     start = np.zeros(p + 1, dtype=np.int64)
     np.cumsum([len(v) for v in per], out=start[1:])
     tree_start, trees = _trees_by_feature(p, tables.tree_kind, tables.tree_node_start, tables.node_feature)
+    signs = np.array([int(np.sign(direction.get(j, 0))) for j in range(p)], dtype=np.int64)
+    parts = [start, signs, tree_start, trees, *(getattr(tables, name) for name in _SEARCH_INTS)]
+    header = len(parts) + 1
+    offsets = header + np.concatenate([[0], np.cumsum([len(a) for a in parts])])
     return SearchGrid(
         values=np.concatenate(per),
-        start=start,
-        direction=np.array([int(np.sign(direction.get(j, 0))) for j in range(p)], dtype=np.int64),
-        tree_start=tree_start,
-        trees=trees,
-        tables=_search_arrays(tables),
+        ints=np.concatenate([offsets, *parts]).astype(np.int64),
+        flags=np.stack([tables.node_is_cat, tables.node_zero_left, tables.node_nan_left]).astype(np.bool_),
+        threshold=tables.node_threshold,
+        cat_bits=tables.cat_bits,
+        phi_table=tables.phi_table,
     )
 
 
-def _search_arrays(t: TreeTables) -> tuple:
-    """The search kernel's arguments after `reached`."""
-    return (
-        t.tree_kind, t.tree_node_start, t.node_feature, t.node_threshold, t.node_is_cat, t.node_zero_left,
-        t.node_nan_left, t.node_cat_start, t.node_cat_len, t.cat_bits, t.tree_feat_start, t.tree_nfeat, t.tree_feats,
-        t.tree_table_start, t.tree_leaf_start, t.slot_nodes, t.slot_expect, t.leaf_feat_start, t.leaf_nfeat,
-        t.leaf_feats, t.leaf_table_start, t.phi_table,
-    )  # fmt: skip
+@numba.njit(cache=True, inline="always")
+def _part(ints: np.ndarray, i: int) -> np.ndarray:
+    return ints[ints[i] : ints[i + 1]]
 
 
 @numba.njit(cache=True)
@@ -854,42 +863,28 @@ def _search_kernel(
     X: np.ndarray,
     features: np.ndarray,
     grid: np.ndarray,
-    grid_start: np.ndarray,
-    direction: np.ndarray,
-    tree_start: np.ndarray,
-    trees_of: np.ndarray,
+    ints: np.ndarray,
+    flags: np.ndarray,
+    threshold: np.ndarray,
+    cat_bits: np.ndarray,
+    phi_table: np.ndarray,
     outer: float,
     inner: float,
     floor: float,
-    last: np.ndarray,
-    value: np.ndarray,
+    found: np.ndarray,
     reached: np.ndarray,
-    tree_kind: np.ndarray,
-    tree_node_start: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    is_cat: np.ndarray,
-    zero_left: np.ndarray,
-    nan_left: np.ndarray,
-    cat_start: np.ndarray,
-    cat_len: np.ndarray,
-    cat_bits: np.ndarray,
-    tree_feat_start: np.ndarray,
-    tree_nfeat: np.ndarray,
-    tree_feats: np.ndarray,
-    tree_table_start: np.ndarray,
-    tree_leaf_start: np.ndarray,
-    slot_nodes: np.ndarray,
-    slot_expect: np.ndarray,
-    leaf_feat_start: np.ndarray,
-    leaf_nfeat: np.ndarray,
-    leaf_feats: np.ndarray,
-    leaf_table_start: np.ndarray,
-    phi_table: np.ndarray,
 ) -> None:
     """See `contribution_search`. Per question, the row's decisions at every split not on feature j are made
     once; each value tried then decides only j's splits and adds, tree by tree and leaf by leaf in the
     contributions kernel's order, the same table entries that kernel would add to j's column."""
+    grid_start, direction, tree_start, trees_of = _part(ints, 0), _part(ints, 1), _part(ints, 2), _part(ints, 3)
+    tree_kind, tree_node_start, feature = _part(ints, 4), _part(ints, 5), _part(ints, 6)
+    cat_start, cat_len, tree_feat_start, tree_nfeat = _part(ints, 7), _part(ints, 8), _part(ints, 9), _part(ints, 10)
+    tree_feats, tree_table_start, tree_leaf_start = _part(ints, 11), _part(ints, 12), _part(ints, 13)
+    slot_nodes, slot_expect, leaf_feat_start = _part(ints, 14), _part(ints, 15), _part(ints, 16)
+    leaf_nfeat, leaf_feats, leaf_table_start = _part(ints, 17), _part(ints, 18), _part(ints, 19)
+    is_cat, zero_left, nan_left = flags[0], flags[1], flags[2]
+    last, value = found[0], found[1]
     n, p = X.shape
     x = np.empty(p)
     jnodes = np.empty(feature.size, dtype=np.int64)
@@ -1045,12 +1040,11 @@ def contribution_search(
         raise ValueError(f"{tables.note}: the search needs every tree in the tables")
     if X.ndim != 2 or X.shape[1] != tables.n_features or features.ndim != 2 or len(features) != len(X):
         raise ValueError(f"expected rows of {tables.n_features} features and a question matrix per row")
-    last = np.empty(features.shape)
-    value = np.empty(features.shape)
+    found = np.empty((2, *features.shape))
     reached = np.empty(features.shape, dtype=np.bool_)
     _search_kernel(
         np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(features, dtype=np.int64), grid.values,
-        grid.start, grid.direction, grid.tree_start, grid.trees, float(outer), float(inner), float(floor), last, value,
-        reached, *grid.tables,
+        grid.ints, grid.flags, grid.threshold, grid.cat_bits, grid.phi_table, float(outer), float(inner), float(floor),
+        found, reached,
     )  # fmt: skip
-    return last, value, reached
+    return found[0], found[1], reached
