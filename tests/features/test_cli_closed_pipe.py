@@ -106,7 +106,7 @@ def test_a_report_into_a_closed_pipe_is_141_without_a_word(tmp_path: Path, args:
 def test_schema_check_into_a_closed_pipe_is_141_not_the_1_of_a_mismatch() -> None:
     data = Path(__file__).parents[1] / "data"
     code, err = run_into_a_closed_pipe(
-        ["schema", "check", str(data / "german_credit.csv"), "-s", str(data / "german_credit.yaml")]
+        ["schema", "check", str(data / "german_credit.csv"), "--schema", str(data / "german_credit.yaml")]
     )
     assert code == CLOSED, err
     assert err == ""

@@ -53,7 +53,6 @@ def infer(
     protected: list[str] = typer.Option(
         None,
         "--protected",
-        "-p",
         help="A protected attribute kept for the fairness audit, never a model input (repeat, or comma-separate).",
     ),
     borrower: str = typer.Option(
@@ -116,7 +115,7 @@ def infer(
 @schema_app.command("check")
 def check(
     table: Path = typer.Argument(..., help=TABLE_HELP),
-    schema: Path = typer.Option(..., "--schema", "-s", help="The schema file (YAML) the table should match."),
+    schema: Path = typer.Option(..., "--schema", help="The schema file (YAML) the table should match."),
     scoring: bool = typer.Option(
         False,
         "--scoring",
