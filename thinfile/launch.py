@@ -7,7 +7,10 @@ A command stopped by Ctrl-C or SIGTERM (exit 130 or 143: `guarded` has said so i
 have ended its MLflow runs and removed its scratch folders) leaves without waiting for the threads libraries left
 behind: a thread pool whose worker Ctrl-C caught while it started never tells that worker to stop, and the
 interpreter's exit would wait for it for ever. Ctrl-C after the command is done ends the exit at once, with the
-command's own code (not a death by SIGINT that a shell reports as a silent 130).
+command's own code (not a death by SIGINT that a shell reports as a silent 130). A finished command's process ends
+once its threads are joined and its exit handlers have run, without the interpreter's teardown of every module:
+that teardown restores the signals' default actions first, so a Ctrl-C in its last moments killed the process and a
+finished batch job's shell saw 130.
 
 A command whose output is closed before it is done (`thinfile ... | head`) ends without a word and with exit code
 141, a death by SIGPIPE's, as `yes | head` does: not click's exit 1, which a script reads as a failed check (the
@@ -77,6 +80,15 @@ def _exiting_with(code: int) -> None:
         signal.signal(sig, leave)
 
 
+def _leave(code: int) -> None:
+    """End a finished command's process with `code` as the interpreter's exit would (its threads joined, the exit
+    handlers run, the standard streams flushed), then at once: Ctrl-C meanwhile ends it with `code`."""
+    _exiting_with(code)
+    threading._shutdown()  # type: ignore[attr-defined]  # the interpreter's own first step of exiting
+    atexit._run_exitfuncs()
+    os._exit(_flushed(code))
+
+
 def _leave_stopped(code: int) -> None:
     """End a stopped command's process: the exit handlers run (for at most CLEAN_UP_S), not the wait for threads."""
     _exiting_with(code)
@@ -127,6 +139,4 @@ def main() -> None:
         gc.freeze()
     if code in STOPPED:
         _leave_stopped(code)
-    code = _flushed(code)
-    _exiting_with(code)
-    sys.exit(code)
+    _leave(_flushed(code))
