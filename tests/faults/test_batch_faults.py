@@ -489,6 +489,31 @@ def test_a_damaged_model_file_is_one_line_and_leaves_no_temporary_file(
     assert list(temp.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "written",
+    [b"{}", b"[1]", b"", b'{"schema": {"name": "x"'],
+    ids=["an-empty-object", "a-list", "an-empty-file", "cut-short"],
+)
+def test_a_damaged_scorer_json_is_one_line_naming_it(
+    written: bytes, book_file: Path, scorer_dir: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "scorer"
+    shutil.copytree(scorer_dir, damaged)
+    (damaged / "scorer.json").write_bytes(written)
+    done = subprocess.run(
+        command(book_file, tmp_path / "out", damaged),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {damaged / 'scorer.json'} is damaged or was not written by thinfile (")
+    assert lines[0].endswith("restore the scorer's folder from a copy, or train again")
+
+
 def test_ctrl_c_that_python_swallows_after_the_last_part_still_stops_the_command_in_one_line(
     book_file: Path, scorer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -71,6 +71,14 @@ class DamagedModelError(ValueError):
     """A saved scorer's model file does not match the checksum saved with it: LightGBM would crash reading it."""
 
 
+class UnreadableScorerError(ValueError):
+    """A saved scorer's scorer.json is not one a scorer wrote: not JSON, or lacking or garbling what a scorer needs."""
+
+
+SAVED_FIELDS = ("schema", "scale", "cutoffs", "calibration", "reference", "meta")
+"""what `Scorer.save` writes in scorer.json beside the model file's checksum"""
+
+
 @dataclass
 class Scorer:
     """Scores applicants; every score decomposes exactly into per-feature points.
@@ -248,8 +256,10 @@ class Scorer:
 
     @classmethod
     def load(cls, directory: str | Path) -> Scorer:
+        """The scorer saved in `directory`; DamagedModelError or UnreadableScorerError, naming the file, when its
+        model file or its scorer.json was damaged."""
         d = Path(directory)
-        payload = json.loads((d / META_FILE).read_text())
+        payload = _saved_payload(d / META_FILE)
         model = (d / MODEL_FILE).read_bytes()
         expected = payload.get("model_sha256")  # absent in scorers saved before it was kept
         if expected is not None and hashlib.sha256(model).hexdigest() != expected:
@@ -258,15 +268,45 @@ class Scorer:
                 "it from a copy, or train again"
             )
         text = model.decode("utf-8", errors="replace")
-        return cls(
-            schema=parse_schema(payload["schema"], str(d / META_FILE)),
-            # checked against the checksum it was saved with, LightGBM wrote the text: it is read when first needed
-            booster=_lightgbm().Booster(model_str=text)
-            if expected is None
-            else cast("lgb.Booster", DeferredBooster(text)),
-            scale=ScoreScale.model_validate(payload["scale"]),
-            cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
-            calibration=tuple(payload["calibration"]),
-            reference=payload["reference"],
-            meta=payload["meta"],
-        )
+        try:
+            return cls(
+                schema=parse_schema(payload["schema"], str(d / META_FILE)),
+                # checked against the checksum it was saved with, LightGBM wrote the text: it is read when first needed
+                booster=_lightgbm().Booster(model_str=text)
+                if expected is None
+                else cast("lgb.Booster", DeferredBooster(text)),
+                scale=ScoreScale.model_validate(payload["scale"]),
+                cutoffs=Cutoffs.model_validate(payload["cutoffs"]),
+                calibration=_calibration(payload["calibration"]),
+                reference=payload["reference"],
+                meta=payload["meta"],
+            )
+        except (ValueError, TypeError) as err:
+            raise _unreadable(d / META_FILE, str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+
+
+def _saved_payload(path: Path) -> dict[str, Any]:
+    """The JSON object `Scorer.save` wrote at `path`, holding every one of SAVED_FIELDS; else UnreadableScorerError."""
+    try:
+        payload = json.loads(path.read_bytes())
+    except ValueError as err:  # not JSON, or not UTF-8
+        raise _unreadable(path, f"not JSON: {str(err).splitlines()[0]}") from None
+    if not isinstance(payload, dict):
+        raise _unreadable(path, f"it holds a JSON {type(payload).__name__}, not an object")
+    missing = [name for name in SAVED_FIELDS if name not in payload]
+    if missing:
+        raise _unreadable(path, f"it lacks {', '.join(missing)}")
+    return payload
+
+
+def _calibration(value: object) -> tuple[float, float]:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)):
+        raise ValueError("calibration is not two numbers")
+    return float(value[0]), float(value[1])
+
+
+def _unreadable(path: Path, why: str) -> UnreadableScorerError:
+    return UnreadableScorerError(
+        f"{path} is damaged or was not written by thinfile ({why}); restore the scorer's folder from a copy, or "
+        "train again"
+    )
