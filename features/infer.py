@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from thinfile.features.copies import copied_columns, copies_of_outcome
-from thinfile.features.io import READ_AS_MISSING, cells_as_written
+from thinfile.features.io import READ_AS_MISSING, SetAside, cells_as_written
 from thinfile.features.proxies import outcome_proxies
 from thinfile.features.schema import (
     MAX_EXACT_INT,
@@ -1250,6 +1250,27 @@ def repeated_ids(ids: pd.Series, shown: int = 5) -> RepeatedIds:
     repeated = present[present.duplicated(keep=False).to_numpy()]
     first = repeated.drop_duplicates().head(shown)
     return RepeatedIds(int(repeated.nunique()), len(repeated), tuple(value_text(v) for v in first))
+
+
+def wrong_fields_problems(aside: Sequence[SetAside], for_training: bool, shown: int = 3) -> list[str]:
+    """One line per CSV file with rows `read_table_setting_aside` left out (another number of fields than the
+    header), naming the first `shown` by their row in the file, and what becomes of them."""
+    out = []
+    for file in dict.fromkeys(a.file for a in aside):
+        rows = [a.wrong for a in aside if a.file == file]
+        listed = "; ".join(f"row {w.row + 2:,} has {w.fields} fields" for w in rows[:shown])
+        more = f"; and {len(rows) - shown:,} more" if len(rows) > shown else ""
+        fate = (
+            "train cannot read the file until they are fixed or removed"
+            if for_training
+            else "batch-score rejects them, reading nothing in them: fix them to score them"
+        )
+        out.append(
+            f"{file.name}: {counted(len(rows), 'row')} with another number of fields than the header's "
+            f"{rows[0].expected} (a stray comma or quote, or a cut line; the header is row 1): {listed}{more}; "
+            f"{fate}. The other checks read the other rows, numbered without these"
+        )
+    return out
 
 
 def repeated_ids_problem(column: str, found: RepeatedIds) -> str:

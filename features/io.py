@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -16,6 +17,40 @@ from thinfile.features.settings import csv_encoding
 from thinfile.features.words import COMMA_SEPARATED
 
 SUFFIXES = (".parquet", ".csv")
+
+
+class WrongFields(NamedTuple):
+    """A CSV row with another number of fields than the header: its row number (from 0, after the header) and
+    the two counts. Never its text: that is an applicant's data."""
+
+    row: int
+    fields: int
+    expected: int
+
+
+class SkipWrongFields:
+    """pyarrow's invalid-row handler: skips a row with the wrong number of fields, and when counting keeps where it
+    was, up to `most` rows (pyarrow numbers rows from 1 with the header, and only when it reads without threads);
+    past them, the read stops with pyarrow's error."""
+
+    def __init__(self, keep: bool, most: int = 0) -> None:
+        self.keep, self.most = keep, most
+        self.rows: list[WrongFields] = []
+        self.refused: WrongFields | None = None
+        """the row past `most` at which the read was stopped"""
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        if self.keep:
+            if row.number is None:
+                return "error"
+            wrong = WrongFields(row.number - 2, row.actual_columns, row.expected_columns)
+            if self.rows and wrong.row <= self.rows[-1].row:  # met again: a dataset reads a file's start twice
+                return "skip"
+            if len(self.rows) >= self.most:
+                self.refused = wrong
+                return "error"
+            self.rows.append(wrong)
+        return "skip"
 
 
 class TableReadError(ValueError):
@@ -133,6 +168,49 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None
         raise TableReadError(f"{p}: cannot be read as a table ({read_error(err)})") from None
+
+
+class SetAside(NamedTuple):
+    """A CSV row `read_table_setting_aside` did not read: its file, and where it is and its count of fields."""
+
+    file: Path
+    wrong: WrongFields
+
+
+def read_table_setting_aside(path: str | Path, most: int) -> tuple[pd.DataFrame, list[SetAside]]:
+    """As `read_table`, but up to `most` CSV rows per file with another number of fields than its header (a stray
+    comma or quote, a cut line) are left out and returned, as a batch job sets them aside; more: TableReadError."""
+    p = Path(path)
+    parts = list_parts(p)
+    csv = [f for f in parts if f.suffix.lower() == ".csv"]
+    if not csv:
+        return read_table(p), []
+    encoding = text_encoding()
+    frames: list[pa.Table] = []
+    aside: list[SetAside] = []
+    for part in csv:
+        handler = SkipWrongFields(keep=True, most=most)
+        fmt = ds.CsvFileFormat(
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+        where = {"partitioning": "hive", "partition_base_dir": str(p)} if p.is_dir() else {}
+        try:
+            frames.append(ds.dataset([str(part)], format=fmt, **where).to_table(use_threads=False))
+        except Exception as err:  # pyarrow raises many kinds for a malformed file
+            if is_decoding_error(err):
+                raise TableReadError(wrong_encoding(str(part), encoding)) from None
+            raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
+        aside.extend(SetAside(part, w) for w in handler.rows)
+    try:
+        table = pa.concat_tables(frames, promote_options="permissive").to_pandas()
+    except pa.ArrowInvalid as err:
+        raise TableReadError(f"{p}: its CSV files cannot be read as one table ({read_error(err)})") from None
+    rest = [f for f in parts if f.suffix.lower() != ".csv"]
+    if rest:
+        table = pd.concat([table, _dataset(p, rest, encoding).to_table().to_pandas()], ignore_index=True)
+    return table, aside
 
 
 READ_AS_MISSING: tuple[str, ...] = tuple(t for t in pacsv.ConvertOptions().null_values if t)

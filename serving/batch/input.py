@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import unquote
 
 import numpy as np
@@ -18,7 +17,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from thinfile.features.io import (
+    SkipWrongFields,
     TableReadError,
+    WrongFields,
     is_decoding_error,
     list_parts,
     read_error,
@@ -44,15 +45,6 @@ class BatchInputError(ValueError):
     """The input cannot be scored as it is. The message says what to fix, and whether finished parts were kept."""
 
 
-class WrongFields(NamedTuple):
-    """A CSV row with another number of fields than the header: its row number (from 0, after the header) and
-    the two counts. Never its text: that is an applicant's data."""
-
-    row: int
-    fields: int
-    expected: int
-
-
 @dataclass(frozen=True)
 class ChunkRows:
     """Where a chunk's rows are in its file: `first`, the row number of its first row read were none of its own
@@ -72,29 +64,6 @@ class ChunkRows:
             return self.first + positions
         starts = np.array([w.row for w in self.wrong_fields], dtype=np.int64) - np.arange(len(self.wrong_fields))
         return self.first + positions + np.searchsorted(starts - self.first, positions, side="right")
-
-
-class _SkipWrongFields:
-    """pyarrow's invalid-row handler: skips a row with the wrong number of fields, and when counting keeps where it
-    was, up to `most` rows (pyarrow numbers rows from 1 with the header, and only when it reads without threads);
-    past them, the read stops with pyarrow's error."""
-
-    def __init__(self, keep: bool, most: int = 0) -> None:
-        self.keep, self.most = keep, most
-        self.rows: list[WrongFields] = []
-        self.refused: WrongFields | None = None
-        """the row past `most` at which the read was stopped"""
-
-    def __call__(self, row: pacsv.InvalidRow) -> str:
-        if self.keep:
-            if row.number is None:
-                return "error"
-            wrong = WrongFields(row.number - 2, row.actual_columns, row.expected_columns)
-            if len(self.rows) >= self.most:
-                self.refused = wrong
-                return "error"
-            self.rows.append(wrong)
-        return "skip"
 
 
 @dataclass(frozen=True)
@@ -190,7 +159,7 @@ def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa
 
 def _csv_header(path: Path, encoding: str) -> list[str]:
     read = pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)
-    parse = pacsv.ParseOptions(invalid_row_handler=_SkipWrongFields(keep=False))
+    parse = pacsv.ParseOptions(invalid_row_handler=SkipWrongFields(keep=False))
     with pacsv.open_csv(path, read_options=read, parse_options=parse) as reader:
         return reader.schema.names
 
@@ -201,7 +170,7 @@ def _csv_reader(
     header: list[str],
     as_text: bool,
     encoding: str,
-    wrong_fields: _SkipWrongFields | None = None,
+    wrong_fields: SkipWrongFields | None = None,
 ) -> pacsv.CSVStreamingReader:
     """The file's wanted columns, rows with the wrong number of fields skipped (and kept in `wrong_fields`)."""
     keep = [c for c in wanted_columns(schema) if c in header]
@@ -209,7 +178,7 @@ def _csv_reader(
         column_types=_csv_types(schema, header, as_text), include_columns=keep, strings_can_be_null=True
     )
     read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=wrong_fields is None)
-    parse = pacsv.ParseOptions(invalid_row_handler=wrong_fields or _SkipWrongFields(keep=False))
+    parse = pacsv.ParseOptions(invalid_row_handler=wrong_fields or SkipWrongFields(keep=False))
     return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
 
 
@@ -217,7 +186,7 @@ def _count_csv(
     path: Path, schema: Schema, header: list[str], as_text: bool, encoding: str, most_wrong: int
 ) -> tuple[int, list[WrongFields]]:
     """Rows read, and the rows with the wrong number of fields (more than `most_wrong`: BatchInputError)."""
-    rows, wrong = 0, _SkipWrongFields(keep=True, most=most_wrong)
+    rows, wrong = 0, SkipWrongFields(keep=True, most=most_wrong)
     try:
         with _csv_reader(path, schema, header, as_text, encoding, wrong) as reader:
             for batch in reader:

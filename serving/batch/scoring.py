@@ -17,9 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from thinfile.features.io import WrongFields
 from thinfile.features.schema import Schema
 from thinfile.features.validate import MatrixReport, ValidationReport, validate_arrow, validate_table
-from thinfile.serving.batch.input import ChunkRows, WrongFields
+from thinfile.serving.batch.input import ChunkRows
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import chunk_stats
 from thinfile.training.scorer.artefact import Scorer

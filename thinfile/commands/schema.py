@@ -13,7 +13,7 @@ from rich.table import Table
 
 from thinfile.commands.common import console, fail, results, show
 from thinfile.config import load_settings
-from thinfile.features.io import TableReadError, read_table
+from thinfile.features.io import TableReadError, read_table, read_table_setting_aside
 from thinfile.features.schema import SchemaError, load_schema
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def check(
     input that is the outcome under another name, and warns of one that alone nearly gives it away (as train
     does); with a borrower column, counts the borrowers and fails with fewer than train.min_borrowers.
     """
-    from thinfile.features.infer import check_table, error_summary
+    from thinfile.features.infer import check_table, error_summary, wrong_fields_problems
     from thinfile.features.words import counted
     from thinfile.training.data import outcome
 
@@ -140,7 +140,7 @@ def check(
     try:
         spec = load_schema(schema)
         with console.status(f"reading {table}"):
-            frame = read_table(table)
+            frame, aside = read_table_setting_aside(table, settings.batch.max_wrong_field_rows)
     except (TableReadError, SchemaError) as err:
         raise fail(str(err)) from None
     with console.status(f"checking {counted(len(frame), 'row')}"):
@@ -153,10 +153,13 @@ def check(
             leaks=settings.checks.leaks,
             min_borrowers=settings.train.min_borrowers,
         )
+    if aside:
+        result = replace(result, problems=[*wrong_fields_problems(aside, for_training=not scoring), *result.problems])
+    unread = f" (and {len(aside):,} not read: another number of fields than the header)" if aside else ""
     results.print(
         f"schema {spec.name!r} v{spec.version}: {len(spec.features)} model inputs, target {spec.target!r}, "
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
-        f"{counted(len(frame), 'row')}, {counted(len(frame.columns), 'column')}"
+        f"{counted(len(frame), 'row')}{unread}, {counted(len(frame.columns), 'column')}"
     )
     if result.ok and not scoring:
         result = replace(
