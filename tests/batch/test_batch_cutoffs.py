@@ -43,3 +43,22 @@ def test_a_refer_cutoff_above_the_approve_cutoff_is_one_line_and_exit_2(
     assert out.exit_code == 2
     assert "refer cut-off 650.0 is above approve cut-off 600.0" in out.output and "Traceback" not in out.output
     assert not (tmp_path / "out" / "scores").exists()
+
+
+def test_cutoff_as_train_names_it_is_the_approve_cutoff(tmp_path: Path, scorer_dir: Path, book: pd.DataFrame) -> None:
+    book.head(500).to_parquet(tmp_path / "book.parquet")
+    out = runner.invoke(
+        app,
+        [
+            "batch-score",
+            str(tmp_path / "book.parquet"),
+            str(tmp_path / "out"),
+            "-m",
+            str(scorer_dir),
+            "--cutoff",
+            "700",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    scores = pd.read_parquet(tmp_path / "out" / "scores")
+    assert ((scores["decision"].astype(str) == "approve") == (scores["score"] >= 700)).all()

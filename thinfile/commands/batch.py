@@ -142,9 +142,11 @@ def batch_score(
     approve_cutoff: float = typer.Option(
         None,
         "--approve-cutoff",
+        "--cutoff",
         envvar="THINFILE_APPROVE_CUTOFF",
         help="Approve at or above this score instead of the model's cut-off, as the service does with the same "
-        "variable; given alone, the refer cut-off moves with it, keeping the model's refer band.",
+        "variable (--cutoff, as `train` names it, is the same); given alone, the refer cut-off moves with it, keeping "
+        "the model's refer band.",
     ),
     refer_cutoff: float = typer.Option(
         None,
