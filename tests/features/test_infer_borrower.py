@@ -78,3 +78,11 @@ def test_a_yes_no_column_named_member_or_client_no_stays_an_input(book: pd.DataF
     flags = book.assign(member=np.where(np.arange(len(book)) % 3, "yes", "no"), client_no=np.arange(len(book)) % 2)
     inferred = _infer(flags.drop(columns="customer_id"))
     assert {"member", "client_no"} <= set(inferred.schema.feature_names)
+
+
+def test_borrower_ids_that_differ_only_in_case_or_spaces_are_a_todo(book: pd.DataFrame):
+    frame = book.assign(customer_id=book["customer_id"].map(lambda k: f"C{k}"))
+    frame.loc[frame.index[:2], "customer_id"] = ["c10001", " C10001 "]
+    inferred = _infer(frame, borrower="customer_id")
+    assert "borrower ids that differ only in case or spaces: 'c10001', ' C10001 '" in inferred.to_yaml()
+    assert "differ only in case or spaces" not in _infer(book, borrower="customer_id").to_yaml()

@@ -109,6 +109,19 @@ def test_a_table_without_the_borrower_column_its_schema_names_is_refused_by_the_
     assert any(p.startswith("table: no borrower column 'customer', which the schema names") for p in problems)
 
 
+def test_schema_check_warns_of_borrower_ids_that_differ_only_in_case_or_spaces(book, schemas):
+    table = book.copy()
+    table.loc[table.index[:2], "customer"] = ["c00007 ", " C00007"]
+    table.loc[table.index[2], "customer"] = "C00007"
+    table.loc[table.index[3], "customer"] = "Ann  Lee"
+    table.loc[table.index[4], "customer"] = "ann lee"
+    warnings = check_table(table, schemas[False], target_reader=outcome).warnings
+    said = [w for w in warnings if "differ only in case or spaces" in w]
+    assert len(said) == 1, warnings
+    assert "'c00007 ', ' C00007', 'C00007'" in said[0] and "'Ann  Lee', 'ann lee'" in said[0]
+    assert check_table(book, schemas[False], target_reader=outcome).warnings == []
+
+
 def test_schema_check_counts_the_borrowers_with_several_loans(schemas):
     table = pd.DataFrame(
         {
