@@ -46,7 +46,7 @@ from thinfile.training.settings import (
     TrainingSettings,
     tree_depth,
 )
-from thinfile.training.split import Split, split_frame, uneven_parts
+from thinfile.training.split import Split, borrowers_across, split_frame, uneven_parts
 from thinfile.training.tuning import choose_config
 
 CHAMPION_FAMILY = "lightgbm"
@@ -296,6 +296,9 @@ def train_frame(
     check_method(settings.reject_inference, schema)
     split = split_frame(prepared.frame, schema, settings.train)
     uneven = uneven_parts(split, settings.train)
+    across = borrowers_across(split)
+    if across:
+        say(across)
     warned = (*(p.warning(schema.target) for p in prepared.leak_suspects), *([uneven] if uneven else []))
     for warning in warned:
         say(f"warning: {warning}")

@@ -33,7 +33,7 @@ from thinfile.training.reporting.drawing import Drawing, Plots
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
 from thinfile.training.settings import EvaluationConfig, StabilityLimits, TrainingSettings
-from thinfile.training.split import Split
+from thinfile.training.split import Split, borrowers_across
 
 
 class PdModel(Protocol):
@@ -133,6 +133,9 @@ def data_facts(ctx: RunContext) -> dict[str, object]:
     }
     if schema.borrower_column:
         facts["borrowers"] = f"{schema.borrower_column}: {borrowers_seen(split.frame[schema.borrower_column])}"
+        across = borrowers_across(split)
+        if across:
+            facts["borrowers_in_both"] = across
     return facts
 
 

@@ -210,6 +210,25 @@ def uneven_parts(split: Split, config: TrainConfig) -> str | None:
     )
 
 
+def borrowers_across(split: Split) -> str | None:
+    """Under an out-of-time split by a table with a borrower column: how many of the test part's borrowers, and
+    their rows, also have loans in the training part (its dates keep the parts apart, not its borrowers); None
+    otherwise, or when none do."""
+    if not split.method.startswith("out_of_time") or not split.schema.borrower_column:
+        return None
+    train, test = split.borrowers("train"), split.borrowers("test")
+    assert train is not None and test is not None
+    seen = np.isin(test, train)
+    if not seen.any():
+        return None
+    return (
+        f"{len(np.unique(test[seen])):,} of the test part's {len(np.unique(test)):,} borrowers ({int(seen.sum()):,} "
+        f"of its {len(test):,} rows, {seen.mean():.0%}) also have loans in the training part: an out-of-time split "
+        "keeps dates apart, not borrowers, so the test metrics partly measure borrowers the model learnt from, as "
+        "returning borrowers are scored"
+    )
+
+
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     """Oldest rows train, the next validate, the newest test; ties keep table order."""
     problem = date_problem(frame, schema, ValidationSettings().examples_shown)

@@ -17,7 +17,14 @@ from thinfile.features.infer import check_table
 from thinfile.features.schema import Schema, SchemaError, parse_schema
 from thinfile.training.data import outcome
 from thinfile.training.settings import TrainConfig, tracking_uri
-from thinfile.training.split import SplitError, group_parts, split_frame, splits_otherwise, uneven_parts
+from thinfile.training.split import (
+    SplitError,
+    borrowers_across,
+    group_parts,
+    split_frame,
+    splits_otherwise,
+    uneven_parts,
+)
 from thinfile.training.tuning import cv_folds
 
 
@@ -99,6 +106,19 @@ def test_an_out_of_time_split_orders_loans_by_date_and_its_folds_still_keep_borr
     assert split.method == "out_of_time"
     for fit, held_out in cv_folds(y, TrainConfig(), groups):
         assert not set(groups[fit]) & set(groups[held_out])
+
+
+def test_an_out_of_time_split_counts_the_test_borrowers_who_also_borrowed_in_training(book, schemas):
+    split = split_frame(book, schemas[True], TrainConfig())
+    train, test = (book["customer"].iloc[split.rows_of(part)] for part in ("train", "test"))
+    seen = test.isin(set(train))
+    said = borrowers_across(split)
+    assert said is not None
+    assert said.startswith(
+        f"{test[seen].nunique():,} of the test part's {test.nunique():,} borrowers ({int(seen.sum()):,} of its "
+        f"{len(test):,} rows, {seen.mean():.0%}) also have loans in the training part"
+    )
+    assert borrowers_across(split_frame(book, schemas[False], TrainConfig())) is None
 
 
 def test_a_table_without_the_borrower_column_its_schema_names_is_refused_by_the_split_and_the_check(book, schemas):
@@ -248,3 +268,22 @@ def test_a_book_of_many_borrowers_is_split_by_whole_borrowers_in_its_shares():
     assert (parts_of == 1).all()
     rates = [y[part == k].mean() for k in range(3)]
     assert rates == pytest.approx([y.mean()] * 3, abs=0.005)
+
+
+@pytest.mark.slow
+def test_a_dated_train_says_and_records_the_test_borrowers_who_also_borrowed_in_training(
+    book, schemas, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    data = tmp_path / "book.parquet"
+    book.head(3_000).to_parquet(data, index=False)
+    (tmp_path / "dated.yaml").write_text(yaml.safe_dump(schemas[True].model_dump(mode="json", exclude_none=True)))
+    args = ["train", "--data", str(data), "--schema", str(tmp_path / "dated.yaml"), "--no-baselines", "--no-tune"]
+    trained = CliRunner().invoke(app, args, terminal_width=400)
+    assert trained.exit_code == 0, trained.output
+    expected = borrowers_across(split_frame(book.head(3_000), schemas[True], TrainConfig()))
+    assert expected is not None and expected in " ".join(trained.output.split())
+    client = mlflow.MlflowClient(tracking_uri())
+    (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    card = Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
+    assert f"- borrowers in both: {expected}" in card
