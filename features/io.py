@@ -147,11 +147,9 @@ def _dataset(path: Path, parts: list[Path], encoding: str) -> ds.Dataset:
     return ds.dataset(str(path), format=fmt)
 
 
-def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """The whole table in memory (for training-sized data; batch jobs stream parts instead). A folder of both
-    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order."""
-    p = Path(path)
-    parts = list_parts(p)
+def _nonempty_parts(path: Path) -> list[Path]:
+    """`list_parts`, refusing a 0-byte file among them (a failed extract: no header, so no columns)."""
+    parts = list_parts(path)
     empty = [f for f in parts if f.stat().st_size == 0]
     if empty:
         more = f" (and {len(empty) - 1:,} more)" if len(empty) > 1 else ""
@@ -159,6 +157,14 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
             f"{empty[0]}: empty file (0 bytes, not even a header, so its columns cannot be read){more}: fill it or "
             "remove it"
         )
+    return parts
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The whole table in memory (for training-sized data; batch jobs stream parts instead). A folder of both
+    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order."""
+    p = Path(path)
+    parts = _nonempty_parts(p)
     encoding = text_encoding()
     kinds = [[f for f in parts if f.suffix.lower() == ".csv"], [f for f in parts if f.suffix.lower() != ".csv"]]
     try:
@@ -181,7 +187,7 @@ def read_table_setting_aside(path: str | Path, most: int) -> tuple[pd.DataFrame,
     """As `read_table`, but up to `most` CSV rows per file with another number of fields than its header (a stray
     comma or quote, a cut line) are left out and returned, as a batch job sets them aside; more: TableReadError."""
     p = Path(path)
-    parts = list_parts(p)
+    parts = _nonempty_parts(p)
     csv = [f for f in parts if f.suffix.lower() == ".csv"]
     if not csv:
         return read_table(p), []

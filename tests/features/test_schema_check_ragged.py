@@ -86,3 +86,13 @@ def test_a_clean_csv_reads_as_the_plain_reader_reads_it() -> None:
     frame, aside = read_table_setting_aside(DATA / "german_credit.csv", most=10)
     assert aside == []
     pd.testing.assert_frame_equal(frame, read_table(DATA / "german_credit.csv"))
+
+
+def test_an_empty_file_in_a_book_to_check_is_named_as_read_table_names_it(tmp_path: Path) -> None:
+    folder = tmp_path / "book"
+    folder.mkdir()
+    ragged_book(folder / "a.csv", {})
+    (folder / "b.csv").write_bytes(b"")
+    code, out = check(str(folder), "--schema", str(SCHEMA), "--scoring")
+    assert code == 2, out
+    assert "b.csv: empty file (0 bytes, not even a header, so its columns cannot be read): fill it or remove it" in out
