@@ -162,18 +162,10 @@ def _nonempty_parts(path: Path) -> list[Path]:
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """The whole table in memory (for training-sized data; batch jobs stream parts instead). A folder of both
-    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order."""
-    p = Path(path)
-    parts = _nonempty_parts(p)
-    encoding = text_encoding()
-    kinds = [[f for f in parts if f.suffix.lower() == ".csv"], [f for f in parts if f.suffix.lower() != ".csv"]]
-    try:
-        frames = [_dataset(p, kind, encoding).to_table(columns=columns).to_pandas() for kind in kinds if kind]
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    except Exception as err:  # pyarrow raises many kinds for a malformed file
-        if is_decoding_error(err):
-            raise TableReadError(wrong_encoding(str(p), encoding)) from None
-        raise TableReadError(f"{p}: cannot be read as a table ({read_error(err)})") from None
+    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order; CSV files
+    are read one by one and stacked, a column's type widened where files differ (whole numbers in one month's
+    file, fractions in the next)."""
+    return _read(Path(path), columns, None)[0]
 
 
 class SetAside(NamedTuple):
@@ -186,37 +178,60 @@ class SetAside(NamedTuple):
 def read_table_setting_aside(path: str | Path, most: int) -> tuple[pd.DataFrame, list[SetAside]]:
     """As `read_table`, but up to `most` CSV rows per file with another number of fields than its header (a stray
     comma or quote, a cut line) are left out and returned, as a batch job sets them aside; more: TableReadError."""
-    p = Path(path)
+    return _read(Path(path), None, most)
+
+
+def _read(p: Path, columns: list[str] | None, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
+    """The table at `p` and the CSV rows set aside (`most` None: none, such a row is an error)."""
     parts = _nonempty_parts(p)
-    csv = [f for f in parts if f.suffix.lower() == ".csv"]
-    if not csv:
-        return read_table(p), []
     encoding = text_encoding()
-    frames: list[pa.Table] = []
+    csv = [f for f in parts if f.suffix.lower() == ".csv"]
+    rest = [f for f in parts if f.suffix.lower() != ".csv"]
+    tables: list[pa.Table] = []
     aside: list[SetAside] = []
     for part in csv:
-        handler = SkipWrongFields(keep=True, most=most)
+        table, wrong = _read_csv(part, p, columns, encoding, most)
+        tables.append(table)
+        aside.extend(SetAside(part, w) for w in wrong)
+    try:
+        frames = [pa.concat_tables(tables, promote_options="permissive").to_pandas()] if tables else []
+        if rest:
+            frames.append(_dataset(p, rest, encoding).to_table(columns=columns).to_pandas())
+    except Exception as err:  # pyarrow raises many kinds for a malformed file
+        if is_decoding_error(err):
+            raise TableReadError(wrong_encoding(str(p), encoding)) from None
+        raise TableReadError(f"{p}: cannot be read as a table ({read_error(err)})") from None
+    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), aside
+
+
+def _read_csv(
+    part: Path, root: Path, columns: list[str] | None, encoding: str, most: int | None
+) -> tuple[pa.Table, list[WrongFields]]:
+    """One CSV file (with the hive keys of its folders under `root`), read on every core; when it holds rows with
+    the wrong number of fields and `most` is given, read again on one thread (which numbers them), up to `most`
+    of them set aside."""
+    where = {"partitioning": "hive", "partition_base_dir": str(root)} if root.is_dir() else {}
+
+    def read(handler: SkipWrongFields | None) -> pa.Table:
         fmt = ds.CsvFileFormat(
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=handler is None),
             parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-        where = {"partitioning": "hive", "partition_base_dir": str(p)} if p.is_dir() else {}
-        try:
-            frames.append(ds.dataset([str(part)], format=fmt, **where).to_table(use_threads=False))
-        except Exception as err:  # pyarrow raises many kinds for a malformed file
-            if is_decoding_error(err):
-                raise TableReadError(wrong_encoding(str(part), encoding)) from None
-            raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
-        aside.extend(SetAside(part, w) for w in handler.rows)
+        return ds.dataset([str(part)], format=fmt, **where).to_table(columns=columns, use_threads=handler is None)
+
     try:
-        table = pa.concat_tables(frames, promote_options="permissive").to_pandas()
-    except pa.ArrowInvalid as err:
-        raise TableReadError(f"{p}: its CSV files cannot be read as one table ({read_error(err)})") from None
-    rest = [f for f in parts if f.suffix.lower() != ".csv"]
-    if rest:
-        table = pd.concat([table, _dataset(p, rest, encoding).to_table().to_pandas()], ignore_index=True)
-    return table, aside
+        try:
+            return read(None), []
+        except pa.ArrowInvalid as err:
+            if most is None or _RAGGED.search(" ".join(str(err).split())) is None:
+                raise
+        handler = SkipWrongFields(keep=True, most=most)
+        return read(handler), handler.rows
+    except Exception as err:  # pyarrow raises many kinds for a malformed file
+        if is_decoding_error(err):
+            raise TableReadError(wrong_encoding(str(part), encoding)) from None
+        raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
 
 
 READ_AS_MISSING: tuple[str, ...] = tuple(t for t in pacsv.ConvertOptions().null_values if t)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -117,3 +118,13 @@ def test_a_row_with_a_stray_comma_is_named_by_its_row_in_the_file_without_its_va
     said = str(err.value)
     assert "row 6 of the file (the header is row 1) has the wrong number of fields: expected 3 columns, got 4" in said
     assert "1,05" not in said
+
+
+def test_a_folder_of_monthly_csv_files_whose_column_is_whole_in_one_and_fractional_in_the_next_reads_whole(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "2024-01.csv").write_text("id,amount\n1,200\n2,350\n")
+    (tmp_path / "2024-02.csv").write_text("id,amount\n3,99.5\n4,\n")
+    expected = pd.concat([pd.read_csv(f) for f in sorted(tmp_path.glob("*.csv"))], ignore_index=True)
+    pd.testing.assert_frame_equal(read_table(tmp_path), expected, check_dtype=False)
+    assert read_table(tmp_path)["amount"].dtype == np.float64
