@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from thinfile.features.settings import csv_encoding
 from thinfile.features.words import COMMA_SEPARATED
@@ -128,23 +129,22 @@ def list_parts(path: str | Path) -> list[Path]:
     raise TableReadError(f"{p}: no such file or folder")
 
 
-def _dataset(path: Path, parts: list[Path], encoding: str) -> ds.Dataset:
-    """The table's data files only (a data card or README beside them is not read), hive keys included."""
-    csv = all(f.suffix.lower() == ".csv" for f in parts)
-    # an empty CSV cell is a missing value in text columns too, as batch jobs and pandas read it
-    fmt = (
-        ds.CsvFileFormat(
-            read_options=pacsv.ReadOptions(encoding=encoding),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-        )
-        if csv
-        else ds.ParquetFileFormat(  # a page the writer checksummed is verified: damage that still decodes is caught
-            default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
-        )
+def _parquet_dataset(path: Path, parts: list[Path]) -> ds.Dataset:
+    """The table's Parquet files only (a data card or README beside them is not read), hive keys included, each
+    column in the widest type its files hold it in (whole numbers in one month's file, fractions in the next)."""
+    # a page the writer checksummed is verified: damage that still decodes is caught
+    fmt = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
     )
-    if path.is_dir():
-        return ds.dataset([str(f) for f in parts], format=fmt, partitioning="hive", partition_base_dir=str(path))
-    return ds.dataset(str(path), format=fmt)
+    if not path.is_dir():
+        return ds.dataset(str(path), format=fmt)
+    files = [str(f) for f in parts]
+    found = ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=str(path))
+    if len(parts) > 1:
+        widened = pa.unify_schemas([found.schema, *(pq.read_schema(f) for f in parts)], promote_options="permissive")
+        if not widened.equals(found.schema):
+            return ds.dataset(files, schema=widened, format=fmt, partitioning="hive", partition_base_dir=str(path))
+    return found
 
 
 def _nonempty_parts(path: Path) -> list[Path]:
@@ -196,7 +196,7 @@ def _read(p: Path, columns: list[str] | None, most: int | None) -> tuple[pd.Data
     try:
         frames = [pa.concat_tables(tables, promote_options="permissive").to_pandas()] if tables else []
         if rest:
-            frames.append(_dataset(p, rest, encoding).to_table(columns=columns).to_pandas())
+            frames.append(_parquet_dataset(p, rest).to_table(columns=columns).to_pandas())
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None

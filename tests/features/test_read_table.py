@@ -128,3 +128,16 @@ def test_a_folder_of_monthly_csv_files_whose_column_is_whole_in_one_and_fraction
     expected = pd.concat([pd.read_csv(f) for f in sorted(tmp_path.glob("*.csv"))], ignore_index=True)
     pd.testing.assert_frame_equal(read_table(tmp_path), expected, check_dtype=False)
     assert read_table(tmp_path)["amount"].dtype == np.float64
+
+
+def test_a_folder_of_monthly_parquet_files_whose_column_is_whole_in_one_and_fractional_in_the_next_reads_whole(
+    tmp_path: Path,
+) -> None:
+    first = pd.DataFrame({"id": [1, 2], "amount": [200, 350]})
+    second = pd.DataFrame({"id": [3, 4], "amount": [99.5, None]})
+    for name, part in (("month=1", first), ("month=2", second)):
+        (tmp_path / name).mkdir()
+        part.to_parquet(tmp_path / name / "part.parquet", index=False)
+    read = read_table(tmp_path)
+    assert read["amount"].tolist()[:3] == [200.0, 350.0, 99.5] and np.isnan(read["amount"].iloc[3])
+    assert read["month"].tolist() == [1, 1, 2, 2]
