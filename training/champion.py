@@ -85,9 +85,12 @@ def train_booster(
 
 def platt_if_it_helps(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
     """Platt (a, b) fitted on one half of validation, kept only if it lowers log loss on the other half and keeps
-    the ranking (a positive slope: a score never turns upside down on a small or odd validation set)."""
+    the ranking (a positive slope: a score never turns upside down on a small or odd validation set). None is
+    fitted, (1, 0), when the half it would be fitted on holds only one outcome (a small book's few defaults)."""
     rng = np.random.default_rng(seed)
     half = rng.random(len(y)) < 0.5
+    if len(np.unique(y[half])) < 2:
+        return 1.0, 0.0
     raw = expit(margin)
     fit = LogisticRegression(C=1e6).fit(margin[half, None], y[half])
     a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])

@@ -463,11 +463,13 @@ def run_loop(
     )
 
 
-def log_summary(result: LoopResult, files: dict[str, str]) -> str:
-    """One MLflow run for the loop: headline metrics, the sweep and generations as steps, the report files."""
+def log_summary(result: LoopResult, write: Callable[[dict[str, object]], dict[str, str]]) -> dict[str, str]:
+    """One MLflow run for the loop: headline metrics, the sweep and generations as steps, and the report files,
+    which `write` makes of `result.to_dict()` once the run's id is `result.summary_run_id` (so they name it)."""
     experiment = tracking.experiment_id()
     head = result.headline()
     with mlflow.start_run(experiment_id=experiment, run_name=f"lending loop {result.loop_id[:8]}") as run:
+        result.summary_run_id = run.info.run_id
         mlflow.set_tags(
             {LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop", **tracking.process_tags()}
         )
@@ -493,6 +495,7 @@ def log_summary(result: LoopResult, files: dict[str, str]) -> str:
                 value = float(row[key])  # type: ignore[arg-type]
                 if np.isfinite(value):
                     mlflow.log_metric(f"gen_{key}_{row['method']}", value, step=int(row["generation"]))  # type: ignore[call-overload]
+        files = write(result.to_dict())
         for path in files.values():
             mlflow.log_artifact(path)
-        return run.info.run_id
+        return files

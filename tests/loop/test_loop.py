@@ -76,7 +76,9 @@ def test_the_report_is_html_and_strict_json_and_a_summary_run(loop_result, tmp_p
     assert report["headline"]["floor_auc"] == loop_result.run("none").metrics["truth_auc"]
     html = Path(files["html"]).read_text()
     assert "What exploration buys" in html and "Several turns of the loop" in html and "data:image/svg+xml" in html
-    run_id = log_summary(loop_result, files)
+    files = log_summary(loop_result, lambda report: write_report(report, tmp_path / "logged"))
+    run_id = loop_result.summary_run_id
+    assert run_id is not None and json.loads(Path(files["json"]).read_text())["summary_run_id"] == run_id
     run = MlflowClient().get_run(run_id)
     assert run.data.tags[LOOP_TAG] == loop_result.loop_id
     history = MlflowClient().get_metric_history(run_id, "explore_truth_auc")
@@ -98,3 +100,12 @@ def test_loop_cli_refuses_an_unknown_method(tmp_path):
     result = runner.invoke(app, ["loop", "-n", "4000", "--methods", "none,magic", "-o", str(tmp_path)])
     assert result.exit_code == 2
     assert "unknown reject-inference method(s) magic" in result.output
+
+
+@pytest.mark.slow
+def test_the_loop_runs_at_its_smallest_size(tmp_path):
+    """2,000 applicants: a validation half with no default once made the calibration fail (seeds 0 and 1)."""
+    args = ["loop", "-n", str(LoopSettings.model_fields["rows"].metadata[0].ge), "--no-log-runs", "-o", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "lending-loop.json").read_text())["settings"]["rows"] == 2_000

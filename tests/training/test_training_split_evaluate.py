@@ -160,3 +160,17 @@ def test_platt_never_turns_the_ranking_upside_down() -> None:
     y = (rng.random(400) < 1 / (1 + np.exp(margin))).astype(int)  # outcomes run against the margin
     a, _ = platt_if_it_helps(margin, y, seed=1)
     assert a > 0
+
+
+def test_platt_is_left_out_when_the_half_it_would_be_fitted_on_holds_no_default() -> None:
+    import numpy as np
+
+    from thinfile.training.champion import platt_if_it_helps
+
+    margin = np.random.default_rng(0).normal(size=60)
+    assert platt_if_it_helps(margin, np.zeros(60, dtype=int), seed=1) == (1.0, 0.0)
+    for seed in range(20):  # one default: on some seeds it falls in the half not fitted on
+        y = np.zeros(60, dtype=int)
+        y[7] = 1
+        a, _ = platt_if_it_helps(margin, y, seed=seed)
+        assert a > 0

@@ -402,10 +402,10 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as err:
             if output_closed(err):  # nobody reads on: `thinfile.launch` ends the process without a word
                 raise typer.Exit(EXIT_CLOSED) from None
-            if _interrupted(err) and not _debugging():  # Ctrl-C inside a library that wrapped it in its own error
+            if _interrupted(err) and not debugging():  # Ctrl-C inside a library that wrapped it in its own error
                 raise fail(f"interrupted {STOPPED}", code=EXIT_INTERRUPTED) from None
             message = expected_fault(err)
-            if message is None or _debugging():
+            if message is None or debugging():
                 raise
             raise fail(message) from None
 
@@ -452,6 +452,6 @@ def _causes(err: BaseException) -> Iterator[BaseException]:
         found = getattr(found, "orig", None) or found.__cause__ or found.__context__
 
 
-def _debugging() -> bool:
+def debugging() -> bool:
     context = get_current_context(silent=True)
     return bool(context and context.find_root().params.get("debug"))

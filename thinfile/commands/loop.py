@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, from_settings, results, say, share_option, show
+from thinfile.commands.common import console, debugging, fail, from_settings, results, say, share_option, show
 from thinfile.config import load_settings
 from thinfile.features.schema import load_schema
 from thinfile.features.settings import BureauEraPolicy, project_root
@@ -98,11 +98,14 @@ def loop(
         with console.status("lending loop") as status:
             result = run_loop(load_schema(), base.generator, history, loop_settings, base, progress=say(status))
     except ValueError as err:
+        if debugging():
+            raise
         raise fail(str(err)) from None
-    report = result.to_dict()
-    files = write_report(report, out or project_root() / "reports" / "lending-loop")
+    folder = out or project_root() / "reports" / "lending-loop"
     if loop_settings.log_runs:
-        result.summary_run_id = log_summary(result, files)
+        files = log_summary(result, lambda report: write_report(report, folder))
+    else:
+        files = write_report(result.to_dict(), folder)
     _print(result)
     results.print(f"[green]report[/] {files['html']}  (JSON: {files['json']})")
 
