@@ -37,6 +37,10 @@ class Candidate:
     verdict: str
     failed_checks: int = 0
     true_risk_checks: tuple[str, ...] = ()
+    audited: str = ""
+    """which rows its fairness audit (and the AUC in it) read: their fingerprint, else the audit's words for them"""
+    audited_as: str = ""
+    """those rows in words: the table and how many"""
 
     @property
     def qualifies(self) -> bool:
@@ -74,6 +78,14 @@ def choose(candidates: list[Candidate], gate: PromotionGate) -> Promotion:
     """The qualifying candidate with the best AUC, or None; the reason names both sides of the trade."""
     if not candidates:
         return Promotion(None, "no candidate versions to choose from")
+    if len({c.audited for c in candidates if c.audited}) > 1:
+        return Promotion(
+            None,
+            "nothing promoted: the candidates' fairness audits read different rows ("
+            + "; ".join(f"{_label(c)}: {c.audited_as}" for c in candidates if c.audited)
+            + "), so neither their AUCs nor their checks compare: audit each on the same table "
+            "(`thinfile fairness --model VERSION --data TABLE`), then promote",
+        )
     best = max(candidates, key=lambda c: c.auc)
     qualifying = [c for c in candidates if c.qualifies and best.auc - c.auc <= gate.max_auc_cost + 1e-12]
     if not qualifying:
@@ -101,8 +113,8 @@ def choose(candidates: list[Candidate], gate: PromotionGate) -> Promotion:
         tail = "; ".join(f"{_label(c)} AUC {c.auc:.4f}, {_state(c)}" for c in others)
         return Promotion(
             chosen,
-            f"{_label(chosen)} has the best AUC ({chosen.auc:.4f}) and passes every fairness "
-            f"check" + (f" ({tail})" if tail else ""),
+            f"{_label(chosen)} has the best AUC ({chosen.auc:.4f}) and {_state(chosen)}"
+            + (f" ({tail})" if tail else ""),
         )
     return Promotion(
         chosen,
@@ -141,13 +153,17 @@ def true_risk_checks(report: Mapping[str, Any], tolerance: float) -> tuple[str, 
 
 def report_candidate(version: str, role: str, report: Any, gate: PromotionGate | None = None) -> Candidate:
     """A candidate from a fairness report made in this process (its AUC is on the same test rows)."""
-    return _candidate(version, role, report.to_dict(), gate or PromotionGate())
+    return json_candidate(version, role, report.to_dict(), gate or PromotionGate())
 
 
-def _candidate(version: str, role: str, report: Mapping[str, Any], gate: PromotionGate) -> Candidate:
+def json_candidate(version: str, role: str, report: Mapping[str, Any], gate: PromotionGate) -> Candidate:
+    """A candidate from a fairness report's JSON: its verdict, failed checks, AUC and the rows it audited."""
     failed = [c for c in report.get("checks", []) if c.get("passed") is False]
     verdict = str(report.get("verdict") or ("pass" if report.get("passed") else "fail"))
     auc = report.get("overall", {}).get("auc")
+    data = report.get("data", {})
+    rows = data.get("rows")
+    as_words = f"{data.get('source') or 'rows'}{f', {rows:,} rows' if isinstance(rows, int) else ''}"
     return Candidate(
         version,
         role,
@@ -155,6 +171,8 @@ def _candidate(version: str, role: str, report: Mapping[str, Any], gate: Promoti
         verdict,
         len(failed),
         true_risk_checks(report, gate.oracle_tolerance),
+        str(data.get("rows_fingerprint") or as_words),
+        as_words,
     )
 
 
@@ -166,7 +184,7 @@ def registered_candidate(name: str, ref: str | int, role: str, gate: PromotionGa
     except (mlflow.exceptions.MlflowException, OSError, ValueError):
         metrics = client().get_run(str(version.run_id)).data.metrics
         return Candidate(str(version.version), role, float(metrics.get("auc", float("nan"))), "not audited")
-    return _candidate(str(version.version), role, report, gate or PromotionGate())
+    return json_candidate(str(version.version), role, report, gate or PromotionGate())
 
 
 def aliased_candidates(

@@ -12,8 +12,16 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.features.schema import Schema
 from thinfile.training.champion import fit_champion
+from thinfile.training.fairness.audit import rows_fingerprint
 from thinfile.training.pipeline import TrainResult
-from thinfile.training.promotion import REPORT_ARTIFACT, Candidate, apply, choose, true_risk_checks
+from thinfile.training.promotion import (
+    REPORT_ARTIFACT,
+    Candidate,
+    apply,
+    choose,
+    json_candidate,
+    true_risk_checks,
+)
 from thinfile.training.registry import log_scorer, set_alias
 from thinfile.training.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, PromotionGate, TrainConfig, model_name_for
 from thinfile.training.tracking import experiment_id
@@ -81,6 +89,36 @@ def test_a_model_worse_than_the_true_risk_on_a_failed_check_is_blocked() -> None
 
 def test_without_an_oracle_every_failed_check_blocks() -> None:
     assert true_risk_checks(report_json("fail", 0.8, eo=0.06, oracle_eo=None), 0.01) == ()
+
+
+def test_the_best_auc_qualifying_by_the_true_risk_is_not_said_to_pass_every_check() -> None:
+    report = report_json("fail", 0.815, eo=0.116, oracle_eo=0.120)
+    c = Candidate("5", "challenger", 0.815, "fail", 1, true_risk_checks(report, 0.01))
+    decision = choose([Candidate("4", "champion", 0.806, "fail", 5), c], GATE)
+    assert decision.chosen == c
+    assert "v5 (challenger) has the best AUC (0.8150) and fails only checks the true risk fails too" in decision.reason
+    assert "passes every fairness check" not in decision.reason
+
+
+def test_audits_of_different_rows_are_not_compared() -> None:
+    champion = json_candidate(
+        "4", "champion", {**report_json("fail", 0.81, 0.06, None), "data": _rows("a", 1_000)}, GATE
+    )
+    challenger = json_candidate(
+        "5", "challenger", {**report_json("pass", 0.82, 0.01, None), "data": _rows("b", 9_000)}, GATE
+    )
+    decision = choose([champion, challenger], GATE)
+    assert decision.chosen is None
+    assert decision.reason.startswith("nothing promoted: the candidates' fairness audits read different rows")
+    assert "v4 (champion): table a, 1,000 rows; v5 (challenger): table b, 9,000 rows" in decision.reason
+    same = json_candidate("5", "challenger", {**report_json("pass", 0.82, 0.01, None), "data": _rows("a", 1_000)}, GATE)
+    assert choose([champion, same], GATE).chosen == same
+
+
+def _rows(table: str, rows: int) -> dict[str, object]:
+    """A report's `data`, as `audit_scorer` writes it, for `rows` rows of `table` (its fingerprint from the ids)."""
+    ids = pd.Series([f"{table}{k}" for k in range(rows)])
+    return {"rows": rows, "rows_fingerprint": rows_fingerprint(ids), "source": f"table {table}"}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ and calibration grouped by pandas (see metrics)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
 from dataclasses import dataclass, field, replace
@@ -1173,7 +1174,15 @@ def build_report(
 
     return FairnessReport(
         model=model or {},
-        data={"rows": n, "schema": schema.name, "schema_fingerprint": schema.fingerprint, **(data or {})},
+        data={
+            "rows": n,
+            "rows_fingerprint": rows_fingerprint(frame[schema.id_column])
+            if schema.id_column in frame.columns
+            else None,
+            "schema": schema.name,
+            "schema_fingerprint": schema.fingerprint,
+            **(data or {}),
+        },
         cutoffs=cutoffs,
         limits=limits,
         audit=audit,
@@ -1219,3 +1228,10 @@ def fairness_report(
         model=model,
         data=data,
     )
+
+
+def rows_fingerprint(ids: pd.Series) -> str:
+    """Which rows were audited, in 16 hex digits: the same ids in any order give the same fingerprint, so two audits
+    (of a champion and a challenger, say) can be told to be of the same rows or not."""
+    hashed = np.sort(pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy())
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
