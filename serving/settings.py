@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +21,23 @@ def _read_key(path: Path, variable: str) -> str | None:
     if not path.is_file():
         raise ValueError(f"{variable} names {path}, which is not a readable file")
     return path.read_text().strip() or None
+
+
+def misspelt_variables(environ: Mapping[str, str], cutoff: float = 0.8) -> list[str]:
+    """THINFILE_* variables that are not the service's own but read like one of them misspelt (THINFILE_APROVE_
+    CUTOFF), each with the one meant: the service would otherwise run on that setting's default without a word.
+    Other thinfile variables (a training section's, THINFILE_HOME) are not this close to any of them."""
+    own = sorted(name.upper() for name in ServingSettings.model_fields)
+    out = []
+    for key in sorted(environ):
+        upper = key.upper()
+        name = upper.removeprefix("THINFILE_")
+        if name == upper or "__" in name or name in own:
+            continue
+        close = difflib.get_close_matches(name, own, n=1, cutoff=cutoff)
+        if close:
+            out.append(f"{key}: not a setting; did you mean THINFILE_{close[0]}?")
+    return out
 
 
 def is_loopback(host: str | None) -> bool:

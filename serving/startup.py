@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from thinfile.features.schema import BUILTIN_SCHEMA, Schema, SchemaError, load_schema
-from thinfile.serving.settings import ServingSettings, is_loopback, setting_problems
+from thinfile.serving.settings import ServingSettings, is_loopback, misspelt_variables, setting_problems
 
 
 class ServiceStartError(RuntimeError):
@@ -21,6 +21,9 @@ class ServiceStartError(RuntimeError):
 def settings_from_env(**overrides: object) -> ServingSettings:
     """The service's settings from its THINFILE_* variables (and the CLI's `overrides`), or why not in one line
     naming each bad variable (never its value)."""
+    misspelt = misspelt_variables(os.environ)
+    if misspelt:
+        raise ServiceStartError(f"bad serving settings: {'; '.join(misspelt)}")
     try:
         return ServingSettings.from_env(**overrides)
     except ValidationError as err:

@@ -12,9 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from thinfile.cli import app
+from thinfile.config import SETTINGS_FILE_VARIABLE, Settings
 from thinfile.features.schema import Schema
+from thinfile.features.settings import Home, TextFiles
+from thinfile.serving.processes import SERVER_PID
 from thinfile.serving.service import load_model
-from thinfile.serving.settings import ServingSettings
+from thinfile.serving.settings import ServingSettings, misspelt_variables
 from thinfile.serving.startup import ServiceStartError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +167,34 @@ def test_serve_refuses_in_one_line_an_audit_log_it_cannot_write(
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert f"cannot write the audit log {blocked / 'decisions.jsonl'}" in text and "Traceback" not in text
+
+
+def test_bentoml_serve_itself_refuses_a_misspelt_service_variable(tmp_path: Path) -> None:
+    """The Bento's own start (`bentoml serve`, a container's entry point) is refused as `thinfile serve` is: a
+    misspelt cut-off would otherwise leave the model's own in force without a word."""
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "THINFILE_HOME": str(tmp_path),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "HOME": str(tmp_path),
+        "THINFILE_APROVE_CUTOFF": "620",
+    }
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    args = [bentoml, "serve", "thinfile.serving.service:Thinfile", "--host", "127.0.0.1", "--port", "3997"]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said[-2000:]
+    assert "THINFILE_APROVE_CUTOFF: not a setting; did you mean THINFILE_APPROVE_CUTOFF?" in said
+    assert "Traceback" not in said
+
+
+def test_no_variable_a_thinfile_command_reads_is_taken_for_a_misspelt_service_variable() -> None:
+    read = [
+        f"THINFILE_{name.upper()}" for name in (*Settings.model_fields, *Home.model_fields, *TextFiles.model_fields)
+    ]
+    read += [SETTINGS_FILE_VARIABLE, SERVER_PID]
+    assert misspelt_variables(dict.fromkeys(read, "1")) == []
+    assert misspelt_variables({"THINFILE_WORKER": "2", "thinfile_api_kye": "x"}) == [
+        "THINFILE_WORKER: not a setting; did you mean THINFILE_WORKERS?",
+        "thinfile_api_kye: not a setting; did you mean THINFILE_API_KEY?",
+    ]
