@@ -70,7 +70,7 @@ def targets(params: GeneratorParams) -> list[Target]:
             "oracle AUC of true_pd",
             0.83,
             0.03,
-            "best models on real lending data: Home Credit ~0.81, Give Me Some Credit ~0.87 (DOMAIN.md)",
+            "best models on real lending data: Home Credit ~0.81, Give Me Some Credit ~0.87 (Kaggle leaderboards)",
         ),
         Target("female_share", "female share", params.female_share, 0.01, "about half the population"),
         Target(

@@ -198,3 +198,11 @@ def test_no_variable_a_thinfile_command_reads_is_taken_for_a_misspelt_service_va
         "THINFILE_WORKER: not a setting; did you mean THINFILE_WORKERS?",
         "thinfile_api_kye: not a setting; did you mean THINFILE_API_KEY?",
     ]
+
+
+@pytest.mark.parametrize("command", ["serve", "ui"])
+def test_a_port_out_of_range_is_refused_naming_the_option(command: str) -> None:
+    result = runner.invoke(app, [command, "--port", "99999"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.output and "65535" in result.output
+    assert "THINFILE_PORT" not in result.output

@@ -51,7 +51,7 @@ def port_in_use(host: str, port: int) -> bool:
 
 def serve(
     port: int = typer.Option(
-        None, "--port", "-p", help=f"Port to listen on (default {BUILT_IN.port}, or THINFILE_PORT)."
+        None, "--port", "-p", min=1, max=65535, help=f"Port to listen on (default {BUILT_IN.port}, or THINFILE_PORT)."
     ),
     host: str = typer.Option(
         None,

@@ -14,7 +14,7 @@ from thinfile.training.settings import nothing_trained, tracking_uri
 
 def ui(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; loopback by default."),
-    port: int = typer.Option(5000, "--port", "-p", help="Port of the MLflow UI."),
+    port: int = typer.Option(5000, "--port", "-p", min=1, max=65535, help="Port of the MLflow UI."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="MLflow server worker processes."),
 ) -> None:
     """Open the MLflow UI on the project's store (runs side by side, registered models and aliases).
