@@ -185,7 +185,10 @@ ScoreResponse = response_model(DEFAULT_TOP_REASONS)
 class ModelCard(BaseModel):
     """GET /model: which model answers, how it scored in training, its scale, cut-offs, the limits and the input."""
 
-    model: dict[str, Any] = Field(description="name, version, run id, aliases, family")
+    model: dict[str, Any] = Field(
+        description="name, version, run id, family; its aliases as the registry gave them when it was loaded, at "
+        "loaded_at (an alias moved since, by `thinfile promote`, shows once the service restarts)"
+    )
     metrics: dict[str, float | None] = Field(description="the training run's metrics in MLflow")
     schema_: dict[str, Any] = Field(alias="schema", description="name, version and fingerprint of the feature schema")
     scale: dict[str, Any]

@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import anyio
@@ -259,7 +260,12 @@ class Thinfile:
             self.decider = Decider(scorer, self.schema, self.settings, self.audit_key)
             meta = scorer.meta
             self.model_card = {
-                "model": {**self.decider.model, "aliases": meta.get("aliases", []), "family": meta.get("family")},
+                "model": {
+                    **self.decider.model,
+                    "aliases": meta.get("aliases", []),
+                    "family": meta.get("family"),
+                    "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
                 "metrics": run_metrics(meta.get("run_id")),
                 "schema": {
                     "name": self.schema.name,

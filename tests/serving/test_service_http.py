@@ -9,6 +9,7 @@ import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,7 @@ def test_model_endpoint_names_the_model_its_metrics_and_the_input_schema(served,
     meta = served.scorer.meta
     assert card["model"]["version"] == meta["version"] and card["model"]["run_id"] == meta["run_id"]
     assert CHAMPION_ALIAS in card["model"]["aliases"]
+    assert datetime.fromisoformat(card["model"]["loaded_at"]) <= datetime.now(UTC)  # aliases as of then
     assert card["metrics"]["auc"] == pytest.approx(0.77)
     assert list(card["input_schema"]["properties"]) == schema.feature_names
     assert card["cutoffs"] == served.scorer.cutoffs.model_dump()
