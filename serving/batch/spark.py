@@ -62,6 +62,8 @@ _CONNECT = (
     "shared-access or serverless compute, SPARK_REMOTE) are not supported: use a single-user cluster, or "
     "--engine embedded"
 )
+_MASTER = re.compile(r"local(\[(\*|\d+)(\s*,\s*\d+)?\])?|local-cluster\[.+\]|(spark|k8s|mesos)://.+|yarn")
+"""the master URLs Spark takes (its SparkSubmit parses the same forms)"""
 _PYTHON_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit)): (.+)$", re.MULTILINE)
 
 
@@ -83,6 +85,11 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
     console log at `log_level` (a failed job's one-line error names the cause either way). Ctrl-C or SIGTERM while
     the JVM starts takes effect once it has started (a JVM cut off half-way outlives this process)."""
     SparkSession = _pyspark()
+    if master and not _MASTER.fullmatch(master):
+        raise SparkUnavailableError(
+            f"--master {master!r} is not a Spark master URL: give local, local[*], local[N], spark://HOST:PORT, yarn "
+            "or k8s://HOST:PORT"
+        )
     active = SparkSession.getActiveSession()
     if active is not None:
         if not hasattr(active, "sparkContext"):  # Spark Connect has no SparkContext

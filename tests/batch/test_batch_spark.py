@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,9 @@ def test_sessions_thinfile_starts_keep_the_users_driver_java_options_and_take_ea
     done = subprocess.run([sys.executable, "-c", SESSIONS], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["kept", "ERROR", "kept", "INFO"], done.stdout
+
+
+@pytest.mark.parametrize("master", ["bogus", "local[x]", "spark://"])
+def test_a_master_that_is_no_spark_url_is_refused_before_a_jvm_starts(master: str) -> None:
+    with pytest.raises(SparkUnavailableError, match=rf"--master '{re.escape(master)}' is not a Spark master URL"):
+        spark_session(master)
