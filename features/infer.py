@@ -924,6 +924,7 @@ def infer_schema(
     _note_copies(frame, columns, target, protected, settings)
     if borrower is None:
         _note_borrower_ids(frame, columns, settings.max_code_levels)
+    _note_true_pd(frame, columns)
     features = [c.entry for c in columns.values() if c.role == "feature"]
     if not features:
         raise InferError(f"{source}: no column is left to be a model input")
@@ -977,6 +978,24 @@ def _note_borrower_ids(frame: pd.DataFrame, columns: dict[str, Column], most_lev
             )
             kept = tuple(n for n in column.notes if not n.startswith(TODO))  # a feature's to-dos are moot now
             columns[name] = Column(name, "left_out", notes=(*kept, note))
+
+
+_TRUE_PD = re.compile(r"(true|oracle|actual)_?(pd|default_?prob(ability)?|prob(ability)?_?(of_)?default)", re.I)
+
+
+def _note_true_pd(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
+    """Left out, with a to-do: a column of probabilities named like the true default probability (the synthetic
+    world's `true_pd`), which only a simulation knows and which would hand a model the answer."""
+    for name, column in columns.items():
+        values = pd.to_numeric(frame[name], errors="coerce") if column.role == "feature" else None
+        if values is None or not _TRUE_PD.fullmatch(name) or not values.dropna().between(0, 1).all():
+            continue
+        note = (
+            f"{TODO}: named like the true default probability, which only a simulation knows: never a model input "
+            f"(it would hand the model the answer); to measure models against it, set oracle_column: {name}"
+        )
+        kept = tuple(n for n in column.notes if not n.startswith(TODO))
+        columns[name] = Column(name, "left_out", notes=(*kept, note))
 
 
 def _note_copies(

@@ -484,3 +484,12 @@ def test_numbers_written_as_text_0_and_1_with_stray_spaces_are_a_yes_no_input(ta
     frame.loc[1, "flag"] = "1"
     found = infer_schema(frame, name="acme", target="bad")
     assert found.schema.by_name["flag"].type.value == "bool"
+
+
+def test_a_column_named_like_the_true_default_probability_is_left_out_with_a_todo(table):
+    rng = np.random.default_rng(5)
+    with_oracle = table.assign(true_pd=rng.uniform(0.01, 0.4, len(table)), pd_bucket=rng.integers(1, 4, len(table)))
+    inferred = infer_schema(with_oracle, name="acme", target="bad", protected=["sex"], source="acme.csv")
+    assert "true_pd" not in inferred.schema.feature_names
+    assert "true_pd: named like the true default probability, which only a simulation knows" in inferred.to_yaml()
+    assert "pd_bucket" in inferred.schema.feature_names  # named otherwise: an input like any other
