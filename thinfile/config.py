@@ -276,9 +276,28 @@ def _problems(err: ValidationError) -> list[str]:
             where = ".".join(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "not a setting (see `thinfile settings` for every name)"
+            msg = f"not a setting{_meant(loc)}"
         out.append(f"{where}: {msg}")
     return out
+
+
+def _meant(loc: list[str]) -> str:
+    """'; did you mean X?' for a section or field name given where none is (`loc`: its path in the settings), the
+    closest name at that place or a section's field given without its section; else where to find every name."""
+    sections = _section_fields()
+    *parents, name = loc
+    if not parents:
+        close = difflib.get_close_matches(name, list(sections), n=1, cutoff=0.7)
+        if close:
+            return f"; did you mean {close[0]}?"
+        owners = [section for section, fields in sections.items() if name in fields]
+        if owners:
+            return f"; a field is given under its section: {' or '.join(f'{s}.{name}' for s in owners)}"
+    elif len(parents) == 1 and parents[0] in sections:
+        close = difflib.get_close_matches(name, sorted(sections[parents[0]]), n=1, cutoff=0.7)
+        if close:
+            return f"; did you mean {parents[0]}.{close[0]}?"
+    return " (see `thinfile settings` for every name)"
 
 
 def settings_yaml(settings: BaseModel, source: Callable[[list[str]], str | None] | None = None) -> str:

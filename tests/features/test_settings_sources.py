@@ -77,8 +77,31 @@ def test_a_bad_variable_is_named_by_the_variable(monkeypatch: pytest.MonkeyPatch
 
 def test_a_misspelt_field_is_refused_as_not_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(write(tmp_path / "s.yaml", "batch:\n  chunk_row: 10\n")))
-    with pytest.raises(SettingsError, match=r"batch\.chunk_row in .*: not a setting"):
+    with pytest.raises(SettingsError, match=r"batch\.chunk_row in .*: not a setting; did you mean batch\.chunk_rows\?"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("fairnes:\n  disparate_impact_min: 0.9\n", "fairnes in {file}: not a setting; did you mean fairness?"),
+        (
+            "disparate_impact_min: 0.9\n",
+            "disparate_impact_min in {file}: not a setting; a field is given under its section: "
+            "fairness.disparate_impact_min",
+        ),
+        ("zzz: 1\n", "zzz in {file}: not a setting (see `thinfile settings` for every name)"),
+    ],
+    ids=["a-misspelt-section", "a-field-without-its-section", "nothing-close"],
+)
+def test_a_file_key_that_is_not_a_setting_says_what_was_likely_meant(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, said: str
+) -> None:
+    file = write(tmp_path / "s.yaml", text)
+    monkeypatch.setenv(SETTINGS_FILE_VARIABLE, str(file))
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert said.format(file=file) in str(err.value)
 
 
 @pytest.mark.parametrize(
