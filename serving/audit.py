@@ -513,6 +513,8 @@ class AuditReport:
     sealed: int = 0
     macs_checked: int = 0
     macs_matched: int = 0
+    macs_after_gaps: int = 0
+    """records not checked: each is the first after a gap in its chain, and its MAC chains from a missing record's"""
     other_keys: dict[str, int] = field(default_factory=dict)
     wrong_key: bool = False
     chains: dict[str, dict] = field(default_factory=dict)
@@ -640,13 +642,21 @@ def _close_chain(report: AuditReport, name: str, chain: _Chain) -> None:
         report.macs_checked -= chain.checked
         for kid, n in chain.key_ids.items():
             report.other_keys[kid] = report.other_keys.get(kid, 0) + n
-    elif chain.checked and not chain.matched:
+        _record_chain(report, name, chain)
+        return
+    if report.key_checked:
+        report.macs_after_gaps += len(chain.missing)
+    if chain.checked and not chain.matched:
         report.problems["key"].add(f"chain {name}: none of its {chain.checked} checked MAC(s) match", chain.checked)
     elif chain.bad.count:
         edited = report.problems["edited"]
         edited.count += chain.bad.count
         edited.entries += chain.bad.entries
         edited.examples.extend(chain.bad.examples[: EXAMPLES - len(edited.examples)])
+    _record_chain(report, name, chain)
+
+
+def _record_chain(report: AuditReport, name: str, chain: _Chain) -> None:
     report.chains[name] = {
         "records": chain.records,
         "first_seq": chain.first_seq,

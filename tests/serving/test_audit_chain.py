@@ -79,6 +79,7 @@ def test_a_deleted_middle_record_is_a_sequence_gap(tmp_path: Path) -> None:
         f"chain {log.chain}: seq 5 missing, between {path} line 5 and {path} line 6"
     ]
     assert report.problems["edited"].count == 0
+    assert (report.macs_checked, report.macs_after_gaps) == (7, 1)  # seq 6 chains from the missing seq 5
 
 
 def test_a_deleted_record_is_a_gap_without_the_key_too(tmp_path: Path) -> None:

@@ -370,7 +370,13 @@ def verify(
             if report.macs_checked
             else "none checked"
         )
-        results.print(f"  MACs: {matched} (key id {report.key_id})")
+        unchecked = (
+            f"; {report.macs_after_gaps:,} not checked: each follows records missing from its chain (below), whose "
+            "MAC it chains from"
+            if report.macs_after_gaps
+            else ""
+        )
+        results.print(f"  MACs: {matched} (key id {report.key_id}){unchecked}")
     for other, n in report.other_keys.items():
         results.print(f"  {n:,} record(s) under key id {other}, not the key given: their MACs not checked")
     for file, line in report.torn[:10]:
