@@ -141,7 +141,12 @@ def _parquet_dataset(path: Path, parts: list[Path]) -> ds.Dataset:
     files = [str(f) for f in parts]
     found = ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=str(path))
     if len(parts) > 1:
-        widened = pa.unify_schemas([found.schema, *(pq.read_schema(f) for f in parts)], promote_options="permissive")
+        try:
+            widened = pa.unify_schemas(
+                [found.schema, *(pq.read_schema(f) for f in parts)], promote_options="permissive"
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # types no one type holds: each file read as the first is
+            return found
         if not widened.equals(found.schema):
             return ds.dataset(files, schema=widened, format=fmt, partitioning="hive", partition_base_dir=str(path))
     return found
@@ -160,12 +165,12 @@ def _nonempty_parts(path: Path) -> list[Path]:
     return parts
 
 
-def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(path: str | Path) -> pd.DataFrame:
     """The whole table in memory (for training-sized data; batch jobs stream parts instead). A folder of both
-    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order; CSV files
-    are read one by one and stacked, a column's type widened where files differ (whole numbers in one month's
-    file, fractions in the next)."""
-    return _read(Path(path), columns, None)[0]
+    CSV and Parquet files is read as its CSV files, then its Parquet files, each kind in path order, each column in
+    one type: the widest its files hold (whole numbers in one month's file, fractions in the next), else text for
+    CSV files (ids written as numbers in one file and with letters in the next)."""
+    return _read(Path(path), None)[0]
 
 
 class SetAside(NamedTuple):
@@ -175,13 +180,17 @@ class SetAside(NamedTuple):
     wrong: WrongFields
 
 
+MOST_WRONG_FIELDS_SETTING = "THINFILE_BATCH__MAX_WRONG_FIELD_ROWS"
+
+
 def read_table_setting_aside(path: str | Path, most: int) -> tuple[pd.DataFrame, list[SetAside]]:
     """As `read_table`, but up to `most` CSV rows per file with another number of fields than its header (a stray
-    comma or quote, a cut line) are left out and returned, as a batch job sets them aside; more: TableReadError."""
-    return _read(Path(path), None, most)
+    comma or quote, a cut line) are left out and returned, as a batch job sets them aside; more: TableReadError in
+    a batch job's words (`most` is its `batch.max_wrong_field_rows`)."""
+    return _read(Path(path), most)
 
 
-def _read(p: Path, columns: list[str] | None, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
+def _read(p: Path, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
     """The table at `p` and the CSV rows set aside (`most` None: none, such a row is an error)."""
     parts = _nonempty_parts(p)
     encoding = text_encoding()
@@ -190,13 +199,13 @@ def _read(p: Path, columns: list[str] | None, most: int | None) -> tuple[pd.Data
     tables: list[pa.Table] = []
     aside: list[SetAside] = []
     for part in csv:
-        table, wrong = _read_csv(part, p, columns, encoding, most)
+        table, wrong = _read_csv(part, p, encoding, most)
         tables.append(table)
         aside.extend(SetAside(part, w) for w in wrong)
     try:
-        frames = [pa.concat_tables(tables, promote_options="permissive").to_pandas()] if tables else []
+        frames = [_stacked(tables).to_pandas()] if tables else []
         if rest:
-            frames.append(_parquet_dataset(p, rest).to_table(columns=columns).to_pandas())
+            frames.append(_parquet_dataset(p, rest).to_table().to_pandas())
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None
@@ -204,9 +213,26 @@ def _read(p: Path, columns: list[str] | None, most: int | None) -> tuple[pd.Data
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), aside
 
 
-def _read_csv(
-    part: Path, root: Path, columns: list[str] | None, encoding: str, most: int | None
-) -> tuple[pa.Table, list[WrongFields]]:
+def _stacked(tables: list[pa.Table]) -> pa.Table:
+    """The tables one after another, each column in one type: the widest that holds each file's, else text."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    as_text = set()
+    for name in dict.fromkeys(n for t in tables for n in t.column_names):
+        fields = [pa.schema([t.schema.field(name)]) for t in tables if name in t.column_names]
+        try:
+            pa.unify_schemas(fields, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            as_text.add(name)
+    texts = [
+        t.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in as_text else f for f in t.schema])) for t in tables
+    ]
+    return pa.concat_tables(texts, promote_options="permissive")
+
+
+def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[pa.Table, list[WrongFields]]:
     """One CSV file (with the hive keys of its folders under `root`), read on every core; when it holds rows with
     the wrong number of fields and `most` is given, read again on one thread (which numbers them), up to `most`
     of them set aside."""
@@ -218,8 +244,9 @@ def _read_csv(
             parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-        return ds.dataset([str(part)], format=fmt, **where).to_table(columns=columns, use_threads=handler is None)
+        return ds.dataset([str(part)], format=fmt, **where).to_table(use_threads=handler is None)
 
+    handler = None
     try:
         try:
             return read(None), []
@@ -231,6 +258,14 @@ def _read_csv(
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(part), encoding)) from None
+        if handler is not None and handler.refused is not None:
+            w = handler.refused
+            raise TableReadError(
+                f"{part}: more than {most:,} rows have another number of fields than the header (row {w.row + 2:,} "
+                f"of the file has {w.fields} fields where the header has {w.expected}; the header is row 1): check "
+                f"the delimiter and the quoting, or raise {MOST_WRONG_FIELDS_SETTING} (batch-score's "
+                "--max-wrong-field-rows)"
+            ) from None
         raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
 
 

@@ -141,3 +141,30 @@ def test_a_folder_of_monthly_parquet_files_whose_column_is_whole_in_one_and_frac
     read = read_table(tmp_path)
     assert read["amount"].tolist()[:3] == [200.0, 350.0, 99.5] and np.isnan(read["amount"].iloc[3])
     assert read["month"].tolist() == [1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("order", ["numbers-first", "letters-first"])
+def test_ids_written_as_numbers_in_one_file_and_with_letters_in_the_next_read_as_text(
+    tmp_path: Path, order: str
+) -> None:
+    files = {"a.csv": "id,x\n12,1\n13,2\n", "b.csv": "id,x\nC7,3\n"}
+    if order == "letters-first":
+        files = {"a.csv": "id,x\nC7,3\n", "b.csv": "id,x\n12,1\n13,2\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    expected = pd.concat([pd.read_csv(tmp_path / n, dtype={"id": str}) for n in sorted(files)], ignore_index=True)
+    pd.testing.assert_frame_equal(read_table(tmp_path), expected, check_dtype=False)
+
+
+def test_a_hive_key_with_numbers_in_one_folder_and_letters_in_another_reads_as_text(tmp_path: Path) -> None:
+    for branch, ids in (("12", "1\n2\n"), ("A7", "3\n")):
+        (tmp_path / f"branch={branch}").mkdir()
+        (tmp_path / f"branch={branch}" / "part.csv").write_text(f"id\n{ids}")
+    read = read_table(tmp_path)
+    assert read["branch"].astype(str).tolist() == ["12", "12", "A7"] and read["id"].tolist() == [1, 2, 3]
+
+
+def test_parquet_files_whose_column_is_categorical_in_one_and_plain_text_in_the_next_read(tmp_path: Path) -> None:
+    pd.DataFrame({"id": [1, 2], "region": pd.Categorical(["north", "south"])}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"id": [3], "region": ["east"]}).to_parquet(tmp_path / "b.parquet")
+    assert read_table(tmp_path)["region"].astype(str).tolist() == ["north", "south", "east"]
