@@ -38,7 +38,8 @@ class Candidate:
     failed_checks: int = 0
     true_risk_checks: tuple[str, ...] = ()
     audited: str = ""
-    """which rows its fairness audit (and the AUC in it) read: their fingerprint, else the audit's words for them"""
+    """which rows its fairness audit (and the AUC in it) read, by their ids' fingerprint (empty: a report from
+    before the fingerprint was kept, which is compared as before)"""
     audited_as: str = ""
     """those rows in words: the table and how many"""
 
@@ -78,11 +79,12 @@ def choose(candidates: list[Candidate], gate: PromotionGate) -> Promotion:
     """The qualifying candidate with the best AUC, or None; the reason names both sides of the trade."""
     if not candidates:
         return Promotion(None, "no candidate versions to choose from")
-    if len({c.audited for c in candidates if c.audited}) > 1:
+    fingerprints = [c.audited for c in candidates]
+    if all(fingerprints) and len(set(fingerprints)) > 1:
         return Promotion(
             None,
             "nothing promoted: the candidates' fairness audits read different rows ("
-            + "; ".join(f"{_label(c)}: {c.audited_as}" for c in candidates if c.audited)
+            + "; ".join(f"{_label(c)}: {c.audited_as}" for c in candidates)
             + "), so neither their AUCs nor their checks compare: audit each on the same table "
             "(`thinfile fairness --model VERSION --data TABLE`), then promote",
         )
@@ -171,7 +173,7 @@ def json_candidate(version: str, role: str, report: Mapping[str, Any], gate: Pro
         verdict,
         len(failed),
         true_risk_checks(report, gate.oracle_tolerance),
-        str(data.get("rows_fingerprint") or as_words),
+        str(data.get("rows_fingerprint") or ""),
         as_words,
     )
 

@@ -115,6 +115,17 @@ def test_audits_of_different_rows_are_not_compared() -> None:
     assert choose([champion, same], GATE).chosen == same
 
 
+def test_a_report_from_before_the_rows_were_fingerprinted_is_compared_as_before() -> None:
+    old = json_candidate("4", "champion", {**report_json("fail", 0.81, 0.06, None), "data": {"rows": 1_000}}, GATE)
+    new = json_candidate("5", "challenger", {**report_json("pass", 0.812, 0.01, None), "data": _rows("a", 1_000)}, GATE)
+    assert choose([old, new], GATE).chosen == new
+
+
+def test_the_same_ids_read_as_whole_floats_have_the_same_fingerprint() -> None:
+    assert rows_fingerprint(pd.Series([3.0, 1.0, 2.0])) == rows_fingerprint(pd.Series([1, 2, 3]))
+    assert rows_fingerprint(pd.Series([1, 2, 3])) != rows_fingerprint(pd.Series([1, 2, 4]))
+
+
 def _rows(table: str, rows: int) -> dict[str, object]:
     """A report's `data`, as `audit_scorer` writes it, for `rows` rows of `table` (its fingerprint from the ids)."""
     ids = pd.Series([f"{table}{k}" for k in range(rows)])

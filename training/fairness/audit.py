@@ -1233,5 +1233,7 @@ def fairness_report(
 def rows_fingerprint(ids: pd.Series) -> str:
     """Which rows were audited, in 16 hex digits: the same ids in any order give the same fingerprint, so two audits
     (of a champion and a challenger, say) can be told to be of the same rows or not."""
+    if ids.dtype.kind == "f" and bool(np.all(np.mod(ids.dropna(), 1) == 0)):  # 12.0, as a float column holds 12
+        ids = ids.astype("Int64")
     hashed = np.sort(pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy())
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
