@@ -987,8 +987,9 @@ def _note_true_pd(frame: pd.DataFrame, columns: dict[str, Column]) -> None:
     """Left out, with a to-do: a column of probabilities named like the true default probability (the synthetic
     world's `true_pd`), which only a simulation knows and which would hand a model the answer."""
     for name, column in columns.items():
-        values = pd.to_numeric(frame[name], errors="coerce") if column.role == "feature" else None
-        if values is None or not _TRUE_PD.fullmatch(name) or not values.dropna().between(0, 1).all():
+        if column.role != "feature" or not _TRUE_PD.fullmatch(name):
+            continue
+        if not pd.to_numeric(frame[name], errors="coerce").dropna().between(0, 1).all():
             continue
         note = (
             f"{TODO}: named like the true default probability, which only a simulation knows: never a model input "

@@ -30,6 +30,8 @@ from types import FrameType
 INTERRUPTED_STARTING = "error: interrupted while starting; nothing was done"
 STOPPED = (128 + signal.SIGINT, 128 + signal.SIGTERM)
 """the exit codes of a command stopped by Ctrl-C or SIGTERM"""
+UNWRITTEN = 120
+"""the interpreter's exit code when what a command printed could not be written (a full disk, an I/O error)"""
 CLEAN_UP_S = 5.0
 """how long the exit handlers (logging's, MLflow's, ...) of a stopped command may take"""
 
@@ -57,7 +59,13 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
 
 signal.signal(signal.SIGINT, _interrupted_while_loading)
 from thinfile.cli import app  # noqa: E402  (loaded under the quiet handler above)
-from thinfile.commands.common import EXIT_CLOSED, closed_outputs, output_closed  # noqa: E402
+from thinfile.commands.common import (  # noqa: E402
+    EXIT_CLOSED,
+    EXIT_FAULT,
+    closed_outputs,
+    expected_fault,
+    output_closed,
+)
 
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -82,11 +90,15 @@ def _exiting_with(code: int) -> None:
 
 def _leave(code: int) -> None:
     """End a finished command's process with `code` as the interpreter's exit would (its threads joined, the exit
-    handlers run, the standard streams flushed), then at once: Ctrl-C meanwhile ends it with `code`."""
+    handlers run, the standard streams flushed; output that could not be written, but to a reader that has gone, is
+    the interpreter's exit code 120), then at once: Ctrl-C meanwhile ends it with `code`."""
     _exiting_with(code)
     threading._shutdown()  # type: ignore[attr-defined]  # the interpreter's own first step of exiting
     atexit._run_exitfuncs()
-    os._exit(_flushed(code))
+    failed = _flush()
+    if output_closed(failed):
+        os._exit(_closed())
+    os._exit(UNWRITTEN if failed is not None else code)
 
 
 def _leave_stopped(code: int) -> None:
@@ -131,10 +143,15 @@ def main() -> None:
         elif not isinstance(done.code, int | None) and code not in STOPPED:  # a message: the interpreter prints it
             _exiting_with(code)
             raise
-    except OSError as err:  # an error message click could not write (stderr closed too)
-        if not output_closed(err):
-            raise
-        code = _closed()
+    except OSError as err:  # what click wrote outside a command (--help) could not be written
+        if output_closed(err):
+            code = _closed()
+        else:  # a full disk, say: said in a command's words, and what could not be written is let go
+            sys.stderr.write(f"error: {expected_fault(err) or err}\n")
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            code = EXIT_FAULT
     finally:
         gc.freeze()
     if code in STOPPED:

@@ -85,16 +85,16 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
     console log at `log_level` (a failed job's one-line error names the cause either way). Ctrl-C or SIGTERM while
     the JVM starts takes effect once it has started (a JVM cut off half-way outlives this process)."""
     SparkSession = _pyspark()
-    if master and not _MASTER.fullmatch(master):
-        raise SparkUnavailableError(
-            f"--master {master!r} is not a Spark master URL: give local, local[*], local[N], spark://HOST:PORT, yarn "
-            "or k8s://HOST:PORT"
-        )
     active = SparkSession.getActiveSession()
     if active is not None:
         if not hasattr(active, "sparkContext"):  # Spark Connect has no SparkContext
             raise SparkUnavailableError(_CONNECT)
         return active
+    if master and not _MASTER.fullmatch(master):
+        raise SparkUnavailableError(
+            f"--master {master!r} is not a Spark master URL: give local, local[*], local[N], spark://HOST:PORT, yarn "
+            "or k8s://HOST:PORT"
+        )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from thinfile.features.schema import Schema
 from thinfile.serving.batch import BatchInputError, batch_score
+from thinfile.serving.batch import spark as spark_module
 from thinfile.serving.batch.spark import (
     DAEMON,
     SPARK_MISSING,
@@ -186,6 +187,16 @@ def test_sessions_thinfile_starts_keep_the_users_driver_java_options_and_take_ea
 
 
 @pytest.mark.parametrize("master", ["bogus", "local[x]", "spark://"])
-def test_a_master_that_is_no_spark_url_is_refused_before_a_jvm_starts(master: str) -> None:
+def test_a_master_that_is_no_spark_url_is_refused_before_a_jvm_starts(master: str, monkeypatch) -> None:
+    class NoSessionYet:  # as in a fresh process: nothing active, and a builder that must not be reached
+        @staticmethod
+        def getActiveSession() -> None:
+            return None
+
+        @property
+        def builder(self) -> None:
+            raise AssertionError("a JVM was started")
+
+    monkeypatch.setattr(spark_module, "_pyspark", lambda: NoSessionYet)
     with pytest.raises(SparkUnavailableError, match=rf"--master '{re.escape(master)}' is not a Spark master URL"):
         spark_session(master)

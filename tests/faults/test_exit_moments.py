@@ -39,3 +39,39 @@ def test_ctrl_c_while_a_finished_command_exits_leaves_its_exit_code() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Usage" in done.stdout and done.stderr == ""
+
+
+def test_help_onto_a_full_disk_is_one_line_and_exit_2() -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from thinfile.launch import main; sys.argv = ['thinfile', '--help']; main()",
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "error: No space left on device; free some disk space and run the same command again"
+    ]
+
+
+def test_output_a_finished_command_could_not_write_is_the_interpreters_exit_120() -> None:
+    script = (
+        "import sys; from thinfile.launch import _flushed, _leave; sys.stdout.write('decided'); _leave(_flushed(0))"
+    )
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},  # written when flushed, at the end
+        )
+    assert done.returncode == 120, done.stderr

@@ -97,7 +97,11 @@ def shown_default(value: object) -> str:
     return str(value)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+EXIT_FAULT = 2
+"""an expected fault or a usage error: one line says which and what to do"""
+
+
+def fail(message: str, code: int = EXIT_FAULT) -> typer.Exit:
     """Print an error in plain words and return the Exit to raise."""
     console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)

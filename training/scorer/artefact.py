@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from scipy.special import expit
 
-from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.schema import Schema, SchemaError, parse_schema
 from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
     DEFAULT_TOP_REASONS,
@@ -281,6 +282,11 @@ class Scorer:
                 reference=payload["reference"],
                 meta=payload["meta"],
             )
+        except SchemaError:  # names the file, and says what of the schema this version cannot read
+            raise
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            raise _unreadable(d / META_FILE, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
         except (ValueError, TypeError) as err:
             raise _unreadable(d / META_FILE, str(err).splitlines()[0] if str(err) else type(err).__name__) from None
 
