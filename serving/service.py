@@ -312,8 +312,8 @@ class Thinfile:
         settings = ServingSettings.from_env()
         try:
             check_access(settings, bind_host())
+            scorer = load_model(settings, SCHEMA)  # first: a refusal for the model leaves no audit log made
             check_audit_log(settings)
-            scorer = load_model(settings, SCHEMA)
         except ServiceStartError as err:
             refuse(err)
         os.environ["THINFILE_MODEL"] = str(scorer.meta["version"])

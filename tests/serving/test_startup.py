@@ -76,6 +76,7 @@ def test_bentoml_serve_itself_exits_when_there_is_no_model(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "error: no model to serve" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "audit").exists()  # refused before anything was made
 
 
 def test_cutoffs_can_be_overridden_and_a_foreign_schema_is_refused(registered, schema: Schema) -> None:
