@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import hmac
@@ -45,10 +46,10 @@ def _whole(value: object) -> object:
     return int(value) if type(value) is float and value.is_integer() else value
 
 
-def _code_as_text(value: object) -> object:
-    """A JSON integer (2, or 2.0) as the text of an integer-coded category's level ("2"); anything else as sent."""
-    value = _whole(value)
-    return str(value) if type(value) is int else value
+def _code_as_text(value: object, levels: tuple[str, ...]) -> object:
+    """A JSON integer (2, or 2.0), or text that names an integer level another way (' 2', '2.0'), as the level's
+    text ("2"), as a book's column is read when scored in batch (`category_text`); anything else as sent."""
+    return category_text(value, levels) if type(value) in (int, float, str) else value
 
 
 def integer_coded(f: Feature) -> bool:
@@ -74,7 +75,7 @@ def _field(f: Feature) -> tuple[Any, Any]:
             levels = [int(level) for level in f.levels]
             annotation = Annotated[
                 annotation,
-                BeforeValidator(_code_as_text),
+                BeforeValidator(functools.partial(_code_as_text, levels=tuple(f.levels))),
                 WithJsonSchema(
                     {"anyOf": [{"enum": list(f.levels), "type": "string"}, {"enum": levels, "type": "integer"}]}
                 ),

@@ -151,7 +151,7 @@ def test_an_integer_coded_category_takes_the_json_integer_as_its_text() -> None:
     reader = RequestReader(uci, 10)
     body = {"EDUCATION": "2", "LIMIT_BAL": 50_000, "BILL_AMT1": 1_200}
     as_text = reader.applicant(json.dumps(body).encode())
-    for code in (2, 2.0):
+    for code in (2, 2.0, "2.0", " 2"):  # a float column's code, and text a book's CSV may hold, as batch reads them
         as_integer = reader.applicant(json.dumps(body | {"EDUCATION": code}).encode())
         assert canonical_input(uci, as_integer) == canonical_input(uci, as_text)  # one input, one audit HMAC
         np.testing.assert_array_equal(applicants_to_matrix(uci, [as_integer]), applicants_to_matrix(uci, [as_text]))
