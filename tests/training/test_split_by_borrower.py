@@ -168,22 +168,18 @@ def test_a_schema_that_splits_otherwise_is_named_field_by_field(schemas, foreign
 def test_train_splits_by_borrower_and_fairness_refuses_a_schema_that_would_split_otherwise(
     book, schemas, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
-    data = tmp_path / "book.parquet"
-    book.head(3_000).to_parquet(data, index=False)
+    data = _trained_here(book, tmp_path, monkeypatch)
     for name, schema in (
         ("acme.yaml", schemas[False]),
         ("plain.yaml", schemas[False].model_copy(update={"borrower_column": None})),
     ):
-        (tmp_path / name).write_text(yaml.safe_dump(schema.model_dump(mode="json", exclude_none=True)))
+        _written(tmp_path / name, schema)
     run = CliRunner().invoke
     trained = run(app, ["train", "--data", str(data), "--schema", str(tmp_path / "acme.yaml"), "--no-baselines"])
     assert trained.exit_code == 0, trained.output
     assert "stratified_by_borrower split" in " ".join(trained.output.split())
     assert "rows (each borrower's loans in one fold)" in " ".join(trained.output.split())
-    client = mlflow.MlflowClient(tracking_uri())
-    (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    card = Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
+    card = _champion_card(tmp_path)
     loans = book.head(3_000)["customer"].value_counts()
     assert f"- borrowers: customer: {len(loans):,} borrowers, {int((loans > 1).sum()):,} with several loans" in card
     audit = ["fairness", "--data", str(data), "--schema", str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "f")]
@@ -274,16 +270,31 @@ def test_a_book_of_many_borrowers_is_split_by_whole_borrowers_in_its_shares():
 def test_a_dated_train_says_and_records_the_test_borrowers_who_also_borrowed_in_training(
     book, schemas, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
-    data = tmp_path / "book.parquet"
-    book.head(3_000).to_parquet(data, index=False)
-    (tmp_path / "dated.yaml").write_text(yaml.safe_dump(schemas[True].model_dump(mode="json", exclude_none=True)))
-    args = ["train", "--data", str(data), "--schema", str(tmp_path / "dated.yaml"), "--no-baselines", "--no-tune"]
+    data = _trained_here(book, tmp_path, monkeypatch)
+    args = ["train", "--data", str(data), "--schema", str(_written(tmp_path / "dated.yaml", schemas[True]))]
+    args += ["--no-baselines", "--no-tune"]
     trained = CliRunner().invoke(app, args, terminal_width=400)
     assert trained.exit_code == 0, trained.output
     expected = borrowers_across(split_frame(book.head(3_000), schemas[True], TrainConfig()))
     assert expected is not None and expected in " ".join(trained.output.split())
+    assert f"- borrowers in both: {expected}" in _champion_card(tmp_path)
+
+
+def _trained_here(book: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """THINFILE_HOME in `tmp_path`, and the book's first 3,000 loans there as Parquet, for `train` to read."""
+    monkeypatch.setenv("THINFILE_HOME", str(tmp_path))
+    data = tmp_path / "book.parquet"
+    book.head(3_000).to_parquet(data, index=False)
+    return data
+
+
+def _written(path: Path, schema: Schema) -> Path:
+    path.write_text(yaml.safe_dump(schema.model_dump(mode="json", exclude_none=True)))
+    return path
+
+
+def _champion_card(tmp_path: Path) -> str:
+    """The model card of the one run trained under this THINFILE_HOME."""
     client = mlflow.MlflowClient(tracking_uri())
     (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    card = Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
-    assert f"- borrowers in both: {expected}" in card
+    return Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
