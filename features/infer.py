@@ -460,25 +460,20 @@ def spelling_variants(labels: Sequence[str]) -> list[list[str]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def respelt_ids(column: pd.Series, shown: int = 3) -> tuple[list[list[str]], int]:
-    """The first `shown` groups of text ids in `column` that differ only in case or spaces (as `spelling_key`
-    reads them, found on whole columns at once: a borrower column may name a million borrowers), and how many
-    such groups there are. Ids written as numbers have none."""
+def respelt_borrowers(column: pd.Series, shown: int = 3) -> str | None:
+    """What to do about text ids in a borrower column that differ only in case or spaces (as `spelling_key` reads
+    them, found on whole columns at once: a borrower column may name a million borrowers), the first `shown` groups
+    named; None when there are none. Ids written as numbers have none."""
     if column.dtype.kind in "biuf":
-        return [], 0
+        return None
     ids = pd.Series(pd.unique(column.dropna().astype(str)), dtype=object)
     keys = ids.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
     clash = keys.duplicated(keep=False)
     if not clash.any():
-        return [], 0
+        return None
     groups = ids[clash].groupby(keys[clash], sort=False).agg(list)
-    return [list(g) for g in groups.iloc[:shown]], len(groups)
-
-
-def respelt_ids_note(respelt: list[list[str]], count: int) -> str:
-    """What `respelt_ids` found in a borrower column, and what to do."""
-    listed = "; ".join(", ".join(repr(v) for v in g) for g in respelt)
-    more = f"; and {count - len(respelt):,} more" if count > len(respelt) else ""
+    listed = "; ".join(", ".join(repr(v) for v in g) for g in groups.iloc[:shown])
+    more = f"; and {len(groups) - shown:,} more" if len(groups) > shown else ""
     return (
         f"borrower ids that differ only in case or spaces: {listed}{more}: training takes them for different "
         "borrowers, so one borrower's loans may land in both its training and test parts; write each borrower's id "
@@ -900,9 +895,9 @@ def infer_schema(
             "(train.min_borrowers) to keep each borrower's loans together; is this the borrower column?"
         )
         notes = (f"from --borrower; {borrowers_seen(frame[borrower])}", *([few] if distinct < min_borrowers else []))
-        respelt, count = respelt_ids(frame[borrower])
+        respelt = respelt_borrowers(frame[borrower])
         if respelt:
-            notes = (*notes, respelt_ids_note(respelt, count))
+            notes = (*notes, respelt)
         columns[borrower] = Column(borrower, "borrower", notes=notes)
     for p in protected:
         columns[p] = _protected(p, frame[p], settings)
@@ -1398,9 +1393,9 @@ def check_table(
     if for_training and schema.borrower_column:
         if schema.borrower_column in frame.columns:
             notes.append(_borrowers_note(frame[schema.borrower_column], bool(schema.date_column)))
-            respelt, count = respelt_ids(frame[schema.borrower_column])
+            respelt = respelt_borrowers(frame[schema.borrower_column])
             if respelt:
-                warnings.append(f"{schema.borrower_column}: {respelt_ids_note(respelt, count)}")
+                warnings.append(f"{schema.borrower_column}: {respelt}")
             named = int(frame[schema.borrower_column].nunique())
             if named < min_borrowers:
                 problems.append(

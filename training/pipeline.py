@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thinfile.features.infer import respelt_borrowers
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -299,7 +300,12 @@ def train_frame(
     across = borrowers_across(split)
     if across:
         say(across)
-    warned = (*(p.warning(schema.target) for p in prepared.leak_suspects), *([uneven] if uneven else []))
+    respelt = respelt_borrowers(prepared.frame[schema.borrower_column]) if schema.borrower_column else None
+    warned = (
+        *(p.warning(schema.target) for p in prepared.leak_suspects),
+        *([uneven] if uneven else []),
+        *([f"{schema.borrower_column}: {respelt}"] if respelt else []),
+    )
     for warning in warned:
         say(f"warning: {warning}")
     for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):

@@ -298,3 +298,18 @@ def _champion_card(tmp_path: Path) -> str:
     client = mlflow.MlflowClient(tracking_uri())
     (champion,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     return Path(client.download_artifacts(champion.info.run_id, "model_card.md", str(tmp_path))).read_text()
+
+
+@pytest.mark.slow
+def test_train_warns_of_borrower_ids_that_differ_only_in_case_or_spaces_on_its_console_and_card(
+    book, schemas, tmp_path, monkeypatch
+):
+    respelt = book.copy()
+    respelt.loc[respelt.index[:2], "customer"] = ["c00007 ", "C00007"]
+    data = _trained_here(respelt, tmp_path, monkeypatch)
+    args = ["train", "--data", str(data), "--schema", str(_written(tmp_path / "acme.yaml", schemas[False]))]
+    trained = CliRunner().invoke(app, [*args, "--no-baselines", "--no-tune"], terminal_width=400)
+    assert trained.exit_code == 0, trained.output
+    warning = "customer: borrower ids that differ only in case or spaces: 'c00007 ', 'C00007'"
+    assert f"warning: {warning}" in " ".join(trained.output.split())
+    assert warning in _champion_card(tmp_path)
