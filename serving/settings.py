@@ -15,6 +15,7 @@ from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS, TopReasons
 from thinfile.training.settings import CHAMPION_ALIAS
 
 MIN_AUDIT_KEY_CHARS = 16
+SERVICE_PREFIX = "THINFILE_"
 
 
 def _read_key(path: Path, variable: str) -> str | None:
@@ -27,17 +28,22 @@ def misspelt_variables(environ: Mapping[str, str], cutoff: float = 0.8) -> list[
     """THINFILE_* variables that are not the service's own but read like one of them misspelt (THINFILE_APROVE_
     CUTOFF), each with the one meant: the service would otherwise run on that setting's default without a word.
     Other thinfile variables (a training section's, THINFILE_HOME) are not this close to any of them."""
-    own = sorted(name.upper() for name in ServingSettings.model_fields)
+    own = [name.removeprefix(SERVICE_PREFIX) for name in service_variables()]
     out = []
     for key in sorted(environ):
         upper = key.upper()
-        name = upper.removeprefix("THINFILE_")
+        name = upper.removeprefix(SERVICE_PREFIX)
         if name == upper or "__" in name or name in own:
             continue
-        close = difflib.get_close_matches(name, own, n=1, cutoff=cutoff)
+        close = difflib.get_close_matches(name, own, n=1, cutoff=cutoff)  # without the prefix all 9 letters agree
         if close:
-            out.append(f"{key}: not a setting; did you mean THINFILE_{close[0]}?")
+            out.append(f"{key}: not a setting; did you mean {SERVICE_PREFIX}{close[0]}?")
     return out
+
+
+def service_variables() -> list[str]:
+    """The names of the service's own environment variables (THINFILE_APPROVE_CUTOFF, ...), sorted."""
+    return sorted(SERVICE_PREFIX + name.upper() for name in ServingSettings.model_fields)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -56,7 +62,7 @@ def setting_problems(err: ValidationError) -> str:
 class ServingSettings(BaseSettings):
     """The HTTP scoring service; every field can be set by its THINFILE_* environment variable."""
 
-    model_config = SettingsConfigDict(env_prefix="THINFILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_prefix=SERVICE_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
 
     host: str = Field("127.0.0.1", description="bind address (THINFILE_HOST); beyond loopback an API key is required")
     port: int = Field(3000, ge=1, le=65535, description="THINFILE_PORT")

@@ -25,7 +25,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from thinfile.features.settings import GeneratorParams, HistorySettings, Home, InferSettings, TextFiles
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.processes import SERVER_PID as SERVER_PID_VARIABLE
-from thinfile.serving.settings import ServingSettings
+from thinfile.serving.settings import ServingSettings, service_variables
 from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings
 
 __all__ = [
@@ -183,7 +183,7 @@ def stray_variables(environ: Mapping[str, str]) -> list[str]:
     without its section, one underscore where a section's field takes two, a misspelt service or other thinfile
     variable; and two variables for one setting that differ only in case (either could win)."""
     sections = _section_fields()
-    service = {ENV_PREFIX + name.upper() for name in ServingSettings.model_fields}
+    service = set(service_variables())
     others = {ENV_PREFIX + name.upper() for name in (*Home.model_fields, *TextFiles.model_fields)}
     known = sorted(service | others | {SETTINGS_FILE_VARIABLE, SERVER_PID_VARIABLE})
     fields = [f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{f.upper()}" for s, names in sections.items() for f in names]
