@@ -96,9 +96,11 @@ class TrainResult:
             "explain_rows_per_s",
         ),
     ) -> pd.DataFrame:
-        """One row per model, the same metric columns for each (what the MLflow UI compares)."""
+        """One row per model, named by its MLflow run, the same metric columns for each (what the MLflow UI
+        compares)."""
         rows = [
-            {"model": m.family, "role": m.role, "run_id": m.run_id, **{k: m.metrics.get(k, np.nan) for k in metrics}}
+            {"model": m.run_name or m.family, "role": m.role, "run_id": m.run_id}
+            | {k: m.metrics.get(k, np.nan) for k in metrics}
             for m in self.models
         ]
         return pd.DataFrame(rows)

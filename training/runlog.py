@@ -99,6 +99,8 @@ class ModelResult:
     evaluation: Evaluation
     metrics: dict[str, float]
     logged: object = None
+    run_name: str = ""
+    """the MLflow run's name (champion, bureau_scorecard, ...), by which the console and the UI name the model"""
 
     @property
     def registered_version(self) -> str | None:
@@ -322,7 +324,8 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
         finally:  # a second Ctrl-C while the drawing stops still leaves no folder
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    return PendingRun(ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged), drawing, files_now)
+    result = ModelResult(spec.family, spec.role, run_id, model, ev, metrics, logged, spec.run_name or spec.family)
+    return PendingRun(result, drawing, files_now)
 
 
 def evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext) -> ModelResult:

@@ -16,6 +16,7 @@ from thinfile.features.infer import check_table
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.training.data import TrainingDataError, outcome, prepare, set_aside_words
 from thinfile.training.pipeline import train, train_frame
+from thinfile.training.settings import tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,21 @@ def test_cli_trains_on_a_foreign_table(foreign_files: tuple[Path, Path]) -> None
         app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register"]
     )
     assert out.exit_code == 0, out.output
-    assert "lightgbm" in out.output
+    assert "champion" in out.output
+
+
+def test_cli_train_names_each_model_by_its_mlflow_run(foreign_files: tuple[Path, Path]) -> None:
+    data, schema_file = foreign_files
+    out = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--schema", str(schema_file), "--no-register"], terminal_width=200
+    )
+    assert out.exit_code == 0, out.output
+    client = mlflow.MlflowClient(tracking_uri())
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    rows = {line.split("│")[1].strip(): line.split("│")[-2].strip() for line in out.output.splitlines() if "│" in line}
+    named = {r.info.run_name: r.info.run_id[:8] for r in runs if r.info.run_id[:8] in rows.values()}
+    assert set(named) == {"champion", "bureau_scorecard", "all_inputs_scorecard"}
+    assert all(rows[name] == run for name, run in named.items())
 
 
 @pytest.mark.parametrize(
@@ -325,7 +340,7 @@ def test_cli_train_takes_baselines_and_registration_from_the_settings(
     monkeypatch.setenv("THINFILE_PIPELINE__REGISTER_CHAMPION", "false")
     out = CliRunner().invoke(app, ["train", "--data", str(data), "--schema", str(schema_file)])
     assert out.exit_code == 0, out.output
-    assert "lightgbm" in out.output
+    assert "champion" in out.output
     assert "scorecard" not in out.output and "registered" not in out.output
 
 

@@ -36,10 +36,6 @@ def _same_population_on_disk(rows: int, seed: int) -> bool:
     return on_disk == rows and f"- seed: {seed}  " in card.read_text()
 
 
-def _short(model: str) -> str:
-    return model.replace("_scorecard", "").replace("_", "-")
-
-
 VERDICT_CELL = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "incomplete": "[yellow]incomplete[/]"}
 
 
@@ -96,7 +92,7 @@ def run(
         models.add_column(col)
     for r in result.comparison(("auc", "oracle_gap", "ece", "auc_thin_file")).itertuples():
         models.add_row(
-            "champion" if r.role == "champion" else _short(r.model),
+            r.model,
             f"{r.auc:.4f}",
             f"{r.oracle_gap:.4f}",
             f"{r.ece:.4f}",
@@ -116,13 +112,13 @@ def run(
         for r in summary.itertuples(index=False):
             r = r._asdict()
             table.add_row(
-                _short(str(r["model"])),
+                str(r["model"]),
                 *("-" if r.get(c) != r.get(c) else f"{r[c]:.3f}" for c in ("auc", "di_ratio", "eo_diff", "calib_gap")),
                 *(_points(r.get(c, float("nan"))) for c in ("lift_thin_file", "lift_residence_worst")),
                 VERDICT_CELL[str(r["verdict"])],
             )
         show(table)
-        failing = [f"{_short(str(m))}: {f}" for m, f in summary[["model", "failing"]].itertuples(index=False) if f]
+        failing = [f"{m}: {f}" for m, f in summary[["model", "failing"]].itertuples(index=False) if f]
         if failing:
             results.print(f"FAIL on (every attribute, not only residence): {'; '.join(failing)}")
         limits = settings.fairness
