@@ -75,7 +75,8 @@ def _root(
     """Alternative credit scoring for thin-file borrowers (see `thinfile COMMAND --help`).
 
     Exit codes: 0 done; 1 a check failed (e.g. a fairness limit); 2 bad input, usage, or an expected fault
-    (the one-line message says what to do); 3 counts did not reconcile; 130 interrupted; 141 its output was closed
+    (the one-line message says what to do); 3 counts did not reconcile; 4 a report is incomplete (a check could
+    not run: a group too small, no audit key); 130 interrupted; 141 its output was closed
     (`| head` read what it wanted).
     """
     if settings:

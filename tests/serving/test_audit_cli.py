@@ -67,7 +67,7 @@ def test_verify_without_the_key_is_incomplete_and_says_how_to_give_it(tmp_path: 
     log = tmp_path / "decisions.jsonl"
     chained(log, "a", "b", "c")
     code, text = verify_text(log)
-    assert code == 2, text
+    assert code == 4, text
     assert text.startswith("integrity NOT checked: no audit key") and "THINFILE_AUDIT_KEY_FILE" in text
     assert "INCOMPLETE 3 records" in text and "PASS" not in text
 
@@ -79,7 +79,7 @@ def test_verify_with_a_wrong_key_says_it_is_not_the_records_key_and_is_incomplet
     chained(log, "a", "b", "c")
     monkeypatch.setenv("THINFILE_AUDIT_KEY", "another-key-0123456789")
     code, text = verify_text(log)
-    assert code == 2, text
+    assert code == 4, text
     assert text.startswith("the key given is not the one these records were written with (key id ")
     assert "the records name key id(s) 0123456789ab" in text and "INCOMPLETE 3 records" in text
     assert "(edited)" not in text and "FAIL" not in text
@@ -90,7 +90,7 @@ def test_verify_of_an_old_log_without_macs_is_incomplete(tmp_path: Path, monkeyp
     log.write_bytes(records("a", "b", "c"))
     monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
     code, text = verify_text(log)
-    assert code == 2 and text.startswith("INCOMPLETE 3 records"), text
+    assert code == 4 and text.startswith("INCOMPLETE 3 records"), text
     assert "3 record(s) without a MAC (written before records were chained)" in text
 
 
@@ -116,7 +116,7 @@ def test_verify_of_an_empty_log_with_the_key_is_incomplete_not_pass(
     log.write_bytes(b"")
     monkeypatch.setenv("THINFILE_AUDIT_KEY", AUDIT_KEY)
     code, text = verify_text(log)
-    assert code == 2 and "INCOMPLETE 0 records in 1 file(s);" in text and "the log holds no records" in text
+    assert code == 4 and "INCOMPLETE 0 records in 1 file(s);" in text and "the log holds no records" in text
     assert "None" not in text and "{}" not in text
 
 

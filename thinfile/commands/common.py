@@ -98,6 +98,8 @@ def shown_default(value: object) -> str:
 
 
 EXIT_FAULT = 2
+EXIT_INCOMPLETE = 4
+"""a report's verdict when some check could not run (a group too small, no audit key): not a pass, not a fail"""
 """an expected fault or a usage error: one line says which and what to do"""
 
 

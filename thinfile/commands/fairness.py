@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import (
+    EXIT_INCOMPLETE,
     console,
     default_population,
     fail,
@@ -27,7 +28,7 @@ from thinfile.training.settings import CHAMPION_ALIAS
 if TYPE_CHECKING:
     from thinfile.training.fairness.audit import FairnessReport
 
-EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
+EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": EXIT_INCOMPLETE}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
 
 
@@ -114,8 +115,9 @@ def fairness(
     `thinfile settings`) is stated at the top: PASS only when every check ran on every declared group; groups
     too small to check make it INCOMPLETE.
 
-    Exit codes: 0 pass, 1 fail (a check is outside its limit), 2 incomplete (a group or check could not
-    be checked) or a usage error (bad model, table or schema); 141 when its output was closed first (`| head`).
+    Exit codes: 0 pass, 1 fail (a check is outside its limit), 4 incomplete (a group or check could not be
+    checked), 2 a usage error or a fault (bad model, table or schema); 141 when its output was closed first
+    (`| head`).
     """
     import pandas as pd
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thinfile.commands.common import console, fail, guarded, results, show, warn_of_schema
+from thinfile.commands.common import EXIT_INCOMPLETE, console, fail, guarded, results, show, warn_of_schema
 from thinfile.features.settings import project_root
 from thinfile.serving.settings import ServingSettings
 from thinfile.training.settings import model_name_for, nothing_trained
@@ -301,7 +301,7 @@ def _hmac_of(input_file: Path, schema_file: Path | None) -> str:
     return input_hmac(settings.audit_key.get_secret_value().encode(), schema, applicant)
 
 
-VERIFY_EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 2}
+VERIFY_EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": EXIT_INCOMPLETE}
 VERDICT_WORD = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "incomplete": "[bold yellow]INCOMPLETE[/]"}
 NO_KEY = (
     "integrity NOT checked: no audit key, so no record's MAC could be checked (edits go unseen); set "
@@ -321,9 +321,9 @@ def verify(
     last records cannot be seen in the log itself. Records written under another key (their key id is not the
     given key's, as after a run with a key of its own) cannot have their MACs checked and are counted by key id.
     Exit codes: 0 pass (every check ran, nothing found); 1 fail (a problem found: a torn line, a repeated id, a
-    sequence gap or disorder, or a MAC that does not match the key the records name); 2 incomplete (nothing found,
-    but some integrity could not be checked: no key, records under another key, or records older than chaining),
-    or the log could not be read; 141 the report's reader stopped reading (`| head`), which says nothing of the log.
+    sequence gap or disorder, or a MAC that does not match the key the records name); 4 incomplete (nothing found,
+    but some integrity could not be checked: no key, records under another key, or records older than chaining);
+    2 the log could not be read; 141 the report's reader stopped reading (`| head`), which says nothing of the log.
     """
     from dataclasses import asdict
 
