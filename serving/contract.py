@@ -271,10 +271,15 @@ def compact_json(obj: dict[str, object]) -> bytes:
     return _COMPACT.encode(obj).encode()
 
 
+_NEGATIVE_ZERO = re.compile(rb"(?<=:)-0\.0(?=[,}])")
+
+
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
-    `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once)."""
-    return compact_json(schema.present_sorted(applicant.__dict__))
+    `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once), a
+    negative zero written as zero (the model reads them alike, so one applicant has one canonical input)."""
+    out = compact_json(schema.present_sorted(applicant.__dict__))
+    return _NEGATIVE_ZERO.sub(b"0.0", out) if b"-0.0" in out else out
 
 
 def input_hmac(key: bytes | hmac.HMAC, schema: Schema, applicant: BaseModel) -> str:
@@ -360,6 +365,14 @@ def _json_refusal(err: Exception) -> BadRequest:
     if isinstance(err, RecursionError):
         return BadRequest("the body nests too deeply", [_entry("json_invalid", [], "nested too deeply")])
     return BadRequest(f"the body is not valid JSON ({err})", [_entry("json_invalid", [], str(err))])
+
+
+def _utf8(body: bytes) -> str:
+    """The body as text (a UTF-8 byte order mark dropped, as RFC 8259 lets a parser), or UnicodeDecodeError: a
+    NUL byte, which no JSON text in UTF-8 holds, is taken for UTF-16 or UTF-32."""
+    if b"\x00" in body:
+        raise UnicodeDecodeError("utf-8", body, body.index(b"\x00"), len(body), "a NUL byte: UTF-16 or UTF-32?")
+    return body.decode("utf-8-sig")
 
 
 def _entry(kind: str, loc: list[str | int], msg: str) -> dict[str, Any]:
@@ -522,16 +535,19 @@ class RequestReader:
             if "recursion limit" in str(err):
                 raise _json_refusal(RecursionError()) from None
         # what the fast parser refuses as a whole (lone surrogates, integers too long, numbers out of range) Python's
-        # parser reads, so that the field holding it gets the error; truly broken JSON gets Python's line and column
+        # parser reads, so that the field holding it gets the error; truly broken JSON gets Python's line and column.
+        # It is given text: from bytes it would read UTF-16 and UTF-32 too, whose keys the check for a repeated
+        # key (`may_repeat_keys`, on the bytes) cannot see.
         try:
-            return json.loads(body, parse_constant=_refuse_constant)
+            text = _utf8(body)
+            return json.loads(text, parse_constant=_refuse_constant)
         except RecursionError:
             raise _json_refusal(RecursionError()) from None
         except ValueError as err:
             if "integer string conversion" not in str(err):
                 raise _json_refusal(err) from None
         try:
-            return json.loads(body, parse_int=_parse_int, parse_constant=_refuse_constant)
+            return json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as err:
             raise _json_refusal(err) from None
 

@@ -297,6 +297,15 @@ class Guard:
         route = self.routes.get(path)
         limit = route.max_body_bytes if route else self.max_body
         length = _header(headers, b"content-length")
+        if length is not None and _header(headers, b"transfer-encoding") is not None:
+            await refuse(  # a proxy that reads the other framing would see another request here (smuggling)
+                scope,
+                send,
+                400,
+                "both Content-Length and Transfer-Encoding were sent: send one (RFC 9112 section 6.3)",
+                headers=[(b"connection", b"close")],
+            )
+            return
         if length is not None:
             if not length.isdigit():
                 await refuse(scope, send, 400, "Content-Length is not a number")

@@ -266,3 +266,21 @@ def test_null_for_an_input_that_may_not_be_missing_is_said_as_batch_jobs_say_it(
     required = next(f.name for f in schema.features if not f.nullable)
     err = refusal(reader.applicant, json.dumps({**thin_body, required: None}).encode())
     assert err.detail == [{"type": "missing", "loc": [required], "msg": "is missing but required (null was sent)"}]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_body_in_utf16_or_utf32_is_refused_as_not_utf8_even_with_a_field_given_twice(
+    reader: RequestReader, thin_body: dict, encoding: str
+) -> None:
+    name = next(iter(thin_body))
+    text = "{" + f'"{name}": {json.dumps(thin_body[name])}, ' + json.dumps(thin_body)[1:]
+    assert json.loads(text.encode(encoding)) == thin_body  # Python's parser reads these encodings from bytes
+    for read in (reader.applicant, reader.batch):
+        body = text if read == reader.applicant else f'{{"applicants": [{text}]}}'
+        err = refusal(read, body.encode(encoding))
+        assert err.summary.startswith("the body is not UTF-8 text"), err.summary
+
+
+def test_a_utf8_body_with_a_byte_order_mark_is_read(reader: RequestReader, thin_body: dict) -> None:
+    body = json.dumps(thin_body).encode("utf-8-sig")
+    assert reader.applicant(body).model_dump(exclude_unset=True) == thin_body

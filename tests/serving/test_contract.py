@@ -135,6 +135,18 @@ def test_input_hmac_ignores_key_order_and_explicit_nulls_but_not_values(schema: 
     assert b"store_revenue_rmb" not in canonical_input(schema, model.model_validate(with_nulls))
 
 
+def test_input_hmac_is_one_for_zero_and_negative_zero(schema: Schema, thin_body: dict) -> None:
+    model = applicant_model(schema)
+    key = b"k" * 32
+    zero, negative = ({**thin_body, "bureau_utilisation": v} for v in (0, -0.0))
+    assert json.dumps(negative) != json.dumps(zero)
+    hashed = [input_hmac(key, schema, model.model_validate(body)) for body in (zero, negative)]
+    assert hashed[0] == hashed[1]
+    sent = json.dumps({**thin_body, "bureau_utilisation": -0.0, "phone_tenure_months": 40}).encode()
+    canonical = json.loads(canonical_input(schema, RequestReader(schema, 1).applicant(sent)))
+    assert canonical["bureau_utilisation"] == 0.0 and str(canonical["bureau_utilisation"]) == "0.0"
+
+
 def test_input_hmac_is_hmac_sha256_of_the_canonical_input_and_depends_on_the_key(
     schema: Schema, thin_body: dict
 ) -> None:

@@ -307,6 +307,30 @@ def test_the_server_log_names_each_workers_audit_chain(served, bodies: list[dict
     assert chains and all(f"this worker's chain {c} starts at seq 0" in said for c in chains)
 
 
+def test_a_request_with_both_content_length_and_transfer_encoding_is_refused_and_its_connection_closed(
+    served, bodies: list[dict]
+) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    body = json.dumps(bodies[0]).encode()
+    with served.client() as client:
+        authorization = client.headers["Authorization"]
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {authorization}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + f"{len(body):x}\r\n".encode()
+            + body
+            + b"\r\n0\r\n\r\n"
+        )
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"connection: close" in head.lower()
+    assert "Content-Length and Transfer-Encoding" in json.loads(text)["error"]
+
+
 def test_a_body_sent_byte_by_byte_gets_408_before_the_request_timeout(served) -> None:
     host, port = served.url.removeprefix("http://").split(":")
     body = b'{"phone_tenure_months": 12}'
