@@ -1156,18 +1156,20 @@ class TableCheck:
 def small_groups(
     frame: pd.DataFrame, schema: Schema, min_rows: int, *, part: str = "", skip: Collection[tuple[str, str]] = ()
 ) -> list[tuple[str, str, str]]:
-    """(attribute, group code, warning) for each group of a protected attribute (as the fairness audit reads its
-    values; the warning names it by the schema's label where there is one) with rows in `frame` but fewer than
-    `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit will list it, not judge it. `part`
-    names the rows of `frame` when they are a part of the table."""
+    """(attribute, group code, warning) for each declared group of a protected attribute (as the fairness audit
+    reads its values; the warning names it by the schema's label where there is one) with rows in `frame` but fewer
+    than `min_rows` (the audit's `min_group_rows`), but those in `skip`: the audit will list it, not judge it.
+    `part` names the rows of `frame` when they are a part of the table. A value the schema does not declare is no
+    group (`undeclared_protected`)."""
     out = []
     chars = ValidationSettings().shown_value_chars
-    for name in schema.protected_names:
+    for p in schema.protected:
+        name = p.name
         if name not in frame.columns:
             continue
         sizes = label_counts(frame[name])
         for group, rows in sizes[sizes < min_rows].sort_index().items():
-            if (name, str(group)) in skip:
+            if (name, str(group)) in skip or str(group) not in p.categories:
                 continue
             label = schema.group_names.get(name, {}).get(str(group))
             shown = clipped(str(group) if label is None else label, chars)
@@ -1180,6 +1182,24 @@ def small_groups(
                     f"fewer than the {min_rows:,} the fairness audit needs to judge a group (audit.min_group_rows): "
                     "it will be listed, not judged; gather more rows or merge it with another group",
                 )
+            )
+    return out
+
+
+def undeclared_protected(frame: pd.DataFrame, schema: Schema) -> list[str]:
+    """For each protected attribute, its values in `frame` (as the fairness audit reads them) that the schema does
+    not declare, in `schema check`'s words, and what the audit and the fix are."""
+    out = []
+    for p in schema.protected:
+        if p.name not in frame.columns:
+            continue
+        counts = label_counts(frame[p.name])
+        undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in p.categories}
+        if undeclared:
+            out.append(
+                f"protected attribute {p.name}: values the schema does not declare: {counts_shown(undeclared)}: the "
+                f"fairness audit counts their rows in no {p.name} group; fix them in the table, or declare them under "
+                "the attribute's categories in the schema"
             )
     return out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.infer import respelt_borrowers
+from thinfile.features.infer import respelt_borrowers, undeclared_protected
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -310,7 +310,10 @@ def train_frame(
     )
     for warning in warned:
         say(f"warning: {warning}")
-    for warning in too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows):
+    for warning in (
+        *undeclared_protected(prepared.frame, schema),
+        *too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows),
+    ):
         say(f"warning: {warning}")
     ttd, truth = split, None
     if schema.booked_column:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from thinfile.features.infer import undeclared_protected
 from thinfile.features.schema import parse_schema
 from thinfile.training.audit_groups import crossed_too_small, too_small_to_audit
 
@@ -69,3 +70,12 @@ def test_a_small_labelled_group_is_warned_by_its_label_as_the_audit_names_it() -
     table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "F"): 12, (2.0, "M"): 20})
     warnings = too_small_to_audit(table, table, schema, 50)
     assert any(w.startswith("protected region = 'south' (code 2): 32 rows,") for w in warnings), warnings
+
+
+def test_a_value_the_schema_does_not_declare_is_not_warned_of_as_a_small_group_but_as_undeclared() -> None:
+    schema = parse_schema(SCHEMA)
+    table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "F"): 60, (2.0, "M"): 80, (9.0, "F"): 1})
+    assert not any("'9'" in w for w in too_small_to_audit(table, table, schema, 50))
+    (said,) = undeclared_protected(table, schema)
+    assert said.startswith("protected attribute region: values the schema does not declare: '9' (1 row)")
+    assert undeclared_protected(table[table["region"] != 9.0], schema) == []

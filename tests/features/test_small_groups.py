@@ -77,3 +77,12 @@ def test_groups_are_measured_against_the_audit_minimum_in_the_settings(monkeypat
     assert code == 0, said
     assert "warning: protected age_band = '45-75': 201 rows, fewer than the 250 the fairness audit needs" in said
     assert "protected sex = 'female': 310 rows," not in said  # enough in the whole table (its held-out part is not)
+
+
+def test_a_table_that_fails_its_check_still_names_its_small_groups_and_not_an_undeclared_value_as_one(tmp_path):
+    table, schema = _lender_table(tmp_path, [1.0] * 60 + [2.0] * 60 + [3.0] * 3 + [9.0])
+    code, said = _check(table, schema)
+    assert code == 1, said
+    assert "protected attribute region: values the schema does not declare: '9' (1 row)" in said
+    assert "warning: protected region = '3': 3 rows, fewer than the 50 the fairness audit needs" in said
+    assert "protected region = '9'" not in said

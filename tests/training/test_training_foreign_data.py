@@ -402,3 +402,18 @@ def test_a_rejected_applicants_placeholder_outcome_does_not_hide_a_leak(make_for
     table.loc[~booked, "went_bad"] = 0  # the rejected applicants' outcome cells hold a placeholder
     with pytest.raises(TrainingDataError, match="input 'late_bills' separates defaults from repayments perfectly"):
         prepare(table, booked_schema)
+
+
+def test_cli_train_warns_of_a_protected_value_the_schema_does_not_declare_not_of_a_small_group(
+    foreign_files: tuple[Path, Path],
+) -> None:
+    data, schema_file = foreign_files
+    table = pd.read_parquet(data)
+    table.loc[table.index[0], "region"] = "east"
+    table.to_parquet(data, index=False)
+    args = ["train", "--data", str(data), "--schema", str(schema_file), "--no-baselines", "--no-register"]
+    out = CliRunner().invoke(app, [*args, "--no-tune"], terminal_width=400)
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "warning: protected attribute region: values the schema does not declare: 'east' (1 row)" in said
+    assert "protected region = 'east'" not in said

@@ -161,7 +161,7 @@ def check(
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
         f"{counted(len(frame), 'row')}{unread}, {counted(len(frame.columns), 'column')}"
     )
-    if result.ok and not scoring:
+    if not scoring:  # on a table that fails too: every fix at once
         result = replace(
             result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings, table.name)]
         )
