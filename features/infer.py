@@ -729,17 +729,23 @@ def _guess_id(frame: pd.DataFrame, taken: set[str]) -> str:
 
 
 def _guess_target(frame: pd.DataFrame, taken: set[str]) -> str:
-    found = [
-        c
-        for c in frame.columns
-        if c not in taken and _matches(str(c), TARGET_WORDS) and len(set(_texts(frame[c].dropna())[1])) == 2
-    ]
-    if len(found) != 1:
-        which = f"several columns could be it ({', '.join(map(str, found))})" if found else "no column looks like it"
-        raise InferError(
-            f"cannot tell which column is the outcome: {which}; name it with --target (1 = defaulted, 0 = repaid)"
+    named = [c for c in frame.columns if c not in taken and _matches(str(c), TARGET_WORDS)]
+    found = [c for c in named if len(set(_texts(frame[c].dropna())[1])) == 2]
+    if len(found) == 1:
+        return str(found[0])
+    if found:
+        which = f"several columns could be it ({', '.join(map(str, found))})"
+    else:
+        near = "; ".join(
+            f"{c!s} is named like one, but holds {counts_shown({k: n for k, n in value_counts(frame[c]).items() if k})}"
+            for c in named[:3]
         )
-    return str(found[0])
+        which = "no column looks like it (named like default, bad or target, with two values)" + (
+            f": {near}" if near else ""
+        )
+    raise InferError(
+        f"cannot tell which column is the outcome: {which}; name it with --target (1 = defaulted, 0 = repaid)"
+    )
 
 
 def _target(name: str, raw: pd.Series, how: str) -> Column:

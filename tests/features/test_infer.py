@@ -182,6 +182,19 @@ def test_an_id_column_with_a_blank_and_a_repeat_is_named_with_both_counts(table)
     assert "name it with --id" in str(err.value)
 
 
+def test_an_outcome_column_with_a_third_value_is_named_with_its_values_when_the_outcome_cannot_be_guessed(table):
+    frame = table.astype({"bad": object})
+    frame.loc[5, "bad"] = 2
+    ones = int((frame["bad"] == 1).sum())
+    with pytest.raises(InferError) as err:
+        infer_schema(frame, name="acme")
+    said = str(err.value)
+    assert "no column looks like it" in said and "name it with --target" in said
+    assert "bad is named like one, but holds " in said
+    assert all(f"{v} ({n})" in said for v, n in (("'0'", f"{len(frame) - ones - 1:,} rows"), ("'1'", f"{ones:,} rows")))
+    assert "'2' (1 row)" in said
+
+
 def test_a_given_id_with_blanks_and_a_repeat_is_kept_with_a_todo_saying_how_many(table):
     frame = table.astype({"loan_id": object})
     frame.loc[[3, 4], "loan_id"] = None
