@@ -610,10 +610,12 @@ class RequestReader:
         shown = problems[: self.max_errors]
         count = len(problems) + hidden
         summary = f"{count:,} problem{'s' if count != 1 else ''} with {what}"
-        if stopped_at is not None:
-            summary += f"; checking stopped at applicant {stopped_at} after the first {len(shown)}"
-        elif count > len(shown):
+        if count > len(shown):
             summary += f"; the first {len(shown)} are listed"
+        if stopped_at == 0:
+            summary += "; no applicant's fields were checked"
+        elif stopped_at is not None:
+            summary += f"; the fields of applicants {stopped_at} on were not checked"
         first = shown[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return BadRequest(f"{summary} (first: {where}: {first['msg']})", shown)

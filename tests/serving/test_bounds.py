@@ -85,7 +85,8 @@ def test_a_batch_lists_at_most_max_errors_and_stops_checking(
     err = refusal(reader.batch, json.dumps({"applicants": [thin_body, *[bad_row] * 999]}).encode())
     assert len(err.detail) == MAX_ERRORS
     assert all(d["loc"][:2] == ["applicants", 1] for d in err.detail)
-    assert "checking stopped at applicant 2" in err.summary
+    assert err.summary.startswith(f"{len(schema.feature_names)} problems with the batch; the first 5 are listed")
+    assert "; the fields of applicants 2 on were not checked" in err.summary
     assert len(err.body()) < 2_000
 
 
@@ -284,3 +285,13 @@ def test_a_body_in_utf16_or_utf32_is_refused_as_not_utf8_even_with_a_field_given
 def test_a_utf8_body_with_a_byte_order_mark_is_read(reader: RequestReader, thin_body: dict) -> None:
     body = json.dumps(thin_body).encode("utf-8-sig")
     assert reader.applicant(body).model_dump(exclude_unset=True) == thin_body
+
+
+def test_a_batch_of_rows_each_giving_a_field_twice_counts_them_all_and_says_no_fields_were_checked(
+    reader: RequestReader, thin_body: dict
+) -> None:
+    name = next(iter(thin_body))
+    twice = "{" + f'"{name}": 1, ' + json.dumps(thin_body)[1:]
+    err = refusal(reader.batch, ('{"applicants": [' + ", ".join([twice] * 400) + "]}").encode())
+    assert [e["loc"] for e in err.detail] == [["applicants", i, name] for i in range(5)]
+    assert err.summary.startswith("400 problems with the batch; the first 5 are listed; no applicant's fields were")
