@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -245,6 +246,7 @@ class Thinfile:
         self.schema = SCHEMA
         self.ready = False
         self.failed: str | None = None
+        self.audit_failed_at: float | None = None
         self.audit_key = audit_key(self.settings)
         self.audit = AuditLog(
             self.settings.audit_path(), self.settings.audit_rotate, self.settings.audit_max_bytes, self.audit_key
@@ -299,7 +301,10 @@ class Thinfile:
             log.error("the model could not be loaded, so this worker reports itself dead: %s", self.failed)
 
     def __is_ready__(self) -> bool:
-        return self.ready
+        """Loaded, and no decision refused for want of the audit log within `audit_retry_s`: after that, traffic
+        comes back to try the log again."""
+        failed = self.audit_failed_at
+        return self.ready and (failed is None or time.monotonic() - failed >= self.settings.audit_retry_s)
 
     def __is_alive__(self) -> bool:
         return self.failed is None
@@ -336,13 +341,16 @@ class Thinfile:
         try:
             await self.commit.append(audit)
         except OSError as err:
+            self.audit_failed_at = time.monotonic()
             reason = err.strerror or str(err)
-            log.warning("%s (%s); answered 503", AUDIT_UNAVAILABLE, reason)
+            log.warning("%s (%s); answered 503, and /readyz says not ready for a while", AUDIT_UNAVAILABLE, reason)
             return json_response(
                 {"error": f"{AUDIT_UNAVAILABLE} ({reason}); no decision was made, retry later"},
                 503,
-                {"Retry-After": "30"},
+                {"Retry-After": str(self.settings.audit_retry_s)},
             )
+        if self.audit_failed_at is not None:
+            self.audit_failed_at = None
         return json_response(answers[0] if one else answers)
 
     @bentoml.api(route="/score", input_spec=ApplicantInput)

@@ -87,6 +87,13 @@ class ServingSettings(BaseSettings):
     audit_max_bytes: int = Field(
         256 * 1024 * 1024, ge=4096, description="audit file size that starts a new one when rotating by size"
     )
+    audit_retry_s: int = Field(
+        30,
+        ge=1,
+        description="after the audit log could not be written (a decision refused with 503): the Retry-After of "
+        "that answer, and how long /readyz answers 503 so that a load balancer sends traffic elsewhere "
+        "(THINFILE_AUDIT_RETRY_S)",
+    )
     approve_cutoff: float | None = Field(
         None, allow_inf_nan=False, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
     )

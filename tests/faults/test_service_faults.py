@@ -49,14 +49,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_on_a_full_disk_decisions_given_equal_records_written_and_the_rest_get_the_documented_503(
+def test_on_a_full_disk_decisions_given_equal_records_written_the_rest_get_503_and_readyz_sends_traffic_elsewhere(
     service_home: Path, start_server, small_disk: Path, applicant: dict
 ) -> None:
     log = small_disk / "decisions.jsonl"
     filler = small_disk / "filler"
     filler.write_bytes(b"x" * 8192)
     port = free_port()
-    env = server_env(service_home, THINFILE_WORKERS="1", THINFILE_AUDIT_LOG=str(log), THINFILE_AUDIT_ROTATE="never")
+    env = server_env(
+        service_home,
+        THINFILE_WORKERS="1",
+        THINFILE_AUDIT_LOG=str(log),
+        THINFILE_AUDIT_ROTATE="never",
+        THINFILE_AUDIT_RETRY_S="3",
+    )
     server = start_server(bentoml_serve(port), env, port, "full-disk")
     server.wait_for("/readyz")
     answers: list[httpx.Response] = []
@@ -71,9 +77,15 @@ def test_on_a_full_disk_decisions_given_equal_records_written_and_the_rest_get_t
             "decision not given: the audit log cannot be written (No space left on device); no decision was made, "
             "retry later"
         )
+        assert refused.headers["Retry-After"] == "3"
+        assert client.get("/readyz").status_code == 503 and client.get("/livez").status_code == 200
         report = verify(log)
         assert (report.records, report.torn, report.duplicates) == (given, [], 0)
         filler.unlink()
+        refused_at = time.monotonic()
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() - refused_at < 30, "readyz did not come back"
+            time.sleep(0.2)
         again = client.post("/score", json=applicant)
     assert again.status_code == 200
     assert verify(log).records == given + 1
