@@ -22,6 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from thinfile.features.settings import ValidationSettings
+from thinfile.features.words import clipped
+
 MANIFEST = "manifest.json"
 STOP_PREFIX = ".stop-"
 SCORES = "scores"
@@ -383,7 +386,8 @@ def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[
     """Ids that appear more than once in the job's output (scores and rejects): how many, their rows, the first few.
 
     Reads only the id column of the job's parts (part-*.parquet); rows without an id (rejected for it) are not
-    counted.
+    counted. The first few are cut as a rejected value is (`ValidationSettings.shown_value_chars`), so the summary
+    stays small however long the ids.
     """
     columns = []
     for folder, column in ((layout.scores, id_column), (layout.rejects, "id")):
@@ -391,13 +395,20 @@ def duplicate_ids(layout: OutputLayout, id_column: str, shown: int = 5) -> dict[
         if parts:  # the job's own parts: another file dropped in the folder is not the job's output
             ids = ds.dataset(parts, format="parquet").to_table(columns=[column]).column(column)
             columns.extend(ids.cast(pa.string()).chunks)
-    ids = pa.chunked_array(columns, pa.string())
-    ids = ids.filter(pc.invert(pc.or_kleene(pc.is_null(ids), pc.equal(ids, ""))))
-    counts = pa.table({"id": ids}).group_by("id").aggregate([("id", "count")])
-    repeated = counts.filter(pc.greater(counts.column("id_count"), 1))
-    first = pc.sort_indices(repeated.column("id"))[:shown]
+    counts = pa.table({"id": pa.chunked_array(columns, pa.string())}).group_by("id").aggregate([("id", "count")])
+    # null and "" dropped from the counts, not from the ids: no second copy of every id
+    repeated = counts.filter(
+        pc.and_kleene(pc.greater(counts.column("id_count"), 1), pc.not_equal(counts.column("id"), ""))
+    )
     return {
         "ids": repeated.num_rows,
         "rows": int(pc.sum(repeated.column("id_count")).as_py() or 0),
-        "first": repeated.column("id").take(first).to_pylist(),
+        "first": _first_cut(repeated.column("id"), shown),
     }
+
+
+def _first_cut(ids: pa.ChunkedArray, shown: int) -> list[str]:
+    """The `shown` least of `ids`, each cut as a rejected value is; only the characters shown become Python text."""
+    chars = ValidationSettings().shown_value_chars
+    first = ids.take(pc.sort_indices(ids)[:shown])
+    return [clipped(i, chars) for i in pc.utf8_slice_codeunits(first, 0, chars + 1).to_pylist()]

@@ -134,6 +134,32 @@ def test_duplicate_ids_are_scored_and_reported(
     assert "rejected by column: return_rate 1" in page
 
 
+def test_a_long_repeated_id_is_shown_cut_in_the_summary_the_manifest_and_the_report(
+    book: pd.DataFrame, scorer_dir: Path, schema: Schema, tmp_path: Path
+) -> None:
+    rows = book.head(30).copy()
+    rows[schema.id_column] = "y" * 100_000
+    rows.to_parquet(tmp_path / "book.parquet")
+
+    result = batch_score_cli(tmp_path / "book.parquet", tmp_path / "out", scorer_dir)
+
+    assert result.exit_code == 0, result.output[:2_000]
+    cut = "y" * 37 + "..."
+    said = " ".join(result.output.split())
+    assert f"duplicate ids: 1 id appears more than once (30 rows), first {cut};" in said
+    assert len(result.output) < 5_000
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["duplicate_ids"] == {"ids": 1, "rows": 30, "first": [cut]}
+    report = json.loads((tmp_path / "out" / "population_report.json").read_text())
+    assert report["job"]["duplicate_ids"]["first"] == [cut]
+    page = (tmp_path / "out" / "population_report.html").read_text()
+    assert f"first {cut}" in page
+    bounds = {"manifest.json": 5_000, "population_report.json": 50_000, "population_report.html": 200_000}
+    for name, most in bounds.items():  # the page's figures take about 150 kB whatever the ids
+        text = (tmp_path / "out" / name).read_text()
+        assert len(text.encode()) < most and "y" * 41 not in text, name
+
+
 def batch_score_cli(source: Path, out: Path, scorer_dir: Path) -> Result:
     """`thinfile batch-score SOURCE OUT --model SCORER_DIR --workers 1` through the CLI."""
     app = typer.Typer()

@@ -43,3 +43,15 @@ def test_a_file_dropped_into_the_output_folders_is_not_counted_as_the_jobs(tmp_p
     pq.write_table(pa.table({"applicant_id": ["a", "c"]}), layout.scores / "extra.parquet")
     pq.write_table(pa.table({"id": pa.array([], pa.string())}), layout.rejects / "empty.parquet")
     assert duplicate_ids(layout, "applicant_id") == {"ids": 1, "rows": 2, "first": ["b"]}
+
+
+def test_a_long_repeated_id_is_named_by_its_first_characters_as_a_rejected_value_is(tmp_path) -> None:
+    layout = OutputLayout(tmp_path / "out")
+    layout.scores.mkdir(parents=True)
+    long_ids = ["é" * 50_000, "b" * 41, "c" * 40]
+    pq.write_table(pa.table({"applicant_id": long_ids * 2}), layout.scores / "part-00000-00000.parquet")
+    assert duplicate_ids(layout, "applicant_id") == {
+        "ids": 3,
+        "rows": 6,
+        "first": ["b" * 37 + "...", "c" * 40, "é" * 37 + "..."],
+    }
