@@ -38,6 +38,8 @@ _CSV_BLOCK_BYTES = 4 << 20
 """CSV read in 4 MiB blocks: 1.7-1.9x the speed of 16 MiB blocks (bench/csv_input.py), whose parse outgrows the
 caches; a row may be up to this long."""
 _SHOWN_PROBLEMS = 3
+_NO_LINE_END = "empty csv file or block"
+"""pyarrow's error for a file whose first block ends before its first line does (a header with no line end)"""
 MOST_WRONG_FIELD_ROWS = BatchSettings.model_fields["max_wrong_field_rows"].default
 
 
@@ -160,8 +162,22 @@ def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa
 def _csv_header(path: Path, encoding: str) -> list[str]:
     read = pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)
     parse = pacsv.ParseOptions(invalid_row_handler=SkipWrongFields(keep=False))
-    with pacsv.open_csv(path, read_options=read, parse_options=parse) as reader:
+    with _open_csv(path, read, parse) as reader:
         return reader.schema.names
+
+
+def _open_csv(
+    path: Path, read: pacsv.ReadOptions, parse: pacsv.ParseOptions, convert: pacsv.ConvertOptions | None = None
+) -> pacsv.CSVStreamingReader:
+    """pyarrow's reader of the file; a file of one line with no line end after it (a header without its final
+    newline) is read with one added, as pyarrow reads that header with it (without, it refuses the file)."""
+    try:
+        return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as err:
+        if _NO_LINE_END not in str(err).lower() or path.stat().st_size > read.block_size:
+            raise
+    ended = (path.read_bytes().decode(read.encoding) + "\n").encode(read.encoding)
+    return pacsv.open_csv(pa.BufferReader(ended), read_options=read, parse_options=parse, convert_options=convert)
 
 
 def _csv_reader(
@@ -179,7 +195,7 @@ def _csv_reader(
     )
     read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=wrong_fields is None)
     parse = pacsv.ParseOptions(invalid_row_handler=wrong_fields or SkipWrongFields(keep=False))
-    return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    return _open_csv(path, read, parse, convert)
 
 
 def _count_csv(

@@ -4,15 +4,17 @@ report that claims nothing it did not measure."""
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from thinfile.serving.batch import batch_score
 from thinfile.training.scorer.artefact import Scorer
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", ""], ids=["newline", "crlf", "no-final-newline"])
 def test_a_header_only_csv_is_scored_as_no_rows_and_the_summary_says_so(
-    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path, line_end: str
 ) -> None:
-    book.head(0).to_csv(tmp_path / "book.csv", index=False)
+    (tmp_path / "book.csv").write_bytes((",".join(book.columns) + line_end).encode())
 
     result = batch_score(tmp_path / "book.csv", tmp_path / "out", scorer, workers=1)
 
