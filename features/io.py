@@ -245,7 +245,12 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
             "convert_options": pacsv.ConvertOptions(strings_can_be_null=True),
         }
         if not keyed:  # a dataset costs more than the read of a small file: 1,000 files of 100 rows 0.9 s, not 0.35
-            return pacsv.read_csv(part, **options)
+            try:
+                return pacsv.read_csv(part, **options)
+            except pa.ArrowInvalid as err:
+                if not one_line_without_end(err, part, options["read_options"].block_size):
+                    raise
+            return pacsv.read_csv(with_line_end(part, encoding), **options)
         fmt = ds.CsvFileFormat(**options)
         return ds.dataset([str(part)], format=fmt, partitioning="hive", partition_base_dir=str(root)).to_table(
             use_threads=threads
@@ -275,6 +280,17 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
                 "--max-wrong-field-rows)"
             ) from None
         raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
+
+
+def one_line_without_end(err: BaseException, path: Path, block_size: int) -> bool:
+    """Did pyarrow refuse `path` ('Empty CSV file or block') as a file whose first block ends before its first line
+    does: a header alone with no line end after it, which it reads once the line end is there?"""
+    return "empty csv file or block" in str(err).lower() and path.stat().st_size <= block_size
+
+
+def with_line_end(path: Path, encoding: str) -> pa.BufferReader:
+    """The file's text with a line end added, in its encoding, for pyarrow to read."""
+    return pa.BufferReader((path.read_bytes().decode(encoding) + "\n").encode(encoding))
 
 
 READ_AS_MISSING: tuple[str, ...] = tuple(t for t in pacsv.ConvertOptions().null_values if t)

@@ -22,8 +22,10 @@ from thinfile.features.io import (
     WrongFields,
     is_decoding_error,
     list_parts,
+    one_line_without_end,
     read_error,
     text_encoding,
+    with_line_end,
     wrong_encoding,
 )
 from thinfile.features.schema import FeatureType, Schema
@@ -38,8 +40,6 @@ _CSV_BLOCK_BYTES = 4 << 20
 """CSV read in 4 MiB blocks: 1.7-1.9x the speed of 16 MiB blocks (bench/csv_input.py), whose parse outgrows the
 caches; a row may be up to this long."""
 _SHOWN_PROBLEMS = 3
-_NO_LINE_END = "empty csv file or block"
-"""pyarrow's error for a file whose first block ends before its first line does (a header with no line end)"""
 MOST_WRONG_FIELD_ROWS = BatchSettings.model_fields["max_wrong_field_rows"].default
 
 
@@ -174,10 +174,10 @@ def _open_csv(
     try:
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as err:
-        if _NO_LINE_END not in str(err).lower() or path.stat().st_size > read.block_size:
+        if not one_line_without_end(err, path, read.block_size):
             raise
-    ended = (path.read_bytes().decode(read.encoding) + "\n").encode(read.encoding)
-    return pacsv.open_csv(pa.BufferReader(ended), read_options=read, parse_options=parse, convert_options=convert)
+    ended = with_line_end(path, read.encoding)
+    return pacsv.open_csv(ended, read_options=read, parse_options=parse, convert_options=convert)
 
 
 def _csv_reader(

@@ -168,3 +168,11 @@ def test_parquet_files_whose_column_is_categorical_in_one_and_plain_text_in_the_
     pd.DataFrame({"id": [1, 2], "region": pd.Categorical(["north", "south"])}).to_parquet(tmp_path / "a.parquet")
     pd.DataFrame({"id": [3], "region": ["east"]}).to_parquet(tmp_path / "b.parquet")
     assert read_table(tmp_path)["region"].astype(str).tolist() == ["north", "south", "east"]
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", ""])
+def test_a_csv_of_its_header_alone_reads_as_no_rows_with_or_without_a_line_end(tmp_path: Path, end: str) -> None:
+    path = tmp_path / "book.csv"
+    path.write_bytes(f"loan_id,amount,bad{end}".encode())
+    table = read_table(path)
+    assert list(table.columns) == ["loan_id", "amount", "bad"] and len(table) == 0
