@@ -44,7 +44,7 @@ from thinfile.features.validate import (
     sorted_errors,
     validate_table,
 )
-from thinfile.features.words import clipped, counted, percent
+from thinfile.features.words import clipped, counted, percent, spelling_key
 
 TODO = "TODO"
 CHINESE_WORDING = Wording(
@@ -445,11 +445,6 @@ def _label_counts(raw: pd.Series) -> tuple[pd.Series, bool]:
     labels = num.map(_code_label).to_numpy(dtype=object) if num is not None else texts
     rows = pd.Series(np.bincount(codes, minlength=len(texts)), index=labels)
     return rows[rows > 0].groupby(level=0, sort=True).sum(), num is not None
-
-
-def spelling_key(text: str) -> str:
-    """A value as it reads once case and surrounding spaces are ignored (' Own', 'OWN' and 'own ' read 'own')."""
-    return " ".join(text.split()).casefold()
 
 
 def spelling_variants(labels: Sequence[str]) -> list[list[str]]:

@@ -29,7 +29,7 @@ from thinfile.features.schema import (
     read_dates,
 )
 from thinfile.features.settings import ValidationSettings
-from thinfile.features.words import COMMA_SEPARATED, MISSING_REQUIRED, clipped, counted
+from thinfile.features.words import COMMA_SEPARATED, MISSING_REQUIRED, clipped, counted, spelling_key
 
 ERROR_COLUMNS = ["row", "id", "column", "value", "reason"]
 _MAX_INSERTS = 40  # text columns added one by one to the numbers' frame; above this pandas would fragment it
@@ -172,7 +172,25 @@ def column_problems(
     missing = [c for c in required if c not in present]
     if missing and (hint := other_delimiter(columns)):
         return unknown, [hint]
-    return unknown, ([f"missing required column(s): {', '.join(missing)}"] if missing else [])
+    if not missing:
+        return unknown, []
+    return unknown, [f"missing required column(s): {', '.join(missing)}{_spelt_otherwise(missing, columns)}"]
+
+
+def _spelt_otherwise(missing: Sequence[str], columns: Sequence[str]) -> str:
+    """What to do about missing columns the table has under another case or spacing ('APPLICANT_ID'), or ""."""
+    by_key = {spelling_key(str(c)): str(c) for c in columns}
+    found = [(by_key[spelling_key(m)], m) for m in missing if spelling_key(m) in by_key]
+    if not found:
+        return ""
+    wording = ValidationSettings()
+    shown = wording.examples_shown
+    listed = ", ".join(f"{clipped(c, wording.shown_value_chars)!r} for {m}" for c, m in found[:shown])
+    more = f" and {len(found) - shown:,} more" if len(found) > shown else ""
+    return (
+        f"; the table has {len(found):,} of them in another case or spacing ({listed}{more}): column names are "
+        "matched exactly; rename them as the schema writes them"
+    )
 
 
 def other_delimiter(columns: Sequence[str]) -> str | None:

@@ -28,3 +28,8 @@ def percent(share: float) -> str:
     if 0.9995 <= share < 1:
         return "over 99.9%"
     return f"{share:.1%}"
+
+
+def spelling_key(text: str) -> str:
+    """A value as it reads once case and surrounding spaces are ignored (' Own', 'OWN' and 'own ' read 'own')."""
+    return " ".join(text.split()).casefold()

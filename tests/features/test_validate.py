@@ -79,6 +79,14 @@ def test_missing_required_column_is_a_table_error(sample, schema):
     assert not report.ok
 
 
+def test_missing_columns_the_table_has_in_another_case_are_named_with_what_to_do(sample, schema):
+    renamed = sample.rename(columns={"phone_tenure_months": "PHONE_TENURE_MONTHS", "applicant_id": " Applicant_ID"})
+    (said,) = validate_table(renamed, schema).table_errors
+    assert said.startswith("missing required column(s): applicant_id, phone_tenure_months; the table has 2 of them")
+    assert "(' Applicant_ID' for applicant_id, 'PHONE_TENURE_MONTHS' for phone_tenure_months)" in said
+    assert "column names are matched exactly" in said
+
+
 def test_unknown_columns_are_reported(sample, schema):
     report = validate_table(sample.assign(favourite_colour="red"), schema)
     assert report.unknown_columns == ["favourite_colour"]
