@@ -26,7 +26,7 @@ from thinfile.features.settings import ValidationSettings
 from thinfile.training.settings import CHAMPION_ALIAS
 
 if TYPE_CHECKING:
-    from thinfile.training.fairness.audit import FairnessReport
+    from thinfile.training.fairness.audit import AttributeAudit, FairnessReport
 
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": EXIT_INCOMPLETE}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
@@ -61,6 +61,13 @@ def check_lines(report: FairnessReport) -> list[str]:
             lines.append(heading)
             lines.extend(f"  - {say(c)}" for c in checks)
     return lines
+
+
+def groups_checked(a: AttributeAudit) -> str:
+    """'4 of 6': the groups in every check of the attribute, of all its groups (a group left out of one is not)."""
+    partly = a.left_out.get("equal_opportunity_difference", {})
+    everywhere = [g for g in a.checked_groups if g not in partly]
+    return f"{len(everywhere)} of {len({*a.checked_groups, *(u.group for u in a.unchecked)})}"
 
 
 def fairness(
@@ -177,7 +184,9 @@ def fairness(
         more = len(set_aside) - ValidationSettings().examples_shown
         results.print(f"  {f'... and {more:,} more; ' if more > 0 else ''}every one with its reasons: {listed}")
     if report.unchecked:
-        results.print(f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value):")
+        results.print(
+            f"not checked (groups need {settings.audit.min_group_rows:,} rows and a declared value; each says why):"
+        )
         for u in report.unchecked:
             results.print(f"  - {u.sentence}")
     for line in report.coverage:
@@ -192,7 +201,7 @@ def fairness(
     for a in report.attributes:
         table.add_row(
             a.name,
-            f"{len(a.checked_groups)} of {len(a.checked_groups) + len(a.unchecked)}",
+            groups_checked(a),
             _figure(a.di_ratio, settings.fairness.disparate_impact_min),
             _figure(a.eo_diff, settings.fairness.equal_opportunity_max),
             _figure(a.eod_diff),
@@ -200,6 +209,9 @@ def fairness(
             _figure(a.oracle_di_ratio),
         )
     show(table)
+    for a in report.attributes:
+        for words in a.left_out_sentences:
+            results.print(f"  {a.name}: {words}.")
     inc = report.inclusion
     if inc is not None:
         seg = inc.segments.set_index("segment")

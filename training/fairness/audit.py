@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import selection_rate, true_positive_rate
+from fairlearn.metrics import selection_rate
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -38,6 +38,7 @@ from thinfile.training.fairness.metrics import (
     range_interval,
     rate_draws,
     risk_frame,
+    tpr_good,
     wilson_interval,
 )
 from thinfile.training.scorer.artefact import Scorer
@@ -81,7 +82,9 @@ ERR_NO_CHECKS = (
 NULL_VALUES = {
     "auc": "the group has only repaid or only defaulted rows",
     "default_rate_approved": "nobody in the group is approved",
-    "tpr_good / fpr_bad": "the group has no repaid (no defaulted) rows",
+    "tpr_good / fpr_bad / oracle_tpr_good": (
+        "the group has no repaid (no defaulted) rows; it is left out of the differences the rate enters (see left_out)"
+    ),
     "di_ratio": "the group is not counted (see why_not), or nobody in any counted group is approved",
     "*_low / *_high": "a Wilson interval needs at least one row",
     "checks[].value": "the check could not run; its sentence says why",
@@ -175,10 +178,20 @@ class AttributeAudit:
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     no_value_rows: int = 0
     undeclared_rows: int = 0
+    left_out: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def checked_groups(self) -> list[str]:
         return [str(g) for g in self.groups.index[self.groups["counted"]]] if len(self.groups) else []
+
+    @property
+    def left_out_sentences(self) -> list[str]:
+        """Each difference that leaves out a counted group for want of its rate, with the groups and why."""
+        return [
+            f"the {DIFFERENCE_WORDS[metric]} leaves out {', '.join(f'{g} ({why})' for g, why in groups.items())}"
+            for metric, groups in self.left_out.items()
+            if groups
+        ]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -198,6 +211,7 @@ class AttributeAudit:
             "rows_with_undeclared_value": self.undeclared_rows,
             "intervals": {m: {"low": low, "high": high} for m, (low, high) in self.intervals.items()},
             "not_computed": self.why_not,
+            "left_out": self.left_out,
             "calibration": _records(self.calibration),
             "score_edges": self.score_edges,
             "score_hist": self.score_hist,
@@ -636,14 +650,36 @@ CI_OF = {
 
 
 def _spread(values: pd.Series, counted: list[str], what: str, min_rows: int) -> tuple[float | None, str | None]:
-    """max - min over the counted groups, or None and why it cannot be computed."""
+    """max - min over the counted groups where `values` is defined (see _undefined), or None and why it cannot be."""
     if len(counted) < 2:
         return None, _too_few(counted, min_rows)
-    v = values.loc[counted]
-    undefined = [str(g) for g in v.index[v.isna()]]
-    if undefined:
-        return None, f"not defined for {', '.join(undefined)} ({what})"
+    undefined = _undefined(values, counted)
+    v = values.loc[[g for g in counted if g not in undefined]]
+    if len(v) < 2:
+        return None, f"not defined for {', '.join(undefined)} ({what}), which leaves fewer than two groups to compare"
     return float(v.max() - v.min()), None
+
+
+def _undefined(values: pd.Series, counted: list[str]) -> list[str]:
+    """The counted groups whose rate is undefined (its denominator is empty): left out of any difference of it."""
+    return [str(g) for g in counted if pd.isna(values.loc[g])]
+
+
+DIFFERENCE_WORDS = {
+    "equal_opportunity_difference": "equal opportunity difference (approval rate among good borrowers)",
+    "equalised_odds_difference": "equalised odds difference (the larger of the TPR and FPR differences)",
+}
+WHY_NO_TPR = "no repaid rows, so no TPR"
+WHY_NO_FPR = "no defaulted rows, so no FPR"
+
+
+def _left_out(groups: pd.DataFrame, counted: list[str]) -> dict[str, dict[str, str]]:
+    """For each difference of TPRs or FPRs, the counted groups left out of it (of its TPR or FPR part) and why."""
+    no_tpr = {g: WHY_NO_TPR for g in _undefined(groups["tpr_good"], counted)}
+    no_fpr = {g: WHY_NO_FPR for g in _undefined(groups["fpr_bad"], counted)}
+    odds = {g: f"{why}: compared on FPR only" for g, why in no_tpr.items()}
+    odds |= {g: f"{why}: compared on TPR only" for g, why in no_fpr.items()}
+    return {"equal_opportunity_difference": no_tpr, "equalised_odds_difference": odds}
 
 
 def _too_few(counted: list[str], min_rows: int) -> str:
@@ -743,6 +779,16 @@ def audit_attribute(
             if len(counted) < 2
             else ("no applicant of a counted group is approved")
         )
+    left_out = _left_out(groups, counted)
+    unchecked += [
+        Unchecked(
+            name,
+            g,
+            int(groups.loc[g, "rows"]),
+            f"{why} (approval rate among good borrowers): left out of the equal opportunity difference only",
+        )
+        for g, why in left_out["equal_opportunity_difference"].items()
+    ]
     eo_diff, eo_why = _spread(groups["tpr_good"], counted, "no repaid borrowers", audit.min_group_rows)
     fpr_diff, _ = _spread(groups["fpr_bad"], counted, "no defaulted borrowers", audit.min_group_rows)
     eod_diff = max(eo_diff, fpr_diff) if eo_diff is not None and fpr_diff is not None else None
@@ -783,7 +829,7 @@ def audit_attribute(
     oracle_di = oracle_eo = None
     if oracle_score is not None:
         o_ok = oracle_score[inside] >= cutoffs.approve
-        odec = decision_frame(repaid, o_ok, lab, {"approval_rate": selection_rate, "tpr_good": true_positive_rate})
+        odec = decision_frame(repaid, o_ok, lab, {"approval_rate": selection_rate, "tpr_good": tpr_good})
         groups["oracle_approval_rate"] = odec.by_group["approval_rate"]
         groups["oracle_tpr_good"] = odec.by_group["tpr_good"]
         groups["oracle_di_ratio"] = groups["oracle_approval_rate"] / groups.loc[counted, "oracle_approval_rate"].max()
@@ -816,6 +862,7 @@ def audit_attribute(
         intervals=intervals,
         no_value_rows=no_value,
         undeclared_rows=unassigned - no_value,
+        left_out=left_out,
     )
 
 
@@ -858,7 +905,8 @@ def check_intervals(
             None if low is None else math.exp(-low),
         )
     if values.get("equal_opportunity_difference") is not None:
-        tpr = rate_draws(counts["approved_repaid"], counts["repaid"], draws, rng)
+        repaid = counts[counts["repaid"] > 0]  # a group with no repaid rows has no TPR: it is not in the difference
+        tpr = rate_draws(repaid["approved_repaid"], repaid["repaid"], draws, rng)
         out["equal_opportunity_difference"] = holding("equal_opportunity_difference", *range_interval(tpr, confidence))
     if values.get("calibration_gap") is not None:
         error = rate_draws(counts["defaulted"], counts["rows"], draws, rng) - pd_mean.to_numpy(dtype=np.float64)

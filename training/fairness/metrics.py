@@ -48,6 +48,26 @@ def default_rate_among_approved(
     return float(1.0 - np.average(np.asarray(y_true)[approved], weights=w[approved]))
 
 
+def _has_outcome(y_true: np.ndarray, outcome: int, sample_weight: np.ndarray | None) -> bool:
+    """Whether any row (of positive weight) has y_true == outcome: the denominator of a rate among such rows."""
+    among = np.asarray(y_true) == outcome
+    return bool(among.any() if sample_weight is None else np.asarray(sample_weight)[among].sum() > 0)
+
+
+def tpr_good(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """fairlearn's true positive rate (approved among repaid); NaN with no repaid row, where fairlearn says 0."""
+    if not _has_outcome(y_true, 1, sample_weight):
+        return math.nan
+    return float(true_positive_rate(y_true, y_pred, sample_weight=sample_weight, pos_label=1))
+
+
+def fpr_bad(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """fairlearn's false positive rate (approved among defaulted); NaN with no defaulted row, where fairlearn says 0."""
+    if not _has_outcome(y_true, 0, sample_weight):
+        return math.nan
+    return float(false_positive_rate(y_true, y_pred, sample_weight=sample_weight, pos_label=1))
+
+
 def rows(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Number of rows (the sum of weights when rows were collapsed into weighted cells)."""
     return float(len(y_true) if sample_weight is None else np.sum(sample_weight))
@@ -72,8 +92,8 @@ DECISION_METRICS: dict[str, Callable] = {
     "rows": rows,
     "approval_rate": selection_rate,
     "default_rate_approved": default_rate_among_approved,
-    "tpr_good": true_positive_rate,
-    "fpr_bad": false_positive_rate,
+    "tpr_good": tpr_good,
+    "fpr_bad": fpr_bad,
 }
 RISK_METRICS: dict[str, Callable] = {
     "auc": auc,

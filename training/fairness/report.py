@@ -164,11 +164,20 @@ def _mark(passed: bool | None) -> str:
     return {True: "good", False: "bad", None: "muted"}[passed]
 
 
+def _checked(a: AttributeAudit, group: str, counted: bool, why_not: str) -> str:
+    """'yes', or why the group is in no check, or which check it is left out of."""
+    left_out = a.left_out.get("equal_opportunity_difference", {})
+    if group in left_out:
+        return f"not in equal opportunity: {left_out[group]}"
+    return "yes" if counted else why_not
+
+
 def _attribute(a: AttributeAudit, report: FairnessReport) -> dict[str, Any]:
     checks = [(_mark(c.passed), c.sentence + ".") for c in report.checks if c.attribute == a.name]
     lines = []
     if a.eod_diff is not None:
         lines.append(f"Equalised odds difference {a.eod_diff:.3f}; most-approved checked group: {a.reference_group}.")
+    lines.extend(f"{words[:1].upper()}{words[1:]}." for words in a.left_out_sentences)
     if a.oracle_di_ratio is not None:
         lines.append(
             f"Oracle yardstick: disparate impact ratio {a.oracle_di_ratio:.3f}, equal opportunity difference "
@@ -185,7 +194,10 @@ def _attribute(a: AttributeAudit, report: FairnessReport) -> dict[str, Any]:
     img: Image | None = None
     if len(a.groups):
         records = a.groups.reset_index()
-        records["checked"] = np.where(records["counted"], "yes", records["why_not"].astype(str))
+        records["checked"] = [
+            _checked(a, str(g), bool(n), str(why))
+            for g, n, why in records[["group", "counted", "why_not"]].itertuples(index=False)
+        ]
         groups = table(
             records,
             _group_columns(report.limits.disparate_impact_min),
