@@ -541,7 +541,7 @@ def proxy_audit(
     keep = np.isin(labels, fitted)
     classes, y = np.unique(labels[keep], return_inverse=True)
     Xk = X[keep]
-    if len(classes) < 2 or len(y) < 40 or np.bincount(y).min() < 5:
+    if len(classes) < 2 or proxy_shortfall(dict(zip(classes, np.bincount(y).tolist(), strict=True))):
         return None
     rng = np.random.default_rng(seed)
     if len(y) > audit.proxy_rows:
@@ -576,6 +576,28 @@ def proxy_audit(
     )
 
 
+PROXY_MIN_ROWS = 40
+PROXY_MIN_GROUP_ROWS = 5  # the held-out 30% of a stratified split then holds at least one row of each group
+
+
+def proxy_shortfall(sizes: dict[str, int]) -> str | None:
+    """Why a proxy classifier cannot be fitted and tested on groups of these sizes (smallest named first), or None."""
+    small = {g: n for g, n in sorted(sizes.items(), key=lambda gn: gn[1]) if n < PROXY_MIN_GROUP_ROWS}
+    if small:
+        return (
+            f"too few rows in the smallest group{'s' if len(small) > 1 else ''}: {_sizes(small)}, under the "
+            f"{PROXY_MIN_GROUP_ROWS} rows per group that fitting the classifier on 70% and testing it on the held-out "
+            "30% needs"
+        )
+    total = sum(sizes.values())
+    if total < PROXY_MIN_ROWS:
+        return (
+            f"too few rows in all: its groups {', '.join(sizes)} hold {counted(total, 'row')}, under the "
+            f"{PROXY_MIN_ROWS} the classifier needs"
+        )
+    return None
+
+
 def proxy_groups(labels: np.ndarray, min_rows: int) -> tuple[list[str], dict[str, int]]:
     """The groups a proxy classifier is fitted on (at least `min_rows` rows) and those left out, with their sizes."""
     sizes = pd.Series(labels[labels != MISSING_GROUP]).value_counts(sort=False)
@@ -605,11 +627,11 @@ def _proxy_note(attr: str, labels: np.ndarray, p: ProxyAudit | None, min_rows: i
         )
     fitted, left_out = proxy_groups(labels, min_rows)
     if len(fitted) >= 2:
-        rows = int(np.isin(labels, fitted).sum())
-        return (
-            f"proxy audit of {attr}: too few rows to fit and test a classifier on groups {', '.join(fitted)} "
-            f"({rows:,} rows)."
-        )
+        sizes = {g: int((labels == g).sum()) for g in fitted}
+        why = proxy_shortfall(sizes) or "its held-out test rows miss a group"
+        if min(sizes.values()) < PROXY_MIN_GROUP_ROWS:
+            why += f"; --min-group-rows {PROXY_MIN_GROUP_ROWS} (now {min_rows:,}) would leave such groups out of it"
+        return f"proxy audit of {attr}: could not run: {why}."
     big = f"only {fitted[0]} has" if fitted else "no group has"
     tail = f" (left out: {_sizes(left_out)})." if left_out else "."
     return f"proxy audit of {attr}: could not run: {big} at least {min_rows:,} rows{tail}"

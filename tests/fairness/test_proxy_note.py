@@ -1,0 +1,35 @@
+"""A proxy audit that cannot run says why: the smallest groups and their rows, or too few rows in all."""
+
+from __future__ import annotations
+
+import numpy as np
+from test_metrics import CUT, LENIENT, SCALE, TINY, tiny_frame
+from test_undefined_rates import G3, three_groups
+
+from thinfile.training.fairness.audit import PROXY_MIN_GROUP_ROWS, build_report
+from thinfile.training.settings import FairnessAudit
+
+
+def test_a_proxy_audit_that_cannot_run_names_its_smallest_group_not_the_rows_in_all() -> None:
+    report = three_groups(np.r_[[0, 0, 0, 1, 1, 1] * 2, 0, 0, 0])  # groups of 6, 6 and 3 rows
+    (note,) = [n for n in report.notes if n.startswith("proxy audit of g")]
+    assert f"smallest group: c ({int((G3 == 'c').sum())} rows)" in note
+    assert f"under the {PROXY_MIN_GROUP_ROWS} rows per group" in note
+    assert f"{len(G3)} rows" not in note
+    assert f"--min-group-rows {PROXY_MIN_GROUP_ROWS} (now 1) would leave such groups out" in note
+    assert report.proxy_skipped["g"] == note
+
+
+def test_a_proxy_audit_on_too_few_rows_in_all_says_how_many() -> None:
+    report = build_report(
+        tiny_frame(),
+        TINY,
+        np.linspace(0.05, 0.6, 20),
+        np.full(20, 650.0),
+        scale=SCALE,
+        cutoffs=CUT,
+        limits=LENIENT,
+        audit=FairnessAudit(min_group_rows=1),
+    )
+    (note,) = [n for n in report.notes if n.startswith("proxy audit of g")]
+    assert "its groups a, b hold 20 rows, under the 40 the classifier needs" in note
