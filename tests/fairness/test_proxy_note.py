@@ -6,7 +6,7 @@ import numpy as np
 from test_metrics import CUT, LENIENT, SCALE, TINY, tiny_frame
 from test_undefined_rates import G3, three_groups
 
-from thinfile.training.fairness.audit import PROXY_MIN_GROUP_ROWS, build_report
+from thinfile.training.fairness.audit import PROXY_MIN_GROUP_ROWS, build_report, proxy_audit
 from thinfile.training.settings import FairnessAudit
 
 
@@ -33,3 +33,13 @@ def test_a_proxy_audit_on_too_few_rows_in_all_says_how_many() -> None:
     )
     (note,) = [n for n in report.notes if n.startswith("proxy audit of g")]
     assert "its groups a, b hold 20 rows, under the 40 the classifier needs" in note
+
+
+def test_a_proxy_audit_samples_a_large_table_keeping_enough_rows_of_a_small_group_to_test_it() -> None:
+    rng = np.random.default_rng(3)
+    labels = np.where(np.arange(100_000) < 50, "small", "large")
+    X = np.c_[rng.normal(size=100_000) + (labels == "small"), rng.normal(size=100_000)]
+    audit = FairnessAudit(min_group_rows=50, proxy_rows=1_000)
+    for seed in range(5):  # a plain draw of 1,000 rows holds 0.5 of the small group's on average
+        found = proxy_audit(X, labels, "g", ["x1", "x2"], [], audit, seed=seed)
+        assert found is not None and found.rows <= audit.proxy_rows + PROXY_MIN_GROUP_ROWS

@@ -543,9 +543,8 @@ def proxy_audit(
     Xk = X[keep]
     if len(classes) < 2 or proxy_shortfall(dict(zip(classes, np.bincount(y).tolist(), strict=True))):
         return None
-    rng = np.random.default_rng(seed)
     if len(y) > audit.proxy_rows:
-        take = rng.choice(len(y), audit.proxy_rows, replace=False)
+        take = _sample_keeping_groups(y, audit.proxy_rows, np.random.default_rng(seed))
         Xk, y = Xk[take], y[take]
     tr, te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=seed)
     binary = len(classes) == 2
@@ -578,6 +577,15 @@ def proxy_audit(
 
 PROXY_MIN_ROWS = 40
 PROXY_MIN_GROUP_ROWS = 5  # the held-out 30% of a stratified split then holds at least one row of each group
+
+
+def _sample_keeping_groups(y: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
+    """About `rows` row positions drawn at random, each group (a code of `y`) in its share of them but with at
+    least PROXY_MIN_GROUP_ROWS rows: a plain draw could leave a small group one row, which no split can test."""
+    counts = np.bincount(y)
+    quota = np.maximum(np.rint(counts * (rows / len(y))).astype(np.int64), np.minimum(counts, PROXY_MIN_GROUP_ROWS))
+    drawn = [rng.choice(np.flatnonzero(y == k), q, replace=False) for k, q in enumerate(quota)]
+    return np.sort(np.concatenate(drawn))
 
 
 def proxy_shortfall(sizes: dict[str, int]) -> str | None:
