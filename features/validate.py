@@ -124,7 +124,7 @@ def date_problem(frame: pd.DataFrame, schema: Schema, shown: int) -> str | None:
             "date_column from the schema to split at random"
         )
     raw = frame[column]
-    bad = np.flatnonzero(read_dates(raw).isna().to_numpy())
+    bad = np.flatnonzero(undated_rows(frame, schema))
     if not len(bad):
         return None
     chars = ValidationSettings().shown_value_chars
@@ -135,10 +135,21 @@ def date_problem(frame: pd.DataFrame, schema: Schema, shown: int) -> str | None:
     )
     more = f" and {len(bad) - shown:,} more" if len(bad) > shown else ""
     return (
-        f"date column {column!r}: {counted(len(bad), 'row')} {'has' if len(bad) == 1 else 'have'} no date or one "
-        f"that is not ISO 8601 (2023-12-31, 2023-12-31 10:00): {examples}{more}; write them so, or remove "
-        "date_column from the schema to split at random"
+        f"date column {column!r}: {counted(len(bad), 'row')} {'has' if len(bad) == 1 else 'have'} {NO_DATE}: "
+        f"{examples}{more}; training leaves them out, with the other rows that break the schema; write them so, or "
+        "remove date_column from the schema to split at random"
     )
+
+
+NO_DATE = "no date or one that is not ISO 8601 (2023-12-31, 2023-12-31 10:00)"
+
+
+def undated_rows(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """Where the schema's date column (present in `frame`) has no date training can order rows by: all False
+    without one."""
+    if not schema.date_column or schema.date_column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return read_dates(frame[schema.date_column]).isna().to_numpy()
 
 
 def _bound(value: float | None, whole: bool) -> str:

@@ -25,7 +25,7 @@ from thinfile.features.proxies import OutcomeProxy, outcome_proxies
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.table_hash import data_hash
-from thinfile.features.validate import ValidationReport, validate_table
+from thinfile.features.validate import NO_DATE, ValidationReport, undated_rows, validate_table
 from thinfile.features.words import counted
 from thinfile.training.settings import DataChecks
 
@@ -109,7 +109,8 @@ def _checked(
         clean[schema.booked_column] = booked
         target_bad &= booked  # a rejected applicant's outcome was never observed: empty is expected
     no_outcome = target_bad & no_outcome_mask(positional[schema.target])
-    rejects = _rejects(report, positional[schema.target], clean, schema, target_bad, no_outcome)
+    undated = undated_rows(positional, schema)  # an out-of-time split cannot place them
+    rejects = _rejects(report, positional[schema.target], clean, schema, target_bad, no_outcome, undated)
     # the schema is judged on the rows with an outcome: a loan not yet repaid or defaulted is not trained on
     broken = rejects[~no_outcome[rejects["row"].to_numpy(dtype=np.int64)]]
     _outcome_written_otherwise(positional[schema.target], target_bad, schema.target, checks, source)
@@ -184,28 +185,33 @@ def _rejects(
     schema: Schema,
     target_bad: np.ndarray,
     no_outcome: np.ndarray,
+    undated: np.ndarray,
 ) -> pd.DataFrame:
     found = report.rejects()
+    ids = clean[schema.id_column].to_numpy()
+    extra = []
     if target_bad.any():
         rows = np.flatnonzero(target_bad)
         shown = raw_target.to_numpy()[rows]
         pending = no_outcome[rows]
-        extra = pd.DataFrame(
-            {
-                "row": rows,
-                "id": clean[schema.id_column].to_numpy()[rows].astype(str),
-                "columns": schema.target,
-                "reason": [
-                    f"{schema.target}: {NO_OUTCOME}" if p else f"{schema.target}: {_shown(v)} {NOT_AN_OUTCOME}"
-                    for v, p in zip(shown, pending)
-                ],
-            }
-        )
-        found = pd.concat([found, extra], ignore_index=True)
+        reasons = [
+            f"{schema.target}: {NO_OUTCOME}" if p else f"{schema.target}: {_shown(v)} {NOT_AN_OUTCOME}"
+            for v, p in zip(shown, pending)
+        ]
+        extra.append(_reasons(rows, ids, schema.target, reasons))
+    if undated.any():
+        column = str(schema.date_column)
+        extra.append(_reasons(np.flatnonzero(undated), ids, column, [f"{column}: {NO_DATE}"] * int(undated.sum())))
+    if extra:
+        found = pd.concat([found, *extra], ignore_index=True)
         found = found.groupby("row", as_index=False, sort=True).agg(
             {"id": "first", "columns": ",".join, "reason": "; ".join}
         )
     return found.reset_index(drop=True)
+
+
+def _reasons(rows: np.ndarray, ids: np.ndarray, column: str, reasons: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"row": rows, "id": ids[rows].astype(str), "columns": column, "reason": reasons})
 
 
 def outcome_unknown(rejects: pd.DataFrame, target: str) -> np.ndarray:
