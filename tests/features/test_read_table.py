@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -176,3 +177,21 @@ def test_a_csv_of_its_header_alone_reads_as_no_rows_with_or_without_a_line_end(t
     path.write_bytes(f"loan_id,amount,bad{end}".encode())
     table = read_table(path)
     assert list(table.columns) == ["loan_id", "amount", "bad"] and len(table) == 0
+
+
+@pytest.mark.parametrize("folder", ["m=1", "m=-3", "m=01", "m=2.5", "m=abc", "m=99999999999", "m=a%20b"])
+def test_a_hive_key_folder_reads_as_pyarrows_hive_partitioning_reads_it(tmp_path: Path, folder: str) -> None:
+    path = tmp_path / "book" / "year=2024" / folder / "part.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("loan_id,amount\nL1,10\nL2,20\n")
+    found = ds.dataset([str(path)], format="csv", partitioning="hive", partition_base_dir=str(tmp_path / "book"))
+    pd.testing.assert_frame_equal(read_table(tmp_path / "book"), found.to_table().to_pandas())
+
+
+def test_a_csv_of_its_header_alone_under_a_hive_key_folder_reads_as_no_rows(tmp_path: Path) -> None:
+    (tmp_path / "book" / "m=1").mkdir(parents=True)
+    (tmp_path / "book" / "m=2").mkdir(parents=True)
+    (tmp_path / "book" / "m=1" / "a.csv").write_text("loan_id,amount\nL1,10\n")
+    (tmp_path / "book" / "m=2" / "b.csv").write_text("loan_id,amount")
+    table = read_table(tmp_path / "book")
+    assert table.to_dict("list") == {"loan_id": ["L1"], "amount": [10], "m": [1]}
