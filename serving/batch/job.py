@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from thinfile.features.jsonio import jsonable
-from thinfile.features.schema import Schema
+from thinfile.features.schema import Schema, load_schema
 from thinfile.features.words import counted
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import (
@@ -215,8 +215,9 @@ def get_engine(name: str) -> Engine:
         raise ValueError(f"engine must be one of {', '.join(engine_names())}, got {name!r}") from None
 
 
-def resolve_scorer(model: Scorer | str | int | Path, name: str) -> Scorer:
-    """A Scorer as given, a saved-scorer folder, or a registry alias / version / models:/ URI of model `name`."""
+def resolve_scorer(model: Scorer | str | int | Path, name: str, schema: Schema | None = None) -> Scorer:
+    """A Scorer as given, a saved-scorer folder, or a registry alias / version / models:/ URI of model `name` (when
+    empty, the project's name: `schema`'s, else the built-in schema's)."""
     if isinstance(model, Scorer):
         return model
     if isinstance(model, (str, Path)) and (Path(model) / META_FILE).is_file():
@@ -228,7 +229,7 @@ def resolve_scorer(model: Scorer | str | int | Path, name: str) -> Scorer:
             f"--model {text} {what}; give a folder a scorer was saved to (Scorer.save), or a registry alias, "
             "version or models:/ URI"
         )
-    return load_scorer(model if isinstance(model, int) else text, name)
+    return load_scorer(model if isinstance(model, int) else text, name or model_name_for(schema or load_schema()))
 
 
 def default_workers() -> int:
@@ -341,8 +342,10 @@ def batch_score(
     refer_cutoff: float | None = None,
 ) -> BatchResult:
     """Score every row of `input` into `output` (scores/, rejects/, manifest.json, population_report.*); `stop` is
-    called as each part is committed and may raise to stop the job (finished parts are kept). `schema`, when
-    given, declares the protected attributes the population report audits (`Scorer.with_protected`);
+    called as each part is committed and may raise to stop the job (finished parts are kept). A `model` given by
+    registry alias or version is looked up under `name`, by default the project's name (`schema`'s, else the
+    built-in schema's), as `thinfile batch-score` does. `schema`, when given, declares the protected attributes the
+    population report audits (`Scorer.with_protected`);
     `approve_cutoff` / `refer_cutoff` decide in place of the model's (`Scorer.with_cutoffs`). `workers`
     (or `settings.workers`) unset: one per core, none for a book of at most `settings.in_process_rows` rows left."""
     run = get_engine(engine)
@@ -350,7 +353,7 @@ def batch_score(
     chunk_rows = chunk_rows or settings.chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
-    scorer = resolve_scorer(model, name).with_cutoffs(approve_cutoff, refer_cutoff)
+    scorer = resolve_scorer(model, name, schema).with_cutoffs(approve_cutoff, refer_cutoff)
     asked = workers or settings.workers  # workers asked for are started, whatever the book's size
     job = BatchJob(
         input=Path(input),

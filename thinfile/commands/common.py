@@ -98,9 +98,9 @@ def shown_default(value: object) -> str:
 
 
 EXIT_FAULT = 2
+"""an expected fault or a usage error: one line says which and what to do"""
 EXIT_INCOMPLETE = 4
 """a report's verdict when some check could not run (a group too small, no audit key): not a pass, not a fail"""
-"""an expected fault or a usage error: one line says which and what to do"""
 
 
 def fail(message: str, code: int = EXIT_FAULT) -> typer.Exit:
