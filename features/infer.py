@@ -731,16 +731,19 @@ def _guess_target(frame: pd.DataFrame, taken: set[str]) -> str:
     if found:
         which = f"several columns could be it ({', '.join(map(str, found))})"
     else:
-        near = "; ".join(
-            f"{c!s} is named like one, but holds {counts_shown({k: n for k, n in value_counts(frame[c]).items() if k})}"
-            for c in named[:3]
-        )
+        near = "; ".join(f"{c!s} is named like one, but holds {_held(frame[c])}" for c in named[:3])
         which = "no column looks like it (named like default, bad or target, with two values)" + (
             f": {near}" if near else ""
         )
     raise InferError(
         f"cannot tell which column is the outcome: {which}; name it with --target (1 = defaulted, 0 = repaid)"
     )
+
+
+def _held(raw: pd.Series) -> str:
+    """The values a column holds with their counts, or that it holds none."""
+    present = {k: n for k, n in value_counts(raw).items() if k is not None and k.strip()}
+    return counts_shown(present) if present else "no values (every row is empty)"
 
 
 def _target(name: str, raw: pd.Series, how: str) -> Column:

@@ -195,6 +195,12 @@ def test_an_outcome_column_with_a_third_value_is_named_with_its_values_when_the_
     assert "'2' (1 row)" in said
 
 
+def test_an_empty_column_named_like_the_outcome_is_said_to_hold_no_values(table):
+    with pytest.raises(InferError) as err:
+        infer_schema(table.assign(bad=""), name="acme")
+    assert "bad is named like one, but holds no values (every row is empty)" in str(err.value)
+
+
 def test_a_given_id_with_blanks_and_a_repeat_is_kept_with_a_todo_saying_how_many(table):
     frame = table.astype({"loan_id": object})
     frame.loc[[3, 4], "loan_id"] = None

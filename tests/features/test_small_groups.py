@@ -86,3 +86,4 @@ def test_a_table_that_fails_its_check_still_names_its_small_groups_and_not_an_un
     assert "protected attribute region: values the schema does not declare: '9' (1 row)" in said
     assert "warning: protected region = '3': 3 rows, fewer than the 50 the fairness audit needs" in said
     assert "protected region = '9'" not in said
+    assert "train would refuse it" not in said  # its problems say what to fix; the held-out part is not taken

@@ -161,10 +161,9 @@ def check(
         f"protected: {', '.join(spec.protected_names) or 'none'}; table {table.name}: "
         f"{counted(len(frame), 'row')}{unread}, {counted(len(frame.columns), 'column')}"
     )
-    if not scoring:  # on a table that fails too: every fix at once
-        result = replace(
-            result, warnings=[*result.warnings, *_audit_warnings(frame, spec, result.report, settings, table.name)]
-        )
+    if not scoring:  # on a table that fails too: its small groups, with the other fixes
+        said = _audit_warnings(frame, spec, result.report, settings, table.name, whole_only=not result.ok)
+        result = replace(result, warnings=[*result.warnings, *said])
     summary = error_summary(result.report, written=result.written)
     if len(summary):
         fate = "left out of training; rejected when scoring, but for the outcome"
@@ -192,12 +191,16 @@ def check(
 
 
 def _audit_warnings(
-    frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings, source: str
+    frame: pd.DataFrame, schema: Schema, report: ValidationReport, settings: Settings, source: str, whole_only: bool
 ) -> list[str]:
     """What `thinfile train` would refuse this table for (a table too small, too few defaults), and the protected
-    groups too small for the fairness audit, in the table and in the held-out part train would test on."""
+    groups too small for the fairness audit, in the table and in the held-out part train would test on; with
+    `whole_only` (a table that fails its check, whose problems already say what train would refuse), the groups of
+    the whole table alone."""
     from thinfile.training.audit_groups import FairnessError, NotTrainable, audit_rows, too_small_to_audit
 
+    if whole_only:
+        return too_small_to_audit(frame, frame.iloc[:0], schema, settings.audit.min_group_rows)
     refused = []
     try:
         held_out = audit_rows(frame, schema, settings, all_rows=False, source=source, report=report).frame
