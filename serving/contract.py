@@ -271,15 +271,15 @@ def compact_json(obj: dict[str, object]) -> bytes:
     return _COMPACT.encode(obj).encode()
 
 
-_NEGATIVE_ZERO = re.compile(rb"(?<=:)-0\.0(?=[,}])")
-
-
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
     """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
     `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once), a
     negative zero written as zero (the model reads them alike, so one applicant has one canonical input)."""
-    out = compact_json(schema.present_sorted(applicant.__dict__))
-    return _NEGATIVE_ZERO.sub(b"0.0", out) if b"-0.0" in out else out
+    present = schema.present_sorted(applicant.__dict__)
+    out = compact_json(present)
+    if b"-0.0" in out:  # rare: only then is each value looked at
+        out = compact_json({k: 0.0 if isinstance(v, float) and v == 0.0 else v for k, v in present.items()})
+    return out
 
 
 def input_hmac(key: bytes | hmac.HMAC, schema: Schema, applicant: BaseModel) -> str:
@@ -368,10 +368,10 @@ def _json_refusal(err: Exception) -> BadRequest:
 
 
 def _utf8(body: bytes) -> str:
-    """The body as text (a UTF-8 byte order mark dropped, as RFC 8259 lets a parser), or UnicodeDecodeError: a
-    NUL byte, which no JSON text in UTF-8 holds, is taken for UTF-16 or UTF-32."""
-    if b"\x00" in body:
-        raise UnicodeDecodeError("utf-8", body, body.index(b"\x00"), len(body), "a NUL byte: UTF-16 or UTF-32?")
+    """The body as text (a UTF-8 byte order mark dropped, as RFC 8259 lets a parser), or UnicodeDecodeError: a NUL
+    byte among the first four is UTF-16 or UTF-32 (a JSON text starts with two ASCII characters, RFC 4627)."""
+    if b"\x00" in body[:4]:
+        raise UnicodeDecodeError("utf-8", body, body.index(b"\x00"), 4, "a NUL byte: UTF-16 or UTF-32?")
     return body.decode("utf-8-sig")
 
 

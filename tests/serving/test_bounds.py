@@ -295,3 +295,14 @@ def test_a_batch_of_rows_each_giving_a_field_twice_counts_them_all_and_says_no_f
     err = refusal(reader.batch, ('{"applicants": [' + ", ".join([twice] * 400) + "]}").encode())
     assert [e["loc"] for e in err.detail] == [["applicants", i, name] for i in range(5)]
     assert err.summary.startswith("400 problems with the batch; the first 5 are listed; no applicant's fields were")
+
+
+def test_a_utf8_body_with_a_raw_nul_inside_a_value_is_refused_as_invalid_json_not_as_another_encoding(
+    reader: RequestReader, schema: Schema, thin_body: dict
+) -> None:
+    category = next(f for f in schema.features if f.type is FeatureType.category)
+    body = json.dumps({**thin_body, category.name: "a\x00b"}).replace("\\u0000", "\x00").encode()
+    with pytest.raises(ValueError, match="control character"):
+        json.loads(body)  # Python's parser says so too
+    err = refusal(reader.applicant, body)
+    assert err.summary.startswith("the body is not valid JSON") and "control character" in err.summary
