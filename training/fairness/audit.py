@@ -371,7 +371,9 @@ class FairnessReport:
         ran = [c for c in self.checks if c.passed is not None]
         gaps = []
         if self.unchecked:
-            gaps.append(f"{len(self.unchecked)} group(s) could not be checked (each listed with its size)")
+            gaps.append(
+                f"{len(self.unchecked)} group(s) could not be checked in full (each listed with its size and why)"
+            )
         if self.not_run:
             gaps.append(f"{len(self.not_run)} check(s) could not run")
         if self.verdict == "fail":
