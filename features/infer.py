@@ -1200,10 +1200,10 @@ def undeclared_protected(frame: pd.DataFrame, schema: Schema) -> list[str]:
         counts = label_counts(frame[p.name])
         undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in p.categories}
         if undeclared:
+            gap = CategoryGap(p.name, "protected", undeclared, (), tuple(p.categories))
             out.append(
-                f"protected attribute {p.name}: values the schema does not declare: {counts_shown(undeclared)}: the "
-                f"fairness audit counts their rows in no {p.name} group; fix them in the table, or declare them under "
-                "the attribute's categories in the schema"
+                f"{_undeclared_words(gap)}: the fairness audit counts their rows in no {p.name} group; fix them in "
+                "the table, or declare them under the attribute's categories in the schema"
             )
     return out
 
@@ -1227,6 +1227,13 @@ def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]
         if undeclared or unseen:
             gaps.append(CategoryGap(name, kind, undeclared, unseen, tuple(levels)))
     return gaps
+
+
+def _undeclared_words(gap: CategoryGap) -> str:
+    """The values of a category or protected column its schema does not declare, with their counts and those that
+    read as a declared one once case and spaces are ignored."""
+    where = "protected attribute" if gap.kind == "protected" else "category"
+    return f"{where} {gap.column}: values the schema does not declare: {counts_shown(gap.undeclared)}{_respelt(gap)}"
 
 
 def _respelt(gap: CategoryGap) -> str:
@@ -1385,10 +1392,7 @@ def check_table(
         gaps = [g for g in gaps if g.kind != "protected"]
     for g in gaps:
         if g.undeclared:
-            where = "protected attribute" if g.kind == "protected" else "category"
-            problems.append(
-                f"{where} {g.column}: values the schema does not declare: {counts_shown(g.undeclared)}{_respelt(g)}"
-            )
+            problems.append(_undeclared_words(g))
         if g.unseen:
             notes.append(f"{g.column}: declared values never seen in this table: {', '.join(g.unseen)}")
     needed = [schema.target, *schema.protected_names] if for_training else []

@@ -79,3 +79,11 @@ def test_a_value_the_schema_does_not_declare_is_not_warned_of_as_a_small_group_b
     (said,) = undeclared_protected(table, schema)
     assert said.startswith("protected attribute region: values the schema does not declare: '9' (1 row)")
     assert undeclared_protected(table[table["region"] != 9.0], schema) == []
+
+
+def test_an_undeclared_protected_value_that_differs_only_in_case_says_which_declared_one_it_reads_as() -> None:
+    schema = parse_schema(SCHEMA)
+    table = _table({(1.0, "F"): 70, (1.0, "M"): 60, (2.0, "f"): 3})
+    (said,) = undeclared_protected(table, schema)
+    assert said.startswith("protected attribute sex: values the schema does not declare: 'f' (3 rows)")
+    assert "once case and spaces are ignored 'f' is 'F'" in said
