@@ -16,7 +16,8 @@ def test_a_proxy_audit_that_cannot_run_names_its_smallest_group_not_the_rows_in_
     assert f"smallest group: c ({int((G3 == 'c').sum())} rows)" in note
     assert f"under the {PROXY_MIN_GROUP_ROWS} rows per group" in note
     assert f"{len(G3)} rows" not in note
-    assert f"--min-group-rows {PROXY_MIN_GROUP_ROWS} (now 1) would leave such groups out" in note
+    said = f"--min-group-rows {PROXY_MIN_GROUP_ROWS} (now 1) would leave such groups out of it, and out of the other"
+    assert said + " checks too" in note
     assert report.proxy_skipped["g"] == note
 
 

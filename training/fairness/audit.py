@@ -640,7 +640,10 @@ def _proxy_note(attr: str, labels: np.ndarray, p: ProxyAudit | None, min_rows: i
         sizes = {g: int((labels == g).sum()) for g in fitted}
         why = proxy_shortfall(sizes) or "its held-out test rows miss a group"
         if min(sizes.values()) < PROXY_MIN_GROUP_ROWS:
-            why += f"; --min-group-rows {PROXY_MIN_GROUP_ROWS} (now {min_rows:,}) would leave such groups out of it"
+            why += (
+                f"; --min-group-rows {PROXY_MIN_GROUP_ROWS} (now {min_rows:,}) would leave such groups out of it, and "
+                "out of the other checks too"
+            )
         return f"proxy audit of {attr}: could not run: {why}."
     big = f"only {fitted[0]} has" if fitted else "no group has"
     tail = f" (left out: {_sizes(left_out)})." if left_out else "."
