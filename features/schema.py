@@ -628,7 +628,8 @@ def load_schema(path: str | Path | None = None) -> Schema:
     else:
         p = Path(path)
         if not p.is_file():
-            raise SchemaError(f"schema file {p} does not exist")
+            what = "is a folder: give the YAML file in it" if p.is_dir() else "does not exist"
+            raise SchemaError(f"schema file {p} {what}")
         text = p.read_text(encoding="utf-8")
         source = str(p)
     try:

@@ -19,6 +19,7 @@ from thinfile.features.schema import Schema, SchemaError, parse_schema
 from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
     DEFAULT_TOP_REASONS,
+    MOST_TOP_REASONS,
     Explanation,
     HintTexts,
     explain_contributions,
@@ -142,12 +143,36 @@ class Scorer:
         width), each a score it can give; itself when neither is given. PolicyError or ValueError names a bad one."""
         if approve is None and refer is None:
             return self
+        for what, value in (("approve", approve), ("refer", refer)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"the {what} cut-off is a score, a number; got {value!r}")
         out = copy.copy(self)
         out.cutoffs = check_reachable(self.cutoffs.moved(approve, refer), self.scale.min_score, self.scale.max_score)
         return out
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.schema.to_matrix(frame)
+        """The model matrix of a table of applicants (one row each, the schema's input columns), read as validation
+        reads it; ValueError naming the columns it lacks, or those holding an infinite value. It does not validate
+        otherwise: a value out of range or an undeclared category is read (as missing when it cannot be), where
+        `validate_table`, `batch_score` and the service reject the row."""
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(
+                f"a pandas DataFrame of applicants, one per row, is needed (got {type(frame).__name__}); one "
+                "applicant: pd.DataFrame([record])"
+            )
+        missing = [name for name in self.schema.feature_names if name not in frame.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
+            raise ValueError(f"the table has no column {shown}, which the model reads (schema {self.schema.name!r})")
+        X = self.schema.to_matrix(frame)
+        infinite = np.isinf(X).any(axis=0)
+        if infinite.any():
+            names = ", ".join(np.asarray(self.schema.feature_names)[infinite][:5])
+            raise ValueError(
+                f"{names}: an infinite value, which no input holds; write a missing value as NaN (validate_table and "
+                "batch_score reject such rows)"
+            )
+        return X
 
     def _params(self) -> dict:
         return {"num_threads": self.num_threads} if self.num_threads else {}
@@ -187,7 +212,10 @@ class Scorer:
         return np.asarray(expit(self.margin(X)))
 
     def explain(self, frame: pd.DataFrame | np.ndarray, top_reasons: int = DEFAULT_TOP_REASONS) -> Explanation:
-        """Score, band, decision, points, dimension sub-scores and `top_reasons` reason codes for every row."""
+        """Score, band, decision, points, dimension sub-scores and `top_reasons` (1 to 10) reason codes for every
+        row of a DataFrame (`matrix`) or of a model matrix already made."""
+        if not (isinstance(top_reasons, int) and 1 <= top_reasons <= MOST_TOP_REASONS):
+            raise ValueError(f"top_reasons is a whole number from 1 to {MOST_TOP_REASONS}, got {top_reasons!r}")
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
         return explain_contributions(
             self.schema,
@@ -260,6 +288,9 @@ class Scorer:
         """The scorer saved in `directory`; DamagedModelError or UnreadableScorerError, naming the file, when its
         model file or its scorer.json was damaged."""
         d = Path(directory)
+        if not d.is_dir():
+            what = "is a file" if d.exists() else "does not exist"
+            raise UnreadableScorerError(f"{d} {what}: give the folder a scorer was saved to (Scorer.save)")
         payload = _saved_payload(d / META_FILE)
         model = (d / MODEL_FILE).read_bytes()
         expected = payload.get("model_sha256")  # absent in scorers saved before it was kept

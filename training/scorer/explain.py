@@ -17,7 +17,10 @@ from thinfile.training.scorer.policy import Cutoffs, decisions
 from thinfile.training.scorer.scale import ScoreScale
 
 DEFAULT_TOP_REASONS = 4
-TopReasons = Annotated[int, Field(ge=1, le=10, description="reason codes given per score (adverse action: usually 4)")]
+MOST_TOP_REASONS = 10
+TopReasons = Annotated[
+    int, Field(ge=1, le=MOST_TOP_REASONS, description="reason codes given per score (adverse action: usually 4)")
+]
 _EPS = 1e-9
 _FOURS = (4,) * len(DIMENSIONS)  # round(points, 4) for each dimension, without a comprehension's frame
 _FEW_ROWS = 64  # up to this many rows a full sort per row costs less than partitioning's per-call overhead
