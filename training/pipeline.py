@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thinfile.features.infer import respelt_borrowers, undeclared_protected
+from thinfile.features.infer import repeated_ids_problem, respelt_borrowers, undeclared_protected
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.training import tracking
@@ -52,6 +52,12 @@ from thinfile.training.tuning import choose_config
 
 CHAMPION_FAMILY = "lightgbm"
 Progress = Callable[[str], None]
+
+
+TRAINED_ON_REPEATS = (
+    "Trained on as they are: an applicant in both the training and the test rows makes the test metrics look better "
+    "than they are"
+)
 
 
 @dataclass
@@ -303,10 +309,12 @@ def train_frame(
     if across:
         say(across)
     respelt = respelt_borrowers(prepared.frame[schema.borrower_column]) if schema.borrower_column else None
+    repeated = prepared.repeated_ids
     warned = (
         *(p.warning(schema.target) for p in prepared.leak_suspects),
         *([uneven] if uneven else []),
         *([f"{schema.borrower_column}: {respelt}"] if respelt else []),
+        *([f"{repeated_ids_problem(schema.id_column, repeated)}. {TRAINED_ON_REPEATS}"] if repeated else []),
     )
     for warning in warned:
         say(f"warning: {warning}")

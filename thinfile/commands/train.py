@@ -100,7 +100,6 @@ def train(
     away (checks.leaks.proxy_auc). The split is out of time with the schema's date_column, else stratified at
     random, keeping each borrower's loans in one part when the schema names a borrower_column.
     """
-    from thinfile.features.infer import repeated_ids_problem
     from thinfile.training.data import TrainingDataError, set_aside_words
     from thinfile.training.pipeline import ready_to_train
     from thinfile.training.pipeline import train as run_training
@@ -188,12 +187,6 @@ def train(
         results.print(
             f"[yellow]{set_aside_words(result.data.rejects, result.split.schema.target)} "
             f"{'was' if n == 1 else 'were'} left out (rejects.csv in the champion run)[/]"
-        )
-    if result.data.repeated_ids is not None:
-        line = repeated_ids_problem(result.split.schema.id_column, result.data.repeated_ids)
-        results.print(
-            f"[yellow]{line}. Trained on as they are: an applicant in both the training and the test rows makes "
-            "the test metrics look better than they are[/]"
         )
     for sentence in result.unlearnt:
         results.print(f"[yellow]{sentence}[/]")
