@@ -77,3 +77,13 @@ def test_a_scorer_folder_that_is_not_there_or_a_file_is_refused_in_words(tmp_pat
 def test_a_schema_path_that_is_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="is a folder: give the YAML file in it"):
         load_schema(tmp_path)
+
+
+def test_the_table_of_scores_keeps_the_index_of_the_table_explained_so_it_joins_back(
+    scorer: Scorer, applicants: pd.DataFrame
+) -> None:
+    positions = {"c": 7, "a": 2, "b": 11}
+    some = applicants.iloc[list(positions.values())].set_axis(list(positions))
+    joined = some.join(scorer.explain(some).to_frame())
+    for label, at in positions.items():
+        assert joined.loc[label, "score"] == scorer.explain(applicants.iloc[[at]]).score[0]

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -217,7 +217,7 @@ class Scorer:
         if not (isinstance(top_reasons, int) and 1 <= top_reasons <= MOST_TOP_REASONS):
             raise ValueError(f"top_reasons is a whole number from 1 to {MOST_TOP_REASONS}, got {top_reasons!r}")
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
-        return explain_contributions(
+        explained = explain_contributions(
             self.schema,
             X,
             self.contributions(X),
@@ -229,6 +229,7 @@ class Scorer:
             self.contribution_search if self._tables_hold_every_tree() else None,
             self._hint_texts,
         )
+        return explained if isinstance(frame, np.ndarray) else replace(explained, index=frame.index)
 
     def _tables_hold_every_tree(self) -> bool:
         tables = self.tables

@@ -58,6 +58,8 @@ class Explanation:
     feature_points: Callable[[np.ndarray], np.ndarray] | None
     points_search: PointsSearch | None = None
     hint_texts: HintTexts = field(default_factory=dict)
+    index: pandas.Index | None = None
+    """the rows' labels in the table explained (`to_frame` keeps them); None for a matrix"""
 
     def __len__(self) -> int:
         return len(self.score)
@@ -197,7 +199,8 @@ class Explanation:
         ]
 
     def to_frame(self) -> pandas.DataFrame:
-        """Flat columns for tables: score, band, pd, decision, dimension points, `top` reason codes (padded)."""
+        """Flat columns for tables: score, band, pd, decision, dimension points, `top` reason codes (padded); indexed
+        as the table explained was, so that it joins back to it."""
         cols: dict[str, object] = {
             "score": self.score,
             "score_unclipped": self.score_unclipped,
@@ -218,7 +221,7 @@ class Explanation:
             cols[f"reason_{k + 1}_text"] = np.where(missing, missing_texts[idx], texts[idx])
             lost = -self.reason_points[:, k] if k < self.reason_points.shape[1] else np.zeros(len(self))
             cols[f"reason_{k + 1}_points_lost"] = np.where(idx >= 0, lost, np.nan)
-        return pandas.DataFrame(cols)
+        return pandas.DataFrame(cols, index=self.index)
 
 
 def _shown(f: FeatureReading, v: float) -> object:
