@@ -41,6 +41,7 @@ from thinfile.features.validate import (
     ValidationReport,
     date_problem,
     other_delimiter,
+    outcome,
     sorted_errors,
     validate_table,
 )
@@ -1364,7 +1365,7 @@ def check_table(
     schema: Schema,
     *,
     for_training: bool = True,
-    target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = None,
+    target_reader: Callable[[pd.Series], tuple[pd.Series, np.ndarray]] | None = outcome,
     path: Path | None = None,
     leaks: LeakChecks | None = None,
     min_borrowers: int = 0,
@@ -1372,13 +1373,16 @@ def check_table(
     """Everything in `frame` that does not match `schema`, without training; never raises on bad data.
 
     `for_training` also requires the target and the protected columns (a table to score needs neither);
-    `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader); `path`,
+    `target_reader` turns the target into 0/1 and a mask of unusable outcomes (training's own reader, `outcome`, by
+    default; None: the target's values are not checked, and the check says so); `path`,
     the file `frame` was read from, lets a CSV table's missing required cells be shown as written; `leaks`: when
     an input is warned of as a likely leak of the outcome; `min_borrowers`: the fewest borrowers training's random
     split by borrower takes (`TrainConfig.min_borrowers`).
     """
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
+    if for_training and not len(frame):
+        problems.append("table: no rows: training needs rows with an outcome")
     notes: list[str] = []
     not_checked: list[str] = []
     warnings: list[str] = []

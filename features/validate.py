@@ -144,6 +144,19 @@ def date_problem(frame: pd.DataFrame, schema: Schema, shown: int) -> str | None:
 NO_DATE = "no date or one that is not ISO 8601 (2023-12-31, 2023-12-31 10:00)"
 
 
+def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The outcome as 0/1 floats (0, 1, "0.0", "true", ... as training reads them), and a mask of rows whose outcome
+    is missing or not 0/1."""
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        text = raw.astype(str).str.strip().str.lower()
+        mapped = text.map({"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0})
+        values = mapped.where(raw.notna())
+    else:
+        values = pd.to_numeric(raw.astype("float64") if raw.dtype == bool else raw, errors="coerce").astype(np.float64)
+    bad = ~values.isin([0.0, 1.0]).to_numpy()
+    return values, bad
+
+
 def undated_rows(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     """Where the schema's date column (present in `frame`) has no date training can order rows by: all False
     without one."""

@@ -25,7 +25,7 @@ from thinfile.features.proxies import OutcomeProxy, outcome_proxies
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.table_hash import data_hash
-from thinfile.features.validate import NO_DATE, ValidationReport, undated_rows, validate_table
+from thinfile.features.validate import NO_DATE, ValidationReport, outcome, undated_rows, validate_table
 from thinfile.features.words import counted
 from thinfile.training.settings import DataChecks
 
@@ -164,18 +164,6 @@ def booked_flags(frame: pd.DataFrame, schema: Schema, source: str) -> np.ndarray
             f"{' ...' if len(rows) > 5 else ''}); every applicant must be marked booked (1) or rejected (0)"
         )
     return values.to_numpy() == 1.0
-
-
-def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """The outcome as 0/1 floats, and a mask of rows whose outcome is missing or not 0/1."""
-    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
-        text = raw.astype(str).str.strip().str.lower()
-        mapped = text.map({"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0})
-        values = mapped.where(raw.notna())
-    else:
-        values = pd.to_numeric(raw.astype("float64") if raw.dtype == bool else raw, errors="coerce").astype(np.float64)
-    bad = ~values.isin([0.0, 1.0]).to_numpy()
-    return values, bad
 
 
 def _rejects(

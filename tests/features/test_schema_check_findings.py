@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.features.infer import check_table, error_summary, infer_schema, repeated_ids
-from thinfile.features.schema import Schema, parse_schema
+from thinfile.features.schema import Schema, load_schema, parse_schema
 from thinfile.features.validate import validate_table
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -305,3 +305,19 @@ def test_a_table_that_matches_but_is_too_small_to_train_on_passes_with_trains_re
     assert result.exit_code == 0, result.output
     assert "warning: train would refuse it: small.csv: 40 usable rows; at least 200 are needed" in result.output
     assert "PASS: 40 rows against schema 'german-credit' match," in result.output
+
+
+def test_check_table_from_python_reads_the_outcome_as_training_does_and_fails_one_it_would_refuse():
+    schema = load_schema(DATA / "german_credit.yaml")
+    table = pd.read_csv(DATA / "german_credit.csv")
+    worded = check_table(table.assign(**{schema.target: "good"}), schema)
+    assert not worded.ok and worded.not_checked == []
+    assert any(p.startswith(f"target {schema.target}: 1,000 rows are not 0 (repaid) or 1") for p in worded.problems)
+    assert check_table(table, schema).ok
+
+
+def test_check_table_fails_a_table_with_no_rows_for_training_but_not_for_scoring():
+    schema = load_schema(DATA / "german_credit.yaml")
+    empty = pd.read_csv(DATA / "german_credit.csv").head(0)
+    assert "table: no rows: training needs rows with an outcome" in check_table(empty, schema).problems
+    assert check_table(empty, schema, for_training=False).ok
