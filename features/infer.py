@@ -42,6 +42,7 @@ from thinfile.features.validate import (
     date_problem,
     other_delimiter,
     outcome,
+    require_frame,
     sorted_errors,
     validate_table,
 )
@@ -848,6 +849,7 @@ def infer_schema(
 ) -> Inferred:
     """A valid schema for `frame`, every guess noted; raises InferError when a role cannot be told apart.
     `min_borrowers`: the fewest borrowers training takes with a borrower column (`TrainConfig.min_borrowers`)."""
+    require_frame(frame)
     settings = settings or InferSettings()
     frame = frame.rename(columns=str)
     named = [c for c in (target, id_column, borrower, *protected) if c is not None]
@@ -1379,6 +1381,7 @@ def check_table(
     an input is warned of as a likely leak of the outcome; `min_borrowers`: the fewest borrowers training's random
     split by borrower takes (`TrainConfig.min_borrowers`).
     """
+    require_frame(frame)
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
     if for_training and not len(frame):

@@ -144,6 +144,15 @@ def date_problem(frame: pd.DataFrame, schema: Schema, shown: int) -> str | None:
 NO_DATE = "no date or one that is not ISO 8601 (2023-12-31, 2023-12-31 10:00)"
 
 
+def require_frame(frame: object) -> None:
+    """TypeError, saying what to give, unless `frame` is a pandas DataFrame (a table of rows, one per applicant)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"a pandas DataFrame of applicants, one per row, is needed (got {type(frame).__name__}); one "
+            "applicant: pd.DataFrame([record])"
+        )
+
+
 def outcome(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """The outcome as 0/1 floats (0, 1, "0.0", "true", ... as training reads them), and a mask of rows whose outcome
     is missing or not 0/1."""

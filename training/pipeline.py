@@ -13,6 +13,7 @@ import pandas as pd
 from thinfile.features.infer import repeated_ids_problem, respelt_borrowers, undeclared_protected
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
+from thinfile.features.validate import require_frame
 from thinfile.training import tracking
 from thinfile.training.audit_groups import too_small_to_audit
 from thinfile.training.champion import fit_scorer, missing_sentence, rarely_missing
@@ -282,7 +283,7 @@ def ready_to_train(settings: TrainingSettings, schema: Schema | None = None) -> 
 
 def train_frame(
     frame: pd.DataFrame,
-    schema: Schema,
+    schema: Schema | str | Path,
     settings: TrainingSettings | None = None,
     *,
     source: str = "the table",
@@ -290,7 +291,10 @@ def train_frame(
     experiment: str | None = None,
 ) -> TrainResult:
     """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last.
-    `experiment`: what `ready_to_train(settings)` returned, when the caller already asked it."""
+    `schema`: a Schema or its file. `experiment`: what `ready_to_train(settings)` returned, when the caller already
+    asked it."""
+    require_frame(frame)
+    schema = schema if isinstance(schema, Schema) else load_schema(schema)
     settings = settings or TrainingSettings()
     say = progress or (lambda _msg: None)
     experiment = experiment or ready_to_train(settings, schema)

@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 
 from thinfile.features.generator import generate_frame
+from thinfile.features.infer import check_table, infer_schema
 from thinfile.features.schema import SchemaError, load_schema
 from thinfile.training.champion import fit_champion
+from thinfile.training.fairness import fairness_report
+from thinfile.training.pipeline import train_frame
 from thinfile.training.scorer.artefact import Scorer, UnreadableScorerError
 from thinfile.training.settings import TrainConfig
 
@@ -87,3 +90,20 @@ def test_the_table_of_scores_keeps_the_index_of_the_table_explained_so_it_joins_
     joined = some.join(scorer.explain(some).to_frame())
     for label, at in positions.items():
         assert joined.loc[label, "score"] == scorer.explain(applicants.iloc[[at]]).score[0]
+
+
+def test_each_library_entry_given_an_array_for_a_table_says_to_give_a_dataframe(
+    scorer: Scorer, applicants: pd.DataFrame, schema
+) -> None:
+    array = applicants.to_numpy()
+    calls = (
+        lambda: check_table(array, schema),
+        lambda: infer_schema(array, name="acme"),
+        lambda: fairness_report(scorer, array),
+        lambda: train_frame(array, schema),
+    )
+    for call in calls:
+        with pytest.raises(
+            TypeError, match=r"a pandas DataFrame of applicants, one per row, is needed \(got ndarray\)"
+        ):
+            call()

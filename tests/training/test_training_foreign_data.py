@@ -429,12 +429,12 @@ def test_cli_train_warns_of_a_protected_value_the_schema_does_not_declare_not_of
 
 
 def test_a_table_whose_ids_repeat_trains_with_a_warning_in_its_result_and_first_on_its_card(
-    make_foreign_table, foreign_schema: Schema, quick: Settings, tmp_path: Path
+    make_foreign_table, foreign_files: tuple[Path, Path], quick: Settings, tmp_path: Path
 ) -> None:
     table = make_foreign_table(3_000, seed=9)
     table["loan_ref"] = table["loan_ref"].where(table.index >= 4, table["loan_ref"].iloc[0])
     settings = quick.model_copy(update={"pipeline": quick.pipeline.model_copy(update={"register_champion": False})})
-    result = train_frame(table, foreign_schema, settings)
+    result = train_frame(table, foreign_files[1], settings)  # the schema by its file, as `train` takes it
     (said,) = [w for w in result.warnings if "held by more than one row" in w]
     assert said.startswith(f"id loan_ref: 1 id is held by more than one row (4 rows): {table['loan_ref'].iloc[0]!r}")
     card_uri = f"runs:/{result.champion.run_id}/model_card.md"

@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from thinfile.features import jsonio
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
+from thinfile.features.validate import require_frame
 from thinfile.features.words import clipped, counted
 from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes
 from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
@@ -1291,6 +1292,7 @@ def fairness_report(
     data: dict[str, object] | None = None,
 ) -> FairnessReport:
     """Score `frame` with `scorer` (a training.scorer.Scorer) and audit it; the baseline feeds the inclusion lift."""
+    require_frame(frame)
     _check_table(frame, scorer.schema, table_name(data))
     margin = scorer.margin(scorer.matrix(frame))
     pd_model = expit(margin)

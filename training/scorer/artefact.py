@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from scipy.special import expit
 
 from thinfile.features.schema import Schema, SchemaError, parse_schema
+from thinfile.features.validate import require_frame
 from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
     DEFAULT_TOP_REASONS,
@@ -155,11 +156,7 @@ class Scorer:
         reads it; ValueError naming the columns it lacks, or those holding an infinite value. It does not validate
         otherwise: a value out of range or an undeclared category is read (as missing when it cannot be), where
         `validate_table`, `batch_score` and the service reject the row."""
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(
-                f"a pandas DataFrame of applicants, one per row, is needed (got {type(frame).__name__}); one "
-                "applicant: pd.DataFrame([record])"
-            )
+        require_frame(frame)
         missing = [name for name in self.schema.feature_names if name not in frame.columns]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
