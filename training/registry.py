@@ -420,8 +420,21 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
         )
         raise ModelNotFoundError(
             f"no model {name!r} answers to {ref!r} in the MLflow store {tracking_uri()} "
-            f"({err.message.splitlines()[0]}); {where}, train one with `thinfile train`, or pick another with --model"
+            f"({err.message.splitlines()[0]}{_registered_here(c)}); {where}, train one with `thinfile train`, or pick "
+            "another with --model"
         ) from None
+
+
+def _registered_here(c: MlflowClient, shown: int = 5) -> str:
+    """'; the models registered there: ...', for a message that did not find the one asked for."""
+    try:
+        names = sorted(m.name for m in c.search_registered_models(max_results=100))
+    except mlflow.exceptions.MlflowException:
+        return ""
+    if not names:
+        return "; no model is registered there"
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return f"; the models registered there: {', '.join(map(repr, names[:shown]))}{more}"
 
 
 def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
