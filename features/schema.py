@@ -484,6 +484,7 @@ class Schema(BaseModel):
         return {f.name: f.dimension.value for f in self.features}
 
     def features_in(self, dimension: str) -> list[str]:
+        """The model inputs of one dimension (capacity, behaviour, ...), in schema order."""
         return [f.name for f in self.features if f.dimension.value == dimension]
 
     @cached_property
@@ -505,6 +506,7 @@ class Schema(BaseModel):
         return _row_major(columns, len(frame) if rows is None else len(rows), rows)
 
     def to_yaml(self) -> str:
+        """The schema as YAML, as a schema file holds it."""
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 

@@ -85,9 +85,11 @@ class TrainResult:
 
     @property
     def champion(self) -> ModelResult:
+        """The champion's result: its `model` is the Scorer, with its metrics and MLflow run."""
         return next(m for m in self.models if m.role == "champion")
 
     def baseline(self, family: str) -> ModelResult | None:
+        """The result of the model of `family` (bureau_scorecard, all_inputs_scorecard), None when not trained."""
         return next((m for m in self.models if m.family == family), None)
 
     def comparison(

@@ -202,6 +202,7 @@ def model_tag(scorer: Scorer) -> ModelTag:
 
 
 def engine_names() -> list[str]:
+    """The batch engines one can name (embedded, spark, and any registered)."""
     return sorted(set(BUILTIN_ENGINES) | set(_ENGINES))
 
 

@@ -205,6 +205,7 @@ class Scorer:
         return contrib
 
     def predict_pd(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The calibrated probability of default of every row of a DataFrame (`matrix`) or model matrix."""
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
         return np.asarray(expit(self.margin(X)))
 
@@ -266,6 +267,7 @@ class Scorer:
         return pickle.dumps(light)
 
     def save(self, directory: str | Path) -> Path:
+        """Write the scorer to `directory` (scorer.json and the model file, with its checksum), for `load`."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(d / MODEL_FILE))

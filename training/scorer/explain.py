@@ -156,6 +156,7 @@ class Explanation:
         return at_last, candidates[lo], True
 
     def reasons(self, row: int) -> list[dict[str, object]]:
+        """Row `row`'s reason codes as `records()` gives them: code, text, value, points lost and hint."""
         return self._reasons(row, self._hints(self.X[row : row + 1], [row], self.reason_index[row : row + 1])[0])
 
     def _reasons(self, row: int, hints: list[str | None]) -> list[dict[str, object]]:

@@ -61,6 +61,7 @@ def pd_to_score(pd_: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
 
 
 def score_to_pd(score: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
+    """The probability of default a score stands for on `scale`."""
     return np.asarray(expit(score_to_margin(score, scale)))
 
 
