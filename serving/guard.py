@@ -80,6 +80,19 @@ SCORING_RESPONSES = {
 }
 
 
+def whole_numbers_as_read(node: Any) -> Any:
+    """A request schema's `"type": "integer"` as the reader takes it: a JSON number with no fraction, 9 or 9.0 (as
+    batch-score reads "9.0" in a book), which OpenAPI 3.0's integer (no fraction part written) would refuse."""
+    if isinstance(node, list):
+        return [whole_numbers_as_read(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: whole_numbers_as_read(v) for k, v in node.items()}
+    if node.get("type") == "integer":
+        node = {**node, "type": "number", "multipleOf": 1}
+    return node
+
+
 def nullable_for_openapi_3_0(node: Any) -> Any:
     """JSON Schema's `anyOf: [X, {"type": "null"}]` (what pydantic writes) as OpenAPI 3.0's `X, nullable: true`
     (BentoML states 3.0, where a "null" type does not exist, so tools read the field as never null)."""
@@ -124,7 +137,7 @@ def document(
     paths = spec.setdefault("paths", {})
     paths.update(extra_paths or {})
     for path, body in (request_schemas or {}).items():
-        body = dict(body)
+        body = whole_numbers_as_read(dict(body))
         schemas.update(body.pop("$defs", {}))
         operation = paths.get(path, {}).get("post")
         if operation is not None:

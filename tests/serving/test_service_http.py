@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pandas as pd
@@ -361,3 +362,19 @@ def test_a_body_sent_byte_by_byte_gets_408_before_the_request_timeout(served) ->
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert time.monotonic() - started < ServingSettings().timeout_s
+
+
+def test_a_whole_number_input_is_documented_and_read_as_a_number_with_no_fraction(
+    served, schema: Schema, thin_body: dict
+) -> None:
+    name = next(f.name for f in schema.features if f.type.value == "int" and f.max is not None and f.max >= 10)
+    with served.client() as client:
+        document = client.get("/docs.json").json()
+        spec = document["components"]["schemas"]["Applicant"]["properties"][name]
+        assert (spec["type"], spec["multipleOf"]) == ("number", 1)
+        assert client.post("/score", json={**thin_body, name: 9.0}).json() == {
+            **client.post("/score", json={**thin_body, name: 9}).json(),
+            "request_id": ANY,
+        }
+        refused = client.post("/score", json={**thin_body, name: 9.5})
+    assert refused.status_code == 400 and refused.json()["detail"][0]["loc"] == [name]

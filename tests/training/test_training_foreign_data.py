@@ -318,7 +318,8 @@ def test_rows_without_a_readable_date_fail_schema_check_and_are_left_out_by_trai
     assert trained.exit_code == 0, trained.output
     assert "3 rows that break the schema were left out (rejects.csv in the champion run)" in trained.output
     client = mlflow.MlflowClient(tracking_uri())
-    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments, order_by=["attributes.start_time DESC"], max_results=1)  # this train's
     rejects = pd.read_csv(client.download_artifacts(run.info.run_id, "rejects.csv", str(tmp_path)))
     assert sorted(rejects["id"]) == ["L000100", "L000101", "L000102"]
     assert rejects["reason"].str.startswith("applied_on: no date or one that is not ISO 8601").all()
