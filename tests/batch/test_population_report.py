@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from thinfile.features.schema import Schema, parse_schema
 from thinfile.serving.batch import batch_score
+from thinfile.serving.batch.report import _scores_figure, report_figures
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import FairnessAudit
 
@@ -174,3 +176,21 @@ def test_labels_given_with_the_job_name_the_groups_of_a_model_trained_without_th
     expected = book.head(2_000)["residence"].map({"rural": "countryside", "urban": "town"}).value_counts()
     assert groups == expected.to_dict()
     assert scorer.schema.protected == schema.protected  # the loaded model is left as it was
+
+
+def test_a_score_histogram_of_millions_writes_its_counts_whole_and_its_title_where_matplotlib_would(
+    shifted_html: Path, scorer: Scorer
+) -> None:
+    report = json.loads((shifted_html.parent / "population_report.json").read_text())
+    report["score"]["histogram"]["counts"] = [c * 10_000 for c in report["score"]["histogram"]["counts"]]
+    (_, image), *_ = report_figures(report, scorer)
+    svg = ET.fromstring(base64.b64decode(image.src.split(",", 1)[1]))
+    texts = [" ".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert any(re.fullmatch(r"\d{1,3}(,\d{3}){2,}", t) for t in texts) and not any("1e" in t for t in texts)
+    figure = _scores_figure(report, scorer)
+    figure.draw_without_rendering()
+    placed = [ax.title.get_window_extent().y0 for ax in figure.axes]
+    for ax in figure.axes:
+        ax._autotitlepos = True  # matplotlib's own search for each title's place
+    figure.draw_without_rendering()
+    assert [ax.title.get_window_extent().y0 for ax in figure.axes] == pytest.approx(placed)
