@@ -232,8 +232,8 @@ def _margins(
 
 def _figure(width: float, height: float, rows: int = 1, cols: int = 1) -> Figure:
     """A figure of `rows` x `cols` axes whose titles sit just above them: no axis here writes a tick label or an
-    offset ('1e6') above its axes (counts are written whole), so matplotlib's search for a place for each title,
-    half the time of drawing these figures, would find that place."""
+    offset ('1e6') above its axes (counts are written whole), so matplotlib's search for a place for each title
+    would find that place (skipped: 0.02 s of the report's 0.27 s of figures)."""
     fig = Figure(figsize=(width, height))
     with rc_context({"axes.titley": 1.0}):
         fig.subplots(rows, cols, squeeze=False)
