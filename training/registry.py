@@ -415,8 +415,8 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
         where = (
             "check the name and the alias or version in the URI"
             if uri
-            else "the name comes from the schema: give the schema the model was trained with (--schema) or its "
-            "name (--name)"
+            else "the name comes from the schema: give the schema the model was trained with (--schema; schema= from "
+            "Python) or its name (--name; name= from Python)"
         )
         raise ModelNotFoundError(
             f"no model {name!r} answers to {ref!r} in the MLflow store {tracking_uri()} "

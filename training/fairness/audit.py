@@ -66,7 +66,8 @@ ERR_NO_PROTECTED = (
 )
 ERR_MISSING_COLUMNS = (
     "{table} lacks column(s) {columns}: the fairness audit needs the target and every protected "
-    "attribute beside the model inputs; add them to the table or give the schema that describes it (--schema)"
+    "attribute beside the model inputs; add them to the table or give the schema that describes it (--schema; from "
+    "Python, the scorer's schema names them: Scorer.with_protected(schema))"
 )
 ERR_TARGET = (
     "{table}: target column {column!r} must hold 0/1 outcomes (1 = defaulted) with no gaps; found {found}. "
