@@ -13,7 +13,10 @@ import pandas as pd
 def copied_columns(frame: pd.DataFrame, names: Sequence[str], head_rows: int = 10_000) -> dict[str, str]:
     """Each of `names` equal, in every row and in type, to an earlier one, mapped to the first of them. Columns
     are told apart by a hash of their first `head_rows` rows, then (only where those match) of all their rows,
-    so only likely copies are compared whole."""
+    so only likely copies are compared whole. A table with no rows has none (every column would equal every
+    other)."""
+    if not len(frame):
+        return {}
     head = frame.head(head_rows)
     whole: dict[str, bytes] = {}
 

@@ -1384,8 +1384,6 @@ def check_table(
     require_frame(frame)
     report = validate_table(frame, schema)
     problems = [f"table: {e}" for e in report.table_errors]
-    if for_training and not len(frame):
-        problems.append("table: no rows: training needs rows with an outcome")
     notes: list[str] = []
     not_checked: list[str] = []
     warnings: list[str] = []

@@ -147,9 +147,10 @@ NO_DATE = "no date or one that is not ISO 8601 (2023-12-31, 2023-12-31 10:00)"
 def require_frame(frame: object) -> None:
     """TypeError, saying what to give, unless `frame` is a pandas DataFrame (a table of rows, one per applicant)."""
     if not isinstance(frame, pd.DataFrame):
+        kind = type(frame)
         raise TypeError(
-            f"a pandas DataFrame of applicants, one per row, is needed (got {type(frame).__name__}); one "
-            "applicant: pd.DataFrame([record])"
+            f"a pandas DataFrame of applicants, one per row, is needed (got {kind.__module__}.{kind.__qualname__}); "
+            "one applicant: pd.DataFrame([record]); a pyarrow or polars table: its .to_pandas()"
         )
 
 

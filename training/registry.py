@@ -58,7 +58,11 @@ class ScorerModel(PythonModel):
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, object] | None = None
     ) -> pd.DataFrame:
-        return self.scorer.explain(model_input).to_frame()
+        """Scores of the rows given; an input the signature lets a client leave out (a nullable one) is missing."""
+        schema = self.scorer.schema
+        absent = [f.name for f in schema.features if f.nullable and f.name not in model_input.columns]
+        given = model_input.assign(**dict.fromkeys(absent, np.nan)) if absent else model_input
+        return self.scorer.explain(given).to_frame()
 
 
 def input_signature(schema: Schema) -> MlflowSchema:

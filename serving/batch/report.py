@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from thinfile.features import jsonio
 from thinfile.features.schema import protected_values
@@ -271,6 +271,7 @@ def _scores_figure(report: dict, scorer: Scorer) -> Figure:
     colours = [BAND_COLOURS[max(np.searchsorted(lows, e, side="right") - 1, 0) % len(BAND_COLOURS)] for e in edges]
     width = edges[1] - edges[0] if len(edges) > 1 else 10
     ax.bar(edges, hist["counts"], width=width, align="edge", color=colours)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a few rows: ticks 0, 1, 2, not 0.5 written "0"
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set(xlabel="score", ylabel="rows", title="Score distribution (coloured by band)")
     curve = report["approval_curve"]

@@ -194,3 +194,16 @@ def test_a_score_histogram_of_millions_writes_its_counts_whole_and_its_title_whe
         ax._autotitlepos = True  # matplotlib's own search for each title's place
     figure.draw_without_rendering()
     assert [ax.title.get_window_extent().y0 for ax in figure.axes] == pytest.approx(placed)
+
+
+def test_a_score_histogram_of_a_few_rows_labels_each_tick_with_its_own_whole_count(
+    shifted_html: Path, scorer: Scorer
+) -> None:
+    report = json.loads((shifted_html.parent / "population_report.json").read_text())
+    counts = report["score"]["histogram"]["counts"]
+    report["score"]["histogram"]["counts"] = [[3, 1, 2][k % 3] if c else 0 for k, c in enumerate(counts)]
+    figure = _scores_figure(report, scorer)
+    figure.draw_without_rendering()
+    ticks = figure.axes[0].yaxis.get_majorticklabels()
+    assert ticks and all(t.get_text() == f"{t.get_position()[1]:,.0f}" for t in ticks)
+    assert all(float(t.get_position()[1]).is_integer() for t in ticks)

@@ -57,7 +57,7 @@ def test_a_record_or_a_row_instead_of_a_table_is_refused_saying_what_to_give(
     assert one == scorer.explain(applicants.iloc[[0]]).records()
 
 
-@pytest.mark.parametrize("top", [0, 11, 2.5])
+@pytest.mark.parametrize("top", [0, 11, 2.5, True])
 def test_top_reasons_outside_one_to_ten_is_refused(scorer: Scorer, applicants: pd.DataFrame, top: object) -> None:
     with pytest.raises(ValueError, match="top_reasons is a whole number from 1 to 10"):
         scorer.explain(applicants, top_reasons=top)  # type: ignore[arg-type]
@@ -67,6 +67,21 @@ def test_top_reasons_outside_one_to_ten_is_refused(scorer: Scorer, applicants: p
 def test_a_cut_off_that_is_not_a_number_is_refused(scorer: Scorer, cutoff: object) -> None:
     with pytest.raises(ValueError, match=f"the approve cut-off is a score, a number; got {cutoff!r}"):
         scorer.with_cutoffs(approve=cutoff)  # type: ignore[arg-type]
+
+
+def test_numpy_numbers_read_from_a_table_are_taken_for_a_cut_off_and_for_top_reasons(
+    scorer: Scorer, applicants: pd.DataFrame
+) -> None:
+    policy = pd.DataFrame({"approve": [620], "reasons": [3]})
+    moved = scorer.with_cutoffs(approve=policy["approve"].iloc[0])
+    assert moved.cutoffs.approve == 620
+    assert moved.explain(applicants, top_reasons=policy["reasons"].iloc[0]).top == 3
+
+
+def test_a_table_with_an_input_column_twice_is_refused_naming_it(scorer: Scorer, applicants: pd.DataFrame) -> None:
+    joined = pd.concat([applicants, applicants[["phone_tenure_months"]]], axis=1)
+    with pytest.raises(ValueError, match="more than one column named phone_tenure_months: keep one of each"):
+        scorer.explain(joined)
 
 
 def test_a_scorer_folder_that_is_not_there_or_a_file_is_refused_in_words(tmp_path: Path) -> None:
@@ -104,6 +119,6 @@ def test_each_library_entry_given_an_array_for_a_table_says_to_give_a_dataframe(
     )
     for call in calls:
         with pytest.raises(
-            TypeError, match=r"a pandas DataFrame of applicants, one per row, is needed \(got ndarray\)"
+            TypeError, match=r"a pandas DataFrame of applicants, one per row, is needed \(got numpy.ndarray\)"
         ):
             call()

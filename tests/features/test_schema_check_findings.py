@@ -316,8 +316,8 @@ def test_check_table_from_python_reads_the_outcome_as_training_does_and_fails_on
     assert check_table(table, schema).ok
 
 
-def test_check_table_fails_a_table_with_no_rows_for_training_but_not_for_scoring():
+def test_check_table_of_a_table_with_no_rows_takes_no_column_for_a_copy_of_another():
     schema = load_schema(DATA / "german_credit.yaml")
     empty = pd.read_csv(DATA / "german_credit.csv").head(0)
-    assert "table: no rows: training needs rows with an outcome" in check_table(empty, schema).problems
-    assert check_table(empty, schema, for_training=False).ok
+    found = check_table(empty, schema)
+    assert not any("in every row" in n for n in [*found.notes, *found.warnings, *found.problems]), found

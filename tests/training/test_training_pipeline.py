@@ -217,3 +217,15 @@ def test_promote_moves_the_alias_and_names_missing_versions(trained: TrainResult
     assert str(_client().get_model_version_by_alias(MODEL_NAME, "challenger").version) == current
     with pytest.raises(PromotionError, match=r"no version 999.*registered versions: "):
         promote(999, MODEL_NAME)
+
+
+def test_the_champions_mlflow_model_scores_rows_that_leave_out_an_input_its_signature_makes_optional(
+    trained: TrainResult, population: pd.DataFrame, tmp_path: Path
+) -> None:
+    scorer = trained.champion.model
+    optional = next(f.name for f in scorer.schema.features if f.nullable)
+    rows = validate_table(population.head(50), scorer.schema).clean[scorer.schema.feature_names]
+    model = mlflow.pyfunc.load_model(f"runs:/{trained.champion.run_id}/model", dst_path=str(tmp_path))
+    assert not {c.name: c.required for c in model.metadata.get_input_schema().inputs}[optional]
+    served = model.predict(rows.drop(columns=[optional]))
+    np.testing.assert_allclose(served["pd"].to_numpy(), scorer.predict_pd(rows.assign(**{optional: np.nan})))

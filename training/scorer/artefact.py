@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import numbers
 import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,7 +146,7 @@ class Scorer:
         if approve is None and refer is None:
             return self
         for what, value in (("approve", approve), ("refer", refer)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            if value is not None and (isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real)):
                 raise ValueError(f"the {what} cut-off is a score, a number; got {value!r}")
         out = copy.copy(self)
         out.cutoffs = check_reachable(self.cutoffs.moved(approve, refer), self.scale.min_score, self.scale.max_score)
@@ -157,6 +158,9 @@ class Scorer:
         otherwise: a value out of range or an undeclared category is read (as missing when it cannot be), where
         `validate_table`, `batch_score` and the service reject the row."""
         require_frame(frame)
+        twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(self.schema.feature_names))
+        if twice:
+            raise ValueError(f"the table has more than one column named {', '.join(twice)}: keep one of each")
         missing = [name for name in self.schema.feature_names if name not in frame.columns]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
@@ -212,7 +216,8 @@ class Scorer:
     def explain(self, frame: pd.DataFrame | np.ndarray, top_reasons: int = DEFAULT_TOP_REASONS) -> Explanation:
         """Score, band, decision, points, dimension sub-scores and `top_reasons` (1 to 10) reason codes for every
         row of a DataFrame (`matrix`) or of a model matrix already made."""
-        if not (isinstance(top_reasons, int) and 1 <= top_reasons <= MOST_TOP_REASONS):
+        whole = isinstance(top_reasons, numbers.Integral) and not isinstance(top_reasons, bool | np.bool_)
+        if not (whole and 1 <= top_reasons <= MOST_TOP_REASONS):
             raise ValueError(f"top_reasons is a whole number from 1 to {MOST_TOP_REASONS}, got {top_reasons!r}")
         X = frame if isinstance(frame, np.ndarray) else self.matrix(frame)
         explained = explain_contributions(
