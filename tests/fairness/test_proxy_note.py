@@ -6,7 +6,7 @@ import numpy as np
 from test_metrics import CUT, LENIENT, SCALE, TINY, tiny_frame
 from test_undefined_rates import G3, three_groups
 
-from thinfile.training.fairness.audit import PROXY_MIN_GROUP_ROWS, build_report, proxy_audit
+from thinfile.training.fairness.audit import PROXY_MIN_GROUP_ROWS, _sample_keeping_groups, build_report, proxy_audit
 from thinfile.training.settings import FairnessAudit
 
 
@@ -44,3 +44,12 @@ def test_a_proxy_audit_samples_a_large_table_keeping_enough_rows_of_a_small_grou
     for seed in range(5):  # a plain draw of 1,000 rows holds 0.5 of the small group's on average
         found = proxy_audit(X, labels, "g", ["x1", "x2"], [], audit, seed=seed)
         assert found is not None and found.rows <= audit.proxy_rows + PROXY_MIN_GROUP_ROWS
+
+
+def test_the_proxy_sample_keeps_each_group_in_its_share_and_at_least_five_rows_of_it() -> None:
+    y = np.repeat([0, 1, 2], [99_000, 950, 50])
+    take = _sample_keeping_groups(y, 3_000, np.random.default_rng(0))
+    assert len(np.unique(take)) == len(take)
+    drawn = np.bincount(y[take], minlength=3)
+    assert drawn[2] == PROXY_MIN_GROUP_ROWS  # its share, 1.5 rows, raised to five
+    assert drawn[:2].tolist() == [round(99_000 * 0.03), round(950 * 0.03)]

@@ -440,4 +440,5 @@ def test_a_table_whose_ids_repeat_trains_with_a_warning_in_its_result_and_first_
     assert said.startswith(f"id loan_ref: 1 id is held by more than one row (4 rows): {table['loan_ref'].iloc[0]!r}")
     card_uri = f"runs:/{result.champion.run_id}/model_card.md"
     card = Path(mlflow.artifacts.download_artifacts(card_uri, dst_path=str(tmp_path))).read_text()
-    assert said in card
+    warnings = card.index("## Warnings")
+    assert warnings == card.index("## ") < card.index(f"- **{said}**") < card.index("## ", warnings + 3)
