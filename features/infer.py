@@ -1200,10 +1200,8 @@ def undeclared_protected(frame: pd.DataFrame, schema: Schema) -> list[str]:
     for p in schema.protected:
         if p.name not in frame.columns:
             continue
-        counts = label_counts(frame[p.name])
-        undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in p.categories}
-        if undeclared:
-            gap = CategoryGap(p.name, "protected", undeclared, (), tuple(p.categories))
+        gap = _gap(p.name, "protected", label_counts(frame[p.name]), p.categories)
+        if gap is not None and gap.undeclared:
             out.append(
                 f"{_undeclared_words(gap)}: the fairness audit counts their rows in no {p.name} group; fix them in "
                 "the table, or declare them under the attribute's categories in the schema"
@@ -1225,11 +1223,17 @@ def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]
             continue
         column = report.clean[name]
         counts = column.dropna().astype(str).value_counts() if kind == "feature" else label_counts(column)
-        undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in levels}
-        unseen = tuple(level for level in levels if level not in counts.index)
-        if undeclared or unseen:
-            gaps.append(CategoryGap(name, kind, undeclared, unseen, tuple(levels)))
+        gap = _gap(name, kind, counts, levels)
+        if gap is not None:
+            gaps.append(gap)
     return gaps
+
+
+def _gap(name: str, kind: str, counts: pd.Series, levels: Sequence[str]) -> CategoryGap | None:
+    """The values counted in `counts` (by label) that `levels` does not declare, and the declared ones unseen."""
+    undeclared = {str(k): int(v) for k, v in counts.items() if str(k) not in levels}
+    unseen = tuple(level for level in levels if level not in counts.index)
+    return CategoryGap(name, kind, undeclared, unseen, tuple(levels)) if undeclared or unseen else None
 
 
 def _undeclared_words(gap: CategoryGap) -> str:

@@ -34,6 +34,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from thinfile.features.schema import Feature, FeatureType, Schema, category_codes, feature_numbers
 from thinfile.features.scratch import scratch_prefix
+from thinfile.features.settings import ValidationSettings
 from thinfile.training.scorer.artefact import DamagedModelError, Scorer
 from thinfile.training.settings import StoreChecks, nothing_trained, sqlite_path, tracking_uri
 
@@ -429,8 +430,9 @@ def resolve(ref: str | int, name: str) -> ModelVersion:
         ) from None
 
 
-def _registered_here(c: MlflowClient, shown: int = 5) -> str:
+def _registered_here(c: MlflowClient) -> str:
     """'; the models registered there: ...', for a message that did not find the one asked for."""
+    shown = ValidationSettings().examples_shown
     try:
         names = sorted(m.name for m in c.search_registered_models(max_results=100))
     except mlflow.exceptions.MlflowException:

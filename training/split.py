@@ -231,10 +231,10 @@ def borrowers_across(split: Split) -> str | None:
 
 def _out_of_time(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Split:
     """Oldest rows train, the next validate, the newest test; ties keep table order."""
-    problem = date_problem(frame, schema, ValidationSettings().examples_shown)
-    if problem:
-        raise SplitError(problem)
-    dates = read_dates(frame[schema.date_column])
+    column = str(schema.date_column)
+    dates = read_dates(frame[column]) if column in frame.columns else None
+    if dates is None or dates.isna().any():  # only then read again, for the words naming the rows
+        raise SplitError(str(date_problem(frame, schema, ValidationSettings().examples_shown)))
     order = np.argsort(dates.to_numpy(), kind="stable")
     n = len(frame)
     n_test = int(round(n * config.test_size))

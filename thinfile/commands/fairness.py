@@ -65,8 +65,7 @@ def check_lines(report: FairnessReport) -> list[str]:
 
 def groups_checked(a: AttributeAudit) -> str:
     """'4 of 6': the groups in every check of the attribute, of all its groups (a group left out of one is not)."""
-    partly = a.left_out.get("equal_opportunity_difference", {})
-    everywhere = [g for g in a.checked_groups if g not in partly]
+    everywhere = [g for g in a.checked_groups if g not in a.partly_checked]
     return f"{len(everywhere)} of {len({*a.checked_groups, *(u.group for u in a.unchecked)})}"
 
 

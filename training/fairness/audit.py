@@ -187,6 +187,11 @@ class AttributeAudit:
         return [str(g) for g in self.groups.index[self.groups["counted"]]] if len(self.groups) else []
 
     @property
+    def partly_checked(self) -> dict[str, str]:
+        """Counted groups left out of the equal opportunity check for want of a TPR (no repaid rows), and why."""
+        return self.left_out.get("equal_opportunity_difference", {})
+
+    @property
     def left_out_sentences(self) -> list[str]:
         """Each difference that leaves out a counted group for want of its rate, with the groups and why."""
         return [

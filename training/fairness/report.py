@@ -166,9 +166,8 @@ def _mark(passed: bool | None) -> str:
 
 def _checked(a: AttributeAudit, group: str, counted: bool, why_not: str) -> str:
     """'yes', or why the group is in no check, or which check it is left out of."""
-    left_out = a.left_out.get("equal_opportunity_difference", {})
-    if group in left_out:
-        return f"not in equal opportunity: {left_out[group]}"
+    if group in a.partly_checked:
+        return f"not in equal opportunity: {a.partly_checked[group]}"
     return "yes" if counted else why_not
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from scipy.special import expit
 
 from thinfile.features.schema import Schema, SchemaError, parse_schema
+from thinfile.features.settings import ValidationSettings
 from thinfile.features.validate import require_frame
 from thinfile.training.scorer import treeshap
 from thinfile.training.scorer.explain import (
@@ -161,14 +162,15 @@ class Scorer:
         twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(self.schema.feature_names))
         if twice:
             raise ValueError(f"the table has more than one column named {', '.join(twice)}: keep one of each")
+        most = ValidationSettings().examples_shown
         missing = [name for name in self.schema.feature_names if name not in frame.columns]
         if missing:
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
+            shown = ", ".join(missing[:most]) + (f" and {len(missing) - most:,} more" if len(missing) > most else "")
             raise ValueError(f"the table has no column {shown}, which the model reads (schema {self.schema.name!r})")
         X = self.schema.to_matrix(frame)
         infinite = np.isinf(X).any(axis=0)
         if infinite.any():
-            names = ", ".join(np.asarray(self.schema.feature_names)[infinite][:5])
+            names = ", ".join(np.asarray(self.schema.feature_names)[infinite][:most])
             raise ValueError(
                 f"{names}: an infinite value, which no input holds; write a missing value as NaN (validate_table and "
                 "batch_score reject such rows)"
