@@ -31,6 +31,7 @@ from thinfile.features.schema import (
     FeatureType,
     Schema,
     Wording,
+    field_name_problem,
     number_text,
     parse_schema,
     read_dates,
@@ -673,6 +674,8 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
 
 
 def _protected(name: str, raw: pd.Series, settings: InferSettings) -> Column:
+    if problem := field_name_problem(name):
+        raise InferError(f"protected attribute {problem}: rename the column in the table first")
     order, counts = levels_of(raw)
     limit = settings.max_code_levels if _numbers(raw.dropna()) is not None else settings.max_text_levels
     if len(order) > limit:
@@ -920,6 +923,9 @@ def infer_schema(
                 )
             else:
                 columns[c] = Column(c, "left_out", notes=(f"dates, and {date_column!r} is already the date column",))
+            continue
+        if problem := field_name_problem(c):
+            columns[c] = Column(c, "left_out", notes=(f"{TODO}: {problem}: rename the column to make it an input",))
             continue
         columns[c] = _feature(c, frame[c], settings)
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import operator
+import re
 import string
 import warnings
 from collections.abc import Callable, Mapping
@@ -13,12 +14,13 @@ from enum import Enum
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -59,6 +61,33 @@ class Dimension(str, Enum):
 
 NAME_PATTERN = r"^[^\W\d]\w*$"
 """A feature or protected name: letters (any script), digits and '_', not starting with a digit."""
+
+
+def field_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a model input or protected attribute, which the service reads into a pydantic model's
+    fields (pydantic refuses a name starting with '_', and a name of its models' own, such as `model_config` or
+    `json`, is lost or hides theirs); None when it can."""
+    if name.startswith("_"):
+        return f"{name!r} starts with '_', which the service's request model cannot take as a field"
+    if hasattr(BaseModel, name):
+        return f"{name!r} is a name the service's request model (pydantic) keeps for its own"
+    return None
+
+
+def _field_name(name: str) -> str:
+    if problem := field_name_problem(name):
+        raise ValueError(f"{problem}: rename the column in the table and here{_renamed(name)}")
+    return name
+
+
+def _renamed(name: str) -> str:
+    for other in (name.lstrip("_"), name.lstrip("_") + "_value"):
+        if re.fullmatch(NAME_PATTERN, other) and field_name_problem(other) is None:
+            return f" (e.g. {other!r})"
+    return ""
+
+
+FieldName = Annotated[str, Field(pattern=NAME_PATTERN), AfterValidator(_field_name)]
 
 
 _TEMPLATE_FIELDS = {
@@ -157,7 +186,7 @@ class Feature(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: FieldName
     label: str = ""
     type: FeatureType
     unit: str = ""
@@ -256,7 +285,7 @@ class Protected(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: FieldName
     categories: tuple[str, ...] = Field(min_length=2)
     labels: tuple[tuple[str, str], ...] = Field(
         (), description="group names for coded values, written as a mapping {code: name}"

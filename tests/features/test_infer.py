@@ -371,6 +371,20 @@ def test_whole_numbers_too_long_for_a_float_matrix_are_left_out_as_codes(table, 
     assert "account_number" in left and "2^53" in left["account_number"]
 
 
+def test_columns_named_as_the_service_model_cannot_hold_are_left_out_asking_for_a_rename(table):
+    frame = table.assign(json=table["monthly_income"], _flag=table["has_phone"])
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
+    assert "rename the column" in left["json"] and "rename the column" in left["_flag"]
+    assert {"json: ", "_flag: "} <= {todo[: todo.index(" ") + 1] for todo in found.todo}
+    assert "monthly_income" in found.schema.feature_names
+
+
+def test_a_protected_attribute_named_as_the_service_model_cannot_hold_is_refused_asking_for_a_rename(table):
+    with pytest.raises(InferError, match="protected attribute '_sex' starts with '_'.*rename the column"):
+        infer_schema(table.rename(columns={"sex": "_sex"}), name="acme", target="bad", protected=["_sex"])
+
+
 def test_an_infinite_value_in_an_integer_code_is_not_declared_and_the_check_rejects_its_row(table):
     frame = table.assign(education_code=np.where(table.index == 5, np.inf, table["education_code"]))
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])

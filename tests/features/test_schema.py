@@ -86,7 +86,7 @@ def test_missing_schema_file_is_refused(tmp_path: Path):
         load_schema(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["月收入", "贷款期限_月", "Einkommen_ä", "_x1"])
+@pytest.mark.parametrize("name", ["月收入", "贷款期限_月", "Einkommen_ä", "x_1_"])
 def test_a_feature_may_be_named_in_any_script(name):
     data = builtin_data()
     data["features"][0]["name"] = name
