@@ -96,12 +96,19 @@ def _refuse_protected(cls: type[BaseModel], value: object) -> None:
     raise PydanticCustomError("protected_attribute", PROTECTED_MESSAGE)
 
 
+def _in_order(names: list[str], json_schema: dict[str, Any]) -> None:
+    """The JSON Schema's properties in the schema's order (the model declares its fields by sorted name)."""
+    properties = json_schema["properties"]
+    json_schema["properties"] = {name: properties[name] for name in names if name in properties}
+
+
 @lru_cache(maxsize=8)
 def applicant_model(schema: Schema) -> type[BaseModel]:
     """One applicant: every model input of the schema; protected attributes and unknown fields refused."""
     fields: dict[str, Any] = {f.name: _field(f) for f in schema.features}
     for name in schema.protected_names:
         fields[name] = (SkipJsonSchema.__class_getitem__(Any), Field(None, exclude=True))
+    fields = dict(sorted(fields.items()))  # its serializer then writes the canonical input (`canonical_input`)
     validators: dict[str, Any] = {}
     if schema.protected_names:
         validators["refuse_protected"] = field_validator(*schema.protected_names, mode="before")(
@@ -109,7 +116,7 @@ def applicant_model(schema: Schema) -> type[BaseModel]:
         )
     return create_model(
         "Applicant",
-        __config__=REQUEST_CONFIG,
+        __config__=ConfigDict(**REQUEST_CONFIG, json_schema_extra=functools.partial(_in_order, schema.feature_names)),
         __doc__=(
             f"One applicant's model inputs ({schema.name} schema v{schema.version}). Missing optional fields "
             "are normal for thin files; protected attributes and unknown fields are refused."
@@ -261,25 +268,32 @@ def compact_json(obj: dict[str, object]) -> bytes:
     size, byte for byte as the json module does; anything else (it writes 1e-05 as 0.00001, non-ASCII and DEL
     unescaped, NaN where the json module refuses) the json module writes."""
     fast = to_json(obj)
-    if fast.isascii() and not (  # what the json module may write otherwise; one byte is found faster than two
+    return fast if _written_alike(fast) else _COMPACT.encode(obj).encode()
+
+
+def _written_alike(fast: bytes) -> bool:
+    """Would the json module write pydantic-core's compact `fast` byte for byte? (One byte is found faster than
+    two, so the rare pairs are looked for only after their first byte.)"""
+    return fast.isascii() and not (
         b"\x7f" in fast
         or b"0.0000" in fast
         or (b"-" in fast and b"e-" in fast)
         or ((b"N" in fast or b"I" in fast) and (b"NaN" in fast or b"Infinity" in fast))
-    ):
-        return fast
-    return _COMPACT.encode(obj).encode()
+    )
 
 
 def canonical_input(schema: Schema, applicant: BaseModel) -> bytes:
-    """The applicant's model inputs as canonical JSON: present fields only, sorted keys, compact (the bytes of
-    `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`, from names sorted once), a
-    negative zero written as zero (the model reads them alike, so one applicant has one canonical input)."""
+    """The model inputs of an applicant of `applicant_model(schema)` as canonical JSON: present fields only, sorted
+    keys, compact (the bytes of `json.dumps(present, sort_keys=True, separators=(",", ":"), allow_nan=False)`), a
+    negative zero written as zero (the model reads them alike, so one applicant has one canonical input).
+
+    The model declares its fields by sorted name, so its own serializer writes them in that order; the dict
+    written through `compact_json` is made only when that is not the json module's bytes or holds a -0.0."""
+    out = applicant.__pydantic_serializer__.to_json(applicant, exclude_none=True)
+    if _written_alike(out) and b"-0.0" not in out:
+        return out
     present = schema.present_sorted(applicant.__dict__)
-    out = compact_json(present)
-    if b"-0.0" in out:  # rare: only then is each value looked at
-        out = compact_json({k: 0.0 if isinstance(v, float) and v == 0.0 else v for k, v in present.items()})
-    return out
+    return compact_json({k: 0.0 if isinstance(v, float) and v == 0.0 else v for k, v in present.items()})
 
 
 def input_hmac(key: bytes | hmac.HMAC, schema: Schema, applicant: BaseModel) -> str:
