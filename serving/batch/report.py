@@ -101,8 +101,8 @@ def _stability(stats: dict, scorer: Scorer, limits: StabilityLimits) -> dict:
 def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: FairnessAudit) -> dict:
     """Approval by group and the disparate impact ratio, by the fairness audit's own rule (`disparate_impact`).
 
-    Missing values and values outside the schema's categories are not groups; a declared group under
-    `min_group_rows` rows is listed but not counted, and makes the attribute incomplete.
+    Missing values are not groups; a value outside the schema's categories, and a declared group under
+    `min_group_rows` rows, is listed but not counted, and makes the attribute incomplete (as in the fairness audit).
     """
     declared, names = scorer.schema.protected_groups, scorer.schema.group_names
     out = {}
@@ -136,7 +136,7 @@ def _fairness(stats: dict, scorer: Scorer, limits: FairnessLimits, groups_rule: 
             "disparate_impact_ratio": worst,
             "reference_group": di.reference,
             "worst_group": di.worst,
-            "complete": worst is not None and di.unchecked.empty,
+            "complete": worst is not None and di.unchecked.empty and not left_out,
             "unchecked": [str(g) for g in di.unchecked.index],
             "left_out": left_out,
             "flag": worst is not None and worst < limits.disparate_impact_min,
@@ -354,7 +354,7 @@ def _banner(report: dict) -> Verdict:
         ratio, limit = fair.get("disparate_impact_ratio"), _limit(fair)
         if fair.get("flag"):
             bad.append(f"{attr}: disparate impact ratio {ratio:.3f} below {limit:g}")
-        if not fair.get("complete", True) or fair.get("left_out"):
+        if not fair.get("complete", True):
             gaps.append(f"{attr}: not every group counted")
     absent = absent_groups_note(report)
     absent = f" {absent}" if absent else ""
