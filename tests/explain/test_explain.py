@@ -48,6 +48,18 @@ def test_score_is_the_scale_applied_to_the_calibrated_pd(scorer, rows):
     assert e.score.min() >= 350 and e.score.max() <= 950
 
 
+def test_a_score_shown_at_the_cut_off_is_decided_as_shown(scorer, rows):
+    unclipped = scorer.explain(rows).score_unclipped
+    rounds_up = (unclipped > 360) & (unclipped < 940) & (np.round(unclipped, 2) - unclipped > 1e-4)
+    k = int(np.flatnonzero(rounds_up)[0])
+    cutoff = round(float(unclipped[k]), 2)  # the score a person is shown, above the unrounded one
+    e = scorer.with_cutoffs(approve=cutoff, refer=cutoff - 10).explain(rows)
+    shown = [r["score"] for r in e.records()]
+    assert shown[k] == cutoff and e.decision[k] == "approve"
+    assert all((s >= cutoff) == (d == "approve") for s, d in zip(shown, e.decision, strict=True))
+    assert np.abs(np.array(shown) - np.clip(unclipped, 350, 950)).max() <= 0.005 + 1e-9
+
+
 def test_precomputed_treeshap_equals_lightgbm_pred_contrib(scorer, rows):
     assert np.isnan(rows).mean() > 0.3
     fast = scorer.contributions(rows)

@@ -44,12 +44,7 @@ from thinfile.training.fairness.metrics import (
 )
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
-from thinfile.training.scorer.scale import (
-    ScoreScale,
-    clip,
-    margin_to_score,
-    pd_to_score,
-)
+from thinfile.training.scorer.scale import ScoreScale, margin_to_clipped_score, pd_to_score
 from thinfile.training.settings import FairnessAudit, FairnessLimits
 
 VERDICTS = ("pass", "fail", "incomplete")
@@ -1302,7 +1297,7 @@ def fairness_report(
     _check_table(frame, scorer.schema, table_name(data))
     margin = scorer.margin(scorer.matrix(frame))
     pd_model = expit(margin)
-    score = clip(margin_to_score(margin, scorer.scale), scorer.scale)
+    score = margin_to_clipped_score(margin, scorer.scale)
     baseline_pd = baseline.predict_pd(frame) if baseline is not None else None
     meta = getattr(scorer, "meta", {}) or {}
     model = {k: meta[k] for k in ("name", "version", "run_id", "family", "aliases") if k in meta}

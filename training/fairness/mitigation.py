@@ -21,7 +21,7 @@ from thinfile.training.fairness.audit import FairnessError
 from thinfile.training.fairness.metrics import decision_frame, group_labels
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
-from thinfile.training.scorer.scale import ScoreScale, clip, margin_to_score
+from thinfile.training.scorer.scale import ScoreScale, margin_to_clipped_score
 from thinfile.training.settings import FairnessAudit, TrainConfig
 
 MITIGATED_FAMILY = "lightgbm_reweighed"
@@ -58,7 +58,7 @@ def reweighing_weights(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _approved(scorer: Scorer, frame: pd.DataFrame) -> np.ndarray:
-    score = clip(margin_to_score(scorer.margin(scorer.matrix(frame)), scorer.scale), scorer.scale)
+    score = margin_to_clipped_score(scorer.margin(scorer.matrix(frame)), scorer.scale)
     return score >= scorer.cutoffs.approve
 
 

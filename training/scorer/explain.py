@@ -188,7 +188,7 @@ class Explanation:
         base = round(float(self.base_points), 4)
         return [
             {
-                "score": round(score[i], 2),
+                "score": score[i],
                 "band": str(band[i]),
                 "pd": pd[i],
                 "decision": str(decision[i]),
@@ -322,7 +322,7 @@ def explain_contributions(
     margin = contrib.sum(axis=1)
     base = scoring.offset(scale) - fac * float(bias[0]) if len(bias) else scoring.offset(scale)
     unclipped = scoring.offset(scale) - fac * margin
-    clipped = scoring.clip(unclipped, scale)
+    clipped = scoring.clipped_score(unclipped, scale)
     idx, pts = top_reasons(points, top)
     return Explanation(
         schema=schema,

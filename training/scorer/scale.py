@@ -17,6 +17,13 @@ class ScoreScale(Section):
     pdo: float = Field(50.0, gt=0, description="points to double the odds")
     min_score: float = 350.0
     max_score: float = 950.0
+    decimals: int = Field(
+        2,
+        ge=0,
+        le=6,
+        description="decimal places a score is written with; its band and decision read it as written, so a score "
+        "shown at a cut-off is decided as shown",
+    )
     bands: tuple[tuple[str, float], ...] = (
         ("poor", 350.0),
         ("fair", 550.0),
@@ -57,7 +64,7 @@ def score_to_margin(score: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
 def pd_to_score(pd_: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
     """Clipped score for a probability of default."""
     p = np.clip(np.asarray(pd_, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return clip(margin_to_score(logit(p), scale), scale)
+    return margin_to_clipped_score(logit(p), scale)
 
 
 def score_to_pd(score: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
@@ -69,8 +76,13 @@ def clip(score: np.ndarray, scale: ScoreScale) -> np.ndarray:
     return np.clip(score, scale.min_score, scale.max_score)
 
 
-def margin_to_clipped_score(margin: np.ndarray, scale: ScoreScale) -> np.ndarray:
-    return clip(margin_to_score(margin, scale), scale)
+def clipped_score(unclipped: np.ndarray, scale: ScoreScale) -> np.ndarray:
+    """The score as written, banded and decided on: clipped to the scale and rounded to its decimals."""
+    return np.round(clip(unclipped, scale), scale.decimals)
+
+
+def margin_to_clipped_score(margin: np.ndarray | float, scale: ScoreScale) -> np.ndarray:
+    return clipped_score(margin_to_score(margin, scale), scale)
 
 
 def bands(score: np.ndarray, scale: ScoreScale) -> np.ndarray:
