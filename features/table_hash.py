@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 
 def data_hash(frame: pd.DataFrame) -> str:
-    """Content hash of a table: column names, types and values, row order included (sha256 of its Arrow buffers)."""
+    """Content hash of a table: column names, types and values, row order included (sha256 of its Arrow buffers,
+    with each null's place hashed apart from whatever its slot holds: equal tables hash alike however they were
+    read)."""
     h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
     for j in range(frame.shape[1]):
         for array in _arrow_arrays(frame.iloc[:, j]):
             h.update(str(array.type).encode())
-            for part in (array, array.dictionary) if isinstance(array, pa.DictionaryArray) else (array,):
-                for buffer in part.buffers():
-                    if buffer is not None:
-                        h.update(buffer)
+            for part in (array.indices, array.dictionary) if isinstance(array, pa.DictionaryArray) else (array,):
+                for buffer in _content(part):
+                    h.update(buffer)
     return h.hexdigest()[:16]
+
+
+def _content(array: pa.Array) -> list[bytes | pa.Buffer]:
+    """What an array holds: its values, and where it holds nulls (a null's slot may hold anything, a reader's
+    leftovers, and a bit array's last byte unused bits, so both are written afresh)."""
+    out: list[bytes | pa.Buffer] = []
+    if array.null_count:
+        out.append(np.packbits(array.is_null().to_numpy(zero_copy_only=False)).tobytes())
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # no zero: as is
+            array = array.fill_null(pa.scalar(False if pa.types.is_boolean(array.type) else 0).cast(array.type))
+    if pa.types.is_boolean(array.type):
+        return [*out, np.packbits(array.to_numpy(zero_copy_only=False)).tobytes()]
+    return [*out, *(b for b in array.buffers() if b is not None)]
 
 
 def _arrow_arrays(column: pd.Series) -> list[pa.Array]:
