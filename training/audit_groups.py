@@ -42,6 +42,9 @@ class AuditRows:
     frame: pd.DataFrame
     set_aside: pd.DataFrame
     source: str
+    data_hash: str = ""
+    """the whole table's hash, as training records it (`thinfile.data_hash`): equal, the table is the one a model
+    was trained on"""
 
 
 def audit_rows(
@@ -70,10 +73,10 @@ def audit_rows(
     what = f"{source} (every row, --all-rows)" if all_rows else f"{source} (held-out test part)"
     if len(prepared.rejects):
         what += f"; {set_aside_words(prepared.rejects, schema.target)} left out, as training leaves them out"
-    return AuditRows(kept, prepared.rejects, what)
+    return AuditRows(kept, prepared.rejects, what, prepared.data_hash)
 
 
-HELD_OUT = "the held-out test part, which `thinfile fairness` judges unless given --all-rows"
+HELD_OUT = "the held-out test part, which `thinfile fairness` judges (--all-rows is for newer loans it never saw)"
 
 
 def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:

@@ -102,8 +102,10 @@ def audit_scorer(
     *,
     log: bool = True,
     source: str = "",
+    trained_on: bool = False,
 ) -> tuple[FairnessReport, tuple[Path, Path]]:
-    """Fairness report of a registered scorer on `frame`: written to `out_dir`, logged to the model's run."""
+    """Fairness report of a registered scorer on `frame`: written to `out_dir`, logged to the model's run.
+    `trained_on`: `frame` holds the rows the model was trained on, which the report says first."""
     settings = settings or TrainingSettings()
     run_id = str(scorer.meta.get("run_id") or "")
     baseline = bureau_baseline(run_id)
@@ -113,7 +115,7 @@ def audit_scorer(
         baseline=baseline,
         limits=settings.fairness,
         audit=settings.audit,
-        data={"source": source} if source else None,
+        data={**({"source": source} if source else {}), **({"trained_on": True} if trained_on else {})} or None,
     )
     label = f"{scorer.meta.get('name', 'model')} v{scorer.meta.get('version', '?')}"
     title = f"Fairness report: {label}"

@@ -454,6 +454,15 @@ def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
     return (tags.get("thinfile.schema_name", "?"), fingerprint) if fingerprint else None
 
 
+def training_data_hash(run_id: str) -> str | None:
+    """The hash of the table the run trained on (`thinfile.data_hash`); None when the run cannot be read or was not
+    tagged."""
+    try:
+        return client().get_run(run_id).data.tags.get("thinfile.data_hash") if run_id else None
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
 def load_python_model(uri: str) -> PythonModel:
     """The pyfunc model at `uri`, loaded into memory from a temporary copy that is deleted afterwards (MLflow
     would otherwise leave one copy in the temporary folder per load). A warning names what the model was logged

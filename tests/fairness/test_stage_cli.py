@@ -133,6 +133,31 @@ def test_cli_all_rows_leaves_out_rows_that_break_the_schema_as_training_does(
     assert f"row 3 (id {broken.loc[3, schema.id_column]}): {bounded.name}" in text and "row 7" in text
 
 
+def test_cli_all_rows_on_the_training_table_says_so_first_and_is_not_logged_to_the_run(
+    stage: FairnessStage, table, tmp_path: Path
+) -> None:
+    data, out = tmp_path / "trained_on.parquet", tmp_path / "out"
+    table.to_parquet(data, index=False)
+    run_id = stage.run_ids["champion"]
+    client = mlflow.MlflowClient(configure())
+    before = client.get_run(run_id).data
+    result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out)])
+    text = " ".join(result.output.split())
+    assert text.find("These are the rows the model was trained on") < text.find("report:"), result.output
+    assert "not logged to the model's run" in text
+    summary = json.loads(next(out.glob("fairness_thinfile-synthetic_v*.json")).read_text())
+    assert "These are the rows the model was trained on" in summary["headline"] and summary["data"]["trained_on"]
+    after = client.get_run(run_id).data
+    assert (after.metrics, after.tags) == (before.metrics, before.tags)
+
+
+def test_cli_all_rows_on_other_rows_says_nothing_of_training_rows(stage: FairnessStage, table, tmp_path: Path) -> None:
+    data, out = tmp_path / "other.parquet", tmp_path / "out"
+    table.tail(4_000).to_parquet(data, index=False)
+    result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
+    assert "trained on" not in result.output and "not logged" not in result.output
+
+
 def test_cli_lists_the_first_rows_it_sets_aside_and_writes_every_one_with_its_reasons(
     stage: FairnessStage, table, schema: Schema, tmp_path: Path
 ) -> None:

@@ -132,7 +132,7 @@ def fairness(
     from thinfile.training.data import TrainingDataError, load_training_table, outcome_unknown, set_aside_words
     from thinfile.training.fairness import FairnessError
     from thinfile.training.fairness_stage import audit_scorer
-    from thinfile.training.registry import ModelNotFoundError, load_scorer
+    from thinfile.training.registry import ModelNotFoundError, load_scorer, training_data_hash
     from thinfile.training.split import splits_otherwise
 
     settings = load_settings()
@@ -164,8 +164,11 @@ def fairness(
         with console.status("reading the table"):
             rows_in = audit_rows(load_training_table(data), spec, settings, all_rows=all_rows, source=f"table {data}")
         frame = rows_in.frame
+        trained_on = all_rows and rows_in.data_hash == training_data_hash(str(scorer.meta.get("run_id") or ""))
         with console.status(f"auditing {len(frame):,} rows"):
-            report, (html, js) = audit_scorer(scorer, frame, out, settings, log=log, source=rows_in.source)
+            report, (html, js) = audit_scorer(
+                scorer, frame, out, settings, log=log and not trained_on, source=rows_in.source, trained_on=trained_on
+            )
     except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError) as err:
         raise fail(str(err)) from None
     style = VERDICT_STYLE[report.verdict]
@@ -224,7 +227,9 @@ def fairness(
                 f"{r.baseline_approval_rate:.1%}"
             )
     results.print(f"report: {html}\njson:   {js}")
-    if log:
+    if log and trained_on:
+        results.print("not logged to the model's run: an audit of its own training rows is no evidence for promotion")
+    elif log:
         results.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")
     raise typer.Exit(EXIT_CODES[report.verdict])
 

@@ -347,6 +347,12 @@ class FairnessReport:
 
     def _caveats(self) -> list[str]:
         out = []
+        if self.data.get("trained_on"):
+            out.append(
+                "These are the rows the model was trained on (the table its training run read): it has learnt "
+                "their outcomes, so its AUC and approvals by group here flatter it. Audit the held-out part (without "
+                "--all-rows), or every row of newer loans."
+            )
         noisy = self.within_noise
         if noisy:
             ran = [c for c in self.checks if c.passed is not None]
