@@ -44,6 +44,13 @@ def test_inclusion_lift_over_the_bureau_only_scorecard(report: FairnessReport) -
     assert inc.baseline_bad_rate <= inc.target_bad_rate + 1e-12
 
 
+def test_the_inclusion_section_gives_the_approvals_of_its_line_beside_the_cut_offs(report: FairnessReport) -> None:
+    seg = report.inclusion.segments.set_index("segment")
+    line, cut = seg.loc["all", "model_approval_rate"], report.overall["approval_rate"]
+    text = " ".join(render_html(report).split())
+    assert f"this model then approves {100 * line:.1f}% of the rows, where its cut-off approves {100 * cut:.1f}%" in text
+
+
 def test_proxy_audit_finds_residence_in_the_inputs_but_not_gender(report: FairnessReport) -> None:
     auc = {p.attribute: p.auc for p in report.proxies}
     assert auc["residence"] > 0.7

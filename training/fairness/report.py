@@ -246,6 +246,8 @@ def _inclusion(report: FairnessReport) -> dict[str, Any] | None:
     return {
         "target": format_value(inc.target_bad_rate, "pct"),
         "achieved": achieved,
+        "line_rate": format_value(seg.loc["all", "model_approval_rate"], "pct") if "all" in seg.index else "n/a",
+        "cutoff_rate": format_value(report.overall.get("approval_rate"), "pct"),
         "note": inc.baseline_note,
         "words": words,
         "table": table(inc.segments, columns, row_class=lambda r: "" if r.get("counted", True) else "unchecked"),
