@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from thinfile.features.infer import repeated_ids_problem, respelt_borrowers, undeclared_protected
 from thinfile.features.schema import Schema, load_schema
@@ -243,6 +244,29 @@ def policy_cutoffs(
     return resolve_cutoffs(policy, pd_to_score(pd_valid, scale), split.y("valid"))
 
 
+def bad_rate_support(
+    policy: LendingPolicy, cutoffs: Cutoffs, score: np.ndarray, defaulted: np.ndarray | None
+) -> str | None:
+    """A warning when the approve cut-off was set by bad rate on too few approved rows, or defaults, to show it:
+    the 95% Wilson interval (scipy's binomtest) of their bad rate reaches `bad_rate_support` times the target."""
+    rule = policy.approve
+    if rule.by != "bad_rate" or defaulted is None:
+        return None
+    approved = np.asarray(score, dtype=np.float64) >= cutoffs.approve
+    n, k = int(approved.sum()), int(np.asarray(defaulted, dtype=np.int64)[approved].sum())
+    if n == 0:
+        return None
+    interval = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    if interval.high < policy.bad_rate_support * rule.value:
+        return None
+    return (
+        f"the approve cut-off {cutoffs.approve:g} was set by a {rule.value:.1%} bad rate among approved on "
+        f"{n:,} approved validation rows with {k:,} default(s): the 95% interval of their bad rate is "
+        f"{interval.low:.1%} to {interval.high:.1%}, so the rows do not show that rate (policy.bad_rate_support); "
+        "train on more rows, or state the cut-off as a score or an approval rate"
+    )
+
+
 def at_cutoff(cutoffs: Cutoffs, scale: ScoreScale) -> str:
     """What the approve cut-off means: the default probability a score there stands for, and its band."""
     band = bands(np.array([cutoffs.approve]), scale)[0]
@@ -393,6 +417,11 @@ def train_frame(
         cut = scorer.cutoffs
         rule = f"approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})"
         say(f"cut-offs: {rule}; {at_cutoff(cut, settings.scale)}")
+        valid_score = pd_to_score(scorer.predict_pd(split.X_valid) if valid_pd is None else valid_pd, settings.scale)
+        if unsupported := bad_rate_support(settings.policy, cut, valid_score, split.y("valid")):
+            say(f"warning: {unsupported}")
+            result.warnings = (*result.warnings, unsupported)
+            ctx = replace(ctx, warnings=result.warnings)
         explained = " and its global explanations" if settings.pipeline.global_explanations else ""
         say(f"evaluating and logging the champion{explained}")
         register = name if settings.pipeline.register_champion else None

@@ -9,7 +9,7 @@ import pytest
 
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
-from thinfile.training.pipeline import at_cutoff, train_frame
+from thinfile.training.pipeline import at_cutoff, bad_rate_support, train_frame
 from thinfile.training.registry import load_scorer
 from thinfile.training.scorer.policy import (
     CutoffRule,
@@ -91,6 +91,26 @@ def test_the_cut_offs_a_policy_sets_are_kept_with_the_model_and_used_where_it_is
     loaded = load_scorer(CHAMPION_ALIAS, "policy-test")
     assert loaded.cutoffs == scorer.cutoffs
     assert loaded.meta["policy"]["approve"] == {"by": "approval_rate", "value": 0.3}
+
+
+def test_a_bad_rate_cut_off_set_on_too_few_approved_rows_is_warned_of_with_its_interval() -> None:
+    policy = LendingPolicy(approve=CutoffRule(by="bad_rate", value=0.01))
+    score = np.r_[np.full(17, 700.0), np.full(500, 500.0)]
+    defaulted = np.r_[np.zeros(17), np.ones(500)]
+    warning = bad_rate_support(policy, Cutoffs(approve=700, refer=650), score, defaulted)
+    # Wilson's upper bound for 0 of 17 at 95%, by hand: (z^2/2n + z sqrt(z^2/4n^2)) / (1 + z^2/n), z = 1.96
+    z, n = 1.959964, 17
+    high = (z * z / (2 * n) + z * np.sqrt(z * z / (4 * n * n))) / (1 + z * z / n)
+    assert warning is not None and "on 17 approved validation rows with 0 default(s)" in warning
+    assert f"0.0% to {high:.1%}" in warning
+
+
+def test_a_bad_rate_cut_off_the_rows_support_and_a_score_cut_off_are_not_warned_of() -> None:
+    score = np.r_[np.full(2_000, 700.0), np.full(500, 500.0)]
+    defaulted = np.r_[np.arange(2_000) < 18, np.ones(500)].astype(int)  # 0.9%, interval about 0.6%-1.4%
+    cut = Cutoffs(approve=700, refer=650)
+    assert bad_rate_support(LendingPolicy(approve=CutoffRule(by="bad_rate", value=0.01)), cut, score, defaulted) is None
+    assert bad_rate_support(LendingPolicy(), cut, score[:17], defaulted[:17]) is None
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,12 @@ class LendingPolicy(Section):
     approve: CutoffRule = CutoffRule(by="score", value=600.0)
     refer: CutoffRule | None = Field(None, description="refer cut-off; None: `refer_gap` points below approve")
     refer_gap: float = Field(50.0, ge=0, description="points below the approve cut-off that are referred")
+    bad_rate_support: float = Field(
+        2.0,
+        gt=1,
+        description="a cut-off set by bad rate is warned of when the 95% interval of the bad rate among the rows it "
+        "approved reaches this many times the target: too few of them, or of their defaults, to show that rate",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> LendingPolicy:
