@@ -23,6 +23,7 @@ from thinfile.features.io import (
     is_decoding_error,
     list_parts,
     one_line_without_end,
+    quote_left_open,
     read_error,
     text_encoding,
     with_line_end,
@@ -208,6 +209,8 @@ def _count_csv(
             for batch in reader:
                 rows += batch.num_rows
     except pa.ArrowInvalid:
+        if wrong.run_on is not None:
+            raise BatchInputError(quote_left_open(path.name, *wrong.run_on)) from None
         if wrong.refused is not None:
             raise BatchInputError(too_many_wrong_fields(path.name, wrong.refused, most_wrong)) from None
         raise

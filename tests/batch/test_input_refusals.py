@@ -94,3 +94,16 @@ def test_a_semicolon_separated_csv_is_refused_naming_its_delimiter_not_every_col
     book.head(20).to_csv(tmp_path / "book.csv", sep=";", index=False)
     said = refusal(tmp_path / "book.csv", schema)
     assert "the file looks separated by semicolons" in said and "missing required column" not in said
+
+
+def test_a_csv_row_with_a_quote_left_open_is_refused_naming_it_not_scored_as_one_row(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    path = tmp_path / "book.csv"
+    book.head(3_000).to_csv(path, index=False)
+    lines = path.read_text().split("\n")
+    lines[2_001] = '"' + lines[2_001]  # row 2,002 of the file
+    path.write_text("\n".join(lines))
+    said = refusal(path, schema)
+    assert "row 2,002 of the file (the header is row 1) opens a quote it never closes" in said
+    assert "the next 999 line(s)" in said  # by hand: rows 2,003 to 3,001 of a 3,001-line file

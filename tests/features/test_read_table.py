@@ -10,7 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from thinfile.features.io import TableReadError, read_table
+from thinfile.features.io import TableReadError, read_table, read_table_setting_aside
 from thinfile.features.population import generate_population
 from thinfile.features.schema import load_schema
 
@@ -195,3 +195,31 @@ def test_a_csv_of_its_header_alone_under_a_hive_key_folder_reads_as_no_rows(tmp_
     (tmp_path / "book" / "m=2" / "b.csv").write_text("loan_id,amount")
     table = read_table(tmp_path / "book")
     assert table.to_dict("list") == {"loan_id": ["L1"], "amount": [10], "m": [1]}
+
+
+def stray_quote_csv(path: Path, rows: int = 60_000, at: int = 40_000) -> int:
+    """A CSV of `rows` rows whose row `at` (from 0) starts with a quote it never closes; returns that row's number in
+    the file."""
+    lines = ["id,amount,note"] + [f"A{i:06d},{i % 97},n{i}" for i in range(rows)]
+    lines[at + 1] = '"' + lines[at + 1]
+    path.write_text("\n".join(lines) + "\n")
+    return at + 2  # its row in the file, the header being row 1
+
+
+@pytest.mark.parametrize("setting_aside", [False, True])
+def test_a_csv_row_with_a_quote_left_open_is_refused_naming_it_never_read_short(
+    tmp_path: Path, setting_aside: bool
+) -> None:
+    path = tmp_path / "book.csv"
+    row = stray_quote_csv(path)
+    with pytest.raises(TableReadError) as err:
+        read_table_setting_aside(path, 100) if setting_aside else read_table(path)
+    said = str(err.value)
+    expected = "opens a quote it never closes" if setting_aside else "has the wrong number of fields"
+    assert f"row {row:,} of the file" in said and expected in said
+
+
+def test_a_csv_with_balanced_quotes_reads_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    pd.DataFrame({"id": [f"A{i}" for i in range(50_000)], "note": ['a "quoted", text'] * 50_000}).to_csv(path)
+    assert len(read_table(path)) == 50_000
