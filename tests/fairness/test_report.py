@@ -48,7 +48,8 @@ def test_the_inclusion_section_gives_the_approvals_of_its_line_beside_the_cut_of
     seg = report.inclusion.segments.set_index("segment")
     line, cut = seg.loc["all", "model_approval_rate"], report.overall["approval_rate"]
     text = " ".join(render_html(report).split())
-    assert f"this model then approves {100 * line:.1f}% of the rows, where its cut-off approves {100 * cut:.1f}%" in text
+    said = f"this model then approves {100 * line:.1f}% of the rows, where its cut-off approves {100 * cut:.1f}%"
+    assert said in text
 
 
 def test_proxy_audit_finds_residence_in_the_inputs_but_not_gender(report: FairnessReport) -> None:
