@@ -34,6 +34,7 @@ class _DropKnownNoise(logging.Filter):
         "Creating initial MLflow database tables",
         "Updating database",
         "No artifacts found to download",  # a model whose files are gone: thinfile's own error follows, saying so
+        "SQLAlchemy database error",  # a store that failed (full disk, damage): thinfile's own line follows, with what
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

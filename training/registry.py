@@ -247,6 +247,11 @@ def database_fault(err: sqlite3.Error) -> str:
         fix = "another process is writing to it (a training, `thinfile ui`): wait for it or stop it, then rerun"
     elif "unable to open" in what:
         fix = "check that it and its folder exist, and give the user running thinfile read and write access to both"
+    elif "full" in what or "disk I/O" in what:
+        fix = (
+            "the disk holding it is full or failing (see `df`): free space, then rerun; the file itself need not be "
+            "damaged (`sqlite3 mlflow.db 'pragma quick_check'` answers ok when it is not), so do not restore it"
+        )
     else:
         fix = (
             "the file is damaged: restore mlflow.db from a copy, or salvage what it holds with `sqlite3 mlflow.db "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -149,3 +150,40 @@ def test_sqlites_unable_to_open_is_answered_with_access_not_with_a_restore(tmp_p
     line = database_fault(err.value)
     assert "(unable to open database file)" in line
     assert "read and write access" in line and "restore" not in line
+
+
+def test_sqlites_disk_full_is_answered_with_free_space_not_with_a_restore(tmp_path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as con:
+        con.execute("CREATE TABLE t (x BLOB)")
+        con.execute("PRAGMA max_page_count = 3")  # SQLite's own SQLITE_FULL once the file would grow past it
+        with pytest.raises(sqlite3.OperationalError) as err:
+            con.execute("INSERT INTO t VALUES (?)", (b"x" * 100_000,))
+    line = database_fault(err.value)
+    assert "(database or disk is full)" in line
+    assert "free space" in line and "restore mlflow.db from a copy" not in line
+
+
+def test_training_into_a_store_on_a_full_disk_is_one_line_saying_so_and_leaves_the_store_sound(
+    store_home: Path, population: pd.DataFrame
+) -> None:
+    db = store_home / "mlruns" / "mlflow.db"
+    population.head(2_000).to_csv(store_home / "book.csv", index=False)
+    limit = db.stat().st_size + 4096  # the file may not grow past a page or so: a disk that fills as it is written
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "THINFILE_HOME": str(store_home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = ["train", "--data", str(store_home / "book.csv"), "--no-tune", "--no-baselines"]
+    done = subprocess.run(
+        [sys.executable, "-m", "thinfile.cli", *args], env=env, capture_output=True, text=True, preexec_fn=full_disk
+    )
+    assert done.returncode == 2
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output and "SQLAlchemy" not in output  # MLflow's own log of it is left out
+    line = output.strip().splitlines()[-1]
+    assert line.startswith("error: ") and ("disk I/O error" in line or "disk is full" in line), line
+    assert "free space" in line and "restore mlflow.db from a copy" not in line
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA quick_check").fetchone() == ("ok",)
