@@ -259,6 +259,13 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
                 else "; nothing is registered yet, run `thinfile train`"
             )
         ) from None
+    ended = _run_status(client, target.run_id)
+    if ended not in (None, "FINISHED"):
+        raise PromotionError(
+            f"version {target.version} of {name!r} comes from a training run that did not finish ({ended}: stopped "
+            "or failed after the model was registered, before its metrics and files were logged); it is not "
+            "promoted: train again, or promote a version whose run finished"
+        )
     try:
         previous = client.get_model_version_by_alias(name, alias).version
     except mlflow.exceptions.MlflowException as err:
@@ -266,6 +273,18 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
         previous = None
     client.set_registered_model_alias(name, alias, str(target.version))
     return (str(previous) if previous is not None else None), str(target.version)
+
+
+def _run_status(client: MlflowClient, run_id: str | None) -> str | None:
+    """The status of the run a version was logged from (FINISHED, FAILED, KILLED, RUNNING); None when it has none
+    or the run is gone."""
+    if not run_id:
+        return None
+    try:
+        return str(client.get_run(run_id).info.status)
+    except mlflow.exceptions.MlflowException as err:
+        raise_if_store_failed(err)
+        return None
 
 
 def _known_versions(client: MlflowClient, name: str) -> list[str]:

@@ -219,6 +219,21 @@ def test_promote_moves_the_alias_and_names_missing_versions(trained: TrainResult
         promote(999, MODEL_NAME)
 
 
+def test_promote_refuses_a_version_whose_training_run_did_not_finish(trained: TrainResult) -> None:
+    client = _client()
+    champion = client.get_model_version(MODEL_NAME, trained.registered_version)
+    run = client.create_run(client.get_run(champion.run_id).info.experiment_id)
+    failed = client.create_model_version(MODEL_NAME, champion.source, run_id=run.info.run_id)  # as train registers
+    client.set_terminated(run.info.run_id, "FAILED")  # and then stopped before logging the rest
+    before = client.get_model_version_by_alias(MODEL_NAME, "champion").version
+    try:
+        with pytest.raises(PromotionError, match=rf"version {failed.version} .* did not finish \(FAILED"):
+            promote(failed.version, MODEL_NAME)
+        assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == before
+    finally:
+        client.delete_model_version(MODEL_NAME, failed.version)  # the module's other tests read its versions
+
+
 def test_the_champions_mlflow_model_scores_rows_that_leave_out_an_input_its_signature_makes_optional(
     trained: TrainResult, population: pd.DataFrame, tmp_path: Path
 ) -> None:
