@@ -207,3 +207,24 @@ def test_a_port_out_of_range_is_refused_naming_the_option(command: str) -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--port'" in result.output and "65535" in result.output
     assert "THINFILE_PORT" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "variable", "value"), [("--port", "THINFILE_PORT", "abc"), ("--host", "THINFILE_HOST", "")]
+)
+def test_a_flag_wins_over_a_bad_variable_in_the_server_it_starts(
+    registered, serving_home: Path, monkeypatch: pytest.MonkeyPatch, flag: str, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("THINFILE_HOME", str(serving_home))
+    monkeypatch.setenv(variable, value)
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr("thinfile.serving.processes.exec_server", lambda cmd, env: started.append(env))
+    given = "4321" if flag == "--port" else "127.0.0.1"
+    result = runner.invoke(app, ["serve", flag, given])
+    assert result.exit_code == 0, result.output
+    assert started[0][variable] == given
+    with pytest.MonkeyPatch.context() as mp:  # the server reads its variables from the environment it was given
+        for name, text in started[0].items():
+            mp.setenv(name, text)
+        server = ServingSettings()
+    assert str(getattr(server, variable.removeprefix("THINFILE_").lower())) == given

@@ -133,6 +133,8 @@ def serve(
         "THINFILE_MODEL": str(version.version),
         "THINFILE_MODEL_NAME": version.name,
         "THINFILE_WORKERS": str(settings.workers),
+        "THINFILE_HOST": settings.host,
+        "THINFILE_PORT": str(settings.port),
         "THINFILE_AUDIT_LOG": str(settings.audit_path()),
         **({"THINFILE_SCHEMA_FILE": settings.schema_file} if settings.schema_file else {}),
         "BENTOML_HOME": str(server_home(settings.host, settings.port)),
