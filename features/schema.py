@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import cached_property
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
 
@@ -31,6 +32,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from thinfile.features.yamlio import YamlFileError, read_yaml
 
 # the five Zhima dimensions, and `other` for an input that fits none of them (a lender is never forced to mislabel)
 DIMENSIONS: tuple[str, ...] = ("credit_history", "capacity", "behaviour", "identity", "connections", "other")
@@ -654,17 +657,16 @@ def parse_schema(data: object, source: str = "<data>") -> Schema:
 def load_schema(path: str | Path | None = None) -> Schema:
     """Load a schema file (YAML); None or 'synthetic' gives the built-in synthetic schema."""
     if path is None or str(path) == BUILTIN_SCHEMA:
-        text = files("thinfile.features").joinpath("schemas", "synthetic.yaml").read_text(encoding="utf-8")
+        file: Path | Traversable = files("thinfile.features").joinpath("schemas", "synthetic.yaml")
         source = "built-in 'synthetic'"
     else:
-        p = Path(path)
-        if not p.is_file():
-            what = "is a folder: give the YAML file in it" if p.is_dir() else "does not exist"
-            raise SchemaError(f"schema file {p} {what}")
-        text = p.read_text(encoding="utf-8")
-        source = str(p)
+        file = Path(path)
+        if not file.is_file():
+            what = "is a folder: give the YAML file in it" if file.is_dir() else "does not exist"
+            raise SchemaError(f"schema file {file} {what}")
+        source = str(file)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise SchemaError(f"schema {source} is not valid YAML: {err}") from None
+        data = read_yaml(file)
+    except YamlFileError as err:
+        raise SchemaError(f"schema {source} {err}") from None
     return parse_schema(data, source)

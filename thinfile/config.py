@@ -23,6 +23,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from thinfile.features.settings import GeneratorParams, HistorySettings, Home, InferSettings, TextFiles
+from thinfile.features.yamlio import UniqueKeys, YamlFileError, read_yaml
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.processes import SERVER_PID as SERVER_PID_VARIABLE
 from thinfile.serving.settings import ServingSettings, service_variables
@@ -89,22 +90,11 @@ class Settings(BaseSettings, TrainingSettings):
         return (init_settings, env_settings, *from_file)
 
 
-class _UniqueKeys(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping, in any case (a section pasted twice: the last
-    would win)."""
+class _UniqueKeys(UniqueKeys):
+    """A key given twice in one mapping refused in any case (a section pasted twice: the last would win)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            caseless = key.lower() if isinstance(key, str) else key
-            if caseless in seen:
-                raise SettingsError(
-                    f"gives {str(key)[:40]!r} twice (line {key_node.start_mark.line + 1}; names are read in any "
-                    "case); write each section and field once"
-                )
-            seen.add(caseless)
-        return super().construct_mapping(node, deep=deep)
+    caseless = True
+    twice_advice = "write each section and field once"
 
 
 class _CaselessYaml(YamlConfigSettingsSource):
@@ -133,13 +123,9 @@ def settings_file() -> Path | None:
             "`thinfile settings --defaults > FILE`"
         )
     try:
-        held = yaml.load(path.read_bytes(), Loader=_UniqueKeys)
-    except SettingsError as err:
+        held = read_yaml(path, _UniqueKeys)
+    except YamlFileError as err:
         raise SettingsError(f"settings file {path} {err}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise SettingsError(f"settings file {path} is not valid YAML{where}") from None
     if held is not None and not (isinstance(held, dict) and all(isinstance(k, str) for k in held)):
         what = f"a {type(held).__name__}" if not isinstance(held, dict) else "keys that are not section names"
         raise SettingsError(

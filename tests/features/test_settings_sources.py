@@ -347,3 +347,28 @@ def test_a_misspelt_variable_stops_every_command_before_it_starts(
     out = runner.invoke(app, command)
     assert out.exit_code == 2
     assert "THINFILE_APPROVE_CUTOF: not a thinfile variable; did you mean THINFILE_APPROVE_CUTOFF?" in out.output
+
+
+def test_a_number_of_5000_digits_in_the_file_is_one_line_naming_its_line_and_exit_2(tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", f"batch: {{chunk_rows: {'1' * 5000}}}\n")
+    out = runner.invoke(app, ["--settings", str(file), "settings"])
+    assert out.exit_code == 2
+    said = f"settings file {file} gives a number of 5,000 digits (line 1)"
+    assert said in out.output and out.output.count("\n") == 1 and "Traceback" not in out.output
+
+
+def test_a_file_nested_100000_deep_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", "[" * 100_000)
+    out = runner.invoke(app, ["--settings", str(file), "settings"])
+    assert out.exit_code == 2
+    said = f"settings file {file} nests lists or mappings too deeply to read"
+    assert said in out.output and out.output.count("\n") == 1 and "Traceback" not in out.output
+
+
+def test_a_file_in_latin1_is_refused_saying_to_save_it_as_utf8(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_bytes("# café\nbatch:\n  chunk_rows: 10\n".encode("latin-1"))
+    out = runner.invoke(app, ["--settings", str(file), "settings"])
+    assert out.exit_code == 2
+    said = f"settings file {file} is not UTF-8 text (byte #xe9 on line 1); save it as UTF-8"
+    assert said in out.output and out.output.count("\n") == 1
