@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from thinfile.cli import app
 from thinfile.config import Settings
 from thinfile.features.schema import Schema
 from thinfile.training.pipeline import at_cutoff, bad_rate_support, train_frame
@@ -133,3 +137,23 @@ def test_an_approve_cutoff_given_alone_moves_the_refer_cutoff_with_it_keeping_th
     assert Cutoffs(approve=600, refer=550).moved(approve=700) == Cutoffs(approve=700, refer=650)
     assert Cutoffs(approve=600, refer=550).moved(approve=700, refer=690) == Cutoffs(approve=700, refer=690)
     assert Cutoffs(approve=600, refer=550).moved(refer=500) == Cutoffs(approve=600, refer=500)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "approve:\n  by: score\n  value: 600\napprove:\n  by: score\n  value: 650\n",
+            "gives 'approve' twice (line 4)",
+        ),
+        ("approve: [\n", "is not valid YAML at line 2"),
+    ],
+)
+def test_a_policy_file_yaml_cannot_read_as_written_is_one_line_naming_where(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    result = CliRunner().invoke(app, ["train", "--policy", str(policy), "--data", str(tmp_path / "absent.csv")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"bad lending policy: {policy} {said}" in " ".join(result.output.split())

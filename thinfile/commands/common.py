@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -30,6 +29,7 @@ from thinfile.config import Settings
 from thinfile.features.progress import rows_bar
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.settings import PARTS_DIR, GeneratorParams, default_data_dir
+from thinfile.features.yamlio import YamlFileError, read_yaml
 from thinfile.training.scorer.policy import CutoffRule, LendingPolicy
 from thinfile.training.settings import model_name_for
 
@@ -278,15 +278,15 @@ def lending_policy(
         if policy_file is not None:
             if not policy_file.is_file():
                 raise fail(f"policy file {policy_file} does not exist")
-            return LendingPolicy.model_validate(yaml.safe_load(policy_file.read_text()) or {})
+            return LendingPolicy.model_validate(read_yaml(policy_file) or {})
     except ValidationError as err:
         said = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg'].removeprefix('Value error, ')}"
             for e in err.errors(include_url=False, include_input=False, include_context=False)
         )
         raise fail(f"bad lending policy: {said}") from None
-    except yaml.YAMLError as err:
-        raise fail(f"bad lending policy: {policy_file} is not valid YAML ({str(err).splitlines()[0]})") from None
+    except YamlFileError as err:
+        raise fail(f"bad lending policy: {policy_file} {err}") from None
     return base
 
 
