@@ -505,7 +505,8 @@ def _thousands(present: pd.Series) -> str | None:
 
 def _shown_counts(counts: pd.Series, shown: int) -> str:
     top = counts.sort_values(ascending=False, kind="stable")
-    text = ", ".join(f"{k} ({v:,})" for k, v in top.head(shown).items())
+    chars = ValidationSettings().shown_value_chars
+    text = ", ".join(f"{clipped(str(k), chars)} ({v:,})" for k, v in top.head(shown).items())
     return text + (f", ... {len(top) - shown} more" if len(top) > shown else "")
 
 
@@ -620,6 +621,18 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
         entry["min"], entry["max"] = _tidy(low, whole), _tidy(high, whole)
     else:
         order, counts = levels_of(coded)
+        longest = max(order, key=len)
+        if num is None and len(longest) > settings.max_level_chars:
+            chars = ValidationSettings().shown_value_chars
+            return Column(
+                name,
+                "left_out",
+                notes=(
+                    f"text as long as {len(longest):,} characters ({clipped(repr(longest), chars)}), more than the "
+                    f"{settings.max_level_chars:,} of a category's value (infer.max_level_chars): free text, not a "
+                    "category",
+                ),
+            )
         if num is None and distinct > settings.max_text_levels:
             example = _thousands(present)
             if example is not None:
@@ -650,7 +663,11 @@ def _feature(name: str, raw: pd.Series, settings: InferSettings) -> Column:
             notes.append(variants)
         rare = counts[counts < settings.rare_level_rows]
         if len(rare) and len(rare) < len(counts):
-            shown = ", ".join(f"{k!r} ({counted(int(v), 'row')})" for k, v in rare.head(settings.shown_levels).items())
+            chars = ValidationSettings().shown_value_chars
+            shown = ", ".join(
+                f"{clipped(repr(k), chars)} ({counted(int(v), 'row')})"
+                for k, v in rare.head(settings.shown_levels).items()
+            )
             notes.append(
                 f"{TODO}: rare values {shown}{', ...' if len(rare) > settings.shown_levels else ''}: check they are "
                 "real codes and not typos (once declared, they are accepted when scoring)"

@@ -136,6 +136,12 @@ class InferSettings(Section):
     max_text_levels: int = Field(
         50, ge=2, description="text columns with more distinct values are left out (free text or identifiers)"
     )
+    max_level_chars: int = Field(
+        200,
+        ge=1,
+        description="a text column holding a value longer than this is left out: free text, not a category (a "
+        "category's values are short codes or words)",
+    )
     min_number_share: float = Field(
         0.99,
         gt=0,

@@ -385,6 +385,15 @@ def test_a_protected_attribute_named_as_the_service_model_cannot_hold_is_refused
         infer_schema(table.rename(columns={"sex": "_sex"}), name="acme", target="bad", protected=["_sex"])
 
 
+def test_a_text_column_holding_a_value_of_a_megabyte_is_left_out_and_the_schema_stays_small(table):
+    huge = "x" * 1_000_000
+    frame = table.assign(region=table["region"].where(table.index != 7, huge))
+    found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
+    left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
+    assert "region" not in found.schema.feature_names and "1,000,000 characters" in left["region"]
+    assert len(found.to_yaml()) < len(infer_schema(table, name="acme", target="bad", protected=["sex"]).to_yaml()) + 500
+
+
 def test_an_infinite_value_in_an_integer_code_is_not_declared_and_the_check_rejects_its_row(table):
     frame = table.assign(education_code=np.where(table.index == 5, np.inf, table["education_code"]))
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
