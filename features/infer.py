@@ -26,6 +26,7 @@ from thinfile.features.io import READ_AS_MISSING, SetAside, cells_as_written
 from thinfile.features.proxies import outcome_proxies
 from thinfile.features.schema import (
     MAX_EXACT_INT,
+    MISSING_GROUP,
     NAME_PATTERN,
     Dimension,
     FeatureType,
@@ -34,6 +35,7 @@ from thinfile.features.schema import (
     field_name_problem,
     number_text,
     parse_schema,
+    protected_values,
     read_dates,
 )
 from thinfile.features.settings import InferSettings, LeakChecks, ValidationSettings
@@ -1232,6 +1234,22 @@ def undeclared_protected(frame: pd.DataFrame, schema: Schema) -> list[str]:
     return out
 
 
+def protected_without_value(frame: pd.DataFrame, schema: Schema) -> list[str]:
+    """For each protected attribute, the rows of `frame` with no value (as the fairness audit reads them), which
+    the audit counts in none of its groups."""
+    out = []
+    for p in schema.protected:
+        if p.name not in frame.columns:
+            continue
+        missing = int(np.count_nonzero(protected_values(frame[p.name]) == MISSING_GROUP))
+        if missing:
+            out.append(
+                f"{p.name}: {missing:,} of {counted(len(frame), 'row')} have no value; the fairness audit counts them "
+                f"in no {p.name} group and checks nothing for them: fill them in where they are known"
+            )
+    return out
+
+
 def category_gaps(report: ValidationReport, schema: Schema) -> list[CategoryGap]:
     """For each declared category column (features and protected): values not declared, and declared ones unseen.
 
@@ -1450,6 +1468,8 @@ def check_table(
                     f"borrower, set borrower_column: {name} in the schema, so that training's split keeps each "
                     "borrower's loans together"
                 )
+    if for_training:
+        warnings.extend(protected_without_value(frame, schema))
     if for_training and schema.borrower_column:
         if schema.borrower_column in frame.columns:
             notes.append(_borrowers_note(frame[schema.borrower_column], bool(schema.date_column)))

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from thinfile.features.infer import repeated_ids_problem, respelt_borrowers, undeclared_protected
+from thinfile.features.infer import (
+    protected_without_value,
+    repeated_ids_problem,
+    respelt_borrowers,
+    undeclared_protected,
+)
 from thinfile.features.schema import Schema, load_schema
 from thinfile.features.scratch import remove_orphans
 from thinfile.features.validate import require_frame
@@ -350,6 +355,7 @@ def train_frame(
         say(f"warning: {warning}")
     for warning in (
         *undeclared_protected(prepared.frame, schema),
+        *protected_without_value(prepared.frame, schema),
         *too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows),
     ):
         say(f"warning: {warning}")

@@ -535,3 +535,11 @@ def test_a_column_named_like_the_true_default_probability_is_left_out_with_a_tod
     assert "true_pd" not in inferred.schema.feature_names
     assert "true_pd: named like the true default probability, which only a simulation knows" in inferred.to_yaml()
     assert "pd_bucket" in inferred.schema.feature_names  # named otherwise: an input like any other
+
+
+def test_check_table_warns_of_rows_with_no_protected_value_counted_as_pandas_counts_them(table, inferred):
+    frame = table.assign(sex=table["sex"].where(table.index % 9 != 0))
+    missing = int(frame["sex"].isna().sum())
+    warned = check_table(frame, inferred.schema).warnings
+    assert any(w.startswith(f"sex: {missing:,} of {len(frame):,} rows have no value") for w in warned), warned
+    assert not any("have no value" in w for w in check_table(table, inferred.schema).warnings)
