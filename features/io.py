@@ -94,6 +94,11 @@ def read_error(err: BaseException) -> str:
     """A reader's error on one line, without the row text a CSV parse error quotes (an applicant's data, and
     possibly megabytes of it): a ragged row is said with what to do about it."""
     text = " ".join(str(err).split()) or type(err).__name__
+    if "straddles two block boundaries" in text or "got out of sync with chunker" in text:
+        return (
+            "a row, or a quoted field, runs longer than the reader's block of a few megabytes (a field of megabytes, "
+            "or a quote left open): check the quoting, cut the long field, or store the table as Parquet"
+        )
     ragged = _RAGGED.search(text)
     if ragged is None:
         return text

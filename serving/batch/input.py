@@ -161,7 +161,7 @@ def _csv_types(schema: Schema, header: list[str], as_text: bool) -> dict[str, pa
 
 
 def _csv_header(path: Path, encoding: str) -> list[str]:
-    read = pacsv.ReadOptions(block_size=1 << 16, encoding=encoding)
+    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding)  # a header of thousands of columns
     parse = pacsv.ParseOptions(invalid_row_handler=SkipWrongFields(keep=False))
     with _open_csv(path, read, parse) as reader:
         return reader.schema.names

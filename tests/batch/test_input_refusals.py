@@ -107,3 +107,21 @@ def test_a_csv_row_with_a_quote_left_open_is_refused_naming_it_not_scored_as_one
     said = refusal(path, schema)
     assert "row 2,002 of the file (the header is row 1) opens a quote it never closes" in said
     assert "the next 999 line(s)" in said  # by hand: rows 2,003 to 3,001 of a 3,001-line file
+
+
+def test_a_csv_whose_header_is_longer_than_64_kib_is_read(book: pd.DataFrame, tmp_path: Path, schema: Schema) -> None:
+    path = tmp_path / "wide.csv"
+    extra = pd.DataFrame(0, index=range(50), columns=[f"extra_column_{i:05d}" for i in range(6_000)])
+    pd.concat([book.head(50).reset_index(drop=True), extra], axis=1).to_csv(path, index=False)
+    assert len(path.read_text().split("\n", 1)[0]) > 64 * 1024
+    assert [part.rows for part in inspect_input(path, schema)] == [50]
+
+
+def test_a_csv_field_of_twenty_megabytes_is_refused_in_one_line_saying_what_to_do(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    path = tmp_path / "notes.csv"
+    book.head(20).assign(notes=["x" * 20_000_000 if i == 5 else "" for i in range(20)]).to_csv(path, index=False)
+    said = refusal(path, schema)
+    assert "runs longer than the reader's block" in said and "store the table as Parquet" in said
+    assert "straddl" not in said and len(said) < 1_000
