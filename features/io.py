@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -143,11 +144,25 @@ def list_parts(path: str | Path) -> list[Path]:
             raise TableReadError(
                 f"{first} is a link to {os.readlink(first)}, which does not exist{more}: fix the link or remove it"
             )
+        odd = sorted(f for f in named if f.exists() and not (f.is_file() or f.is_dir()))
+        if odd:
+            more = f" (and {len(odd) - 1:,} more)" if len(odd) > 1 else ""
+            raise TableReadError(f"{_not_a_file(odd[0])}{more}: move it out of the folder, or give a file in its place")
         parts = sorted(f for f in named if f.is_file())
         if not parts:
             raise TableReadError(f"{p}: no .parquet or .csv files found in this folder")
         return parts
+    if p.exists():
+        raise TableReadError(f"{_not_a_file(p)}: give a .parquet or .csv file or a folder of them")
     raise TableReadError(f"{p}: no such file or folder")
+
+
+def _not_a_file(path: Path) -> str:
+    """`path` named as what it is where a data file was looked for: a FIFO, a device or a socket (read from, it
+    would wait for a writer or never end)."""
+    mode = path.stat().st_mode
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{path} is {kind}, not a file"
 
 
 def _parquet_dataset(path: Path, parts: list[Path]) -> ds.Dataset:

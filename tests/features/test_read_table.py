@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,19 @@ def test_a_csv_with_balanced_quotes_reads_every_row(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     pd.DataFrame({"id": [f"A{i}" for i in range(50_000)], "note": ['a "quoted", text'] * 50_000}).to_csv(path)
     assert len(read_table(path)) == 50_000
+
+
+def test_a_fifo_or_device_among_a_folders_files_is_refused_naming_it_never_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "book"
+    folder.mkdir()
+    (folder / "a.csv").write_text("id,x\nA1,1\n")
+    os.mkfifo(folder / "b.csv")
+    (folder / "c.csv").symlink_to("/dev/zero")
+    with pytest.raises(TableReadError, match=r"b\.csv is a FIFO, not a file \(and 1 more\)"):
+        read_table(folder)
+
+
+def test_a_fifo_given_as_the_table_is_named_as_one_not_as_absent(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "book.csv")
+    with pytest.raises(TableReadError, match=r"book\.csv is a FIFO, not a file"):
+        read_table(tmp_path / "book.csv")
