@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import mmap
 import os
-import stat
 import re
+import stat
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
