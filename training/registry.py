@@ -448,6 +448,34 @@ def _registered_here(c: MlflowClient) -> str:
     return f"; the models registered there: {', '.join(map(repr, names[:shown]))}{more}"
 
 
+def artifact_root(uri: str | None = None) -> Path | None:
+    """Artifacts of a local SQLite store live beside it (mlruns/artifacts); a server keeps its own (None)."""
+    uri = uri or tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+    if "://" not in uri:
+        return Path(uri) / "artifacts"
+    return None
+
+
+def moved_files(version: ModelVersion) -> str | None:
+    """Where the version's run keeps its files, when that is not beside this home's store (the home was copied or
+    moved: MLflow records absolute paths), in words that say what to do; None otherwise."""
+    root = artifact_root()
+    if root is None or "MLFLOW_TRACKING_URI" in os.environ or not version.run_id:
+        return None
+    try:
+        kept = str(client().get_run(version.run_id).info.artifact_uri)
+    except mlflow.exceptions.MlflowException:
+        return None
+    if not kept.startswith("file://") or kept.startswith(root.resolve().as_uri()):
+        return None
+    return (
+        f"are recorded at {kept}, not beside this store in {root}: this home was copied or moved (MLflow records "
+        "absolute paths); use the home where it was made (a link to it at its old path will do)"
+    )
+
+
 def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
     """(name, fingerprint) of the schema the version was trained on, from its training run's tags; None when the
     run cannot be read or was not tagged (a model logged outside `thinfile train`)."""
@@ -528,6 +556,9 @@ def load_scorer(ref: str | int, name: str) -> Scorer:
             "saved with it); restore the store's artifacts folder from a copy, or train again"
         ) from None
     except (mlflow.exceptions.MlflowException, OSError, ValueError, KeyError) as err:
+        moved = moved_files(version)
+        if moved is not None:
+            raise StoreError(f"the files of model {version.name} version {version.version} {moved}") from None
         first = str(getattr(err, "message", err)).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(
             f"the files of model {version.name} version {version.version} cannot be read from the store ({first}); "

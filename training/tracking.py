@@ -20,7 +20,14 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.jsonio import dumps
 from thinfile.features.scratch import process_alive
 from thinfile.training.evaluate import Evaluation
-from thinfile.training.registry import EXPERIMENT_NAME, StoreError, check_intact, raise_if_store_failed, use_store
+from thinfile.training.registry import (
+    EXPERIMENT_NAME,
+    StoreError,
+    artifact_root,
+    check_intact,
+    raise_if_store_failed,
+    use_store,
+)
 from thinfile.training.reporting.drawing import Drawing
 from thinfile.training.settings import CHAMPION_ALIAS, nothing_trained, tracking_uri
 
@@ -70,16 +77,6 @@ class PromotionError(LookupError):
 def configure() -> str:
     """Point MLflow at the project's store (MLFLOW_TRACKING_URI, else the embedded one) and return its URI."""
     return use_store()
-
-
-def artifact_root(uri: str | None = None) -> Path | None:
-    """Artifacts of a local SQLite store live beside it (mlruns/artifacts); a server keeps its own (None)."""
-    uri = uri or tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
-    if "://" not in uri:
-        return Path(uri) / "artifacts"
-    return None
 
 
 def experiment_id(name: str = EXPERIMENT_NAME) -> str:

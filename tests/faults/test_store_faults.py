@@ -336,3 +336,25 @@ def test_training_into_a_copied_home_is_refused_naming_where_its_files_would_go(
     with pytest.raises(StoreError, match="this home was copied or moved") as err:
         train_frame(population.head(3_000), schema, QUICK)
     assert str((trained_here / "mlruns" / "artifacts").resolve()) in str(err.value)
+
+
+def test_scoring_from_a_moved_home_names_where_the_files_are_recorded_and_why(
+    trained_here: Path, population: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_here / "mlruns", copy / "mlruns")
+    original = trained_here / "mlruns" / "artifacts"
+    away = original.with_name("artifacts.away")
+    if original.exists():
+        original.rename(away)  # the home was moved: nothing is left where MLflow recorded the files
+    try:
+        population.head(20).to_csv(tmp_path / "book.csv", index=False)
+        monkeypatch.setenv("THINFILE_HOME", str(copy))
+        out = runner.invoke(app, ["batch-score", str(tmp_path / "book.csv"), str(tmp_path / "out")])
+    finally:
+        if away.exists():
+            away.rename(original)
+    assert out.exit_code == 2
+    line = one_line_error(out.output)
+    assert f"are recorded at {original.resolve().as_uri()}" in line and "this home was copied or moved" in line
+    assert "/tmp/thinfile-model-" not in line and "train again" not in line
