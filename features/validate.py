@@ -503,6 +503,13 @@ def _is_number(t: pyarrow.DataType) -> bool:
     )
 
 
+def as_float64(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
+    """A number column as float64, as pandas reads it: an integer beyond 2**53 (2**60, a uint64's largest) to the
+    nearest float, which then breaks the column's range like any value outside it. Arrow's safe cast refuses the
+    whole column for one such cell."""
+    return pc.cast(column, pyarrow.float64(), safe=False)
+
+
 def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray, bool]:
     """The id column as text (as `_id_text` reads it from pandas), where it is missing, and whether missing ids are
     null in the text (text columns: they read as "None")."""
@@ -568,7 +575,7 @@ def validate_arrow(
                 failed.append((f, failures, (found, codes)))
             continue
         if _is_number(column.type):
-            v = column.to_numpy() if column.type == pyarrow.float64() else pc.cast(column, pyarrow.float64()).to_numpy()
+            v = column.to_numpy() if column.type == pyarrow.float64() else as_float64(column).to_numpy()
             whole = bool(pyarrow.types.is_integer(column.type))  # bool: 0 and 1 have no fraction either way
         else:
             raw = column.to_pandas()

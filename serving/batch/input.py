@@ -12,7 +12,6 @@ from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -30,7 +29,7 @@ from thinfile.features.io import (
     wrong_encoding,
 )
 from thinfile.features.schema import FeatureType, Schema
-from thinfile.features.validate import column_problems
+from thinfile.features.validate import as_float64, column_problems
 from thinfile.serving.batch.settings import BatchSettings
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
@@ -372,7 +371,7 @@ def normalise(table: pa.Table, partition: dict[str, str | None], schema: Schema)
             and t != pa.float64()
             and (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t))
         ):
-            table = table.set_column(i, name, pc.cast(table.column(i), pa.float64()))
+            table = table.set_column(i, name, as_float64(table.column(i)))
     for key, value in partition.items():
         if key not in table.column_names:
             table = table.append_column(key, constant_text(value, table.num_rows))

@@ -142,3 +142,20 @@ def test_category_dictionaries_holding_a_missing_value_read_as_missing_as_their_
 
     pd.testing.assert_frame_equal(fast.errors, reference.errors)
     np.testing.assert_array_equal(fast.valid_mask, reference.valid_mask)
+
+
+def test_an_integer_too_wide_for_a_float_is_rejected_outside_the_range_as_validate_table_rejects_it() -> None:
+    rows = 3
+    columns: dict[str, pa.Array] = {"loan_id": pa.array(["a", "b", "c"])}
+    for f in SCHEMA.features:
+        columns[f.name] = pa.array([1.0] * rows) if f.type.value != "category" else pa.array([f.levels[0]] * rows)
+    columns["late"] = pa.array([3, 2**60, 5], pa.int64())
+    columns["tenure"] = pa.array([2**64 - 1, 7, 9], pa.uint64())
+    table = pa.table(columns)
+
+    fast = validate_arrow(table, SCHEMA)
+    reference = validate_table(table.to_pandas(), SCHEMA)
+
+    assert fast.errors[["row", "column"]].values.tolist() == [[0, "tenure"], [1, "late"]]
+    assert fast.errors["reason"].str.startswith("is outside the valid range").all()
+    pd.testing.assert_frame_equal(fast.errors, reference.errors)
