@@ -251,16 +251,20 @@ def _csv_shape(
     path: Path, schema: Schema, encoding: str, most_wrong: int
 ) -> tuple[int, list[WrongFields], list[str], bool]:
     header = _csv_header(path, encoding)
-    if len(set(header)) != len(header):
-        raise pa.ArrowInvalid(
-            f"repeated column names in the header: {sorted({c for c in header if header.count(c) > 1})}"
-        )
+    _refuse_repeated(header, " in the header")
     try:
         return *_count_csv(path, schema, header, False, encoding, most_wrong), header, False
     except pa.ArrowInvalid as err:
         if "conversion error" not in str(err).lower() or is_decoding_error(err):
             raise
     return *_count_csv(path, schema, header, True, encoding, most_wrong), header, True
+
+
+def _refuse_repeated(columns: list[str], where: str = "") -> None:
+    """ArrowInvalid naming the column names that `columns` holds more than once (which of them to read is
+    anybody's guess; pyarrow refuses to select such a column by name)."""
+    if len(set(columns)) != len(columns):
+        raise pa.ArrowInvalid(f"repeated column names{where}: {sorted({c for c in columns if columns.count(c) > 1})}")
 
 
 @contextmanager
@@ -301,6 +305,7 @@ def inspect_part(
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
             rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
+            _refuse_repeated(columns)
         else:
             rows, wrong_fields, columns, as_text = _inspect_csv(path, schema, encoding, most_wrong)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:

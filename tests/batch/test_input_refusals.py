@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from thinfile.features.schema import Schema
+from thinfile.serving.batch import batch_score
 from thinfile.serving.batch.input import BatchInputError, inspect_input
+from thinfile.training.scorer.artefact import Scorer
 
 
 def refusal(source: Path, schema: Schema) -> str:
@@ -125,3 +129,29 @@ def test_a_csv_field_of_twenty_megabytes_is_refused_in_one_line_saying_what_to_d
     said = refusal(path, schema)
     assert "runs longer than the reader's block" in said and "store the table as Parquet" in said
     assert "straddl" not in said and len(said) < 1_000
+
+
+def _twice_named(book: pd.DataFrame, path: Path, name: str) -> None:
+    """The book's first rows to a Parquet file holding column `name` twice."""
+    table = pa.Table.from_pandas(book.head(20), preserve_index=False)
+    pq.write_table(pa.Table.from_arrays([*table.columns, table.column(name)], [*table.column_names, name]), path)
+
+
+def test_a_parquet_file_with_a_repeated_column_name_is_refused_naming_the_file_and_the_column(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    name = schema.features[0].name
+    _twice_named(book, tmp_path / "book.parquet", name)
+    assert pq.read_schema(tmp_path / "book.parquet").names.count(name) == 2  # pyarrow's own reading
+    said = refusal(tmp_path / "book.parquet", schema)
+    assert "book.parquet: " in said and f"repeated column names: ['{name}']" in said
+    assert said.endswith("Fix or replace the file and rerun") and "\n" not in said
+
+
+def test_batch_score_refuses_a_parquet_file_with_a_repeated_column_before_writing_anything(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    _twice_named(book, tmp_path / "book.parquet", "bureau_utilisation")
+    with pytest.raises(BatchInputError, match=r"book\.parquet: .*repeated column names: \['bureau_utilisation'\]"):
+        batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1)
+    assert not (tmp_path / "out").exists()
