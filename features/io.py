@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -69,6 +71,68 @@ def quote_left_open(name: str, row: WrongFields, lines: int) -> str:
         f"{name}: row {row.row + 2:,} of the file (the header is row 1) opens a quote it never closes, and the next "
         f'{lines:,} line(s) were read into one field of it: fix the quoting (a stray ") and read it again'
     )
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_DIGITS = np.array([k for k in range(36) if k not in (8, 13, 18, 23)])  # the rest of its 36 are dashes
+
+
+def uuid_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column of Arrow's uuid type as text in the standard form, as `str(uuid.UUID)` writes it (8-4-4-4-12
+    lower-case hex digits), null where it is null; written in numpy, not a value at a time. Read as it is, a uuid is
+    16 raw bytes (pandas gets `bytes`), neither an id anyone wrote nor, mostly, UTF-8."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    storage = array.storage
+    rows = len(storage)
+    raw = np.zeros((0, 16), np.uint8)
+    if rows:
+        raw = np.frombuffer(storage.buffers()[1], np.uint8)[storage.offset * 16 : (storage.offset + rows) * 16]
+        raw = raw.reshape(rows, 16)
+    digits = np.empty((rows, 32), np.uint8)
+    digits[:, 0::2], digits[:, 1::2] = _HEX_DIGITS[raw >> 4], _HEX_DIGITS[raw & 15]
+    written = np.full((rows, 36), ord("-"), np.uint8)
+    written[:, _UUID_DIGITS] = digits
+    offsets = np.arange(rows + 1, dtype=np.int64) * 36
+    text = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(written))
+    return pc.if_else(storage.is_null(), pa.scalar(None, text.type), text) if storage.null_count else text
+
+
+def is_bytes(t: pa.DataType) -> bool:
+    """Does a column of this type hold bytes (binary of any width) rather than text?"""
+    return bool(
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    )
+
+
+def bytes_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Bytes as UTF-8 text; in a value that is not UTF-8, each byte that cannot be read written as its escape
+    (b"A\\xff" reads "A\\xff", as Python's "backslashreplace" writes it), so that every value reads."""
+    try:
+        return column.cast(pa.large_string())  # checks that every value is UTF-8
+    except pa.ArrowInvalid:
+        pass
+    values = [None if b is None else b.decode("utf-8", "backslashreplace") for b in column.to_pylist()]
+    return pa.chunked_array([pa.array(values, pa.large_string())])
+
+
+def as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A column that holds text as bytes (`bytes_text`) or as a uuid (`uuid_text`) as text; None for any other."""
+    if isinstance(column.type, pa.UuidType):
+        return pa.chunked_array([uuid_text(column)])
+    return bytes_text(column) if is_bytes(column.type) else None
+
+
+def bytes_as_text(table: pa.Table) -> pa.Table:
+    """`table` with each column of bytes or uuids `as_text`: pandas would hold their values as `bytes`, which no
+    command reads as text (an id b"\\xff\\xfe" ended `thinfile schema check` with a UnicodeDecodeError)."""
+    for i, column in enumerate(table.columns):
+        text = as_text(column)
+        if text is not None:
+            table = table.set_column(i, table.column_names[i], text)
+    return table
 
 
 class TableReadError(ValueError):
@@ -241,7 +305,7 @@ def _read(p: Path, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
     try:
         frames = [_stacked(tables).to_pandas()] if tables else []
         if rest:
-            frames.append(_parquet_dataset(p, rest).to_table().to_pandas())
+            frames.append(bytes_as_text(_parquet_dataset(p, rest).to_table()).to_pandas())
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(p), encoding)) from None

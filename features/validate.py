@@ -8,6 +8,7 @@ scoring and training never import pandera).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
 
+from thinfile.features.io import as_text
 from thinfile.features.schema import (
     MAX_EXACT_INT,
     Feature,
@@ -273,6 +275,7 @@ def _blank(text: pyarrow.Array) -> np.ndarray:
 
 def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The id column as text (an object array of str), and where it is missing: no value, or a blank text."""
+    raw = _decoded(raw)
     if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=False) == "string":
         text = raw.to_numpy(copy=True)
         return text, _blank(pyarrow.array(text, pyarrow.string()))
@@ -281,6 +284,20 @@ def _id_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if raw.dtype == object:
         missing |= _blank(pyarrow.array(text, pyarrow.string()))
     return text, missing
+
+
+def _decoded(raw: pd.Series) -> pd.Series:
+    """Ids held as bytes (a binary column) as text: UTF-8, a byte that is not written as its escape (b"\\xff" reads
+    "\\xff"), so that every id reads, and reads the same in every command; a `uuid.UUID` in its standard form."""
+    if raw.dtype != object or pd.api.types.infer_dtype(raw, skipna=True) not in ("bytes", "mixed"):
+        return raw
+    return raw.map(_one_text, na_action="ignore")
+
+
+def _one_text(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def _whole_float_ids(raw: pd.Series) -> pd.Series:
@@ -512,7 +529,10 @@ def as_float64(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
 
 def _arrow_ids(column: pyarrow.ChunkedArray) -> tuple[pyarrow.Array, np.ndarray, bool]:
     """The id column as text (as `_id_text` reads it from pandas), where it is missing, and whether missing ids are
-    null in the text (text columns: they read as "None")."""
+    null in the text (text columns: they read as "None"). Bytes and uuids read as `as_text` writes them, as
+    `read_table` reads them."""
+    text = as_text(column)
+    column = column if text is None else text
     if _is_text(column.type):
         text = column.combine_chunks().cast(pyarrow.string()) if column.num_chunks else pyarrow.array([], "string")
         return text, np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool) | _blank(text), True

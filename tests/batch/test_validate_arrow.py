@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ def category_column(draw: st.DrawFn, levels: list[str], rows: int) -> pa.Array:
 
 @st.composite
 def id_column(draw: st.DrawFn, rows: int) -> pa.Array:
-    kind = draw(st.sampled_from(["text", "int64", "int64 with nulls", "float64"]))
+    kind = draw(st.sampled_from(["text", "int64", "int64 with nulls", "float64", "binary"]))
+    if kind == "binary":  # bytes that are not UTF-8 among them
+        return _column(draw, st.one_of(st.binary(max_size=3), st.none()), rows, pa.binary())
     if kind == "text":
         return _column(draw, st.one_of(st.text("ABC0123", min_size=0, max_size=4), st.none()), rows, pa.string())
     if kind == "int64":
@@ -159,3 +162,23 @@ def test_an_integer_too_wide_for_a_float_is_rejected_outside_the_range_as_valida
     assert fast.errors[["row", "column"]].values.tolist() == [[0, "tenure"], [1, "late"]]
     assert fast.errors["reason"].str.startswith("is outside the valid range").all()
     pd.testing.assert_frame_equal(fast.errors, reference.errors)
+
+
+def test_a_uuid_id_reads_in_its_standard_form_and_a_missing_one_is_rejected_as_validate_table_finds_it() -> None:
+    made = [uuid.uuid4(), None, uuid.uuid4()]
+    columns: dict[str, pa.Array] = {
+        "loan_id": pa.ExtensionArray.from_storage(
+            pa.uuid(), pa.array([None if u is None else u.bytes for u in made], pa.binary(16))
+        )
+    }
+    for f in SCHEMA.features:
+        columns[f.name] = pa.array([1.0] * 3) if f.type.value != "category" else pa.array([f.levels[0]] * 3)
+    table = pa.table(columns)
+
+    fast = validate_arrow(table, SCHEMA)
+    reference = validate_table(table.to_pandas().assign(loan_id=made), SCHEMA)  # the uuids as Python holds them
+
+    assert fast.ids.to_pylist() == [str(made[0]), None, str(made[2])]
+    assert fast.errors[["row", "column", "reason"]].values.tolist() == [[1, "loan_id", "is missing but required"]]
+    pd.testing.assert_frame_equal(fast.errors, reference.errors)
+    assert fast.ids.filter(pa.array(reference.valid_mask)).to_pylist() == list(reference.clean["loan_id"][[0, 2]])

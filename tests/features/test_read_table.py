@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -240,3 +242,20 @@ def test_a_fifo_given_as_the_table_is_named_as_one_not_as_absent(tmp_path: Path)
     os.mkfifo(tmp_path / "book.csv")
     with pytest.raises(TableReadError, match=r"book\.csv is a FIFO, not a file"):
         read_table(tmp_path / "book.csv")
+
+
+def test_a_binary_column_reads_as_text_with_a_byte_that_is_not_utf8_escaped(tmp_path: Path) -> None:
+    ids = [b"A1", b"\xff\xfe", None, "Zh\u014du".encode()]
+    pq.write_table(pa.table({"id": pa.array(ids, pa.binary()), "income": [1.0, 2.0, 3.0, 4.0]}), tmp_path / "t.parquet")
+    held = pq.read_table(tmp_path / "t.parquet").column("id").to_pylist()  # pyarrow's own reading: bytes
+    expected = [None if b is None else b.decode("utf-8", "backslashreplace") for b in held]
+    assert read_table(tmp_path / "t.parquet")["id"].tolist() == expected == ["A1", "\\xff\\xfe", None, "Zh\u014du"]
+
+
+def test_a_uuid_column_reads_as_the_standard_text_of_each_uuid(tmp_path: Path) -> None:
+    made = [uuid.UUID(int=0), uuid.uuid4(), None, uuid.UUID("ffffffff-0000-4000-8000-00000000abcd")]
+    stored = pa.array([None if u is None else u.bytes for u in made], pa.binary(16))
+    pq.write_table(pa.table({"id": pa.ExtensionArray.from_storage(pa.uuid(), stored)}), tmp_path / "t.parquet")
+    held = pq.read_table(tmp_path / "t.parquet").column("id").to_pylist()  # pyarrow's own reading: uuid.UUID
+    assert held == made
+    assert read_table(tmp_path / "t.parquet")["id"].tolist() == [None if u is None else str(u) for u in held]

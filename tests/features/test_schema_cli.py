@@ -5,11 +5,13 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from typer.testing import CliRunner
 
 from thinfile.cli import app
-from thinfile.features.schema import load_schema
+from thinfile.features.schema import Schema, load_schema
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GERMAN = DATA / "german_credit.csv"
@@ -161,3 +163,20 @@ def test_train_says_what_share_its_cut_off_approves_as_mlflow_records_it(tmp_pat
     run = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`thinfile.role` = 'champion'")
     approved, cutoff = run["metrics.approval_rate_at_policy"].iloc[0], run["metrics.policy_cutoff"].iloc[0]
     assert f"at its approve cut-off {cutoff:g} the champion approves {approved:.1%} of the test rows" in said
+
+
+def test_check_reads_a_binary_id_that_is_not_utf8_and_passes_the_table(
+    tmp_path: Path, population: pd.DataFrame, schema: Schema
+) -> None:
+    table = pa.Table.from_pandas(population.head(300), preserve_index=False).replace_schema_metadata(None)
+    ids = [i.encode() for i in table.column(schema.id_column).to_pylist()]
+    ids[5] = b"\xff\xfe"
+    table = table.set_column(0, schema.id_column, pa.array(ids, pa.binary()))
+    pq.write_table(table, tmp_path / "book.parquet")
+    assert table.column_names[0] == schema.id_column and pq.read_table(tmp_path / "book.parquet").num_rows == 300
+
+    result = runner.invoke(app, ["schema", "check", str(tmp_path / "book.parquet"), "--schema", "synthetic"])
+
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0, result.output
+    assert "PASS: 300 rows" in result.output

@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from thinfile.features.schema import Schema
 from thinfile.features.validate import validate_arrow, validate_table
 from thinfile.features.validate_reference import reference_validate_table
 
@@ -126,3 +128,14 @@ def test_a_whole_number_id_column_with_a_gap_shows_ids_as_written(sample, schema
     report = validate_table(bad, schema)
     assert report.rejects()["id"].tolist() == ["", "6"]
     assert report.clean[schema.id_column].iloc[10] == "11"
+
+
+def test_validate_table_reads_bytes_ids_as_text_with_a_byte_that_is_not_utf8_escaped(
+    sample: pd.DataFrame, schema: Schema
+) -> None:
+    held = [str(i).encode() for i in sample[schema.id_column]]
+    held[4] = b"\xff\xfe"
+    report = validate_table(sample.assign(**{schema.id_column: held}), schema)
+    assert report.ok
+    assert report.clean[schema.id_column].tolist() == [b.decode("utf-8", "backslashreplace") for b in held]
+    assert report.clean[schema.id_column][4] == "\\xff\\xfe"
