@@ -810,6 +810,24 @@ def _is_date(name: str, raw: pd.Series) -> bool:
     return bool(len(present)) and bool(parsed.notna().all())
 
 
+def _dates_otherwise(name: str, raw: pd.Series) -> str | None:
+    """For a text column named like a date whose values are mostly ISO 8601 dates but not all: what the others
+    are, and what to do (thinfile reads ISO 8601 dates only); None otherwise."""
+    text = raw.dtype == object or pd.api.types.is_string_dtype(raw) or isinstance(raw.dtype, pd.CategoricalDtype)
+    if not text or _matches(name, DATE_WORDS) is None:
+        return None
+    present = raw.dropna().astype(str)
+    unread = present[read_dates(present).isna().to_numpy()]
+    if present.empty or unread.empty or len(unread) * 2 > len(present):
+        return None
+    example = clipped(repr(unread.iloc[0]), ValidationSettings().shown_value_chars)
+    return (
+        f"{TODO}: dates, but {len(unread):,} of {len(present):,} are not ISO 8601 ({example}): thinfile reads "
+        "dates written YYYY-MM-DD (2023-09-13, or 20230913); write them so in the table and infer again, and this "
+        "is the date column"
+    )
+
+
 # ---------------------------------------------------------------- the schema
 
 
@@ -942,6 +960,9 @@ def infer_schema(
                 )
             else:
                 columns[c] = Column(c, "left_out", notes=(f"dates, and {date_column!r} is already the date column",))
+            continue
+        if (otherwise := _dates_otherwise(c, frame[c])) is not None:
+            columns[c] = Column(c, "left_out", notes=(otherwise,))
             continue
         if problem := field_name_problem(c):
             columns[c] = Column(c, "left_out", notes=(f"{TODO}: {problem}: rename the column to make it an input",))

@@ -543,3 +543,15 @@ def test_check_table_warns_of_rows_with_no_protected_value_counted_as_pandas_cou
     warned = check_table(frame, inferred.schema).warnings
     assert any(w.startswith(f"sex: {missing:,} of {len(frame):,} rows have no value") for w in warned), warned
     assert not any("have no value" in w for w in check_table(table, inferred.schema).warnings)
+
+
+def test_a_date_column_written_partly_otherwise_than_iso_is_left_out_asking_to_rewrite_it(table):
+    days = pd.date_range("2023-01-01", periods=len(table), freq="D")
+    written = pd.Series(days.strftime("%Y-%m-%d"), index=table.index)
+    written.iloc[::4] = days[::4].strftime("%d/%m/%Y")  # a quarter as dd/mm/yyyy
+    found = infer_schema(table.assign(apply_date=written), name="acme", target="bad", protected=["sex"])
+    left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
+    unread = int(pd.to_datetime(written, errors="coerce", format="ISO8601").isna().sum())  # pandas' own reading
+    assert found.schema.date_column is None
+    assert f"{unread:,} of {len(table):,} are not ISO 8601 ({written.iloc[0]!r})" in left["apply_date"]
+    assert any(t.startswith("apply_date: dates, but") for t in found.todo)
