@@ -170,6 +170,25 @@ def test_promote_auto_moves_the_champion_and_writes_why_in_the_registry(
     assert "promoted to champion" in client.get_model_version(name, new).description
 
 
+def test_promote_auto_exits_1_and_moves_nothing_when_no_candidate_qualifies(
+    two_versions: tuple[str, str], trained: TrainResult, schema: Schema
+) -> None:
+    old, new = two_versions
+    name = model_name_for(schema)
+    client = mlflow.MlflowClient()
+    challenger_run = client.get_model_version(name, new).run_id
+    auc = trained.champion.metrics["auc"]
+    before = client.get_model_version_by_alias(name, CHAMPION_ALIAS).version
+    client.log_dict(challenger_run, report_json("fail", auc - 0.001, eo=0.06, oracle_eo=0.02), REPORT_ARTIFACT)
+    try:
+        out = CliRunner().invoke(app, ["promote", "--auto"])
+    finally:
+        client.log_dict(challenger_run, report_json("pass", auc - 0.001, eo=0.01, oracle_eo=0.02), REPORT_ARTIFACT)
+    assert out.exit_code == 1, out.output
+    assert "nothing promoted: no candidate passes every fairness check" in " ".join(out.output.split())
+    assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == before
+
+
 def test_apply_without_a_choice_moves_nothing(two_versions: tuple[str, str], schema: Schema) -> None:
     name = model_name_for(schema)
     before = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS).version

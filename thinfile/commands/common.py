@@ -101,6 +101,8 @@ EXIT_FAULT = 2
 """an expected fault or a usage error: one line says which and what to do"""
 EXIT_INCOMPLETE = 4
 """a report's verdict when some check could not run (a group too small, no audit key): not a pass, not a fail"""
+EXIT_NOTHING_MOVED = 1
+"""`promote --auto`: the gate found no candidate that qualifies, and moved nothing"""
 
 
 def fail(message: str, code: int = EXIT_FAULT) -> typer.Exit:

@@ -65,6 +65,10 @@ def run(
     Everything lands in the embedded defaults: data/synthetic/ (population + DATACARD.md), mlruns/
     (MLflow store: runs, registered model thinfile-synthetic@champion and @challenger) and reports/
     (fairness reports). An existing population of the same size and seed is reused.
+
+    Exit codes: 0 the job ran, whether or not the promotion gate moved the champion (its line says which, and why;
+    `thinfile promote --auto` exits 1 when it moves nothing); 2 it could not run or stopped part-way (the one-line
+    message says what to do); 130 interrupted; 143 terminated (SIGTERM).
     """
     from thinfile.features.population import generate_population
     from thinfile.training import promotion

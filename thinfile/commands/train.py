@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from thinfile.commands.common import (
+    EXIT_NOTHING_MOVED,
     POLICY_HELP,
     console,
     default_population,
@@ -99,6 +100,9 @@ def train(
     an input that is the outcome under another name; it warns of an input that alone nearly gives the outcome
     away (checks.leaks.proxy_auc). The split is out of time with the schema's date_column, else stratified at
     random, keeping each borrower's loans in one part when the schema names a borrower_column.
+
+    Exit codes: 0 trained and logged (warnings, if any, are printed and first on the model cards); 2 it could not
+    run or stopped part-way (the one-line message says what to do); 130 interrupted; 143 terminated (SIGTERM).
     """
     from thinfile.training.data import TrainingDataError, set_aside_words
     from thinfile.training.pipeline import ready_to_train
@@ -229,6 +233,9 @@ def promote(
 
     With --auto, the promotion gate decides between the versions behind 'champion' and 'challenger' and
     writes its one-line reason into the chosen version's registry description.
+
+    Exit codes: 0 the alias points at the version given, or at the one the gate chose; 1 the gate moved nothing
+    (no candidate qualifies: the line says why); 2 it could not run (the one-line message says what to do).
     """
     from thinfile.training import promotion
     from thinfile.training.registry import ModelNotFoundError
@@ -246,6 +253,8 @@ def promote(
             decision = promotion.choose(promotion.aliased_candidates(model, gate), gate)
             promotion.apply(model, decision, alias)
             results.print(promotion.outcome(model, decision, alias))
+            if decision.chosen is None:
+                raise typer.Exit(EXIT_NOTHING_MOVED)
             return
         previous, new = move_alias(version, model, alias)
     except (PromotionError, ModelNotFoundError, SchemaError) as err:
