@@ -62,3 +62,28 @@ def test_cutoff_as_train_names_it_is_the_approve_cutoff(tmp_path: Path, scorer_d
     assert out.exit_code == 0, out.output
     scores = pd.read_parquet(tmp_path / "out" / "scores")
     assert ((scores["decision"].astype(str) == "approve") == (scores["score"] >= 700)).all()
+
+
+def test_the_services_top_reasons_variable_sets_the_reasons_a_batch_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
+) -> None:
+    book.head(200).to_parquet(tmp_path / "book.parquet")
+    monkeypatch.setenv("THINFILE_TOP_REASONS", "2")
+    out = runner.invoke(
+        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    )
+    assert out.exit_code == 0, out.output
+    columns = pd.read_parquet(tmp_path / "out" / "scores").columns
+    assert [c for c in columns if c.endswith("_code")] == ["reason_1_code", "reason_2_code"]
+
+
+def test_a_top_reasons_variable_the_service_would_refuse_is_refused_by_the_batch_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
+) -> None:
+    book.head(10).to_parquet(tmp_path / "book.parquet")
+    monkeypatch.setenv("THINFILE_TOP_REASONS", "50")
+    out = runner.invoke(
+        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    )
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert "THINFILE_TOP_REASONS" in out.output or "--top-reasons" in out.output

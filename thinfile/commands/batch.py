@@ -25,6 +25,7 @@ from thinfile.commands.common import (
 )
 from thinfile.config import BatchSettings, load_settings
 from thinfile.features.words import counted
+from thinfile.training.scorer.explain import MOST_TOP_REASONS
 from thinfile.training.settings import CHAMPION_ALIAS
 
 EXIT_NOTHING_SCORED = 1
@@ -154,6 +155,15 @@ def batch_score(
         envvar="THINFILE_REFER_CUTOFF",
         help="Refer from this score up to the approve cut-off instead of the model's.",
     ),
+    top_reasons: int = typer.Option(
+        None,
+        "--top-reasons",
+        envvar="THINFILE_TOP_REASONS",
+        min=1,
+        max=MOST_TOP_REASONS,
+        help="Reason codes written per row, as the service gives with the same variable "
+        f"({from_settings('batch.top_reasons')}).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard a different earlier job found in OUTPUT."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure instead of one line."),
 ) -> None:
@@ -205,9 +215,13 @@ def batch_score(
                 master=master,
                 chunk_rows=chunk_rows,
                 workers=workers,
-                settings=settings.batch
-                if max_wrong_field_rows is None
-                else settings.batch.model_copy(update={"max_wrong_field_rows": max_wrong_field_rows}),
+                settings=settings.batch.model_copy(
+                    update={
+                        k: v
+                        for k, v in (("max_wrong_field_rows", max_wrong_field_rows), ("top_reasons", top_reasons))
+                        if v is not None
+                    }
+                ),
                 fairness=settings.fairness,
                 groups=settings.audit,
                 stability=settings.stability,
