@@ -177,8 +177,32 @@ def read_error(err: BaseException) -> str:
     return f"{which} has the wrong number of fields: {counts} (a stray comma or quote, or a cut line); fix or remove it"
 
 
-def wrong_encoding(name: str, encoding: str) -> str:
-    """One line for a CSV file that is not text in `encoding`, saying what to do."""
+_UTF16 = "UTF-16 text: read it with THINFILE_CSV_ENCODING=utf-16, or save it as 'CSV UTF-8'"
+_NOT_CSV = (
+    (b"\x1f\x8b", "gzip-compressed, not CSV text: decompress it first (gunzip), or save the table as Parquet"),
+    (b"PK\x03\x04", "a zip file (an Excel workbook is one), not CSV text: save the sheet as 'CSV UTF-8' or Parquet"),
+    (b"\xff\xfe", _UTF16),
+    (b"\xfe\xff", _UTF16),
+)
+
+
+def not_csv_text(path: Path, encoding: str) -> str | None:
+    """What the file at `path` is, when its first bytes show a compressed file, a workbook or UTF-16 text (read
+    in another encoding than `encoding`), with what to do; None otherwise."""
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        start = f.read(4)
+    found = [what for magic, what in _NOT_CSV if start.startswith(magic)]
+    utf16 = encoding.replace("_", "-").lower().startswith("utf-16")
+    return found[0] if found and not (found[0] is _UTF16 and utf16) else None
+
+
+def wrong_encoding(name: str, encoding: str, path: Path | None = None) -> str:
+    """One line for a CSV file that is not text in `encoding`, saying what to do (what the file at `path` is, when
+    its first bytes show it)."""
+    if path is not None and (what := not_csv_text(path, encoding)):
+        return f"{name} is {what}"
     if encoding == "utf8":
         return (
             f"{name} is not UTF-8 text; a CSV file saved by Excel on a Chinese system is GBK / GB18030: read it "
@@ -308,7 +332,7 @@ def _read(p: Path, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
             frames.append(bytes_as_text(_parquet_dataset(p, rest).to_table()).to_pandas())
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
-            raise TableReadError(wrong_encoding(str(p), encoding)) from None
+            raise TableReadError(wrong_encoding(str(p), encoding, p)) from None
         raise TableReadError(f"{p}: cannot be read as a table ({read_error(err)})") from None
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), aside
 
@@ -369,7 +393,7 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
         return read(handler, threads=False), handler.rows
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
-            raise TableReadError(wrong_encoding(str(part), encoding)) from None
+            raise TableReadError(wrong_encoding(str(part), encoding, part)) from None
         if handler is not None and handler.run_on is not None:
             raise TableReadError(quote_left_open(str(part), *handler.run_on)) from None
         if handler is not None and handler.refused is not None:
@@ -380,6 +404,8 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
                 f"the delimiter and the quoting, or raise {MOST_WRONG_FIELDS_SETTING} (batch-score's "
                 "--max-wrong-field-rows)"
             ) from None
+        if what := not_csv_text(part, encoding):
+            raise TableReadError(f"{part} is {what}") from None
         raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
 
 

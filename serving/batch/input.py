@@ -21,6 +21,7 @@ from thinfile.features.io import (
     WrongFields,
     is_decoding_error,
     list_parts,
+    not_csv_text,
     one_line_without_end,
     quote_left_open,
     read_error,
@@ -310,7 +311,9 @@ def inspect_part(
             rows, wrong_fields, columns, as_text = _inspect_csv(path, schema, encoding, most_wrong)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         if fmt == "csv" and is_decoding_error(err):
-            raise BatchInputError(wrong_encoding(name, encoding)) from None
+            raise BatchInputError(wrong_encoding(name, encoding, path)) from None
+        if fmt == "csv" and (what := not_csv_text(path, encoding)):
+            raise BatchInputError(f"{name} is {what}") from None
         kind = "Parquet" if fmt == "parquet" else "CSV"
         raise BatchInputError(f"{name}: not a readable {kind} file ({read_error(err)})") from None
     columns = list(columns) + [k for k in partition if k not in columns]
@@ -458,7 +461,7 @@ def read_chunks(
             row = start + batch.num_rows
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         if part.format == "csv" and is_decoding_error(err):
-            raise BatchInputError(wrong_encoding(part.name, part.encoding)) from None
+            raise BatchInputError(wrong_encoding(part.name, part.encoding, part.path)) from None
         raise BatchInputError(damaged(part.name, row, err)) from None
 
 

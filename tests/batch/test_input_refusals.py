@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -155,3 +156,11 @@ def test_batch_score_refuses_a_parquet_file_with_a_repeated_column_before_writin
     with pytest.raises(BatchInputError, match=r"book\.parquet: .*repeated column names: \['bureau_utilisation'\]"):
         batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer, workers=1)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_gzip_compressed_csv_is_refused_as_compressed_not_as_another_encoding(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    (tmp_path / "book.csv").write_bytes(gzip.compress(book.head(100).to_csv(index=False).encode()))
+    said = refusal(tmp_path / "book.csv", schema)
+    assert "book.csv is gzip-compressed, not CSV text: decompress it first" in said and "GB18030" not in said

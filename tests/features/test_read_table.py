@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +261,23 @@ def test_a_uuid_column_reads_as_the_standard_text_of_each_uuid(tmp_path: Path) -
     held = pq.read_table(tmp_path / "t.parquet").column("id").to_pylist()  # pyarrow's own reading: uuid.UUID
     assert held == made
     assert read_table(tmp_path / "t.parquet")["id"].tolist() == [None if u is None else str(u) for u in held]
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [("gzip", "is gzip-compressed, not CSV text"), ("zip", "is a zip file"), ("utf-16", "is UTF-16 text")],
+)
+def test_a_csv_that_is_compressed_a_workbook_or_utf16_is_named_as_what_it_is(
+    tmp_path: Path, kind: str, said: str
+) -> None:
+    text = "id,amount\n" + "".join(f"A{i},{i}\n" for i in range(500))
+    path = tmp_path / "book.csv"
+    if kind == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("book.csv", text)
+    else:
+        path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(TableReadError, match=said):
+        read_table(path)
