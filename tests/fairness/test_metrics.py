@@ -304,6 +304,14 @@ def test_a_failed_check_makes_the_verdict_fail_even_when_incomplete() -> None:
     assert "also incomplete" in report.headline
 
 
+def test_the_metrics_of_a_failing_audit_count_the_checks_that_did_not_run() -> None:
+    report = tiny_report(FairnessLimits(), min_group_rows=6)
+    metrics = report.metrics()
+    not_run = sum(c.passed is None for c in report.checks)
+    assert not_run and metrics["fair_incomplete"] == 0.0  # the verdict is fail, not incomplete
+    assert metrics["fair_checks_not_run"] == not_run and metrics["fair_unchecked_groups"] == len(report.unchecked)
+
+
 def test_no_check_that_can_run_is_an_error_not_a_pass() -> None:
     with pytest.raises(FairnessError, match=r"^table tiny\.parquet: no fairness check could run on its 20 rows") as err:
         tiny_report(LENIENT, min_group_rows=11, data={"source": "tiny.parquet"})

@@ -404,6 +404,7 @@ class FairnessReport:
             "fair_pass": float(self.passed),
             "fair_incomplete": float(self.verdict == "incomplete"),
             "fair_failed_checks": float(len(self.failures)),
+            "fair_checks_not_run": float(len(self.not_run)),  # a failing audit may be incomplete too
             "fair_unchecked_groups": float(len(self.unchecked)),
         }
         for key in ("auc", "approval_rate", "default_rate_approved"):
