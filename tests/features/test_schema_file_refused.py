@@ -8,10 +8,12 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 from typer.testing import CliRunner
 
 from thinfile.cli import app
+from thinfile.features.yamlio import read_yaml
 
 runner = CliRunner()
 BUILTIN = files("thinfile.features").joinpath("schemas", "synthetic.yaml").read_text(encoding="utf-8")
@@ -62,3 +64,20 @@ def test_a_schema_that_is_not_yaml_is_one_line_naming_the_line(tmp_path: Path) -
 def test_a_value_yaml_cannot_read_is_refused_naming_its_line(tmp_path: Path) -> None:
     text = f"{BUILTIN}released: 2023-02-30\n"
     assert_one_line_refusal(check(tmp_path, text.encode()), "cannot read the value at line ")
+
+
+def test_a_schema_sharing_fields_through_yaml_merge_keys_reads_as_pyyaml_reads_it(tmp_path: Path) -> None:
+    merged = """name: lender
+version: 1
+id_column: ID
+target: bad
+protected: []
+common: &common {type: float, min: 0, max: 1, dimension: capacity, reason: Low value}
+features:
+  - {<<: *common, name: a}
+  - {<<: *common, name: b, max: 2}
+"""
+    file = tmp_path / "lender.yaml"
+    file.write_text(merged)
+    expected = yaml.safe_load(merged)
+    assert read_yaml(file) == expected  # PyYAML's own reading of merge keys, a later key overriding a merged one
