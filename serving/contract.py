@@ -111,7 +111,8 @@ def applicant_model(schema: Schema) -> type[BaseModel]:
     fields = dict(sorted(fields.items()))  # its serializer then writes the canonical input (`canonical_input`)
     validators: dict[str, Any] = {}
     if schema.protected_names:
-        validators["refuse_protected"] = field_validator(*schema.protected_names, mode="before")(
+        # named as no input can be (a field name never starts with '_'): an input may not replace the validator
+        validators["_refuse_protected"] = field_validator(*schema.protected_names, mode="before")(
             classmethod(_refuse_protected)
         )
     return create_model(

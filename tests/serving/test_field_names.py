@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, create_model
 
 from thinfile.features.schema import NAME_PATTERN, SchemaError, parse_schema
-from thinfile.serving.contract import RequestReader, applicant_model, canonical_input
+from thinfile.serving.contract import BadRequest, RequestReader, applicant_model, canonical_input
 
 PYDANTIC_OWN = sorted(n for n in dir(BaseModel) if not n.startswith("__"))
 NAMES = st.one_of(
-    st.sampled_from([*PYDANTIC_OWN, "register", "mro", "model_x", "fields", "amount"]),
+    st.sampled_from([*PYDANTIC_OWN, "register", "mro", "model_x", "fields", "amount", "refuse_protected"]),
     st.from_regex(r"_{0,2}[a-z][a-z0-9_]{0,8}", fullmatch=True),
 )
 
@@ -47,8 +47,11 @@ def test_a_name_the_schema_takes_builds_the_request_model_quietly_and_is_read(na
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         applicant_model.cache_clear()
-        applicant = RequestReader(schema, 1).applicant(json.dumps({name: 0.5}).encode())
+        reader = RequestReader(schema, 1)
+        applicant = reader.applicant(json.dumps({name: 0.5}).encode())
     assert canonical_input(schema, applicant) == json.dumps({name: 0.5}, separators=(",", ":")).encode()
+    with pytest.raises(BadRequest, match="protected"):  # the input never takes the protected attribute's refusal away
+        reader.applicant(json.dumps({name: 0.5, "gender": "1"}).encode())
 
 
 @pytest.mark.parametrize("name", ["_flag", "model_config", "json", "copy", "schema"])
