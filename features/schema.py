@@ -77,7 +77,11 @@ def field_name_problem(name: str) -> str | None:
     return None
 
 
-def _field_name(name: str) -> str:
+def _field_name(name: str, info: ValidationInfo) -> str:
+    """A name the service's request model can hold; a stored model's schema is read as it was saved (a model
+    trained before the rule still scores in batch)."""
+    if info.context and info.context.get("stored"):
+        return name
     if problem := field_name_problem(name):
         raise ValueError(f"{problem}: rename the column in the table and here{_renamed(name)}")
     return name
@@ -644,12 +648,13 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_schema(data: object, source: str = "<data>") -> Schema:
-    """Validate a schema given as plain data (as read from YAML), or raise SchemaError."""
+def parse_schema(data: object, source: str = "<data>", *, stored: bool = False) -> Schema:
+    """Validate a schema given as plain data (as read from YAML), or raise SchemaError. `stored`: the schema saved
+    with a model, whose names are read as they were saved, whatever rules for names came later."""
     if not isinstance(data, dict):
         raise SchemaError(f"schema {source} must be a mapping with 'features', got {type(data).__name__}")
     try:
-        return Schema.model_validate(data)
+        return Schema.model_validate(data, context={"stored": True} if stored else None)
     except ValidationError as err:
         raise SchemaError(_format_validation_error(err, source)) from None
 

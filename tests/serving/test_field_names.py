@@ -72,3 +72,9 @@ def test_pydantic_cannot_hold_the_names_the_schema_refuses(name: str) -> None:
 def test_a_protected_attribute_named_as_pydantic_refuses_is_named_too() -> None:
     with pytest.raises(SchemaError, match=r"protected\.0\.name: '_sex' starts with '_'.*\(e\.g\. 'sex'\)"):
         parse_schema(lender("amount", protected="_sex"), "lender.yaml")
+
+
+def test_a_stored_models_schema_is_read_with_the_names_it_was_saved_with() -> None:
+    with pytest.raises(SchemaError, match="rename the column"):
+        parse_schema(lender("json"), "lender.yaml")
+    assert parse_schema(lender("json"), "scorer.json", stored=True).feature_names == ["json"]

@@ -137,7 +137,7 @@ class Scorer:
         }
         out = copy.copy(self)
         out.schema = parse_schema(
-            declared, f"schema {self.schema.name!r} with the protected attributes of {schema.name!r}"
+            declared, f"schema {self.schema.name!r} with the protected attributes of {schema.name!r}", stored=True
         )
         return out
 
@@ -309,7 +309,7 @@ class Scorer:
         text = model.decode("utf-8", errors="replace")
         try:
             return cls(
-                schema=parse_schema(payload["schema"], str(d / META_FILE)),
+                schema=parse_schema(payload["schema"], str(d / META_FILE), stored=True),
                 # checked against the checksum it was saved with, LightGBM wrote the text: it is read when first needed
                 booster=_lightgbm().Booster(model_str=text)
                 if expected is None
