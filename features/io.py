@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 import stat
@@ -53,7 +52,8 @@ class SkipWrongFields:
             if row.number is None:
                 return "error"
             wrong = WrongFields(row.number - 2, row.actual_columns, row.expected_columns)
-            if lines := (row.text or "").count("\n"):
+            text = row.text or ""
+            if (lines := text.count("\n")) and text.count('"') % 2:  # balanced quotes: a multi-line field, ragged
                 self.run_on = (wrong, lines)
                 return "error"
             if self.rows and wrong.row <= self.rows[-1].row:  # met again: a dataset reads a file's start twice
@@ -380,9 +380,10 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
         return table
 
     handler = None
+    quotes = quotes_in(part)
     try:
         try:
-            return read(None, threads=not _holds_quote(part)), []
+            return _no_run_on(read(None, threads=quotes == 0), quotes, part), []
         except pa.ArrowInvalid as err:
             if _RAGGED.search(" ".join(str(err).split())) is None:
                 raise
@@ -390,7 +391,9 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
                 read(None, threads=False)
                 raise
         handler = SkipWrongFields(keep=True, most=most)
-        return read(handler, threads=False), handler.rows
+        return _no_run_on(read(handler, threads=False), quotes, part), handler.rows
+    except TableReadError:
+        raise
     except Exception as err:  # pyarrow raises many kinds for a malformed file
         if is_decoding_error(err):
             raise TableReadError(wrong_encoding(str(part), encoding, part)) from None
@@ -409,16 +412,40 @@ def _read_csv(part: Path, root: Path, encoding: str, most: int | None) -> tuple[
         raise TableReadError(f"{part}: cannot be read as a table ({read_error(err)})") from None
 
 
-def _holds_quote(path: Path) -> bool:
-    """Does the file hold a double quote? pyarrow's CSV reader on several threads cuts a file at line ends, and a
-    quote left open (a stray `"`) then silently drops the rest of its block (3,584 of 20,000 rows gone, and no
-    error); on one thread it reads on into the quoted field and numbers the row. Only a file without one is safe to
-    read on several."""
+def quotes_in(path: Path) -> int:
+    """The count of double quotes in the file. pyarrow's CSV reader on several threads cuts a file at line ends, and
+    a quote left open (a stray `"`) then silently drops the rest of its block (3,584 of 20,000 rows gone, and no
+    error); on one thread it reads on into the quoted field. Only a file without one is safe to read on several;
+    an odd count means a quote may be left open (or a quote is written inside a field: 5" screen)."""
+    count = 0
     with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return False
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(b'"') >= 0
+        for block in iter(lambda: f.read(1 << 24), b""):
+            count += block.count(b'"')
+    return count
+
+
+def run_on_field(table: pa.Table) -> tuple[int, int] | None:
+    """(row, line ends) of the text value holding the most line ends among those holding the delimiter too (lines
+    of a CSV file, not an address written on two), when one does."""
+    worst: tuple[int, int] | None = None
+    for column in table.columns:
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) or not len(column):
+            continue
+        rows = pc.if_else(pc.match_substring(column, ","), column, pa.scalar(None, column.type))
+        ends = pc.count_substring(rows, "\n").fill_null(0).to_numpy()
+        k = int(ends.argmax())
+        if ends[k] and (worst is None or ends[k] > worst[1]):
+            worst = (k, int(ends[k]))
+    return worst
+
+
+def _no_run_on(table: pa.Table, quotes: int, part: Path) -> pa.Table:
+    """`table`, or TableReadError when its file holds an odd count of quotes and a text value holds line ends: the
+    field of a quote left open, which took the lines after it, rows never read (its count of fields can be right)."""
+    if quotes % 2 and (run_on := run_on_field(table)) is not None:
+        row, lines = run_on
+        raise TableReadError(quote_left_open(str(part), WrongFields(row, 0, 0), lines))
+    return table
 
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"

@@ -24,7 +24,9 @@ from thinfile.features.io import (
     not_csv_text,
     one_line_without_end,
     quote_left_open,
+    quotes_in,
     read_error,
+    run_on_field,
     text_encoding,
     with_line_end,
     wrong_encoding,
@@ -81,6 +83,8 @@ class InputPart:
     columns: tuple[str, ...]
     partition: dict[str, str | None] = field(default_factory=dict)
     csv_as_text: bool = False
+    quoted: bool = True
+    """a CSV file holding a double quote, which is read on one thread (`quotes_in`)"""
     row_groups: int = 1
     encoding: str = "utf8"
     wrong_fields: tuple[WrongFields, ...] = ()
@@ -188,13 +192,16 @@ def _csv_reader(
     as_text: bool,
     encoding: str,
     wrong_fields: SkipWrongFields | None = None,
+    quoted: bool = True,
 ) -> pacsv.CSVStreamingReader:
-    """The file's wanted columns, rows with the wrong number of fields skipped (and kept in `wrong_fields`)."""
+    """The file's wanted columns, rows with the wrong number of fields skipped (and kept in `wrong_fields`); read on
+    several threads only when neither is kept nor the file holds a quote (`quotes_in`)."""
     keep = [c for c in wanted_columns(schema) if c in header]
     convert = pacsv.ConvertOptions(
         column_types=_csv_types(schema, header, as_text), include_columns=keep, strings_can_be_null=True
     )
-    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=wrong_fields is None)
+    threads = wrong_fields is None and not quoted
+    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=threads)
     parse = pacsv.ParseOptions(invalid_row_handler=wrong_fields or SkipWrongFields(keep=False))
     return _open_csv(path, read, parse, convert)
 
@@ -261,6 +268,16 @@ def _csv_shape(
     return *_count_csv(path, schema, header, True, encoding, most_wrong), header, True
 
 
+def _all_text(path: Path, encoding: str) -> pa.Table:
+    """Every column of a CSV file as read on one thread, rows of the wrong width skipped (to look for a quote left
+    open, whose field took the lines after it)."""
+    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, encoding=encoding, use_threads=False)
+    parse = pacsv.ParseOptions(invalid_row_handler=SkipWrongFields(keep=False))
+    convert = pacsv.ConvertOptions(column_types={}, strings_can_be_null=True)
+    with _open_csv(path, read, parse, convert) as reader:
+        return reader.read_all()
+
+
 def _refuse_repeated(columns: list[str], where: str = "") -> None:
     """ArrowInvalid naming the column names that `columns` holds more than once (which of them to read is
     anybody's guess; pyarrow refuses to select such a column by name)."""
@@ -297,7 +314,7 @@ def inspect_part(
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
-    as_text, groups = False, 1
+    as_text, groups, quotes = False, 1, 0
     wrong_fields: list[WrongFields] = []
     encoding = encoding if fmt == "csv" else "utf8"
     try:
@@ -309,6 +326,9 @@ def inspect_part(
             _refuse_repeated(columns)
         else:
             rows, wrong_fields, columns, as_text = _inspect_csv(path, schema, encoding, most_wrong)
+            quotes = quotes_in(path)
+            if quotes % 2 and (run_on := run_on_field(_all_text(path, encoding))) is not None:
+                raise BatchInputError(quote_left_open(name, WrongFields(run_on[0], 0, 0), run_on[1]))
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         if fmt == "csv" and is_decoding_error(err):
             raise BatchInputError(wrong_encoding(name, encoding, path)) from None
@@ -329,6 +349,7 @@ def inspect_part(
         columns=tuple(columns),
         partition=partition,
         csv_as_text=as_text,
+        quoted=fmt == "csv" and quotes > 0,
         row_groups=max(groups, 1),
         encoding=encoding,
         wrong_fields=tuple(wrong_fields),
@@ -400,7 +421,9 @@ def _stream(
     keep = [c for c in wanted_columns(schema) if c in part.columns and c not in part.partition]
     if part.format == "csv":
         start = 0
-        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text, part.encoding) as reader:
+        with _csv_reader(
+            part.path, schema, list(part.columns), part.csv_as_text, part.encoding, quoted=part.quoted
+        ) as reader:
             for batch in reader:
                 yield start, batch
                 start += batch.num_rows
@@ -436,7 +459,9 @@ def read_chunks(
     if not pending:
         return
     if part.read_rows == 0:  # every row has the wrong number of fields: one chunk of no rows, for their rejects
-        with _csv_reader(part.path, schema, list(part.columns), part.csv_as_text, part.encoding) as reader:
+        with _csv_reader(
+            part.path, schema, list(part.columns), part.csv_as_text, part.encoding, quoted=part.quoted
+        ) as reader:
             yield 0, reader.schema.empty_table()
         return
     buffer: list[pa.RecordBatch] = []

@@ -164,3 +164,15 @@ def test_a_gzip_compressed_csv_is_refused_as_compressed_not_as_another_encoding(
     (tmp_path / "book.csv").write_bytes(gzip.compress(book.head(100).to_csv(index=False).encode()))
     said = refusal(tmp_path / "book.csv", schema)
     assert "book.csv is gzip-compressed, not CSV text: decompress it first" in said and "GB18030" not in said
+
+
+def test_a_quote_left_open_in_a_files_last_column_is_refused_naming_its_row(
+    book: pd.DataFrame, tmp_path: Path, schema: Schema
+) -> None:
+    path = tmp_path / "book.csv"
+    book.head(3_000).assign(note=[f"n{i}" for i in range(3_000)]).to_csv(path, index=False)
+    lines = path.read_text().split("\n")
+    lines[1_001] = lines[1_001].rsplit(",", 1)[0] + ',"n1000'  # row 1,002 of the file: the count of fields holds
+    path.write_text("\n".join(lines))
+    said = refusal(path, schema)
+    assert "row 1,002 of the file (the header is row 1) opens a quote it never closes" in said

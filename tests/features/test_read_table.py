@@ -281,3 +281,26 @@ def test_a_csv_that_is_compressed_a_workbook_or_utf16_is_named_as_what_it_is(
         path.write_bytes(text.encode("utf-16"))
     with pytest.raises(TableReadError, match=said):
         read_table(path)
+
+
+@pytest.mark.parametrize("setting_aside", [False, True])
+def test_a_quote_left_open_in_the_last_column_is_refused_naming_its_row(tmp_path: Path, setting_aside: bool) -> None:
+    path = tmp_path / "book.csv"
+    lines = ["id,amount,note"] + [f"A{i:06d},{i % 97},n{i}" for i in range(6_000)]
+    lines[4_001] = 'A004000,12,"n4000'  # row 4,002 of the file; its count of fields is right
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TableReadError, match=r"row 4,002 of the file \(the header is row 1\) opens a quote"):
+        read_table_setting_aside(path, 100) if setting_aside else read_table(path)
+
+
+def test_a_row_of_the_wrong_width_with_a_closed_multi_line_field_is_set_aside_as_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text('a,b\n1,2\n3,"street 1\nflat 2",9\n4,5\n')
+    table, aside = read_table_setting_aside(path, 10)
+    assert len(table) == 2 and [(s.wrong.row, s.wrong.fields) for s in aside] == [(1, 3)]
+
+
+def test_a_quote_inside_a_field_and_a_closed_multi_line_field_read_as_pandas_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text('a,b\n1,5" screen\n2,"street 1\nflat 2"\n')
+    pd.testing.assert_frame_equal(read_table(path), pd.read_csv(path), check_dtype=False)
