@@ -24,6 +24,20 @@ def data_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
+def data_hash_as_before(frame: pd.DataFrame) -> str:
+    """The hash training runs recorded before nulls were hashed apart (`thinfile.data_hash` of a model trained until
+    2026-11-29): its Arrow buffers as they are, so that such a model still knows its training table."""
+    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    for j in range(frame.shape[1]):
+        for array in _arrow_arrays(frame.iloc[:, j]):
+            h.update(str(array.type).encode())
+            for part in (array, array.dictionary) if isinstance(array, pa.DictionaryArray) else (array,):
+                for buffer in part.buffers():
+                    if buffer is not None:
+                        h.update(buffer)
+    return h.hexdigest()[:16]
+
+
 def _content(array: pa.Array) -> list[bytes | pa.Buffer]:
     """What an array holds: its values, and where it holds nulls (a null's slot may hold anything, a reader's
     leftovers, and a bit array's last byte unused bits, so both are written afresh)."""

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.config import Settings
 from thinfile.features.generator import generate_frame
+from thinfile.features.io import read_table
 from thinfile.features.schema import Schema
 from thinfile.features.settings import ValidationSettings
+from thinfile.features.table_hash import data_hash_as_before
 from thinfile.training.fairness_stage import ARTIFACT_DIR, FairnessStage, fairness_stage
 from thinfile.training.pipeline import train_frame
 from thinfile.training.settings import (
@@ -149,6 +151,24 @@ def test_cli_all_rows_on_the_training_table_says_so_first_and_is_not_logged_to_t
     assert "These are the rows the model was trained on" in summary["headline"] and summary["data"]["trained_on"]
     after = client.get_run(run_id).data
     assert (after.metrics, after.tags) == (before.metrics, before.tags)
+
+
+def test_cli_all_rows_knows_the_training_table_of_a_model_that_recorded_the_earlier_hash(
+    stage: FairnessStage, table, tmp_path: Path
+) -> None:
+    data, out = tmp_path / "trained_on.parquet", tmp_path / "out"
+    table.to_parquet(data, index=False)
+    client = mlflow.MlflowClient(configure())
+    run_id = stage.run_ids["champion"]
+    recorded = client.get_run(run_id).data.tags["thinfile.data_hash"]
+    earlier = data_hash_as_before(read_table(data))
+    assert earlier != recorded  # the table holds missing values, whose slots the earlier hash read as they were
+    client.set_tag(run_id, "thinfile.data_hash", earlier)
+    try:
+        result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
+    finally:
+        client.set_tag(run_id, "thinfile.data_hash", recorded)
+    assert "These are the rows the model was trained on" in " ".join(result.output.split())
 
 
 def test_cli_all_rows_on_other_rows_says_nothing_of_training_rows(stage: FairnessStage, table, tmp_path: Path) -> None:

@@ -128,6 +128,7 @@ def fairness(
     import pandas as pd
 
     from thinfile.features.schema import SchemaError, load_schema
+    from thinfile.features.table_hash import data_hash_as_before
     from thinfile.training.audit_groups import audit_rows
     from thinfile.training.data import TrainingDataError, load_training_table, outcome_unknown, set_aside_words
     from thinfile.training.fairness import FairnessError
@@ -162,9 +163,11 @@ def fairness(
         if data is None:
             data = default_population(population, settings.train.seed, settings.generator)
         with console.status("reading the table"):
-            rows_in = audit_rows(load_training_table(data), spec, settings, all_rows=all_rows, source=f"table {data}")
+            table = load_training_table(data)
+            rows_in = audit_rows(table, spec, settings, all_rows=all_rows, source=f"table {data}")
         frame = rows_in.frame
-        trained_on = all_rows and rows_in.data_hash == training_data_hash(str(scorer.meta.get("run_id") or ""))
+        trained = training_data_hash(str(scorer.meta.get("run_id") or "")) if all_rows else None
+        trained_on = trained is not None and trained in (rows_in.data_hash, data_hash_as_before(table))
         with console.status(f"auditing {len(frame):,} rows"):
             report, (html, js) = audit_scorer(
                 scorer, frame, out, settings, log=log and not trained_on, source=rows_in.source, trained_on=trained_on
