@@ -87,3 +87,16 @@ def test_a_top_reasons_variable_the_service_would_refuse_is_refused_by_the_batch
     )
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert "THINFILE_TOP_REASONS" in out.output or "--top-reasons" in out.output
+
+
+def test_two_settings_for_the_reasons_a_batch_writes_that_disagree_are_refused_naming_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
+) -> None:
+    book.head(10).to_parquet(tmp_path / "book.parquet")
+    monkeypatch.setenv("THINFILE_TOP_REASONS", "6")
+    monkeypatch.setenv("THINFILE_BATCH__TOP_REASONS", "3")
+    out = runner.invoke(
+        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    )
+    assert out.exit_code == 2 and not (tmp_path / "out").exists()
+    assert "THINFILE_TOP_REASONS says 6, the settings' batch.top_reasons says 3" in " ".join(out.output.split())

@@ -200,6 +200,12 @@ def batch_score(
         context.find_root().params["debug"] = True  # the CLI's error guard shows tracebacks too
     debug = debug or bool(context and context.find_root().params.get("debug"))
     settings = load_settings()
+    given = settings.batch.top_reasons
+    if top_reasons is not None and "top_reasons" in settings.batch.model_fields_set and top_reasons != given:
+        raise fail(
+            f"--top-reasons or THINFILE_TOP_REASONS says {top_reasons}, the settings' batch.top_reasons says {given}: "
+            "give the number once"
+        )
     try:
         declared = load_schema(schema)
         if schema is not None and str(schema) != "synthetic":
