@@ -258,10 +258,15 @@ def promote(version: int | str, name: str, alias: str = CHAMPION_ALIAS) -> tuple
         ) from None
     ended = _run_status(client, target.run_id)
     if ended not in (None, "FINISHED"):
+        how = (
+            "still logging: wait for its training to end"
+            if ended == "RUNNING"
+            else "stopped or failed after the model was registered, before its metrics and files were logged: train "
+            "again, or promote a version whose run finished"
+        )
         raise PromotionError(
-            f"version {target.version} of {name!r} comes from a training run that did not finish ({ended}: stopped "
-            "or failed after the model was registered, before its metrics and files were logged); it is not "
-            "promoted: train again, or promote a version whose run finished"
+            f"version {target.version} of {name!r} comes from a training run that did not finish ({ended}); it is "
+            f"not promoted: {how}"
         )
     try:
         previous = client.get_model_version_by_alias(name, alias).version
