@@ -965,7 +965,9 @@ def infer_schema(
             columns[c] = Column(c, "left_out", notes=(otherwise,))
             continue
         if problem := field_name_problem(c):
-            columns[c] = Column(c, "left_out", notes=(f"{TODO}: {problem}: rename the column to make it an input",))
+            hint = protected_hint(c.strip("_"))
+            use = f"a protected attribute ({hint}): rename it and name it with --protected" if hint else "an input"
+            columns[c] = Column(c, "left_out", notes=(f"{TODO}: {problem}: rename the column to make it {use}",))
             continue
         columns[c] = _feature(c, frame[c], settings)
 

@@ -372,10 +372,11 @@ def test_whole_numbers_too_long_for_a_float_matrix_are_left_out_as_codes(table, 
 
 
 def test_columns_named_as_the_service_model_cannot_hold_are_left_out_asking_for_a_rename(table):
-    frame = table.assign(json=table["monthly_income"], _flag=table["has_phone"])
+    frame = table.assign(json=table["monthly_income"], _flag=table["has_phone"], _gender=table["sex"])
     found = infer_schema(frame, name="acme", target="bad", protected=["sex"])
     left = {c.name: c.notes[0] for c in found.columns if c.role == "left_out"}
     assert "rename the column" in left["json"] and "rename the column" in left["_flag"]
+    assert "rename it and name it with --protected" in left["_gender"]
     assert {"json: ", "_flag: "} <= {todo[: todo.index(" ") + 1] for todo in found.todo}
     assert "monthly_income" in found.schema.feature_names
 
