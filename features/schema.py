@@ -19,6 +19,8 @@ from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from pydantic import (
     AfterValidator,
@@ -624,7 +626,24 @@ def feature_numbers(f: Feature, raw: pd.Series) -> np.ndarray:
         return raw.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return _exactly(raw, pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _exactly(raw: pd.Series, read: np.ndarray) -> np.ndarray:
+    """`read` (pandas' reading of text numbers, which may be a unit in the last place off: '0.16666666666666666'
+    reads 0.1666666666666666) with each number it read parsed again by Arrow, exactly, as a Parquet file or a CSV
+    column of numbers holds it; as pandas read it where Arrow cannot parse the text."""
+    ok = np.isfinite(read)  # an overflow (1e400) stays as pandas read it, infinite, and is refused as such
+    if not ok.any():
+        return read
+    try:
+        text = pa.array(raw.to_numpy(dtype=object)[ok], type=pa.string())
+        exact = pc.cast(pc.utf8_trim_whitespace(text), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return read
+    out = read.copy() if not read.flags.writeable else read
+    out[ok] = np.where(np.isfinite(exact), exact, read[ok])
+    return out
 
 
 def _row_major(columns: list[np.ndarray], rows: int, take: np.ndarray | None = None) -> np.ndarray:
