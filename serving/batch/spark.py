@@ -90,11 +90,7 @@ def spark_session(master: str | None = None, app_name: str = "thinfile-batch-sco
         if not hasattr(active, "sparkContext"):  # Spark Connect has no SparkContext
             raise SparkUnavailableError(_CONNECT)
         return active
-    if master and not _MASTER.fullmatch(master):
-        raise SparkUnavailableError(
-            f"--master {master!r} is not a Spark master URL: give local, local[*], local[N], spark://HOST:PORT, yarn "
-            "or k8s://HOST:PORT"
-        )
+    check_master(master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
@@ -246,10 +242,20 @@ def _settle(layout: OutputLayout, quiet_s: float, longest_s: float) -> None:
         waited += 0.25
 
 
+def check_master(master: str | None) -> None:
+    """SparkUnavailableError when `master` is not written as a Spark master URL."""
+    if master and not _MASTER.fullmatch(master):
+        raise SparkUnavailableError(
+            f"--master {master!r} is not a Spark master URL: give local, local[*], local[N], spark://HOST:PORT, yarn "
+            "or k8s://HOST:PORT"
+        )
+
+
 @register_engine("spark")
 def run_spark(job: BatchJob) -> BatchResult:
     """Score `input` with Spark into the same layout as the embedded engine; returns a BatchResult."""
     started = time.perf_counter()
+    check_master(job.master)  # before the output folder is made: a typo leaves nothing to clear
     schema, chunk_rows = job.scorer.schema, job.chunk_rows
     parts = inspect_input(job.input, schema, job.settings.max_wrong_field_rows)
     inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons

@@ -200,3 +200,12 @@ def test_a_master_that_is_no_spark_url_is_refused_before_a_jvm_starts(master: st
     monkeypatch.setattr(spark_module, "_pyspark", lambda: NoSessionYet)
     with pytest.raises(SparkUnavailableError, match=rf"--master '{re.escape(master)}' is not a Spark master URL"):
         spark_session(master)
+
+
+def test_a_master_that_is_no_spark_url_leaves_no_output_folder_behind(
+    book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
+) -> None:
+    book.head(50).to_parquet(tmp_path / "book.parquet")
+    with pytest.raises(SparkUnavailableError, match="is not a Spark master URL"):
+        batch_score(tmp_path / "book.parquet", tmp_path / "out", scorer_dir, engine="spark", master="nonsense://x")
+    assert not (tmp_path / "out").exists()  # a corrected command starts afresh, whatever its --chunk-rows
