@@ -29,8 +29,10 @@ from thinfile.features.generator import generate_frame
 from thinfile.features.history import HistoryTally, Policy, bureau_era_policy, history_schema, observed, with_history
 from thinfile.features.schema import Schema
 from thinfile.features.settings import GeneratorParams, HistorySettings
+from thinfile.features.words import counted
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer
+from thinfile.training.data import check_trainable
 from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics
 from thinfile.training.pipeline import train_frame
 from thinfile.training.reject_inference import Inferred, booked_split, infer
@@ -439,6 +441,13 @@ def run_loop(
     policy = bureau_era_policy(schema, params, history.policy)
     people = generate_frame(schema, params, rows=loop.rows, seed=loop.seed)
     full = with_history(people, hist, policy, 0.0, loop.seed, start_month=history.start_month, months=history.months)
+    booked = full[full[str(hist.booked_column)].astype(bool)]
+    check_trainable(  # the floor trains on the booked loans alone
+        booked,
+        hist,
+        settings.checks,
+        f"the bureau-era book ({counted(len(full), 'applicant')} at book share {history.policy.book_share:g})",
+    )
     seconds["generate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -102,6 +102,21 @@ def test_loop_cli_refuses_an_unknown_method(tmp_path):
     assert "unknown reject-inference method(s) magic" in result.output
 
 
+def test_a_book_share_that_books_too_few_loans_to_train_on_is_one_line_naming_the_count(tmp_path):
+    args = ["loop", "-n", "2000", "-g", "0", "--explore-shares", "", "--no-log-runs", "--book-share", "0.001"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "the bureau-era book (2,000 applicants at book share 0.001):" in " ".join(result.output.split())
+    assert "at least 200 are needed" in result.output
+
+
+def test_a_report_folder_that_cannot_be_made_is_refused_before_any_training(tmp_path):
+    (tmp_path / "taken").write_text("a file where the folder would go")
+    result = runner.invoke(app, ["loop", "-n", "2000", "--no-log-runs", "-o", str(tmp_path / "taken" / "report")])
+    assert result.exit_code == 2 and "generating" not in result.output
+    assert f"cannot make the report folder {tmp_path / 'taken' / 'report'}" in " ".join(result.output.split())
+
+
 @pytest.mark.slow
 def test_the_loop_runs_at_its_smallest_size(tmp_path):
     """2,000 applicants: a validation half with no default once made the calibration fail (seeds 0 and 1)."""

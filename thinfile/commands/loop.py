@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -94,6 +95,13 @@ def loop(
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise fail(f"bad loop parameter: {problems}") from None
+    folder = out or project_root() / "reports" / "lending-loop"
+    try:  # before minutes of training: a folder the report cannot go to is said at once
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise fail(f"cannot make the report folder {folder} ({err.strerror or err}); give another with -o") from None
+    if not os.access(folder, os.W_OK):
+        raise fail(f"cannot write the report folder {folder}; give another with -o")
     try:
         with console.status("lending loop") as status:
             result = run_loop(load_schema(), base.generator, history, loop_settings, base, progress=say(status))
@@ -101,7 +109,6 @@ def loop(
         if debugging():
             raise
         raise fail(str(err)) from None
-    folder = out or project_root() / "reports" / "lending-loop"
     if loop_settings.log_runs:
         files = log_summary(result, lambda report: write_report(report, folder))
     else:
