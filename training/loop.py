@@ -153,23 +153,27 @@ def closed_share(value: float, floor: float, ceiling: float, min_gap: float = 1e
 
 @dataclass(frozen=True)
 class ScorerPolicy:
-    """A champion used as the next generation's policy: approve when its PD is at or below the cut-off."""
+    """A champion used as the next generation's policy: approve the `book_share` of applicants it likes best (lowest
+    PD), exactly that share whatever its ties (a weak champion gives many applicants one PD; a cut at a PD booked
+    every one of them)."""
 
     scorer: Scorer
-    cutoff_pd: float
+    book_share: float
     name: str
 
     def approves(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.scorer.predict_pd(self.scorer.schema.to_matrix(frame)) <= self.cutoff_pd
+        pd_ = self.scorer.predict_pd(self.scorer.schema.to_matrix(frame))
+        approved = np.zeros(len(pd_), dtype=bool)
+        approved[np.argsort(pd_, kind="stable")[: int(round(self.book_share * len(pd_)))]] = True
+        return approved
 
     def describe(self) -> dict[str, object]:
-        return {"policy": self.name, "cutoff_pd": round(self.cutoff_pd, 6)}
+        return {"policy": self.name, "book_share": self.book_share}
 
 
-def scorer_policy(scorer: Scorer, applicants: pd.DataFrame, book_share: float, name: str) -> ScorerPolicy:
-    """The champion cut where it would have booked `book_share` of the applicants it was trained among."""
-    pd_ = scorer.predict_pd(scorer.schema.to_matrix(applicants))
-    return ScorerPolicy(scorer, float(np.quantile(pd_, book_share)), name)
+def scorer_policy(scorer: Scorer, book_share: float, name: str) -> ScorerPolicy:
+    """The champion booking `book_share` of each generation's applicants, those it likes best."""
+    return ScorerPolicy(scorer, book_share, name)
 
 
 @dataclass(frozen=True)
@@ -338,7 +342,6 @@ def run_generations(
                 1, method, first_policy.describe()["policy"], book, first, schema, settings, scorer, first_ceiling
             )
         )
-    previous_people = first
     for g in range(2, loop.generations + 1):
         say(f"generation {g}: new applicants, each method's previous champion as the policy")
         people = generate_frame(schema, params, rows=loop.rows, seed=loop.seed + g - 1)
@@ -352,9 +355,7 @@ def run_generations(
         ceiling_metrics = truth_metrics(ceiling.scorer.predict_pd(ceiling.split.X_test), ceiling_truth)
         next_champions: dict[str, Scorer] = {}
         for method, scorer in champions.items():
-            policy = scorer_policy(
-                scorer, previous_people, history.policy.book_share, f"generation {g - 1} champion ({method})"
-            )
+            policy = scorer_policy(scorer, history.policy.book_share, f"generation {g - 1} champion ({method})")
             full = with_history(
                 people,
                 schema,
@@ -380,7 +381,6 @@ def run_generations(
                 )
             )
         champions = next_champions
-        previous_people = people
     return rows
 
 

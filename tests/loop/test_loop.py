@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
@@ -13,7 +15,7 @@ from thinfile.cli import app
 from thinfile.features.settings import HistorySettings
 from thinfile.training import tracking
 from thinfile.training.lending_loop.report import write_report
-from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, closed_share, log_summary, run_loop
+from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, ScorerPolicy, closed_share, log_summary, run_loop
 from thinfile.training.settings import LoopSettings, TrainConfig, TrainingSettings
 
 runner = CliRunner()
@@ -124,3 +126,23 @@ def test_the_loop_runs_at_its_smallest_size(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "lending-loop.json").read_text())["settings"]["rows"] == 2_000
+
+
+class _OnePd:
+    """A champion so weak it gives every applicant one PD."""
+
+    class schema:
+        @staticmethod
+        def to_matrix(frame):
+            return frame.to_numpy()
+
+    @staticmethod
+    def predict_pd(matrix):
+        return np.full(len(matrix), 0.1)
+
+
+@pytest.mark.parametrize("rows", [1_000, 2_001])
+def test_a_champion_as_policy_books_its_share_exactly_whatever_its_ties(rows: int) -> None:
+    policy = ScorerPolicy(_OnePd(), 0.35, "generation 1 champion")
+    approved = policy.approves(pd.DataFrame({"x": range(rows)}))
+    assert approved.sum() == round(0.35 * rows)  # a cut at the one PD booked every applicant
