@@ -102,6 +102,10 @@ class LoopResult:
             "gap_auc_rejects": ceiling.get("truth_auc_rejects", np.nan) - floor.get("truth_auc_rejects", np.nan),
             "gap_target": self.settings.gap_target,
             "gap_target_met": bool(gap >= self.settings.gap_target),
+            "test_applicants": int(floor.get("truth_rows", 0)),
+            "seed": self.settings.seed,
+            "explored": bool(self.exploration),
+            "generations_run": len({row["generation"] for row in self.generations}),
         }
         methods = [r for r in self.runs if r.role == "method"]
         if methods:

@@ -146,3 +146,15 @@ def test_a_champion_as_policy_books_its_share_exactly_whatever_its_ties(rows: in
     policy = ScorerPolicy(_OnePd(), 0.35, "generation 1 champion")
     approved = policy.approves(pd.DataFrame({"x": range(rows)}))
     assert approved.sum() == round(0.35 * rows)  # a cut at the one PD booked every applicant
+
+
+def test_the_report_names_its_test_size_and_seed_and_what_it_did_not_run(tmp_path):
+    args = ["loop", "-n", "2000", "-g", "0", "--explore-shares", "", "--no-log-runs", "--methods", "none"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "lending-loop.json").read_text())
+    n = report["headline"]["test_applicants"]
+    assert n == report["settings"]["rows"] * TrainConfig().test_size  # the split's test share of the applicants
+    html = " ".join((tmp_path / "lending-loop.html").read_text().split())
+    assert f"Measured on {n:,} through-the-door test applicants with one seed (0)" in html
+    assert "No exploration share was run." in html and "No later generation was run." in html

@@ -141,6 +141,7 @@ def truth_metrics(p: np.ndarray, truth: TruthSet) -> dict[str, float]:
             float(p[mask].mean() - truth.true_pd[mask].mean()) if mask.any() else np.nan
         )
     m["truth_ece"] = expected_calibration_error(truth.true_pd, p)
+    m["truth_rows"] = float(len(p))
     m["truth_oracle_auc"] = expected_auc(truth.true_pd, truth.true_pd)
 
     at_rate = approve_share(p, truth.approval_rate)

@@ -128,6 +128,15 @@ def verdict(head: Mapping[str, Any]) -> tuple[Verdict, list[str]]:
             parts.append(f"The best {who} ({best}) closes {closed:.0%} of it.")
         else:
             parts.append(f"No {who} closes {target:.0%} of it (best: {best}, {_pct(closed)}).")
+    if head.get("test_applicants"):
+        parts.append(
+            f"Measured on {head['test_applicants']:,} through-the-door test applicants with one seed "
+            f"({head['seed']}): trust an ordering of methods only once `thinfile loop --seed N` repeats it."
+        )
+    if not head.get("explored", True):
+        parts.append("No exploration share was run.")
+    if head.get("generations_run", 1) <= 1:
+        parts.append("No later generation was run.")
     met = head["closed_target_met"] and head["gap_target_met"]
     return Verdict("pass" if met else "info", " ".join(parts)), lines
 
