@@ -799,11 +799,16 @@ def _target(name: str, raw: pd.Series, how: str) -> Column:
     return Column(name, "target", seen=seen, notes=tuple(notes))
 
 
+def _named_date_text(name: str, raw: pd.Series) -> bool:
+    """A text column named like a date: the columns read as dates when their text is ISO 8601."""
+    text = raw.dtype == object or pd.api.types.is_string_dtype(raw) or isinstance(raw.dtype, pd.CategoricalDtype)
+    return text and _matches(name, DATE_WORDS) is not None
+
+
 def _is_date(name: str, raw: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(raw):
         return True
-    text = raw.dtype == object or pd.api.types.is_string_dtype(raw) or isinstance(raw.dtype, pd.CategoricalDtype)
-    if not text or _matches(name, DATE_WORDS) is None:
+    if not _named_date_text(name, raw):
         return False
     present = raw.dropna().astype(str)
     parsed = read_dates(present)
@@ -813,8 +818,7 @@ def _is_date(name: str, raw: pd.Series) -> bool:
 def _dates_otherwise(name: str, raw: pd.Series) -> str | None:
     """For a text column named like a date whose values are mostly ISO 8601 dates but not all: what the others
     are, and what to do (thinfile reads ISO 8601 dates only); None otherwise."""
-    text = raw.dtype == object or pd.api.types.is_string_dtype(raw) or isinstance(raw.dtype, pd.CategoricalDtype)
-    if not text or _matches(name, DATE_WORDS) is None:
+    if not _named_date_text(name, raw):
         return None
     present = raw.dropna().astype(str)
     unread = present[read_dates(present).isna().to_numpy()]

@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import urllib.parse
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -114,8 +115,15 @@ def bytes_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column.cast(pa.large_string())  # checks that every value is UTF-8
     except pa.ArrowInvalid:
         pass
-    values = [None if b is None else b.decode("utf-8", "backslashreplace") for b in column.to_pylist()]
-    return pa.chunked_array([pa.array(values, pa.large_string())])
+    return pa.chunked_array([pa.array([id_text(b) for b in column.to_pylist()], pa.large_string())])
+
+
+def id_text(value: object) -> object:
+    """One value held as bytes or as a `uuid.UUID` as text (bytes as UTF-8, a byte that is not written as its
+    escape; a uuid in its standard form); any other value as it is."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | None:

@@ -8,7 +8,6 @@ scoring and training never import pandera).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
 
-from thinfile.features.io import as_text
+from thinfile.features.io import as_text, id_text
 from thinfile.features.schema import (
     MAX_EXACT_INT,
     Feature,
@@ -291,13 +290,7 @@ def _decoded(raw: pd.Series) -> pd.Series:
     "\\xff"), so that every id reads, and reads the same in every command; a `uuid.UUID` in its standard form."""
     if raw.dtype != object or pd.api.types.infer_dtype(raw, skipna=True) not in ("bytes", "mixed"):
         return raw
-    return raw.map(_one_text, na_action="ignore")
-
-
-def _one_text(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value) if isinstance(value, uuid.UUID) else value
+    return raw.map(id_text, na_action="ignore")
 
 
 def _whole_float_ids(raw: pd.Series) -> pd.Series:

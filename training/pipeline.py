@@ -423,8 +423,12 @@ def train_frame(
         cut = scorer.cutoffs
         rule = f"approve >= {cut.approve:g}, refer >= {cut.refer:g} ({settings.policy.describe()})"
         say(f"cut-offs: {rule}; {at_cutoff(cut, settings.scale)}")
-        valid_score = pd_to_score(scorer.predict_pd(split.X_valid) if valid_pd is None else valid_pd, settings.scale)
-        if unsupported := bad_rate_support(settings.policy, cut, valid_score, split.y("valid")):
+        if settings.policy.approve.by == "bad_rate":  # only then are the validation rows' scores read again
+            valid = scorer.predict_pd(split.X_valid) if valid_pd is None else valid_pd
+            unsupported = bad_rate_support(settings.policy, cut, pd_to_score(valid, settings.scale), split.y("valid"))
+        else:
+            unsupported = None
+        if unsupported:
             say(f"warning: {unsupported}")
             result.warnings = (*result.warnings, unsupported)
             ctx = replace(ctx, warnings=result.warnings)

@@ -6,12 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from thinfile.cli import app
 from thinfile.training.scorer.artefact import Scorer
 
 runner = CliRunner()
+
+
+def score_head(book: pd.DataFrame, rows: int, tmp_path: Path, scorer_dir: Path) -> Result:
+    """`thinfile batch-score` of the book's first `rows` rows, as Parquet, into tmp_path/out."""
+    book.head(rows).to_parquet(tmp_path / "book.parquet")
+    return runner.invoke(
+        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
+    )
 
 
 def test_the_services_cutoff_variable_decides_the_batch_too_with_the_models_refer_band(
@@ -67,11 +76,8 @@ def test_cutoff_as_train_names_it_is_the_approve_cutoff(tmp_path: Path, scorer_d
 def test_the_services_top_reasons_variable_sets_the_reasons_a_batch_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
 ) -> None:
-    book.head(200).to_parquet(tmp_path / "book.parquet")
     monkeypatch.setenv("THINFILE_TOP_REASONS", "2")
-    out = runner.invoke(
-        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
-    )
+    out = score_head(book, 200, tmp_path, scorer_dir)
     assert out.exit_code == 0, out.output
     columns = pd.read_parquet(tmp_path / "out" / "scores").columns
     assert [c for c in columns if c.endswith("_code")] == ["reason_1_code", "reason_2_code"]
@@ -80,11 +86,8 @@ def test_the_services_top_reasons_variable_sets_the_reasons_a_batch_writes(
 def test_a_top_reasons_variable_the_service_would_refuse_is_refused_by_the_batch_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
 ) -> None:
-    book.head(10).to_parquet(tmp_path / "book.parquet")
     monkeypatch.setenv("THINFILE_TOP_REASONS", "50")
-    out = runner.invoke(
-        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
-    )
+    out = score_head(book, 10, tmp_path, scorer_dir)
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert "THINFILE_TOP_REASONS" in out.output or "--top-reasons" in out.output
 
@@ -92,11 +95,8 @@ def test_a_top_reasons_variable_the_service_would_refuse_is_refused_by_the_batch
 def test_two_settings_for_the_reasons_a_batch_writes_that_disagree_are_refused_naming_both(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scorer_dir: Path, book: pd.DataFrame
 ) -> None:
-    book.head(10).to_parquet(tmp_path / "book.parquet")
     monkeypatch.setenv("THINFILE_TOP_REASONS", "6")
     monkeypatch.setenv("THINFILE_BATCH__TOP_REASONS", "3")
-    out = runner.invoke(
-        app, ["batch-score", str(tmp_path / "book.parquet"), str(tmp_path / "out"), "-m", str(scorer_dir)]
-    )
+    out = score_head(book, 10, tmp_path, scorer_dir)
     assert out.exit_code == 2 and not (tmp_path / "out").exists()
     assert "THINFILE_TOP_REASONS says 6, the settings' batch.top_reasons says 3" in " ".join(out.output.split())

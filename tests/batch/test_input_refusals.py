@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,14 @@ def refusal(source: Path, schema: Schema) -> str:
     with pytest.raises(BatchInputError) as err:
         inspect_input(source, schema)
     return str(err.value)
+
+
+def with_line_edited(table: pd.DataFrame, path: Path, line: int, edit: Callable[[str], str]) -> None:
+    """`table` as a CSV at `path`, its line `line` (0: the header) as `edit` rewrites it."""
+    table.to_csv(path, index=False)
+    lines = path.read_text().split("\n")
+    lines[line] = edit(lines[line])
+    path.write_text("\n".join(lines))
 
 
 @pytest.fixture
@@ -105,10 +114,7 @@ def test_a_csv_row_with_a_quote_left_open_is_refused_naming_it_not_scored_as_one
     book: pd.DataFrame, tmp_path: Path, schema: Schema
 ) -> None:
     path = tmp_path / "book.csv"
-    book.head(3_000).to_csv(path, index=False)
-    lines = path.read_text().split("\n")
-    lines[2_001] = '"' + lines[2_001]  # row 2,002 of the file
-    path.write_text("\n".join(lines))
+    with_line_edited(book.head(3_000), path, 2_001, lambda line: '"' + line)  # row 2,002 of the file
     said = refusal(path, schema)
     assert "row 2,002 of the file (the header is row 1) opens a quote it never closes" in said
     assert "the next 999 line(s)" in said  # by hand: rows 2,003 to 3,001 of a 3,001-line file
@@ -170,9 +176,7 @@ def test_a_quote_left_open_in_a_files_last_column_is_refused_naming_its_row(
     book: pd.DataFrame, tmp_path: Path, schema: Schema
 ) -> None:
     path = tmp_path / "book.csv"
-    book.head(3_000).assign(note=[f"n{i}" for i in range(3_000)]).to_csv(path, index=False)
-    lines = path.read_text().split("\n")
-    lines[1_001] = lines[1_001].rsplit(",", 1)[0] + ',"n1000'  # row 1,002 of the file: the count of fields holds
-    path.write_text("\n".join(lines))
+    table = book.head(3_000).assign(note=[f"n{i}" for i in range(3_000)])
+    with_line_edited(table, path, 1_001, lambda line: line.rsplit(",", 1)[0] + ',"n1000')  # the count of fields holds
     said = refusal(path, schema)
     assert "row 1,002 of the file (the header is row 1) opens a quote it never closes" in said

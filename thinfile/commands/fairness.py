@@ -167,7 +167,7 @@ def fairness(
             rows_in = audit_rows(table, spec, settings, all_rows=all_rows, source=f"table {data}")
         frame = rows_in.frame
         trained = training_data_hash(str(scorer.meta.get("run_id") or "")) if all_rows else None
-        trained_on = trained is not None and trained in (rows_in.data_hash, data_hash_as_before(table))
+        trained_on = trained is not None and (trained == rows_in.data_hash or trained == data_hash_as_before(table))
         with console.status(f"auditing {len(frame):,} rows"):
             report, (html, js) = audit_scorer(
                 scorer, frame, out, settings, log=log and not trained_on, source=rows_in.source, trained_on=trained_on
