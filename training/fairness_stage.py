@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -39,6 +39,7 @@ from thinfile.training.scorer.scale import pd_to_score
 from thinfile.training.settings import CHALLENGER_ALIAS, TrainingSettings
 
 ARTIFACT_DIR = "fairness"
+FAIR_PREFIX = "fair_"
 
 
 def reports_dir() -> Path:
@@ -53,10 +54,19 @@ def log_report(report: FairnessReport, run_id: str, title: str = "thinfile fairn
         client.log_artifact(run_id, str(html), ARTIFACT_DIR)
         client.log_artifact(run_id, str(js), ARTIFACT_DIR)
     now = int(time.time() * 1000)
-    metrics = [Metric(k, v, now, 0) for k, v in report.metrics().items()]
+    latest = audit_metrics(report.metrics(), client.get_run(run_id).data.metrics)
+    metrics = [Metric(k, v, now, 0) for k, v in latest.items()]
     for i in range(0, len(metrics), 500):
         client.log_batch(run_id, metrics=metrics[i : i + 500])
     client.set_tag(run_id, VERDICT_TAG, report_verdict(report))
+
+
+def audit_metrics(computed: dict[str, float], logged: Iterable[str]) -> dict[str, float]:
+    """What an audit logs: its `fair_*` metrics, and NaN for each `fair_*` key an earlier audit of the run logged and
+    this one did not compute (a group too small in it), so that the run's latest value of every key is this audit's
+    (MLflow cannot delete a metric; `GET /model` shows NaN as null)."""
+    stale = {key: float("nan") for key in logged if key.startswith(FAIR_PREFIX) and key not in computed}
+    return {**computed, **stale}
 
 
 def report_for_pd_model(
