@@ -11,19 +11,22 @@ One synthetic world, one through-the-door (TTD) population, one bureau-era histo
 3. **Generations.** The champion trained on generation g's booked loans (with its method) becomes
    generation g+1's policy, booking the same share of new applicants; per generation, who gets booked
    (thin-file, rural) and the gap to that generation's ceiling.
+
+Each compared figure carries a 95% interval from one seeded bootstrap over the test applicants (`Bootstrap`): every
+model of a generation is measured on the same applicants resampled alike, so a difference between two of them
+(a method against the floor, the ceiling against a generation's model) has its own paired interval.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from thinfile.features.generator import generate_frame
 from thinfile.features.history import HistoryTally, Policy, bureau_era_policy, history_schema, observed, with_history
@@ -33,7 +36,15 @@ from thinfile.features.words import counted
 from thinfile.training import tracking
 from thinfile.training.champion import fit_scorer
 from thinfile.training.data import check_trainable
-from thinfile.training.lending_loop.measure import FOCUS_GROUP, TruthSet, truth_metrics
+from thinfile.training.lending_loop.measure import (
+    FOCUS_GROUP,
+    INTERVAL_FIGURES,
+    Bootstrap,
+    TruthSet,
+    interval,
+    intervals,
+    truth_metrics,
+)
 from thinfile.training.pipeline import train_frame
 from thinfile.training.reject_inference import Inferred, booked_split, infer
 from thinfile.training.scorer.artefact import Scorer
@@ -44,6 +55,8 @@ from thinfile.training.tuning import choose_config
 FLOOR, CEILING = "none", "ceiling"
 LOOP_TAG = "thinfile.loop"
 ROLE_TAG = "thinfile.loop_role"
+GENERATION_TAG = "thinfile.loop_generation"
+VS_FLOOR = "truth_auc_vs_floor"
 Progress = Callable[[str], None]
 
 
@@ -58,6 +71,8 @@ class MethodRun:
     seconds_fit: float
     run_id: str | None = None
     scorer: Scorer | None = field(default=None, repr=False)
+    draws: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """each interval figure on each bootstrap resample of the test applicants (none without a bootstrap)"""
 
     def row(self) -> dict[str, object]:
         return {
@@ -104,8 +119,12 @@ class LoopResult:
             "gap_target_met": bool(gap >= self.settings.gap_target),
             "test_applicants": int(floor.get("truth_rows", 0)),
             "seed": self.settings.seed,
+            "bootstrap_draws": self.settings.bootstrap_draws,
             "explored": bool(self.exploration),
             "generations_run": len({row["generation"] for row in self.generations}),
+            **bounds("floor_auc", floor, "truth_auc"),
+            **bounds("ceiling_auc", ceiling, "truth_auc"),
+            **bounds("gap_auc", ceiling, VS_FLOOR),
         }
         methods = [r for r in self.runs if r.role == "method"]
         if methods:
@@ -116,6 +135,9 @@ class LoopResult:
                 best_method_closed=closed_share(best.metrics["truth_auc"], floor["truth_auc"], ceiling["truth_auc"]),
                 best_method_thin_lift=best.metrics["policy_approval_thin_file_at_hist_bad_rate"]
                 - floor["policy_approval_thin_file_at_hist_bad_rate"],
+                best_method_vs_floor=best.metrics[VS_FLOOR],
+                **bounds("best_method_auc", best.metrics, "truth_auc"),
+                **bounds("best_method_vs_floor", best.metrics, VS_FLOOR),
             )
         explored = [e for e in self.exploration if e["explore_share"] > 0]
         if explored:
@@ -126,11 +148,17 @@ class LoopResult:
                 best_explore_closed=closed_share(best_e["truth_auc"], floor["truth_auc"], ceiling["truth_auc"]),
                 best_explore_thin_lift=best_e["policy_approval_thin_file_at_hist_bad_rate"]
                 - floor["policy_approval_thin_file_at_hist_bad_rate"],
+                best_explore_vs_floor=best_e[VS_FLOOR],
+                **bounds("best_explore_auc", best_e, "truth_auc"),
+                **bounds("best_explore_vs_floor", best_e, VS_FLOOR),
             )
         target = self.settings.closed_share_target
         closes = [float(out.get(k, np.nan)) for k in ("best_method_closed", "best_explore_closed")]  # type: ignore[arg-type]
         out["closed_target"] = target
         out["closed_target_met"] = any(np.isfinite(c) and c >= target for c in closes)
+        for key in ("gap_auc", "best_method_vs_floor", "best_explore_vs_floor"):
+            if f"{key}_low" in out:  # a difference whose interval holds 0: another test sample could undo it
+                out[f"{key}_within_noise"] = bool(out[f"{key}_low"] <= 0 <= out[f"{key}_high"])  # type: ignore[operator]
         return out
 
     def to_dict(self) -> dict[str, object]:
@@ -147,6 +175,36 @@ class LoopResult:
             "seconds": self.seconds,
             "summary_run_id": self.summary_run_id,
         }
+
+
+def bounds(name: str, metrics: Mapping[str, object], key: str) -> dict[str, object]:
+    """`<name>_low` and `<name>_high`: the 95% interval of `metrics[key]`, when it has one."""
+    if f"{key}_low" not in metrics:
+        return {}
+    return {f"{name}_low": metrics[f"{key}_low"], f"{name}_high": metrics[f"{key}_high"]}
+
+
+def measured(
+    p: np.ndarray,
+    truth: TruthSet,
+    bootstrap: Bootstrap,
+    floor: Mapping[str, np.ndarray] | None = None,
+    figures: Sequence[str] = INTERVAL_FIGURES,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The 95% intervals of `figures` of `p` on `truth` (`<figure>_low`, `<figure>_high`) and their draws; with the
+    floor's draws on the same applicants, the paired interval of its AUC minus the floor's. Nothing without a
+    bootstrap."""
+    draws = bootstrap.measure(p, truth, figures)
+    out = intervals(draws)
+    if floor:
+        out.update(difference(VS_FLOOR, draws["truth_auc"], floor["truth_auc"]))
+    return out, draws
+
+
+def difference(key: str, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """The paired 95% interval of a - b, two models' draws on the same resamples, as `<key>_low` and `<key>_high`."""
+    low, high = interval(a - b)
+    return {f"{key}_low": low, f"{key}_high": high} if np.isfinite(low) else {}
 
 
 def closed_share(value: float, floor: float, ceiling: float, min_gap: float = 1e-3) -> float:
@@ -229,14 +287,19 @@ def compare_methods(
     loop: LoopSettings,
     loop_id: str,
     say: Progress,
+    bootstrap: Bootstrap,
 ) -> list[MethodRun]:
-    """Floor, each method and the ceiling on one history; through `train_frame` (logged) or without logging."""
+    """Floor, each method and the ceiling on one history; through `train_frame` (logged) or without logging. Each
+    run's intervals come from its PDs of the same test applicants, resampled alike (its AUC's difference from the
+    floor's paired)."""
     seen = observed(full, schema)
     methods = [FLOOR, *[m for m in loop.methods if m != FLOOR], CEILING]
     runs: list[MethodRun] = []
     job = _loop_settings(settings)
     kgb: Callable[[np.ndarray], np.ndarray] | None = None
-    history = TruthSet.from_frame(split_frame(seen, schema, settings.train).test, schema).history()
+    test = split_frame(seen, schema, settings.train)
+    truth = TruthSet.from_frame(test.test, schema)
+    history = truth.history()
     for method in methods:
         role = "floor" if method == FLOOR else "ceiling" if method == CEILING else "method"
         say(f"comparison: {method} ({role})")
@@ -245,12 +308,16 @@ def compare_methods(
             chosen = job.model_copy(
                 update={"reject_inference": job.reject_inference.model_copy(update={"method": method})}
             )
-            result = train_frame(frame, schema, chosen, source=f"lending loop {loop_id[:8]} ({method})")
+            result = train_frame(
+                frame,
+                schema,
+                chosen,
+                source=f"lending loop {loop_id[:8]} ({method})",
+                champion_run=f"loop {loop_id[:8]}: {method}",
+                run_tags={LOOP_TAG: loop_id, ROLE_TAG: role, GENERATION_TAG: "1"},
+            )
             champion = result.champion
             metrics = dict(champion.metrics)
-            MlflowClient().set_tag(champion.run_id, "mlflow.runName", f"loop {loop_id[:8]}: {method}")
-            for key, value in ((LOOP_TAG, loop_id), (ROLE_TAG, role)):
-                MlflowClient().set_tag(champion.run_id, key, value)
             model = champion.model
             assert isinstance(model, Scorer)
             runs.append(
@@ -266,14 +333,23 @@ def compare_methods(
             )
         else:
             fitted = fit_on_history(frame, schema, settings, method, kgb if method not in (FLOOR, CEILING) else None)
-            truth = TruthSet.from_frame(fitted.split.test, schema)
-            metrics = {**fitted.inferred.metrics, **truth_metrics(fitted.scorer.predict_pd(fitted.split.X_test), truth)}
+            own = TruthSet.from_frame(fitted.split.test, schema)
+            metrics = {**fitted.inferred.metrics, **truth_metrics(fitted.scorer.predict_pd(fitted.split.X_test), own)}
             runs.append(
                 MethodRun(method, role, metrics, fitted.inferred.seconds, fitted.seconds_fit, None, fitted.scorer)
             )
             if method == FLOOR:
                 kgb = fitted.scorer.predict_pd
-        runs[-1].metrics.update(history)
+        run = runs[-1]
+        assert run.scorer is not None
+        floor = runs[0]
+        run.metrics.update(history)
+        if run is not floor:
+            run.metrics[VS_FLOOR] = run.metrics["truth_auc"] - floor.metrics["truth_auc"]
+        found, run.draws = measured(
+            run.scorer.predict_pd(test.X_test), truth, bootstrap, floor.draws if run is not floor else None
+        )
+        run.metrics.update(found)
     return runs
 
 
@@ -286,8 +362,11 @@ def explore(
     loop: LoopSettings,
     reference: TruthSet,
     say: Progress,
+    bootstrap: Bootstrap,
+    floor: MethodRun,
 ) -> list[dict[str, float]]:
-    """The booked-only champion of each exploration share, on the same applicants, at the share-0 bad rate."""
+    """The booked-only champion of each exploration share, on the same applicants, at the share-0 bad rate; its
+    AUC against the comparison's floor's on those applicants (`reference`), paired."""
     out = []
     for share in sorted({0.0, *loop.explore_shares}):
         say(f"exploration: {share:.0%} of would-be rejects approved at random")
@@ -304,6 +383,10 @@ def explore(
         explored = full["explored"].to_numpy(dtype=bool)
         booked = full["booked"].to_numpy(dtype=bool)
         true_pd = full[str(schema.oracle_column)].to_numpy(dtype=np.float64)
+        p = fitted.scorer.predict_pd(fitted.split.X_test)
+        metrics = truth_metrics(p, truth)
+        paired = np.array_equal(truth.true_pd, reference.true_pd)  # the same test applicants, in the same order
+        found, _ = measured(p, truth, bootstrap, floor.draws if paired else None)
         out.append(
             {
                 "explore_share": share,
@@ -313,7 +396,9 @@ def explore(
                 "explored_expected_bad_rate": float(true_pd[explored].mean()) if explored.any() else float("nan"),
                 "extra_expected_defaults_per_1000": float(1000 * true_pd[explored].sum() / len(full)),
                 "seconds": fitted.inferred.seconds + fitted.seconds_fit,
-                **truth_metrics(fitted.scorer.predict_pd(fitted.split.X_test), truth),
+                **metrics,
+                VS_FLOOR: metrics["truth_auc"] - floor.metrics["truth_auc"],
+                **found,
             }
         )
     return out
@@ -325,26 +410,39 @@ def _book_row(full: pd.DataFrame, schema: Schema) -> dict[str, float]:
     return tally.summary()
 
 
+@dataclass(frozen=True)
+class Ceiling:
+    """A generation's ceiling as measured: its figures, its draws and on whose test applicants (their true PD)."""
+
+    metrics: dict[str, float]
+    draws: dict[str, np.ndarray]
+    true_pd: np.ndarray
+
+
 def run_generations(
     first: pd.DataFrame,
     first_policy: Policy,
-    champions: dict[str, Scorer],
-    first_ceiling: dict[str, float],
+    runs: list[MethodRun],
+    reference: TruthSet,
     schema: Schema,
     params: GeneratorParams,
     settings: TrainingSettings,
     history: HistorySettings,
     loop: LoopSettings,
     say: Progress,
+    bootstrap: Bootstrap,
 ) -> list[dict[str, object]]:
-    """Generation 1 is the comparison; each later generation's policy is the previous generation's champion."""
+    """Generation 1 is the comparison (`runs`, the ceiling last, measured on the test applicants `reference`); each
+    later generation's policy is the previous generation's champion."""
     rows: list[dict[str, object]] = []
-    book = _book_row(first, schema)
-    for method, scorer in champions.items():
+    book, name = _book_row(first, schema), first_policy.describe()["policy"]
+    ceiling = Ceiling(runs[-1].metrics, runs[-1].draws, reference.true_pd)
+    champions: dict[str, Scorer] = {}
+    for r in runs[:-1]:
+        assert r.scorer is not None
+        champions[r.method] = r.scorer
         rows.append(
-            _generation_row(
-                1, method, first_policy.describe()["policy"], book, first, schema, settings, scorer, first_ceiling
-            )
+            _generation_row(1, r.method, name, book, first, schema, settings, r.scorer, ceiling, bootstrap, r.draws)
         )
     for g in range(2, loop.generations + 1):
         say(f"generation {g}: new applicants, each method's previous champion as the policy")
@@ -354,9 +452,11 @@ def run_generations(
         ceiling_frame = with_history(
             people, schema, first_policy, 0.0, loop.seed + g - 1, start_month=month, months=history.months
         )
-        ceiling = fit_on_history(ceiling_frame, schema, settings, CEILING)
-        ceiling_truth = TruthSet.from_frame(ceiling.split.test, schema)
-        ceiling_metrics = truth_metrics(ceiling.scorer.predict_pd(ceiling.split.X_test), ceiling_truth)
+        fitted_ceiling = fit_on_history(ceiling_frame, schema, settings, CEILING)
+        ceiling_truth = TruthSet.from_frame(fitted_ceiling.split.test, schema)
+        ceiling_pd = fitted_ceiling.scorer.predict_pd(fitted_ceiling.split.X_test)
+        found, ceiling_draws = measured(ceiling_pd, ceiling_truth, bootstrap, figures=("truth_auc",))
+        ceiling = Ceiling({**truth_metrics(ceiling_pd, ceiling_truth), **found}, ceiling_draws, ceiling_truth.true_pd)
         next_champions: dict[str, Scorer] = {}
         for method, scorer in champions.items():
             policy = scorer_policy(scorer, history.policy.book_share, f"generation {g - 1} champion ({method})")
@@ -381,11 +481,16 @@ def run_generations(
                     schema,
                     settings,
                     fitted.scorer,
-                    ceiling_metrics,
+                    ceiling,
+                    bootstrap,
                 )
             )
         champions = next_champions
     return rows
+
+
+GENERATION_INTERVALS = ("truth_auc", "truth_auc_rejects")
+"""The model's own figures whose intervals a generation's row holds (beside the ceiling's AUC and the gap)."""
 
 
 def _generation_row(
@@ -397,12 +502,18 @@ def _generation_row(
     schema: Schema,
     settings: TrainingSettings,
     scorer: Scorer,
-    ceiling: dict[str, float],
+    ceiling: Ceiling,
+    bootstrap: Bootstrap,
+    draws: dict[str, np.ndarray] | None = None,
 ) -> dict[str, object]:
+    """One method's row of generation `g`; `draws`: its model's on these test applicants, when already made."""
     ttd = split_frame(full, schema, settings.train)
     truth = TruthSet.from_frame(ttd.test, schema)
-    m = truth_metrics(scorer.predict_pd(ttd.X_test), truth)
-    return {
+    p = scorer.predict_pd(ttd.X_test)
+    m = truth_metrics(p, truth)
+    if draws is None:
+        draws = measured(p, truth, bootstrap, figures=GENERATION_INTERVALS)[1]
+    row: dict[str, object] = {
         "generation": g,
         "method": method,
         "policy": str(policy_name),
@@ -412,10 +523,15 @@ def _generation_row(
         "book_expected_bad_rate": book["expected_bad_rate_booked"],
         "truth_auc": m["truth_auc"],
         "truth_auc_rejects": m.get("truth_auc_rejects", float("nan")),
-        "ceiling_auc": ceiling["truth_auc"],
-        "gap_to_ceiling": ceiling["truth_auc"] - m["truth_auc"],
+        "ceiling_auc": ceiling.metrics["truth_auc"],
+        "gap_to_ceiling": ceiling.metrics["truth_auc"] - m["truth_auc"],
         "truth_calibration_gap_rejects": m.get("truth_calibration_gap_rejects", float("nan")),
     }
+    row.update(intervals({k: draws[k] for k in GENERATION_INTERVALS if k in draws}))
+    row.update(bounds("ceiling_auc", ceiling.metrics, "truth_auc"))
+    if draws and ceiling.draws and np.array_equal(truth.true_pd, ceiling.true_pd):  # paired: the same applicants
+        row.update(difference("gap_to_ceiling", ceiling.draws["truth_auc"], draws["truth_auc"]))
+    return row
 
 
 def run_loop(
@@ -454,23 +570,26 @@ def run_loop(
     )
     seconds["generate"] = time.perf_counter() - clock
 
+    bootstrap = Bootstrap(loop.bootstrap_draws, loop.seed)
     clock = time.perf_counter()
-    runs = compare_methods(full, hist, settings, loop, loop_id, say)
+    runs = compare_methods(full, hist, settings, loop, loop_id, say, bootstrap)
     seconds["comparison"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     reference = TruthSet.from_frame(split_frame(full, hist, settings.train).test, hist)
-    exploration = explore(people, hist, policy, settings, history, loop, reference, say) if loop.explore_shares else []
+    exploration: list[dict[str, float]] = []
+    if loop.explore_shares:
+        exploration = explore(people, hist, policy, settings, history, loop, reference, say, bootstrap, runs[0])
     seconds["exploration"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     generations: list[dict[str, object]] = []
     if loop.generations >= 1:
-        champions = {r.method: r.scorer for r in runs if r.role != "ceiling" and r.scorer is not None}
         generations = run_generations(
-            full, policy, champions, runs[-1].metrics, hist, params, settings, history, loop, say
+            full, policy, runs, reference, hist, params, settings, history, loop, say, bootstrap
         )
     seconds["generations"] = time.perf_counter() - clock
+    seconds["bootstrap"] = bootstrap.seconds
     return LoopResult(
         loop_id, loop, history, policy.describe(), _book_row(full, hist), runs, exploration, generations, seconds
     )
@@ -481,11 +600,9 @@ def log_summary(result: LoopResult, write: Callable[[dict[str, object]], dict[st
     which `write` makes of `result.to_dict()` once the run's id is `result.summary_run_id` (so they name it)."""
     experiment = tracking.experiment_id()
     head = result.headline()
-    with mlflow.start_run(experiment_id=experiment, run_name=f"lending loop {result.loop_id[:8]}") as run:
+    tags = {LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop", **tracking.process_tags()}
+    with tracking.open_run(experiment_id=experiment, run_name=f"lending loop {result.loop_id[:8]}", tags=tags) as run:
         result.summary_run_id = run.info.run_id
-        mlflow.set_tags(
-            {LOOP_TAG: result.loop_id, ROLE_TAG: "summary", "thinfile.role": "lending_loop", **tracking.process_tags()}
-        )
         mlflow.log_params(
             {
                 "rows": result.settings.rows,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -204,12 +204,13 @@ def _champion_spec(
     settings: TrainingSettings,
     register_as: str | None,
     bureau_run: str | None,
+    run_name: str = "champion",
 ) -> ModelSpec:
     cut = scorer.cutoffs
     return ModelSpec(
         family=CHAMPION_FAMILY,
         role="champion",
-        run_name="champion",
+        run_name=run_name,
         fit_seconds=seconds,
         title="Champion: monotone LightGBM scorer (350-950)",
         intended_use=(
@@ -320,10 +321,13 @@ def train_frame(
     source: str = "the table",
     progress: Progress | None = None,
     experiment: str | None = None,
+    champion_run: str = "champion",
+    run_tags: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Check, split, fit champion and baselines, evaluate and log each the same way; alias the champion last.
     `schema`: a Schema or its file. `experiment`: what `ready_to_train(settings)` returned, when the caller already
-    asked it."""
+    asked it. `champion_run` names the champion's run and `run_tags` are set on every run as it opens, so that a
+    caller's run says whose it is even when the job is stopped part-way (the lending loop's)."""
     require_frame(frame)
     schema = schema if isinstance(schema, Schema) else load_schema(schema)
     settings = settings or TrainingSettings()
@@ -374,6 +378,7 @@ def train_frame(
         settings.stability,
         settings,
         warned,
+        dict(run_tags or {}),
     )
     name = settings.model_name(schema)
     result = TrainResult(ctx.experiment, prepared, split, name, through_the_door=ttd if schema.booked_column else None)
@@ -436,7 +441,11 @@ def train_frame(
         say(f"evaluating and logging the champion{explained}")
         register = name if settings.pipeline.register_champion else None
         spec = with_lending(
-            _champion_spec(scorer, seconds, ctx, settings, register, bureau_run), scorer, ttd, truth, inferred
+            _champion_spec(scorer, seconds, ctx, settings, register, bureau_run, champion_run),
+            scorer,
+            ttd,
+            truth,
+            inferred,
         )
         missing = rarely_missing(schema, X, settings.train.min_child_samples)
         result.unlearnt = tuple(missing_sentence(f, n, len(X)) for f, n in missing.items())

@@ -8,7 +8,7 @@ import shutil
 import signal
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +60,8 @@ class RunContext:
     """the settings the run's model was fitted and checked with (the champion's: its chosen hyper-parameters)"""
     warnings: tuple[str, ...] = ()
     """what the job warned of about its table or split, first on every model card"""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """the caller's tags on every run of the job, set as each run opens (a lending loop's: which loop and method)"""
 
     @property
     def schema(self) -> Schema:
@@ -151,6 +153,7 @@ def common_tags(ctx: RunContext, family: str, role: str) -> dict[str, str]:
         "thinfile.schema_fingerprint": ctx.schema.fingerprint,
         "thinfile.git_commit": tracking.git_commit(),
         "thinfile.split_method": ctx.split.method,
+        **ctx.tags,
     }
 
 

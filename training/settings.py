@@ -338,6 +338,9 @@ class PromotionGate(Section):
     )
 
 
+MIN_BOOTSTRAP_DRAWS = 100
+
+
 class LoopSettings(Section):
     """What `thinfile loop` runs: the world's size, the methods, the exploration sweep and the generations."""
 
@@ -351,6 +354,12 @@ class LoopSettings(Section):
     log_runs: bool = Field(True, description="log each method's champion as an MLflow run (the comparison)")
     closed_share_target: float = Field(0.5, ge=0, le=1, description="share of the floor-to-ceiling gap to close")
     gap_target: float = Field(0.02, ge=0, description="AUC a bureau-era book should cost a booked-only model")
+    bootstrap_draws: int = Field(
+        200,
+        ge=0,
+        description="resamples of the test applicants behind each compared figure's 95% interval (seeded by seed; "
+        "0: no intervals)",
+    )
 
     @field_validator("methods")
     @classmethod
@@ -360,6 +369,16 @@ class LoopSettings(Section):
             named = ", ".join(m[:40] for m in unknown[:5])
             raise ValueError(f"unknown reject-inference method(s) {named}; each is one of {', '.join(METHODS)}")
         return methods
+
+    @field_validator("bootstrap_draws")
+    @classmethod
+    def _enough_draws(cls, draws: int) -> int:
+        if 0 < draws < MIN_BOOTSTRAP_DRAWS:
+            raise ValueError(
+                f"a 95% interval needs at least {MIN_BOOTSTRAP_DRAWS} resamples (2.5% of them beyond each end); got "
+                f"{draws} (0: no intervals)"
+            )
+        return draws
 
 
 class PipelineConfig(Section):

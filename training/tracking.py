@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,9 +17,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.data.dataset import Dataset
+from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.fluent import ActiveRun
 
 from thinfile.features.jsonio import dumps
+from thinfile.features.lifetime import signals_held
 from thinfile.features.scratch import process_alive
 from thinfile.training.evaluate import Evaluation
 from thinfile.training.registry import (
@@ -175,6 +180,39 @@ def mark_killed(run_id: str, why: str, client: MlflowClient | None = None) -> No
     client.set_terminated(run_id, status="KILLED")
 
 
+STOPPED_WHILE_OPEN = "the process was stopped (Ctrl-C or SIGTERM) while the run was being logged"
+
+
+@contextlib.contextmanager
+def open_run(**start: object) -> Iterator[ActiveRun]:
+    """`mlflow.start_run(**start)` as a `with` block that ends the run FINISHED, FAILED on an error, and KILLED when
+    the process is stopped inside it (Ctrl-C, SIGTERM: an exception that is not an Exception), its `thinfile.ended`
+    tag saying so. MLflow's own `with` ends a stopped run FAILED, like one whose code failed; and a Ctrl-C arriving
+    as the run is made, before its `with` is entered, left it RUNNING: here it waits until the run can be ended."""
+    run = None
+    status = RunStatus.FINISHED
+    try:
+        with signals_held(signal.SIGINT, signal.SIGTERM):
+            run = mlflow.start_run(**start)  # type: ignore[arg-type]
+        yield run
+    except Exception:
+        status = RunStatus.FAILED
+        raise
+    except BaseException:
+        status = RunStatus.KILLED
+        raise
+    finally:
+        active = mlflow.active_run()
+        if run is not None and active is not None and active.info.run_id == run.info.run_id:  # not ended inside
+            if status == RunStatus.FINISHED:
+                mlflow.end_run()
+            else:  # the stop or the error is what to report, not a store that fails as the run is ended
+                with signals_held(signal.SIGINT, signal.SIGTERM), contextlib.suppress(Exception):
+                    if status == RunStatus.KILLED:
+                        mlflow.set_tag(ENDED_TAG, STOPPED_WHILE_OPEN)
+                    mlflow.end_run(RunStatus.to_string(status))
+
+
 def rows_per_second(fn: Callable[[np.ndarray], object], X: np.ndarray, rows: int) -> float:
     """Throughput of `fn` on up to `rows` rows of the model matrix `X`, after a small warm-up call."""
     sample = X[:rows]
@@ -206,7 +244,7 @@ def log_model_run(
     `datasets` are (dataset, context, tags) logged as the run's inputs (the runs table's Dataset column).
     """
     folder = drawing.root
-    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags={**tags, **process_tags()}) as run:
+    with open_run(experiment_id=experiment, run_name=run_name, tags={**tags, **process_tags()}) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         for dataset, context, dataset_tags in datasets or []:
             mlflow.log_input(dataset, context=context, tags=dataset_tags)

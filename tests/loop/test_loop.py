@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,18 @@ from typer.testing import CliRunner
 from thinfile.cli import app
 from thinfile.features.settings import HistorySettings
 from thinfile.training import tracking
-from thinfile.training.lending_loop.report import write_report
-from thinfile.training.loop import LOOP_TAG, ROLE_TAG, LoopResult, ScorerPolicy, closed_share, log_summary, run_loop
+from thinfile.training.lending_loop.measure import INTERVAL_FIGURES
+from thinfile.training.lending_loop.report import verdict, write_report
+from thinfile.training.loop import (
+    LOOP_TAG,
+    ROLE_TAG,
+    VS_FLOOR,
+    LoopResult,
+    ScorerPolicy,
+    closed_share,
+    log_summary,
+    run_loop,
+)
 from thinfile.training.settings import LoopSettings, TrainConfig, TrainingSettings
 
 runner = CliRunner()
@@ -158,3 +169,67 @@ def test_the_report_names_its_test_size_and_seed_and_what_it_did_not_run(tmp_pat
     html = " ".join((tmp_path / "lending-loop.html").read_text().split())
     assert f"Measured on {n:,} through-the-door test applicants with one seed (0)" in html
     assert "No exploration share was run." in html and "No later generation was run." in html
+
+
+@pytest.mark.slow
+def test_every_compared_figure_has_a_95_percent_interval_around_it(loop_result):
+    rows = [r.metrics for r in loop_result.runs] + loop_result.exploration + loop_result.generations
+    figures = [*INTERVAL_FIGURES, VS_FLOOR, "ceiling_auc", "gap_to_ceiling"]
+    for row in rows:
+        shown = [k for k in figures if f"{k}_low" in row]
+        assert "truth_auc" in shown
+        for key in shown:
+            assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"], key
+    floor, parcel, ceiling = (loop_result.run(m).metrics for m in ("none", "parcel", "ceiling"))
+    assert VS_FLOOR not in floor and f"{VS_FLOOR}_low" in parcel and f"{VS_FLOOR}_low" in ceiling
+    # paired: the same resamples for both models, so the difference is known better than either AUC alone
+    assert (
+        ceiling[f"{VS_FLOOR}_high"] - ceiling[f"{VS_FLOOR}_low"] < ceiling["truth_auc_high"] - ceiling["truth_auc_low"]
+    )
+    later = [g for g in loop_result.generations if g["generation"] == 2]
+    assert all("gap_to_ceiling_low" in g for g in later)
+    head = loop_result.headline()
+    assert head["bootstrap_draws"] == 200
+    assert (head["gap_auc_low"], head["gap_auc_high"]) == (ceiling[f"{VS_FLOOR}_low"], ceiling[f"{VS_FLOOR}_high"])
+    assert head["best_method_vs_floor_within_noise"] == (
+        head["best_method_vs_floor_low"] <= 0 <= head["best_method_vs_floor_high"]
+    )
+
+
+@pytest.mark.slow
+def test_the_generations_table_shows_each_generation_s_booked_share(loop_result, tmp_path):
+    files = write_report(loop_result.to_dict(), tmp_path)
+    rows = _html_table(Path(files["html"]).read_text(), "Policy generations")
+    assert rows[0][:3] == ["generation", "method", "booked"]
+    for row, generation in zip(rows[1:], loop_result.generations, strict=True):
+        assert row[2] == f"{100 * generation['booked_share']:.1f}%"
+
+
+def _html_table(html: str, caption: str) -> list[list[str]]:
+    """The cells of the report's table with `caption`, row by row (header first), as text."""
+    table = html.split(f"<caption>{caption}</caption>", 1)[1].split("</table>", 1)[0]
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in table.split("<tr")[1:]]
+
+
+def _headline(**figures: object) -> dict[str, object]:
+    head: dict[str, object] = {
+        "floor_auc": 0.8092, "ceiling_auc": 0.8138, "gap_auc": 0.0046, "gap_auc_rejects": 0.0066, "gap_target": 0.02,
+        "gap_target_met": False, "test_applicants": 40_000, "seed": 0, "bootstrap_draws": 200,
+        "best_method": "fuzzy", "best_method_auc": 0.8095, "best_method_closed": 0.05, "best_method_thin_lift": 0.001,
+        "best_method_vs_floor": 0.0003, "closed_target": 0.5, "closed_target_met": False,
+    }  # fmt: skip
+    return head | figures
+
+
+def test_the_headline_says_when_a_method_s_lead_on_the_floor_is_within_the_noise():
+    noise = {"best_method_vs_floor_low": -0.0002, "best_method_vs_floor_high": 0.0008}
+    banner, findings = verdict(_headline(**noise, best_method_vs_floor_within_noise=True))
+    assert "(best: fuzzy, 5%, within the sampling noise of the test applicants)" in banner.text
+    assert "Its AUC minus the floor's, +0.0003 (95% interval -0.0002 to 0.0008), is within the sampling noise" in (
+        " ".join(findings)
+    )
+    assert "each interval is the 95% range over 200 bootstrap resamples of those applicants" in banner.text
+    clear = {"best_method_vs_floor_low": 0.0001, "best_method_vs_floor_high": 0.0005}
+    banner, findings = verdict(_headline(**clear, best_method_vs_floor_within_noise=False))
+    assert "within the sampling noise" not in banner.text
+    assert "is beyond the sampling noise of the test applicants (its 95% interval excludes 0)" in " ".join(findings)

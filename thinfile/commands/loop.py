@@ -137,8 +137,11 @@ def _print(result: object) -> None:
         )
     show(table)
     results.print("* at the history's expected bad rate")
+    interval = ""
+    if "gap_auc_low" in head:
+        interval = f"95% interval {head['gap_auc_low']:.4f} to {head['gap_auc_high']:.4f}; "
     results.print(
-        f"gap floor -> ceiling {head['gap_auc']:.4f} (target {head['gap_target']:g}: "
+        f"gap floor -> ceiling {head['gap_auc']:.4f} ({interval}target {head['gap_target']:g}: "
         f"{'met' if head['gap_target_met'] else 'NOT met'}); {head['closed_target']:.0%} of it closed by a method or "
         f"an exploration share: {'yes' if head['closed_target_met'] else 'NO'}"
     )

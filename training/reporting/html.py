@@ -19,7 +19,7 @@ from thinfile.training.reporting.figures import svg_data_uri
 TEMPLATES = Path(__file__).parent / "templates"
 NA = "n/a"
 
-Kind = Literal["text", "int", "num", "g", "pct", "pct_ci", "yesno"]
+Kind = Literal["text", "int", "num", "g", "pct", "pct_ci", "num_ci", "yesno"]
 
 
 @cache
@@ -68,12 +68,15 @@ def format_value(v: Any, kind: str = "num", digits: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One table column: the row key, its header, how to format it, and an optional flag test (drawn in red)."""
+    """One table column: the row key, its header, how to format it, an optional flag test (drawn in red) and the
+    digits after the point (None: the kind's own). A `*_ci` kind shows the row's `<key>_low` and `<key>_high` after
+    the value, as its interval."""
 
     key: str
     header: str = ""
     kind: Kind = "num"
     flag: Callable[[Mapping[str, Any]], bool] | None = None
+    digits: int | None = None
 
     @property
     def title(self) -> str:
@@ -97,14 +100,18 @@ class Table:
 def _cell(row: Mapping[str, Any], col: Column, first: bool) -> Cell:
     v = row.get(col.key)
     classes = ["l"] if first or col.kind == "text" else []
-    if col.kind == "pct_ci":
-        text = format_value(v, "pct")
+    if col.kind in ("pct_ci", "num_ci"):
+        pct = col.kind == "pct_ci"
+        text = format_value(v, "pct" if pct else "num", col.digits)
         low: Any = row.get(f"{col.key}_low")
         high: Any = row.get(f"{col.key}_high")
         if not _missing(v) and not _missing(low) and not _missing(high):
-            text += f" ({100 * float(low):.0f}–{100 * float(high):.0f})"
+            scale, digits = (100, 0) if pct else (1, 3)
+            digits = digits if col.digits is None else col.digits
+            to = " to " if float(low) < 0 else "–"  # a minus sign beside a dash reads as a range of its own
+            text += f" ({scale * float(low):.{digits}f}{to}{scale * float(high):.{digits}f})"
     else:
-        text = format_value(v, col.kind)
+        text = format_value(v, col.kind, col.digits)
     if text == NA:
         classes.append("muted")
     elif col.flag is not None and col.flag(row):
