@@ -297,8 +297,8 @@ def compare_methods(
     runs: list[MethodRun] = []
     job = _loop_settings(settings)
     kgb: Callable[[np.ndarray], np.ndarray] | None = None
-    test = split_frame(seen, schema, settings.train)
-    truth = TruthSet.from_frame(test.test, schema)
+    ttd = split_frame(seen, schema, settings.train)
+    truth = TruthSet.from_frame(ttd.test, schema)
     history = truth.history()
     for method in methods:
         role = "floor" if method == FLOOR else "ceiling" if method == CEILING else "method"
@@ -347,7 +347,7 @@ def compare_methods(
         if run is not floor:
             run.metrics[VS_FLOOR] = run.metrics["truth_auc"] - floor.metrics["truth_auc"]
         found, run.draws = measured(
-            run.scorer.predict_pd(test.X_test), truth, bootstrap, floor.draws if run is not floor else None
+            run.scorer.predict_pd(ttd.X_test), truth, bootstrap, floor.draws if run is not floor else None
         )
         run.metrics.update(found)
     return runs

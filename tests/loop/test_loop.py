@@ -225,7 +225,7 @@ def test_the_headline_says_when_a_method_s_lead_on_the_floor_is_within_the_noise
     noise = {"best_method_vs_floor_low": -0.0002, "best_method_vs_floor_high": 0.0008}
     banner, findings = verdict(_headline(**noise, best_method_vs_floor_within_noise=True))
     assert "(best: fuzzy, 5%, within the sampling noise of the test applicants)" in banner.text
-    assert "Its AUC minus the floor's, +0.0003 (95% interval -0.0002 to 0.0008), is within the sampling noise" in (
+    assert "Its AUC minus the floor's, +0.00030 (95% interval -0.00020 to 0.00080), is within the sampling noise" in (
         " ".join(findings)
     )
     assert "each interval is the 95% range over 200 bootstrap resamples of those applicants" in banner.text

@@ -27,7 +27,7 @@ METHOD_COLOURS = {
     "ceiling": "#1e8449",
 }
 
-AUC_VS_FLOOR = Column("truth_auc_vs_floor", "AUC minus the floor's", "num_ci", digits=4)
+AUC_VS_FLOOR = Column("truth_auc_vs_floor", "AUC minus the floor's", "num_ci", digits=5)  # leads of 0.0002
 COMPARISON_COLUMNS = [
     Column("method", kind="text"),
     Column("role", kind="text"),
@@ -165,11 +165,11 @@ NOISE = {
 }
 
 
-def _ci(head: Mapping[str, Any], key: str) -> str:
+def _ci(head: Mapping[str, Any], key: str, digits: int = 4) -> str:
     """' (95% interval low to high)' of `key` in the headline; nothing without an interval."""
     if f"{key}_low" not in head:
         return ""
-    return f" (95% interval {head[f'{key}_low']:.4f} to {head[f'{key}_high']:.4f})"
+    return f" (95% interval {head[f'{key}_low']:.{digits}f} to {head[f'{key}_high']:.{digits}f})"
 
 
 def _vs_floor(head: Mapping[str, Any], key: str) -> str:
@@ -177,7 +177,7 @@ def _vs_floor(head: Mapping[str, Any], key: str) -> str:
     if f"{key}_vs_floor_within_noise" not in head:
         return ""
     return (
-        f" Its AUC minus the floor's, {head[f'{key}_vs_floor']:+.4f}{_ci(head, f'{key}_vs_floor')}, is "
+        f" Its AUC minus the floor's, {head[f'{key}_vs_floor']:+.5f}{_ci(head, f'{key}_vs_floor', 5)}, is "
         f"{NOISE[head[f'{key}_vs_floor_within_noise']]}."
     )
 
