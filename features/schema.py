@@ -11,7 +11,7 @@ import string
 import warnings
 from collections.abc import Callable, Mapping
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -554,9 +554,33 @@ _HASHED_ALIKE = frozenset({"string", "empty", "integer", "floating", "boolean"})
 _BLOCK_ROWS = 4096
 
 
+_WHOLE_LEVEL = re.compile(r"-?[0-9]+")
+
+
+@lru_cache(maxsize=256)
+def whole_levels(levels: tuple[str, ...]) -> dict[int, str]:
+    """The declared levels written as whole numbers, by the number each writes ("09" under 9, "10" under 10); a
+    number two levels write ("9" and "09") under the one written plainly, or none."""
+    by_number: dict[int, list[str]] = {}
+    for level in levels:
+        if _WHOLE_LEVEL.fullmatch(level):
+            by_number.setdefault(int(level), []).append(level)
+    return {
+        n: str(n) if str(n) in written else written[0]
+        for n, written in by_number.items()
+        if len(written) == 1 or str(n) in written
+    }
+
+
+def _whole_level(number: int, levels: tuple[str, ...]) -> str:
+    """The declared level that writes `number` ("09" for 9, as a CSV reader reads that cell), else its plain text."""
+    return whole_levels(levels).get(number, str(number))
+
+
 def _level_named_by(text: str, levels: tuple[str, ...]) -> str | None:
     """The declared integer level that text writing a whole number another way names (' 2', '2.0', '02', '+2' for
-    level '2': what a CSV reader makes of them when the rest of the column is numbers), else None."""
+    level '2'; '9' for level '09': what a CSV reader makes of them when the rest of the column is numbers), else
+    None."""
     if "_" in text or not text.isascii():
         return None
     try:
@@ -565,24 +589,24 @@ def _level_named_by(text: str, levels: tuple[str, ...]) -> str | None:
         return None
     if not (np.isfinite(x) and x.is_integer() and abs(x) < MAX_EXACT_INT):
         return None
-    level = str(int(x))
-    return level if level in levels else None
+    return whole_levels(levels).get(int(x))
 
 
 def category_text(value: object, levels: tuple[str, ...]) -> str:
     """A present value as category text: text as given, or the integer level it writes another way (' 2' or
-    '2.0' for '2', whatever else its column holds); integers, and floats that are whole numbers, as integers ("3"
-    for 3 and 3.0) unless the float's own text is a declared level."""
+    '2.0' for '2', '9' for '09', whatever else its column holds); integers, and floats that are whole numbers, as
+    the integer level they name ("09" for 9 where that is declared) or as integers ("3" for 3 and 3.0) unless the
+    float's own text is a declared level."""
     if isinstance(value, str):
         return value if value in levels else _level_named_by(value, levels) or value
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, np.integer)):
-        return str(int(value))
+        return _whole_level(int(value), levels)
     if isinstance(value, (float, np.floating)):
         text = str(value)
         if text not in levels and np.isfinite(value) and float(value).is_integer():
-            return str(int(value))
+            return _whole_level(int(value), levels)
         return text
     return str(value)
 

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -32,7 +31,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError, SchemaValidator, from_json, to_json
 
-from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema, category_text
+from thinfile.features.schema import DIMENSIONS, Feature, FeatureType, Schema, category_text, whole_levels
 from thinfile.features.words import MISSING_REQUIRED
 from thinfile.training.scorer.explain import DEFAULT_TOP_REASONS
 
@@ -53,11 +52,11 @@ def _code_as_text(value: object, levels: tuple[str, ...]) -> object:
 
 
 def integer_coded(f: Feature) -> bool:
-    """A category whose levels are all integers written as text ("0", "1", ...), as a lender's codes are."""
-    return f.type is FeatureType.category and all(_INTEGER.fullmatch(level) for level in f.levels)
+    """A category whose levels are all integers written as text ("0", "1", ... or "01", "02", ...), each a number
+    no other level writes, as a lender's codes are."""
+    return f.type is FeatureType.category and len(whole_levels(f.levels)) == len(f.levels)
 
 
-_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 _NUMBER_TYPES = frozenset({"int_type", "float_type"})
 
 
