@@ -4,13 +4,14 @@ check` and `train` warn with it before the fit."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from thinfile.features.infer import small_groups
-from thinfile.features.schema import Schema, protected_values
+from thinfile.features.schema import MISSING_GROUP, Schema, protected_values
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.validate import ValidationReport
 from thinfile.features.words import clipped, counted
@@ -58,7 +59,8 @@ def audit_rows(
 ) -> AuditRows:
     """Rows that break the schema (a value out of range, an undeclared code, an outcome that is not 0/1) are set
     aside as training sets them aside, never scored as missing; then every row (`all_rows`) or the test part of
-    the split `thinfile train` makes of this table (same checks, same seed)."""
+    the split `thinfile train` makes of this table (same checks, same seed), but for the applicants a lending
+    history's earlier policy rejected: the audit judges rows with an outcome, as training's own audit does."""
     try:
         prepared = prepare(frame, schema, settings.checks, source=source, to_train=not all_rows, report=report)
         kept = prepared.frame if all_rows else split_frame(prepared.frame, schema, settings.train).test
@@ -73,6 +75,10 @@ def audit_rows(
     what = f"{source} (every row, --all-rows)" if all_rows else f"{source} (held-out test part)"
     if len(prepared.rejects):
         what += f"; {set_aside_words(prepared.rejects, schema.target)} left out, as training leaves them out"
+    unbooked = kept[schema.target].isna().to_numpy()
+    if unbooked.any():  # a rejected applicant of a lending history: no outcome to judge a decision by
+        what += f"; {counted(int(unbooked.sum()), 'applicant')} the earlier policy rejected (no outcome) left out"
+        kept = kept[~unbooked].reset_index(drop=True)
     return AuditRows(kept, prepared.rejects, what, prepared.data_hash)
 
 
@@ -88,6 +94,40 @@ def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, 
     return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows)
 
 
+def group_labels(
+    frame: pd.DataFrame,
+    columns: list[str],
+    categories: Mapping[str, Collection[str]] | None = None,
+    names: Mapping[str, Mapping[str, str]] | None = None,
+) -> np.ndarray:
+    """One string label per row: the group of one attribute, or 'a & b' for an intersection; coded values by
+    their names where `names` (`Schema.group_names`) labels them.
+
+    A row missing any part of an intersection (or, given `categories`, holding a value a part does not
+    declare) belongs to no intersection group: its label is MISSING_GROUP.
+    """
+    names = names or {}
+    parts = [protected_values(frame[c], names.get(c)) for c in columns]
+    if len(parts) == 1:
+        return parts[0].astype(object)
+    out = parts[0].astype(object)
+    unknown = np.zeros(len(frame), dtype=bool)
+    for column, p in zip(columns, parts, strict=True):
+        unknown |= p == MISSING_GROUP
+        if categories is not None and column in categories:
+            unknown |= ~np.isin(p, list(categories[column]))
+    for p in parts[1:]:
+        out = np.char.add(np.char.add(out.astype(str), INTERSECTION_SEP), p.astype(str)).astype(object)
+    out[unknown] = MISSING_GROUP
+    return out
+
+
+def group_rows(labels: np.ndarray) -> pd.Series:
+    """Rows of each group of `group_labels` that holds any, by label; rows in no group (MISSING_GROUP) not
+    counted."""
+    return pd.Series(labels[labels != MISSING_GROUP], dtype=object).value_counts().sort_index()
+
+
 def crossed_attributes(schema: Schema) -> list[str]:
     """The protected attributes the audit also crosses (the first two), or none."""
     return list(schema.protected_names[:2]) if len(schema.protected_names) >= 2 else []
@@ -100,19 +140,7 @@ def crossed_too_small(test: pd.DataFrame, schema: Schema, min_rows: int) -> list
     columns = crossed_attributes(schema)
     if not columns or any(c not in test.columns for c in columns):
         return []
-    counts = test[columns].value_counts(sort=False)
-    counts = counts[counts.to_numpy() > 0]
-    named = [
-        protected_values(pd.Series(counts.index.get_level_values(i)), schema.group_names.get(c))
-        for i, c in enumerate(columns)
-    ]
-    declared = schema.protected_groups
-    keep = np.ones(len(counts), dtype=bool)
-    for c, name in zip(columns, named, strict=True):
-        keep &= np.isin(name, declared[c])
-    cells = INTERSECTION_SEP.join(columns)
-    labels = np.char.add(np.char.add(named[0].astype(str), INTERSECTION_SEP), named[1].astype(str))
-    sizes = pd.Series(counts.to_numpy()[keep], index=labels[keep]).groupby(level=0).sum()
+    sizes = group_rows(group_labels(test, columns, schema.protected_groups, schema.group_names))
     few = sizes[sizes < min_rows].sort_values(kind="stable")
     if few.empty:
         return []
@@ -126,6 +154,7 @@ def crossed_too_small(test: pd.DataFrame, schema: Schema, min_rows: int) -> list
         if judged < 2
         else "they will be listed, not judged"
     )
+    cells = INTERSECTION_SEP.join(columns)
     return [
         f"protected {cells}: {len(few):,} of {len(sizes):,} crossed groups have fewer than the {min_rows:,} rows "
         f"the fairness audit needs to judge a group (audit.min_group_rows) in {HELD_OUT}: {listed}{more}; "

@@ -12,7 +12,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from thinfile.features.schema import DIMENSIONS
-from thinfile.training.fairness.metrics import group_labels
+from thinfile.training.audit_groups import group_labels
 from thinfile.training.registry import client
 from thinfile.training.reporting import new_figure
 from thinfile.training.reporting.drawing import Plots, draw_pngs

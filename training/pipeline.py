@@ -357,18 +357,18 @@ def train_frame(
     )
     for warning in warned:
         say(f"warning: {warning}")
-    for warning in (
-        *undeclared_protected(prepared.frame, schema),
-        *protected_without_value(prepared.frame, schema),
-        *too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows),
-    ):
-        say(f"warning: {warning}")
     ttd, truth = split, None
     if schema.booked_column:
         split = booked_split(ttd)
         truth = lending_truth(ttd)
         booked, applied = len(split.rows_of("train")), len(ttd.rows_of("train"))
         say(f"{booked:,} of {applied:,} training applicants were booked (outcomes known)")
+    for warning in (
+        *undeclared_protected(prepared.frame, schema),
+        *protected_without_value(prepared.frame, schema),
+        *too_small_to_audit(prepared.frame, split.test, schema, settings.audit.min_group_rows),
+    ):
+        say(f"warning: {warning}")
     ctx = RunContext(
         prepared,
         split,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from thinfile.features.infer import undeclared_protected
 from thinfile.features.schema import parse_schema
-from thinfile.training.audit_groups import crossed_too_small, too_small_to_audit
+from thinfile.training.audit_groups import audit_rows, crossed_too_small, too_small_to_audit
+from thinfile.training.fairness.audit import build_report
+from thinfile.training.scorer.policy import Cutoffs
+from thinfile.training.scorer.scale import ScoreScale
+from thinfile.training.settings import TrainingSettings
 
 SCHEMA = {
     "name": "lender",
@@ -87,3 +93,48 @@ def test_an_undeclared_protected_value_that_differs_only_in_case_says_which_decl
     (said,) = undeclared_protected(table, schema)
     assert said.startswith("protected attribute sex: values the schema does not declare: 'f' (3 rows)")
     assert "once case and spaces are ignored 'f' is 'F'" in said
+
+
+BOOK = {
+    "name": "history",
+    "version": 1,
+    "id_column": "id",
+    "target": "bad",
+    "booked_column": "booked",
+    "protected": [{"name": "region", "categories": ["n", "s"]}, {"name": "gender", "categories": ["f", "m"]}],
+    "features": [{"name": "x", "type": "float", "min": 0, "max": 1, "dimension": "capacity", "reason": "Low"}],
+}
+
+
+def _history(rows: int = 3000) -> pd.DataFrame:
+    """A lending history: half its applicants booked (the rest have no outcome), some with no gender."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "id": range(rows),
+            "x": rng.uniform(0, 1, rows),
+            "region": rng.choice(["n", "s"], rows, p=[0.8, 0.2]),
+            "gender": rng.choice(["f", "m"], rows),
+            "booked": rng.integers(0, 2, rows),
+        }
+    )
+    table["bad"] = np.where(table["booked"] == 1, rng.integers(0, 2, rows), np.nan)
+    table.loc[rng.choice(rows, 200, replace=False), "gender"] = None
+    return table
+
+
+def test_the_audited_rows_of_a_lending_history_are_its_booked_rows() -> None:
+    table = _history()
+    rows = audit_rows(table, parse_schema(BOOK), TrainingSettings(), all_rows=True)
+    assert sorted(rows.frame["id"]) == sorted(str(i) for i in table.loc[table["booked"] == 1, "id"])
+
+
+def test_schema_check_counts_each_crossed_group_as_the_fairness_audit_does() -> None:
+    schema = parse_schema(BOOK)
+    held_out = audit_rows(_history(), schema, TrainingSettings(), all_rows=False).frame
+    (warning,) = crossed_too_small(held_out, schema, min_rows=10_000)
+    said = {group: int(rows) for group, rows in re.findall(r"'(\w & \w)' (\d+) rows", warning)}
+    score, cut = np.linspace(300, 850, len(held_out)), Cutoffs(approve=600, refer=500)
+    report = build_report(held_out, schema, np.full(len(held_out), 0.1), score, scale=ScoreScale(), cutoffs=cut)
+    crossed = report.attributes[-1].groups["rows"]
+    assert said == {group: int(rows) for group, rows in crossed.items() if rows > 0}

@@ -20,7 +20,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import roc_auc_score
 
-from thinfile.features.schema import parse_schema
+from thinfile.features.schema import MISSING_GROUP, parse_schema
 from thinfile.training.fairness.audit import (
     BASELINE_CANNOT_REACH,
     ERR_MISSING_COLUMNS,
@@ -32,7 +32,6 @@ from thinfile.training.fairness.audit import (
 )
 from thinfile.training.fairness.impact import WHY_MISSING, WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
-    MISSING_GROUP,
     approve_at_bad_rate,
     decision_frame,
     wilson_interval,

@@ -22,7 +22,7 @@ _WHERE = {
     "FairnessLimits": "thinfile.training.settings",
     "FairnessReport": "thinfile.training.fairness.audit",
     "InclusionLift": "thinfile.training.fairness.audit",
-    "MISSING_GROUP": "thinfile.training.fairness.metrics",
+    "MISSING_GROUP": "thinfile.features.schema",
     "MITIGATED_FAMILY": "thinfile.training.fairness.mitigation",
     "ProxyAudit": "thinfile.training.fairness.audit",
     "Reweighing": "thinfile.training.fairness.mitigation",
@@ -35,8 +35,8 @@ _WHERE = {
     "disparate_impact": "thinfile.training.fairness.impact",
     "fairness_report": "thinfile.training.fairness.audit",
     "fit_reweighed": "thinfile.training.fairness.mitigation",
-    "group_labels": "thinfile.training.fairness.metrics",
-    "protected_values": "thinfile.training.fairness.metrics",
+    "group_labels": "thinfile.training.audit_groups",
+    "protected_values": "thinfile.features.schema",
     "render_html": "thinfile.training.fairness.report",
     "reweighing_weights": "thinfile.training.fairness.mitigation",
     "risk_frame": "thinfile.training.fairness.metrics",
@@ -81,6 +81,8 @@ __getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)
 
 
 if TYPE_CHECKING:
+    from thinfile.features.schema import MISSING_GROUP, protected_values
+    from thinfile.training.audit_groups import group_labels
     from thinfile.training.fairness.audit import (
         BASELINE_CANNOT_REACH,
         VERDICTS,
@@ -100,11 +102,8 @@ if TYPE_CHECKING:
         disparate_impact,
     )
     from thinfile.training.fairness.metrics import (
-        MISSING_GROUP,
         approve_at_bad_rate,
         decision_frame,
-        group_labels,
-        protected_values,
         risk_frame,
         wilson_interval,
     )

@@ -18,24 +18,21 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from thinfile.features import jsonio
-from thinfile.features.schema import Schema
+from thinfile.features.schema import MISSING_GROUP, Schema, protected_values
 from thinfile.features.settings import ValidationSettings
 from thinfile.features.validate import require_frame
 from thinfile.features.words import clipped, counted
-from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes
+from thinfile.training.audit_groups import INTERSECTION_SEP, FairnessError, crossed_attributes, group_labels
 from thinfile.training.evaluate import metric_token, metric_tokens, thin_file_mask
 from thinfile.training.fairness.impact import WHY_UNDECLARED, disparate_impact
 from thinfile.training.fairness.metrics import (
-    MISSING_GROUP,
     approve_at_bad_rate,
     auc,
     calibration_table,
     decision_frame,
     default_rate_among_approved,
-    group_labels,
     intersection_categories,
     pd_bins,
-    protected_values,
     range_interval,
     rate_draws,
     risk_frame,

@@ -33,7 +33,6 @@ from fairlearn.metrics import (
 from scipy.stats import beta, binomtest
 from sklearn.metrics import roc_auc_score
 
-from thinfile.features.schema import MISSING_GROUP, protected_values
 from thinfile.training.audit_groups import INTERSECTION_SEP
 
 
@@ -205,34 +204,6 @@ def calibration_table(defaulted: np.ndarray, pd_: np.ndarray, groups: np.ndarray
     table.columns = CALIBRATION_COLUMNS
     table["rows"] = table["rows"].astype(int)
     return table
-
-
-def group_labels(
-    frame: pd.DataFrame,
-    columns: list[str],
-    categories: Mapping[str, Collection[str]] | None = None,
-    names: Mapping[str, Mapping[str, str]] | None = None,
-) -> np.ndarray:
-    """One string label per row: the group of one attribute, or 'a & b' for an intersection; coded values by
-    their names where `names` (`Schema.group_names`) labels them.
-
-    A row missing any part of an intersection (or, given `categories`, holding a value a part does not
-    declare) belongs to no intersection group: its label is MISSING_GROUP.
-    """
-    names = names or {}
-    parts = [protected_values(frame[c], names.get(c)) for c in columns]
-    if len(parts) == 1:
-        return parts[0].astype(object)
-    out = parts[0].astype(object)
-    unknown = np.zeros(len(frame), dtype=bool)
-    for column, p in zip(columns, parts, strict=True):
-        unknown |= p == MISSING_GROUP
-        if categories is not None and column in categories:
-            unknown |= ~np.isin(p, list(categories[column]))
-    for p in parts[1:]:
-        out = np.char.add(np.char.add(out.astype(str), INTERSECTION_SEP), p.astype(str)).astype(object)
-    out[unknown] = MISSING_GROUP
-    return out
 
 
 def intersection_categories(categories: list[Collection[str]]) -> list[str]:

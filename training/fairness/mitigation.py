@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from thinfile.features.schema import Schema
+from thinfile.training.audit_groups import group_labels
 from thinfile.training.champion import fit_champion
 from thinfile.training.fairness.audit import FairnessError
-from thinfile.training.fairness.metrics import decision_frame, group_labels
+from thinfile.training.fairness.metrics import decision_frame
 from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, margin_to_clipped_score
