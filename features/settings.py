@@ -54,7 +54,7 @@ class Home(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="THINFILE_", extra="ignore", frozen=True)
 
-    home: Path = Field(Path("."), description="THINFILE_HOME")
+    home: Path = Field(Path("."), description="the folder holding data/, mlruns/, reports/ and audit/ (THINFILE_HOME)")
 
 
 class TextFiles(BaseSettings):
@@ -64,8 +64,8 @@ class TextFiles(BaseSettings):
 
     csv_encoding: str = Field(
         "utf8",
-        description="a Python codec name: gb18030 for the GBK / GB2312 files Excel saves on a Chinese system, big5, "
-        "cp1252, ...",
+        description="the character encoding of CSV tables (THINFILE_CSV_ENCODING), a Python codec name: gb18030 "
+        "for the GBK / GB2312 files Excel saves on a Chinese system, big5, cp1252, ...",
     )
 
     @field_validator("csv_encoding")

@@ -65,7 +65,7 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=SERVICE_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
 
     host: str = Field("127.0.0.1", description="bind address (THINFILE_HOST); beyond loopback an API key is required")
-    port: int = Field(3000, ge=1, le=65535, description="THINFILE_PORT")
+    port: int = Field(3000, ge=1, le=65535, description="the port the service listens on (THINFILE_PORT)")
     workers: int = Field(2, ge=1, le=64, description="worker processes (THINFILE_WORKERS)")
     model: str = Field(CHAMPION_ALIAS, description="registry alias or version to serve (THINFILE_MODEL)")
     model_name: str | None = Field(
@@ -74,9 +74,14 @@ class ServingSettings(BaseSettings):
     schema_file: str | None = Field(
         None, description="schema YAML of the request contract (THINFILE_SCHEMA_FILE); default the built-in one"
     )
-    api_key: str | None = Field(None, repr=False, description="THINFILE_API_KEY, or read from THINFILE_API_KEY_FILE")
+    api_key: str | None = Field(
+        None, repr=False, description="the key a client sends (THINFILE_API_KEY), or read from THINFILE_API_KEY_FILE"
+    )
     api_key_file: Path | None = Field(None, description="file holding the API key (THINFILE_API_KEY_FILE)")
-    audit_log: Path | None = Field(None, description="THINFILE_AUDIT_LOG; default $THINFILE_HOME/audit/decisions.jsonl")
+    audit_log: Path | None = Field(
+        None,
+        description="the service's decision log (THINFILE_AUDIT_LOG); default $THINFILE_HOME/audit/decisions.jsonl",
+    )
     audit_key: SecretStr | None = Field(
         None, description="secret key of the audit log's input HMAC (THINFILE_AUDIT_KEY), or THINFILE_AUDIT_KEY_FILE"
     )
@@ -95,12 +100,19 @@ class ServingSettings(BaseSettings):
         "(THINFILE_AUDIT_RETRY_S)",
     )
     approve_cutoff: float | None = Field(
-        None, allow_inf_nan=False, description="override the model's approve cut-off (THINFILE_APPROVE_CUTOFF)"
+        None,
+        allow_inf_nan=False,
+        description="override the model's approve cut-off, serving and in batch-score (THINFILE_APPROVE_CUTOFF)",
     )
     refer_cutoff: float | None = Field(
-        None, allow_inf_nan=False, description="override the model's refer cut-off (THINFILE_REFER_CUTOFF)"
+        None,
+        allow_inf_nan=False,
+        description="override the model's refer cut-off, serving and in batch-score (THINFILE_REFER_CUTOFF)",
     )
-    top_reasons: TopReasons = Field(DEFAULT_TOP_REASONS, description="reason codes per answer (THINFILE_TOP_REASONS)")
+    top_reasons: TopReasons = Field(
+        DEFAULT_TOP_REASONS,
+        description="reason codes per answer, and per row batch-score writes (THINFILE_TOP_REASONS)",
+    )
     max_batch_rows: int = Field(1000, ge=1, le=100_000, description="applicants per /score_batch request")
     max_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="largest request body accepted (1,000 full applicants are ~1.1 MB)"

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +31,7 @@ from thinfile.serving.settings import ServingSettings, service_variables
 from thinfile.training.settings import LoopSettings, PromotionGate, TrainingSettings
 
 __all__ = [
+    "ENVIRONMENT_ONLY",
     "SETTINGS_FILE_VARIABLE",
     "BatchSettings",
     "GeneratorParams",
@@ -38,6 +40,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "TrainingSettings",
+    "environment_yaml",
     "load_settings",
     "setting_source",
     "setting_variables",
@@ -323,6 +326,59 @@ def _yaml_lines(
             origin = source([*loc, name]) if active and source else None
             lines.append(pad + mark + dumped.strip()[1:-1] + (f"  # from {origin}" if origin else ""))
     return lines
+
+
+class _SettingsFile(BaseSettings):
+    """THINFILE_SETTINGS_FILE, as `environment_yaml` lists it beside the other variables."""
+
+    settings_file: Path | None = Field(
+        None,
+        description="the YAML file of the sections above (`thinfile --settings FILE` names it for one command); "
+        "THINFILE_<SECTION>__<FIELD> variables win over it",
+    )
+
+
+ENVIRONMENT_ONLY: tuple[type[BaseSettings], ...] = (_SettingsFile, Home, TextFiles, ServingSettings)
+"""The settings commands read from THINFILE_<FIELD> variables alone (a settings file does not set them): the
+service's (batch-score reads its cut-offs and reason count too), where thinfile keeps its files, how CSV tables
+are encoded."""
+
+
+def environment_yaml(environ: Mapping[str, str] | None = None) -> str:
+    """Every variable of `ENVIRONMENT_ONLY` as comment lines to follow `settings_yaml` (the file still reads back as
+    the same settings): each after its description, with its default, or the value `environ` gives it ending in a
+    comment naming the variable it came from; a key's value is never shown."""
+    environ = environ or {}
+    spelt = {k.upper(): k for k, v in environ.items() if v}
+    lines = [
+        "",
+        "# Read from the environment alone (export them; a settings file does not set them): the service's, which "
+        "batch-score reads its cut-offs and reason count from too, where thinfile keeps its files, CSV tables' "
+        "encoding.",
+    ]
+    for model in ENVIRONMENT_ONLY:
+        for name, info in model.model_fields.items():
+            variable = ENV_PREFIX + name.upper()
+            given = spelt.get(variable)
+            if info.description:
+                lines.append(f"# {_yaml_words(info.description)}")
+            if given is None:
+                lines.append(f"# {_yaml_pair(variable, _default_of(info))}")
+            elif not info.repr or info.annotation == SecretStr | None:
+                lines.append(f"# {variable}: (set, not shown)  # from {given}")
+            else:
+                lines.append(f"# {variable}: {' '.join(environ[given].split())}  # from {given}")
+    return "\n".join(lines) + "\n"
+
+
+def _default_of(info: FieldInfo) -> object:
+    default = info.get_default(call_default_factory=True)
+    return str(default) if isinstance(default, Path) else default
+
+
+def _yaml_pair(name: str, value: object) -> str:
+    dumped = yaml.safe_dump({name: value}, default_flow_style=True, width=10**6, allow_unicode=True)
+    return dumped.strip()[1:-1]
 
 
 def _first_paragraph(doc: str | None) -> str | None:

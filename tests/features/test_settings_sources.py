@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -372,3 +373,29 @@ def test_a_file_in_latin1_is_refused_saying_to_save_it_as_utf8(tmp_path: Path) -
     assert out.exit_code == 2
     said = f"settings file {file} is not UTF-8 text (byte #xe9 on line 1); save it as UTF-8"
     assert said in out.output and out.output.count("\n") == 1
+
+
+def _envvars(command: str) -> set[str]:
+    """The environment variables a command's options read, as click declares them."""
+    params = typer.main.get_command(app).commands[command].params  # type: ignore[attr-defined]
+    return {p.envvar for p in params if isinstance(p.envvar, str)}
+
+
+def test_settings_defaults_list_every_variable_batch_score_reads() -> None:
+    out = runner.invoke(app, ["settings", "--defaults"]).stdout
+    listed = {line.split(":")[0].removeprefix("# ") for line in out.splitlines() if line.startswith("# THINFILE_")}
+    assert _envvars("batch-score") <= listed
+
+
+def test_settings_show_a_service_variable_with_the_value_and_variable_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("THINFILE_TOP_REASONS", "6")
+    out = runner.invoke(app, ["settings"]).stdout
+    assert "\n# THINFILE_TOP_REASONS: 6  # from THINFILE_TOP_REASONS\n" in out
+
+
+def test_settings_never_show_a_key_given_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_API_KEY", "a-key-of-twenty-chars")
+    out = runner.invoke(app, ["settings"]).stdout
+    assert "a-key-of-twenty-chars" not in out and "# THINFILE_API_KEY: (set, not shown)" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from thinfile.config import (
     SETTINGS_FILE_VARIABLE,
     Settings,
+    environment_yaml,
     load_settings,
     setting_source,
     setting_variables,
@@ -36,16 +38,20 @@ def settings(
         export THINFILE_SETTINGS_FILE=$PWD/thinfile.yaml
 
     or set one field for one command: THINFILE_BATCH__CHUNK_ROWS=20000 thinfile batch-score ...
-    A command's own flags (--cutoff, --seed, --chunk-rows, ...) win over both.
+    A command's own flags (--cutoff, --seed, --chunk-rows, ...) win over both. Last, as comments: the variables
+    read from the environment alone (the service's, which batch-score's cut-offs and reason count read too,
+    THINFILE_HOME, THINFILE_CSV_ENCODING), each with its default or, set, its value (a key's never shown).
     """
     if defaults:
-        sys.stdout.write("# thinfile's built-in settings\n" + settings_yaml(Settings.model_construct()))
+        sys.stdout.write(
+            "# thinfile's built-in settings\n" + settings_yaml(Settings.model_construct()) + environment_yaml()
+        )
         return
     chosen = load_settings()
     file, variables = settings_file(), setting_variables()
     given = [f"the file {file}"] * bool(file) + [f"the variables {', '.join(variables)}"] * bool(variables)
     head = f"# thinfile's settings: the built-in defaults{''.join(', then ' + g for g in given)}\n"
-    sys.stdout.write(head + settings_yaml(chosen, setting_source))
+    sys.stdout.write(head + settings_yaml(chosen, setting_source) + environment_yaml(os.environ))
 
 
 def register(app: typer.Typer) -> None:
