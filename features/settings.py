@@ -78,6 +78,30 @@ class TextFiles(BaseSettings):
         return "utf8" if name == "utf-8" else name  # pyarrow reads "utf8" without transcoding
 
 
+class ParquetFiles(BaseSettings):
+    """THINFILE_PARQUET_MAX_ROW_GROUPS: the most row groups a Parquet table file may hold."""
+
+    model_config = SettingsConfigDict(env_prefix="THINFILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    parquet_max_row_groups: int = Field(
+        10_000,
+        ge=1,
+        description="a file with more is refused before it is read: each row group costs memory and time whatever "
+        "its rows (its metadata, about 1 KB a column: 20,000 one-row groups of 54 columns take 1.1 GiB to open); "
+        "rewrite such a file with bigger row groups",
+    )
+
+
+def parquet_max_row_groups() -> int:
+    """The most row groups a Parquet table file may hold (THINFILE_PARQUET_MAX_ROW_GROUPS), or ValueError naming a
+    bad value."""
+    try:
+        return ParquetFiles().parquet_max_row_groups
+    except ValidationError as err:
+        why = str(err.errors(include_url=False)[0]["msg"])
+        raise ValueError(f"THINFILE_PARQUET_MAX_ROW_GROUPS: {why}") from None
+
+
 def project_root() -> Path:
     """The folder holding mlruns/ and data/: THINFILE_HOME, else the current directory."""
     return Home().home.resolve()

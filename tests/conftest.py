@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,3 +88,24 @@ def screenshot() -> Callable[..., np.ndarray]:
         return np.asarray(mpimg.imread(png))[..., :3]
 
     return shoot
+
+
+_PEAK = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[2:]).returncode; "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(code)"
+)
+
+
+@pytest.fixture
+def peak_kib(tmp_path: Path) -> Callable[[list[str]], tuple[int, subprocess.CompletedProcess[str]]]:
+    """Run a command in tmp_path; its peak resident memory in KiB (the kernel's count, through a wrapper process
+    whose only child it is) and how it ended."""
+
+    def run(cmd: list[str]) -> tuple[int, subprocess.CompletedProcess[str]]:
+        peak = tmp_path / f"peak-{len(list(tmp_path.glob('peak-*')))}"
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(peak), *cmd], capture_output=True, text=True, cwd=tmp_path, timeout=600
+        )
+        return int(peak.read_text()), done
+
+    return run

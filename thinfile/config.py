@@ -23,7 +23,14 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from thinfile.features.settings import GeneratorParams, HistorySettings, Home, InferSettings, TextFiles
+from thinfile.features.settings import (
+    GeneratorParams,
+    HistorySettings,
+    Home,
+    InferSettings,
+    ParquetFiles,
+    TextFiles,
+)
 from thinfile.features.yamlio import UniqueKeys, YamlFileError, read_yaml
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.processes import SERVER_PID as SERVER_PID_VARIABLE
@@ -173,7 +180,9 @@ def stray_variables(environ: Mapping[str, str]) -> list[str]:
     variable; and two variables for one setting that differ only in case (either could win)."""
     sections = _section_fields()
     service = set(service_variables())
-    others = {ENV_PREFIX + name.upper() for name in (*Home.model_fields, *TextFiles.model_fields)}
+    others = {
+        ENV_PREFIX + name.upper() for name in (*Home.model_fields, *TextFiles.model_fields, *ParquetFiles.model_fields)
+    }
     known = sorted(service | others | {SETTINGS_FILE_VARIABLE, SERVER_PID_VARIABLE})
     fields = [f"{ENV_PREFIX}{s.upper()}{ENV_NESTING}{f.upper()}" for s, names in sections.items() for f in names]
     out = []

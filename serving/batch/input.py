@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from thinfile.features.io import (
     WrongFields,
     is_decoding_error,
     list_parts,
+    most_row_groups,
     not_csv_text,
     one_line_without_end,
     quote_left_open,
@@ -28,10 +29,12 @@ from thinfile.features.io import (
     read_error,
     run_on_field,
     text_encoding,
+    too_many_row_groups,
     with_line_end,
     wrong_encoding,
 )
 from thinfile.features.schema import FeatureType, Schema
+from thinfile.features.settings import ParquetFiles
 from thinfile.features.validate import as_float64, column_problems
 from thinfile.serving.batch.settings import BatchSettings
 
@@ -44,6 +47,7 @@ _CSV_BLOCK_BYTES = 4 << 20
 caches; a row may be up to this long."""
 _SHOWN_PROBLEMS = 3
 MOST_WRONG_FIELD_ROWS = BatchSettings.model_fields["max_wrong_field_rows"].default
+MOST_ROW_GROUPS = ParquetFiles.model_fields["parquet_max_row_groups"].default
 
 
 class BatchInputError(ValueError):
@@ -307,10 +311,16 @@ def _undecodable_rows() -> Iterator[list[UnicodeDecodeError]]:
 
 
 def inspect_part(
-    root: Path, path: Path, schema: Schema, encoding: str = "utf8", most_wrong: int = MOST_WRONG_FIELD_ROWS
+    root: Path,
+    path: Path,
+    schema: Schema,
+    encoding: str = "utf8",
+    most_wrong: int = MOST_WRONG_FIELD_ROWS,
+    most_groups: int = MOST_ROW_GROUPS,
 ) -> InputPart:
     """Open one file, count its rows and check its columns; raise BatchInputError naming the file. Up to
-    `most_wrong` CSV rows may have the wrong number of fields (each becomes a reject)."""
+    `most_wrong` CSV rows may have the wrong number of fields (each becomes a reject); a Parquet file may hold up to
+    `most_groups` row groups."""
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
@@ -320,6 +330,8 @@ def inspect_part(
     try:
         if path.stat().st_size == 0:
             raise BatchInputError(f"{name}: empty file (0 bytes, not even a header, so its columns cannot be checked)")
+        if fmt == "parquet" and (refusal := too_many_row_groups(path, name, most_groups)):
+            raise BatchInputError(refusal)
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
             rows, columns, groups = meta.metadata.num_rows, meta.schema_arrow.names, meta.metadata.num_row_groups
@@ -364,12 +376,13 @@ def inspect_input(path: str | Path, schema: Schema, most_wrong: int = MOST_WRONG
     try:
         files = list_parts(root)
         encoding = text_encoding()
+        most_groups = most_row_groups()
     except TableReadError as err:
         raise BatchInputError(str(err)) from None
     parts, problems = [], []
     for f in files:
         try:
-            parts.append(inspect_part(root, f, schema, encoding, most_wrong))
+            parts.append(inspect_part(root, f, schema, encoding, most_wrong, most_groups))
         except BatchInputError as err:
             problems.append(str(err))
     if problems:
@@ -430,22 +443,40 @@ def _stream(
         return
     # a chunk as its pages are read, not after the row group; a page the writer checksummed is verified
     pf = pq.ParquetFile(part.path, pre_buffer=False, page_checksum_verification=True)
-    start = 0
-    for rg in range(pf.metadata.num_row_groups):
-        n = pf.metadata.row_group(rg).num_rows
+    sizes = [pf.metadata.row_group(rg).num_rows for rg in range(pf.metadata.num_row_groups)]
+    batch_rows = max(min(chunk_rows, _READ_BATCH_ROWS_MAX), _READ_BATCH_ROWS_MIN)
+    for start, groups in row_group_runs(sizes, pending, chunk_rows, batch_rows):
+        if len(groups) == 1:
+            batches = pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=keep, use_threads=False)
+        else:
+            batches = iter(pf.read_row_groups(groups, columns=keep, use_threads=False).combine_chunks().to_batches())
+        offset = start
+        for batch in batches:
+            yield offset, batch
+            offset += batch.num_rows
+
+
+def row_group_runs(
+    sizes: Sequence[int], pending: set[int], chunk_rows: int, run_rows: int
+) -> list[tuple[int, list[int]]]:
+    """(first row, row groups) to read at once: consecutive row groups of `sizes` rows holding a row of a pending
+    chunk and starting in one chunk, up to `run_rows` rows together (a bigger group alone, streamed). Small groups
+    read one by one cost a reader and a batch each, all held until their chunk is complete (20,000 one-row groups:
+    0.8 GiB); a run within one chunk loses no other chunk when a group of it cannot be read."""
+    runs: list[tuple[int, list[int]]] = []
+    start = held = 0
+    for rg, n in enumerate(sizes):
         first, last = start // chunk_rows, (start + n - 1) // chunk_rows
         if n and any(c in pending for c in range(first, last + 1)):
-            offset = start
-            batches = pf.iter_batches(
-                batch_size=max(min(chunk_rows, _READ_BATCH_ROWS_MAX), _READ_BATCH_ROWS_MIN),
-                row_groups=[rg],
-                columns=keep,
-                use_threads=False,
-            )
-            for batch in batches:
-                yield offset, batch
-                offset += batch.num_rows
+            joins = bool(runs) and runs[-1][1][-1] == rg - 1 and runs[-1][0] // chunk_rows == first
+            if joins and held + n <= run_rows:
+                runs[-1][1].append(rg)
+                held += n
+            else:
+                runs.append((start, [rg]))
+                held = n
         start += n
+    return runs
 
 
 def read_chunks(

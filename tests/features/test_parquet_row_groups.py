@@ -1,0 +1,98 @@
+"""A Parquet table of many small row groups is read in memory for its rows, not for each group; its row groups are
+counted from its footer's start; a file of more than THINFILE_PARQUET_MAX_ROW_GROUPS is refused."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from thinfile.features.io import TableReadError, read_table
+from thinfile.features.parquet_footer import declared_row_groups
+
+GROUPS = 4_000
+
+
+@pytest.mark.slow
+def test_schema_infer_reads_every_row_of_one_row_groups_within_3_times_the_memory_of_one_group(
+    population: pd.DataFrame, tmp_path: Path, peak_kib: Callable
+) -> None:
+    rows = pa.Table.from_pandas(population.head(GROUPS), preserve_index=False)
+    pq.write_table(rows, tmp_path / "one.parquet")
+    pq.write_table(rows, tmp_path / "many.parquet", row_group_size=1)
+    peaks, outputs = {}, {}
+    for name in ("one", "many"):
+        cmd = [sys.executable, "-m", "thinfile.cli", "schema", "infer", f"{name}.parquet", "--target", "default_12m"]
+        peaks[name], done = peak_kib(cmd)
+        assert done.returncode == 0, done.stderr
+        outputs[name] = done.stdout
+
+    defaulted = pq.read_table(tmp_path / "many.parquet").column("default_12m").to_pandas().sum()
+    assert pq.ParquetFile(tmp_path / "many.parquet").metadata.num_row_groups == GROUPS
+    assert f"from {GROUPS:,} rows" in outputs["many"] and f"{defaulted} of {GROUPS:,} rows are 1" in outputs["many"]
+    assert peaks["many"] < 3 * peaks["one"], peaks
+
+
+@pytest.mark.parametrize(
+    "table, group_rows",
+    [
+        (pa.table({"id": range(3)}), 1),
+        (pa.table({f"c{i}": range(40) for i in range(30)}), 2),
+        (pa.table({"id": range(0)}), 1),
+        (
+            pa.table(
+                {
+                    "nested": [{"x": i, "y": [i, None]} for i in range(20)],
+                    "flags": [[True, False, None]] * 20,
+                    "pairs": pa.array([[("k", i)] for i in range(20)], pa.map_(pa.string(), pa.int64())),
+                }
+            ),
+            3,
+        ),
+    ],
+    ids=["one column", "thirty columns", "no rows", "nested"],
+)
+def test_the_row_groups_counted_from_a_footers_start_are_those_pyarrow_reads(
+    table: pa.Table, group_rows: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=group_rows)
+    assert declared_row_groups(path) == pq.ParquetFile(path).metadata.num_row_groups
+
+
+def test_a_pandas_written_file_with_its_metadata_has_its_row_groups_counted(tmp_path: Path) -> None:
+    pd.DataFrame({"id": range(10), "region": pd.Categorical(["n", "s"] * 5)}).to_parquet(
+        tmp_path / "t.parquet", row_group_size=3
+    )
+    assert declared_row_groups(tmp_path / "t.parquet") == pq.ParquetFile(tmp_path / "t.parquet").metadata.num_row_groups
+
+
+def test_a_file_that_does_not_end_as_parquet_has_no_row_groups_counted(tmp_path: Path) -> None:
+    (tmp_path / "t.parquet").write_bytes(b"id,income\n1,2\n")
+    assert declared_row_groups(tmp_path / "t.parquet") is None
+
+
+def test_a_table_of_more_row_groups_than_the_setting_is_refused_naming_the_file_and_saying_to_rewrite_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet", row_group_size=1)
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_ROW_GROUPS", "5")
+
+    with pytest.raises(TableReadError) as refused:
+        read_table(tmp_path / "loans.parquet")
+
+    assert "loans.parquet holds 6 row groups, more than the 5" in str(refused.value)
+    assert "rewrite it with bigger row groups" in str(refused.value)
+
+
+def test_a_bad_row_group_limit_is_refused_naming_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet")
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_ROW_GROUPS", "0")
+
+    with pytest.raises(TableReadError, match="THINFILE_PARQUET_MAX_ROW_GROUPS"):
+        read_table(tmp_path / "loans.parquet")
