@@ -19,8 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from thinfile.features.parquet_footer import declared_row_groups
-from thinfile.features.settings import csv_encoding, parquet_max_row_groups
+from thinfile.features.settings import csv_encoding, parquet_max_footer_bytes
 from thinfile.features.words import COMMA_SEPARATED
 
 SUFFIXES = (".parquet", ".csv")
@@ -156,25 +155,40 @@ def text_encoding() -> str:
         raise TableReadError(str(err)) from None
 
 
-def most_row_groups() -> int:
-    """The most row groups a Parquet table file may hold (THINFILE_PARQUET_MAX_ROW_GROUPS), or TableReadError."""
+def most_footer_bytes() -> int:
+    """The largest footer a Parquet table file may hold (THINFILE_PARQUET_MAX_FOOTER_MB), or TableReadError."""
     try:
-        return parquet_max_row_groups()
+        return parquet_max_footer_bytes()
     except ValueError as err:
         raise TableReadError(str(err)) from None
 
 
-def too_many_row_groups(path: Path, name: str, most: int) -> str | None:
-    """Why the Parquet file at `path` is refused when it holds more than `most` row groups, found before its footer
-    is parsed (each row group's metadata costs memory and time whatever its rows); None for any other file."""
-    groups = declared_row_groups(path)
-    if groups is None or groups <= most:
+_PARQUET_END = b"PAR1"
+
+
+def footer_bytes(path: Path) -> int | None:
+    """The length of a Parquet file's footer (its metadata), as the file's last 8 bytes state it (a 4-byte length,
+    then PAR1); None for a file that does not end so (pyarrow, reading it, then says what it is)."""
+    with path.open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size < 12:
+            return None
+        f.seek(size - 8)
+        tail = f.read(8)
+    return int.from_bytes(tail[:4], "little") if tail[4:] == _PARQUET_END else None
+
+
+def footer_too_big(path: Path, name: str, most: int) -> str | None:
+    """Why the Parquet file at `path` is refused when its footer is over `most` bytes, found before pyarrow parses
+    it (its metadata costs memory and time whatever the rows); None for any other file."""
+    size = footer_bytes(path)
+    if size is None or size <= most:
         return None
     return (
-        f"{name} holds {groups:,} row groups, more than the {most:,} a Parquet file may hold (each costs memory "
-        "and time whatever its rows): rewrite it with bigger row groups (pyarrow: "
-        "pq.write_table(table, path, row_group_size=1_000_000); Spark: coalesce before writing), or raise "
-        "THINFILE_PARQUET_MAX_ROW_GROUPS"
+        f"{name}: its metadata (the Parquet footer) is {size / 1e6:,.1f} MB, more than the {most / 1e6:,.1f} MB a "
+        "table file may hold; it holds many small row groups (or a great many columns), each costing memory and "
+        "time whatever its rows: rewrite it with bigger row groups (pyarrow: pq.write_table(table, path, "
+        "row_group_size=1_000_000); Spark: coalesce before writing), or raise THINFILE_PARQUET_MAX_FOOTER_MB"
     )
 
 
@@ -311,9 +325,9 @@ def _parquet_table(path: Path, parts: list[Path]) -> pa.Table:
     """The rows of the table's Parquet files, as `_parquet_dataset` holds them. Each file is read whole, not as a
     dataset scans it: a scan reads each row group on its own, at a cost that grows with their count (a file of
     20,000 one-row groups: 6 GiB and 50 s, where reading it whole takes 1.2 GiB, nearly all its metadata)."""
-    most = most_row_groups()
+    most = most_footer_bytes()
     for f in parts:
-        if refusal := too_many_row_groups(f, str(f), most):
+        if refusal := footer_too_big(f, str(f), most):
             raise TableReadError(refusal)
     dataset = _parquet_dataset(path, parts)
     tables = [_as_in(fragment, dataset.schema) for fragment in dataset.get_fragments()]

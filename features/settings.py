@@ -79,27 +79,28 @@ class TextFiles(BaseSettings):
 
 
 class ParquetFiles(BaseSettings):
-    """THINFILE_PARQUET_MAX_ROW_GROUPS: the most row groups a Parquet table file may hold."""
+    """THINFILE_PARQUET_MAX_FOOTER_MB: the largest metadata (footer) a Parquet table file may hold."""
 
     model_config = SettingsConfigDict(env_prefix="THINFILE_", extra="ignore", frozen=True, env_ignore_empty=True)
 
-    parquet_max_row_groups: int = Field(
-        10_000,
-        ge=1,
-        description="a file with more is refused before it is read: each row group costs memory and time whatever "
-        "its rows (its metadata, about 1 KB a column: 20,000 one-row groups of 54 columns take 1.1 GiB to open); "
-        "rewrite such a file with bigger row groups",
+    parquet_max_footer_mb: float = Field(
+        64.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="a Parquet file whose metadata (its footer, read whole before any row) is larger is refused: "
+        "it grows with row groups x columns, about 110 bytes each (20,000 one-row groups of 54 columns: 117 MB, "
+        "over 1 GiB and seconds to parse), so such a file holds many small row groups; rewrite it with bigger ones",
     )
 
 
-def parquet_max_row_groups() -> int:
-    """The most row groups a Parquet table file may hold (THINFILE_PARQUET_MAX_ROW_GROUPS), or ValueError naming a
-    bad value."""
+def parquet_max_footer_bytes() -> int:
+    """The largest footer a Parquet table file may hold, in bytes (THINFILE_PARQUET_MAX_FOOTER_MB), or ValueError
+    naming a bad value."""
     try:
-        return ParquetFiles().parquet_max_row_groups
+        return int(ParquetFiles().parquet_max_footer_mb * 1e6)
     except ValidationError as err:
         why = str(err.errors(include_url=False)[0]["msg"])
-        raise ValueError(f"THINFILE_PARQUET_MAX_ROW_GROUPS: {why}") from None
+        raise ValueError(f"THINFILE_PARQUET_MAX_FOOTER_MB: {why}") from None
 
 
 def project_root() -> Path:

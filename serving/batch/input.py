@@ -20,8 +20,9 @@ from thinfile.features.io import (
     TableReadError,
     WrongFields,
     is_decoding_error,
+    footer_too_big,
     list_parts,
-    most_row_groups,
+    most_footer_bytes,
     not_csv_text,
     one_line_without_end,
     quote_left_open,
@@ -29,7 +30,6 @@ from thinfile.features.io import (
     read_error,
     run_on_field,
     text_encoding,
-    too_many_row_groups,
     with_line_end,
     wrong_encoding,
 )
@@ -47,7 +47,7 @@ _CSV_BLOCK_BYTES = 4 << 20
 caches; a row may be up to this long."""
 _SHOWN_PROBLEMS = 3
 MOST_WRONG_FIELD_ROWS = BatchSettings.model_fields["max_wrong_field_rows"].default
-MOST_ROW_GROUPS = ParquetFiles.model_fields["parquet_max_row_groups"].default
+MOST_FOOTER_BYTES = int(ParquetFiles.model_fields["parquet_max_footer_mb"].default * 1e6)
 
 
 class BatchInputError(ValueError):
@@ -316,11 +316,11 @@ def inspect_part(
     schema: Schema,
     encoding: str = "utf8",
     most_wrong: int = MOST_WRONG_FIELD_ROWS,
-    most_groups: int = MOST_ROW_GROUPS,
+    most_footer: int = MOST_FOOTER_BYTES,
 ) -> InputPart:
     """Open one file, count its rows and check its columns; raise BatchInputError naming the file. Up to
-    `most_wrong` CSV rows may have the wrong number of fields (each becomes a reject); a Parquet file may hold up to
-    `most_groups` row groups."""
+    `most_wrong` CSV rows may have the wrong number of fields (each becomes a reject); a Parquet file's footer may
+    hold up to `most_footer` bytes."""
     name = str(path.relative_to(root)) if root.is_dir() else path.name
     fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
     partition = hive_keys(root, path)
@@ -330,7 +330,7 @@ def inspect_part(
     try:
         if path.stat().st_size == 0:
             raise BatchInputError(f"{name}: empty file (0 bytes, not even a header, so its columns cannot be checked)")
-        if fmt == "parquet" and (refusal := too_many_row_groups(path, name, most_groups)):
+        if fmt == "parquet" and (refusal := footer_too_big(path, name, most_footer)):
             raise BatchInputError(refusal)
         if fmt == "parquet":
             meta = pq.ParquetFile(path)
@@ -376,13 +376,13 @@ def inspect_input(path: str | Path, schema: Schema, most_wrong: int = MOST_WRONG
     try:
         files = list_parts(root)
         encoding = text_encoding()
-        most_groups = most_row_groups()
+        most_footer = most_footer_bytes()
     except TableReadError as err:
         raise BatchInputError(str(err)) from None
     parts, problems = [], []
     for f in files:
         try:
-            parts.append(inspect_part(root, f, schema, encoding, most_wrong, most_groups))
+            parts.append(inspect_part(root, f, schema, encoding, most_wrong, most_footer))
         except BatchInputError as err:
             problems.append(str(err))
     if problems:

@@ -1,5 +1,5 @@
 """A Parquet file of many small row groups is scored in memory for its rows, not for each group; a file of more
-row groups than THINFILE_PARQUET_MAX_ROW_GROUPS is refused before its footer is read."""
+footer than THINFILE_PARQUET_MAX_FOOTER_MB is refused before its footer is parsed."""
 
 from __future__ import annotations
 
@@ -42,16 +42,17 @@ def test_a_file_of_one_row_groups_is_scored_every_row_within_1_7_times_the_memor
     assert peaks["many"] < 1.7 * peaks["one"], peaks
 
 
-def test_a_file_of_more_row_groups_than_the_setting_is_refused_naming_it_and_saying_to_rewrite_it(
+def test_a_file_whose_footer_is_over_the_setting_is_refused_naming_it_and_saying_to_rewrite_it(
     book: pd.DataFrame, schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pq.write_table(
         pa.Table.from_pandas(book.head(6), preserve_index=False), tmp_path / "book.parquet", row_group_size=1
     )
-    monkeypatch.setenv("THINFILE_PARQUET_MAX_ROW_GROUPS", "5")
+    footer = pq.ParquetFile(tmp_path / "book.parquet").metadata.serialized_size
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", str((footer - 1) / 1e6))
 
     with pytest.raises(BatchInputError) as refused:
         inspect_input(tmp_path / "book.parquet", schema)
 
-    assert "book.parquet holds 6 row groups, more than the 5" in str(refused.value)
+    assert "book.parquet: its metadata (the Parquet footer) is" in str(refused.value)
     assert "rewrite it with bigger row groups" in str(refused.value)

@@ -1,5 +1,5 @@
-"""A Parquet table of many small row groups is read in memory for its rows, not for each group; its row groups are
-counted from its footer's start; a file of more than THINFILE_PARQUET_MAX_ROW_GROUPS is refused."""
+"""A Parquet table of many small row groups is read in memory for its rows, not for each group; a file whose footer
+is over THINFILE_PARQUET_MAX_FOOTER_MB is refused before pyarrow parses it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from thinfile.features.io import TableReadError, read_table
-from thinfile.features.parquet_footer import declared_row_groups
+from thinfile.features.io import TableReadError, footer_bytes, read_table
 
 GROUPS = 4_000
 
@@ -57,42 +56,44 @@ def test_schema_infer_reads_every_row_of_one_row_groups_within_3_times_the_memor
     ],
     ids=["one column", "thirty columns", "no rows", "nested"],
 )
-def test_the_row_groups_counted_from_a_footers_start_are_those_pyarrow_reads(
+def test_the_footer_length_read_from_a_files_end_is_the_metadata_size_pyarrow_parses(
     table: pa.Table, group_rows: int, tmp_path: Path
 ) -> None:
     path = tmp_path / "t.parquet"
     pq.write_table(table, path, row_group_size=group_rows)
-    assert declared_row_groups(path) == pq.ParquetFile(path).metadata.num_row_groups
+    assert footer_bytes(path) == pq.ParquetFile(path).metadata.serialized_size
 
 
-def test_a_pandas_written_file_with_its_metadata_has_its_row_groups_counted(tmp_path: Path) -> None:
-    pd.DataFrame({"id": range(10), "region": pd.Categorical(["n", "s"] * 5)}).to_parquet(
-        tmp_path / "t.parquet", row_group_size=3
-    )
-    assert declared_row_groups(tmp_path / "t.parquet") == pq.ParquetFile(tmp_path / "t.parquet").metadata.num_row_groups
-
-
-def test_a_file_that_does_not_end_as_parquet_has_no_row_groups_counted(tmp_path: Path) -> None:
+def test_a_file_that_does_not_end_as_parquet_has_no_footer_length(tmp_path: Path) -> None:
     (tmp_path / "t.parquet").write_bytes(b"id,income\n1,2\n")
-    assert declared_row_groups(tmp_path / "t.parquet") is None
+    assert footer_bytes(tmp_path / "t.parquet") is None
 
 
-def test_a_table_of_more_row_groups_than_the_setting_is_refused_naming_the_file_and_saying_to_rewrite_it(
+def test_a_table_whose_footer_is_over_the_setting_is_refused_naming_the_file_and_saying_to_rewrite_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet", row_group_size=1)
-    monkeypatch.setenv("THINFILE_PARQUET_MAX_ROW_GROUPS", "5")
+    footer = pq.ParquetFile(tmp_path / "loans.parquet").metadata.serialized_size
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", str((footer - 1) / 1e6))
 
     with pytest.raises(TableReadError) as refused:
         read_table(tmp_path / "loans.parquet")
 
-    assert "loans.parquet holds 6 row groups, more than the 5" in str(refused.value)
+    assert f"loans.parquet: its metadata (the Parquet footer) is {footer / 1e6:,.1f} MB" in str(refused.value)
     assert "rewrite it with bigger row groups" in str(refused.value)
 
 
-def test_a_bad_row_group_limit_is_refused_naming_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet")
-    monkeypatch.setenv("THINFILE_PARQUET_MAX_ROW_GROUPS", "0")
+def test_a_table_whose_footer_is_at_the_setting_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet", row_group_size=1)
+    footer = pq.ParquetFile(tmp_path / "loans.parquet").metadata.serialized_size
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", str(footer / 1e6))
 
-    with pytest.raises(TableReadError, match="THINFILE_PARQUET_MAX_ROW_GROUPS"):
+    assert read_table(tmp_path / "loans.parquet")["id"].tolist() == list(range(6))
+
+
+def test_a_bad_footer_limit_is_refused_naming_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet")
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", "0")
+
+    with pytest.raises(TableReadError, match="THINFILE_PARQUET_MAX_FOOTER_MB"):
         read_table(tmp_path / "loans.parquet")
