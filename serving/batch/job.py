@@ -46,6 +46,9 @@ BUILTIN_ENGINES = {"embedded": "thinfile.serving.batch.embedded", "spark": "thin
 
 
 RESUME = "finished parts are kept, rerun the same command to resume"
+REPORT_UNWRITTEN = (
+    "every row is scored and kept, but the population report was not written: rerun the same command to write it"
+)
 
 
 class BatchIntegrityError(RuntimeError):
@@ -76,11 +79,12 @@ def kept_parts(output: Path) -> str:
     return f"{kept}, rerun the same command to resume"
 
 
-def output_failure(err: OSError, output: Path) -> BatchOutputError | BatchStoppedError:
-    """One line for an operating-system error met while writing the job's output, saying what to do."""
+def output_failure(err: OSError, output: Path, kept: str = "") -> BatchOutputError | BatchStoppedError:
+    """One line for an operating-system error met while writing the job's output, saying what to do: `kept` says
+    what is left and how to go on (by default, the finished parts and a rerun that resumes)."""
     output = output.resolve()
     parts = _parts_written(output)
-    kept = kept_parts(output)
+    kept = kept or kept_parts(output)
     if err.errno in _READ_ONLY:
         return BatchOutputError(
             f"cannot write to {output} ({err.strerror or 'permission denied'}); make it writable or give another "
@@ -300,7 +304,10 @@ def finish_job(
     report = jsonable(build_report(stats, job.scorer, *limits, summary, tag.as_dict()))
     ensure_a_part(layout.rejects, REJECTS_SCHEMA)
     ensure_a_part(layout.scores, scores_schema(job.scorer.schema, job.settings.top_reasons))
-    write_report(report, job.scorer, layout.root, figures)
+    try:
+        write_report(report, job.scorer, layout.root, figures)
+    except OSError as err:
+        raise output_failure(err, layout.root, REPORT_UNWRITTEN) from err
     update_manifest(
         layout,
         {**manifest, "population_flag": report["stability"].get("flag", False), "duplicate_ids": duplicates},
@@ -310,13 +317,15 @@ def finish_job(
     return BatchResult(
         output=layout.root,
         engine=engine_name,
+        rows_in=counts["rows_in"],
+        scored=counts["scored"],
+        rejected=counts["rejected"],
         chunks=len(chunks),
         chunks_skipped=skipped,
         seconds=time.perf_counter() - started,
         model=tag.as_dict(),
         report=report,
         duplicate_ids=duplicates,
-        **counts,
     )
 
 

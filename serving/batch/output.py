@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,8 @@ STOP_PREFIX = ".stop-"
 SCORES = "scores"
 REJECTS = "rejects"
 LOCK = ".thinfile-batch.lock"
+REPORT_JSON = "population_report.json"
+REPORT_HTML = "population_report.html"
 FOOTER_KEY = b"thinfile.chunk"
 MANIFEST_VERSION = 1
 _SHOWN_INPUTS = 3
@@ -95,6 +97,23 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)
+        raise
+
+
+def write_texts_together(files: Mapping[Path, str]) -> None:
+    """Write every file or none: each to a hidden temporary name, then all renamed into place. A failed write (a
+    full disk) removes the temporaries and every file of the set, an earlier run's too, so that no mix of new, old
+    and missing files passes for a whole set."""
+    tmps = {path: _tmp(path) for path in files}
+    try:
+        for path, text in files.items():
+            tmps[path].write_text(text, encoding="utf-8")
+        for path, tmp in tmps.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for path, tmp in tmps.items():
+            _remove_quietly(tmp)
+            _remove_quietly(path)
         raise
 
 

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from thinfile.features import jsonio
 from thinfile.features.schema import protected_values
 from thinfile.features.words import counted
-from thinfile.serving.batch.output import write_text_atomic
+from thinfile.serving.batch.output import REPORT_HTML, REPORT_JSON, write_texts_together
 from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.stats import score_grid
 from thinfile.training.fairness.impact import disparate_impact
@@ -39,8 +39,6 @@ from thinfile.training.scorer.artefact import Scorer
 from thinfile.training.settings import FairnessAudit, FairnessLimits, StabilityLimits
 from thinfile.training.stability import psi
 
-REPORT_JSON = "population_report.json"
-REPORT_HTML = "population_report.html"
 NO_REFERENCE = "the model carries no training reference, so stability (PSI) cannot be measured"
 NO_ROWS = "no row was scored, so stability (PSI) cannot be measured"
 
@@ -465,11 +463,12 @@ def render_html(report: dict, scorer: Scorer, figures: list[tuple[str, Image]] |
 def write_report(
     report: dict, scorer: Scorer, folder: str | Path, figures: list[tuple[str, Image]] | None = None
 ) -> tuple[Path, Path]:
-    """population_report.json (strict: NaN as null) and .html in `folder`, each written atomically."""
+    """population_report.json (strict: NaN as null) and .html in `folder`, written together: both or neither (a
+    full disk leaves neither, not even an earlier run's)."""
     folder = Path(folder)
-    paths = []
-    html = render_html(report, scorer, figures)
-    for name, text in ((REPORT_JSON, jsonio.dumps(report, indent=1)), (REPORT_HTML, html)):
-        write_text_atomic(folder / name, text)
-        paths.append(folder / name)
-    return paths[0], paths[1]
+    texts = {
+        folder / REPORT_JSON: jsonio.dumps(report, indent=1),
+        folder / REPORT_HTML: render_html(report, scorer, figures),
+    }
+    write_texts_together(texts)
+    return folder / REPORT_JSON, folder / REPORT_HTML

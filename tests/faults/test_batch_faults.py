@@ -542,3 +542,31 @@ def test_ctrl_c_that_python_swallows_after_the_last_part_still_stops_the_command
     assert result.exit_code == 130, result.output
     assert "interrupted" in the_error(result.output) and "Exception ignored" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_full_disk_while_the_report_is_written_leaves_no_report_and_says_so_in_one_line(
+    book_file: Path, scorer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    args = [str(book_file), str(out), "--model", str(scorer_dir), "--workers", "1", "--chunk-rows", "3000"]
+    batch_score(book_file, out, scorer_dir, chunk_rows=3_000, workers=1)
+    (out / "scores" / "part-00000-00001.parquet").unlink()  # the rerun has a part to score, then the report
+    write_text = Path.write_text
+
+    def full_at_the_html(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        if "population_report.html" in self.name:
+            self.touch()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_at_the_html)
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["batch-score", *args])
+
+    assert result.exit_code == 2, result.output
+    line = the_error(result.output)
+    assert "no space left" in line and "population report was not written" in line and "rerun" in line
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "rejects", "scores"]
+    assert json.loads((out / "manifest.json").read_text())["complete"] is False
