@@ -36,6 +36,7 @@ from thinfile.serving.batch.job import (
     finish_job,
     reconcile,
     register_engine,
+    result_found_complete,
 )
 from thinfile.serving.batch.output import (
     OutputLayout,
@@ -210,6 +211,8 @@ def run_embedded(job: BatchJob) -> BatchResult:
         job.settings.top_reasons,
     )
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
+        if manifest["complete"]:
+            return result_found_complete(layout, manifest, started)
         chunks = finished_chunks(layout)
         skipped = len(chunks)
         manifest = update_manifest(layout, manifest, chunks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
 import os
 import shutil
 import time
@@ -26,6 +27,7 @@ from thinfile.features.schema import Schema, load_schema
 from thinfile.features.words import counted
 from thinfile.serving.batch.input import InputPart
 from thinfile.serving.batch.output import (
+    REPORT_JSON,
     SCORES,
     BatchOutputError,
     OutputLayout,
@@ -144,6 +146,8 @@ class BatchResult:
     model: dict
     report: dict = field(repr=False)
     duplicate_ids: dict = field(default_factory=dict)
+    found_complete: str = ""
+    """when this run found the job complete, the time its last run finished: nothing was scored or rewritten"""
 
     @property
     def rows_per_s(self) -> float:
@@ -163,6 +167,11 @@ class BatchResult:
         cuts = {c["name"]: c["cutoff"] for c in self.report.get("approval_at_cutoffs", [])}
         if cuts:
             lines.append(f"approve at {cuts['approve']:g} and above, refer from {cuts['refer']:g}")
+        if self.found_complete:
+            lines.append(
+                f"the output was already complete (finished {self.found_complete}, engine {self.engine}): nothing "
+                "was scored or rewritten"
+            )
         if not self.rows_in:
             lines.append("the input holds no rows (a header only?): nothing was scored; check what wrote it")
         if shifted:
@@ -326,6 +335,25 @@ def finish_job(
         model=tag.as_dict(),
         report=report,
         duplicate_ids=duplicates,
+    )
+
+
+def result_found_complete(layout: OutputLayout, manifest: dict, started: float) -> BatchResult:
+    """The result of a job its output folder already holds complete, from its manifest and report as they are."""
+    chunks, counts = len(manifest["chunks"]), manifest["counts"]
+    return BatchResult(
+        output=layout.root,
+        engine=manifest["engine"],
+        rows_in=counts["rows_in"],
+        scored=counts["scored"],
+        rejected=counts["rejected"],
+        chunks=chunks,
+        chunks_skipped=chunks,
+        seconds=time.perf_counter() - started,
+        model=manifest["model"],
+        report=json.loads((layout.root / REPORT_JSON).read_text()),
+        duplicate_ids=manifest.get("duplicate_ids", {}),
+        found_complete=manifest.get("finished", ""),
     )
 
 

@@ -323,7 +323,8 @@ def open_output(
     """Create or reopen the output folder and hold it for this job; yields (layout, manifest as written).
 
     Refuses a folder holding something else, a different job (unless `overwrite`), or a job still
-    running in another process (exclusive lock). Resuming keeps `started` and counts `runs`. Once the lock is
+    running in another process (exclusive lock). A job found complete (`left_complete`) is yielded with its manifest
+    as it is, which says `complete`: nothing is written. Resuming keeps `started` and counts `runs`. Once the lock is
     held, any temporary file in the folder is a dead job's: they are removed before anything is written, so a
     rerun after a full disk frees their space first.
     """
@@ -341,12 +342,23 @@ def open_output(
                 )
             if diffs:
                 _discard(layout)
+            elif left_complete(layout, old):
+                yield layout, old
+                return
             else:
                 manifest = {**manifest, "started": old.get("started"), "runs": old.get("runs", 1) + 1}
         write_json_atomic(layout.manifest, manifest)  # first: a folder left without it would be refused as not ours
         layout.scores.mkdir(parents=True, exist_ok=True)
         layout.rejects.mkdir(parents=True, exist_ok=True)
         yield layout, manifest
+
+
+def left_complete(layout: OutputLayout, manifest: dict) -> bool:
+    """Does the folder hold the job of `manifest` complete: the manifest says so, and every scores part and the
+    population report are there? A rerun has nothing to do then."""
+    needed = [layout.root / REPORT_JSON, layout.root / REPORT_HTML]
+    needed += [layout.scores_part(name) for name in manifest.get("chunks", {})]
+    return bool(manifest.get("complete")) and all(path.is_file() for path in needed)
 
 
 def _discard(layout: OutputLayout) -> None:

@@ -38,6 +38,7 @@ from thinfile.serving.batch.job import (
     kept_parts,
     reconcile,
     register_engine,
+    result_found_complete,
 )
 from thinfile.serving.batch.output import (
     STOP_PREFIX,
@@ -261,6 +262,8 @@ def run_spark(job: BatchJob) -> BatchResult:
     inputs, top = [p.as_dict() for p in parts], job.settings.top_reasons
     manifest = new_manifest("spark", inputs, job.tag.as_dict(), schema.fingerprint, chunk_rows, top)
     with open_output(job.output, manifest, job.input, job.overwrite) as (layout, manifest):
+        if manifest["complete"]:
+            return result_found_complete(layout, manifest, started)
         chunks = finished_chunks(layout)
         skipped = len(chunks)
         manifest = update_manifest(layout, manifest, chunks)

@@ -72,10 +72,11 @@ def test_sigkill_then_rerun_equals_uninterrupted_run(
 def test_a_rerun_counts_runs_and_keeps_the_start_time(book: pd.DataFrame, scorer_dir: Path, tmp_path: Path) -> None:
     source, out = tmp_path / "book.parquet", tmp_path / "out"
     book.head(500).to_parquet(source)
-    batch_score(source, out, scorer_dir, workers=1)
+    batch_score(source, out, scorer_dir, chunk_rows=250, workers=1)
     first = json.loads((out / "manifest.json").read_text())
+    (out / "scores" / "part-00000-00001.parquet").unlink()  # a part to score again: a complete job is left as is
     time.sleep(1.1)  # `started` has one-second resolution
-    batch_score(source, out, scorer_dir, workers=1)
+    batch_score(source, out, scorer_dir, chunk_rows=250, workers=1)
     second = json.loads((out / "manifest.json").read_text())
     assert (first["runs"], second["runs"]) == (1, 2)
     assert second["started"] == first["started"] and second["finished"] > first["finished"]

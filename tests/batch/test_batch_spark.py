@@ -84,6 +84,20 @@ def test_missing_pyspark_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     assert str(err.value) == SPARK_MISSING and "pip install 'thinfile[spark]'" in SPARK_MISSING
 
 
+def test_a_spark_rerun_of_a_complete_output_leaves_its_manifest_and_report_as_they_were(
+    book: pd.DataFrame, scorer_dir: Path, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "book.parquet", tmp_path / "out"
+    book.head(500).to_parquet(source)
+    batch_score(source, out, scorer_dir, chunk_rows=250, workers=1)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    again = batch_score(source, out, scorer_dir, engine="spark", master="local[2]", chunk_rows=250)
+
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert (again.engine, again.chunks_skipped, again.rows_in) == ("embedded", 2, 500)
+
+
 @pytest.mark.slow
 def test_spark_resumes_from_the_parts_an_embedded_job_committed(
     both_engines, schema: Schema, scorer_dir: Path, read_scores
