@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 from thinfile.features.lifetime import die_with_parent
@@ -34,12 +35,36 @@ def mark_server() -> None:
     os.environ[SERVER_PID] = str(os.getpid())
 
 
-def exec_server(cmd: Sequence[str], env: Mapping[str, str]) -> None:
-    """Become the server (no wrapper left to orphan it); it keeps the parent-death signal across exec."""
+def exec_server(cmd: Sequence[str], env: Mapping[str, str], grace_s: float) -> None:
+    """Become the server's supervisor (same process id, no wrapper left to orphan it; it keeps the parent-death
+    signal across exec), which runs `cmd` in a process group of its own (`supervise`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     die_with_parent()
-    os.execvpe(cmd[0], list(cmd), dict(env))
+    supervisor = [sys.executable, "-P", "-c", SUPERVISOR, str(grace_s), *cmd]
+    os.execvpe(supervisor[0], supervisor, dict(env))
+
+
+SUPERVISOR = "import sys; from thinfile.serving.processes import supervise; sys.exit(supervise(sys.argv[1:]))"
+"""What `exec_server` becomes: `python -P` (the folder it starts in never shadows the installed thinfile)."""
+
+STOPPED_BY: dict[int, str] = {
+    signal.SIGINT: "stopped by Ctrl-C (SIGINT)",
+    signal.SIGTERM: "stopped by SIGTERM",
+    signal.SIGHUP: "stopped by SIGHUP (its terminal closed)",
+}
+
+
+def supervise(argv: Sequence[str]) -> int:
+    """Run the server `argv[1:]` in a group (`serve_group`, with `argv[0]` seconds' grace); when a signal stopped it,
+    say so in one line and return what a shell reports for a process that signal stopped (130 for Ctrl-C, 143 for
+    SIGTERM), else the server's exit code (128 + N when signal N killed it)."""
+    end = serve_group(argv[1:], os.environ, float(argv[0]))
+    if end.stopped_by is None:
+        return end.code if end.code >= 0 else 128 - end.code
+    sys.stderr.write(f"{STOPPED_BY[end.stopped_by]}: the server and its workers have exited\n")
+    sys.stderr.flush()
+    return 128 + end.stopped_by
 
 
 WATCHDOG = """
@@ -73,21 +98,37 @@ while True:
 signal), it stops the server's process group, SIGTERM then SIGKILL after the grace period."""
 
 
+@dataclass(frozen=True)
+class ServerEnd:
+    """How a server run by `serve_group` ended: its exit code, and the signal that asked it to stop, if one did."""
+
+    code: int
+    stopped_by: int | None
+
+
 def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float = 20.0) -> int:
+    """`serve_group`'s server's exit code, 0 when it stopped because it was asked to."""
+    end = serve_group(cmd, env, grace_s)
+    asked = end.stopped_by is not None and end.code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143)
+    return 0 if asked else end.code
+
+
+def serve_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float) -> ServerEnd:
     """Run a server that starts its own workers, in a process group of its own: SIGTERM, SIGINT and SIGHUP to this
     process reach the whole group as SIGTERM; whatever is left of the group when the server exits, or `grace_s`
-    after a signal, is killed; and a watchdog empties the group if this process dies, even by SIGKILL. The server's
-    exit code (0 when it stopped because it was asked to)."""
+    after a signal, is killed; and a watchdog empties the group if this process dies, even by SIGKILL."""
     proc = subprocess.Popen(list(cmd), env=dict(env), start_new_session=True, preexec_fn=die_with_parent)
     group = proc.pid
     watchdog = subprocess.Popen(
         [sys.executable, "-c", WATCHDOG, str(group), str(os.getpid()), str(grace_s)], preexec_fn=die_with_parent
     )
+    asked: list[int] = []
     deadline: list[float] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         # always SIGTERM: servers stop on it cleanly, where SIGINT has every Python worker print a KeyboardInterrupt
         if not deadline:
+            asked.append(signum)
             deadline.append(time.monotonic() + grace_s)
         _signal_group(group, signal.SIGTERM)
 
@@ -108,7 +149,7 @@ def run_server_group(cmd: Sequence[str], env: Mapping[str, str], grace_s: float 
         watchdog.wait()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return 0 if deadline and code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
+    return ServerEnd(code, asked[0] if asked else None)
 
 
 def _signal_group(group: int, sig: int) -> None:

@@ -139,6 +139,13 @@ class ServingSettings(BaseSettings):
         "process's file limit allows) (THINFILE_MAX_CONNECTIONS)",
     )
 
+    stop_grace_s: float = Field(
+        20.0,
+        gt=0,
+        description="after SIGTERM or Ctrl-C to `thinfile serve`, how long the server has to stop before what is "
+        "left of it is killed (THINFILE_STOP_GRACE_S)",
+    )
+
     @model_validator(mode="after")
     def _body_before_request_timeout(self) -> ServingSettings:
         if self.body_timeout_s >= self.timeout_s:

@@ -47,6 +47,21 @@ def test_sigterm_to_thinfile_serve_stops_the_server_and_every_worker(service_hom
     assert port_free(port)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_thinfile_serve_stopped_by_a_signal_exits_as_a_shell_reports_it_in_one_line_leaving_no_process(
+    service_home: Path, start_server, stop: signal.Signals
+) -> None:
+    port = free_port()
+    server = start_server(serve_cmd(port), server_env(service_home), port, "serve")
+    server.wait_for("/readyz", procs=1 + WORKERS)
+    tree = server.tree()
+    server.proc.send_signal(stop)
+    assert server.proc.wait(60) == 128 + stop  # 130 for Ctrl-C, 143 for SIGTERM
+    assert wait_gone(tree, timeout=5) == []
+    said = server.log.read_text()
+    assert "Traceback" not in said and said.splitlines()[-1].startswith("stopped by"), said[-3000:]
+
+
 def test_after_a_sigkilled_thinfile_serve_no_worker_is_left_and_the_port_is_free_again(
     service_home: Path, start_server
 ) -> None:

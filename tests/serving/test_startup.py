@@ -218,7 +218,7 @@ def test_a_flag_wins_over_a_bad_variable_in_the_server_it_starts(
     monkeypatch.setenv("THINFILE_HOME", str(serving_home))
     monkeypatch.setenv(variable, value)
     started: list[dict[str, str]] = []
-    monkeypatch.setattr("thinfile.serving.processes.exec_server", lambda cmd, env: started.append(env))
+    monkeypatch.setattr("thinfile.serving.processes.exec_server", lambda cmd, env, grace_s: started.append(env))
     given = "4321" if flag == "--port" else "127.0.0.1"
     result = runner.invoke(app, ["serve", flag, given])
     assert result.exit_code == 0, result.output

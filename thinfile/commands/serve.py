@@ -85,8 +85,10 @@ def serve(
 ) -> None:
     """Serve the registered scorer over HTTP: POST /score, POST /score_batch, GET /model, /docs, /metrics.
 
-    Checks that the model exists and that access is safe, then becomes `bentoml serve` (same process id), so
-    SIGTERM or Ctrl-C stops the server and its workers, and they stop too if whatever started this command dies.
+    Checks that the model exists and that access is safe, then becomes a small supervisor (same process id) that
+    runs `bentoml serve` in a process group of its own: SIGTERM or Ctrl-C stops the server and its workers, says so
+    in one line and exits 143 or 130 (as a shell reports a process that signal stopped); they stop too if whatever
+    started this command dies.
     Every decision is appended to the audit log before it is answered; `thinfile audit` reads it.
     """
     settings = serving_settings(
@@ -154,7 +156,7 @@ def serve(
         "--port",
         str(settings.port),
     ]
-    exec_server(cmd, env)
+    exec_server(cmd, env, settings.stop_grace_s)
 
 
 def server_home(host: str, port: int) -> Path:
