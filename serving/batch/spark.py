@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from thinfile.features.lifetime import signals_held
@@ -49,6 +50,7 @@ from thinfile.serving.batch.output import (
     open_output,
     update_manifest,
 )
+from thinfile.serving.batch.settings import BatchSettings
 from thinfile.serving.batch.spark_tasks import ChunkRun, plan_runs, score_runs
 
 SPARK_MISSING = (
@@ -203,18 +205,11 @@ def _run_on_spark(
                     seen.add(p.stem)
                     on_done(p.stem)
     except BaseException:  # Ctrl-C, SIGTERM: the running tasks are stopped before the error goes on
-        try:
-            with contextlib.suppress(OSError):
-                stop.touch()
-            context.cancelJobGroup(group)
-            thread.join()
-            _settle(layout, job.settings.spark_stop_wait_s, job.settings.spark_stop_longest_s)
-        finally:
-            with contextlib.suppress(OSError):
-                stop.unlink(missing_ok=True)
+        stop_tasks(context, group, stop, thread, layout, job.settings)
         raise
     finally:
-        broadcast.unpersist()
+        with signals_deferred(threading.Event()):
+            broadcast.unpersist()
     result = out[0]
     if isinstance(result, BaseException):
         raise BatchStoppedError(_FAILED.format(reason=_failure(result), kept=kept_parts(layout.root)))
@@ -231,11 +226,54 @@ def _run_on_spark(
     return result
 
 
-def _settle(layout: OutputLayout, quiet_s: float, longest_s: float) -> None:
+@contextlib.contextmanager
+def signals_deferred(arrived: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM inside the block only set `arrived`, and the first takes effect once the block ends: raised
+    inside a py4j call, their exception has py4j print its traceback and leaves the call half done. Only the main
+    thread sets handlers; elsewhere nothing is deferred."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        came.append(signum)
+        arrived.set()
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if came:
+            signal.raise_signal(came[0])
+
+
+def stop_tasks(
+    context: Any, group: str, stop: Path, thread: threading.Thread, layout: OutputLayout, settings: BatchSettings
+) -> None:
+    """Stop a Spark job's running tasks (the stop file they watch, then Spark's cancel) and wait for its parts to
+    settle; another Ctrl-C or SIGTERM meanwhile ends the waits at once, never a call to the JVM half-way."""
+    arrived = threading.Event()
+    try:
+        with signals_deferred(arrived):
+            with contextlib.suppress(OSError):
+                stop.touch()
+            context.cancelJobGroup(group)
+            while thread.is_alive() and not arrived.is_set():
+                thread.join(0.25)
+            _settle(layout, settings.spark_stop_wait_s, settings.spark_stop_longest_s, arrived)
+    finally:
+        with contextlib.suppress(OSError):
+            stop.unlink(missing_ok=True)
+
+
+def _settle(layout: OutputLayout, quiet_s: float, longest_s: float, arrived: threading.Event) -> None:
     """Wait until no part has been committed for `quiet_s` (a cancelled task's Python worker runs on until Spark
-    kills it), so that what the stopped job reports as kept is what stays."""
+    kills it), so that what the stopped job reports as kept is what stays; not once `arrived` is set."""
     last, quiet, waited = -1, 0.0, 0.0
-    while quiet < quiet_s and waited < longest_s:
+    while quiet < quiet_s and waited < longest_s and not arrived.is_set():
         count = sum(1 for _ in layout.scores.glob("part-*.parquet"))
         quiet = quiet + 0.25 if count == last else 0.0
         last = count

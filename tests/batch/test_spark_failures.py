@@ -1,10 +1,17 @@
-"""The one line a failed Spark job ends with, read from Spark's own error texts (as py4j hands them over)."""
+"""The one line a failed Spark job ends with, read from Spark's own error texts (as py4j hands them over); a second
+Ctrl-C while a stopped job's tasks are stopped."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+
 import pytest
 
-from thinfile.serving.batch.spark import _failure, _start_failure
+from thinfile.serving.batch.output import OutputLayout
+from thinfile.serving.batch.settings import BatchSettings
+from thinfile.serving.batch.spark import _failure, _start_failure, stop_tasks
 
 CRASHED = """An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe.
 : org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 0.0 failed 1 times, most recent \
@@ -57,3 +64,21 @@ def test_a_spark_start_failure_is_its_first_line(master: str, text: str, expecte
     line = _start_failure(master, RuntimeError(text))
 
     assert expected in line and "\n" not in line and "\tat" not in line
+
+
+def test_a_second_ctrl_c_while_the_spark_tasks_stop_never_cuts_a_call_to_the_jvm_half_way(tmp_path: Path) -> None:
+    answered: list[str] = []
+
+    class Context:  # py4j's handle on the JVM's SparkContext
+        def cancelJobGroup(self, group: str) -> None:
+            signal.raise_signal(signal.SIGINT)  # the second Ctrl-C, while py4j waits for the JVM's answer
+            answered.append(group)
+
+    done = threading.Thread(target=lambda: None)
+    done.start()
+    (tmp_path / "scores").mkdir()
+    stop = tmp_path / ".stop-g"
+    settings = BatchSettings(spark_stop_wait_s=60, spark_stop_longest_s=60)
+    with pytest.raises(KeyboardInterrupt):
+        stop_tasks(Context(), "g", stop, done, OutputLayout(tmp_path), settings)
+    assert answered == ["g"] and not stop.exists()
