@@ -168,14 +168,16 @@ _PARQUET_END = b"PAR1"
 
 def footer_bytes(path: Path) -> int | None:
     """The length of a Parquet file's footer (its metadata), as the file's last 8 bytes state it (a 4-byte length,
-    then PAR1); None for a file that does not end so (pyarrow, reading it, then says what it is)."""
+    then PAR1); None for a file that does not end so, or states a footer longer than itself (pyarrow, reading it,
+    then says what is wrong with it)."""
     with path.open("rb") as f:
         size = f.seek(0, os.SEEK_END)
         if size < 12:
             return None
         f.seek(size - 8)
         tail = f.read(8)
-    return int.from_bytes(tail[:4], "little") if tail[4:] == _PARQUET_END else None
+    length = int.from_bytes(tail[:4], "little")
+    return length if tail[4:] == _PARQUET_END and length <= size - 12 else None
 
 
 def footer_too_big(path: Path, name: str, most: int) -> str | None:
@@ -325,10 +327,6 @@ def _parquet_table(path: Path, parts: list[Path]) -> pa.Table:
     """The rows of the table's Parquet files, as `_parquet_dataset` holds them. Each file is read whole, not as a
     dataset scans it: a scan reads each row group on its own, at a cost that grows with their count (a file of
     20,000 one-row groups: 6 GiB and 50 s, where reading it whole takes 1.2 GiB, nearly all its metadata)."""
-    most = most_footer_bytes()
-    for f in parts:
-        if refusal := footer_too_big(f, str(f), most):
-            raise TableReadError(refusal)
     dataset = _parquet_dataset(path, parts)
     tables = [_as_in(fragment, dataset.schema) for fragment in dataset.get_fragments()]
     return pa.concat_tables(tables) if tables else dataset.schema.empty_table()
@@ -397,6 +395,11 @@ def _read(p: Path, most: int | None) -> tuple[pd.DataFrame, list[SetAside]]:
     encoding = text_encoding()
     csv = [f for f in parts if f.suffix.lower() == ".csv"]
     rest = [f for f in parts if f.suffix.lower() != ".csv"]
+    if rest:
+        most_footer = most_footer_bytes()
+        for f in rest:
+            if refusal := footer_too_big(f, str(f), most_footer):
+                raise TableReadError(refusal)
     tables: list[pa.Table] = []
     aside: list[SetAside] = []
     for part in csv:

@@ -97,3 +97,28 @@ def test_a_bad_footer_limit_is_refused_naming_its_variable(tmp_path: Path, monke
 
     with pytest.raises(TableReadError, match="THINFILE_PARQUET_MAX_FOOTER_MB"):
         read_table(tmp_path / "loans.parquet")
+
+
+def test_a_file_whose_last_bytes_state_a_footer_longer_than_itself_is_called_unreadable_not_too_big(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lie.parquet"
+    pq.write_table(pa.table({"id": range(6)}), path)
+    data = bytearray(path.read_bytes())
+    data[-8:-4] = (4_000_000_000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(TableReadError) as refused:
+        read_table(path)
+
+    assert "bigger row groups" not in str(refused.value) and "lie.parquet" in str(refused.value)
+
+
+def test_a_bad_footer_limit_is_not_blamed_on_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq.write_table(pa.table({"id": range(6)}), tmp_path / "loans.parquet")
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", "abc")
+
+    with pytest.raises(TableReadError) as refused:
+        read_table(tmp_path / "loans.parquet")
+
+    assert str(refused.value).startswith("THINFILE_PARQUET_MAX_FOOTER_MB")
