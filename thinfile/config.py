@@ -47,6 +47,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "TrainingSettings",
+    "environment_problems",
     "environment_yaml",
     "load_settings",
     "setting_source",
@@ -347,10 +348,24 @@ class _SettingsFile(BaseSettings):
     )
 
 
-ENVIRONMENT_ONLY: tuple[type[BaseSettings], ...] = (_SettingsFile, Home, TextFiles, ServingSettings)
+ENVIRONMENT_ONLY: tuple[type[BaseSettings], ...] = (_SettingsFile, Home, TextFiles, ParquetFiles, ServingSettings)
 """The settings commands read from THINFILE_<FIELD> variables alone (a settings file does not set them): the
 service's (batch-score reads its cut-offs and reason count too), where thinfile keeps its files, how CSV tables
-are encoded."""
+are encoded, the largest Parquet footer read."""
+
+
+def environment_problems() -> list[str]:
+    """`VARIABLE: why` for each value of `ENVIRONMENT_ONLY` a command would refuse (the service's checks across
+    fields named by the model's own message)."""
+    out = []
+    for model in ENVIRONMENT_ONLY:
+        try:
+            model()
+        except ValidationError as err:
+            for e in err.errors(include_url=False):
+                where = f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: " if e["loc"] else ""
+                out.append(where + str(e["msg"]).removeprefix("Value error, "))
+    return out
 
 
 def environment_yaml(environ: Mapping[str, str] | None = None) -> str:

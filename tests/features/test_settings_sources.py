@@ -399,3 +399,21 @@ def test_settings_never_show_a_key_given_in_the_environment(monkeypatch: pytest.
     monkeypatch.setenv("THINFILE_API_KEY", "a-key-of-twenty-chars")
     out = runner.invoke(app, ["settings"]).stdout
     assert "a-key-of-twenty-chars" not in out and "# THINFILE_API_KEY: (set, not shown)" in out
+
+
+@pytest.mark.parametrize(
+    "variable, value", [("THINFILE_APPROVE_CUTOFF", "abc"), ("THINFILE_TOP_REASONS", "11")], ids=["text", "range"]
+)
+def test_an_environment_only_value_a_command_would_refuse_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    out = runner.invoke(app, ["settings"])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(f"error: {variable}: ")
+
+
+def test_the_parquet_footer_limit_is_listed_with_where_its_value_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THINFILE_PARQUET_MAX_FOOTER_MB", "8")
+    shown = runner.invoke(app, ["settings"]).stdout
+    assert "# THINFILE_PARQUET_MAX_FOOTER_MB: 8  # from THINFILE_PARQUET_MAX_FOOTER_MB" in shown

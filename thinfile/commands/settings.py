@@ -10,6 +10,8 @@ import typer
 from thinfile.config import (
     SETTINGS_FILE_VARIABLE,
     Settings,
+    SettingsError,
+    environment_problems,
     environment_yaml,
     load_settings,
     setting_source,
@@ -40,7 +42,8 @@ def settings(
     or set one field for one command: THINFILE_BATCH__CHUNK_ROWS=20000 thinfile batch-score ...
     A command's own flags (--cutoff, --seed, --chunk-rows, ...) win over both. Last, as comments: the variables
     read from the environment alone (the service's, which batch-score's cut-offs and reason count read too,
-    THINFILE_HOME, THINFILE_CSV_ENCODING), each with its default or, set, its value (a key's never shown).
+    THINFILE_HOME, THINFILE_CSV_ENCODING, THINFILE_PARQUET_MAX_FOOTER_MB), each with its default or, set, its
+    value (a key's never shown). A value a command would refuse is refused here, naming its variable.
     """
     if defaults:
         sys.stdout.write(
@@ -48,6 +51,9 @@ def settings(
         )
         return
     chosen = load_settings()
+    problems = environment_problems()
+    if problems:
+        raise SettingsError("; ".join(problems))
     file, variables = settings_file(), setting_variables()
     given = [f"the file {file}"] * bool(file) + [f"the variables {', '.join(variables)}"] * bool(variables)
     head = f"# thinfile's settings: the built-in defaults{''.join(', then ' + g for g in given)}\n"
