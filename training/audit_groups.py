@@ -88,8 +88,11 @@ HELD_OUT = "the held-out test part, which `thinfile fairness` judges (--all-rows
 def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, min_rows: int) -> list[str]:
     """Warnings for the protected groups the fairness audit will list but not judge, under `min_rows` rows: in the
     whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default; then
-    the crossed groups of its held-out part."""
-    whole = small_groups(frame, schema, min_rows)
+    the crossed groups of its held-out part. The audit judges rows with an outcome, so a lending history's
+    applicants the earlier policy rejected are not counted."""
+    judged = frame[frame[schema.target].notna()] if schema.target in frame.columns else frame
+    part = "the rows with an outcome, which the audit judges" if len(judged) < len(frame) else ""
+    whole = small_groups(judged, schema, min_rows, part=part)
     held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})
     return [warning for *_, warning in whole + held] + crossed_too_small(test, schema, min_rows)
 

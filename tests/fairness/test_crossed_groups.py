@@ -138,3 +138,12 @@ def test_schema_check_counts_each_crossed_group_as_the_fairness_audit_does() -> 
     report = build_report(held_out, schema, np.full(len(held_out), 0.1), score, scale=ScoreScale(), cutoffs=cut)
     crossed = report.attributes[-1].groups["rows"]
     assert said == {group: int(rows) for group, rows in crossed.items() if rows > 0}
+
+
+def test_a_small_group_of_a_lending_history_is_counted_on_the_rows_with_an_outcome() -> None:
+    table = _history()
+    south = table["region"] == "s"
+    booked_south = int((south & table["bad"].notna()).sum())
+    warnings = too_small_to_audit(table, table.iloc[:0], parse_schema(BOOK), min_rows=int(south.sum()))
+    (said,) = [w for w in warnings if w.startswith("protected region = 's'")]
+    assert f": {booked_south:,} rows in the rows with an outcome" in said
