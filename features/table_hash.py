@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,27 @@ def data_hash(frame: pd.DataFrame) -> str:
                 for buffer in _content(part):
                     h.update(buffer)
     return h.hexdigest()[:16]
+
+
+def row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """One uint64 per row of `frame` over `columns` (their values, not their names), sorted: a row hashes alike
+    wherever it stands, whatever other columns its table holds and however the table was read (numbers and booleans
+    as float64, any other value as its text, every missing value alike)."""
+    normal = pd.DataFrame({j: _hashed_alike(frame[c]) for j, c in enumerate(columns)}, index=pd.RangeIndex(len(frame)))
+    return np.sort(pd.util.hash_pandas_object(normal, index=False).to_numpy(dtype=np.uint64))
+
+
+def _hashed_alike(column: pd.Series) -> np.ndarray:
+    """A column as float64 (-0.0 as 0.0, any NaN as the one NaN) when it holds numbers or booleans, else as text
+    with None where missing."""
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0
+        values[np.isnan(values)] = np.nan
+        return values
+    present = column.notna().to_numpy()
+    text = np.full(len(column), None, dtype=object)
+    text[present] = column.to_numpy(dtype=object)[present].astype(str)
+    return text
 
 
 def data_hash_as_before(frame: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from thinfile.features.schema import Schema
 from thinfile.features.scratch import scratch_prefix
 from thinfile.features.settings import project_root
+from thinfile.features.table_hash import row_hashes
 from thinfile.training import tracking
 from thinfile.training.audit_groups import FairnessError
 from thinfile.training.fairness.audit import (
@@ -24,13 +25,14 @@ from thinfile.training.fairness.audit import (
     PdModel,
     build_report,
     fairness_report,
+    trained_rows_sentence,
 )
 from thinfile.training.fairness.mitigation import MITIGATED_FAMILY, fit_reweighed
 from thinfile.training.fairness.report import write_report
 from thinfile.training.global_explain import global_explanation_plots
 from thinfile.training.pipeline import TrainResult, champion_shape, policy_cutoffs, scorer_metrics, scorer_params
 from thinfile.training.promotion import VERDICT_TAG, report_verdict
-from thinfile.training.registry import log_scorer, pinned_requirements, set_alias
+from thinfile.training.registry import log_scorer, pinned_requirements, set_alias, training_rows
 from thinfile.training.runlog import ModelSpec, RunContext, evaluate_and_log
 from thinfile.training.scorecard import BUREAU_FAMILY, load_baseline
 from thinfile.training.scorer.artefact import Scorer
@@ -104,6 +106,45 @@ def bureau_baseline(run_id: str | None) -> PdModel | None:
     return load_baseline(base_run) if base_run else None
 
 
+@dataclass(frozen=True)
+class TrainingRowsFound:
+    """How many of an audit's `rows` are rows the model was trained on (`found`), known by their content."""
+
+    found: int
+    rows: int
+
+    @property
+    def share(self) -> float:
+        return self.found / self.rows if self.rows else 0.0
+
+    @property
+    def sentence(self) -> str:
+        return trained_rows_sentence(self.found, self.rows)
+
+
+def training_rows_in(frame: pd.DataFrame, scorer: Scorer, target: str) -> TrainingRowsFound | None:
+    """The rows of `frame` (its outcome in column `target`) that the scorer's training run recorded as trained on;
+    None when the run recorded none (trained before thinfile recorded them)."""
+    trained = training_rows(str(scorer.meta.get("run_id") or ""))
+    if trained is None:
+        return None
+    audited = row_hashes(frame, [*scorer.schema.feature_names, target])
+    return TrainingRowsFound(int(np.isin(audited, trained).sum()), len(frame))
+
+
+def trained_on_data(trained_table: bool, found: TrainingRowsFound | None, limit: float) -> dict[str, object]:
+    """What the report's data says of the model's own training rows: `trained_on` when the table is the one its
+    run read (`trained_table`) or more than `limit` of its rows are training rows; how many are, when known."""
+    data: dict[str, object] = {}
+    if trained_table or (found is not None and found.share > limit):
+        data["trained_on"] = True
+    if trained_table:
+        data["trained_table"] = True
+    if found is not None:
+        data.update(training_rows=found.found, training_share=found.share)
+    return data
+
+
 def audit_scorer(
     scorer: Scorer,
     frame: pd.DataFrame,
@@ -112,10 +153,11 @@ def audit_scorer(
     *,
     log: bool = True,
     source: str = "",
-    trained_on: bool = False,
+    trained_on: dict[str, object] | None = None,
 ) -> tuple[FairnessReport, tuple[Path, Path]]:
     """Fairness report of a registered scorer on `frame`: written to `out_dir`, logged to the model's run.
-    `trained_on`: `frame` holds the rows the model was trained on, which the report says first."""
+    `trained_on`: what `trained_on_data` found of the model's own training rows in `frame`, which the report says
+    first when they are too many."""
     settings = settings or TrainingSettings()
     run_id = str(scorer.meta.get("run_id") or "")
     baseline = bureau_baseline(run_id)
@@ -125,7 +167,7 @@ def audit_scorer(
         baseline=baseline,
         limits=settings.fairness,
         audit=settings.audit,
-        data={**({"source": source} if source else {}), **({"trained_on": True} if trained_on else {})} or None,
+        data={**({"source": source} if source else {}), **(trained_on or {})} or None,
     )
     label = f"{scorer.meta.get('name', 'model')} v{scorer.meta.get('version', '?')}"
     title = f"Fairness report: {label}"

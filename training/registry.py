@@ -487,6 +487,10 @@ def trained_schema(version: ModelVersion) -> tuple[str, str] | None:
     return (tags.get("thinfile.schema_name", "?"), fingerprint) if fingerprint else None
 
 
+TRAINING_ROWS_FILE = "training_rows.npy"
+"""a training run's artifact: one uint64 hash per row it trained on (training and validation rows), sorted"""
+
+
 def training_data_hash(run_id: str) -> str | None:
     """The hash of the table the run trained on (`thinfile.data_hash`); None when the run cannot be read or was not
     tagged."""
@@ -494,6 +498,21 @@ def training_data_hash(run_id: str) -> str | None:
         return client().get_run(run_id).data.tags.get("thinfile.data_hash") if run_id else None
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def training_rows(run_id: str) -> np.ndarray | None:
+    """The sorted row hashes (`row_hashes`) of the rows the run trained on, its TRAINING_ROWS_FILE; None when the
+    run cannot be read or holds no such file (a run trained before thinfile recorded them)."""
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("rows")) as folder:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=TRAINING_ROWS_FILE, dst_path=folder
+            )
+            return np.load(local, allow_pickle=False)
+        except (MlflowException, OSError, ValueError):
+            return None
 
 
 def load_python_model(uri: str) -> PythonModel:

@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -25,10 +26,11 @@ from thinfile.features.infer import borrowers_seen
 from thinfile.features.lifetime import signals_held
 from thinfile.features.schema import Schema, protected_values
 from thinfile.features.scratch import scratch_prefix
+from thinfile.features.table_hash import row_hashes
 from thinfile.training import plots, tracking
 from thinfile.training.data import PreparedData
 from thinfile.training.evaluate import Evaluation, evaluate
-from thinfile.training.registry import input_signature
+from thinfile.training.registry import TRAINING_ROWS_FILE, input_signature
 from thinfile.training.reporting.drawing import Drawing, Plots
 from thinfile.training.scorer.policy import Cutoffs
 from thinfile.training.scorer.scale import ScoreScale, pd_to_score
@@ -66,6 +68,14 @@ class RunContext:
     @property
     def schema(self) -> Schema:
         return self.split.schema
+
+    @cached_property
+    def training_rows(self) -> np.ndarray:
+        """The row hashes (`row_hashes` over the model inputs and the outcome) of the rows the job's models learn
+        from, its training and validation rows, each once: what `thinfile fairness --all-rows` knows them by."""
+        split, schema = self.split, self.schema
+        rows = split.frame.take(np.concatenate([split.rows_of("train"), split.rows_of("valid")]))
+        return np.unique(row_hashes(rows, [*schema.feature_names, schema.target]))
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,7 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
         drawing = Drawing(folder, timeout_s=ctx.evaluation.plot_timeout_s)
     try:
         (folder / SETTINGS_FILE).write_bytes(settings)
+        np.save(folder / TRAINING_ROWS_FILE, ctx.training_rows, allow_pickle=False)
         _start_drawing(drawing, spec.plots)  # they need no evaluation
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
         _start_drawing(drawing, (Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))

@@ -271,6 +271,13 @@ class FairnessAudit(Section):
     oracle_tolerance: float = Field(
         0.01, ge=0, description="approval-rate shortfall vs the oracle that the report calls out in words"
     )
+    max_trained_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="share of an --all-rows audit's rows the model was trained on beyond which the audit says so "
+        "first and is not logged to the model's run (an in-sample audit flatters it)",
+    )
     mitigate_attribute: str | None = Field(
         None, description="protected attribute the challenger reweighs against (None: the schema's first)"
     )

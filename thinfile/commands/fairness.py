@@ -27,6 +27,7 @@ from thinfile.training.settings import CHAMPION_ALIAS
 
 if TYPE_CHECKING:
     from thinfile.training.fairness.audit import AttributeAudit, FairnessReport
+    from thinfile.training.fairness_stage import TrainingRowsFound
 
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": EXIT_INCOMPLETE}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
@@ -61,6 +62,22 @@ def check_lines(report: FairnessReport) -> list[str]:
             lines.append(heading)
             lines.extend(f"  - {say(c)}" for c in checks)
     return lines
+
+
+def training_rows_line(found: TrainingRowsFound | None, in_sample: bool, limit: float) -> str | None:
+    """What an --all-rows audit found of the model's own training rows, said before its verdict; None when it found
+    none."""
+    if found is None:
+        return (
+            "the training-row check could not run: the model's run recorded no training rows (trained before thinfile "
+            "recorded them), so only the whole table was compared with the one it read; retrain to record them"
+        )
+    allowed = f"the {100 * limit:g}% (audit.max_trained_share) an audit logged to the model's run may hold"
+    if in_sample and found.share > limit:
+        return f"{found.sentence}, more than {allowed}"
+    if in_sample:
+        return f"these are the rows the model's run read; {found.sentence}"
+    return f"{found.sentence}, within {allowed}" if found.found else None
 
 
 def groups_checked(a: AttributeAudit) -> str:
@@ -132,7 +149,7 @@ def fairness(
     from thinfile.training.audit_groups import audit_rows
     from thinfile.training.data import TrainingDataError, load_training_table, outcome_unknown, set_aside_words
     from thinfile.training.fairness import FairnessError
-    from thinfile.training.fairness_stage import audit_scorer
+    from thinfile.training.fairness_stage import audit_scorer, trained_on_data, training_rows_in
     from thinfile.training.registry import ModelNotFoundError, load_scorer, training_data_hash
     from thinfile.training.split import splits_otherwise
 
@@ -166,14 +183,23 @@ def fairness(
             table = load_training_table(data)
             rows_in = audit_rows(table, spec, settings, all_rows=all_rows, source=f"table {data}")
         frame = rows_in.frame
-        trained = training_data_hash(str(scorer.meta.get("run_id") or "")) if all_rows else None
-        trained_on = trained is not None and (trained == rows_in.data_hash or trained == data_hash_as_before(table))
+        found: TrainingRowsFound | None = None
+        trained_on: dict[str, object] = {}
+        if all_rows:
+            trained = training_data_hash(str(scorer.meta.get("run_id") or ""))
+            same_table = trained is not None and trained in (rows_in.data_hash, data_hash_as_before(table))
+            with console.status(f"looking for the model's training rows among {len(frame):,}"):
+                found = training_rows_in(frame, scorer, spec.target)
+            trained_on = trained_on_data(same_table, found, settings.audit.max_trained_share)
+        in_sample = bool(trained_on.get("trained_on"))
         with console.status(f"auditing {len(frame):,} rows"):
             report, (html, js) = audit_scorer(
-                scorer, frame, out, settings, log=log and not trained_on, source=rows_in.source, trained_on=trained_on
+                scorer, frame, out, settings, log=log and not in_sample, source=rows_in.source, trained_on=trained_on
             )
     except (ModelNotFoundError, SchemaError, FairnessError, TrainingDataError) as err:
         raise fail(str(err)) from None
+    if all_rows and (line := training_rows_line(found, in_sample, settings.audit.max_trained_share)):
+        results.print(line)
     style = VERDICT_STYLE[report.verdict]
     results.print(f"[{style}]{report.headline}[/]")
     set_aside = rows_in.set_aside
@@ -230,7 +256,7 @@ def fairness(
                 f"{r.baseline_approval_rate:.1%}"
             )
     results.print(f"report: {html}\njson:   {js}")
-    if log and trained_on:
+    if log and in_sample:
         results.print("not logged to the model's run: an audit of its own training rows is no evidence for promotion")
     elif log:
         results.print(f"logged to run {report.model.get('run_id', '?')} under fairness/ (open it with `thinfile ui`)")

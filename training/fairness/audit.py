@@ -273,6 +273,13 @@ class InclusionLift:
         }
 
 
+def trained_rows_sentence(found: int, rows: int) -> str:
+    """'4,812 of 6,000 rows (80.2%) are rows the model was trained on'."""
+    share = found / rows if rows else 0.0
+    shown = "under 0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+    return f"{found:,} of {rows:,} rows ({shown}) are rows the model was trained on"
+
+
 @dataclass(frozen=True)
 class FairnessReport:
     """The whole audit of one model on one table; `.to_json()` and `report.render_html` view it.
@@ -342,13 +349,21 @@ class FairnessReport:
     def headline(self) -> str:
         return " ".join([self._verdict_sentence(), *self._caveats()])
 
+    def _trained_rows_words(self) -> str:
+        """Which of the rows the model was trained on: the table its run read, or those its run recorded."""
+        found, rows = self.data.get("training_rows"), self.data.get("rows")
+        counted = (found, rows) if isinstance(found, int) and isinstance(rows, int) else None
+        if self.data.get("trained_table"):
+            of = f"; {counted[0]:,} of its {counted[1]:,} rows are training rows" if counted else ""
+            return f"These are the rows the model was trained on (the table its training run read{of})"
+        return trained_rows_sentence(*counted) if counted else "These are rows the model was trained on"
+
     def _caveats(self) -> list[str]:
         out = []
         if self.data.get("trained_on"):
             out.append(
-                "These are the rows the model was trained on (the table its training run read): it has learnt "
-                "their outcomes, so its AUC and approvals by group here flatter it. Audit the held-out part (without "
-                "--all-rows), or every row of newer loans."
+                f"{self._trained_rows_words()}: it has learnt their outcomes, so its AUC and approvals by group here "
+                "flatter it. Audit the held-out part (without --all-rows), or every row of newer loans."
             )
         noisy = self.within_noise
         if noisy:
