@@ -505,7 +505,7 @@ def training_rows(run_id: str) -> np.ndarray | None:
     run cannot be read or holds no such file (a run trained before thinfile recorded them)."""
     if not run_id:
         return None
-    with tempfile.TemporaryDirectory(prefix=scratch_prefix("rows")) as folder:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("model")) as folder:
         try:
             local = mlflow.artifacts.download_artifacts(
                 run_id=run_id, artifact_path=TRAINING_ROWS_FILE, dst_path=folder

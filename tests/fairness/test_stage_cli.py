@@ -171,9 +171,11 @@ def test_cli_all_rows_knows_the_training_table_of_a_model_that_recorded_the_earl
     assert "These are the rows the model was trained on" in " ".join(result.output.split())
 
 
-def test_cli_all_rows_on_other_rows_says_nothing_of_training_rows(stage: FairnessStage, table, tmp_path: Path) -> None:
+def test_cli_all_rows_on_other_rows_says_nothing_of_training_rows(
+    stage: FairnessStage, schema: Schema, tmp_path: Path
+) -> None:
     data, out = tmp_path / "other.parquet", tmp_path / "out"
-    table.tail(4_000).to_parquet(data, index=False)
+    generate_frame(schema, rows=4_000, seed=6).to_parquet(data, index=False)
     result = CliRunner().invoke(app, ["fairness", "--all-rows", "--data", str(data), "--out", str(out), "--no-log"])
     assert "trained on" not in result.output and "not logged" not in result.output
 
