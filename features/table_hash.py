@@ -29,7 +29,7 @@ _WEIGHTS_SEED = 20261130
 
 
 def row_hashes(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """One uint64 per row of the model matrix `X` with its outcome `y`, sorted: a row hashes alike wherever it
+    """One uint64 per row of the model matrix `X` with its outcome `y`, in row order: a row hashes alike wherever it
     stands, whatever other columns its table holds and however it was read (the matrix holds values as the model
     reads them; -0.0 as 0.0, every NaN alike). Each value's 64 bits are mixed by splitmix64's finaliser and the
     columns summed under fixed odd weights (mod 2^64), a block of rows at a time: about 0.3 s for a million rows of
@@ -47,7 +47,7 @@ def row_hashes(X: np.ndarray, y: np.ndarray) -> np.ndarray:
         z *= np.uint64(0x94D049BB133111EB)
         z ^= z >> np.uint64(31)
         out[a : a + _ROW_BLOCK] = (z * weights).sum(axis=1, dtype=np.uint64)
-    return np.sort(out)
+    return out
 
 
 def data_hash_as_before(frame: pd.DataFrame) -> str:

@@ -90,7 +90,8 @@ def too_small_to_audit(frame: pd.DataFrame, test: pd.DataFrame, schema: Schema, 
     whole table `frame`, then (each group once) in its held-out `test` part, which the audit reads by default; then
     the crossed groups of its held-out part. The audit judges rows with an outcome, so a lending history's
     applicants the earlier policy rejected are not counted."""
-    judged = frame[frame[schema.target].notna()] if schema.target in frame.columns else frame
+    known = frame[schema.target].notna().to_numpy() if schema.target in frame.columns else None
+    judged = frame if known is None or known.all() else frame[known]
     part = "the rows with an outcome, which the audit judges" if len(judged) < len(frame) else ""
     whole = small_groups(judged, schema, min_rows, part=part)
     held = small_groups(test, schema, min_rows, part=HELD_OUT, skip={(name, group) for name, group, _ in whole})

@@ -75,7 +75,8 @@ class RunContext:
         from, its training and validation rows, each once: what `thinfile fairness --all-rows` knows them by."""
         split = self.split
         parts = [row_hashes(split.X_train, split.y("train")), row_hashes(split.X_valid, split.y("valid"))]
-        return np.unique(np.concatenate(parts))
+        hashes = np.sort(np.concatenate(parts))
+        return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]  # np.unique: ten times as long here
 
 
 @dataclass(frozen=True)
