@@ -311,10 +311,10 @@ def start_evaluate_and_log(model: PdModel, spec: ModelSpec, ctx: RunContext, fil
         drawing = Drawing(folder, timeout_s=ctx.evaluation.plot_timeout_s)
     try:
         (folder / SETTINGS_FILE).write_bytes(settings)
-        np.save(folder / TRAINING_ROWS_FILE, ctx.training_rows, allow_pickle=False)
         _start_drawing(drawing, spec.plots)  # they need no evaluation
         p_test, ev, metrics, card = _evaluate(model, spec, ctx, timings)
         _start_drawing(drawing, (Plots("plots", lambda: _figures(ctx, p_test, ev, spec.family)),))
+        np.save(folder / TRAINING_ROWS_FILE, ctx.training_rows, allow_pickle=False)  # hashed while they draw
         run_id, logged = tracking.log_model_run(
             experiment=ctx.experiment,
             run_name=spec.run_name or spec.family,
