@@ -234,10 +234,27 @@ def _input_differences(old: list[dict], new: list[dict]) -> str:
     return ", ".join(said[:_SHOWN_INPUTS]) + (f", and {more:,} more input file(s) differ" if more > 0 else "")
 
 
-def _differences(old: dict, new: dict) -> list[str]:
+def _same_model(old: dict, new: dict) -> bool:
+    return all(old.get(k) == new.get(k) for k in ("name", "version"))
+
+
+def _differences(old: dict, new: dict, old_model: dict | None = None, new_model: dict | None = None) -> list[str]:
+    """What differs between two jobs' identities; `old_model` and `new_model`, their manifests' models (name,
+    version), tell a model's decision policy changed from another model."""
     out = []
     if old["inputs"] != new["inputs"]:
         out.append(_input_differences(old["inputs"], new["inputs"]))
+    if (
+        old_model
+        and new_model
+        and _same_model(old_model, new_model)
+        and old["model_fingerprint"] != new["model_fingerprint"]
+    ):
+        out.append(
+            f"model {new_model['name']} v{new_model['version']} decides by other cut-offs ({old['model_fingerprint']} "
+            f"then, {new['model_fingerprint']} now: --cutoff or THINFILE_APPROVE_CUTOFF / THINFILE_REFER_CUTOFF)"
+        )
+        old = {**old, "model_fingerprint": new["model_fingerprint"]}
     for key, what in (
         ("model_fingerprint", "the model"),
         ("schema_fingerprint", "the feature schema"),
@@ -334,7 +351,7 @@ def open_output(
         remove_temporaries(layout)
         if layout.manifest.is_file():
             old = json.loads(layout.manifest.read_text())
-            diffs = _differences(_identity_of(old), _identity_of(manifest))
+            diffs = _differences(_identity_of(old), _identity_of(manifest), old.get("model"), manifest.get("model"))
             if diffs and not overwrite:
                 raise BatchOutputError(
                     f"{layout.root} holds another job ({'; '.join(diffs)}). Give a new output folder, or pass "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 from pathlib import Path
@@ -445,3 +446,16 @@ def test_a_header_only_input_leaves_scores_and_rejects_that_read_with_their_colu
     scores = pd.read_parquet(tmp_path / "out" / "scores")
     assert scores.empty and schema.id_column in scores.columns and "score" in scores.columns
     assert list(pd.read_parquet(tmp_path / "out" / "rejects").columns) == ["id", "columns", "reason", "source", "row"]
+
+
+def test_a_rerun_with_other_cut_offs_is_refused_saying_the_cut_offs_differ(
+    book: pd.DataFrame, scorer: Scorer, tmp_path: Path
+) -> None:
+    registered = copy.copy(scorer)
+    registered.meta = {**scorer.meta, "name": "lender-model", "version": "3"}  # as the registry gives it
+    book.head(50).to_parquet(tmp_path / "a.parquet")
+    batch_score(tmp_path / "a.parquet", tmp_path / "out", registered, workers=1)
+    stricter = registered.with_cutoffs(approve=scorer.cutoffs.approve + 20)
+    with pytest.raises(BatchOutputError) as err:
+        batch_score(tmp_path / "a.parquet", tmp_path / "out", stricter, workers=1)
+    assert "decides by other cut-offs" in str(err.value) and "the model differs" not in str(err.value)
