@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -113,3 +115,23 @@ class Server:
                 pass
             time.sleep(0.3)
         raise AssertionError(f"{path} did not answer {status} within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
+
+
+def run_in_own_session(script: str, args: list[str], env: dict[str, str], what: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `python -c script *args` in a session of its own, which the script may
+    signal as a terminal's Ctrl-C does; the test fails, naming `what`, if it has not ended after 180 s."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{what} did not end after Ctrl-C: {err[-2000:]}")
+    return proc.returncode, out, err

@@ -10,13 +10,11 @@ Ctrl-C does, as the first run's parameters are logged (the run is open, its mode
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from servers import run_in_own_session
 
 from thinfile.commands.common import STOPPED
 from thinfile.training.loop import GENERATION_TAG, LOOP_TAG, ROLE_TAG
@@ -43,23 +41,10 @@ def test_ctrl_c_in_a_loop_s_run_leaves_it_killed_and_named_for_the_loop(tmp_path
     env = {**os.environ, "THINFILE_HOME": str(home)}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = ["loop", "-n", "2000", "--methods", "none", "-g", "0", "--explore-shares", "", "-o", str(tmp_path)]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_IN_THE_FIRST_RUN, *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"the loop did not end after Ctrl-C: {err[-2000:]}")
+    code, out, err = run_in_own_session(CTRL_C_IN_THE_FIRST_RUN, command, env, "the loop")
     said = out + err
     assert "ctrl-c sent" in err, said[-3000:]
-    assert proc.returncode == 130, said[-3000:]
+    assert code == 130, said[-3000:]
     assert [line for line in said.splitlines() if "error:" in line] == [f"error: interrupted {STOPPED}"]
     assert "Traceback" not in said and "KeyboardInterrupt" not in said
     with sqlite3.connect(home / "mlruns" / "mlflow.db") as db:

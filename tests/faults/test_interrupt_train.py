@@ -14,14 +14,12 @@ whole process group, as a terminal's Ctrl-C does, at one exact moment:
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from servers import run_in_own_session
 
 from thinfile.commands.common import STOPPED
 
@@ -91,22 +89,9 @@ def test_ctrl_c_at_this_moment_says_one_line_ends_its_run_and_removes_its_scratc
     env.pop("MLFLOW_TRACKING_URI", None)
     command = ["train", "--data", str(book), "--no-baselines", "--no-tune"]
     script = MOMENTS[moment] + RUN
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"train did not end after Ctrl-C {moment}: {err[-2000:]}")
+    code, out, err = run_in_own_session(script, command, env, f"train ({moment})")
     said = out + err
-    assert proc.returncode == 130, said[-3000:]
+    assert code == 130, said[-3000:]
     errors = [line for line in said.splitlines() if "error:" in line]
     assert errors == [f"error: interrupted {STOPPED}"]
     assert "Traceback" not in said and "Exception ignored" not in said and "KeyboardInterrupt" not in said
